@@ -1,0 +1,1 @@
+"""Stockpilot package."""

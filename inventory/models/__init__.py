@@ -1,0 +1,61 @@
+"""The one pool's tables (DESIGN §2). Importing this package registers every table."""
+
+from inventory.models.catalog import Sku, Style
+from inventory.models.decisions import (
+    AlertRecord,
+    ApiKey,
+    Approval,
+    AuditEvent,
+    OutboxMessage,
+    PromoProposal,
+    Run,
+)
+from inventory.models.enums import (
+    ApprovalStatus,
+    Channel,
+    LocationKind,
+    MovementKind,
+    OrderStatus,
+    OutboxStatus,
+    PromoStatus,
+    RunStatus,
+    Tier,
+)
+from inventory.models.history import DailySales, FutureDemand, WeatherDaily, WeatherHourly
+from inventory.models.locations import ChannelEntitlement, Lane, Location
+from inventory.models.meta import WorldMeta
+from inventory.models.orders import TransferLine, TransferOrder
+from inventory.models.stock import StockMovement, StockPosition
+
+__all__ = [
+    "AlertRecord",
+    "ApiKey",
+    "Approval",
+    "ApprovalStatus",
+    "AuditEvent",
+    "Channel",
+    "ChannelEntitlement",
+    "DailySales",
+    "FutureDemand",
+    "Lane",
+    "Location",
+    "LocationKind",
+    "MovementKind",
+    "OrderStatus",
+    "OutboxMessage",
+    "OutboxStatus",
+    "PromoProposal",
+    "PromoStatus",
+    "Run",
+    "RunStatus",
+    "Sku",
+    "StockMovement",
+    "StockPosition",
+    "Style",
+    "Tier",
+    "TransferLine",
+    "TransferOrder",
+    "WeatherDaily",
+    "WeatherHourly",
+    "WorldMeta",
+]

@@ -1,0 +1,1 @@
+"""The ``stockpilot`` command line: one small module per command group."""

@@ -1,0 +1,26 @@
+"""Entry point of the ``stockpilot`` console script; each command group registers itself here."""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+app = typer.Typer(
+    name="stockpilot",
+    help="Stockpilot: one inventory pool, deterministic tools, agents behind a policy gate.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+# Each module defines ``register(app)``. Keep one line per command group.
+COMMAND_MODULES = [
+    "stockpilot_cli.db",
+]
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(_name).register(app)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,56 @@
+"""What every tool receives: a read-only way into the pool and the world's clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from inventory.config import Settings, get_settings
+from inventory.models import WorldMeta
+
+
+class ToolError(ValueError):
+    """Bad input to a tool: the message says what was wrong, for a human or an LLM to fix."""
+
+    def __init__(self, message: str, *, field: str | None = None, value: object = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.value = value
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    """A tool's world: the pool (read only) and 'now'. Evals move the clock; the service reads it
+    from the world's metadata."""
+
+    engine: Engine
+    now: dt.datetime
+    settings: Settings = field(default_factory=get_settings)
+
+    @property
+    def today(self) -> dt.date:
+        return self.now.date()
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reading; it never commits."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            try:
+                yield session
+            finally:
+                session.rollback()
+
+    @classmethod
+    def for_world(cls, engine: Engine, settings: Settings | None = None) -> ToolContext:
+        """The context at the world's own clock (``world_meta['clock']['now']``)."""
+        with Session(engine) as session:
+            meta = session.exec(select(WorldMeta).where(WorldMeta.key == "clock")).first()
+        if meta is None or "now" not in meta.value:
+            raise ToolError("the pool has no clock: run `stockpilot demo-world` or set one")
+        now = dt.datetime.fromisoformat(meta.value["now"])
+        return cls(engine=engine, now=now, settings=settings or get_settings())

@@ -1,0 +1,1 @@
+"""forecast_demand: daily mean and quantiles per SKU × location (or style × location)."""

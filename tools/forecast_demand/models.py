@@ -1,0 +1,54 @@
+"""I/O of forecast_demand."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, Field
+
+
+class RainScenario(BaseModel):
+    """Weather to assume in the horizon instead of the stored weather forecast (e.g. an alert)."""
+
+    city: str
+    start: dt.date
+    days: int = Field(default=1, ge=1, le=28)
+    precipitation_mm_per_day: float = Field(ge=0, le=1000)
+
+
+class ForecastInput(BaseModel):
+    """Forecast daily demand. Give SKUs or a style (optionally narrowed by location/city/category).
+    Quantiles default to P10/P50/P90."""
+
+    skus: list[str] = Field(default_factory=list, description="SKU codes.")
+    style: str | None = Field(default=None, description="Style code: forecast its SKUs.")
+    category: str | None = None
+    locations: list[str] = Field(default_factory=list, description="Location codes.")
+    city: str | None = None
+    level: str = Field(default="sku", description="sku | style: aggregate sizes or not.")
+    horizon_days: int = Field(default=14, ge=1, le=28)
+    quantiles: list[float] = Field(default_factory=lambda: [0.1, 0.5, 0.9])
+    rain: list[RainScenario] = Field(default_factory=list, description="Weather overrides.")
+    limit_series: int = Field(default=2000, ge=1, le=200_000)
+
+
+class ForecastPoint(BaseModel):
+    date: dt.date
+    mean: float
+    quantiles: dict[str, float] = Field(description="'p10' → units, 'p50' → units, ...")
+
+
+class SeriesForecast(BaseModel):
+    location: str
+    sku: str | None = Field(description="None at style level.")
+    style: str
+    points: list[ForecastPoint]
+    total_mean: float
+
+
+class ForecastOutput(BaseModel):
+    as_of: str
+    model: str = Field(description="Which model produced it, with version.")
+    backtest: dict[str, float] = Field(description="The model's backtest errors (rmsse, mase...).")
+    horizon_days: int
+    series: list[SeriesForecast]

@@ -1,0 +1,1 @@
+"""plan_transfers: size-level moves that maximise expected sales recovered minus cost."""

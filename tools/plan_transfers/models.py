@@ -1,0 +1,91 @@
+"""I/O of plan_transfers."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from tools.forecast_demand.models import RainScenario
+
+
+class TransferConstraints(BaseModel):
+    """Every constraint ops expect; each may be switched off or tuned."""
+
+    protect_source_forecast: bool = Field(
+        default=True, description="Keep the source's own forecast demand over the window."
+    )
+    keep_size_run: bool = Field(default=True, description="Do not break a source's core run.")
+    min_consecutive_core_sizes: int = Field(default=3, ge=1)
+    pack_multiple: int = Field(default=1, ge=1)
+    allowed_lanes: str = Field(default="region", description="city | region | any")
+    lane_whitelist: list[tuple[str, str]] = Field(default_factory=list)
+    max_shipments_per_source: int | None = Field(default=None, ge=1)
+    max_shipments_per_dest: int | None = Field(default=None, ge=1)
+    no_reship_days: int = Field(default=7, ge=0)
+    min_value_per_shipment: float = Field(default=0.0, ge=0)
+    max_total_cost: float | None = Field(default=None, ge=0)
+    respect_entitlements: bool = True
+
+
+class PlanTransfersInput(BaseModel):
+    """Plan transfers for a city/region/category (or styles/SKUs) over a demand window."""
+
+    city: str | None = None
+    region: str | None = None
+    category: str | None = None
+    categories: list[str] = Field(default_factory=list)
+    styles: list[str] = Field(default_factory=list)
+    skus: list[str] = Field(default_factory=list)
+    destinations: list[str] = Field(default_factory=list, description="Limit to these stores.")
+    window_days: int = Field(default=3, ge=1, le=28, description="Demand window in days.")
+    rain: list[RainScenario] = Field(default_factory=list)
+    constraints: TransferConstraints = Field(default_factory=TransferConstraints)
+    solver: str = Field(default="auto", description="auto | flow | lp | greedy")
+    time_limit_s: float = Field(default=20.0, gt=0)
+
+
+class LineReason(BaseModel):
+    expected_units_saved: float
+    expected_value: float
+    cost: float
+    dest_days_to_stockout_before: float | None
+    dest_days_to_stockout_after: float | None
+    source_atp_after: int
+
+
+class TransferLineProposal(BaseModel):
+    sku: str
+    style: str
+    size: str
+    qty: int
+    reason: LineReason
+
+
+class Shipment(BaseModel):
+    source: str
+    dest: str
+    lead_time_hours: float
+    lines: list[TransferLineProposal]
+    units: int
+    expected_value: float
+    cost: float
+    net_value: float
+
+
+class PlanTotals(BaseModel):
+    shipments: int
+    units: int
+    expected_units_saved: float
+    expected_value: float
+    cost: float
+    net_value: float
+
+
+class TransferPlan(BaseModel):
+    as_of: str
+    window_days: int
+    solver: str = Field(description="Which method produced the plan (flow, lp, greedy...).")
+    forecast_model: str
+    shipments: list[Shipment]
+    totals: PlanTotals
+    empty_reason: str | None = Field(default=None, description="Why no shipment, when empty.")
+    notes: list[str] = Field(default_factory=list)

@@ -1,0 +1,1 @@
+"""recommend_promos: markdowns for overstock risk, with the transfer alternative."""

@@ -1,0 +1,1 @@
+"""stock_lookup: positions with ATP, in-transit and days of cover."""
