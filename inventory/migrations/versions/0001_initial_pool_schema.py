@@ -1,8 +1,8 @@
 """initial pool schema
 
-Revision ID: ae6215ed2df5
+Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 14:48:30.065869
+Create Date: 2026-11-24 14:49:59.993983
 """
 
 from collections.abc import Sequence
