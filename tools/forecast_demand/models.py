@@ -44,6 +44,10 @@ class SeriesForecast(BaseModel):
     style: str
     points: list[ForecastPoint]
     total_mean: float
+    total_quantiles: dict[str, float] = Field(
+        description="Quantiles of the total demand over the whole horizon (not a sum of daily "
+        "quantiles); what plan_transfers builds E[min(S, D)] from."
+    )
 
 
 class ForecastOutput(BaseModel):
