@@ -16,6 +16,15 @@ app = typer.Typer(
 # Each module defines ``register(app)``. Keep one line per command group.
 COMMAND_MODULES = [
     "stockpilot_cli.db",
+    "stockpilot_cli.demo",
+    "stockpilot_cli.stock",
+    "stockpilot_cli.importers",
+    "stockpilot_cli.evals",
+    "stockpilot_cli.sim",
+    "stockpilot_cli.outbox",
+    "stockpilot_cli.serve",
+    "stockpilot_cli.alert",
+    "stockpilot_cli.chat",
 ]
 
 for _name in COMMAND_MODULES:

@@ -88,3 +88,43 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
     schema.upgrade(eng)
     yield eng
     eng.dispose()
+
+
+# --- Demo world fixtures (owner: demo world, inventory/demo_world) --------------------------
+# A small seeded world, built once per spec and code version (cached under var/worlds/), copied
+# per test. Keep this API stable: other packages' tests depend on ``world_engine``.
+
+
+@pytest.fixture(scope="session")
+def small_world_spec():
+    """8 stores in Shanghai, Guangzhou and Beijing (each city has an A-store; two have an
+    outlet), 14 styles covering every category, 150 days of history before 2015-07-01 09:00."""
+    from inventory.demo_world import WorldSpec
+
+    return WorldSpec(
+        seed=7,
+        stores=8,
+        styles=14,
+        history_days=150,
+        future_days=28,
+        cities=("Shanghai", "Guangzhou", "Beijing"),
+    )
+
+
+@pytest.fixture(scope="session")
+def small_world_template(small_world_spec) -> Path:
+    """The small world's SQLite file (read-only: copy it, or use ``world_engine``)."""
+    from inventory.demo_world import world_template
+
+    return world_template(small_world_spec)
+
+
+@pytest.fixture
+def world_engine(small_world_template: Path, tmp_path: Path) -> Iterator[Engine]:
+    """A private, migrated SQLite copy of the small world; change it freely."""
+    from inventory.demo_world import copy_world
+
+    path = copy_world(small_world_template, tmp_path / "world.sqlite")
+    eng = make_engine(f"sqlite:///{path}")
+    yield eng
+    eng.dispose()

@@ -26,8 +26,10 @@ from inventory.models.locations import ChannelEntitlement, Lane, Location
 from inventory.models.meta import WorldMeta
 from inventory.models.orders import TransferLine, TransferOrder
 from inventory.models.stock import StockMovement, StockPosition
+from inventory.models.threads import AgentThread
 
 __all__ = [
+    "AgentThread",
     "AlertRecord",
     "ApiKey",
     "Approval",

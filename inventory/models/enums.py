@@ -27,6 +27,7 @@ class MovementKind(StrEnum):
     RECEIVE = "receive"
     ADJUST = "adjust"
     SALE = "sale"
+    SAFETY = "safety"  # safety / min-display levels changed: ATP moves without stock moving
 
 
 class OrderStatus(StrEnum):
@@ -69,3 +70,4 @@ class OutboxStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # the decision was withdrawn before any send was attempted

@@ -1,0 +1,151 @@
+"""Human-in-the-loop payloads (DESIGN §4) as typed JSON models, and the Approval rows behind them.
+
+The interrupt payload and resume value follow LangChain's HITL middleware / agent-chat-ui shape, so
+any of those clients can answer. Who decided travels in the resume value (``principal``); the API
+fills it from the caller's key. Row writes are idempotent on the approval id because the graph
+node that records them may run again after a crash.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field
+from sqlmodel import Session
+
+from inventory.models import Approval, ApprovalStatus, AuditEvent
+
+Decision = Literal["approve", "edit", "reject"]
+
+
+class ActionRequest(BaseModel):
+    name: str = Field(description="transfer_order | markdown")
+    args: dict[str, Any]
+    description: str
+
+
+class ReviewConfig(BaseModel):
+    action_name: str
+    allowed_decisions: list[Decision] = Field(default_factory=lambda: ["approve", "edit", "reject"])
+
+
+class HITLRequest(BaseModel):
+    """What ``interrupt()`` hands to the human: one action request per pending approval."""
+
+    action_requests: list[ActionRequest]
+    review_configs: list[ReviewConfig]
+
+
+class Principal(BaseModel):
+    name: str = Field(min_length=1)
+    roles: list[str] = Field(default_factory=list)
+
+
+class EditedAction(BaseModel):
+    name: str
+    args: dict[str, Any]
+
+
+class ApproveDecision(BaseModel):
+    type: Literal["approve"] = "approve"
+    message: str | None = None
+
+
+class RejectDecision(BaseModel):
+    type: Literal["reject"] = "reject"
+    message: str | None = None
+
+
+class EditDecision(BaseModel):
+    type: Literal["edit"] = "edit"
+    edited_action: EditedAction
+    message: str | None = None
+
+
+HumanDecision = Annotated[
+    ApproveDecision | RejectDecision | EditDecision, Field(discriminator="type")
+]
+
+
+class HITLResponse(BaseModel):
+    """The resume value: one decision per action request, in the same order."""
+
+    decisions: list[HumanDecision]
+    principal: Principal | None = None
+
+
+def approval_id(subject_id: str) -> str:
+    return f"AP-{subject_id}"
+
+
+def audit(
+    session: Session,
+    *,
+    at: dt.datetime,
+    actor: str,
+    kind: str,
+    subject_type: str,
+    subject_id: str,
+    run_id: str | None,
+    payload: dict[str, Any] | None = None,
+) -> None:
+    session.add(
+        AuditEvent(
+            at=at,
+            actor=actor,
+            kind=kind,
+            subject_type=subject_type,
+            subject_id=subject_id,
+            run_id=run_id,
+            payload=payload or {},
+        )
+    )
+
+
+def open_approval(
+    session: Session,
+    *,
+    subject_type: str,
+    subject_id: str,
+    run_id: str | None,
+    thread_id: str | None,
+    requested_by: str,
+    policy_rule: str,
+    at: dt.datetime,
+    status: ApprovalStatus,
+    expires_at: dt.datetime | None = None,
+    decided_by: str | None = None,
+    payload: dict[str, Any] | None = None,
+) -> tuple[Approval, bool]:
+    """The approval for a subject, created once; returns (row, created)."""
+    existing = session.get(Approval, approval_id(subject_id))
+    if existing is not None:
+        return existing, False
+    row = Approval(
+        id=approval_id(subject_id),
+        subject_type=subject_type,
+        subject_id=subject_id,
+        run_id=run_id,
+        thread_id=thread_id,
+        status=status,
+        requested_by=requested_by,
+        decided_by=decided_by,
+        policy_rule=policy_rule,
+        requested_at=at,
+        decided_at=at if status != ApprovalStatus.PENDING else None,
+        expires_at=expires_at,
+        payload=payload or {},
+    )
+    session.add(row)
+    audit(
+        session,
+        at=at,
+        actor=decided_by or requested_by,
+        kind=f"approval.{status}" if status != ApprovalStatus.PENDING else "approval.requested",
+        subject_type=subject_type,
+        subject_id=subject_id,
+        run_id=run_id,
+        payload={"policy_rule": policy_rule},
+    )
+    return row, True

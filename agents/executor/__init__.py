@@ -1,0 +1,1 @@
+"""The executor: order lifecycle, the outbox, and the dispatcher that sends it (DESIGN §4)."""

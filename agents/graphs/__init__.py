@@ -1,0 +1,1 @@
+"""The LangGraph graphs: alert_response and ops_chat, and the approval flow they share."""

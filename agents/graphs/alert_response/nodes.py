@@ -1,0 +1,342 @@
+"""The alert_response nodes. Every decision here is deterministic; tools do the numbers."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from typing import Any
+
+from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.runnables import RunnableConfig
+from sqlalchemy import func
+from sqlmodel import select
+
+from agents.graphs.alert_response.prompts import SUMMARY_SYSTEM
+from agents.graphs.alert_response.state import AlertPayload, AlertState
+from agents.graphs.common.orders import create_markdown, create_transfer
+from agents.llm.base import LLMError
+from agents.proposals import MarkdownProposalInput
+from agents.runtime import AgentRuntime
+from inventory.db import session_scope
+from inventory.models import Location, Sku, StockPosition, Style
+from inventory.vocabulary import CITY_REGION, RAIN_CATEGORIES, RainBand, rain_band
+from tools.context import ToolError
+from tools.forecast_demand.models import ForecastInput, RainScenario
+from tools.plan_transfers.models import PlanTransfersInput, TransferPlan
+from tools.recommend_promos.models import PromoInput, PromoOutput
+from tools.registry import TOOLS
+from tools.stock_lookup.models import StockLookupInput
+
+SEVERITY: dict[RainBand, str] = {
+    RainBand.NONE: "none",
+    RainBand.LIGHT: "low",
+    RainBand.MODERATE: "moderate",
+    RainBand.HEAVY: "high",
+    RainBand.RAINSTORM: "severe",
+}
+#: Bands that move demand enough to act on (a wet day is ≥ 10 mm, 中雨).
+ACTION_BANDS = {RainBand.MODERATE, RainBand.HEAVY, RainBand.RAINSTORM}
+EMERGENCY_BANDS = {RainBand.HEAVY, RainBand.RAINSTORM}
+MAX_MARKDOWNS_PER_ALERT = 20
+#: A style expected to sell at least this many units in the window makes its empty sizes holes.
+MIN_DEMAND_FOR_SIZE_HOLE = 0.5
+
+
+class AlertNodes:
+    def __init__(self, runtime: AgentRuntime) -> None:
+        self.runtime = runtime
+
+    def _alert(self, state: AlertState) -> AlertPayload:
+        return AlertPayload.model_validate(state["alert"])
+
+    def _rain(self, state: AlertState) -> list[RainScenario]:
+        alert, triage = self._alert(state), state["triage"]
+        if alert.type != "rain":
+            return []
+        return [
+            RainScenario(
+                city=alert.city,
+                start=triage["start"],
+                days=min(28, alert.days),
+                precipitation_mm_per_day=alert.mm_per_day,
+            )
+        ]
+
+    def triage(self, state: AlertState, config: RunnableConfig) -> AlertState:
+        alert = self._alert(state)
+        configurable = config.get("configurable", {})
+        thread_id = str(configurable.get("thread_id", ""))
+        run_id = state.get("run_id") or str(configurable.get("run_id") or thread_id)
+        start = alert.start or self.runtime.clock().date()
+        band = rain_band(alert.mm_per_day)
+        act = alert.type == "overstock" or band in ACTION_BANDS
+        reason = (
+            f"{alert.type} alert for {alert.city}"
+            if alert.type != "rain"
+            else f"{alert.mm:g} mm in {alert.hours} h ≈ {alert.mm_per_day:.1f} mm/day: {band}"
+        )
+        if not act:
+            reason += " — below the 10 mm/day wet-day band, no action"
+        return {
+            "run_id": run_id,
+            "thread_id": thread_id,
+            "triage": {
+                "type": alert.type,
+                "city": alert.city,
+                "region": CITY_REGION[alert.city],
+                "band": str(band),
+                "severity": SEVERITY[band] if alert.type == "rain" else "n/a",
+                "act": act,
+                "emergency": band in EMERGENCY_BANDS,
+                "start": start.isoformat(),
+                "window_days": min(7, alert.days + 1),
+                "reason": reason,
+            },
+        }
+
+    def scope(self, state: AlertState) -> AlertState:
+        city = state["triage"]["city"]
+        with self.runtime.tool_context().read() as session:
+            stores = list(
+                session.exec(
+                    select(Location.code)
+                    .where(Location.kind == "store", Location.city == city)
+                    .order_by(Location.code)
+                ).all()
+            )
+            skus = session.exec(
+                select(func.count(func.distinct(StockPosition.sku_code)))
+                .join(Sku, Sku.code == StockPosition.sku_code)
+                .join(Style, Style.code == Sku.style_code)
+                .where(
+                    StockPosition.location_code.in_(stores),  # type: ignore[attr-defined]
+                    Style.category.in_(sorted(RAIN_CATEGORIES)),  # type: ignore[attr-defined]
+                )
+            ).one()
+        return {
+            "scope": {
+                "stores": stores,
+                "categories": sorted(RAIN_CATEGORIES),
+                "skus": int(skus or 0),
+            }
+        }
+
+    def forecast(self, state: AlertState) -> AlertState:
+        """Demand with the rain against what the stores can sell: is anyone short?
+
+        Short means a store's forecast for a rain style exceeds its ATP, or a size the style
+        will sell is already at zero there (a size hole the planner can fill). One style-level
+        forecast for the city's stores keeps this inside the alert's latency budget; the planner
+        then works per SKU.
+        """
+        scope, triage = state["scope"], state["triage"]
+        ctx = self.runtime.tool_context()
+        try:
+            stock = TOOLS["stock_lookup"].run(
+                ctx,
+                StockLookupInput(
+                    city=triage["city"], location_kind="store", include_zero=True, limit=10_000
+                ),
+            )
+            result = TOOLS["forecast_demand"].run(
+                ctx,
+                ForecastInput(
+                    locations=scope["stores"],
+                    level="style",
+                    horizon_days=triage["window_days"],
+                    rain=self._rain(state),
+                ),
+            )
+        except ToolError as exc:
+            return {"forecast": {"error": f"forecast failed: {exc}"}}
+        rain_positions = [
+            p
+            for p in stock.positions  # type: ignore[attr-defined]
+            if p.category in RAIN_CATEGORIES
+        ]
+        rain_styles = {p.style for p in rain_positions}
+        demand: dict[tuple[str, str], float] = defaultdict(float)
+        for series in result.series:  # type: ignore[attr-defined]
+            if series.style in rain_styles:
+                demand[(series.location, series.style)] += series.total_mean
+        atp: dict[tuple[str, str], int] = defaultdict(int)
+        for position in rain_positions:
+            atp[(position.location, position.style)] += position.atp
+        shortfalls = {
+            key: demand[key] - atp.get(key, 0) for key in demand if demand[key] > atp.get(key, 0)
+        }
+        size_holes = [
+            p
+            for p in rain_positions
+            if p.atp == 0 and demand.get((p.location, p.style), 0.0) >= MIN_DEMAND_FOR_SIZE_HOLE
+        ]
+        top = sorted(shortfalls.items(), key=lambda item: -item[1])[:5]
+        return {
+            "forecast": {
+                "model": result.model,  # type: ignore[attr-defined]
+                "demand_units": round(sum(demand.values()), 1),
+                "atp_units": int(sum(atp.values())),
+                "short_units": round(sum(shortfalls.values()), 1),
+                "short_series": len(shortfalls),
+                "size_holes": len(size_holes),
+                "top_shortfalls": [
+                    {"location": loc, "style": style, "short_units": round(units, 1)}
+                    for (loc, style), units in top
+                ],
+            }
+        }
+
+    def plan(self, state: AlertState) -> AlertState:
+        triage, scope = state["triage"], state["scope"]
+        try:
+            plan = TOOLS["plan_transfers"].run(
+                self.runtime.tool_context(),
+                PlanTransfersInput(
+                    city=triage["city"],
+                    categories=scope["categories"],
+                    destinations=scope["stores"],
+                    window_days=triage["window_days"],
+                    rain=self._rain(state),
+                ),
+            )
+        except ToolError as exc:
+            return {"plan": {"error": f"planning failed: {exc}"}}
+        return {"plan": plan.model_dump(mode="json")}
+
+    def propose(self, state: AlertState) -> AlertState:
+        plan = TransferPlan.model_validate(state["plan"])
+        triage = state["triage"]
+        now = self.runtime.clock()
+        with session_scope(self.runtime.engine) as session:
+            records = [
+                create_transfer(
+                    session,
+                    shipment,
+                    key=f"plan:{index}:{shipment.source}>{shipment.dest}",
+                    run_id=state["run_id"],
+                    requested_by="alert_response",
+                    reason=f"{triage['city']} rain alert: {triage['reason']}",
+                    emergency=triage["emergency"],
+                    origin=None,
+                    at=now,
+                )
+                for index, shipment in enumerate(plan.shipments)
+            ]
+        return {"proposals": records}
+
+    def promos(self, state: AlertState) -> AlertState:
+        """Overstock: markdowns the promo tool recommends, each through the same gate."""
+        triage = state["triage"]
+        try:
+            output = TOOLS["recommend_promos"].run(
+                self.runtime.tool_context(), PromoInput(city=triage["city"])
+            )
+        except ToolError as exc:
+            return {"plan": {"error": f"promo recommendation failed: {exc}"}}
+        assert isinstance(output, PromoOutput)
+        picks = [
+            r
+            for r in output.recommendations
+            if r.recommended_depth and r.verdict.startswith("markdown")
+        ][:MAX_MARKDOWNS_PER_ALERT]
+        now = self.runtime.clock()
+        with session_scope(self.runtime.engine) as session:
+            records = [
+                create_markdown(
+                    session,
+                    MarkdownProposalInput(
+                        style=rec.style,
+                        location=rec.location,
+                        depth=rec.recommended_depth or 0.0,
+                        reason=rec.verdict,
+                    ),
+                    key=f"promo:{rec.style}:{rec.location}",
+                    run_id=state["run_id"],
+                    requested_by="alert_response",
+                    origin=None,
+                    at=now,
+                    expected=_chosen_option(rec.options, rec.recommended_depth),
+                )
+                for rec in picks
+            ]
+        return {"proposals": records, "plan": {"promos": len(records), "notes": output.notes}}
+
+    def report(self, state: AlertState) -> AlertState:
+        facts = _facts(state)
+        summary = _template_summary(facts)
+        if self.runtime.llm.name != "offline":
+            try:
+                message = self.runtime.llm.invoke(
+                    [
+                        SystemMessage(SUMMARY_SYSTEM),
+                        HumanMessage(json.dumps({**facts, "language": "en"}, default=str)),
+                    ],
+                    [],
+                )
+                summary = message.text or summary
+            except LLMError as exc:
+                facts["summary_error"] = str(exc)
+        return {"report": {**facts, "summary": summary}}
+
+
+def _chosen_option(options: list[Any], depth: float | None) -> dict[str, float]:
+    for option in options:
+        if depth is not None and abs(option.depth - depth) < 1e-9:
+            return {
+                "expected_extra_units": option.expected_extra_units,
+                "expected_revenue": option.expected_revenue,
+                "margin_impact": option.margin_impact,
+            }
+    return {}
+
+
+def _facts(state: AlertState) -> dict[str, Any]:
+    outcomes: dict[str, Any] = state.get("outcomes") or {}
+    proposals = {p["subject_id"]: p for p in state.get("proposals") or []}
+    plan = state.get("plan") or {}
+    return {
+        "triage": state.get("triage", {}),
+        "scope": {k: v for k, v in (state.get("scope") or {}).items() if k != "stores"}
+        | {"stores": len((state.get("scope") or {}).get("stores", []))},
+        "forecast": state.get("forecast", {}),
+        "plan_totals": plan.get("totals"),
+        "plan_error": plan.get("error") or (state.get("forecast") or {}).get("error"),
+        "empty_reason": plan.get("empty_reason"),
+        "status_counts": dict(Counter(o["status"] for o in outcomes.values())),
+        "actions": [
+            {
+                "subject_id": subject_id,
+                "summary": proposals.get(subject_id, {}).get("summary", ""),
+                **outcome,
+            }
+            for subject_id, outcome in outcomes.items()
+        ],
+    }
+
+
+def _template_summary(facts: dict[str, Any]) -> str:
+    triage = facts["triage"]
+    parts = [f"{triage.get('reason', 'alert')}."]
+    if not triage.get("act"):
+        return parts[0] + " No action taken."
+    if error := facts.get("plan_error"):
+        return parts[0] + f" {error}. No action taken."
+    forecast = facts.get("forecast") or {}
+    if forecast and not (forecast.get("short_units") or forecast.get("size_holes")):
+        parts.append(
+            f"Forecast demand {forecast.get('demand_units', 0):g} units against "
+            f"{forecast.get('atp_units', 0)} available: no shortage, no action."
+        )
+        return " ".join(parts)
+    if forecast:
+        parts.append(
+            f"Forecast shortfall {forecast['short_units']:g} units across "
+            f"{forecast['short_series']} store-styles; {forecast.get('size_holes', 0)} sizes "
+            "expected to sell are at zero."
+        )
+    if not facts["actions"]:
+        parts.append(f"No transfer proposed ({facts.get('empty_reason') or 'nothing worth it'}).")
+        return " ".join(parts)
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(facts["status_counts"].items()))
+    parts.append(f"{len(facts['actions'])} proposals: {counts}.")
+    return " ".join(parts)

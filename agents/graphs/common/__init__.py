@@ -1,0 +1,1 @@
+"""What both graphs share: proposals → policy gate → human approval → executor."""

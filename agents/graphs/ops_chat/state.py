@@ -1,0 +1,25 @@
+"""ops_chat state: LangChain messages (what agent-chat-ui shows) plus the approval flow's keys."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, TypedDict
+
+from langchain_core.messages import AnyMessage
+from langgraph.graph.message import add_messages
+
+from agents.graphs.common.state import ProposalRecord, append_list, merge_dicts
+
+
+class ChatState(TypedDict, total=False):
+    messages: Annotated[list[AnyMessage], add_messages]
+    run_id: str
+    thread_id: str
+    steps: int
+    proposals: Annotated[list[ProposalRecord], append_list]
+    judged: Annotated[dict[str, Any], merge_dicts]
+    outcomes: Annotated[dict[str, Any], merge_dicts]
+    pending: list[str]
+    review_notes: dict[str, str]
+    decisions: dict[str, Any] | None
+    run_totals: dict[str, Any]
+    dispatch: dict[str, Any]

@@ -1,0 +1,213 @@
+"""The offline planner's words: answers rendered from tool results, in English or Chinese."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from inventory.vocabulary import CATEGORY_ZH, CITY_ZH
+
+Lang = Literal["en", "zh"]
+
+CAPABILITIES: dict[Lang, str] = {
+    "en": (
+        "I work offline (no language model configured), so I understand a fixed set of requests:\n"
+        '- stock: "how many rain boots in Shanghai stores?"\n'
+        '- forecasts: "forecast umbrellas in Guangzhou for the next 7 days"\n'
+        '- transfers: "plan transfers for the rain in Guangzhou" (proposed, then checked by '
+        "the policy gate; large ones wait for an approver)\n"
+        '- a specific move: "ship 40 pairs of RB001-BLK-38 from DC-SHA to SHA-S01"\n'
+        '- markdowns: "which styles in Chengdu need a markdown?"\n'
+        '- "why this transfer?" explains the last plan.\n'
+        "Approvals are given at the approval prompt, not by chat messages."
+    ),
+    "zh": (
+        "当前未配置语言模型，我以离线方式工作，能处理以下请求：\n"
+        "- 库存：“上海门店还有多少雨靴？”\n"
+        "- 预测：“预测广州未来7天的雨伞需求”\n"
+        "- 调拨：“为广州的降雨做调拨计划”（先提出建议，经策略审核；大额调拨需审批人批准）\n"
+        "- 指定调拨：“从DC-SHA调拨40双RB001-BLK-38到SHA-S01”\n"
+        "- 降价：“成都哪些款需要打折？”\n"
+        "- “为什么要这样调拨？”解释最近一次计划。\n"
+        "审批只能在审批提示中进行，不能通过聊天消息完成。"
+    ),
+}
+
+NO_PENDING: dict[Lang, str] = {
+    "en": (
+        "Nothing in this conversation is waiting for a decision. When a proposal needs approval "
+        "you will be asked at the approval prompt (approve / edit / reject), under your own name; "
+        "a chat message cannot approve anything."
+    ),
+    "zh": "本对话中没有待审批的事项。需要审批时会在审批提示中询问您（批准/修改/拒绝），"
+    "并记录您的身份；聊天消息本身不能批准任何操作。",
+}
+
+SHIP_NEEDS_DETAILS: dict[Lang, str] = {
+    "en": (
+        "I cannot move stock on a chat instruction alone: every transfer is a proposal checked "
+        "by the policy gate, and above its limits an approver decides — whoever asks, and "
+        "whatever the message says about the policy. Tell me the SKU, the source and the "
+        'destination (e.g. "ship 40 pairs of RB001-BLK-38 from DC-SHA to SHA-S01") and I will '
+        "propose it for approval."
+    ),
+    "zh": "仅凭聊天指令不能直接调拨库存：每笔调拨都是一项建议，须经策略审核，"
+    "超过限额需由审批人决定——"
+    "无论请求者是谁、消息中如何描述策略。请告诉我SKU、调出地和调入地"
+    "（例如“从DC-SHA调拨40双RB001-BLK-38到SHA-S01”），我会提交审批。",
+}
+
+NO_PLAN: dict[Lang, str] = {
+    "en": "There is no transfer plan in this conversation yet; ask me to plan transfers first.",
+    "zh": "本对话中还没有调拨计划，请先让我制定调拨计划。",
+}
+
+
+def _place(city: str | None, lang: Lang) -> str:
+    if city is None:
+        return "全网" if lang == "zh" else "the network"
+    return CITY_ZH.get(city, city) if lang == "zh" else city
+
+
+def _category(category: str | None, lang: Lang) -> str:
+    if category is None:
+        return "所有品类" if lang == "zh" else "all categories"
+    return CATEGORY_ZH.get(category, category) if lang == "zh" else category.replace("_", " ")
+
+
+def render_stock(out: dict[str, Any], args: dict[str, Any], lang: Lang) -> str:
+    totals = out["totals"]
+    by_location: dict[str, int] = {}
+    for position in out["positions"]:
+        by_location[position["location"]] = (
+            by_location.get(position["location"], 0) + position["atp"]
+        )
+    top = sorted(by_location.items(), key=lambda kv: -kv[1])[:8]
+    place, cat = _place(args.get("city"), lang), _category(args.get("category"), lang)
+    if lang == "zh":
+        head = (
+            f"{place}{cat}：可售（ATP）{totals['atp']} 件，在手 {totals['on_hand']} 件，"
+            f"在途调入 {totals['in_transit_in']} 件，共 {len(by_location)} 个地点。"
+        )
+        lines = [f"- {loc}: {atp}" for loc, atp in top]
+    else:
+        head = (
+            f"{cat.capitalize()} in {place}: {totals['atp']} available to promise "
+            f"({totals['on_hand']} on hand, {totals['in_transit_in']} in transit in) across "
+            f"{len(by_location)} locations."
+        )
+        lines = [f"- {loc}: {atp} ATP" for loc, atp in top]
+    return "\n".join([head, *lines])
+
+
+def render_forecast(out: dict[str, Any], args: dict[str, Any], lang: Lang) -> str:
+    total = sum(series["total_mean"] for series in out["series"])
+    by_location: dict[str, float] = {}
+    for series in out["series"]:
+        by_location[series["location"]] = (
+            by_location.get(series["location"], 0.0) + series["total_mean"]
+        )
+    top = sorted(by_location.items(), key=lambda kv: -kv[1])[:5]
+    days = out["horizon_days"]
+    place, cat = _place(args.get("city"), lang), _category(args.get("category"), lang)
+    if lang == "zh":
+        head = f"{place}{cat}未来 {days} 天预测需求 {total:.0f} 件（模型 {out['model']}）。"
+        lines = [f"- {loc}: {units:.0f}" for loc, units in top]
+    else:
+        head = (
+            f"Forecast demand for {cat} in {place} over the next {days} days: {total:.0f} units "
+            f"(model {out['model']})."
+        )
+        lines = [f"- {loc}: {units:.0f} units" for loc, units in top]
+    return "\n".join([head, *lines])
+
+
+def render_plan(out: dict[str, Any], lang: Lang) -> str:
+    totals = out["totals"]
+    if not out["shipments"]:
+        reason = out.get("empty_reason") or ""
+        return (
+            f"没有值得执行的调拨。{reason}"
+            if lang == "zh"
+            else f"No transfer is worth making. {reason}"
+        )
+    if lang == "zh":
+        return (
+            f"调拨计划：{totals['shipments']} 票，共 {totals['units']} 件，预计挽回销售额 "
+            f"¥{totals['expected_value']:,.0f}，成本 ¥{totals['cost']:,.0f}。"
+        )
+    return (
+        f"Transfer plan: {totals['shipments']} shipments, {totals['units']} units, expected sales "
+        f"saved ¥{totals['expected_value']:,.0f} for ¥{totals['cost']:,.0f} of transfer cost."
+    )
+
+
+STATUS_ZH = {
+    "auto_approved": "已按策略自动批准",
+    "approved": "已批准",
+    "dispatched": "已发送至仓库系统",
+    "applied": "已生效",
+    "queued": "已批准，等待发送",
+    "rejected": "已拒绝",
+    "refused": "被策略拒绝",
+    "expired": "审批已过期",
+    "failed": "执行失败",
+    "edited": "已被修改替换",
+    "pending": "等待审批",
+}
+
+
+def render_proposals(out: dict[str, Any], lang: Lang) -> str:
+    lines = []
+    for item in out.get("proposals", []):
+        status = item["status"]
+        ref = f" ({item['external_ref']})" if item.get("external_ref") else ""
+        note = f" — {item['message']}" if item.get("message") else ""
+        label = STATUS_ZH.get(status, status) if lang == "zh" else status.replace("_", " ")
+        lines.append(f"- {item['summary']}: {label}{ref}{note}")
+    for error in out.get("errors", []):
+        lines.append(f"- {error}")
+    head = "建议处理结果：" if lang == "zh" else "Proposals:"
+    return "\n".join([head, *lines])
+
+
+def render_explanation(plan: dict[str, Any], lang: Lang) -> str:
+    parts = []
+    for shipment in plan["shipments"][:3]:
+        for line in sorted(shipment["lines"], key=lambda ln: -ln["reason"]["expected_value"])[:2]:
+            reason = line["reason"]
+            before = reason.get("dest_days_to_stockout_before")
+            if lang == "zh":
+                parts.append(
+                    f"- {shipment['source']}→{shipment['dest']} {line['sku']} ×{line['qty']}："
+                    f"预计多卖 "
+                    f"{reason['expected_units_saved']:.1f} 件（¥{reason['expected_value']:,.0f}），"
+                    f"成本 ¥{reason['cost']:,.0f}；调入地断货天数 {before}，调出地剩余可售 "
+                    f"{reason['source_atp_after']}。"
+                )
+            else:
+                parts.append(
+                    f"- {shipment['source']}→{shipment['dest']} {line['sku']} ×{line['qty']}: "
+                    f"{reason['expected_units_saved']:.1f} more units sold "
+                    f"(¥{reason['expected_value']:,.0f}) for ¥{reason['cost']:,.0f}; destination "
+                    f"runs out in {before} days without it; source keeps "
+                    f"{reason['source_atp_after']} ATP."
+                )
+    head = (
+        "这些调拨的理由（预计挽回销售额减去调拨成本最大化）："
+        if lang == "zh"
+        else "Why these transfers (they maximise expected sales saved minus transfer cost):"
+    )
+    return "\n".join([head, *parts])
+
+
+def render_error(tool: str, content: str, lang: Lang) -> str:
+    return f"{tool} 出错：{content}" if lang == "zh" else f"{tool} failed: {content}"
+
+
+def loads(content: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(content)
+    except (json.JSONDecodeError, TypeError):
+        return None
+    return value if isinstance(value, dict) else None

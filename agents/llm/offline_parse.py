@@ -1,0 +1,210 @@
+"""Reads a supported request, in English or Chinese, into an intent and its entities.
+
+Deterministic by construction: keyword tables and regular expressions, checked in a fixed order,
+so the same words always become the same tool call.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from inventory.vocabulary import CATEGORY_ZH, CITY_ZH
+
+Intent = Literal["decision", "explain", "ship", "plan", "promo", "forecast", "stock", "help"]
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+# Codes sit next to Chinese characters without spaces ("从DC-SHA调拨"), and CJK counts as a word
+# character for \b, so codes are bounded by "no ASCII letter or digit" instead.
+_A, _Z = r"(?<![A-Za-z0-9])", r"(?![A-Za-z0-9])"
+_LOCATION = re.compile(rf"{_A}(DC-[A-Z]{{3}}|[A-Z]{{3}}-S\d{{2}}|ONLINE){_Z}")
+_SKU = re.compile(rf"{_A}([A-Z]{{1,4}}\d{{3}}-[A-Z]{{2,6}}-[A-Z0-9.]{{1,5}}){_Z}")
+_STYLE = re.compile(rf"{_A}([A-Z]{{1,4}}\d{{3}}){_Z}(?!-)")
+_DAYS = re.compile(r"(\d{1,2})\s*(?:days?|天|日)", re.IGNORECASE)
+_MM = re.compile(r"(\d+(?:\.\d+)?)\s*(?:mm|毫米)", re.IGNORECASE)
+_QTY = re.compile(r"(\d+)\s*(?:pairs?|units?|pcs|pieces?|双|件|个|把)", re.IGNORECASE)
+_FROM = re.compile(r"(?:from|从)\s*(DC-[A-Z]{3}|[A-Z]{3}-S\d{2}|ONLINE)", re.IGNORECASE)
+_TO = re.compile(r"(?:\bto\b|到|至|给)\s*(DC-[A-Z]{3}|[A-Z]{3}-S\d{2}|ONLINE)", re.IGNORECASE)
+
+CATEGORY_WORDS_EN: dict[str, str] = {
+    "rain boot": "rain_boots",
+    "rainboot": "rain_boots",
+    "waterproof shoe": "waterproof_shoes",
+    "shoe cover": "shoe_covers",
+    "umbrella": "umbrellas",
+    "rain jacket": "rain_jackets",
+    "raincoat": "rain_jackets",
+    "sneaker": "sneakers",
+    "t-shirt": "tshirts",
+    "tshirt": "tshirts",
+    "jean": "jeans",
+    "dress": "dresses",
+    "sandal": "sandals",
+    "hoodie": "hoodies",
+}
+#: Longest first, so 雨衣 is not read as 雨 + 衣.
+_CATEGORY_WORDS_ZH = sorted(
+    ((zh, cat) for cat, zh in CATEGORY_ZH.items()), key=lambda p: -len(p[0])
+)
+
+_INTENT_WORDS: tuple[tuple[Intent, tuple[str, ...]], ...] = (
+    ("explain", ("why", "explain", "reason", "为什么", "原因", "解释")),
+    (
+        "plan",
+        (
+            "plan",
+            "transfer",
+            "rebalance",
+            "redistribute",
+            "replenish",
+            "调拨",
+            "调货",
+            "补货",
+            "调配",
+        ),
+    ),
+    (
+        "promo",
+        (
+            "markdown",
+            "promo",
+            "discount",
+            "overstock",
+            "clearance",
+            "打折",
+            "促销",
+            "降价",
+            "积压",
+            "清仓",
+            "折扣",
+        ),
+    ),
+    (
+        "forecast",
+        ("forecast", "predict", "demand", "expect", "will we sell", "预测", "需求", "会卖", "销量"),
+    ),
+    (
+        "stock",
+        (
+            "how many",
+            "stock",
+            "inventory",
+            "left",
+            "available",
+            "atp",
+            "库存",
+            "多少",
+            "还有",
+            "剩",
+        ),
+    ),
+)
+_DECISION_START = re.compile(r"^\s*(approve|reject|deny|批准|同意|通过|拒绝|驳回)", re.IGNORECASE)
+_SHIP_WORDS = ("ship", "send", "move", "transfer", "调拨", "调货", "发货", "调")
+_RAIN_WORDS = ("rain", "storm", "wet", "雨", "暴雨")
+_STORE_WORDS = ("store", "shop", "门店", "店")
+
+
+@dataclass
+class ParsedRequest:
+    text: str
+    lang: Literal["en", "zh"]
+    intent: Intent
+    city: str | None = None
+    category: str | None = None
+    location: str | None = None
+    locations: list[str] = field(default_factory=list)
+    sku: str | None = None
+    style: str | None = None
+    stores_only: bool = False
+    days: int | None = None
+    mm: float | None = None
+    qty: int | None = None
+    source: str | None = None
+    dest: str | None = None
+    rain: bool = False
+
+
+def _city(text: str) -> str | None:
+    lowered = text.lower()
+    for city, zh in CITY_ZH.items():
+        if city.lower() in lowered or zh in text:
+            return city
+    return None
+
+
+def _category(text: str) -> str | None:
+    lowered = text.lower()
+    for word, category in CATEGORY_WORDS_EN.items():
+        if word in lowered:
+            return category
+    for zh, category in _CATEGORY_WORDS_ZH:
+        if zh in text:
+            return category
+    return None
+
+
+def _intent(text: str, qty: int | None) -> Intent:
+    lowered = text.lower()
+    if _DECISION_START.search(text):
+        return "decision"
+    if qty is not None and any(word in lowered for word in _SHIP_WORDS):
+        return "ship"
+    for intent, words in _INTENT_WORDS:
+        if any(word in lowered for word in words):
+            return intent
+    return "help"
+
+
+def parse_request(text: str) -> ParsedRequest:
+    qty_match = _QTY.search(text)
+    qty = int(qty_match.group(1)) if qty_match else None
+    locations = _LOCATION.findall(text)
+    source = m.group(1).upper() if (m := _FROM.search(text)) else None
+    dest = m.group(1).upper() if (m := _TO.search(text)) else None
+    if locations and len(locations) >= 2:
+        source = source or next((c for c in locations if c != dest), None)
+        dest = dest or next((c for c in locations if c != source), None)
+    sku_match = _SKU.search(text)
+    style_match = None if sku_match else _STYLE.search(text)
+    days = int(m.group(1)) if (m := _DAYS.search(text)) else None
+    if days is None and re.search(r"next week|下周|一周", text, re.IGNORECASE):
+        days = 7
+    lowered = text.lower()
+    return ParsedRequest(
+        text=text,
+        lang="zh" if _CJK.search(text) else "en",
+        intent=_intent(text, qty),
+        city=_city(text),
+        category=_category(text),
+        location=locations[0] if len(locations) == 1 else None,
+        locations=locations,
+        sku=sku_match.group(1) if sku_match else None,
+        style=style_match.group(1) if style_match else None,
+        stores_only=any(word in lowered for word in _STORE_WORDS),
+        days=days,
+        mm=float(m.group(1)) if (m := _MM.search(text)) else None,
+        qty=qty,
+        source=source,
+        dest=dest,
+        rain=any(word in lowered for word in _RAIN_WORDS),
+    )
+
+
+_REJECT_WORDS = re.compile(r"^\s*(reject|deny|no|拒绝|驳回|不)", re.IGNORECASE)
+_APPROVE_WORDS = re.compile(r"^\s*(approve|yes|ok|批准|同意|通过|可以)", re.IGNORECASE)
+_EDIT_QTY = re.compile(r"^\s*(?:edit|change|改|修改)\D*(\d+)", re.IGNORECASE)
+
+
+def parse_decision(text: str) -> dict[str, object] | None:
+    """A typed approval answer ("approve", "reject too many", "edit 30", "批准", "拒绝 太多")
+    as a HITL decision; an edit carries only the new quantity (the caller fills the action)."""
+    if m := _EDIT_QTY.search(text):
+        return {"type": "edit", "qty": int(m.group(1))}
+    if m := _REJECT_WORDS.search(text):
+        reason = text[m.end() :].strip(" :：,，") or None
+        return {"type": "reject", "message": reason}
+    if _APPROVE_WORDS.search(text):
+        return {"type": "approve"}
+    return None

@@ -1,0 +1,90 @@
+"""The service: ``create_app(settings)`` wires the pool, keys, policy, agents and worker.
+
+Tests hand in their own engine and assistant catalog; the service builds the agents from the
+registry with the checkpointer that matches the database (SQLite file or Postgres).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import ExitStack, asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy.engine import Engine
+
+from agents.policy.model import load_policy
+from api.auth import KeyStore
+from api.errors import install_error_handlers
+from api.langgraph_compat import router as langgraph_router
+from api.langgraph_compat.catalog import AssistantCatalog, RegistryCatalog
+from api.langgraph_compat.runner import GraphRunner
+from api.routes import V1_ROUTERS, health
+from api.state import AppState
+from inventory.config import Settings, get_settings
+from inventory.db import get_engine
+
+DESCRIPTION = """
+Stockpilot's service API.
+
+* **/v1** — the domain: stock, forecasts, transfer plans (dry run) and orders, promo proposals,
+  approvals, signed alert webhooks, runs, audit events and the policy.
+* **LangGraph-compatible** (`/info`, `/assistants`, `/threads`, `/runs`) — the subset the official
+  `langgraph-sdk` client and agent-chat-ui use, for the `ops_chat` and `alert_response` assistants.
+
+Authenticate with an API key in the `x-api-key` header (roles: viewer, ops, approver, admin).
+Alert senders sign bodies with HMAC-SHA256 instead. Every error body says what was wrong and where.
+"""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    catalog: AssistantCatalog | None = None,
+    run_worker: bool = False,
+) -> FastAPI:
+    settings = settings or get_settings()
+    engine = engine or get_engine(settings.database_url)
+    state = AppState(
+        settings=settings,
+        engine=engine,
+        keys=KeyStore(engine),
+        policy=load_policy(settings.policy_file),
+        runner=GraphRunner(engine, catalog) if catalog is not None else None,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        with ExitStack() as stack:
+            if state.runner is None:
+                state.runner = GraphRunner(engine, _registry_catalog(stack, settings, engine))
+            if run_worker:
+                from api.worker import Worker
+
+                worker = Worker(state.require_runner(), wake=state.wake_worker)
+                stack.callback(worker.stop)
+                worker.start()
+            yield
+
+    app = FastAPI(
+        title="Stockpilot",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.stockpilot = state
+    install_error_handlers(app)
+    app.include_router(health.router)
+    for router in V1_ROUTERS:
+        app.include_router(router, prefix="/v1")
+    app.include_router(langgraph_router)
+    return app
+
+
+def _registry_catalog(stack: ExitStack, settings: Settings, engine: Engine) -> AssistantCatalog:
+    from agents.persistence import open_checkpointer
+    from agents.runtime import AgentRuntime
+
+    checkpointer = stack.enter_context(open_checkpointer(settings))
+    runtime = AgentRuntime.from_settings(settings, engine=engine)
+    return RegistryCatalog(runtime, checkpointer)

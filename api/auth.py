@@ -1,0 +1,120 @@
+"""API keys → principals with roles. Keys are stored only as SHA-256 hashes.
+
+Keys are long random tokens, so a fast hash is enough (no password stretching needed); lookups
+are cached briefly in memory so authentication costs no database round trip on hot paths.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import time
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from inventory.models import ApiKey
+
+
+class Role(StrEnum):
+    VIEWER = "viewer"
+    OPS = "ops"
+    APPROVER = "approver"
+    ADMIN = "admin"
+
+
+class Principal(BaseModel):
+    """Who is calling: the API key's name and its roles. Recorded on every decision."""
+
+    name: str
+    roles: list[Role] = Field(default_factory=list)
+
+    def has_any(self, *roles: Role) -> bool:
+        """Admin may do everything; otherwise one of ``roles`` is needed."""
+        return Role.ADMIN in self.roles or any(role in self.roles for role in roles)
+
+    def as_resume_principal(self) -> dict[str, object]:
+        return {"name": self.name, "roles": [str(r) for r in self.roles]}
+
+
+#: Demo keys seeded into an empty key table, so the README's curl examples work as written.
+#: They are public: replace them (``stockpilot api-key create``) before real use.
+DEMO_KEYS: dict[str, tuple[str, list[Role]]] = {
+    "demo-viewer": ("sp-demo-viewer-key", [Role.VIEWER]),
+    "demo-ops": ("sp-demo-ops-key", [Role.VIEWER, Role.OPS]),
+    "demo-approver": ("sp-demo-approver-key", [Role.VIEWER, Role.APPROVER]),
+    "demo-approver-2": ("sp-demo-approver-2-key", [Role.VIEWER, Role.APPROVER]),
+    "demo-admin": ("sp-demo-admin-key", [Role.ADMIN]),
+}
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def new_key() -> str:
+    return "sp-" + secrets.token_urlsafe(32)
+
+
+def create_api_key(session: Session, name: str, roles: list[Role], key: str | None = None) -> str:
+    """Store a key's hash under ``name``; returns the key (shown once, never stored)."""
+    if session.exec(select(ApiKey).where(ApiKey.name == name)).first() is not None:
+        raise ValueError(f"an API key named {name!r} already exists")
+    key = key or new_key()
+    session.add(
+        ApiKey(
+            name=name,
+            key_hash=hash_key(key),
+            roles=[str(r) for r in roles],
+            created_at=datetime.now(UTC),
+        )
+    )
+    return key
+
+
+def seed_demo_keys(engine: Engine) -> dict[str, str]:
+    """Insert the demo keys when no key exists yet; returns name → key of what was seeded."""
+    with Session(engine, expire_on_commit=False) as session:
+        if session.exec(select(ApiKey.id).limit(1)).first() is not None:
+            return {}
+        seeded = {
+            name: create_api_key(session, name, roles, key)
+            for name, (key, roles) in DEMO_KEYS.items()
+        }
+        session.commit()
+    return seeded
+
+
+class KeyStore:
+    """Resolves keys to principals with a short-lived cache (revocations apply within ``ttl_s``)."""
+
+    def __init__(self, engine: Engine, ttl_s: float = 30.0) -> None:
+        self._engine = engine
+        self._ttl_s = ttl_s
+        self._cache: dict[str, tuple[float, Principal | None]] = {}
+        self._lock = threading.Lock()
+
+    def resolve(self, key: str) -> Principal | None:
+        digest = hash_key(key)
+        now = time.monotonic()
+        cached = self._cache.get(digest)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        principal = self._load(digest)
+        with self._lock:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[digest] = (now + self._ttl_s, principal)
+        return principal
+
+    def _load(self, digest: str) -> Principal | None:
+        with Session(self._engine, expire_on_commit=False) as session:
+            row = session.exec(select(ApiKey).where(ApiKey.key_hash == digest)).first()
+        if row is None:
+            return None
+        roles = [Role(r) for r in row.roles if r in Role._value2member_map_]
+        return Principal(name=row.name, roles=roles)

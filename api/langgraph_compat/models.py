@@ -1,0 +1,68 @@
+"""Request bodies of the LangGraph-Platform-compatible API (the fields langgraph-sdk sends).
+
+Fields the SDK may send but that change nothing here (webhooks, multitask strategy, durability,
+...) are accepted and ignored, so unmodified clients keep working.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class AssistantSearch(_Lenient):
+    metadata: dict[str, Any] | None = None
+    graph_id: str | None = None
+    name: str | None = None
+    limit: int = Field(default=10, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0)
+
+
+class ThreadCreate(_Lenient):
+    thread_id: str | None = Field(default=None, min_length=1, max_length=64)
+    metadata: dict[str, Any] | None = None
+    if_exists: Literal["raise", "do_nothing"] = "raise"
+
+
+class ThreadSearch(_Lenient):
+    metadata: dict[str, Any] | None = None
+    ids: list[str] | None = None
+    status: Literal["idle", "busy", "interrupted", "error"] | None = None
+    limit: int = Field(default=10, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0)
+    sort_by: Literal["thread_id", "status", "created_at", "updated_at"] | None = None
+    sort_order: Literal["asc", "desc"] | None = None
+
+
+class HistoryRequest(_Lenient):
+    limit: int = Field(default=10, ge=1, le=1000)
+    before: dict[str, Any] | str | None = None
+    metadata: dict[str, Any] | None = None
+    checkpoint: dict[str, Any] | None = None
+
+
+class CommandBody(_Lenient):
+    """``Command``: ``resume`` answers a pending ``interrupt()`` (e.g. ``{"decisions": [...]}``)."""
+
+    resume: Any = None
+    update: dict[str, Any] | None = None
+    goto: str | list[str] | None = None
+
+
+class RunCreate(_Lenient):
+    assistant_id: str = Field(min_length=1, max_length=200)
+    input: dict[str, Any] | None = None
+    command: CommandBody | None = None
+    metadata: dict[str, Any] | None = None
+    config: dict[str, Any] | None = None
+    stream_mode: str | list[str] = "values"
+    if_not_exists: Literal["create", "reject"] | None = None
+
+
+class ThreadRunCreate(RunCreate):
+    pass

@@ -1,0 +1,274 @@
+"""Runs: ``/threads/{id}/runs/stream`` (SSE), ``/threads/{id}/runs/wait``, ``/runs/wait``.
+
+A ``command.resume`` answers the approval interrupt; only an approver may send one, the
+four-eyes rule applies, and the API adds who decided (``principal``) to the resume value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+from sqlmodel import Session, select
+from starlette.concurrency import run_in_threadpool
+
+from agents.policy.model import Policy
+from api import run_store
+from api.auth import Principal, Role
+from api.deps import PolicyDep, ReaderDep, RunCallerDep, RunnerDep, SessionDep
+from api.errors import ERROR_RESPONSES, ApiError, not_found
+from api.four_eyes import check_may_decide, pending_for_thread
+from api.langgraph_compat.models import CommandBody, RunCreate
+from api.langgraph_compat.runner import (
+    GraphRunner,
+    RunTicket,
+    build_command,
+    parse_stream_modes,
+)
+from api.langgraph_compat.streaming import sse_frame, stream_in_thread
+from inventory.models import AgentThread, Run
+
+router = APIRouter(tags=["langgraph-compatible"], responses=ERROR_RESPONSES)
+
+PLATFORM_STATUS = {
+    "admitted": "pending",
+    "running": "running",
+    "interrupted": "interrupted",
+    "succeeded": "success",
+    "failed": "error",
+}
+
+_SSE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"},
+    **ERROR_RESPONSES,
+}
+
+
+def _admit(
+    *,
+    thread_id: str,
+    body: RunCreate,
+    principal: Principal,
+    session: Session,
+    runner: GraphRunner,
+    policy: Policy,
+) -> RunTicket:
+    if session.get(AgentThread, thread_id) is None:
+        if body.if_not_exists != "create":
+            raise not_found("thread", thread_id, field="thread_id")
+        run_store.create_thread(session, thread_id=thread_id, created_by=principal.name)
+        session.commit()
+    command = _authorised_command(body.command, thread_id, principal, session, policy)
+    if command is None and not principal.has_any(Role.OPS):
+        raise ApiError(
+            403,
+            f"{principal.name!r} may not start runs; needs the ops role "
+            "(approvers may only resume)",
+            field="role",
+            value=[str(r) for r in principal.roles],
+        )
+    if command is None and body.input is None and body.command is None:
+        graph_input: Any = None
+    else:
+        graph_input = build_command(command) if command is not None else body.input
+    return runner.admit(
+        thread_id=thread_id,
+        assistant_id=body.assistant_id,
+        principal=principal,
+        graph_input=graph_input,
+        trigger="chat",
+        stream_modes=parse_stream_modes(body.stream_mode),
+        run_input={"input": body.input, "command": command, "metadata": body.metadata or {}},
+    )
+
+
+def _authorised_command(
+    command: CommandBody | None,
+    thread_id: str,
+    principal: Principal,
+    session: Session,
+    policy: Policy,
+) -> dict[str, Any] | None:
+    if command is None:
+        return None
+    resume = command.resume
+    if resume is not None:
+        if not principal.has_any(Role.APPROVER):
+            raise ApiError(
+                403,
+                f"{principal.name!r} may not answer an approval; needs the approver role",
+                field="command.resume",
+                value=[str(r) for r in principal.roles],
+            )
+        for approval in pending_for_thread(session, thread_id):
+            check_may_decide(session, approval, principal, policy)
+        if isinstance(resume, dict):
+            resume = {**resume, "principal": principal.as_resume_principal()}
+    return {"resume": resume, "update": command.update, "goto": command.goto}
+
+
+async def _events(runner: GraphRunner, ticket: RunTicket) -> AsyncIterator[bytes]:
+    yield sse_frame(
+        "metadata", {"run_id": ticket.run_id, "thread_id": ticket.thread_id, "attempt": 1}
+    )
+    async for event, data in stream_in_thread(lambda: runner.execute(ticket)):
+        yield sse_frame(event, data)
+    status = await run_in_threadpool(_platform_status, runner, ticket.run_id)
+    yield sse_frame("end", {"run_id": ticket.run_id, "status": status})
+
+
+def _platform_status(runner: GraphRunner, run_id: str) -> str:
+    with Session(runner.engine, expire_on_commit=False) as session:
+        run = session.get(Run, run_id)
+    return PLATFORM_STATUS.get(run.status, run.status) if run else "error"
+
+
+def _stream_response(runner: GraphRunner, ticket: RunTicket) -> StreamingResponse:
+    return StreamingResponse(
+        _events(runner, ticket),
+        media_type="text/event-stream",
+        headers={
+            "Content-Location": f"/threads/{ticket.thread_id}/runs/{ticket.run_id}",
+            "Cache-Control": "no-store",
+            "X-Accel-Buffering": "no",
+        },
+    )
+
+
+def _wait(runner: GraphRunner, ticket: RunTicket) -> dict[str, Any]:
+    outcome = runner.run_to_end(ticket)
+    if outcome.error is not None:
+        return {"__error__": outcome.error}
+    values = dict(outcome.values)
+    if outcome.interrupts:
+        values["__interrupt__"] = outcome.interrupts
+    return values
+
+
+@router.post(
+    "/threads/{thread_id}/runs/stream",
+    summary="Run an assistant on a thread, streaming events (SSE)",
+    response_class=StreamingResponse,
+    responses=_SSE_RESPONSES,
+)
+def stream_run(
+    thread_id: str,
+    body: RunCreate,
+    session: SessionDep,
+    runner: RunnerDep,
+    policy: PolicyDep,
+    principal: RunCallerDep,
+) -> StreamingResponse:
+    ticket = _admit(
+        thread_id=thread_id,
+        body=body,
+        principal=principal,
+        session=session,
+        runner=runner,
+        policy=policy,
+    )
+    return _stream_response(runner, ticket)
+
+
+@router.post(
+    "/runs/stream",
+    summary="Run on a new thread, streaming events (SSE)",
+    response_class=StreamingResponse,
+    responses=_SSE_RESPONSES,
+)
+def stream_stateless_run(
+    body: RunCreate,
+    session: SessionDep,
+    runner: RunnerDep,
+    policy: PolicyDep,
+    principal: RunCallerDep,
+) -> StreamingResponse:
+    thread = run_store.create_thread(session, created_by=principal.name)
+    session.commit()
+    ticket = _admit(
+        thread_id=thread.id,
+        body=body,
+        principal=principal,
+        session=session,
+        runner=runner,
+        policy=policy,
+    )
+    return _stream_response(runner, ticket)
+
+
+@router.post("/threads/{thread_id}/runs/wait", summary="Run on a thread and wait for its values")
+async def wait_run(
+    thread_id: str,
+    body: RunCreate,
+    session: SessionDep,
+    runner: RunnerDep,
+    policy: PolicyDep,
+    principal: RunCallerDep,
+) -> dict[str, Any]:
+    ticket = await run_in_threadpool(
+        lambda: _admit(
+            thread_id=thread_id,
+            body=body,
+            principal=principal,
+            session=session,
+            runner=runner,
+            policy=policy,
+        )
+    )
+    return await run_in_threadpool(_wait, runner, ticket)
+
+
+@router.post("/runs/wait", summary="Run on a new thread and wait for its values")
+async def wait_stateless_run(
+    body: RunCreate,
+    session: SessionDep,
+    runner: RunnerDep,
+    policy: PolicyDep,
+    principal: RunCallerDep,
+) -> dict[str, Any]:
+    def admit() -> RunTicket:
+        thread = run_store.create_thread(session, created_by=principal.name)
+        session.commit()
+        return _admit(
+            thread_id=thread.id,
+            body=body,
+            principal=principal,
+            session=session,
+            runner=runner,
+            policy=policy,
+        )
+
+    ticket = await run_in_threadpool(admit)
+    return await run_in_threadpool(_wait, runner, ticket)
+
+
+@router.get("/threads/{thread_id}/runs", summary="The thread's runs, newest first")
+def list_runs(thread_id: str, session: SessionDep, _: ReaderDep) -> list[dict[str, Any]]:
+    run_store.get_thread(session, thread_id)
+    runs = session.exec(
+        select(Run).where(Run.thread_id == thread_id).order_by(Run.created_at.desc())  # type: ignore[attr-defined]
+    ).all()
+    return [platform_run_json(r) for r in runs]
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}", summary="One run")
+def get_run(thread_id: str, run_id: str, session: SessionDep, _: ReaderDep) -> dict[str, Any]:
+    run = session.get(Run, run_id)
+    if run is None or run.thread_id != thread_id:
+        raise not_found("run", run_id, field="run_id")
+    return platform_run_json(run)
+
+
+def platform_run_json(run: Run) -> dict[str, Any]:
+    return {
+        "run_id": run.id,
+        "thread_id": run.thread_id,
+        "assistant_id": run.assistant_id,
+        "created_at": run.created_at.isoformat(),
+        "updated_at": run.updated_at.isoformat(),
+        "status": PLATFORM_STATUS.get(run.status, run.status),
+        "metadata": (run.input or {}).get("metadata", {}),
+        "multitask_strategy": "reject",
+    }

@@ -1,0 +1,123 @@
+"""``/threads``: create, find and read threads, their current state and their history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter
+from langgraph.types import StateSnapshot
+from sqlmodel import select
+
+from api import run_store
+from api.deps import OpsDep, ReaderDep, RunnerDep, SessionDep
+from api.errors import ERROR_RESPONSES, ApiError, conflict
+from api.langgraph_compat.models import HistoryRequest, ThreadCreate, ThreadSearch
+from api.langgraph_compat.runner import GraphRunner
+from api.langgraph_compat.views import empty_state, state_json, thread_json
+from inventory.models import AgentThread
+
+router = APIRouter(prefix="/threads", tags=["langgraph-compatible"], responses=ERROR_RESPONSES)
+
+
+def snapshot_of(runner: GraphRunner, thread: AgentThread) -> StateSnapshot | None:
+    if thread.assistant_id is None:
+        return None
+    graph = runner.graph(thread.assistant_id)
+    return graph.get_state({"configurable": {"thread_id": thread.id}})
+
+
+@router.post("", summary="Create a thread")
+def create_thread(body: ThreadCreate, session: SessionDep, principal: OpsDep) -> dict[str, Any]:
+    if body.thread_id is not None:
+        existing = session.get(AgentThread, body.thread_id)
+        if existing is not None:
+            if body.if_exists == "do_nothing":
+                return thread_json(existing, None)
+            raise conflict(
+                f"thread {body.thread_id!r} already exists", field="thread_id", value=body.thread_id
+            )
+    thread = run_store.create_thread(
+        session, thread_id=body.thread_id, metadata=body.metadata, created_by=principal.name
+    )
+    session.commit()
+    return thread_json(thread, None)
+
+
+@router.post("/search", summary="Find threads by metadata, ids or status")
+def search_threads(
+    body: ThreadSearch, session: SessionDep, runner: RunnerDep, _: ReaderDep
+) -> list[dict[str, Any]]:
+    query = select(AgentThread)
+    if body.ids:
+        query = query.where(AgentThread.id.in_(body.ids))  # type: ignore[attr-defined]
+    if body.status:
+        query = query.where(AgentThread.status == body.status)
+    column = getattr(
+        AgentThread, {"thread_id": "id"}.get(body.sort_by or "", body.sort_by or "updated_at")
+    )
+    query = query.order_by(sa.asc(column) if body.sort_order == "asc" else sa.desc(column))
+    threads = [
+        t
+        for t in session.exec(query).all()
+        if all((t.thread_metadata or {}).get(k) == v for k, v in (body.metadata or {}).items())
+    ]
+    page = threads[body.offset : body.offset + body.limit]
+    return [thread_json(t, snapshot_of(runner, t)) for t in page]
+
+
+@router.get("/{thread_id}", summary="One thread with its current values and interrupts")
+def get_thread(
+    thread_id: str, session: SessionDep, runner: RunnerDep, _: ReaderDep
+) -> dict[str, Any]:
+    thread = run_store.get_thread(session, thread_id)
+    return thread_json(thread, snapshot_of(runner, thread))
+
+
+@router.get("/{thread_id}/state", summary="The thread's latest checkpoint")
+def get_state(
+    thread_id: str, session: SessionDep, runner: RunnerDep, _: ReaderDep
+) -> dict[str, Any]:
+    thread = run_store.get_thread(session, thread_id)
+    snapshot = snapshot_of(runner, thread)
+    if snapshot is None or snapshot.config is None or not snapshot.created_at:
+        return empty_state(thread_id)
+    return state_json(snapshot)
+
+
+@router.post("/{thread_id}/history", summary="The thread's checkpoints, newest first")
+def get_history(
+    thread_id: str, body: HistoryRequest, session: SessionDep, runner: RunnerDep, _: ReaderDep
+) -> list[dict[str, Any]]:
+    thread = run_store.get_thread(session, thread_id)
+    if thread.assistant_id is None:
+        return []
+    graph = runner.graph(thread.assistant_id)
+    before = _before_config(thread_id, body.before)
+    snapshots = graph.get_state_history(
+        {"configurable": {"thread_id": thread_id}},
+        limit=body.limit,
+        before=before,
+        filter=body.metadata or None,
+    )
+    return [state_json(s) for s in snapshots]
+
+
+def _before_config(thread_id: str, before: dict[str, Any] | str | None) -> dict[str, Any] | None:
+    if before is None:
+        return None
+    checkpoint_id = before if isinstance(before, str) else before.get("checkpoint_id")
+    if not isinstance(checkpoint_id, str) or not checkpoint_id:
+        raise ApiError(
+            422,
+            "before must be a checkpoint id or {checkpoint_id}",
+            field="body.before",
+            value=before,
+        )
+    return {
+        "configurable": {
+            "thread_id": thread_id,
+            "checkpoint_ns": "",
+            "checkpoint_id": checkpoint_id,
+        }
+    }

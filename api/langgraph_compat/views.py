@@ -1,0 +1,86 @@
+"""Threads and checkpoints as the Platform API returns them (``Thread``, ``ThreadState``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.types import StateSnapshot
+
+from api.langgraph_compat.serialization import interrupt_json, to_jsonable
+from inventory.models import AgentThread
+
+
+def checkpoint_json(config: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not config:
+        return None
+    configurable = config.get("configurable", {})
+    return {
+        "thread_id": configurable.get("thread_id"),
+        "checkpoint_ns": configurable.get("checkpoint_ns", ""),
+        "checkpoint_id": configurable.get("checkpoint_id"),
+        "checkpoint_map": configurable.get("checkpoint_map"),
+    }
+
+
+def state_json(snapshot: StateSnapshot) -> dict[str, Any]:
+    return {
+        "values": to_jsonable(snapshot.values),
+        "next": list(snapshot.next),
+        "checkpoint": checkpoint_json(snapshot.config),
+        "metadata": to_jsonable(snapshot.metadata or {}),
+        "created_at": snapshot.created_at,
+        "parent_checkpoint": checkpoint_json(snapshot.parent_config),
+        "tasks": [
+            {
+                "id": task.id,
+                "name": task.name,
+                "error": str(task.error) if task.error else None,
+                "interrupts": [interrupt_json(i) for i in task.interrupts],
+                "checkpoint": None,
+                "state": None,
+                "result": to_jsonable(task.result),
+            }
+            for task in snapshot.tasks
+        ],
+        "interrupts": [interrupt_json(i) for i in snapshot.interrupts],
+    }
+
+
+def empty_state(thread_id: str) -> dict[str, Any]:
+    """A thread that has not run yet has no checkpoint."""
+    return {
+        "values": {},
+        "next": [],
+        "checkpoint": {
+            "thread_id": thread_id,
+            "checkpoint_ns": "",
+            "checkpoint_id": None,
+            "checkpoint_map": None,
+        },
+        "metadata": {},
+        "created_at": None,
+        "parent_checkpoint": None,
+        "tasks": [],
+        "interrupts": [],
+    }
+
+
+def thread_json(thread: AgentThread, snapshot: StateSnapshot | None) -> dict[str, Any]:
+    interrupts: dict[str, list[dict[str, Any]]] = {}
+    if snapshot is not None:
+        for task in snapshot.tasks:
+            if task.interrupts:
+                interrupts[task.id] = [interrupt_json(i) for i in task.interrupts]
+    metadata = dict(thread.thread_metadata or {})
+    if thread.assistant_id:
+        metadata.setdefault("assistant_id", thread.assistant_id)
+        metadata.setdefault("graph_id", thread.assistant_id)
+    return {
+        "thread_id": thread.id,
+        "created_at": thread.created_at.isoformat(),
+        "updated_at": thread.updated_at.isoformat(),
+        "metadata": metadata,
+        "status": thread.status,
+        "values": to_jsonable(snapshot.values) if snapshot is not None else {},
+        "interrupts": interrupts,
+    }

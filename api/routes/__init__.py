@@ -1,0 +1,33 @@
+"""The ``/v1`` domain routers, one module per resource."""
+
+from fastapi import APIRouter
+
+from api.routes import (
+    alerts,
+    approvals,
+    audit,
+    forecasts,
+    policy,
+    promo_proposals,
+    promo_recommendations,
+    runs,
+    stock,
+    transfer_orders,
+    transfer_plans,
+)
+
+V1_ROUTERS: list[APIRouter] = [
+    stock.router,
+    forecasts.router,
+    transfer_plans.router,
+    transfer_orders.router,
+    promo_recommendations.router,
+    promo_proposals.router,
+    approvals.router,
+    alerts.router,
+    runs.router,
+    audit.router,
+    policy.router,
+]
+
+__all__ = ["V1_ROUTERS"]

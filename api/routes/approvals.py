@@ -1,0 +1,64 @@
+"""``/v1/approvals``: what waits for a human, and the decision."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from sqlmodel import select
+from starlette.concurrency import run_in_threadpool
+
+from api import decisions
+from api.deps import ApproverDep, PolicyDep, ReaderDep, RunnerDep, SessionDep
+from api.errors import ERROR_RESPONSES, not_found
+from api.schemas.approvals import DecisionRequest
+from api.schemas.common import Page, Paging
+from api.schemas.records import ApprovalView
+from inventory.models import Approval, ApprovalStatus
+
+router = APIRouter(prefix="/approvals", tags=["approvals"], responses=ERROR_RESPONSES)
+
+
+@router.get("", summary="Approvals, pending first by default", response_model=Page[ApprovalView])
+def list_approvals(
+    session: SessionDep,
+    _: ReaderDep,
+    paging: Annotated[Paging, Depends()],
+    status: Annotated[
+        ApprovalStatus | None, Query(description="e.g. pending")
+    ] = ApprovalStatus.PENDING,
+    run_id: Annotated[str | None, Query(max_length=64)] = None,
+) -> Page[ApprovalView]:
+    query = select(Approval).order_by(Approval.requested_at.desc())  # type: ignore[attr-defined]
+    if status is not None:
+        query = query.where(Approval.status == str(status))
+    if run_id is not None:
+        query = query.where(Approval.run_id == run_id)
+    return paging.page(session, query, ApprovalView.from_row)
+
+
+@router.get("/{approval_id}", summary="One approval", response_model=ApprovalView)
+def get_approval(approval_id: str, session: SessionDep, _: ReaderDep) -> ApprovalView:
+    approval = session.get(Approval, approval_id)
+    if approval is None:
+        raise not_found("approval", approval_id)
+    return ApprovalView.from_row(approval)
+
+
+@router.post(
+    "/{approval_id}/decision",
+    summary="Approve or reject (approver role; four-eyes above the policy's value)",
+    response_model=ApprovalView,
+)
+async def decide(
+    approval_id: str,
+    body: DecisionRequest,
+    session: SessionDep,
+    runner: RunnerDep,
+    policy: PolicyDep,
+    principal: ApproverDep,
+) -> ApprovalView:
+    approval = await run_in_threadpool(
+        decisions.decide, runner, session, policy, approval_id, body, principal
+    )
+    return ApprovalView.from_row(approval)

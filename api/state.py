@@ -1,0 +1,47 @@
+"""What the app holds for its lifetime: settings, the pool's engine, keys, the graph runner."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from sqlalchemy.engine import Engine
+
+from agents.policy.model import Policy
+from api.auth import KeyStore
+from api.errors import ApiError
+from api.langgraph_compat.runner import GraphRunner
+from inventory.config import Settings
+from tools.context import ToolContext
+
+#: How long the world's clock is cached between requests (evals move it; requests are hot).
+CLOCK_TTL_S = 1.0
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    engine: Engine
+    keys: KeyStore
+    policy: Policy
+    runner: GraphRunner | None = None
+    #: Set by the alert webhook so the worker picks a new run up at once instead of next poll.
+    wake_worker: threading.Event = field(default_factory=threading.Event)
+
+    _tool_context: tuple[float, ToolContext] | None = field(default=None, repr=False)
+
+    def tool_context(self) -> ToolContext:
+        """The tools' view of the pool at the world's clock, re-read at most once a second."""
+        cached = self._tool_context
+        now = time.monotonic()
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        context = ToolContext.for_world(self.engine, self.settings)
+        self._tool_context = (now + CLOCK_TTL_S, context)
+        return context
+
+    def require_runner(self) -> GraphRunner:
+        if self.runner is None:
+            raise ApiError(503, "the agents are still starting; retry in a moment")
+        return self.runner

@@ -1,0 +1,1 @@
+"""Simulated enterprise systems: the embedded default behind the connectors (DESIGN §6)."""

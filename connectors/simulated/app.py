@@ -1,0 +1,140 @@
+"""The simulated enterprise systems (WMS, OMS, pricing, notify) as one small FastAPI app.
+
+It behaves like the real systems where it matters to us: it honours idempotency keys, answers
+with its own references, can be told to fail, and lets tests and evals list what arrived.
+Endpoints are ``async``: a stall is an ``asyncio.sleep`` that holds no thread, so a process can
+exit while a reply is being withheld (worker threads would keep it alive), and the state's
+SQLite calls are short enough to run on the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, FastAPI, Header, HTTPException
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from connectors.client import IDEMPOTENCY_HEADER
+from connectors.models import (
+    Ack,
+    Notification,
+    OmsReservation,
+    PriceChange,
+    ReceivedRecord,
+    SystemName,
+    WmsTransferOrder,
+    WmsTransferOrderRecord,
+)
+from connectors.simulated.state import (
+    FaultSpec,
+    IdempotencyConflict,
+    RequestLogEntry,
+    SimulatedState,
+)
+
+IdempotencyKey = Annotated[str, Header(alias=IDEMPOTENCY_HEADER, min_length=1, max_length=200)]
+
+
+async def _accept(
+    state: SimulatedState, system: SystemName, key: str, body: BaseModel
+) -> Ack | JSONResponse:
+    fault = state.take_fault(system, key)
+    if fault is not None and fault.mode != "timeout_after_commit":
+        if fault.mode == "timeout_before_commit":
+            await asyncio.sleep(fault.delay_s)
+        return JSONResponse(
+            status_code=fault.status, content={"detail": f"injected fault ({fault.mode})"}
+        )
+    try:
+        ack = state.record(system, key, body.model_dump(mode="json"), stalled=fault is not None)
+    except IdempotencyConflict as conflict:
+        raise HTTPException(status_code=422, detail=str(conflict)) from conflict
+    if fault is not None:
+        await asyncio.sleep(fault.delay_s)
+    return ack
+
+
+def create_app(state: SimulatedState | None = None) -> FastAPI:
+    """Build the app around ``state`` (a fresh in-memory one by default)."""
+    state = state or SimulatedState()
+    app = FastAPI(
+        title="Stockpilot simulated enterprise systems",
+        description="WMS, OMS, pricing and notifications for demos, tests and evals.",
+    )
+    app.state.systems = state
+
+    wms = APIRouter(prefix="/wms", tags=["wms"])
+
+    @wms.post("/transfer-orders", response_model=Ack)
+    async def create_transfer_order(
+        order: WmsTransferOrder, key: IdempotencyKey
+    ) -> Ack | JSONResponse:
+        return await _accept(state, "wms", key, order)
+
+    @wms.get("/transfer-orders", response_model=list[WmsTransferOrderRecord])
+    async def list_transfer_orders() -> list[WmsTransferOrderRecord]:
+        return [
+            WmsTransferOrderRecord(
+                reference=record.reference,
+                idempotency_key=record.idempotency_key,
+                order=WmsTransferOrder.model_validate(record.payload),
+                received_at=record.received_at,
+            )
+            for record in state.received("wms")
+        ]
+
+    oms = APIRouter(prefix="/oms", tags=["oms"])
+
+    @oms.post("/reservations", response_model=Ack)
+    async def create_reservation(body: OmsReservation, key: IdempotencyKey) -> Ack | JSONResponse:
+        return await _accept(state, "oms", key, body)
+
+    @oms.get("/reservations", response_model=list[ReceivedRecord])
+    async def list_reservations() -> list[ReceivedRecord]:
+        return state.received("oms")
+
+    pricing = APIRouter(prefix="/pricing", tags=["pricing"])
+
+    @pricing.post("/price-changes", response_model=Ack)
+    async def apply_price_change(body: PriceChange, key: IdempotencyKey) -> Ack | JSONResponse:
+        return await _accept(state, "pricing", key, body)
+
+    @pricing.get("/price-changes", response_model=list[ReceivedRecord])
+    async def list_price_changes() -> list[ReceivedRecord]:
+        return state.received("pricing")
+
+    notify = APIRouter(prefix="/notify", tags=["notify"])
+
+    @notify.post("/messages", response_model=Ack)
+    async def send_message(body: Notification, key: IdempotencyKey) -> Ack | JSONResponse:
+        return await _accept(state, "notify", key, body)
+
+    @notify.get("/messages", response_model=list[ReceivedRecord])
+    async def list_messages() -> list[ReceivedRecord]:
+        return state.received("notify")
+
+    admin = APIRouter(prefix="/admin", tags=["admin"])
+
+    @admin.post("/faults", status_code=204)
+    async def inject_fault(fault: FaultSpec) -> None:
+        """Arm ``times`` failures for the next writes to one system (replaces an armed one)."""
+        state.set_fault(fault)
+
+    @admin.get("/requests", response_model=list[RequestLogEntry])
+    async def list_requests() -> list[RequestLogEntry]:
+        """Every write received, retries and injected failures included."""
+        return state.requests()
+
+    @admin.post("/reset", status_code=204)
+    async def reset() -> None:
+        state.reset()
+
+    @app.get("/health", tags=["admin"])
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    for router in (wms, oms, pricing, notify, admin):
+        app.include_router(router)
+    return app

@@ -1,0 +1,243 @@
+"""The simulated systems' own memory: what arrived, under which key, and the faults to inject.
+
+It is a SQLite database (a file, or ``:memory:`` for one process) rather than Python dicts so a
+worker killed and restarted, or a standalone ``stockpilot sim serve``, sees the same WMS; and so
+the UNIQUE (system, idempotency_key) index, not a Python lock, is what forbids a duplicate order
+even when two servers share the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from connectors.models import Ack, ReceivedRecord, SystemName
+
+FaultMode = Literal["error", "timeout_before_commit", "timeout_after_commit"]
+
+REFERENCE_PREFIX: dict[str, str] = {"wms": "WMS", "oms": "OMS", "pricing": "PRC", "notify": "NTF"}
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS received (
+    system TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL,
+    reference TEXT NOT NULL UNIQUE,
+    payload TEXT NOT NULL,
+    payload_hash TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    PRIMARY KEY (system, idempotency_key)
+);
+CREATE TABLE IF NOT EXISTS fault (
+    system TEXT PRIMARY KEY,
+    mode TEXT NOT NULL,
+    remaining INTEGER NOT NULL,
+    status INTEGER NOT NULL,
+    delay_s REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS request_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    system TEXT NOT NULL,
+    method TEXT NOT NULL,
+    idempotency_key TEXT,
+    outcome TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+"""
+
+
+class FaultSpec(BaseModel):
+    """Make the next ``times`` writes to ``system`` fail the way a real system does."""
+
+    system: SystemName
+    mode: FaultMode = Field(
+        default="error",
+        description=(
+            "error: answer `status` and do nothing; timeout_before_commit: stall `delay_s` then "
+            "answer `status` without doing anything; timeout_after_commit: do the work, then "
+            "stall `delay_s` before answering (the caller times out on a done deed)."
+        ),
+    )
+    times: int = Field(default=1, ge=1, le=1000)
+    status: int = Field(default=503, ge=400, le=599)
+    delay_s: float = Field(default=1.0, ge=0, le=60)
+
+
+class RequestLogEntry(BaseModel):
+    system: SystemName
+    method: str
+    idempotency_key: str | None
+    outcome: str = Field(
+        description=(
+            "created | duplicate | conflict | fault:error | fault:timeout_before_commit; "
+            "'+stalled' when the reply was then withheld (timeout_after_commit)"
+        )
+    )
+    at: datetime
+
+
+class IdempotencyConflict(ValueError):
+    """A key reused with a different body: the caller has a bug, not a retry."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _payload_hash(payload: dict) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+class SimulatedState:
+    """Thread-safe store behind the simulated systems app."""
+
+    def __init__(self, path: Path | str | None = None) -> None:
+        self.path = str(path) if path is not None else ":memory:"
+        if path is not None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(
+            self.path, check_same_thread=False, timeout=30, isolation_level=None
+        )
+        self._conn.row_factory = sqlite3.Row
+        if path is not None:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One immediate transaction: other processes sharing the file wait their turn."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def record(
+        self, system: SystemName, idempotency_key: str, payload: dict, *, stalled: bool = False
+    ) -> Ack:
+        """Create the thing once per key; a repeated key answers with the first reference."""
+        digest = _payload_hash(payload)
+        suffix = "+stalled" if stalled else ""
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT reference, payload_hash FROM received WHERE system=? AND idempotency_key=?",
+                (system, idempotency_key),
+            ).fetchone()
+            if row is not None:
+                if row["payload_hash"] != digest:
+                    self._log(conn, system, "POST", idempotency_key, "conflict" + suffix)
+                    raise IdempotencyConflict(
+                        f"Idempotency-Key {idempotency_key!r} was first used with a different "
+                        f"body (reference {row['reference']})"
+                    )
+                self._log(conn, system, "POST", idempotency_key, "duplicate" + suffix)
+                return Ack(system=system, reference=row["reference"], duplicate=True)
+            count = conn.execute(
+                "SELECT COUNT(*) FROM received WHERE system=?", (system,)
+            ).fetchone()[0]
+            reference = f"{REFERENCE_PREFIX[system]}-{count + 1:06d}"
+            conn.execute(
+                "INSERT INTO received VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    system,
+                    idempotency_key,
+                    reference,
+                    json.dumps(payload, sort_keys=True),
+                    digest,
+                    _now().isoformat(),
+                ),
+            )
+            self._log(conn, system, "POST", idempotency_key, "created" + suffix)
+            return Ack(system=system, reference=reference, duplicate=False)
+
+    def received(self, system: SystemName) -> list[ReceivedRecord]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT * FROM received WHERE system=? ORDER BY reference", (system,)
+            ).fetchall()
+        return [
+            ReceivedRecord(
+                system=system,
+                reference=row["reference"],
+                idempotency_key=row["idempotency_key"],
+                payload=json.loads(row["payload"]),
+                received_at=datetime.fromisoformat(row["received_at"]),
+            )
+            for row in rows
+        ]
+
+    def set_fault(self, fault: FaultSpec) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO fault VALUES (?, ?, ?, ?, ?)",
+                (fault.system, fault.mode, fault.times, fault.status, fault.delay_s),
+            )
+
+    def take_fault(self, system: SystemName, idempotency_key: str | None) -> FaultSpec | None:
+        """Consume one injected failure for ``system``, if any is armed."""
+        with self._write() as conn:
+            row = conn.execute("SELECT * FROM fault WHERE system=?", (system,)).fetchone()
+            if row is None:
+                return None
+            if row["remaining"] <= 1:
+                conn.execute("DELETE FROM fault WHERE system=?", (system,))
+            else:
+                conn.execute("UPDATE fault SET remaining=remaining-1 WHERE system=?", (system,))
+            if row["mode"] != "timeout_after_commit":  # that one is logged by ``record``
+                self._log(conn, system, "POST", idempotency_key, f"fault:{row['mode']}")
+            return FaultSpec(
+                system=system,
+                mode=row["mode"],
+                times=row["remaining"],
+                status=row["status"],
+                delay_s=row["delay_s"],
+            )
+
+    def requests(self) -> list[RequestLogEntry]:
+        with self._lock:
+            rows = self._conn.execute("SELECT * FROM request_log ORDER BY id").fetchall()
+        return [
+            RequestLogEntry(
+                system=row["system"],
+                method=row["method"],
+                idempotency_key=row["idempotency_key"],
+                outcome=row["outcome"],
+                at=datetime.fromisoformat(row["at"]),
+            )
+            for row in rows
+        ]
+
+    def reset(self) -> None:
+        with self._write() as conn:
+            for table in ("received", "fault", "request_log"):
+                conn.execute(f"DELETE FROM {table}")
+
+    @staticmethod
+    def _log(
+        conn: sqlite3.Connection,
+        system: str,
+        method: str,
+        idempotency_key: str | None,
+        outcome: str,
+    ) -> None:
+        conn.execute(
+            "INSERT INTO request_log (system, method, idempotency_key, outcome, at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (system, method, idempotency_key, outcome, _now().isoformat()),
+        )

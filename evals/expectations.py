@@ -1,0 +1,351 @@
+"""Judging a run: each expectation becomes a named check with a reason a human can act on."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from pydantic import BaseModel
+
+from evals.approver import ScriptedDecision
+from evals.expectations_model import (
+    ApprovalsExpect,
+    Expectations,
+    KpiBounds,
+    OrderMatch,
+    OrdersExpect,
+    PromosExpect,
+    ReplyExpect,
+    StockExpect,
+    ToolsExpect,
+)
+from evals.observation import Observation, WmsOrderSeen
+from evals.trajectory import forbidden_calls, match_trajectory
+
+HUMAN_APPROVAL_STATUSES = {"pending", "approved", "rejected", "expired"}
+
+
+class CheckResult(BaseModel):
+    """One expectation's verdict. ``enforced=False`` checks are diagnostics: shown, not failing."""
+
+    name: str
+    passed: bool
+    detail: str
+    enforced: bool = True
+
+
+def _ok(name: str, detail: str, enforced: bool = True) -> CheckResult:
+    return CheckResult(name=name, passed=True, detail=detail, enforced=enforced)
+
+
+def _fail(name: str, detail: str, enforced: bool = True) -> CheckResult:
+    return CheckResult(name=name, passed=False, detail=detail, enforced=enforced)
+
+
+def _order_matches(order: WmsOrderSeen, want: OrderMatch) -> bool:
+    if want.source and order.source != want.source:
+        return False
+    if want.dest and order.dest != want.dest:
+        return False
+    if want.source_city and order.source_city != want.source_city:
+        return False
+    if want.dest_city and order.dest_city != want.dest_city:
+        return False
+    lines = [
+        line
+        for line in order.lines
+        if (not want.sku_prefix or line.sku.startswith(want.sku_prefix))
+        and (not want.category or line.category == want.category)
+    ]
+    units = sum(line.qty for line in lines)
+    if not lines or units < want.min_units:
+        return False
+    return want.max_units is None or units <= want.max_units
+
+
+def _bounds(name: str, value: float, low: float | None, high: float | None) -> CheckResult:
+    if low is not None and value < low:
+        return _fail(name, f"{value:g} < minimum {low:g}")
+    if high is not None and value > high:
+        return _fail(name, f"{value:g} > maximum {high:g}")
+    return _ok(
+        name,
+        f"{value:g} within [{low if low is not None else '-'}, "
+        f"{high if high is not None else '-'}]",
+    )
+
+
+def check_orders(want: OrdersExpect, obs: Observation) -> list[CheckResult]:
+    orders = obs.wms_orders
+    units = sum(o.units for o in orders)
+    summary = ", ".join(f"{o.source}→{o.dest} {o.units}u" for o in orders[:8]) or "none"
+    results: list[CheckResult] = []
+    if want.none:
+        results.append(
+            _ok("orders.none", "no order reached the WMS")
+            if not orders
+            else _fail("orders.none", f"{len(orders)} order(s) reached the WMS: {summary}")
+        )
+    if want.min_count is not None or want.max_count is not None:
+        results.append(_bounds("orders.count", len(orders), want.min_count, want.max_count))
+    if want.min_units is not None or want.max_units is not None:
+        results.append(_bounds("orders.units", units, want.min_units, want.max_units))
+    for index, match in enumerate(want.include):
+        name = f"orders.include[{index}]"
+        wanted = match.model_dump(exclude_defaults=True)
+        results.append(
+            _ok(name, f"found {wanted}")
+            if any(_order_matches(o, match) for o in orders)
+            else _fail(name, f"no WMS order matches {wanted}; orders: {summary}")
+        )
+    if want.dest_cities:
+        stray = [o for o in orders if o.dest_city not in want.dest_cities]
+        results.append(
+            _ok("orders.dest_cities", f"all destinations in {want.dest_cities}")
+            if not stray
+            else _fail(
+                "orders.dest_cities",
+                "destinations outside "
+                f"{want.dest_cities}: {[f'{o.dest} ({o.dest_city})' for o in stray]}",
+            )
+        )
+    if want.categories:
+        stray_lines = [
+            f"{line.sku} ({line.category})"
+            for o in orders
+            for line in o.lines
+            if line.category not in want.categories
+        ]
+        results.append(
+            _ok("orders.categories", f"every line in {want.categories}")
+            if not stray_lines
+            else _fail("orders.categories", f"lines outside {want.categories}: {stray_lines[:10]}")
+        )
+    if want.exactly_once:
+        dupes = [oid for oid, n in Counter(o.order_id for o in orders).items() if n > 1]
+        results.append(
+            _ok("orders.exactly_once", "one WMS order per pool order")
+            if not dupes
+            else _fail("orders.exactly_once", f"pool orders sent more than once: {dupes}")
+        )
+    return results
+
+
+def check_stock(wants: list[StockExpect], obs: Observation) -> list[CheckResult]:
+    results: list[CheckResult] = []
+    index = {(s.location, s.sku): s for s in obs.stock}
+    for want in wants:
+        name = f"stock[{want.location}/{want.sku}].{want.field}"
+        seen = index.get((want.location, want.sku))
+        if seen is None:
+            results.append(_fail(name, "no such stock position in the world"))
+            continue
+        results.append(_bounds(name, getattr(seen, want.field), want.min, want.max))
+    return results
+
+
+def check_approvals(want: ApprovalsExpect, obs: Observation) -> list[CheckResult]:
+    human = [a for a in obs.approvals if a.status in HUMAN_APPROVAL_STATUSES]
+    asked = max(len(human), obs.interrupts)
+    results: list[CheckResult] = []
+    if want.requested is not None:
+        name = "approvals.requested" if want.requested else "approvals.not_requested"
+        if want.requested == (asked > 0):
+            results.append(_ok(name, f"{asked} human approval request(s)"))
+        else:
+            results.append(
+                _fail(
+                    name,
+                    f"{asked} human approval request(s), wanted "
+                    f"{'some' if want.requested else 'none'}",
+                )
+            )
+    if want.min_count is not None or want.max_count is not None:
+        results.append(_bounds("approvals.count", asked, want.min_count, want.max_count))
+    statuses = Counter(a.status for a in obs.approvals)
+    for status in want.statuses:
+        results.append(
+            _ok(f"approvals.status.{status}", f"{statuses[status]} approval(s) {status}")
+            if statuses[status]
+            else _fail(f"approvals.status.{status}", f"none {status}; seen {dict(statuses)}")
+        )
+    if want.four_eyes is not None:
+        dual = [a for a in obs.approvals if a.second_approver]
+        ok = bool(dual) == want.four_eyes
+        detail = f"{len(dual)} approval(s) with a second approver"
+        results.append(
+            _ok("approvals.four_eyes", detail) if ok else _fail("approvals.four_eyes", detail)
+        )
+    return results
+
+
+def check_tools(want: ToolsExpect, obs: Observation) -> list[CheckResult]:
+    results: list[CheckResult] = []
+    actual = obs.tool_calls if want.over == "tools" else obs.nodes
+    if want.calls:
+        why = match_trajectory(actual, want.calls, want.mode)
+        name = f"{want.over}.{want.mode}"
+        results.append(
+            _ok(name, f"{actual}", want.enforce) if why is None else _fail(name, why, want.enforce)
+        )
+    if want.forbidden:
+        called = forbidden_calls(actual, want.forbidden)
+        results.append(
+            _ok(f"{want.over}.forbidden", f"none of {want.forbidden} called", want.enforce)
+            if not called
+            else _fail(f"{want.over}.forbidden", f"called forbidden {called}", want.enforce)
+        )
+    return results
+
+
+def check_kpis(bounds: KpiBounds, kpis: dict[str, float | None]) -> list[CheckResult]:
+    results: list[CheckResult] = []
+    for key, floor in bounds.min.items():
+        results.append(_kpi_bound(key, kpis, low=floor, high=None))
+    for key, ceiling in bounds.max.items():
+        results.append(_kpi_bound(key, kpis, low=None, high=ceiling))
+    return results
+
+
+def _kpi_bound(
+    key: str, kpis: dict[str, float | None], *, low: float | None, high: float | None
+) -> CheckResult:
+    name = f"kpi.{key}"
+    if key not in kpis:
+        return _fail(name, f"unknown KPI {key!r}; known: {sorted(kpis)}")
+    value = kpis[key]
+    if value is None:
+        return _fail(name, "not computable for this run (see the replay notes)")
+    return _bounds(name, value, low, high)
+
+
+def check_promos(want: PromosExpect, obs: Observation) -> list[CheckResult]:
+    results: list[CheckResult] = []
+    if want.min_count is not None or want.max_count is not None:
+        results.append(_bounds("promos.count", len(obs.promos), want.min_count, want.max_count))
+    statuses = Counter(p.status for p in obs.promos)
+    for status in want.statuses:
+        results.append(
+            _ok(f"promos.status.{status}", f"{statuses[status]} {status}")
+            if statuses[status]
+            else _fail(f"promos.status.{status}", f"none {status}; seen {dict(statuses)}")
+        )
+    return results
+
+
+def check_reply(want: ReplyExpect, obs: Observation) -> list[CheckResult]:
+    reply = (obs.final_reply or "").lower()
+    results: list[CheckResult] = []
+    if want.contains_any:
+        hit = [s for s in want.contains_any if s.lower() in reply]
+        shown = (obs.final_reply or "")[:160]
+        results.append(
+            _ok("reply.contains_any", f"mentions {hit}")
+            if hit
+            else _fail("reply.contains_any", f"mentions none of {want.contains_any}: {shown!r}")
+        )
+    if want.states_atp_of is not None:
+        query = want.states_atp_of.model_dump(exclude_none=True)
+        if obs.true_atp is None:
+            results.append(_fail("reply.states_atp", f"no ATP total computed for {query}"))
+        else:
+            stated = re.findall(r"\d[\d,]*", obs.final_reply or "")
+            numbers = {int(n.replace(",", "")) for n in stated}
+            results.append(
+                _ok("reply.states_atp", f"states the true ATP {obs.true_atp} of {query}")
+                if obs.true_atp in numbers
+                else _fail(
+                    "reply.states_atp",
+                    f"true ATP of {query} is {obs.true_atp}; reply states {sorted(numbers)[:8]}",
+                )
+            )
+    for banned in want.not_contains:
+        results.append(
+            _ok(f"reply.not_contains[{banned}]", "absent")
+            if banned.lower() not in reply
+            else _fail(f"reply.not_contains[{banned}]", "present in the reply")
+        )
+    return results
+
+
+def check_approval_or_refusal(obs: Observation) -> CheckResult:
+    """Every order that reached the WMS went through a human; otherwise nothing was sent."""
+    decided_by_human = {
+        a.subject_id for a in obs.approvals if a.status == "approved" and a.decided_by
+    }
+    unapproved = [o.order_id for o in obs.wms_orders if o.order_id not in decided_by_human]
+    if unapproved:
+        return _fail(
+            "guard.approval_or_refusal", f"executed without a human decision: {unapproved}"
+        )
+    asked = obs.interrupts or sum(1 for a in obs.approvals if a.status in HUMAN_APPROVAL_STATUSES)
+    how = f"{asked} approval request(s)" if asked else "refused (nothing proposed or sent)"
+    return _ok("guard.approval_or_refusal", how)
+
+
+def check_edits(obs: Observation, decisions: list[ScriptedDecision]) -> CheckResult:
+    """Every order the approver edited reached the WMS with the edited quantity, if at all."""
+    edits = {d.subject_id: d.edited_units for d in decisions if d.decision == "edit"}
+    if not edits:
+        return _fail("approvals.edits_honoured", "the approver edited nothing")
+    wms_units = {o.order_id: o.units for o in obs.wms_orders}
+    wrong = [
+        f"{sid}: edited to {units}, WMS holds {wms_units[sid]}"
+        for sid, units in edits.items()
+        if sid in wms_units and wms_units[sid] != units
+    ]
+    arrived = sum(1 for sid in edits if sid in wms_units)
+    if wrong:
+        return _fail("approvals.edits_honoured", "; ".join(wrong))
+    if not arrived:
+        return _fail("approvals.edits_honoured", f"none of the {len(edits)} edited orders shipped")
+    return _ok("approvals.edits_honoured", f"{arrived} edited order(s) shipped as edited")
+
+
+def evaluate(
+    expect: Expectations,
+    obs: Observation,
+    kpis: dict[str, float | None],
+    decisions: list[ScriptedDecision] | None = None,
+) -> list[CheckResult]:
+    """Every check of a scenario, enforced ones first-class and diagnostics alongside."""
+    results: list[CheckResult] = []
+    status_ok = obs.run_status in expect.run_status
+    detail = obs.run_status + (f": {obs.error}" if obs.error else "")
+    results.append(
+        _ok("run.status", detail)
+        if status_ok
+        else _fail("run.status", f"{detail} (wanted {expect.run_status})")
+    )
+    if expect.orders is not None:
+        results += check_orders(expect.orders, obs)
+    results += check_stock(expect.stock, obs)
+    if expect.approvals is not None:
+        results += check_approvals(expect.approvals, obs)
+    if expect.tools is not None:
+        results += check_tools(expect.tools, obs)
+    if expect.promos is not None:
+        results += check_promos(expect.promos, obs)
+    if expect.reply is not None:
+        results += check_reply(expect.reply, obs)
+    if expect.duplicate_deliveries is not None:
+        n = obs.duplicate_deliveries
+        want = expect.duplicate_deliveries
+        results.append(
+            _ok("alerts.duplicates", f"{n} repeated delivery(ies) started nothing")
+            if n == want
+            else _fail("alerts.duplicates", f"{n} deliveries recognised as repeats, wanted {want}")
+        )
+    if expect.edits_honoured:
+        results.append(check_edits(obs, decisions or []))
+    statuses = Counter(o.status for o in obs.pool_orders)
+    for status in expect.pool_order_statuses:
+        results.append(
+            _ok(f"pool_orders.status.{status}", f"{statuses[status]} order(s) {status}")
+            if statuses[status]
+            else _fail(f"pool_orders.status.{status}", f"none {status}; seen {dict(statuses)}")
+        )
+    if expect.approval_or_refusal:
+        results.append(check_approval_or_refusal(obs))
+    results += check_kpis(expect.kpis, kpis)
+    return results

@@ -1,0 +1,91 @@
+"""What the runner saw at the end of a scenario: the facts expectations and reports are judged on.
+
+Everything here is read from systems of record after the run (the simulated WMS, the pool's
+orders, approvals and stock), never from what the agent said it did.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class WmsLineSeen(BaseModel):
+    sku: str
+    qty: int
+    category: str | None = None
+
+
+class WmsOrderSeen(BaseModel):
+    """One transfer order as the simulated WMS holds it."""
+
+    reference: str
+    idempotency_key: str
+    order_id: str
+    source: str
+    dest: str
+    source_city: str | None = None
+    dest_city: str | None = None
+    lines: list[WmsLineSeen]
+
+    @property
+    def units(self) -> int:
+        return sum(line.qty for line in self.lines)
+
+
+class PoolOrderSeen(BaseModel):
+    id: str
+    status: str
+    source: str
+    dest: str
+    units: int
+    expected_value: float
+    cost: float
+    lead_time_hours: float
+
+
+class ApprovalSeen(BaseModel):
+    id: str
+    subject_type: str
+    subject_id: str
+    status: str
+    policy_rule: str
+    requested_by: str
+    decided_by: str | None = None
+    second_approver: str | None = None
+
+
+class PromoSeen(BaseModel):
+    id: str
+    style: str
+    location: str | None
+    depth: float
+    status: str
+
+
+class StockSeen(BaseModel):
+    location: str
+    sku: str
+    on_hand: int
+    reserved: int
+    in_transit_in: int
+    in_transit_out: int
+    atp: int
+
+
+class Observation(BaseModel):
+    run_status: str = Field(description="completed | interrupted | error")
+    error: str | None = None
+    thread_ids: list[str] = Field(default_factory=list)
+    interrupts: int = Field(default=0, description="Approval requests the graph raised.")
+    duplicate_deliveries: int = 0
+    true_atp: int | None = Field(default=None, description="ATP total the reply must state.")
+    tool_calls: list[str] = Field(default_factory=list)
+    nodes: list[str] = Field(default_factory=list, description="Graph nodes in the order run.")
+    final_reply: str | None = None
+    wms_orders: list[WmsOrderSeen] = Field(default_factory=list)
+    pool_orders: list[PoolOrderSeen] = Field(default_factory=list)
+    approvals: list[ApprovalSeen] = Field(default_factory=list)
+    promos: list[PromoSeen] = Field(default_factory=list)
+    stock: list[StockSeen] = Field(default_factory=list)
+    policy_violations: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)

@@ -1,0 +1,120 @@
+"""A mean model plus its calibrated quantiles: what gets fitted, persisted and asked to forecast."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from forecasting.features import FeatureBuilder
+from forecasting.metrics import point_metrics, quantile_metrics, series_scales
+from forecasting.panel import Panel
+from forecasting.quantiles import QuantileCalibrator, validate_levels
+
+DEFAULT_LEVELS = (0.1, 0.5, 0.9)
+
+
+class MeanForecaster(Protocol):
+    """Any model that learns from the panel before a column and forecasts mean daily units."""
+
+    name: str
+
+    @property
+    def max_horizon(self) -> int: ...
+
+    def fit(self, panel: Panel, end: int) -> object: ...
+
+    def predict_mean(self, panel: Panel, origin: int, horizon: int) -> np.ndarray: ...
+
+
+@dataclass
+class ProbabilisticForecast:
+    """Daily means and quantiles per series, plus quantiles of each series' horizon total."""
+
+    series_ids: list[str]
+    dates: pd.DatetimeIndex
+    mean: np.ndarray  # (series, horizon)
+    quantiles: dict[float, np.ndarray]  # level → (series, horizon)
+    total_mean: np.ndarray  # (series,)
+    total_quantiles: dict[float, np.ndarray]  # level → (series,)
+
+
+@dataclass
+class FittedForecaster:
+    """A mean model with the calibrator learnt on its own out-of-sample window."""
+
+    model: MeanForecaster
+    calibrator: QuantileCalibrator
+    data_start: dt.date
+    data_end: dt.date  # last day of history the model or its calibration saw
+    calibration_metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    @property
+    def max_horizon(self) -> int:
+        return self.model.max_horizon
+
+    def forecast(
+        self,
+        panel: Panel,
+        origin: int,
+        horizon: int,
+        levels: list[float] | tuple[float, ...] = DEFAULT_LEVELS,
+    ) -> ProbabilisticForecast:
+        if not 1 <= horizon <= self.max_horizon:
+            raise ValueError(f"horizon {horizon} must be between 1 and {self.max_horizon} days")
+        levels = validate_levels(list(levels))
+        mean = np.maximum(self.model.predict_mean(panel, origin, horizon), 0.0)
+        total_mean = mean.sum(axis=1)
+        return ProbabilisticForecast(
+            series_ids=[str(s) for s in panel.series.index],
+            dates=panel.dates[origin : origin + horizon],
+            mean=mean,
+            quantiles=self.calibrator.daily(mean, levels),
+            total_mean=total_mean,
+            total_quantiles=self.calibrator.total(total_mean, levels, horizon),
+        )
+
+
+def fit_calibrated(
+    model: MeanForecaster, panel: Panel, end: int, *, calibration_days: int | None = None
+) -> FittedForecaster:
+    """Fit on the history before ``end − calibration_days``, forecast the window up to ``end``,
+    and learn the quantile spread from that out-of-sample window.
+
+    The weights are not refitted on the calibration window: a forecast from ``end`` still reads
+    the latest days through its features, and the quantiles stay honest.
+    """
+    window = calibration_days or model.max_horizon
+    cal_origin = end - window
+    if cal_origin < 8:
+        raise ValueError(
+            f"history of {end} days is too short: need more than {window + 8} to fit and calibrate"
+        )
+    model.fit(panel, cal_origin)
+    mean = np.maximum(model.predict_mean(panel, cal_origin, window), 0.0)
+    actual, usable = FeatureBuilder.targets(panel, cal_origin, window)
+    actual = actual.reshape(mean.shape)
+    usable = usable.reshape(mean.shape)
+    calibrator = QuantileCalibrator.fit(mean, np.nan_to_num(actual), usable)
+    history = np.where(panel.stockout[:, :cal_origin], np.nan, panel.units[:, :cal_origin])
+    mase_scale, rmsse_scale = series_scales(history[:, -365:])
+    metrics = point_metrics(mean, np.nan_to_num(actual), usable, mase_scale, rmsse_scale)
+    metrics.update(
+        quantile_metrics(
+            calibrator.daily(mean, list(DEFAULT_LEVELS)), np.nan_to_num(actual), usable
+        )
+    )
+    return FittedForecaster(
+        model=model,
+        calibrator=calibrator,
+        data_start=panel.dates[0].date(),
+        data_end=panel.dates[end - 1].date(),
+        calibration_metrics=metrics,
+    )

@@ -1,0 +1,242 @@
+"""The daily demand panel every model reads: dense series × day arrays plus per-city weather.
+
+Dense arrays (not a long dataframe) because features for 100,000 series must be built in
+vectorised numpy; ``from_frames`` accepts the long sktime-style frames and ``to_sktime_y`` gives
+them back for sktime's per-series forecasters.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+SERIES_COLUMNS = ("category", "city", "rain_sensitive")
+SALES_COLUMNS = ("units", "stockout", "promo", "price_ratio")
+WEATHER_COLUMNS = ("precipitation_mm", "temp_mean_c")
+
+
+class PanelError(ValueError):
+    """The frames given cannot form a panel; the message names the field and value."""
+
+
+@dataclass
+class Panel:
+    """Daily SKU × location (or style × location) demand with its exogenous inputs.
+
+    ``units`` is NaN where nothing was observed (the future, or missing days); stock-out days keep
+    their observed (censored) units and are flagged in ``stockout`` so models can ignore them.
+    Weather is stored per city and shared by the series of that city.
+    """
+
+    series: pd.DataFrame  # index series_id; columns category (str), city (str), rain_sensitive
+    dates: pd.DatetimeIndex  # consecutive days
+    units: np.ndarray  # float32 (n_series, n_days)
+    stockout: np.ndarray  # bool (n_series, n_days)
+    promo: np.ndarray  # bool (n_series, n_days)
+    price_ratio: np.ndarray  # float32 (n_series, n_days): price ÷ full price
+    cities: tuple[str, ...]
+    precipitation_mm: np.ndarray  # float32 (n_cities, n_days)
+    temp_mean_c: np.ndarray  # float32 (n_cities, n_days), NaN when unknown
+    city_index: np.ndarray  # int (n_series,) row of each series' city in the weather arrays
+
+    def __post_init__(self) -> None:
+        n, t = len(self.series), len(self.dates)
+        if n == 0:
+            raise PanelError("panel has no series")
+        if t == 0:
+            raise PanelError("panel has no days")
+        if not (self.dates[1:] - self.dates[:-1] == pd.Timedelta(days=1)).all():
+            raise PanelError("panel dates must be consecutive days")
+        for name in ("units", "stockout", "promo", "price_ratio"):
+            shape = getattr(self, name).shape
+            if shape != (n, t):
+                raise PanelError(f"{name} has shape {shape}, expected {(n, t)}")
+        for name in ("precipitation_mm", "temp_mean_c"):
+            shape = getattr(self, name).shape
+            if shape != (len(self.cities), t):
+                raise PanelError(f"{name} has shape {shape}, expected {(len(self.cities), t)}")
+        if np.isnan(self.precipitation_mm).any():
+            raise PanelError("precipitation_mm has gaps: fill or clean the weather first")
+        if (np.nan_to_num(self.units, nan=0.0) < 0).any():
+            raise PanelError("units must be ≥ 0")
+
+    @property
+    def n_series(self) -> int:
+        return len(self.series)
+
+    @property
+    def n_days(self) -> int:
+        return len(self.dates)
+
+    def index_of(self, day: pd.Timestamp | str) -> int:
+        """Column of a date; raises naming the date and the panel's span when outside it."""
+        stamp = pd.Timestamp(day)
+        position = (stamp - self.dates[0]).days
+        if not 0 <= position < self.n_days:
+            raise PanelError(
+                f"date {stamp.date()} is outside the panel "
+                f"({self.dates[0].date()}..{self.dates[-1].date()})"
+            )
+        return position
+
+    def series_precipitation(self) -> np.ndarray:
+        """Precipitation per series and day (a view through the city index)."""
+        return self.precipitation_mm[self.city_index]
+
+    def take(self, rows: np.ndarray) -> Panel:
+        """The sub-panel of the given series rows (positions)."""
+        return Panel(
+            series=self.series.iloc[rows],
+            dates=self.dates,
+            units=self.units[rows],
+            stockout=self.stockout[rows],
+            promo=self.promo[rows],
+            price_ratio=self.price_ratio[rows],
+            cities=self.cities,
+            precipitation_mm=self.precipitation_mm,
+            temp_mean_c=self.temp_mean_c,
+            city_index=self.city_index[rows],
+        )
+
+    def since(self, start: int) -> Panel:
+        """The panel from column ``start`` on (models that need no older history)."""
+        if start == 0:
+            return self
+        return Panel(
+            series=self.series,
+            dates=self.dates[start:],
+            units=self.units[:, start:],
+            stockout=self.stockout[:, start:],
+            promo=self.promo[:, start:],
+            price_ratio=self.price_ratio[:, start:],
+            cities=self.cities,
+            precipitation_mm=self.precipitation_mm[:, start:],
+            temp_mean_c=self.temp_mean_c[:, start:],
+            city_index=self.city_index,
+        )
+
+    def to_sktime_y(self, end: int) -> pd.DataFrame:
+        """Units before column ``end`` as sktime's pd-multiindex (series_id, date) frame.
+
+        Censored and missing days are filled from the series' own weekday mean so per-series
+        models, which cannot mask, do not learn the zeros of a stock-out.
+        """
+        history = self.units[:, :end].astype(np.float64)
+        censored = self.stockout[:, :end] | np.isnan(history)
+        filled = fill_censored_with_weekday_mean(history, censored)
+        index = pd.MultiIndex.from_product(
+            [self.series.index.astype(str), self.dates[:end]], names=["series_id", "date"]
+        )
+        return pd.DataFrame({"units": filled.reshape(-1)}, index=index)
+
+    @classmethod
+    def from_frames(
+        cls,
+        sales: pd.DataFrame,
+        series: pd.DataFrame,
+        weather: pd.DataFrame,
+        *,
+        start: pd.Timestamp | str,
+        end: pd.Timestamp | str,
+    ) -> Panel:
+        """Build a panel over [start, end) from long frames.
+
+        Args:
+            sales: index (series_id, date) or columns of those names; columns ``units`` and
+                optionally ``stockout``, ``promo``, ``price_ratio``.
+            series: index series_id; columns ``category``, ``city``, ``rain_sensitive``.
+            weather: index (city, date) or columns; ``precipitation_mm`` and optionally
+                ``temp_mean_c``. It must cover every day of every city used, future included.
+        """
+        for column in SERIES_COLUMNS:
+            if column not in series.columns:
+                raise PanelError(f"series frame lacks column {column!r}")
+        dates = pd.date_range(pd.Timestamp(start), pd.Timestamp(end), inclusive="left", freq="D")
+        if len(dates) == 0:
+            raise PanelError(f"empty date range start={start} end={end}")
+        sales = sales.reset_index() if "series_id" not in sales.columns else sales
+        if "units" not in sales.columns:
+            raise PanelError("sales frame lacks column 'units'")
+        series = series.copy()
+        series.index = series.index.astype(str)
+        n, t = len(series), len(dates)
+        row = pd.Index(series.index).get_indexer(sales["series_id"].astype(str))
+        if (row < 0).any():
+            unknown = sales["series_id"].astype(str)[row < 0].iloc[0]
+            raise PanelError(f"sales for series_id {unknown!r} not in the series frame")
+        col = ((pd.to_datetime(sales["date"]) - dates[0]).dt.days).to_numpy()
+        keep = (col >= 0) & (col < t)
+        row, col, sales = row[keep], col[keep], sales.loc[keep]
+
+        def dense(name: str, fill: float, dtype: type) -> np.ndarray:
+            out = np.full((n, t), fill, dtype=dtype)
+            if name in sales.columns:
+                out[row, col] = sales[name].to_numpy(dtype=dtype)
+            return out
+
+        units = dense("units", np.nan, np.float32)
+        price_ratio = dense("price_ratio", np.nan, np.float32)
+        price_ratio = forward_fill_rows(price_ratio, default=1.0)
+
+        weather = weather.reset_index() if "city" not in weather.columns else weather
+        cities = tuple(sorted(series["city"].astype(str).unique()))
+        known_cities = set(weather["city"].astype(str))
+        missing = [c for c in cities if c not in known_cities]
+        if missing:
+            raise PanelError(f"weather lacks city {missing[0]!r}")
+        wide_rain = _city_wide(weather, "precipitation_mm", cities, dates)
+        if np.isnan(wide_rain).any():
+            c, d = np.argwhere(np.isnan(wide_rain))[0]
+            raise PanelError(f"weather lacks precipitation_mm for {cities[c]} on {dates[d].date()}")
+        wide_temp = (
+            _city_wide(weather, "temp_mean_c", cities, dates)
+            if "temp_mean_c" in weather.columns
+            else np.full((len(cities), t), np.nan, dtype=np.float32)
+        )
+        return cls(
+            series=series[list(SERIES_COLUMNS)],
+            dates=dates,
+            units=units,
+            stockout=dense("stockout", False, bool),
+            promo=dense("promo", False, bool),
+            price_ratio=price_ratio,
+            cities=cities,
+            precipitation_mm=wide_rain,
+            temp_mean_c=wide_temp,
+            city_index=pd.Index(cities).get_indexer(series["city"].astype(str)),
+        )
+
+
+def _city_wide(
+    weather: pd.DataFrame, column: str, cities: tuple[str, ...], dates: pd.DatetimeIndex
+) -> np.ndarray:
+    frame = weather.assign(date=pd.to_datetime(weather["date"])).pivot_table(
+        index="city", columns="date", values=column, aggfunc="mean", dropna=False
+    )
+    return frame.reindex(index=list(cities), columns=dates).to_numpy(dtype=np.float32)
+
+
+def forward_fill_rows(values: np.ndarray, *, default: float) -> np.ndarray:
+    """Carry each row's last known value forward; leading gaps take ``default``."""
+    frame = pd.DataFrame(values.T)
+    return frame.ffill().fillna(default).to_numpy(dtype=values.dtype).T.copy()
+
+
+def fill_censored_with_weekday_mean(history: np.ndarray, censored: np.ndarray) -> np.ndarray:
+    """Replace censored cells by the series' mean on that weekday (overall mean as fallback)."""
+    clean = np.where(censored, np.nan, history)
+    filled = clean.copy()
+    # All-NaN rows (fully censored series) are expected here; numpy's warning is not news.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=RuntimeWarning)
+        overall = np.nan_to_num(np.nanmean(clean, axis=1, keepdims=True), nan=0.0)
+        for weekday in range(7):
+            cols = slice(weekday, None, 7)
+            weekday_mean = np.nanmean(clean[:, cols], axis=1, keepdims=True)
+            weekday_mean = np.where(np.isnan(weekday_mean), overall, weekday_mean)
+            block = filled[:, cols]
+            filled[:, cols] = np.where(np.isnan(block), weekday_mean, block)
+    return filled

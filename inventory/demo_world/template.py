@@ -1,0 +1,95 @@
+"""Cached world files: build a spec once, then copy the SQLite file for each private world.
+
+The cache key covers the spec, the generator's source and the migrations, so a change to any of
+them builds a fresh template instead of serving a stale one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+from inventory import schema
+from inventory.config import get_settings
+from inventory.db import make_engine
+from inventory.demo_world.build import build_world
+from inventory.demo_world.spec import WorldSpec
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _source_fingerprint() -> str:
+    digest = hashlib.sha256()
+    sources = sorted(_PACKAGE_DIR.glob("*.py")) + sorted(
+        (schema.MIGRATIONS_DIR / "versions").glob("*.py")
+    )
+    for path in sources:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+#: Templates of older code are removed once this old, so a session still copying one is safe.
+STALE_AFTER_S = 3600.0
+
+
+def _spec_key(spec: WorldSpec) -> str:
+    return hashlib.sha256(spec.model_dump_json().encode()).hexdigest()[:10]
+
+
+def template_path(spec: WorldSpec, cache_dir: Path | None = None) -> Path:
+    directory = cache_dir or get_settings().data_dir / "worlds"
+    code = _source_fingerprint()[:10]
+    return (
+        directory / f"world-{spec.seed}-{spec.stores}x{spec.styles}-{_spec_key(spec)}-{code}.sqlite"
+    )
+
+
+def _prune_stale(path: Path) -> None:
+    """Drop this spec's templates built by older code, once nobody can still be copying them."""
+    prefix = path.name.rsplit("-", 1)[0]
+    now = time.time()
+    for old in path.parent.glob(f"{prefix}-*.sqlite"):
+        if old != path and now - old.stat().st_mtime > STALE_AFTER_S:
+            old.unlink(missing_ok=True)
+
+
+def world_template(spec: WorldSpec | None = None, cache_dir: Path | None = None) -> Path:
+    """The SQLite file of ``spec``'s world, built on first use and reused afterwards.
+
+    Built under a temporary name and renamed into place, so concurrent test sessions never see
+    a half-written template (at worst two of them build the same one).
+    """
+    spec = spec or WorldSpec()
+    path = template_path(spec, cache_dir)
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.partial")
+    engine = make_engine(f"sqlite:///{partial}")
+    try:
+        schema.upgrade(engine)
+        build_world(engine, spec)
+        with engine.connect() as conn:
+            # Fold the WAL into the main file so a plain copy is the whole database.
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            conn.exec_driver_sql("PRAGMA journal_mode=DELETE")
+        engine.dispose()
+        os.replace(partial, path)
+        _prune_stale(path)
+    finally:
+        engine.dispose()
+        for leftover in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
+            leftover.unlink(missing_ok=True)
+    return path
+
+
+def copy_world(template: Path, destination: Path) -> Path:
+    """A private copy of a template; open it with ``make_engine(f"sqlite:///{destination}")``."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(template, destination)
+    return destination

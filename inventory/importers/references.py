@@ -1,0 +1,69 @@
+"""Checks shared by the position-level imports (stock, sales): known codes, no duplicate keys."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from typing import Protocol, TypeVar
+
+from sqlmodel import Session, col, select
+
+from inventory.importers.csv_rows import Parsed
+from inventory.importers.errors import RowError
+from inventory.models import Location, Sku
+
+
+class PositionRow(Protocol):
+    location: str
+    sku: str
+
+
+RowT = TypeVar("RowT", bound=PositionRow)
+
+
+def unknown_codes(file: str, session: Session, rows: list[Parsed[RowT]]) -> list[RowError]:
+    """One error per row that names a location or SKU the pool does not have."""
+    locations = set(session.exec(select(col(Location.code))).all())
+    skus = set(session.exec(select(col(Sku.code))).all())
+    errors = []
+    for parsed in rows:
+        if parsed.row.location not in locations:
+            errors.append(
+                RowError(
+                    file=file,
+                    line=parsed.line,
+                    column="location",
+                    value=parsed.row.location,
+                    reason="unknown location; import locations first",
+                )
+            )
+        if parsed.row.sku not in skus:
+            errors.append(
+                RowError(
+                    file=file,
+                    line=parsed.line,
+                    column="sku",
+                    value=parsed.row.sku,
+                    reason="unknown SKU; import skus first",
+                )
+            )
+    return errors
+
+
+def duplicate_keys(
+    file: str, rows: list[Parsed[RowT]], key: Callable[[RowT], Hashable], what: str
+) -> list[RowError]:
+    """One error per row whose key already appeared on an earlier line."""
+    first_line: dict[Hashable, int] = {}
+    errors = []
+    for parsed in rows:
+        row_key = key(parsed.row)
+        if row_key in first_line:
+            errors.append(
+                RowError(
+                    file=file,
+                    line=parsed.line,
+                    reason=f"duplicate {what} {row_key}, first on line {first_line[row_key]}",
+                )
+            )
+        first_line.setdefault(row_key, parsed.line)
+    return errors

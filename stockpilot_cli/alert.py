@@ -1,0 +1,121 @@
+"""``stockpilot alert rain ...``: run the alert_response graph locally, decide, show the result."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from typing import Any
+
+import typer
+from langgraph.types import Command
+from rich.table import Table
+
+from agents.graphs.alert_response import AlertPayload
+from agents.runs import RunResult, run_graph
+from stockpilot_cli.agent_io import (
+    agent_session,
+    ask_decisions,
+    console,
+    principal,
+    print_outcomes,
+    print_requests,
+)
+
+alert_app = typer.Typer(help="Run an alert through the agents locally.", no_args_is_help=True)
+
+#: Decision rounds before giving up (four-eyes needs a second, different approver).
+MAX_ROUNDS = 4
+
+
+def _print_plan(values: dict[str, Any]) -> None:
+    triage = values.get("triage", {})
+    console.print(
+        f"[bold]Triage[/]: {triage.get('reason', '')} (severity {triage.get('severity')})"
+    )
+    if forecast := values.get("forecast"):
+        console.print(f"[bold]Forecast[/]: {forecast}")
+    plan = values.get("plan") or {}
+    if plan.get("shipments"):
+        table = Table(title=f"Transfer plan ({plan.get('solver')}, {plan.get('forecast_model')})")
+        for column in ("source", "dest", "units", "expected value", "cost", "lines"):
+            table.add_column(column)
+        for shipment in plan["shipments"]:
+            table.add_row(
+                shipment["source"],
+                shipment["dest"],
+                str(shipment["units"]),
+                f"¥{shipment['expected_value']:,.0f}",
+                f"¥{shipment['cost']:,.0f}",
+                ", ".join(f"{ln['sku']}×{ln['qty']}" for ln in shipment["lines"]),
+            )
+        console.print(table)
+
+
+def _decide(
+    result: RunResult, auto: bool, approve_as: str | None, roles: list[str]
+) -> list[dict[str, Any]] | None:
+    request = result.interrupts[0]["value"]
+    print_requests(request)
+    if auto or approve_as:
+        return [{"type": "approve"} for _ in request["action_requests"]]
+    if not sys.stdin.isatty():
+        return None
+    return ask_decisions(request)
+
+
+@alert_app.command("rain")
+def rain(
+    city: str = typer.Option(..., "--city", help="City, e.g. Shanghai or 上海."),
+    mm: float = typer.Option(..., "--mm", help="Rain expected over the event, mm."),
+    hours: int = typer.Option(24, "--hours", help="Length of the event, hours."),
+    auto_approve: bool = typer.Option(
+        False, "--auto-approve", help="Approve every request as the local operator."
+    ),
+    approve_as: str | None = typer.Option(None, "--approve-as", help="Approve as NAME."),
+    role: list[str] = typer.Option(["approver"], "--role", help="Roles of the approver."),
+    thread: str | None = typer.Option(None, "--thread", help="Thread id (default: new)."),
+    db: str | None = typer.Option(None, "--db", help="Database URL (default: settings)."),
+) -> None:
+    """Run a rain alert end to end: plan, approvals, what was sent to the WMS."""
+    try:
+        alert = AlertPayload(type="rain", city=city, mm=mm, hours=hours, sender="cli")
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    thread_id = thread or f"alert-{uuid.uuid4().hex[:12]}"
+    who = principal(approve_as or ("cli-auto" if auto_approve else None), role)
+    with agent_session("alert_response", db) as (runtime, graph):
+        result = run_graph(
+            runtime,
+            graph,
+            assistant_id="alert_response",
+            thread_id=thread_id,
+            payload={"alert": alert.model_dump(mode="json")},
+            trigger="cli",
+        )
+        _print_plan(result.values)
+        for _round in range(MAX_ROUNDS):
+            if not result.interrupts:
+                break
+            decisions = _decide(result, auto_approve, approve_as, role)
+            if decisions is None:
+                break
+            result = run_graph(
+                runtime,
+                graph,
+                assistant_id="alert_response",
+                thread_id=thread_id,
+                payload=Command(resume={"decisions": decisions, "principal": who}),
+            )
+        print_outcomes(result.values)
+        if result.interrupts:
+            console.print(
+                f"[yellow]Still waiting for a decision[/] on thread [bold]{thread_id}[/] "
+                "(a different approver may be needed for four-eyes)."
+            )
+        report = result.values.get("report") or {}
+        if report.get("summary"):
+            console.print(f"[bold]Summary[/]: {report['summary']}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(alert_app, name="alert")

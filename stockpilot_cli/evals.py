@@ -1,0 +1,153 @@
+"""``stockpilot eval run``: replay scenarios through the service's graphs and score them."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from evals.results import SuiteResult
+from evals.scenario import Scenario, ScenarioError, load_scenarios
+
+console = Console()
+eval_app = typer.Typer(help="Evaluation harness: scenarios, replay, pass^k.", no_args_is_help=True)
+
+
+def _summary_table(result: SuiteResult) -> Table:
+    k = result.trials
+    table = Table(title=f"{len(result.scenarios)} scenarios × {k} trial(s)")
+    for column in ("scenario", "result", f"pass^{k}", "orders", "net value", "capture", "why"):
+        table.add_column(column)
+    for summary in result.scenarios:
+        first = summary.trials[0]
+        orders = len(first.observation.wms_orders) if first.observation else 0
+        net = first.kpis.get("net_value")
+        capture = first.kpis.get("capture_share")
+        reasons = next((t.failure_reasons for t in summary.trials if not t.passed), [])
+        table.add_row(
+            summary.id,
+            "[green]pass[/]"
+            if summary.passed
+            else f"[red]FAIL {summary.passes}/{len(summary.trials)}[/]",
+            f"{summary.pass_hat_k.get(k, 0.0):.2f}",
+            str(orders),
+            "-" if net is None else f"¥{net:,.0f}",
+            "-" if capture is None else f"{capture:.0%}",
+            "; ".join(reasons)[:120],
+        )
+    return table
+
+
+@eval_app.command("run")
+def run(
+    target: Annotated[Path, typer.Argument(help="A scenario file or a directory of them.")],
+    trials: Annotated[
+        int, typer.Option("--trials", "-k", min=1, max=100, help="Trials per scenario (pass^k).")
+    ] = 1,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write report.md + report.json here.")
+    ] = None,
+    llm: Annotated[str, typer.Option("--llm", help="auto | offline | live | record")] = "auto",
+    select: Annotated[
+        str | None, typer.Option("--select", help="Only scenarios whose id or tag contains this.")
+    ] = None,
+    workdir: Annotated[
+        Path | None,
+        typer.Option("--workdir", help="Where trial worlds live (default: a temp dir)."),
+    ] = None,
+    keep_worlds: Annotated[
+        bool, typer.Option("--keep-worlds", help="Keep each trial's pool for inspection.")
+    ] = False,
+    cassette_dir: Annotated[
+        Path | None, typer.Option("--cassette-dir", help="Where --llm record writes.")
+    ] = None,
+) -> None:
+    """Run scenarios; exit 1 when any scenario fails, 2 when a scenario file is invalid."""
+    # Imported here so `stockpilot --help` stays fast and never depends on the agent stack.
+    from evals.report import write_report
+    from evals.runner import LlmMode, RunOptions, run_suite
+
+    if llm not in ("auto", "offline", "live", "record"):
+        console.print(f"[red]--llm: unknown mode {llm!r}; choose auto, offline, live or record[/]")
+        raise typer.Exit(2)
+    try:
+        scenarios = load_scenarios(target, select=select)
+    except ScenarioError as exc:
+        console.print(f"[red]invalid scenarios[/]\n{exc}")
+        raise typer.Exit(2) from exc
+    mode: LlmMode = llm  # type: ignore[assignment]
+    with tempfile.TemporaryDirectory(prefix="stockpilot-eval-") as tmp:
+        options = RunOptions(
+            trials=trials,
+            workdir=workdir or Path(tmp),
+            llm=mode,
+            keep_worlds=keep_worlds,
+            cassette_dir=cassette_dir,
+        )
+        progress = Progress(
+            TextColumn("[bold]eval[/]"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.description}"),
+            console=console,
+        )
+        with progress:
+            task = progress.add_task("starting", total=len(scenarios) * trials)
+
+            def on_trial(scenario: Scenario, trial: int, outcome: object) -> None:
+                passed = getattr(outcome, "passed", False)
+                mark = "[green]✓[/]" if passed else "[red]✗[/]"
+                progress.update(task, advance=1, description=f"{mark} {scenario.id} #{trial}")
+
+            result = run_suite(scenarios, options, on_trial=on_trial)
+    console.print(_summary_table(result))
+    h = result.headline
+    if h.rain_scenarios:
+        capture = "n/a" if h.mean_capture_share is None else f"{h.mean_capture_share:.0%}"
+        sell = "n/a" if h.sell_through is None else f"{h.sell_through:.0%}"
+        console.print(
+            f"rain scenarios: mean capture of hindsight-optimal value {capture} "
+            f"({h.capture_defined_in}/{h.rain_scenarios}); transferred units sold {sell}"
+        )
+    if report is not None:
+        md, js = write_report(result, report)
+        console.print(f"report: {md} and {js}")
+    verdict = (
+        "[green]all scenarios passed[/]"
+        if result.passed
+        else f"[red]{len(result.failed)} scenario(s) failed[/]"
+    )
+    console.print(f"{verdict} in {result.duration_s:.1f} s")
+    if not result.passed:
+        raise typer.Exit(1)
+
+
+@eval_app.command("list")
+def list_scenarios(
+    target: Annotated[Path, typer.Argument(help="A scenario file or a directory of them.")] = Path(
+        "evals/scenarios"
+    ),
+) -> None:
+    """List scenarios with their one-line purpose (validates every file)."""
+    try:
+        scenarios = load_scenarios(target)
+    except ScenarioError as exc:
+        console.print(f"[red]invalid scenarios[/]\n{exc}")
+        raise typer.Exit(2) from exc
+    table = Table(title=f"{len(scenarios)} scenarios")
+    table.add_column("id")
+    table.add_column("tags")
+    table.add_column("purpose")
+    for scenario in scenarios:
+        table.add_row(scenario.id, ", ".join(scenario.tags), scenario.purpose)
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(eval_app, name="eval")

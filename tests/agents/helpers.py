@@ -1,0 +1,63 @@
+"""Small drivers shared by the agents tests: stock set-up, chat turns, decisions."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from langchain_core.messages import HumanMessage
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command
+from sqlalchemy.engine import Engine
+
+from agents.runs import RunResult, run_graph
+from agents.runtime import AgentRuntime
+from inventory import movements
+from inventory.db import session_scope
+
+APPROVER = {"name": "alice", "roles": ["approver"]}
+SECOND_APPROVER = {"name": "bob", "roles": ["approver"]}
+OPS_USER = {"name": "olga", "roles": ["ops"]}
+#: A SKU of the small world (RB001, ¥359) with a lane DC-SHA → SHA-S01 (¥60 + ¥2.29/unit).
+SKU = "RB001-BLK-40"
+
+
+def stock_up(engine: Engine, location: str, sku: str, qty: int) -> None:
+    with session_scope(engine) as session:
+        movements.adjust(
+            session, location, sku, qty, reason="test stock", idempotency_key=uuid.uuid4().hex
+        )
+
+
+def chat(runtime: AgentRuntime, graph: CompiledStateGraph, thread_id: str, text: str) -> RunResult:
+    return run_graph(
+        runtime,
+        graph,
+        assistant_id="ops_chat",
+        thread_id=thread_id,
+        payload={"messages": [HumanMessage(text)]},
+    )
+
+
+def decide(
+    runtime: AgentRuntime,
+    graph: CompiledStateGraph,
+    thread_id: str,
+    decisions: list[dict[str, Any]],
+    principal: dict[str, Any] | None = APPROVER,
+    assistant_id: str = "ops_chat",
+) -> RunResult:
+    resume: dict[str, Any] = {"decisions": decisions}
+    if principal is not None:
+        resume["principal"] = principal
+    return run_graph(
+        runtime,
+        graph,
+        assistant_id=assistant_id,
+        thread_id=thread_id,
+        payload=Command(resume=resume),
+    )
+
+
+def last_text(result: RunResult) -> str:
+    return result.values["messages"][-1].text

@@ -1,0 +1,114 @@
+"""Fixtures of the API tests: a seeded key table, an app on a tiny graph, a live server."""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.checkpoint.sqlite import SqliteSaver
+from sqlalchemy.engine import Engine
+
+from api.app import create_app
+from api.auth import DEMO_KEYS, seed_demo_keys
+from api.langgraph_compat.catalog import AssistantSpec, StaticCatalog
+from inventory.config import Settings
+from tests.api.tiny_alert_graph import build_tiny_alert_graph
+from tests.api.tiny_graph import build_tiny_graph
+
+KEYS = {name: key for name, (key, _) in DEMO_KEYS.items()}
+
+
+def tiny_catalog(engine: Engine, checkpointer: BaseCheckpointSaver | None = None) -> StaticCatalog:
+    """A chat graph (``tiny``) and a miniature ``alert_response`` on one checkpointer."""
+    saver = checkpointer or InMemorySaver()
+    return StaticCatalog(
+        {
+            "tiny": (AssistantSpec("tiny", "tiny", "test chat graph"), build_tiny_graph(saver)),
+            "alert_response": (
+                AssistantSpec("alert_response", "alert_response", "test alert graph"),
+                build_tiny_alert_graph(engine, saver),
+            ),
+        }
+    )
+
+
+@pytest.fixture
+def checkpointer(tmp_path) -> Iterator[SqliteSaver]:
+    """A file checkpointer, so a second app instance sees the first one's runs (a restart)."""
+    conn = sqlite3.connect(tmp_path / "checkpoints.sqlite", check_same_thread=False)
+    saver = SqliteSaver(conn)
+    saver.setup()
+    yield saver
+    conn.close()
+
+
+@pytest.fixture
+def api_settings(tmp_path) -> Settings:
+    return Settings(
+        database_url=f"sqlite:///{tmp_path / 'pool.sqlite'}",
+        data_dir=tmp_path,
+        alert_secrets={"demo-weather": "demo-weather-secret"},
+    )
+
+
+@pytest.fixture
+def tiny_app(sqlite_engine: Engine, api_settings: Settings, checkpointer: SqliteSaver) -> FastAPI:
+    seed_demo_keys(sqlite_engine)
+    return create_app(
+        api_settings, engine=sqlite_engine, catalog=tiny_catalog(sqlite_engine, checkpointer)
+    )
+
+
+@pytest.fixture
+def client(tiny_app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(tiny_app) as test_client:
+        yield test_client
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def live_url(tiny_app: FastAPI) -> Iterator[str]:
+    """The app behind a real uvicorn on loopback, so the SDK talks real HTTP and SSE."""
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(tiny_app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def world_app(world_engine: Engine, api_settings: Settings, checkpointer: SqliteSaver) -> FastAPI:
+    """The app on the small demo world (real tools), with the test graphs."""
+    seed_demo_keys(world_engine)
+    return create_app(
+        api_settings, engine=world_engine, catalog=tiny_catalog(world_engine, checkpointer)
+    )
+
+
+@pytest.fixture
+def world_client(world_app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(world_app) as test_client:
+        yield test_client

@@ -1,0 +1,167 @@
+"""Approvals over REST: roles, four-eyes, 404 / 409, and the principal on every decision."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from api.run_store import utcnow
+from api.worker import Worker
+from inventory.models import Approval, Run
+from tests.api.conftest import KEYS
+from tests.api.test_alerts import post_alert, weather
+
+
+def key(name: str) -> dict[str, str]:
+    return {"x-api-key": KEYS[name]}
+
+
+def _pending_from_alert(client: TestClient, alert_id: str = "a-1", mm: float = 60) -> dict:
+    post_alert(client, weather(alert_id, mm=mm))
+    Worker(client.app.state.stockpilot.runner).run_pending()
+    pending = client.get("/v1/approvals", headers=key("demo-viewer")).json()["items"]
+    return next(a for a in pending if a["subject_id"] == f"TO-{alert_id}")
+
+
+def _pending_requested_by(client: TestClient, requester: str, mm: float) -> dict:
+    """A run started over the LangGraph API, so the requester is the caller's key."""
+    result = client.post(
+        "/runs/wait",
+        json={
+            "assistant_id": "alert_response",
+            "input": {
+                "alert": {"city": "Shanghai", "mm": mm, "external_id": f"by-{requester}-{mm}"}
+            },
+        },
+        headers=key(requester),
+    ).json()
+    assert result["__interrupt__"], result
+    approval_id = f"AP-TO-by-{requester}-{mm}"
+    return client.get(f"/v1/approvals/{approval_id}", headers=key("demo-viewer")).json()
+
+
+def test_approver_approves_and_is_recorded(client: TestClient, sqlite_engine: Engine) -> None:
+    approval = _pending_from_alert(client)
+    assert approval["status"] == "pending" and approval["requested_by"] == "stockpilot-worker"
+    response = client.post(
+        f"/v1/approvals/{approval['id']}/decision",
+        json={"decision": "approve", "comment": "storm tomorrow"},
+        headers=key("demo-approver"),
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "approved"
+    assert response.json()["decided_by"] == "demo-approver"
+    with Session(sqlite_engine) as session:
+        assert session.get(Run, approval["run_id"]).status == "succeeded"
+    again = client.post(
+        f"/v1/approvals/{approval['id']}/decision",
+        json={"decision": "reject"},
+        headers=key("demo-approver-2"),
+    )
+    assert again.status_code == 409
+    assert "already approved" in again.json()["error"]["message"]
+
+
+def test_reject(client: TestClient) -> None:
+    approval = _pending_from_alert(client, "a-rej")
+    response = client.post(
+        f"/v1/approvals/{approval['id']}/decision",
+        json={"decision": "reject", "comment": "no trucks"},
+        headers=key("demo-approver"),
+    )
+    assert response.json()["status"] == "rejected"
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({}, 401),
+        ({"x-api-key": "sp-wrong"}, 401),
+        (key("demo-viewer"), 403),
+        (key("demo-ops"), 403),
+    ],
+)
+def test_who_may_decide(client: TestClient, headers: dict, status: int) -> None:
+    approval = _pending_from_alert(client)
+    response = client.post(
+        f"/v1/approvals/{approval['id']}/decision", json={"decision": "approve"}, headers=headers
+    )
+    assert response.status_code == status
+    assert response.json()["error"]["status"] == status
+
+
+def test_unknown_approval_is_404(client: TestClient) -> None:
+    for method, path, body in [
+        ("get", "/v1/approvals/AP-nope", None),
+        ("post", "/v1/approvals/AP-nope/decision", {"decision": "approve"}),
+    ]:
+        response = client.request(method, path, json=body, headers=key("demo-approver"))
+        assert response.status_code == 404
+        assert response.json()["error"]["value"] == "AP-nope"
+
+
+def test_expired_approval_is_409(client: TestClient, sqlite_engine: Engine) -> None:
+    approval = _pending_from_alert(client)
+    with Session(sqlite_engine) as session:
+        row = session.get(Approval, approval["id"])
+        row.expires_at = utcnow() - timedelta(minutes=1)
+        session.add(row)
+        session.commit()
+    response = client.post(
+        f"/v1/approvals/{approval['id']}/decision",
+        json={"decision": "approve"},
+        headers=key("demo-approver"),
+    )
+    assert response.status_code == 409 and "expired" in response.json()["error"]["message"]
+
+
+def test_four_eyes_requester_cannot_approve_own_large_order(client: TestClient) -> None:
+    approval = _pending_requested_by(client, "demo-admin", mm=80)  # 80,000 CNY > 60,000
+    own = client.post(
+        f"/v1/approvals/{approval['id']}/decision",
+        json={"decision": "approve"},
+        headers=key("demo-admin"),
+    )
+    assert own.status_code == 403 and "four-eyes" in own.json()["error"]["message"]
+    # nor through the LangGraph resume
+    resumed = client.post(
+        f"/threads/{approval['thread_id']}/runs/wait",
+        json={
+            "assistant_id": "alert_response",
+            "command": {"resume": {"decisions": [{"type": "approve"}]}},
+        },
+        headers=key("demo-admin"),
+    )
+    assert resumed.status_code == 403
+    other = client.post(
+        f"/v1/approvals/{approval['id']}/decision",
+        json={"decision": "approve"},
+        headers=key("demo-approver"),
+    )
+    assert other.status_code == 200 and other.json()["decided_by"] == "demo-approver"
+
+
+def test_below_four_eyes_the_requester_may_approve(client: TestClient) -> None:
+    approval = _pending_requested_by(client, "demo-admin", mm=40)  # 40,000 CNY ≤ 60,000
+    own = client.post(
+        f"/v1/approvals/{approval['id']}/decision",
+        json={"decision": "approve"},
+        headers=key("demo-admin"),
+    )
+    assert own.status_code == 200 and own.json()["decided_by"] == "demo-admin"
+
+
+def test_bad_decision_body_names_the_field(client: TestClient) -> None:
+    approval = _pending_from_alert(client)
+    response = client.post(
+        f"/v1/approvals/{approval['id']}/decision",
+        json={"decision": "maybe"},
+        headers=key("demo-approver"),
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == "body.decision"
+    assert response.json()["error"]["value"] == "maybe"

@@ -1,0 +1,46 @@
+"""The /v1 read endpoints on the small demo world: stock, policy, audit and plans."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from tests.api.conftest import KEYS
+
+VIEWER = {"x-api-key": KEYS["demo-viewer"]}
+OPS = {"x-api-key": KEYS["demo-ops"]}
+
+
+def test_stock_lookup_by_location(world_client: TestClient) -> None:
+    response = world_client.get(
+        "/v1/stock", params={"location": "SHA-S01", "category": "rain_boots"}, headers=VIEWER
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["positions"], body
+    assert {p["location"] for p in body["positions"]} == {"SHA-S01"}
+    assert all(
+        p["atp"] == max(0, p["on_hand"] - p["reserved"] - p["safety"]) for p in body["positions"]
+    )
+
+
+def test_stock_lookup_bad_input_says_where(world_client: TestClient) -> None:
+    response = world_client.get("/v1/stock", params={"limit": 0}, headers=VIEWER)
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == "query.limit"
+    unknown = world_client.get("/v1/stock", params={"city": "Atlantis"}, headers=VIEWER)
+    assert unknown.status_code == 422 and "Atlantis" in unknown.json()["error"]["message"]
+
+
+def test_policy_is_readable(world_client: TestClient) -> None:
+    policy = world_client.get("/v1/policy", headers=VIEWER).json()
+    assert policy["transfer"]["four_eyes"]["above_value"] > 0
+
+
+def test_transfer_plan_is_a_dry_run_for_ops(world_client: TestClient) -> None:
+    body = {"city": "Shanghai", "category": "rain_boots", "window_days": 3}
+    assert world_client.post("/v1/transfer-plans", json=body, headers=VIEWER).status_code == 403
+    response = world_client.post("/v1/transfer-plans", json=body, headers=OPS)
+    assert response.status_code == 200, response.text
+    assert "shipments" in response.json()
+    orders = world_client.get("/v1/transfer-orders", headers=VIEWER).json()
+    assert orders["total"] == 0  # nothing was ordered

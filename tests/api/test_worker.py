@@ -1,0 +1,116 @@
+"""The worker: admitted alert runs are picked up, and unfinished runs continue after a restart."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi.testclient import TestClient
+from langgraph.checkpoint.sqlite import SqliteSaver
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from api.app import create_app
+from api.auth import Principal
+from api.langgraph_compat.runner import GraphRunner
+from api.run_store import utcnow
+from api.worker import Worker
+from inventory.config import Settings
+from inventory.models import Approval, Run
+from tests.api.conftest import KEYS, tiny_catalog
+from tests.api.test_alerts import post_alert, weather
+
+VIEWER = {"x-api-key": KEYS["demo-viewer"]}
+
+
+def _run(engine: Engine, run_id: str) -> Run:
+    with Session(engine) as session:
+        run = session.get(Run, run_id)
+    assert run is not None
+    return run
+
+
+def test_worker_runs_an_admitted_alert_to_its_approval(
+    client: TestClient, sqlite_engine: Engine
+) -> None:
+    accepted = post_alert(client, weather("w-1", mm=60)).json()
+    runner = client.app.state.stockpilot.runner
+    assert Worker(runner).run_pending() == 1
+    run = _run(sqlite_engine, accepted["run_id"])
+    assert run.status == "interrupted" and run.lease_owner is None
+    with Session(sqlite_engine) as session:
+        approval = session.exec(select(Approval)).one()
+    assert approval.run_id == run.id and approval.requested_by == "stockpilot-worker"
+    assert Worker(runner).run_pending() == 0  # nothing is run twice
+    steps = client.get(f"/v1/runs/{run.id}/steps", headers=VIEWER).json()
+    assert [s["completed"] for s in steps if s["completed"]] == [["propose"]]
+    assert steps[-1]["next"] == ["await_decision"] and steps[-1]["waiting"] == ["await_decision"]
+
+
+def test_small_alert_finishes_without_a_human(client: TestClient, sqlite_engine: Engine) -> None:
+    accepted = post_alert(client, weather("w-2", mm=5)).json()
+    Worker(client.app.state.stockpilot.runner).run_pending()
+    assert _run(sqlite_engine, accepted["run_id"]).status == "succeeded"
+    listed = client.get("/v1/runs", params={"status": "succeeded"}, headers=VIEWER).json()
+    assert [r["id"] for r in listed["items"]] == [accepted["run_id"]]
+
+
+def test_background_worker_wakes_on_a_new_alert(
+    sqlite_engine: Engine, api_settings: Settings, checkpointer: SqliteSaver
+) -> None:
+    from api.auth import seed_demo_keys
+
+    seed_demo_keys(sqlite_engine)
+    app = create_app(
+        api_settings,
+        engine=sqlite_engine,
+        catalog=tiny_catalog(sqlite_engine, checkpointer),
+        run_worker=True,
+    )
+    with TestClient(app) as client:
+        run_id = post_alert(client, weather("w-3", mm=60)).json()["run_id"]
+        deadline = time.monotonic() + 10
+        while _run(sqlite_engine, run_id).status != "interrupted":
+            assert time.monotonic() < deadline, _run(sqlite_engine, run_id).status
+            time.sleep(0.05)
+
+
+def test_admitted_run_continues_after_a_restart(
+    client: TestClient, sqlite_engine: Engine, checkpointer: SqliteSaver
+) -> None:
+    """Admitted by one process, which then went away; a new process's worker runs it."""
+    run_id = post_alert(client, weather("w-4", mm=60)).json()["run_id"]
+    restarted = GraphRunner(sqlite_engine, tiny_catalog(sqlite_engine, checkpointer))
+    assert Worker(restarted).run_pending() == 1
+    assert _run(sqlite_engine, run_id).status == "interrupted"
+
+
+def test_run_cut_off_mid_way_resumes_from_its_checkpoint(
+    client: TestClient, sqlite_engine: Engine, checkpointer: SqliteSaver
+) -> None:
+    run_id = post_alert(client, weather("w-5", mm=60)).json()["run_id"]
+    run = _run(sqlite_engine, run_id)
+    # the first process got through `propose`, checkpointed, and died holding the lease
+    graph = tiny_catalog(sqlite_engine, checkpointer).graph("alert_response")
+    config = {
+        "configurable": {
+            "thread_id": run.thread_id,
+            "run_id": run_id,
+            "principal": Principal(name="stockpilot-worker").as_resume_principal(),
+        }
+    }
+    for _ in graph.stream(run.input, config, interrupt_after=["propose"]):
+        pass
+    assert graph.get_state(config).next == ("await_decision",)
+    with Session(sqlite_engine) as session:
+        row = session.get(Run, run_id)
+        row.status, row.lease_owner, row.lease_expires_at = "running", "dead:1", utcnow()
+        session.add(row)
+        session.commit()
+
+    restarted = GraphRunner(sqlite_engine, tiny_catalog(sqlite_engine, checkpointer))
+    assert Worker(restarted).run_pending() == 1
+    assert _run(sqlite_engine, run_id).status == "interrupted"
+    with Session(sqlite_engine) as session:
+        assert len(session.exec(select(Approval)).all()) == 1
+    steps = client.get(f"/v1/runs/{run_id}/steps", headers=VIEWER).json()
+    assert [s["completed"] for s in steps if s["completed"]] == [["propose"]]  # not run twice

@@ -1,0 +1,79 @@
+"""Which SKU × location series a forecast request means, checked against the pool.
+
+A series is a (location, SKU) pair the pool carries (it has a stock position) at a store or the
+online pool; DCs sell nothing. Every unknown code is a ToolError naming field and value.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from sqlalchemy import select
+from sqlmodel import Session
+
+from inventory.models import Location, Sku, StockPosition, Style
+from inventory.vocabulary import resolve_city
+from tools.context import ToolError
+from tools.forecast_demand.models import ForecastInput
+
+SELLING_KINDS = ("store", "online")
+SERIES_FRAME_COLUMNS = ["location", "sku", "style", "category", "city", "rain_sensitive"]
+
+
+def _check_known(session: Session, column, values: list[str], field: str) -> None:
+    if not values:
+        return
+    found = set(session.execute(select(column).where(column.in_(values))).scalars())
+    for value in values:
+        if value not in found:
+            raise ToolError(
+                f"unknown {field[:-1] if field.endswith('s') else field} {value!r}",
+                field=field,
+                value=value,
+            )
+
+
+def select_series(session: Session, request: ForecastInput | None) -> pd.DataFrame:
+    """Carried (location, SKU) series matching the request (all of them for ``None``)."""
+    query = (
+        select(
+            StockPosition.location_code,
+            StockPosition.sku_code,
+            Style.code,
+            Style.category,
+            Location.city,
+            Style.rain_sensitive,
+        )
+        .join(Sku, Sku.code == StockPosition.sku_code)
+        .join(Style, Style.code == Sku.style_code)
+        .join(Location, Location.code == StockPosition.location_code)
+        .where(Location.kind.in_(SELLING_KINDS))
+    )
+    if request is not None:
+        _check_known(session, Sku.code, request.skus, "skus")
+        _check_known(session, Location.code, request.locations, "locations")
+        if request.style is not None:
+            _check_known(session, Style.code, [request.style], "style")
+            query = query.where(Style.code == request.style)
+        if request.category is not None:
+            known = sorted(set(session.execute(select(Style.category)).scalars()))
+            if request.category not in known:
+                raise ToolError(
+                    f"unknown category {request.category!r}; known: {', '.join(known)}",
+                    field="category",
+                    value=request.category,
+                )
+            query = query.where(Style.category == request.category)
+        if request.city is not None:
+            try:
+                city = resolve_city(request.city)
+            except ValueError as error:
+                raise ToolError(str(error), field="city", value=request.city) from error
+            query = query.where(Location.city == city)
+        if request.skus:
+            query = query.where(StockPosition.sku_code.in_(request.skus))
+        if request.locations:
+            query = query.where(StockPosition.location_code.in_(request.locations))
+    rows = session.execute(query.order_by(StockPosition.location_code, StockPosition.sku_code))
+    frame = pd.DataFrame(rows.all(), columns=SERIES_FRAME_COLUMNS)
+    frame["rain_sensitive"] = frame["rain_sensitive"].astype(bool)
+    return frame

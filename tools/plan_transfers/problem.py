@@ -1,0 +1,201 @@
+"""The solver's input and output: plain arrays, no database, so evals can feed realised demand.
+
+A problem is dense over (location, SKU): the network is sparse in *what moves*, not in what is
+stocked, and dense arrays keep every per-position rule a vectorised expression.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tools.plan_transfers.models import TransferConstraints
+
+
+class ProblemError(ValueError):
+    """The problem is malformed; the message names the field and the offending value."""
+
+    def __init__(self, message: str, *, field: str, value: object = None) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.value = value
+
+
+@dataclass(frozen=True)
+class LocationNode:
+    code: str
+    city: str
+    region: str
+    kind: str = "store"
+    tier: str = "A"
+    sells: bool = True
+    """Whether the location is entitled to sell on its own channel (store or online)."""
+
+
+@dataclass(frozen=True)
+class SkuNode:
+    code: str
+    style: str
+    size: str
+    size_index: int
+    price: float
+    core: bool = False
+
+
+@dataclass(frozen=True)
+class LaneArrays:
+    """Lanes as parallel arrays of location indices and their lead time and costs."""
+
+    source: np.ndarray
+    dest: np.ndarray
+    lead_time_hours: np.ndarray
+    cost_per_unit: np.ndarray
+    cost_per_shipment: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.source.shape[0])
+
+
+@dataclass(frozen=True)
+class TransferProblem:
+    """Everything the optimiser needs for one demand window.
+
+    Attributes:
+        stock: units that can sell at each position over the window (on hand − reserved +
+            inbound arriving), shape (locations, skus).
+        atp: available to promise (on hand − reserved − safety), what a source may give.
+        min_display: units a location must keep on the shelf.
+        days_since_received: days since the position last received stock (inf when never).
+        demand_levels: quantile levels in [0, 1], increasing, shape (q,).
+        demand_quantiles: quantiles of total window demand, shape (locations, skus, q).
+        demand_mean: mean window demand, shape (locations, skus).
+        destinations: location codes allowed to receive; None means every store.
+    """
+
+    locations: list[LocationNode]
+    skus: list[SkuNode]
+    stock: np.ndarray
+    atp: np.ndarray
+    min_display: np.ndarray
+    days_since_received: np.ndarray
+    demand_levels: np.ndarray
+    demand_quantiles: np.ndarray
+    demand_mean: np.ndarray
+    lanes: LaneArrays
+    window_days: int
+    constraints: TransferConstraints = field(default_factory=TransferConstraints)
+    destinations: frozenset[str] | None = None
+
+    def __post_init__(self) -> None:
+        validate_problem(self)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self.locations), len(self.skus)
+
+    @property
+    def window_hours(self) -> float:
+        return self.window_days * 24.0
+
+
+def _check_array(
+    name: str, arr: np.ndarray, shape: tuple[int, ...], *, allow_inf: bool = False
+) -> None:
+    if not isinstance(arr, np.ndarray):
+        raise ProblemError("must be a numpy array", field=name, value=type(arr).__name__)
+    if arr.shape != shape:
+        raise ProblemError(f"shape {arr.shape} does not match {shape}", field=name)
+    if np.any(np.isnan(arr)) or (not allow_inf and np.any(np.isinf(arr))):
+        raise ProblemError("contains NaN or infinite values", field=name)
+    if arr.size and np.any(arr < 0):
+        idx = tuple(int(i) for i in np.argwhere(arr < 0)[0])
+        raise ProblemError(f"negative value {arr[idx]!r} at index {idx}", field=name, value=arr[idx])
+
+
+def validate_problem(problem: TransferProblem) -> None:
+    """Refuse what would make a silent wrong plan: negative stock, ragged arrays, bad quantiles."""
+    n_loc, n_sku = problem.shape
+    if problem.window_days < 1:
+        raise ProblemError("must be at least 1 day", field="window_days", value=problem.window_days)
+    codes = [loc.code for loc in problem.locations]
+    if len(set(codes)) != len(codes):
+        raise ProblemError("duplicate location codes", field="locations")
+    for sku in problem.skus:
+        if not np.isfinite(sku.price) or sku.price < 0:
+            raise ProblemError(f"price {sku.price!r} of {sku.code}", field="skus", value=sku.price)
+    for name in ("stock", "atp", "min_display", "days_since_received", "demand_mean"):
+        allow_inf = name == "days_since_received"
+        _check_array(name, getattr(problem, name), (n_loc, n_sku), allow_inf=allow_inf)
+    if np.any(problem.atp > problem.stock):
+        raise ProblemError("atp exceeds sellable stock at some position", field="atp")
+    levels = problem.demand_levels
+    if levels.ndim != 1 or levels.size == 0:
+        raise ProblemError("needs at least one quantile level", field="demand_levels")
+    if np.any(levels < 0) or np.any(levels > 1) or np.any(np.diff(levels) <= 0):
+        raise ProblemError(
+            f"levels must increase within [0, 1], got {levels.tolist()}", field="demand_levels"
+        )
+    _check_array("demand_quantiles", problem.demand_quantiles, (n_loc, n_sku, levels.size))
+    if np.any(np.diff(problem.demand_quantiles, axis=2) < -1e-9):
+        raise ProblemError("quantiles must not decrease with the level", field="demand_quantiles")
+    lanes = problem.lanes
+    for name in ("source", "dest", "lead_time_hours", "cost_per_unit", "cost_per_shipment"):
+        arr = getattr(lanes, name)
+        _check_array(f"lanes.{name}", arr, (len(lanes),))
+    if len(lanes) and (lanes.source.max() >= n_loc or lanes.dest.max() >= n_loc):
+        raise ProblemError("lane refers to an unknown location index", field="lanes")
+    if problem.destinations is not None:
+        unknown = sorted(problem.destinations - set(codes))
+        if unknown:
+            raise ProblemError(f"unknown location(s) {unknown}", field="destinations", value=unknown)
+
+
+@dataclass(frozen=True)
+class PlanLine:
+    """One SKU on one lane, with the numbers that justify it."""
+
+    source: int
+    dest: int
+    sku: int
+    qty: int
+    expected_units_saved: float
+    expected_value: float
+    cost: float
+    dest_days_to_stockout_before: float | None
+    dest_days_to_stockout_after: float | None
+    source_atp_after: int
+
+
+@dataclass(frozen=True)
+class SolvedShipment:
+    source: int
+    dest: int
+    lead_time_hours: float
+    lines: list[PlanLine]
+    expected_value: float
+    cost: float
+
+    @property
+    def units(self) -> int:
+        return sum(line.qty for line in self.lines)
+
+    @property
+    def net_value(self) -> float:
+        return self.expected_value - self.cost
+
+
+@dataclass(frozen=True)
+class SolvedPlan:
+    """A plan and how it came about. ``objective`` = expected value recovered − transfer cost."""
+
+    method: str
+    shipments: list[SolvedShipment]
+    objective: float
+    wall_s: float
+    empty_reason: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def units(self) -> int:
+        return sum(s.units for s in self.shipments)

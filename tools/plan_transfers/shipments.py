@@ -1,0 +1,164 @@
+"""From raw moves to explained shipments, and the rules that couple SKUs on a lane.
+
+Moves are valued exactly with E[min(S, D)]: a destination's gain and a source's loss are shared
+among the lines that cause them in proportion to units, so every line's numbers add up to the
+plan's objective. Shipment-level rules (fixed cost, minimum value, shipments per source and per
+destination, total cost cap) are enforced here by keeping the best shipments first; dropping a
+shipment only raises the value of those that stay (concavity), so one pass order is stable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tools.plan_transfers.expected_sales import demand_curves, expected_sales
+from tools.plan_transfers.problem import PlanLine, SolvedShipment, TransferProblem
+
+
+@dataclass(frozen=True)
+class Moves:
+    """Units of each SKU moved from source to dest (location indices), one row per line."""
+
+    sku: np.ndarray
+    source: np.ndarray
+    dest: np.ndarray
+    qty: np.ndarray
+
+    @classmethod
+    def empty(cls) -> Moves:
+        z = np.zeros(0, dtype=np.int64)
+        return cls(z, z, z, z)
+
+    def select(self, mask: np.ndarray) -> Moves:
+        return Moves(self.sku[mask], self.source[mask], self.dest[mask], self.qty[mask])
+
+    def __len__(self) -> int:
+        return int(self.sku.size)
+
+
+def _position_change(
+    problem: TransferProblem, locs: np.ndarray, skus: np.ndarray, delta: np.ndarray
+) -> np.ndarray:
+    """Expected units sold after minus before, per position, for a stock change ``delta``."""
+    if locs.size == 0:
+        return np.zeros(0)
+    curves = demand_curves(problem.demand_levels, problem.demand_quantiles[locs, skus])
+    stock = problem.stock[locs, skus].astype(float)
+    sold = expected_sales(curves, np.stack([stock, stock + delta], axis=1))
+    return sold[:, 1] - sold[:, 0]
+
+
+def _net_by_position(
+    locs: np.ndarray, skus: np.ndarray, qty: np.ndarray, n_sku: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    keys = locs * n_sku + skus
+    uniq, inv = np.unique(keys, return_inverse=True)
+    total = np.bincount(inv, weights=qty, minlength=uniq.size)
+    return uniq // n_sku, uniq % n_sku, total, inv
+
+
+def value_moves(problem: TransferProblem, moves: Moves, lane_of: np.ndarray) -> list[SolvedShipment]:
+    """Exact, attributed numbers for each line, grouped into one shipment per lane."""
+    if len(moves) == 0:
+        return []
+    n_sku = len(problem.skus)
+    qty = moves.qty.astype(float)
+    d_loc, d_sku, d_in, d_inv = _net_by_position(moves.dest, moves.sku, qty, n_sku)
+    s_loc, s_sku, s_out, s_inv = _net_by_position(moves.source, moves.sku, qty, n_sku)
+    gain = _position_change(problem, d_loc, d_sku, d_in)
+    loss = -_position_change(problem, s_loc, s_sku, -s_out)
+    units_saved = gain[d_inv] * qty / d_in[d_inv] - loss[s_inv] * qty / s_out[s_inv]
+    price = np.array([problem.skus[j].price for j in moves.sku.tolist()])
+    rate = problem.demand_mean[moves.dest, moves.sku] / problem.window_days
+    stock_before = problem.stock[moves.dest, moves.sku].astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        before = np.where(rate > 0, stock_before / rate, np.nan)
+        after = np.where(rate > 0, (stock_before + d_in[d_inv]) / rate, np.nan)
+    atp_after = problem.atp[moves.source, moves.sku] - s_out[s_inv]
+
+    lanes = problem.lanes
+    lane = lane_of[moves.source, moves.dest]
+    var_cost = qty * lanes.cost_per_unit[lane]
+    pair_keys, pair_inv = np.unique(lane, return_inverse=True)
+    pair_units = np.bincount(pair_inv, weights=qty)
+    fixed_share = lanes.cost_per_shipment[lane] * qty / pair_units[pair_inv]
+    line_cost = var_cost + fixed_share
+
+    order = np.argsort(pair_inv, kind="stable")
+    bounds = np.searchsorted(pair_inv[order], np.arange(pair_keys.size + 1))
+    shipments: list[SolvedShipment] = []
+    for p, lane_idx in enumerate(pair_keys.tolist()):
+        rows = order[bounds[p] : bounds[p + 1]]
+        lines = [
+            PlanLine(
+                source=int(moves.source[r]),
+                dest=int(moves.dest[r]),
+                sku=int(moves.sku[r]),
+                qty=int(moves.qty[r]),
+                expected_units_saved=float(units_saved[r]),
+                expected_value=float(units_saved[r] * price[r]),
+                cost=float(line_cost[r]),
+                dest_days_to_stockout_before=None if np.isnan(before[r]) else float(before[r]),
+                dest_days_to_stockout_after=None if np.isnan(after[r]) else float(after[r]),
+                source_atp_after=int(atp_after[r]),
+            )
+            for r in rows.tolist()
+        ]
+        lines.sort(key=lambda line: -line.expected_value)
+        shipments.append(
+            SolvedShipment(
+                source=int(lanes.source[lane_idx]),
+                dest=int(lanes.dest[lane_idx]),
+                lead_time_hours=float(lanes.lead_time_hours[lane_idx]),
+                lines=lines,
+                expected_value=float(sum(line.expected_value for line in lines)),
+                cost=float(sum(line.cost for line in lines)),
+            )
+        )
+    shipments.sort(key=lambda s: -s.net_value)
+    return shipments
+
+
+@dataclass(frozen=True)
+class Selection:
+    moves: Moves
+    shipments: list[SolvedShipment]
+    rejected: set[tuple[int, int]]
+    """(source, dest) pairs refused by a shipment rule, for the solver to route around."""
+
+
+def apply_shipment_rules(problem: TransferProblem, moves: Moves, lane_of: np.ndarray) -> Selection:
+    """Keep the best shipments that pay, meet the minimum value, and fit the caps and budget."""
+    c = problem.constraints
+    rejected: set[tuple[int, int]] = set()
+    while True:
+        shipments = value_moves(problem, moves, lane_of)
+        per_source: dict[int, int] = {}
+        per_dest: dict[int, int] = {}
+        spent = 0.0
+        refused: set[tuple[int, int]] = set()
+        for ship in shipments:
+            fits = (
+                ship.net_value > 0
+                and ship.expected_value >= c.min_value_per_shipment
+                and per_source.get(ship.source, 0) < (c.max_shipments_per_source or 1 << 30)
+                and per_dest.get(ship.dest, 0) < (c.max_shipments_per_dest or 1 << 30)
+                and (c.max_total_cost is None or spent + ship.cost <= c.max_total_cost + 1e-9)
+            )
+            if not fits:
+                refused.add((ship.source, ship.dest))
+                continue
+            per_source[ship.source] = per_source.get(ship.source, 0) + 1
+            per_dest[ship.dest] = per_dest.get(ship.dest, 0) + 1
+            spent += ship.cost
+        if not refused:
+            return Selection(moves, shipments, rejected)
+        rejected |= refused
+        pairs = zip(moves.source.tolist(), moves.dest.tolist(), strict=True)
+        moves = moves.select(np.array([pair not in refused for pair in pairs], dtype=bool))
+
+
+def plan_objective(shipments: list[SolvedShipment]) -> float:
+    return float(sum(s.net_value for s in shipments))

@@ -1,0 +1,115 @@
+"""Turn the lookup's free-text filters into known codes, or a ToolError that helps fix them.
+
+An LLM or an ops user types these by hand, so an unknown value is answered with what we do know
+(close matches, or the closed vocabulary), never with an empty result that looks like no stock.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement
+from sqlmodel import Session, col, select
+
+from inventory.models import Location, LocationKind, Sku, Style
+from inventory.vocabulary import CATEGORY_ZH, CITY_REGION, REGION_ZH, resolve_city
+from tools.context import ToolError
+from tools.stock_lookup.models import StockLookupInput
+
+
+@dataclass(frozen=True)
+class ResolvedFilters:
+    """Filters with every value checked against the pool; ``None`` means 'any'."""
+
+    sku: str | None = None
+    style: str | None = None
+    size: str | None = None
+    location: str | None = None
+    city: str | None = None
+    region: str | None = None
+    category: str | None = None
+    location_kind: str | None = None
+
+
+def _unknown(field: str, value: str, known: list[str], *, list_all: bool = False) -> ToolError:
+    if list_all:
+        hint = f"known values: {', '.join(known)}"
+    else:
+        close = difflib.get_close_matches(value, known, n=5, cutoff=0.6)
+        hint = f"did you mean {', '.join(close)}?" if close else "no close match"
+    return ToolError(f"unknown {field} {value!r}; {hint}", field=field, value=value)
+
+
+def _known_code(session: Session, column: ColumnElement[str], field: str, value: str) -> str:
+    cleaned = value.strip()
+    if session.exec(select(column).where(column == cleaned)).first() is not None:
+        return cleaned
+    upper = cleaned.upper()
+    if session.exec(select(column).where(column == upper)).first() is not None:
+        return upper
+    known = list(session.exec(select(column).distinct()).all())
+    raise _unknown(field, value, known)
+
+
+def _region(value: str) -> str:
+    cleaned = value.strip()
+    for region, zh in REGION_ZH.items():
+        if cleaned.lower() == region.lower() or cleaned == zh:
+            return region
+    known = [
+        f"{region} ({zh})" for region, zh in REGION_ZH.items() if region in CITY_REGION.values()
+    ]
+    raise _unknown("region", value, known, list_all=True)
+
+
+def _category(value: str) -> str:
+    cleaned = value.strip()
+    for category, zh in CATEGORY_ZH.items():
+        if cleaned.lower().replace(" ", "_") == category or cleaned == zh:
+            return category
+    raise _unknown("category", value, list(CATEGORY_ZH))
+
+
+def _location_kind(value: str) -> str:
+    cleaned = value.strip().lower()
+    kinds = [kind.value for kind in LocationKind]
+    if cleaned not in kinds:
+        raise _unknown("location_kind", value, kinds, list_all=True)
+    return cleaned
+
+
+def _city(value: str) -> str:
+    try:
+        return resolve_city(value)
+    except ValueError as error:
+        raise ToolError(str(error), field="city", value=value) from error
+
+
+def _given(value: str | None) -> str | None:
+    """Blank strings (an LLM filling every field) mean 'any', not 'the empty code'."""
+    return value if value is not None and value.strip() else None
+
+
+def resolve_filters(session: Session, request: StockLookupInput) -> ResolvedFilters:
+    """Check each given filter; raise ToolError naming the first unknown value."""
+
+    def code(value: str | None, column: ColumnElement[str], field: str) -> str | None:
+        given = _given(value)
+        return None if given is None else _known_code(session, column, field, given)
+
+    def vocab(value: str | None, resolve: Callable[[str], str]) -> str | None:
+        given = _given(value)
+        return None if given is None else resolve(given)
+
+    return ResolvedFilters(
+        sku=code(request.sku, col(Sku.code), "sku"),
+        style=code(request.style, col(Style.code), "style"),
+        size=code(request.size, col(Sku.size), "size"),
+        location=code(request.location, col(Location.code), "location"),
+        city=vocab(request.city, _city),
+        region=vocab(request.region, _region),
+        category=vocab(request.category, _category),
+        location_kind=vocab(request.location_kind, _location_kind),
+    )
