@@ -78,11 +78,14 @@ def run_graph(
     trigger: str = "cli",
     on_update: UpdateHook | None = None,
     lease_ttl_s: float = 300.0,
+    requested_by: str | None = None,
 ) -> RunResult:
     """Run ``graph`` on ``thread_id`` until it ends or waits for a human.
 
     ``payload`` is the input, a ``Command(resume=...)`` answering an interrupt, or None to carry on
     from the last checkpoint (after a crash). ``on_update`` sees each node's update as it lands.
+    ``requested_by`` names the person asking (chat): proposals are recorded under that name, so
+    four-eyes can tell the requester from the approver.
     """
     now = _utcnow()
     run_id = new_id("run")
@@ -99,7 +102,10 @@ def run_graph(
                 updated_at=now,
             )
         )
-    config: dict[str, Any] = {"configurable": {"thread_id": thread_id, "run_id": run_id}}
+    configurable: dict[str, Any] = {"thread_id": thread_id, "run_id": run_id}
+    if requested_by:
+        configurable["requested_by"] = requested_by
+    config: dict[str, Any] = {"configurable": configurable}
     status, error = RunStatus.FAILED, None
     try:
         with thread_lease(

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
 
+from agents.executor.dispatcher import DispatchSettings
 from agents.llm.base import ChatModel
 from agents.llm.factory import make_chat_model
 from agents.policy import Policy, load_policy
@@ -40,6 +41,7 @@ class AgentRuntime:
     connectors: ConnectorSet
     clock: Clock
     policy: Policy = field(default_factory=load_policy)
+    dispatch: DispatchSettings = field(default_factory=DispatchSettings)
 
     @classmethod
     def from_settings(

@@ -122,6 +122,7 @@ class ScriptedApprover:
         self.script = script
         self.decisions: list[ScriptedDecision] = []
         self.requests_seen = 0
+        self._edited: set[str] = set()
 
     def _choose(
         self, action: ActionRequest, figures: ActionFigures
@@ -144,6 +145,11 @@ class ScriptedApprover:
         for action in request.action_requests:
             figures = action_figures(action)
             rule, kind = self._choose(action, figures)
+            subject = action.args.get("subject_id")
+            if kind == "edit" and subject in self._edited:
+                # The gate re-asks about an edited action: a human approves their own edit
+                # rather than cutting the quantities again.
+                rule, kind = None, "approve"
             record = ScriptedDecision(
                 action_name=action.name,
                 subject_id=action.args.get("subject_id"),
@@ -165,6 +171,8 @@ class ScriptedApprover:
                     self.script.qty_factor
                 )
                 args = edit_quantities(action.args, factor)
+                if isinstance(subject, str):
+                    self._edited.add(subject)
                 record.edited_units = sum(int(line.get("qty", 0)) for line in _lines(args))
                 decisions.append(
                     {"type": "edit", "edited_action": {"name": action.name, "args": args}}

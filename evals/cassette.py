@@ -139,5 +139,5 @@ def replaying(cassette: Cassette) -> Iterator[CassettePlayer]:
     player = CassettePlayer(cassette)
     with respx.mock(assert_all_called=False) as router:
         router.post(_chat_url(cassette.base_url)).mock(side_effect=player)
-        pass  # router.route().pass_through()
+        router.route().pass_through()
         yield player

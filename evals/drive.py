@@ -8,7 +8,9 @@ trigger's input, and each time the graph stops at ``interrupt()`` hand the paylo
 from __future__ import annotations
 
 import datetime as dt
+import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage
@@ -58,6 +60,17 @@ def _final_reply(values: dict[str, Any]) -> str | None:
         text = report.get("text") or report.get("summary")
         return text if isinstance(text, str) else None
     return None
+
+
+def where(exc: BaseException) -> str:
+    """`` (at file:line in function)`` of the innermost frame of our own code that raised."""
+    frames = [
+        f for f in traceback.extract_tb(exc.__traceback__) if "site-packages" not in f.filename
+    ]
+    if not frames:
+        return ""
+    frame = frames[-1]
+    return f" (at {Path(frame.filename).name}:{frame.lineno} in {frame.name})"
 
 
 class GraphDriver:
@@ -149,7 +162,7 @@ class GraphDriver:
                 self._after_thread(thread, finished)
         except Exception as exc:  # the scenario fails with the reason; the suite goes on
             self.result.status = "error"
-            self.result.error = f"{type(exc).__name__}: {exc}"
+            self.result.error = f"{type(exc).__name__}: {exc}{where(exc)}"
         return self.result
 
     def _after_thread(self, thread_id: str, finished: bool) -> None:

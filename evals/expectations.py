@@ -214,8 +214,8 @@ def _kpi_bound(
     if key not in kpis:
         return _fail(name, f"unknown KPI {key!r}; known: {sorted(kpis)}")
     value = kpis[key]
-    if value is None:
-        return _fail(name, "not computable for this run (see the replay notes)")
+    if value is None:  # e.g. capture share when the hindsight plan had nothing to gain
+        return _fail(name, "undefined for this run (see the replay notes)", enforced=False)
     return _bounds(name, value, low, high)
 
 

@@ -22,7 +22,7 @@ from inventory import movements
 from inventory.config import Settings, get_settings
 from inventory.db import make_engine, session_scope
 from inventory.demo_world.spec import WorldSpec
-from inventory.demo_world.template import copy_world, world_template
+from inventory.demo_world.template import copy_world, template_path, world_template
 from inventory.models import Location, Sku, StockPosition, Style, WorldMeta
 
 EVAL_ACTOR = "eval-setup"
@@ -53,6 +53,12 @@ class World:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def cache_is_warm(setup: WorldSetup, now: dt.datetime) -> bool:
+    """Whether the template and at least one fitted forecaster for it are cached already."""
+    template = template_path(spec_for(setup, now))
+    return template.exists() and any(model_cache_dir(template).glob("*.joblib"))
 
 
 def model_cache_dir(template: Path) -> Path:
@@ -113,11 +119,10 @@ def harvest_forecast_models(world: World) -> list[str]:
     return kept
 
 
-def template_for(setup: WorldSetup, now: dt.datetime) -> Path:
-    """The cached template file for a world spec (built on first use by the demo world)."""
-
+def spec_for(setup: WorldSetup, now: dt.datetime) -> WorldSpec:
+    """The demo-world spec a scenario's world is copied from."""
     extra = {"cities": tuple(setup.cities)} if setup.cities else {}
-    spec = WorldSpec(
+    return WorldSpec(
         seed=setup.seed,
         stores=setup.stores,
         styles=setup.styles,
@@ -125,7 +130,11 @@ def template_for(setup: WorldSetup, now: dt.datetime) -> Path:
         history_days=setup.history_days,
         **extra,
     )
-    return Path(world_template(spec))
+
+
+def template_for(setup: WorldSetup, now: dt.datetime) -> Path:
+    """The cached template file for a world spec (built on first use by the demo world)."""
+    return Path(world_template(spec_for(setup, now)))
 
 
 def deep_merge(

@@ -69,7 +69,7 @@ def load_walmart_panel(shared_data_dir: Path) -> Panel:
     return Panel.from_frames(sales, series, weather, start=start, end=end)
 
 
-def weather_check(shared_data_dir: Path, *, folds: int = 20, horizon: int = 14) -> WeatherCheck:
+def weather_check(shared_data_dir: Path, *, folds: int = 10, horizon: int = 14) -> WeatherCheck:
     panel = load_walmart_panel(shared_data_dir)
 
     def global_model(use_weather: bool) -> GlobalBoostingForecaster:

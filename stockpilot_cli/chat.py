@@ -60,6 +60,7 @@ def chat(
                 thread_id=thread_id,
                 payload={"messages": [HumanMessage(text)]},
                 trigger="chat",
+                requested_by=who["name"],
             )
             seen = _print_reply(result, seen)
             while result.interrupts:

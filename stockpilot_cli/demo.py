@@ -18,8 +18,8 @@ from inventory.demo_world import WorldSpec, WorldSummary, build_world
 from inventory.models import Location, WorldMeta
 from inventory.vocabulary import CITY_REGION
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def _existing_world(engine: Engine) -> tuple[int, dict | None]:

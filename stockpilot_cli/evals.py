@@ -21,14 +21,13 @@ eval_app = typer.Typer(help="Evaluation harness: scenarios, replay, pass^k.", no
 def _summary_table(result: SuiteResult) -> Table:
     k = result.trials
     table = Table(title=f"{len(result.scenarios)} scenarios × {k} trial(s)")
-    for column in ("scenario", "result", f"pass^{k}", "orders", "net value", "capture", "why"):
-        table.add_column(column)
+    for column in ("scenario", "result", f"pass^{k}", "orders", "net value", "capture"):
+        table.add_column(column, no_wrap=column == "scenario")
     for summary in result.scenarios:
         first = summary.trials[0]
         orders = len(first.observation.wms_orders) if first.observation else 0
         net = first.kpis.get("net_value")
         capture = first.kpis.get("capture_share")
-        reasons = next((t.failure_reasons for t in summary.trials if not t.passed), [])
         table.add_row(
             summary.id,
             "[green]pass[/]"
@@ -38,7 +37,6 @@ def _summary_table(result: SuiteResult) -> Table:
             str(orders),
             "-" if net is None else f"¥{net:,.0f}",
             "-" if capture is None else f"{capture:.0%}",
-            "; ".join(reasons)[:120],
         )
     return table
 
@@ -107,6 +105,11 @@ def run(
 
             result = run_suite(scenarios, options, on_trial=on_trial)
     console.print(_summary_table(result))
+    for summary in result.failed:
+        trial = next(t for t in summary.trials if not t.passed)
+        console.print(f"[red]✗ {summary.id}[/] (trial {trial.trial}):")
+        for reason in trial.failure_reasons:
+            console.print(f"    {reason[:400]}", markup=False, highlight=False)
     h = result.headline
     if h.rain_scenarios:
         capture = "n/a" if h.mean_capture_share is None else f"{h.mean_capture_share:.0%}"

@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "stockpilot_cli.serve",
     "stockpilot_cli.alert",
     "stockpilot_cli.chat",
+    "stockpilot_cli.forecast",
 ]
 
 for _name in COMMAND_MODULES:

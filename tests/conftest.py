@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
@@ -13,6 +14,9 @@ from sqlalchemy.engine import Engine
 
 from inventory import schema
 from inventory.db import make_engine
+
+if TYPE_CHECKING:  # the demo world pulls in numpy/pandas; import it only when a test needs it
+    from inventory.demo_world import WorldSpec
 
 PG_ADMIN_URL = os.environ.get(
     "STOCKPILOT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -96,7 +100,7 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
 
 
 @pytest.fixture(scope="session")
-def small_world_spec():
+def small_world_spec() -> WorldSpec:
     """8 stores in Shanghai, Guangzhou and Beijing (each city has an A-store; two have an
     outlet), 14 styles covering every category, 150 days of history before 2015-07-01 09:00."""
     from inventory.demo_world import WorldSpec
@@ -112,7 +116,7 @@ def small_world_spec():
 
 
 @pytest.fixture(scope="session")
-def small_world_template(small_world_spec) -> Path:
+def small_world_template(small_world_spec: WorldSpec) -> Path:
     """The small world's SQLite file (read-only: copy it, or use ``world_engine``)."""
     from inventory.demo_world import world_template
 

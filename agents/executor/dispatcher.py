@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -175,6 +175,8 @@ class Dispatcher:
             return self._fail(message, f"no route for {message.target}.{message.action}")
         try:
             ack = route.send(self.connectors, message.payload, message.idempotency_key)
+        except ValidationError as invalid:
+            return self._fail(message, f"payload does not fit {message.action}: {invalid}")
         except ConnectorRejected as rejected:
             return self._fail(message, str(rejected))
         except ConnectorUnavailable as unavailable:

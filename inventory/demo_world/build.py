@@ -16,6 +16,8 @@ from inventory.demo_world.spec import WorldSpec, WorldSummary
 from inventory.demo_world.writer import bulk_insert, write_history, write_reference
 from inventory.models import Location, StockPosition, WorldMeta
 
+SQLITE_BUILD_CACHE_KIB = 256 * 1024
+
 
 class WorldNotEmptyError(ValueError):
     """build_world writes a new world; it never merges into an existing one."""
@@ -83,11 +85,16 @@ def build_world(
 
     mark = time.perf_counter()
     with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            # The date index takes random inserts; a page cache that holds it halves the write.
+            conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_BUILD_CACHE_KIB}")
         counts = write_reference(conn, world)
         counts["stock_position"] = bulk_insert(conn, StockPosition.__table__, position_rows(world))
         counts.update(write_history(conn, world))
         conn.execute(insert(WorldMeta.__table__), _meta_rows(world))
         counts["world_meta"] = 2
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA cache_size=-2000")  # back to SQLite's default
     seconds["write"] = round(time.perf_counter() - mark, 2)
     seconds["total"] = round(time.perf_counter() - started, 2)
 

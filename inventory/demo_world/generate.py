@@ -25,7 +25,7 @@ from inventory.demo_world.params import DemandParameters
 from inventory.demo_world.simulate import LocationHistory, ReplenishmentPolicy, simulate_location
 from inventory.demo_world.spec import WorldSpec
 from inventory.demo_world.weather import CityWeather, load_city_weather, smoothed_temperature
-from inventory.models import Location, LocationKind, Tier
+from inventory.models import Location, Tier
 
 # Independent random streams, so changing one part never reshuffles another.
 _STREAM_NETWORK, _STREAM_CATALOG, _STREAM_PROMO, _STREAM_STORES, _STREAM_DEMAND = range(5)
@@ -91,14 +91,18 @@ def _simulate_store(
     )
     style_mean = store_style_mean(effects, calendar, cities[store.city], store.city, scale, params)
     sku_index, mean = _sku_mean(style_mean, catalog, styles)
-    style_cover = params.cover_factor * rng.lognormal(0.0, params.cover_sigma, len(catalog.styles))
+    n_styles = len(catalog.styles)
+    # A buyer's allocation errors: depth varies by store × style, and some are far too deep.
+    depth = rng.lognormal(0.0, params.cover_sigma, n_styles)
+    depth *= np.where(rng.random(n_styles) < params.overstock_share, params.overstock_factor, 1.0)
+    sku_depth = depth[catalog.sku_style[sku_index]]
     policy = ReplenishmentPolicy(
         review_days=params.review_days,
         # Stores are spread over the week, as a DC balances its picking waves.
         review_offset=number % params.review_days,
         lead_days=params.lead_days,
-        min_stock=params.min_stock_units,
-        cover=style_cover[catalog.sku_style[sku_index]],
+        min_stock=np.ceil(params.min_stock_units * np.maximum(sku_depth, 1.0)),
+        cover=params.cover_factor * sku_depth,
     )
     return simulate_location(sku_index, mean, spec.history_days, policy, params, rng)
 
@@ -133,7 +137,7 @@ def generate_world(spec: WorldSpec, params: DemandParameters, data_dir: Path) ->
         review_days=params.online_review_days,
         review_offset=0,
         lead_days=params.lead_days,
-        min_stock=params.min_stock_units,
+        min_stock=np.full(len(sku_index), float(params.min_stock_units)),
         cover=np.full(len(sku_index), params.cover_factor),
     )
     histories[ONLINE_CODE] = simulate_location(
@@ -151,14 +155,3 @@ def generate_world(spec: WorldSpec, params: DemandParameters, data_dir: Path) ->
         histories=histories,
         price_factor=price_factor,
     )
-
-
-def serving_dc(world: GeneratedWorld, code: str) -> str | None:
-    for loc in world.network.locations:
-        if loc.code == code:
-            return loc.serving_dc
-    return None
-
-
-def dc_codes(world: GeneratedWorld) -> list[str]:
-    return [loc.code for loc in world.network.locations if loc.kind == LocationKind.DC]

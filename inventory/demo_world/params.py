@@ -245,6 +245,12 @@ class DemandParameters(BaseModel):
     )
     cover_factor: float = Field(default=1.3, description="Median order-up-to, in review+lead days.")
     min_stock_units: int = Field(default=2, description="Order-up-to floor: display + one.")
+    overstock_share: float = Field(
+        default=0.12, ge=0, le=1, description="Share of store × style allocations set too deep."
+    )
+    overstock_factor: float = Field(
+        default=4.0, ge=1, description="How much deeper an over-allocated store × style is kept."
+    )
     safety_days: float = 1.5
     plan_window_days: int = Field(default=28, description="Trailing window of the reorder rate.")
 

@@ -20,7 +20,7 @@ class ReplenishmentPolicy:
     review_days: int
     review_offset: int
     lead_days: int
-    min_stock: int
+    min_stock: np.ndarray  # per SKU: order-up-to floor in units
     cover: np.ndarray  # per SKU: order-up-to in days of (review + lead) × trailing rate
 
 

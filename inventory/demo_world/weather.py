@@ -7,7 +7,6 @@ Guangzhou's -9999 % humidity). Bad values become missing, never guessed; every h
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import numpy as np
@@ -149,7 +148,3 @@ def smoothed_temperature(daily: pd.DataFrame, days: int) -> pd.Series:
     series = daily.set_index("date")["temp_mean_c"].astype(float)
     filled = series.interpolate(limit_direction="both")
     return filled.rolling(days, center=True, min_periods=1).mean()
-
-
-def coverage(daily: pd.DataFrame) -> tuple[dt.date, dt.date]:
-    return daily["date"].min(), daily["date"].max()

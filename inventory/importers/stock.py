@@ -28,7 +28,18 @@ def import_stock(session: Session, path: Path, *, actor: str = "import") -> Impo
     if errors:
         raise ImportRejected(file, errors)
 
-    positions = {(p.location_code, p.sku_code): p for p in session.exec(select(StockPosition))}
+    positions = {
+        (level.location_code, level.sku_code): level
+        for level in session.exec(
+            select(
+                StockPosition.location_code,
+                StockPosition.sku_code,
+                StockPosition.on_hand,
+                StockPosition.safety,
+                StockPosition.min_display,
+            )
+        )
+    }
     report = ImportReport(kind="stock", file=file, rows=len(rows))
     for parsed in rows:
         row = parsed.row

@@ -29,13 +29,20 @@ def stock_up(engine: Engine, location: str, sku: str, qty: int) -> None:
         )
 
 
-def chat(runtime: AgentRuntime, graph: CompiledStateGraph, thread_id: str, text: str) -> RunResult:
+def chat(
+    runtime: AgentRuntime,
+    graph: CompiledStateGraph,
+    thread_id: str,
+    text: str,
+    requested_by: str | None = None,
+) -> RunResult:
     return run_graph(
         runtime,
         graph,
         assistant_id="ops_chat",
         thread_id=thread_id,
         payload={"messages": [HumanMessage(text)]},
+        requested_by=requested_by,
     )
 
 

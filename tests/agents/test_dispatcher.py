@@ -318,3 +318,43 @@ def test_run_forever_drains_until_stopped(sqlite_engine: Engine, connectors: Con
         worker.join(timeout=5)
     assert not worker.is_alive()
     assert [o.order_id for o in _wms_orders(connectors)] == [order_id]
+
+
+def test_unsendable_rows_fail_instead_of_looping(
+    sqlite_engine: Engine, connectors: ConnectorSet
+) -> None:
+    seed_pool(sqlite_engine)
+    with session_scope(sqlite_engine) as session:
+        session.add_all(
+            [
+                OutboxMessage(
+                    idempotency_key="bad-payload",
+                    target="wms",
+                    action="create_transfer_order",
+                    subject_id="TO-X",
+                    payload={"order_id": "TO-X"},
+                    status=OutboxStatus.PENDING,
+                    created_at=NOW.replace(tzinfo=dt.UTC),
+                    updated_at=NOW.replace(tzinfo=dt.UTC),
+                ),
+                OutboxMessage(
+                    idempotency_key="no-route",
+                    target="erp",
+                    action="post_invoice",
+                    subject_id="INV-1",
+                    payload={},
+                    status=OutboxStatus.PENDING,
+                    created_at=NOW.replace(tzinfo=dt.UTC),
+                    updated_at=NOW.replace(tzinfo=dt.UTC),
+                ),
+            ]
+        )
+
+    report = Dispatcher(sqlite_engine, connectors, clock=FakeClock(NOW), settings=SETTINGS)
+    assert sorted(report.run_pending().failed) == ["bad-payload", "no-route"]
+    assert (
+        "payload does not fit create_transfer_order"
+        in _outbox_row(sqlite_engine, "TO-X").last_error
+    )
+    assert _outbox_row(sqlite_engine, "INV-1").last_error == "no route for erp.post_invoice"
+    assert connectors.simulated_server.state.requests() == []

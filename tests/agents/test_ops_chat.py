@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import httpx
 import pytest
 from langchain_core.messages import AIMessage, ToolMessage
 from sqlmodel import Session, select
@@ -227,3 +228,56 @@ def test_a_compromised_model_cannot_bypass_the_gate(runtime, connectors, checkpo
     tool_errors = [m for m in result.values["messages"] if isinstance(m, ToolMessage)]
     assert "unknown tool 'approve_transfer_order'" in tool_errors[0].text
     assert connectors.wms.list_transfer_orders() == []
+
+
+def test_a_wms_outage_leaves_the_order_queued_and_a_later_dispatch_sends_it_once(
+    world_engine, checkpointer
+):
+    from agents.executor.dispatcher import Dispatcher, DispatchSettings
+    from agents.llm.offline import OfflinePlanner
+    from agents.policy import load_policy
+    from agents.runtime import AgentRuntime, world_clock
+    from connectors.base import ConnectorSet, RetryPolicy
+    from inventory.config import Settings
+
+    fast = RetryPolicy(attempts=2, initial_wait_s=0.01, max_wait_s=0.02, timeout_s=5.0)
+    with ConnectorSet.simulated(retry=fast) as connectors:
+        httpx.post(
+            f"{connectors.simulated_server.url}/admin/faults",
+            json={"system": "wms", "mode": "error", "times": 2, "status": 503},
+        ).raise_for_status()
+        runtime = AgentRuntime(
+            engine=world_engine,
+            settings=Settings(database_url=str(world_engine.url)),
+            llm=OfflinePlanner(),
+            connectors=connectors,
+            clock=world_clock(world_engine),
+            policy=load_policy(),
+            dispatch=DispatchSettings(backoff_initial_s=0.0),
+        )
+        stock_up(world_engine, "DC-SHA", SKU, 600)
+        graph = build_graph("ops_chat", runtime, checkpointer)
+        result = chat(runtime, graph, "t", _ship(40))
+        assert "queued" in last_text(result)
+        assert connectors.wms.list_transfer_orders() == []
+        with Session(world_engine) as session:
+            assert session.exec(select(TransferOrder.status)).all() == ["approved"]
+
+        report = Dispatcher(world_engine, connectors, settings=runtime.dispatch).run_pending()
+        assert len(report.sent) == 1
+        assert len(connectors.wms.list_transfer_orders()) == 1
+        with Session(world_engine) as session:
+            assert session.exec(select(TransferOrder.status)).all() == ["dispatched"]
+
+
+def test_four_eyes_the_requester_may_not_approve_their_own_order(runtime, graph, connectors):
+    chat(runtime, graph, "t", _ship(200), requested_by="alice")
+    own = decide(runtime, graph, "t", [{"type": "approve"}], principal=APPROVER)
+    assert own.status == RunStatus.INTERRUPTED
+    assert "alice asked for" in own.interrupts[0]["value"]["action_requests"][0]["description"]
+    decide(runtime, graph, "t", [{"type": "approve"}], principal=SECOND_APPROVER)
+    done = decide(
+        runtime, graph, "t", [{"type": "approve"}], principal={"name": "carol", "roles": ["admin"]}
+    )
+    assert done.status == RunStatus.SUCCEEDED
+    assert len(connectors.wms.list_transfer_orders()) == 1

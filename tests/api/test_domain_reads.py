@@ -44,3 +44,18 @@ def test_transfer_plan_is_a_dry_run_for_ops(world_client: TestClient) -> None:
     assert "shipments" in response.json()
     orders = world_client.get("/v1/transfer-orders", headers=VIEWER).json()
     assert orders["total"] == 0  # nothing was ordered
+
+
+def test_compute_endpoints_reject_bad_input_with_the_field(world_client: TestClient) -> None:
+    cases = [
+        ("/v1/forecasts", {"horizon_days": 0}, "body.horizon_days"),
+        ("/v1/forecasts", {"limit_series": 10**9}, "body.limit_series"),
+        ("/v1/transfer-plans", {"window_days": 99}, "body.window_days"),
+        ("/v1/transfer-plans", {"time_limit_s": 3600}, "body.time_limit_s"),
+        ("/v1/promo-recommendations", {"limit": -1}, "body.limit"),
+        ("/v1/promo-recommendations", [], "body"),
+    ]
+    for path, body, field in cases:
+        response = world_client.post(path, json=body, headers=OPS)
+        assert response.status_code == 422, (path, body, response.text)
+        assert response.json()["error"]["field"] == field, (path, response.json())

@@ -94,3 +94,10 @@ def test_second_round_goes_to_the_second_approver() -> None:
     second = approver.decide(request(BIG), round_index=1)
     assert first and second
     assert (first["principal"]["name"], second["principal"]["name"]) == ("alice", "bob")
+
+
+def test_an_edited_action_asked_again_is_approved_not_cut_again() -> None:
+    approver = ScriptedApprover(ApproverScript(default="edit", qty_factor=0.5))
+    approver.decide(request(BIG), round_index=0)
+    again = approver.decide(request(BIG), round_index=1)
+    assert again is not None and again["decisions"] == [{"type": "approve"}]

@@ -65,7 +65,9 @@ def solve_exact(problem: TransferProblem, network: Network, *, time_limit_s: flo
 
     # Flow balance per node: given + received − shipped − taken = 0.
     arc_cols = np.arange(n_arc) + o_arc
-    bal_r = np.concatenate([network.give.node, network.take.node, network.lane_to, network.lane_from])
+    bal_r = np.concatenate(
+        [network.give.node, network.take.node, network.lane_to, network.lane_from]
+    )
     bal_c = np.concatenate([np.arange(n_give), np.arange(n_take) + o_take, arc_cols, arc_cols])
     bal_v = np.concatenate([np.ones(n_give), -np.ones(n_take), np.ones(n_arc), -np.ones(n_arc)])
     zeros = np.zeros(n_nodes)
@@ -106,7 +108,9 @@ def solve_exact(problem: TransferProblem, network: Network, *, time_limit_s: flo
         integrality=integrality,
         bounds=Bounds(np.zeros(n_var), upper),
         constraints=[
-            LinearConstraint(sparse.vstack(rows).tocsr(), np.concatenate(lower_b), np.concatenate(upper_b))
+            LinearConstraint(
+                sparse.vstack(rows).tocsr(), np.concatenate(lower_b), np.concatenate(upper_b)
+            )
         ],
         options={"time_limit": time_limit_s, "disp": False},
     )

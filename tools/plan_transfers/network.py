@@ -64,7 +64,9 @@ def _segments(
     """Per position, sampled segments of the value curve: (row, packs, value per pack)."""
     pack = problem.constraints.pack_multiple
     curves = demand_curves(problem.demand_levels, problem.demand_quantiles[locs, skus])
-    grid = np.minimum(PACK_GRID[None, :], limit[:, None]).astype(float)
+    top = int(limit.max()) if limit.size else 0
+    columns = int(np.searchsorted(PACK_GRID, top, "left")) + 1
+    grid = np.minimum(PACK_GRID[None, :columns], limit[:, None]).astype(float)
     stock = problem.stock[locs, skus].astype(float)[:, None]
     sold = expected_sales(curves, stock + direction * pack * grid)
     width = np.diff(grid, axis=1)
@@ -116,7 +118,9 @@ def build_network(
         np.minimum.at(cheapest_in, problem.lanes.dest[lane_ok], lane_pack_cost[lane_ok])
         score = _first_pack_gain(problem, dst_loc, dst_sku) - cheapest_in[dst_loc]
         keep = (room > 0) & (score > 0)
-        keep &= _top_per_sku(dst_sku, score, _supply_per_sku(problem, src_sku, movable_packs, src_loc))
+        keep &= _top_per_sku(
+            dst_sku, score, _supply_per_sku(problem, src_sku, movable_packs, src_loc)
+        )
         dst_loc, dst_sku, room = dst_loc[keep], dst_sku[keep], room[keep]
     else:
         room = np.zeros(0)
@@ -129,9 +133,11 @@ def build_network(
     positive = take_val > 0
     take_rows, take_cap, take_val = take_rows[positive], take_cap[positive], take_val[positive]
 
-    n_src, n_sku = src_loc.size, len(problem.skus)
-    keys = np.concatenate([src_loc * n_sku + src_sku, dst_loc * n_sku + dst_sku])
-    # One node per position, so a position that could both give and take nets its flows.
+    n_src = src_loc.size
+    n_loc = len(problem.locations)
+    keys = np.concatenate([src_sku * n_loc + src_loc, dst_sku * n_loc + dst_loc])
+    # One node per position, so a position that could both give and take nets its flows; nodes
+    # are numbered SKU by SKU so each SKU's component is a contiguous block.
     unique_keys, node_of = np.unique(keys, return_inverse=True)
     src_node, dst_node = node_of[:n_src], node_of[n_src:]
     first_loss = np.full(n_src, np.inf)
@@ -140,14 +146,21 @@ def build_network(
     np.maximum.at(first_gain, take_rows, take_val)
 
     pairs = _candidate_pairs(
-        src_sku, dst_sku, src_loc, dst_loc, mat, lane_pack_cost, first_loss, first_gain,
+        src_sku,
+        dst_sku,
+        src_loc,
+        dst_loc,
+        mat,
+        lane_pack_cost,
+        first_loss,
+        first_gain,
         max_sources_per_dest,
     )
     p_src, p_dst, p_lane = pairs
     return Network(
         pack=pack,
-        node_loc=unique_keys // max(n_sku, 1),
-        node_sku=unique_keys % max(n_sku, 1),
+        node_loc=unique_keys % n_loc,
+        node_sku=unique_keys // n_loc,
         give=Segments(src_node[give_rows], give_cap, give_val),
         take=Segments(dst_node[take_rows], take_cap, take_val),
         lane_from=src_node[p_src],

@@ -110,7 +110,9 @@ def _check_array(
         raise ProblemError("contains NaN or infinite values", field=name)
     if arr.size and np.any(arr < 0):
         idx = tuple(int(i) for i in np.argwhere(arr < 0)[0])
-        raise ProblemError(f"negative value {arr[idx]!r} at index {idx}", field=name, value=arr[idx])
+        raise ProblemError(
+            f"negative value {arr[idx]!r} at index {idx}", field=name, value=arr[idx]
+        )
 
 
 def validate_problem(problem: TransferProblem) -> None:
@@ -148,7 +150,9 @@ def validate_problem(problem: TransferProblem) -> None:
     if problem.destinations is not None:
         unknown = sorted(problem.destinations - set(codes))
         if unknown:
-            raise ProblemError(f"unknown location(s) {unknown}", field="destinations", value=unknown)
+            raise ProblemError(
+                f"unknown location(s) {unknown}", field="destinations", value=unknown
+            )
 
 
 @dataclass(frozen=True)

@@ -59,10 +59,28 @@ def _net_by_position(
     return uniq // n_sku, uniq % n_sku, total, inv
 
 
-def value_moves(problem: TransferProblem, moves: Moves, lane_of: np.ndarray) -> list[SolvedShipment]:
-    """Exact, attributed numbers for each line, grouped into one shipment per lane."""
-    if len(moves) == 0:
-        return []
+@dataclass(frozen=True)
+class LineNumbers:
+    """Per-line attributed numbers, and each line's shipment (index into ``lanes``)."""
+
+    units_saved: np.ndarray
+    value: np.ndarray
+    cost: np.ndarray
+    lane: np.ndarray
+    shipment: np.ndarray
+    dest_inflow: np.ndarray
+    source_outflow: np.ndarray
+
+    def shipment_totals(self) -> tuple[np.ndarray, np.ndarray]:
+        n = self.lane.size
+        return (
+            np.bincount(self.shipment, weights=self.value, minlength=n),
+            np.bincount(self.shipment, weights=self.cost, minlength=n),
+        )
+
+
+def line_numbers(problem: TransferProblem, moves: Moves, lane_of: np.ndarray) -> LineNumbers:
+    """Exact E[min(S, D)] changes, shared among the lines that cause them in proportion to units."""
     n_sku = len(problem.skus)
     qty = moves.qty.astype(float)
     d_loc, d_sku, d_in, d_inv = _net_by_position(moves.dest, moves.sku, qty, n_sku)
@@ -71,25 +89,42 @@ def value_moves(problem: TransferProblem, moves: Moves, lane_of: np.ndarray) -> 
     loss = -_position_change(problem, s_loc, s_sku, -s_out)
     units_saved = gain[d_inv] * qty / d_in[d_inv] - loss[s_inv] * qty / s_out[s_inv]
     price = np.array([problem.skus[j].price for j in moves.sku.tolist()])
+    lanes = problem.lanes
+    lane = lane_of[moves.source, moves.dest]
+    ship_lanes, shipment = np.unique(lane, return_inverse=True)
+    ship_units = np.bincount(shipment, weights=qty)
+    cost = (
+        qty * lanes.cost_per_unit[lane] + lanes.cost_per_shipment[lane] * qty / ship_units[shipment]
+    )
+    return LineNumbers(
+        units_saved=units_saved,
+        value=units_saved * price,
+        cost=cost,
+        lane=ship_lanes,
+        shipment=shipment,
+        dest_inflow=d_in[d_inv],
+        source_outflow=s_out[s_inv],
+    )
+
+
+def value_moves(
+    problem: TransferProblem, moves: Moves, lane_of: np.ndarray
+) -> list[SolvedShipment]:
+    """Explained shipments, one per lane, best net value first."""
+    if len(moves) == 0:
+        return []
+    nums = line_numbers(problem, moves, lane_of)
     rate = problem.demand_mean[moves.dest, moves.sku] / problem.window_days
     stock_before = problem.stock[moves.dest, moves.sku].astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         before = np.where(rate > 0, stock_before / rate, np.nan)
-        after = np.where(rate > 0, (stock_before + d_in[d_inv]) / rate, np.nan)
-    atp_after = problem.atp[moves.source, moves.sku] - s_out[s_inv]
-
+        after = np.where(rate > 0, (stock_before + nums.dest_inflow) / rate, np.nan)
+    atp_after = problem.atp[moves.source, moves.sku] - nums.source_outflow
     lanes = problem.lanes
-    lane = lane_of[moves.source, moves.dest]
-    var_cost = qty * lanes.cost_per_unit[lane]
-    pair_keys, pair_inv = np.unique(lane, return_inverse=True)
-    pair_units = np.bincount(pair_inv, weights=qty)
-    fixed_share = lanes.cost_per_shipment[lane] * qty / pair_units[pair_inv]
-    line_cost = var_cost + fixed_share
-
-    order = np.argsort(pair_inv, kind="stable")
-    bounds = np.searchsorted(pair_inv[order], np.arange(pair_keys.size + 1))
+    order = np.argsort(nums.shipment, kind="stable")
+    bounds = np.searchsorted(nums.shipment[order], np.arange(nums.lane.size + 1))
     shipments: list[SolvedShipment] = []
-    for p, lane_idx in enumerate(pair_keys.tolist()):
+    for p, lane_idx in enumerate(nums.lane.tolist()):
         rows = order[bounds[p] : bounds[p + 1]]
         lines = [
             PlanLine(
@@ -97,9 +132,9 @@ def value_moves(problem: TransferProblem, moves: Moves, lane_of: np.ndarray) -> 
                 dest=int(moves.dest[r]),
                 sku=int(moves.sku[r]),
                 qty=int(moves.qty[r]),
-                expected_units_saved=float(units_saved[r]),
-                expected_value=float(units_saved[r] * price[r]),
-                cost=float(line_cost[r]),
+                expected_units_saved=float(nums.units_saved[r]),
+                expected_value=float(nums.value[r]),
+                cost=float(nums.cost[r]),
                 dest_days_to_stockout_before=None if np.isnan(before[r]) else float(before[r]),
                 dest_days_to_stockout_after=None if np.isnan(after[r]) else float(after[r]),
                 source_atp_after=int(atp_after[r]),
@@ -131,33 +166,54 @@ class Selection:
 
 def apply_shipment_rules(problem: TransferProblem, moves: Moves, lane_of: np.ndarray) -> Selection:
     """Keep the best shipments that pay, meet the minimum value, and fit the caps and budget."""
-    c = problem.constraints
     rejected: set[tuple[int, int]] = set()
-    while True:
-        shipments = value_moves(problem, moves, lane_of)
-        per_source: dict[int, int] = {}
-        per_dest: dict[int, int] = {}
-        spent = 0.0
-        refused: set[tuple[int, int]] = set()
-        for ship in shipments:
-            fits = (
-                ship.net_value > 0
-                and ship.expected_value >= c.min_value_per_shipment
-                and per_source.get(ship.source, 0) < (c.max_shipments_per_source or 1 << 30)
-                and per_dest.get(ship.dest, 0) < (c.max_shipments_per_dest or 1 << 30)
-                and (c.max_total_cost is None or spent + ship.cost <= c.max_total_cost + 1e-9)
+    while len(moves):
+        nums = line_numbers(problem, moves, lane_of)
+        refused_lanes = _refused_shipments(problem, nums)
+        if refused_lanes.size == 0:
+            break
+        lanes = problem.lanes
+        rejected |= set(
+            zip(
+                lanes.source[refused_lanes].tolist(),
+                lanes.dest[refused_lanes].tolist(),
+                strict=True,
             )
-            if not fits:
-                refused.add((ship.source, ship.dest))
-                continue
-            per_source[ship.source] = per_source.get(ship.source, 0) + 1
-            per_dest[ship.dest] = per_dest.get(ship.dest, 0) + 1
-            spent += ship.cost
-        if not refused:
-            return Selection(moves, shipments, rejected)
-        rejected |= refused
-        pairs = zip(moves.source.tolist(), moves.dest.tolist(), strict=True)
-        moves = moves.select(np.array([pair not in refused for pair in pairs], dtype=bool))
+        )
+        moves = moves.select(~np.isin(nums.lane[nums.shipment], refused_lanes))
+    return Selection(moves, value_moves(problem, moves, lane_of), rejected)
+
+
+def _refused_shipments(problem: TransferProblem, nums: LineNumbers) -> np.ndarray:
+    """Lanes whose shipment breaks a rule, judged best net value first."""
+    c = problem.constraints
+    value, cost = nums.shipment_totals()
+    net = value - cost
+    ok = (net > 0) & (value >= c.min_value_per_shipment)
+    order = np.argsort(-net, kind="stable")
+    sources = problem.lanes.source[nums.lane]
+    dests = problem.lanes.dest[nums.lane]
+    per_source: dict[int, int] = {}
+    per_dest: dict[int, int] = {}
+    cap_source = c.max_shipments_per_source or 1 << 30
+    cap_dest = c.max_shipments_per_dest or 1 << 30
+    budget = np.inf if c.max_total_cost is None else c.max_total_cost + 1e-9
+    spent = 0.0
+    for i in order.tolist():
+        if not ok[i]:
+            continue
+        s, d = int(sources[i]), int(dests[i])
+        if (
+            per_source.get(s, 0) >= cap_source
+            or per_dest.get(d, 0) >= cap_dest
+            or spent + cost[i] > budget
+        ):
+            ok[i] = False
+        else:
+            per_source[s] = per_source.get(s, 0) + 1
+            per_dest[d] = per_dest.get(d, 0) + 1
+            spent += cost[i]
+    return nums.lane[~ok]
 
 
 def plan_objective(shipments: list[SolvedShipment]) -> float:

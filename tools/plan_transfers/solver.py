@@ -11,16 +11,17 @@ from __future__ import annotations
 import time
 from typing import Literal
 
+from tools.plan_transfers.eligibility import usable_lanes
 from tools.plan_transfers.exact import ExactSolverError, solve_exact
 from tools.plan_transfers.flow import FlowSolverError, solve_by_flow
 from tools.plan_transfers.greedy import greedy_moves
 from tools.plan_transfers.network import Network, build_network, lane_matrix
-from tools.plan_transfers.eligibility import usable_lanes
 from tools.plan_transfers.problem import SolvedPlan, TransferProblem
 from tools.plan_transfers.shipments import Selection, apply_shipment_rules, plan_objective
 
 Method = Literal["auto", "flow", "lp", "greedy"]
 METHODS: tuple[str, ...] = ("auto", "flow", "lp", "greedy")
+AUTO_GREEDY_GUARD_ARCS = 200_000
 
 
 def solve(
@@ -30,9 +31,7 @@ def solve(
         raise ValueError(f"method: unknown {method!r}; choose one of {', '.join(METHODS)}")
     started = time.monotonic()
     deadline = started + time_limit_s
-    network = build_network(
-        problem, max_sources_per_dest=1 << 30 if method == "lp" else 40
-    )
+    network = build_network(problem, max_sources_per_dest=1 << 30 if method == "lp" else 40)
     lane_of = lane_matrix(problem, usable_lanes(problem))
     notes: list[str] = []
     if network.empty:
@@ -44,27 +43,31 @@ def solve(
             empty_reason=_why_no_candidates(problem, network),
         )
 
-    greedy = apply_shipment_rules(problem, greedy_moves(network), lane_of)
-    chosen, used = greedy, "greedy"
+    chosen: Selection | None = None
+    used = method
     if method in ("auto", "flow"):
         try:
-            flow, rounds = solve_by_flow(problem, network, lane_of, deadline=deadline)
+            chosen, rounds = solve_by_flow(problem, network, lane_of, deadline=deadline)
+            used = "flow"
             notes.append(f"min-cost flow: {rounds} slope-scaling round(s)")
-            if method == "flow" or plan_objective(flow.shipments) >= plan_objective(
-                greedy.shipments
-            ):
-                chosen, used = flow, "flow"
-            else:
-                notes.append("greedy beat the flow plan on this instance; greedy plan kept")
         except FlowSolverError as exc:
             notes.append(f"flow solver failed ({exc}); fell back to greedy")
     elif method == "lp":
         try:
             exact = solve_exact(problem, network, time_limit_s=max(deadline - time.monotonic(), 1))
-            chosen, used = apply_shipment_rules(problem, exact.moves, lane_of), "lp"
+            chosen = apply_shipment_rules(problem, exact.moves, lane_of)
             notes.append(f"HiGHS MILP: {exact.status}; objective {exact.milp_objective:.2f}")
         except ExactSolverError as exc:
             notes.append(f"MILP failed ({exc}); fell back to greedy")
+    if chosen is None:
+        chosen = apply_shipment_rules(problem, greedy_moves(network), lane_of)
+        used = "greedy" if method == "greedy" else "greedy (fallback)"
+    elif method == "auto" and network.lane_id.size <= AUTO_GREEDY_GUARD_ARCS:
+        # Cheap on small networks: keep the greedy plan if it ever beats the flow's.
+        greedy = apply_shipment_rules(problem, greedy_moves(network), lane_of)
+        if plan_objective(greedy.shipments) > plan_objective(chosen.shipments):
+            chosen, used = greedy, "greedy"
+            notes.append("greedy beat the flow plan on this instance; greedy plan kept")
     return _plan(problem, network, chosen, used, started, notes)
 
 

@@ -90,8 +90,14 @@ def generate(
                 break
             core = 1 <= pos < run - 1
             sku_nodes.append(
-                SkuNode(f"ST{style:04d}-BLK-{SIZES[first + pos]}", f"ST{style:04d}",
-                        SIZES[first + pos], pos, price, core)
+                SkuNode(
+                    f"ST{style:04d}-BLK-{SIZES[first + pos]}",
+                    f"ST{style:04d}",
+                    SIZES[first + pos],
+                    pos,
+                    price,
+                    core,
+                )
             )
         style += 1
 
@@ -110,7 +116,9 @@ def generate(
     allocated = planned * 1.4 * rng.lognormal(0.0, 0.6, (n_loc, n_sku))
     stock = rng.poisson(allocated)
     dc = ~is_store
-    stock[dc] = rng.poisson(3.0, (int(dc.sum()), n_sku)) * (rng.random((int(dc.sum()), n_sku)) < 0.3)
+    stock[dc] = rng.poisson(3.0, (int(dc.sum()), n_sku)) * (
+        rng.random((int(dc.sum()), n_sku)) < 0.3
+    )
     safety = np.minimum(stock, (rng.random((n_loc, n_sku)) < 0.2).astype(np.int64))
     min_display = np.where(is_store[:, None], (rng.random((n_loc, n_sku)) < 0.3).astype(int), 0)
     days = np.where(rng.random((n_loc, n_sku)) < 0.08, rng.uniform(0, 7, (n_loc, n_sku)), np.inf)

@@ -11,7 +11,9 @@ class StockLookupInput(BaseModel):
     sku: str | None = Field(default=None, description="SKU code, e.g. RB001-BLK-38.")
     style: str | None = Field(default=None, description="Style code, e.g. RB001.")
     size: str | None = Field(default=None, description="Size label, e.g. 38 or M.")
-    location: str | None = Field(default=None, description="Location code, e.g. SH-S01.")
+    location: str | None = Field(
+        default=None, description="Location code, e.g. SHA-S01 (store), DC-SHA, ONLINE."
+    )
     city: str | None = Field(default=None, description="City: Beijing, Shanghai, Guangzhou, ...")
     region: str | None = Field(default=None, description="Region: North, East, South, ...")
     category: str | None = Field(default=None, description="Category, e.g. rain_boots.")

@@ -11,40 +11,26 @@ from typing import Any, Literal
 
 from langgraph.types import interrupt
 from pydantic import ValidationError
-from sqlmodel import Session
 
 from agents.approvals import (
     ActionRequest,
-    EditDecision,
     HITLRequest,
     HITLResponse,
-    Principal,
     ReviewConfig,
-    approval_id,
-    audit,
     open_approval,
 )
 from agents.executor.dispatcher import Dispatcher
 from agents.graphs.common import subjects
-from agents.graphs.common.orders import (
-    ProposalInvalid,
-    create_markdown,
-    create_transfer,
-    price_shipment,
-)
-from agents.graphs.common.state import Outcome, ProposalRecord
+from agents.graphs.common.decisions import DecisionApplier
+from agents.graphs.common.failures import fail_proposal
+from agents.graphs.common.state import Outcome, ProposalRecord, records_by_subject
 from agents.policy import GateOutcome, Proposal, Verdict, evaluate
 from agents.policy.gate import RunTotals
-from agents.proposals import MarkdownProposalInput, ProposedShipment
 from agents.runtime import AgentRuntime
 from inventory.db import session_scope
-from inventory.models import Approval, ApprovalStatus
+from inventory.models import ApprovalStatus
 
 FlowState = dict[str, Any]
-
-
-def _records(state: FlowState) -> dict[str, ProposalRecord]:
-    return {p["subject_id"]: p for p in state.get("proposals") or []}
 
 
 def _as_proposal(record: ProposalRecord) -> Proposal:
@@ -65,6 +51,7 @@ class ApprovalFlow:
 
     def __init__(self, runtime: AgentRuntime) -> None:
         self.runtime = runtime
+        self.apply_decisions = DecisionApplier(runtime).apply_decisions
 
     # -- gate -----------------------------------------------------------------------------------
 
@@ -138,7 +125,9 @@ class ApprovalFlow:
                 )
                 subjects.approve(session, kind, subject_id, by="policy", at=now)
         except ValueError as exc:  # not enough ATP any more, or the subject moved on
-            return self._fail(state, record, f"could not be approved: {exc}", by="policy")
+            return fail_proposal(
+                self.runtime, state, record, f"could not be approved: {exc}", by="policy"
+            )
         return Outcome(
             status="auto_approved",
             decision="auto_approved",
@@ -147,27 +136,6 @@ class ApprovalFlow:
             message="",
         )
 
-    def _fail(self, state: FlowState, record: ProposalRecord, message: str, *, by: str) -> Outcome:
-        kind, subject_id = record["kind"], record["subject_id"]
-        now = self.runtime.clock()
-        with session_scope(self.runtime.engine) as session:
-            row, _ = open_approval(
-                session,
-                subject_type=kind,
-                subject_id=subject_id,
-                run_id=state.get("run_id"),
-                thread_id=state.get("thread_id"),
-                requested_by=record["requested_by"],
-                policy_rule="executor refused",
-                at=now,
-                status=ApprovalStatus.REJECTED,
-                decided_by=by,
-            )
-            row.status, row.comment, row.decided_at = ApprovalStatus.REJECTED, message, now
-            session.add(row)
-            subjects.reject(session, kind, subject_id, by="system", at=now, comment=message)
-        return Outcome(status="failed", by=by, message=message, rule="")
-
     @staticmethod
     def route_after_gate(state: FlowState) -> Literal["await_decisions", "execute"]:
         return "await_decisions" if state.get("pending") else "execute"
@@ -175,7 +143,7 @@ class ApprovalFlow:
     # -- await_decisions (no side effects: re-runs on resume) ---------------------------------
 
     def await_decisions(self, state: FlowState) -> FlowState:
-        records = _records(state)
+        records = records_by_subject(state)
         judged = state.get("judged") or {}
         notes: dict[str, str] = state.get("review_notes") or {}
         pending = list(state.get("pending") or [])
@@ -222,245 +190,6 @@ class ApprovalFlow:
             }
         return {"decisions": response.model_dump(mode="json"), "review_notes": {}}
 
-    # -- apply_decisions --------------------------------------------------------------------------
-
-    def apply_decisions(self, state: FlowState) -> FlowState:
-        raw = state.get("decisions")
-        pending = list(state.get("pending") or [])
-        if not raw:
-            return {}
-        response = HITLResponse.model_validate(raw)
-        principal = response.principal
-        records = _records(state)
-        judged = state.get("judged") or {}
-        outcomes: dict[str, Outcome] = {}
-        notes: dict[str, str] = {}
-        new_records: list[ProposalRecord] = []
-        still_pending: list[str] = []
-        for subject_id, decision in zip(pending, response.decisions, strict=True):
-            record, verdict = records[subject_id], judged[subject_id]
-            result = self._apply_one(state, record, verdict, decision, principal, new_records)
-            if isinstance(result, str):
-                notes[subject_id] = result
-                still_pending.append(subject_id)
-            else:
-                outcomes[subject_id] = result
-        return {
-            "outcomes": outcomes,
-            "pending": still_pending,
-            "review_notes": notes,
-            "decisions": None,
-            "proposals": new_records,
-        }
-
-    def _apply_one(
-        self,
-        state: FlowState,
-        record: ProposalRecord,
-        verdict: dict[str, Any],
-        decision: Any,
-        principal: Principal | None,
-        new_records: list[ProposalRecord],
-    ) -> Outcome | str:
-        """The outcome, or a note saying why the decision could not be taken (stays pending)."""
-        kind, subject_id = record["kind"], record["subject_id"]
-        now = self.runtime.clock()
-        if principal is None:
-            return "the resume value must name the deciding principal ({name, roles})"
-        try:
-            with session_scope(self.runtime.engine) as session:
-                approval = session.get(Approval, approval_id(subject_id))
-                if approval is None:
-                    return f"no approval record for {subject_id}"
-                if approval.status != ApprovalStatus.PENDING:
-                    return Outcome(
-                        status=str(approval.status),
-                        by=approval.decided_by,
-                        message=approval.comment or "",
-                        rule=approval.policy_rule,
-                    )
-                if approval.expires_at is not None and now > approval.expires_at:
-                    self._close(
-                        session,
-                        approval,
-                        ApprovalStatus.EXPIRED,
-                        principal.name,
-                        now,
-                        f"decision by {principal.name} came after expiry {approval.expires_at}",
-                    )
-                    subjects.expire(session, kind, subject_id, at=now)
-                    return Outcome(
-                        status="expired",
-                        by=principal.name,
-                        rule=approval.policy_rule,
-                        message=f"approval expired at {approval.expires_at:%Y-%m-%d %H:%M}",
-                    )
-                allowed = set(verdict["approver_roles"])
-                is_approver = bool(allowed & set(principal.roles))
-                if decision.type == "reject":
-                    if not is_approver and principal.name != record["requested_by"]:
-                        return (
-                            f"{principal.name} (roles {principal.roles}) may not decide: needs "
-                            f"one of {sorted(allowed)} or the requester"
-                        )
-                    self._close(
-                        session,
-                        approval,
-                        ApprovalStatus.REJECTED,
-                        principal.name,
-                        now,
-                        decision.message,
-                    )
-                    subjects.reject(
-                        session,
-                        kind,
-                        subject_id,
-                        by=principal.name,
-                        at=now,
-                        comment=decision.message,
-                    )
-                    return Outcome(
-                        status="rejected",
-                        by=principal.name,
-                        rule=approval.policy_rule,
-                        message=decision.message or "",
-                    )
-                if not is_approver:
-                    return (
-                        f"{principal.name} (roles {principal.roles}) may not approve: needs one "
-                        f"of {sorted(allowed)}"
-                    )
-                if verdict["distinct_from_requester"] and principal.name == record["requested_by"]:
-                    return (
-                        f"four-eyes: {principal.name} asked for {subject_id} and may not approve it"
-                    )
-                if isinstance(decision, EditDecision):
-                    return self._edit(
-                        session, state, record, approval, decision, principal, now, new_records
-                    )
-                if verdict["approvers_required"] >= 2 and approval.decided_by is None:
-                    approval.decided_by = principal.name
-                    session.add(approval)
-                    audit(
-                        session,
-                        at=now,
-                        actor=principal.name,
-                        kind="approval.first_approval",
-                        subject_type=kind,
-                        subject_id=subject_id,
-                        run_id=state.get("run_id"),
-                    )
-                    return f"first approval by {principal.name}; a second approver must confirm"
-                if verdict["approvers_required"] >= 2:
-                    if principal.name == approval.decided_by:
-                        return (
-                            f"four-eyes: {principal.name} already approved; a different "
-                            "approver must confirm"
-                        )
-                    approval.second_approver = principal.name
-                else:
-                    approval.decided_by = principal.name
-                self._close(
-                    session,
-                    approval,
-                    ApprovalStatus.APPROVED,
-                    approval.decided_by or principal.name,
-                    now,
-                    decision.message,
-                )
-                # The decision, the reservation and the outbox row commit together.
-                subjects.approve(session, kind, subject_id, by=principal.name, at=now)
-                return Outcome(
-                    status="approved",
-                    decision="approved",
-                    by=principal.name,
-                    rule=approval.policy_rule,
-                    message=decision.message or "",
-                )
-
-        except ValueError as exc:  # not enough ATP any more, or the subject moved on
-            return self._fail(
-                state, record, f"approved by {principal.name} but {exc}", by=principal.name
-            )
-
-    def _close(
-        self,
-        session: Session,
-        approval: Approval,
-        status: ApprovalStatus,
-        by: str,
-        at: Any,
-        comment: str | None,
-    ) -> None:
-        """Settle the approval. A four-eyes approval keeps its first approver in decided_by."""
-        approval.status = status
-        if not (status == ApprovalStatus.APPROVED and approval.decided_by):
-            approval.decided_by = by
-        approval.decided_at = at
-        approval.comment = comment
-        session.add(approval)
-        audit(
-            session,
-            at=at,
-            actor=by,
-            kind=f"approval.{status}",
-            subject_type=approval.subject_type,
-            subject_id=approval.subject_id,
-            run_id=approval.run_id,
-            payload={"comment": comment, "second_approver": approval.second_approver},
-        )
-
-    def _edit(
-        self,
-        session: Session,
-        state: FlowState,
-        record: ProposalRecord,
-        approval: Approval,
-        decision: EditDecision,
-        principal: Principal,
-        now: Any,
-        new_records: list[ProposalRecord],
-    ) -> Outcome | str:
-        """An edit replaces the subject with a new one, which goes through the gate again."""
-        kind, subject_id = record["kind"], record["subject_id"]
-        args = {k: v for k, v in decision.edited_action.args.items() if k != "subject_id"}
-        key = f"edit:{subject_id}"
-        run_id = state.get("run_id") or ""
-        try:
-            if kind == "transfer_order":
-                shipment = price_shipment(session, ProposedShipment.model_validate(args))
-                new = create_transfer(
-                    session,
-                    shipment,
-                    key=key,
-                    run_id=run_id,
-                    requested_by=principal.name,
-                    reason=f"edit of {subject_id} by {principal.name}",
-                    emergency=record.get("emergency", False),
-                    origin=record.get("origin"),
-                    at=now,
-                )
-            else:
-                new = create_markdown(
-                    session,
-                    MarkdownProposalInput.model_validate(args),
-                    key=key,
-                    run_id=run_id,
-                    requested_by=principal.name,
-                    origin=record.get("origin"),
-                    at=now,
-                )
-        except (ValidationError, ProposalInvalid) as exc:
-            session.rollback()
-            return f"edit rejected: {exc}"
-        message = f"replaced by {new['subject_id']} (edited by {principal.name})"
-        self._close(session, approval, ApprovalStatus.REJECTED, principal.name, now, message)
-        subjects.reject(session, kind, subject_id, by=principal.name, at=now, comment=message)
-        new_records.append(new)
-        return Outcome(
-            status="edited", by=principal.name, rule=approval.policy_rule, message=message
-        )
-
     @staticmethod
     def route_after_apply(state: FlowState) -> Literal["gate", "await_decisions", "execute"]:
         judged = state.get("judged") or {}
@@ -472,11 +201,13 @@ class ApprovalFlow:
 
     def execute(self, state: FlowState) -> FlowState:
         outcomes: dict[str, Outcome] = state.get("outcomes") or {}
-        records = _records(state)
+        records = records_by_subject(state)
         approved = [s for s, o in outcomes.items() if o["status"] in {"auto_approved", "approved"}]
         if not approved:
             return {}
-        report = Dispatcher(self.runtime.engine, self.runtime.connectors).run_pending()
+        report = Dispatcher(
+            self.runtime.engine, self.runtime.connectors, settings=self.runtime.dispatch
+        ).run_pending()
         updates: dict[str, Outcome] = {}
         with session_scope(self.runtime.engine) as session:
             for subject_id in approved:
@@ -486,9 +217,4 @@ class ApprovalFlow:
                 updates[subject_id] = Outcome(
                     **{**outcomes[subject_id], "status": status, "external_ref": ref}
                 )
-        return {
-            "outcomes": updates,
-            "dispatch": report.model_dump(mode="json")
-            if hasattr(report, "model_dump")
-            else {"report": str(report)},
-        }
+        return {"outcomes": updates, "dispatch": report.model_dump(mode="json")}

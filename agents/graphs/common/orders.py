@@ -149,8 +149,12 @@ def create_transfer(
         emergency=emergency,
         summary=(
             f"{shipment.source} → {shipment.dest}: {shipment.units} units, "
-            f"retail value ¥{value:,.0f}, cost ¥{shipment.cost:,.0f}, "
-            f"expected sales saved ¥{shipment.expected_value:,.0f}"
+            f"retail value ¥{value:,.0f}, cost ¥{shipment.cost:,.0f}"
+            + (
+                f", expected sales saved ¥{shipment.expected_value:,.0f}"
+                if shipment.expected_value
+                else ""
+            )
         ),
         action=shipment_action(shipment),
         origin=origin,

@@ -40,3 +40,7 @@ class Outcome(TypedDict, total=False):
     message: str
     rule: str
     external_ref: str | None
+
+
+def records_by_subject(state: dict[str, Any]) -> dict[str, ProposalRecord]:
+    return {p["subject_id"]: p for p in state.get("proposals") or []}

@@ -83,7 +83,7 @@ class ChatNodes:
         last = (state.get("messages") or [None])[-1]
         return "tools" if isinstance(last, AIMessage) and last.tool_calls else "__end__"
 
-    def tools_node(self, state: ChatState) -> ChatState:
+    def tools_node(self, state: ChatState, config: RunnableConfig) -> ChatState:
         """Run read tools; turn proposal calls into gate records; answer every call exactly once."""
         last = state["messages"][-1]
         assert isinstance(last, AIMessage)
@@ -93,7 +93,8 @@ class ChatNodes:
         for call in last.tool_calls:
             name, call_id = call["name"], call["id"] or ""
             if name in (PROPOSE_TRANSFER, PROPOSE_MARKDOWN):
-                records, error = self._propose(state, name, call["args"], call_id)
+                requested_by = str(config.get("configurable", {}).get("requested_by") or "ops_chat")
+                records, error = self._propose(state, name, call["args"], call_id, requested_by)
                 proposals.extend(records)
                 if error:
                     messages.append(_tool_error(name, call_id, error))
@@ -114,9 +115,8 @@ class ChatNodes:
         return {"messages": messages, "proposals": proposals}
 
     def _propose(
-        self, state: ChatState, name: str, args: dict[str, Any], call_id: str
+        self, state: ChatState, name: str, args: dict[str, Any], call_id: str, requested_by: str
     ) -> tuple[list[Any], str | None]:
-        requested_by = "ops_chat"
         run_id = state.get("run_id") or ""
         now = self.runtime.clock()
         try:

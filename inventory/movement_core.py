@@ -1,0 +1,246 @@
+"""How a movement is applied: guarded UPDATEs, the movement rows, idempotency, locking.
+
+Private to ``inventory.movements`` (the public API, which says what each movement may do); this
+module holds the mechanics they share, so the rules stay readable on their own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.util import identity_key
+from sqlmodel import Session, select
+
+from inventory.models import Location, MovementKind, Sku, StockMovement, StockPosition
+from inventory.upsert import dialect_insert
+
+POSITION = StockPosition.__table__.c  # type: ignore[attr-defined]
+
+
+class MovementRefused(ValueError):
+    """A movement that would break a stock invariant (ATP, reserved, in-transit) or is malformed.
+
+    The message is written for an ops user: it names the location, SKU, the quantity asked and
+    the quantity available.
+    """
+
+    def __init__(
+        self, message: str, *, location: str, sku: str, qty: int, available: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.location = location
+        self.sku = sku
+        self.qty = qty
+        self.available = available
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One position's change inside a movement: column deltas and the guard they must satisfy."""
+
+    location: str
+    deltas: Mapping[str, int]
+    guard: sa.ColumnElement[bool] | None = None
+    refusal: str = ""
+    create_if_missing: bool = False
+    extra_values: Mapping[str, object] = field(default_factory=dict)
+
+
+def as_utc(at: dt.datetime | None) -> dt.datetime:
+    """Timestamps are stored timezone-aware; a naive one (the world clock) is read as UTC."""
+    if at is None:
+        return dt.datetime.now(dt.UTC)
+    return at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
+
+
+def atp_expr() -> sa.ColumnElement[int]:
+    return POSITION.on_hand - POSITION.reserved - POSITION.safety
+
+
+def _begin_write(session: Session) -> None:
+    """On SQLite, open the transaction as a writer so concurrent writers queue instead of racing.
+
+    pysqlite opens transactions lazily (only before DML), so a transaction may not exist yet;
+    ``BEGIN IMMEDIATE`` takes the write lock now, and ``busy_timeout`` makes others wait for it.
+    PostgreSQL needs nothing here: the guarded UPDATE's row lock does the job.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    dbapi_connection = connection.connection.dbapi_connection
+    if dbapi_connection is not None and not dbapi_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _position(session: Session, location: str, sku: str) -> StockPosition | None:
+    stmt = (
+        select(StockPosition)
+        .where(StockPosition.location_code == location, StockPosition.sku_code == sku)
+        .execution_options(populate_existing=True)
+    )
+    return session.exec(stmt).first()
+
+
+def _require_known(session: Session, location: str, sku: str, qty: int) -> None:
+    if session.get(Location, location) is None:
+        raise MovementRefused(f"unknown location {location!r}", location=location, sku=sku, qty=qty)
+    if session.get(Sku, sku) is None:
+        raise MovementRefused(f"unknown SKU {sku!r}", location=location, sku=sku, qty=qty)
+
+
+def _insert_missing_position(session: Session, location: str, sku: str) -> None:
+    """Create an empty position if there is none; concurrent creators do not collide."""
+    stmt = (
+        dialect_insert(session, StockPosition.__table__)  # type: ignore[arg-type]
+        .values(location_code=location, sku_code=sku)
+        .on_conflict_do_nothing(index_elements=["location_code", "sku_code"])
+    )
+    session.execute(stmt)
+
+
+@dataclass(frozen=True)
+class _After:
+    position_id: int
+    on_hand: int
+    reserved: int
+
+
+def _apply_leg(session: Session, leg: Leg, sku: str, qty: int) -> _After:
+    """Run one guarded UPDATE; return the levels after it, or raise MovementRefused.
+
+    A leg that may create its position tries the UPDATE first: positions usually exist, and
+    the existence checks are only paid for the first movement of a new one.
+    """
+    values: dict[str, object] = {name: POSITION[name] + delta for name, delta in leg.deltas.items()}
+    values.update(leg.extra_values)
+    values["version"] = POSITION.version + 1
+    stmt = (
+        sa.update(StockPosition.__table__)  # type: ignore[attr-defined]
+        .where(POSITION.location_code == leg.location, POSITION.sku_code == sku)
+        .values(values)
+        .returning(POSITION.id, POSITION.on_hand, POSITION.reserved)
+    )
+    if leg.guard is not None:
+        stmt = stmt.where(leg.guard)
+    row = session.execute(stmt).first()
+    position = None if row is not None else _position(session, leg.location, sku)
+    if row is None and position is None and leg.create_if_missing:
+        _require_known(session, leg.location, sku, qty)
+        _insert_missing_position(session, leg.location, sku)
+        row = session.execute(stmt).first()
+        position = None if row is not None else _position(session, leg.location, sku)
+    if row is not None:
+        return _After(int(row.id), int(row.on_hand), int(row.reserved))
+    if position is None:
+        _require_known(session, leg.location, sku, qty)
+        raise MovementRefused(
+            f"{leg.refusal}: {leg.location} holds no stock position for {sku} (asked {qty})",
+            location=leg.location,
+            sku=sku,
+            qty=qty,
+            available=0,
+        )
+    raise MovementRefused(
+        _describe_refusal(leg.refusal, leg.location, sku, qty, position),
+        location=leg.location,
+        sku=sku,
+        qty=qty,
+        available=position.atp,
+    )
+
+
+def _describe_refusal(what: str, location: str, sku: str, qty: int, position: StockPosition) -> str:
+    return (
+        f"{what}: {location} / {sku} asked {qty}, ATP {position.atp} "
+        f"(on_hand {position.on_hand}, reserved {position.reserved}, safety {position.safety}, "
+        f"in_transit_in {position.in_transit_in}, in_transit_out {position.in_transit_out})"
+    )
+
+
+def _existing(session: Session, idempotency_key: str) -> StockMovement | None:
+    stmt = select(StockMovement).where(StockMovement.idempotency_key == idempotency_key)
+    return session.exec(stmt).first()
+
+
+def _check_same_request(
+    first: StockMovement, kind: MovementKind, location: str, sku: str, qty: int
+) -> StockMovement:
+    if (first.kind, first.location_code, first.sku_code, first.qty) != (kind, location, sku, qty):
+        raise MovementRefused(
+            f"idempotency key {first.idempotency_key!r} was already used for {first.kind} "
+            f"{first.qty} × {first.sku_code} at {first.location_code}; "
+            f"refusing {kind} {qty} × {sku} at {location} under the same key",
+            location=location,
+            sku=sku,
+            qty=qty,
+        )
+    return first
+
+
+def move(
+    session: Session,
+    *,
+    kind: MovementKind,
+    sku: str,
+    qty: int,
+    legs: list[Leg],
+    ref: str | None,
+    idempotency_key: str | None,
+    actor: str,
+    reason: str,
+    at: dt.datetime | None,
+    counterpart_suffix: str = "",
+) -> StockMovement:
+    """Apply ``legs`` atomically and write one movement row per leg; return the first leg's row."""
+    primary = legs[0].location
+    _begin_write(session)
+    if idempotency_key is not None and (first := _existing(session, idempotency_key)):
+        return _check_same_request(first, kind, primary, sku, qty)
+    created_at = as_utc(at)
+    try:
+        with session.begin_nested():
+            after: dict[str, _After] = {}
+            # Lock rows in a fixed order (location code) so two-leg movements cannot deadlock.
+            for leg in sorted(legs, key=lambda item: item.location):
+                after[leg.location] = _apply_leg(session, leg, sku, qty)
+            rows = [
+                StockMovement(
+                    location_code=leg.location,
+                    sku_code=sku,
+                    kind=kind,
+                    qty=qty,
+                    on_hand_after=after[leg.location].on_hand,
+                    reserved_after=after[leg.location].reserved,
+                    reason=reason,
+                    ref=ref,
+                    idempotency_key=(
+                        idempotency_key
+                        if index == 0 or idempotency_key is None
+                        else f"{idempotency_key}:{counterpart_suffix}"
+                    ),
+                    actor=actor,
+                    created_at=created_at,
+                )
+                for index, leg in enumerate(legs)
+            ]
+            session.add_all(rows)
+            session.flush()
+    except IntegrityError:
+        # A concurrent caller (PostgreSQL) committed the same key between our check and insert.
+        if idempotency_key is None or (first := _existing(session, idempotency_key)) is None:
+            raise
+        return _check_same_request(first, kind, primary, sku, qty)
+    _expire_positions(session, [levels.position_id for levels in after.values()])
+    return rows[0]
+
+
+def _expire_positions(session: Session, position_ids: list[int]) -> None:
+    """Positions loaded earlier in this session are stale after a Core UPDATE; reload on access."""
+    for position_id in position_ids:
+        loaded = session.identity_map.get(identity_key(StockPosition, (position_id,)))
+        if loaded is not None:
+            session.expire(loaded)

@@ -1,0 +1,125 @@
+"""``stockpilot forecast ...``: backtest the demand models and fit the production forecaster."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.engine import Engine
+
+from forecasting.backtest import BacktestConfig, BacktestReport
+from inventory.config import get_settings
+from inventory.db import get_engine
+from tools.context import ToolContext, ToolError
+from tools.forecast_demand.fitting import backtest_pool, candidate_models, fit_pool_model
+
+console = Console()
+forecast_app = typer.Typer(help="Demand forecasting: backtest, fit.", no_args_is_help=True)
+
+TABLE_METRICS = ("rmsse", "mase", "bias", "pinball", "coverage", "calibration_gap")
+
+
+def _fmt(value: float | None) -> str:
+    return "—" if value is None or not math.isfinite(value) else f"{value:.3f}"
+
+
+def render_report(report: BacktestReport) -> Table:
+    table = Table(
+        title=f"Backtest · {report.series} series · folds from {', '.join(report.origins)} · "
+        f"{report.config.horizon} days · best: {report.best_model}"
+    )
+    table.add_column("model")
+    table.add_column("segment")
+    for metric in TABLE_METRICS:
+        table.add_column(metric, justify="right")
+    for row in sorted(report.results, key=lambda r: (r.segment != "all", r.segment, r.model)):
+        style = "bold green" if row.model == report.best_model and row.segment == "all" else None
+        table.add_row(
+            row.model,
+            row.segment,
+            *(_fmt(row.metrics.get(m)) for m in TABLE_METRICS),
+            style=style,
+        )
+    return table
+
+
+@forecast_app.command("backtest")
+def backtest(
+    db: str | None = typer.Option(None, "--db", help="Database URL (default: settings)."),
+    level: str = typer.Option("sku", help="sku | style."),
+    horizon: int = typer.Option(14, min=1, max=28, help="Days per fold."),
+    folds: int = typer.Option(3, min=1, max=52, help="Expanding-window folds."),
+    per_series: bool = typer.Option(
+        False, help="Also run per-series AutoETS / Theta / sktime naive (slow at scale)."
+    ),
+    json_path: Path | None = typer.Option(
+        None, "--json", help="Where to write the JSON report (default: data_dir/reports)."
+    ),
+) -> None:
+    """Score every candidate model by expanding-window backtest; print a table and write JSON."""
+    engine = get_engine(db)
+    ctx = _context(engine)
+    report = backtest_pool(
+        engine,
+        ctx.today,
+        level=level,
+        config=BacktestConfig(horizon=horizon, folds=folds),
+        models=candidate_models(per_series=per_series),
+    )
+    console.print(render_report(report))
+    path = json_path or get_settings().data_dir / "reports" / f"forecast-backtest-{level}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report.model_dump(mode="json"), indent=2, allow_nan=True))
+    console.print(f"report written to [bold]{path}[/]")
+
+
+@forecast_app.command("fit")
+def fit(
+    db: str | None = typer.Option(None, "--db", help="Database URL (default: settings)."),
+    level: str = typer.Option("sku", help="sku | style."),
+    select: bool = typer.Option(
+        True, help="Choose the model by a backtest first (else fit --model directly)."
+    ),
+    model: str = typer.Option("global_gbm", help="Model to fit with --no-select."),
+    folds: int = typer.Option(2, min=1, max=52, help="Backtest folds when selecting."),
+) -> None:
+    """Fit the production forecaster on the pool up to its clock and store it with its version."""
+    engine = get_engine(db)
+    ctx = _context(engine)
+    report = None
+    if select:
+        report = backtest_pool(
+            engine, ctx.today, level=level, config=BacktestConfig(horizon=14, folds=folds)
+        )
+        console.print(render_report(report))
+    try:
+        artefact = fit_pool_model(
+            engine,
+            ctx.today,
+            get_settings().data_dir / "models",
+            level=level,
+            model=model,
+            backtest=report,
+        )
+    except ToolError as error:
+        raise typer.BadParameter(str(error)) from error
+    meta = artefact.meta
+    console.print(
+        f"fitted [bold]{meta.label}[/] on {meta.series} series, data {meta.data_start}.."
+        f"{meta.data_end}; {meta.selected_by}; rmsse {_fmt(meta.backtest.get('rmsse'))}"
+    )
+
+
+def _context(engine: Engine) -> ToolContext:
+    try:
+        return ToolContext.for_world(engine)
+    except ToolError as error:
+        raise typer.BadParameter(str(error)) from error
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(forecast_app, name="forecast")

@@ -1,0 +1,128 @@
+"""alert_response on the small world: triage, false alarms, the gate, approvals, the WMS."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlmodel import Session, select
+
+from agents.graphs.alert_response import AlertPayload
+from agents.policy import load_policy
+from agents.registry import build_graph
+from agents.runs import run_graph
+from inventory.models import Approval, RunStatus, TransferOrder
+from tests.agents.helpers import APPROVER, decide
+
+
+def alert(runtime, graph, thread: str, **kwargs):
+    payload = AlertPayload(**{"type": "rain", "city": "Shanghai", "hours": 24, **kwargs})
+    return run_graph(
+        runtime,
+        graph,
+        assistant_id="alert_response",
+        thread_id=thread,
+        payload={"alert": payload.model_dump(mode="json")},
+        trigger="alert",
+    )
+
+
+def strict_policy():
+    """Every transfer asks a human: one approver, no four-eyes."""
+    policy = load_policy()
+    limits = policy.transfer.auto_approve.model_copy(update={"max_units_per_order": 0})
+    four_eyes = policy.transfer.four_eyes.model_copy(update={"above_value": 1e12})
+    transfer = policy.transfer.model_copy(update={"auto_approve": limits, "four_eyes": four_eyes})
+    return policy.model_copy(update={"transfer": transfer})
+
+
+@pytest.fixture
+def graph(runtime, checkpointer):
+    return build_graph("alert_response", runtime, checkpointer)
+
+
+def test_the_alert_accepts_chinese_city_names_and_refuses_unknown_ones():
+    assert AlertPayload(city="上海", mm=60).city == "Shanghai"
+    with pytest.raises(ValueError, match="unknown city 'Atlantis'"):
+        AlertPayload(city="Atlantis", mm=60)
+
+
+@pytest.mark.parametrize(("mm", "hours"), [(5.0, 24), (30.0, 96)])
+def test_light_rain_is_a_false_alarm_with_a_report_and_no_action(
+    runtime, graph, connectors, mm, hours
+):
+    result = alert(runtime, graph, "a", mm=mm, hours=hours)
+    assert result.status == RunStatus.SUCCEEDED
+    report = result.values["report"]
+    assert report["triage"]["act"] is False and "no action" in report["summary"].lower()
+    assert "scope" not in result.values and not result.values.get("proposals")
+    assert connectors.wms.list_transfer_orders() == []
+
+
+def test_a_rainstorm_is_severe_and_an_emergency(runtime, graph):
+    result = alert(runtime, graph, "a", mm=60.0)
+    triage = result.values["triage"]
+    assert (triage["band"], triage["severity"], triage["emergency"]) == (
+        "rainstorm",
+        "severe",
+        True,
+    )
+    assert triage["window_days"] == 2
+    assert result.values["scope"]["stores"] == ["SHA-S01", "SHA-S02", "SHA-S03"]
+
+
+def test_every_planned_shipment_waits_then_the_wms_holds_exactly_the_approved_ones(
+    runtime, connectors, checkpointer
+):
+    runtime.policy = strict_policy()
+    graph = build_graph("alert_response", runtime, checkpointer)
+    result = alert(runtime, graph, "a", mm=80.0)
+    shipments = result.values["plan"]["shipments"]
+    assert shipments, result.values.get("report", result.values)
+    assert result.status == RunStatus.INTERRUPTED
+    requests = result.interrupts[0]["value"]["action_requests"]
+    assert len(requests) == len(shipments)
+    assert connectors.wms.list_transfer_orders() == []
+    with Session(runtime.engine) as session:
+        approvals = session.exec(select(Approval)).all()
+    # Emergency approvals lapse after 4 hours.
+    assert {a.expires_at - a.requested_at for a in approvals} == {dt.timedelta(hours=4)}
+
+    decisions = [{"type": "approve"}] + [{"type": "reject", "message": "no"}] * (len(requests) - 1)
+    done = decide(runtime, graph, "a", decisions, APPROVER, assistant_id="alert_response")
+    assert done.status == RunStatus.SUCCEEDED
+    approved = requests[0]["args"]
+    sent = connectors.wms.list_transfer_orders()
+    assert [
+        (r.order.source, r.order.dest, sorted((ln.sku, ln.qty) for ln in r.order.lines))
+        for r in sent
+    ] == [
+        (
+            approved["source"],
+            approved["dest"],
+            sorted((ln["sku"], ln["qty"]) for ln in approved["lines"]),
+        )
+    ]
+    with Session(runtime.engine) as session:
+        statuses = sorted(session.exec(select(TransferOrder.status)).all())
+    assert statuses == sorted(["dispatched"] + ["rejected"] * (len(requests) - 1))
+    assert done.values["report"]["status_counts"]["dispatched"] == 1
+
+
+def test_default_policy_sends_small_orders_at_once_and_holds_large_ones(runtime, graph, connectors):
+    result = alert(runtime, graph, "a", mm=80.0)
+    outcomes = result.values.get("outcomes") or {}
+    records = {p["subject_id"]: p for p in result.values.get("proposals") or []}
+    limits = runtime.policy.transfer.auto_approve
+    for subject_id, outcome in outcomes.items():
+        record = records[subject_id]
+        small = (
+            record["units"] <= limits.max_units_per_order
+            and record["value"] <= limits.max_value_per_order
+            and record["cost"] <= limits.max_cost_per_order
+        )
+        if not small:
+            assert outcome["status"] == "pending"
+    sent_subjects = {r.order.order_id for r in connectors.wms.list_transfer_orders()}
+    auto = {s for s, o in outcomes.items() if o.get("decision") == "auto_approved"}
+    assert sent_subjects == auto

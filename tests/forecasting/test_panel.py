@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecasting.panel import Panel, PanelError, fill_censored_with_weekday_mean
+
+
+def _frames() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    dates = pd.date_range("2015-06-01", periods=14)
+    sales = pd.DataFrame(
+        {
+            "series_id": ["A"] * 14,
+            "date": dates,
+            "units": np.arange(14, dtype=float),
+            "stockout": [False] * 13 + [True],
+            "promo": [False] * 14,
+            "price_ratio": [1.0] * 7 + [0.8] * 7,
+        }
+    )
+    series = pd.DataFrame(
+        {"category": ["umbrellas"], "city": ["Shanghai"], "rain_sensitive": [True]},
+        index=pd.Index(["A"], name="series_id"),
+    )
+    weather = pd.DataFrame(
+        {
+            "city": "Shanghai",
+            "date": pd.date_range("2015-06-01", periods=21),
+            "precipitation_mm": 1.0,
+        }
+    )
+    return sales, series, weather
+
+
+def test_from_frames_builds_dense_arrays_with_future_columns_unobserved() -> None:
+    sales, series, weather = _frames()
+    panel = Panel.from_frames(sales, series, weather, start="2015-06-01", end="2015-06-22")
+    assert panel.units.shape == (1, 21)
+    assert panel.units[0, 3] == 3.0
+    assert np.isnan(panel.units[0, 14:]).all()
+    assert panel.stockout[0, 13] and not panel.stockout[0, 12]
+    assert panel.price_ratio[0, 20] == pytest.approx(0.8)  # carried forward into the horizon
+    assert panel.series_precipitation().shape == (1, 21)
+
+
+def test_weather_gap_names_city_and_day() -> None:
+    sales, series, weather = _frames()
+    weather = weather[weather["date"] != pd.Timestamp("2015-06-05")]
+    with pytest.raises(PanelError, match="Shanghai on 2015-06-05"):
+        Panel.from_frames(sales, series, weather, start="2015-06-01", end="2015-06-22")
+
+
+def test_sales_of_unknown_series_are_refused() -> None:
+    sales, series, weather = _frames()
+    sales.loc[0, "series_id"] = "B"
+    with pytest.raises(PanelError, match="'B'"):
+        Panel.from_frames(sales, series, weather, start="2015-06-01", end="2015-06-22")
+
+
+def test_negative_units_are_refused() -> None:
+    sales, series, weather = _frames()
+    sales.loc[2, "units"] = -1
+    with pytest.raises(PanelError, match="units"):
+        Panel.from_frames(sales, series, weather, start="2015-06-01", end="2015-06-22")
+
+
+def test_censored_days_are_filled_from_the_weekday_not_learnt_as_zero() -> None:
+    history = np.array([[5.0, 1, 1, 1, 1, 1, 1, 5.0, 1, 1, 1, 1, 1, 1, 0.0]])
+    censored = np.zeros_like(history, dtype=bool)
+    censored[0, 14] = True  # a stock-out on the weekday that sells 5
+    filled = fill_censored_with_weekday_mean(history, censored)
+    assert filled[0, 14] == pytest.approx(5.0)
+    assert filled[0, 1] == 1.0
+
+
+def test_to_sktime_y_is_a_pd_multiindex_frame() -> None:
+    sales, series, weather = _frames()
+    panel = Panel.from_frames(sales, series, weather, start="2015-06-01", end="2015-06-22")
+    y = panel.to_sktime_y(14)
+    assert list(y.index.names) == ["series_id", "date"]
+    assert len(y) == 14 and not y["units"].isna().any()
