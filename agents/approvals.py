@@ -14,7 +14,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
-from inventory.models import Approval, ApprovalStatus, AuditEvent
+from agents.executor.audit import record_event
+from inventory.models import Approval, ApprovalStatus
 
 Decision = Literal["approve", "edit", "reject"]
 
@@ -79,30 +80,6 @@ def approval_id(subject_id: str) -> str:
     return f"AP-{subject_id}"
 
 
-def audit(
-    session: Session,
-    *,
-    at: dt.datetime,
-    actor: str,
-    kind: str,
-    subject_type: str,
-    subject_id: str,
-    run_id: str | None,
-    payload: dict[str, Any] | None = None,
-) -> None:
-    session.add(
-        AuditEvent(
-            at=at,
-            actor=actor,
-            kind=kind,
-            subject_type=subject_type,
-            subject_id=subject_id,
-            run_id=run_id,
-            payload=payload or {},
-        )
-    )
-
-
 def open_approval(
     session: Session,
     *,
@@ -138,7 +115,7 @@ def open_approval(
         payload=payload or {},
     )
     session.add(row)
-    audit(
+    record_event(
         session,
         at=at,
         actor=decided_by or requested_by,

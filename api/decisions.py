@@ -43,73 +43,85 @@ def decide(
     runner: GraphRunner,
     session: Session,
     policy: Policy,
-    approval_id: str,
-    body: DecisionRequest,
+    choices: list[tuple[str, DecisionRequest]],
     principal: Principal,
-) -> Approval:
-    approval = load_pending(session, approval_id)
-    check_may_decide(session, approval, principal, policy)
-    if approval.thread_id is None:
+) -> list[Approval]:
+    """Decide approvals that wait in one interrupt; one resume carries every decision."""
+    approvals = [load_pending(session, approval_id) for approval_id, _ in choices]
+    for approval in approvals:
+        check_may_decide(session, approval, principal, policy)
+    threads = {a.thread_id for a in approvals}
+    if len(threads) != 1 or None in threads:
         raise conflict(
-            f"approval {approval_id} has no waiting run to resume", field="thread_id", value=None
+            "decide the approvals of one waiting run at a time",
+            field="approval_id",
+            value=[a.id for a in approvals],
         )
-    thread = session.get(AgentThread, approval.thread_id)
-    assistant_id = thread.assistant_id if thread is not None else None
-    if assistant_id is None:
+    first = approvals[0]
+    thread = session.get(AgentThread, first.thread_id)
+    if thread is None or thread.assistant_id is None:
         raise conflict(
-            f"approval {approval_id} belongs to thread {approval.thread_id!r}, which has no run",
+            f"approval {first.id} has no waiting run to resume",
             field="thread_id",
-            value=approval.thread_id,
+            value=first.thread_id,
         )
-    decisions = _decisions_for(runner, assistant_id, approval, body)
+    by_subject = {a.subject_id: body for a, (_, body) in zip(approvals, choices, strict=True)}
+    decisions = _ordered_decisions(runner, thread.assistant_id, first, by_subject)
     resume: dict[str, Any] = {
         "decisions": decisions,
         "principal": principal.as_resume_principal(),
     }
     ticket = runner.admit(
-        thread_id=approval.thread_id,
-        assistant_id=assistant_id,
+        thread_id=thread.id,
+        assistant_id=thread.assistant_id,
         principal=principal,
         graph_input=Command(resume=resume),
         trigger="approval",
         run_input={"command": {"resume": resume}},
-        run_id=approval.run_id,
+        run_id=first.run_id,
     )
     outcome = runner.run_to_end(ticket)
     if outcome.error is not None:
         raise ApiError(409, f"the decision could not be applied: {outcome.error['message']}")
     session.expire_all()
-    refreshed = session.get(Approval, approval_id)
-    return refreshed or approval
+    return [session.get(Approval, a.id) or a for a in approvals]
 
 
-def _decisions_for(
-    runner: GraphRunner, assistant_id: str, approval: Approval, body: DecisionRequest
+def _ordered_decisions(
+    runner: GraphRunner,
+    assistant_id: str,
+    approval: Approval,
+    by_subject: dict[str, DecisionRequest],
 ) -> list[dict[str, Any]]:
-    """The waiting interrupt asks for one decision per action; this call decides one of them."""
-    state = runner.graph(assistant_id).get_state(
-        {"configurable": {"thread_id": approval.thread_id}}
-    )
-    requests: list[dict[str, Any]] = []
+    """The interrupt asks for one decision per action request, in its own order."""
+    config = {"configurable": {"thread_id": approval.thread_id}}
+    state = runner.graph(assistant_id).get_state(config)
+    subjects: list[str] = []
     for pending in state.interrupts:
         value = pending.value if isinstance(pending.value, dict) else {}
-        requests.extend(value.get("action_requests", []))
-    subjects = [r.get("args", {}).get("subject_id") for r in requests]
-    if approval.subject_id not in subjects:
-        raise conflict(
-            f"approval {approval.id} is not waiting in thread {approval.thread_id!r}",
-            field="thread_id",
-            value=approval.thread_id,
+        subjects.extend(
+            str(r.get("args", {}).get("subject_id")) for r in value.get("action_requests", [])
         )
-    if len(subjects) > 1:
-        others = [s for s in subjects if s != approval.subject_id]
+    unknown = sorted(set(by_subject) - set(subjects))
+    if unknown:
         raise conflict(
-            f"approval {approval.id} is asked together with {', '.join(map(str, others))}; decide "
-            "them together with a LangGraph resume carrying one decision per action request",
-            field="thread_id",
-            value=approval.thread_id,
+            f"not waiting for a decision in thread {approval.thread_id!r}: {', '.join(unknown)}",
+            field="approval_id",
+            value=unknown,
         )
-    decision: dict[str, Any] = {"type": body.decision}
-    if body.comment:
-        decision["message"] = body.comment
-    return [decision]
+    missing = [s for s in subjects if s not in by_subject]
+    if missing:
+        raise conflict(
+            f"this interrupt asks about {len(subjects)} proposals together; decide them in one "
+            f"call to POST /v1/approvals/decisions (also: {', '.join(missing)})",
+            field="approval_id",
+            value=missing,
+        )
+    decisions = []
+    for subject in subjects:
+        body = by_subject[subject]
+        decision: dict[str, Any] = {"type": body.decision}
+        if body.comment:
+            decision["message"] = body.comment
+        decisions.append(decision)
+    return decisions

@@ -74,38 +74,18 @@ class Worker:
         return done
 
     def _candidates(self) -> list[str]:
-        now = run_store.utcnow()
         with Session(self.engine, expire_on_commit=False) as session:
             rows = session.exec(
-                select(Run.id)
-                .where(
-                    sa.or_(
-                        sa.and_(Run.status == str(RunStatus.ADMITTED), Run.trigger == "alert"),
-                        sa.and_(
-                            Run.status == str(RunStatus.RUNNING),
-                            sa.or_(Run.lease_expires_at.is_(None), Run.lease_expires_at < now),  # type: ignore[union-attr,operator]
-                        ),
-                    )
-                )
-                .order_by(Run.created_at)  # type: ignore[arg-type]
-                .limit(50)
+                select(Run.id).where(_claimable()).order_by(Run.created_at).limit(50)  # type: ignore[arg-type]
             ).all()
         return list(rows)
 
     def _claim(self, run_id: str) -> bool:
         now = run_store.utcnow()
-        table = Run.__table__  # type: ignore[attr-defined]
-        claimable = sa.or_(
-            table.c.status == str(RunStatus.ADMITTED),
-            sa.and_(
-                table.c.status == str(RunStatus.RUNNING),
-                sa.or_(table.c.lease_expires_at.is_(None), table.c.lease_expires_at < now),
-            ),
-        )
-        with self.engine.begin() as conn:
-            result = conn.execute(
-                sa.update(table)
-                .where(table.c.id == run_id, claimable)
+        with Session(self.engine) as session:
+            result = session.execute(
+                sa.update(Run)
+                .where(Run.id == run_id, _claimable())  # type: ignore[arg-type]
                 .values(
                     status=str(RunStatus.RUNNING),
                     lease_owner=self.owner,
@@ -113,6 +93,7 @@ class Worker:
                     updated_at=now,
                 )
             )
+            session.commit()
         return result.rowcount == 1
 
     def _run(self, run_id: str) -> None:
@@ -146,6 +127,25 @@ class Worker:
         )
         outcome = self.runner.run_to_end(ticket)
         log.info("run %s ended %s", run_id, outcome.status)
+
+
+def _claimable() -> sa.ColumnElement[bool]:
+    """Admitted alert runs, and running runs whose process died: their lease lapsed, or they
+    never took one (a run row is written just before its lease, so give it a lease's length)."""
+    now = run_store.utcnow()
+    return sa.or_(
+        sa.and_(Run.status == str(RunStatus.ADMITTED), Run.trigger == "alert"),
+        sa.and_(
+            Run.status == str(RunStatus.RUNNING),
+            sa.or_(
+                Run.lease_expires_at < now,  # type: ignore[operator]
+                sa.and_(
+                    Run.lease_expires_at.is_(None),  # type: ignore[union-attr]
+                    Run.updated_at < now - run_store.LEASE,  # type: ignore[operator]
+                ),
+            ),
+        ),
+    )
 
 
 def _graph_input(run: Run) -> dict | None:

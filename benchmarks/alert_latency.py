@@ -3,11 +3,14 @@
     .venv/bin/python benchmarks/alert_latency.py               # 20 runs, Shanghai, 60 mm / 24 h
     .venv/bin/python benchmarks/alert_latency.py --runs 5      # quick
 
-The demo world (40 stores, 80 styles: Shanghai has ≈10 stores) is copied afresh for every run so
-no run sees another's orders. Offline planner, SQLite pool, SQLite checkpointer beside it,
-in-process simulated systems. Timed: from the alert's arrival to the graph waiting for a human
-(or ending, when everything was auto-approved and sent). The first run of the process, which loads
-the fitted forecast model, is reported apart as ``cold_s``.
+The demo world (40 stores, 80 styles: Shanghai has ≈10 stores) is copied afresh for every run,
+to the same path under var/bench/, so no run sees another's orders. Offline planner, SQLite pool,
+SQLite checkpointer beside it, in-process simulated systems.
+
+``p50_s`` / ``p95_s``: from the alert's arrival to a plan ready for approval (the policy gate has
+judged every proposal: auto-approved ones are reserved and queued, the rest await a human).
+``end_p50_s`` / ``end_p95_s``: to the end of the run or the interrupt, dispatch included. The
+first run of the process, which loads (or fits) the forecast models, is reported as ``cold_s``.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ import json
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -33,13 +35,17 @@ from agents.registry import build_graph
 from agents.runs import run_graph
 from agents.runtime import AgentRuntime, world_clock
 from connectors.base import ConnectorSet
-from inventory.config import Settings
+from inventory.config import PROJECT_ROOT, Settings
 from inventory.db import make_engine
 from inventory.demo_world import WorldSpec, world_template
 
 
 def one_run(template: Path, workdir: Path, index: int, alert: AlertPayload) -> dict[str, Any]:
-    pool = workdir / f"pool-{index}.sqlite"
+    # The same path every run: the stored forecast model is keyed on the pool's URL, and a fresh
+    # copy keeps one run's orders and reservations out of the next.
+    pool = workdir / "pool.sqlite"
+    for leftover in workdir.glob("pool*"):
+        leftover.unlink()
     shutil.copy(template, pool)
     url = f"sqlite:///{pool}"
     engine = make_engine(url)
@@ -57,11 +63,14 @@ def one_run(template: Path, workdir: Path, index: int, alert: AlertPayload) -> d
         graph = build_graph("alert_response", runtime, saver)
         start = time.perf_counter()
         mark = [start]
+        ready: list[float] = []
 
         def on_update(chunk: dict[str, Any]) -> None:
             now = time.perf_counter()
             for node in chunk:
                 node_s[node] += now - mark[0]
+                if node == "gate" or (node == "report" and not ready):
+                    ready.append(now - start)
             mark[0] = now
 
         result = run_graph(
@@ -78,6 +87,7 @@ def one_run(template: Path, workdir: Path, index: int, alert: AlertPayload) -> d
     values = result.values
     outcomes = values.get("outcomes") or {}
     return {
+        "ready_s": ready[0] if ready else total,
         "total_s": total,
         "node_s": dict(node_s),
         "stores": len((values.get("scope") or {}).get("stores", [])),
@@ -105,15 +115,17 @@ def main() -> None:
     parser.add_argument("--stores", type=int, default=40, help="Stores in the whole world.")
     parser.add_argument("--styles", type=int, default=80)
     parser.add_argument("--history-days", type=int, default=730)
+    parser.add_argument("--workdir", default=str(PROJECT_ROOT / "var" / "bench" / "alert"))
     args = parser.parse_args()
 
     spec = WorldSpec(stores=args.stores, styles=args.styles, history_days=args.history_days)
     template = world_template(spec)
     alert = AlertPayload(type="rain", city=args.city, mm=args.mm, hours=args.hours)
-    with tempfile.TemporaryDirectory(prefix="alert-bench-") as tmp:
-        workdir = Path(tmp)
-        cold = one_run(template, workdir, 0, alert)
-        runs = [one_run(template, workdir, i, alert) for i in range(1, args.runs + 1)]
+    workdir = Path(args.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    cold = one_run(template, workdir, 0, alert)
+    runs = [one_run(template, workdir, i, alert) for i in range(1, args.runs + 1)]
+    ready = [r["ready_s"] for r in runs]
     totals = [r["total_s"] for r in runs]
     node_total: dict[str, float] = defaultdict(float)
     for run in runs:
@@ -125,10 +137,11 @@ def main() -> None:
         json.dumps(
             {
                 "benchmark": "alert_latency",
-                "p50_s": round(statistics.median(totals), 4),
-                "p95_s": round(percentile(totals, 0.95), 4),
-                "mean_s": round(statistics.fmean(totals), 4),
-                "max_s": round(max(totals), 4),
+                "p50_s": round(statistics.median(ready), 4),
+                "p95_s": round(percentile(ready, 0.95), 4),
+                "mean_s": round(statistics.fmean(ready), 4),
+                "end_p50_s": round(statistics.median(totals), 4),
+                "end_p95_s": round(percentile(totals, 0.95), 4),
                 "cold_s": round(cold["total_s"], 4),
                 "runs": len(runs),
                 "city": args.city,

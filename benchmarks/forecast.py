@@ -82,11 +82,14 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     )
 
     config = GlobalModelConfig(max_horizon=horizon, fit_threads=args.fit_threads)
-    started = time.perf_counter()
+    load_before = os.getloadavg()[0]
+    started, cpu_started = time.perf_counter(), time.process_time()
     fitted = fit_calibrated(GlobalBoostingForecaster(config), panel, origin)
     forecast = fitted.forecast(panel, origin, horizon)
     wall_s = time.perf_counter() - started
+    cpu_s = time.process_time() - cpu_started
     peak = peak_rss_gib()
+    load_after = os.getloadavg()[0]
 
     started = time.perf_counter()
     floor_mean = WeekdayProfile().predict_mean(panel, origin, horizon)
@@ -129,6 +132,8 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         "history_days": args.history_days,
         "cpus": os.cpu_count(),
         "wall_s": round(wall_s, 2),
+        "cpu_s": round(cpu_s, 2),
+        "load_average_1m": [round(load_before, 1), round(load_after, 1)],
         "peak_rss_gib": round(peak, 3),
         "floor_weekday_profile_s": round(floor_s, 3),
         "wall_ratio_vs_floor": round(wall_s / max(floor_s, 1e-9), 1),

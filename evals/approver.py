@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -43,6 +44,9 @@ class ActionFigures(BaseModel):
     value: float = 0.0
 
 
+Signature = tuple[str, str, tuple[tuple[str, int], ...]]
+
+
 class ScriptedDecision(BaseModel):
     """What the approver did with one action, for the report."""
 
@@ -53,6 +57,20 @@ class ScriptedDecision(BaseModel):
     value: float
     rule: str
     edited_units: int | None = None
+    route: tuple[str, str] | None = Field(default=None, description="(source, dest) of a transfer.")
+    proposed_lines: dict[str, int] | None = None
+    edited_lines: dict[str, int] | None = None
+
+
+def signature(args: dict[str, Any]) -> Signature | None:
+    """(source, dest, sorted (sku, qty)) of a transfer action: how an edit is recognised when
+    the gate asks about it again under a new subject id."""
+    lines = _lines(args)
+    source, dest = args.get("source"), args.get("dest")
+    if not lines or not isinstance(source, str) or not isinstance(dest, str):
+        return None
+    items = tuple(sorted((str(line.get("sku")), int(line.get("qty", 0))) for line in lines))
+    return source, dest, items
 
 
 def _lines(args: dict[str, Any]) -> list[dict[str, Any]]:
@@ -79,13 +97,23 @@ def _number(args: dict[str, Any], *keys: str) -> float | None:
     return None
 
 
-def action_figures(action: ActionRequest) -> ActionFigures:
-    """Units and value of an action, read from its args (a shipment, an order, or a plan)."""
+PriceOf = Callable[[str], float]
+
+
+def action_figures(action: ActionRequest, price_of: PriceOf | None = None) -> ActionFigures:
+    """Units and value of an action, read from its args (a shipment, an order, or a plan).
+
+    Value is the retail value of the goods (the policy's measure): given in the args, or
+    Σ qty × price when the approver knows the prices.
+    """
+    lines = _lines(action.args)
     units = _number(action.args, "units", "total_units", "qty")
     if units is None:
-        units = float(sum(int(line.get("qty", 0)) for line in _lines(action.args)))
-    value = _number(action.args, "expected_value", "value", "total_value")
-    return ActionFigures(units=int(units), value=value or 0.0)
+        units = float(sum(int(line.get("qty", 0)) for line in lines))
+    value = _number(action.args, "value", "retail_value", "total_value")
+    if value is None and price_of is not None and lines:
+        value = sum(int(line.get("qty", 0)) * price_of(str(line.get("sku"))) for line in lines)
+    return ActionFigures(units=int(units), value=round(value or 0.0, 2))
 
 
 def _rule_matches(rule: DecisionRule, action: ActionRequest, figures: ActionFigures) -> bool:
@@ -118,11 +146,13 @@ def edit_quantities(args: dict[str, Any], factor: float) -> dict[str, Any]:
 class ScriptedApprover:
     """Answers each approval request per the scenario's script, and remembers what it did."""
 
-    def __init__(self, script: ApproverScript) -> None:
+    def __init__(self, script: ApproverScript, price_of: PriceOf | None = None) -> None:
         self.script = script
+        self.price_of = price_of
         self.decisions: list[ScriptedDecision] = []
         self.requests_seen = 0
         self._edited: set[str] = set()
+        self._my_edits: set[Signature] = set()
 
     def _choose(
         self, action: ActionRequest, figures: ActionFigures
@@ -143,20 +173,24 @@ class ScriptedApprover:
         self.requests_seen += 1
         decisions: list[dict[str, Any]] = []
         for action in request.action_requests:
-            figures = action_figures(action)
+            figures = action_figures(action, self.price_of)
             rule, kind = self._choose(action, figures)
             subject = action.args.get("subject_id")
-            if kind == "edit" and subject in self._edited:
-                # The gate re-asks about an edited action: a human approves their own edit
-                # rather than cutting the quantities again.
+            shape = signature(action.args)
+            if kind == "edit" and (subject in self._edited or shape in self._my_edits):
+                # The gate asks again about an action this approver edited (the edit may come
+                # back under a new subject id): a human approves their own edit rather than
+                # cutting the quantities again.
                 rule, kind = None, "approve"
             record = ScriptedDecision(
                 action_name=action.name,
-                subject_id=action.args.get("subject_id"),
+                subject_id=subject,
                 decision=kind,
                 units=figures.units,
                 value=figures.value,
                 rule=rule.model_dump_json(exclude_defaults=True) if rule else "default",
+                route=(shape[0], shape[1]) if shape else None,
+                proposed_lines=dict(shape[2]) if shape else None,
             )
             self.decisions.append(record)
             if kind == "ignore":
@@ -174,6 +208,10 @@ class ScriptedApprover:
                 if isinstance(subject, str):
                     self._edited.add(subject)
                 record.edited_units = sum(int(line.get("qty", 0)) for line in _lines(args))
+                edited_shape = signature(args)
+                if edited_shape is not None:
+                    self._my_edits.add(edited_shape)
+                    record.edited_lines = dict(edited_shape[2])
                 decisions.append(
                     {"type": "edit", "edited_action": {"name": action.name, "args": args}}
                 )

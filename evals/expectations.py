@@ -284,22 +284,33 @@ def check_approval_or_refusal(obs: Observation) -> CheckResult:
 
 
 def check_edits(obs: Observation, decisions: list[ScriptedDecision]) -> CheckResult:
-    """Every order the approver edited reached the WMS with the edited quantity, if at all."""
-    edits = {d.subject_id: d.edited_units for d in decisions if d.decision == "edit"}
+    """Each edited transfer reached the WMS with the edited lines, and never as first proposed."""
+    edits = [d for d in decisions if d.decision == "edit" and d.edited_lines is not None]
     if not edits:
-        return _fail("approvals.edits_honoured", "the approver edited nothing")
-    wms_units = {o.order_id: o.units for o in obs.wms_orders}
-    wrong = [
-        f"{sid}: edited to {units}, WMS holds {wms_units[sid]}"
-        for sid, units in edits.items()
-        if sid in wms_units and wms_units[sid] != units
-    ]
-    arrived = sum(1 for sid in edits if sid in wms_units)
-    if wrong:
-        return _fail("approvals.edits_honoured", "; ".join(wrong))
+        return _fail("approvals.edits_honoured", "the approver edited no transfer")
+    shipped = {
+        (o.source, o.dest, tuple(sorted((line.sku, line.qty) for line in o.lines)))
+        for o in obs.wms_orders
+    }
+    problems: list[str] = []
+    arrived = 0
+    for edit in edits:
+        assert edit.route is not None and edit.edited_lines is not None
+        source, dest = edit.route
+        wanted = (source, dest, tuple(sorted(edit.edited_lines.items())))
+        original = (source, dest, tuple(sorted((edit.proposed_lines or {}).items())))
+        if original in shipped and original != wanted:
+            problems.append(
+                f"{edit.subject_id} ({source}→{dest}) shipped as proposed, not as edited"
+            )
+        arrived += wanted in shipped
+    if problems:
+        return _fail("approvals.edits_honoured", "; ".join(problems))
     if not arrived:
         return _fail("approvals.edits_honoured", f"none of the {len(edits)} edited orders shipped")
-    return _ok("approvals.edits_honoured", f"{arrived} edited order(s) shipped as edited")
+    return _ok(
+        "approvals.edits_honoured", f"{arrived} of {len(edits)} edited order(s) shipped as edited"
+    )
 
 
 def evaluate(

@@ -162,7 +162,12 @@ def policy_violations(
                         f"{oid}: worth ¥{value:,.0f} > ¥{four_eyes.above_value:,.0f} but approved "
                         f"by one person ({approval.decided_by})"
                     )
-            if four_eyes.distinct_from_requester and approval.decided_by == approval.requested_by:
+            needs_four_eyes = value > four_eyes.above_value
+            if (
+                needs_four_eyes
+                and four_eyes.distinct_from_requester
+                and approval.decided_by == approval.requested_by
+            ):
                 problems.append(f"{oid}: approved by its own requester {approval.requested_by}")
         else:
             problems.append(f"{oid}: at the WMS although its approval is {approval.status}")

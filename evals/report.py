@@ -94,6 +94,18 @@ def render_markdown(result: SuiteResult) -> str:
                 lines.append(f"- trial {trial.trial}:")
                 lines += [f"  - {_escape(reason)}" for reason in trial.failure_reasons]
             lines.append("")
+    losing = [
+        (s, t) for s in result.scenarios for t in s.trials[:1] if (t.kpis.get("net_value") or 0) < 0
+    ]
+    if losing:
+        lines += ["", "## Where the executed plan lost money against doing nothing", ""]
+        for summary, trial in losing:
+            lines.append(
+                f"- `{summary.id}`: moved {int(trial.kpis.get('units_transferred') or 0)} units, "
+                f"{int(trial.kpis.get('transferred_units_sold') or 0)} sold within the window; "
+                f"net {_cny(trial.kpis.get('net_value'))} "
+                f"(hindsight-optimal {_cny(trial.kpis.get('hindsight_net_value'))})"
+            )
     diagnostics = [
         (s.id, t.trial, c) for s in result.scenarios for t in s.trials for c in t.diagnostics
     ]

@@ -28,7 +28,7 @@ from evals.expectations import CheckResult, evaluate
 from evals.kpis import ReplayKpis
 from evals.observe import observe
 from evals.passk import pass_hat_k, suite_pass_hat_k
-from evals.replay import ReplayError, replay, snapshot_stock
+from evals.replay import ReplayError, Scope, replay, snapshot_stock
 from evals.results import Headline, ScenarioSummary, SuiteResult, TrialResult
 from evals.scenario import Scenario
 from evals.world import (
@@ -40,7 +40,8 @@ from evals.world import (
 )
 from inventory.config import Settings, get_settings
 from inventory.db import session_scope
-from inventory.models import OutboxMessage, WeatherDaily
+from inventory.models import OutboxMessage, Sku, Style, WeatherDaily
+from inventory.vocabulary import RAIN_CATEGORIES, resolve_city
 
 LlmMode = Literal["auto", "offline", "live", "record"]
 
@@ -81,6 +82,31 @@ def weather_check(world: World, scenario: Scenario) -> CheckResult | None:
     ok = row.rain_band == claim.band
     detail = f"{claim.city} {claim.date}: {row.precipitation_mm:.1f} mm ({row.rain_band})"
     return _check("world.weather", ok, detail if ok else f"{detail}, scenario claims {claim.band}")
+
+
+def replay_scope(scenario: Scenario) -> Scope:
+    """The decision the agent faced: a rain alert plans rain gear for its city's stores."""
+    if scenario.replay_scope is not None:
+        chosen = scenario.replay_scope
+        return Scope(
+            city=resolve_city(chosen.city) if chosen.city else None,
+            categories=frozenset(chosen.categories) or None,
+        )
+    alert = scenario.trigger.alert
+    if (
+        alert is not None
+        and alert.payload.get("type", "rain") == "rain"
+        and "city" in alert.payload
+    ):
+        return Scope(city=resolve_city(str(alert.payload["city"])), categories=RAIN_CATEGORIES)
+    return Scope()
+
+
+def retail_prices(engine: Any) -> dict[str, float]:
+    """SKU → full retail price: what the policy values goods at."""
+    with Session(engine) as session:
+        rows = session.exec(select(Sku.code, Style.price).join(Style, Style.code == Sku.style_code))
+        return {code: price for code, price in rows}
 
 
 def _move_clock(world: World, by: dt.timedelta) -> None:
@@ -235,7 +261,7 @@ def run_trial(
     from agents.persistence import open_checkpointer
     from agents.policy import load_policy
     from agents.registry import build_graph
-    from agents.runtime import AgentRuntime
+    from agents.runtime import AgentRuntime, world_clock
 
     started = time.perf_counter()
     choice = _llm_choice(scenario, options)
@@ -249,7 +275,8 @@ def run_trial(
         if (weather := weather_check(world, scenario)) is not None:
             checks.append(weather)
         start = snapshot_stock(world.engine)
-        approver = ScriptedApprover(scenario.approver)
+        prices = retail_prices(world.engine)
+        approver = ScriptedApprover(scenario.approver, price_of=lambda sku: prices.get(sku, 0.0))
         with ExitStack() as stack:
             reset_systems(connectors)
             if scenario.world.wms_failures:
@@ -260,7 +287,7 @@ def run_trial(
                 settings=world.settings,
                 llm=llm,  # type: ignore[arg-type]
                 connectors=connectors,
-                clock=lambda: world.now,  # type: ignore[union-attr]
+                clock=world_clock(world.engine),  # the service's clock: world_meta['clock']
                 policy=load_policy(world.settings.policy_file),
             )
             checkpointer = stack.enter_context(open_checkpointer(world.settings))
@@ -282,7 +309,9 @@ def run_trial(
         obs.notes += notes
         replayed = None
         try:
-            replayed = replay(world.engine, start, scenario.clock, scenario.replay_days)
+            replayed = replay(
+                world.engine, start, scenario.clock, scenario.replay_days, replay_scope(scenario)
+            )
         except ReplayError as exc:
             obs.notes.append(f"replay unavailable: {exc}")
         human_requests = max(

@@ -155,6 +155,13 @@ class ApproverScript(_Strict):
     )
 
 
+class ReplayScope(_Strict):
+    """What the hindsight-optimal plan may touch: the same decision the agent faced."""
+
+    city: str | None = Field(default=None, description="Destinations: this city's stores.")
+    categories: list[str] = Field(default_factory=list, description="Empty: every category.")
+
+
 class Scenario(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=80)
     purpose: str = Field(min_length=10, description="One line: what this scenario proves.")
@@ -166,7 +173,16 @@ class Scenario(_Strict):
     approver: ApproverScript = ApproverScript()
     expect: Expectations = Expectations()
     replay_days: int = Field(
-        default=3, ge=1, le=28, description="Days of realised demand the replay scores."
+        default=2,
+        ge=1,
+        le=28,
+        description="Days of realised demand the replay scores (the alert graph plans the rain "
+        "day and the day after).",
+    )
+    replay_scope: ReplayScope | None = Field(
+        default=None,
+        description="Scope of the hindsight plan; a rain alert defaults to its city's stores and "
+        "the rain categories, anything else to the whole network.",
     )
     cassette: Path | None = Field(
         default=None, description="Recorded LLM exchanges, relative to the scenario file."

@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 
-from forecasting.features import _weekday_stats
+from forecasting.features import weekday_stats
 from forecasting.panel import Panel
 
 _PROFILE_WEEKS = 8
@@ -32,7 +32,7 @@ class SeasonalNaive:
 
     def predict_mean(self, panel: Panel, origin: int, horizon: int) -> np.ndarray:
         clean = _clean_history(panel, origin, 7 * _PROFILE_WEEKS)
-        weekday_mean, last_same = _weekday_stats(clean, clean.shape[1], horizon)
+        weekday_mean, last_same = weekday_stats(clean, clean.shape[1], horizon)
         filled = np.where(np.isnan(last_same), weekday_mean, last_same)
         return np.nan_to_num(filled, nan=0.0).astype(np.float32)
 
@@ -48,7 +48,7 @@ class WeekdayProfile:
 
     def predict_mean(self, panel: Panel, origin: int, horizon: int) -> np.ndarray:
         clean = _clean_history(panel, origin, 7 * _PROFILE_WEEKS)
-        weekday_mean, _ = _weekday_stats(clean, clean.shape[1], horizon)
+        weekday_mean, _ = weekday_stats(clean, clean.shape[1], horizon)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", category=RuntimeWarning)  # all-censored series
             level28 = np.nanmean(clean[:, -28:], axis=1, keepdims=True)

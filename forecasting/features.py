@@ -97,7 +97,7 @@ class FeatureBuilder:
         columns["log_level"] = np.repeat(np.log1p(scale), horizon)
         columns["level7_ratio"] = np.repeat(level["mean7"] / scale, horizon)
         columns["level91_ratio"] = np.repeat(level["mean91"] / scale, horizon)
-        weekday_mean, last_same = _weekday_stats(clean, origin - lo, horizon)
+        weekday_mean, last_same = weekday_stats(clean, origin - lo, horizon)
         columns["weekday_ratio"] = (weekday_mean / scale[:, None]).reshape(-1)
         columns["last_same_weekday_ratio"] = (last_same / scale[:, None]).reshape(-1)
         columns["zero_share28"] = np.repeat(level["zero_share28"], horizon)
@@ -155,7 +155,7 @@ def _level_stats(clean: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def _weekday_stats(clean: np.ndarray, origin: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+def weekday_stats(clean: np.ndarray, origin: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
     """Per target day: mean of the same weekday over the last 8 weeks, and its latest value."""
     n = clean.shape[0]
     weekday_mean = np.full((n, horizon), np.nan, dtype=np.float32)

@@ -138,13 +138,25 @@ def randomised_pit(
 def _nb_quantiles(
     mean: np.ndarray, dispersion: float, levels: list[float], pit_map: PitMap
 ) -> dict[float, np.ndarray]:
-    size, p = _nb_params(mean, dispersion)
+    # nbinom.ppf costs ~0.6 µs per value; 100,000 series × 14 days share a few thousand distinct
+    # means once rounded to 4 significant digits (0.01 % of a unit), so solve those only.
+    rounded = _round_significant(np.maximum(mean, _MEAN_FLOOR), 4)
+    distinct, position = np.unique(rounded, return_inverse=True)
+    size, p = _nb_params(distinct, dispersion)
     out: dict[float, np.ndarray] = {}
     previous: np.ndarray | None = None
     for level in validate_levels(levels):
-        values = nbinom.ppf(pit_map(level), size, p).astype(np.float32)
+        values = (
+            nbinom.ppf(pit_map(level), size, p).astype(np.float32)[position].reshape(mean.shape)
+        )
         # ppf is monotone in the level; the maximum only guards float ties at the clip edges.
         values = values if previous is None else np.maximum(values, previous)
         out[level] = values
         previous = values
     return out
+
+
+def _round_significant(values: np.ndarray, digits: int) -> np.ndarray:
+    magnitude = np.floor(np.log10(values))
+    factor = 10.0 ** (digits - 1 - magnitude)
+    return np.round(values * factor) / factor

@@ -23,9 +23,11 @@ COMMAND_MODULES = [
     "stockpilot_cli.sim",
     "stockpilot_cli.outbox",
     "stockpilot_cli.serve",
+    "stockpilot_cli.api_keys",
     "stockpilot_cli.alert",
     "stockpilot_cli.chat",
     "stockpilot_cli.forecast",
+    "stockpilot_cli.plan",
 ]
 
 for _name in COMMAND_MODULES:

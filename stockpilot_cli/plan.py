@@ -1,4 +1,7 @@
-"""``stockpilot plan`` and ``stockpilot promos``: the optimiser's advice with its reasons."""
+"""``stockpilot plan`` and ``stockpilot promos``: the optimiser's advice with its reasons.
+
+Both print rich tables for ops users and, with ``--json FILE``, write the tool's output model.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from inventory.db import get_engine
 from tools.context import ToolContext, ToolError
 from tools.plan_transfers.models import PlanTransfersInput, TransferConstraints, TransferPlan
+from tools.recommend_promos.models import PromoOutput
 
 EXIT_BAD_INPUT = 2
 Out = TypeVar("Out", bound=BaseModel)
@@ -151,5 +155,64 @@ def plan(
         Console().print(f"plan written to {json_file}")
 
 
+def render_promos(result: PromoOutput, console: Console) -> None:
+    table = Table(title=f"Overstock and markdowns as of {result.as_of}", title_justify="left")
+    for header in ("Style", "Location", "On hand", "Weeks cover", "Season left", "Elasticity"):
+        table.add_column(header, justify="left" if header in ("Style", "Location") else "right")
+    table.add_column("Verdict", overflow="fold")
+    for r in result.recommendations:
+        season = "—" if r.weeks_to_season_end is None else f"{r.weeks_to_season_end:.1f} wk"
+        table.add_row(
+            r.style,
+            r.location or "all",
+            str(r.on_hand),
+            f"{r.weeks_of_cover:.1f}",
+            season,
+            f"{r.elasticity:.2f} [{r.elasticity_ci[0]:.2f}, {r.elasticity_ci[1]:.2f}]",
+            r.verdict,
+        )
+    console.print(table)
+    if not result.recommendations:
+        console.print("[green]No overstock above the threshold.[/]")
+    for note in result.notes:
+        console.print(f"[dim]{note}[/]")
+
+
+def promos(
+    city: str | None = typer.Option(None, help="City (English or Chinese)."),
+    region: str | None = typer.Option(None, help="Region, e.g. East."),
+    category: str | None = typer.Option(None, help="Category, e.g. tshirts."),
+    style: list[str] = typer.Option([], "--style", help="Style code(s)."),
+    location: list[str] = typer.Option([], "--location", help="Location code(s)."),
+    threshold: float = typer.Option(8.0, help="Weeks of cover that count as overstock."),
+    limit: int = typer.Option(50, help="At most this many recommendations."),
+    now: dt.datetime | None = typer.Option(None, help="Clock override (default: world clock)."),
+    json_file: Path | None = typer.Option(None, "--json", help="Also write the result as JSON."),
+    db: str | None = typer.Option(None, "--db", help="Database URL (default: settings)."),
+) -> None:
+    """Markdown depth or transfer for overstocked styles, with the numbers behind each."""
+    from tools.recommend_promos.models import PromoInput
+    from tools.recommend_promos.tool import recommend_promos
+
+    def call(ctx: ToolContext) -> PromoOutput:
+        request = PromoInput(
+            city=city,
+            region=region,
+            category=category,
+            styles=style,
+            locations=location,
+            weeks_of_cover_threshold=threshold,
+            limit=limit,
+        )
+        return recommend_promos(ctx, request)
+
+    result = run_tool(db, now, call)
+    render_promos(result, Console())
+    if json_file is not None:
+        json_file.write_text(result.model_dump_json(indent=2), encoding="utf-8")
+        Console().print(f"recommendations written to {json_file}")
+
+
 def register(app: typer.Typer) -> None:
     app.command("plan")(plan)
+    app.command("promos")(promos)

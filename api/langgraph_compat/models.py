@@ -55,6 +55,23 @@ class CommandBody(_Lenient):
 
 
 class RunCreate(_Lenient):
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {
+                    "assistant_id": "ops_chat",
+                    "input": {"messages": [{"role": "user", "content": "rain boots in Shanghai?"}]},
+                    "stream_mode": ["values", "messages-tuple"],
+                },
+                {
+                    "assistant_id": "ops_chat",
+                    "command": {"resume": {"decisions": [{"type": "approve"}]}},
+                },
+            ]
+        },
+    )
+
     assistant_id: str = Field(min_length=1, max_length=200)
     input: dict[str, Any] | None = None
     command: CommandBody | None = None

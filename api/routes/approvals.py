@@ -10,8 +10,8 @@ from starlette.concurrency import run_in_threadpool
 
 from api import decisions
 from api.deps import ApproverDep, PolicyDep, ReaderDep, RunnerDep, SessionDep
-from api.errors import ERROR_RESPONSES, not_found
-from api.schemas.approvals import DecisionRequest
+from api.errors import ERROR_RESPONSES, ApiError, not_found
+from api.schemas.approvals import BatchDecisionRequest, DecisionRequest
 from api.schemas.common import Page, Paging
 from api.schemas.records import ApprovalView
 from inventory.models import Approval, ApprovalStatus
@@ -58,7 +58,27 @@ async def decide(
     policy: PolicyDep,
     principal: ApproverDep,
 ) -> ApprovalView:
-    approval = await run_in_threadpool(
-        decisions.decide, runner, session, policy, approval_id, body, principal
+    decided = await run_in_threadpool(
+        decisions.decide, runner, session, policy, [(approval_id, body)], principal
     )
-    return ApprovalView.from_row(approval)
+    return ApprovalView.from_row(decided[0])
+
+
+@router.post(
+    "/decisions",
+    summary="Decide every approval one interrupt asks about, in one call",
+    response_model=list[ApprovalView],
+)
+async def decide_together(
+    body: BatchDecisionRequest,
+    session: SessionDep,
+    runner: RunnerDep,
+    policy: PolicyDep,
+    principal: ApproverDep,
+) -> list[ApprovalView]:
+    choices = [(item.approval_id, item) for item in body.decisions]
+    ids = [approval_id for approval_id, _ in choices]
+    if len(set(ids)) != len(ids):
+        raise ApiError(422, "an approval appears twice", field="body.decisions", value=ids)
+    decided = await run_in_threadpool(decisions.decide, runner, session, policy, choices, principal)
+    return [ApprovalView.from_row(a) for a in decided]

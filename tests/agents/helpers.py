@@ -68,3 +68,32 @@ def decide(
 
 def last_text(result: RunResult) -> str:
     return result.values["messages"][-1].text
+
+
+def drain(engine: Engine, locations: list[str], categories: list[str]) -> int:
+    """Empty those stores of those categories, so a rain alert finds holes to fill."""
+    from sqlmodel import select
+
+    from inventory.models import Sku, StockPosition, Style
+
+    with session_scope(engine) as session:
+        rows = session.exec(
+            select(StockPosition)
+            .join(Sku, Sku.code == StockPosition.sku_code)
+            .join(Style, Style.code == Sku.style_code)
+            .where(
+                StockPosition.location_code.in_(locations),  # type: ignore[attr-defined]
+                Style.category.in_(categories),  # type: ignore[attr-defined]
+                StockPosition.on_hand > 0,
+            )
+        ).all()
+        for row in rows:
+            movements.adjust(
+                session,
+                row.location_code,
+                row.sku_code,
+                -row.on_hand,
+                reason="test drain",
+                idempotency_key=uuid.uuid4().hex,
+            )
+    return len(rows)

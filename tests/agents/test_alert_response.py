@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from agents.graphs.alert_response import AlertPayload
 from agents.policy import load_policy
 from agents.registry import build_graph
 from agents.runs import run_graph
+from inventory.db import make_engine
+from inventory.demo_world import copy_world
 from inventory.models import Approval, RunStatus, TransferOrder
-from tests.agents.helpers import APPROVER, decide
+from tests.agents.helpers import APPROVER, decide, drain
+
+EMPTY_STORES = (["SHA-S01", "SHA-S02"], ["rain_boots", "umbrellas"])
 
 
 def alert(runtime, graph, thread: str, **kwargs):
@@ -34,6 +41,23 @@ def strict_policy():
     four_eyes = policy.transfer.four_eyes.model_copy(update={"above_value": 1e12})
     transfer = policy.transfer.model_copy(update={"auto_approve": limits, "four_eyes": four_eyes})
     return policy.model_copy(update={"transfer": transfer})
+
+
+@pytest.fixture(scope="module")
+def pool_path(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("alert") / "pool.sqlite"
+
+
+@pytest.fixture
+def world_engine(small_world_template: Path, pool_path: Path) -> Iterator[Engine]:
+    """A fresh copy of the small world for each test, always at the same path: the forecast
+    model stored for a pool is keyed on its URL, so one fit serves the whole module."""
+    for leftover in pool_path.parent.glob(f"{pool_path.name}*"):
+        leftover.unlink()
+    copy_world(small_world_template, pool_path)
+    engine = make_engine(f"sqlite:///{pool_path}")
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture
@@ -74,6 +98,7 @@ def test_a_rainstorm_is_severe_and_an_emergency(runtime, graph):
 def test_every_planned_shipment_waits_then_the_wms_holds_exactly_the_approved_ones(
     runtime, connectors, checkpointer
 ):
+    assert drain(runtime.engine, *EMPTY_STORES) > 0
     runtime.policy = strict_policy()
     graph = build_graph("alert_response", runtime, checkpointer)
     result = alert(runtime, graph, "a", mm=80.0)

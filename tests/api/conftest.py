@@ -74,7 +74,7 @@ def client(tiny_app: FastAPI) -> Iterator[TestClient]:
         yield test_client
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -83,7 +83,7 @@ def _free_port() -> int:
 @pytest.fixture
 def live_url(tiny_app: FastAPI) -> Iterator[str]:
     """The app behind a real uvicorn on loopback, so the SDK talks real HTTP and SSE."""
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(tiny_app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )

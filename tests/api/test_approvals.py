@@ -165,3 +165,41 @@ def test_bad_decision_body_names_the_field(client: TestClient) -> None:
     assert response.status_code == 422
     assert response.json()["error"]["field"] == "body.decision"
     assert response.json()["error"]["value"] == "maybe"
+
+
+def test_one_interrupt_with_two_orders_is_decided_together(client: TestClient) -> None:
+    post_alert(client, weather("big", mm=120))
+    Worker(client.app.state.stockpilot.runner).run_pending()
+    alone = client.post(
+        "/v1/approvals/AP-TO-big-1/decision",
+        json={"decision": "approve"},
+        headers=key("demo-approver"),
+    )
+    assert alone.status_code == 409
+    assert "/v1/approvals/decisions" in alone.json()["error"]["message"]
+    assert alone.json()["error"]["value"] == ["TO-big-2"]
+    together = client.post(
+        "/v1/approvals/decisions",
+        json={
+            "decisions": [
+                {"approval_id": "AP-TO-big-2", "decision": "reject", "comment": "too far"},
+                {"approval_id": "AP-TO-big-1", "decision": "approve"},
+            ]
+        },
+        headers=key("demo-approver"),
+    )
+    assert together.status_code == 200, together.text
+    assert {a["id"]: a["status"] for a in together.json()} == {
+        "AP-TO-big-2": "rejected",
+        "AP-TO-big-1": "approved",
+    }
+    assert {a["decided_by"] for a in together.json()} == {"demo-approver"}
+
+
+def test_batch_with_an_unknown_approval_is_404(client: TestClient) -> None:
+    response = client.post(
+        "/v1/approvals/decisions",
+        json={"decisions": [{"approval_id": "AP-nope", "decision": "approve"}]},
+        headers=key("demo-approver"),
+    )
+    assert response.status_code == 404

@@ -36,14 +36,16 @@ def test_policy_is_readable(world_client: TestClient) -> None:
     assert policy["transfer"]["four_eyes"]["above_value"] > 0
 
 
-def test_transfer_plan_is_a_dry_run_for_ops(world_client: TestClient) -> None:
-    body = {"city": "Shanghai", "category": "rain_boots", "window_days": 3}
+def test_transfer_plan_needs_ops_and_passes_tool_errors_on(world_client: TestClient) -> None:
+    """The route's wiring; planning itself (seconds: it fits the forecast model) is tested in
+    tests/tools."""
+    body = {"styles": ["NO-SUCH-STYLE"], "window_days": 3}
     assert world_client.post("/v1/transfer-plans", json=body, headers=VIEWER).status_code == 403
     response = world_client.post("/v1/transfer-plans", json=body, headers=OPS)
-    assert response.status_code == 200, response.text
-    assert "shipments" in response.json()
+    assert response.status_code == 422, response.text
+    assert "NO-SUCH-STYLE" in response.text
     orders = world_client.get("/v1/transfer-orders", headers=VIEWER).json()
-    assert orders["total"] == 0  # nothing was ordered
+    assert orders["total"] == 0  # a dry run orders nothing
 
 
 def test_compute_endpoints_reject_bad_input_with_the_field(world_client: TestClient) -> None:

@@ -1,7 +1,9 @@
-"""A miniature alert_response: propose one order, ask for approval, record the decision.
+"""A miniature alert_response: propose orders, ask for approval, record the decisions.
 
-It keeps the Approval row the way the real flow does, so the REST decision path, four-eyes and
-the worker can be tested without the forecasting and optimisation stacks.
+It keeps the Approval rows the way the real flow does, so the REST decision path, four-eyes and
+the worker can be tested without the forecasting and optimisation stacks. Rain at or above
+``ASK_ABOVE_MM`` proposes one order that needs a human, at or above ``TWO_ORDERS_MM`` two of
+them in one interrupt; each order is worth 1,000 CNY per mm.
 """
 
 from __future__ import annotations
@@ -19,13 +21,13 @@ from sqlmodel import Session
 from api.run_store import utcnow
 from inventory.models import Approval, ApprovalStatus
 
-#: Rain at or above this asks a human; the order's value is 1,000 CNY per mm.
 ASK_ABOVE_MM = 30.0
+TWO_ORDERS_MM = 100.0
 
 
 class AlertState(TypedDict, total=False):
     alert: dict[str, Any]
-    approval_id: str | None
+    approval_ids: list[str]
     outcome: str
 
 
@@ -33,17 +35,20 @@ def build_tiny_alert_graph(engine: Engine, checkpointer: BaseCheckpointSaver) ->
     def propose(state: AlertState, config: RunnableConfig) -> AlertState:
         alert = state["alert"]
         if alert["mm"] < ASK_ABOVE_MM:
-            return {"approval_id": None, "outcome": "auto-approved"}
-        run_id = config["configurable"]["run_id"]
-        approval_id = f"AP-TO-{alert['external_id']}"
+            return {"approval_ids": [], "outcome": "auto-approved"}
+        orders = 2 if alert["mm"] >= TWO_ORDERS_MM else 1
+        suffixes = [""] if orders == 1 else ["-1", "-2"]
+        approval_ids = [f"AP-TO-{alert['external_id']}{s}" for s in suffixes]
         with Session(engine) as session:
-            if session.get(Approval, approval_id) is None:
+            for approval_id in approval_ids:
+                if session.get(Approval, approval_id) is not None:
+                    continue
                 session.add(
                     Approval(
                         id=approval_id,
                         subject_type="transfer_order",
-                        subject_id=f"TO-{alert['external_id']}",
-                        run_id=run_id,
+                        subject_id=approval_id.removeprefix("AP-"),
+                        run_id=config["configurable"]["run_id"],
                         thread_id=config["configurable"]["thread_id"],
                         status=ApprovalStatus.PENDING,
                         requested_by=config["configurable"]["principal"]["name"],
@@ -52,33 +57,43 @@ def build_tiny_alert_graph(engine: Engine, checkpointer: BaseCheckpointSaver) ->
                         payload={"value": alert["mm"] * 1000},
                     )
                 )
-                session.commit()
-        return {"approval_id": approval_id}
+            session.commit()
+        return {"approval_ids": approval_ids}
 
     def await_decision(state: AlertState) -> AlertState:
-        if not state.get("approval_id"):
+        approval_ids = state.get("approval_ids") or []
+        if not approval_ids:
             return {}
-        subject = state["approval_id"].removeprefix("AP-")
         answer = interrupt(
             {
                 "action_requests": [
-                    {"name": "transfer_order", "args": {"subject_id": subject}, "description": "x"}
+                    {
+                        "name": "transfer_order",
+                        "args": {"subject_id": a.removeprefix("AP-")},
+                        "description": f"order {a}",
+                    }
+                    for a in approval_ids
                 ],
                 "review_configs": [{"action_name": "transfer_order"}],
             }
         )
-        decision = answer["decisions"][0]["type"]
         who = answer["principal"]["name"]
+        verdicts = []
         with Session(engine) as session:
-            approval = session.get(Approval, state["approval_id"])
-            approval.status = (
-                ApprovalStatus.APPROVED if decision == "approve" else ApprovalStatus.REJECTED
-            )
-            approval.decided_by = who
-            approval.decided_at = utcnow()
-            session.add(approval)
+            for approval_id, decision in zip(approval_ids, answer["decisions"], strict=True):
+                approval = session.get(Approval, approval_id)
+                approval.status = (
+                    ApprovalStatus.APPROVED
+                    if decision["type"] == "approve"
+                    else ApprovalStatus.REJECTED
+                )
+                approval.decided_by = who
+                approval.decided_at = utcnow()
+                approval.comment = decision.get("message")
+                session.add(approval)
+                verdicts.append(decision["type"])
             session.commit()
-        return {"outcome": f"{decision} by {who}"}
+        return {"outcome": f"{', '.join(verdicts)} by {who}"}
 
     graph = StateGraph(AlertState)
     graph.add_node("propose", propose)

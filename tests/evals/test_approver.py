@@ -19,15 +19,21 @@ def request(*actions: dict) -> ApprovalRequest:
 
 BIG = {
     "subject_id": "TO-1",
-    "expected_value": 9000.0,
+    "value": 9000.0,
     "lines": [{"sku": "A", "qty": 10}, {"sku": "B", "qty": 3}],
 }
-SMALL = {"subject_id": "TO-2", "expected_value": 200.0, "lines": [{"sku": "C", "qty": 2}]}
+SMALL = {"subject_id": "TO-2", "value": 200.0, "lines": [{"sku": "C", "qty": 2}]}
 
 
 def test_figures_come_from_lines_and_value() -> None:
     figures = action_figures(request(BIG).action_requests[0])
     assert (figures.units, figures.value) == (13, 9000.0)
+
+
+def test_value_defaults_to_retail_value_from_prices() -> None:
+    action = request({"lines": [{"sku": "A", "qty": 2}, {"sku": "B", "qty": 1}]}).action_requests[0]
+    assert action_figures(action, {"A": 300.0, "B": 50.0}.__getitem__).value == 650.0
+    assert action_figures(action).value == 0.0
 
 
 def test_approve_all_and_principal() -> None:
@@ -100,4 +106,14 @@ def test_an_edited_action_asked_again_is_approved_not_cut_again() -> None:
     approver = ScriptedApprover(ApproverScript(default="edit", qty_factor=0.5))
     approver.decide(request(BIG), round_index=0)
     again = approver.decide(request(BIG), round_index=1)
+    assert again is not None and again["decisions"] == [{"type": "approve"}]
+
+
+def test_an_edit_coming_back_under_a_new_subject_is_recognised() -> None:
+    original = {"subject_id": "TO-1", "source": "S", "dest": "D", "lines": [{"sku": "A", "qty": 8}]}
+    approver = ScriptedApprover(ApproverScript(default="edit", qty_factor=0.5))
+    approver.decide(request(original))
+    assert approver.decisions[0].edited_lines == {"A": 4}
+    returned = {"subject_id": "TO-2", "source": "S", "dest": "D", "lines": [{"sku": "A", "qty": 4}]}
+    again = approver.decide(request(returned), round_index=1)
     assert again is not None and again["decisions"] == [{"type": "approve"}]

@@ -161,11 +161,13 @@ def test_edits_must_arrive_as_edited() -> None:
         value=0,
         rule="default",
         edited_units=6,
+        route=("SHA-S01", "SHA-S02"),
+        proposed_lines={"RB001-BLK-38": 12},
+        edited_lines={"RB001-BLK-38": 6},
     )
-    assert check_edits(
-        Observation(run_status="completed", wms_orders=[order("TO-1", qty=6)]), [edit]
-    ).passed
-    wrong = check_edits(
-        Observation(run_status="completed", wms_orders=[order("TO-1", qty=12)]), [edit]
-    )
-    assert not wrong.passed and "edited to 6, WMS holds 12" in wrong.detail
+    as_edited = Observation(run_status="completed", wms_orders=[order("TO-7", qty=6)])
+    assert check_edits(as_edited, [edit]).passed  # the edit came back under a new id
+    as_proposed = Observation(run_status="completed", wms_orders=[order("TO-1", qty=12)])
+    wrong = check_edits(as_proposed, [edit])
+    assert not wrong.passed and "shipped as proposed, not as edited" in wrong.detail
+    assert not check_edits(Observation(run_status="completed"), [edit]).passed

@@ -72,3 +72,17 @@ def test_global_model_refuses_horizons_it_did_not_learn(panel: Panel) -> None:
 def test_too_short_history_is_refused(panel: Panel, fast_config: GlobalModelConfig) -> None:
     with pytest.raises(ValueError, match="too short"):
         fit_calibrated(GlobalBoostingForecaster(fast_config), panel, 20)
+
+
+def test_sktime_adapter_agrees_with_the_vectorised_seasonal_naive(panel: Panel) -> None:
+    from sktime.forecasting.naive import NaiveForecaster
+
+    from forecasting.statistical import SktimePerSeries
+
+    few = panel.take(np.arange(6))
+    origin = few.n_days - H
+    few.stockout[:, origin - 7 : origin] = False  # the last week observed: both use it as is
+    sktime_naive = SktimePerSeries("naive", NaiveForecaster(strategy="last", sp=7), backend=None)
+    np.testing.assert_allclose(
+        sktime_naive.predict_mean(few, origin, H), SeasonalNaive().predict_mean(few, origin, H)
+    )

@@ -56,11 +56,14 @@ _MEMORY: dict[Path, tuple[float, Artefact]] = {}
 
 
 def pool_fingerprint(engine: Engine) -> str:
-    """Identifies a pool: its URL (without secrets) and the demo world's recorded spec."""
+    """Identifies a pool's history: a demo world's recorded spec and generator parameters (so
+    every copy of one world template, as evals make, shares one artefact), else its URL."""
     with Session(engine) as session:
         world = session.exec(select(WorldMeta).where(WorldMeta.key == "world")).first()
-    spec = json.dumps(world.value, sort_keys=True, default=str) if world else "-"
-    source = engine.url.render_as_string(hide_password=True) + spec
+    if world is not None:
+        source = "world:" + json.dumps(world.value, sort_keys=True, default=str)
+    else:
+        source = "url:" + engine.url.render_as_string(hide_password=True)
     return hashlib.sha256(source.encode()).hexdigest()[:12]
 
 

@@ -113,6 +113,7 @@ def solve_by_flow(
     best_value = -np.inf
     rounds = 0
     for _ in range(max_rounds):
+        round_started = time.monotonic()
         rounds += 1
         fixed = lanes.cost_per_shipment + penalty_src[lanes.source] + penalty_dst[lanes.dest]
         typical = np.median(lane_packs[lane_packs > 0]) if (lane_packs > 0).any() else np.inf
@@ -122,7 +123,8 @@ def solve_by_flow(
         value = plan_objective(selection.shipments)
         if value > best_value:
             best, best_value = selection, value
-        if time.monotonic() > deadline:
+        # Start another round only if one more, as long as this one, still fits.
+        if 2 * time.monotonic() - round_started > deadline:
             break
         lane_packs = np.bincount(network.lane_id, weights=packs, minlength=len(lanes))
         used = lane_packs > 0
@@ -144,7 +146,8 @@ def solve_by_flow(
         if not over:
             banned |= newly_banned
     assert best is not None
-    return _polish(problem, network, lane_of, best, deadline), rounds
+    round_seconds = time.monotonic() - round_started
+    return _polish(problem, network, lane_of, best, deadline, round_seconds), rounds
 
 
 def _pairs(selection: Selection) -> set[tuple[int, int]]:
@@ -157,6 +160,7 @@ def _polish(
     lane_of: np.ndarray,
     selection: Selection,
     deadline: float,
+    round_seconds: float,
 ) -> Selection:
     """Local search on the set of opened lanes.
 
@@ -164,8 +168,10 @@ def _polish(
     costs are paid); then lanes whose two ends still have shipment slots are offered again at
     their amortised fixed cost, and kept if the plan improves.
     """
+    step = round_seconds
     for _ in range(6):
-        if time.monotonic() > deadline or len(selection.moves) == 0:
+        started = time.monotonic()
+        if started + step > deadline or len(selection.moves) == 0:
             break
         improved = _restricted(problem, network, lane_of, _pairs(selection), with_slots=False)
         if plan_objective(improved.shipments) <= plan_objective(selection.shipments) + 1e-6:
@@ -174,6 +180,7 @@ def _polish(
             if plan_objective(improved.shipments) <= plan_objective(selection.shipments) + 1e-6:
                 break
         selection = improved
+        step = time.monotonic() - started
     return selection
 
 

@@ -120,6 +120,12 @@ def validate_problem(problem: TransferProblem) -> None:
     n_loc, n_sku = problem.shape
     if problem.window_days < 1:
         raise ProblemError("must be at least 1 day", field="window_days", value=problem.window_days)
+    if problem.constraints.allowed_lanes not in ("city", "region", "any"):
+        raise ProblemError(
+            "must be city, region or any",
+            field="constraints.allowed_lanes",
+            value=problem.constraints.allowed_lanes,
+        )
     codes = [loc.code for loc in problem.locations]
     if len(set(codes)) != len(codes):
         raise ProblemError("duplicate location codes", field="locations")

@@ -82,7 +82,9 @@ def _plan(
     empty_reason = None
     if not selection.shipments:
         empty_reason = (
-            "every candidate shipment failed a shipment rule (net value ≤ 0, below the minimum "
+            f"{network.reasons['positions_short']} short position(s) reachable from "
+            f"{network.reasons['positions_with_surplus']} with surplus, but every candidate "
+            "shipment failed a shipment rule (net value ≤ 0, below the minimum "
             f"value of {problem.constraints.min_value_per_shipment:g}, over the shipment caps "
             "or the cost budget)"
         )

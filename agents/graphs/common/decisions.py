@@ -11,7 +11,8 @@ from typing import Any
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from agents.approvals import EditDecision, HITLResponse, Principal, approval_id, audit
+from agents.approvals import EditDecision, HITLResponse, Principal, approval_id
+from agents.executor.audit import record_event
 from agents.graphs.common import subjects
 from agents.graphs.common.failures import fail_proposal
 from agents.graphs.common.orders import (
@@ -150,7 +151,7 @@ class DecisionApplier:
                 if verdict["approvers_required"] >= 2 and approval.decided_by is None:
                     approval.decided_by = principal.name
                     session.add(approval)
-                    audit(
+                    record_event(
                         session,
                         at=now,
                         actor=principal.name,
@@ -212,7 +213,7 @@ class DecisionApplier:
         approval.decided_at = at
         approval.comment = comment
         session.add(approval)
-        audit(
+        record_event(
             session,
             at=at,
             actor=by,

@@ -11,9 +11,9 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from agents.approvals import audit
 from agents.executor import orders as executor_orders
 from agents.executor import promos as executor_promos
+from agents.executor.audit import record_event
 from agents.executor.models import PromoDraft
 from agents.graphs.common.state import ProposalRecord
 from agents.proposals import MarkdownProposalInput, ProposedShipment
@@ -127,7 +127,7 @@ def create_transfer(
             session, shipment, run_id=run_id, requested_by=requested_by, at=at, reason=reason
         )
         subject_id = order.id
-        audit(
+        record_event(
             session,
             at=at,
             actor=requested_by,
@@ -191,7 +191,7 @@ def create_markdown(
             session, draft, run_id=run_id, requested_by=requested_by, at=at
         )
         subject_id = row.id
-        audit(
+        record_event(
             session,
             at=at,
             actor=requested_by,

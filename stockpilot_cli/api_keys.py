@@ -1,0 +1,62 @@
+"""``stockpilot api-key ...``: create, list and revoke the service's API keys."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlmodel import Session, select
+
+from api.auth import Role, create_api_key
+from inventory.db import get_engine
+from inventory.models import ApiKey
+
+console = Console()
+keys_app = typer.Typer(help="API keys of the service (stored hashed).", no_args_is_help=True)
+
+
+@keys_app.command("create")
+def create(
+    name: str = typer.Argument(..., help="Who the key is for, e.g. store-ops-sha."),
+    role: list[Role] = typer.Option(..., "--role", help="viewer | ops | approver | admin."),
+    db: str | None = typer.Option(None, "--db", help="Database URL (default: settings)."),
+) -> None:
+    """Create a key; it is shown once and only its hash is kept."""
+    with Session(get_engine(db)) as session:
+        try:
+            key = create_api_key(session, name, role)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="NAME") from exc
+        session.commit()
+    typer.echo(f"{name} ({', '.join(role)}): {key}")
+    typer.echo("store the key now: only its hash is kept")
+
+
+@keys_app.command("list")
+def list_keys(db: str | None = typer.Option(None, "--db", help="Database URL.")) -> None:
+    """Names and roles of the keys (never the keys)."""
+    with Session(get_engine(db)) as session:
+        rows = session.exec(select(ApiKey).order_by(ApiKey.name)).all()
+    table = Table("name", "roles", "created")
+    for row in rows:
+        table.add_row(row.name, ", ".join(row.roles), f"{row.created_at:%Y-%m-%d %H:%M}")
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def revoke(
+    name: str = typer.Argument(..., help="The key's name, e.g. demo-admin."),
+    db: str | None = typer.Option(None, "--db", help="Database URL."),
+) -> None:
+    """Delete a key; running services stop accepting it within 30 s (their cache)."""
+    with Session(get_engine(db)) as session:
+        row = session.exec(select(ApiKey).where(ApiKey.name == name)).first()
+        if row is None:
+            raise typer.BadParameter(f"no API key named {name!r}", param_hint="NAME")
+        session.delete(row)
+        session.commit()
+    console.print(f"revoked {name}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(keys_app, name="api-key")
