@@ -6,6 +6,7 @@ registry with the checkpointer that matches the database (SQLite file or Postgre
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import ExitStack, asynccontextmanager
 
@@ -64,6 +65,7 @@ def create_app(
                 worker = Worker(state.require_runner(), wake=state.wake_worker)
                 stack.callback(worker.stop)
                 worker.start()
+                _start_outbox_dispatcher(stack, state.require_runner())
             yield
 
     app = FastAPI(
@@ -79,6 +81,28 @@ def create_app(
         app.include_router(router, prefix="/v1")
     app.include_router(langgraph_router)
     return app
+
+
+def _start_outbox_dispatcher(stack: ExitStack, runner: GraphRunner) -> None:
+    """Keep draining the outbox: a send that failed transiently inside a run is retried here
+    with its idempotency key, so an approved order reaches the WMS once the WMS is back."""
+    runtime = getattr(runner.catalog, "runtime", None)
+    if runtime is None:  # a test catalog without the agents' runtime has no outbox to drain
+        return
+    from agents.executor.dispatcher import Dispatcher
+
+    stop = threading.Event()
+    dispatcher = Dispatcher(runtime.engine, runtime.connectors, settings=runtime.dispatch)
+    thread = threading.Thread(
+        target=dispatcher.run_forever, args=(stop,), name="stockpilot-outbox", daemon=True
+    )
+    thread.start()
+
+    def _stop() -> None:
+        stop.set()
+        thread.join(timeout=30)
+
+    stack.callback(_stop)
 
 
 def _registry_catalog(stack: ExitStack, settings: Settings, engine: Engine) -> AssistantCatalog:

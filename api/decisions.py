@@ -3,6 +3,7 @@ would send, so the graph's policy checks, executor and audit run exactly once, i
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from langgraph.types import Command
@@ -11,14 +12,24 @@ from sqlmodel import Session
 from agents.policy.model import Policy
 from api.auth import Principal
 from api.errors import ApiError, conflict, not_found
-from api.four_eyes import check_may_decide
+from api.four_eyes import check_may_decide, pending_for_thread
 from api.langgraph_compat.runner import GraphRunner
 from api.run_store import utcnow
 from api.schemas.approvals import DecisionRequest
-from inventory.models import AgentThread, Approval, ApprovalStatus
+from inventory.models import AgentThread, Approval, ApprovalStatus, WorldMeta
 
 
-def load_pending(session: Session, approval_id: str) -> Approval:
+def world_now(session: Session) -> datetime:
+    """Approvals expire on the world's clock (the demo world lives in 2015); wall-clock UTC when
+    the pool has none."""
+    meta = session.get(WorldMeta, "clock")
+    if meta is None or "now" not in meta.value:
+        return utcnow()
+    now = datetime.fromisoformat(meta.value["now"])
+    return now if now.tzinfo else now.replace(tzinfo=UTC)
+
+
+def load_pending(session: Session, approval_id: str, now: datetime) -> Approval:
     approval = session.get(Approval, approval_id)
     if approval is None:
         raise not_found("approval", approval_id)
@@ -30,7 +41,7 @@ def load_pending(session: Session, approval_id: str) -> Approval:
             value=approval.status,
         )
     expires = approval.expires_at
-    if expires is not None and expires.replace(tzinfo=expires.tzinfo or utcnow().tzinfo) < utcnow():
+    if expires is not None and (expires if expires.tzinfo else expires.replace(tzinfo=UTC)) < now:
         raise conflict(
             f"approval {approval_id} expired at {expires.isoformat()}",
             field="expires_at",
@@ -47,7 +58,8 @@ def decide(
     principal: Principal,
 ) -> list[Approval]:
     """Decide approvals that wait in one interrupt; one resume carries every decision."""
-    approvals = [load_pending(session, approval_id) for approval_id, _ in choices]
+    now = world_now(session)
+    approvals = [load_pending(session, approval_id, now) for approval_id, _ in choices]
     for approval in approvals:
         check_may_decide(session, approval, principal, policy)
     threads = {a.thread_id for a in approvals}
@@ -66,7 +78,7 @@ def decide(
             value=first.thread_id,
         )
     by_subject = {a.subject_id: body for a, (_, body) in zip(approvals, choices, strict=True)}
-    decisions = _ordered_decisions(runner, thread.assistant_id, first, by_subject)
+    decisions = _ordered_decisions(session, runner, thread.assistant_id, first, by_subject)
     resume: dict[str, Any] = {
         "decisions": decisions,
         "principal": principal.as_resume_principal(),
@@ -88,6 +100,7 @@ def decide(
 
 
 def _ordered_decisions(
+    session: Session,
     runner: GraphRunner,
     assistant_id: str,
     approval: Approval,
@@ -111,11 +124,13 @@ def _ordered_decisions(
         )
     missing = [s for s in subjects if s not in by_subject]
     if missing:
+        ids = {a.subject_id: a.id for a in pending_for_thread(session, approval.thread_id or "")}
+        others = [ids.get(s, s) for s in missing]
         raise conflict(
             f"this interrupt asks about {len(subjects)} proposals together; decide them in one "
-            f"call to POST /v1/approvals/decisions (also: {', '.join(missing)})",
+            f"call to POST /v1/approvals/decisions (also: {', '.join(others)})",
             field="approval_id",
-            value=missing,
+            value=others,
         )
     decisions = []
     for subject in subjects:

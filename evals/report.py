@@ -61,9 +61,10 @@ def render_markdown(result: SuiteResult) -> str:
     lines += [
         f"- Share of the hindsight-optimal value captured (mean over {h.capture_defined_in} of "
         f"{h.rain_scenarios} rain scenarios where there was value to capture): "
-        f"**{_pct(h.mean_capture_share)}**",
+        f"**{_pct(h.mean_capture_share)}**; value-weighted (Σ net ÷ Σ hindsight net over the "
+        f"same scenarios): **{_pct(h.weighted_capture_share)}**",
         f"- Transferred units sold within the window: **{_pct(h.sell_through)}** "
-        f"({h.transferred_units_sold} of {h.units_transferred} units)",
+        f"({h.transferred_units_sold:g} of {h.units_transferred:g} units per trial)",
         f"- Net value recovered (lost sales avoided − transfer cost): {_cny(h.net_value)} "
         f"vs {_cny(h.hindsight_net_value)} for the hindsight-optimal plan",
         "",
@@ -76,13 +77,15 @@ def render_markdown(result: SuiteResult) -> str:
     for summary in result.scenarios:
         first = summary.trials[0]
         n_orders, units = _orders(first)
+        # Capture and sell-through judge transfer decisions: shown where one was taken or due.
+        judged = "rain" in summary.tags or units > 0
         status = "pass" if summary.passed else f"**FAIL** ({summary.passes}/{len(summary.trials)})"
         lines.append(
             f"| `{summary.id}` | {_escape(summary.purpose)} | {status} | "
             f"{summary.pass_hat_k.get(k, 0.0):.2f} | {n_orders} | {units} | {_approvals(first)} | "
             f"{_cny(_mean_kpi(summary, 'net_value'))} | "
-            f"{_pct(_mean_kpi(summary, 'capture_share'))} | "
-            f"{_pct(_mean_kpi(summary, 'sell_through'))} |"
+            f"{_pct(_mean_kpi(summary, 'capture_share')) if judged else '-'} | "
+            f"{_pct(_mean_kpi(summary, 'sell_through')) if judged else '-'} |"
         )
     if failed:
         lines += ["", "## Why scenarios failed", ""]

@@ -55,11 +55,16 @@ class Headline(BaseModel):
         description="Mean share of hindsight-optimal net value captured (where defined)."
     )
     capture_defined_in: int
+    weighted_capture_share: float | None = Field(
+        default=None,
+        description="Σ executed net value ÷ Σ hindsight net value over the same scenarios: "
+        "less sensitive than the mean to scenarios with little to gain.",
+    )
     sell_through: float | None = Field(
         description="Transferred units that sold within the window ÷ units transferred."
     )
-    units_transferred: int
-    transferred_units_sold: int
+    units_transferred: float = Field(description="Per trial (mean over trials), all scenarios.")
+    transferred_units_sold: float
     net_value: float
     hindsight_net_value: float
 

@@ -23,7 +23,7 @@ from threadpoolctl import threadpool_limits
 from connectors.base import ConnectorSet, RetryPolicy
 from evals.approver import ScriptedApprover
 from evals.cassette import Cassette, CassetteError, recording_client, replaying
-from evals.drive import DriveResult, GraphDriver
+from evals.drive import DriveResult, GraphDriver, where
 from evals.expectations import CheckResult, evaluate
 from evals.kpis import ReplayKpis
 from evals.observe import observe
@@ -147,6 +147,14 @@ def _sweep_expired(world: World) -> list[str]:
         return expire_due_orders(session, at=world.now)
 
 
+def _naive_utc(moment: dt.datetime) -> dt.datetime:
+    """World times are naive and read as UTC (as the executor's ``as_utc`` does); stored ones
+    may come back aware."""
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(dt.UTC).replace(tzinfo=None)
+
+
 def drain_outbox(world: World, connectors: ConnectorSet) -> list[str]:
     """What the service's background worker does: send due outbox rows, retry after backoff."""
     from agents.executor.dispatcher import Dispatcher
@@ -165,8 +173,9 @@ def drain_outbox(world: World, connectors: ConnectorSet) -> list[str]:
             ).all()
         if not waiting:
             break
-        due = min((m.next_attempt_at or world.now) for m in waiting)
-        _move_clock(world, max(due - world.now, dt.timedelta(0)) + dt.timedelta(seconds=1))
+        due = min(_naive_utc(m.next_attempt_at or world.now) for m in waiting)
+        wait = due - _naive_utc(world.now)
+        _move_clock(world, max(wait, dt.timedelta(0)) + dt.timedelta(seconds=1))
     return notes
 
 
@@ -327,7 +336,7 @@ def run_trial(
         result.checks = checks
     except Exception as exc:  # one broken scenario must fail with its reason, not end the suite
         what = "world setup" if isinstance(exc, WorldSetupError) else "harness"
-        result.checks.append(_check(what, False, f"{type(exc).__name__}: {exc}"))
+        result.checks.append(_check(what, False, f"{type(exc).__name__}: {exc}{where(exc)}"))
     finally:
         if world is not None:
             world.dispose()
@@ -379,29 +388,42 @@ def simulated_systems() -> ConnectorSet:
     return ConnectorSet.simulated(retry=retry)
 
 
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
 def headline(summaries: list[ScenarioSummary]) -> Headline:
-    """Capture share and sell-through over the rain scenarios (all trials)."""
+    """Capture share and sell-through over the rain scenarios; each scenario's trials averaged
+    first, so K trials weigh as much as one."""
     rain = [s for s in summaries if "rain" in s.tags]
     captures: list[float] = []
-    units = sold = 0
-    net = hindsight = 0.0
+    units = sold = net = hindsight = captured_net = captured_hindsight = 0.0
     for summary in rain:
-        for trial in summary.trials:
-            if trial.replay is None:
-                continue
-            if trial.replay.capture_share is not None:
-                captures.append(trial.replay.capture_share)
-            units += trial.replay.executed.units_transferred
-            sold += trial.replay.executed.transferred_units_sold
-            net += trial.replay.executed.net_value
-            hindsight += trial.replay.hindsight.net_value if trial.replay.hindsight else 0.0
+        replays = [t.replay for t in summary.trials if t.replay is not None]
+        if not replays:
+            continue
+        capture = _mean([r.capture_share for r in replays if r.capture_share is not None])
+        if capture is not None:
+            captures.append(capture)
+            captured_net += _mean([r.executed.net_value for r in replays]) or 0.0
+            captured_hindsight += (
+                _mean([r.hindsight.net_value for r in replays if r.hindsight is not None]) or 0.0
+            )
+        units += _mean([float(r.executed.units_transferred) for r in replays]) or 0.0
+        sold += _mean([float(r.executed.transferred_units_sold) for r in replays]) or 0.0
+        net += _mean([r.executed.net_value for r in replays]) or 0.0
+        hindsight += _mean([r.hindsight.net_value if r.hindsight else 0.0 for r in replays]) or 0.0
+    mean_capture = _mean(captures)
     return Headline(
         rain_scenarios=len(rain),
-        mean_capture_share=round(sum(captures) / len(captures), 4) if captures else None,
+        mean_capture_share=round(mean_capture, 4) if mean_capture is not None else None,
         capture_defined_in=len(captures),
+        weighted_capture_share=(
+            round(captured_net / captured_hindsight, 4) if captured_hindsight > 0 else None
+        ),
         sell_through=round(sold / units, 4) if units else None,
-        units_transferred=units,
-        transferred_units_sold=sold,
+        units_transferred=round(units, 2),
+        transferred_units_sold=round(sold, 2),
         net_value=round(net, 2),
         hindsight_net_value=round(hindsight, 2),
     )

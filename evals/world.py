@@ -8,6 +8,7 @@ what keeps the offline suite inside its time budget. Every change to stock goes 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from sqlmodel import Session, select
 
 from evals.scenario import InTransitOverride, Scenario, StockOverride, StockSelector, WorldSetup
 from inventory import movements
-from inventory.config import Settings, get_settings
+from inventory.config import PROJECT_ROOT, Settings, get_settings
 from inventory.db import make_engine, session_scope
 from inventory.demo_world.spec import WorldSpec
 from inventory.demo_world.template import copy_world, template_path, world_template
@@ -61,9 +62,19 @@ def cache_is_warm(setup: WorldSetup, now: dt.datetime) -> bool:
     return template.exists() and any(model_cache_dir(template).glob("*.joblib"))
 
 
+def _forecaster_fingerprint() -> str:
+    """Changes whenever the forecasting code does, so a cached fit is never a stale model."""
+    digest = hashlib.sha256()
+    for package in ("forecasting", "tools/forecast_demand"):
+        for path in sorted((PROJECT_ROOT / package).glob("*.py")):
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
 def model_cache_dir(template: Path) -> Path:
     """Forecasters fitted on a template's history, kept beside the template file."""
-    return template.with_name(f"{template.stem}.models")
+    return template.with_name(f"{template.stem}.models-{_forecaster_fingerprint()}")
 
 
 def seed_forecast_models(world: World) -> list[str]:

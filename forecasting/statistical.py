@@ -41,7 +41,9 @@ class SktimePerSeries:
     def fit(self, panel: Panel, end: int) -> SktimePerSeries:
         start = max(0, end - HISTORY_DAYS_PER_SERIES)
         y = panel.since(start).to_sktime_y(end - start)
-        forecaster = self.template.clone()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=FutureWarning)  # sktime 1.3 remember_data
+            forecaster = self.template.clone()
         config: dict[str, object] = {"remember_data": False}
         if self.backend is not None:
             config["backend:parallel"] = self.backend

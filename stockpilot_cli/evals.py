@@ -27,7 +27,9 @@ def _summary_table(result: SuiteResult) -> Table:
         first = summary.trials[0]
         orders = len(first.observation.wms_orders) if first.observation else 0
         net = first.kpis.get("net_value")
-        capture = first.kpis.get("capture_share")
+        moved = first.kpis.get("units_transferred") or 0
+        judged = "rain" in summary.tags or moved > 0  # capture judges transfer decisions
+        capture = first.kpis.get("capture_share") if judged else None
         table.add_row(
             summary.id,
             "[green]pass[/]"
@@ -113,10 +115,12 @@ def run(
     h = result.headline
     if h.rain_scenarios:
         capture = "n/a" if h.mean_capture_share is None else f"{h.mean_capture_share:.0%}"
+        weighted = "n/a" if h.weighted_capture_share is None else f"{h.weighted_capture_share:.0%}"
         sell = "n/a" if h.sell_through is None else f"{h.sell_through:.0%}"
         console.print(
-            f"rain scenarios: mean capture of hindsight-optimal value {capture} "
-            f"({h.capture_defined_in}/{h.rain_scenarios}); transferred units sold {sell}"
+            f"rain scenarios: capture of hindsight-optimal value: mean {capture} over "
+            f"{h.capture_defined_in}/{h.rain_scenarios} scenarios, value-weighted {weighted}; "
+            f"transferred units sold {sell}"
         )
     if report is not None:
         md, js = write_report(result, report)

@@ -32,8 +32,8 @@ def render_report(report: BacktestReport) -> Table:
         title=f"Backtest · {report.series} series · folds from {', '.join(report.origins)} · "
         f"{report.config.horizon} days · best: {report.best_model}"
     )
-    table.add_column("model")
-    table.add_column("segment")
+    table.add_column("model", no_wrap=True)
+    table.add_column("segment", no_wrap=True)
     for metric in TABLE_METRICS:
         table.add_column(metric, justify="right")
     for row in sorted(report.results, key=lambda r: (r.segment != "all", r.segment, r.model)):

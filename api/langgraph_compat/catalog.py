@@ -58,6 +58,11 @@ class RegistryCatalog:
         self._lock = threading.Lock()
 
     @property
+    def runtime(self) -> Any:
+        """The agents' runtime (engine, connectors, dispatch settings) the graphs run with."""
+        return self._runtime
+
+    @property
     def specs(self) -> Mapping[str, AssistantSpec]:
         return {
             key: AssistantSpec(

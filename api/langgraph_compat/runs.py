@@ -55,24 +55,14 @@ def _admit(
     runner: GraphRunner,
     policy: Policy,
 ) -> RunTicket:
+    require_may_run(body, principal)
     if session.get(AgentThread, thread_id) is None:
         if body.if_not_exists != "create":
             raise not_found("thread", thread_id, field="thread_id")
         run_store.create_thread(session, thread_id=thread_id, created_by=principal.name)
         session.commit()
     command = _authorised_command(body.command, thread_id, principal, session, policy)
-    if command is None and not principal.has_any(Role.OPS):
-        raise ApiError(
-            403,
-            f"{principal.name!r} may not start runs; needs the ops role "
-            "(approvers may only resume)",
-            field="role",
-            value=[str(r) for r in principal.roles],
-        )
-    if command is None and body.input is None and body.command is None:
-        graph_input: Any = None
-    else:
-        graph_input = build_command(command) if command is not None else body.input
+    graph_input = build_command(command) if command is not None else body.input
     return runner.admit(
         thread_id=thread_id,
         assistant_id=body.assistant_id,
@@ -82,6 +72,19 @@ def _admit(
         stream_modes=parse_stream_modes(body.stream_mode),
         run_input={"input": body.input, "command": command, "metadata": body.metadata or {}},
     )
+
+
+def require_may_run(body: RunCreate, principal: Principal) -> None:
+    """Starting or steering a run needs ops; answering an interrupt alone needs approver."""
+    answers_interrupt = body.command is not None and body.command.resume is not None
+    if not answers_interrupt and not principal.has_any(Role.OPS):
+        raise ApiError(
+            403,
+            f"{principal.name!r} may not start runs; needs the ops role "
+            "(approvers may only resume)",
+            field="role",
+            value=[str(r) for r in principal.roles],
+        )
 
 
 def _authorised_command(
@@ -185,6 +188,7 @@ def stream_stateless_run(
     policy: PolicyDep,
     principal: RunCallerDep,
 ) -> StreamingResponse:
+    require_may_run(body, principal)
     thread = run_store.create_thread(session, created_by=principal.name)
     session.commit()
     ticket = _admit(
@@ -229,6 +233,7 @@ async def wait_stateless_run(
     principal: RunCallerDep,
 ) -> dict[str, Any]:
     def admit() -> RunTicket:
+        require_may_run(body, principal)
         thread = run_store.create_thread(session, created_by=principal.name)
         session.commit()
         return _admit(

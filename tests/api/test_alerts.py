@@ -155,8 +155,7 @@ def test_alerts_are_readable_with_a_key(client: TestClient) -> None:
     )
 
 
-@pytest.mark.postgres
-def test_alert_idempotency_on_postgres(engine: Engine, tmp_path) -> None:
+def test_alert_idempotency_on_both_backends(engine: Engine, tmp_path) -> None:
     """The same alert posted twice on either backend: one alert row, one run."""
     seed_demo_keys(engine)
     settings = Settings(database_url=str(engine.url), data_dir=tmp_path)

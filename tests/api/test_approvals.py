@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -42,6 +42,20 @@ def _pending_requested_by(client: TestClient, requester: str, mm: float) -> dict
     assert result["__interrupt__"], result
     approval_id = f"AP-TO-by-{requester}-{mm}"
     return client.get(f"/v1/approvals/{approval_id}", headers=key("demo-viewer")).json()
+
+
+def _set_expiry(engine: Engine, approval_id: str, at: datetime) -> None:
+    with Session(engine) as session:
+        row = session.get(Approval, approval_id)
+        row.expires_at = at
+        session.add(row)
+        session.commit()
+
+
+def _approve(client: TestClient, approval_id: str, who: str = "demo-approver"):
+    return client.post(
+        f"/v1/approvals/{approval_id}/decision", json={"decision": "approve"}, headers=key(who)
+    )
 
 
 def test_approver_approves_and_is_recorded(client: TestClient, sqlite_engine: Engine) -> None:
@@ -106,16 +120,8 @@ def test_unknown_approval_is_404(client: TestClient) -> None:
 
 def test_expired_approval_is_409(client: TestClient, sqlite_engine: Engine) -> None:
     approval = _pending_from_alert(client)
-    with Session(sqlite_engine) as session:
-        row = session.get(Approval, approval["id"])
-        row.expires_at = utcnow() - timedelta(minutes=1)
-        session.add(row)
-        session.commit()
-    response = client.post(
-        f"/v1/approvals/{approval['id']}/decision",
-        json={"decision": "approve"},
-        headers=key("demo-approver"),
-    )
+    _set_expiry(sqlite_engine, approval["id"], utcnow() - timedelta(minutes=1))
+    response = _approve(client, approval["id"])
     assert response.status_code == 409 and "expired" in response.json()["error"]["message"]
 
 
@@ -177,7 +183,7 @@ def test_one_interrupt_with_two_orders_is_decided_together(client: TestClient) -
     )
     assert alone.status_code == 409
     assert "/v1/approvals/decisions" in alone.json()["error"]["message"]
-    assert alone.json()["error"]["value"] == ["TO-big-2"]
+    assert alone.json()["error"]["value"] == ["AP-TO-big-2"]
     together = client.post(
         "/v1/approvals/decisions",
         json={
@@ -203,3 +209,11 @@ def test_batch_with_an_unknown_approval_is_404(client: TestClient) -> None:
         headers=key("demo-approver"),
     )
     assert response.status_code == 404
+
+
+def test_expiry_is_on_the_world_clock(world_client: TestClient, world_engine: Engine) -> None:
+    """The demo world lives in 2015: an approval due three hours after its 'now' is still open."""
+    approval = _pending_from_alert(world_client, "world-1")
+    _set_expiry(world_engine, approval["id"], datetime(2015, 7, 1, 12, tzinfo=UTC))  # now: 09:00
+    response = _approve(world_client, approval["id"])
+    assert response.status_code == 200, response.text

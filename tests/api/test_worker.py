@@ -114,3 +114,25 @@ def test_run_cut_off_mid_way_resumes_from_its_checkpoint(
         assert len(session.exec(select(Approval)).all()) == 1
     steps = client.get(f"/v1/runs/{run_id}/steps", headers=VIEWER).json()
     assert [s["completed"] for s in steps if s["completed"]] == [["propose"]]  # not run twice
+
+
+def test_alert_to_decision_on_both_backends(engine: Engine, tmp_path) -> None:
+    """Admission, the worker's claim, the thread's busy flag and the decision on SQLite and
+    Postgres alike."""
+    from api.auth import seed_demo_keys
+
+    seed_demo_keys(engine)
+    settings = Settings(database_url=str(engine.url), data_dir=tmp_path)
+    app = create_app(settings, engine=engine, catalog=tiny_catalog(engine))
+    with TestClient(app) as client:
+        run_id = post_alert(client, weather("both-1", mm=60)).json()["run_id"]
+        assert Worker(app.state.stockpilot.runner).run_pending() == 1
+        assert Worker(app.state.stockpilot.runner).run_pending() == 0
+        assert _run(engine, run_id).status == "interrupted"
+        decided = client.post(
+            "/v1/approvals/AP-TO-both-1/decision",
+            json={"decision": "approve"},
+            headers={"x-api-key": KEYS["demo-approver"]},
+        )
+        assert decided.status_code == 200, decided.text
+    assert _run(engine, run_id).status == "succeeded"

@@ -106,3 +106,48 @@ def test_files_are_written_and_json_round_trips(tmp_path: Path) -> None:
     assert data["passed"] is False
     assert [s["passed"] for s in data["scenarios"]] == [True, False]
     assert SuiteResult.model_validate(data).headline.mean_capture_share == 0.5918
+
+
+def test_headline_averages_trials_before_scenarios() -> None:
+    from evals.runner import headline
+
+    def trial(net: float, hindsight: float, capture: float | None) -> TrialResult:
+        replay = ReplayKpis(
+            window_days=2,
+            no_action_lost_units=1,
+            no_action_lost_value=1.0,
+            executed=score(4, 2, net),
+            hindsight=score(4, 4, hindsight),
+            capture_share=capture,
+        )
+        return TrialResult(scenario_id="x", trial=1, passed=True, duration_s=0, replay=replay)
+
+    a = ScenarioSummary(
+        id="a",
+        purpose="p",
+        tags=["rain"],
+        source="",
+        pass_hat_k={1: 1.0},
+        trials=[trial(100, 200, 0.5), trial(100, 200, 0.5)],
+    )
+    b = ScenarioSummary(
+        id="b",
+        purpose="p",
+        tags=["rain"],
+        source="",
+        pass_hat_k={1: 1.0},
+        trials=[trial(-10, 0.5, None)],
+    )
+    other = ScenarioSummary(
+        id="c",
+        purpose="p",
+        tags=["chat"],
+        source="",
+        pass_hat_k={1: 1.0},
+        trials=[trial(999, 999, 1.0)],
+    )
+    h = headline([a, b, other])
+    assert (h.rain_scenarios, h.capture_defined_in) == (2, 1)
+    assert h.mean_capture_share == 0.5 and h.weighted_capture_share == 0.5
+    assert h.units_transferred == 8 and h.transferred_units_sold == 4  # one trial's worth each
+    assert h.net_value == 90.0

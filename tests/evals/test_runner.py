@@ -50,7 +50,7 @@ def test_true_expectations_pass_and_exit_zero(tmp_path: Path) -> None:
     assert code == 0, output
     trial = data["scenarios"][0]["trials"][0]
     assert trial["passed"] is True
-    assert trial["replay"]["window_days"] == 3
+    assert trial["replay"]["window_days"] == 2
     assert trial["kpis"]["policy_violations"] == 0
 
 

@@ -82,7 +82,9 @@ def test_sktime_adapter_agrees_with_the_vectorised_seasonal_naive(panel: Panel) 
     few = panel.take(np.arange(6))
     origin = few.n_days - H
     few.stockout[:, origin - 7 : origin] = False  # the last week observed: both use it as is
-    sktime_naive = SktimePerSeries("naive", NaiveForecaster(strategy="last", sp=7), backend=None)
+    with pytest.warns(FutureWarning):  # sktime 1.2 announces the remember_data default change
+        template = NaiveForecaster(strategy="last", sp=7)
+    sktime_naive = SktimePerSeries("naive", template, backend=None)
     np.testing.assert_allclose(
         sktime_naive.predict_mean(few, origin, H), SeasonalNaive().predict_mean(few, origin, H)
     )

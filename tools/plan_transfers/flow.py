@@ -1,4 +1,4 @@
-"""One min-cost flow over every SKU at once (disjoint components share a super source and sink).
+"""The transshipment as min-cost flows, one per SKU (OR-Tools), over the candidate network.
 
 Shipment fixed costs and the rules that couple SKUs on a lane are not linear; they are handled
 by dynamic slope scaling (a used lane's fixed cost is spread over the packs it carried last round)
@@ -175,13 +175,26 @@ def _polish(
             break
         improved = _restricted(problem, network, lane_of, _pairs(selection), with_slots=False)
         if plan_objective(improved.shipments) <= plan_objective(selection.shipments) + 1e-6:
-            improved = _restricted(problem, network, lane_of, _pairs(selection), with_slots=True)
+            improved = _restricted(
+                problem,
+                network,
+                lane_of,
+                _pairs(selection),
+                with_slots=True,
+                typical_packs=_typical_packs(selection, network.pack),
+            )
             improved = _restricted(problem, network, lane_of, _pairs(improved), with_slots=False)
             if plan_objective(improved.shipments) <= plan_objective(selection.shipments) + 1e-6:
                 break
         selection = improved
         step = time.monotonic() - started
     return selection
+
+
+def _typical_packs(selection: Selection, pack: int) -> float:
+    """Median packs per shipment of a plan."""
+    units = [s.units for s in selection.shipments]
+    return float(np.median(units)) / pack if units else 1.0
 
 
 def _restricted(
@@ -191,6 +204,7 @@ def _restricted(
     opened: set[tuple[int, int]],
     *,
     with_slots: bool,
+    typical_packs: float = 1.0,
 ) -> Selection:
     c = problem.constraints
     lanes = problem.lanes
@@ -206,9 +220,8 @@ def _restricted(
         arc_src = network.node_loc[network.lane_from]
         arc_dst = network.node_loc[network.lane_to]
         allowed |= free_src[arc_src] & free_dst[arc_dst]
-        typical = max(len(opened), 1)
-        units = np.bincount(network.lane_id, weights=network.lane_capacity, minlength=len(lanes))
-        lane_extra = lanes.cost_per_shipment / np.maximum(np.minimum(units, typical), 1)
+        # A new lane is priced as if it carried what an opened lane typically carries.
+        lane_extra = lanes.cost_per_shipment / max(typical_packs, 1.0)
         open_lanes = np.unique(network.lane_id[is_open])
         lane_extra[open_lanes] = 0.0
     moves, _ = min_cost_flow_moves(network, lane_extra, ~allowed)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from typing import Any, NamedTuple
 
 from langchain_core.runnables import RunnableConfig
-from sqlalchemy import func
-from sqlmodel import select
+from sqlalchemy import case, func
+from sqlmodel import Session, select
 
 from agents.graphs.alert_response.report import write_report
 from agents.graphs.alert_response.state import AlertPayload, AlertState
@@ -22,7 +22,6 @@ from tools.forecast_demand.models import ForecastInput, RainScenario
 from tools.plan_transfers.models import PlanTransfersInput, TransferPlan
 from tools.recommend_promos.models import PromoInput, PromoOutput
 from tools.registry import TOOLS
-from tools.stock_lookup.models import StockLookupInput
 
 SEVERITY: dict[RainBand, str] = {
     RainBand.NONE: "none",
@@ -129,12 +128,6 @@ class AlertNodes:
         scope, triage = state["scope"], state["triage"]
         ctx = self.runtime.tool_context()
         try:
-            stock = TOOLS["stock_lookup"].run(
-                ctx,
-                StockLookupInput(
-                    city=triage["city"], location_kind="store", include_zero=True, limit=10_000
-                ),
-            )
             result = TOOLS["forecast_demand"].run(
                 ctx,
                 ForecastInput(
@@ -146,36 +139,29 @@ class AlertNodes:
             )
         except ToolError as exc:
             return {"forecast": {"error": f"forecast failed: {exc}"}}
-        rain_positions = [
-            p
-            for p in stock.positions  # type: ignore[attr-defined]
-            if p.category in RAIN_CATEGORIES
-        ]
-        rain_styles = {p.style for p in rain_positions}
+        with ctx.read() as session:
+            stock = _rain_stock(session, scope["stores"])
         demand: dict[tuple[str, str], float] = defaultdict(float)
         for series in result.series:  # type: ignore[attr-defined]
-            if series.style in rain_styles:
+            if (series.location, series.style) in stock:
                 demand[(series.location, series.style)] += series.total_mean
-        atp: dict[tuple[str, str], int] = defaultdict(int)
-        for position in rain_positions:
-            atp[(position.location, position.style)] += position.atp
         shortfalls = {
-            key: demand[key] - atp.get(key, 0) for key in demand if demand[key] > atp.get(key, 0)
+            key: units - stock[key].atp for key, units in demand.items() if units > stock[key].atp
         }
-        size_holes = [
-            p
-            for p in rain_positions
-            if p.atp == 0 and demand.get((p.location, p.style), 0.0) >= MIN_DEMAND_FOR_SIZE_HOLE
-        ]
+        size_holes = sum(
+            stock[key].empty_sizes
+            for key, units in demand.items()
+            if units >= MIN_DEMAND_FOR_SIZE_HOLE
+        )
         top = sorted(shortfalls.items(), key=lambda item: -item[1])[:5]
         return {
             "forecast": {
                 "model": result.model,  # type: ignore[attr-defined]
                 "demand_units": round(sum(demand.values()), 1),
-                "atp_units": int(sum(atp.values())),
+                "atp_units": sum(row.atp for row in stock.values()),
                 "short_units": round(sum(shortfalls.values()), 1),
                 "short_series": len(shortfalls),
-                "size_holes": len(size_holes),
+                "size_holes": size_holes,
                 "top_shortfalls": [
                     {"location": loc, "style": style, "short_units": round(units, 1)}
                     for (loc, style), units in top
@@ -260,6 +246,41 @@ class AlertNodes:
 
     def report(self, state: AlertState) -> AlertState:
         return write_report(self.runtime, state)
+
+
+class _StyleStock(NamedTuple):
+    atp: int
+    empty_sizes: int
+
+
+def _rain_stock(session: Session, stores: list[str]) -> dict[tuple[str, str], _StyleStock]:
+    """ATP and sizes at zero per (store, rain style), in one aggregate query."""
+    atp = case(
+        (
+            StockPosition.on_hand - StockPosition.reserved - StockPosition.safety > 0,
+            StockPosition.on_hand - StockPosition.reserved - StockPosition.safety,
+        ),
+        else_=0,
+    )
+    rows = session.exec(
+        select(
+            StockPosition.location_code,
+            Sku.style_code,
+            func.sum(atp),
+            func.sum(case((atp == 0, 1), else_=0)),
+        )
+        .join(Sku, Sku.code == StockPosition.sku_code)
+        .join(Style, Style.code == Sku.style_code)
+        .where(
+            StockPosition.location_code.in_(stores),  # type: ignore[attr-defined]
+            Style.category.in_(sorted(RAIN_CATEGORIES)),  # type: ignore[attr-defined]
+        )
+        .group_by(StockPosition.location_code, Sku.style_code)
+    ).all()
+    return {
+        (location, style): _StyleStock(int(total or 0), int(empty or 0))
+        for location, style, total, empty in rows
+    }
 
 
 def _chosen_option(options: list[Any], depth: float | None) -> dict[str, float]:

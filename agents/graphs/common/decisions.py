@@ -83,6 +83,13 @@ class DecisionApplier:
                 if approval is None:
                     return f"no approval record for {subject_id}"
                 if approval.status != ApprovalStatus.PENDING:
+                    if isinstance(decision, EditDecision) and (approval.comment or "").startswith(
+                        "replaced by"
+                    ):
+                        # Applied before a crash: bring the replacement back into the state.
+                        new = self._replacement(session, state, record, decision, principal, now)
+                        if not isinstance(new, str):
+                            new_records.append(new)
                     return Outcome(
                         status=str(approval.status),
                         by=approval.decided_by,
@@ -237,13 +244,35 @@ class DecisionApplier:
     ) -> Outcome | str:
         """An edit replaces the subject with a new one, which goes through the gate again."""
         kind, subject_id = record["kind"], record["subject_id"]
+        new = self._replacement(session, state, record, decision, principal, now)
+        if isinstance(new, str):
+            return new
+        message = f"replaced by {new['subject_id']} (edited by {principal.name})"
+        self._close(session, approval, ApprovalStatus.REJECTED, principal.name, now, message)
+        subjects.reject(session, kind, subject_id, by=principal.name, at=now, comment=message)
+        new_records.append(new)
+        return Outcome(
+            status="edited", by=principal.name, rule=approval.policy_rule, message=message
+        )
+
+    def _replacement(
+        self,
+        session: Session,
+        state: FlowState,
+        record: ProposalRecord,
+        decision: EditDecision,
+        principal: Principal,
+        now: Any,
+    ) -> ProposalRecord | str:
+        """The edited subject (created once per original), or why the edit cannot be made."""
+        kind, subject_id = record["kind"], record["subject_id"]
         args = {k: v for k, v in decision.edited_action.args.items() if k != "subject_id"}
         key = f"edit:{subject_id}"
         run_id = state.get("run_id") or ""
         try:
             if kind == "transfer_order":
                 shipment = price_shipment(session, ProposedShipment.model_validate(args))
-                new = create_transfer(
+                return create_transfer(
                     session,
                     shipment,
                     key=key,
@@ -254,23 +283,15 @@ class DecisionApplier:
                     origin=record.get("origin"),
                     at=now,
                 )
-            else:
-                new = create_markdown(
-                    session,
-                    MarkdownProposalInput.model_validate(args),
-                    key=key,
-                    run_id=run_id,
-                    requested_by=principal.name,
-                    origin=record.get("origin"),
-                    at=now,
-                )
+            return create_markdown(
+                session,
+                MarkdownProposalInput.model_validate(args),
+                key=key,
+                run_id=run_id,
+                requested_by=principal.name,
+                origin=record.get("origin"),
+                at=now,
+            )
         except (ValidationError, ProposalInvalid) as exc:
             session.rollback()
             return f"edit rejected: {exc}"
-        message = f"replaced by {new['subject_id']} (edited by {principal.name})"
-        self._close(session, approval, ApprovalStatus.REJECTED, principal.name, now, message)
-        subjects.reject(session, kind, subject_id, by=principal.name, at=now, comment=message)
-        new_records.append(new)
-        return Outcome(
-            status="edited", by=principal.name, rule=approval.policy_rule, message=message
-        )

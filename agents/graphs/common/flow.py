@@ -95,7 +95,19 @@ class ApprovalFlow:
             "requested_by": record["requested_by"],
             "policy_rule": verdict.rule_text,
             "at": now,
-            "payload": {"summary": record.get("summary", ""), "action": record.get("action", {})},
+            # What the gate judged, so the API and evals read the same numbers the policy saw.
+            "payload": {
+                "summary": record.get("summary", ""),
+                "action": record.get("action", {}),
+                "units": record.get("units", 0),
+                "value": record.get("value", 0.0),
+                "cost": record.get("cost", 0.0),
+                "depth": record.get("depth"),
+                "rules": verdict.rules,
+                "approver_roles": verdict.approver_roles,
+                "approvers_required": verdict.approvers_required,
+                "distinct_from_requester": verdict.distinct_from_requester,
+            },
         }
         if verdict.outcome is GateOutcome.NEEDS_APPROVAL:
             with session_scope(self.runtime.engine) as session:

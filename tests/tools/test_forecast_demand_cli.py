@@ -1,0 +1,65 @@
+"""`stockpilot forecast fit | backtest` on a copy of the small demo world."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from forecasting.backtest import BacktestConfig, run_backtest
+from forecasting.baselines import SeasonalNaive, WeekdayProfile
+from forecasting.synthetic import SyntheticSpec, synthetic_panel
+from inventory.config import get_settings
+from stockpilot_cli.forecast import render_report
+from stockpilot_cli.main import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def world_db(small_world_template: Path, tmp_path: Path, monkeypatch) -> Iterator[str]:
+    path = tmp_path / "world.sqlite"
+    shutil.copy(small_world_template, path)
+    monkeypatch.setenv("STOCKPILOT_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    yield f"sqlite:///{path}"
+    get_settings.cache_clear()
+
+
+def test_fit_stores_a_versioned_artefact(world_db: str, tmp_path: Path) -> None:
+    result = runner.invoke(
+        app,
+        ["forecast", "fit", "--db", world_db, "--no-select", "--model", "weekday_profile"],
+        env={"COLUMNS": "200"},
+    )
+    assert result.exit_code == 0, result.output
+    assert "weekday_profile@2015-06-30" in result.output
+    (meta_file,) = (tmp_path / "data" / "models").glob("forecast-sku-*.json")
+    meta = json.loads(meta_file.read_text())
+    assert meta["data_end"] == "2015-06-30" and meta["model"] == "weekday_profile"
+    assert "rmsse" in meta["backtest"]
+
+
+def test_fit_refuses_an_unknown_model(world_db: str) -> None:
+    result = runner.invoke(
+        app, ["forecast", "fit", "--db", world_db, "--no-select", "--model", "x"]
+    )
+    assert result.exit_code != 0
+    assert "unknown model 'x'" in result.output
+
+
+def test_backtest_table_names_models_segments_and_winner() -> None:
+    panel = synthetic_panel(SyntheticSpec(series=200, days=150, seed=3))
+    report = run_backtest(
+        panel,
+        {"weekday_profile": WeekdayProfile, "seasonal_naive": SeasonalNaive},
+        BacktestConfig(horizon=7, folds=2),
+    )
+    table = render_report(report)
+    assert table.row_count == len(report.results)
+    assert f"best: {report.best_model}" in str(table.title)
+    assert json.loads(report.model_dump_json())["best_model"] == report.best_model
