@@ -16,8 +16,8 @@ from sqlalchemy.engine import Engine
 from agents.policy.model import load_policy
 from api.auth import KeyStore
 from api.errors import install_error_handlers
-from api.langgraph_compat import router as langgraph_router
 from api.langgraph_compat.catalog import AssistantCatalog, RegistryCatalog
+from api.langgraph_compat.router import router as langgraph_router
 from api.langgraph_compat.runner import GraphRunner
 from api.routes import V1_ROUTERS, health
 from api.state import AppState

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import pandas as pd
 from pydantic import BaseModel, Field
 
 from forecasting.features import FeatureBuilder
-from forecasting.metrics import point_metrics, quantile_metrics, series_scales
+from forecasting.metrics import group_day_rmse, point_metrics, quantile_metrics, series_scales
 from forecasting.model import MeanForecaster, fit_calibrated
 from forecasting.panel import Panel
 from inventory.vocabulary import WET_DAY_MM
@@ -90,10 +91,13 @@ def run_backtest(
     origins = fold_origins(panel, config, end)
     categories = sorted(panel.series["category"].astype(str).unique())
     sensitive = panel.series["rain_sensitive"].to_numpy(bool)
+    city_category, city_categories = pd.factorize(
+        panel.series["city"].astype(str) + "|" + panel.series["category"].astype(str)
+    )
     results: list[SegmentResult] = []
     for name, factory in models.items():
         pooled = _Pooled()
-        for origin in origins:
+        for fold, origin in enumerate(origins):
             fitted = fit_calibrated(factory(), panel, origin, calibration_days=config.horizon)
             forecast = fitted.forecast(panel, origin, config.horizon, config.levels)
             actual, usable = FeatureBuilder.targets(panel, origin, config.horizon)
@@ -109,6 +113,8 @@ def run_backtest(
                 mase_scale=mase_scale,
                 rmsse_scale=rmsse_scale,
                 category=panel.series["category"].astype(str).to_numpy(),
+                # Folds are stacked along the series axis: a group never spans two folds.
+                group=fold * len(city_categories) + city_category,
                 **{f"q{level}": forecast.quantiles[level] for level in config.levels},
             )
         results.extend(_segments(name, pooled, config, categories))
@@ -139,5 +145,8 @@ def _segments(
             continue
         metrics = point_metrics(mean, actual, mask, *scales)
         metrics.update(quantile_metrics(quantiles, actual, mask))
+        if segment == WET_RAIN:
+            # The same wet cells summed per fold × city × category and day (see group_day_rmse).
+            metrics.update(group_day_rmse(mean, actual, mask, pooled.get("group")))
         out.append(SegmentResult(model=name, segment=segment, metrics=metrics))
     return out

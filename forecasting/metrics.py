@@ -94,3 +94,33 @@ def quantile_metrics(
         out["coverage"] = float(np.mean((y >= low) & (y <= high)))
         out["coverage_nominal"] = levels[-1] - levels[0]
     return out
+
+
+def group_day_rmse(
+    mean: np.ndarray, actual: np.ndarray, usable: np.ndarray, groups: np.ndarray
+) -> dict[str, float]:
+    """RMSE and bias of group × day totals (e.g. city × category), over the usable cells only.
+
+    Daily SKU × location demand in the demo world is ~0.07 units with negative-binomial noise:
+    its squared error is almost all noise, so an effect such as rain's barely moves it. Summing
+    forecasts and actuals over the same uncensored cells of a group keeps the forecast's
+    systematic error and averages the noise away. Only group-days with a usable cell count.
+    """
+    mean = np.where(usable, mean, 0.0)
+    actual = np.where(usable, actual, 0.0)
+    codes, group_of_row = np.unique(groups, return_inverse=True)
+    shape = (len(codes), usable.shape[1])
+    total_mean, total_actual, cells = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+    np.add.at(total_mean, group_of_row, mean)
+    np.add.at(total_actual, group_of_row, actual)
+    np.add.at(cells, group_of_row, usable.astype(float))
+    scored = cells > 0
+    if not scored.any():
+        return {"group_day_rmse": np.nan, "group_day_bias": np.nan, "group_days": 0.0}
+    error = (total_mean - total_actual)[scored]
+    observed = float(total_actual[scored].sum())
+    return {
+        "group_day_rmse": float(np.sqrt(np.mean(error**2))),
+        "group_day_bias": float(error.sum()) / observed if observed > 0 else np.nan,
+        "group_days": float(scored.sum()),
+    }

@@ -138,6 +138,8 @@ class GraphRunner:
             "configurable": {
                 "thread_id": ticket.thread_id,
                 "principal": ticket.principal.as_resume_principal(),
+                # proposals are recorded under the person who asked, so four-eyes can hold
+                "requested_by": ticket.principal.name,
                 "run_id": ticket.run_id,
             },
             "metadata": {"run_id": ticket.run_id, "assistant_id": ticket.assistant_id},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
@@ -23,10 +24,16 @@ def connectors() -> Iterator[ConnectorSet]:
 
 
 @pytest.fixture
-def runtime(world_engine: Engine, connectors: ConnectorSet) -> AgentRuntime:
+def data_dir(tmp_path: Path) -> Path:
+    """Where forecast models fitted during a test go (never the project's var/)."""
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def runtime(world_engine: Engine, connectors: ConnectorSet, data_dir: Path) -> AgentRuntime:
     return AgentRuntime(
         engine=world_engine,
-        settings=Settings(database_url=str(world_engine.url)),
+        settings=Settings(database_url=str(world_engine.url), data_dir=data_dir),
         llm=OfflinePlanner(),
         connectors=connectors,
         clock=world_clock(world_engine),

@@ -49,10 +49,15 @@ def pool_path(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
+def data_dir(pool_path: Path) -> Path:
+    return pool_path.parent / "data"
+
+
+@pytest.fixture
 def world_engine(small_world_template: Path, pool_path: Path) -> Iterator[Engine]:
     """A fresh copy of the small world for each test, always at the same path: the forecast
     model stored for a pool is keyed on its URL, so one fit serves the whole module."""
-    for leftover in pool_path.parent.glob(f"{pool_path.name}*"):
+    for leftover in pool_path.parent.glob(f"{pool_path.name}*"):  # the pool and its WAL files
         leftover.unlink()
     copy_world(small_world_template, pool_path)
     engine = make_engine(f"sqlite:///{pool_path}")
@@ -151,3 +156,30 @@ def test_default_policy_sends_small_orders_at_once_and_holds_large_ones(runtime,
     sent_subjects = {r.order.order_id for r in connectors.wms.list_transfer_orders()}
     auto = {s for s, o in outcomes.items() if o.get("decision") == "auto_approved"}
     assert sent_subjects == auto
+
+
+def test_overstock_markdowns_go_through_the_same_gate(runtime, graph, connectors):
+    result = run_graph(
+        runtime,
+        graph,
+        assistant_id="alert_response",
+        thread_id="o",
+        payload={"alert": AlertPayload(type="overstock", city="Shanghai").model_dump(mode="json")},
+    )
+    outcomes = result.values["outcomes"]
+    records = {p["subject_id"]: p for p in result.values["proposals"]}
+    assert records and all(r["kind"] == "promo_proposal" for r in records.values())
+    rules = runtime.policy.markdown
+    for subject_id, outcome in outcomes.items():
+        depth = records[subject_id]["depth"]
+        if depth <= rules.auto_approve_max_depth:
+            assert outcome["status"] == "applied"  # sent at once, not held behind the others
+        elif depth <= rules.max_depth:
+            assert outcome["status"] == "pending"
+        else:
+            assert outcome["status"] == "refused"
+    applied = {s for s, o in outcomes.items() if o["status"] == "applied"}
+    assert len(connectors.pricing.list_price_changes()) == len(applied)
+    assert (result.status == RunStatus.INTERRUPTED) == any(
+        o["status"] == "pending" for o in outcomes.values()
+    )

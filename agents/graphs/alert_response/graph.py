@@ -62,9 +62,13 @@ def build_alert_response(
     graph.add_conditional_edges("plan", _after_plan)
     graph.add_conditional_edges("promos", _after_promos)
     graph.add_edge("propose", "gate")
-    graph.add_conditional_edges("gate", flow.route_after_gate)
+    graph.add_edge("gate", "execute")
     graph.add_edge("await_decisions", "apply_decisions")
     graph.add_conditional_edges("apply_decisions", flow.route_after_apply)
-    graph.add_edge("execute", "report")
+    graph.add_conditional_edges(
+        "execute",
+        flow.route_after_execute,
+        {"await_decisions": "await_decisions", "done": "report"},
+    )
     graph.add_edge("report", END)
     return graph.compile(checkpointer=checkpointer, name="alert_response")

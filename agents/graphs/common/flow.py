@@ -1,4 +1,5 @@
-"""The approval flow both graphs share: gate → await_decisions ⇄ apply_decisions → execute.
+"""The approval flow both graphs share: gate → execute → (await_decisions → apply_decisions →
+execute)* → done. Auto-approved orders go out at once; large ones wait for their humans.
 
 ``await_decisions`` only builds the request and calls ``interrupt()``: it re-runs from its start
 on resume (DESIGN §10), so every write lives in ``gate``, ``apply_decisions`` and ``execute``,
@@ -148,10 +149,6 @@ class ApprovalFlow:
             message="",
         )
 
-    @staticmethod
-    def route_after_gate(state: FlowState) -> Literal["await_decisions", "execute"]:
-        return "await_decisions" if state.get("pending") else "execute"
-
     # -- await_decisions (no side effects: re-runs on resume) ---------------------------------
 
     def await_decisions(self, state: FlowState) -> FlowState:
@@ -203,18 +200,26 @@ class ApprovalFlow:
         return {"decisions": response.model_dump(mode="json"), "review_notes": {}}
 
     @staticmethod
-    def route_after_apply(state: FlowState) -> Literal["gate", "await_decisions", "execute"]:
+    def route_after_apply(state: FlowState) -> Literal["gate", "execute"]:
+        """Edits go back through the gate; what was decided goes out before anyone waits again."""
         judged = state.get("judged") or {}
         if any(p["subject_id"] not in judged for p in state.get("proposals") or []):
             return "gate"
-        return "await_decisions" if state.get("pending") else "execute"
+        return "execute"
+
+    @staticmethod
+    def route_after_execute(state: FlowState) -> Literal["await_decisions", "done"]:
+        """Auto-approved orders are sent first; then the graph waits for the humans, if any."""
+        return "await_decisions" if state.get("pending") else "done"
 
     # -- execute ------------------------------------------------------------------------------
 
     def execute(self, state: FlowState) -> FlowState:
         outcomes: dict[str, Outcome] = state.get("outcomes") or {}
         records = records_by_subject(state)
-        approved = [s for s, o in outcomes.items() if o["status"] in {"auto_approved", "approved"}]
+        approved = [
+            s for s, o in outcomes.items() if o["status"] in {"auto_approved", "approved", "queued"}
+        ]
         if not approved:
             return {}
         report = Dispatcher(

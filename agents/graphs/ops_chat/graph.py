@@ -28,9 +28,13 @@ def build_ops_chat(
     graph.add_edge(START, "agent")
     graph.add_conditional_edges("agent", nodes.route_after_agent)
     graph.add_conditional_edges("tools", nodes.route_after_tools)
-    graph.add_conditional_edges("gate", flow.route_after_gate)
+    graph.add_edge("gate", "execute")
     graph.add_edge("await_decisions", "apply_decisions")
     graph.add_conditional_edges("apply_decisions", flow.route_after_apply)
-    graph.add_edge("execute", "proposal_results")
+    graph.add_conditional_edges(
+        "execute",
+        flow.route_after_execute,
+        {"await_decisions": "await_decisions", "done": "proposal_results"},
+    )
     graph.add_edge("proposal_results", "agent")
     return graph.compile(checkpointer=checkpointer, name="ops_chat")
