@@ -60,8 +60,8 @@ def decide(
     """Decide approvals that wait in one interrupt; one resume carries every decision."""
     now = world_now(session)
     approvals = [load_pending(session, approval_id, now) for approval_id, _ in choices]
-    for approval in approvals:
-        check_may_decide(session, approval, principal, policy)
+    for approval, (_, body) in zip(approvals, choices, strict=True):
+        check_may_decide(approval, principal, policy, body.decision)
     threads = {a.thread_id for a in approvals}
     if len(threads) != 1 or None in threads:
         raise conflict(

@@ -1,4 +1,9 @@
-"""Dependency aliases for routes: the session, the settings, and the authenticated principal."""
+"""Dependency aliases for routes: the session, the settings, and the authenticated principal.
+
+Dependencies that only read memory are ``async`` so FastAPI calls them on the event loop instead
+of handing each one to the thread pool (a hop per dependency is most of a hot read's cost). The
+key lookup reads the database only on a cache miss (once per key per ``KeyStore.ttl_s``).
+"""
 
 from __future__ import annotations
 
@@ -24,14 +29,14 @@ api_key_header = APIKeyHeader(
 )
 
 
-def get_app_state(request: Request) -> AppState:
+async def get_app_state(request: Request) -> AppState:
     return request.app.state.stockpilot
 
 
 AppStateDep = Annotated[AppState, Depends(get_app_state)]
 
 
-def get_settings(state: AppStateDep) -> Settings:
+async def get_settings(state: AppStateDep) -> Settings:
     return state.settings
 
 
@@ -40,15 +45,15 @@ def get_session(state: AppStateDep) -> Iterator[Session]:
         yield session
 
 
-def get_policy(state: AppStateDep) -> Policy:
+async def get_policy(state: AppStateDep) -> Policy:
     return state.policy
 
 
-def get_runner(state: AppStateDep) -> GraphRunner:
+async def get_runner(state: AppStateDep) -> GraphRunner:
     return state.require_runner()
 
 
-def authenticate(
+async def authenticate(
     state: AppStateDep, key: Annotated[str | None, Security(api_key_header)] = None
 ) -> Principal:
     """401 when no key or an unknown key is sent (who are you?)."""
@@ -67,7 +72,7 @@ def require_role(*roles: Role) -> Callable[[Principal], Principal]:
     """403 when the caller is known but lacks every one of ``roles`` (admin always passes)."""
     needed = ", ".join(str(r) for r in roles)
 
-    def check(principal: PrincipalDep) -> Principal:
+    async def check(principal: PrincipalDep) -> Principal:
         if not principal.has_any(*roles):
             raise ApiError(
                 403,
@@ -91,7 +96,8 @@ ApproverDep = Annotated[Principal, Depends(require_role(Role.APPROVER))]
 AdminDep = Annotated[Principal, Depends(require_role(Role.ADMIN))]
 
 
-def get_tool_context(state: AppStateDep) -> ToolContext:
+async def get_tool_context(state: AppStateDep) -> ToolContext:
+    # The world clock is cached (re-read at most once a second): memory almost always.
     return state.tool_context()
 
 

@@ -45,6 +45,7 @@ from forecasting.panel import Panel
 from forecasting.statistical import StatsforecastAutoETS, sktime_auto_ets
 from forecasting.synthetic import SyntheticSpec, synthetic_panel
 from inventory.demo_world import WorldSpec, world_template
+from inventory.demo_world.params import DEFAULT_PARAMETERS
 from inventory.vocabulary import WET_DAY_MM
 from tools.forecast_demand.fitting import pool_panel
 
@@ -243,6 +244,11 @@ def demo_holdout(args: argparse.Namespace) -> dict[str, object]:
     def group_rmse(name: str) -> float:
         return group_day_rmse(p[name], p["actual"], wet, p["group"])["group_day_rmse"]
 
+    # What no forecast can remove: the world's negative-binomial noise, Var = μ + μ²/r, with μ
+    # estimated by the weather model's own mean (it under-forecasts heavy rain, so this is low).
+    noise = p["model"] + p["model"] ** 2 / DEFAULT_PARAMETERS.nb_shape
+    mse_without = float(np.mean((p["no_weather"] - p["actual"])[wet] ** 2))
+
     model, snaive = metrics("model", p["usable"]), metrics("snaive", p["usable"])
     model_s, autoets_s = metrics("model", sampled), metrics("autoets", sampled)
     wet_with, wet_without = metrics("model", wet), metrics("no_weather", wet)
@@ -266,10 +272,29 @@ def demo_holdout(args: argparse.Namespace) -> dict[str, object]:
         "wet_day_bias_with_weather": round(wet_with["bias"], 4),
         "wet_day_bias_no_weather": round(wet_without["bias"], 4),
         "wet_day_scored_days": int(wet_with["days"]),
+        "wet_day_rmse_ratio_vs_no_weather_pooled": round(
+            float(np.sqrt(np.mean((p["model"] - p["actual"])[wet] ** 2) / mse_without)), 4
+        ),
+        "wet_day_best_possible_ratio_estimate": round(
+            float(np.sqrt(np.mean(noise[wet]) / mse_without)), 4
+        ),
         "wet_day_city_category_rmse_ratio_vs_no_weather": round(
             group_rmse("model") / group_rmse("no_weather"), 4
         ),
+        "wet_day_city_category_best_possible_ratio_estimate": round(
+            _summed_noise_rmse(noise, wet, p["group"]) / group_rmse("no_weather"), 4
+        ),
     }
+
+
+def _summed_noise_rmse(noise: np.ndarray, mask: np.ndarray, groups: np.ndarray) -> float:
+    """Root mean over group-days of the summed cell noise variance (independent cells)."""
+    codes, row_group = np.unique(groups, return_inverse=True)
+    total = np.zeros((len(codes), mask.shape[1]))
+    cells = np.zeros_like(total)
+    np.add.at(total, row_group, np.where(mask, noise, 0.0))
+    np.add.at(cells, row_group, mask.astype(float))
+    return float(np.sqrt(total[cells > 0].mean()))
 
 
 def main() -> None:

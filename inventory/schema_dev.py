@@ -6,6 +6,8 @@ release has shipped, add new revisions instead (``autogenerate`` in inventory.sc
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -32,7 +34,15 @@ def regen() -> Path:
     text = text.replace(f"Revision ID: {rev.strip(chr(39))}", "Revision ID: 0001", 1)
     INITIAL.write_text(text)
     generated[0].unlink()
+    _tidy(INITIAL)
     return INITIAL
+
+
+def _tidy(path: Path) -> None:
+    """Keep the generated file ruff-clean (sorted imports, formatted), as CI checks it."""
+    ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
+    subprocess.run([ruff, "check", "--fix", "--quiet", str(path)], check=False)
+    subprocess.run([ruff, "format", "--quiet", str(path)], check=False)
 
 
 if __name__ == "__main__":

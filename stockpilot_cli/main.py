@@ -1,8 +1,13 @@
-"""Entry point of the ``stockpilot`` console script; each command group registers itself here."""
+"""Entry point of the ``stockpilot`` console script; each command group registers itself here.
+
+Command groups import heavy stacks (sktime, LangGraph, FastAPI), so only the group a command
+line names is imported; ``--help`` and unknown names import them all so help stays complete.
+"""
 
 from __future__ import annotations
 
 import importlib
+import sys
 
 import typer
 
@@ -13,26 +18,53 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# Each module defines ``register(app)``. Keep one line per command group.
-COMMAND_MODULES = [
-    "stockpilot_cli.db",
-    "stockpilot_cli.demo",
-    "stockpilot_cli.stock",
-    "stockpilot_cli.importers",
-    "stockpilot_cli.evals",
-    "stockpilot_cli.sim",
-    "stockpilot_cli.outbox",
-    "stockpilot_cli.serve",
-    "stockpilot_cli.api_keys",
-    "stockpilot_cli.alert",
-    "stockpilot_cli.chat",
-    "stockpilot_cli.forecast",
-    "stockpilot_cli.plan",
-]
+#: Top-level command name → the module whose ``register(app)`` adds it.
+COMMANDS: dict[str, str] = {
+    "db": "stockpilot_cli.db",
+    "demo-world": "stockpilot_cli.demo",
+    "stock": "stockpilot_cli.stock",
+    "import": "stockpilot_cli.importers",
+    "eval": "stockpilot_cli.evals",
+    "sim": "stockpilot_cli.sim",
+    "outbox": "stockpilot_cli.outbox",
+    "serve": "stockpilot_cli.serve",
+    "api-key": "stockpilot_cli.api_keys",
+    "alert": "stockpilot_cli.alert",
+    "chat": "stockpilot_cli.chat",
+    "forecast": "stockpilot_cli.forecast",
+    "plan": "stockpilot_cli.plan",
+    "promos": "stockpilot_cli.plan",
+}
 
-for _name in COMMAND_MODULES:
-    importlib.import_module(_name).register(app)
+
+def modules_for(argv: list[str]) -> list[str]:
+    """The modules to import for this command line (all of them when no command is named)."""
+    command = next((arg for arg in argv if not arg.startswith("-")), None)
+    if command in COMMANDS:
+        return [COMMANDS[command]]
+    return list(dict.fromkeys(COMMANDS.values()))
+
+
+_registered: set[str] = set()
+
+
+def register_commands(argv: list[str] | None = None) -> typer.Typer:
+    for name in modules_for(sys.argv[1:] if argv is None else argv):
+        if name not in _registered:
+            importlib.import_module(name).register(app)
+            _registered.add(name)
+    return app
+
+
+def full_app() -> typer.Typer:
+    """The app with every command group registered (tests, docs)."""
+    return register_commands([])
+
+
+def main() -> None:
+    register_commands()
+    app()
 
 
 if __name__ == "__main__":
-    app()
+    main()

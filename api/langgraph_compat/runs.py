@@ -105,11 +105,24 @@ def _authorised_command(
                 field="command.resume",
                 value=[str(r) for r in principal.roles],
             )
+        decision = _strictest_decision(resume)
         for approval in pending_for_thread(session, thread_id):
-            check_may_decide(session, approval, principal, policy)
+            check_may_decide(approval, principal, policy, decision)
         if isinstance(resume, dict):
             resume = {**resume, "principal": principal.as_resume_principal()}
     return {"resume": resume, "update": command.update, "goto": command.goto}
+
+
+def _strictest_decision(resume: Any) -> str:
+    """``reject`` only when every decision of the resume rejects; anything else may approve."""
+    decisions = resume.get("decisions") if isinstance(resume, dict) else None
+    if (
+        isinstance(decisions, list)
+        and decisions
+        and all(isinstance(d, dict) and d.get("type") == "reject" for d in decisions)
+    ):
+        return "reject"
+    return "approve"
 
 
 async def _events(runner: GraphRunner, ticket: RunTicket) -> AsyncIterator[bytes]:

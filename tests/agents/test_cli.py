@@ -9,8 +9,10 @@ from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from inventory.db import dispose_engines
-from stockpilot_cli.main import app
+from stockpilot_cli.main import full_app
 from tests.agents.helpers import SKU, stock_up
+
+app = full_app()
 
 
 @pytest.fixture

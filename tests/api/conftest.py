@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import socket
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import uvicorn
@@ -111,4 +113,71 @@ def world_app(world_engine: Engine, api_settings: Settings, checkpointer: Sqlite
 @pytest.fixture
 def world_client(world_app: FastAPI) -> Iterator[TestClient]:
     with TestClient(world_app) as test_client:
+        yield test_client
+
+
+# --- The real service (agents' registry, worker, outbox dispatcher) on the small demo world ---
+
+#: Limits low enough that the small demo world's orders ask a human, and its larger ones need
+#: four eyes: above ¥2,000 retail value asks, above ¥5,000 needs two approvers.
+LOW_LIMITS = {
+    "max_value_per_order: 20000": "max_value_per_order: 2000",
+    "above_value: 60000": "above_value: 5000",
+}
+
+
+@pytest.fixture(scope="session")
+def forecast_models_dir(small_world_template: Path) -> Path:
+    """Forecasters fitted on the small world, kept beside its template (under var/, ignored) for
+    later sessions too. Artefacts are keyed on the world's spec, so every copy of the template
+    loads the first fit; the folder name changes with the forecasting code, so a cached fit is
+    never a stale model."""
+    root = Path(__file__).resolve().parents[2]
+    digest = hashlib.sha256()
+    for package in ("forecasting", "tools/forecast_demand"):
+        for source in sorted((root / package).glob("*.py")):
+            digest.update(source.name.encode() + source.read_bytes())
+    path = small_world_template.with_name(
+        f"{small_world_template.stem}.api-models-{digest.hexdigest()[:10]}"
+    )
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def low_limits_policy(tmp_path: Path) -> Path:
+    from agents.policy.model import DEFAULT_POLICY_FILE
+
+    text = DEFAULT_POLICY_FILE.read_text()
+    for default, low in LOW_LIMITS.items():
+        assert default in text, f"the default policy no longer says {default!r}"
+        text = text.replace(default, low)
+    path = tmp_path / "policy.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def service_settings(
+    world_engine: Engine, tmp_path: Path, forecast_models_dir: Path, low_limits_policy: Path
+) -> Settings:
+    """Settings of a private service: its own simulated systems and checkpoints, the shared
+    forecaster, the low-limits policy and the demo alert secret."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "models").symlink_to(forecast_models_dir, target_is_directory=True)
+    return Settings(
+        database_url=str(world_engine.url),
+        data_dir=data_dir,
+        policy_file=low_limits_policy,
+        alert_secrets={"demo-weather": "demo-weather-secret"},
+    )
+
+
+@pytest.fixture
+def service(world_engine: Engine, service_settings: Settings) -> Iterator[TestClient]:
+    """The app as ``stockpilot serve`` wires it, with its worker and outbox dispatcher."""
+    seed_demo_keys(world_engine)
+    app = create_app(service_settings, engine=world_engine, run_worker=True)
+    with TestClient(app) as test_client:
         yield test_client

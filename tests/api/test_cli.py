@@ -10,8 +10,10 @@ from typer.testing import CliRunner
 from api.auth import KeyStore
 from inventory.config import Settings
 from inventory.models import ApiKey
-from stockpilot_cli.main import app
+from stockpilot_cli.main import full_app
 from stockpilot_cli.serve import prepare_pool
+
+app = full_app()
 
 runner = CliRunner()
 

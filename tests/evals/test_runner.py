@@ -7,7 +7,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from stockpilot_cli.main import app
+from stockpilot_cli.main import full_app
+
+app = full_app()
 
 DRY_DAY = """
 id: {id}

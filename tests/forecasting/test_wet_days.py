@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pytest
 from sqlalchemy import create_engine
 
 from forecasting.backtest import WET_RAIN, BacktestConfig, run_backtest
 from forecasting.global_model import GlobalBoostingForecaster, GlobalModelConfig
+from forecasting.metrics import group_day_rmse
 from inventory.demo_world import WorldSpec
 from tools.forecast_demand.fitting import pool_panel
 
@@ -48,3 +51,15 @@ def test_weather_features_cut_wet_day_error_on_the_demo_world(
     totals_with = report.metric("with", WET_RAIN, "group_day_rmse")
     totals_without = report.metric("without", WET_RAIN, "group_day_rmse")
     assert totals_with < 0.97 * totals_without
+
+
+def test_group_day_rmse_sums_only_usable_cells_per_group() -> None:
+    mean = np.array([[1.0, 2.0], [1.0, 9.0], [4.0, 0.0]])
+    actual = np.array([[0.0, 2.0], [3.0, 0.0], [4.0, 1.0]])
+    usable = np.array([[True, True], [True, False], [True, True]])
+    groups = np.array([0, 0, 1])
+    # group 0: day 0 (1+1)−(0+3) = −1, day 1 only row 0: 0; group 1: 0, −1
+    out = group_day_rmse(mean, actual, usable, groups)
+    assert out["group_days"] == 4
+    assert out["group_day_rmse"] == pytest.approx(np.sqrt(2 / 4))
+    assert out["group_day_bias"] == pytest.approx(-2 / 10)

@@ -6,7 +6,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from stockpilot_cli.main import app
+from stockpilot_cli.main import full_app
+
+app = full_app()
 
 runner = CliRunner()
 TINY = ["--stores", "3", "--styles", "4", "--history-days", "30", "--cities", "Chengdu"]

@@ -11,7 +11,9 @@ from typer.testing import CliRunner
 from inventory import schema
 from inventory.db import make_engine
 from inventory.models import Location
-from stockpilot_cli.main import app
+from stockpilot_cli.main import full_app
+
+app = full_app()
 
 runner = CliRunner()
 HEADER = "code,kind,name_en,name_zh,city,lat,lon\n"

@@ -32,5 +32,5 @@ def test_resolve_city_accepts_english_and_chinese(name: str) -> None:
 
 
 def test_unknown_city_names_the_known_ones() -> None:
-    with pytest.raises(ValueError, match="unknown city 'Atlantis'.*Shanghai"):
+    with pytest.raises(ValueError, match=r"unknown city 'Atlantis'.*Shanghai"):
         resolve_city("Atlantis")

@@ -15,7 +15,9 @@ from forecasting.baselines import SeasonalNaive, WeekdayProfile
 from forecasting.synthetic import SyntheticSpec, synthetic_panel
 from inventory.config import get_settings
 from stockpilot_cli.forecast import render_report
-from stockpilot_cli.main import app
+from stockpilot_cli.main import full_app
+
+app = full_app()
 
 runner = CliRunner()
 

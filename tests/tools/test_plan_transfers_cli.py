@@ -7,10 +7,12 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from stockpilot_cli.main import app
+from stockpilot_cli.main import full_app
 from tests.tools.plan_transfers_pool import build_pool, fake_forecast
 from tools.plan_transfers import tool as plan_tool
 from tools.recommend_promos import tool as promo_tool
+
+app = full_app()
 
 runner = CliRunner()
 

@@ -11,8 +11,10 @@ from typer.testing import CliRunner
 
 from inventory import schema
 from inventory.db import make_engine, session_scope
-from stockpilot_cli.main import app
+from stockpilot_cli.main import full_app
 from tests.utils import factories
+
+app = full_app()
 
 runner = CliRunner()
 

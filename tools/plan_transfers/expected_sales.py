@@ -5,13 +5,31 @@ top quantile and on, at the last slope, to probability 1. Then E[min(S, D)] = �
 is exact, concave and increasing in S, which is what keeps the transfer problem a network flow
 with parallel arcs of decreasing marginal value. Levels 0 and 1 with equal quantiles d give
 min(S, d): known (realised) demand for hindsight plans.
+
+Unit sales are counts, and at the low volumes of one size in one store over a few days (mean
+0.1–0.5) three integer quantiles say little: P10 = P50 = 0, P90 = 1 is read by the linear CDF as
+P(D > x) falling from 0.5 to 0.1 over the first unit, i.e. 0.31 expected sales from one unit,
+while the forecast's own mean is 0.13 — and a source with P90 = 0 looks as if it could never
+sell, whatever its mean. Problems built from a forecast therefore use ``count_curves``: a
+negative binomial (Poisson when the quantiles show no extra spread) with the forecast's mean and
+the quantiles' spread, whose E[min(S, D)] = Σ_{k<S} P(D > k) is exact at whole units.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy import stats
+
+if TYPE_CHECKING:
+    from tools.plan_transfers.problem import TransferProblem
+
+#: A step of the count CDF is drawn as a drop over this width, so integer stock sees exact steps.
+STEP = 1e-6
+#: Count curves run to this quantile of the fitted distribution; beyond it nothing sells.
+COUNT_TAIL = 0.9995
 
 
 @dataclass(frozen=True)
@@ -60,3 +78,58 @@ def expected_sales(curves: DemandCurves, stock: np.ndarray) -> np.ndarray:
         slope = np.divide(a - b, width, out=np.zeros_like(width), where=width > 0)
         total += a * t - 0.5 * slope * t * t
     return total[:, 0] if squeeze else total
+
+
+def count_curves(levels: np.ndarray, quantiles: np.ndarray, mean: np.ndarray) -> DemandCurves:
+    """Step curves of a count distribution with mean ``mean`` (n,) and the quantiles' spread.
+
+    The spread is read as a normal-equivalent standard deviation between the outer quantiles; a
+    variance above the mean makes it a negative binomial, otherwise a Poisson. Knots sit at whole
+    units (and a hair after), so E[min(S, D)] = Σ_{k<S} P(D > k) exactly for whole S.
+    """
+    mean = np.maximum(np.asarray(mean, dtype=float), 0.0)
+    n = mean.size
+    var = mean.copy()
+    if levels.size >= 2 and levels[0] < 0.5 < levels[-1]:
+        z = stats.norm.ppf(levels[-1]) - stats.norm.ppf(levels[0])
+        sd = (quantiles[:, -1] - quantiles[:, 0]) / z
+        var = np.maximum(var, sd * sd)
+    over = var > mean * (1 + 1e-6)
+    r = np.where(over, mean**2 / np.where(over, var - mean, 1.0), np.inf)
+    p = np.where(over, r / np.where(over, r + mean, 1.0), 1.0)
+    top = np.zeros(n)
+    if n:
+        top = np.where(
+            over,
+            stats.nbinom.ppf(COUNT_TAIL, np.where(over, r, 1.0), np.where(over, p, 0.5)),
+            stats.poisson.ppf(COUNT_TAIL, mean),
+        )
+        top = np.nan_to_num(top, nan=0.0)
+    k_max = int(top.max()) + 1 if n else 1
+    k = np.arange(k_max + 1, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sf = np.where(
+            over[:, None],
+            stats.nbinom.sf(k[None, :], np.where(over, r, 1.0)[:, None], p[:, None]),
+            stats.poisson.sf(k[None, :], mean[:, None]),
+        )
+    sf = np.nan_to_num(sf, nan=0.0)
+    sf[mean <= 0] = 0.0
+    sf[:, -1] = 0.0
+    # Knots k and k + STEP for k = 0..k_max: P(D > k − 1) drops to P(D > k) just after k.
+    knots = k_max + 1
+    x = np.empty(2 * knots)
+    x[0::2], x[1::2] = k, k + STEP
+    survival = np.empty((n, 2 * knots))
+    survival[:, 0::2] = np.concatenate([np.ones((n, 1)), sf[:, :-1]], axis=1)
+    survival[:, 1::2] = sf
+    x = np.broadcast_to(x, survival.shape).copy()
+    return DemandCurves(x=x, survival=survival)
+
+
+def position_curves(problem: TransferProblem, locs: np.ndarray, skus: np.ndarray) -> DemandCurves:
+    """The demand curves of positions (``locs[i]``, ``skus[i]``) as the problem models them."""
+    quantiles = problem.demand_quantiles[locs, skus]
+    if problem.demand_kind == "counts":
+        return count_curves(problem.demand_levels, quantiles, problem.demand_mean[locs, skus])
+    return demand_curves(problem.demand_levels, quantiles)

@@ -1,22 +1,30 @@
 """From the pool and a forecast to a TransferProblem: the only part of plan_transfers that reads.
 
+The pool is read with a handful of Core SQL queries straight into arrays (no ORM objects: an
+alert has a two-second budget and a city's rain range is tens of thousands of positions). Only
+locations that can take part are kept: the destinations and both ends of every lane the window
+and the lane scope allow, so the forecast is asked for those series and no others.
+
 The forecast comes through a provider function (by default the forecast_demand tool), so tests
-and evals can hand in any demand without a fitted model.
+and evals can hand in any demand without a fitted model, and the alert graph can hand in the
+forecast it already made (``reusing_provider``).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sqlmodel import Session, col, select
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
 
 from inventory.models import ChannelEntitlement, Lane, Location, Sku, StockPosition, Style
 from inventory.vocabulary import resolve_city
 from tools.context import ToolContext, ToolError
 from tools.forecast_demand.models import ForecastInput, ForecastOutput
+from tools.plan_transfers.eligibility import usable_lanes
 from tools.plan_transfers.models import PlanTransfersInput
 from tools.plan_transfers.problem import (
     LaneArrays,
@@ -36,24 +44,26 @@ def default_forecast_provider(ctx: ToolContext, request: ForecastInput) -> Forec
     return forecast_demand(ctx, request)
 
 
-def _scoped_skus(session: Session, request: PlanTransfersInput) -> list[tuple[Sku, Style]]:
-    query = select(Sku, Style).join(Style, col(Sku.style_code) == col(Style.code))
+def _scoped_skus(conn: Connection, request: PlanTransfersInput) -> list[SkuNode]:
+    query = select(
+        Sku.code, Style.code, Sku.size, Sku.size_index, Style.price, Style.core_sizes
+    ).join(Style, Sku.style_code == Style.code)
     categories = [*request.categories, *([request.category] if request.category else [])]
     if categories:
-        query = query.where(col(Style.category).in_(categories))
+        query = query.where(Style.category.in_(categories))  # type: ignore[attr-defined]
     if request.styles:
-        query = query.where(col(Style.code).in_(request.styles))
+        query = query.where(Style.code.in_(request.styles))  # type: ignore[attr-defined]
     if request.skus:
-        query = query.where(col(Sku.code).in_(request.skus))
-    rows = list(session.exec(query.order_by(col(Sku.style_code), col(Sku.size_index))).all())
+        query = query.where(Sku.code.in_(request.skus))  # type: ignore[attr-defined]
+    rows = conn.execute(query.order_by(Sku.style_code, Sku.size_index)).all()
     if request.skus:
-        missing = sorted(set(request.skus) - {sku.code for sku, _ in rows})
+        missing = sorted(set(request.skus) - {row[0] for row in rows})
         if missing:
             raise ToolError(
                 f"unknown or out-of-scope SKU(s): {missing}", field="skus", value=missing
             )
     if request.styles:
-        missing = sorted(set(request.styles) - {style.code for _, style in rows})
+        missing = sorted(set(request.styles) - {row[1] for row in rows})
         if missing:
             raise ToolError(f"unknown style(s): {missing}", field="styles", value=missing)
     if not rows:
@@ -62,10 +72,51 @@ def _scoped_skus(session: Session, request: PlanTransfersInput) -> list[tuple[Sk
             field="category",
             value=request.category,
         )
-    return rows
+    return [
+        SkuNode(
+            code=code,
+            style=style,
+            size=size,
+            size_index=size_index,
+            price=price,
+            core=size in (core_sizes or []),
+        )
+        for code, style, size, size_index, price, core_sizes in rows
+    ]
 
 
-def _destinations(locations: list[Location], request: PlanTransfersInput) -> frozenset[str] | None:
+def _locations(conn: Connection) -> list[LocationNode]:
+    entitled = {
+        (location, channel): allowed
+        for location, channel, allowed in conn.execute(
+            select(
+                ChannelEntitlement.location_code,
+                ChannelEntitlement.channel,
+                ChannelEntitlement.allowed,
+            )
+        )
+    }
+    rows = conn.execute(
+        select(
+            Location.code, Location.city, Location.region, Location.kind, Location.tier
+        ).order_by(Location.code)
+    ).all()
+    return [
+        LocationNode(
+            code=code,
+            city=city,
+            region=region,
+            kind=str(kind),
+            tier=str(tier),
+            sells=entitled.get((code, "online" if kind == "online" else "store"), True),
+        )
+        for code, city, region, kind, tier in rows
+    ]
+
+
+def _destinations(
+    locations: list[LocationNode], request: PlanTransfersInput
+) -> frozenset[str] | None:
     codes = {loc.code for loc in locations}
     if request.destinations:
         unknown = sorted(set(request.destinations) - codes)
@@ -88,9 +139,45 @@ def _destinations(locations: list[Location], request: PlanTransfersInput) -> fro
     return None
 
 
+def _lanes(conn: Connection, loc_index: pd.Index) -> LaneArrays:
+    frame = pd.DataFrame(
+        conn.execute(
+            select(
+                Lane.source_code,
+                Lane.dest_code,
+                Lane.lead_time_hours,
+                Lane.cost_per_unit,
+                Lane.cost_per_shipment,
+            )
+        ).all(),
+        columns=["source", "dest", "lead", "per_unit", "per_shipment"],
+    )
+    source = loc_index.get_indexer(frame["source"])
+    dest = loc_index.get_indexer(frame["dest"])
+    known = (source >= 0) & (dest >= 0)
+    return LaneArrays(
+        source=source[known].astype(np.int64),
+        dest=dest[known].astype(np.int64),
+        lead_time_hours=frame["lead"].to_numpy(dtype=float)[known],
+        cost_per_unit=frame["per_unit"].to_numpy(dtype=float)[known],
+        cost_per_shipment=frame["per_shipment"].to_numpy(dtype=float)[known],
+    )
+
+
+def _take(lanes: LaneArrays, mask: np.ndarray, remap: np.ndarray) -> LaneArrays:
+    return LaneArrays(
+        source=remap[lanes.source[mask]],
+        dest=remap[lanes.dest[mask]],
+        lead_time_hours=lanes.lead_time_hours[mask],
+        cost_per_unit=lanes.cost_per_unit[mask],
+        cost_per_shipment=lanes.cost_per_shipment[mask],
+    )
+
+
 @dataclass(frozen=True)
 class PoolSnapshot:
-    """What the pool says, as plain data, read in one session."""
+    """What the pool says, as plain data, read in one transaction, over the locations that can
+    take part (destinations and the ends of usable lanes)."""
 
     locations: list[LocationNode]
     skus: list[SkuNode]
@@ -102,81 +189,142 @@ class PoolSnapshot:
     destinations: frozenset[str] | None
 
 
-def read_pool(ctx: ToolContext, request: PlanTransfersInput) -> PoolSnapshot:
-    with ctx.read() as session:
-        rows = _scoped_skus(session, request)
-        locations = list(session.exec(select(Location).order_by(col(Location.code))).all())
-        destinations = _destinations(locations, request)
-        sku_codes = [sku.code for sku, _ in rows]
-        positions = session.exec(
-            select(StockPosition).where(col(StockPosition.sku_code).in_(sku_codes))
-        ).all()
-        lanes = session.exec(select(Lane)).all()
-        entitled = {
-            (e.location_code, e.channel): e.allowed
-            for e in session.exec(select(ChannelEntitlement))
-        }
-        loc_index = {loc.code: i for i, loc in enumerate(locations)}
-        sku_index = {code: j for j, code in enumerate(sku_codes)}
-        shape = (len(locations), len(sku_codes))
-        stock = np.zeros(shape, dtype=np.int64)
-        atp = np.zeros(shape, dtype=np.int64)
-        min_display = np.zeros(shape, dtype=np.int64)
-        days_since = np.full(shape, np.inf)
-        for pos in positions:
-            i, j = loc_index[pos.location_code], sku_index[pos.sku_code]
-            sellable = pos.on_hand - pos.reserved + pos.in_transit_in
-            if pos.on_hand < 0 or pos.reserved < 0 or sellable < 0:
-                raise ToolError(
-                    f"negative stock at {pos.location_code}/{pos.sku_code}: "
-                    f"on_hand={pos.on_hand}, reserved={pos.reserved}",
-                    field="stock_position",
-                    value=pos.on_hand,
-                )
-            stock[i, j], atp[i, j], min_display[i, j] = sellable, pos.atp, pos.min_display
-            if pos.last_received_at is not None:
-                days_since[i, j] = (ctx.now - pos.last_received_at) / dt.timedelta(days=1)
-        lane_rows = [
-            ln for ln in lanes if ln.source_code in loc_index and ln.dest_code in loc_index
-        ]
-        return PoolSnapshot(
-            locations=[
-                LocationNode(
-                    code=loc.code,
-                    city=loc.city,
-                    region=loc.region,
-                    kind=loc.kind,
-                    tier=loc.tier,
-                    sells=entitled.get(
-                        (loc.code, "online" if loc.kind == "online" else "store"), True
-                    ),
-                )
-                for loc in locations
-            ],
-            skus=[
-                SkuNode(
-                    code=sku.code,
-                    style=style.code,
-                    size=sku.size,
-                    size_index=sku.size_index,
-                    price=style.price,
-                    core=sku.size in style.core_sizes,
-                )
-                for sku, style in rows
-            ],
-            stock=stock,
-            atp=atp,
-            min_display=min_display,
-            days_since_received=days_since,
-            lanes=LaneArrays(
-                source=np.array([loc_index[ln.source_code] for ln in lane_rows], dtype=np.int64),
-                dest=np.array([loc_index[ln.dest_code] for ln in lane_rows], dtype=np.int64),
-                lead_time_hours=np.array([ln.lead_time_hours for ln in lane_rows], dtype=float),
-                cost_per_unit=np.array([ln.cost_per_unit for ln in lane_rows], dtype=float),
-                cost_per_shipment=np.array([ln.cost_per_shipment for ln in lane_rows], dtype=float),
-            ),
-            destinations=destinations,
+def _zero_problem(
+    locations: list[LocationNode],
+    lanes: LaneArrays,
+    request: PlanTransfersInput,
+    destinations: frozenset[str] | None,
+) -> TransferProblem:
+    """A problem with no SKU: enough to ask ``usable_lanes`` which lanes the rules allow."""
+    empty = np.zeros((len(locations), 0))
+    return TransferProblem(
+        locations=locations,
+        skus=[],
+        stock=empty,
+        atp=empty,
+        min_display=empty,
+        days_since_received=empty,
+        demand_levels=np.array(QUANTILES),
+        demand_quantiles=np.zeros((len(locations), 0, len(QUANTILES))),
+        demand_mean=empty,
+        lanes=lanes,
+        window_days=request.window_days,
+        constraints=request.constraints,
+        destinations=destinations,
+    )
+
+
+def _participants(
+    locations: list[LocationNode],
+    lanes: LaneArrays,
+    request: PlanTransfersInput,
+    destinations: frozenset[str] | None,
+) -> np.ndarray:
+    """Mask of locations that can give or take: destinations and ends of usable lanes."""
+    try:
+        usable = usable_lanes(_zero_problem(locations, lanes, request, destinations))
+    except ProblemError as exc:
+        raise ToolError(str(exc), field=exc.field, value=exc.value) from exc
+    keep = np.zeros(len(locations), dtype=bool)
+    keep[lanes.source[usable]] = True
+    keep[lanes.dest[usable]] = True
+    if destinations is None:
+        keep |= np.array([loc.kind != "dc" for loc in locations], dtype=bool)
+    else:
+        keep |= np.array([loc.code in destinations for loc in locations], dtype=bool)
+    return keep
+
+
+def _positions(
+    conn: Connection, sku_codes: Sequence[str], location_codes: Sequence[str]
+) -> pd.DataFrame:
+    columns = [
+        StockPosition.location_code,
+        StockPosition.sku_code,
+        StockPosition.on_hand,
+        StockPosition.reserved,
+        StockPosition.in_transit_in,
+        StockPosition.safety,
+        StockPosition.min_display,
+        StockPosition.last_received_at,
+    ]
+    rows = conn.execute(
+        select(*columns).where(
+            StockPosition.sku_code.in_(sku_codes),  # type: ignore[attr-defined]
+            StockPosition.location_code.in_(location_codes),  # type: ignore[attr-defined]
         )
+    ).all()
+    return pd.DataFrame(rows, columns=[c.key for c in columns])
+
+
+def read_pool(ctx: ToolContext, request: PlanTransfersInput) -> PoolSnapshot:
+    with ctx.engine.connect() as conn:
+        skus = _scoped_skus(conn, request)
+        all_locations = _locations(conn)
+        destinations = _destinations(all_locations, request)
+        all_lanes = _lanes(conn, pd.Index([loc.code for loc in all_locations]))
+        keep = _participants(all_locations, all_lanes, request, destinations)
+        locations = [loc for loc, k in zip(all_locations, keep, strict=True) if k]
+        remap = np.cumsum(keep) - 1
+        lanes = _take(all_lanes, keep[all_lanes.source] & keep[all_lanes.dest], remap)
+        loc_codes = [loc.code for loc in locations]
+        sku_codes = [sku.code for sku in skus]
+        frame = _positions(conn, sku_codes, loc_codes)
+        conn.rollback()
+    shape = (len(locations), len(skus))
+    i = pd.Index(loc_codes).get_indexer(frame["location_code"])
+    j = pd.Index(sku_codes).get_indexer(frame["sku_code"])
+    on_hand = frame["on_hand"].to_numpy(dtype=np.int64)
+    reserved = frame["reserved"].to_numpy(dtype=np.int64)
+    sellable = on_hand - reserved + frame["in_transit_in"].to_numpy(dtype=np.int64)
+    bad = (on_hand < 0) | (reserved < 0) | (sellable < 0)
+    if bad.any():
+        row = frame[bad].iloc[0]
+        raise ToolError(
+            f"negative stock at {row['location_code']}/{row['sku_code']}: "
+            f"on_hand={row['on_hand']}, reserved={row['reserved']}",
+            field="stock_position",
+            value=int(row["on_hand"]),
+        )
+    stock = np.zeros(shape, dtype=np.int64)
+    atp = np.zeros(shape, dtype=np.int64)
+    min_display = np.zeros(shape, dtype=np.int64)
+    days_since = np.full(shape, np.inf)
+    stock[i, j] = sellable
+    atp[i, j] = np.maximum(on_hand - reserved - frame["safety"].to_numpy(dtype=np.int64), 0)
+    min_display[i, j] = frame["min_display"].to_numpy(dtype=np.int64)
+    received = pd.to_datetime(frame["last_received_at"])
+    has_received = received.notna().to_numpy()
+    if has_received.any():
+        now = pd.Timestamp(ctx.now)
+        if now.tzinfo is not None:  # the pool stores naive UTC
+            now = now.tz_convert("UTC").tz_localize(None)
+        ages = (now - received[has_received]) / pd.Timedelta(days=1)
+        days_since[i[has_received], j[has_received]] = ages.to_numpy(dtype=float)
+    return PoolSnapshot(
+        locations=locations,
+        skus=skus,
+        stock=stock,
+        atp=atp,
+        min_display=min_display,
+        days_since_received=days_since,
+        lanes=lanes,
+        destinations=destinations,
+    )
+
+
+def forecast_request(pool: PoolSnapshot, request: PlanTransfersInput) -> ForecastInput:
+    """The forecast the plan needs: every scoped SKU at every selling location that takes part."""
+    sku_codes = [sku.code for sku in pool.skus]
+    selling = [loc.code for loc in pool.locations if loc.kind != "dc"]
+    return ForecastInput(
+        skus=sku_codes,
+        locations=selling,
+        horizon_days=request.window_days,
+        quantiles=QUANTILES,
+        rain=request.rain,
+        limit_series=max(len(sku_codes) * len(selling), 1),
+    )
 
 
 def build_problem(
@@ -184,40 +332,12 @@ def build_problem(
 ) -> tuple[TransferProblem, ForecastOutput]:
     pool = read_pool(ctx, request)
     sku_codes = [sku.code for sku in pool.skus]
-    selling = [loc.code for loc in pool.locations if loc.kind != "dc"]
-    forecast_out = forecast(
-        ctx,
-        ForecastInput(
-            skus=sku_codes,
-            locations=selling,
-            horizon_days=request.window_days,
-            quantiles=QUANTILES,
-            rain=request.rain,
-            limit_series=max(len(sku_codes) * len(selling), 1),
-        ),
-    )
+    forecast_out = forecast(ctx, forecast_request(pool, request))
     if not forecast_out.series:
         raise ToolError(
             f"the forecast returned no series for {len(sku_codes)} SKU(s)", field="forecast"
         )
-    loc_index = {loc.code: i for i, loc in enumerate(pool.locations)}
-    sku_index = {code: j for j, code in enumerate(sku_codes)}
-    levels = np.array(QUANTILES)
-    quantiles = np.zeros((*pool.stock.shape, levels.size))
-    mean = np.zeros(pool.stock.shape)
-    for series in forecast_out.series:
-        if series.sku not in sku_index or series.location not in loc_index:
-            continue
-        i, j = loc_index[series.location], sku_index[series.sku]
-        try:
-            quantiles[i, j] = [series.total_quantiles[f"p{round(q * 100)}"] for q in QUANTILES]
-        except KeyError as exc:
-            raise ToolError(
-                f"forecast for {series.location}/{series.sku} lacks quantile {exc}",
-                field="forecast.total_quantiles",
-                value=sorted(series.total_quantiles),
-            ) from exc
-        mean[i, j] = series.total_mean
+    quantiles, mean = _demand_arrays(pool, forecast_out)
     try:
         problem = TransferProblem(
             locations=pool.locations,
@@ -226,7 +346,7 @@ def build_problem(
             atp=pool.atp,
             min_display=pool.min_display,
             days_since_received=pool.days_since_received,
-            demand_levels=levels,
+            demand_levels=np.array(QUANTILES),
             demand_quantiles=quantiles,
             demand_mean=mean,
             lanes=pool.lanes,
@@ -237,3 +357,31 @@ def build_problem(
     except ProblemError as exc:
         raise ToolError(str(exc), field=exc.field, value=exc.value) from exc
     return problem, forecast_out
+
+
+def _demand_arrays(pool: PoolSnapshot, forecast: ForecastOutput) -> tuple[np.ndarray, np.ndarray]:
+    """Window-total quantiles and means on the pool's (location, SKU) grid."""
+    keys = [f"p{round(q * 100)}" for q in QUANTILES]
+    loc_index = pd.Index([loc.code for loc in pool.locations])
+    sku_index = pd.Index([sku.code for sku in pool.skus])
+    series = forecast.series
+    i = loc_index.get_indexer([s.location for s in series])
+    j = sku_index.get_indexer([s.sku for s in series])
+    quantiles = np.zeros((*pool.stock.shape, len(QUANTILES)))
+    mean = np.zeros(pool.stock.shape)
+    rows = np.zeros((len(series), len(QUANTILES)))
+    for n, s in enumerate(series):
+        if i[n] < 0 or j[n] < 0:
+            continue
+        try:
+            rows[n] = [s.total_quantiles[key] for key in keys]
+        except KeyError as exc:
+            raise ToolError(
+                f"forecast for {s.location}/{s.sku} lacks quantile {exc}",
+                field="forecast.total_quantiles",
+                value=sorted(s.total_quantiles),
+            ) from exc
+    known = (i >= 0) & (j >= 0)
+    quantiles[i[known], j[known]] = rows[known]
+    mean[i[known], j[known]] = np.array([s.total_mean for s in series])[known]
+    return quantiles, mean

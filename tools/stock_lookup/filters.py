@@ -11,12 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from inventory.models import Location, LocationKind, Sku, Style
 from inventory.vocabulary import CATEGORY_ZH, CITY_REGION, REGION_ZH, resolve_city
 from tools.context import ToolError
 from tools.stock_lookup.models import StockLookupInput
+from tools.stock_lookup.vocabulary import known_codes
 
 
 @dataclass(frozen=True)
@@ -43,14 +44,16 @@ def _unknown(field: str, value: str, known: list[str], *, list_all: bool = False
 
 
 def _known_code(session: Session, column: ColumnElement[str], field: str, value: str) -> str:
+    """The code as the pool spells it (as typed, else upper-cased), from the cached vocabulary;
+    a value not in it re-reads the vocabulary once before it is called unknown."""
     cleaned = value.strip()
-    if session.exec(select(column).where(column == cleaned)).first() is not None:
-        return cleaned
-    upper = cleaned.upper()
-    if session.exec(select(column).where(column == upper)).first() is not None:
-        return upper
-    known = list(session.exec(select(column).distinct()).all())
-    raise _unknown(field, value, known)
+    candidates = (cleaned, cleaned.upper())
+    for fresh in (False, True):
+        codes = known_codes(session, column, fresh=fresh)
+        for candidate in candidates:
+            if candidate in codes:
+                return candidate
+    raise _unknown(field, value, sorted(codes))
 
 
 def _region(value: str) -> str:

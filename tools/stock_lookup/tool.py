@@ -1,13 +1,16 @@
 """stock_lookup: positions with ATP, in-transit and days of cover, aggregated in the database.
 
-One query joins positions to their location, SKU and style and sums each position's sales over
-the cover window (an outer join on the daily_sales primary key), so the cost is one round trip
-whatever the number of positions; a second query totals every match, past ``limit`` too.
+One query joins positions to their location, SKU and style, sums each position's sales over
+the cover window (an outer join on the daily_sales primary key) and totals every match, past
+``limit`` too (window aggregates over the grouped rows), so the cost is one round trip whatever
+the number of positions. Typed codes are checked against a cached vocabulary (``vocabulary``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from dataclasses import asdict
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -29,19 +32,24 @@ _STY = Style.__table__.c  # type: ignore[attr-defined]
 _SALES = DailySales.__table__.c  # type: ignore[attr-defined]
 
 
-def _matching(filters: ResolvedFilters, include_zero: bool) -> list[sa.ColumnElement[bool]]:
-    conditions: list[sa.ColumnElement[bool]] = []
-    pairs = [
-        (filters.sku, _SKU.code),
-        (filters.style, _SKU.style_code),
-        (filters.size, _SKU.size),
-        (filters.location, _LOC.code),
-        (filters.city, _LOC.city),
-        (filters.region, _LOC.region),
-        (filters.category, _STY.category),
-        (filters.location_kind, _LOC.kind),
+#: Which column each filter compares with.
+_FILTER_COLUMNS: dict[str, sa.ColumnElement[str]] = {
+    "sku": _SKU.code,
+    "style": _SKU.style_code,
+    "size": _SKU.size,
+    "location": _LOC.code,
+    "city": _LOC.city,
+    "region": _LOC.region,
+    "category": _STY.category,
+    "location_kind": _LOC.kind,
+}
+
+
+def _matching(fields: tuple[str, ...], include_zero: bool) -> list[sa.ColumnElement[bool]]:
+    """The WHERE clause for the given filters, with their values left as bound parameters."""
+    conditions: list[sa.ColumnElement[bool]] = [
+        _FILTER_COLUMNS[name] == sa.bindparam(f"filter_{name}") for name in fields
     ]
-    conditions.extend(column == value for value, column in pairs if value is not None)
     if not include_zero:
         conditions.append(sa.or_(_POS.on_hand > 0, _POS.in_transit_in > 0, _POS.in_transit_out > 0))
     return conditions
@@ -61,13 +69,19 @@ def _atp(on_hand: int, reserved: int, safety: int) -> int:
     return max(0, on_hand - reserved - safety)
 
 
-def _positions(
-    session: Session,
-    conditions: list[sa.ColumnElement[bool]],
-    window: tuple[dt.date, dt.date],
-    cover_days: int,
-    limit: int,
-) -> list[StockPositionView]:
+def _atp_expr() -> sa.ColumnElement[int]:
+    net = _POS.on_hand - _POS.reserved - _POS.safety
+    return sa.case((net > 0, net), else_=0)
+
+
+@functools.lru_cache(maxsize=256)
+def _statement(fields: tuple[str, ...], include_zero: bool) -> sa.Select[tuple[object, ...]]:
+    """The lookup for one combination of filters, built once: values, the cover window and the
+    limit are bound parameters, so a hot lookup neither rebuilds nor recompiles its SQL.
+
+    Each group is one position, so window aggregates over the grouped rows (evaluated before
+    LIMIT) total every match, past the limit too, in the same round trip.
+    """
     units = sa.func.coalesce(sa.func.sum(_SALES.units), 0).label("units")
     keys = (
         _LOC.code.label("location"),
@@ -86,24 +100,57 @@ def _positions(
         _POS.in_transit_in,
         _POS.in_transit_out,
     )
-    stmt = (
-        _joined(*keys, units)
+    totals = (
+        sa.func.count().over().label("total_positions"),
+        sa.func.sum(_POS.on_hand).over().label("total_on_hand"),
+        sa.func.sum(_POS.reserved).over().label("total_reserved"),
+        sa.func.sum(_atp_expr()).over().label("total_atp"),
+        sa.func.sum(_POS.in_transit_in).over().label("total_in_transit_in"),
+        sa.func.sum(_POS.in_transit_out).over().label("total_in_transit_out"),
+    )
+    return (
+        _joined(*keys, units, *totals)
         .outerjoin(
             DailySales.__table__,  # type: ignore[attr-defined]
             sa.and_(
                 _SALES.location_code == _POS.location_code,
                 _SALES.sku_code == _POS.sku_code,
-                _SALES.date >= window[0],
-                _SALES.date < window[1],
+                _SALES.date >= sa.bindparam("window_start", type_=sa.Date),
+                _SALES.date < sa.bindparam("window_end", type_=sa.Date),
             ),
         )
-        .where(*conditions)
+        .where(*_matching(fields, include_zero))
         .group_by(*(key.element if isinstance(key, sa.Label) else key for key in keys))
         .order_by(_LOC.code, _SKU.style_code, _SKU.size_index, _SKU.code)
-        .limit(limit)
+        .limit(sa.bindparam("row_limit", type_=sa.Integer))
     )
+
+
+def _lookup(
+    session: Session,
+    filters: ResolvedFilters,
+    include_zero: bool,
+    window: tuple[dt.date, dt.date],
+    cover_days: int,
+    limit: int,
+) -> tuple[list[StockPositionView], StockTotals | None]:
+    """The first ``limit`` positions and the totals over every match (``None``: no match)."""
+    given = {name: value for name, value in asdict(filters).items() if value is not None}
+    params: dict[str, object] = {f"filter_{name}": value for name, value in given.items()}
+    params.update(window_start=window[0], window_end=window[1], row_limit=limit)
+    stmt = _statement(tuple(sorted(given)), include_zero)
     views = []
-    for row in session.execute(stmt):
+    total: StockTotals | None = None
+    for row in session.execute(stmt, params):
+        if total is None:
+            total = StockTotals(
+                positions=int(row.total_positions),
+                on_hand=int(row.total_on_hand),
+                reserved=int(row.total_reserved),
+                atp=int(row.total_atp),
+                in_transit_in=int(row.total_in_transit_in),
+                in_transit_out=int(row.total_in_transit_out),
+            )
         atp = _atp(row.on_hand, row.reserved, row.safety)
         avg = float(row.units) / cover_days
         views.append(
@@ -127,34 +174,10 @@ def _positions(
                 days_of_cover=round(atp / avg, 1) if avg > 0 else None,
             )
         )
-    return views
+    return views, total
 
 
-def _totals(session: Session, conditions: list[sa.ColumnElement[bool]]) -> StockTotals:
-    atp = sa.case(
-        (
-            _POS.on_hand - _POS.reserved - _POS.safety > 0,
-            _POS.on_hand - _POS.reserved - _POS.safety,
-        ),
-        else_=0,
-    )
-    sums = [
-        sa.func.count(),
-        *(
-            sa.func.coalesce(sa.func.sum(expr), 0)
-            for expr in (_POS.on_hand, _POS.reserved, atp, _POS.in_transit_in, _POS.in_transit_out)
-        ),
-    ]
-    row = session.execute(_joined(*sums).where(*conditions)).one()
-    count, on_hand, reserved, total_atp, transit_in, transit_out = (int(value) for value in row)
-    return StockTotals(
-        positions=count,
-        on_hand=on_hand,
-        reserved=reserved,
-        atp=total_atp,
-        in_transit_in=transit_in,
-        in_transit_out=transit_out,
-    )
+_NOTHING = StockTotals(positions=0, on_hand=0, reserved=0, atp=0, in_transit_in=0, in_transit_out=0)
 
 
 def stock_lookup(ctx: ToolContext, request: StockLookupInput) -> StockLookupOutput:
@@ -171,11 +194,10 @@ def stock_lookup(ctx: ToolContext, request: StockLookupInput) -> StockLookupOutp
     window = (today - dt.timedelta(days=request.cover_window_days), today)
     with ctx.read() as session:
         filters = resolve_filters(session, request)
-        conditions = _matching(filters, request.include_zero)
-        positions = _positions(
-            session, conditions, window, request.cover_window_days, request.limit
+        positions, totals = _lookup(
+            session, filters, request.include_zero, window, request.cover_window_days, request.limit
         )
-        totals = _totals(session, conditions)
+        totals = totals or _NOTHING
     return StockLookupOutput(
         as_of=ctx.now.isoformat(),
         positions=positions,

@@ -1,0 +1,31 @@
+"""The console script imports only the command group it runs, and every group is reachable."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from stockpilot_cli.main import COMMANDS, full_app, modules_for
+
+
+def test_a_named_command_imports_only_its_module() -> None:
+    assert modules_for(["stock", "--city", "Shanghai"]) == ["stockpilot_cli.stock"]
+    assert modules_for(["--help"]) == list(dict.fromkeys(COMMANDS.values()))
+
+
+def test_every_registered_command_is_in_the_table() -> None:
+    app = full_app()
+    names = {c.name for c in app.registered_commands} | {g.name for g in app.registered_groups}
+    assert names == set(COMMANDS)
+
+
+def test_help_lists_every_command() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "stockpilot_cli.main", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    for name in COMMANDS:
+        assert name in out
