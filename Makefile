@@ -1,5 +1,9 @@
 # The two commands of the README: `make run` and `make test`. Each builds .venv on first use.
-PYTHON ?= $(shell command -v python3.12 || command -v python3.11 || command -v python3)
+# The first interpreter that really runs and is >= 3.11 (a pyenv shim may exist for a version
+# that is not installed, so probing beats `command -v`).
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 && { echo $$p; break; }; \
+	done)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
@@ -7,7 +11,7 @@ STAMP := $(VENV)/.installed-stamp
 .PHONY: run test lint format bench install clean
 
 $(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is required"'
+	@test -n "$(PYTHON)" || { echo "Python >= 3.11 with venv is required (none found on PATH)"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'

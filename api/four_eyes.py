@@ -24,10 +24,6 @@ class FourEyes(BaseModel):
     approvers_required: int
     distinct_from_requester: bool
 
-    @property
-    def required(self) -> bool:
-        return self.approvers_required >= 2 or self.distinct_from_requester
-
 
 def recorded_verdict(approval: Approval, policy: Policy) -> FourEyes:
     """The gate's verdict as recorded with the approval.
@@ -53,10 +49,6 @@ def recorded_verdict(approval: Approval, policy: Policy) -> FourEyes:
         above = float(payload.get("depth") or 0.0) > policy.markdown.four_eyes_above_depth
         return FourEyes(approvers_required=2 if above else 1, distinct_from_requester=above)
     return FourEyes(approvers_required=1, distinct_from_requester=False)
-
-
-def four_eyes_required(approval: Approval, policy: Policy) -> bool:
-    return recorded_verdict(approval, policy).required
 
 
 def check_may_decide(

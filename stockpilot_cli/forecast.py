@@ -20,7 +20,15 @@ from tools.forecast_demand.fitting import backtest_pool, candidate_models, fit_p
 console = Console()
 forecast_app = typer.Typer(help="Demand forecasting: backtest, fit.", no_args_is_help=True)
 
-TABLE_METRICS = ("rmsse", "mase", "bias", "pinball", "coverage", "calibration_gap")
+TABLE_METRICS = (
+    "rmsse",
+    "mase",
+    "bias",
+    "pinball",
+    "coverage",
+    "calibration_gap",
+    "group_day_rmse",  # wet days only: error of city × category daily totals
+)
 
 
 def _fmt(value: float | None) -> str:

@@ -7,22 +7,26 @@ import threading
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 import uvicorn
 from langgraph_sdk import get_sync_client
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from api.app import create_app
 from api.auth import seed_demo_keys
 from inventory.config import Settings
+from inventory.models import Approval, TransferOrder
 from tests.api.conftest import KEYS, free_port
+from tests.api.test_service_flows import ASK_ABOVE, FOUR_EYES_ABOVE, shipment_worth
 
 
 @pytest.fixture
-def service_url(world_engine: Engine, tmp_path) -> Iterator[str]:
+def service_url(world_engine: Engine, service_settings: Settings) -> Iterator[str]:
+    """The service on the small world with the low-limits policy and the shared forecaster."""
     seed_demo_keys(world_engine)
-    settings = Settings(database_url=str(world_engine.url), data_dir=tmp_path)
-    app = create_app(settings, engine=world_engine, run_worker=True)
+    app = create_app(service_settings, engine=world_engine, run_worker=True)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -57,3 +61,53 @@ def test_ops_chat_answers_a_stock_question(service_url: str) -> None:
     state = client.threads.get_state(thread_id)
     assert state["values"]["messages"][-1]["type"] == "ai"
     assert client.threads.get_history(thread_id, limit=50)
+
+
+def _ai_texts(values: dict) -> list[str]:
+    return [m["content"] for m in values["messages"] if m["type"] == "ai" and m["content"]]
+
+
+@pytest.mark.parametrize(
+    ("decision", "order_status"),
+    [({"type": "approve"}, "dispatched"), ({"type": "reject", "message": "no"}, "rejected")],
+)
+def test_sdk_flow_for_a_large_transfer_asked_in_chat(
+    service_url: str, world_engine: Engine, decision: dict, order_status: str
+) -> None:
+    """ops asks in chat; the policy stops the transfer at an interrupt; an approver answers it."""
+    sku, qty, _ = shipment_worth(world_engine, ASK_ABOVE, FOUR_EYES_ABOVE)
+    ops = get_sync_client(url=service_url, api_key=KEYS["demo-ops"])
+    approver = get_sync_client(url=service_url, api_key=KEYS["demo-approver"])
+    thread_id = ops.threads.create()["thread_id"]
+    ask = {
+        "messages": [
+            {"role": "user", "content": f"ship {qty} pairs of {sku} from DC-SHA to SHA-S01"}
+        ]
+    }
+    parts = list(ops.runs.stream(thread_id, "ops_chat", input=ask, stream_mode="updates"))
+    assert parts[0].event == "metadata" and parts[-1].event == "end"
+    assert parts[-1].data["status"] == "interrupted", parts[-1].data
+
+    state = ops.threads.get_state(thread_id)
+    (interrupt,) = state["interrupts"]
+    (request,) = interrupt["value"]["action_requests"]
+    assert request["name"] == "transfer_order"
+    assert request["args"]["lines"] == [{"sku": sku, "qty": qty}]
+    order_id = request["args"]["subject_id"]
+    with pytest.raises(httpx.HTTPStatusError) as refused:  # ops may ask, not approve
+        ops.runs.wait(thread_id, "ops_chat", command={"resume": {"decisions": [decision]}})
+    assert refused.value.response.status_code == 403
+
+    result = approver.runs.wait(
+        thread_id, "ops_chat", command={"resume": {"decisions": [decision]}}
+    )
+    assert "__interrupt__" not in result and _ai_texts(result)
+    assert not approver.threads.get_state(thread_id)["interrupts"]
+    assert approver.threads.get(thread_id)["status"] == "idle"
+    history = approver.threads.get_history(thread_id, limit=50)
+    assert history[0]["next"] == [] and any(h["interrupts"] for h in history)
+    with Session(world_engine) as session:
+        order = session.get(TransferOrder, order_id)
+        approval = session.get(Approval, f"AP-{order_id}")
+    assert order.status == order_status and order.requested_by == "demo-ops"
+    assert approval.decided_by == "demo-approver"

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from tools.plan_transfers.expected_sales import demand_curves, expected_sales
+from tools.plan_transfers.expected_sales import expected_sales, position_curves
 from tools.plan_transfers.problem import SolvedPlan, TransferProblem
 
 
@@ -79,6 +79,8 @@ def assert_plan_keeps_the_rules(problem: TransferProblem, plan: SolvedPlan) -> N
         assert max(per_dest.values(), default=0) <= c.max_shipments_per_dest
     if c.max_total_cost is not None:
         assert total_cost <= c.max_total_cost + 1e-6
+    for shipment in plan.shipments:
+        assert shipment.net_value >= c.min_net_to_cost * shipment.cost - 1e-6, "thin shipment"
 
     protected = problem.min_display.astype(float)
     if c.protect_source_forecast:
@@ -94,9 +96,8 @@ def assert_plan_keeps_the_rules(problem: TransferProblem, plan: SolvedPlan) -> N
 
     # The plan's objective is what the stock change is worth, less what it costs.
     if plan.shipments:
-        curves = demand_curves(
-            problem.demand_levels, problem.demand_quantiles.reshape(-1, len(problem.demand_levels))
-        )
+        locs, skus = np.indices(problem.shape).reshape(2, -1)
+        curves = position_curves(problem, locs, skus)
         before_units = expected_sales(curves, problem.stock.reshape(-1).astype(float))
         after_units = expected_sales(
             curves, (problem.stock - out + inflow).reshape(-1).astype(float)

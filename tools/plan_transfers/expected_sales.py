@@ -98,6 +98,7 @@ def count_curves(levels: np.ndarray, quantiles: np.ndarray, mean: np.ndarray) ->
     r = np.where(over, mean**2 / np.where(over, var - mean, 1.0), np.inf)
     p = np.where(over, r / np.where(over, r + mean, 1.0), 1.0)
     top = np.zeros(n)
+    point_top = np.ceil(mean)
     if n:
         top = np.where(
             over,
@@ -105,7 +106,7 @@ def count_curves(levels: np.ndarray, quantiles: np.ndarray, mean: np.ndarray) ->
             stats.poisson.ppf(COUNT_TAIL, mean),
         )
         top = np.nan_to_num(top, nan=0.0)
-    k_max = int(top.max()) + 1 if n else 1
+    k_max = int(max(top.max(), point_top.max())) + 1 if n else 1
     k = np.arange(k_max + 1, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         sf = np.where(
@@ -114,8 +115,13 @@ def count_curves(levels: np.ndarray, quantiles: np.ndarray, mean: np.ndarray) ->
             stats.poisson.sf(k[None, :], mean[:, None]),
         )
     sf = np.nan_to_num(sf, nan=0.0)
-    sf[mean <= 0] = 0.0
-    sf[:, -1] = 0.0
+    # A forecast whose every quantile is its mean is known demand d: E[min(S, D)] = min(S, d).
+    point = np.all(np.abs(quantiles - mean[:, None]) < 1e-9, axis=1)
+    sf[point] = np.clip(mean[point, None] - k[None, :], 0.0, 1.0)
+    top[point] = np.ceil(mean[point])
+    # Each row ends at its own tail quantile, whatever else shares the batch, so a position is
+    # valued the same wherever it is evaluated.
+    sf[(k[None, :] >= top[:, None]) | (sf < 1e-9)] = 0.0
     # Knots k and k + STEP for k = 0..k_max: P(D > k − 1) drops to P(D > k) just after k.
     knots = k_max + 1
     x = np.empty(2 * knots)
@@ -123,6 +129,7 @@ def count_curves(levels: np.ndarray, quantiles: np.ndarray, mean: np.ndarray) ->
     survival = np.empty((n, 2 * knots))
     survival[:, 0::2] = np.concatenate([np.ones((n, 1)), sf[:, :-1]], axis=1)
     survival[:, 1::2] = sf
+    survival[mean <= 0] = 0.0
     x = np.broadcast_to(x, survival.shape).copy()
     return DemandCurves(x=x, survival=survival)
 

@@ -22,6 +22,13 @@ class TransferConstraints(BaseModel):
     max_shipments_per_dest: int | None = Field(default=None, ge=1)
     no_reship_days: int = Field(default=7, ge=0)
     min_value_per_shipment: float = Field(default=0.0, ge=0)
+    min_net_to_cost: float = Field(
+        default=0.0,
+        ge=0,
+        description="A shipment's expected net value must be at least this multiple of its "
+        "freight: 1.0 means it pays its freight twice over, so a forecast that is half wrong "
+        "still leaves it worth sending. 0 only asks that it pays.",
+    )
     max_total_cost: float | None = Field(default=None, ge=0)
     respect_entitlements: bool = True
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tools.plan_transfers.eligibility import movable_units, receivable_locations, usable_lanes
-from tools.plan_transfers.expected_sales import demand_curves, expected_sales
+from tools.plan_transfers.expected_sales import expected_sales, position_curves
 from tools.plan_transfers.problem import TransferProblem
 
 #: Pack counts at which each value curve is sampled; the last segment runs to the limit.
@@ -63,7 +63,7 @@ def _segments(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per position, sampled segments of the value curve: (row, packs, value per pack)."""
     pack = problem.constraints.pack_multiple
-    curves = demand_curves(problem.demand_levels, problem.demand_quantiles[locs, skus])
+    curves = position_curves(problem, locs, skus)
     top = int(limit.max()) if limit.size else 0
     columns = int(np.searchsorted(PACK_GRID, top, "left")) + 1
     grid = np.minimum(PACK_GRID[None, :columns], limit[:, None]).astype(float)
@@ -112,7 +112,7 @@ def build_network(
     dst_mask &= problem.demand_quantiles[:, :, -1] + problem.demand_mean > 0
     dst_loc, dst_sku = np.nonzero(dst_mask)
     if dst_loc.size:
-        curves = demand_curves(problem.demand_levels, problem.demand_quantiles[dst_loc, dst_sku])
+        curves = position_curves(problem, dst_loc, dst_sku)
         room = np.ceil((curves.saturation - problem.stock[dst_loc, dst_sku]) / pack)
         cheapest_in = np.full(len(problem.locations), np.inf)
         np.minimum.at(cheapest_in, problem.lanes.dest[lane_ok], lane_pack_cost[lane_ok])
@@ -197,7 +197,7 @@ def _top_per_sku(sku: np.ndarray, score: np.ndarray, supply: np.ndarray) -> np.n
 
 def _first_pack_gain(problem: TransferProblem, locs: np.ndarray, skus: np.ndarray) -> np.ndarray:
     pack = problem.constraints.pack_multiple
-    curves = demand_curves(problem.demand_levels, problem.demand_quantiles[locs, skus])
+    curves = position_curves(problem, locs, skus)
     stock = problem.stock[locs, skus].astype(float)
     sold = expected_sales(curves, np.stack([stock, stock + pack], axis=1))
     price = np.array([problem.skus[j].price for j in skus])

@@ -353,6 +353,7 @@ def build_problem(
             window_days=request.window_days,
             constraints=request.constraints,
             destinations=pool.destinations,
+            demand_kind="counts",
         )
     except ProblemError as exc:
         raise ToolError(str(exc), field=exc.field, value=exc.value) from exc
@@ -385,3 +386,20 @@ def _demand_arrays(pool: PoolSnapshot, forecast: ForecastOutput) -> tuple[np.nda
     quantiles[i[known], j[known]] = rows[known]
     mean[i[known], j[known]] = np.array([s.total_mean for s in series])[known]
     return quantiles, mean
+
+
+def plan_forecast_input(ctx: ToolContext, request: PlanTransfersInput) -> ForecastInput:
+    """The forecast ``plan_transfers(ctx, request)`` will ask for, so a caller can make it first
+    (the alert graph forecasts once and hands it on with ``reusing_provider``)."""
+    return forecast_request(read_pool(ctx, request), request)
+
+
+def reusing_provider(made: ForecastInput, output: ForecastOutput) -> ForecastProvider:
+    """A provider that answers ``made`` with ``output`` and forecasts anything else afresh."""
+
+    def provider(ctx: ToolContext, request: ForecastInput) -> ForecastOutput:
+        if request == made:
+            return output
+        return default_forecast_provider(ctx, request)
+
+    return provider

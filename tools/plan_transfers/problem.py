@@ -12,6 +12,8 @@ import numpy as np
 
 from tools.plan_transfers.models import TransferConstraints
 
+DEMAND_KINDS = ("quantiles", "counts")
+
 
 class ProblemError(ValueError):
     """The problem is malformed; the message names the field and the offending value."""
@@ -71,6 +73,10 @@ class TransferProblem:
         demand_quantiles: quantiles of total window demand, shape (locations, skus, q).
         demand_mean: mean window demand, shape (locations, skus).
         destinations: location codes allowed to receive; None means every store.
+        demand_kind: "quantiles" reads demand as the piecewise-linear CDF through the quantiles
+            (synthetic and point-demand problems); "counts" as a count distribution with
+            ``demand_mean`` and the quantiles' spread (forecasts of unit sales, see
+            ``expected_sales.count_curves``).
     """
 
     locations: list[LocationNode]
@@ -86,6 +92,7 @@ class TransferProblem:
     window_days: int
     constraints: TransferConstraints = field(default_factory=TransferConstraints)
     destinations: frozenset[str] | None = None
+    demand_kind: str = "quantiles"
 
     def __post_init__(self) -> None:
         validate_problem(self)
@@ -125,6 +132,12 @@ def validate_problem(problem: TransferProblem) -> None:
             "must be city, region or any",
             field="constraints.allowed_lanes",
             value=problem.constraints.allowed_lanes,
+        )
+    if problem.demand_kind not in DEMAND_KINDS:
+        raise ProblemError(
+            f"must be one of {', '.join(DEMAND_KINDS)}",
+            field="demand_kind",
+            value=problem.demand_kind,
         )
     codes = [loc.code for loc in problem.locations]
     if len(set(codes)) != len(codes):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tools.plan_transfers.expected_sales import demand_curves, expected_sales
+from tools.plan_transfers.expected_sales import expected_sales, position_curves
 from tools.plan_transfers.problem import PlanLine, SolvedShipment, TransferProblem
 
 
@@ -44,7 +44,7 @@ def _position_change(
     """Expected units sold after minus before, per position, for a stock change ``delta``."""
     if locs.size == 0:
         return np.zeros(0)
-    curves = demand_curves(problem.demand_levels, problem.demand_quantiles[locs, skus])
+    curves = position_curves(problem, locs, skus)
     stock = problem.stock[locs, skus].astype(float)
     sold = expected_sales(curves, np.stack([stock, stock + delta], axis=1))
     return sold[:, 1] - sold[:, 0]
@@ -189,7 +189,7 @@ def _refused_shipments(problem: TransferProblem, nums: LineNumbers) -> np.ndarra
     c = problem.constraints
     value, cost = nums.shipment_totals()
     net = value - cost
-    ok = (net > 0) & (value >= c.min_value_per_shipment)
+    ok = (net > 0) & (value >= c.min_value_per_shipment) & (net >= c.min_net_to_cost * cost)
     order = np.argsort(-net, kind="stable")
     sources = problem.lanes.source[nums.lane]
     dests = problem.lanes.dest[nums.lane]

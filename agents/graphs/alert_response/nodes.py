@@ -18,8 +18,10 @@ from inventory.db import session_scope
 from inventory.models import Location, Sku, StockPosition, Style
 from inventory.vocabulary import CITY_REGION, RAIN_CATEGORIES, RainBand, rain_band
 from tools.context import ToolError
-from tools.forecast_demand.models import ForecastInput, RainScenario
-from tools.plan_transfers.models import PlanTransfersInput, TransferPlan
+from tools.forecast_demand.models import ForecastInput, ForecastOutput, RainScenario
+from tools.plan_transfers.models import PlanTransfersInput, TransferConstraints, TransferPlan
+from tools.plan_transfers.pool import plan_forecast_input, reusing_provider
+from tools.plan_transfers.tool import plan_transfers
 from tools.recommend_promos.models import PromoInput, PromoOutput
 from tools.registry import TOOLS
 
@@ -36,11 +38,29 @@ EMERGENCY_BANDS = {RainBand.HEAVY, RainBand.RAINSTORM}
 MAX_MARKDOWNS_PER_ALERT = 20
 #: A style expected to sell at least this many units in the window makes its empty sizes holes.
 MIN_DEMAND_FOR_SIZE_HOLE = 0.5
+#: An emergency shipment must be expected to pay its freight twice over: at one size in one store
+#: the forecast is a count of 0–1 units, so a move that only just pays is a coin toss on freight.
+MIN_NET_TO_COST = 1.0
+#: SKU-level forecasts kept between the forecast and plan nodes of a run (in memory only: a run
+#: resumed in another process forecasts again in the plan node).
+MAX_KEPT_FORECASTS = 16
 
 
 class AlertNodes:
     def __init__(self, runtime: AgentRuntime) -> None:
         self.runtime = runtime
+        self._forecasts: dict[str, tuple[ForecastInput, ForecastOutput]] = {}
+
+    def _plan_request(self, state: AlertState) -> PlanTransfersInput:
+        triage, scope = state["triage"], state["scope"]
+        return PlanTransfersInput(
+            city=triage["city"],
+            categories=scope["categories"],
+            destinations=scope["stores"],
+            window_days=triage["window_days"],
+            rain=self._rain(state),
+            constraints=TransferConstraints(min_net_to_cost=MIN_NET_TO_COST),
+        )
 
     def _alert(self, state: AlertState) -> AlertPayload:
         return AlertPayload.model_validate(state["alert"])
@@ -121,24 +141,22 @@ class AlertNodes:
         """Demand with the rain against what the stores can sell: is anyone short?
 
         Short means a store's forecast for a rain style exceeds its ATP, or a size the style
-        will sell is already at zero there (a size hole the planner can fill). One style-level
-        forecast for the city's stores keeps this inside the alert's latency budget; the planner
-        then works per SKU.
+        will sell is already at zero there (a size hole the planner can fill). One SKU-level
+        forecast, exactly the one the planner needs (every rain SKU at the stores that
+        can give or take), is made here once and handed to the plan node; summed to styles it
+        answers the question above.
         """
-        scope, triage = state["scope"], state["triage"]
+        scope = state["scope"]
         ctx = self.runtime.tool_context()
         try:
-            result = TOOLS["forecast_demand"].run(
-                ctx,
-                ForecastInput(
-                    locations=scope["stores"],
-                    level="style",
-                    horizon_days=triage["window_days"],
-                    rain=self._rain(state),
-                ),
-            )
+            request = plan_forecast_input(ctx, self._plan_request(state))
+            result = TOOLS["forecast_demand"].run(ctx, request)
         except ToolError as exc:
             return {"forecast": {"error": f"forecast failed: {exc}"}}
+        assert isinstance(result, ForecastOutput)
+        while len(self._forecasts) >= MAX_KEPT_FORECASTS:
+            self._forecasts.pop(next(iter(self._forecasts)))
+        self._forecasts[state["run_id"]] = (request, result)
         with ctx.read() as session:
             stock = _rain_stock(session, scope["stores"])
         demand: dict[tuple[str, str], float] = defaultdict(float)
@@ -170,17 +188,12 @@ class AlertNodes:
         }
 
     def plan(self, state: AlertState) -> AlertState:
-        triage, scope = state["triage"], state["scope"]
+        kept = self._forecasts.pop(state["run_id"], None)
         try:
-            plan = TOOLS["plan_transfers"].run(
+            plan = plan_transfers(
                 self.runtime.tool_context(),
-                PlanTransfersInput(
-                    city=triage["city"],
-                    categories=scope["categories"],
-                    destinations=scope["stores"],
-                    window_days=triage["window_days"],
-                    rain=self._rain(state),
-                ),
+                self._plan_request(state),
+                forecast_provider=reusing_provider(*kept) if kept else None,
             )
         except ToolError as exc:
             return {"plan": {"error": f"planning failed: {exc}"}}
