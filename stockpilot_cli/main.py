@@ -18,6 +18,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+@app.callback()
+def _root() -> None:
+    """Stockpilot: one inventory pool, deterministic tools, agents behind a policy gate."""
+    # An explicit callback keeps the app a command group even when only one command is loaded.
+
+
 #: Top-level command name → the module whose ``register(app)`` adds it.
 COMMANDS: dict[str, str] = {
     "db": "stockpilot_cli.db",

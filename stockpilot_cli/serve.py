@@ -52,10 +52,33 @@ def prepare_pool(settings: Settings, *, seed: bool) -> Engine:
         console.print("the pool is empty: building the demo world …")
         summary = build_world(engine, WorldSpec())
         console.print(f"demo world ready: {summary}")
+    _warm_forecaster(settings, engine)
     seeded = seed_demo_keys(engine) if seed else {}
     if seeded:
         console.print("seeded the demo API keys (public; replace them before real use)")
     return engine
+
+
+def _warm_forecaster(settings: Settings, engine: Engine) -> None:
+    """Fit the forecaster now, once per world and clock, rather than inside the first alert."""
+    import time
+
+    from tools.context import ToolContext, ToolError
+    from tools.forecast_demand.tool import ensure_model
+
+    try:
+        ctx = ToolContext.for_world(engine, settings)
+    except ToolError as exc:  # a pool without a clock (no demo world): forecasts fit on demand
+        console.print(f"forecaster not prepared: {exc}")
+        return
+    started = time.perf_counter()
+    console.print("preparing the demand forecaster (fitted once per world, then stored) …")
+    artefact, fitted = ensure_model(ctx)
+    verb = "fitted" if fitted else "loaded"
+    console.print(
+        f"forecaster {artefact.meta.model} {artefact.meta.version} {verb} "
+        f"in {time.perf_counter() - started:.1f} s ({artefact.meta.series} series)"
+    )
 
 
 def serve(

@@ -29,3 +29,15 @@ def test_help_lists_every_command() -> None:
     ).stdout
     for name in COMMANDS:
         assert name in out
+
+
+def test_a_single_loaded_command_still_runs_as_a_subcommand() -> None:
+    """Typer collapses a one-command app into that command unless the app is a group."""
+    out = subprocess.run(
+        [sys.executable, "-m", "stockpilot_cli.main", "stock", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "--category" in out.stdout

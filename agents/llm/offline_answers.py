@@ -97,6 +97,12 @@ def render_stock(out: dict[str, Any], args: dict[str, Any], lang: Lang) -> str:
             f"{len(by_location)} locations."
         )
         lines = [f"- {loc}: {atp} ATP" for loc, atp in top]
+    if out.get("truncated") or out.get("omitted_items"):
+        lines.append(
+            "（以上地点仅来自列出的部分记录；总数涵盖全部匹配记录）"
+            if lang == "zh"
+            else "(locations above come from the positions listed; totals cover every match)"
+        )
     return "\n".join([head, *lines])
 
 

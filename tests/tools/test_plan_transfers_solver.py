@@ -29,6 +29,7 @@ constraints_strategy = st.builds(
     max_shipments_per_dest=st.none() | st.integers(1, 3),
     no_reship_days=st.integers(0, 10),
     min_value_per_shipment=st.sampled_from([0.0, 100.0, 400.0]),
+    min_net_to_cost=st.sampled_from([0.0, 1.0]),
     max_total_cost=st.none() | st.floats(0, 2000),
     respect_entitlements=st.booleans(),
 )

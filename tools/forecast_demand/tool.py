@@ -107,6 +107,15 @@ def _check_history(session: Session, skus: list[str], today: dt.date) -> None:
         )
 
 
+def ensure_model(ctx: ToolContext, level: str = "sku") -> tuple[Artefact, bool]:
+    """The stored forecaster for this pool and clock, fitted and stored first if there is none.
+
+    The service calls it at start-up so the first alert does not wait for a fit.
+    Returns the artefact and whether it had to be fitted now.
+    """
+    return _artefact_for(ctx, level)
+
+
 def _artefact_for(ctx: ToolContext, level: str) -> tuple[Artefact, bool]:
     models_dir = ctx.settings.data_dir / "models"
     pool = pool_fingerprint(ctx.engine)

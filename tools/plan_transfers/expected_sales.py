@@ -94,15 +94,16 @@ def count_curves(levels: np.ndarray, quantiles: np.ndarray, mean: np.ndarray) ->
         z = stats.norm.ppf(levels[-1]) - stats.norm.ppf(levels[0])
         sd = (quantiles[:, -1] - quantiles[:, 0]) / z
         var = np.maximum(var, sd * sd)
-    over = var > mean * (1 + 1e-6)
-    r = np.where(over, mean**2 / np.where(over, var - mean, 1.0), np.inf)
-    p = np.where(over, r / np.where(over, r + mean, 1.0), 1.0)
+    over = (var > mean * (1 + 1e-6)) & (mean > 0)
+    # Negative binomial size r and success probability p (used only where ``over``).
+    r = np.where(over, mean**2 / np.where(over, var - mean, 1.0), 1.0)
+    p = np.where(over, r / (r + mean), 0.5)
     top = np.zeros(n)
     point_top = np.ceil(mean)
     if n:
         top = np.where(
             over,
-            stats.nbinom.ppf(COUNT_TAIL, np.where(over, r, 1.0), np.where(over, p, 0.5)),
+            stats.nbinom.ppf(COUNT_TAIL, r, p),
             stats.poisson.ppf(COUNT_TAIL, mean),
         )
         top = np.nan_to_num(top, nan=0.0)
@@ -111,7 +112,7 @@ def count_curves(levels: np.ndarray, quantiles: np.ndarray, mean: np.ndarray) ->
     with np.errstate(divide="ignore", invalid="ignore"):
         sf = np.where(
             over[:, None],
-            stats.nbinom.sf(k[None, :], np.where(over, r, 1.0)[:, None], p[:, None]),
+            stats.nbinom.sf(k[None, :], r[:, None], p[:, None]),
             stats.poisson.sf(k[None, :], mean[:, None]),
         )
     sf = np.nan_to_num(sf, nan=0.0)

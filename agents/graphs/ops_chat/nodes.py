@@ -15,6 +15,7 @@ from agents.graphs.common.orders import (
     create_transfer,
     price_shipment,
 )
+from agents.graphs.ops_chat.compact import compact_json
 from agents.graphs.ops_chat.prompts import SYSTEM_PROMPT
 from agents.graphs.ops_chat.state import ChatState
 from agents.llm.base import LLMError, ToolDefinition
@@ -108,9 +109,7 @@ class ChatNodes:
             except (ToolError, ValidationError, ValueError) as exc:
                 messages.append(_tool_error(name, call_id, str(exc)))
                 continue
-            content = output.model_dump_json()
-            if len(content) > MAX_TOOL_RESULT_CHARS:
-                content = content[:MAX_TOOL_RESULT_CHARS] + "… [truncated]"
+            content = compact_json(output.model_dump(mode="json"), MAX_TOOL_RESULT_CHARS)
             messages.append(ToolMessage(content=content, tool_call_id=call_id, name=name))
         return {"messages": messages, "proposals": proposals}
 
