@@ -71,14 +71,15 @@ def _warm_forecaster(settings: Settings, engine: Engine) -> None:
     except ToolError as exc:  # a pool without a clock (no demo world): forecasts fit on demand
         console.print(f"forecaster not prepared: {exc}")
         return
-    started = time.perf_counter()
-    console.print("preparing the demand forecaster (fitted once per world, then stored) …")
-    artefact, fitted = ensure_model(ctx)
-    verb = "fitted" if fitted else "loaded"
-    console.print(
-        f"forecaster {artefact.meta.model} {artefact.meta.version} {verb} "
-        f"in {time.perf_counter() - started:.1f} s ({artefact.meta.series} series)"
-    )
+    console.print("preparing the demand forecasters (fitted once per world, then stored) …")
+    for level in ("sku", "style"):  # alerts plan per size; chat answers per style
+        started = time.perf_counter()
+        artefact, fitted = ensure_model(ctx, level)
+        console.print(
+            f"  {level}-level {artefact.meta.model} {artefact.meta.version} "
+            f"{'fitted' if fitted else 'loaded'} in {time.perf_counter() - started:.1f} s "
+            f"({artefact.meta.series} series)"
+        )
 
 
 def serve(

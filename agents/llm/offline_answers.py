@@ -78,10 +78,13 @@ def _category(category: str | None, lang: Lang) -> str:
 def render_stock(out: dict[str, Any], args: dict[str, Any], lang: Lang) -> str:
     totals = out["totals"]
     by_location: dict[str, int] = {}
-    for position in out["positions"]:
-        by_location[position["location"]] = (
-            by_location.get(position["location"], 0) + position["atp"]
-        )
+    if out.get("by_location"):  # subtotals over every match, when the positions overflowed
+        by_location = {sub["location"]: sub["atp"] for sub in out["by_location"]}
+    else:
+        for position in out["positions"]:
+            by_location[position["location"]] = (
+                by_location.get(position["location"], 0) + position["atp"]
+            )
     top = sorted(by_location.items(), key=lambda kv: -kv[1])[:8]
     place, cat = _place(args.get("city"), lang), _category(args.get("category"), lang)
     if lang == "zh":
@@ -97,7 +100,7 @@ def render_stock(out: dict[str, Any], args: dict[str, Any], lang: Lang) -> str:
             f"{len(by_location)} locations."
         )
         lines = [f"- {loc}: {atp} ATP" for loc, atp in top]
-    if out.get("truncated") or out.get("omitted_items"):
+    if (out.get("truncated") or out.get("omitted_items")) and not out.get("by_location"):
         lines.append(
             "（以上地点仅来自列出的部分记录；总数涵盖全部匹配记录）"
             if lang == "zh"

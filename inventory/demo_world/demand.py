@@ -54,7 +54,8 @@ class CityDays:
 
 def build_calendar(dates: list[dt.date], params: DemandParameters) -> Calendar:
     years = sorted({d.year for d in dates})
-    cn_holidays = holidays.China(years=years)
+    # Names are matched below, so pin their language: `holidays` follows the process locale.
+    cn_holidays = holidays.China(years=years, language="en_US")
     weekday = np.array([params.weekday[d.weekday()] for d in dates])
     store = np.ones(len(dates))
     online = np.ones(len(dates))

@@ -108,7 +108,7 @@ def load_panel(engine: Engine) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def _calendar_features(dates: pd.Series) -> pd.DataFrame:
     years = sorted(dates.dt.year.unique().tolist())
-    cn = holidays.China(years=years)
+    cn = holidays.China(years=years, language="en_US")  # names are matched: pin the locale
     names = [cn.get(d.date(), "") for d in dates]
     return pd.DataFrame(
         {

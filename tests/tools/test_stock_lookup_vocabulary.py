@@ -45,13 +45,17 @@ def test_a_warm_lookup_is_one_round_trip(ctx: ToolContext) -> None:
     assert out.totals.positions == 1 and out.totals.atp == 14
 
 
-def test_totals_count_every_match_past_the_limit_in_one_query(ctx: ToolContext) -> None:
+def test_totals_and_subtotals_count_every_match_past_the_limit(ctx: ToolContext) -> None:
     stock_lookup(ctx, StockLookupInput(sku="RB001-BLK-38"))  # loads the SKU codes
     queries, out = count_queries(
         ctx.engine, lambda: stock_lookup(ctx, StockLookupInput(sku="RB001-BLK-38", limit=1))
     )
-    assert queries == 1 and len(out.positions) == 1 and out.truncated
+    # positions + totals in one query; per-location subtotals in a second, only when truncated
+    assert queries == 2 and len(out.positions) == 1 and out.truncated
     assert (out.totals.positions, out.totals.on_hand) == (3, 20 + 100 + 9)
+    assert len(out.by_location) == 3
+    assert sum(s.on_hand for s in out.by_location) == out.totals.on_hand
+    assert sum(s.atp for s in out.by_location) == out.totals.atp
     nothing = stock_lookup(ctx, StockLookupInput(location="BEI-S01", category="sneakers"))
     assert nothing.positions == [] and nothing.totals.positions == 0 and not nothing.truncated
 

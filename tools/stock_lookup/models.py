@@ -54,8 +54,23 @@ class StockTotals(BaseModel):
     in_transit_out: int
 
 
+class LocationSubtotal(BaseModel):
+    location: str
+    location_name: str
+    city: str
+    positions: int
+    on_hand: int
+    atp: int
+    in_transit_in: int
+
+
 class StockLookupOutput(BaseModel):
     as_of: str = Field(description="The world's clock when the lookup ran (ISO).")
     positions: list[StockPositionView]
     totals: StockTotals
     truncated: bool = Field(default=False, description="More positions matched than `limit`.")
+    by_location: list[LocationSubtotal] = Field(
+        default_factory=list,
+        description="Subtotals per location over every match; filled when `truncated`, so a "
+        "reader still sees where the stock is.",
+    )

@@ -19,6 +19,7 @@ from inventory.models import DailySales, Location, Sku, StockPosition, Style
 from tools.context import ToolContext
 from tools.stock_lookup.filters import ResolvedFilters, resolve_filters
 from tools.stock_lookup.models import (
+    LocationSubtotal,
     StockLookupInput,
     StockLookupOutput,
     StockPositionView,
@@ -126,6 +127,47 @@ def _statement(fields: tuple[str, ...], include_zero: bool) -> sa.Select[tuple[o
     )
 
 
+@functools.lru_cache(maxsize=256)
+def _by_location_statement(
+    fields: tuple[str, ...], include_zero: bool
+) -> sa.Select[tuple[object, ...]]:
+    """Subtotals per location over every match: where the stock is, when positions overflow."""
+    return (
+        _joined(
+            _LOC.code.label("location"),
+            _LOC.name_en.label("location_name"),
+            _LOC.city,
+            sa.func.count().label("positions"),
+            sa.func.sum(_POS.on_hand).label("on_hand"),
+            sa.func.sum(_atp_expr()).label("atp"),
+            sa.func.sum(_POS.in_transit_in).label("in_transit_in"),
+        )
+        .where(*_matching(fields, include_zero))
+        .group_by(_LOC.code, _LOC.name_en, _LOC.city)
+        .order_by(_LOC.code)
+    )
+
+
+def _by_location(
+    session: Session, filters: ResolvedFilters, include_zero: bool
+) -> list[LocationSubtotal]:
+    given = {name: value for name, value in asdict(filters).items() if value is not None}
+    params = {f"filter_{name}": value for name, value in given.items()}
+    stmt = _by_location_statement(tuple(sorted(given)), include_zero)
+    return [
+        LocationSubtotal(
+            location=row.location,
+            location_name=row.location_name,
+            city=row.city,
+            positions=int(row.positions),
+            on_hand=int(row.on_hand),
+            atp=int(row.atp),
+            in_transit_in=int(row.in_transit_in),
+        )
+        for row in session.execute(stmt, params)
+    ]
+
+
 def _lookup(
     session: Session,
     filters: ResolvedFilters,
@@ -198,9 +240,12 @@ def stock_lookup(ctx: ToolContext, request: StockLookupInput) -> StockLookupOutp
             session, filters, request.include_zero, window, request.cover_window_days, request.limit
         )
         totals = totals or _NOTHING
+        truncated = totals.positions > len(positions)
+        by_location = _by_location(session, filters, request.include_zero) if truncated else []
     return StockLookupOutput(
         as_of=ctx.now.isoformat(),
         positions=positions,
         totals=totals,
-        truncated=totals.positions > len(positions),
+        truncated=truncated,
+        by_location=by_location,
     )
