@@ -162,13 +162,20 @@ class Selection:
     shipments: list[SolvedShipment]
     rejected: set[tuple[int, int]]
     """(source, dest) pairs refused by a shipment rule, for the solver to route around."""
+    offered_lanes: np.ndarray | None = None
+    offered_net: np.ndarray | None = None
+    """Each lane of the moves as offered (before any rule) and its net value then."""
 
 
 def apply_shipment_rules(problem: TransferProblem, moves: Moves, lane_of: np.ndarray) -> Selection:
     """Keep the best shipments that pay, meet the minimum value, and fit the caps and budget."""
     rejected: set[tuple[int, int]] = set()
+    offered: tuple[np.ndarray, np.ndarray] | None = None
     while len(moves):
         nums = line_numbers(problem, moves, lane_of)
+        if offered is None:
+            value, cost = nums.shipment_totals()
+            offered = (nums.lane, value - cost)
         refused_lanes = _refused_shipments(problem, nums)
         if refused_lanes.size == 0:
             break
@@ -181,7 +188,12 @@ def apply_shipment_rules(problem: TransferProblem, moves: Moves, lane_of: np.nda
             )
         )
         moves = moves.select(~np.isin(nums.lane[nums.shipment], refused_lanes))
-    return Selection(moves, value_moves(problem, moves, lane_of), rejected)
+    return Selection(
+        moves,
+        value_moves(problem, moves, lane_of),
+        rejected,
+        *(offered if offered is not None else (None, None)),
+    )
 
 
 def _refused_shipments(problem: TransferProblem, nums: LineNumbers) -> np.ndarray:
