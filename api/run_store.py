@@ -16,8 +16,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from agents.executor.audit import record_event
 from api.errors import ApiError, conflict, not_found
-from inventory.models import AgentThread, AuditEvent, Run, RunStatus
+from inventory.models import AgentThread, Run, RunStatus
 
 #: How long a run's lease lasts. A run whose lease has lapsed belongs to a process that died;
 #: the worker takes it over, and a thread busy for longer than this may be taken too.
@@ -124,16 +125,15 @@ def record_run(
         updated_at=now,
     )
     session.add(run)
-    session.add(
-        AuditEvent(
-            at=now,
-            actor=actor,
-            kind=f"run.{status}",
-            subject_type="run",
-            subject_id=run.id,
-            run_id=run.id,
-            payload={"assistant_id": assistant_id, "thread_id": thread_id, "trigger": trigger},
-        )
+    record_event(
+        session,
+        at=now,
+        actor=actor,
+        kind=f"run.{status}",
+        subject_type="run",
+        subject_id=run.id,
+        run_id=run.id,
+        payload={"assistant_id": assistant_id, "thread_id": thread_id, "trigger": trigger},
     )
     return run
 

@@ -58,6 +58,22 @@ def dispose_engines() -> None:
     _ENGINES.clear()
 
 
+def begin_write(session: Session) -> None:
+    """On SQLite, open the transaction as a writer so concurrent writers queue instead of racing.
+
+    pysqlite opens transactions lazily (only before DML), and a deferred transaction that read
+    first cannot upgrade to a writer under WAL once another writer committed; ``BEGIN IMMEDIATE``
+    takes the write lock up front and ``busy_timeout`` makes others wait for it. PostgreSQL needs
+    nothing here: guarded UPDATEs take row locks.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    dbapi_connection = connection.connection.dbapi_connection
+    if dbapi_connection is not None and not dbapi_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 @contextmanager
 def session_scope(engine: Engine | None = None) -> Iterator[Session]:
     """A session that commits on success and rolls back on error."""

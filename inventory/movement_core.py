@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, select
 
+from inventory.db import begin_write
 from inventory.models import Location, MovementKind, Sku, StockMovement, StockPosition
 from inventory.upsert import dialect_insert
 
@@ -59,21 +60,6 @@ def as_utc(at: dt.datetime | None) -> dt.datetime:
 
 def atp_expr() -> sa.ColumnElement[int]:
     return POSITION.on_hand - POSITION.reserved - POSITION.safety
-
-
-def _begin_write(session: Session) -> None:
-    """On SQLite, open the transaction as a writer so concurrent writers queue instead of racing.
-
-    pysqlite opens transactions lazily (only before DML), so a transaction may not exist yet;
-    ``BEGIN IMMEDIATE`` takes the write lock now, and ``busy_timeout`` makes others wait for it.
-    PostgreSQL needs nothing here: the guarded UPDATE's row lock does the job.
-    """
-    connection = session.connection()
-    if connection.dialect.name != "sqlite":
-        return
-    dbapi_connection = connection.connection.dbapi_connection
-    if dbapi_connection is not None and not dbapi_connection.in_transaction:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _position(session: Session, location: str, sku: str) -> StockPosition | None:
@@ -197,7 +183,7 @@ def move(
 ) -> StockMovement:
     """Apply ``legs`` atomically and write one movement row per leg; return the first leg's row."""
     primary = legs[0].location
-    _begin_write(session)
+    begin_write(session)
     if idempotency_key is not None and (first := _existing(session, idempotency_key)):
         return _check_same_request(first, kind, primary, sku, qty)
     created_at = as_utc(at)

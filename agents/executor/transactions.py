@@ -7,20 +7,15 @@ from contextlib import contextmanager
 
 from sqlmodel import Session
 
+from inventory.db import begin_write
+
 
 @contextmanager
 def atomic_step(session: Session) -> Iterator[None]:
-    """A savepoint around one executor step, opened as a writer.
+    """A savepoint around one executor step, opened as a writer (``inventory.db.begin_write``).
 
-    On SQLite the transaction is begun with ``BEGIN IMMEDIATE`` (as ``inventory.movements`` does)
-    because a deferred transaction that read first cannot upgrade to a writer under WAL when
-    another writer committed meanwhile; waiting for the lock up front avoids that failure. The
-    savepoint undoes a refused step without spoiling the caller's other work.
+    The savepoint undoes a refused step without spoiling the caller's other work.
     """
-    connection = session.connection()
-    if connection.dialect.name == "sqlite":
-        dbapi_connection = connection.connection.dbapi_connection
-        if dbapi_connection is not None and not dbapi_connection.in_transaction:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+    begin_write(session)
     with session.begin_nested():
         yield

@@ -127,6 +127,12 @@ def _statement(fields: tuple[str, ...], include_zero: bool) -> sa.Select[tuple[o
     )
 
 
+def _filter_params(filters: ResolvedFilters) -> tuple[tuple[str, ...], dict[str, object]]:
+    """The given filters' names (the cache key of a statement) and their bound values."""
+    given = {name: value for name, value in asdict(filters).items() if value is not None}
+    return tuple(sorted(given)), {f"filter_{name}": value for name, value in given.items()}
+
+
 @functools.lru_cache(maxsize=256)
 def _by_location_statement(
     fields: tuple[str, ...], include_zero: bool
@@ -151,9 +157,8 @@ def _by_location_statement(
 def _by_location(
     session: Session, filters: ResolvedFilters, include_zero: bool
 ) -> list[LocationSubtotal]:
-    given = {name: value for name, value in asdict(filters).items() if value is not None}
-    params = {f"filter_{name}": value for name, value in given.items()}
-    stmt = _by_location_statement(tuple(sorted(given)), include_zero)
+    fields, params = _filter_params(filters)
+    stmt = _by_location_statement(fields, include_zero)
     return [
         LocationSubtotal(
             location=row.location,
@@ -177,10 +182,9 @@ def _lookup(
     limit: int,
 ) -> tuple[list[StockPositionView], StockTotals | None]:
     """The first ``limit`` positions and the totals over every match (``None``: no match)."""
-    given = {name: value for name, value in asdict(filters).items() if value is not None}
-    params: dict[str, object] = {f"filter_{name}": value for name, value in given.items()}
+    fields, params = _filter_params(filters)
     params.update(window_start=window[0], window_end=window[1], row_limit=limit)
-    stmt = _statement(tuple(sorted(given)), include_zero)
+    stmt = _statement(fields, include_zero)
     views = []
     total: StockTotals | None = None
     for row in session.execute(stmt, params):

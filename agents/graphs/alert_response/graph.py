@@ -49,10 +49,6 @@ def build_alert_response(
     graph.add_node("plan", nodes.plan)
     graph.add_node("promos", nodes.promos)
     graph.add_node("propose", nodes.propose)
-    graph.add_node("gate", flow.gate)
-    graph.add_node("await_decisions", flow.await_decisions)
-    graph.add_node("apply_decisions", flow.apply_decisions)
-    graph.add_node("execute", flow.execute)
     graph.add_node("report", nodes.report)
 
     graph.add_edge(START, "triage")
@@ -62,13 +58,6 @@ def build_alert_response(
     graph.add_conditional_edges("plan", _after_plan)
     graph.add_conditional_edges("promos", _after_promos)
     graph.add_edge("propose", "gate")
-    graph.add_edge("gate", "execute")
-    graph.add_edge("await_decisions", "apply_decisions")
-    graph.add_conditional_edges("apply_decisions", flow.route_after_apply)
-    graph.add_conditional_edges(
-        "execute",
-        flow.route_after_execute,
-        {"await_decisions": "await_decisions", "done": "report"},
-    )
+    flow.attach(graph, done="report")
     graph.add_edge("report", END)
     return graph.compile(checkpointer=checkpointer, name="alert_response")

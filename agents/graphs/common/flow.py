@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from langgraph.graph import StateGraph
 from langgraph.types import interrupt
 from pydantic import ValidationError
 
@@ -49,6 +50,25 @@ def _as_proposal(record: ProposalRecord) -> Proposal:
 
 class ApprovalFlow:
     """Node functions bound to one runtime."""
+
+    def attach(self, graph: StateGraph, *, done: str) -> None:
+        """Add the approval path to ``graph``: ``gate`` → ``execute`` ⇄ human decisions → ``done``.
+
+        Both assistants enter it at ``gate`` and leave at ``done``; wiring it here keeps the one
+        path every side effect takes in one place.
+        """
+        graph.add_node("gate", self.gate)
+        graph.add_node("await_decisions", self.await_decisions)
+        graph.add_node("apply_decisions", self.apply_decisions)
+        graph.add_node("execute", self.execute)
+        graph.add_edge("gate", "execute")
+        graph.add_edge("await_decisions", "apply_decisions")
+        graph.add_conditional_edges("apply_decisions", self.route_after_apply)
+        graph.add_conditional_edges(
+            "execute",
+            self.route_after_execute,
+            {"await_decisions": "await_decisions", "done": done},
+        )
 
     def __init__(self, runtime: AgentRuntime) -> None:
         self.runtime = runtime

@@ -19,22 +19,11 @@ def build_ops_chat(
     graph = StateGraph(ChatState)
     graph.add_node("agent", nodes.agent)
     graph.add_node("tools", nodes.tools_node)
-    graph.add_node("gate", flow.gate)
-    graph.add_node("await_decisions", flow.await_decisions)
-    graph.add_node("apply_decisions", flow.apply_decisions)
-    graph.add_node("execute", flow.execute)
     graph.add_node("proposal_results", nodes.proposal_results)
 
     graph.add_edge(START, "agent")
     graph.add_conditional_edges("agent", nodes.route_after_agent)
     graph.add_conditional_edges("tools", nodes.route_after_tools)
-    graph.add_edge("gate", "execute")
-    graph.add_edge("await_decisions", "apply_decisions")
-    graph.add_conditional_edges("apply_decisions", flow.route_after_apply)
-    graph.add_conditional_edges(
-        "execute",
-        flow.route_after_execute,
-        {"await_decisions": "await_decisions", "done": "proposal_results"},
-    )
+    flow.attach(graph, done="proposal_results")
     graph.add_edge("proposal_results", "agent")
     return graph.compile(checkpointer=checkpointer, name="ops_chat")
