@@ -1,30 +1,47 @@
-"""Running a graph on a thread as one recorded run: a Run row, the thread's lease, the outcome.
+"""The one way to run a graph on a thread: a Run row, the thread's lease, the outcome.
 
-The API, the CLI, evals and the benchmark all go through here, so every run is admitted the same
-way and no two workers ever advance one thread at once.
+The API (SDK runs, REST decisions), the worker, the CLI, evals and the benchmark all go through
+``admit_run`` + ``stream_run`` (or ``run_graph``, both at once), so every run is admitted the
+same way, holds its thread under one heartbeated, fenced lease (``agents.lease``), and ends with
+its status written by the holder that still owns it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import socket
+import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.messages import BaseMessage
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 from pydantic import BaseModel, Field
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
-from agents.lease import thread_lease
-from agents.runtime import AgentRuntime
-from inventory.db import session_scope
+from agents.executor.audit import record_event
+from agents.lease import DEFAULT_TTL_S, Lease, LeaseHeld, LeaseLost, acquire_lease, holding
 from inventory.models import Run, RunStatus
 
+log = logging.getLogger(__name__)
+
 UpdateHook = Callable[[dict[str, Any]], None]
+
+__all__ = [
+    "AdmittedRun",
+    "LeaseHeld",
+    "LeaseLost",
+    "RunResult",
+    "admit_run",
+    "input_record",
+    "new_run_id",
+    "run_graph",
+    "stream_run",
+]
 
 
 class RunResult(BaseModel):
@@ -36,17 +53,14 @@ class RunResult(BaseModel):
     interrupts: list[dict[str, Any]] = Field(
         default_factory=list, description="HITL requests waiting for a decision."
     )
+    error: str | None = None
 
 
-def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+def new_run_id() -> str:
+    return str(uuid.uuid4())
 
 
-def new_id(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:16]}"
-
-
-def _utcnow() -> dt.datetime:
+def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
@@ -58,7 +72,7 @@ def _json_default(value: Any) -> Any:
     return repr(value)
 
 
-def _input_record(payload: dict[str, Any] | Command | None) -> dict[str, Any]:
+def input_record(payload: dict[str, Any] | Command | None) -> dict[str, Any]:
     """The run's input as plain JSON for the Run row (messages in LangChain dict form)."""
     record = (
         {"command": {"resume": payload.resume}}
@@ -68,8 +82,165 @@ def _input_record(payload: dict[str, Any] | Command | None) -> dict[str, Any]:
     return json.loads(json.dumps(record, default=_json_default))
 
 
+def new_run(
+    *,
+    thread_id: str,
+    assistant_id: str,
+    trigger: str,
+    status: RunStatus,
+    run_input: dict[str, Any],
+    run_id: str | None = None,
+) -> Run:
+    now = utcnow()
+    return Run(
+        id=run_id or new_run_id(),
+        assistant_id=assistant_id,
+        thread_id=thread_id,
+        trigger=trigger,
+        status=str(status),
+        input=run_input,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def record_run(session: Session, run: Run, *, actor: str) -> Run:
+    """Add ``run`` with its audit row (``run.<status>``)."""
+    session.add(run)
+    record_event(
+        session,
+        at=run.created_at,
+        actor=actor,
+        kind=f"run.{run.status}",
+        subject_type="run",
+        subject_id=run.id,
+        run_id=run.id,
+        payload={
+            "assistant_id": run.assistant_id,
+            "thread_id": run.thread_id,
+            "trigger": run.trigger,
+        },
+    )
+    return run
+
+
+@dataclass
+class AdmittedRun:
+    """A run holding its thread's lease, ready to execute."""
+
+    run_id: str
+    thread_id: str
+    assistant_id: str
+    lease: Lease
+    configurable: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    result: RunResult | None = None
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "configurable": {
+                **self.configurable,
+                "thread_id": self.thread_id,
+                "run_id": self.run_id,
+            },
+            "metadata": {
+                **self.metadata,
+                "run_id": self.run_id,
+                "assistant_id": self.assistant_id,
+            },
+        }
+
+
+def admit_run(
+    engine: Engine,
+    *,
+    thread_id: str,
+    assistant_id: str,
+    trigger: str,
+    run_input: dict[str, Any] | None = None,
+    actor: str = "stockpilot",
+    run_id: str | None = None,
+    configurable: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None,
+    ttl_s: float = DEFAULT_TTL_S,
+) -> AdmittedRun:
+    """Record the run (or take up the existing ``run_id``) and take its thread's lease.
+
+    Raises LeaseHeld when a live run holds the thread; then no Run row is written.
+    """
+    with Session(engine) as session:
+        existing = session.get(Run, run_id) if run_id else None
+    fresh = None
+    if existing is None:
+        fresh = new_run(
+            thread_id=thread_id,
+            assistant_id=assistant_id,
+            trigger=trigger,
+            status=RunStatus.RUNNING,
+            run_input=run_input or {},
+            run_id=run_id,
+        )
+    lease = acquire_lease(
+        engine,
+        run_id=fresh.id if fresh else existing.id,  # type: ignore[union-attr]
+        thread_id=thread_id,
+        ttl_s=ttl_s,
+        actor=actor,
+        new_run=(lambda session: record_run(session, fresh, actor=actor)) if fresh else None,
+    )
+    return AdmittedRun(
+        run_id=lease.run_id,
+        thread_id=thread_id,
+        assistant_id=assistant_id,
+        lease=lease,
+        configurable=dict(configurable or {}),
+        metadata=dict(metadata or {}),
+    )
+
+
+def stream_run(
+    admitted: AdmittedRun,
+    graph: CompiledStateGraph,
+    payload: dict[str, Any] | Command | None,
+    *,
+    stream_mode: str | list[str] = "updates",
+) -> Iterator[Any]:
+    """Execute the admitted run, yielding LangGraph's stream chunks; always end the run.
+
+    The lease is renewed while the graph runs and checked between supersteps; a run that lost
+    it stops (``LeaseLost``) and writes nothing more. ``admitted.result`` holds the outcome.
+    """
+    lease = admitted.lease
+    config = admitted.config()
+    status, error = RunStatus.FAILED, "the run was cancelled"
+    try:
+        with holding(lease):
+            for chunk in graph.stream(payload, config, stream_mode=stream_mode):
+                lease.check()
+                yield chunk
+            lease.check()
+            snapshot = graph.get_state(config)
+        interrupts = [{"id": item.id, "value": item.value} for item in snapshot.interrupts]
+        status = RunStatus.INTERRUPTED if interrupts else RunStatus.SUCCEEDED
+        error = None
+        admitted.result = RunResult(
+            run_id=admitted.run_id,
+            thread_id=admitted.thread_id,
+            assistant_id=admitted.assistant_id,
+            status=status,
+            values=dict(snapshot.values),
+            interrupts=interrupts,
+        )
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        log.warning("run %s on thread %s failed: %s", admitted.run_id, admitted.thread_id, error)
+        raise
+    finally:
+        lease.close(status, error=error)
+
+
 def run_graph(
-    runtime: AgentRuntime,
+    runtime: Any,
     graph: CompiledStateGraph,
     *,
     assistant_id: str,
@@ -77,60 +248,61 @@ def run_graph(
     payload: dict[str, Any] | Command | None,
     trigger: str = "cli",
     on_update: UpdateHook | None = None,
-    lease_ttl_s: float = 300.0,
+    lease_ttl_s: float = DEFAULT_TTL_S,
     requested_by: str | None = None,
+    run_id: str | None = None,
 ) -> RunResult:
     """Run ``graph`` on ``thread_id`` until it ends or waits for a human.
 
-    ``payload`` is the input, a ``Command(resume=...)`` answering an interrupt, or None to carry on
-    from the last checkpoint (after a crash). ``on_update`` sees each node's update as it lands.
-    ``requested_by`` names the person asking (chat): proposals are recorded under that name, so
-    four-eyes can tell the requester from the approver.
+    ``runtime`` is an AgentRuntime or an Engine. ``payload`` is the input, a
+    ``Command(resume=...)`` answering an interrupt, or None to carry on from the last checkpoint
+    (after a crash). ``on_update`` sees each node's update as it lands. ``requested_by`` names
+    the person asking (chat): proposals are recorded under that name, so four-eyes can tell the
+    requester from the approver.
     """
-    now = _utcnow()
-    run_id = new_id("run")
-    with session_scope(runtime.engine) as session:
-        session.add(
-            Run(
-                id=run_id,
-                assistant_id=assistant_id,
-                thread_id=thread_id,
-                trigger=trigger,
-                status=RunStatus.RUNNING,
-                input=_input_record(payload),
-                created_at=now,
-                updated_at=now,
-            )
-        )
-    configurable: dict[str, Any] = {"thread_id": thread_id, "run_id": run_id}
-    if requested_by:
-        configurable["requested_by"] = requested_by
-    config: dict[str, Any] = {"configurable": configurable}
-    status, error = RunStatus.FAILED, None
-    try:
-        with thread_lease(
-            runtime.engine, run_id=run_id, thread_id=thread_id, owner=worker_id(), ttl_s=lease_ttl_s
-        ):
-            for chunk in graph.stream(payload, config, stream_mode="updates"):
-                if on_update is not None:
-                    on_update(chunk)
-            snapshot = graph.get_state(config)
-        interrupts = [{"id": item.id, "value": item.value} for item in snapshot.interrupts]
-        status = RunStatus.INTERRUPTED if interrupts else RunStatus.SUCCEEDED
-        return RunResult(
-            run_id=run_id,
-            thread_id=thread_id,
-            assistant_id=assistant_id,
-            status=status,
-            values=dict(snapshot.values),
-            interrupts=interrupts,
-        )
-    except Exception as exc:
-        error = f"{type(exc).__name__}: {exc}"
-        raise
-    finally:
-        with session_scope(runtime.engine) as session:
-            run = session.get(Run, run_id)
-            if run is not None:
-                run.status, run.error, run.updated_at = status, error, _utcnow()
-                session.add(run)
+    engine = runtime if isinstance(runtime, Engine) else runtime.engine
+    admitted = admit_run(
+        engine,
+        thread_id=thread_id,
+        assistant_id=assistant_id,
+        trigger=trigger,
+        run_input=input_record(payload),
+        actor=requested_by or trigger,
+        run_id=run_id,
+        configurable={"requested_by": requested_by} if requested_by else None,
+        ttl_s=lease_ttl_s,
+    )
+    for chunk in stream_run(admitted, graph, payload):
+        if on_update is not None:
+            on_update(chunk)
+    assert admitted.result is not None
+    return admitted.result
+
+
+#: Outcome statuses whose side effect sits in the outbox, waiting for the dispatcher.
+_WAITING = {"queued", "approved", "auto_approved"}
+
+
+def send_own_orders(runtime: Any, result: RunResult) -> RunResult:
+    """Send this run's own decided side effects now and show what became of them.
+
+    For a person at a terminal (the CLI) who expects to see the WMS reference: only the rows of
+    the subjects this run decided are sent, never anybody else's backlog. The service leaves
+    this to its dispatcher loop.
+    """
+    from agents.executor.dispatcher import Dispatcher
+    from agents.graphs.common.subjects import settled_outcome
+
+    outcomes: dict[str, Any] = dict(result.values.get("outcomes") or {})
+    kinds = {p["subject_id"]: p["kind"] for p in result.values.get("proposals") or []}
+    waiting = [s for s, o in outcomes.items() if o.get("status") in _WAITING and s in kinds]
+    if not waiting:
+        return result
+    Dispatcher(
+        runtime.engine, runtime.connectors, clock=runtime.clock, settings=runtime.dispatch
+    ).run_pending(subject_ids=waiting)
+    with Session(runtime.engine) as session:
+        for subject_id in waiting:
+            status, ref = settled_outcome(session, kinds[subject_id], subject_id)
+            outcomes[subject_id] = {**outcomes[subject_id], "status": status, "external_ref": ref}
+    return result.model_copy(update={"values": {**result.values, "outcomes": outcomes}})

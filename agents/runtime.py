@@ -54,9 +54,16 @@ class AgentRuntime:
             settings=settings,
             llm=make_chat_model(settings),
             connectors=ConnectorSet.from_settings(settings),
-            clock=world_clock(engine),
+            clock=cls.clock_for(settings, engine),
             policy=load_policy(settings.policy_file),
+            dispatch=DispatchSettings.from_settings(settings),
         )
+
+    @staticmethod
+    def clock_for(settings: Settings, engine: Engine) -> Clock:
+        """The product's clock for this pool: the one outbox rows, approvals and runs share."""
+        del settings  # one clock today: the world's; the setting picks it once there are two
+        return world_clock(engine)
 
     def tool_context(self) -> ToolContext:
         return ToolContext(engine=self.engine, now=self.clock(), settings=self.settings)

@@ -84,15 +84,17 @@ def create_app(
 
 
 def _start_outbox_dispatcher(stack: ExitStack, runner: GraphRunner) -> None:
-    """Keep draining the outbox: a send that failed transiently inside a run is retried here
-    with its idempotency key, so an approved order reaches the WMS once the WMS is back."""
+    """The one sender of the outbox in the service: woken when a run commits new rows, and
+    retrying failed sends with their idempotency keys until the system takes them."""
     runtime = getattr(runner.catalog, "runtime", None)
     if runtime is None:  # a test catalog without the agents' runtime has no outbox to drain
         return
     from agents.executor.dispatcher import Dispatcher
 
     stop = threading.Event()
-    dispatcher = Dispatcher(runtime.engine, runtime.connectors, settings=runtime.dispatch)
+    dispatcher = Dispatcher(
+        runtime.engine, runtime.connectors, clock=runtime.clock, settings=runtime.dispatch
+    )
     thread = threading.Thread(
         target=dispatcher.run_forever, args=(stop,), name="stockpilot-outbox", daemon=True
     )

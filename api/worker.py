@@ -1,21 +1,22 @@
-"""The background worker: runs admitted alert runs and takes over runs whose process died.
+"""The background worker: runs admitted alert runs and takes over runs whose holder died.
 
-Claiming is one conditional UPDATE on the run row (admitted, or running with a lapsed lease), so
-several worker processes on one Postgres pool never start the same run twice. Because every
-superstep is checkpointed, a taken-over run continues from its last checkpoint instead of
-starting again.
+A run is claimed by taking its thread's lease on the one run path (``agents.runs``): admitted
+alert runs, and running runs whose lease lapsed or whose holder process is gone (at once, not
+after a lease length). Several worker processes on one Postgres pool never run one thread at
+once; because every superstep is checkpointed, a taken-over run continues from its last
+checkpoint, and the takeover is audited.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import uuid
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from api import run_store
+from agents.lease import lapse_reason, utcnow
+from agents.runs import LeaseHeld
 from api.auth import Principal
 from api.langgraph_compat.runner import GraphRunner
 from inventory.models import Run, RunStatus
@@ -33,13 +34,11 @@ class Worker:
         *,
         wake: threading.Event | None = None,
         poll_s: float = 2.0,
-        owner: str | None = None,
     ) -> None:
         self.runner = runner
         self.engine = runner.engine
         self.wake = wake or threading.Event()
         self.poll_s = poll_s
-        self.owner = owner or f"{run_store.PROCESS_ID}:worker-{uuid.uuid4().hex[:6]}"
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -65,87 +64,69 @@ class Worker:
     def run_pending(self) -> int:
         """Run every claimable run once; returns how many this worker ran."""
         done = 0
-        for run_id in self._candidates():
+        for run in self._candidates():
             if self._stop.is_set():
                 break
-            if self._claim(run_id):
-                self._run(run_id)
+            if self._run(run):
                 done += 1
         return done
 
-    def _candidates(self) -> list[str]:
+    def _candidates(self) -> list[Run]:
+        """Admitted alert runs, and running runs whose holder is gone or whose lease lapsed."""
+        now = utcnow()
         with Session(self.engine, expire_on_commit=False) as session:
             rows = session.exec(
-                select(Run.id).where(_claimable()).order_by(Run.created_at).limit(50)  # type: ignore[arg-type]
-            ).all()
-        return list(rows)
-
-    def _claim(self, run_id: str) -> bool:
-        now = run_store.utcnow()
-        with Session(self.engine) as session:
-            result = session.execute(
-                sa.update(Run)
-                .where(Run.id == run_id, _claimable())  # type: ignore[arg-type]
-                .values(
-                    status=str(RunStatus.RUNNING),
-                    lease_owner=self.owner,
-                    lease_expires_at=now + run_store.LEASE,
-                    updated_at=now,
+                select(Run)
+                .where(
+                    sa.or_(
+                        sa.and_(Run.status == str(RunStatus.ADMITTED), Run.trigger == "alert"),
+                        Run.status == str(RunStatus.RUNNING),
+                    )
                 )
-            )
-            session.commit()
-        return result.rowcount == 1
+                .order_by(Run.created_at)  # type: ignore[arg-type]
+                .limit(200)
+            ).all()
+        return [
+            r for r in rows if r.status == RunStatus.ADMITTED or lapse_reason(r, now) is not None
+        ][:50]
 
-    def _run(self, run_id: str) -> None:
-        with Session(self.engine, expire_on_commit=False) as session:
-            run = session.get(Run, run_id)
-        assert run is not None
+    def _run(self, run: Run) -> bool:
         try:
             graph = self.runner.graph(run.assistant_id)
-            state = graph.get_state({"configurable": {"thread_id": run.thread_id}})
-            if state.interrupts:  # it reached its approval before the process died
-                run_store.set_run_status(self.engine, run_id, RunStatus.INTERRUPTED)
-                run_store.release_thread(self.engine, run.thread_id, "interrupted")
-                return
-            resuming = bool(state.next)
             ticket = self.runner.admit(
                 thread_id=run.thread_id,
                 assistant_id=run.assistant_id,
                 principal=WORKER_PRINCIPAL,
-                graph_input=None if resuming else _graph_input(run),
+                graph_input=None,
                 trigger=run.trigger,
-                run_id=run_id,
-                takeover=True,
-                lease_owner=self.owner,
+                run_id=run.id,
             )
-        except Exception as exc:
-            log.exception("could not start run %s", run_id)
-            run_store.set_run_status(self.engine, run_id, RunStatus.FAILED, error=str(exc))
-            return
+        except Exception as exc:  # busy (another worker got it first) or unknown assistant
+            if not _is_busy(exc):
+                log.warning("could not take run %s: %s", run.id, exc)
+            return False
+        state = graph.get_state({"configurable": {"thread_id": run.thread_id}})
+        if state.interrupts:  # it reached its approval before its holder died
+            ticket.admitted.lease.close(RunStatus.INTERRUPTED)
+            return True
+        resuming = bool(state.next)
+        graph_input = None if resuming else _graph_input(run)
+        ticket = type(ticket)(
+            admitted=ticket.admitted,
+            principal=ticket.principal,
+            graph_input=graph_input,
+            stream_modes=ticket.stream_modes,
+        )
         log.info(
-            "%s run %s (thread %s)", "resuming" if resuming else "starting", run_id, run.thread_id
+            "%s run %s (thread %s)", "resuming" if resuming else "starting", run.id, run.thread_id
         )
         outcome = self.runner.run_to_end(ticket)
-        log.info("run %s ended %s", run_id, outcome.status)
+        log.info("run %s ended %s", run.id, outcome.status)
+        return True
 
 
-def _claimable() -> sa.ColumnElement[bool]:
-    """Admitted alert runs, and running runs whose process died: their lease lapsed, or they
-    never took one (a run row is written just before its lease, so give it a lease's length)."""
-    now = run_store.utcnow()
-    return sa.or_(
-        sa.and_(Run.status == str(RunStatus.ADMITTED), Run.trigger == "alert"),
-        sa.and_(
-            Run.status == str(RunStatus.RUNNING),
-            sa.or_(
-                Run.lease_expires_at < now,  # type: ignore[operator]
-                sa.and_(
-                    Run.lease_expires_at.is_(None),  # type: ignore[union-attr]
-                    Run.updated_at < now - run_store.LEASE,  # type: ignore[operator]
-                ),
-            ),
-        ),
-    )
+def _is_busy(exc: Exception) -> bool:
+    return isinstance(exc, LeaseHeld) or getattr(exc, "status_code", None) == 409
 
 
 def _graph_input(run: Run) -> dict | None:

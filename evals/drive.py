@@ -1,8 +1,8 @@
 """Drive a compiled graph through a scenario's trigger, answering approval interrupts as scripted.
 
-This is what the service's worker and approval endpoint do, minus HTTP: start a thread with the
-trigger's input, and each time the graph stops at ``interrupt()`` hand the payload to the
-(scripted) human and resume with ``Command(resume=...)``.
+This is what the service's worker and approval endpoint do, minus HTTP, on the same run path
+(``agents.runs``): start a thread with the trigger's input, and each time the graph stops at
+``interrupt()`` hand the payload to the (scripted) human and resume with ``Command(resume=...)``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from typing import Any
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.types import Command
 from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy.engine import Engine
 
+from agents.runs import run_graph
 from evals.approver import ApprovalRequest, ScriptedApprover
 from evals.scenario import Scenario
 
@@ -79,6 +81,7 @@ class GraphDriver:
     def __init__(
         self,
         graph: Any,
+        engine: Engine,
         scenario: Scenario,
         approver: ScriptedApprover,
         *,
@@ -88,6 +91,7 @@ class GraphDriver:
         admit_alert: Callable[[dict[str, Any], int], tuple[str, bool]] | None = None,
     ) -> None:
         self.graph = graph
+        self.engine = engine
         self.scenario = scenario
         self.approver = approver
         self.advance_clock = advance_clock
@@ -97,9 +101,21 @@ class GraphDriver:
         self.result = DriveResult()
 
     def _stream(self, payload: Any, config: dict[str, Any]) -> None:
-        for chunk in self.graph.stream(payload, config, stream_mode="updates"):
+        """One run on the one run path (Run row, thread lease), as the service would run it."""
+
+        def seen(chunk: Any) -> None:
             if isinstance(chunk, dict):
                 self.result.nodes += [name for name in chunk if not name.startswith("__")]
+
+        run_graph(
+            self.engine,
+            self.graph,
+            assistant_id=self.scenario.trigger.assistant_id,
+            thread_id=config["configurable"]["thread_id"],
+            payload=payload,
+            trigger="eval",
+            on_update=seen,
+        )
 
     def _answer_interrupts(self, config: dict[str, Any]) -> bool:
         """Resume until the thread finishes; False when the approver left a request pending."""

@@ -303,6 +303,7 @@ def run_trial(
             graph = build_graph(scenario.trigger.assistant_id, runtime, checkpointer)
             drive = GraphDriver(
                 graph,
+                world.engine,
                 scenario,
                 approver,
                 advance_clock=lambda by: _move_clock(world, by),  # type: ignore[arg-type]

@@ -44,6 +44,24 @@ class Settings(BaseSettings):
         default_factory=lambda: {"demo-weather": "demo-weather-secret"},
         description="HMAC secret per alert sender id.",
     )
+    outbox_backoff_initial_s: float = Field(
+        default=5.0, ge=0, description="First retry delay of a failed outbox send (doubles)."
+    )
+    outbox_backoff_max_s: float = Field(
+        default=300.0, ge=0, description="Cap of the outbox retry delay; retries never stop."
+    )
+    outbox_lease_s: float = Field(
+        default=120.0, gt=0, description="How long a claimed outbox row is left to its sender."
+    )
+    outbox_alert_after_attempts: int = Field(
+        default=5, ge=1, description="Failed sends after which a row is an operational alert."
+    )
+    outbox_poll_s: float = Field(
+        default=1.0, gt=0, description="Longest the dispatcher sleeps between passes."
+    )
+    run_lease_s: float = Field(
+        default=30.0, gt=1, description="A run's lease on its thread, renewed every third of it."
+    )
     host: str = "127.0.0.1"
     port: int = 8000
 

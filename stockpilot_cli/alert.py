@@ -11,7 +11,7 @@ from langgraph.types import Command
 from rich.table import Table
 
 from agents.graphs.alert_response import AlertPayload
-from agents.runs import RunResult, run_graph
+from agents.runs import RunResult, run_graph, send_own_orders
 from stockpilot_cli.agent_io import (
     agent_session,
     ask_decisions,
@@ -84,13 +84,16 @@ def rain(
     thread_id = thread or f"alert-{uuid.uuid4().hex[:12]}"
     who = principal(approve_as or ("cli-auto" if auto_approve else None), role)
     with agent_session("alert_response", db) as (runtime, graph):
-        result = run_graph(
+        result = send_own_orders(
             runtime,
-            graph,
-            assistant_id="alert_response",
-            thread_id=thread_id,
-            payload={"alert": alert.model_dump(mode="json")},
-            trigger="cli",
+            run_graph(
+                runtime,
+                graph,
+                assistant_id="alert_response",
+                thread_id=thread_id,
+                payload={"alert": alert.model_dump(mode="json")},
+                trigger="cli",
+            ),
         )
         _print_plan(result.values)
         for _round in range(MAX_ROUNDS):
@@ -99,12 +102,15 @@ def rain(
             decisions = _decide(result, auto_approve, approve_as, role)
             if decisions is None:
                 break
-            result = run_graph(
+            result = send_own_orders(
                 runtime,
-                graph,
-                assistant_id="alert_response",
-                thread_id=thread_id,
-                payload=Command(resume={"decisions": decisions, "principal": who}),
+                run_graph(
+                    runtime,
+                    graph,
+                    assistant_id="alert_response",
+                    thread_id=thread_id,
+                    payload=Command(resume={"decisions": decisions, "principal": who}),
+                ),
             )
         print_outcomes(result.values)
         if result.interrupts:

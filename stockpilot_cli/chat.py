@@ -8,7 +8,7 @@ import typer
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.types import Command
 
-from agents.runs import RunResult, run_graph
+from agents.runs import RunResult, run_graph, send_own_orders
 from stockpilot_cli.agent_io import (
     agent_session,
     ask_decisions,
@@ -53,14 +53,17 @@ def chat(
                 continue
             if text.lower() in EXIT_WORDS:
                 break
-            result = run_graph(
+            result = send_own_orders(
                 runtime,
-                graph,
-                assistant_id="ops_chat",
-                thread_id=thread_id,
-                payload={"messages": [HumanMessage(text)]},
-                trigger="chat",
-                requested_by=who["name"],
+                run_graph(
+                    runtime,
+                    graph,
+                    assistant_id="ops_chat",
+                    thread_id=thread_id,
+                    payload={"messages": [HumanMessage(text)]},
+                    trigger="chat",
+                    requested_by=who["name"],
+                ),
             )
             seen = _print_reply(result, seen)
             while result.interrupts:
@@ -70,13 +73,16 @@ def chat(
                 if decisions is None:
                     console.print(f"left pending on thread {thread_id}")
                     return
-                result = run_graph(
+                result = send_own_orders(
                     runtime,
-                    graph,
-                    assistant_id="ops_chat",
-                    thread_id=thread_id,
-                    payload=Command(resume={"decisions": decisions, "principal": who}),
-                    trigger="chat",
+                    run_graph(
+                        runtime,
+                        graph,
+                        assistant_id="ops_chat",
+                        thread_id=thread_id,
+                        payload=Command(resume={"decisions": decisions, "principal": who}),
+                        trigger="chat",
+                    ),
                 )
                 seen = _print_reply(result, seen)
 

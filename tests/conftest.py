@@ -132,3 +132,64 @@ def world_engine(small_world_template: Path, tmp_path: Path) -> Iterator[Engine]
     eng = make_engine(f"sqlite:///{path}")
     yield eng
     eng.dispose()
+
+
+def _copy_pool(source: Engine, target: Engine) -> None:
+    """Every row of a migrated pool into another migrated pool (SQLite → Postgres)."""
+    from sqlmodel import SQLModel
+
+    import inventory.models  # noqa: F401  (registers every table)
+
+    with source.connect() as src, target.begin() as dst:
+        for table in SQLModel.metadata.sorted_tables:
+            rows = [dict(r._mapping) for r in src.execute(sa.select(table))]
+            for start in range(0, len(rows), 5000):
+                dst.execute(table.insert(), rows[start : start + 5000])
+            if rows and "id" in table.c and isinstance(table.c.id.type, sa.Integer):
+                dst.execute(
+                    sa.text(
+                        f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                        f"(SELECT max(id) FROM {table.name}))"
+                    )
+                )
+
+
+@pytest.fixture(scope="session")
+def small_world_pg_template(postgres_admin_url: str, small_world_template: Path) -> Iterator[str]:
+    """The small world loaded once into a Postgres database that tests clone (CREATE DATABASE
+    … TEMPLATE takes a fraction of a second; loading takes a few)."""
+    url = create_postgres_database(postgres_admin_url)
+    source = make_engine(f"sqlite:///{small_world_template}")
+    target = make_engine(url)
+    schema.upgrade(target)
+    _copy_pool(source, target)
+    source.dispose()
+    target.dispose()
+    try:
+        yield url.rsplit("/", 1)[1]
+    finally:
+        drop_postgres_database(postgres_admin_url, url)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def world_db_url(
+    request: pytest.FixtureRequest, small_world_template: Path, tmp_path: Path
+) -> Iterator[str]:
+    """A private copy of the small world, once on a SQLite file and once on Postgres."""
+    if request.param == "sqlite":
+        from inventory.demo_world import copy_world
+
+        yield f"sqlite:///{copy_world(small_world_template, tmp_path / 'world.sqlite')}"
+        return
+    admin_url = request.getfixturevalue("postgres_admin_url")
+    template = request.getfixturevalue("small_world_pg_template")
+    name = f"sp_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    admin.dispose()
+    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        yield url
+    finally:
+        drop_postgres_database(admin_url, url)

@@ -2,10 +2,14 @@
 
 Per row: claim it (a lease, own transaction) → call the connector with the row's idempotency key
 (tenacity retries inside the call) → in one transaction record the system's reference and apply
-the local effect (stock dispatched, promo applied). A transient failure reschedules the row with
-exponential backoff; a refusal (4xx) or too many attempts marks it failed for a human. Crashing
-anywhere is safe: an unfinished row is sent again after its lease, under the same key, and the
-system answers with the reference it gave the first time.
+the local effect (stock dispatched, promo applied). A transient failure — the system down, or
+our own booking after a successful send — reschedules the row with capped exponential backoff,
+for as long as it takes: an outage never turns a decided order into a lost one. Only a refusal
+(4xx, a payload that does not fit) marks it failed. Either way a row that keeps failing is an
+operational alert (``outbox.is_alerting``) until a person requeues or cancels it
+(``agents.executor.outbox_ops``). Crashing anywhere is safe: an unfinished row is sent again
+after its lease, under the same key, and the system answers with the reference it gave the
+first time.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from agents.executor.transactions import atomic_step
 from connectors.base import ConnectorSet
 from connectors.errors import ConnectorRejected, ConnectorUnavailable
 from connectors.models import Ack, Notification, PriceChange, WmsTransferOrder
+from inventory.config import Settings
 from inventory.db import session_scope
 from inventory.models import OutboxMessage
 
@@ -38,17 +43,35 @@ Clock = Callable[[], datetime]
 
 
 class DispatchSettings(BaseModel):
+    """How the outbox is retried; set from ``STOCKPILOT_OUTBOX_*`` (``from_settings``)."""
+
     model_config = ConfigDict(frozen=True)
 
-    max_attempts: int = Field(default=8, ge=1, description="Dispatcher attempts before failed.")
     lease_s: float = Field(
         default=120.0, gt=0, description="How long a claimed row is left alone (covers one send)."
     )
     backoff_initial_s: float = Field(default=5.0, ge=0)
-    backoff_max_s: float = Field(default=600.0, ge=0)
+    backoff_max_s: float = Field(default=300.0, ge=0, description="The cap of the backoff.")
+    alert_after_attempts: int = Field(
+        default=5, ge=1, description="Failed sends after which a row shows as an alert."
+    )
+    poll_s: float = Field(
+        default=1.0, gt=0, description="Longest a dispatcher loop sleeps between passes."
+    )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DispatchSettings:
+        return cls(
+            lease_s=settings.outbox_lease_s,
+            backoff_initial_s=settings.outbox_backoff_initial_s,
+            backoff_max_s=settings.outbox_backoff_max_s,
+            alert_after_attempts=settings.outbox_alert_after_attempts,
+            poll_s=settings.outbox_poll_s,
+        )
 
     def backoff(self, attempts: int) -> timedelta:
-        seconds = min(self.backoff_max_s, self.backoff_initial_s * 2 ** max(0, attempts - 1))
+        exponent = min(max(0, attempts - 1), 32)  # capped before the power: no overflow
+        seconds = min(self.backoff_max_s, self.backoff_initial_s * 2**exponent)
         return timedelta(seconds=seconds)
 
 
@@ -127,11 +150,13 @@ class Dispatcher:
     def clock(self) -> datetime:
         return as_utc(self._clock())
 
-    def run_pending(self, limit: int = 100) -> DispatchReport:
-        """Try each due row once; return what happened to each."""
+    def run_pending(
+        self, limit: int = 100, *, subject_ids: list[str] | None = None
+    ) -> DispatchReport:
+        """Try each due row once (only those of ``subject_ids`` when given); say what happened."""
         report = DispatchReport()
         with Session(self.engine) as session:
-            due = outbox.due_ids(session, now=self.clock(), limit=limit)
+            due = outbox.due_ids(session, now=self.clock(), limit=limit, subject_ids=subject_ids)
         for message_id in due:
             message = self._claim(message_id)
             if message is None:
@@ -141,12 +166,17 @@ class Dispatcher:
             getattr(report, outcome).append(message.idempotency_key)
         return report
 
-    def run_forever(self, stop: threading.Event, *, poll_s: float = 2.0, limit: int = 100) -> None:
-        """Drain due rows every ``poll_s`` until ``stop`` is set (a worker's background loop).
+    def run_forever(
+        self, stop: threading.Event, *, poll_s: float | None = None, limit: int = 100
+    ) -> None:
+        """Drain due rows until ``stop`` is set (the worker's background loop): at once when this
+        process commits new rows (``outbox.NEW_ROWS``), else every ``poll_s``.
 
         Rescheduled rows only go out if something keeps calling ``run_pending``; this is it.
         """
+        poll_s = poll_s or self.settings.poll_s
         while not stop.is_set():
+            outbox.NEW_ROWS.clear()
             try:
                 report = self.run_pending(limit=limit)
             except Exception:  # a database hiccup must not kill the loop; the rows stay due
@@ -156,7 +186,9 @@ class Dispatcher:
             else:
                 if report.sent or report.retried or report.failed:
                     logger.info("dispatcher %s: %s", self.worker_id, report.model_dump())
-            stop.wait(poll_s)
+                if len(report.sent) + len(report.retried) + len(report.failed) >= limit:
+                    continue  # more may be due right now
+            outbox.NEW_ROWS.wait(poll_s)
 
     def _claim(self, message_id: int) -> OutboxMessage | None:
         now = self.clock()
@@ -180,10 +212,6 @@ class Dispatcher:
         except ConnectorRejected as rejected:
             return self._fail(message, str(rejected))
         except ConnectorUnavailable as unavailable:
-            if message.attempts >= self.settings.max_attempts:
-                return self._fail(
-                    message, f"gave up after {message.attempts} attempts: {unavailable}"
-                )
             return self._reschedule(message, str(unavailable))
         return self._complete(message, ack, route)
 
@@ -205,27 +233,45 @@ class Dispatcher:
                     attempts=message.attempts,
                 )
         except Exception as error:
-            # The system holds it but we cannot book it (e.g. the order was changed by hand):
-            # keep the reference and stop, so nobody resends into a state we do not understand.
+            # The system holds it but our booking failed (a deadlock, the database gone): not
+            # permanent. Keep the reference and try again; the resend under the same key gets
+            # the same reference back and the booking is retried.
             logger.exception(
-                "outbox %s sent as %s but not booked", message.idempotency_key, ack.reference
+                "outbox %s sent as %s but not booked; retrying",
+                message.idempotency_key,
+                ack.reference,
             )
-            return self._fail(
+            return self._reschedule(
                 message,
-                f"sent as {ack.reference} but could not be booked: {error}",
+                f"sent as {ack.reference} but not booked yet: {type(error).__name__}: {error}",
                 external_ref=ack.reference,
             )
         return "sent"
 
-    def _reschedule(self, message: OutboxMessage, error: str) -> str:
+    def _reschedule(
+        self, message: OutboxMessage, error: str, *, external_ref: str | None = None
+    ) -> str:
         now = self.clock()
         with session_scope(self.engine) as session, atomic_step(session):
-            outbox.reschedule(
+            if not outbox.reschedule(
                 session,
                 message.id,
                 error=error,
                 next_attempt_at=now + self.settings.backoff(message.attempts),
                 now=now,
+                external_ref=external_ref,
+            ):
+                return "skipped"
+            if message.attempts == self.settings.alert_after_attempts:
+                self._audit(
+                    session, message, "outbox.alert", now, error=error, attempts=message.attempts
+                )
+        if message.attempts >= self.settings.alert_after_attempts:
+            logger.error(
+                "outbox %s still failing after %d attempts: %s",
+                message.idempotency_key,
+                message.attempts,
+                error,
             )
         return "retried"
 

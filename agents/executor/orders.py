@@ -265,18 +265,25 @@ def expire_due_orders(session: Session, *, at: datetime) -> list[str]:
 
 
 def cancel_transfer_order(
-    session: Session, order_id: str, *, decided_by: str, at: datetime, comment: str | None = None
+    session: Session,
+    order_id: str,
+    *,
+    decided_by: str,
+    at: datetime,
+    comment: str | None = None,
+    message_withdrawn: bool = False,
 ) -> TransferOrder:
     """Withdraw an order before it ships.
 
     An approved order can be cancelled only while its WMS message was never attempted: the
     reservation is released and the message withdrawn. Once a send was attempted the WMS may
-    hold the order, so this refuses rather than leave two systems disagreeing.
+    hold the order, so this refuses rather than leave two systems disagreeing — unless a person
+    cancelled the message itself (``message_withdrawn``, ``outbox_ops.cancel_message``).
     """
     at = as_utc(at)
     with atomic_step(session):
         was = load(session, TransferOrder, order_id).status
-        if was == OrderStatus.APPROVED:
+        if was == OrderStatus.APPROVED and not message_withdrawn:
             withdrawn = outbox.cancel_unsent(
                 session, subject_id=order_id, target=WMS_TARGET, action=WMS_ACTION, now=at
             )

@@ -3,10 +3,15 @@
 Rows are claimed with a guarded UPDATE that pushes ``next_attempt_at`` out by a lease, so two
 dispatchers never send one row at the same time, and a dispatcher that dies mid-send only
 delays the row until the lease ends; the resend reuses the row's idempotency key.
+
+A row written inside a run is fenced by the run's lease (``agents.lease.fence``): a run that
+lost its thread to a takeover cannot add side effects. Committing a new row wakes this process's
+dispatchers, so small orders go out at once without anyone draining the outbox inline.
 """
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -14,10 +19,18 @@ from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
 from agents.executor.timing import as_utc
+from agents.lease import fence
 from connectors.models import Notification
 from inventory.models import OutboxMessage, OutboxStatus
 
 _T = OutboxMessage.__table__.c  # type: ignore[attr-defined]
+
+#: Set when a transaction that added outbox rows commits; dispatcher loops wait on it.
+NEW_ROWS = threading.Event()
+
+
+def _wake_dispatchers(_session: Session) -> None:
+    NEW_ROWS.set()
 
 
 def enqueue(
@@ -42,6 +55,7 @@ def enqueue(
                 f"{existing.target}.{existing.action} for {existing.subject_id}"
             )
         return existing
+    fence(session)
     message = OutboxMessage(
         idempotency_key=idempotency_key,
         target=target,
@@ -54,6 +68,7 @@ def enqueue(
     )
     session.add(message)
     session.flush()
+    sa.event.listen(session, "after_commit", _wake_dispatchers, once=True)
     return message
 
 
@@ -83,7 +98,10 @@ def messages_for(session: Session, subject_id: str) -> list[OutboxMessage]:
     return list(session.exec(stmt.order_by(col(OutboxMessage.id))).all())
 
 
-def due_ids(session: Session, *, now: datetime, limit: int) -> list[int]:
+def due_ids(
+    session: Session, *, now: datetime, limit: int, subject_ids: list[str] | None = None
+) -> list[int]:
+    """Pending rows whose next attempt is due (only those of ``subject_ids`` when given)."""
     stmt = (
         sa.select(_T.id)
         .where(
@@ -93,6 +111,8 @@ def due_ids(session: Session, *, now: datetime, limit: int) -> list[int]:
         .order_by(_T.id)
         .limit(limit)
     )
+    if subject_ids is not None:
+        stmt = stmt.where(_T.subject_id.in_(subject_ids))
     return [row[0] for row in session.execute(stmt)]
 
 
@@ -133,11 +153,70 @@ def mark_sent(session: Session, message_id: int, *, external_ref: str, now: date
 
 
 def reschedule(
-    session: Session, message_id: int, *, error: str, next_attempt_at: datetime, now: datetime
+    session: Session,
+    message_id: int,
+    *,
+    error: str,
+    next_attempt_at: datetime,
+    now: datetime,
+    external_ref: str | None = None,
 ) -> bool:
-    return _set_if_pending(
-        session, message_id, last_error=error, next_attempt_at=next_attempt_at, updated_at=now
+    """Try again later; ``external_ref`` keeps what the system answered when only the booking
+    here failed (the resend under the same key gets the same reference back)."""
+    values: dict[str, object] = {
+        "last_error": error,
+        "next_attempt_at": next_attempt_at,
+        "updated_at": now,
+    }
+    if external_ref is not None:
+        values["external_ref"] = external_ref
+    return _set_if_pending(session, message_id, **values)
+
+
+def is_alerting(message: OutboxMessage, alert_after_attempts: int) -> bool:
+    """A row still failing after ``alert_after_attempts`` sends is an operational alert."""
+    return (
+        message.status == OutboxStatus.PENDING
+        and message.last_error is not None
+        and message.attempts >= alert_after_attempts
+    ) or message.status == OutboxStatus.FAILED
+
+
+def alerting_filter(alert_after_attempts: int) -> sa.ColumnElement[bool]:
+    """``is_alerting`` as SQL, for listings."""
+    return sa.or_(
+        sa.and_(
+            _T.status == OutboxStatus.PENDING,
+            _T.last_error.is_not(None),
+            _T.attempts >= alert_after_attempts,
+        ),
+        _T.status == OutboxStatus.FAILED,
     )
+
+
+def requeue(session: Session, message_id: int, *, now: datetime) -> bool:
+    """A person asks for another send now: a failed or waiting row becomes due at once.
+
+    The idempotency key is kept, so a system that already holds it answers with its reference.
+    """
+    stmt = (
+        sa.update(OutboxMessage.__table__)  # type: ignore[attr-defined]
+        .where(_T.id == message_id, _T.status.in_([OutboxStatus.PENDING, OutboxStatus.FAILED]))
+        .values(status=OutboxStatus.PENDING, next_attempt_at=now, updated_at=now)
+    )
+    return session.execute(stmt).rowcount == 1
+
+
+def cancel(session: Session, message_id: int, *, now: datetime, reason: str) -> bool:
+    """A person gives up on a row that was not delivered (pending or failed)."""
+    stmt = (
+        sa.update(OutboxMessage.__table__)  # type: ignore[attr-defined]
+        .where(_T.id == message_id, _T.status.in_([OutboxStatus.PENDING, OutboxStatus.FAILED]))
+        .values(
+            status=OutboxStatus.CANCELLED, next_attempt_at=None, last_error=reason, updated_at=now
+        )
+    )
+    return session.execute(stmt).rowcount == 1
 
 
 def mark_failed(

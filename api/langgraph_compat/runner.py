@@ -1,7 +1,8 @@
-"""Runs a graph on a thread: admission, streaming in LangGraph-Platform event shapes, bookkeeping.
+"""Runs a graph on a thread for the API: admission, LangGraph-Platform event shapes, outcome.
 
-Every run — from the SDK, the REST approvals or the alert worker — goes through here, so the
-thread's busy flag, the run row and the audit trail are kept the same way for all of them.
+The run itself (Run row, the thread's heartbeated lease, fencing, final status) is the one run
+path of ``agents.runs``, shared with the worker, the CLI, evals and benchmarks; this module adds
+what only HTTP needs: 404/409 answers and JSON-ready events.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from langgraph.types import Command
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from agents.runs import AdmittedRun, LeaseHeld, admit_run, stream_run
 from api import run_store
 from api.auth import Principal
 from api.errors import ApiError, conflict, not_found
 from api.langgraph_compat.catalog import AssistantCatalog
-from api.langgraph_compat.serialization import interrupt_json, to_jsonable
-from inventory.models import Run, RunStatus
+from api.langgraph_compat.serialization import to_jsonable
+from inventory.models import RunStatus
 
 log = logging.getLogger(__name__)
 
@@ -37,20 +39,29 @@ STREAM_MODES: dict[str, str] = {
 class RunTicket:
     """An admitted run holding its thread."""
 
-    run_id: str
-    thread_id: str
-    assistant_id: str
+    admitted: AdmittedRun
     principal: Principal
     graph_input: Any
     stream_modes: tuple[str, ...] = ("values",)
-    config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def run_id(self) -> str:
+        return self.admitted.run_id
+
+    @property
+    def thread_id(self) -> str:
+        return self.admitted.thread_id
+
+    @property
+    def assistant_id(self) -> str:
+        return self.admitted.assistant_id
 
 
 @dataclass
 class RunOutcome:
     status: RunStatus
     values: dict[str, Any]
-    interrupts: list[dict[str, Any]]
+    interrupts: list[dict[str, Any]] = field(default_factory=list)
     error: dict[str, str] | None = None
 
 
@@ -88,10 +99,8 @@ class GraphRunner:
         stream_modes: tuple[str, ...] = ("values",),
         run_input: dict[str, Any] | None = None,
         run_id: str | None = None,
-        takeover: bool = False,
-        lease_owner: str | None = None,
     ) -> RunTicket:
-        """Check the assistant and thread, take the thread, and record the run as running."""
+        """Check the assistant and thread, then admit the run on the one run path (409 busy)."""
         self.graph(assistant_id)
         with Session(self.engine, expire_on_commit=False) as session:
             thread = run_store.get_thread(session, thread_id)
@@ -102,118 +111,73 @@ class GraphRunner:
                     field="assistant_id",
                     value=assistant_id,
                 )
-        run_store.claim_thread(self.engine, thread_id, assistant_id, takeover=takeover)
-        try:
-            with Session(self.engine, expire_on_commit=False) as session:
-                if run_id is None or session.get(Run, run_id) is None:
-                    run = run_store.record_run(
-                        session,
-                        thread_id=thread_id,
-                        assistant_id=assistant_id,
-                        trigger=trigger,
-                        status=RunStatus.RUNNING,
-                        run_input=run_input or {},
-                        actor=principal.name,
-                        run_id=run_id,
-                    )
-                    run_id = run.id
+            if thread.assistant_id is None:
+                thread.assistant_id = assistant_id
+                session.add(thread)
                 session.commit()
-            run_store.set_run_status(
-                self.engine, run_id, RunStatus.RUNNING, lease_owner=lease_owner
+        try:
+            admitted = admit_run(
+                self.engine,
+                thread_id=thread_id,
+                assistant_id=assistant_id,
+                trigger=trigger,
+                run_input=run_input or {},
+                actor=principal.name,
+                run_id=run_id,
+                configurable={
+                    "principal": principal.as_resume_principal(),
+                    # proposals are recorded under the person who asked, so four-eyes can hold
+                    "requested_by": principal.name,
+                },
             )
-        except Exception:
-            run_store.release_thread(self.engine, thread_id, "idle")
-            raise
+        except LeaseHeld:
+            raise conflict(
+                f"thread {thread_id!r} is busy with another run; wait for it to finish",
+                field="thread_id",
+                value=thread_id,
+            ) from None
         return RunTicket(
-            run_id=run_id,
-            thread_id=thread_id,
-            assistant_id=assistant_id,
+            admitted=admitted,
             principal=principal,
             graph_input=graph_input,
             stream_modes=stream_modes,
         )
 
-    def config_for(self, ticket: RunTicket) -> dict[str, Any]:
-        return {
-            "configurable": {
-                "thread_id": ticket.thread_id,
-                "principal": ticket.principal.as_resume_principal(),
-                # proposals are recorded under the person who asked, so four-eyes can hold
-                "requested_by": ticket.principal.name,
-                "run_id": ticket.run_id,
-            },
-            "metadata": {"run_id": ticket.run_id, "assistant_id": ticket.assistant_id},
-        }
-
     def execute(self, ticket: RunTicket) -> Iterator[tuple[str, Any]]:
-        """Run the graph; yield ``(event, json_data)`` per chunk; always close the run properly."""
+        """Run the graph; yield ``(event, json_data)`` per chunk; the run is always closed."""
         graph = self.graph(ticket.assistant_id)
-        config = self.config_for(ticket)
         modes = [STREAM_MODES[m] for m in ticket.stream_modes]
-        outcome: RunOutcome | None = None
         try:
-            for mode, chunk in graph.stream(ticket.graph_input, config, stream_mode=modes):
-                event = "messages" if mode == "messages" else mode
-                yield event, to_jsonable(chunk)
-            outcome = self._outcome(graph, config)
+            for mode, chunk in stream_run(
+                ticket.admitted, graph, ticket.graph_input, stream_mode=modes
+            ):
+                yield ("messages" if mode == "messages" else mode), to_jsonable(chunk)
         except Exception as exc:
             log.exception("run %s on thread %s failed", ticket.run_id, ticket.thread_id)
-            outcome = RunOutcome(
-                status=RunStatus.FAILED,
-                values={},
-                interrupts=[],
-                error={"error": type(exc).__name__, "message": str(exc)},
-            )
-            yield "error", outcome.error
-        finally:
-            self._close(ticket, outcome)
+            yield "error", {"error": type(exc).__name__, "message": str(exc)}
 
     def run_to_end(self, ticket: RunTicket) -> RunOutcome:
         """Run without a listener (``runs/wait``, the worker, REST decisions)."""
         graph = self.graph(ticket.assistant_id)
-        config = self.config_for(ticket)
-        outcome: RunOutcome | None = None
         try:
-            for _ in graph.stream(ticket.graph_input, config, stream_mode="updates"):
+            for _ in stream_run(ticket.admitted, graph, ticket.graph_input):
                 pass
-            outcome = self._outcome(graph, config)
         except Exception as exc:
             log.exception("run %s on thread %s failed", ticket.run_id, ticket.thread_id)
-            outcome = RunOutcome(
+            return RunOutcome(
                 status=RunStatus.FAILED,
                 values={},
-                interrupts=[],
                 error={"error": type(exc).__name__, "message": str(exc)},
             )
-        finally:
-            self._close(ticket, outcome)
-        return outcome
-
-    def _outcome(self, graph: CompiledStateGraph, config: dict[str, Any]) -> RunOutcome:
-        state = graph.get_state(config)
-        interrupts = [interrupt_json(i) for i in state.interrupts]
-        status = RunStatus.INTERRUPTED if interrupts else RunStatus.SUCCEEDED
+        result = ticket.admitted.result
+        assert result is not None
         return RunOutcome(
-            status=status, values=to_jsonable(state.values) or {}, interrupts=interrupts
+            status=result.status,
+            values=to_jsonable(result.values) or {},
+            interrupts=[
+                {"value": to_jsonable(i["value"]), "id": i["id"]} for i in result.interrupts
+            ],
         )
-
-    def _close(self, ticket: RunTicket, outcome: RunOutcome | None) -> None:
-        if outcome is None:  # the listener went away mid-run (generator closed)
-            outcome = RunOutcome(status=RunStatus.FAILED, values={}, interrupts=[])
-            outcome.error = {"error": "Cancelled", "message": "the run was cancelled"}
-        thread_status = {
-            RunStatus.INTERRUPTED: "interrupted",
-            RunStatus.SUCCEEDED: "idle",
-        }.get(outcome.status, "error")
-        try:
-            run_store.set_run_status(
-                self.engine,
-                ticket.run_id,
-                outcome.status,
-                error=outcome.error["message"] if outcome.error else None,
-            )
-        finally:
-            run_store.release_thread(self.engine, ticket.thread_id, thread_status)
 
 
 def build_command(command: dict[str, Any] | None) -> Command | None:

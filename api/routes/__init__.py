@@ -7,6 +7,7 @@ from api.routes import (
     approvals,
     audit,
     forecasts,
+    outbox,
     policy,
     promo_proposals,
     promo_recommendations,
@@ -27,6 +28,7 @@ V1_ROUTERS: list[APIRouter] = [
     alerts.router,
     runs.router,
     audit.router,
+    outbox.router,
     policy.router,
 ]
 

@@ -11,6 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from agents.runs import new_run, record_run
 from api import run_store, signatures
 from api.alert_inputs import alert_response_input
 from api.deps import AppStateDep, ReaderDep, SessionDep
@@ -101,13 +102,15 @@ def admit_alert(engine, sender: str, alert: AlertPayload) -> AlertAccepted:  # t
                 assistant_id=ALERT_ASSISTANT,
                 metadata={"alert_id": alert.alert_id, "sender": sender, "type": alert.type},
             )
-            run = run_store.record_run(
+            run = record_run(
                 session,
-                thread_id=thread.id,
-                assistant_id=ALERT_ASSISTANT,
-                trigger="alert",
-                status=RunStatus.ADMITTED if graph_input else RunStatus.FAILED,
-                run_input=graph_input or {"alert": payload},
+                new_run(
+                    thread_id=thread.id,
+                    assistant_id=ALERT_ASSISTANT,
+                    trigger="alert",
+                    status=RunStatus.ADMITTED if graph_input else RunStatus.FAILED,
+                    run_input=graph_input or {"alert": payload},
+                ),
                 actor=sender,
             )
             if graph_input is None:

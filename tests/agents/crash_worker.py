@@ -8,10 +8,10 @@ python -m tests.agents.crash_worker --db URL --sim PATH --thread T --step start|
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import signal
-import time
 from dataclasses import replace
 from typing import Any
 
@@ -19,14 +19,14 @@ from langchain_core.messages import HumanMessage
 from langgraph.types import Command
 
 from agents.executor.dispatcher import DispatchSettings
-from agents.lease import LeaseHeld
 from agents.llm.offline import OfflinePlanner
 from agents.persistence import open_checkpointer
 from agents.policy import load_policy
 from agents.registry import build_graph
-from agents.runs import RunResult, run_graph
+from agents.runs import LeaseHeld, RunResult, run_graph, send_own_orders
 from agents.runtime import AgentRuntime, world_clock
 from connectors.base import ConnectorSet
+from evals.world import set_clock
 from inventory.config import Settings
 from inventory.db import make_engine
 
@@ -35,7 +35,8 @@ DECISION = {
     "decisions": [{"type": "approve"}],
     "principal": {"name": "alice", "roles": ["approver"]},
 }
-LEASE_S = 1.0
+LEASE_S = 1.0  # the outbox claim of a killed sender
+LEASE_S_RUN = 600.0  # the run lease: long, so only the dead-holder check can free the thread
 
 
 def die() -> None:
@@ -89,26 +90,26 @@ def run_step(
         elif step == "approve":
             payload = Command(resume=DECISION)
         else:
-            time.sleep(LEASE_S + 0.2)  # let the dead worker's outbox claim lapse
+            # Let the dead worker's outbox claim lapse: the outbox runs on the world's clock.
+            world_now = runtime.clock()
+            set_clock(runtime.engine, world_now + dt.timedelta(seconds=LEASE_S + 1))
             # The human's answer is re-sent if the crash came before it was checkpointed.
             waiting = graph.get_state(config).interrupts
             payload = Command(resume=DECISION) if waiting else None
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                return run_graph(
-                    runtime,
-                    graph,
-                    assistant_id="ops_chat",
-                    thread_id=thread,
-                    payload=payload,
-                    on_update=on_update,
-                    lease_ttl_s=LEASE_S,
-                )
-            except LeaseHeld:  # the killed worker's lease has not lapsed yet
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.3)
+        try:
+            result = run_graph(
+                runtime,
+                graph,
+                assistant_id="ops_chat",
+                thread_id=thread,
+                payload=payload,
+                on_update=on_update,
+                lease_ttl_s=LEASE_S_RUN,
+            )
+        except LeaseHeld as exc:  # a dead holder is taken over at once: this must not happen
+            raise SystemExit(f"the dead worker's lease was not taken over: {exc}") from exc
+        # As the CLI does: send this run's own orders (a killed sender leaves its claim).
+        return send_own_orders(runtime, result)
 
 
 def main() -> None:

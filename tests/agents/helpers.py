@@ -10,7 +10,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 from sqlalchemy.engine import Engine
 
-from agents.runs import RunResult, run_graph
+from agents.runs import RunResult, run_graph, send_own_orders
 from agents.runtime import AgentRuntime
 from inventory import movements
 from inventory.db import session_scope
@@ -36,13 +36,17 @@ def chat(
     text: str,
     requested_by: str | None = None,
 ) -> RunResult:
-    return run_graph(
+    """One chat turn as the CLI runs it (its own orders sent after the run)."""
+    return send_own_orders(
         runtime,
-        graph,
-        assistant_id="ops_chat",
-        thread_id=thread_id,
-        payload={"messages": [HumanMessage(text)]},
-        requested_by=requested_by,
+        run_graph(
+            runtime,
+            graph,
+            assistant_id="ops_chat",
+            thread_id=thread_id,
+            payload={"messages": [HumanMessage(text)]},
+            requested_by=requested_by,
+        ),
     )
 
 
@@ -57,12 +61,15 @@ def decide(
     resume: dict[str, Any] = {"decisions": decisions}
     if principal is not None:
         resume["principal"] = principal
-    return run_graph(
+    return send_own_orders(
         runtime,
-        graph,
-        assistant_id=assistant_id,
-        thread_id=thread_id,
-        payload=Command(resume=resume),
+        run_graph(
+            runtime,
+            graph,
+            assistant_id=assistant_id,
+            thread_id=thread_id,
+            payload=Command(resume=resume),
+        ),
     )
 
 

@@ -1,9 +1,9 @@
 """SIGKILL a real worker between approval and dispatch, mid-send and after dispatch; restart;
-the simulated WMS must hold exactly one order per approved line (DESIGN §4, §10)."""
+the simulated WMS must hold exactly one order per approved line, on SQLite and PostgreSQL
+(DESIGN §4, §10), and the restarted process takes the dead worker's thread over at once."""
 
 from __future__ import annotations
 
-import shutil
 import signal
 import subprocess
 import sys
@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 from connectors.base import ConnectorSet
 from inventory.config import PROJECT_ROOT
 from inventory.db import make_engine
-from inventory.models import OutboxMessage, TransferOrder
+from inventory.models import AuditEvent, OutboxMessage, Run, TransferOrder
 from tests.agents.crash_worker import make_runtime, run_step
 from tests.agents.helpers import SKU, stock_up
 
@@ -46,11 +46,9 @@ def _worker(
 @pytest.mark.slow
 @pytest.mark.parametrize("kill_at", ["after_apply", "mid_send", "after_execute"])
 def test_killed_worker_resumes_and_the_wms_holds_exactly_one_order(
-    small_world_template: Path, tmp_path: Path, kill_at: str
+    world_db_url: str, tmp_path: Path, kill_at: str
 ):
-    pool = tmp_path / "pool.sqlite"
-    shutil.copy(small_world_template, pool)
-    db = f"sqlite:///{pool}"
+    db = world_db_url
     engine = make_engine(db)
     stock_up(engine, "DC-SHA", SKU, 600)
     sim = tmp_path / "sim.sqlite"
@@ -76,4 +74,12 @@ def test_killed_worker_resumes_and_the_wms_holds_exactly_one_order(
         outbox = session.exec(select(OutboxMessage)).one()
     assert order.status == "dispatched" and order.external_ref == at_wms[0].reference
     assert outbox.status == "sent"
+    with Session(engine) as session:
+        runs = session.exec(select(Run)).all()
+        takeovers = session.exec(
+            select(AuditEvent).where(AuditEvent.kind == "run.lease_taken_over")
+        ).all()
+    assert [r for r in runs if r.status in {"running", "admitted"}] == []  # nothing stuck
+    if kill_at != "mid_send":  # killed inside the run: its thread was taken over, audited
+        assert [t.payload["reason"] for t in takeovers] == ["holder_gone"]
     engine.dispose()

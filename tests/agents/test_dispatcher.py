@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 from agents.executor import orders, outbox, promos
 from agents.executor.dispatcher import Dispatcher, DispatchSettings
 from agents.executor.models import PromoDraft
+from agents.executor.timing import as_utc
 from connectors import ConnectorSet, RetryPolicy
 from connectors.models import Notification, WmsTransferOrder
 from connectors.simulated.state import FaultSpec
@@ -28,7 +29,9 @@ from inventory.models import (
 )
 from tests.agents.executor_helpers import DEST, NOW, SOURCE, position, seed_pool, shipment
 
-SETTINGS = DispatchSettings(max_attempts=3, lease_s=60, backoff_initial_s=5, backoff_max_s=60)
+SETTINGS = DispatchSettings(
+    alert_after_attempts=3, lease_s=60, backoff_initial_s=5, backoff_max_s=60
+)
 
 
 class FakeClock:
@@ -123,29 +126,38 @@ def test_outage_reschedules_with_backoff_then_recovers(
     assert _outbox_row(sqlite_engine, order_id).attempts == 2
 
 
-def test_gives_up_after_max_attempts_and_keeps_the_reservation(
+def test_an_outage_is_retried_with_capped_backoff_and_alerts_until_delivered(
     sqlite_engine: Engine, connectors: ConnectorSet
 ) -> None:
+    """Never ``failed`` because the WMS was down longer than a budget: the row keeps waiting,
+    shows as an alert (audited once) after ``alert_after_attempts``, and goes out on heal."""
     skus = seed_pool(sqlite_engine)
     order_id = _approved_order(sqlite_engine, [(skus[0], 2)])
     clock = FakeClock(NOW)
     dispatcher = Dispatcher(sqlite_engine, connectors, clock=clock, settings=SETTINGS)
-    connectors.simulated_server.state.set_fault(FaultSpec(system="wms", times=100))
+    state = connectors.simulated_server.state
+    state.set_fault(FaultSpec(system="wms", times=20))  # the client tries twice per attempt
 
-    outcomes = []
-    for _ in range(SETTINGS.max_attempts):
+    delays = []
+    for _ in range(10):
         report = dispatcher.run_pending()
-        outcomes.append((len(report.retried), len(report.failed)))
+        assert (len(report.retried), report.failed) == (1, [])
+        row = _outbox_row(sqlite_engine, order_id)
+        delays.append((as_utc(row.next_attempt_at) - as_utc(clock())).total_seconds())
         clock.advance(SETTINGS.backoff_max_s)
-    assert outcomes == [(1, 0), (1, 0), (0, 1)]
+    assert delays == [5, 10, 20, 40, 60, 60, 60, 60, 60, 60]  # doubling, capped
     row = _outbox_row(sqlite_engine, order_id)
-    assert row.status == OutboxStatus.FAILED
-    assert "gave up after 3 attempts" in row.last_error
+    assert (row.status, row.attempts) == (OutboxStatus.PENDING, 10)
+    assert outbox.is_alerting(row, SETTINGS.alert_after_attempts)
     with Session(sqlite_engine) as session:
-        assert session.get(TransferOrder, order_id).status == OrderStatus.APPROVED
         kinds = session.exec(select(AuditEvent.kind).where(AuditEvent.subject_id == order_id)).all()
-    assert "outbox.failed" in kinds
+    assert kinds.count("outbox.alert") == 1 and "outbox.failed" not in kinds
     assert position(sqlite_engine, SOURCE, skus[0]).reserved == 2
+
+    assert dispatcher.run_pending().sent == [orders.wms_idempotency_key(order_id)]  # healed
+    assert [o.order_id for o in _wms_orders(connectors)] == [order_id]
+    row = _outbox_row(sqlite_engine, order_id)
+    assert row.status == OutboxStatus.SENT and not outbox.is_alerting(row, 3)
 
 
 def test_reply_lost_after_wms_created_the_order_is_not_duplicated(
@@ -248,21 +260,31 @@ def test_wms_refusal_fails_the_row_without_retrying(
     assert "HTTP 422" in row.last_error
 
 
-def test_sent_but_unbookable_keeps_the_reference_and_fails(
+def test_sent_but_unbookable_keeps_the_reference_and_retries_the_booking(
     sqlite_engine: Engine, connectors: ConnectorSet
 ) -> None:
+    """The WMS took it but our booking failed: not permanent. The row waits with the reference;
+    the next attempt re-sends under the same key (the WMS answers "duplicate") and books it."""
     skus = seed_pool(sqlite_engine)
     order_id = _approved_order(sqlite_engine, [(skus[0], 2)])
     with session_scope(sqlite_engine) as session:  # changed by hand behind the executor's back
         session.get(TransferOrder, order_id).status = OrderStatus.RECEIVED
 
-    report = Dispatcher(sqlite_engine, connectors, clock=FakeClock(NOW), settings=SETTINGS)
-    assert report.run_pending().failed == [orders.wms_idempotency_key(order_id)]
+    clock = FakeClock(NOW)
+    dispatcher = Dispatcher(sqlite_engine, connectors, clock=clock, settings=SETTINGS)
+    assert dispatcher.run_pending().retried == [orders.wms_idempotency_key(order_id)]
     row = _outbox_row(sqlite_engine, order_id)
     reference = connectors.wms.list_transfer_orders()[0].reference
-    assert row.external_ref == reference
-    assert f"sent as {reference} but could not be booked" in row.last_error
+    assert (row.status, row.external_ref) == (OutboxStatus.PENDING, reference)
+    assert f"sent as {reference} but not booked yet" in row.last_error
     assert position(sqlite_engine, SOURCE, skus[0]).in_transit_out == 0
+
+    with session_scope(sqlite_engine) as session:  # the cause goes away
+        session.get(TransferOrder, order_id).status = OrderStatus.APPROVED
+    clock.advance(SETTINGS.backoff_max_s)
+    assert dispatcher.run_pending().sent == [orders.wms_idempotency_key(order_id)]
+    assert len(connectors.wms.list_transfer_orders()) == 1
+    assert position(sqlite_engine, SOURCE, skus[0]).in_transit_out == 2
 
 
 def test_approved_promo_reaches_pricing_and_is_applied(

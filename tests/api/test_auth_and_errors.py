@@ -94,11 +94,11 @@ def test_unknown_endpoint_and_method(client: TestClient) -> None:
 
 
 def test_busy_thread_is_409(client: TestClient, sqlite_engine: Engine) -> None:
-    from api.run_store import claim_thread
+    from agents.runs import admit_run
 
     ops = {"x-api-key": KEYS["demo-ops"]}
     thread_id = client.post("/threads", json={}, headers=ops).json()["thread_id"]
-    claim_thread(sqlite_engine, thread_id, "tiny")
+    admit_run(sqlite_engine, thread_id=thread_id, assistant_id="tiny", trigger="chat")
     response = client.post(
         f"/threads/{thread_id}/runs/wait",
         json={"assistant_id": "tiny", "input": {"messages": [{"role": "user", "content": "x"}]}},

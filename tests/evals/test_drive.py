@@ -8,6 +8,7 @@ from typing import Any, TypedDict
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import interrupt
+from sqlalchemy.engine import Engine
 
 from evals.approver import ScriptedApprover
 from evals.drive import GraphDriver
@@ -67,9 +68,12 @@ def scenario(**approver: Any) -> Scenario:
     )
 
 
-def driver(graph: Any, sc: Scenario, moved: list[dt.timedelta], swept: list[int]) -> GraphDriver:
+def driver(
+    engine: Engine, graph: Any, sc: Scenario, moved: list[dt.timedelta], swept: list[int]
+) -> GraphDriver:
     return GraphDriver(
         graph,
+        engine,
         sc,
         ScriptedApprover(sc.approver),
         advance_clock=moved.append,
@@ -78,33 +82,39 @@ def driver(graph: Any, sc: Scenario, moved: list[dt.timedelta], swept: list[int]
     )
 
 
-def test_two_rounds_go_to_two_people_and_the_run_completes() -> None:
+def test_two_rounds_go_to_two_people_and_the_run_completes(sqlite_engine: Engine) -> None:
     sc = scenario(principal={"name": "alice"}, second_principal={"name": "bob"})
-    result = driver(build(rounds=2), sc, [], []).run()
+    result = driver(sqlite_engine, build(rounds=2), sc, [], []).run()
     assert result.status == "completed", result.error
     assert result.interrupts == 2
     assert result.nodes == ["ask", "report"]
     assert result.final_reply == "alice:approve, bob:approve"
 
 
-def test_ignored_request_stays_pending_then_the_clock_moves_and_expiry_runs() -> None:
+def test_ignored_request_stays_pending_then_the_clock_moves_and_expiry_runs(
+    sqlite_engine: Engine,
+) -> None:
     moved: list[dt.timedelta] = []
     swept: list[int] = []
     result = driver(
-        build(rounds=1), scenario(default="ignore", advance_clock_hours=5), moved, swept
+        sqlite_engine,
+        build(rounds=1),
+        scenario(default="ignore", advance_clock_hours=5),
+        moved,
+        swept,
     ).run()
     assert result.status == "interrupted"
     assert result.ignored_requests == 1
     assert moved == [dt.timedelta(hours=5)] and swept == [1]
 
 
-def test_an_endless_approval_loop_is_an_error_not_a_hang() -> None:
-    result = driver(build(rounds=10), scenario(max_rounds=3), [], []).run()
+def test_an_endless_approval_loop_is_an_error_not_a_hang(sqlite_engine: Engine) -> None:
+    result = driver(sqlite_engine, build(rounds=10), scenario(max_rounds=3), [], []).run()
     assert result.status == "error"
     assert "still waiting for approval after 3 rounds" in (result.error or "")
 
 
-def test_duplicate_deliveries_start_nothing() -> None:
+def test_duplicate_deliveries_start_nothing(sqlite_engine: Engine) -> None:
     sc = Scenario.model_validate(
         {
             **scenario().model_dump(exclude={"source"}),
@@ -117,7 +127,7 @@ def test_duplicate_deliveries_start_nothing() -> None:
         seen.append(delivery)
         return "thread-1", delivery > 0
 
-    d = driver(build(rounds=1), sc, [], [])
+    d = driver(sqlite_engine, build(rounds=1), sc, [], [])
     d.admit_alert = admit
     result = d.run()
     assert seen == [0, 1]

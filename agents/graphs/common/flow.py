@@ -1,5 +1,6 @@
 """The approval flow both graphs share: gate → execute → (await_decisions → apply_decisions →
-execute)* → done. Auto-approved orders go out at once; large ones wait for their humans.
+execute)* → done. Auto-approved orders are handed to the outbox at once (the worker's
+dispatcher sends them); large ones wait for their humans.
 
 ``await_decisions`` only builds the request and calls ``interrupt()``: it re-runs from its start
 on resume (DESIGN §10), so every write lives in ``gate``, ``apply_decisions`` and ``execute``,
@@ -21,7 +22,6 @@ from agents.approvals import (
     ReviewConfig,
     open_approval,
 )
-from agents.executor.dispatcher import Dispatcher
 from agents.graphs.common import subjects
 from agents.graphs.common.decisions import DecisionApplier
 from agents.graphs.common.failures import fail_proposal
@@ -242,9 +242,9 @@ class ApprovalFlow:
         ]
         if not approved:
             return {}
-        report = Dispatcher(
-            self.runtime.engine, self.runtime.connectors, settings=self.runtime.dispatch
-        ).run_pending()
+        # The approval wrote the outbox row in its own transaction; the worker's dispatcher
+        # sends it (woken by the commit). Sending here would make this turn wait on the WMS,
+        # and on every other thread's backlog with it.
         updates: dict[str, Outcome] = {}
         with session_scope(self.runtime.engine) as session:
             for subject_id in approved:
@@ -254,4 +254,4 @@ class ApprovalFlow:
                 updates[subject_id] = Outcome(
                     **{**outcomes[subject_id], "status": status, "external_ref": ref}
                 )
-        return {"outcomes": updates, "dispatch": report.model_dump(mode="json")}
+        return {"outcomes": updates}

@@ -1,0 +1,103 @@
+"""``/v1/outbox``: side effects waiting for the enterprise systems, and what ops can do about them.
+
+A row keeps being retried (capped backoff) until it is delivered or a person cancels it; one
+that keeps failing is listed with ``alerting: true`` (``?alerting=true`` lists only those).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+
+from agents.executor import outbox_ops
+from agents.executor.dispatcher import DispatchSettings
+from api.decisions import world_now
+from api.deps import AppStateDep, OpsDep, SessionDep
+from api.errors import ERROR_RESPONSES, conflict, not_found
+from api.schemas.common import Page, Paging
+from api.state import AppState
+from inventory.models import OutboxStatus
+
+router = APIRouter(prefix="/outbox", tags=["outbox"], responses=ERROR_RESPONSES)
+
+
+class CancelRequest(BaseModel):
+    reason: str = Field(min_length=1, max_length=500, description="Why it will not be sent.")
+
+
+@router.get("", summary="Outbox rows, newest first", response_model=Page[outbox_ops.OutboxEntry])
+def list_outbox(
+    session: SessionDep,
+    state: AppStateDep,
+    _: OpsDep,
+    paging: Annotated[Paging, Depends()],
+    status: Annotated[OutboxStatus | None, Query(description="Only rows in this status.")] = None,
+    alerting: Annotated[
+        bool | None, Query(description="Only rows that keep failing (true) or not (false).")
+    ] = None,
+) -> Page[outbox_ops.OutboxEntry]:
+    settings = DispatchSettings.from_settings(state.settings)
+    query = outbox_ops.entries_query(settings, status=status, alerting=alerting)
+    return paging.page(session, query, lambda row: outbox_ops.OutboxEntry.of(row, settings))
+
+
+@router.post(
+    "/{outbox_id}/requeue",
+    summary="Send a pending or failed row again now (same idempotency key)",
+    response_model=outbox_ops.OutboxEntry,
+)
+async def requeue(outbox_id: int, state: AppStateDep, principal: OpsDep) -> outbox_ops.OutboxEntry:
+    def act() -> outbox_ops.OutboxEntry:
+        return outbox_ops.requeue_message(
+            state.engine,
+            outbox_id,
+            by=principal.name,
+            at=_now(state),
+            settings=DispatchSettings.from_settings(state.settings),
+        )
+
+    return await _answer(act, outbox_id)
+
+
+@router.post(
+    "/{outbox_id}/cancel",
+    summary="Give up on a pending or failed row (its approved transfer order is cancelled)",
+    response_model=outbox_ops.OutboxEntry,
+)
+async def cancel(
+    outbox_id: int, body: CancelRequest, state: AppStateDep, principal: OpsDep
+) -> outbox_ops.OutboxEntry:
+    def act() -> outbox_ops.OutboxEntry:
+        return outbox_ops.cancel_message(
+            state.engine,
+            outbox_id,
+            by=principal.name,
+            reason=body.reason,
+            at=_now(state),
+            settings=DispatchSettings.from_settings(state.settings),
+        )
+
+    return await _answer(act, outbox_id)
+
+
+def _now(state: AppState) -> datetime:
+    """The clock the outbox rows are stamped with."""
+    with Session(state.engine) as session:
+        return world_now(session)
+
+
+async def _answer(
+    act: Callable[[], outbox_ops.OutboxEntry], outbox_id: int
+) -> outbox_ops.OutboxEntry:
+    try:
+        return await run_in_threadpool(act)
+    except outbox_ops.OutboxNotFound:
+        raise not_found("outbox row", str(outbox_id), field="outbox_id") from None
+    except outbox_ops.OutboxConflict as exc:
+        raise conflict(str(exc), field="status") from None
