@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
 from inventory.config import get_settings
 
 _ENGINES: dict[str, Engine] = {}
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: PostgreSQL's "try the transaction again" errors: serialization_failure, deadlock_detected.
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 
 
 def normalise_url(url: str) -> str:
@@ -84,3 +93,45 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
         except Exception:
             session.rollback()
             raise
+
+
+def is_retryable(error: BaseException) -> bool:
+    """A transaction that failed only because another one got in its way (a PostgreSQL deadlock
+    or serialization failure; SQLite still locked after its busy timeout)."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, exc.DBAPIError):
+            orig = seen.orig
+            if getattr(orig, "sqlstate", None) in RETRYABLE_SQLSTATES:
+                return True
+            if "database is locked" in str(orig):
+                return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def retrying(
+    engine: Engine,
+    work: Callable[[Session], T],
+    *,
+    attempts: int = 5,
+    first_delay_s: float = 0.05,
+) -> T:
+    """Run ``work`` in its own transaction (``session_scope``), again from the start when it
+    fails with a retryable conflict (``is_retryable``); jittered backoff between attempts.
+
+    The one way to write stock from outside a graph node (graph nodes get the same through
+    LangGraph's retry policy on ``is_retryable``). ``work`` must be safe to re-run: it runs in a
+    fresh transaction each time, the failed one rolled back whole.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            with session_scope(engine) as session:
+                return work(session)
+        except Exception as error:
+            if attempt == attempts or not is_retryable(error):
+                raise
+            delay = first_delay_s * 2 ** (attempt - 1) * (0.5 + random.random())
+            log.warning("transaction conflict (attempt %d): %s; retrying", attempt, error)
+            time.sleep(delay)
+    raise AssertionError("unreachable")

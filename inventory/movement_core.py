@@ -7,7 +7,7 @@ module holds the mechanics they share, so the rules stay readable on their own.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -49,6 +49,26 @@ class Leg:
     refusal: str = ""
     create_if_missing: bool = False
     extra_values: Mapping[str, object] = field(default_factory=dict)
+
+
+def lock_positions(session: Session, positions: Iterable[tuple[str, str]]) -> None:
+    """Take the row locks of every (location, SKU) a transaction will change, in one fixed
+    (location, SKU) order, before it changes them one by one.
+
+    Two transactions that each move several positions (an order's reservation, a dispatch)
+    then always queue on the first shared position instead of each holding one the other needs
+    (a PostgreSQL deadlock). SQLite needs nothing: its writer lock serialises whole
+    transactions. Positions that do not exist yet are created later without a conflict.
+    """
+    pairs = sorted(set(positions))
+    if not pairs or session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(
+        sa.select(POSITION.id)
+        .where(sa.tuple_(POSITION.location_code, POSITION.sku_code).in_(pairs))
+        .order_by(POSITION.location_code, POSITION.sku_code)
+        .with_for_update()
+    ).all()
 
 
 def as_utc(at: dt.datetime | None) -> dt.datetime:

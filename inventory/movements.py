@@ -25,12 +25,21 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from inventory.models import MovementKind, StockMovement
-from inventory.movement_core import POSITION, Leg, MovementRefused, as_utc, atp_expr, move
+from inventory.movement_core import (
+    POSITION,
+    Leg,
+    MovementRefused,
+    as_utc,
+    atp_expr,
+    lock_positions,
+    move,
+)
 
 __all__ = [
     "MovementRefused",
     "adjust",
     "dispatch_transfer",
+    "lock_positions",
     "receive_transfer",
     "record_sale",
     "release",

@@ -34,7 +34,7 @@ from connectors.base import ConnectorSet
 from connectors.errors import ConnectorRejected, ConnectorUnavailable
 from connectors.models import Ack, Notification, PriceChange, WmsTransferOrder
 from inventory.config import Settings
-from inventory.db import session_scope
+from inventory.db import retrying, session_scope
 from inventory.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
@@ -217,8 +217,9 @@ class Dispatcher:
 
     def _complete(self, message: OutboxMessage, ack: Ack, route: _Route) -> str:
         now = self.clock()
-        try:
-            with session_scope(self.engine) as session, atomic_step(session):
+
+        def book(session: Session) -> str:
+            with atomic_step(session):
                 if not outbox.mark_sent(session, message.id, external_ref=ack.reference, now=now):
                     return "skipped"
                 if route.on_sent is not None:
@@ -232,6 +233,10 @@ class Dispatcher:
                     duplicate=ack.duplicate,
                     attempts=message.attempts,
                 )
+            return "sent"
+
+        try:
+            return retrying(self.engine, book)  # a deadlock is retried here at once
         except Exception as error:
             # The system holds it but our booking failed (a deadlock, the database gone): not
             # permanent. Keep the reference and try again; the resend under the same key gets
@@ -246,7 +251,6 @@ class Dispatcher:
                 f"sent as {ack.reference} but not booked yet: {type(error).__name__}: {error}",
                 external_ref=ack.reference,
             )
-        return "sent"
 
     def _reschedule(
         self, message: OutboxMessage, error: str, *, external_ref: str | None = None

@@ -180,6 +180,7 @@ def approve_transfer_order(
             actor=decided_by,
         )
         lines = order_lines(session, order_id)
+        _lock(session, order, lines)
         for line in lines:
             movements.reserve(
                 session,
@@ -306,7 +307,9 @@ def cancel_transfer_order(
             was=was,
         )
         if was == OrderStatus.APPROVED:
-            for line in order_lines(session, order_id):
+            lines = order_lines(session, order_id)
+            _lock(session, order, lines)
+            for line in lines:
                 movements.release(
                     session,
                     order.source_code,
@@ -337,7 +340,9 @@ def mark_dispatched(
             values={"external_ref": external_ref},
             external_ref=external_ref,
         )
-        for line in order_lines(session, order_id):
+        lines = order_lines(session, order_id)
+        _lock(session, order, lines)
+        for line in lines:
             movements.dispatch_transfer(
                 session,
                 order.source_code,
@@ -366,7 +371,9 @@ def receive_transfer_order(
             at=at,
             actor=actor,
         )
-        for line in order_lines(session, order_id):
+        lines = order_lines(session, order_id)
+        _lock(session, order, lines)
+        for line in lines:
             movements.receive_transfer(
                 session,
                 order.source_code,
@@ -379,6 +386,18 @@ def receive_transfer_order(
                 at=at,
             )
     return order
+
+
+def _lock(session: Session, order: TransferOrder, lines: list[TransferLine]) -> None:
+    """Lock every position the order's lines touch, in (location, SKU) order, not line order."""
+    movements.lock_positions(
+        session,
+        [
+            (location, line.sku_code)
+            for line in lines
+            for location in (order.source_code, order.dest_code)
+        ],
+    )
 
 
 def _move(

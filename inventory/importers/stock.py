@@ -28,6 +28,9 @@ def import_stock(session: Session, path: Path, *, actor: str = "import") -> Impo
     if errors:
         raise ImportRejected(file, errors)
 
+    # Lock what the file changes, in (location, SKU) order, before reading the levels the
+    # deltas are computed from: no deadlock with orders, no change slipping in between.
+    movements.lock_positions(session, [(p.row.location, p.row.sku) for p in rows])
     positions = {
         (level.location_code, level.sku_code): level
         for level in session.exec(

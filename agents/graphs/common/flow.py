@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from langgraph.graph import StateGraph
-from langgraph.types import interrupt
+from langgraph.types import RetryPolicy, interrupt
 from pydantic import ValidationError
 
 from agents.approvals import (
@@ -29,10 +29,15 @@ from agents.graphs.common.state import Outcome, ProposalRecord, records_by_subje
 from agents.policy import GateOutcome, Proposal, Verdict, evaluate
 from agents.policy.gate import RunTotals
 from agents.runtime import AgentRuntime
-from inventory.db import session_scope
+from inventory.db import is_retryable, session_scope
 from inventory.models import ApprovalStatus
 
 FlowState = dict[str, Any]
+
+#: The graph's side of ``inventory.db.retrying``: the same conflicts, retried the same way.
+STOCK_WRITE_RETRY = RetryPolicy(
+    initial_interval=0.05, backoff_factor=2.0, max_attempts=5, jitter=True, retry_on=is_retryable
+)
 
 
 def _as_proposal(record: ProposalRecord) -> Proposal:
@@ -57,10 +62,12 @@ class ApprovalFlow:
         Both assistants enter it at ``gate`` and leave at ``done``; wiring it here keeps the one
         path every side effect takes in one place.
         """
-        graph.add_node("gate", self.gate)
+        # The nodes that write stock re-run on a database conflict (a PostgreSQL deadlock):
+        # each is idempotent, and a failed node's transaction was rolled back whole.
+        graph.add_node("gate", self.gate, retry_policy=STOCK_WRITE_RETRY)
         graph.add_node("await_decisions", self.await_decisions)
-        graph.add_node("apply_decisions", self.apply_decisions)
-        graph.add_node("execute", self.execute)
+        graph.add_node("apply_decisions", self.apply_decisions, retry_policy=STOCK_WRITE_RETRY)
+        graph.add_node("execute", self.execute, retry_policy=STOCK_WRITE_RETRY)
         graph.add_edge("gate", "execute")
         graph.add_edge("await_decisions", "apply_decisions")
         graph.add_conditional_edges("apply_decisions", self.route_after_apply)
