@@ -16,10 +16,15 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite import SqliteSaver
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
 from sqlalchemy.engine import make_url
 
 from inventory.config import Settings
 from inventory.db import normalise_url
+
+#: Connections the Postgres checkpointer may hold at once (one per run checkpointing).
+CHECKPOINT_POOL_SIZE = 20
 
 
 def _strict_serde() -> JsonPlusSerializer:
@@ -51,8 +56,16 @@ def open_checkpointer(settings: Settings) -> Iterator[BaseCheckpointSaver]:
     """The checkpointer for ``settings.database_url``, set up and ready; closed on exit."""
     url = normalise_url(settings.database_url)
     if url.startswith("postgresql"):
-        with PostgresSaver.from_conn_string(postgres_conninfo(url)) as saver:
-            saver.serde = _strict_serde()
+        # A pool, not one shared connection: every concurrent run checkpoints on a connection
+        # of its own (PostgresSaver takes a pool as its ``conn``).
+        with ConnectionPool(
+            postgres_conninfo(url),
+            min_size=1,
+            max_size=CHECKPOINT_POOL_SIZE,
+            kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+            open=True,
+        ) as pool:
+            saver = PostgresSaver(pool, serde=_strict_serde())  # type: ignore[arg-type]
             saver.setup()
             yield saver
         return

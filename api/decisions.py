@@ -83,6 +83,7 @@ def decide(
         "decisions": decisions,
         "principal": principal.as_resume_principal(),
     }
+    session.close()  # the run opens its own connections; this one must not sit idle meanwhile
     ticket = runner.admit(
         thread_id=thread.id,
         assistant_id=thread.assistant_id,

@@ -118,6 +118,8 @@ def admit_through_webhook(world: World) -> Callable[[dict[str, Any], int], tuple
     """Deliver rain alerts through the webhook's durable, idempotent admission (as the service
     does), so a repeated alert id starts nothing new. Other alert types go straight to a thread."""
 
+    first_issued: dict[str, dt.datetime] = {}  # a redelivery is the same alert, same body
+
     def admit(payload: dict[str, Any], delivery: int) -> tuple[str, bool]:
         # api.app first: importing api.routes.alerts on its own hits a circular import in api/.
         import api.app  # noqa: F401
@@ -129,7 +131,7 @@ def admit_through_webhook(world: World) -> Callable[[dict[str, Any], int], tuple
             return f"eval-{external_id or 'alert'}-{delivery}", False
         alert = WeatherAlert(
             alert_id=str(external_id),
-            issued_at=world.now,
+            issued_at=first_issued.setdefault(str(external_id), world.now),
             city=str(payload["city"]),
             precipitation_mm=float(payload.get("mm", 0.0)),
             window_hours=int(payload.get("hours", 24)),

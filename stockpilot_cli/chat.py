@@ -20,12 +20,18 @@ from stockpilot_cli.agent_io import (
 EXIT_WORDS = {"exit", "quit", "bye", "退出"}
 
 
-def _print_reply(result: RunResult, seen: int) -> int:
+def _print_reply(result: RunResult, seen: int, announced: set[str]) -> int:
+    """New AI messages, then each order sent to the WMS (once per session)."""
     messages = result.values.get("messages") or []
     for message in messages[seen:]:
         if isinstance(message, AIMessage) and message.text:
             console.print(f"[bold green]stockpilot[/]: {message.text}")
+    for subject_id, outcome in (result.values.get("outcomes") or {}).items():
+        if outcome.get("external_ref") and subject_id not in announced:
+            announced.add(subject_id)
+            console.print(f"{subject_id}: {outcome['status']} ({outcome['external_ref']})")
     return len(messages)
+
 
 
 def chat(
@@ -40,6 +46,7 @@ def chat(
     console.print(
         f"thread [bold]{thread_id}[/] as {who['name']} ({', '.join(role)}); type 'exit' to leave."
     )
+    announced: set[str] = set()
     with agent_session("ops_chat", db) as (runtime, graph):
         seen = len(
             graph.get_state({"configurable": {"thread_id": thread_id}}).values.get("messages", [])
@@ -65,7 +72,7 @@ def chat(
                     requested_by=who["name"],
                 ),
             )
-            seen = _print_reply(result, seen)
+            seen = _print_reply(result, seen, announced)
             while result.interrupts:
                 request = result.interrupts[0]["value"]
                 print_requests(request)
@@ -84,7 +91,7 @@ def chat(
                         trigger="chat",
                     ),
                 )
-                seen = _print_reply(result, seen)
+                seen = _print_reply(result, seen, announced)
 
 
 def register(app: typer.Typer) -> None:

@@ -63,6 +63,9 @@ def _admit(
         session.commit()
     command = _authorised_command(body.command, thread_id, principal, session, policy)
     graph_input = build_command(command) if command is not None else body.input
+    # The run opens its own connections; the request's must not sit idle on one meanwhile
+    # (16+ runs in flight each holding two exhausted the pool).
+    session.close()
     return runner.admit(
         thread_id=thread_id,
         assistant_id=body.assistant_id,

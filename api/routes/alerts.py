@@ -1,21 +1,29 @@
-"""``POST /v1/alerts``: the signed webhook. The alert and its run are stored before the 202."""
+"""``POST /v1/alerts``: the signed webhook. The alert and its run are stored before the 202.
+
+Idempotent per sender on the sender's alert id: a repeat delivery of the same alert answers the
+first run (``duplicate: true``); a different body under an id the sender already used is a 409,
+never silently dropped. Admission writes to the pool, so it runs on the thread pool, not on the
+event loop (health checks and reads stay fast during a burst of alerts).
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request, status
+from fastapi import APIRouter, Depends, Header, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
+from starlette.concurrency import run_in_threadpool
 
 from agents.runs import new_run, record_run
 from api import run_store, signatures
 from api.alert_inputs import alert_response_input
 from api.deps import AppStateDep, ReaderDep, SessionDep
-from api.errors import ERROR_RESPONSES, ApiError, not_found
+from api.errors import ERROR_RESPONSES, ApiError, conflict, not_found
 from api.schemas.alerts import AlertAccepted, AlertPayload
 from api.schemas.common import Page, Paging
 from api.schemas.records import AlertView
@@ -75,7 +83,10 @@ async def receive_alert(
         raise RequestValidationError(
             [{**e, "loc": ("body", *_without_tag(e["loc"]))} for e in exc.errors(include_url=False)]
         ) from None
-    accepted = admit_alert(state.engine, sender, alert)
+    try:
+        accepted = await run_in_threadpool(admit_alert, state.engine, sender, alert)
+    except AlertConflict as exc:
+        raise conflict(str(exc), field="body.alert_id", value=alert.alert_id) from None
     if not accepted.duplicate:
         state.wake_worker.set()
     return JSONResponse(accepted.model_dump(), status_code=status.HTTP_202_ACCEPTED)
@@ -86,13 +97,18 @@ def _without_tag(loc: tuple) -> tuple:
     return loc[1:] if loc and loc[0] in ALERT_TYPES else loc
 
 
-def admit_alert(engine, sender: str, alert: AlertPayload) -> AlertAccepted:  # type: ignore[valid-type]
-    """Record the alert, its thread and an admitted run in one transaction; idempotent on id."""
-    existing = _existing(engine, alert.alert_id)
+class AlertConflict(ValueError):
+    """The sender already sent another alert under this id."""
+
+
+def admit_alert(engine: Engine, sender: str, alert: AlertPayload) -> AlertAccepted:  # type: ignore[valid-type]
+    """Record the alert, its thread and an admitted run in one transaction; idempotent on
+    (sender, alert id). Raises AlertConflict when the id was used for a different alert."""
+    payload = alert.model_dump(mode="json")
+    existing = _existing(engine, sender, alert.alert_id, payload)
     if existing is not None:
         return existing
     now = run_store.utcnow()
-    payload = alert.model_dump(mode="json")
     graph_input = alert_response_input(alert, sender)
     try:
         with Session(engine, expire_on_commit=False) as session:
@@ -127,20 +143,34 @@ def admit_alert(engine, sender: str, alert: AlertPayload) -> AlertAccepted:  # t
             )
             session.commit()
     except IntegrityError:  # the same alert arrived concurrently: the first one won
-        existing = _existing(engine, alert.alert_id)
+        existing = _existing(engine, sender, alert.alert_id, payload)
         if existing is None:
             raise
         return existing
     return AlertAccepted(run_id=run.id, thread_id=thread.id, status=run.status, duplicate=False)
 
 
-def _existing(engine, alert_id: str) -> AlertAccepted | None:
+def _existing(
+    engine: Engine, sender: str, alert_id: str, payload: dict[str, Any]
+) -> AlertAccepted | None:
     with Session(engine, expire_on_commit=False) as session:
         record = session.exec(
-            select(AlertRecord).where(AlertRecord.external_id == alert_id)
+            select(AlertRecord).where(
+                AlertRecord.sender == sender, AlertRecord.external_id == alert_id
+            )
         ).first()
         if record is None:
             return None
+        if record.payload != payload:
+            changed = sorted(
+                key
+                for key in set(record.payload) | set(payload)
+                if record.payload.get(key) != payload.get(key)
+            )
+            raise AlertConflict(
+                f"alert {alert_id!r} from {sender!r} was already received with a different body "
+                f"(differs in: {', '.join(changed)}); send a new alert id for a new alert"
+            )
         run = session.get(Run, record.run_id)
     return AlertAccepted(
         run_id=record.run_id,
@@ -159,11 +189,21 @@ def list_alerts(
 
 
 @router.get("/{alert_id}", summary="One alert by the sender's alert id", response_model=AlertView)
-def get_alert(alert_id: str, session: SessionDep, _: ReaderDep) -> AlertView:
-    record = session.exec(select(AlertRecord).where(AlertRecord.external_id == alert_id)).first()
+def get_alert(
+    alert_id: str,
+    session: SessionDep,
+    _: ReaderDep,
+    sender: Annotated[
+        str | None, Query(max_length=200, description="Whose alert id (ids are per sender).")
+    ] = None,
+) -> AlertView:
+    query = select(AlertRecord).where(AlertRecord.external_id == alert_id)
+    if sender is not None:
+        query = query.where(AlertRecord.sender == sender)
+    record = session.exec(query.order_by(AlertRecord.received_at)).first()  # type: ignore[arg-type]
     if record is None:
         raise not_found("alert", alert_id, field="alert_id")
     return AlertView.from_row(record)
 
 
-__all__ = ["ApiError", "admit_alert", "router"]
+__all__ = ["AlertConflict", "ApiError", "admit_alert", "router"]

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -46,10 +46,15 @@ class Approval(SQLModel, table=True):
 
 
 class AlertRecord(SQLModel, table=True):
+    """An alert as received; idempotent per sender: (sender, external_id) is unique."""
+
     __tablename__ = "alert"
+    __table_args__ = (
+        UniqueConstraint("sender", "external_id", name="uq_alert_sender_external_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    external_id: str = Field(unique=True, index=True)
+    external_id: str = Field(index=True, description="The sender's own alert id.")
     sender: str
     type: str
     payload: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -67,12 +67,55 @@ def test_same_alert_id_returns_the_same_run_and_starts_nothing(
     client: TestClient, sqlite_engine: Engine
 ) -> None:
     first = post_alert(client, weather()).json()
-    again = post_alert(client, weather(mm=99.0))
+    again = post_alert(client, weather())
     assert again.status_code == 202
     assert again.json()["run_id"] == first["run_id"] and again.json()["duplicate"] is True
     with Session(sqlite_engine) as session:
         assert len(session.exec(select(Run)).all()) == 1
         assert len(session.exec(select(AlertRecord)).all()) == 1
+
+
+def test_a_changed_body_under_a_known_id_is_409_not_dropped(
+    client: TestClient, sqlite_engine: Engine
+) -> None:
+    first = post_alert(client, weather())
+    changed = post_alert(client, weather(mm=99.0))
+    assert changed.status_code == 409
+    error = changed.json()["error"]
+    assert "already received with a different body" in error["message"]
+    assert "precipitation_mm" in error["message"]
+    assert error["field"] == "body.alert_id"
+    with Session(sqlite_engine) as session:
+        record = session.exec(select(AlertRecord)).one()
+    assert record.run_id == first.json()["run_id"] and record.payload["precipitation_mm"] == 60
+
+
+def test_alert_ids_are_per_sender(api_settings: Settings, sqlite_engine: Engine) -> None:
+    """Two senders may use the same alert id for different alerts: two runs, no 409."""
+    from tests.api.conftest import tiny_catalog
+
+    seed_demo_keys(sqlite_engine)
+    settings = api_settings.model_copy(
+        update={"alert_secrets": {SENDER: SECRET, "other-weather": "other-secret"}}
+    )
+    app = create_app(settings, engine=sqlite_engine, catalog=tiny_catalog(sqlite_engine))
+    with TestClient(app) as client:
+        ours = post_alert(client, weather("shared-id"))
+        body = json.dumps(weather("shared-id", mm=5.0)).encode()
+        theirs = client.post(
+            "/v1/alerts",
+            content=body,
+            headers=signed_headers("other-weather", "other-secret", body),
+        )
+        assert (ours.status_code, theirs.status_code) == (202, 202)
+        assert theirs.json()["duplicate"] is False
+        assert theirs.json()["run_id"] != ours.json()["run_id"]
+        mine = client.get(
+            "/v1/alerts/shared-id",
+            params={"sender": "other-weather"},
+            headers={"x-api-key": KEYS["demo-viewer"]},
+        )
+        assert mine.json()["payload"]["precipitation_mm"] == 5.0
 
 
 @pytest.mark.parametrize(

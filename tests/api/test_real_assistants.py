@@ -106,8 +106,13 @@ def test_sdk_flow_for_a_large_transfer_asked_in_chat(
     assert approver.threads.get(thread_id)["status"] == "idle"
     history = approver.threads.get_history(thread_id, limit=50)
     assert history[0]["next"] == [] and any(h["interrupts"] for h in history)
-    with Session(world_engine) as session:
-        order = session.get(TransferOrder, order_id)
-        approval = session.get(Approval, f"AP-{order_id}")
+    deadline = time.monotonic() + 30  # the service's dispatcher sends it, not the decision
+    while True:
+        with Session(world_engine) as session:
+            order = session.get(TransferOrder, order_id)
+            approval = session.get(Approval, f"AP-{order_id}")
+        if order.status == order_status or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     assert order.status == order_status and order.requested_by == "demo-ops"
     assert approval.decided_by == "demo-approver"
