@@ -33,7 +33,6 @@ def _print_reply(result: RunResult, seen: int, announced: set[str]) -> int:
     return len(messages)
 
 
-
 def chat(
     name: str | None = typer.Option(None, "--as", help="Your name, recorded on decisions."),
     role: list[str] = typer.Option(["ops"], "--role", help="Your roles (approver to approve)."),
