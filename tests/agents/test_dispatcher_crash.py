@@ -1,4 +1,5 @@
-"""A dispatcher SIGKILLed after the WMS took the order: the next one must not duplicate it."""
+"""A dispatcher SIGKILLed after the WMS took the order: the next one must not duplicate it (on
+SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -42,7 +43,8 @@ def _wait_for(condition, timeout_s: float = 30.0) -> None:
         time.sleep(0.05)
 
 
-def test_sigkill_between_wms_answer_and_commit(sqlite_engine: Engine, tmp_path: Path) -> None:
+def test_sigkill_between_wms_answer_and_commit(engine: Engine, tmp_path: Path) -> None:
+    sqlite_engine = engine  # on SQLite and PostgreSQL
     skus = seed_pool(sqlite_engine)
     with session_scope(sqlite_engine) as session:
         order_id = orders.create_transfer_order(session, shipment([(skus[0], 3)]), at=NOW).id
@@ -57,7 +59,7 @@ def test_sigkill_between_wms_answer_and_commit(sqlite_engine: Engine, tmp_path: 
                 sys.executable,
                 "-c",
                 _DISPATCH_ONCE,
-                str(sqlite_engine.url),
+                sqlite_engine.url.render_as_string(hide_password=False),
                 connectors.simulated_server.url,
             ],
             cwd=PROJECT_ROOT,

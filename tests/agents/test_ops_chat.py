@@ -283,3 +283,31 @@ def test_four_eyes_the_requester_may_not_approve_their_own_order(runtime, graph,
     )
     assert done.status == RunStatus.SUCCEEDED
     assert len(connectors.wms.list_transfer_orders()) == 1
+
+
+def test_a_chat_turn_does_not_wait_for_a_slow_wms(runtime, graph, connectors):
+    """An order approved in a turn goes to the outbox; the turn never calls the WMS, so a
+    stalled WMS (and anybody else's backlog) cannot hold the person's answer up."""
+    from agents.executor.dispatcher import Dispatcher
+    from agents.runs import run_graph
+    from connectors.simulated.state import FaultSpec
+
+    state = connectors.simulated_server.state
+    state.set_fault(FaultSpec(system="wms", mode="timeout_before_commit", delay_s=60, times=50))
+    result = run_graph(  # the turn as the API runs it (no CLI send afterwards)
+        runtime,
+        graph,
+        assistant_id="ops_chat",
+        thread_id="slow-wms",
+        payload={"messages": [{"role": "user", "content": _ship(40)}]},
+        trigger="chat",
+    )
+    assert result.status == RunStatus.SUCCEEDED
+    [outcome] = result.values["outcomes"].values()
+    assert outcome["status"] == "queued" and "queued" in last_text(result)
+    assert state.requests() == []  # nothing was sent inside the turn
+
+    state.reset()  # the WMS recovers
+    report = Dispatcher(runtime.engine, connectors, clock=runtime.clock).run_pending()
+    assert len(report.sent) == 1
+    assert len(connectors.wms.list_transfer_orders()) == 1
