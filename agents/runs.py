@@ -24,7 +24,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from agents.executor.audit import record_event
-from agents.lease import DEFAULT_TTL_S, Lease, LeaseHeld, LeaseLost, acquire_lease, holding
+from agents.lease import Lease, LeaseHeld, LeaseLost, acquire_lease, holding
+from inventory.config import get_settings
 from inventory.models import Run, RunStatus
 
 log = logging.getLogger(__name__)
@@ -162,12 +163,14 @@ def admit_run(
     run_id: str | None = None,
     configurable: dict[str, Any] | None = None,
     metadata: dict[str, Any] | None = None,
-    ttl_s: float = DEFAULT_TTL_S,
+    ttl_s: float | None = None,
 ) -> AdmittedRun:
-    """Record the run (or take up the existing ``run_id``) and take its thread's lease.
+    """Record the run (or take up the existing ``run_id``) and take its thread's lease
+    (``ttl_s``, default ``STOCKPILOT_RUN_LEASE_S``; renewed every third of it while it runs).
 
     Raises LeaseHeld when a live run holds the thread; then no Run row is written.
     """
+    ttl_s = ttl_s or get_settings().run_lease_s
     with Session(engine) as session:
         existing = session.get(Run, run_id) if run_id else None
     fresh = None
@@ -248,7 +251,7 @@ def run_graph(
     payload: dict[str, Any] | Command | None,
     trigger: str = "cli",
     on_update: UpdateHook | None = None,
-    lease_ttl_s: float = DEFAULT_TTL_S,
+    lease_ttl_s: float | None = None,
     requested_by: str | None = None,
     run_id: str | None = None,
 ) -> RunResult:
