@@ -19,7 +19,7 @@ from agents.lease import lapse_reason, utcnow
 from agents.runs import LeaseHeld
 from api.auth import Principal
 from api.langgraph_compat.runner import GraphRunner
-from inventory.models import Run, RunStatus
+from inventory.models import AgentThread, Run, RunStatus
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +72,16 @@ class Worker:
         return done
 
     def _candidates(self) -> list[Run]:
-        """Admitted alert runs, and running runs whose holder is gone or whose lease lapsed."""
+        """Admitted alert runs, and running runs whose holder is gone or whose lease lapsed.
+
+        Only runs on the service's threads: a CLI run that died is taken over by whoever runs
+        its thread next (``agents.lease``), not by the service.
+        """
         now = utcnow()
         with Session(self.engine, expire_on_commit=False) as session:
             rows = session.exec(
                 select(Run)
+                .join(AgentThread, AgentThread.id == Run.thread_id)  # type: ignore[arg-type]
                 .where(
                     sa.or_(
                         sa.and_(Run.status == str(RunStatus.ADMITTED), Run.trigger == "alert"),

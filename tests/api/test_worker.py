@@ -136,3 +136,43 @@ def test_alert_to_decision_on_both_backends(engine: Engine, tmp_path) -> None:
         )
         assert decided.status_code == 200, decided.text
     assert _run(engine, run_id).status == "succeeded"
+
+
+def test_a_dead_holders_run_is_taken_over_at_once_and_a_live_one_is_left_alone(
+    client: TestClient, sqlite_engine: Engine, checkpointer: SqliteSaver
+) -> None:
+    """Its lease still has 10 minutes to run, but the process holding it is gone: the worker
+    continues it now, with an audit row; a live holder's run is not touched."""
+    import datetime as dt
+    import subprocess
+    import sys
+
+    from agents.lease import HOST, new_holder
+    from inventory.models import AuditEvent
+
+    dead_pid = int(
+        subprocess.run(
+            [sys.executable, "-c", "import os; print(os.getpid())"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    live, dead = (post_alert(client, weather(f"w-{n}", mm=60)).json()["run_id"] for n in (6, 7))
+    later = utcnow() + dt.timedelta(minutes=10)
+    with Session(sqlite_engine) as session:
+        for run_id, holder in ((live, new_holder()), (dead, f"{HOST}:{dead_pid}:run-x")):
+            row = session.get(Run, run_id)
+            row.status, row.lease_owner, row.lease_expires_at = "running", holder, later
+            session.add(row)
+        session.commit()
+
+    restarted = GraphRunner(sqlite_engine, tiny_catalog(sqlite_engine, checkpointer))
+    assert Worker(restarted).run_pending() == 1
+    assert _run(sqlite_engine, dead).status == "interrupted"
+    assert _run(sqlite_engine, live).status == "running"  # its holder is alive: left alone
+    with Session(sqlite_engine) as session:
+        [event] = session.exec(
+            select(AuditEvent).where(AuditEvent.kind == "run.lease_taken_over")
+        ).all()
+    assert (event.subject_id, event.payload["reason"]) == (dead, "holder_gone")
