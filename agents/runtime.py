@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -27,6 +28,19 @@ def world_clock(engine: Engine) -> Clock:
     def now() -> dt.datetime:
         world_now = ToolContext.for_world(engine).now
         return world_now if world_now.tzinfo else world_now.replace(tzinfo=dt.UTC)
+
+    return now
+
+
+def ticking(clock: Clock) -> Clock:
+    """``clock`` advancing in real time (whole seconds) from now on: for long-running processes
+    (the service, ``outbox dispatch --watch``), so outbox retries stamped on the same clock as
+    the rows come due. (Superseded by ``inventory.clock.pool_clock(..., ticking=True)`` where
+    the runtime's clock module exists.)"""
+    started = time.monotonic()
+
+    def now() -> dt.datetime:
+        return clock() + dt.timedelta(seconds=int(time.monotonic() - started))
 
     return now
 

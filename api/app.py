@@ -6,10 +6,8 @@ registry with the checkpointer that matches the database (SQLite file or Postgre
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import ExitStack, asynccontextmanager
 
 from fastapi import FastAPI
@@ -111,21 +109,9 @@ def _start_outbox_dispatcher(stack: ExitStack, runner: GraphRunner) -> None:
 
 def _registry_catalog(stack: ExitStack, settings: Settings, engine: Engine) -> AssistantCatalog:
     from agents.persistence import open_checkpointer
-    from agents.runtime import AgentRuntime
+    from agents.runtime import AgentRuntime, ticking
 
     checkpointer = stack.enter_context(open_checkpointer(settings))
     runtime = AgentRuntime.from_settings(settings, engine=engine)
-    runtime.clock = _ticking(runtime.clock)
+    runtime.clock = ticking(runtime.clock)  # the service runs for hours: its clock advances
     return RegistryCatalog(runtime, checkpointer)
-
-
-def _ticking(clock: Callable[[], dt.datetime]) -> Callable[[], dt.datetime]:
-    """The service runs for hours: its clock advances in real time from start-up, so outbox
-    retries (stamped on the same clock as the rows) come due. (Superseded by the runtime's
-    ``inventory.clock.pool_clock(..., ticking=True)`` where that exists.)"""
-    started = time.monotonic()
-
-    def now() -> dt.datetime:
-        return clock() + dt.timedelta(seconds=int(time.monotonic() - started))
-
-    return now

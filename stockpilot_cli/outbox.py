@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from agents.executor import outbox_ops
 from agents.executor.dispatcher import Dispatcher, DispatchSettings
-from agents.runtime import AgentRuntime
+from agents.runtime import AgentRuntime, ticking
 from connectors.base import ConnectorSet
 from inventory.config import Settings, get_settings
 from inventory.db import get_engine
@@ -107,7 +107,7 @@ def dispatch(
         dispatcher = Dispatcher(
             engine,
             connectors,
-            clock=AgentRuntime.clock_for(settings, engine),
+            clock=ticking(AgentRuntime.clock_for(settings, engine)),
             settings=DispatchSettings.from_settings(settings),
         )
         if not watch:

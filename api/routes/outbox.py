@@ -87,7 +87,10 @@ async def cancel(
 
 
 def _now(state: AppState) -> datetime:
-    """The clock the outbox rows are stamped with."""
+    """The clock the outbox rows are stamped with: the agents' runtime clock."""
+    runtime = getattr(state.runner.catalog, "runtime", None) if state.runner else None
+    if runtime is not None:
+        return runtime.clock()
     with Session(state.engine) as session:
         return world_now(session)
 
