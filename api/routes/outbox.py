@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
@@ -25,6 +25,10 @@ from api.state import AppState
 from inventory.models import OutboxStatus
 
 router = APIRouter(prefix="/outbox", tags=["outbox"], responses=ERROR_RESPONSES)
+
+
+#: An outbox row's id (a 64-bit integer in both databases).
+OutboxId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The outbox row's id.")]
 
 
 class CancelRequest(BaseModel):
@@ -52,7 +56,9 @@ def list_outbox(
     summary="Send a pending or failed row again now (same idempotency key)",
     response_model=outbox_ops.OutboxEntry,
 )
-async def requeue(outbox_id: int, state: AppStateDep, principal: OpsDep) -> outbox_ops.OutboxEntry:
+async def requeue(
+    outbox_id: OutboxId, state: AppStateDep, principal: OpsDep
+) -> outbox_ops.OutboxEntry:
     def act() -> outbox_ops.OutboxEntry:
         return outbox_ops.requeue_message(
             state.engine,
@@ -71,7 +77,7 @@ async def requeue(outbox_id: int, state: AppStateDep, principal: OpsDep) -> outb
     response_model=outbox_ops.OutboxEntry,
 )
 async def cancel(
-    outbox_id: int, body: CancelRequest, state: AppStateDep, principal: OpsDep
+    outbox_id: OutboxId, body: CancelRequest, state: AppStateDep, principal: OpsDep
 ) -> outbox_ops.OutboxEntry:
     def act() -> outbox_ops.OutboxEntry:
         return outbox_ops.cancel_message(
