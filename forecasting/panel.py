@@ -68,8 +68,7 @@ class Panel:
             expected = (len(self.cities), t, 5)
             if self.band_probability.shape != expected:
                 raise PanelError(
-                    f"band_probability has shape {self.band_probability.shape}, "
-                    f"expected {expected}"
+                    f"band_probability has shape {self.band_probability.shape}, expected {expected}"
                 )
         if np.isnan(self.precipitation_mm).any():
             raise PanelError("precipitation_mm has gaps: fill or clean the weather first")

@@ -45,7 +45,7 @@ BAND_EDGES_MM = np.array(sorted(floor for floor, _ in _BAND_FLOORS), dtype=np.fl
 CHANNELS = ("store", "online")
 DRY_WINDOW_DAYS = 14
 MIN_DRY_DAYS = 3
-_CHUNK = 20_000
+_CHUNK = 5_000
 
 
 def band_codes(mm: np.ndarray) -> np.ndarray:
@@ -384,6 +384,16 @@ def _dersimonian_laird(
     return tau2
 
 
+@dataclass
+class Climate:
+    """What is expected, not observed, per city × target date (see :func:`climatology`)."""
+
+    probability: np.ndarray  # (cities, dates, 5) band probabilities
+    mean_mm: np.ndarray  # (cities, dates)
+    mean_temp_c: np.ndarray  # (cities, dates), NaN when unknown
+    days: np.ndarray  # (cities, dates) past days each estimate rests on
+
+
 def climatology(
     history: pd.DataFrame,
     cities: list[str] | tuple[str, ...],
@@ -391,26 +401,34 @@ def climatology(
     *,
     window_days: int = 15,
     min_days: int = 30,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Band probabilities and mean mm per city × target date from past same-season days.
+) -> Climate:
+    """Band probabilities, mean mm and temperature per city × target date from past same-season
+    days.
 
-    ``history`` holds (city, date, precipitation_mm) rows strictly before the clock (the caller
-    guarantees it); a target date's climate is every past day whose day of year lies within
-    ±``window_days`` (any year), or all past days of the city when fewer than ``min_days``
-    match; a city with no past weather is taken as dry.
-    Returns (probabilities (cities, dates, 5), expected mm (cities, dates)).
+    ``history`` holds (city, date, precipitation_mm[, temp_mean_c]) rows strictly before the
+    clock (the caller guarantees it); a target date's climate is every past day whose day of
+    year lies within ±``window_days`` (any year), or all past days of the city when fewer than
+    ``min_days`` match; a city with no past weather is taken as dry.
     """
-    probability = np.zeros((len(cities), len(dates), len(BANDS)), dtype=np.float32)
+    shape = (len(cities), len(dates))
+    probability = np.zeros((*shape, len(BANDS)), dtype=np.float32)
     probability[..., 0] = 1.0
-    mean_mm = np.zeros((len(cities), len(dates)), dtype=np.float32)
+    mean_mm = np.zeros(shape, dtype=np.float32)
+    mean_temp = np.full(shape, np.nan, dtype=np.float32)
+    days = np.zeros(shape, dtype=np.int32)
     if history.empty:
-        return probability, mean_mm
+        return Climate(probability, mean_mm, mean_temp, days)
     past = history.assign(date=pd.to_datetime(history["date"]))
     for i, city in enumerate(cities):
         rows = past[past["city"] == city]
         if rows.empty:
             continue
         mm = rows["precipitation_mm"].fillna(0.0).to_numpy(np.float32)
+        temp = (
+            rows["temp_mean_c"].to_numpy(np.float32)
+            if "temp_mean_c" in rows.columns
+            else np.full(len(rows), np.nan, dtype=np.float32)
+        )
         doy = rows["date"].dt.dayofyear.to_numpy()
         bands = band_codes(mm)
         for j, day in enumerate(dates):
@@ -421,7 +439,11 @@ def climatology(
                 near = np.ones_like(near)
             probability[i, j] = np.bincount(bands[near], minlength=len(BANDS)) / near.sum()
             mean_mm[i, j] = mm[near].mean()
-    return probability, mean_mm
+            known = near & ~np.isnan(temp)
+            if known.any():
+                mean_temp[i, j] = temp[known].mean()
+            days[i, j] = near.sum()
+    return Climate(probability, mean_mm, mean_temp, days)
 
 
 def band_label(band: int) -> str:

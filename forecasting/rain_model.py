@@ -10,7 +10,6 @@ otherwise. Both parts are kept so the tool can show them.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 
 import numpy as np
 
@@ -18,8 +17,6 @@ from forecasting.global_model import GlobalBoostingForecaster, GlobalModelConfig
 from forecasting.model import MeanForecaster
 from forecasting.panel import Panel
 from forecasting.rain import RainUplift, estimate_uplift, expected_uplift, one_hot_bands
-
-BaselineFactory = Callable[[], MeanForecaster]
 
 
 def default_baseline() -> MeanForecaster:
@@ -36,12 +33,11 @@ def panel_band_probability(panel: Panel) -> np.ndarray:
 class RainUpliftForecaster:
     """Baseline (fitted on weather-free history) × rain uplift per category × channel × band."""
 
-    def __init__(
-        self, baseline: BaselineFactory = default_baseline, *, baseline_name: str | None = None
-    ) -> None:
-        self._factory = baseline
-        self.baseline: MeanForecaster = baseline()
-        self.baseline_name = baseline_name or self.baseline.name
+    def __init__(self, baseline: MeanForecaster | None = None) -> None:
+        """``baseline``: an unfitted weather-free mean model (default: the global GBM without
+        weather features); it is fitted on the weather-free history."""
+        self.baseline: MeanForecaster = baseline if baseline is not None else default_baseline()
+        self.baseline_name = self.baseline.name
         self.uplift: RainUplift | None = None
 
     @property
@@ -55,7 +51,6 @@ class RainUpliftForecaster:
 
     def fit(self, panel: Panel, end: int) -> RainUpliftForecaster:
         self.uplift = estimate_uplift(panel, end)
-        self.baseline = self._factory()
         self.baseline.fit(self.weather_free(panel, end), end)
         return self
 
