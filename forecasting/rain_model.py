@@ -16,11 +16,17 @@ import numpy as np
 from forecasting.global_model import GlobalBoostingForecaster, GlobalModelConfig
 from forecasting.model import MeanForecaster
 from forecasting.panel import Panel
-from forecasting.rain import RainUplift, estimate_uplift, expected_uplift, one_hot_bands
+from forecasting.rain import (
+    RainUplift,
+    band_codes,
+    estimate_uplift,
+    expected_uplift,
+    one_hot_bands,
+)
 
 
 def default_baseline() -> MeanForecaster:
-    return GlobalBoostingForecaster(GlobalModelConfig(use_weather=False))
+    return GlobalBoostingForecaster(GlobalModelConfig(use_weather=False, use_temperature=True))
 
 
 def panel_band_probability(panel: Panel) -> np.ndarray:
@@ -42,7 +48,7 @@ class RainUpliftForecaster:
 
     @property
     def name(self) -> str:
-        suffix = "" if self.baseline_name == "global_gbm_no_weather" else f"[{self.baseline_name}]"
+        suffix = "" if self.baseline_name == "global_gbm_no_rain" else f"[{self.baseline_name}]"
         return "rain_uplift" + suffix
 
     @property
@@ -66,8 +72,8 @@ class RainUpliftForecaster:
     def _past_factor(self, panel: Panel, end: int) -> np.ndarray:
         per_band = self.uplift.series_uplift(panel)  # type: ignore[union-attr]
         # History is observed: its band is the one that fell (never the horizon's assumption).
-        probability = one_hot_bands(panel.precipitation_mm[:, :end])[panel.city_index]
-        return np.maximum(expected_uplift(per_band, probability), 1e-3)
+        codes = band_codes(panel.precipitation_mm[:, :end]).astype(np.int8)[panel.city_index]
+        return np.maximum(np.take_along_axis(per_band, codes, axis=1), 1e-3)
 
     def predict_parts(
         self, panel: Panel, origin: int, horizon: int

@@ -111,7 +111,7 @@ def fit_pool_model(
             config.model_copy(update={"use_weather": forecaster.config.use_weather})
         )
     if config is not None and chosen == PRODUCTION_MODEL:
-        baseline_config = config.model_copy(update={"use_weather": False})
+        baseline_config = config.model_copy(update={"use_weather": False, "use_temperature": True})
         forecaster = RainUpliftForecaster(GlobalBoostingForecaster(baseline_config))
     fitted = fit_calibrated(forecaster, panel, panel.n_days)
     created = dt.datetime.now(dt.UTC)
