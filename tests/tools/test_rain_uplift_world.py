@@ -32,3 +32,28 @@ def test_store_uplift_recovers_the_worlds_multipliers(world_engine: Engine) -> N
 
 def test_a_real_pool_has_no_truth(sqlite_engine: Engine) -> None:
     assert world_truth(sqlite_engine) is None
+
+
+def test_model_selection_keeps_the_rain_layer() -> None:
+    """A plain GBM may score a hair better on per-series RMSSE (it under-forecasts sparse wet
+    days, which that metric rewards) but cannot show baseline × uplift: it is a reference."""
+    from forecasting.backtest import BacktestConfig, BacktestReport, SegmentResult
+    from tools.forecast_demand.fitting import _best_rain_model
+
+    def row(model: str, rmsse: float) -> SegmentResult:
+        return SegmentResult(model=model, segment="all", metrics={"rmsse": rmsse})
+
+    report = BacktestReport(
+        config=BacktestConfig(),
+        origins=["2015-06-01"],
+        series=10,
+        results=[
+            row("global_gbm", 0.49),
+            row("rain_uplift", 0.50),
+            row("rain_uplift[weekday_profile]", 0.55),
+        ],
+        best_model="global_gbm",
+    )
+    assert _best_rain_model(report) == "rain_uplift"
+    plain = report.model_copy(update={"results": [row("global_gbm", 0.49)]})
+    assert _best_rain_model(plain) == "global_gbm"
