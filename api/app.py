@@ -19,6 +19,7 @@ from api.errors import install_error_handlers
 from api.langgraph_compat.catalog import AssistantCatalog, RegistryCatalog
 from api.langgraph_compat.router import router as langgraph_router
 from api.langgraph_compat.runner import GraphRunner
+from api.limits import RequestLimits
 from api.routes import V1_ROUTERS, health
 from api.state import AppState
 from inventory.config import Settings, get_settings
@@ -76,6 +77,7 @@ def create_app(
     )
     app.state.stockpilot = state
     install_error_handlers(app)
+    app.add_middleware(RequestLimits, max_bytes=settings.max_request_bytes)
     app.include_router(health.router)
     for router in V1_ROUTERS:
         app.include_router(router, prefix="/v1")

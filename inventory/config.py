@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 8000
+    max_request_bytes: int = Field(
+        default=1 << 20, ge=1024, description="Largest request body the API accepts (413 above)."
+    )
 
     @property
     def is_postgres(self) -> bool:
