@@ -15,7 +15,7 @@ from agents.policy import Policy, load_policy
 from connectors.base import ConnectorSet
 from inventory.config import Settings, get_settings
 from inventory.db import get_engine
-from tools.context import ToolContext
+from tools.context import ToolContext, ToolError
 
 Clock = Callable[[], dt.datetime]
 
@@ -29,6 +29,15 @@ def world_clock(engine: Engine) -> Clock:
         return world_now if world_now.tzinfo else world_now.replace(tzinfo=dt.UTC)
 
     return now
+
+
+def pool_now(engine: Engine) -> dt.datetime:
+    """The world's clock when the pool has one (demo world, evals), else the wall clock (a
+    real pool): the "now" approvals expire on."""
+    try:
+        return world_clock(engine)()
+    except ToolError:
+        return dt.datetime.now(dt.UTC)
 
 
 @dataclass

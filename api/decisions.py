@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from agents.approvals import Recheck
 from agents.authority import Action, caller_of, rule
 from agents.expiry import expire_approval, expire_due_approvals
-from agents.runtime import world_clock
+from agents.runtime import pool_now
 from api.auth import Principal
 from api.errors import ApiError, conflict, not_found
 from api.langgraph_compat.runner import GraphRunner
@@ -45,7 +45,7 @@ def authorise(
     runner: GraphRunner, approval: Approval, principal: Principal, action: Action | str
 ) -> None:
     """Raise the authority's refusal as an API error; a due approval is expired first (409)."""
-    now = world_clock(runner.engine)()
+    now = pool_now(runner.engine)
     ruling = rule(approval, caller_of(principal), action, now)  # type: ignore[arg-type]
     if ruling.expired:
         expire_and_recheck(runner, [approval.id], now)
@@ -71,7 +71,7 @@ def expire_and_recheck(runner: GraphRunner, approval_ids: Iterable[str], now: da
 def sweep_expired(runner: GraphRunner) -> int:
     """The worker's pass: expire due approvals, then resume every thread still waiting on an
     approval that is no longer pending. Returns how many approvals expired."""
-    expired = expire_due_approvals(runner.engine, world_clock(runner.engine)())
+    expired = expire_due_approvals(runner.engine, pool_now(runner.engine))
     for thread_id in stale_threads(runner, {a.thread_id for a in expired if a.thread_id}):
         recheck_thread(runner, thread_id)
     return len(expired)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -10,8 +9,9 @@ from sqlalchemy import or_
 from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
 
+from agents.runtime import pool_now
 from api import decisions
-from api.deps import PrincipalDep, ReaderDep, RunnerDep, SessionDep, ToolContextDep
+from api.deps import AppStateDep, PrincipalDep, ReaderDep, RunnerDep, SessionDep
 from api.errors import ERROR_RESPONSES, ApiError, not_found
 from api.schemas.approvals import BatchDecisionRequest, DecisionRequest
 from api.schemas.common import Page, Paging
@@ -25,7 +25,7 @@ router = APIRouter(prefix="/approvals", tags=["approvals"], responses=ERROR_RESP
 def list_approvals(
     session: SessionDep,
     _: ReaderDep,
-    ctx: ToolContextDep,
+    state: AppStateDep,
     paging: Annotated[Paging, Depends()],
     status: Annotated[
         ApprovalStatus | None, Query(description="e.g. pending")
@@ -36,7 +36,7 @@ def list_approvals(
     if status is not None:
         query = query.where(Approval.status == str(status))
     if status == ApprovalStatus.PENDING:  # due ones are no longer decidable: the sweep expires them
-        now = ctx.now if ctx.now.tzinfo else ctx.now.replace(tzinfo=UTC)
+        now = pool_now(state.engine)
         query = query.where(or_(col(Approval.expires_at).is_(None), col(Approval.expires_at) > now))
     if run_id is not None:
         query = query.where(Approval.run_id == run_id)
