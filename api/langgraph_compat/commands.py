@@ -135,17 +135,22 @@ def _checked_update(
             field="body.command.update",
             value=sorted(update),
         )
-    extra = sorted(set(update) - UPDATABLE_KEYS)
-    if extra:
+    check_update_values(update, spec, "body.command.update")
+    return update
+
+
+def check_update_values(values: dict[str, Any], spec: AssistantSpec, field: str) -> None:
+    """422 unless ``values`` writes only ``messages``, in the assistant's input form."""
+    extra = sorted(set(values) - UPDATABLE_KEYS)
+    if extra or not values:
         raise ApiError(
             422,
-            f"command.update may write only {sorted(UPDATABLE_KEYS)}, not {extra}",
-            field="body.command.update",
+            f"{field} may write only {sorted(UPDATABLE_KEYS)}, not {extra or 'nothing'}",
+            field=field,
             value=extra,
         )
     if spec.input_model is not None:
-        _validate(spec.input_model, update, "body.command.update")
-    return update
+        _validate(spec.input_model, values, field)
 
 
 def _decisions(resume: Any, expected: int) -> list[dict[str, Any]]:

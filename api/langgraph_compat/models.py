@@ -91,3 +91,12 @@ class RunCreate(_Lenient):
 
 class ThreadRunCreate(RunCreate):
     pass
+
+
+class StateUpdate(_Lenient):
+    """``POST /threads/{id}/state`` (the SDK's ``threads.update_state``)."""
+
+    values: dict[str, Any] | None = None
+    as_node: str | None = None
+    checkpoint: dict[str, Any] | None = None
+    checkpoint_id: str | None = None
