@@ -37,10 +37,11 @@ UPDATABLE_KEYS = frozenset({"messages"})
 END = "__end__"
 
 
-def _errors(exc: ValidationError, prefix: str) -> str:
+def _invalid(exc: ValidationError, prefix: str) -> ApiError:
+    """A 422 naming the first bad field in full (``body.input.messages.0.role``)."""
     first = exc.errors(include_url=False)[0]
     where = ".".join(str(p) for p in (prefix, *first["loc"]))
-    return f"{where}: {first['msg']}"
+    return ApiError(422, f"{where}: {first['msg']}", field=where, value=first.get("input"))
 
 
 def check_input(spec: AssistantSpec, graph_input: dict[str, Any] | None) -> None:
@@ -62,7 +63,7 @@ def _validate(model: type[BaseModel], value: Any, field: str) -> None:
     try:
         model.model_validate(value)
     except ValidationError as exc:
-        raise ApiError(422, _errors(exc, field), field=field) from None
+        raise _invalid(exc, field) from None
 
 
 def check_owner(thread: AgentThread, principal: Principal) -> None:
@@ -163,9 +164,7 @@ def _decisions(resume: Any, expected: int) -> list[dict[str, Any]]:
     try:
         response = HITLResponse.model_validate({"decisions": resume["decisions"]})
     except ValidationError as exc:
-        raise ApiError(
-            422, _errors(exc, "body.command.resume"), field="body.command.resume"
-        ) from None
+        raise _invalid(exc, "body.command.resume") from None
     if len(response.decisions) != expected:
         raise ApiError(
             422,
