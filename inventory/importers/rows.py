@@ -21,6 +21,11 @@ from inventory.models import LocationKind, Tier
 from inventory.vocabulary import CATEGORY_ZH, CITY_REGION, REGION_ZH, resolve_city
 
 CODE_PATTERN = r"^[A-Z0-9][A-Z0-9_.\-]*$"
+#: Units one position can hold: far above any real count, well inside the pool's integer columns
+#: (a larger number would be accepted and then overflow every lookup of that position).
+MAX_UNITS = 100_000_000
+#: Prices and costs in CNY per unit.
+MAX_PRICE = 10_000_000.0
 
 
 def _upper(value: object) -> object:
@@ -105,8 +110,8 @@ class SkuRow(_Row):
     style_name_zh: str = Field(min_length=1)
     season: str = Field(min_length=1)
     season_end: dt.date | None = None
-    price: float = Field(gt=0)
-    cost: float = Field(ge=0)
+    price: float = Field(gt=0, le=MAX_PRICE)
+    cost: float = Field(ge=0, le=MAX_PRICE)
     core_size: bool = False
     rain_sensitive: bool | None = None
 
@@ -139,9 +144,9 @@ class StockRow(_Row):
 
     location: str = Field(max_length=32)
     sku: str = Field(max_length=48)
-    on_hand: int = Field(ge=0)
-    safety: int | None = Field(default=None, ge=0)
-    min_display: int | None = Field(default=None, ge=0)
+    on_hand: int = Field(ge=0, le=MAX_UNITS)
+    safety: int | None = Field(default=None, ge=0, le=MAX_UNITS)
+    min_display: int | None = Field(default=None, ge=0, le=MAX_UNITS)
 
     _codes = field_validator("location", "sku", mode="before")(_upper)
 
@@ -157,8 +162,8 @@ class SalesRow(_Row):
     location: str = Field(max_length=32)
     sku: str = Field(max_length=48)
     date: dt.date
-    units: int = Field(ge=0)
-    price: float = Field(ge=0)
+    units: int = Field(ge=0, le=MAX_UNITS)
+    price: float = Field(ge=0, le=MAX_PRICE)
     promo: bool = False
     stockout: bool = False
 
