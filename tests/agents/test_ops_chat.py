@@ -148,7 +148,8 @@ def test_four_eyes_needs_two_different_approvers(runtime, graph, connectors):
     assert first.status == RunStatus.INTERRUPTED
     same = decide(runtime, graph, "t", [{"type": "approve"}], principal=APPROVER)
     assert same.status == RunStatus.INTERRUPTED
-    assert "already gave the first approval" in same.interrupts[0]["value"]["action_requests"][0]["description"]
+    description = same.interrupts[0]["value"]["action_requests"][0]["description"]
+    assert "already gave the first approval" in description
     assert connectors.wms.list_transfer_orders() == []
     done = decide(runtime, graph, "t", [{"type": "approve"}], principal=SECOND_APPROVER)
     assert done.status == RunStatus.SUCCEEDED
