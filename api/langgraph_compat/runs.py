@@ -18,6 +18,7 @@ from api import run_store
 from api.auth import Principal, Role
 from api.deps import ReaderDep, RunCallerDep, RunnerDep, SessionDep
 from api.errors import ERROR_RESPONSES, ApiError, not_found
+from api.langgraph_compat.catalog import AssistantSpec
 from api.langgraph_compat.commands import authorise_command, check_input, check_owner
 from api.langgraph_compat.models import RunCreate
 from api.langgraph_compat.runner import GraphRunner, RunTicket, parse_stream_modes
@@ -48,11 +49,7 @@ def _admit(
     session: Session,
     runner: GraphRunner,
 ) -> RunTicket:
-    require_may_run(body, principal)
-    runner.graph(body.assistant_id)  # 404 for an unknown assistant, before anything is written
-    spec = runner.catalog.specs[body.assistant_id]
-    if body.command is None:
-        check_input(spec, body.input)
+    spec = require_may_run(body, principal, runner)
     thread = session.get(AgentThread, thread_id)
     if thread is None:
         if body.if_not_exists != "create":
@@ -83,16 +80,22 @@ def _admit(
     )
 
 
-def require_may_run(body: RunCreate, principal: Principal) -> None:
-    """Starting a run needs ops; commands are judged by ``authorise_command`` (the authority)."""
-    if body.command is None and not principal.has_any(Role.OPS):
-        raise ApiError(
-            403,
-            f"{principal.name!r} may not start runs; needs the ops role "
-            "(approvers may only answer approvals)",
-            field="role",
-            value=[str(r) for r in principal.roles],
-        )
+def require_may_run(body: RunCreate, principal: Principal, runner: GraphRunner) -> AssistantSpec:
+    """Checks made before anything is written: the assistant exists; starting a run needs ops
+    and an input the assistant accepts. Commands are judged by ``authorise_command``."""
+    runner.graph(body.assistant_id)  # 404 for an unknown assistant
+    spec = runner.catalog.specs[body.assistant_id]
+    if body.command is None:
+        if not principal.has_any(Role.OPS):
+            raise ApiError(
+                403,
+                f"{principal.name!r} may not start runs; needs the ops role "
+                "(approvers may only answer approvals)",
+                field="role",
+                value=[str(r) for r in principal.roles],
+            )
+        check_input(spec, body.input)
+    return spec
 
 
 async def _events(runner: GraphRunner, ticket: RunTicket) -> AsyncIterator[bytes]:
@@ -168,7 +171,7 @@ def stream_stateless_run(
     runner: RunnerDep,
     principal: RunCallerDep,
 ) -> StreamingResponse:
-    require_may_run(body, principal)
+    require_may_run(body, principal, runner)
     thread = run_store.create_thread(session, created_by=principal.name)
     session.commit()
     ticket = _admit(
@@ -209,7 +212,7 @@ async def wait_stateless_run(
     principal: RunCallerDep,
 ) -> dict[str, Any]:
     def admit() -> RunTicket:
-        require_may_run(body, principal)
+        require_may_run(body, principal, runner)
         thread = run_store.create_thread(session, created_by=principal.name)
         session.commit()
         return _admit(

@@ -213,12 +213,15 @@ def test_four_eyes_cannot_be_skipped_through_judged(svc, engine, systems) -> Non
 def test_alert_graph_cannot_be_started_through_runs(svc, engine, systems) -> None:
     alert = {"alert": {"city": "Shanghai", "mm": 120, "external_id": "forged-1"}}
     thread_id = new_thread(svc, "demo-admin")
+    threads_before = len(svc.post("/threads/search", json={}, headers=as_("demo-viewer")).json())
     for path in ("/runs/wait", f"/threads/{thread_id}/runs/wait", "/runs/stream"):
         response = svc.post(
             path, json={"assistant_id": "alert_response", "input": alert}, headers=as_("demo-admin")
         )
         assert response.status_code == 403, (path, response.text)
         assert "signed alert" in response.json()["error"]["message"]
+    after = svc.post("/threads/search", json={}, headers=as_("demo-viewer")).json()
+    assert len(after) == threads_before  # refused before anything was written
     with Session(engine) as session:
         assert session.exec(select(TransferOrder)).all() == []
     assert executed_without_a_decision(engine, systems) == []
