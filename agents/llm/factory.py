@@ -5,10 +5,12 @@ from __future__ import annotations
 from agents.llm.base import ChatModel
 from agents.llm.offline import OfflinePlanner
 from agents.llm.openai_adapter import OpenAIChatModel
+from inventory.clock import Clock
 from inventory.config import Settings
 
 
-def make_chat_model(settings: Settings) -> ChatModel:
+def make_chat_model(settings: Settings, clock: Clock) -> ChatModel:
+    """``clock`` is the runtime's: the offline planner dates rain scenarios by it."""
     if settings.llm_configured:
         assert settings.llm_base_url and settings.llm_model
         return OpenAIChatModel(
@@ -17,4 +19,4 @@ def make_chat_model(settings: Settings) -> ChatModel:
             api_key=settings.llm_api_key,
             timeout_s=settings.llm_timeout_s,
         )
-    return OfflinePlanner()
+    return OfflinePlanner(clock)

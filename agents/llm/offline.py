@@ -7,28 +7,18 @@ ids are derived from the conversation, so a replay produces the same transcript.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
-import re
 from collections.abc import Sequence
 from typing import Any
 
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
 from agents.llm import offline_answers as answers
 from agents.llm.base import ToolDefinition
 from agents.llm.offline_parse import ParsedRequest, parse_request
 from agents.proposals import PROPOSE_TRANSFER
+from inventory.clock import Clock, wall_clock
 from inventory.vocabulary import RAIN_CATEGORIES
-
-_CLOCK = re.compile(r"World clock:\s*(\d{4}-\d{2}-\d{2}T[\d:]+)")
-
-
-def _world_today(messages: Sequence[BaseMessage]) -> dt.date | None:
-    for message in messages:
-        if isinstance(message, SystemMessage) and (m := _CLOCK.search(message.text)):
-            return dt.datetime.fromisoformat(m.group(1)).date()
-    return None
 
 
 def _current_turn(messages: Sequence[BaseMessage]) -> tuple[HumanMessage | None, list[BaseMessage]]:
@@ -47,6 +37,10 @@ class OfflinePlanner:
     """Deterministic request → tool calls → answer, in the language of the request."""
 
     name = "offline"
+
+    def __init__(self, clock: Clock = wall_clock) -> None:
+        # The runtime's clock (the pool's "now"): a rain scenario starts today.
+        self._clock = clock
 
     def invoke(self, messages: Sequence[BaseMessage], tools: Sequence[ToolDefinition]) -> AIMessage:
         human, turn = _current_turn(messages)
@@ -100,9 +94,9 @@ class OfflinePlanner:
     def _tool_args(
         self, request: ParsedRequest, messages: Sequence[BaseMessage]
     ) -> tuple[str, dict[str, Any]] | None:
-        today = _world_today(messages)
+        today = self._clock().date()
         rain = []
-        if request.mm is not None and request.city and today is not None:
+        if request.mm is not None and request.city:
             rain = [
                 {
                     "city": request.city,
