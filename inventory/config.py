@@ -28,7 +28,10 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(default=DEFAULT_DATA_DIR, description="Artefacts, reports, models.")
     shared_data_dir: Path = Field(
-        default=DEFAULT_SHARED_DATA, description="Real weather and sales data shipped with us."
+        default=DEFAULT_SHARED_DATA,
+        description="Optional external data for checks (the Walmart sales file); nothing at run "
+        "time reads it, and the checks skip when it is absent. The city weather ships inside "
+        "the package (inventory/data/weather).",
     )
     policy_file: Path | None = Field(
         default=None, description="Policy YAML; the shipped default policy when unset."
