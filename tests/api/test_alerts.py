@@ -158,7 +158,9 @@ def test_alerts_are_readable_with_a_key(client: TestClient) -> None:
 def test_alert_idempotency_on_both_backends(engine: Engine, tmp_path) -> None:
     """The same alert posted twice on either backend: one alert row, one run."""
     seed_demo_keys(engine)
-    settings = Settings(database_url=str(engine.url), data_dir=tmp_path)
+    settings = Settings(
+        database_url=str(engine.url), data_dir=tmp_path, alert_secrets={SENDER: SECRET}
+    )
     from tests.api.conftest import tiny_catalog
 
     app = create_app(settings, engine=engine, catalog=tiny_catalog(engine))
