@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from sqlalchemy.engine import Engine
 
@@ -15,6 +16,7 @@ from agents.policy import Policy, load_policy
 from connectors.base import ConnectorSet
 from inventory.config import Settings, get_settings
 from inventory.db import get_engine
+from inventory.vocabulary import vocabulary_of
 from tools.context import ToolContext
 
 Clock = Callable[[], dt.datetime]
@@ -52,7 +54,7 @@ class AgentRuntime:
         return cls(
             engine=engine,
             settings=settings,
-            llm=make_chat_model(settings),
+            llm=make_chat_model(settings, partial(vocabulary_of, engine)),
             connectors=ConnectorSet.from_settings(settings),
             clock=world_clock(engine),
             policy=load_policy(settings.policy_file),

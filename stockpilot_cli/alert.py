@@ -12,6 +12,7 @@ from rich.table import Table
 
 from agents.graphs.alert_response import AlertPayload
 from agents.runs import RunResult, run_graph
+from inventory.vocabulary import UnknownTerm, vocabulary_of
 from stockpilot_cli.agent_io import (
     agent_session,
     ask_decisions,
@@ -84,6 +85,10 @@ def rain(
     thread_id = thread or f"alert-{uuid.uuid4().hex[:12]}"
     who = principal(approve_as or ("cli-auto" if auto_approve else None), role)
     with agent_session("alert_response", db) as (runtime, graph):
+        try:  # the pool's cities, not a code constant: a retailer's own or the demo world's
+            alert.city = vocabulary_of(runtime.engine).resolve_city(alert.city)
+        except UnknownTerm as exc:
+            raise typer.BadParameter(str(exc), param_hint="--city") from exc
         result = run_graph(
             runtime,
             graph,

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from agents.llm.base import ChatModel
 from agents.llm.offline import OfflinePlanner
 from agents.llm.openai_adapter import OpenAIChatModel
 from inventory.config import Settings
+from inventory.vocabulary import Vocabulary
 
 
-def make_chat_model(settings: Settings) -> ChatModel:
+def make_chat_model(
+    settings: Settings, vocabulary: Callable[[], Vocabulary] | None = None
+) -> ChatModel:
+    """``vocabulary`` gives the offline planner the pool's words (cities, categories, codes)."""
     if settings.llm_configured:
         assert settings.llm_base_url and settings.llm_model
         return OpenAIChatModel(
@@ -17,4 +23,4 @@ def make_chat_model(settings: Settings) -> ChatModel:
             api_key=settings.llm_api_key,
             timeout_s=settings.llm_timeout_s,
         )
-    return OfflinePlanner()
+    return OfflinePlanner(vocabulary)

@@ -25,6 +25,14 @@ def db(tmp_path: Path) -> str:
     engine = make_engine(url)
     schema.upgrade(engine)
     engine.dispose()
+    cities = tmp_path / "cities.csv"
+    cities.write_text(
+        "code,name_en,name_zh,region,region_name_zh,lat,lon\n"
+        "Shanghai,Shanghai,上海,East,华东,31.2,121.5\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["import", "cities", str(cities), "--db", url])
+    assert result.exit_code == 0, result.output
     return url
 
 
