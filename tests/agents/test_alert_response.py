@@ -77,7 +77,7 @@ def test_the_alert_reads_chinese_city_names_from_the_pool_and_refuses_unknown_on
         "East",
     )
     # Hangzhou is a real city, but not one of this pool's rows.
-    with pytest.raises(ValueError, match="unknown city 'Hangzhou'.*Shanghai"):
+    with pytest.raises(ValueError, match=r"unknown city 'Hangzhou'.*Shanghai"):
         alert(runtime, graph, "hz", city="Hangzhou", mm=60)
 
 
