@@ -25,7 +25,11 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	@# pytest exits 5 when it collected no tests: say so, and fail (a suite that ran nothing
+	@# proves nothing).
+	@$(BIN)/python -m pytest -q -p no:cacheprovider; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; \
+	exit $$status
 
 format: $(STAMP)
 	$(BIN)/ruff format .

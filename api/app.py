@@ -21,6 +21,7 @@ from api.langgraph_compat.router import router as langgraph_router
 from api.langgraph_compat.runner import GraphRunner
 from api.routes import V1_ROUTERS, health
 from api.state import AppState
+from inventory.clock import Clock, pool_clock
 from inventory.config import Settings, get_settings
 from inventory.db import get_engine
 
@@ -46,11 +47,13 @@ def create_app(
 ) -> FastAPI:
     settings = settings or get_settings()
     engine = engine or get_engine(settings.database_url)
+    clock = pool_clock(engine, settings.clock_mode, ticking=True)
     state = AppState(
         settings=settings,
         engine=engine,
         keys=KeyStore(engine),
         policy=load_policy(settings.policy_file),
+        clock=clock,
         runner=GraphRunner(engine, catalog) if catalog is not None else None,
     )
 
@@ -58,7 +61,9 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         with ExitStack() as stack:
             if state.runner is None:
-                state.runner = GraphRunner(engine, _registry_catalog(stack, settings, engine))
+                state.runner = GraphRunner(
+                    engine, _registry_catalog(stack, settings, engine, clock)
+                )
             if run_worker:
                 from api.worker import Worker
 
@@ -92,7 +97,9 @@ def _start_outbox_dispatcher(stack: ExitStack, runner: GraphRunner) -> None:
     from agents.executor.dispatcher import Dispatcher
 
     stop = threading.Event()
-    dispatcher = Dispatcher(runtime.engine, runtime.connectors, settings=runtime.dispatch)
+    dispatcher = Dispatcher(
+        runtime.engine, runtime.connectors, clock=runtime.clock, settings=runtime.dispatch
+    )
     thread = threading.Thread(
         target=dispatcher.run_forever, args=(stop,), name="stockpilot-outbox", daemon=True
     )
@@ -105,10 +112,12 @@ def _start_outbox_dispatcher(stack: ExitStack, runner: GraphRunner) -> None:
     stack.callback(_stop)
 
 
-def _registry_catalog(stack: ExitStack, settings: Settings, engine: Engine) -> AssistantCatalog:
+def _registry_catalog(
+    stack: ExitStack, settings: Settings, engine: Engine, clock: Clock
+) -> AssistantCatalog:
     from agents.persistence import open_checkpointer
     from agents.runtime import AgentRuntime
 
     checkpointer = stack.enter_context(open_checkpointer(settings))
-    runtime = AgentRuntime.from_settings(settings, engine=engine)
+    runtime = AgentRuntime.from_settings(settings, engine=engine, clock=clock)
     return RegistryCatalog(runtime, checkpointer)

@@ -38,6 +38,7 @@ from evals.world import (
     harvest_forecast_models,
     set_clock,
 )
+from inventory.clock import Clock, world_clock
 from inventory.config import Settings, get_settings
 from inventory.db import session_scope
 from inventory.demo_world.vocabulary import DEMO_VOCABULARY
@@ -203,7 +204,7 @@ def _llm_choice(scenario: Scenario, options: RunOptions) -> _LlmChoice:
 
 @contextmanager
 def _chat_model(
-    choice: _LlmChoice, settings: Settings
+    choice: _LlmChoice, settings: Settings, clock: Clock
 ) -> Iterator[tuple[object, Callable[[], list[str]]]]:
     """The chat model for a trial, and a function listing LLM-side problems after the run."""
     from agents.llm.factory import make_chat_model
@@ -211,12 +212,12 @@ def _chat_model(
     from agents.llm.openai_adapter import OpenAIChatModel
 
     if choice.mode == "offline":
-        yield OfflinePlanner(), list
+        yield OfflinePlanner(clock), list
         return
     if choice.mode == "live":
         if not settings.llm_configured:
             raise CassetteError("--llm live needs STOCKPILOT_LLM_BASE_URL and STOCKPILOT_LLM_MODEL")
-        yield make_chat_model(settings), list
+        yield make_chat_model(settings, clock), list
         return
     if choice.mode == "record":
         if not settings.llm_configured or choice.cassette_path is None:
@@ -273,7 +274,7 @@ def run_trial(
     from agents.persistence import open_checkpointer
     from agents.policy import load_policy
     from agents.registry import build_graph
-    from agents.runtime import AgentRuntime, world_clock
+    from agents.runtime import AgentRuntime
 
     started = time.perf_counter()
     choice = _llm_choice(scenario, options)
@@ -293,13 +294,14 @@ def run_trial(
             reset_systems(connectors)
             if scenario.world.wms_failures:
                 _inject_wms_failures(connectors, scenario.world.wms_failures)
-            llm, llm_problems = stack.enter_context(_chat_model(choice, world.settings))
+            clock = world_clock(world.engine)  # evals run on the world's clock, moved by hand
+            llm, llm_problems = stack.enter_context(_chat_model(choice, world.settings, clock))
             runtime = AgentRuntime(
                 engine=world.engine,
                 settings=world.settings,
                 llm=llm,  # type: ignore[arg-type]
                 connectors=connectors,
-                clock=world_clock(world.engine),  # the service's clock: world_meta['clock']
+                clock=clock,
                 policy=load_policy(world.settings.policy_file),
             )
             checkpointer = stack.enter_context(open_checkpointer(world.settings))

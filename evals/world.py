@@ -20,11 +20,12 @@ from sqlmodel import Session, select
 
 from evals.scenario import InTransitOverride, Scenario, StockOverride, StockSelector, WorldSetup
 from inventory import movements
+from inventory.clock import set_world_clock
 from inventory.config import PROJECT_ROOT, Settings, get_settings
 from inventory.db import make_engine, session_scope
 from inventory.demo_world.spec import WorldSpec
 from inventory.demo_world.template import copy_world, template_path, world_template
-from inventory.models import Location, Sku, StockPosition, Style, WorldMeta
+from inventory.models import Location, Sku, StockPosition, Style
 
 EVAL_ACTOR = "eval-setup"
 
@@ -261,14 +262,8 @@ def _apply_in_transit(
 
 
 def set_clock(engine: Engine, now: dt.datetime) -> None:
-    """Move the world's clock (``world_meta['clock']``), which the agents' runtime reads."""
-    with session_scope(engine) as session:
-        meta = session.get(WorldMeta, "clock")
-        if meta is None:
-            session.add(WorldMeta(key="clock", value={"now": now.isoformat()}))
-        else:
-            meta.value = {**meta.value, "now": now.isoformat()}
-            session.add(meta)
+    """Move the world's clock, which the agents' runtime reads (``inventory.clock``)."""
+    set_world_clock(engine, now)
 
 
 def _clear_directory(directory: Path, keep: set[str]) -> None:
@@ -305,7 +300,13 @@ def build_world(scenario: Scenario, workdir: Path, base: Settings | None = None)
             _apply_in_transit(session, index, move, scenario.clock)
     policy_file = write_policy(scenario.world.policy, directory, base.policy_file)
     settings = base.model_copy(
-        update={"database_url": url, "data_dir": directory, "policy_file": policy_file}
+        # Evals run on the world's clock (moved by the runner), whatever the caller's setting.
+        update={
+            "database_url": url,
+            "data_dir": directory,
+            "policy_file": policy_file,
+            "clock": "world",
+        }
     )
     world = World(
         engine=engine, settings=settings, directory=directory, now=scenario.clock, template=template

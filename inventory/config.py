@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -27,7 +28,10 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(default=DEFAULT_DATA_DIR, description="Artefacts, reports, models.")
     shared_data_dir: Path = Field(
-        default=DEFAULT_SHARED_DATA, description="Real weather and sales data shipped with us."
+        default=DEFAULT_SHARED_DATA,
+        description="Optional external data for checks (the Walmart sales file); nothing at run "
+        "time reads it, and the checks skip when it is absent. The city weather ships inside "
+        "the package (inventory/data/weather).",
     )
     policy_file: Path | None = Field(
         default=None, description="Policy YAML; the shipped default policy when unset."
@@ -46,16 +50,45 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 8000
+    demo: bool = Field(
+        default=False,
+        description="Demo mode: the generated demo world, its public demo keys and alert secret, "
+        "and the world's clock. Never for a real pool.",
+    )
+    clock: Literal["wall", "world"] | None = Field(
+        default=None,
+        description="Where 'now' comes from: the wall clock, or the demo world's stored clock; "
+        "unset → world in demo mode, wall otherwise.",
+    )
 
     @property
     def is_postgres(self) -> bool:
         return self.database_url.startswith("postgresql")
 
     @property
+    def clock_mode(self) -> Literal["wall", "world"]:
+        """The clock in force: the explicit setting, else the world's in demo mode only."""
+        if self.clock is not None:
+            return self.clock
+        return "world" if self.demo else "wall"
+
+    @property
     def llm_configured(self) -> bool:
         return bool(self.llm_base_url and self.llm_model)
 
 
+#: Values given on the command line (``stockpilot --demo``, ``--clock``); they beat the env.
+_OVERRIDES: dict[str, object] = {}
+
+
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    return Settings(**_OVERRIDES)  # type: ignore[arg-type]
+
+
+def override_settings(**values: object) -> Settings:
+    """Replace the process's command-line overrides (``None`` = not given) and re-read."""
+    _OVERRIDES.clear()
+    _OVERRIDES.update({key: value for key, value in values.items() if value is not None})
+    get_settings.cache_clear()
+    return get_settings()

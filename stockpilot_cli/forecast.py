@@ -124,7 +124,7 @@ def fit(
 
 def _context(engine: Engine) -> ToolContext:
     try:
-        return ToolContext.for_world(engine)
+        return ToolContext.for_pool(engine)
     except ToolError as error:
         raise typer.BadParameter(str(error)) from error
 

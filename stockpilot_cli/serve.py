@@ -67,7 +67,7 @@ def _warm_forecaster(settings: Settings, engine: Engine) -> None:
     from tools.forecast_demand.tool import ensure_model
 
     try:
-        ctx = ToolContext.for_world(engine, settings)
+        ctx = ToolContext.for_pool(engine, settings)
     except ToolError as exc:  # a pool without a clock (no demo world): forecasts fit on demand
         console.print(f"forecaster not prepared: {exc}")
         return

@@ -7,28 +7,18 @@ ids are derived from the conversation, so a replay produces the same transcript.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
-import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
 from agents.llm import offline_answers as answers
 from agents.llm.base import ToolDefinition
 from agents.llm.offline_parse import ParsedRequest, parse_request
 from agents.proposals import PROPOSE_TRANSFER
+from inventory.clock import Clock, wall_clock
 from inventory.vocabulary import Vocabulary
-
-_CLOCK = re.compile(r"World clock:\s*(\d{4}-\d{2}-\d{2}T[\d:]+)")
-
-
-def _world_today(messages: Sequence[BaseMessage]) -> dt.date | None:
-    for message in messages:
-        if isinstance(message, SystemMessage) and (m := _CLOCK.search(message.text)):
-            return dt.datetime.fromisoformat(m.group(1)).date()
-    return None
 
 
 def _demo_vocabulary() -> Vocabulary:
@@ -54,9 +44,13 @@ class OfflinePlanner:
 
     name = "offline"
 
-    def __init__(self, vocabulary: Callable[[], Vocabulary] | None = None) -> None:
-        """``vocabulary`` reads the pool's words (cities, categories, location codes) at each
-        turn; without a pool (unit tests, evals of the demo world) the demo world's are used."""
+    def __init__(
+        self, clock: Clock = wall_clock, vocabulary: Callable[[], Vocabulary] | None = None
+    ) -> None:
+        """``clock`` is the runtime's (the pool's "now"): a rain scenario starts today.
+        ``vocabulary`` reads the pool's words (cities, categories, location codes) at each turn;
+        without a pool (unit tests, evals of the demo world) the demo world's are used."""
+        self._clock = clock
         self._words = vocabulary or _demo_vocabulary
 
     @property
@@ -115,9 +109,9 @@ class OfflinePlanner:
     def _tool_args(
         self, request: ParsedRequest, messages: Sequence[BaseMessage]
     ) -> tuple[str, dict[str, Any]] | None:
-        today = _world_today(messages)
+        today = self._clock().date()
         rain = []
-        if request.mm is not None and request.city and today is not None:
+        if request.mm is not None and request.city:
             rain = [
                 {
                     "city": request.city,

@@ -8,7 +8,6 @@ from pathlib import Path
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import Engine
 
-from inventory.config import get_settings
 from inventory.demo_world.generate import GeneratedWorld, generate_world
 from inventory.demo_world.params import DEFAULT_PARAMETERS, DemandParameters
 from inventory.demo_world.positions import position_rows
@@ -68,7 +67,7 @@ def build_world(
     spec: WorldSpec | None = None,
     *,
     params: DemandParameters = DEFAULT_PARAMETERS,
-    data_dir: Path | None = None,
+    weather_dir: Path | None = None,
 ) -> WorldSummary:
     """Generate the world of ``spec`` and write it in one transaction.
 
@@ -80,7 +79,7 @@ def build_world(
     _ensure_empty(engine)
     seconds: dict[str, float] = {}
     started = time.perf_counter()
-    world = generate_world(spec, params, data_dir or get_settings().shared_data_dir)
+    world = generate_world(spec, params, weather_dir)
     seconds["generate"] = round(time.perf_counter() - started, 2)
 
     mark = time.perf_counter()

@@ -31,12 +31,13 @@ def data_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def runtime(world_engine: Engine, connectors: ConnectorSet, data_dir: Path) -> AgentRuntime:
+    clock = world_clock(world_engine)
     return AgentRuntime(
         engine=world_engine,
-        settings=Settings(database_url=str(world_engine.url), data_dir=data_dir),
-        llm=OfflinePlanner(),
+        settings=Settings(database_url=str(world_engine.url), data_dir=data_dir, clock="world"),
+        llm=OfflinePlanner(clock),
         connectors=connectors,
-        clock=world_clock(world_engine),
+        clock=clock,
         policy=load_policy(),
     )
 

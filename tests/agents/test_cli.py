@@ -18,6 +18,7 @@ app = full_app()
 @pytest.fixture
 def db(world_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("STOCKPILOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("STOCKPILOT_CLOCK", "world")  # the small world lives in 2015
     stock_up(world_engine, "DC-SHA", SKU, 600)
     yield str(world_engine.url)
     dispose_engines()

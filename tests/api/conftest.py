@@ -105,8 +105,9 @@ def live_url(tiny_app: FastAPI) -> Iterator[str]:
 def world_app(world_engine: Engine, api_settings: Settings, checkpointer: SqliteSaver) -> FastAPI:
     """The app on the small demo world (real tools), with the test graphs."""
     seed_demo_keys(world_engine)
+    settings = api_settings.model_copy(update={"clock": "world"})  # the world lives in 2015
     return create_app(
-        api_settings, engine=world_engine, catalog=tiny_catalog(world_engine, checkpointer)
+        settings, engine=world_engine, catalog=tiny_catalog(world_engine, checkpointer)
     )
 
 
@@ -171,6 +172,7 @@ def service_settings(
         data_dir=data_dir,
         policy_file=low_limits_policy,
         alert_secrets={"demo-weather": "demo-weather-secret"},
+        clock="world",  # the small demo world lives in 2015
     )
 
 

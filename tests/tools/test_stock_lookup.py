@@ -72,7 +72,7 @@ def seed(engine: Engine) -> ToolContext:
 
 def test_city_and_category_filter_with_atp_transit_and_cover(ctx: ToolContext) -> None:
     out = stock_lookup(ctx, StockLookupInput(city="Shanghai", category="rain_boots"))
-    assert out.as_of == "2015-07-01T09:00:00"
+    assert out.as_of == "2015-07-01T09:00:00+00:00"
     by_key = {(p.location, p.sku): p for p in out.positions}
     assert set(by_key) == {
         ("DC-SHA", "RB001-BLK-38"),
