@@ -8,6 +8,7 @@ file are documented on the row models in ``inventory.importers.rows`` and in doc
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
@@ -26,6 +27,7 @@ from inventory.importers.stock import import_stock
 from inventory.importers.weather import import_weather
 
 __all__ = [
+    "DATED_KINDS",
     "ImportKind",
     "ImportRejected",
     "ImportReport",
@@ -57,9 +59,21 @@ class ImportKind(StrEnum):
     WEATHER = "weather"
 
 
-def _importer(kind: ImportKind, actor: str) -> Callable[[Session, Path], ImportReport]:
+#: Kinds whose dates may be moved as a block at import (``shift_to``).
+DATED_KINDS = frozenset({ImportKind.SALES, ImportKind.WEATHER})
+
+
+def _importer(
+    kind: ImportKind, actor: str, shift_to: dt.date | None
+) -> Callable[[Session, Path], ImportReport]:
+    if shift_to is not None and kind not in DATED_KINDS:
+        raise ValueError(f"only {', '.join(sorted(DATED_KINDS))} files can have dates shifted")
     if kind is ImportKind.STOCK:
         return lambda session, path: import_stock(session, path, actor=actor)
+    if kind is ImportKind.SALES:
+        return lambda session, path: import_sales(session, path, shift_to=shift_to)
+    if kind is ImportKind.WEATHER:
+        return lambda session, path: import_weather(session, path, shift_to=shift_to)
     return {
         ImportKind.CITIES: import_cities,
         ImportKind.CATEGORIES: import_categories,
@@ -67,19 +81,28 @@ def _importer(kind: ImportKind, actor: str) -> Callable[[Session, Path], ImportR
         ImportKind.LANES: import_lanes,
         ImportKind.ENTITLEMENTS: import_entitlements,
         ImportKind.SKUS: import_skus,
-        ImportKind.SALES: import_sales,
-        ImportKind.WEATHER: import_weather,
     }[kind]
 
 
 def import_file(
-    engine: Engine, kind: ImportKind | str, path: Path, *, actor: str = "import"
+    engine: Engine,
+    kind: ImportKind | str,
+    path: Path,
+    *,
+    actor: str = "import",
+    shift_to: dt.date | None = None,
 ) -> ImportReport:
     """Import ``path`` as ``kind`` in one transaction.
 
+    ``shift_to`` (sales and weather only) moves every date of the file by the same number of
+    days so that its last date becomes ``shift_to``: old history (an example, a replay) can then
+    end yesterday on the wall clock. Import sales and weather with the same ``shift_to`` from
+    files that end on the same day, so each day's sales stay next to that day's rain.
+
     Raises:
         ImportRejected: the file had errors; nothing was written.
+        ValueError: ``shift_to`` was given for a kind without dates.
     """
-    importer = _importer(ImportKind(kind), actor)
+    importer = _importer(ImportKind(kind), actor, shift_to)
     with session_scope(engine) as session:
         return importer(session, Path(path))

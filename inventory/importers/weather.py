@@ -6,13 +6,14 @@ so they should cover the same dates. Hourly weather is not imported (nothing rea
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from sqlmodel import Session, col, select
 
 from inventory.importers.csv_rows import read_rows
 from inventory.importers.errors import ImportRejected, ImportReport
-from inventory.importers.references import duplicate_keys
+from inventory.importers.references import duplicate_keys, shift_dates
 from inventory.importers.rows import WeatherRow
 from inventory.models import WeatherDaily
 from inventory.upsert import dialect_insert
@@ -30,10 +31,13 @@ _VALUES = (
 )
 
 
-def import_weather(session: Session, path: Path) -> ImportReport:
-    """Validate ``path`` whole, then upsert its days in batches in the caller's transaction."""
+def import_weather(
+    session: Session, path: Path, *, shift_to: dt.date | None = None
+) -> ImportReport:
+    """Validate ``path`` whole, then upsert its days in batches in the caller's transaction;
+    ``shift_to`` moves the file's dates so the last one falls on it (``shift_dates``)."""
     parsed_file = read_rows(path, WeatherRow, {"vocabulary": load_vocabulary(session)})
-    rows = parsed_file.rows
+    rows = shift_dates(parsed_file.rows, shift_to)
     file = path.name
     errors = parsed_file.errors
     errors += duplicate_keys(file, rows, lambda r: (r.city, r.date.isoformat()), "day")
