@@ -22,7 +22,7 @@ from inventory.demo_world.weather import load_city_weather
 HERE = Path(__file__).resolve().parent
 SEED = 20150829
 FIRST_DAY = dt.date(2015, 6, 1)
-DAYS = 90  # through 2015-08-29: thirteen wet days, two of them heavy (大雨)
+DAYS = 90  # through 2015-08-29: 13 wet days (≥ 10 mm), 4 of them 大雨 and a 100.8 mm 暴雨
 
 CITIES = [
     {
