@@ -151,3 +151,21 @@ def test_the_webhook_refuses_a_city_outside_the_pool(sqlite_engine: Engine, tmp_
         )
     assert refused.status_code == 422, refused.text
     assert "unknown city 'Shanghai'; known cities: Chengdu (成都)" in refused.text
+
+
+def test_the_offline_planner_reads_the_retailers_words(sqlite_engine: Engine) -> None:
+    """City names, category words and store codes come from the pool, not the demo world."""
+    from agents.llm.offline_parse import parse_request
+
+    import_retailer(sqlite_engine, EXAMPLE, shift_to=yesterday())
+    terms = vocabulary_of(sqlite_engine)
+    zh = parse_request("成都 JL-CXL 还有多少雨披?", terms)
+    assert (zh.city, zh.category, zh.location, zh.intent) == (
+        "Chengdu",
+        "ponchos",
+        "JL-CXL",
+        "stock",
+    )
+    en = parse_request("ship 12 units of ponchos from JL-DC01 to JL-KZX", terms)
+    assert (en.source, en.dest, en.qty, en.category) == ("JL-DC01", "JL-KZX", 12, "ponchos")
+    assert parse_request("wellies in Chengdu?", terms).category == "rain_boots"
