@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/stockpilot serve
+	$(BIN)/stockpilot serve --demo
 
 test: $(STAMP)
 	$(BIN)/ruff format --check .
@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/optimizer.py
 	$(BIN)/python benchmarks/alert_latency.py
 	$(BIN)/python benchmarks/api_load.py
+	$(BIN)/python benchmarks/eval_suite.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from agents.policy.model import Policy
 from api.auth import KeyStore
 from api.errors import ApiError
+from api.jobs import JobRunner
 from api.langgraph_compat.runner import GraphRunner
 from inventory.clock import Clock
 from inventory.config import Settings
@@ -31,6 +32,12 @@ class AppState:
     runner: GraphRunner | None = None
     #: Set by the alert webhook so the worker picks a new run up at once instead of next poll.
     wake_worker: threading.Event = field(default_factory=threading.Event)
+    #: Background jobs (demo world build, forecaster fits), listed at /v1/jobs.
+    jobs: JobRunner = field(default_factory=JobRunner)
+    #: Set once the pool and the agents are ready; until then requests get 503 (api.startup).
+    ready: threading.Event = field(default_factory=threading.Event)
+    startup_job: str | None = None
+    startup_error: str | None = None
 
     _tool_context: tuple[float, ToolContext] | None = field(default=None, repr=False)
 

@@ -79,11 +79,12 @@ def model_cache_dir(template: Path) -> Path:
 
 
 def seed_forecast_models(world: World) -> list[str]:
-    """Give the trial's pool the forecasters already fitted on its template's history.
+    """Give the trial's pool the forecasters fitted on its template's history.
 
-    The service fits its forecaster ahead of alerts and loads it; a trial copy has the same
-    history as its template (overrides change stock, not sales), so the template's fit is the one
-    the service would have loaded. Returns the levels seeded.
+    The service fits its forecaster ahead of alerts (a job) and loads it; a trial copy has the
+    same history as its template (overrides change stock, not sales), so the template's fit is
+    the one the service would have loaded. The first trial on a template fits it (the job the
+    service would have run) and keeps it beside the template. Returns the levels seeded.
     """
     from tools.forecast_demand.artefacts import (
         Artefact,
@@ -91,6 +92,7 @@ def seed_forecast_models(world: World) -> list[str]:
         pool_fingerprint,
         save_artefact,
     )
+    from tools.forecast_demand.fitting import fit_pool_model
 
     cache = model_cache_dir(world.template)
     pool = pool_fingerprint(world.engine)
@@ -100,7 +102,12 @@ def seed_forecast_models(world: World) -> list[str]:
             continue
         cached = load_artefact(cache, TEMPLATE_MODEL_KEY, level)
         if cached is None:
-            continue
+            fitted = fit_pool_model(world.engine, world.now.date(), world.models_dir, level=level)
+            cached = Artefact(
+                meta=fitted.meta.model_copy(update={"pool": TEMPLATE_MODEL_KEY}),
+                fitted=fitted.fitted,
+            )
+            save_artefact(cache, cached)
         meta = cached.meta.model_copy(update={"pool": pool})
         save_artefact(world.models_dir, Artefact(meta=meta, fitted=cached.fitted))
         seeded.append(level)

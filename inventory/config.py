@@ -9,12 +9,17 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = PROJECT_ROOT / "var"
 DEFAULT_SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+#: Demo mode keeps its generated world in a file of its own, never in the real default pool.
+DEMO_DATABASE_FILE = "demo.sqlite"
+#: The demo's alert sender and its published secret: accepted in demo mode only.
+DEMO_ALERT_SENDER = "demo-weather"
+DEMO_ALERT_SECRET = "demo-weather-secret"
 
 
 class Settings(BaseSettings):
@@ -45,8 +50,9 @@ class Settings(BaseSettings):
     pricing_url: str | None = None
     notify_url: str | None = None
     alert_secrets: dict[str, str] = Field(
-        default_factory=lambda: {"demo-weather": "demo-weather-secret"},
-        description="HMAC secret per alert sender id.",
+        default_factory=dict,
+        description="HMAC secret per alert sender id; none → the webhook accepts no sender. "
+        "Demo mode adds the demo sender with its published secret when none is set.",
     )
     host: str = "127.0.0.1"
     port: int = 8000
@@ -64,6 +70,20 @@ class Settings(BaseSettings):
     @property
     def is_postgres(self) -> bool:
         return self.database_url.startswith("postgresql")
+
+    @model_validator(mode="after")
+    def _demo_defaults(self) -> Settings:
+        """Demo mode, unless told otherwise: its own SQLite file, the demo alert sender."""
+        if self.demo and "database_url" not in self.model_fields_set:
+            self.database_url = f"sqlite:///{self.data_dir / DEMO_DATABASE_FILE}"
+        if self.demo and not self.alert_secrets:
+            self.alert_secrets = {DEMO_ALERT_SENDER: DEMO_ALERT_SECRET}
+        return self
+
+    @property
+    def published_secret_senders(self) -> list[str]:
+        """Senders configured with the published demo secret (refused outside demo mode)."""
+        return [s for s, secret in self.alert_secrets.items() if secret == DEMO_ALERT_SECRET]
 
     @property
     def clock_mode(self) -> Literal["wall", "world"]:
@@ -86,9 +106,11 @@ def get_settings() -> Settings:
     return Settings(**_OVERRIDES)  # type: ignore[arg-type]
 
 
-def override_settings(**values: object) -> Settings:
-    """Replace the process's command-line overrides (``None`` = not given) and re-read."""
-    _OVERRIDES.clear()
+def override_settings(*, reset: bool = False, **values: object) -> Settings:
+    """Add command-line overrides (``None`` = not given; ``reset`` drops earlier ones) and
+    re-read the settings, so this invocation's environment counts too."""
+    if reset:
+        _OVERRIDES.clear()
     _OVERRIDES.update({key: value for key, value in values.items() if value is not None})
     get_settings.cache_clear()
     return get_settings()

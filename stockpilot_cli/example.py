@@ -105,12 +105,20 @@ def create_approver_key(engine: Engine) -> str:
 
 
 def fit_forecaster(engine: Engine, settings: Settings, today: dt.date, console: Console) -> str:
-    """Fit the size-level forecaster the alert plans with, before any alert needs it."""
+    """Fit the size-level forecaster the alert plans with, before any alert needs it (with the
+    same progress bar as ``stockpilot forecast fit``)."""
+    from stockpilot_cli.forecast import fit_progress
     from tools.forecast_demand.fitting import fit_pool_model
 
     started = time.perf_counter()
-    with console.status("fitting the forecaster on the imported history…", spinner="dots"):
-        artefact = fit_pool_model(engine, today, settings.data_dir / "models", level="sku")
+    with fit_progress() as (progress, task):
+
+        def advance(fraction: float, message: str) -> None:
+            progress.update(task, completed=100 * fraction, description=message)
+
+        artefact = fit_pool_model(
+            engine, today, settings.data_dir / "models", level="sku", progress=advance
+        )
     meta = artefact.meta
     line = (
         f"fitted {meta.label} on {meta.series} series ({meta.data_start}..{meta.data_end}) "

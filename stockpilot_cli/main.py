@@ -43,7 +43,7 @@ def _root(
         raise typer.BadParameter("use wall or world", param_hint="--clock")
     mode: Literal["wall", "world"] | None = clock  # type: ignore[assignment]
     # Settings are re-read on every invocation, so the environment of this command line counts.
-    override_settings(demo=True if demo else None, clock=mode)
+    override_settings(reset=True, demo=True if demo else None, clock=mode)
 
 
 #: Top-level command name → the module whose ``register(app)`` adds it.

@@ -24,9 +24,9 @@ def connectors() -> Iterator[ConnectorSet]:
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    """Where forecast models fitted during a test go (never the project's var/)."""
-    return tmp_path / "data"
+def data_dir(fitted_data_dir: Path) -> Path:
+    """The session's forecasters fitted once on the small world (never the project's var/)."""
+    return fitted_data_dir
 
 
 @pytest.fixture

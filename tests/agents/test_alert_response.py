@@ -49,14 +49,8 @@ def pool_path(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def data_dir(pool_path: Path) -> Path:
-    return pool_path.parent / "data"
-
-
-@pytest.fixture
 def world_engine(small_world_template: Path, pool_path: Path) -> Iterator[Engine]:
-    """A fresh copy of the small world for each test, always at the same path: the forecast
-    model stored for a pool is keyed on its URL, so one fit serves the whole module."""
+    """A fresh copy of the small world for each test, always at the same path."""
     for leftover in pool_path.parent.glob(f"{pool_path.name}*"):  # the pool and its WAL files
         leftover.unlink()
     copy_world(small_world_template, pool_path)

@@ -173,7 +173,9 @@ def test_alert_idempotency_on_both_backends(engine: Engine, tmp_path) -> None:
     """The same alert posted twice on either backend: one alert row, one run."""
     seed_demo_keys(engine)
     knows_shanghai(engine)
-    settings = Settings(database_url=str(engine.url), data_dir=tmp_path)
+    settings = Settings(
+        database_url=str(engine.url), data_dir=tmp_path, alert_secrets={SENDER: SECRET}
+    )
     from tests.api.conftest import tiny_catalog
 
     app = create_app(settings, engine=engine, catalog=tiny_catalog(engine))
