@@ -90,6 +90,10 @@ def rain(
         alert = AlertPayload(type="rain", city=city, mm=mm, hours=hours, sender="cli")
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
+    try:  # the pool's cities, not a code constant: a retailer's own or the demo world's
+        alert.city = vocabulary_of(get_engine(db)).resolve_city(alert.city)
+    except UnknownTerm as exc:
+        raise typer.BadParameter(str(exc), param_hint="--city") from exc
     thread_id = thread or f"alert-{uuid.uuid4().hex[:12]}"
     who = identify(get_engine(db), api_key, demo=get_settings().demo)
     if not who.has_any(Role.OPS, Role.APPROVER):
@@ -102,10 +106,6 @@ def rain(
             f"{who.name} may not approve (needs the approver role)", param_hint="--approve"
         )
     with agent_session("alert_response", db) as (runtime, graph):
-        try:  # the pool's cities, not a code constant: a retailer's own or the demo world's
-            alert.city = vocabulary_of(runtime.engine).resolve_city(alert.city)
-        except UnknownTerm as exc:
-            raise typer.BadParameter(str(exc), param_hint="--city") from exc
         result = run_graph(
             runtime,
             graph,
