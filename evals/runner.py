@@ -41,8 +41,8 @@ from evals.world import (
 from inventory.clock import Clock, world_clock
 from inventory.config import Settings, get_settings
 from inventory.db import session_scope
+from inventory.demo_world.vocabulary import DEMO_VOCABULARY
 from inventory.models import OutboxMessage, Sku, Style, WeatherDaily
-from inventory.vocabulary import RAIN_CATEGORIES, resolve_city
 
 LlmMode = Literal["auto", "offline", "live", "record"]
 
@@ -86,7 +86,10 @@ def weather_check(world: World, scenario: Scenario) -> CheckResult | None:
 
 
 def replay_scope(scenario: Scenario) -> Scope:
-    """The decision the agent faced: a rain alert plans rain gear for its city's stores."""
+    """The decision the agent faced: a rain alert plans rain gear for its city's stores.
+
+    Scenarios are demo worlds (DESIGN §7), so their words are the demo world's vocabulary."""
+    resolve_city, rain_categories = DEMO_VOCABULARY.resolve_city, DEMO_VOCABULARY.rain_categories
     if scenario.replay_scope is not None:
         chosen = scenario.replay_scope
         return Scope(
@@ -99,7 +102,7 @@ def replay_scope(scenario: Scenario) -> Scope:
         and alert.payload.get("type", "rain") == "rain"
         and "city" in alert.payload
     ):
-        return Scope(city=resolve_city(str(alert.payload["city"])), categories=RAIN_CATEGORIES)
+        return Scope(city=resolve_city(str(alert.payload["city"])), categories=rain_categories)
     return Scope()
 
 
