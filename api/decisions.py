@@ -17,11 +17,11 @@ from sqlmodel import Session, col, select
 from agents.approvals import Recheck
 from agents.authority import Action, caller_of, rule
 from agents.expiry import expire_approval, expire_due_approvals
-from agents.runtime import pool_now
 from api.auth import Principal
 from api.errors import ApiError, conflict, not_found
 from api.langgraph_compat.runner import GraphRunner
 from api.schemas.approvals import DecisionRequest
+from inventory.clock import Clock, wall_clock
 from inventory.db import session_scope
 from inventory.models import AgentThread, Approval, ApprovalStatus
 
@@ -41,11 +41,22 @@ def pending_for_thread(session: Session, thread_id: str) -> list[Approval]:
     )
 
 
+def service_clock(runner: GraphRunner) -> Clock:
+    """The clock the agents record by (the service's one "now"); the wall clock for a catalog
+    without the agents' runtime (embedders' own graphs)."""
+    runtime = getattr(runner.catalog, "runtime", None)
+    return runtime.clock if runtime is not None else wall_clock
+
+
 def authorise(
-    runner: GraphRunner, approval: Approval, principal: Principal, action: Action | str
+    runner: GraphRunner,
+    approval: Approval,
+    principal: Principal,
+    action: Action | str,
+    clock: Clock,
 ) -> None:
     """Raise the authority's refusal as an API error; a due approval is expired first (409)."""
-    now = pool_now(runner.engine)
+    now = clock()
     ruling = rule(approval, caller_of(principal), action, now)  # type: ignore[arg-type]
     if ruling.expired:
         expire_and_recheck(runner, [approval.id], now)
@@ -68,10 +79,10 @@ def expire_and_recheck(runner: GraphRunner, approval_ids: Iterable[str], now: da
         recheck_thread(runner, thread_id)
 
 
-def sweep_expired(runner: GraphRunner) -> int:
+def sweep_expired(runner: GraphRunner, clock: Clock | None = None) -> int:
     """The worker's pass: expire due approvals, then resume every thread still waiting on an
     approval that is no longer pending. Returns how many approvals expired."""
-    expired = expire_due_approvals(runner.engine, pool_now(runner.engine))
+    expired = expire_due_approvals(runner.engine, (clock or service_clock(runner))())
     for thread_id in stale_threads(runner, {a.thread_id for a in expired if a.thread_id}):
         recheck_thread(runner, thread_id)
     return len(expired)
@@ -166,14 +177,18 @@ def decide(
     session: Session,
     choices: list[tuple[str, DecisionRequest]],
     principal: Principal,
+    clock: Clock,
 ) -> list[Approval]:
-    """Decide approvals that wait in one interrupt; one resume carries every decision."""
+    """Decide approvals that wait in one interrupt; one resume carries every decision.
+
+    Expiry is judged on the service's clock (``inventory.clock``), the one the graph records by.
+    """
     approvals: list[Approval] = []
     for approval_id, body in choices:
         approval = session.get(Approval, approval_id)
         if approval is None:
             raise not_found("approval", approval_id)
-        authorise(runner, approval, principal, body.decision)
+        authorise(runner, approval, principal, body.decision, clock)
         approvals.append(approval)
     threads = {a.thread_id for a in approvals}
     if len(threads) != 1 or None in threads:

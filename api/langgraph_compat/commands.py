@@ -25,7 +25,7 @@ from sqlmodel import Session
 from agents.approvals import HITLResponse, approval_id
 from agents.authority import Action
 from api.auth import Principal, Role
-from api.decisions import authorise, interrupt_requests
+from api.decisions import authorise, interrupt_requests, service_clock
 from api.errors import ApiError, conflict
 from api.langgraph_compat.catalog import AssistantSpec
 from api.langgraph_compat.models import CommandBody
@@ -209,4 +209,4 @@ def _authorise_one(
         raise conflict(f"no approval for {subject_id!r}", field="subject_id", value=subject_id)
     if withdrawal and approval.status != ApprovalStatus.PENDING:
         return  # settled already: the graph reports it as it stands
-    authorise(runner, approval, principal, kind)
+    authorise(runner, approval, principal, kind, service_clock(runner))

@@ -9,7 +9,6 @@ from sqlalchemy import or_
 from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
 
-from agents.runtime import pool_now
 from api import decisions
 from api.deps import AppStateDep, PrincipalDep, ReaderDep, RunnerDep, SessionDep
 from api.errors import ERROR_RESPONSES, ApiError, not_found
@@ -36,7 +35,7 @@ def list_approvals(
     if status is not None:
         query = query.where(Approval.status == str(status))
     if status == ApprovalStatus.PENDING:  # due ones are no longer decidable: the sweep expires them
-        now = pool_now(state.engine)
+        now = state.clock()
         query = query.where(or_(col(Approval.expires_at).is_(None), col(Approval.expires_at) > now))
     if run_id is not None:
         query = query.where(Approval.run_id == run_id)
@@ -62,9 +61,10 @@ async def decide(
     session: SessionDep,
     runner: RunnerDep,
     principal: PrincipalDep,
+    state: AppStateDep,
 ) -> ApprovalView:
     decided = await run_in_threadpool(
-        decisions.decide, runner, session, [(approval_id, body)], principal
+        decisions.decide, runner, session, [(approval_id, body)], principal, state.clock
     )
     return ApprovalView.from_row(decided[0])
 
@@ -79,10 +79,13 @@ async def decide_together(
     session: SessionDep,
     runner: RunnerDep,
     principal: PrincipalDep,
+    state: AppStateDep,
 ) -> list[ApprovalView]:
     choices = [(item.approval_id, item) for item in body.decisions]
     ids = [approval_id for approval_id, _ in choices]
     if len(set(ids)) != len(ids):
         raise ApiError(422, "an approval appears twice", field="body.decisions", value=ids)
-    decided = await run_in_threadpool(decisions.decide, runner, session, choices, principal)
+    decided = await run_in_threadpool(
+        decisions.decide, runner, session, choices, principal, state.clock
+    )
     return [ApprovalView.from_row(a) for a in decided]

@@ -13,7 +13,6 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from agents.authority import caller_of, rule
-from agents.runtime import pool_now
 from api.auth import DEMO_KEYS, Principal
 from inventory.models import Approval
 from tests.api.real_service import (
@@ -102,7 +101,9 @@ def test_the_three_entry_points_agree(
     # 1. The authority on the row the real gate wrote.
     _, approval = _prepare(service, world_engine, case)
     row = _row(world_engine, approval["id"])
-    ruling = rule(row, caller_of(principal(case.caller)), case.action, pool_now(world_engine))
+    ruling = rule(
+        row, caller_of(principal(case.caller)), case.action, service.app.state.stockpilot.clock()
+    )
     assert (ALLOWED if ruling.allowed else ruling.status) == case.expected, ruling.reason
 
     # 2. The graph's resume path, with nothing in front of it.
