@@ -168,17 +168,15 @@ def service(world_engine: Engine, service_settings: Settings) -> Iterator[TestCl
 
 @pytest.fixture
 def any_service_settings(
-    any_world_engine: Engine, tmp_path: Path, forecast_models_dir: Path, low_limits_policy: Path
+    any_world_engine: Engine, fitted_data_dir: Path, low_limits_policy: Path
 ) -> Settings:
     """``service_settings`` for the small world on SQLite or PostgreSQL."""
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    (data_dir / "models").symlink_to(forecast_models_dir, target_is_directory=True)
     return Settings(
         database_url=any_world_engine.url.render_as_string(hide_password=False),
-        data_dir=data_dir,
+        data_dir=fitted_data_dir,
         policy_file=low_limits_policy,
         alert_secrets={"demo-weather": "demo-weather-secret"},
+        clock="world",  # the small demo world lives in 2015
     )
 
 

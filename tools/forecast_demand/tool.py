@@ -29,7 +29,6 @@ from tools.forecast_demand.models import ForecastInput, ForecastOutput
 from tools.forecast_demand.pool_panel import load_panel
 from tools.forecast_demand.selection import select_series
 
-LEVELS = ("sku", "style")
 #: The model that answers until the pool's forecaster is fitted (microseconds per series).
 BASELINE_MODEL = "weekday_profile"
 BASELINE_NOTE = (
