@@ -16,5 +16,8 @@ def make_chat_model(settings: Settings) -> ChatModel:
             model=settings.llm_model,
             api_key=settings.llm_api_key,
             timeout_s=settings.llm_timeout_s,
+            max_retries=settings.llm_max_retries,
+            max_output_tokens=settings.llm_max_output_tokens,
+            context_tokens=settings.llm_context_tokens,
         )
     return OfflinePlanner()

@@ -12,7 +12,7 @@ from agents.graphs.ops_chat.prompts import SYSTEM_PROMPT
 from agents.llm.offline import OfflinePlanner
 
 TOOLS = chat_tools()
-SYSTEM = SystemMessage(SYSTEM_PROMPT.format(now="2015-07-01T09:00:00"))
+SYSTEM = SystemMessage(SYSTEM_PROMPT.format(now="2015-07-01T09:00:00", vocabulary=""))
 
 
 def first_call(text: str) -> tuple[str, dict]:

@@ -1,0 +1,25 @@
+"""One line of the pool's vocabulary for the system prompt: cities, categories, code formats.
+
+A model that sees "SHA-S01" and "RB001-BLK-38" once does not invent "SH-S01" or
+"RB001-RAIN-BOOTS"; the examples are read from the pool, so they exist.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from tools.discover.tool import location_code_format, sku_code_format
+from tools.names import NameResolver, labels
+
+
+def vocabulary_line(engine: Engine) -> str:
+    city_zh, _, category_zh = labels()
+    with Session(engine) as session:
+        names = NameResolver(session)
+        cities = ", ".join(f"{c} {city_zh.get(c, '')}".strip() for c in sorted(names.cities))
+        categories = ", ".join(f"{c} {category_zh.get(c, '')}".strip() for c in names.categories)
+        return (
+            f"Cities: {cities}. Categories: {categories}. Codes: "
+            f"{location_code_format(names)}; {sku_code_format(names)}."
+        )
