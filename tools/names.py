@@ -185,6 +185,8 @@ class NameResolver:
         close = difflib.get_close_matches(cleaned, sorted(codes), n=5, cutoff=0.75)
         candidates = list(dict.fromkeys(close + of_style[:5]))[:6]
         hint = f"did you mean {', '.join(candidates)}?" if candidates else "no close match."
+        if of_style:
+            hint += f" To cover every SKU of style {style_code}, pass style={style_code!r}."
         raise ToolError(
             f"unknown sku {text!r}; {hint} SKU codes are STYLE-COLOUR-SIZE, e.g. "
             f"{self.example_sku()}. Next: call list_catalog(category=...) for style codes, then "

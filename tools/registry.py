@@ -78,26 +78,6 @@ TOOLS: dict[str, ToolSpec] = {
     spec.name: spec
     for spec in (
         ToolSpec(
-            name="list_locations",
-            description=(
-                "Cities and regions (EN + 中文) with store/DC counts; given a city or region, its "
-                "stores and DCs with codes (e.g. SHA-S01, DC-SHA). Use it before guessing codes."
-            ),
-            input_model=ListLocationsInput,
-            output_model=ListLocationsOutput,
-            fn=_lazy("list_locations", "discover"),
-        ),
-        ToolSpec(
-            name="list_catalog",
-            description=(
-                "Categories (EN + 中文); given a category, its styles with colours, sizes and an "
-                "example SKU code (STYLE-COLOUR-SIZE, e.g. RB001-BLK-38)."
-            ),
-            input_model=ListCatalogInput,
-            output_model=ListCatalogOutput,
-            fn=_lazy("list_catalog", "discover"),
-        ),
-        ToolSpec(
             name="stock_lookup",
             description=(
                 "Stock positions by SKU, style, size, location, city, region, category or "
@@ -136,6 +116,26 @@ TOOLS: dict[str, ToolSpec] = {
             input_model=PromoInput,
             output_model=PromoOutput,
             fn=_lazy("recommend_promos"),
+        ),
+        ToolSpec(
+            name="list_locations",
+            description=(
+                "Cities and regions (EN + 中文) with store/DC counts; given a city or region, its "
+                "stores and DCs with codes (e.g. SHA-S01, DC-SHA). Use it before guessing codes."
+            ),
+            input_model=ListLocationsInput,
+            output_model=ListLocationsOutput,
+            fn=_lazy("list_locations", "discover"),
+        ),
+        ToolSpec(
+            name="list_catalog",
+            description=(
+                "Categories (EN + 中文); given a category, its styles with colours, sizes and an "
+                "example SKU code (STYLE-COLOUR-SIZE, e.g. RB001-BLK-38)."
+            ),
+            input_model=ListCatalogInput,
+            output_model=ListCatalogOutput,
+            fn=_lazy("list_catalog", "discover"),
         ),
     )
 }

@@ -1,8 +1,13 @@
 """The tools ops_chat offers a model, with schemas trimmed for small context windows.
 
 Read tools come from the registry and gain a ``page`` argument (their results are summarised
-and paged, ``compact``); the two proposal tools are the only way to ask for a change. Schema
-``title`` keys repeat the property names and cost ~15 % of the schema tokens: they go.
+and paged, ``compact``); the two proposal tools are the only way to ask for a change.
+
+The schemas are sent with every call, so they are trimmed without changing what they accept:
+``title`` keys (they repeat property names), ``Optional[X]`` written as ``anyOf [X, null]`` with
+a null default (an optional ``X`` says the same), empty defaults, the input model's docstring
+(the tool's description says it), and descriptions past their first sentence. Measured with
+the system prompt: 3,700 → see ``docs/llm.md``.
 """
 
 from __future__ import annotations
@@ -14,20 +19,78 @@ from agents.llm.base import ToolDefinition
 from agents.proposals import proposal_tools
 from tools.registry import TOOLS
 
-_PAGE_SCHEMA = {
-    "type": "integer",
-    "minimum": 1,
-    "default": 1,
-    "description": "Page of a long result (the result says when there is a next page).",
-}
+_PAGE_SCHEMA = {"type": "integer", "minimum": 1, "description": "Page of a long result."}
+_EMPTY_DEFAULTS = (None, "", [], {})
+#: Longest description kept whole; longer ones keep their first sentence.
+_MAX_DESCRIPTION = 90
+
+
+def _short(text: str) -> str:
+    if len(text) <= _MAX_DESCRIPTION:
+        return text
+    first = text.split(". ")[0].rstrip(".")
+    return first if len(first) <= _MAX_DESCRIPTION * 1.5 else first[:_MAX_DESCRIPTION] + "…"
 
 
 def _trim(schema: Any) -> Any:
-    if isinstance(schema, dict):
-        return {k: _trim(v) for k, v in schema.items() if k != "title"}
     if isinstance(schema, list):
         return [_trim(v) for v in schema]
-    return schema
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "title" or (key == "default" and value in _EMPTY_DEFAULTS):
+            continue
+        if key == "description" and isinstance(value, str):
+            out[key] = _short(value)
+            continue
+        out[key] = _trim(value)
+    options = out.get("anyOf")
+    if isinstance(options, list) and len(options) == 2 and {"type": "null"} in options:
+        (kept,) = [o for o in options if o != {"type": "null"}]
+        out.pop("anyOf")
+        out = {**kept, **out}
+    return out
+
+
+#: A nested model with more fields than this is shown as its field names (tuning knobs such as
+#: plan_transfers' constraints: ~400 tokens on every call, rarely wanted in chat). The model may
+#: still pass them; the tool's input model validates them.
+_MAX_NESTED_FIELDS = 8
+
+
+def _collapse_large_defs(parameters: dict[str, Any]) -> dict[str, Any]:
+    defs = parameters.get("$defs") or {}
+    large = {
+        name: d for name, d in defs.items() if len(d.get("properties") or {}) > _MAX_NESTED_FIELDS
+    }
+    if not large:
+        return parameters
+
+    def swap(node: Any) -> Any:
+        if isinstance(node, list):
+            return [swap(v) for v in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref", "")
+        name = ref.rsplit("/", 1)[-1]
+        if name in large:
+            fields = ", ".join(large[name]["properties"])
+            text = large[name].get("description", "Options")
+            return {"type": "object", "description": f"{text} Optional; fields: {fields}."}
+        return {k: swap(v) for k, v in node.items() if k != "$defs"}
+
+    out = swap(parameters)
+    kept = {n: swap(d) for n, d in defs.items() if n not in large}
+    if kept:
+        out["$defs"] = kept
+    return out
+
+
+def _parameters(tool: ToolDefinition) -> dict[str, Any]:
+    parameters = _collapse_large_defs(_trim(tool.parameters))
+    parameters.pop("description", None)  # the model's docstring: the tool's description says it
+    return parameters
 
 
 def chat_tools() -> list[ToolDefinition]:
@@ -37,10 +100,16 @@ def chat_tools() -> list[ToolDefinition]:
         if spec.kind != "read":
             continue
         tool = ToolDefinition.from_model(spec.name, spec.description, spec.input_model)
-        parameters = _trim(tool.parameters)
+        parameters = _parameters(tool)
         parameters.setdefault("properties", {})[PAGE_ARG] = _PAGE_SCHEMA
         read.append(tool.model_copy(update={"parameters": parameters}))
     proposals = [
-        tool.model_copy(update={"parameters": _trim(tool.parameters)}) for tool in proposal_tools()
+        tool.model_copy(
+            update={
+                "parameters": _parameters(tool),
+                "description": " ".join(tool.description.split()),
+            }
+        )
+        for tool in proposal_tools()
     ]
     return read + proposals
