@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import httpx
+
 from agents.llm.base import ChatModel
 from agents.llm.offline import OfflinePlanner
 from agents.llm.openai_adapter import OpenAIChatModel
 from inventory.config import Settings
 
 
-def make_chat_model(settings: Settings) -> ChatModel:
+def make_chat_model(settings: Settings, http_client: httpx.Client | None = None) -> ChatModel:
+    """``http_client`` replaces the transport (the eval harness records cassettes through it)."""
     if settings.llm_configured:
         assert settings.llm_base_url and settings.llm_model
         return OpenAIChatModel(
@@ -19,5 +22,6 @@ def make_chat_model(settings: Settings) -> ChatModel:
             max_retries=settings.llm_max_retries,
             max_output_tokens=settings.llm_max_output_tokens,
             context_tokens=settings.llm_context_tokens,
+            http_client=http_client,
         )
     return OfflinePlanner()

@@ -54,8 +54,12 @@ def _to_openai(message: BaseMessage) -> dict[str, Any]:
     raise LLMError(f"cannot send a {type(message).__name__} to an OpenAI-compatible model")
 
 
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
 def _wire_call(call_id: str, name: str, args: Any) -> dict[str, Any]:
-    text = args if isinstance(args, str) else json.dumps(args, ensure_ascii=False)
+    text = args if isinstance(args, str) else _json(args)
     return {"id": call_id, "type": "function", "function": {"name": name, "arguments": text}}
 
 
@@ -151,7 +155,10 @@ class OpenAIChatModel:
             ]
             if not calls and (text := parse_text_calls(content)).found:
                 if text.calls:
-                    calls = [(f"call_{uuid.uuid4().hex[:12]}", n, a) for n, a in text.calls]
+                    calls = [
+                        (f"call_{uuid.uuid4().hex[:12]}", n, a if isinstance(a, str) else _json(a))
+                        for n, a in text.calls
+                    ]
                     repairs.append(_repair(attempt, "text_tool_call", "tool call written as text"))
                     content = ""
                 else:

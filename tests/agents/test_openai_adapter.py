@@ -250,7 +250,7 @@ def test_hermes_tool_call_written_as_text_becomes_a_tool_call():
     assert reply.text == ""  # the markup never reaches the user
     assert reply.tool_calls[0]["name"] == "stock_lookup"
     assert reply.tool_calls[0]["args"] == {"city": "Shanghai", "category": "rain_boots"}
-    assert reply.response_metadata["repairs"][0]["kind"] == "text_tool_call"
+    assert [r["kind"] for r in reply.response_metadata["repairs"]] == ["text_tool_call"]
 
 
 @respx.mock
