@@ -242,3 +242,23 @@ def test_prompt_and_tool_schemas_fit_a_small_window(runtime):
     # Measured: see docs/llm.md. A 4k-window model still has room for a conversation.
     assert budget.fixed_tokens < 3000
     assert budget.history_tokens > 8192 // 2
+
+
+def test_a_window_too_small_for_the_prompt_is_said_not_overflowed(runtime, checkpointer, provider):
+    runtime.settings = runtime.settings.model_copy(update={"llm_fallback": "none"})
+    runtime.llm = llm(context_tokens=2048)
+    result = chat(runtime, build_graph("ops_chat", runtime, checkpointer), "t", "stock?")
+    assert provider.call_count == 0
+    assert "STOCKPILOT_LLM_CONTEXT_TOKENS" in last_text(result)
+
+
+def test_a_tools_own_error_says_what_to_do_next(runtime, checkpointer, provider):
+    provider.side_effect = [
+        call("stock_lookup", {"size": "99"}),
+        ok(completion("ok")),
+    ]
+    runtime.llm = llm()
+    chat(runtime, build_graph("ops_chat", runtime, checkpointer), "t", "stock in size 99?")
+    error = sent_messages(provider, 1)[-1]["content"]
+    assert "unknown size '99'" in error
+    assert "Next: correct that argument and call stock_lookup again" in error

@@ -15,9 +15,8 @@ from agents.graphs.common.orders import (
     create_transfer,
     price_shipment,
 )
-from agents.graphs.ops_chat import claims
 from agents.graphs.ops_chat.arguments import resolve_arguments
-from agents.graphs.ops_chat.budget import ContextBudget, prompt_tokens, turn_call_ids
+from agents.graphs.ops_chat.budget import ContextBudget, prompt_tokens
 from agents.graphs.ops_chat.compact import PAGE_ARG, dumps, summarise
 from agents.graphs.ops_chat.prompts import SYSTEM_PROMPT
 from agents.graphs.ops_chat.schemas import chat_tools
@@ -123,7 +122,7 @@ class ChatNodes:
                 )
                 continue
             except (ToolError, ValueError) as exc:
-                messages.append(_tool_error(name, call_id, str(exc)))
+                messages.append(_tool_error(name, call_id, _with_next_step(name, str(exc))))
                 continue
             payload = output.model_dump(mode="json")
             if resolved:
@@ -250,12 +249,14 @@ class ChatNodes:
         return {"messages": messages}
 
 
-def turn_happenings(runtime: AgentRuntime, state: ChatState) -> list[tuple[str, str, str]]:
-    """What this turn's proposal calls created, as the pool says now."""
-    subjects = claims.turn_subjects(
-        state.get("proposals") or [], turn_call_ids(state.get("messages") or [])
+def _with_next_step(name: str, error: str) -> str:
+    """A tool's own error, with what to do next when it does not say."""
+    if "Next:" in error:
+        return error
+    return (
+        f"{error}. Next: correct that argument and call {name} again; list_locations and "
+        "list_catalog list the valid cities, locations, categories and styles"
     )
-    return claims.what_happened(runtime.engine, subjects)
 
 
 def _page(value: Any) -> int:

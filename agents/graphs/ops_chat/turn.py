@@ -104,6 +104,19 @@ class TurnControl:
                 f"this turn took {spent:.0f} s, its budget is {settings.llm_turn_timeout_s:g} s "
                 "(STOCKPILOT_LLM_TURN_TIMEOUT_S)",
             )
+        if (
+            budget is not None
+            and budget.fixed_tokens + budget.reply_tokens >= budget.context_tokens
+        ):
+            return self._failed(
+                state,
+                system,
+                tools,
+                turn,
+                f"the model's window ({budget.context_tokens} tokens) cannot hold the prompt and "
+                f"tool schemas ({budget.fixed_tokens}) plus a reply ({budget.reply_tokens}); serve "
+                "a larger context and set STOCKPILOT_LLM_CONTEXT_TOKENS to it",
+            )
         history = fit_history(messages, budget.history_tokens) if budget else list(messages)
         try:
             reply = self.runtime.llm.invoke([system, *history], tools)
