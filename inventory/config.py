@@ -57,7 +57,9 @@ class Settings(BaseSettings):
         default=100_000, ge=1000, description="Tokens (in + out) one chat turn may spend."
     )
     llm_turn_timeout_s: float = Field(
-        default=900.0, gt=0, description="Wall-clock seconds one chat turn may spend in the model."
+        default=900.0,
+        gt=0,
+        description="Seconds one chat turn may spend in the model (approvals excluded).",
     )
     llm_fallback: Literal["offline", "none"] = Field(
         default="offline",

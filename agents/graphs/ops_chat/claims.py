@@ -17,12 +17,19 @@ from sqlmodel import Session, col, select
 
 from inventory.models import PromoProposal, TransferOrder
 
-_CLAIM = re.compile(
-    r"\b(i|we)\s*(have|'ve)?\s*(executed|transferred|moved|shipped|dispatched|approved|applied|"
-    r"completed|placed|created|submitted|marked down)\b|\b(done|executed|completed)\b[.!,]|"
-    r"\b(transfer|order|markdown|shipment)s?\s+(has|have)\s+been\s+"
-    r"(executed|completed|dispatched|approved|applied|shipped|made)|"
-    r"已(经)?(执行|完成|调拨|发货|转移|批准|下单|降价|提交)|调拨(已|成功)|执行成功",
+#: Claims that something was carried out: true only if an order of this turn was.
+_EXECUTED = re.compile(
+    r"\b(i|we)\s*(have|'ve)?\s*(just\s+)?(executed|transferred|moved|shipped|dispatched|"
+    r"approved|applied|marked down)\b|"
+    r"\b(transfer|order|markdown|shipment|stock)s?\s+(has|have)\s+(now\s+)?been\s+"
+    r"(executed|completed|dispatched|approved|applied|shipped|moved|transferred)|"
+    r"已(经)?(执行|调拨|发货|转移|批准|降价)|(调拨|执行)成功",
+    re.IGNORECASE,
+)
+#: Claims that something was proposed: true only if this turn proposed anything.
+_PROPOSED = re.compile(
+    r"\b(i|we)\s*(have|'ve)?\s*(just\s+)?(created|submitted|placed|proposed|raised)\b|"
+    r"已(经)?(提交|创建|下单|发起)",
     re.IGNORECASE,
 )
 #: Order states in which something really was carried out (or cleared to be).
@@ -30,7 +37,13 @@ ACTED = {"approved", "dispatched", "received", "applied"}
 
 
 def claims_action(text: str) -> bool:
-    return bool(_CLAIM.search(text))
+    return bool(_EXECUTED.search(text) or _PROPOSED.search(text))
+
+
+def _false(text: str, happened: list[tuple[str, str, str]]) -> bool:
+    if _EXECUTED.search(text) and not any(status in ACTED for _, status, _ in happened):
+        return True
+    return bool(_PROPOSED.search(text)) and not happened
 
 
 def turn_subjects(proposals: Sequence[dict], call_ids: set[str]) -> list[str]:
@@ -55,7 +68,7 @@ def correction(
     claim: str, happened: list[tuple[str, str, str]], messages: Sequence[BaseMessage]
 ) -> str | None:
     """The corrected answer, or None when the claim stands (something really was done)."""
-    if not claims_action(claim) or any(status in ACTED for _, status, _ in happened):
+    if not _false(claim, happened):
         return None
     zh = any("\u4e00" <= ch <= "\u9fff" for m in messages[-3:] for ch in m.text)
     if zh:

@@ -16,7 +16,7 @@ class ChatState(TypedDict, total=False):
     thread_id: str
     steps: int
     turn_tokens: int
-    turn_started_s: float
+    turn_model_s: float
     fallback: bool
     fallback_note: str | None
     proposals: Annotated[list[ProposalRecord], append_list]

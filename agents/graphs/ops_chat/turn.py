@@ -75,7 +75,7 @@ class TurnControl:
         turn: dict[str, Any] = {
             "steps": 0 if fresh else state.get("steps", 0),
             "turn_tokens": 0 if fresh else state.get("turn_tokens", 0),
-            "turn_started_s": time.time() if fresh else state.get("turn_started_s", time.time()),
+            "turn_model_s": 0.0 if fresh else state.get("turn_model_s", 0.0),
             "fallback": False if fresh else state.get("fallback", False),
             "fallback_note": None if fresh else state.get("fallback_note"),
         }
@@ -94,15 +94,15 @@ class TurnControl:
                 f"this turn used {turn['turn_tokens']} tokens, its budget is "
                 f"{settings.llm_turn_max_tokens} (STOCKPILOT_LLM_TURN_MAX_TOKENS)",
             )
-        spent = time.time() - turn["turn_started_s"]
+        spent = turn["turn_model_s"]
         if spent >= settings.llm_turn_timeout_s:
             return self._failed(
                 state,
                 system,
                 tools,
                 turn,
-                f"this turn took {spent:.0f} s, its budget is {settings.llm_turn_timeout_s:g} s "
-                "(STOCKPILOT_LLM_TURN_TIMEOUT_S)",
+                f"this turn spent {spent:.0f} s in the model, its budget is "
+                f"{settings.llm_turn_timeout_s:g} s (STOCKPILOT_LLM_TURN_TIMEOUT_S)",
             )
         if (
             budget is not None
@@ -118,10 +118,14 @@ class TurnControl:
                 "a larger context and set STOCKPILOT_LLM_CONTEXT_TOKENS to it",
             )
         history = fit_history(messages, budget.history_tokens) if budget else list(messages)
+        started = time.perf_counter()
         try:
             reply = self.runtime.llm.invoke([system, *history], tools)
         except LLMError as exc:
             return self._failed(state, system, tools, turn, str(exc))
+        finally:
+            # Time in the model only: a turn that waits hours for an approver is not "slow".
+            turn["turn_model_s"] += time.perf_counter() - started
         usage = reply.usage_metadata or {}
         turn["turn_tokens"] += int(usage.get("total_tokens", 0))
         turn["steps"] += 1
