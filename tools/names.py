@@ -41,9 +41,28 @@ CATEGORY_SYNONYMS: dict[str, str] = {
 }
 
 
-def labels() -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
-    """Chinese labels of cities, regions and categories."""
-    return vocabulary.CITY_ZH, vocabulary.REGION_ZH, vocabulary.CATEGORY_ZH
+def labels(session: Session) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """Chinese labels of cities, regions and categories: from the pool's vocabulary where the
+    pool has one (``load_vocabulary``), else from the fixed tables."""
+    load = getattr(vocabulary, "load_vocabulary", None)
+    if load is None:
+        return vocabulary.CITY_ZH, vocabulary.REGION_ZH, vocabulary.CATEGORY_ZH  # type: ignore[attr-defined]
+    pool = load(session)
+    return (
+        {code: term.name_zh for code, term in pool.cities.items()},
+        {code: term.name_zh for code, term in pool.regions.items()},
+        {code: term.name_zh for code, term in pool.categories.items()},
+    )
+
+
+def category_synonyms(session: Session) -> dict[str, str]:
+    """Words for categories beyond their names: the pool's own synonyms, and ours."""
+    words = dict(CATEGORY_SYNONYMS)
+    load = getattr(vocabulary, "load_vocabulary", None)
+    if load is not None:
+        for code, term in load(session).categories.items():
+            words.update({word: code for word in term.synonyms})
+    return words
 
 
 def norm(text: str) -> str:
@@ -90,10 +109,14 @@ class NameResolver:
     def categories(self) -> list[str]:
         return sorted({s.category for s in self.styles})
 
+    @cached_property
+    def labels(self) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+        return labels(self.session)
+
     # -- resolvers -----------------------------------------------------------------------------
 
     def city(self, text: str) -> str:
-        city_zh = labels()[0]
+        city_zh = self.labels[0]
         table = {norm(c): c for c in self.cities} | {
             norm(city_zh.get(c, c)): c for c in self.cities
         }
@@ -104,13 +127,13 @@ class NameResolver:
         raise _unknown("city", text, table, names, "call list_locations() to see every city")
 
     def region(self, text: str) -> str:
-        region_zh = labels()[1]
+        region_zh = self.labels[1]
         regions = sorted(set(self.cities.values()))
         table = {norm(r): r for r in regions} | {norm(region_zh.get(r, r)): r for r in regions}
         if hit := table.get(norm(text)):
             return hit
         if norm(text) in {norm(c) for c in self.cities} | {
-            norm(labels()[0].get(c, "")) for c in self.cities
+            norm(self.labels[0].get(c, "")) for c in self.cities
         }:
             raise ToolError(
                 f"{text!r} is a city, not a region; pass it as city instead", field="region"
@@ -148,10 +171,11 @@ class NameResolver:
         )
 
     def category(self, text: str) -> str:
-        category_zh = labels()[2]
+        category_zh = self.labels[2]
         table = {norm(c): c for c in self.categories}
         table |= {norm(category_zh.get(c, c)): c for c in self.categories}
-        table |= {norm(w): c for w, c in CATEGORY_SYNONYMS.items() if c in self.categories}
+        synonyms = category_synonyms(self.session)
+        table |= {norm(w): c for w, c in synonyms.items() if c in self.categories}
         if hit := table.get(norm(text)):
             return hit
         names = [f"{c} ({category_zh.get(c, c)})" for c in self.categories]

@@ -22,7 +22,7 @@ from tools.discover.models import (
     LocationView,
     StyleView,
 )
-from tools.names import NameResolver, labels
+from tools.names import NameResolver
 
 
 def location_code_format(names: NameResolver) -> str:
@@ -41,9 +41,9 @@ def sku_code_format(names: NameResolver) -> str:
 
 def list_locations(ctx: ToolContext, request: ListLocationsInput) -> ListLocationsOutput:
     """Cities when no filter is given; otherwise the locations of the city/region/kind."""
-    city_zh, region_zh, _ = labels()
     with ctx.read() as session:
         names = NameResolver(session)
+        city_zh, region_zh, _ = names.labels
         fmt = location_code_format(names)
         if request.city is None and request.region is None and request.kind is None:
             counts: dict[str, dict[str, int]] = defaultdict(lambda: {"store": 0, "dc": 0})
@@ -87,9 +87,9 @@ def list_locations(ctx: ToolContext, request: ListLocationsInput) -> ListLocatio
 
 def list_catalog(ctx: ToolContext, request: ListCatalogInput) -> ListCatalogOutput:
     """Categories when none is given; otherwise the styles of that category."""
-    category_zh = labels()[2]
     with ctx.read() as session:
         names = NameResolver(session)
+        category_zh = names.labels[2]
         fmt = sku_code_format(names)
         if request.category is None:
             styles_per: dict[str, int] = defaultdict(int)

@@ -10,13 +10,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from tools.discover.tool import location_code_format, sku_code_format
-from tools.names import NameResolver, labels
+from tools.names import NameResolver
 
 
 def vocabulary_line(engine: Engine) -> str:
-    city_zh, _, category_zh = labels()
     with Session(engine) as session:
         names = NameResolver(session)
+        city_zh, _, category_zh = names.labels
         cities = ", ".join(f"{c} {city_zh.get(c, '')}".strip() for c in sorted(names.cities))
         categories = ", ".join(f"{c} {category_zh.get(c, '')}".strip() for c in names.categories)
         return (
