@@ -135,7 +135,7 @@ def run(
     meter = Meter()
     per_trial: list[dict[str, Any]] = []
     make = factory.make_chat_model
-    factory.make_chat_model = lambda settings: MeteredModel(make(settings), meter)  # type: ignore[assignment]
+    factory.make_chat_model = lambda *a, **kw: MeteredModel(make(*a, **kw), meter)  # type: ignore[assignment]
     original, timed = _timed_stream(meter)
     GraphDriver._stream = timed  # type: ignore[method-assign]
 

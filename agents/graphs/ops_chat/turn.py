@@ -17,7 +17,8 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from agents.graphs.ops_chat import claims
 from agents.graphs.ops_chat.budget import ContextBudget, fit_history, turn_call_ids
 from agents.graphs.ops_chat.state import ChatState
-from agents.llm.base import LLMError, ToolDefinition
+from agents.llm.base import ChatModel, LLMError, ToolDefinition
+from agents.llm.factory import make_chat_model
 from agents.llm.offline import OfflinePlanner
 from agents.llm.offline_parse import parse_request
 
@@ -57,10 +58,18 @@ def offline_view(messages: Sequence[BaseMessage]) -> list[BaseMessage]:
     return [*messages[: start + 1], *turn]
 
 
+def offline_planner(runtime: AgentRuntime) -> ChatModel:
+    """The offline planner as the factory builds it for this runtime (the fallback's model)."""
+    if isinstance(runtime.llm, OfflinePlanner):
+        return runtime.llm
+    without_llm = runtime.settings.model_copy(update={"llm_base_url": None, "llm_model": None})
+    return make_chat_model(without_llm)
+
+
 class TurnControl:
     def __init__(self, runtime: AgentRuntime) -> None:
         self.runtime = runtime
-        self.offline = OfflinePlanner()
+        self.offline = offline_planner(runtime)
 
     def step(
         self,
