@@ -36,13 +36,16 @@ FAULTS = ("hermes", "object-args")
 
 
 def _unpaged(value: Any) -> Any:
-    """A summarised result (``compact``) back in the tool's own shape, for the planner to read."""
-    if isinstance(value, dict) and "rows" in value and "shown" in value:
-        same = value.get("same_for_all") or {}
-        return [{**same, **row} if isinstance(row, dict) else row for row in value["rows"]]
-    if isinstance(value, dict):
-        return {k: _unpaged(v) for k, v in value.items()}
-    return value
+    """A summary made for a model (``compact``) with the fields said once put back in each row,
+    as the planner reads the tool's own output."""
+    if not isinstance(value, dict):
+        return value
+    out = dict(value)
+    for key, rows in value.items():
+        same = (value.get(f"{key}_page") or {}).get("same_for_all") or {}
+        if isinstance(rows, list) and same:
+            out[key] = [{**same, **row} if isinstance(row, dict) else row for row in rows]
+    return out
 
 
 def _tool_content(text: str) -> str:

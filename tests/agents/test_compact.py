@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from agents.graphs.ops_chat.compact import approx_tokens, summarise
+from agents.llm.offline_answers import render_stock
 
 
 def _lookup(positions: int) -> dict:
@@ -43,24 +44,25 @@ def test_large_results_fit_the_budget_with_exact_totals_first() -> None:
     out = json.loads(text)
     assert list(out)[:3] == ["as_of", "totals", "truncated"]
     assert out["totals"] == payload["totals"]
-    assert out["by_location"]["shown"] == "1-10 of 10"  # short lists whole
-    block = out["positions"]
-    assert block["same_for_all"] == {"city": "Shanghai", "atp": 2, "on_hand": 3}
-    assert block["rows"][0] == {"location": "SHA-S00", "sku": "RB001-BLK-0"}
-    kept = len(block["rows"])
+    assert out["by_location_page"]["shown"] == "1-10 of 10"  # short lists whole
+    assert len(out["by_location"]) == 10
+    page = out["positions_page"]
+    assert page["same_for_all"] == {"city": "Shanghai", "atp": 2, "on_hand": 3}
+    assert out["positions"][0] == {"location": "SHA-S00", "sku": "RB001-BLK-0"}
+    kept = len(out["positions"])
     assert 10 < kept < 2_000
-    assert block["shown"] == f"1-{kept} of 2000"
-    assert "page=2" in block["next"]
+    assert page["shown"] == f"1-{kept} of 2000"
+    assert "page=2" in page["next"]
 
 
 def test_pages_walk_through_the_rows_without_overlap() -> None:
     payload = _lookup(500)
-    first = json.loads(summarise("stock_lookup", payload, 800, page=1))["positions"]
-    second = json.loads(summarise("stock_lookup", payload, 800, page=2))["positions"]
-    skus_1 = {r["sku"] for r in first["rows"]}
-    skus_2 = {r["sku"] for r in second["rows"]}
+    first = json.loads(summarise("stock_lookup", payload, 800, page=1))
+    second = json.loads(summarise("stock_lookup", payload, 800, page=2))
+    skus_1 = {r["sku"] for r in first["positions"]}
+    skus_2 = {r["sku"] for r in second["positions"]}
     assert skus_1 and skus_2 and not skus_1 & skus_2
-    assert second["shown"].startswith(f"{len(skus_1) + 1}-")
+    assert second["positions_page"]["shown"].startswith(f"{len(skus_1) + 1}-")
 
 
 def test_nested_lists_give_way_to_rows_when_they_do_not_fit() -> None:
@@ -69,11 +71,20 @@ def test_nested_lists_give_way_to_rows_when_they_do_not_fit() -> None:
         for i in range(60)
     ]
     text = summarise("forecast_demand", {"model": "m", "series": series}, 600)
-    block = json.loads(text)["series"]
-    assert block["rows"][0]["points_count"] == 28 and "points" not in block["rows"][0]
+    rows = json.loads(text)["series"]
+    assert rows[0]["points_count"] == 28 and "points" not in rows[0]
     assert approx_tokens(text) <= 600
 
 
 def test_chinese_text_counts_about_one_token_per_character() -> None:
     assert approx_tokens("上海门店") == 4
     assert approx_tokens("abcdefg") == 2
+
+
+def test_the_planner_reads_a_summary_made_for_it_as_the_tools_output() -> None:
+    payload = _lookup(2_000)
+    payload.pop("by_location")
+    out = json.loads(summarise("stock_lookup", payload, 5_000, for_model=False))
+    assert out["positions"][0] == payload["positions"][0]  # rows keep their shape
+    answer = render_stock(out, {"city": "Shanghai", "category": "rain_boots"}, "en")
+    assert "4000 available to promise" in answer and "totals cover every match" in answer

@@ -58,8 +58,8 @@ def test_a_large_stock_lookup_reaches_the_model_within_its_budget(runtime, check
     result_text = request["messages"][-1]["content"]
     assert approx_tokens(result_text) <= budget.tool_result_tokens
     summary = json.loads(result_text)
-    assert summary["totals"]["positions"] > len(summary["positions"]["rows"])
-    assert "page=2" in summary["positions"]["next"]
+    assert summary["totals"]["positions"] > len(summary["positions"])
+    assert "page=2" in summary["positions_page"]["next"]
     # The whole request (prompt, schemas, history, result) fits the window with room to reply.
     assert approx_tokens(json.dumps(request, ensure_ascii=False)) <= 4096 - budget.reply_tokens
     # The full result stays in the audit trail.
@@ -77,8 +77,8 @@ def test_page_two_continues_where_page_one_stopped(runtime, checkpointer, provid
     ]
     runtime.llm = llm(context_tokens=4096)
     chat(runtime, build_graph("ops_chat", runtime, checkpointer), "t", "all stock")
-    first = json.loads(sent_messages(provider, 1)[-1]["content"])["positions"]
-    second = json.loads(sent_messages(provider, 2)[-1]["content"])["positions"]
+    first = json.loads(sent_messages(provider, 1)[-1]["content"])["positions_page"]
+    second = json.loads(sent_messages(provider, 2)[-1]["content"])["positions_page"]
     end_of_first = int(first["shown"].split(" ")[0].split("-")[1])
     assert second["shown"].startswith(f"{end_of_first + 1}-")
 

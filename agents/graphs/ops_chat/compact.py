@@ -6,7 +6,9 @@ short lists such as per-location subtotals), then as many rows of the longest li
 holds, and says how to page the rest (call the tool again with ``page``). Fields equal in every
 row are said once (``same_for_all``), empty ones are dropped, and nested lists in rows are
 reduced to their length when full rows would not fit. The output is always valid JSON; the full
-result stays in the audit trail (``tool.result``).
+result stays in the audit trail (``tool.result``). Lists keep their key and shape, so the offline
+planner reads a summary (``for_model=False``: no hoisting, no flattening) as it reads the tool's
+output.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from typing import Any
 
 #: The argument added to every read tool's schema in chat.
 PAGE_ARG = "page"
+#: Tokens a tool result may take when the model has no window (offline planner, scripted model):
+#: a cap on checkpoint size, not on what a reader can hold (≈ the former 60,000 characters).
+UNBOUNDED_RESULT_TOKENS = 17_000
 #: Rows never shown per list below this many, whatever the budget says (a page must progress).
 MIN_ROWS = 1
 
@@ -65,44 +70,50 @@ def _same_for_all(rows: list[Any]) -> dict[str, Any]:
 
 
 def _page_of(
-    tool: str, key: str, rows: list[Any], budget: int, page: int, flat_ok: bool = True
-) -> tuple[dict[str, Any], int]:
-    """The rows of ``page`` that fit ``budget`` tokens, and the tokens they took."""
-    same = _same_for_all(rows)
+    tool: str, rows: list[Any], budget: int, page: int, for_model: bool
+) -> tuple[list[Any], dict[str, Any]]:
+    """The rows of ``page`` that fit ``budget`` tokens, and what the page holds.
+
+    ``for_model``: fields equal in every row are said once and nested lists may become counts;
+    otherwise rows keep their shape (the offline planner reads them as the tool wrote them).
+    """
+    same = _same_for_all(rows) if for_model else {}
     nested = any(isinstance(v, list) for r in rows[:5] if isinstance(r, dict) for v in r.values())
     head_tokens = approx_tokens(dumps(same)) + 40
     per_row = [approx_tokens(dumps(_clean_row(r, same, False))) + 1 for r in rows[:50]]
     flat = False
-    if nested and flat_ok and sum(per_row[:10]) + head_tokens > budget:
+    if for_model and nested and sum(per_row[:10]) + head_tokens > budget:
         flat = True  # nested lists (forecast points, plan lines) give way to more rows
         per_row = [approx_tokens(dumps(_clean_row(r, same, True))) + 1 for r in rows[:50]]
     mean = max(1.0, sum(per_row) / max(1, len(per_row)))
     size = max(MIN_ROWS, int((budget - head_tokens) / mean))
     pages = max(1, math.ceil(len(rows) / size))
     page = min(max(1, page), pages)
-    chosen = [_clean_row(r, same, flat) for r in rows[(page - 1) * size : page * size]]
+    start = (page - 1) * size
+    chosen = [_clean_row(r, same, flat) if for_model else r for r in rows[start : start + size]]
     while len(chosen) > MIN_ROWS and approx_tokens(dumps(chosen)) + head_tokens > budget:
         chosen.pop()
-    start = (page - 1) * size
-    block: dict[str, Any] = {
-        "rows": chosen,
+    info: dict[str, Any] = {
         "shown": f"{start + 1}-{start + len(chosen)} of {len(rows)}"
         if chosen
         else f"0 of {len(rows)}",
     }
     if same:
-        block["same_for_all"] = same
+        info["same_for_all"] = same
     if flat:
-        block["note"] = "nested lists reduced to *_count; page for details"
+        info["note"] = "nested lists reduced to *_count; page for details"
     if start + len(chosen) < len(rows):
-        block["next"] = f"call {tool} again with the same arguments and {PAGE_ARG}={page + 1}"
-    return block, approx_tokens(dumps(block))
+        info["next"] = f"call {tool} again with the same arguments and {PAGE_ARG}={page + 1}"
+    return chosen, info
 
 
-def summarise(tool: str, payload: dict[str, Any], max_tokens: int, page: int = 1) -> str:
+def summarise(
+    tool: str, payload: dict[str, Any], max_tokens: int, page: int = 1, *, for_model: bool = True
+) -> str:
     """``payload`` as JSON of about ``max_tokens`` tokens at most, totals first, then rows.
 
-    Page ``page`` of the longest list is shown; shorter lists show their first rows.
+    Each list keeps its key and gains ``<key>_page`` (rows shown, of how many, how to get the
+    next page). Page ``page`` of the longest list is shown; shorter lists show their first rows.
     """
     text = dumps(payload)
     if approx_tokens(text) <= max_tokens and page <= 1:
@@ -114,7 +125,7 @@ def summarise(tool: str, payload: dict[str, Any], max_tokens: int, page: int = 1
     for index, (key, rows) in enumerate(lists):
         primary = index == len(lists) - 1
         share = remaining if primary else max(60, remaining // 2)
-        block, used = _page_of(tool, key, rows, share, page if primary else 1)
-        out[key] = block
-        remaining -= used
+        chosen, info = _page_of(tool, rows, share, page if primary else 1, for_model)
+        out[key], out[f"{key}_page"] = chosen, info
+        remaining -= approx_tokens(dumps({key: chosen, f"{key}_page": info}))
     return dumps(out)

@@ -17,7 +17,12 @@ from agents.graphs.common.orders import (
 )
 from agents.graphs.ops_chat.arguments import resolve_arguments
 from agents.graphs.ops_chat.budget import ContextBudget, prompt_tokens
-from agents.graphs.ops_chat.compact import PAGE_ARG, dumps, summarise
+from agents.graphs.ops_chat.compact import (
+    PAGE_ARG,
+    UNBOUNDED_RESULT_TOKENS,
+    dumps,
+    summarise,
+)
 from agents.graphs.ops_chat.prompts import SYSTEM_PROMPT
 from agents.graphs.ops_chat.schemas import chat_tools
 from agents.graphs.ops_chat.state import ChatState
@@ -128,10 +133,10 @@ class ChatNodes:
             if resolved:
                 payload = {"resolved_names": resolved, **payload}
             if budget is None:
-                content = dumps(payload)
+                content = summarise(name, payload, UNBOUNDED_RESULT_TOKENS, page, for_model=False)
             else:
                 content = summarise(name, payload, budget.tool_result_tokens, page)
-                self._audit_full_result(state, name, call_id, args, payload, content)
+            self._audit_full_result(state, name, call_id, args, payload, content)
             messages.append(ToolMessage(content=content, tool_call_id=call_id, name=name))
         return {"messages": messages, "proposals": proposals}
 
