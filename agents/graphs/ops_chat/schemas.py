@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, Field, create_model
+
 from agents.graphs.ops_chat.compact import PAGE_ARG
 from agents.llm.base import ToolDefinition
 from agents.proposals import proposal_tools
 from tools.registry import TOOLS
 
-_PAGE_SCHEMA = {"type": "integer", "minimum": 1, "description": "Page of a long result."}
 _EMPTY_DEFAULTS = (None, "", [], {})
 #: Longest description kept whole; longer ones keep their first sentence.
 _MAX_DESCRIPTION = 90
@@ -93,16 +94,24 @@ def _parameters(tool: ToolDefinition) -> dict[str, Any]:
     return parameters
 
 
+def _paged(model: type[BaseModel]) -> type[BaseModel]:
+    """``model`` with the chat's ``page`` argument, so a call with it validates (even when the
+    tool's input forbids unknown fields); the tools node takes it off before the tool runs."""
+    return create_model(
+        f"{model.__name__}Paged",
+        __base__=model,
+        **{PAGE_ARG: (int, Field(default=1, ge=1, description="Page of a long result."))},
+    )
+
+
 def chat_tools() -> list[ToolDefinition]:
     """Read tools from the registry, plus the two proposal tools; no tool writes directly."""
     read = []
     for spec in TOOLS.values():
         if spec.kind != "read":
             continue
-        tool = ToolDefinition.from_model(spec.name, spec.description, spec.input_model)
-        parameters = _parameters(tool)
-        parameters.setdefault("properties", {})[PAGE_ARG] = _PAGE_SCHEMA
-        read.append(tool.model_copy(update={"parameters": parameters}))
+        tool = ToolDefinition.from_model(spec.name, spec.description, _paged(spec.input_model))
+        read.append(tool.model_copy(update={"parameters": _parameters(tool)}))
     proposals = [
         tool.model_copy(
             update={
