@@ -41,8 +41,9 @@ def _as_call(obj: Any) -> tuple[str, Any] | None:
     name = obj.get("name")
     if not isinstance(name, str) or not name:
         return None
-    args = obj.get("arguments", obj.get("parameters", {}))
-    return name, args
+    if "arguments" not in obj and "parameters" not in obj:
+        return None  # {"name": ...} alone is more likely data than a call
+    return name, obj.get("arguments", obj.get("parameters"))
 
 
 def _parse_blob(blob: str) -> list[tuple[str, Any]] | str:

@@ -262,3 +262,20 @@ def test_a_tools_own_error_says_what_to_do_next(runtime, checkpointer, provider)
     error = sent_messages(provider, 1)[-1]["content"]
     assert "unknown size '99'" in error
     assert "Next: correct that argument and call stock_lookup again" in error
+
+
+def test_no_fallback_after_the_model_proposed_so_nothing_is_proposed_twice(
+    runtime, checkpointer, provider
+):
+    stock_up(runtime.engine, "DC-SHA", SKU, 100)
+    ship = {
+        "shipments": [{"source": "DC-SHA", "dest": "SHA-S01", "lines": [{"sku": SKU, "qty": 4}]}]
+    }
+    provider.side_effect = [call("propose_transfer", ship), _down()]
+    runtime.llm = llm(max_retries=0)
+    text = f"ship 4 pairs of {SKU} from DC-SHA to SHA-S01"
+    result = chat(runtime, build_graph("ops_chat", runtime, checkpointer), "t", text)
+    [order] = _orders(runtime)
+    answer = last_text(result)
+    assert "The language model failed" in answer and "offline planner" not in answer
+    assert f"{order.id} (DC-SHA → SHA-S01): {order.status}" in answer

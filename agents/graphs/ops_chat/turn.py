@@ -174,11 +174,17 @@ class TurnControl:
             else f"The language model failed in this turn: {reason}."
         )
         can_parse = parse_request(text).intent != "help"
-        if self.runtime.settings.llm_fallback == FALLBACK and can_parse and human is not None:
+        happened = self._happened(state)
+        # Not after the model proposed something this turn: the planner would propose it again.
+        if (
+            self.runtime.settings.llm_fallback == FALLBACK
+            and can_parse
+            and human is not None
+            and not happened
+        ):
             note += " 以下由离线规划器回答：" if zh else " The offline planner answers instead:"
             turn.update(fallback=True, fallback_note=note)
             return self._offline_step(state, system, tools, turn)
-        happened = self._happened(state)
         if happened:
             rows = [f"- {sid} ({desc}): {status}" for sid, status, desc in happened]
             note += "\n" + ("本轮实际情况：" if zh else "What happened this turn:") + "\n"
