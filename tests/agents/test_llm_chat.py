@@ -16,7 +16,7 @@ from agents.graphs.ops_chat.compact import approx_tokens
 from agents.graphs.ops_chat.nodes import ChatNodes
 from agents.llm.openai_adapter import OpenAIChatModel
 from agents.registry import build_graph
-from inventory.models import AuditEvent, RunStatus, TransferOrder
+from inventory.models import AuditEvent, RunStatus, Sku, TransferOrder
 from tests.agents.helpers import SKU, chat, last_text, stock_up
 from tests.agents.test_openai_adapter import BASE, URL, completion, ok
 
@@ -279,3 +279,13 @@ def test_no_fallback_after_the_model_proposed_so_nothing_is_proposed_twice(
     answer = last_text(result)
     assert "The language model failed" in answer and "offline planner" not in answer
     assert f"{order.id} (DC-SHA → SHA-S01): {order.status}" in answer
+
+
+def test_tool_schemas_show_codes_that_exist_in_this_pool(runtime):
+    runtime.llm = llm()
+    tools = {t.name: t for t in ChatNodes(runtime).tools}
+    sku_doc = tools["stock_lookup"].parameters["properties"]["sku"]["description"]
+    example = sku_doc.removeprefix("SKU code, e.g. ").rstrip(".")
+    assert example.startswith("RB") and example != "RB001-BLK-38"
+    with Session(runtime.engine) as session:
+        assert session.get(Sku, example) is not None

@@ -24,19 +24,35 @@ from tools.discover.models import (
 )
 from tools.names import NameResolver
 
+#: The example codes our tool descriptions are written with; ``pool_examples`` maps each to a
+#: code of the same kind that exists in the pool at hand.
+DOC_EXAMPLES = {"store": "SHA-S01", "dc": "DC-SHA", "sku": "RB001-BLK-38", "style": "RB001"}
+
+
+def pool_examples(names: NameResolver) -> dict[str, str]:
+    """A real store, DC, SKU and style of this pool (rain-sensitive ones where there are)."""
+    store = next((p.code for p in names.places if p.kind == "store"), DOC_EXAMPLES["store"])
+    dc = next((p.code for p in names.places if p.kind == "dc"), DOC_EXAMPLES["dc"])
+    styles = [s for s in names.styles if s.rain_sensitive] or names.styles
+    style = styles[0].code if styles else DOC_EXAMPLES["style"]
+    skus = sorted(
+        names.session.exec(select(Sku.code).where(Sku.style_code == style)).all(),
+        key=lambda code: (len(code), code),
+    )
+    sku = skus[len(skus) // 2] if skus else DOC_EXAMPLES["sku"]
+    return {"store": store, "dc": dc, "sku": sku, "style": style}
+
 
 def location_code_format(names: NameResolver) -> str:
     """How location codes look, with codes taken from this pool."""
-    store = next((p.code for p in names.places if p.kind == "store"), "SHA-S01")
-    dc = next((p.code for p in names.places if p.kind == "dc"), "DC-SHA")
+    ex = pool_examples(names)
     online = next((p.code for p in names.places if p.kind == "online"), "ONLINE")
-    return f"store {store} (city code + S + number), DC {dc}, online pool {online}"
+    return f"store {ex['store']} (city code + S + number), DC {ex['dc']}, online pool {online}"
 
 
 def sku_code_format(names: NameResolver) -> str:
-    return f"SKU STYLE-COLOUR-SIZE, e.g. {names.example_sku()}; style code e.g. " + (
-        names.styles[0].code if names.styles else "RB001"
-    )
+    ex = pool_examples(names)
+    return f"SKU STYLE-COLOUR-SIZE, e.g. {ex['sku']}; style code e.g. {ex['style']}"
 
 
 def list_locations(ctx: ToolContext, request: ListLocationsInput) -> ListLocationsOutput:

@@ -24,10 +24,10 @@ from agents.graphs.ops_chat.compact import (
     summarise,
 )
 from agents.graphs.ops_chat.prompts import SYSTEM_PROMPT
-from agents.graphs.ops_chat.schemas import chat_tools
+from agents.graphs.ops_chat.schemas import chat_tools, with_examples
 from agents.graphs.ops_chat.state import ChatState
 from agents.graphs.ops_chat.turn import TurnControl
-from agents.graphs.ops_chat.vocabulary import vocabulary_line
+from agents.graphs.ops_chat.vocabulary import example_codes, vocabulary_line
 from agents.proposals import (
     PROPOSE_MARKDOWN,
     PROPOSE_TRANSFER,
@@ -46,7 +46,7 @@ __all__ = ["ChatNodes", "chat_tools"]
 class ChatNodes:
     def __init__(self, runtime: AgentRuntime) -> None:
         self.runtime = runtime
-        self.tools = chat_tools()
+        self.tools = with_examples(chat_tools(), example_codes(runtime.engine))
         self._vocabulary: str | None = None
         self.turns = TurnControl(runtime)
 

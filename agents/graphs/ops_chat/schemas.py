@@ -12,6 +12,7 @@ the system prompt: 3,700 → see ``docs/llm.md``.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel, Field, create_model
@@ -102,6 +103,34 @@ def _paged(model: type[BaseModel]) -> type[BaseModel]:
         __base__=model,
         **{PAGE_ARG: (int, Field(default=1, ge=1, description="Page of a long result."))},
     )
+
+
+def with_examples(tools: list[ToolDefinition], examples: dict[str, str]) -> list[ToolDefinition]:
+    """``tools`` with the documentation's example codes (SHA-S01, RB001-BLK-38, ...) replaced by
+    codes of the pool at hand, so a retailer's own code formats are what the model sees."""
+
+    def swap(text: str) -> str:
+        # Longest first: RB001-BLK-38 before RB001, so a SKU is not rewritten as a style.
+        for doc, real in sorted(examples.items(), key=lambda kv: -len(kv[0])):
+            text = re.sub(rf"(?<![A-Za-z0-9-]){re.escape(doc)}(?![A-Za-z0-9-])", real, text)
+        return text
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {
+                k: swap(v) if k == "description" and isinstance(v, str) else walk(v)
+                for k, v in node.items()
+            }
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return [
+        tool.model_copy(
+            update={"description": swap(tool.description), "parameters": walk(tool.parameters)}
+        )
+        for tool in tools
+    ]
 
 
 def chat_tools() -> list[ToolDefinition]:

@@ -9,7 +9,12 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from tools.discover.tool import location_code_format, sku_code_format
+from tools.discover.tool import (
+    DOC_EXAMPLES,
+    location_code_format,
+    pool_examples,
+    sku_code_format,
+)
 from tools.names import NameResolver
 
 
@@ -23,3 +28,10 @@ def vocabulary_line(engine: Engine) -> str:
             f"Cities: {cities}. Categories: {categories}. Codes: "
             f"{location_code_format(names)}; {sku_code_format(names)}."
         )
+
+
+def example_codes(engine: Engine) -> dict[str, str]:
+    """Documentation example code → a code of the same kind in this pool, for tool schemas."""
+    with Session(engine) as session:
+        real = pool_examples(NameResolver(session))
+    return {DOC_EXAMPLES[kind]: real[kind] for kind in DOC_EXAMPLES}
