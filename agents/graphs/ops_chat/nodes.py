@@ -8,7 +8,9 @@ from typing import Any, Literal
 from langchain_core.messages import AIMessage, SystemMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig
 from pydantic import ValidationError
+from sqlmodel import select
 
+from agents.executor.audit import record_event
 from agents.graphs.common.orders import (
     ProposalInvalid,
     create_markdown,
@@ -36,6 +38,7 @@ from agents.proposals import (
 )
 from agents.runtime import AgentRuntime
 from inventory.db import session_scope
+from inventory.models import AuditEvent
 from tools.context import ToolError
 from tools.names import NameResolver
 from tools.registry import TOOLS
@@ -152,11 +155,6 @@ class ChatNodes:
         """The full result of a summarised call, for the API and the audit trail (once per call)."""
         if len(content) >= len(dumps(payload)):
             return
-        from sqlmodel import select
-
-        from agents.executor.audit import record_event
-        from inventory.models import AuditEvent
-
         with session_scope(self.runtime.engine) as session:
             seen = session.exec(
                 select(AuditEvent.id).where(
