@@ -13,8 +13,9 @@ with the offline planner, and prints one JSON line:
 - ``tool_calls``: calls that ran, invalid calls (repaired or not), repairs by kind, tool results
   that were errors (e.g. unknown codes), and ``validity`` = valid / (valid + invalid);
 - ``tokens_per_turn`` / ``tokens_per_call``: provider-reported usage (in + out);
-- ``latency_per_turn_s`` (p50, max) of model time, and ``model_failures`` by reason (a
-  ``context`` overflow is counted apart);
+- ``latency_per_turn_s`` (p50, max) per graph run end to end, ``model_seconds_per_turn``,
+  ``model_failures`` by reason, ``context_overflows``, turns answered by the offline fallback,
+  and ``policy_violations`` (the eval's check that nothing ran without the policy's decision);
 - ``offline.latency_per_turn_s`` for the same turns.
 
 Settings come from ``STOCKPILOT_LLM_*`` unless given as flags. ``--fake`` starts
@@ -197,6 +198,17 @@ def summarise(
         },
         "model_calls": len(calls),
         "model_failures": dict(failures),
+        "context_overflows": failures.get("context_overflow", 0),
+        "fallback_answers": sum(
+            "offline planner answers instead" in (t.observation.final_reply or "")
+            or "以下由离线规划器回答" in (t.observation.final_reply or "")
+            for s in result.scenarios
+            for t in s.trials
+            if t.observation is not None
+        ),
+        "policy_violations": sum(
+            int(t.kpis.get("policy_violations") or 0) for s in result.scenarios for t in s.trials
+        ),
         "tokens_per_call": _p50([c["tokens"] for c in calls if c["tokens"]]),
         "tokens_per_turn": _p50(tokens_per_turn),
         "latency_per_turn_s": _latency(per_trial),
