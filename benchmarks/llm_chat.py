@@ -18,7 +18,8 @@ with the offline planner, and prints one JSON line:
   and ``policy_violations`` (the eval's check that nothing ran without the policy's decision);
 - ``offline.latency_per_turn_s`` for the same turns.
 
-Settings come from ``STOCKPILOT_LLM_*`` unless given as flags. ``--fake`` starts
+Settings come from ``STOCKPILOT_LLM_*`` unless given as flags; the offline fallback is off
+(the model's own score) unless ``--with-fallback``. ``--fake`` starts
 ``benchmarks/fake_openai.py`` on a free port (the offline planner behind HTTP, with
 ``--fake-faults hermes,object-args`` to exercise the adapter's repairs).
 """
@@ -121,6 +122,8 @@ def _failure_kind(message: str) -> str:
         return "timeout"
     if "http" in lowered:
         return "http"
+    if "unreachable" in lowered:
+        return "unreachable"
     return "unusable_output"
 
 
@@ -136,7 +139,12 @@ def run(
     meter = Meter()
     per_trial: list[dict[str, Any]] = []
     make = factory.make_chat_model
-    factory.make_chat_model = lambda *a, **kw: MeteredModel(make(*a, **kw), meter)  # type: ignore[assignment]
+
+    def metered(settings: Any, *args: Any, **kwargs: Any) -> Any:
+        model = make(settings, *args, **kwargs)  # the offline fallback is not the model measured
+        return MeteredModel(model, meter) if settings.llm_configured else model
+
+    factory.make_chat_model = metered  # type: ignore[assignment]
     original, timed = _timed_stream(meter)
     GraphDriver._stream = timed  # type: ignore[method-assign]
 
@@ -231,6 +239,11 @@ def main() -> None:
     parser.add_argument("--fake", action="store_true", help="use benchmarks/fake_openai.py")
     parser.add_argument("--fake-faults", default="", help="hermes,object-args")
     parser.add_argument("--no-offline", action="store_true", help="skip the offline comparison")
+    parser.add_argument(
+        "--with-fallback",
+        action="store_true",
+        help="let the offline planner answer when the model fails (off: the model's own score)",
+    )
     args = parser.parse_args()
 
     updates: dict[str, Any] = {}
@@ -248,6 +261,7 @@ def main() -> None:
     ):
         if getattr(args, flag) is not None:
             updates[field] = getattr(args, flag)
+    updates["llm_fallback"] = "offline" if args.with_fallback else "none"
     base = get_settings().model_copy(update=updates)
     if not base.llm_configured:
         parser.error("give --base-url and --model (or STOCKPILOT_LLM_*), or --fake")
