@@ -289,3 +289,22 @@ def test_tool_schemas_show_codes_that_exist_in_this_pool(runtime):
     assert example.startswith("RB") and example != "RB001-BLK-38"
     with Session(runtime.engine) as session:
         assert session.get(Sku, example) is not None
+
+
+def test_a_model_that_never_stops_calling_tools_is_stopped_and_the_planner_answers(
+    runtime, checkpointer
+):
+    from langchain_core.messages import AIMessage
+
+    from agents.llm.scripted import ScriptedChatModel
+
+    loop = [
+        AIMessage("", tool_calls=[{"id": f"c{i}", "name": "list_locations", "args": {}}])
+        for i in range(20)
+    ]
+    runtime.llm = ScriptedChatModel(loop)
+    graph = build_graph("ops_chat", runtime, checkpointer)
+    result = chat(runtime, graph, "t", "How many rain boots are left in Shanghai stores?")
+    text = last_text(result)
+    assert "stopped after 8 model steps" in text
+    assert "offline planner answers instead" in text and "available to promise" in text

@@ -88,12 +88,15 @@ class TurnControl:
             "fallback": False if fresh else state.get("fallback", False),
             "fallback_note": None if fresh else state.get("fallback_note"),
         }
-        if turn["fallback"]:
-            return self._offline_step(state, system, tools, turn)
-        if turn["steps"] >= MAX_STEPS_PER_TURN:
+        if turn["steps"] >= MAX_STEPS_PER_TURN * (2 if turn["fallback"] else 1):
+            if turn["fallback"]:  # the planner never loops; this only bounds a bug
+                note = f"Stopped after {turn['steps']} steps without a final answer."
+                return {**turn, "fallback": False, "messages": [AIMessage(note)]}
             return self._failed(
                 state, system, tools, turn, f"stopped after {turn['steps']} model steps"
             )
+        if turn["fallback"]:
+            return self._offline_step(state, system, tools, turn)
         if turn["turn_tokens"] >= settings.llm_turn_max_tokens:
             return self._failed(
                 state,
@@ -178,6 +181,7 @@ class TurnControl:
         # Not after the model proposed something this turn: the planner would propose it again.
         if (
             self.runtime.settings.llm_fallback == FALLBACK
+            and self.runtime.llm is not self.offline
             and can_parse
             and human is not None
             and not happened
