@@ -18,7 +18,7 @@ from agents.llm.openai_adapter import OpenAIChatModel
 from agents.registry import build_graph
 from inventory.models import AuditEvent, RunStatus, Sku, TransferOrder
 from tests.agents.helpers import SKU, chat, last_text, stock_up
-from tests.agents.test_openai_adapter import BASE, URL, completion, ok
+from tests.agents.provider import BASE, URL, completion, ok
 
 
 @pytest.fixture

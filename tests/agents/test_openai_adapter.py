@@ -16,31 +16,7 @@ from agents.llm.openai_adapter import OpenAIChatModel
 from agents.registry import build_graph
 from inventory.models import RunStatus
 from tests.agents.helpers import chat, last_text
-
-BASE = "http://llm.test/v1"
-URL = f"{BASE}/chat/completions"
-
-
-def completion(
-    content: str | None = None, calls: list[tuple[str, str, str]] = ()
-) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": content}
-    if calls:
-        message["tool_calls"] = [
-            {"id": cid, "type": "function", "function": {"name": name, "arguments": args}}
-            for cid, name, args in calls
-        ]
-    return {
-        "id": "chatcmpl-1",
-        "object": "chat.completion",
-        "created": 0,
-        "model": "test-model",
-        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-    }
-
-
-def ok(body: dict[str, Any]) -> httpx.Response:
-    return httpx.Response(200, json=body)
+from tests.agents.provider import BASE, URL, completion, ok
 
 
 def model(**kwargs: Any) -> OpenAIChatModel:

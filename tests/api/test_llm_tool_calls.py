@@ -19,7 +19,7 @@ from api.langgraph_compat.catalog import AssistantSpec, StaticCatalog
 from connectors.base import ConnectorSet
 from inventory.config import Settings
 from tests.agents.helpers import chat
-from tests.agents.test_openai_adapter import BASE, URL, completion, ok
+from tests.agents.provider import BASE, URL, completion, ok
 from tests.api.conftest import KEYS
 
 
