@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import cached_property
 from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, SystemMessage, ToolMessage
@@ -30,6 +31,7 @@ from agents.graphs.ops_chat.schemas import chat_tools, with_examples
 from agents.graphs.ops_chat.state import ChatState
 from agents.graphs.ops_chat.turn import TurnControl
 from agents.graphs.ops_chat.vocabulary import example_codes, vocabulary_line
+from agents.llm.base import ToolDefinition
 from agents.proposals import (
     PROPOSE_MARKDOWN,
     PROPOSE_TRANSFER,
@@ -49,9 +51,14 @@ __all__ = ["ChatNodes", "chat_tools"]
 class ChatNodes:
     def __init__(self, runtime: AgentRuntime) -> None:
         self.runtime = runtime
-        self.tools = with_examples(chat_tools(), example_codes(runtime.engine))
         self._vocabulary: str | None = None
         self.turns = TurnControl(runtime)
+
+    @cached_property
+    def tools(self) -> list[ToolDefinition]:
+        """The chat's tools with example codes of this pool; read on first use, not when the
+        graph is built (a service may start before its pool holds anything)."""
+        return with_examples(chat_tools(), example_codes(self.runtime.engine))
 
     def system_prompt(self) -> str:
         if self._vocabulary is None:  # read once: the pool's master data rarely changes
