@@ -21,6 +21,8 @@ from tools.names import NameResolver
 def vocabulary_line(engine: Engine) -> str:
     with Session(engine) as session:
         names = NameResolver(session)
+        if not names.places:
+            return "The pool is empty: no locations yet."
         city_zh, _, category_zh = names.labels
         cities = ", ".join(f"{c} {city_zh.get(c, '')}".strip() for c in sorted(names.cities))
         categories = ", ".join(f"{c} {category_zh.get(c, '')}".strip() for c in names.categories)
