@@ -188,15 +188,15 @@ class OpenAIChatModel:
                     "tool_calls": [_wire_call(cid, n, a) for cid, n, a in calls],
                 }
             )
-            for cid, _name, _args in calls:
+            for cid, name, _args in calls:
                 problem = problems.get(cid)
                 transcript.append(
                     {
                         "role": "tool",
                         "tool_call_id": cid,
-                        "content": f"error: {problem}"
+                        "content": f"error: {problem}. Next: {_next_step(name, by_name)}"
                         if problem
-                        else "not run: fix the other calls",
+                        else "not run: fix the other calls, then call all of them again",
                     }
                 )
         tries = self.max_repairs + 1
@@ -275,6 +275,12 @@ def _invalid(cid: str, name: str, args: Any, error: str, attempt: int) -> dict[s
         "args": text,
         "error": f"attempt {attempt}: {error}",
     }
+
+
+def _next_step(name: str, tools: dict[str, ToolDefinition]) -> str:
+    if name not in tools:
+        return "call one of the available tools by its exact name"
+    return f"call {name} again with arguments that are one JSON object matching its schema"
 
 
 def _text_call_note(problem: str | None) -> str:
