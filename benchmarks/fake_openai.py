@@ -10,8 +10,10 @@ Not a model and not for CI: it exists so the benchmark itself can be exercised o
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import itertools
 import json
+import re
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -90,9 +92,20 @@ def to_langchain(messages: list[dict[str, Any]]) -> list[BaseMessage]:
     return out
 
 
+_NOW = re.compile(r"Now \(UTC\):\s*(\S+)")
+
+
+def _clock_of(body: dict[str, Any]) -> dt.datetime:
+    """The world's "now" as the system prompt states it (the planner dates rain scenarios by
+    it); the wall clock if the prompt does not say."""
+    for message in body.get("messages", []):
+        if message.get("role") == "system" and (m := _NOW.search(message.get("content") or "")):
+            return dt.datetime.fromisoformat(m.group(1))
+    return dt.datetime.now(dt.UTC)
+
+
 class FakeModel:
     def __init__(self, faults: set[str]) -> None:
-        self.planner = OfflinePlanner()
         self.faults = faults
         self.ids = itertools.count(1)
 
@@ -105,7 +118,9 @@ class FakeModel:
             )
             for t in body.get("tools") or []
         ]
-        reply = self.planner.invoke(to_langchain(body["messages"]), tools)
+        now = _clock_of(body)
+        planner = OfflinePlanner(clock=lambda: now)
+        reply = planner.invoke(to_langchain(body["messages"]), tools)
         message: dict[str, Any] = {"role": "assistant", "content": reply.text or None}
         if reply.tool_calls and "hermes" in self.faults:
             message["content"] = "\n".join(

@@ -3,8 +3,7 @@
 "上海", "shanghai", "Shanghai flagship 01", "rain boots", "雨靴", "rb001-blk-38" all resolve to the
 pool's codes; a near miss raises a ToolError that names the candidates and the next step (which
 tool lists the codes), so a model can correct itself instead of giving up. Everything is read from
-the pool (locations, styles, SKUs); the Chinese labels of cities, regions and categories come
-from ``labels`` (one place to switch when they become pool data).
+the pool: locations, styles and SKUs, and its vocabulary's Chinese labels and category synonyms.
 """
 
 from __future__ import annotations
@@ -16,8 +15,8 @@ from functools import cached_property
 
 from sqlmodel import Session, col, select
 
-from inventory import vocabulary
 from inventory.models import Location, Sku, Style
+from inventory.vocabulary import load_vocabulary
 from tools.context import ToolError
 from tools.stock_lookup.vocabulary import known_codes
 
@@ -42,12 +41,8 @@ CATEGORY_SYNONYMS: dict[str, str] = {
 
 
 def labels(session: Session) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
-    """Chinese labels of cities, regions and categories: from the pool's vocabulary where the
-    pool has one (``load_vocabulary``), else from the fixed tables."""
-    load = getattr(vocabulary, "load_vocabulary", None)
-    if load is None:
-        return vocabulary.CITY_ZH, vocabulary.REGION_ZH, vocabulary.CATEGORY_ZH  # type: ignore[attr-defined]
-    pool = load(session)
+    """Chinese labels of cities, regions and categories, from the pool's vocabulary."""
+    pool = load_vocabulary(session)
     return (
         {code: term.name_zh for code, term in pool.cities.items()},
         {code: term.name_zh for code, term in pool.regions.items()},
@@ -58,10 +53,8 @@ def labels(session: Session) -> tuple[dict[str, str], dict[str, str], dict[str, 
 def category_synonyms(session: Session) -> dict[str, str]:
     """Words for categories beyond their names: the pool's own synonyms, and ours."""
     words = dict(CATEGORY_SYNONYMS)
-    load = getattr(vocabulary, "load_vocabulary", None)
-    if load is not None:
-        for code, term in load(session).categories.items():
-            words.update({word: code for word in term.synonyms})
+    for code, term in load_vocabulary(session).categories.items():
+        words.update({word: code for word in term.synonyms})
     return words
 
 

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx
 
 from agents.llm.base import ChatModel
 from agents.llm.offline import OfflinePlanner
 from agents.llm.openai_adapter import OpenAIChatModel
+from inventory.clock import Clock
 from inventory.config import Settings
+from inventory.vocabulary import Vocabulary
 
 
-def make_chat_model(settings: Settings, http_client: httpx.Client | None = None) -> ChatModel:
-    """``http_client`` replaces the transport (the eval harness records cassettes through it)."""
+def make_chat_model(
+    settings: Settings,
+    clock: Clock,
+    vocabulary: Callable[[], Vocabulary] | None = None,
+    http_client: httpx.Client | None = None,
+) -> ChatModel:
+    """``clock`` is the runtime's: the offline planner dates rain scenarios by it;
+    ``vocabulary`` gives it the pool's words (cities, categories, location codes);
+    ``http_client`` replaces the model's transport (the eval harness records cassettes)."""
     if settings.llm_configured:
         assert settings.llm_base_url and settings.llm_model
         return OpenAIChatModel(
@@ -24,4 +35,4 @@ def make_chat_model(settings: Settings, http_client: httpx.Client | None = None)
             context_tokens=settings.llm_context_tokens,
             http_client=http_client,
         )
-    return OfflinePlanner()
+    return OfflinePlanner(clock, vocabulary)

@@ -6,6 +6,7 @@ import json
 
 from agents.graphs.ops_chat.compact import approx_tokens, summarise
 from agents.llm.offline_answers import render_stock
+from inventory.demo_world.vocabulary import DEMO_VOCABULARY
 
 
 def _lookup(positions: int) -> dict:
@@ -86,5 +87,11 @@ def test_the_planner_reads_a_summary_made_for_it_as_the_tools_output() -> None:
     payload.pop("by_location")
     out = json.loads(summarise("stock_lookup", payload, 5_000, for_model=False))
     assert out["positions"][0] == payload["positions"][0]  # rows keep their shape
-    answer = render_stock(out, {"city": "Shanghai", "category": "rain_boots"}, "en")
+    answer = render_stock(
+        out, {"city": "Shanghai", "category": "rain_boots"}, "en", DEMO_VOCABULARY
+    )
     assert "4000 available to promise" in answer and "totals cover every match" in answer
+    answer_zh = render_stock(
+        out, {"city": "Shanghai", "category": "rain_boots"}, "zh", DEMO_VOCABULARY
+    )
+    assert "4000" in answer_zh and "上海" in answer_zh

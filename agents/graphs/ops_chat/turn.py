@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
@@ -21,6 +22,7 @@ from agents.llm.base import ChatModel, LLMError, ToolDefinition
 from agents.llm.factory import make_chat_model
 from agents.llm.offline import OfflinePlanner
 from agents.llm.offline_parse import parse_request
+from inventory.vocabulary import vocabulary_of
 
 if TYPE_CHECKING:
     from agents.runtime import AgentRuntime
@@ -63,7 +65,7 @@ def offline_planner(runtime: AgentRuntime) -> ChatModel:
     if isinstance(runtime.llm, OfflinePlanner):
         return runtime.llm
     without_llm = runtime.settings.model_copy(update={"llm_base_url": None, "llm_model": None})
-    return make_chat_model(without_llm)
+    return make_chat_model(without_llm, runtime.clock, partial(vocabulary_of, runtime.engine))
 
 
 class TurnControl:
@@ -176,7 +178,7 @@ class TurnControl:
             if zh
             else f"The language model failed in this turn: {reason}."
         )
-        can_parse = parse_request(text).intent != "help"
+        can_parse = parse_request(text, vocabulary_of(self.runtime.engine)).intent != "help"
         happened = self._happened(state)
         # Not after the model proposed something this turn: the planner would propose it again.
         if (
