@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint format bench install clean
+.PHONY: run test lint format bench install clean example
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python >= 3.11 with venv is required (none found on PATH)"; exit 2; }
@@ -30,6 +30,11 @@ test: $(STAMP)
 	@$(BIN)/python -m pytest -q -p no:cacheprovider; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; \
 	exit $$status
+
+# A retailer that is not the demo world (examples/chengdu): CSV import into a fresh SQLite pool,
+# forecaster fit, a signed rain alert on the wall clock, approval, WMS references printed.
+example: $(STAMP)
+	$(BIN)/stockpilot example examples/chengdu --db var/example/pool.sqlite
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 from sqlalchemy.engine import Engine
 
@@ -14,6 +15,7 @@ from connectors.base import ConnectorSet
 from inventory.clock import Clock, pool_clock, world_clock
 from inventory.config import Settings, get_settings
 from inventory.db import get_engine
+from inventory.vocabulary import vocabulary_of
 from tools.context import ToolContext
 
 __all__ = ["AgentRuntime", "Clock", "world_clock"]
@@ -45,7 +47,7 @@ class AgentRuntime:
         return cls(
             engine=engine,
             settings=settings,
-            llm=make_chat_model(settings, clock),
+            llm=make_chat_model(settings, clock, partial(vocabulary_of, engine)),
             connectors=ConnectorSet.from_settings(settings),
             clock=clock,
             policy=load_policy(settings.policy_file),

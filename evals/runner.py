@@ -41,8 +41,8 @@ from evals.world import (
 from inventory.clock import Clock, world_clock
 from inventory.config import Settings, get_settings
 from inventory.db import session_scope
+from inventory.demo_world.vocabulary import DEMO_VOCABULARY
 from inventory.models import OutboxMessage, Sku, Style, WeatherDaily
-from inventory.vocabulary import RAIN_CATEGORIES, resolve_city
 
 LlmMode = Literal["auto", "offline", "live", "record"]
 
@@ -86,7 +86,10 @@ def weather_check(world: World, scenario: Scenario) -> CheckResult | None:
 
 
 def replay_scope(scenario: Scenario) -> Scope:
-    """The decision the agent faced: a rain alert plans rain gear for its city's stores."""
+    """The decision the agent faced: a rain alert plans rain gear for its city's stores.
+
+    Scenarios are demo worlds (DESIGN §7), so their words are the demo world's vocabulary."""
+    resolve_city, rain_categories = DEMO_VOCABULARY.resolve_city, DEMO_VOCABULARY.rain_categories
     if scenario.replay_scope is not None:
         chosen = scenario.replay_scope
         return Scope(
@@ -99,7 +102,7 @@ def replay_scope(scenario: Scenario) -> Scope:
         and alert.payload.get("type", "rain") == "rain"
         and "city" in alert.payload
     ):
-        return Scope(city=resolve_city(str(alert.payload["city"])), categories=RAIN_CATEGORIES)
+        return Scope(city=resolve_city(str(alert.payload["city"])), categories=rain_categories)
     return Scope()
 
 
@@ -142,10 +145,15 @@ def admit_through_webhook(world: World) -> Callable[[dict[str, Any], int], tuple
 
 
 def _sweep_expired(world: World) -> list[str]:
+    """The service worker's sweep: due approvals and their subjects expire together; an order
+    that never reached the gate (no approval row) lapses on its own expiry."""
     from agents.executor.orders import expire_due_orders
+    from agents.executor.timing import as_utc
+    from agents.expiry import expire_due_approvals
 
+    expired = [a.subject_id for a in expire_due_approvals(world.engine, as_utc(world.now))]
     with session_scope(world.engine) as session:
-        return expire_due_orders(session, at=world.now)
+        return expired + expire_due_orders(session, at=world.now)
 
 
 def _naive_utc(moment: dt.datetime) -> dt.datetime:
@@ -222,13 +230,7 @@ def _chat_model(
         assert settings.llm_base_url and settings.llm_model
         tape = Cassette(base_url=settings.llm_base_url, model=settings.llm_model)
         client = recording_client(tape, timeout_s=settings.llm_timeout_s)
-        model = OpenAIChatModel(
-            base_url=settings.llm_base_url,
-            model=settings.llm_model,
-            api_key=settings.llm_api_key,
-            timeout_s=settings.llm_timeout_s,
-            http_client=client,
-        )
+        model = make_chat_model(settings, clock, http_client=client)
         try:
             yield model, list
         finally:

@@ -15,6 +15,7 @@ from agents.runs import RunResult, run_graph
 from api.auth import Principal, Role
 from inventory.config import get_settings
 from inventory.db import get_engine
+from inventory.vocabulary import UnknownTerm, vocabulary_of
 from stockpilot_cli.agent_io import (
     API_KEY_HELP,
     agent_session,
@@ -89,6 +90,10 @@ def rain(
         alert = AlertPayload(type="rain", city=city, mm=mm, hours=hours, sender="cli")
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
+    try:  # the pool's cities, not a code constant: a retailer's own or the demo world's
+        alert.city = vocabulary_of(get_engine(db)).resolve_city(alert.city)
+    except UnknownTerm as exc:
+        raise typer.BadParameter(str(exc), param_hint="--city") from exc
     thread_id = thread or f"alert-{uuid.uuid4().hex[:12]}"
     who = identify(get_engine(db), api_key, demo=get_settings().demo)
     if not who.has_any(Role.OPS, Role.APPROVER):

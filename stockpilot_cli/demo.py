@@ -16,8 +16,8 @@ from inventory import schema
 from inventory.config import DEMO_DATABASE_FILE, get_settings
 from inventory.db import dispose_engines, get_engine, normalise_url
 from inventory.demo_world import WorldSpec, WorldSummary, build_world
+from inventory.demo_world.vocabulary import CITY_REGION
 from inventory.models import Location, WorldMeta
-from inventory.vocabulary import CITY_REGION
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)

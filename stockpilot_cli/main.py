@@ -52,6 +52,7 @@ COMMANDS: dict[str, str] = {
     "demo-world": "stockpilot_cli.demo",
     "stock": "stockpilot_cli.stock",
     "import": "stockpilot_cli.importers",
+    "example": "stockpilot_cli.example",
     "eval": "stockpilot_cli.evals",
     "sim": "stockpilot_cli.sim",
     "outbox": "stockpilot_cli.outbox",

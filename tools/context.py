@@ -7,11 +7,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 from inventory.clock import Clock, ClockUnavailable, pool_clock, world_clock
 from inventory.config import Settings, get_settings
+from inventory.vocabulary import UnknownTerm, load_vocabulary
 
 
 class ToolError(ValueError):
@@ -21,6 +22,15 @@ class ToolError(ValueError):
         super().__init__(message)
         self.field = field
         self.value = value
+
+
+def resolve_city(session: Session | Connection, name: str, *, field: str = "city") -> str:
+    """The pool's code for a city typed in English or Chinese, or a ToolError listing the known
+    cities (they are the pool's rows: a retailer's own, or the demo world's)."""
+    try:
+        return load_vocabulary(session).resolve_city(name)
+    except UnknownTerm as error:
+        raise ToolError(str(error), field=field, value=name) from error
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
-from inventory.vocabulary import CITY_REGION, rain_band
+from inventory.demo_world.vocabulary import CITY_REGION
+from inventory.vocabulary import rain_band
 
 #: Physical bounds; outside them a reading is a sensor or export error, not weather.
 MAX_HOURLY_PRECIP_MM = 200.0  # China's hourly record is ≈ 202 mm (Zhengzhou 2021)

@@ -13,12 +13,16 @@ from sqlalchemy import Connection, Table, insert
 from sqlmodel import SQLModel
 
 from inventory.demo_world.generate import GeneratedWorld
+from inventory.demo_world.vocabulary import demo_terms
 from inventory.models import (
+    Category,
     ChannelEntitlement,
+    City,
     DailySales,
     FutureDemand,
     Lane,
     Location,
+    Region,
     Sku,
     Style,
     WeatherDaily,
@@ -200,8 +204,13 @@ def future_rows(world: GeneratedWorld, dates: np.ndarray) -> Iterator[tuple]:
 
 
 def write_reference(connection: Connection, world: GeneratedWorld) -> dict[str, int]:
-    """Locations (DCs first, for serving_dc), lanes, entitlements, styles, SKUs."""
+    """The vocabulary (regions, cities, categories), locations (DCs first, for serving_dc),
+    lanes, entitlements, styles, SKUs."""
     counts = {}
+    regions, cities, categories = demo_terms()
+    counts["region"] = bulk_insert(connection, Region.__table__, model_rows(regions))
+    counts["city"] = bulk_insert(connection, City.__table__, model_rows(cities))
+    counts["category"] = bulk_insert(connection, Category.__table__, model_rows(categories))
     locations = sorted(world.network.locations, key=lambda loc: loc.serving_dc is not None)
     counts["location"] = bulk_insert(connection, Location.__table__, model_rows(locations))
     counts["lane"] = bulk_insert(connection, Lane.__table__, model_rows(world.network.lanes))

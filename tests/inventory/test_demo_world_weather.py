@@ -90,7 +90,7 @@ def test_the_weather_ships_inside_the_package_with_its_licence() -> None:
     through importlib.resources, with the CC BY 4.0 attribution beside it."""
     from importlib import resources
 
-    from inventory.vocabulary import CITY_REGION
+    from inventory.demo_world.vocabulary import CITY_REGION
 
     folder = resources.files("inventory").joinpath("data", "weather")
     for city in CITY_REGION:

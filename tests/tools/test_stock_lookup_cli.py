@@ -57,7 +57,7 @@ def test_json_output_is_the_tool_output(db: str) -> None:
     ("args", "named"),
     [
         (["--city", "Atlantis"], "Atlantis"),
-        (["--category", "rainboots"], "rain_boots"),
+        (["--category", "rainbots"], "rain_boots"),
         (["--location", "SHA-S99"], "SHA-S99"),
         (["--window", "3"], "cover_window_days"),
     ],
