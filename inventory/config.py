@@ -95,6 +95,9 @@ class Settings(BaseSettings):
         description="Where 'now' comes from: the wall clock, or the demo world's stored clock; "
         "unset → world in demo mode, wall otherwise.",
     )
+    max_request_bytes: int = Field(
+        default=1 << 20, ge=1024, description="Largest request body the API accepts (413 above)."
+    )
 
     @property
     def is_postgres(self) -> bool:

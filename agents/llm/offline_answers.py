@@ -43,6 +43,11 @@ NO_PENDING: dict[Lang, str] = {
     "并记录您的身份；聊天消息本身不能批准任何操作。",
 }
 
+SHIP_QTY_NOT_POSITIVE: dict[Lang, str] = {
+    "en": "Nothing proposed: a transfer quantity must be a positive number of units, not {}.",
+    "zh": "未提出调拨：调拨数量必须是正整数，而不是 {}。",
+}
+
 SHIP_NEEDS_DETAILS: dict[Lang, str] = {
     "en": (
         "I cannot move stock on a chat instruction alone: every transfer is a proposal checked "

@@ -29,7 +29,6 @@ from tools.forecast_demand.models import ForecastInput, ForecastOutput
 from tools.forecast_demand.pool_panel import load_panel
 from tools.forecast_demand.selection import select_series
 
-LEVELS = ("sku", "style")
 #: The model that answers until the pool's forecaster is fitted (microseconds per series).
 BASELINE_MODEL = "weekday_profile"
 BASELINE_NOTE = (
@@ -89,12 +88,6 @@ def forecast_demand(ctx: ToolContext, request: ForecastInput) -> ForecastOutput:
 
 
 def _check_request(request: ForecastInput) -> None:
-    if request.level not in LEVELS:
-        raise ToolError(
-            f"level must be one of {', '.join(LEVELS)}, got {request.level!r}",
-            field="level",
-            value=request.level,
-        )
     if not 1 <= request.horizon_days <= 28:
         raise ToolError(
             f"horizon_days must be 1..28, got {request.horizon_days}",

@@ -27,3 +27,10 @@ class ChatState(TypedDict, total=False):
     decisions: dict[str, Any] | None
     run_totals: dict[str, Any]
     dispatch: dict[str, Any]
+
+
+class ChatInput(TypedDict, total=False):
+    """What a run's input may write: new messages only. The approval flow's keys (proposals,
+    verdicts, decisions, run totals) are written by the graph's own nodes and nothing else."""
+
+    messages: Annotated[list[AnyMessage], add_messages]
