@@ -210,6 +210,7 @@ def acquire_lease(
     now: dt.datetime | None = None,
     actor: str = "stockpilot",
     new_run: Callable[[Session], object] | None = None,
+    claim_from: tuple[str, ...] | None = None,
 ) -> Lease:
     """Give ``run_id`` its thread's lease, taking over holders that died (with an audit row).
 
@@ -245,6 +246,9 @@ def acquire_lease(
         if run is None:
             session.rollback()
             raise LookupError(f"run {run_id} does not exist")
+        if claim_from is not None and run.status not in claim_from:
+            session.rollback()
+            raise LeaseHeld(f"run {run_id} is already {run.status}")
         run.status = str(RunStatus.RUNNING)
         run.lease_owner = token
         run.lease_expires_at = now + dt.timedelta(seconds=ttl_s)

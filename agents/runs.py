@@ -164,11 +164,13 @@ def admit_run(
     configurable: dict[str, Any] | None = None,
     metadata: dict[str, Any] | None = None,
     ttl_s: float | None = None,
+    claim_from: tuple[str, ...] | None = None,
 ) -> AdmittedRun:
     """Record the run (or take up the existing ``run_id``) and take its thread's lease
     (``ttl_s``, default ``STOCKPILOT_RUN_LEASE_S``; renewed every third of it while it runs).
 
-    Raises LeaseHeld when a live run holds the thread; then no Run row is written.
+    Raises LeaseHeld when a live run holds the thread (or the existing run is no longer in one
+    of ``claim_from``: someone else finished it); then nothing is written.
     """
     ttl_s = ttl_s or get_settings().run_lease_s
     with Session(engine) as session:
@@ -190,6 +192,7 @@ def admit_run(
         ttl_s=ttl_s,
         actor=actor,
         new_run=(lambda session: record_run(session, fresh, actor=actor)) if fresh else None,
+        claim_from=claim_from,
     )
     return AdmittedRun(
         run_id=lease.run_id,

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from sqlalchemy.engine import Engine
 
@@ -14,35 +12,13 @@ from agents.llm.base import ChatModel
 from agents.llm.factory import make_chat_model
 from agents.policy import Policy, load_policy
 from connectors.base import ConnectorSet
+from inventory.clock import Clock, pool_clock, world_clock
 from inventory.config import Settings, get_settings
 from inventory.db import get_engine
+from inventory.vocabulary import vocabulary_of
 from tools.context import ToolContext
 
-Clock = Callable[[], dt.datetime]
-
-
-def world_clock(engine: Engine) -> Clock:
-    """The world's own 'now' (``world_meta['clock']``, UTC), read afresh on every call so evals
-    and expiry tests can move it. Aware, as the pool's timestamp columns require."""
-
-    def now() -> dt.datetime:
-        world_now = ToolContext.for_world(engine).now
-        return world_now if world_now.tzinfo else world_now.replace(tzinfo=dt.UTC)
-
-    return now
-
-
-def ticking(clock: Clock) -> Clock:
-    """``clock`` advancing in real time (whole seconds) from now on: for long-running processes
-    (the service, ``outbox dispatch --watch``), so outbox retries stamped on the same clock as
-    the rows come due. (Superseded by ``inventory.clock.pool_clock(..., ticking=True)`` where
-    the runtime's clock module exists.)"""
-    started = time.monotonic()
-
-    def now() -> dt.datetime:
-        return clock() + dt.timedelta(seconds=int(time.monotonic() - started))
-
-    return now
+__all__ = ["AgentRuntime", "Clock", "world_clock"]
 
 
 @dataclass
@@ -59,25 +35,24 @@ class AgentRuntime:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings | None = None, engine: Engine | None = None
+        cls,
+        settings: Settings | None = None,
+        engine: Engine | None = None,
+        clock: Clock | None = None,
     ) -> AgentRuntime:
+        """The runtime on the product's clock (``settings.clock_mode``) unless one is given."""
         settings = settings or get_settings()
         engine = engine or get_engine(settings.database_url)
+        clock = clock or pool_clock(engine, settings.clock_mode)
         return cls(
             engine=engine,
             settings=settings,
-            llm=make_chat_model(settings),
+            llm=make_chat_model(settings, clock, partial(vocabulary_of, engine)),
             connectors=ConnectorSet.from_settings(settings),
-            clock=cls.clock_for(settings, engine),
+            clock=clock,
             policy=load_policy(settings.policy_file),
             dispatch=DispatchSettings.from_settings(settings),
         )
 
-    @staticmethod
-    def clock_for(settings: Settings, engine: Engine) -> Clock:
-        """The product's clock for this pool: the one outbox rows, approvals and runs share."""
-        del settings  # one clock today: the world's; the setting picks it once there are two
-        return world_clock(engine)
-
     def tool_context(self) -> ToolContext:
-        return ToolContext(engine=self.engine, now=self.clock(), settings=self.settings)
+        return ToolContext.at_clock(self.engine, self.clock, self.settings)

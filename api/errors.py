@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from inventory.clock import ClockUnavailable
 from tools.context import ToolError
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ _CODES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    413: "too_large",
     415: "unsupported_media_type",
     422: "invalid_input",
     429: "too_many_requests",
@@ -112,6 +114,13 @@ def _safe_value(value: Any) -> Any:
         encoded = jsonable_encoder(value)
     except Exception:
         encoded = repr(value)
+    if isinstance(encoded, str):  # a lone surrogate would break the error body itself
+        encoded = encoded.encode("utf-8", "backslashreplace").decode("utf-8")
+    elif isinstance(encoded, dict | list):
+        try:
+            repr(encoded).encode("utf-8")
+        except UnicodeEncodeError:
+            encoded = repr(encoded).encode("utf-8", "backslashreplace").decode("utf-8")
     if isinstance(encoded, str) and len(encoded) > 200:
         return encoded[:200] + "…"
     if isinstance(encoded, dict | list) and len(repr(encoded)) > 500:
@@ -157,6 +166,11 @@ async def _on_tool_error(_: Request, exc: ToolError) -> JSONResponse:
     return error_response(422, str(exc), field=exc.field, value=exc.value)
 
 
+async def _on_no_clock(_: Request, exc: ClockUnavailable) -> JSONResponse:
+    """The service runs on the world's clock but the pool has none: a setup problem, said so."""
+    return error_response(503, str(exc), field="clock")
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(500, f"internal error ({type(exc).__name__}); it has been logged")
@@ -167,6 +181,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _on_api_error)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(ToolError, _on_tool_error)
+    app.add_exception_handler(ClockUnavailable, _on_no_clock)
     app.add_exception_handler(Exception, _on_unexpected)
 
 

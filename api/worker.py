@@ -17,7 +17,8 @@ from sqlmodel import Session, select
 
 from agents.lease import lapse_reason, utcnow
 from agents.runs import LeaseHeld
-from api.auth import Principal
+from api.auth import Principal, Role
+from api.decisions import sweep_expired
 from api.langgraph_compat.runner import GraphRunner
 from inventory.models import AgentThread, Run, RunStatus
 
@@ -58,6 +59,14 @@ class Worker:
                 self.run_pending()
             except Exception:
                 log.exception("worker pass failed; retrying after %.1f s", self.poll_s)
+            try:
+                sweep_expired(self.runner)
+            except Exception:
+                log.exception("expiry sweep failed; retrying after %.1f s", self.poll_s)
+            try:
+                sweep_expired(self.runner)
+            except Exception:
+                log.exception("expiry sweep failed; retrying after %.1f s", self.poll_s)
             self.wake.wait(self.poll_s)
             self.wake.clear()
 
@@ -105,6 +114,7 @@ class Worker:
                 graph_input=None,
                 trigger=run.trigger,
                 run_id=run.id,
+                claim_from=(RunStatus.ADMITTED, RunStatus.RUNNING),
             )
         except Exception as exc:  # busy (another worker got it first) or unknown assistant
             if not _is_busy(exc):
@@ -116,6 +126,10 @@ class Worker:
             return True
         resuming = bool(state.next)
         graph_input = None if resuming else _graph_input(run)
+        if resuming:  # decide as whoever the interrupted run was deciding for
+            who = _recorded_principal(run)
+            ticket.admitted.configurable["principal"] = who.as_resume_principal()
+            ticket.admitted.configurable["requested_by"] = who.name
         ticket = type(ticket)(
             admitted=ticket.admitted,
             principal=ticket.principal,
@@ -139,3 +153,27 @@ def _graph_input(run: Run) -> dict | None:
     if run.trigger == "alert":
         return run.input
     return (run.input or {}).get("input")
+
+
+def _recorded_principal(run: Run) -> Principal:
+    """Who a taken-over run decides as: the authenticated caller the API recorded with its
+    resume (so a decision interrupted by a crash is applied as that person), else the worker,
+    which may decide nothing."""
+    resume = ((run.input or {}).get("command") or {}).get("resume")
+    who = resume.get("principal") if isinstance(resume, dict) else None
+    if isinstance(who, dict) and isinstance(who.get("name"), str):
+        roles = [Role(r) for r in who.get("roles") or [] if r in Role._value2member_map_]
+        return Principal(name=who["name"], roles=roles)
+    return WORKER_PRINCIPAL
+
+
+def _recorded_principal(run: Run) -> Principal:
+    """Who a taken-over run decides as: the authenticated caller the API recorded with its
+    resume (so a decision interrupted by a crash is applied as that person), else the worker,
+    which may decide nothing."""
+    resume = ((run.input or {}).get("command") or {}).get("resume")
+    who = resume.get("principal") if isinstance(resume, dict) else None
+    if isinstance(who, dict) and isinstance(who.get("name"), str):
+        roles = [Role(r) for r in who.get("roles") or [] if r in Role._value2member_map_]
+        return Principal(name=who["name"], roles=roles)
+    return WORKER_PRINCIPAL

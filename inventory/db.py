@@ -20,8 +20,9 @@ _ENGINES: dict[str, Engine] = {}
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-#: PostgreSQL's "try the transaction again" errors: serialization_failure, deadlock_detected.
-RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+#: PostgreSQL aborts one of two transactions that wait on each other (deadlock, 40P01) or that
+#: cannot be serialised (40001). The other one commits; the aborted one succeeds when run again.
+TRANSIENT_SQLSTATES = frozenset({"40001", "40P01"})
 
 
 def normalise_url(url: str) -> str:
@@ -95,14 +96,14 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
             raise
 
 
-def is_retryable(error: BaseException) -> bool:
+def is_transient(error: BaseException) -> bool:
     """A transaction that failed only because another one got in its way (a PostgreSQL deadlock
     or serialization failure; SQLite still locked after its busy timeout)."""
     seen: BaseException | None = error
     while seen is not None:
         if isinstance(seen, exc.DBAPIError):
             orig = seen.orig
-            if getattr(orig, "sqlstate", None) in RETRYABLE_SQLSTATES:
+            if getattr(orig, "sqlstate", None) in TRANSIENT_SQLSTATES:
                 return True
             if "database is locked" in str(orig):
                 return True
@@ -118,10 +119,10 @@ def retrying(
     first_delay_s: float = 0.05,
 ) -> T:
     """Run ``work`` in its own transaction (``session_scope``), again from the start when it
-    fails with a retryable conflict (``is_retryable``); jittered backoff between attempts.
+    fails with a retryable conflict (``is_transient``); jittered backoff between attempts.
 
     The one way to write stock from outside a graph node (graph nodes get the same through
-    LangGraph's retry policy on ``is_retryable``). ``work`` must be safe to re-run: it runs in a
+    LangGraph's retry policy on ``is_transient``). ``work`` must be safe to re-run: it runs in a
     fresh transaction each time, the failed one rolled back whole.
     """
     for attempt in range(1, attempts + 1):
@@ -129,7 +130,7 @@ def retrying(
             with session_scope(engine) as session:
                 return work(session)
         except Exception as error:
-            if attempt == attempts or not is_retryable(error):
+            if attempt == attempts or not is_transient(error):
                 raise
             delay = first_delay_s * 2 ** (attempt - 1) * (0.5 + random.random())
             log.warning("transaction conflict (attempt %d): %s; retrying", attempt, error)

@@ -14,8 +14,8 @@ from sqlmodel import Session
 
 from agents.executor import outbox_ops
 from agents.executor.dispatcher import Dispatcher, DispatchSettings
-from agents.runtime import AgentRuntime, ticking
 from connectors.base import ConnectorSet
+from inventory.clock import pool_clock
 from inventory.config import Settings, get_settings
 from inventory.db import get_engine
 from inventory.models import OutboxStatus
@@ -58,7 +58,7 @@ def list_messages(
 def _act(db: str | None, action: str, outbox_id: int, **kwargs: str) -> None:
     settings = _settings(db)
     engine = get_engine(settings.database_url)
-    runtime_clock = AgentRuntime.clock_for(settings, engine)
+    runtime_clock = pool_clock(engine, settings.clock_mode)
     act = outbox_ops.requeue_message if action == "requeue" else outbox_ops.cancel_message
     try:
         entry = act(  # type: ignore[operator]
@@ -107,7 +107,7 @@ def dispatch(
         dispatcher = Dispatcher(
             engine,
             connectors,
-            clock=ticking(AgentRuntime.clock_for(settings, engine)),
+            clock=pool_clock(engine, settings.clock_mode, ticking=watch),
             settings=DispatchSettings.from_settings(settings),
         )
         if not watch:

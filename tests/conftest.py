@@ -134,62 +134,121 @@ def world_engine(small_world_template: Path, tmp_path: Path) -> Iterator[Engine]
     eng.dispose()
 
 
+@pytest.fixture(scope="session")
+def forecast_models_dir(
+    small_world_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """Both forecasters (sku and style level) fitted once on the small world, kept beside its
+    template (under var/, ignored) for later sessions too. Fitting is a job, never a side effect
+    of a forecast, so tests that need the real model take this folder as ``data_dir/models``.
+    Artefacts are keyed on the world's spec, so every copy of the template loads them; the
+    folder name changes with the forecasting code, so a cached fit is never a stale model."""
+    import hashlib
+
+    from inventory.clock import read_world_clock
+    from tools.forecast_demand.artefacts import load_artefact, pool_fingerprint
+    from tools.forecast_demand.fitting import fit_pool_model
+
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for package in ("forecasting", "tools/forecast_demand"):
+        for source in sorted((root / package).glob("*.py")):
+            digest.update(source.name.encode() + source.read_bytes())
+    path = small_world_template.with_name(
+        f"{small_world_template.stem}.api-models-{digest.hexdigest()[:10]}"
+    )
+    path.mkdir(exist_ok=True)
+    from inventory.demo_world import copy_world
+
+    copy = copy_world(small_world_template, tmp_path_factory.mktemp("fit") / "world.sqlite")
+    engine = make_engine(f"sqlite:///{copy}")  # never open the shared template itself
+    try:
+        pool = pool_fingerprint(engine)
+        now = read_world_clock(engine)
+        assert now is not None, "the small world has a clock"
+        for level in ("sku", "style"):
+            if load_artefact(path, pool, level) is None:
+                fit_pool_model(engine, now.date(), path, level=level)
+    finally:
+        engine.dispose()
+    return path
+
+
+@pytest.fixture
+def fitted_data_dir(forecast_models_dir: Path, tmp_path: Path) -> Path:
+    """A private data_dir whose models/ are the session's fitted forecasters (read-mostly)."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(exist_ok=True)
+    (data_dir / "models").symlink_to(forecast_models_dir, target_is_directory=True)
+    return data_dir
+
+
+# --- The small demo world on PostgreSQL (for service and attack tests on both databases) ----
+
+
 def _copy_pool(source: Engine, target: Engine) -> None:
-    """Every row of a migrated pool into another migrated pool (SQLite → Postgres)."""
+    """Every row of ``source`` into the migrated, empty ``target`` (same schema), then the
+    Postgres id sequences moved past the copied ids."""
     from sqlmodel import SQLModel
 
-    import inventory.models  # noqa: F401  (registers every table)
-
-    with source.connect() as src, target.begin() as dst:
-        for table in SQLModel.metadata.sorted_tables:
-            rows = [dict(r._mapping) for r in src.execute(sa.select(table))]
+    tables = [t for t in SQLModel.metadata.sorted_tables if t.name != "alembic_version"]
+    with source.connect() as read, target.begin() as write:
+        for table in tables:
+            rows = [dict(r._mapping) for r in read.execute(table.select())]
             for start in range(0, len(rows), 5000):
-                dst.execute(table.insert(), rows[start : start + 5000])
-            if rows and "id" in table.c and isinstance(table.c.id.type, sa.Integer):
-                dst.execute(
+                write.execute(table.insert(), rows[start : start + 5000])
+        for table in tables:
+            if "id" in table.c and _has_sequence(write, table.name):
+                write.execute(
                     sa.text(
                         f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
-                        f"(SELECT max(id) FROM {table.name}))"
+                        f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"
                     )
                 )
 
 
+def _has_sequence(conn: sa.Connection, table: str) -> bool:
+    return (
+        conn.execute(sa.text(f"SELECT pg_get_serial_sequence('{table}', 'id')")).scalar()
+        is not None
+    )
+
+
 @pytest.fixture(scope="session")
-def small_world_pg_template(postgres_admin_url: str, small_world_template: Path) -> Iterator[str]:
-    """The small world loaded once into a Postgres database that tests clone (CREATE DATABASE
-    … TEMPLATE takes a fraction of a second; loading takes a few)."""
+def pg_world_template(postgres_admin_url: str, small_world_template: Path) -> Iterator[str]:
+    """A Postgres database holding the small world, built once per session; copy it with
+    ``CREATE DATABASE ... TEMPLATE`` (``pg_world_engine``), never use it directly."""
     url = create_postgres_database(postgres_admin_url)
-    source = make_engine(f"sqlite:///{small_world_template}")
     target = make_engine(url)
-    schema.upgrade(target)
-    _copy_pool(source, target)
-    source.dispose()
-    target.dispose()
+    source = make_engine(f"sqlite:///{small_world_template}")
     try:
-        yield url.rsplit("/", 1)[1]
+        schema.upgrade(target)
+        _copy_pool(source, target)
     finally:
-        drop_postgres_database(postgres_admin_url, url)
+        source.dispose()
+        target.dispose()
+    yield url
+    drop_postgres_database(postgres_admin_url, url)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def world_db_url(
-    request: pytest.FixtureRequest, small_world_template: Path, tmp_path: Path
-) -> Iterator[str]:
-    """A private copy of the small world, once on a SQLite file and once on Postgres."""
-    if request.param == "sqlite":
-        from inventory.demo_world import copy_world
-
-        yield f"sqlite:///{copy_world(small_world_template, tmp_path / 'world.sqlite')}"
-        return
-    admin_url = request.getfixturevalue("postgres_admin_url")
-    template = request.getfixturevalue("small_world_pg_template")
+@pytest.fixture
+def pg_world_engine(postgres_admin_url: str, pg_world_template: str) -> Iterator[Engine]:
+    """A private Postgres copy of the small world; change it freely."""
     name = f"sp_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    template = pg_world_template.rsplit("/", 1)[1]
+    admin = sa.create_engine(postgres_admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
     admin.dispose()
-    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        yield url
-    finally:
-        drop_postgres_database(admin_url, url)
+    url = postgres_admin_url.rsplit("/", 1)[0] + f"/{name}"
+    eng = make_engine(url)
+    yield eng
+    eng.dispose()
+    drop_postgres_database(postgres_admin_url, url)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_world_engine(request: pytest.FixtureRequest) -> Engine:
+    """The small world, once on a SQLite file and once on PostgreSQL."""
+    name = "world_engine" if request.param == "sqlite" else "pg_world_engine"
+    return request.getfixturevalue(name)

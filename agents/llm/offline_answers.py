@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from inventory.vocabulary import CATEGORY_ZH, CITY_ZH
+from inventory.vocabulary import Vocabulary
 
 Lang = Literal["en", "zh"]
 
@@ -43,6 +43,11 @@ NO_PENDING: dict[Lang, str] = {
     "并记录您的身份；聊天消息本身不能批准任何操作。",
 }
 
+SHIP_QTY_NOT_POSITIVE: dict[Lang, str] = {
+    "en": "Nothing proposed: a transfer quantity must be a positive number of units, not {}.",
+    "zh": "未提出调拨：调拨数量必须是正整数，而不是 {}。",
+}
+
 SHIP_NEEDS_DETAILS: dict[Lang, str] = {
     "en": (
         "I cannot move stock on a chat instruction alone: every transfer is a proposal checked "
@@ -63,19 +68,19 @@ NO_PLAN: dict[Lang, str] = {
 }
 
 
-def _place(city: str | None, lang: Lang) -> str:
+def _place(city: str | None, lang: Lang, words: Vocabulary) -> str:
     if city is None:
         return "全网" if lang == "zh" else "the network"
-    return CITY_ZH.get(city, city) if lang == "zh" else city
+    return words.city_zh(city) if lang == "zh" else city
 
 
-def _category(category: str | None, lang: Lang) -> str:
+def _category(category: str | None, lang: Lang, words: Vocabulary) -> str:
     if category is None:
         return "所有品类" if lang == "zh" else "all categories"
-    return CATEGORY_ZH.get(category, category) if lang == "zh" else category.replace("_", " ")
+    return words.category_zh(category) if lang == "zh" else words.category_en(category)
 
 
-def render_stock(out: dict[str, Any], args: dict[str, Any], lang: Lang) -> str:
+def render_stock(out: dict[str, Any], args: dict[str, Any], lang: Lang, words: Vocabulary) -> str:
     totals = out["totals"]
     by_location: dict[str, int] = {}
     if out.get("by_location"):  # subtotals over every match, when the positions overflowed
@@ -86,7 +91,8 @@ def render_stock(out: dict[str, Any], args: dict[str, Any], lang: Lang) -> str:
                 by_location.get(position["location"], 0) + position["atp"]
             )
     top = sorted(by_location.items(), key=lambda kv: -kv[1])[:8]
-    place, cat = _place(args.get("city"), lang), _category(args.get("category"), lang)
+    place = _place(args.get("city"), lang, words)
+    cat = _category(args.get("category"), lang, words)
     if lang == "zh":
         head = (
             f"{place}{cat}：可售（ATP）{totals['atp']} 件，在手 {totals['on_hand']} 件，"
@@ -100,7 +106,8 @@ def render_stock(out: dict[str, Any], args: dict[str, Any], lang: Lang) -> str:
             f"{len(by_location)} locations."
         )
         lines = [f"- {loc}: {atp} ATP" for loc, atp in top]
-    if (out.get("truncated") or out.get("omitted_items")) and not out.get("by_location"):
+    paged = "next" in (out.get("positions_page") or {})  # a summary showing the first rows
+    if (out.get("truncated") or paged) and not out.get("by_location"):
         lines.append(
             "（以上地点仅来自列出的部分记录；总数涵盖全部匹配记录）"
             if lang == "zh"
@@ -109,7 +116,9 @@ def render_stock(out: dict[str, Any], args: dict[str, Any], lang: Lang) -> str:
     return "\n".join([head, *lines])
 
 
-def render_forecast(out: dict[str, Any], args: dict[str, Any], lang: Lang) -> str:
+def render_forecast(
+    out: dict[str, Any], args: dict[str, Any], lang: Lang, words: Vocabulary
+) -> str:
     total = sum(series["total_mean"] for series in out["series"])
     by_location: dict[str, float] = {}
     for series in out["series"]:
@@ -118,7 +127,8 @@ def render_forecast(out: dict[str, Any], args: dict[str, Any], lang: Lang) -> st
         )
     top = sorted(by_location.items(), key=lambda kv: -kv[1])[:5]
     days = out["horizon_days"]
-    place, cat = _place(args.get("city"), lang), _category(args.get("category"), lang)
+    place = _place(args.get("city"), lang, words)
+    cat = _category(args.get("category"), lang, words)
     if lang == "zh":
         head = f"{place}{cat}未来 {days} 天预测需求 {total:.0f} 件（模型 {out['model']}）。"
         lines = [f"- {loc}: {units:.0f}" for loc, units in top]

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Command
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -99,6 +98,7 @@ class GraphRunner:
         stream_modes: tuple[str, ...] = ("values",),
         run_input: dict[str, Any] | None = None,
         run_id: str | None = None,
+        claim_from: tuple[str, ...] | None = None,
     ) -> RunTicket:
         """Check the assistant and thread, then admit the run on the one run path (409 busy)."""
         self.graph(assistant_id)
@@ -124,6 +124,7 @@ class GraphRunner:
                 run_input=run_input or {},
                 actor=principal.name,
                 run_id=run_id,
+                claim_from=claim_from,
                 configurable={
                     "principal": principal.as_resume_principal(),
                     # proposals are recorded under the person who asked, so four-eyes can hold
@@ -178,13 +179,3 @@ class GraphRunner:
                 {"value": to_jsonable(i["value"]), "id": i["id"]} for i in result.interrupts
             ],
         )
-
-
-def build_command(command: dict[str, Any] | None) -> Command | None:
-    if not command:
-        return None
-    return Command(
-        resume=command.get("resume"),
-        update=command.get("update"),
-        goto=command.get("goto") or (),
-    )

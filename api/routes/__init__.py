@@ -7,6 +7,7 @@ from api.routes import (
     approvals,
     audit,
     forecasts,
+    jobs,
     outbox,
     policy,
     promo_proposals,
@@ -30,6 +31,7 @@ V1_ROUTERS: list[APIRouter] = [
     audit.router,
     outbox.router,
     policy.router,
+    jobs.router,
 ]
 
 __all__ = ["V1_ROUTERS"]

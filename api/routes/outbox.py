@@ -12,12 +12,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
-from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from agents.executor import outbox_ops
 from agents.executor.dispatcher import DispatchSettings
-from api.decisions import world_now
+from api.decisions import service_clock
 from api.deps import AppStateDep, OpsDep, SessionDep
 from api.errors import ERROR_RESPONSES, conflict, not_found
 from api.schemas.common import Page, Paging
@@ -94,11 +93,7 @@ async def cancel(
 
 def _now(state: AppState) -> datetime:
     """The clock the outbox rows are stamped with: the agents' runtime clock."""
-    runtime = getattr(state.runner.catalog, "runtime", None) if state.runner else None
-    if runtime is not None:
-        return runtime.clock()
-    with Session(state.engine) as session:
-        return world_now(session)
+    return service_clock(state.require_runner())()
 
 
 async def _answer(

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from connectors.base import ConnectorSet
@@ -46,9 +47,9 @@ def _worker(
 @pytest.mark.slow
 @pytest.mark.parametrize("kill_at", ["after_apply", "mid_send", "after_execute"])
 def test_killed_worker_resumes_and_the_wms_holds_exactly_one_order(
-    world_db_url: str, tmp_path: Path, kill_at: str
+    any_world_engine: Engine, tmp_path: Path, kill_at: str
 ):
-    db = world_db_url
+    db = any_world_engine.url.render_as_string(hide_password=False)
     engine = make_engine(db)
     stock_up(engine, "DC-SHA", SKU, 600)
     sim = tmp_path / "sim.sqlite"

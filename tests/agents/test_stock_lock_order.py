@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from agents.executor import orders
-from inventory.db import is_retryable, retrying, session_scope
+from inventory.db import is_transient, retrying, session_scope
 from tests.agents.executor_helpers import DEST, NOW, SOURCE, position, seed_pool, shipment
 
 ORDERS = 16
@@ -117,7 +117,7 @@ def test_a_real_deadlock_is_retried_by_the_one_helper(engine: Engine):
 def test_only_conflicts_are_retryable(engine: Engine):
     with pytest.raises(sa.exc.DBAPIError) as raised, engine.connect() as conn:
         conn.execute(sa.text("SELECT * FROM no_such_table"))
-    assert not is_retryable(raised.value)
+    assert not is_transient(raised.value)
     calls = []
 
     def broken(session):

@@ -17,8 +17,7 @@ import numpy as np
 from sqlmodel import Session, col, select
 
 from inventory.models import DailySales, Lane, Location, Sku, StockPosition, Style
-from inventory.vocabulary import resolve_city
-from tools.context import ToolContext, ToolError
+from tools.context import ToolContext, ToolError, resolve_city
 from tools.forecast_demand.models import ForecastInput, ForecastOutput
 from tools.recommend_promos.economics import StyleStock
 from tools.recommend_promos.elasticity import Elasticity, estimate_elasticity
@@ -39,14 +38,6 @@ def default_forecast_provider(ctx: ToolContext, request: ForecastInput) -> Forec
     from tools.forecast_demand.tool import forecast_demand
 
     return forecast_demand(ctx, request)
-
-
-def _check(request: PromoInput) -> None:
-    bad = [d for d in request.ladder if not 0 < d < 1]
-    if not request.ladder or bad:
-        raise ToolError(
-            "ladder needs markdown depths strictly between 0 and 1", field="ladder", value=bad
-        )
 
 
 @dataclass(frozen=True)
@@ -71,10 +62,7 @@ def _scope_locations(session: Session, request: PromoInput) -> tuple[list[Place]
     if request.locations:
         judged = [loc for loc in stores if loc.code in request.locations]
     if request.city:
-        try:
-            city = resolve_city(request.city)
-        except ValueError as exc:
-            raise ToolError(str(exc), field="city", value=request.city) from exc
+        city = resolve_city(session, request.city)
         judged = [loc for loc in judged if loc.city == city]
     if request.region:
         judged = [loc for loc in judged if loc.region.lower() == request.region.lower()]
@@ -132,7 +120,6 @@ def _elasticity(session: Session, category: str, today: dt.date) -> Elasticity:
 def recommend_promos(
     ctx: ToolContext, request: PromoInput, *, forecast_provider: ForecastProvider | None = None
 ) -> PromoOutput:
-    _check(request)
     forecast = forecast_provider or default_forecast_provider
     notes: list[str] = []
     with ctx.read() as session:
