@@ -15,7 +15,7 @@ from agents.executor.dispatcher import Dispatcher, DispatchSettings
 from connectors import ConnectorSet, RetryPolicy
 from inventory.db import session_scope
 from inventory.models import AuditEvent, OrderStatus, OutboxMessage, OutboxStatus, TransferOrder
-from tests.agents.executor_helpers import NOW, SOURCE, position, seed_pool, shipment
+from tests.agents.executor_helpers import NOW, SOURCE, decided, position, seed_pool, shipment
 from tests.api.conftest import free_port
 
 SETTINGS = DispatchSettings(lease_s=60, backoff_initial_s=5, backoff_max_s=120)
@@ -46,6 +46,7 @@ def _approved_orders(engine: Engine, skus: list[str]) -> list[str]:
             order = orders.create_transfer_order(
                 session, shipment([(skus[index % len(skus)], 1)]), at=NOW
             )
+            decided(session, order.id, "lee")
             orders.approve_transfer_order(session, order.id, decided_by="lee", at=NOW)
             ids.append(order.id)
     return ids

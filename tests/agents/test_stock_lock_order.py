@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 
 from agents.executor import orders
 from inventory.db import is_transient, retrying, session_scope
-from tests.agents.executor_helpers import DEST, NOW, SOURCE, position, seed_pool, shipment
+from tests.agents.executor_helpers import DEST, NOW, SOURCE, decided, position, seed_pool, shipment
 
 ORDERS = 16
 
@@ -53,6 +53,7 @@ def test_opposite_line_orders_reserve_and_dispatch_concurrently_without_deadlock
     ids = _orders(engine, skus)
 
     def approve(session, order_id):
+        decided(session, order_id, "lee")
         orders.approve_transfer_order(session, order_id, decided_by="lee", at=NOW)
 
     def dispatch(session, order_id):

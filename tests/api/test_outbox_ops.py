@@ -13,7 +13,7 @@ from evals.world import set_clock
 from inventory.db import dispose_engines, session_scope
 from inventory.models import OrderStatus, OutboxMessage, TransferOrder
 from stockpilot_cli.main import full_app
-from tests.agents.executor_helpers import NOW, SOURCE, position, seed_pool, shipment
+from tests.agents.executor_helpers import NOW, SOURCE, decided, position, seed_pool, shipment
 from tests.api.conftest import KEYS
 
 app = full_app()
@@ -29,6 +29,7 @@ def _approved(engine: Engine, n: int = 2) -> tuple[list[str], list[str]]:
         ids = []
         for index in range(n):
             order = orders.create_transfer_order(session, shipment([(skus[index], 2)]), at=NOW)
+            decided(session, order.id, "lee")
             orders.approve_transfer_order(session, order.id, decided_by="lee", at=NOW)
             ids.append(order.id)
     return ids, skus
