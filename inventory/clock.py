@@ -8,8 +8,10 @@ caller asks :func:`pool_clock` (or, in evals and tests that move time on purpose
 :func:`world_clock`) instead of reading a clock of its own.
 
 Every instant handed out is timezone-aware UTC, as the pool's timestamp columns require.
-Operational timers (run leases, API-key caches) are not "now" in this sense: they measure real
-elapsed time and stay on the wall clock everywhere.
+What this clock stamps is the business record: tool answers, orders, approvals and their expiry,
+outbox rows and their retries, decisions and their audit events. Run bookkeeping (run rows,
+leases, their audit events, alert receipt times, API-key caches) measures real elapsed time and
+stays on the wall clock everywhere; in a real pool the two are the same clock.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ background jobs afterwards (``/v1/jobs``; forecasts come from the fast baseline 
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -113,8 +114,8 @@ def prepare_pool(settings: Settings, world: WorldSpec | None = None) -> tuple[En
 
 
 def _demo_world_into_new_file(settings: Settings, path: Path, spec: WorldSpec) -> Work:
-    """SQLite: build (or reuse) the cached template under var/worlds, then copy it into place.
-    Nothing opens the pool file before the copy is complete."""
+    """SQLite: build (or reuse) the cached template under var/worlds, then copy it into place
+    atomically. Nothing opens the pool file before the copy is complete."""
 
     def work(progress: Progress) -> dict[str, Any]:
         from inventory.demo_world import copy_world, world_template
@@ -124,7 +125,9 @@ def _demo_world_into_new_file(settings: Settings, path: Path, spec: WorldSpec) -
         if cached:
             progress(0.5, "copying the demo world (built once, then cached)")
         template = world_template(spec, progress=lambda f, m: progress(0.9 * f, m))
-        copy_world(template, path)
+        partial = path.with_name(f".{path.name}.partial")
+        copy_world(template, partial)
+        os.replace(partial, path)  # a start killed mid-copy leaves no half pool behind
         engine = get_engine(settings.database_url)
         engine.dispose()  # drop any connection opened before the file was in place
         schema.upgrade(engine)
