@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from inventory.models import ChannelEntitlement, Lane, Location, Sku, StockPosition, Style
-from tools.context import ToolContext, ToolError, resolve_city
+from tools.context import ToolContext, ToolError, category_code, resolve_city
 from tools.forecast_demand.models import ForecastInput, ForecastOutput
 from tools.plan_transfers.eligibility import usable_lanes
 from tools.plan_transfers.models import PlanTransfersInput
@@ -47,7 +47,10 @@ def _scoped_skus(conn: Connection, request: PlanTransfersInput) -> list[SkuNode]
     query = select(
         Sku.code, Style.code, Sku.size, Sku.size_index, Style.price, Style.core_sizes
     ).join(Style, Sku.style_code == Style.code)
-    categories = [*request.categories, *([request.category] if request.category else [])]
+    categories = [
+        category_code(conn, c)
+        for c in [*request.categories, *([request.category] if request.category else [])]
+    ]
     if categories:
         query = query.where(Style.category.in_(categories))  # type: ignore[attr-defined]
     if request.styles:

@@ -17,7 +17,7 @@ import numpy as np
 from sqlmodel import Session, col, select
 
 from inventory.models import DailySales, Lane, Location, Sku, StockPosition, Style
-from tools.context import ToolContext, ToolError, resolve_city
+from tools.context import ToolContext, ToolError, category_code, resolve_city
 from tools.forecast_demand.models import ForecastInput, ForecastOutput
 from tools.recommend_promos.economics import StyleStock
 from tools.recommend_promos.elasticity import Elasticity, estimate_elasticity
@@ -77,7 +77,7 @@ def _scope_locations(session: Session, request: PromoInput) -> tuple[list[Place]
 def _styles(session: Session, request: PromoInput) -> list[Style]:
     query = select(Style)
     if request.category:
-        query = query.where(Style.category == request.category)
+        query = query.where(Style.category == category_code(session, request.category))
     if request.styles:
         query = query.where(col(Style.code).in_(request.styles))
     styles = list(session.exec(query.order_by(col(Style.code))).all())

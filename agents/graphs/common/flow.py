@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import StateGraph
-from langgraph.types import interrupt
+from langgraph.types import RetryPolicy, interrupt
 from pydantic import ValidationError
 
 from agents.approvals import (
@@ -32,10 +32,16 @@ from agents.graphs.common.state import Outcome, ProposalRecord, records_by_subje
 from agents.policy import GateOutcome, Proposal, Verdict, evaluate
 from agents.policy.gate import RunTotals
 from agents.runtime import AgentRuntime
-from inventory.db import session_scope
+from inventory.db import is_transient, session_scope
 from inventory.models import ApprovalStatus
 
 FlowState = dict[str, Any]
+
+
+#: The side-effecting nodes run again when PostgreSQL aborts their transaction as a deadlock
+#: victim (e.g. approving an order while the dispatcher books another from the same DC): each
+#: step is idempotent (decided approvals and movement keys are found, not redone).
+TRANSIENT_RETRY = RetryPolicy(retry_on=is_transient, max_attempts=4, initial_interval=0.2)
 
 
 class ApprovalFlow:
@@ -47,10 +53,10 @@ class ApprovalFlow:
         Both assistants enter it at ``gate`` and leave at ``done``; wiring it here keeps the one
         path every side effect takes in one place.
         """
-        graph.add_node("gate", self.gate)
+        graph.add_node("gate", self.gate, retry_policy=TRANSIENT_RETRY)
         graph.add_node("await_decisions", self.await_decisions)
-        graph.add_node("apply_decisions", self.apply_decisions)
-        graph.add_node("execute", self.execute)
+        graph.add_node("apply_decisions", self.apply_decisions, retry_policy=TRANSIENT_RETRY)
+        graph.add_node("execute", self.execute, retry_policy=TRANSIENT_RETRY)
         graph.add_edge("gate", "execute")
         graph.add_edge("await_decisions", "apply_decisions")
         graph.add_conditional_edges("apply_decisions", self.route_after_apply)
