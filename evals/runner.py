@@ -230,13 +230,7 @@ def _chat_model(
         assert settings.llm_base_url and settings.llm_model
         tape = Cassette(base_url=settings.llm_base_url, model=settings.llm_model)
         client = recording_client(tape, timeout_s=settings.llm_timeout_s)
-        model = OpenAIChatModel(
-            base_url=settings.llm_base_url,
-            model=settings.llm_model,
-            api_key=settings.llm_api_key,
-            timeout_s=settings.llm_timeout_s,
-            http_client=client,
-        )
+        model = make_chat_model(settings, clock, http_client=client)
         try:
             yield model, list
         finally:

@@ -106,7 +106,8 @@ def render_stock(out: dict[str, Any], args: dict[str, Any], lang: Lang, words: V
             f"{len(by_location)} locations."
         )
         lines = [f"- {loc}: {atp} ATP" for loc, atp in top]
-    if (out.get("truncated") or out.get("omitted_items")) and not out.get("by_location"):
+    paged = "next" in (out.get("positions_page") or {})  # a summary showing the first rows
+    if (out.get("truncated") or paged) and not out.get("by_location"):
         lines.append(
             "（以上地点仅来自列出的部分记录；总数涵盖全部匹配记录）"
             if lang == "zh"

@@ -15,6 +15,10 @@ class ChatState(TypedDict, total=False):
     run_id: str
     thread_id: str
     steps: int
+    turn_tokens: int
+    turn_model_s: float
+    fallback: bool
+    fallback_note: str | None
     proposals: Annotated[list[ProposalRecord], append_list]
     judged: Annotated[dict[str, Any], merge_dicts]
     outcomes: Annotated[dict[str, Any], merge_dicts]
