@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from fastapi.testclient import TestClient
 from langgraph.checkpoint.sqlite import SqliteSaver
 from sqlalchemy.engine import Engine
@@ -20,6 +21,12 @@ from tests.api.conftest import KEYS, knows_shanghai, tiny_catalog
 from tests.api.test_alerts import post_alert, weather
 
 VIEWER = {"x-api-key": KEYS["demo-viewer"]}
+
+
+@pytest.fixture(autouse=True)
+def _pool_cities(sqlite_engine: Engine) -> None:
+    """The alerts name Shanghai: the (otherwise empty) pool must know it."""
+    knows_shanghai(sqlite_engine)
 
 
 def _run(engine: Engine, run_id: str) -> Run:
