@@ -42,6 +42,7 @@ from inventory.config import Settings, get_settings
 from inventory.db import session_scope
 from inventory.models import OutboxMessage, Sku, Style, WeatherDaily
 from inventory.vocabulary import RAIN_CATEGORIES, resolve_city
+from tools.plan_transfers.value import load_value_terms
 
 LlmMode = Literal["auto", "offline", "live", "record"]
 
@@ -319,7 +320,12 @@ def run_trial(
         replayed = None
         try:
             replayed = replay(
-                world.engine, start, scenario.clock, scenario.replay_days, replay_scope(scenario)
+                world.engine,
+                start,
+                scenario.clock,
+                scenario.replay_days,
+                replay_scope(scenario),
+                load_value_terms(world.settings.value_terms_file),
             )
         except ReplayError as exc:
             obs.notes.append(f"replay unavailable: {exc}")
