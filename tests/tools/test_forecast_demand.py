@@ -48,7 +48,7 @@ def sku_and_location(ctx: ToolContext) -> tuple[str, str]:
 
 def test_forecast_names_model_and_backtest_and_starts_today(ctx: ToolContext) -> None:
     out = forecast_demand(ctx, ForecastInput(city="Shanghai", horizon_days=14))
-    assert out.model.startswith("global_gbm@") and "on demand" not in out.model
+    assert out.model.startswith("rain_uplift@") and "on demand" not in out.model
     assert {"rmsse", "mase", "bias", "coverage"} <= set(out.backtest)
     assert out.series and all(len(s.points) == 14 for s in out.series)
     assert out.series[0].points[0].date == ctx.today

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -13,7 +14,9 @@ from forecasting.baselines import SeasonalNaive, WeekdayProfile
 from forecasting.global_model import GlobalBoostingForecaster, GlobalModelConfig
 from forecasting.model import fit_calibrated
 from forecasting.panel import Panel
+from forecasting.rain_model import RainUpliftForecaster
 from forecasting.statistical import StatsforecastAutoETS, sktime_seasonal_naive, sktime_theta
+from inventory.models import DailySales
 from tools.context import ToolError
 from tools.forecast_demand.artefacts import (
     Artefact,
@@ -25,16 +28,20 @@ from tools.forecast_demand.artefacts import (
 from tools.forecast_demand.pool_panel import load_panel
 from tools.forecast_demand.selection import select_series
 
-#: History read to fit: the longest feature window, calibration and training origins, plus slack.
-FIT_HISTORY_DAYS = 200
+#: History read to fit: two years, so the rain uplift sees two wet seasons (heavy-rain days are
+#: rare); the baseline's features and training origins use only the latest ~200 days of it.
+FIT_HISTORY_DAYS = 730
 #: History read to backtest: folds before that.
 BACKTEST_HISTORY_DAYS = 365
-PRODUCTION_MODEL = "global_gbm"
+#: Weather-free global GBM × rain uplift per category × channel × band (docs/forecasting.md).
+PRODUCTION_MODEL = "rain_uplift"
 
 
 def candidate_models(*, per_series: bool = False) -> dict[str, ModelFactory]:
     """The models a backtest compares; per-series sktime/statsforecast ones only on request."""
     models: dict[str, ModelFactory] = {
+        "rain_uplift": RainUpliftForecaster,
+        "rain_uplift[weekday_profile]": lambda: RainUpliftForecaster(WeekdayProfile()),
         "global_gbm": lambda: GlobalBoostingForecaster(GlobalModelConfig()),
         "global_gbm_no_weather": lambda: GlobalBoostingForecaster(
             GlobalModelConfig(use_weather=False)
@@ -50,11 +57,19 @@ def candidate_models(*, per_series: bool = False) -> dict[str, ModelFactory]:
 
 
 def pool_panel(engine: Engine, today: dt.date, level: str, history_days: int) -> Panel:
-    """Every carried series of the pool, history only (the horizon is not needed to fit)."""
+    """Every carried series of the pool, history only (the horizon is not needed to fit).
+
+    The history starts no earlier than the pool's first recorded sale: before it, the sparse
+    rule (no row = sold 0 in stock) would invent zeros."""
     with Session(engine) as session:
         series = select_series(session, None)
         if series.empty:
             raise ToolError("the pool carries no SKU at any store or online: nothing to forecast")
+        first = session.execute(
+            select(func.min(DailySales.date)).where(DailySales.date < today)
+        ).scalar()
+        if first is not None:
+            history_days = max(1, min(history_days, (today - first).days))
         return load_panel(
             session, series, level=level, today=today, history_days=history_days, horizon=0
         )
@@ -95,6 +110,9 @@ def fit_pool_model(
         forecaster = GlobalBoostingForecaster(
             config.model_copy(update={"use_weather": forecaster.config.use_weather})
         )
+    if config is not None and chosen == PRODUCTION_MODEL:
+        baseline_config = config.model_copy(update={"use_weather": False})
+        forecaster = RainUpliftForecaster(GlobalBoostingForecaster(baseline_config))
     fitted = fit_calibrated(forecaster, panel, panel.n_days)
     created = dt.datetime.now(dt.UTC)
     errors = _overall(backtest, chosen) if backtest is not None else fitted.calibration_metrics
