@@ -80,9 +80,7 @@ def _store_rain_forecast(
         if mm is not None
         else [RainScenario(city=city, start=ctx.today, days=days, precipitation_mm_per_day=0.0)]
     )
-    out: dict[str, float] = defaultdict(float)
-    with ctx.read() as session:
-        category_of = dict(session.exec(select(Style.code, Style.category)))
+    out: dict[str, float] = {}
     for category in sorted(RAIN_CATEGORIES):
         result = forecast_demand(
             ctx,
@@ -95,9 +93,7 @@ def _store_rain_forecast(
                 limit_series=50_000,
             ),
         )
-        for series in result.series:
-            style = getattr(series, "style", None) or ""
-            out[category_of.get(style, category)] += series.total_mean
+        out[category] = sum(series.total_mean for series in result.series)
     return dict(out)
 
 
