@@ -84,46 +84,63 @@ class RainUplift:
     data_end: pd.Timestamp  # last day used
 
     def series_uplift(self, panel: Panel) -> np.ndarray:
-        """(n_series, 5) uplift per band for each series of ``panel`` (band 0 ≡ 1)."""
+        """(n_series, 5) uplift per band for each series of ``panel`` (band 0 ≡ 1).
+
+        A city the history never saw takes its category × channel value; an unseen category the
+        value of all rain-sensitive (or all other) categories of its channel."""
         keys = _series_keys(panel)
-        out = np.ones((panel.n_series, len(BANDS)), dtype=np.float32)
-        cell = self.table.set_index(["city", "category", "channel", "band"])["uplift"]
-        fallback = self.fallback.set_index(["category", "channel", "band"])["uplift"]
-        group = self.group.set_index(["rain_sensitive", "channel", "band"])["uplift"]
-        for b in range(1, len(BANDS)):
-            idx_cell = pd.MultiIndex.from_arrays(
-                [keys["city"], keys["category"], keys["channel"], np.full(len(keys), b)]
-            )
-            idx_fb = pd.MultiIndex.from_arrays(
-                [keys["category"], keys["channel"], np.full(len(keys), b)]
-            )
-            idx_group = pd.MultiIndex.from_arrays(
-                [keys["rain_sensitive"], keys["channel"], np.full(len(keys), b)]
-            )
-            value = cell.reindex(idx_cell).to_numpy(dtype=np.float64)
-            value = np.where(np.isnan(value), fallback.reindex(idx_fb).to_numpy(), value)
-            value = np.where(np.isnan(value), group.reindex(idx_group).to_numpy(), value)
-            out[:, b] = np.nan_to_num(value, nan=1.0)
-        return out
+        code, unique = pd.factorize(
+            pd.MultiIndex.from_frame(keys[["city", "category", "channel", "rain_sensitive"]])
+        )
+        per_key = np.ones((len(unique), len(BANDS)), dtype=np.float32)
+        for k, (city, category, channel, sensitive) in enumerate(unique):
+            for b in range(1, len(BANDS)):
+                per_key[k, b] = self._value(city, category, channel, bool(sensitive), b)
+        return per_key[code]
+
+    def _value(self, city: str, category: str, channel: str, sensitive: bool, band: int) -> float:
+        index = self._index()
+        for key in (
+            ("cell", city, category, channel, band),
+            ("category", category, channel, band),
+            ("group", sensitive, channel, band),
+        ):
+            row = index.get(key)
+            if row is not None:
+                return float(row["uplift"])
+        return 1.0
+
+    def _index(self) -> dict[tuple, dict[str, object]]:
+        """Rows by key, built once (dict look-ups: the tool explains thousands of series)."""
+        cached = getattr(self, "_rows", None)
+        if cached is not None:
+            return cached
+        rows: dict[tuple, dict[str, object]] = {}
+        for row in self.table.to_dict("records"):
+            rows[("cell", row["city"], row["category"], row["channel"], int(row["band"]))] = row
+        for row in self.fallback.to_dict("records"):
+            rows[("category", row["category"], row["channel"], int(row["band"]))] = row
+        for row in self.group.to_dict("records"):
+            key = ("group", bool(row["rain_sensitive"]), row["channel"], int(row["band"]))
+            rows[key] = row
+        self._rows = rows
+        return rows
 
     def support(self, city: str, category: str, channel: str, band: int) -> dict[str, object]:
         """The row a forecast's explanation cites (falls back to the pooled row)."""
-        rows = self.table[
-            (self.table["city"] == city)
-            & (self.table["category"] == category)
-            & (self.table["channel"] == channel)
-            & (self.table["band"] == band)
-        ]
-        if len(rows):
-            return {"level": "city", **rows.iloc[0].to_dict()}
-        rows = self.fallback[
-            (self.fallback["category"] == category)
-            & (self.fallback["channel"] == channel)
-            & (self.fallback["band"] == band)
-        ]
-        if len(rows):
-            return {"level": "category", "city": city, **rows.iloc[0].to_dict()}
+        index = self._index()
+        row = index.get(("cell", city, category, channel, band))
+        if row is not None:
+            return {"level": "city", **row}
+        row = index.get(("category", category, channel, band))
+        if row is not None:
+            return {"level": "category", "city": city, **row}
         return {"level": "none", "city": city, "category": category, "uplift": 1.0, "days": 0}
+
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(self.__dict__)
+        state.pop("_rows", None)  # a cache, rebuilt on first use
+        return state
 
 
 def _series_keys(panel: Panel) -> pd.DataFrame:
@@ -267,7 +284,17 @@ def _pooled_table(
     # Top: all rain-sensitive (or all other) categories of a channel, per band: ratio of sums.
     group_keys = ["rain_sensitive", "channel", "band"]
     group = table.groupby(group_keys, as_index=False)[["units", "expected", "days"]].sum()
-    group["uplift"] = _ratio(group["units"], group["expected"], 1.0)
+    group["uplift"] = _ratio(group["units"], group["expected"], np.nan)
+    # A band never seen (e.g. no 暴雨 in a short history) takes the next milder band's value:
+    # conservative, and better than assuming no effect at all.
+    group = group.sort_values(group_keys, ignore_index=True)
+    group["carried_from"] = np.where(group["uplift"].isna(), -1, group["band"])
+    for _, rows in group.groupby(["rain_sensitive", "channel"]):
+        previous, source = 1.0, 0
+        for i in rows.index:
+            if np.isnan(group.at[i, "uplift"]):
+                group.at[i, "uplift"], group.at[i, "carried_from"] = previous, source
+            previous, source = group.at[i, "uplift"], group.at[i, "carried_from"]
 
     # Category × channel, shrunk towards the group.
     cat_keys = ["category", "channel", "band"]

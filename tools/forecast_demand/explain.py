@@ -67,14 +67,16 @@ def series_rain(
         }
     )
     support: dict[tuple[str, str, str], list[dict[str, object]]] = {}
+    rows: dict[tuple[str, str, str], list[dict[str, object]]] = {}
+    days = panel.dates[origin : origin + horizon]
     base_total = forecast.baseline.sum(axis=1)
     out = []
     for i, row in enumerate(keys.itertuples(index=False)):
         key = (row.city, row.category, row.channel)
         if key not in support:
             support[key] = [uplift.support(*key, b) for b in range(1, len(BANDS))]
+            rows[key] = [_band_row(b) for b in support[key]]
         bands = support[key]
-        days = panel.dates[origin : origin + horizon]
         alert_days = [assumed.get((row.city, d)) for d in days]
         baseline_day = float(base_total[i]) / horizon
         factor = float(forecast.total_mean[i] / base_total[i]) if base_total[i] > 0 else 1.0
@@ -86,7 +88,7 @@ def series_rain(
                     "city": row.city,
                     "category": row.category,
                     "channel": row.channel,
-                    "bands": [_band_row(b) for b in bands],
+                    "bands": rows[key],
                     "explanation": _sentence(row, baseline_day, factor, alert_days, bands),
                 },
             }
@@ -129,6 +131,15 @@ def _sentence(
     entry = bands[band - 1]
     days = int(entry.get("days", 0) or 0)
     own = float(entry.get("weight", 0.0) or 0.0)
+    if days == 0:
+        pooled_days = int(entry.get("pooled_days", 0) or 0)
+        return (
+            f"{head}; ×{float(entry.get('uplift', 1.0)):.2f} on {len(assumed)} "
+            f"{band_label(band)} day(s): no past {RAIN_BAND_ZH[BANDS[band]]} day of {where}, "
+            f"so the value pooled across cities ({pooled_days} city-days"
+            + (", carried over from the milder bands" if pooled_days == 0 else "")
+            + ")"
+        )
     text = (
         f"{head}; ×{float(entry.get('uplift', 1.0)):.2f} on {len(assumed)} {band_label(band)} "
         f"day(s) from {days} past {RAIN_BAND_ZH[BANDS[band]]} days of {where}"
