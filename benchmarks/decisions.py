@@ -5,11 +5,13 @@
 
 Two parts (issue 10 §5):
 
-- **forecast**: on each rain scenario's world, at its clock, the forecast of the city's store rain
-  gear (style level) with the alert's rain applied to every band's representative amount, ÷ the
-  same forecast on a dry day — the uplift per band — against the world's own multiplier
-  (``inventory.demo_world.params``); and on the scenarios' real wet days, forecast ÷ realised
-  demand per city × category (realised = the world's ``future_demand`` the planner never sees).
+- **forecast**: (a) through the tool the planner calls, on each act scenario's world at its
+  clock: the forecast of the city's store rain gear (style level) with every band's
+  representative amount given as an alert, ÷ the same forecast on a dry day — the uplift per
+  band — against the world's own multiplier (``inventory.demo_world.params``); and on the
+  scenarios' real wet days, forecast ÷ realised demand per city × category (realised = the
+  world's ``future_demand`` the planner never sees); (b) the forecast engineer's own check
+  (``tools.forecast_demand.rain_check.pool_rain_check``) on ``--rain-check-worlds`` of them.
 - **decisions**: the rain scenarios through the eval harness with each planner in the same run —
   the shipped optimizer, a do-nothing agent and a greedy peer (``evals.planners``): mean capture of
   the hindsight-optimal net value (margin-based, over the `act` scenarios), share with positive
@@ -189,6 +191,42 @@ def forecast_check(scenarios: list[Scenario], workdir: Path) -> dict[str, Any]:
     }
 
 
+def pool_checks(scenarios: list[Scenario], workdir: Path, worlds: int) -> list[dict[str, Any]]:
+    """The forecast engineer's rain check (tools.forecast_demand.rain_check) on the first
+    ``worlds`` act worlds: per-band uplift the model estimated vs the world's truth, and city ×
+    category forecast ÷ realised after the clock on heavy days."""
+    from tools.forecast_demand.rain_check import pool_rain_check
+
+    out = []
+    for scenario in scenarios[:worlds]:
+        world = build_world(scenario, workdir / "rain-check", None)
+        try:
+            report = pool_rain_check(world.engine, scenario.clock.date(), origins=2)
+        finally:
+            world.dispose()
+        history, future = report["history"], report.get("future") or {}
+        out.append(
+            {
+                "scenario": scenario.id,
+                "bands_at_clock": [
+                    {
+                        k: b[k]
+                        for k in ("band", "channel", "categories", "estimated", "true", "ratio")
+                    }
+                    for b in report["bands_at_clock"]
+                    if b["categories"] == "rain" and b["channel"] == "store"
+                ],
+                "response_75mm_vs_dry": history.get("response_75mm_vs_dry"),
+                "history_wet_ratio_pooled": history.get("wet_ratio_pooled"),
+                "future_wet_ratio_pooled": future.get("wet_ratio_pooled"),
+                "future_wet_ratio_median": future.get("wet_ratio_median"),
+                "future_wet_share_in_target": future.get("wet_share_in_target"),
+                "future_heavy_city_days": future.get("heavy_city_days"),
+            }
+        )
+    return out
+
+
 def decision_summary(result: Any, scenarios: list[Scenario]) -> dict[str, Any]:
     roles = {s.id: s.role for s in scenarios}
     captures: list[float] = []
@@ -257,7 +295,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         work = Path(tmp)
         if args.forecast_check:
             started = time.perf_counter()
-            out["forecast"] = forecast_check([s for s in scenarios if s.role == "act"], work)
+            act = [s for s in scenarios if s.role == "act"]
+            out["forecast"] = forecast_check(act, work)
+            if args.rain_check_worlds:
+                out["forecast"]["rain_check"] = pool_checks(act, work, args.rain_check_worlds)
             out["forecast"]["wall_s"] = round(time.perf_counter() - started, 1)
         out["planners"] = {}
         for name in args.planners.split(","):
@@ -281,6 +322,12 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="At most this many per role.")
     parser.add_argument("--planners", default=",".join(PLANNERS))
     parser.add_argument("--forecast-check", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument(
+        "--rain-check-worlds",
+        type=int,
+        default=1,
+        help="Act worlds on which to run forecast's pool_rain_check (0: none; it fits models).",
+    )
     print(json.dumps(run(parser.parse_args()), default=str))
 
 
