@@ -74,28 +74,34 @@ def _alert(scenario: Scenario) -> dict[str, Any] | None:
 
 
 def _store_rain_forecast(
-    ctx: ToolContext, city: str, stores: list[str], mm: float | None, days: int
+    ctx: ToolContext, city: str, stores: list[str], mm: float, days: int
 ) -> dict[str, float]:
-    """Category → forecast units at the city's stores over ``days`` from the clock."""
-    rain = (
-        [RainScenario(city=city, start=ctx.today, days=days, precipitation_mm_per_day=mm)]
-        if mm is not None
-        else [RainScenario(city=city, start=ctx.today, days=days, precipitation_mm_per_day=0.0)]
+    """Category → forecast units of the rain SKUs at the city's stores over ``days`` from the
+    clock, with ``mm`` a day given as the alert would give it (SKU level: the planner's model)."""
+    with ctx.read() as session:
+        category_of = {
+            sku: category
+            for sku, category in session.exec(
+                select(Sku.code, Style.category)
+                .join(Style, Style.code == Sku.style_code)
+                .where(Style.category.in_(sorted(RAIN_CATEGORIES)))  # type: ignore[attr-defined]
+            ).all()
+        }
+    rain = [RainScenario(city=city, start=ctx.today, days=days, precipitation_mm_per_day=mm)]
+    result = forecast_demand(
+        ctx,
+        ForecastInput(
+            skus=sorted(category_of),
+            locations=stores,
+            level="sku",
+            horizon_days=days,
+            rain=rain,
+            limit_series=200_000,
+        ),
     )
-    out: dict[str, float] = {}
-    for category in sorted(RAIN_CATEGORIES):
-        result = forecast_demand(
-            ctx,
-            ForecastInput(
-                category=category,
-                locations=stores,
-                level="style",
-                horizon_days=days,
-                rain=rain,
-                limit_series=50_000,
-            ),
-        )
-        out[category] = sum(series.total_mean for series in result.series)
+    out: dict[str, float] = defaultdict(float)
+    for series in result.series:
+        out[category_of[series.sku or ""]] += series.total_mean
     return dict(out)
 
 
