@@ -295,6 +295,14 @@ def _pooled_table(
             if np.isnan(group.at[i, "uplift"]):
                 group.at[i, "uplift"], group.at[i, "carried_from"] = previous, source
             previous, source = group.at[i, "uplift"], group.at[i, "carried_from"]
+    group["uplift"] = np.exp(
+        _monotone_in_band(
+            group,
+            np.log(group["uplift"].to_numpy(float)),
+            group["days"].to_numpy(),
+            ["rain_sensitive", "channel"],
+        )
+    )
 
     # Category × channel, shrunk towards the group.
     cat_keys = ["category", "channel", "band"]
@@ -315,6 +323,7 @@ def _pooled_table(
     cat_log, cat_weight = _shrink(
         cat_o, cat_e, cat_var, cat["days"].to_numpy(), np.log(group_of_cat), group_code
     )
+    cat_log = _monotone_in_band(cat, cat_log, cat["days"].to_numpy(), ["category", "channel"])
     cat["raw"], cat["uplift"], cat["weight"] = cat_raw, np.exp(cat_log), cat_weight
 
     # City × category × channel, shrunk towards its (shrunk) category value.
@@ -326,6 +335,9 @@ def _pooled_table(
     cell_log, cell_weight = _shrink(
         cell_o, cell_e, cell_var, table["days"].to_numpy(), cat_log[cat_code], cat_code
     )
+    cell_log = _monotone_in_band(
+        table, cell_log, table["days"].to_numpy(), ["city", "category", "channel"]
+    )
     table["raw"], table["uplift"], table["weight"] = cell_raw, np.exp(cell_log), cell_weight
     table["pooled"] = cat["uplift"].to_numpy()[cat_code]
     table["pooled_days"] = cat["days"].to_numpy()[cat_code]
@@ -333,6 +345,37 @@ def _pooled_table(
     table["band_name"] = [str(BANDS[b]) for b in table["band"]]
     table = table.drop(columns=["rain_sensitive"])
     return table, cat, group
+
+
+def _monotone_in_band(
+    frame: pd.DataFrame, log_uplift: np.ndarray, days: np.ndarray, keys: list[str]
+) -> np.ndarray:
+    """Make each key's log uplift monotone over dry → 暴雨 (dry ≡ 0), in the direction its
+    bands lean (weighted by days), by weighted isotonic regression (pool adjacent violators).
+
+    Heavier rain does not do less than lighter rain in the same direction; a 大雨 value above
+    the 暴雨 value is the noise of a few days, and a human reading the table would not trust it.
+    """
+    out = np.asarray(log_uplift, dtype=float).copy()
+    for _, rows in frame.groupby(keys, sort=False):
+        index = rows.sort_values("band").index.to_numpy()
+        values = np.concatenate([[0.0], out[index]])
+        weights = np.concatenate([[1e6], np.maximum(days[index], 0) + 1.0])
+        direction = 1.0 if np.sum(weights[1:] * values[1:]) >= 0 else -1.0
+        out[index] = direction * _isotonic(direction * values, weights)[1:]
+    return out
+
+
+def _isotonic(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Non-decreasing weighted least-squares fit (pool adjacent violators)."""
+    blocks: list[list[float]] = []  # [mean, weight, count]
+    for v, w in zip(values, weights, strict=True):
+        blocks.append([float(v), float(w), 1])
+        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
+            m2, w2, n2 = blocks.pop()
+            m1, w1, n1 = blocks.pop()
+            blocks.append([(m1 * w1 + m2 * w2) / (w1 + w2), w1 + w2, n1 + n2])
+    return np.concatenate([np.full(int(n), m) for m, _, n in blocks])
 
 
 def _ratio(units: np.ndarray, expected: np.ndarray, empty: float) -> np.ndarray:

@@ -69,13 +69,19 @@ class RainCheckReport(BaseModel):
     wet_ratio_max: float | None
     wet_share_in_target: float | None = Field(description="Share of cells within 0.8–1.25.")
     wet_cells_min_realised: float
+    dry_ratio_pooled: float | None = Field(
+        description="Σ forecast ÷ Σ realised on dry days (band 0): the baseline's own bias."
+    )
+    all_days_ratio_pooled: float | None
 
 
 def rain_model(config: GlobalModelConfig | None = None) -> RainUpliftForecaster:
     """The production rain model, optionally with a given baseline configuration."""
     if config is None:
         return RainUpliftForecaster()
-    baseline = GlobalBoostingForecaster(config.model_copy(update={"use_weather": False}))
+    baseline = GlobalBoostingForecaster(
+        config.model_copy(update={"use_weather": False, "use_temperature": True})
+    )
     return RainUpliftForecaster(baseline)
 
 
@@ -192,6 +198,8 @@ def wet_ratios(
     ratios = np.array([r.ratio for r in scored])
     total_f = sum(r.forecast for r in rows)
     total_r = sum(r.realised for r in rows)
+    dry = usable & (bands == 0)
+    dry_r, all_r = float(np.where(dry, actual, 0).sum()), float(np.where(usable, actual, 0).sum())
     return {
         "wet_city_category": rows,
         "wet_ratio_pooled": round(total_f / total_r, 3) if total_r > 0 else None,
@@ -204,6 +212,12 @@ def wet_ratios(
             else None
         ),
         "wet_cells_min_realised": min_realised,
+        "dry_ratio_pooled": (
+            round(float(np.where(dry, mean, 0).sum()) / dry_r, 3) if dry_r > 0 else None
+        ),
+        "all_days_ratio_pooled": (
+            round(float(np.where(usable, mean, 0).sum()) / all_r, 3) if all_r > 0 else None
+        ),
     }
 
 

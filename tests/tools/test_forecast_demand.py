@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -153,15 +152,17 @@ def test_empty_history_is_refused(ctx: ToolContext, sku_and_location) -> None:
         forecast_demand(early, ForecastInput(skus=[sku_and_location[0]]))
 
 
-def test_stored_artefact_has_version_and_window_and_predicts_fast(ctx: ToolContext) -> None:
+def test_stored_artefact_has_version_and_window_and_serves_the_whole_pool(
+    ctx: ToolContext,
+) -> None:
+    """Latency is a benchmark budget (TEAM rules: no wall-clock pass/fail in tests)."""
     artefact = load_artefact(ctx.settings.data_dir / "models", pool_fingerprint(ctx.engine), "sku")
     assert artefact is not None
     assert artefact.meta.data_end == ctx.today - dt.timedelta(days=1)
     assert artefact.meta.version.startswith(str(artefact.meta.data_end))
-    started = time.perf_counter()
     out = forecast_demand(ctx, ForecastInput(horizon_days=14))
     assert len(out.series) > 1_000
-    assert time.perf_counter() - started < 5.0  # ≈0.3 s unloaded; generous for shared CI cores
+    assert all(s.rain is not None and s.baseline_mean is not None for s in out.series)
 
 
 def test_without_an_artefact_the_tool_fits_and_says_so(world: Engine, tmp_path: Path) -> None:

@@ -99,7 +99,7 @@ def fit_pool_model(
 ) -> Artefact:
     """Fit ``model`` (or the backtest's winner) on the pool up to ``today`` and persist it."""
     factories = candidate_models(per_series=True)
-    chosen = backtest.best_model if backtest is not None else model
+    chosen = _best_rain_model(backtest) if backtest is not None else model
     if chosen not in factories:
         raise ToolError(
             f"unknown model {chosen!r}; known: {', '.join(factories)}", field="model", value=chosen
@@ -111,7 +111,7 @@ def fit_pool_model(
             config.model_copy(update={"use_weather": forecaster.config.use_weather})
         )
     if config is not None and chosen == PRODUCTION_MODEL:
-        baseline_config = config.model_copy(update={"use_weather": False})
+        baseline_config = config.model_copy(update={"use_weather": False, "use_temperature": True})
         forecaster = RainUpliftForecaster(GlobalBoostingForecaster(baseline_config))
     fitted = fit_calibrated(forecaster, panel, panel.n_days)
     created = dt.datetime.now(dt.UTC)
@@ -127,7 +127,8 @@ def fit_pool_model(
         series=panel.n_series,
         backtest={k: float(v) for k, v in errors.items()},
         selected_by=(
-            f"backtest over {', '.join(sorted({r.model for r in backtest.results}))}"
+            f"lowest backtest RMSSE among the models with an explicit rain layer; compared: "
+            f"{', '.join(sorted({r.model for r in backtest.results}))}"
             if backtest is not None
             else "default production model (no backtest run)"
         ),
@@ -135,6 +136,20 @@ def fit_pool_model(
     artefact = Artefact(meta=meta, fitted=fitted)
     save_artefact(models_dir, artefact)
     return artefact
+
+
+def _best_rain_model(report: BacktestReport) -> str:
+    """The backtest's best model among those that show their rain part (forecast_demand must
+    report baseline × uplift); the others are there as references. A backtest without any such
+    model keeps its own winner."""
+    scores = {
+        r.model: r.metrics.get("rmsse", float("inf"))
+        for r in report.results
+        if r.segment == "all" and r.model.startswith(PRODUCTION_MODEL)
+    }
+    if not scores:
+        return report.best_model
+    return min(scores, key=lambda name: (scores[name], name))
 
 
 def _overall(report: BacktestReport, model: str) -> dict[str, float]:
