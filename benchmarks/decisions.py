@@ -41,12 +41,16 @@ from evals.scenario import Scenario, load_scenarios
 from evals.world import build_world
 from inventory.demo_world.params import DemandParameters
 from inventory.models import FutureDemand, Location, Sku, Style
-from inventory.vocabulary import RAIN_CATEGORIES, RainBand, resolve_city
+from inventory.demo_world.vocabulary import DEMO_VOCABULARY
+from inventory.vocabulary import RainBand
 from tools.context import ToolContext
 from tools.forecast_demand.models import ForecastInput, RainScenario
 from tools.forecast_demand.tool import forecast_demand
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "evals" / "scenarios"
+#: The scenarios run on demo worlds, whose vocabulary is the demo retailer's.
+RAIN_CATEGORIES = DEMO_VOCABULARY.rain_categories
+resolve_city = DEMO_VOCABULARY.resolve_city
 #: A representative daily amount inside each wet CMA band.
 BAND_MM = {
     RainBand.LIGHT: 5.0,

@@ -6,8 +6,9 @@ captures a few per cent of the hindsight-optimal net value; numbers in benchmark
 and evals/README.md). They are a strict xfail: the day they pass, this file fails until the
 marker goes, so the gap can neither be forgotten nor hidden.
 
-Templates and fitted forecasters are cached under var/worlds, so a warm run costs seconds per
-scenario. Time budgets belong in benchmarks/, not here.
+Only correctness is asserted here; the suite's time budget is a benchmark
+(``benchmarks/eval_suite.py``). A cold cache builds and fits its worlds first, so these tests'
+timeout is raised above the global hang guard.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from evals.scenario import load_scenarios
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "evals" / "scenarios"
 #: A hang guard, not a budget: a cold cache (fresh clone) fits a forecaster per world first.
-SUITE_TIMEOUT_S = 1800
+SUITE_TIMEOUT_S = 3600
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(SUITE_TIMEOUT_S)
 def test_offline_suite_passes(tmp_path: Path) -> None:
     scenarios = [s for s in load_scenarios(SCENARIOS) if s.role != "act"]
@@ -32,6 +34,7 @@ def test_offline_suite_passes(tmp_path: Path) -> None:
     assert not failures, failures
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(SUITE_TIMEOUT_S)
 @pytest.mark.xfail(
     strict=True,
@@ -45,6 +48,7 @@ def test_act_scenarios_capture_their_floor(tmp_path: Path) -> None:
     assert not failures, failures
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(SUITE_TIMEOUT_S)
 def test_every_act_scenario_fails_a_do_nothing_agent(tmp_path: Path) -> None:
     act = [s for s in load_scenarios(SCENARIOS) if s.role == "act"]

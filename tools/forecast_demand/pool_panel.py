@@ -22,8 +22,7 @@ from sqlmodel import Session
 from forecasting.panel import Panel
 from forecasting.rain import Climate, climatology, one_hot_bands
 from inventory.models import DailySales, Style, WeatherDaily
-from inventory.vocabulary import resolve_city
-from tools.context import ToolError
+from tools.context import ToolError, resolve_city
 from tools.forecast_demand.models import RainScenario
 
 #: A style-day counts as censored when at least this share of its carried sizes was out.
@@ -151,7 +150,7 @@ def load_weather(
     horizon = days[~past]
     if len(horizon):
         climate = horizon_climate(session, cities, today, horizon)
-        assumed = scenario_days(rain, cities, start, end, today)
+        assumed = scenario_days(session, rain, cities, start, end, today)
         mm = climate.mean_mm.copy()
         chance = climate.probability.copy()
         for (city, day), amount in assumed.items():
@@ -194,6 +193,7 @@ def horizon_climate(
 
 
 def scenario_days(
+    session: Session,
     rain: list[RainScenario],
     cities: list[str],
     start: dt.date,
@@ -207,10 +207,7 @@ def scenario_days(
     """
     out: dict[tuple[str, pd.Timestamp], float] = {}
     for scenario in rain:
-        try:
-            city = resolve_city(scenario.city)
-        except ValueError as error:
-            raise ToolError(str(error), field="rain.city", value=scenario.city) from error
+        city = resolve_city(session, scenario.city, field="rain.city")
         first = pd.Timestamp(scenario.start)
         last = first + pd.Timedelta(days=scenario.days - 1)
         if last < pd.Timestamp(today) or last >= pd.Timestamp(end) or first < pd.Timestamp(start):
