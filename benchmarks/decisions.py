@@ -40,8 +40,8 @@ from evals.runner import RunOptions, run_suite
 from evals.scenario import Scenario, load_scenarios
 from evals.world import build_world
 from inventory.demo_world.params import DemandParameters
-from inventory.models import FutureDemand, Location, Sku, Style
 from inventory.demo_world.vocabulary import DEMO_VOCABULARY
+from inventory.models import FutureDemand, Location, Sku, Style
 from inventory.vocabulary import RainBand
 from tools.context import ToolContext
 from tools.forecast_demand.models import ForecastInput, RainScenario

@@ -107,9 +107,7 @@ def assert_plan_keeps_the_rules(problem: TransferProblem, plan: SolvedPlan) -> N
         received = inflow.reshape(-1).astype(float)
         unsold = np.maximum(received - np.maximum(change, 0.0), 0.0)
         gained = float(
-            (
-                problem.margin.reshape(-1) * change - problem.unsold_cost.reshape(-1) * unsold
-            ).sum()
+            (problem.margin.reshape(-1) * change - problem.unsold_cost.reshape(-1) * unsold).sum()
         )
         assert math.isclose(plan.objective, gained - total_cost, rel_tol=1e-6, abs_tol=1e-3)
     assert plan.objective >= 0.0
