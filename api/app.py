@@ -21,6 +21,7 @@ from api.jobs import Work
 from api.langgraph_compat.catalog import AssistantCatalog, RegistryCatalog
 from api.langgraph_compat.router import router as langgraph_router
 from api.langgraph_compat.runner import GraphRunner
+from api.limits import RequestLimits
 from api.routes import V1_ROUTERS, health
 from api.startup import StartingGate
 from api.state import AppState
@@ -111,6 +112,7 @@ def create_app(
     app.state.stockpilot = state
     install_error_handlers(app)
     app.add_middleware(StartingGate)
+    app.add_middleware(RequestLimits, max_bytes=settings.max_request_bytes)
     app.include_router(health.router)
     for router in V1_ROUTERS:
         app.include_router(router, prefix="/v1")

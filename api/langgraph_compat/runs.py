@@ -1,7 +1,7 @@
 """Runs: ``/threads/{id}/runs/stream`` (SSE), ``/threads/{id}/runs/wait``, ``/runs/wait``.
 
-A ``command.resume`` answers the approval interrupt; only an approver may send one, the
-four-eyes rule applies, and the API adds who decided (``principal``) to the resume value.
+What a run's input or command may do is ``commands``' job (the authority decides every
+approval); the graph always decides as the authenticated caller.
 """
 
 from __future__ import annotations
@@ -14,19 +14,14 @@ from fastapi.responses import StreamingResponse
 from sqlmodel import Session, select
 from starlette.concurrency import run_in_threadpool
 
-from agents.policy.model import Policy
 from api import run_store
 from api.auth import Principal, Role
-from api.deps import PolicyDep, ReaderDep, RunCallerDep, RunnerDep, SessionDep
+from api.deps import ReaderDep, RunCallerDep, RunnerDep, SessionDep
 from api.errors import ERROR_RESPONSES, ApiError, not_found
-from api.four_eyes import check_may_decide, pending_for_thread
-from api.langgraph_compat.models import CommandBody, RunCreate
-from api.langgraph_compat.runner import (
-    GraphRunner,
-    RunTicket,
-    build_command,
-    parse_stream_modes,
-)
+from api.langgraph_compat.catalog import AssistantSpec
+from api.langgraph_compat.commands import authorise_command, check_input, check_owner
+from api.langgraph_compat.models import RunCreate
+from api.langgraph_compat.runner import GraphRunner, RunTicket, parse_stream_modes
 from api.langgraph_compat.streaming import sse_frame, stream_in_thread
 from inventory.models import AgentThread, Run
 
@@ -53,16 +48,27 @@ def _admit(
     principal: Principal,
     session: Session,
     runner: GraphRunner,
-    policy: Policy,
 ) -> RunTicket:
-    require_may_run(body, principal)
-    if session.get(AgentThread, thread_id) is None:
+    spec = require_may_run(body, principal, runner)
+    thread = session.get(AgentThread, thread_id)
+    if thread is None:
         if body.if_not_exists != "create":
             raise not_found("thread", thread_id, field="thread_id")
-        run_store.create_thread(session, thread_id=thread_id, created_by=principal.name)
+        thread = run_store.create_thread(session, thread_id=thread_id, created_by=principal.name)
         session.commit()
-    command = _authorised_command(body.command, thread_id, principal, session, policy)
-    graph_input = build_command(command) if command is not None else body.input
+    if body.command is None:
+        check_owner(thread, principal)
+        graph_input: Any = body.input
+        command_record: dict[str, Any] | None = None
+    else:
+        graph_input, command_record = authorise_command(
+            body.command,
+            thread=thread,
+            spec=spec,
+            principal=principal,
+            runner=runner,
+            session=session,
+        )
     return runner.admit(
         thread_id=thread_id,
         assistant_id=body.assistant_id,
@@ -70,59 +76,26 @@ def _admit(
         graph_input=graph_input,
         trigger="chat",
         stream_modes=parse_stream_modes(body.stream_mode),
-        run_input={"input": body.input, "command": command, "metadata": body.metadata or {}},
+        run_input={"input": body.input, "command": command_record, "metadata": body.metadata or {}},
     )
 
 
-def require_may_run(body: RunCreate, principal: Principal) -> None:
-    """Starting or steering a run needs ops; answering an interrupt alone needs approver."""
-    answers_interrupt = body.command is not None and body.command.resume is not None
-    if not answers_interrupt and not principal.has_any(Role.OPS):
-        raise ApiError(
-            403,
-            f"{principal.name!r} may not start runs; needs the ops role "
-            "(approvers may only resume)",
-            field="role",
-            value=[str(r) for r in principal.roles],
-        )
-
-
-def _authorised_command(
-    command: CommandBody | None,
-    thread_id: str,
-    principal: Principal,
-    session: Session,
-    policy: Policy,
-) -> dict[str, Any] | None:
-    if command is None:
-        return None
-    resume = command.resume
-    if resume is not None:
-        if not principal.has_any(Role.APPROVER):
+def require_may_run(body: RunCreate, principal: Principal, runner: GraphRunner) -> AssistantSpec:
+    """Checks made before anything is written: the assistant exists; starting a run needs ops
+    and an input the assistant accepts. Commands are judged by ``authorise_command``."""
+    runner.graph(body.assistant_id)  # 404 for an unknown assistant
+    spec = runner.catalog.specs[body.assistant_id]
+    if body.command is None:
+        if not principal.has_any(Role.OPS):
             raise ApiError(
                 403,
-                f"{principal.name!r} may not answer an approval; needs the approver role",
-                field="command.resume",
+                f"{principal.name!r} may not start runs; needs the ops role "
+                "(approvers may only answer approvals)",
+                field="role",
                 value=[str(r) for r in principal.roles],
             )
-        decision = _strictest_decision(resume)
-        for approval in pending_for_thread(session, thread_id):
-            check_may_decide(approval, principal, policy, decision)
-        if isinstance(resume, dict):
-            resume = {**resume, "principal": principal.as_resume_principal()}
-    return {"resume": resume, "update": command.update, "goto": command.goto}
-
-
-def _strictest_decision(resume: Any) -> str:
-    """``reject`` only when every decision of the resume rejects; anything else may approve."""
-    decisions = resume.get("decisions") if isinstance(resume, dict) else None
-    if (
-        isinstance(decisions, list)
-        and decisions
-        and all(isinstance(d, dict) and d.get("type") == "reject" for d in decisions)
-    ):
-        return "reject"
-    return "approve"
+        check_input(spec, body.input)
+    return spec
 
 
 async def _events(runner: GraphRunner, ticket: RunTicket) -> AsyncIterator[bytes]:
@@ -174,7 +147,6 @@ def stream_run(
     body: RunCreate,
     session: SessionDep,
     runner: RunnerDep,
-    policy: PolicyDep,
     principal: RunCallerDep,
 ) -> StreamingResponse:
     ticket = _admit(
@@ -183,7 +155,6 @@ def stream_run(
         principal=principal,
         session=session,
         runner=runner,
-        policy=policy,
     )
     return _stream_response(runner, ticket)
 
@@ -198,10 +169,9 @@ def stream_stateless_run(
     body: RunCreate,
     session: SessionDep,
     runner: RunnerDep,
-    policy: PolicyDep,
     principal: RunCallerDep,
 ) -> StreamingResponse:
-    require_may_run(body, principal)
+    require_may_run(body, principal, runner)
     thread = run_store.create_thread(session, created_by=principal.name)
     session.commit()
     ticket = _admit(
@@ -210,7 +180,6 @@ def stream_stateless_run(
         principal=principal,
         session=session,
         runner=runner,
-        policy=policy,
     )
     return _stream_response(runner, ticket)
 
@@ -221,7 +190,6 @@ async def wait_run(
     body: RunCreate,
     session: SessionDep,
     runner: RunnerDep,
-    policy: PolicyDep,
     principal: RunCallerDep,
 ) -> dict[str, Any]:
     ticket = await run_in_threadpool(
@@ -231,7 +199,6 @@ async def wait_run(
             principal=principal,
             session=session,
             runner=runner,
-            policy=policy,
         )
     )
     return await run_in_threadpool(_wait, runner, ticket)
@@ -242,11 +209,10 @@ async def wait_stateless_run(
     body: RunCreate,
     session: SessionDep,
     runner: RunnerDep,
-    policy: PolicyDep,
     principal: RunCallerDep,
 ) -> dict[str, Any]:
     def admit() -> RunTicket:
-        require_may_run(body, principal)
+        require_may_run(body, principal, runner)
         thread = run_store.create_thread(session, created_by=principal.name)
         session.commit()
         return _admit(
@@ -255,7 +221,6 @@ async def wait_stateless_run(
             principal=principal,
             session=session,
             runner=runner,
-            policy=policy,
         )
 
     ticket = await run_in_threadpool(admit)

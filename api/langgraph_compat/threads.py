@@ -10,9 +10,11 @@ from langgraph.types import StateSnapshot
 from sqlmodel import select
 
 from api import run_store
-from api.deps import OpsDep, ReaderDep, RunnerDep, SessionDep
+from api.auth import Role
+from api.deps import OpsDep, PrincipalDep, ReaderDep, RunnerDep, SessionDep
 from api.errors import ERROR_RESPONSES, ApiError, conflict
-from api.langgraph_compat.models import HistoryRequest, ThreadCreate, ThreadSearch
+from api.langgraph_compat.commands import UPDATABLE_KEYS, check_update_values
+from api.langgraph_compat.models import HistoryRequest, StateUpdate, ThreadCreate, ThreadSearch
 from api.langgraph_compat.runner import GraphRunner
 from api.langgraph_compat.views import empty_state, state_json, thread_json
 from inventory.models import AgentThread
@@ -121,3 +123,44 @@ def _before_config(thread_id: str, before: dict[str, Any] | str | None) -> dict[
             "checkpoint_id": checkpoint_id,
         }
     }
+
+
+@router.post("/{thread_id}/state", summary="Write messages into an idle thread (admin only)")
+def update_state(
+    thread_id: str,
+    body: StateUpdate,
+    session: SessionDep,
+    runner: RunnerDep,
+    principal: PrincipalDep,
+) -> dict[str, Any]:
+    """Graph state holds the approval flow, so only an admin may write it, only ``messages``,
+    only as a plain update (no ``as_node``, no checkpoint fork) and only on an idle thread."""
+    if Role.ADMIN not in principal.roles:
+        raise ApiError(
+            403,
+            f"{principal.name!r} may not write graph state: only an admin may, and only "
+            f"{sorted(UPDATABLE_KEYS)}",
+            field="role",
+            value=[str(r) for r in principal.roles],
+        )
+    if body.as_node is not None or body.checkpoint is not None or body.checkpoint_id is not None:
+        raise ApiError(
+            422,
+            "as_node and checkpoints are not served: the graph writes its own steps",
+            field="body.as_node",
+            value=body.as_node,
+        )
+    thread = run_store.get_thread(session, thread_id)
+    if thread.assistant_id is None or thread.status != "idle":
+        raise conflict(
+            f"thread {thread_id!r} is {thread.status}"
+            + (" and has never run" if thread.assistant_id is None else "")
+            + "; only an idle thread's messages may be written",
+            field="thread_id",
+            value=thread_id,
+        )
+    values = body.values or {}
+    check_update_values(values, runner.catalog.specs[thread.assistant_id], "body.values")
+    graph = runner.graph(thread.assistant_id)
+    config = graph.update_state({"configurable": {"thread_id": thread_id}}, values)
+    return {"checkpoint": config.get("configurable", {})}

@@ -117,8 +117,6 @@ def test_style_level_aggregates_sizes(ctx: ToolContext) -> None:
         ({"style": "NOPE"}, "style"),
         ({"category": "spacesuits"}, "category"),
         ({"city": "Atlantis"}, "city"),
-        ({"level": "colour"}, "level"),
-        ({"quantiles": [0.5, 1.2]}, "quantiles"),
         ({"limit_series": 1}, "limit_series"),
     ],
 )
@@ -126,6 +124,19 @@ def test_bad_input_names_the_field(ctx: ToolContext, request_args: dict, field: 
     with pytest.raises(ToolError) as caught:
         forecast_demand(ctx, ForecastInput(**request_args))
     assert caught.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("request_args", "field"),
+    [({"level": "colour"}, "level"), ({"quantiles": [0.5, 1.2]}, "quantiles.1")],
+)
+def test_typed_inputs_are_refused_by_the_schema(request_args: dict, field: str) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as caught:
+        ForecastInput(**request_args)
+    assert ".".join(str(p) for p in caught.value.errors()[0]["loc"]) == field
+    assert ForecastInput.model_json_schema()["properties"]["level"]["enum"] == ["sku", "style"]
 
 
 @pytest.mark.parametrize("horizon", [0, 29])

@@ -57,3 +57,25 @@ def test_model_selection_keeps_the_rain_layer() -> None:
     assert _best_rain_model(report) == "rain_uplift"
     plain = report.model_copy(update={"results": [row("global_gbm", 0.49)]})
     assert _best_rain_model(plain) == "global_gbm"
+
+
+def test_pool_rain_check_reports_bands_response_and_wet_ratios(world_engine: Engine) -> None:
+    """What benchmarks/decisions.py reads: the numbers are there, finite and labelled."""
+    from forecasting.global_model import GlobalModelConfig
+    from tools.forecast_demand.rain_check import pool_rain_check
+
+    today = ToolContext.for_world(world_engine).today
+    fast = GlobalModelConfig(max_iter=30, max_train_rows=40_000, fit_threads=1)
+    out = pool_rain_check(world_engine, today, origins=4, horizon=7, config=fast)
+    history, future = out["history"], out["future"]
+    assert len(history["origins"]) == 4 and history["response_75mm_vs_dry"] > 1.5
+    store_rain = {
+        b["band"]: b
+        for b in out["bands_at_clock"]
+        if b["channel"] == "store" and b["categories"] == "rain"
+    }
+    assert store_rain["heavy"]["true"] == 3.0 and 0.75 < store_rain["heavy"]["ratio"] < 1.25
+    assert history["wet_city_category"] and history["dry_ratio_pooled"] > 0
+    assert future is not None and future["realised_from"].startswith("future_demand")
+    assert future["window"] == "2015-07-01..2015-07-28"
+    assert set(future["heavy_city_days"]) == {"Beijing", "Guangzhou", "Shanghai"}

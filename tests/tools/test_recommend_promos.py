@@ -135,7 +135,6 @@ def test_elasticity_comes_from_the_pool_history(sqlite_engine):
 @pytest.mark.parametrize(
     ("args", "field"),
     [
-        ({"ladder": [0.0, 0.2]}, "ladder"),
         ({"locations": ["NOPE"]}, "locations"),
         ({"city": "Atlantis"}, "city"),
         ({"styles": ["ZZ999"]}, "styles"),
@@ -156,3 +155,12 @@ def test_transfer_alternative_uses_the_plan_value_at_the_destinations_price() ->
     # clearance loss the source avoids.
     net = stock.transfer_margin(10, dest_margin=90.0, transfer_cost=50.0)
     assert net == pytest.approx(10 * 90 - 50 + 10 * (1 - SALVAGE_SHARE) * 120)
+
+
+@pytest.mark.parametrize("ladder", [[0.0, 0.2], [], [0.5, 1.0], [0.1] * 11])
+def test_the_ladder_is_bounded_in_the_schema(ladder):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as err:
+        PromoInput(ladder=ladder)
+    assert err.value.errors()[0]["loc"][0] == "ladder"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
@@ -25,9 +26,13 @@ class ForecastInput(BaseModel):
     category: str | None = None
     locations: list[str] = Field(default_factory=list, description="Location codes.")
     city: str | None = None
-    level: str = Field(default="sku", description="sku | style: aggregate sizes or not.")
+    level: Literal["sku", "style"] = Field(
+        default="sku", description="sku, or style (sizes added up)."
+    )
     horizon_days: int = Field(default=14, ge=1, le=28)
-    quantiles: list[float] = Field(default_factory=lambda: [0.1, 0.5, 0.9])
+    quantiles: list[Annotated[float, Field(gt=0, lt=1)]] = Field(
+        default_factory=lambda: [0.1, 0.5, 0.9], min_length=1, max_length=9
+    )
     rain: list[RainScenario] = Field(default_factory=list, description="Weather overrides.")
     limit_series: int = Field(default=2000, ge=1, le=200_000)
 

@@ -30,7 +30,6 @@ from tools.forecast_demand.models import ForecastInput, ForecastOutput
 from tools.forecast_demand.pool_panel import load_panel, scenario_days
 from tools.forecast_demand.selection import select_series
 
-LEVELS = ("sku", "style")
 #: The model that answers until the pool's forecaster is fitted (microseconds per series).
 BASELINE_MODEL = "weekday_profile"
 BASELINE_NOTE = (
@@ -71,16 +70,14 @@ def forecast_demand(ctx: ToolContext, request: ForecastInput) -> ForecastOutput:
             horizon=request.horizon_days,
             rain=request.rain,
         )
+        end = ctx.today + dt.timedelta(days=request.horizon_days)
+        start = panel.dates[0].date()
+        assumed = scenario_days(session, request.rain, list(panel.cities), start, end, ctx.today)
     artefact = stored_model(ctx, request.level) or _baseline(ctx, panel, request.level)
     forecast = artefact.fitted.forecast(panel, HISTORY_DAYS, request.horizon_days, levels)
     label = artefact.meta.label
     if artefact.meta.model == BASELINE_MODEL and artefact.meta.version == "baseline":
         label = f"{BASELINE_MODEL} ({BASELINE_NOTE})"
-    end = ctx.today + dt.timedelta(days=request.horizon_days)
-    with ctx.read() as session:
-        assumed = scenario_days(
-            session, request.rain, list(panel.cities), panel.dates[0].date(), end, ctx.today
-        )
     series_rows = _series_forecasts(forecast, series, request.level)
     uplift = getattr(artefact.fitted.model, "uplift", None)
     if uplift is not None and forecast.baseline is not None:
@@ -105,12 +102,6 @@ def forecast_demand(ctx: ToolContext, request: ForecastInput) -> ForecastOutput:
 
 
 def _check_request(request: ForecastInput) -> None:
-    if request.level not in LEVELS:
-        raise ToolError(
-            f"level must be one of {', '.join(LEVELS)}, got {request.level!r}",
-            field="level",
-            value=request.level,
-        )
     if not 1 <= request.horizon_days <= 28:
         raise ToolError(
             f"horizon_days must be 1..28, got {request.horizon_days}",
