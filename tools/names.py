@@ -91,8 +91,10 @@ class NameResolver:
 
     @cached_property
     def cities(self) -> dict[str, str]:
-        """City → region, for cities that have a store or DC (not the online pool's home)."""
-        return {p.city: p.region for p in self.places if p.kind != "online"}
+        """City → region: the vocabulary's cities and every city with a store or DC."""
+        known = dict(load_vocabulary(self.session).city_region)
+        known.update({p.city: p.region for p in self.places if p.kind != "online"})
+        return known
 
     @cached_property
     def styles(self) -> list[Style]:
