@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     policy_file: Path | None = Field(
         default=None, description="Policy YAML; the shipped default policy when unset."
     )
+    value_terms_file: Path | None = Field(
+        default=None,
+        description="What a moved unit is worth and costs unsold (tier price factors, return "
+        "freight, markdown risk per category); the shipped tools/plan_transfers/value_terms.yaml "
+        "when unset.",
+    )
     llm_base_url: str | None = Field(default=None, description="OpenAI-compatible base URL.")
     llm_model: str | None = None
     llm_api_key: str | None = None

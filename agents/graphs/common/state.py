@@ -21,8 +21,9 @@ class ProposalRecord(TypedDict, total=False):
     subject_id: str
     requested_by: str
     units: int
-    value: float
+    value: float  # retail value of the goods (what the policy limits)
     cost: float
+    net_value: float | None  # expected net value of the plan (tools.plan_transfers.value)
     depth: float | None
     emergency: bool
     summary: str
