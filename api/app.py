@@ -15,10 +15,12 @@ from sqlalchemy.engine import Engine
 
 from agents.policy.model import load_policy
 from api.auth import KeyStore
+from api.cors import install_cors
 from api.errors import install_error_handlers
 from api.langgraph_compat.catalog import AssistantCatalog, RegistryCatalog
 from api.langgraph_compat.router import router as langgraph_router
 from api.langgraph_compat.runner import GraphRunner
+from api.logs import RequestIdMiddleware
 from api.routes import V1_ROUTERS, health
 from api.state import AppState
 from inventory.config import Settings, get_settings
@@ -76,6 +78,8 @@ def create_app(
     )
     app.state.stockpilot = state
     install_error_handlers(app)
+    install_cors(app, settings.cors_origins)
+    app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
     for router in V1_ROUTERS:
         app.include_router(router, prefix="/v1")

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from agents.policy.model import Policy
 from api.auth import KeyStore
 from api.errors import ApiError
+from api.langgraph_compat.broker import RunBroker
 from api.langgraph_compat.runner import GraphRunner
 from inventory.config import Settings
 from tools.context import ToolContext
@@ -26,6 +27,8 @@ class AppState:
     keys: KeyStore
     policy: Policy
     runner: GraphRunner | None = None
+    #: Chat runs in flight and their events (reconnect, join, cancel, multitask strategies).
+    broker: RunBroker = field(default_factory=RunBroker)
     #: Set by the alert webhook so the worker picks a new run up at once instead of next poll.
     wake_worker: threading.Event = field(default_factory=threading.Event)
 

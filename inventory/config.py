@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -46,6 +47,18 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 8000
+    cors_origins: str = Field(
+        default="http://localhost,http://localhost:*,http://127.0.0.1,http://127.0.0.1:*",
+        description=(
+            "Browser origins allowed to call the API (agent-chat-ui runs on another origin): "
+            "comma-separated, `*` matches a port or host part, a lone `*` allows any origin, "
+            "empty allows none. The default admits localhost on any port (the demo)."
+        ),
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="`json`: one JSON object per log line with request id and run id.",
+    )
 
     @property
     def is_postgres(self) -> bool:

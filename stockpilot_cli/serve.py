@@ -94,6 +94,7 @@ def serve(
     import uvicorn
 
     from api.app import create_app
+    from api.logs import log_config
 
     overrides = {
         key: value
@@ -116,7 +117,13 @@ def serve(
             console.print(f"    {name:<16} {key:<26} {', '.join(roles)}")
         for sender, secret in settings.alert_secrets.items():
             console.print(f"  alert sender {sender!r} secret {secret!r}")
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=log_config(settings.log_format, log_level),
+        log_level=log_level,
+    )
 
 
 def register(app: typer.Typer) -> None:

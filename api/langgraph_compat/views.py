@@ -65,22 +65,43 @@ def empty_state(thread_id: str) -> dict[str, Any]:
     }
 
 
+def visible_metadata(thread: AgentThread) -> dict[str, Any]:
+    """The metadata clients see and search: what is stored, plus the graph a run started (for
+    threads whose first run predates storing it)."""
+    metadata = dict(thread.thread_metadata or {})
+    if thread.assistant_id:
+        metadata.setdefault("assistant_id", thread.assistant_id)
+        metadata.setdefault("graph_id", thread.assistant_id)
+    return metadata
+
+
 def thread_json(thread: AgentThread, snapshot: StateSnapshot | None) -> dict[str, Any]:
     interrupts: dict[str, list[dict[str, Any]]] = {}
     if snapshot is not None:
         for task in snapshot.tasks:
             if task.interrupts:
                 interrupts[task.id] = [interrupt_json(i) for i in task.interrupts]
-    metadata = dict(thread.thread_metadata or {})
-    if thread.assistant_id:
-        metadata.setdefault("assistant_id", thread.assistant_id)
-        metadata.setdefault("graph_id", thread.assistant_id)
     return {
         "thread_id": thread.id,
         "created_at": thread.created_at.isoformat(),
         "updated_at": thread.updated_at.isoformat(),
-        "metadata": metadata,
+        "metadata": visible_metadata(thread),
         "status": thread.status,
+        "config": {},
+        "context": {},
         "values": to_jsonable(snapshot.values) if snapshot is not None else {},
         "interrupts": interrupts,
     }
+
+
+def list_item_json(
+    thread: AgentThread, snapshot: StateSnapshot | None, select: list[str] | None
+) -> dict[str, Any]:
+    """A thread as a list shows it. Without ``select`` the values are only the first message
+    (agent-chat-ui titles a thread with it); with ``select`` exactly the fields asked for."""
+    item = thread_json(thread, snapshot)
+    if select is not None:
+        return {key: item[key] for key in select if key in item}
+    messages = item["values"].get("messages") if isinstance(item["values"], dict) else None
+    item["values"] = {"messages": messages[:1]} if messages else {}
+    return item

@@ -26,8 +26,10 @@ class SimulatedServer:
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, 0))
         self.host, self.port = self._socket.getsockname()[:2]
+        # log_config=None and no log_level: uvicorn must not reconfigure its process-wide
+        # loggers, or the service's own access and error logs go silent once this starts.
         config = uvicorn.Config(
-            create_app(state), log_level="warning", access_log=False, lifespan="off"
+            create_app(state), log_config=None, log_level=None, access_log=False, lifespan="off"
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
