@@ -66,10 +66,6 @@ class ThreadUpdate(_Lenient):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
-class ThreadCopy(_Lenient):
-    pass
-
-
 class HistoryRequest(_Lenient):
     limit: int = Field(default=10, ge=1, le=1000)
     before: dict[str, Any] | str | None = None

@@ -14,7 +14,6 @@ from api.deps import OpsDep, ReaderDep, RunnerDep, SessionDep
 from api.errors import ERROR_RESPONSES, ApiError, conflict
 from api.langgraph_compat.models import (
     HistoryRequest,
-    ThreadCopy,
     ThreadCreate,
     ThreadSearch,
     ThreadUpdate,
@@ -141,7 +140,7 @@ def delete_thread(thread_id: str, session: SessionDep, runner: RunnerDep, _: Ops
 
 @router.post("/{thread_id}/copy", summary="Copy a thread with its checkpoints to a new thread")
 def copy_thread(
-    thread_id: str, _body: ThreadCopy, session: SessionDep, runner: RunnerDep, principal: OpsDep
+    thread_id: str, session: SessionDep, runner: RunnerDep, principal: OpsDep
 ) -> dict[str, Any]:
     source = run_store.get_thread(session, thread_id)
     _refuse_while_waiting(source, "copy")
