@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from api.logs import run_context
+
+log = logging.getLogger(__name__)
 
 Produce = Callable[[], Iterator[tuple[str, Any]]]
 
@@ -111,21 +114,24 @@ class RunBroker:
         return log
 
     @staticmethod
-    def _pump(log: RunLog, produce: Produce, last: Callable[[], tuple[str, Any]] | None) -> None:
-        with run_context(log.run_id):
+    def _pump(run: RunLog, produce: Produce, last: Callable[[], tuple[str, Any]] | None) -> None:
+        with run_context(run.run_id):
+            log.info("run started on thread %s", run.thread_id)
             events = produce()
             try:
                 for event, data in events:
-                    log.append(event, data)
-                    if log.cancel_requested.is_set():
+                    run.append(event, data)
+                    if run.cancel_requested.is_set():
+                        log.info("run cancelled")
                         break
             finally:
                 try:
                     events.close()  # a cancelled run closes as cancelled, and frees its thread
                     if last is not None:
-                        log.append(*last())
+                        run.append(*last())
                 finally:
-                    log.finish()
+                    run.finish()
+                    log.info("run ended")
 
     def get(self, run_id: str) -> RunLog | None:
         with self._lock:
