@@ -54,8 +54,11 @@ class RunLog:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(flag.set)
 
-    async def follow(self, after: int = -1) -> AsyncIterator[tuple[int, str, Any]]:
-        """Events with ids above ``after`` as they come, until the run has ended."""
+    async def follow(
+        self, after: int = -1, *, heartbeat_s: float | None = None
+    ) -> AsyncIterator[tuple[int, str, Any] | None]:
+        """Events with ids above ``after`` as they come, until the run has ended; ``None`` after
+        ``heartbeat_s`` without one (a long step), so the listener can keep the line alive."""
         loop = asyncio.get_running_loop()
         position = after + 1
         while True:
@@ -72,13 +75,18 @@ class RunLog:
                 if finished and not batch:
                     return
                 if not batch:
-                    await flag.wait()
+                    try:
+                        await asyncio.wait_for(flag.wait(), heartbeat_s)
+                    except TimeoutError:
+                        yield None
             finally:
                 with self._lock:
                     self._waiters.discard(waiter)
 
     async def wait_done(self) -> None:
-        async for _ in self.follow(after=len(self._events) - 1):
+        with self._lock:
+            after = len(self._events) - 1
+        async for _ in self.follow(after):
             pass
 
 

@@ -23,7 +23,7 @@ from api.deps import BrokerDep, PolicyDep, ReaderDep, RunCallerDep, RunnerDep, S
 from api.errors import ERROR_RESPONSES, ApiError, not_found
 from api.four_eyes import check_may_decide, pending_for_thread
 from api.langgraph_compat.broker import RunBroker, RunLog
-from api.langgraph_compat.lean import lean_event
+from api.langgraph_compat.lean import lean_event, lean_values
 from api.langgraph_compat.models import CommandBody, RunCreate
 from api.langgraph_compat.runner import (
     GraphRunner,
@@ -49,6 +49,8 @@ PLATFORM_STATUS = {
 #: How long ``enqueue`` and ``interrupt`` wait for the thread's current run to let go.
 ENQUEUE_WAIT_S = 300.0
 INTERRUPT_WAIT_S = 60.0
+#: Seconds without an event before the stream sends an SSE comment (as the Agent Server does).
+HEARTBEAT_S = 10.0
 #: Modes a background run keeps for ``join_stream`` when the creator named none.
 BACKGROUND_MODES = ("values", "updates", "messages-tuple", "custom")
 
@@ -225,7 +227,11 @@ def start_run(broker: RunBroker, runner: GraphRunner, ticket: RunTicket) -> RunL
 
 
 async def _frames(log: RunLog, after: int = -1) -> AsyncIterator[bytes]:
-    async for event_id, event, data in log.follow(after):
+    async for item in log.follow(after, heartbeat_s=HEARTBEAT_S):
+        if item is None:  # a long step: keep proxies and the client's read timeout at bay
+            yield b": heartbeat\n\n"
+            continue
+        event_id, event, data = item
         yield sse_frame(event, lean_event(event, data), event_id=str(event_id))
 
 
@@ -262,7 +268,7 @@ def final_values(runner: GraphRunner, run_id: str, thread_id: str) -> dict[str, 
         return {}
     graph = runner.graph(thread.assistant_id)
     state = graph.get_state({"configurable": {"thread_id": thread_id}})
-    values = dict(to_jsonable(state.values) or {})
+    values = dict(lean_values(to_jsonable(state.values)) or {})
     if state.interrupts:
         values["__interrupt__"] = [interrupt_json(i) for i in state.interrupts]
     return values

@@ -6,6 +6,7 @@ from typing import Any
 
 from langgraph.types import StateSnapshot
 
+from api.langgraph_compat.lean import lean_values
 from api.langgraph_compat.serialization import interrupt_json, to_jsonable
 from inventory.models import AgentThread
 
@@ -24,7 +25,7 @@ def checkpoint_json(config: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def state_json(snapshot: StateSnapshot) -> dict[str, Any]:
     return {
-        "values": to_jsonable(snapshot.values),
+        "values": lean_values(to_jsonable(snapshot.values)),
         "next": list(snapshot.next),
         "checkpoint": checkpoint_json(snapshot.config),
         "metadata": to_jsonable(snapshot.metadata or {}),
@@ -38,7 +39,7 @@ def state_json(snapshot: StateSnapshot) -> dict[str, Any]:
                 "interrupts": [interrupt_json(i) for i in task.interrupts],
                 "checkpoint": None,
                 "state": None,
-                "result": to_jsonable(task.result),
+                "result": lean_values(to_jsonable(task.result)),
             }
             for task in snapshot.tasks
         ],
@@ -89,7 +90,7 @@ def thread_json(thread: AgentThread, snapshot: StateSnapshot | None) -> dict[str
         "status": thread.status,
         "config": {},
         "context": {},
-        "values": to_jsonable(snapshot.values) if snapshot is not None else {},
+        "values": lean_values(to_jsonable(snapshot.values)) if snapshot is not None else {},
         "interrupts": interrupts,
     }
 
