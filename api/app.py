@@ -12,6 +12,7 @@ from contextlib import ExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
+from starlette.routing import Route
 
 from agents.policy.model import load_policy
 from api.auth import KeyStore
@@ -21,6 +22,7 @@ from api.langgraph_compat.catalog import AssistantCatalog, RegistryCatalog
 from api.langgraph_compat.router import router as langgraph_router
 from api.langgraph_compat.runner import GraphRunner
 from api.logs import RequestIdMiddleware
+from api.mcp_tools import McpMount
 from api.routes import V1_ROUTERS, health
 from api.state import AppState
 from inventory.config import Settings, get_settings
@@ -56,19 +58,22 @@ def create_app(
         runner=GraphRunner(engine, catalog) if catalog is not None else None,
     )
 
+    mcp = McpMount()
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        with ExitStack() as stack:
-            if state.runner is None:
-                state.runner = GraphRunner(engine, _registry_catalog(stack, settings, engine))
-            if run_worker:
-                from api.worker import Worker
+        async with mcp.serving(state):
+            with ExitStack() as stack:
+                if state.runner is None:
+                    state.runner = GraphRunner(engine, _registry_catalog(stack, settings, engine))
+                if run_worker:
+                    from api.worker import Worker
 
-                worker = Worker(state.require_runner(), wake=state.wake_worker)
-                stack.callback(worker.stop)
-                worker.start()
-                _start_outbox_dispatcher(stack, state.require_runner())
-            yield
+                    worker = Worker(state.require_runner(), wake=state.wake_worker)
+                    stack.callback(worker.stop)
+                    worker.start()
+                    _start_outbox_dispatcher(stack, state.require_runner())
+                yield
 
     app = FastAPI(
         title="Stockpilot",
@@ -84,6 +89,8 @@ def create_app(
     for router in V1_ROUTERS:
         app.include_router(router, prefix="/v1")
     app.include_router(langgraph_router)
+    # MCP over Streamable HTTP, behind the same API keys (roles are checked per tool).
+    app.router.routes.append(Route("/mcp", endpoint=mcp, methods=["GET", "POST", "DELETE"]))
     return app
 
 
