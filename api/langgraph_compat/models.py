@@ -120,6 +120,12 @@ class RunCreate(_Lenient):
         "is refused.",
     )
     on_disconnect: Literal["cancel", "continue"] | None = None
+    checkpoint: dict[str, Any] | None = Field(
+        default=None,
+        description="Run from this checkpoint of the thread (`{checkpoint_id, checkpoint_ns}`):"
+        " the head is the usual run; an earlier one forks (edit / regenerate a message).",
+    )
+    checkpoint_id: str | None = Field(default=None, min_length=1, max_length=200)
     if_not_exists: Literal["create", "reject"] | None = None
 
 

@@ -146,6 +146,8 @@ class GraphRunner:
     def config_for(self, ticket: RunTicket) -> dict[str, Any]:
         return {
             "configurable": {
+                # a fork: the checkpoint the run starts from (RunTicket.config, set by the API)
+                **ticket.config.get("configurable", {}),
                 "thread_id": ticket.thread_id,
                 "principal": ticket.principal.as_resume_principal(),
                 # proposals are recorded under the person who asked, so four-eyes can hold

@@ -7,6 +7,7 @@ four-eyes rule applies, and the API adds who decided (``principal``) to the resu
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 from typing import Any, Literal
@@ -34,7 +35,7 @@ from api.langgraph_compat.runner import (
 from api.langgraph_compat.serialization import interrupt_json, to_jsonable
 from api.langgraph_compat.streaming import sse_frame
 from api.langgraph_compat.threads import tag_thread
-from inventory.models import AgentThread, Run
+from inventory.models import AgentThread, Approval, Run
 
 router = APIRouter(tags=["langgraph-compatible"], responses=ERROR_RESPONSES)
 
@@ -78,6 +79,7 @@ def _admit(
         session.commit()
     command = _authorised_command(body.command, thread_id, principal, session, policy)
     graph_input = build_command(command) if command is not None else body.input
+    fork = fork_config(runner, session, thread_id, body)
     ticket = runner.admit(
         thread_id=thread_id,
         assistant_id=body.assistant_id,
@@ -95,7 +97,41 @@ def _admit(
     # As the Agent Server does: the thread says which graph it runs, so clients that list
     # threads by {"metadata": {"graph_id": ...}} (agent-chat-ui) find it.
     tag_thread(runner, thread_id, body.assistant_id)
-    return ticket
+    return dataclasses.replace(ticket, config=fork) if fork else ticket
+
+
+def fork_config(
+    runner: GraphRunner, session: Session, thread_id: str, body: RunCreate
+) -> dict[str, Any] | None:
+    """The config that starts the run from ``body.checkpoint`` when it is not the thread's head.
+
+    agent-chat-ui sends the head with every message (nothing to do) and an earlier checkpoint to
+    edit or regenerate a message (a fork). A fork re-runs nodes after that checkpoint, so it is
+    refused on a thread that recorded proposals: their orders and approvals live in the pool,
+    and a replayed gate must not ask about them again.
+    """
+    checkpoint_id = body.checkpoint_id or (body.checkpoint or {}).get("checkpoint_id")
+    if not checkpoint_id:
+        return None
+    namespace = (body.checkpoint or {}).get("checkpoint_ns") or ""
+    graph = runner.graph(body.assistant_id)
+    base = {"configurable": {"thread_id": thread_id, "checkpoint_ns": namespace}}
+    head = graph.checkpointer.get_tuple(base) if graph.checkpointer else None
+    if head is not None and head.config["configurable"].get("checkpoint_id") == checkpoint_id:
+        return None
+    target = {"configurable": {**base["configurable"], "checkpoint_id": checkpoint_id}}
+    if graph.checkpointer is None or graph.checkpointer.get_tuple(target) is None:
+        raise not_found("checkpoint", checkpoint_id, field="body.checkpoint.checkpoint_id")
+    recorded = session.exec(select(Approval.id).where(Approval.thread_id == thread_id)).first()
+    if recorded is not None:
+        raise ApiError(
+            409,
+            f"thread {thread_id!r} has recorded proposals, so it is not forked from an earlier "
+            "checkpoint (edit or regenerate); start a new thread instead",
+            field="body.checkpoint",
+            value=checkpoint_id,
+        )
+    return {"configurable": {"checkpoint_id": checkpoint_id, "checkpoint_ns": namespace}}
 
 
 async def admit_run(

@@ -309,3 +309,58 @@ def test_concurrent_listeners_see_the_same_run(live_url: str) -> None:
     for listener in listeners:
         listener.join(timeout=30)
     assert seen[0] == seen[1] and len(seen[0]) == SLOW_TICKS + 4  # metadata, plan, gate, end
+
+
+# -- checkpoints in the run body (agent-chat-ui: the head with each message; edit / regenerate) ---
+
+
+def test_checkpoint_in_the_run_body_forks_from_it(live_url: str) -> None:
+    client = _ops(live_url)
+    thread_id = client.threads.create()["thread_id"]
+    client.runs.wait(thread_id, "tiny", input=ASK)
+    after_first = client.threads.get_state(thread_id)["checkpoint"]
+    more = {"messages": [{"role": "user", "content": "more"}]}
+    head = client.threads.get_state(thread_id)["checkpoint"]
+    values = client.runs.wait(thread_id, "tiny", input=more, checkpoint=head)  # the usual case
+    assert [m["content"] for m in values["messages"]][-1] == "echo: more"
+    edited = {"messages": [{"role": "user", "content": "instead"}]}
+    forked = client.runs.wait(thread_id, "tiny", input=edited, checkpoint=after_first)
+    assert [m["content"] for m in forked["messages"]] == [
+        "hello",
+        "echo: hello",
+        "instead",
+        "echo: instead",
+    ]
+    error = _error(
+        lambda: client.runs.wait(thread_id, "tiny", input=edited, checkpoint_id="no-such")
+    )
+    assert error["status"] == 404
+
+
+def test_a_thread_with_proposals_is_not_forked(live_url: str, sqlite_engine) -> None:
+    from sqlmodel import Session
+
+    from agents.approvals import open_approval
+    from api.run_store import utcnow
+    from inventory.models import ApprovalStatus
+
+    client = _ops(live_url)
+    thread_id = client.threads.create()["thread_id"]
+    client.runs.wait(thread_id, "tiny", input=ASK)
+    first = client.threads.get_state(thread_id)["checkpoint"]
+    client.runs.wait(thread_id, "tiny", input=ASK)
+    with Session(sqlite_engine) as session:  # as the gate records one
+        open_approval(
+            session,
+            subject_type="transfer_order",
+            subject_id="TO-X",
+            run_id=None,
+            thread_id=thread_id,
+            requested_by="demo-ops",
+            policy_rule="test",
+            at=utcnow(),
+            status=ApprovalStatus.REJECTED,
+        )
+        session.commit()
+    error = _error(lambda: client.runs.wait(thread_id, "tiny", input=ASK, checkpoint=first))
+    assert error["status"] == 409 and "recorded proposals" in error["message"]
