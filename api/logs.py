@@ -86,6 +86,9 @@ def log_config(fmt: Literal["text", "json"] = "text", level: str = "info") -> di
             "uvicorn": {"handlers": ["default"], "level": level, "propagate": False},
             "uvicorn.error": {"level": level},
             "uvicorn.access": {"handlers": ["default"], "level": level, "propagate": False},
+            # the connectors' HTTP client logs every request at INFO: the access log says enough
+            "httpx": {"level": "WARNING"},
+            "httpcore": {"level": "WARNING"},
         },
         "root": {"handlers": ["default"], "level": level},
     }

@@ -506,16 +506,17 @@ async def join_run_stream(
     its final values and ``end``.
     """
     run = await run_in_threadpool(_run_of_thread, session, thread_id, run_id)
-    after = -1
+    after = -1  # everything; the JS SDK resumes from "-1" when it has seen nothing
     if last_event_id:
-        if not last_event_id.isdigit():
+        try:
+            after = max(-1, int(last_event_id))
+        except ValueError:
             raise ApiError(
                 422,
-                "Last-Event-ID must be the id of an event of this run",
+                "Last-Event-ID must be the id of an event of this run (or -1)",
                 field="Last-Event-ID",
                 value=last_event_id,
-            )
-        after = int(last_event_id)
+            ) from None
     log = broker.get(run_id)
     if log is None:
         await _until_settled(runner, broker, run_id)

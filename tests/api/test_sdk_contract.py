@@ -133,6 +133,8 @@ def test_reconnect_with_last_event_id_replays_what_was_missed(live_url: str) -> 
     assert len(ticks) == SLOW_TICKS  # nothing lost, nothing twice
     everything = list(client.runs.join_stream(thread_id, run_id))
     assert [p.id for p in everything] == [p.id for p in first + rest]
+    from_start = list(client.runs.join_stream(thread_id, run_id, last_event_id="-1"))  # JS SDK
+    assert [p.id for p in from_start] == [p.id for p in everything]
 
 
 def test_cancel_stops_the_run_and_frees_the_thread(live_url: str) -> None:
