@@ -68,9 +68,12 @@ def main() -> None:
     from inventory.demo_world import WorldSpec, copy_world, world_template
     from stockpilot_cli.serve import prepare_pool
 
+    # a fresh pool each time; the forecasters fitted on the demo world are kept beside it
+    data_dir = ROOT / "var" / "ui-payloads"
+    data_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="ui-payloads-"))
     copy_world(world_template(WorldSpec()), work / "pool.sqlite")
-    settings = Settings(database_url=f"sqlite:///{work / 'pool.sqlite'}", data_dir=work)
+    settings = Settings(database_url=f"sqlite:///{work / 'pool.sqlite'}", data_dir=data_dir)
     prepare_pool(settings, seed=False)
     engine = get_engine(settings.database_url)
     seed_demo_keys(engine)
