@@ -99,10 +99,14 @@ def list_item_json(
     thread: AgentThread, snapshot: StateSnapshot | None, select: list[str] | None
 ) -> dict[str, Any]:
     """A thread as a list shows it. Without ``select`` the values are only the first message
-    (agent-chat-ui titles a thread with it); with ``select`` exactly the fields asked for."""
+    (agent-chat-ui titles a thread with it) and each interrupt only its id (the approval card
+    itself comes with the thread's state); with ``select`` exactly the fields asked for."""
     item = thread_json(thread, snapshot)
     if select is not None:
         return {key: item[key] for key in select if key in item}
     messages = item["values"].get("messages") if isinstance(item["values"], dict) else None
     item["values"] = {"messages": messages[:1]} if messages else {}
+    item["interrupts"] = {
+        task: [{"id": i.get("id")} for i in waiting] for task, waiting in item["interrupts"].items()
+    }
     return item

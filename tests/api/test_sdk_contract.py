@@ -213,6 +213,13 @@ def test_thread_search_finds_ui_threads_by_graph_id_and_is_lean(live_url: str) -
     assert picked == {"thread_id": thread_id, "status": "idle"}
     (whole,) = client.threads.search(ids=[thread_id], select=["values"])
     assert len(whole["values"]["messages"]) == 4
+    waiting = client.threads.create()["thread_id"]
+    client.runs.wait(waiting, "tiny", input=LARGE)
+    (listed,) = client.threads.search(ids=[waiting])
+    (ids,) = listed["interrupts"].values()
+    assert listed["status"] == "interrupted" and ids == [{"id": ids[0]["id"]}]
+    (full,) = client.threads.search(ids=[waiting], select=["interrupts"])
+    assert next(iter(full["interrupts"].values()))[0]["value"]["action_requests"]
 
 
 def test_thread_update_copy_and_delete(live_url: str) -> None:
