@@ -41,7 +41,7 @@ def _raw_views() -> None:
     lean.lean_values = identity  # type: ignore[assignment]
     views.lean_values = identity  # type: ignore[assignment]
     runs.lean_values = identity  # type: ignore[assignment]
-    runs.lean_event = identity  # type: ignore[assignment]
+    runs.lean_event = lambda _event, data: data  # type: ignore[assignment]
 
     def whole(thread, snapshot, select):
         return views.thread_json(thread, snapshot)
