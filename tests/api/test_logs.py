@@ -24,6 +24,9 @@ from tests.api.conftest import KEYS, free_port
 
 LOGGERS = ("", "uvicorn", "uvicorn.error", "uvicorn.access")
 
+#: Plain HTTP calls; generous timeouts: the shared test machine can be slow.
+HTTP = httpx.Client(timeout=60)
+
 
 @pytest.fixture
 def restore_logging() -> Iterator[None]:
@@ -73,8 +76,8 @@ def test_access_and_error_logs_survive_the_simulated_systems(
     try:
         buffer = _capture()
         ops = {"x-api-key": KEYS["demo-ops"], "X-Request-Id": "req-from-client"}
-        assert httpx.get(f"{url}/ok", headers=ops).headers["x-request-id"] == "req-from-client"
-        assert httpx.get(f"{url}/threads/nope", headers=ops).status_code == 404
+        assert HTTP.get(f"{url}/ok", headers=ops).headers["x-request-id"] == "req-from-client"
+        assert HTTP.get(f"{url}/threads/nope", headers=ops).status_code == 404
         client = get_sync_client(url=url, api_key=KEYS["demo-ops"])
         thread_id = client.threads.create()["thread_id"]
         values = client.runs.wait(

@@ -33,6 +33,9 @@ CALLS = {
     "recommend_promos": {"city": "Shanghai"},
 }
 
+#: Plain HTTP calls; generous timeouts: the shared test machine can be slow.
+HTTP = httpx.Client(timeout=60)
+
 
 @pytest.fixture
 def keyed(world_engine: Engine) -> KeyStore:
@@ -118,8 +121,8 @@ def test_streamable_http_with_the_service_keys(mcp_url: str) -> None:
     assert names == sorted(TOOL_ROLES)
     assert not stock.is_error and stock.structured_content["totals"]["atp"] >= 0
     assert plan.is_error and "needs one of: ops" in plan.content[0].text  # a viewer
-    assert httpx.post(mcp_url, json={}).status_code == 401
-    assert httpx.post(mcp_url, json={}, headers={"x-api-key": "nope"}).status_code == 401
+    assert HTTP.post(mcp_url, json={}).status_code == 401
+    assert HTTP.post(mcp_url, json={}, headers={"x-api-key": "nope"}).status_code == 401
 
 
 def test_stdio_command(world_engine: Engine, keyed: KeyStore, tmp_path: Path) -> None:

@@ -12,6 +12,8 @@ from api.langgraph_compat.lean import SUMMARY_CHARS, lean_event
 from tests.api.conftest import KEYS
 from tests.api.test_real_assistants import service_url  # noqa: F401  (fixture)
 
+#: Plain HTTP calls; generous timeouts: the shared test machine can be slow.
+HTTP = httpx.Client(timeout=120)
 UI_MODES = ["values", "messages-tuple", "custom"]
 STOCK = "How many rain boots are in Shanghai?"
 PLAN = "plan transfers for 60 mm of rain in Shanghai over 2 days"
@@ -41,13 +43,13 @@ def test_ui_payloads_stay_lean(service_url: str, capsys) -> None:  # noqa: F811
     sizes: dict[str, int] = {}
     threads = []
     for name, question in (("stock", STOCK), ("plan", PLAN)):
-        thread_id = httpx.post(f"{service_url}/threads", json={}, headers=headers).json()[
+        thread_id = HTTP.post(f"{service_url}/threads", json={}, headers=headers).json()[
             "thread_id"
         ]
         threads.append(thread_id)
         sizes[f"{name}_stream"], events = _stream_bytes(service_url, thread_id, question)
         assert events[0] == "metadata" and events[-1] == "end" and "error" not in events
-    search = httpx.post(
+    search = HTTP.post(
         f"{service_url}/threads/search",
         json={"metadata": {"graph_id": "ops_chat"}, "limit": 100},
         headers=headers,
@@ -55,7 +57,7 @@ def test_ui_payloads_stay_lean(service_url: str, capsys) -> None:  # noqa: F811
     found = search.json()
     assert {t["thread_id"] for t in found} == set(threads)
     sizes["threads_search"] = len(search.content)
-    state = httpx.get(f"{service_url}/threads/{threads[1]}/state", headers=headers)
+    state = HTTP.get(f"{service_url}/threads/{threads[1]}/state", headers=headers)
     sizes["plan_state"] = len(state.content)
     with capsys.disabled():
         print("\npayload bytes:", json.dumps(sizes))

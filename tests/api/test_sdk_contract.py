@@ -21,6 +21,9 @@ ASK = {"messages": [{"role": "user", "content": "hello"}]}
 SLOW = {"messages": [{"role": "user", "content": "slow please"}]}
 LARGE = {"messages": [{"role": "user", "content": "move a large batch"}]}
 
+#: Plain HTTP calls; generous timeouts: the shared test machine can be slow.
+HTTP = httpx.Client(timeout=60)
+
 
 def _ops(url: str):
     return get_sync_client(url=url, api_key=KEYS["demo-ops"])
@@ -265,7 +268,7 @@ def test_viewer_may_not_change_threads(live_url: str) -> None:
 
 
 def test_ok_needs_no_key(live_url: str) -> None:
-    assert httpx.get(f"{live_url}/ok").json() == {"ok": True}
+    assert HTTP.get(f"{live_url}/ok").json() == {"ok": True}
 
 
 @pytest.mark.parametrize(
@@ -284,19 +287,19 @@ def test_cors_preflight_on_every_route(live_url: str, method: str, path: str) ->
         "Access-Control-Request-Method": method,
         "Access-Control-Request-Headers": "content-type,x-api-key",
     }
-    allowed = httpx.options(live_url + path, headers={"Origin": "http://localhost:3000", **asked})
+    allowed = HTTP.options(live_url + path, headers={"Origin": "http://localhost:3000", **asked})
     assert allowed.status_code == 200
     assert allowed.headers["access-control-allow-origin"] == "http://localhost:3000"
     assert "x-api-key" in allowed.headers["access-control-allow-headers"].lower()
-    foreign = httpx.options(live_url + path, headers={"Origin": "https://evil.example", **asked})
+    foreign = HTTP.options(live_url + path, headers={"Origin": "https://evil.example", **asked})
     assert "access-control-allow-origin" not in foreign.headers
 
 
 def test_cors_headers_on_answers_and_errors(live_url: str) -> None:
     origin = {"Origin": "http://127.0.0.1:5173"}
-    answer = httpx.get(f"{live_url}/info", headers={**origin, "x-api-key": KEYS["demo-viewer"]})
+    answer = HTTP.get(f"{live_url}/info", headers={**origin, "x-api-key": KEYS["demo-viewer"]})
     assert answer.headers["access-control-allow-origin"] == origin["Origin"]
-    refused = httpx.post(f"{live_url}/threads/search", json={}, headers=origin)
+    refused = HTTP.post(f"{live_url}/threads/search", json={}, headers=origin)
     assert refused.status_code == 401  # the page can read why
     assert refused.headers["access-control-allow-origin"] == origin["Origin"]
     assert "content-location" in answer.headers["access-control-expose-headers"].lower()
