@@ -461,7 +461,7 @@ def _run_of_thread(session: Session, thread_id: str, run_id: str) -> Run:
     return run
 
 
-async def _until_settled(runner: GraphRunner, broker: BrokerDep, run_id: str) -> None:
+async def _until_settled(runner: GraphRunner, broker: RunBroker, run_id: str) -> None:
     """Wait for the run to end: on its log here, or by its row when another process runs it."""
     log = broker.get(run_id)
     if log is not None:
