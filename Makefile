@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint format bench install clean
+.PHONY: run test lint format bench install clean example
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python >= 3.11 with venv is required (none found on PATH)"; exit 2; }
@@ -20,12 +20,21 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/stockpilot serve
+	$(BIN)/stockpilot serve --demo
 
 test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	@# pytest exits 5 when it collected no tests: say so, and fail (a suite that ran nothing
+	@# proves nothing).
+	@$(BIN)/python -m pytest -q -p no:cacheprovider; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; \
+	exit $$status
+
+# A retailer that is not the demo world (examples/chengdu): CSV import into a fresh SQLite pool,
+# forecaster fit, a signed rain alert on the wall clock, approval, WMS references printed.
+example: $(STAMP)
+	$(BIN)/stockpilot example examples/chengdu --db var/example/pool.sqlite
 
 format: $(STAMP)
 	$(BIN)/ruff format .
@@ -36,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/optimizer.py
 	$(BIN)/python benchmarks/alert_latency.py
 	$(BIN)/python benchmarks/api_load.py
+	$(BIN)/python benchmarks/eval_suite.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from sqlalchemy.engine import Engine
 
@@ -13,22 +12,13 @@ from agents.llm.base import ChatModel
 from agents.llm.factory import make_chat_model
 from agents.policy import Policy, load_policy
 from connectors.base import ConnectorSet
+from inventory.clock import Clock, pool_clock, world_clock
 from inventory.config import Settings, get_settings
 from inventory.db import get_engine
+from inventory.vocabulary import vocabulary_of
 from tools.context import ToolContext
 
-Clock = Callable[[], dt.datetime]
-
-
-def world_clock(engine: Engine) -> Clock:
-    """The world's own 'now' (``world_meta['clock']``, UTC), read afresh on every call so evals
-    and expiry tests can move it. Aware, as the pool's timestamp columns require."""
-
-    def now() -> dt.datetime:
-        world_now = ToolContext.for_world(engine).now
-        return world_now if world_now.tzinfo else world_now.replace(tzinfo=dt.UTC)
-
-    return now
+__all__ = ["AgentRuntime", "Clock", "world_clock"]
 
 
 @dataclass
@@ -45,18 +35,23 @@ class AgentRuntime:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings | None = None, engine: Engine | None = None
+        cls,
+        settings: Settings | None = None,
+        engine: Engine | None = None,
+        clock: Clock | None = None,
     ) -> AgentRuntime:
+        """The runtime on the product's clock (``settings.clock_mode``) unless one is given."""
         settings = settings or get_settings()
         engine = engine or get_engine(settings.database_url)
+        clock = clock or pool_clock(engine, settings.clock_mode)
         return cls(
             engine=engine,
             settings=settings,
-            llm=make_chat_model(settings),
+            llm=make_chat_model(settings, clock, partial(vocabulary_of, engine)),
             connectors=ConnectorSet.from_settings(settings),
-            clock=world_clock(engine),
+            clock=clock,
             policy=load_policy(settings.policy_file),
         )
 
     def tool_context(self) -> ToolContext:
-        return ToolContext(engine=self.engine, now=self.clock(), settings=self.settings)
+        return ToolContext.at_clock(self.engine, self.clock, self.settings)

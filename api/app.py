@@ -6,8 +6,9 @@ registry with the checkpointer that matches the database (SQLite file or Postgre
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import ExitStack, asynccontextmanager
 
 from fastapi import FastAPI
@@ -18,15 +19,20 @@ from agents.policy.model import load_policy
 from api.auth import KeyStore
 from api.cors import install_cors
 from api.errors import install_error_handlers
+from api.jobs import Work
 from api.langgraph_compat.catalog import AssistantCatalog, RegistryCatalog
 from api.langgraph_compat.router import router as langgraph_router
 from api.langgraph_compat.runner import GraphRunner
 from api.logs import RequestIdMiddleware
 from api.mcp_tools import McpMount
 from api.routes import V1_ROUTERS, health
+from api.startup import StartingGate
 from api.state import AppState
+from inventory.clock import Clock, pool_clock
 from inventory.config import Settings, get_settings
 from inventory.db import get_engine
+
+log = logging.getLogger(__name__)
 
 DESCRIPTION = """
 Stockpilot's service API.
@@ -47,16 +53,42 @@ def create_app(
     engine: Engine | None = None,
     catalog: AssistantCatalog | None = None,
     run_worker: bool = False,
+    prepare: Work | None = None,
+    prepare_title: str = "prepare the pool",
+    fit_forecasters: bool = False,
 ) -> FastAPI:
+    """The app. ``prepare`` is slow work the pool needs before anything may read it (the demo
+    world's first build): it runs as a background job while the listener is already open, and
+    requests get 503 + Retry-After until it is done. ``fit_forecasters`` then queues the
+    forecaster fits as jobs (forecasts use the fast baseline until they are stored)."""
     settings = settings or get_settings()
     engine = engine or get_engine(settings.database_url)
+    clock = pool_clock(engine, settings.clock_mode, ticking=True)
     state = AppState(
         settings=settings,
         engine=engine,
         keys=KeyStore(engine),
         policy=load_policy(settings.policy_file),
+        clock=clock,
         runner=GraphRunner(engine, catalog) if catalog is not None else None,
     )
+
+    def start_agents(stack: ExitStack) -> None:
+        if state.runner is None:
+            state.runner = GraphRunner(engine, _registry_catalog(stack, settings, engine, clock))
+        if run_worker:
+            from api.worker import Worker
+
+            worker = Worker(state.require_runner(), wake=state.wake_worker)
+            stack.callback(worker.stop)
+            worker.start()
+            _start_outbox_dispatcher(stack, state.require_runner())
+        state.ready.set()
+        if fit_forecasters:
+            from api.startup import submit_forecast_fit
+
+            for level in ("sku", "style"):  # alerts plan per size; chat answers per style
+                submit_forecast_fit(state, level)
 
     mcp = McpMount()
 
@@ -64,15 +96,17 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         async with mcp.serving(state):
             with ExitStack() as stack:
-                if state.runner is None:
-                    state.runner = GraphRunner(engine, _registry_catalog(stack, settings, engine))
-                if run_worker:
-                    from api.worker import Worker
-
-                    worker = Worker(state.require_runner(), wake=state.wake_worker)
-                    stack.callback(worker.stop)
-                    worker.start()
-                    _start_outbox_dispatcher(stack, state.require_runner())
+                stack.callback(state.jobs.stop)
+                if prepare is None:
+                    start_agents(stack)
+                else:
+                    state.startup_job = state.jobs.submit("demo_world", prepare_title, prepare).id
+                    threading.Thread(
+                        target=_after_preparation,
+                        args=(state, stack, start_agents),
+                        name="stockpilot-startup",
+                        daemon=True,
+                    ).start()
                 yield
 
     app = FastAPI(
@@ -83,6 +117,8 @@ def create_app(
     )
     app.state.stockpilot = state
     install_error_handlers(app)
+    app.add_middleware(StartingGate)
+    # outermost: preflights and request ids also for answers while the service starts
     install_cors(app, settings.cors_origins)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
@@ -94,6 +130,22 @@ def create_app(
     return app
 
 
+def _after_preparation(
+    state: AppState, stack: ExitStack, start_agents: Callable[[ExitStack], None]
+) -> None:
+    """Wait for the preparation job, then start the agents (or record why start-up failed)."""
+    assert state.startup_job is not None
+    job = state.jobs.wait(state.startup_job)
+    if job.status != "succeeded":
+        log.error("start-up failed: %s", job.error)
+        return
+    try:
+        start_agents(stack)
+    except Exception as exc:
+        log.exception("start-up failed while starting the agents")
+        state.startup_error = f"{type(exc).__name__}: {exc}"
+
+
 def _start_outbox_dispatcher(stack: ExitStack, runner: GraphRunner) -> None:
     """Keep draining the outbox: a send that failed transiently inside a run is retried here
     with its idempotency key, so an approved order reaches the WMS once the WMS is back."""
@@ -103,7 +155,9 @@ def _start_outbox_dispatcher(stack: ExitStack, runner: GraphRunner) -> None:
     from agents.executor.dispatcher import Dispatcher
 
     stop = threading.Event()
-    dispatcher = Dispatcher(runtime.engine, runtime.connectors, settings=runtime.dispatch)
+    dispatcher = Dispatcher(
+        runtime.engine, runtime.connectors, clock=runtime.clock, settings=runtime.dispatch
+    )
     thread = threading.Thread(
         target=dispatcher.run_forever, args=(stop,), name="stockpilot-outbox", daemon=True
     )
@@ -116,10 +170,12 @@ def _start_outbox_dispatcher(stack: ExitStack, runner: GraphRunner) -> None:
     stack.callback(_stop)
 
 
-def _registry_catalog(stack: ExitStack, settings: Settings, engine: Engine) -> AssistantCatalog:
+def _registry_catalog(
+    stack: ExitStack, settings: Settings, engine: Engine, clock: Clock
+) -> AssistantCatalog:
     from agents.persistence import open_checkpointer
     from agents.runtime import AgentRuntime
 
     checkpointer = stack.enter_context(open_checkpointer(settings))
-    runtime = AgentRuntime.from_settings(settings, engine=engine)
+    runtime = AgentRuntime.from_settings(settings, engine=engine, clock=clock)
     return RegistryCatalog(runtime, checkpointer)

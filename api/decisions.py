@@ -3,7 +3,7 @@ would send, so the graph's policy checks, executor and audit run exactly once, i
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from langgraph.types import Command
@@ -14,19 +14,9 @@ from api.auth import Principal
 from api.errors import ApiError, conflict, not_found
 from api.four_eyes import check_may_decide, pending_for_thread
 from api.langgraph_compat.runner import GraphRunner
-from api.run_store import utcnow
 from api.schemas.approvals import DecisionRequest
-from inventory.models import AgentThread, Approval, ApprovalStatus, WorldMeta
-
-
-def world_now(session: Session) -> datetime:
-    """Approvals expire on the world's clock (the demo world lives in 2015); wall-clock UTC when
-    the pool has none."""
-    meta = session.get(WorldMeta, "clock")
-    if meta is None or "now" not in meta.value:
-        return utcnow()
-    now = datetime.fromisoformat(meta.value["now"])
-    return now if now.tzinfo else now.replace(tzinfo=UTC)
+from inventory.clock import Clock, as_utc
+from inventory.models import AgentThread, Approval, ApprovalStatus
 
 
 def load_pending(session: Session, approval_id: str, now: datetime) -> Approval:
@@ -41,7 +31,7 @@ def load_pending(session: Session, approval_id: str, now: datetime) -> Approval:
             value=approval.status,
         )
     expires = approval.expires_at
-    if expires is not None and (expires if expires.tzinfo else expires.replace(tzinfo=UTC)) < now:
+    if expires is not None and as_utc(expires) < now:
         raise conflict(
             f"approval {approval_id} expired at {expires.isoformat()}",
             field="expires_at",
@@ -56,9 +46,13 @@ def decide(
     policy: Policy,
     choices: list[tuple[str, DecisionRequest]],
     principal: Principal,
+    clock: Clock,
 ) -> list[Approval]:
-    """Decide approvals that wait in one interrupt; one resume carries every decision."""
-    now = world_now(session)
+    """Decide approvals that wait in one interrupt; one resume carries every decision.
+
+    Expiry is judged on the service's clock (``inventory.clock``), the one the graph records by.
+    """
+    now = clock()
     approvals = [load_pending(session, approval_id, now) for approval_id, _ in choices]
     for approval, (_, body) in zip(approvals, choices, strict=True):
         check_may_decide(approval, principal, policy, body.decision)

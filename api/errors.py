@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from inventory.clock import ClockUnavailable
 from tools.context import ToolError
 
 log = logging.getLogger(__name__)
@@ -157,6 +158,11 @@ async def _on_tool_error(_: Request, exc: ToolError) -> JSONResponse:
     return error_response(422, str(exc), field=exc.field, value=exc.value)
 
 
+async def _on_no_clock(_: Request, exc: ClockUnavailable) -> JSONResponse:
+    """The service runs on the world's clock but the pool has none: a setup problem, said so."""
+    return error_response(503, str(exc), field="clock")
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(500, f"internal error ({type(exc).__name__}); it has been logged")
@@ -167,6 +173,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _on_api_error)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(ToolError, _on_tool_error)
+    app.add_exception_handler(ClockUnavailable, _on_no_clock)
     app.add_exception_handler(Exception, _on_unexpected)
 
 

@@ -51,7 +51,9 @@ def serve(db_path: Path, port: int) -> None:
     from inventory.config import Settings
     from inventory.db import make_engine
 
-    settings = Settings(database_url=f"sqlite:///{db_path}", data_dir=db_path.parent)
+    settings = Settings(  # the demo world, in demo mode (its clock, its keys)
+        database_url=f"sqlite:///{db_path}", data_dir=db_path.parent, demo=True
+    )
     engine = make_engine(settings.database_url)
     seed_demo_keys(engine)
     app = create_app(settings, engine=engine)

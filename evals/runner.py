@@ -38,10 +38,11 @@ from evals.world import (
     harvest_forecast_models,
     set_clock,
 )
+from inventory.clock import Clock, world_clock
 from inventory.config import Settings, get_settings
 from inventory.db import session_scope
+from inventory.demo_world.vocabulary import DEMO_VOCABULARY
 from inventory.models import OutboxMessage, Sku, Style, WeatherDaily
-from inventory.vocabulary import RAIN_CATEGORIES, resolve_city
 
 LlmMode = Literal["auto", "offline", "live", "record"]
 
@@ -85,7 +86,10 @@ def weather_check(world: World, scenario: Scenario) -> CheckResult | None:
 
 
 def replay_scope(scenario: Scenario) -> Scope:
-    """The decision the agent faced: a rain alert plans rain gear for its city's stores."""
+    """The decision the agent faced: a rain alert plans rain gear for its city's stores.
+
+    Scenarios are demo worlds (DESIGN §7), so their words are the demo world's vocabulary."""
+    resolve_city, rain_categories = DEMO_VOCABULARY.resolve_city, DEMO_VOCABULARY.rain_categories
     if scenario.replay_scope is not None:
         chosen = scenario.replay_scope
         return Scope(
@@ -98,7 +102,7 @@ def replay_scope(scenario: Scenario) -> Scope:
         and alert.payload.get("type", "rain") == "rain"
         and "city" in alert.payload
     ):
-        return Scope(city=resolve_city(str(alert.payload["city"])), categories=RAIN_CATEGORIES)
+        return Scope(city=resolve_city(str(alert.payload["city"])), categories=rain_categories)
     return Scope()
 
 
@@ -200,7 +204,7 @@ def _llm_choice(scenario: Scenario, options: RunOptions) -> _LlmChoice:
 
 @contextmanager
 def _chat_model(
-    choice: _LlmChoice, settings: Settings
+    choice: _LlmChoice, settings: Settings, clock: Clock
 ) -> Iterator[tuple[object, Callable[[], list[str]]]]:
     """The chat model for a trial, and a function listing LLM-side problems after the run."""
     from agents.llm.factory import make_chat_model
@@ -208,12 +212,12 @@ def _chat_model(
     from agents.llm.openai_adapter import OpenAIChatModel
 
     if choice.mode == "offline":
-        yield OfflinePlanner(), list
+        yield OfflinePlanner(clock), list
         return
     if choice.mode == "live":
         if not settings.llm_configured:
             raise CassetteError("--llm live needs STOCKPILOT_LLM_BASE_URL and STOCKPILOT_LLM_MODEL")
-        yield make_chat_model(settings), list
+        yield make_chat_model(settings, clock), list
         return
     if choice.mode == "record":
         if not settings.llm_configured or choice.cassette_path is None:
@@ -270,7 +274,7 @@ def run_trial(
     from agents.persistence import open_checkpointer
     from agents.policy import load_policy
     from agents.registry import build_graph
-    from agents.runtime import AgentRuntime, world_clock
+    from agents.runtime import AgentRuntime
 
     started = time.perf_counter()
     choice = _llm_choice(scenario, options)
@@ -290,13 +294,14 @@ def run_trial(
             reset_systems(connectors)
             if scenario.world.wms_failures:
                 _inject_wms_failures(connectors, scenario.world.wms_failures)
-            llm, llm_problems = stack.enter_context(_chat_model(choice, world.settings))
+            clock = world_clock(world.engine)  # evals run on the world's clock, moved by hand
+            llm, llm_problems = stack.enter_context(_chat_model(choice, world.settings, clock))
             runtime = AgentRuntime(
                 engine=world.engine,
                 settings=world.settings,
                 llm=llm,  # type: ignore[arg-type]
                 connectors=connectors,
-                clock=world_clock(world.engine),  # the service's clock: world_meta['clock']
+                clock=clock,
                 policy=load_policy(world.settings.policy_file),
             )
             checkpointer = stack.enter_context(open_checkpointer(world.settings))

@@ -20,11 +20,12 @@ from sqlmodel import Session, select
 
 from evals.scenario import InTransitOverride, Scenario, StockOverride, StockSelector, WorldSetup
 from inventory import movements
+from inventory.clock import set_world_clock
 from inventory.config import PROJECT_ROOT, Settings, get_settings
 from inventory.db import make_engine, session_scope
 from inventory.demo_world.spec import WorldSpec
 from inventory.demo_world.template import copy_world, template_path, world_template
-from inventory.models import Location, Sku, StockPosition, Style, WorldMeta
+from inventory.models import Location, Sku, StockPosition, Style
 
 EVAL_ACTOR = "eval-setup"
 
@@ -78,11 +79,12 @@ def model_cache_dir(template: Path) -> Path:
 
 
 def seed_forecast_models(world: World) -> list[str]:
-    """Give the trial's pool the forecasters already fitted on its template's history.
+    """Give the trial's pool the forecasters fitted on its template's history.
 
-    The service fits its forecaster ahead of alerts and loads it; a trial copy has the same
-    history as its template (overrides change stock, not sales), so the template's fit is the one
-    the service would have loaded. Returns the levels seeded.
+    The service fits its forecaster ahead of alerts (a job) and loads it; a trial copy has the
+    same history as its template (overrides change stock, not sales), so the template's fit is
+    the one the service would have loaded. The first trial on a template fits it (the job the
+    service would have run) and keeps it beside the template. Returns the levels seeded.
     """
     from tools.forecast_demand.artefacts import (
         Artefact,
@@ -90,6 +92,7 @@ def seed_forecast_models(world: World) -> list[str]:
         pool_fingerprint,
         save_artefact,
     )
+    from tools.forecast_demand.fitting import fit_pool_model
 
     cache = model_cache_dir(world.template)
     pool = pool_fingerprint(world.engine)
@@ -99,7 +102,12 @@ def seed_forecast_models(world: World) -> list[str]:
             continue
         cached = load_artefact(cache, TEMPLATE_MODEL_KEY, level)
         if cached is None:
-            continue
+            fitted = fit_pool_model(world.engine, world.now.date(), world.models_dir, level=level)
+            cached = Artefact(
+                meta=fitted.meta.model_copy(update={"pool": TEMPLATE_MODEL_KEY}),
+                fitted=fitted.fitted,
+            )
+            save_artefact(cache, cached)
         meta = cached.meta.model_copy(update={"pool": pool})
         save_artefact(world.models_dir, Artefact(meta=meta, fitted=cached.fitted))
         seeded.append(level)
@@ -261,14 +269,8 @@ def _apply_in_transit(
 
 
 def set_clock(engine: Engine, now: dt.datetime) -> None:
-    """Move the world's clock (``world_meta['clock']``), which the agents' runtime reads."""
-    with session_scope(engine) as session:
-        meta = session.get(WorldMeta, "clock")
-        if meta is None:
-            session.add(WorldMeta(key="clock", value={"now": now.isoformat()}))
-        else:
-            meta.value = {**meta.value, "now": now.isoformat()}
-            session.add(meta)
+    """Move the world's clock, which the agents' runtime reads (``inventory.clock``)."""
+    set_world_clock(engine, now)
 
 
 def _clear_directory(directory: Path, keep: set[str]) -> None:
@@ -305,7 +307,13 @@ def build_world(scenario: Scenario, workdir: Path, base: Settings | None = None)
             _apply_in_transit(session, index, move, scenario.clock)
     policy_file = write_policy(scenario.world.policy, directory, base.policy_file)
     settings = base.model_copy(
-        update={"database_url": url, "data_dir": directory, "policy_file": policy_file}
+        # Evals run on the world's clock (moved by the runner), whatever the caller's setting.
+        update={
+            "database_url": url,
+            "data_dir": directory,
+            "policy_file": policy_file,
+            "clock": "world",
+        }
     )
     world = World(
         engine=engine, settings=settings, directory=directory, now=scenario.clock, template=template

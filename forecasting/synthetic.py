@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from forecasting.calendar import holiday_flags
 from forecasting.panel import Panel
-from inventory.vocabulary import CITY_REGION, OTHER_CATEGORIES, RAIN_CATEGORIES
+from inventory.demo_world.vocabulary import CITY_REGION, OTHER_CATEGORIES, RAIN_CATEGORIES
 
 _WEEKDAY = np.array([0.85, 0.8, 0.85, 0.9, 1.05, 1.3, 1.25], dtype=np.float32)
 _BAND_EDGES = np.array([0.1, 10.0, 25.0, 50.0], dtype=np.float32)

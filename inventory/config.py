@@ -9,12 +9,17 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = PROJECT_ROOT / "var"
 DEFAULT_SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+#: Demo mode keeps its generated world in a file of its own, never in the real default pool.
+DEMO_DATABASE_FILE = "demo.sqlite"
+#: The demo's alert sender and its published secret: accepted in demo mode only.
+DEMO_ALERT_SENDER = "demo-weather"
+DEMO_ALERT_SECRET = "demo-weather-secret"
 
 
 class Settings(BaseSettings):
@@ -28,7 +33,10 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(default=DEFAULT_DATA_DIR, description="Artefacts, reports, models.")
     shared_data_dir: Path = Field(
-        default=DEFAULT_SHARED_DATA, description="Real weather and sales data shipped with us."
+        default=DEFAULT_SHARED_DATA,
+        description="Optional external data for checks (the Walmart sales file); nothing at run "
+        "time reads it, and the checks skip when it is absent. The city weather ships inside "
+        "the package (inventory/data/weather).",
     )
     policy_file: Path | None = Field(
         default=None, description="Policy YAML; the shipped default policy when unset."
@@ -42,8 +50,9 @@ class Settings(BaseSettings):
     pricing_url: str | None = None
     notify_url: str | None = None
     alert_secrets: dict[str, str] = Field(
-        default_factory=lambda: {"demo-weather": "demo-weather-secret"},
-        description="HMAC secret per alert sender id.",
+        default_factory=dict,
+        description="HMAC secret per alert sender id; none → the webhook accepts no sender. "
+        "Demo mode adds the demo sender with its published secret when none is set.",
     )
     host: str = "127.0.0.1"
     port: int = 8000
@@ -59,16 +68,61 @@ class Settings(BaseSettings):
         default="text",
         description="`json`: one JSON object per log line with request id and run id.",
     )
+    demo: bool = Field(
+        default=False,
+        description="Demo mode: the generated demo world, its public demo keys and alert secret, "
+        "and the world's clock. Never for a real pool.",
+    )
+    clock: Literal["wall", "world"] | None = Field(
+        default=None,
+        description="Where 'now' comes from: the wall clock, or the demo world's stored clock; "
+        "unset → world in demo mode, wall otherwise.",
+    )
 
     @property
     def is_postgres(self) -> bool:
         return self.database_url.startswith("postgresql")
+
+    @model_validator(mode="after")
+    def _demo_defaults(self) -> Settings:
+        """Demo mode, unless told otherwise: its own SQLite file, the demo alert sender."""
+        if self.demo and "database_url" not in self.model_fields_set:
+            self.database_url = f"sqlite:///{self.data_dir / DEMO_DATABASE_FILE}"
+        if self.demo and not self.alert_secrets:
+            self.alert_secrets = {DEMO_ALERT_SENDER: DEMO_ALERT_SECRET}
+        return self
+
+    @property
+    def published_secret_senders(self) -> list[str]:
+        """Senders configured with the published demo secret (refused outside demo mode)."""
+        return [s for s, secret in self.alert_secrets.items() if secret == DEMO_ALERT_SECRET]
+
+    @property
+    def clock_mode(self) -> Literal["wall", "world"]:
+        """The clock in force: the explicit setting, else the world's in demo mode only."""
+        if self.clock is not None:
+            return self.clock
+        return "world" if self.demo else "wall"
 
     @property
     def llm_configured(self) -> bool:
         return bool(self.llm_base_url and self.llm_model)
 
 
+#: Values given on the command line (``stockpilot --demo``, ``--clock``); they beat the env.
+_OVERRIDES: dict[str, object] = {}
+
+
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    return Settings(**_OVERRIDES)  # type: ignore[arg-type]
+
+
+def override_settings(*, reset: bool = False, **values: object) -> Settings:
+    """Add command-line overrides (``None`` = not given; ``reset`` drops earlier ones) and
+    re-read the settings, so this invocation's environment counts too."""
+    if reset:
+        _OVERRIDES.clear()
+    _OVERRIDES.update({key: value for key, value in values.items() if value is not None})
+    get_settings.cache_clear()
+    return get_settings()

@@ -84,3 +84,14 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
         except Exception:
             session.rollback()
             raise
+
+
+#: PostgreSQL aborts one of two transactions that wait on each other (deadlock, 40P01) or that
+#: cannot be serialised (40001). The other one commits; the aborted one succeeds when run again.
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def is_transient(error: BaseException) -> bool:
+    """True for a database error that running the same transaction again may clear."""
+    original = getattr(error, "orig", None)
+    return getattr(original, "sqlstate", None) in TRANSIENT_SQLSTATES

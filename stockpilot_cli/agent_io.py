@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-import getpass
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import typer
 from langgraph.graph.state import CompiledStateGraph
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.engine import Engine
 
 from agents.llm.offline_parse import parse_decision
 from agents.persistence import open_checkpointer
 from agents.registry import build_graph
 from agents.runtime import AgentRuntime
+from api.auth import DEMO_KEYS, KeyStore, Principal, Role
 from connectors.base import ConnectorSet
-from inventory.config import Settings, get_settings
+from inventory.config import get_settings
 from inventory.db import get_engine
 
 console = Console()
@@ -27,7 +29,9 @@ def agent_session(
     assistant_id: str, db: str | None
 ) -> Iterator[tuple[AgentRuntime, CompiledStateGraph]]:
     """The runtime and the checkpointed graph, for one CLI invocation."""
-    settings = get_settings() if db is None else Settings(database_url=db)
+    settings = get_settings()
+    if db is not None:
+        settings = settings.model_copy(update={"database_url": db})
     engine = get_engine(settings.database_url)
     with ConnectorSet.from_settings(settings) as connectors, open_checkpointer(settings) as saver:
         runtime = AgentRuntime.from_settings(settings, engine=engine)
@@ -35,8 +39,52 @@ def agent_session(
         yield runtime, build_graph(assistant_id, runtime, saver)
 
 
-def principal(name: str | None, roles: list[str]) -> dict[str, Any]:
-    return {"name": name or f"cli:{getpass.getuser()}", "roles": roles}
+#: Who the CLI acts as in demo mode when no key is given (a public demo key; demo only).
+DEMO_CLI_KEY = "demo-approver"
+
+API_KEY_HELP = (
+    "Your API key (or STOCKPILOT_API_KEY): its name is recorded on what you ask and decide, "
+    "its roles say what you may approve. Create one with `stockpilot api-key create`."
+)
+
+
+def identify(engine: Engine, api_key: str | None, *, demo: bool) -> Principal:
+    """The caller, from an API key looked up in the pool (never a self-declared role).
+
+    In demo mode, without a key, the CLI acts as the public ``demo-approver`` key and says so.
+    """
+    store = KeyStore(engine, ttl_s=0.0)
+    if api_key:
+        who = store.resolve(api_key)
+        if who is None:
+            raise typer.BadParameter(
+                "unknown API key (revoked, or from another pool)", param_hint="--api-key"
+            )
+        return who
+    if demo:
+        name, (key, _) = DEMO_CLI_KEY, DEMO_KEYS[DEMO_CLI_KEY]
+        who = store.resolve(key)
+        if who is None:
+            raise typer.BadParameter(
+                "demo mode, but this pool has no demo keys: start the demo once (make run)",
+                param_hint="--api-key",
+            )
+        console.print(f"[yellow]demo mode: acting as {name} (a PUBLIC demo key)[/]")
+        return who
+    raise typer.BadParameter(
+        "who are you? pass your API key (--api-key or STOCKPILOT_API_KEY); an admin creates "
+        "one with `stockpilot api-key create <name> --role ops|approver`",
+        param_hint="--api-key",
+    )
+
+
+def may_decide(who: Principal) -> bool:
+    return who.has_any(Role.APPROVER)
+
+
+def resume_principal(who: Principal) -> dict[str, Any]:
+    """How a decision names its decider in the graph's resume (as the API's resume does)."""
+    return who.as_resume_principal()
 
 
 def print_requests(request: dict[str, Any]) -> None:

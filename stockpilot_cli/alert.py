@@ -12,13 +12,20 @@ from rich.table import Table
 
 from agents.graphs.alert_response import AlertPayload
 from agents.runs import RunResult, run_graph
+from api.auth import Principal, Role
+from inventory.config import get_settings
+from inventory.db import get_engine
+from inventory.vocabulary import UnknownTerm, vocabulary_of
 from stockpilot_cli.agent_io import (
+    API_KEY_HELP,
     agent_session,
     ask_decisions,
     console,
-    principal,
+    identify,
+    may_decide,
     print_outcomes,
     print_requests,
+    resume_principal,
 )
 
 alert_app = typer.Typer(help="Run an alert through the agents locally.", no_args_is_help=True)
@@ -51,12 +58,13 @@ def _print_plan(values: dict[str, Any]) -> None:
         console.print(table)
 
 
-def _decide(
-    result: RunResult, auto: bool, approve_as: str | None, roles: list[str]
-) -> list[dict[str, Any]] | None:
+def _decide(result: RunResult, who: Principal, approve: bool) -> list[dict[str, Any]] | None:
     request = result.interrupts[0]["value"]
     print_requests(request)
-    if auto or approve_as:
+    if not may_decide(who):
+        console.print(f"{who.name} is not an approver: the requests wait for one")
+        return None
+    if approve:
         return [{"type": "approve"} for _ in request["action_requests"]]
     if not sys.stdin.isatty():
         return None
@@ -68,11 +76,12 @@ def rain(
     city: str = typer.Option(..., "--city", help="City, e.g. Shanghai or 上海."),
     mm: float = typer.Option(..., "--mm", help="Rain expected over the event, mm."),
     hours: int = typer.Option(24, "--hours", help="Length of the event, hours."),
-    auto_approve: bool = typer.Option(
-        False, "--auto-approve", help="Approve every request as the local operator."
+    api_key: str | None = typer.Option(
+        None, "--api-key", envvar="STOCKPILOT_API_KEY", help=API_KEY_HELP, show_envvar=False
     ),
-    approve_as: str | None = typer.Option(None, "--approve-as", help="Approve as NAME."),
-    role: list[str] = typer.Option(["approver"], "--role", help="Roles of the approver."),
+    approve: bool = typer.Option(
+        False, "--approve", help="Approve every request as the key's holder (an approver)."
+    ),
     thread: str | None = typer.Option(None, "--thread", help="Thread id (default: new)."),
     db: str | None = typer.Option(None, "--db", help="Database URL (default: settings)."),
 ) -> None:
@@ -81,8 +90,21 @@ def rain(
         alert = AlertPayload(type="rain", city=city, mm=mm, hours=hours, sender="cli")
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
+    try:  # the pool's cities, not a code constant: a retailer's own or the demo world's
+        alert.city = vocabulary_of(get_engine(db)).resolve_city(alert.city)
+    except UnknownTerm as exc:
+        raise typer.BadParameter(str(exc), param_hint="--city") from exc
     thread_id = thread or f"alert-{uuid.uuid4().hex[:12]}"
-    who = principal(approve_as or ("cli-auto" if auto_approve else None), role)
+    who = identify(get_engine(db), api_key, demo=get_settings().demo)
+    if not who.has_any(Role.OPS, Role.APPROVER):
+        raise typer.BadParameter(
+            f"{who.name} may not run alerts (needs the ops or approver role)",
+            param_hint="--api-key",
+        )
+    if approve and not may_decide(who):
+        raise typer.BadParameter(
+            f"{who.name} may not approve (needs the approver role)", param_hint="--approve"
+        )
     with agent_session("alert_response", db) as (runtime, graph):
         result = run_graph(
             runtime,
@@ -96,7 +118,7 @@ def rain(
         for _round in range(MAX_ROUNDS):
             if not result.interrupts:
                 break
-            decisions = _decide(result, auto_approve, approve_as, role)
+            decisions = _decide(result, who, approve)
             if decisions is None:
                 break
             result = run_graph(
@@ -104,7 +126,9 @@ def rain(
                 graph,
                 assistant_id="alert_response",
                 thread_id=thread_id,
-                payload=Command(resume={"decisions": decisions, "principal": who}),
+                payload=Command(
+                    resume={"decisions": decisions, "principal": resume_principal(who)}
+                ),
             )
         print_outcomes(result.values)
         if result.interrupts:

@@ -8,6 +8,7 @@ from rich.table import Table
 from sqlmodel import Session, select
 
 from api.auth import Role, create_api_key
+from inventory import schema
 from inventory.db import get_engine
 from inventory.models import ApiKey
 
@@ -21,8 +22,10 @@ def create(
     role: list[Role] = typer.Option(..., "--role", help="viewer | ops | approver | admin."),
     db: str | None = typer.Option(None, "--db", help="Database URL (default: settings)."),
 ) -> None:
-    """Create a key; it is shown once and only its hash is kept."""
-    with Session(get_engine(db)) as session:
+    """Create a key; it is shown once and only its hash is kept (the first one: --role admin)."""
+    engine = get_engine(db)
+    schema.upgrade(engine)  # the first key may come before the first `serve` of a new pool
+    with Session(engine) as session:
         try:
             key = create_api_key(session, name, role)
         except ValueError as exc:

@@ -13,10 +13,11 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine, make_url
 
 from inventory import schema
+from inventory.config import DEMO_DATABASE_FILE, get_settings
 from inventory.db import dispose_engines, get_engine, normalise_url
 from inventory.demo_world import WorldSpec, WorldSummary, build_world
+from inventory.demo_world.vocabulary import CITY_REGION
 from inventory.models import Location, WorldMeta
-from inventory.vocabulary import CITY_REGION
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
@@ -29,6 +30,14 @@ def _existing_world(engine: Engine) -> tuple[int, dict | None]:
             select(WorldMeta.__table__.c.value).where(WorldMeta.__table__.c.key == "world")
         ).scalar_one_or_none()
     return int(locations), meta
+
+
+def demo_database_url() -> str:
+    """Demo worlds go to the demo pool (var/demo.sqlite), never the real default pool."""
+    settings = get_settings()
+    if settings.demo:
+        return settings.database_url
+    return f"sqlite:///{settings.data_dir / DEMO_DATABASE_FILE}"
 
 
 def _remove_sqlite_file(url: str) -> None:
@@ -68,7 +77,9 @@ def demo_world(
     cities: str = typer.Option(
         ",".join(CITY_REGION), "--cities", help="Comma-separated cities with stores."
     ),
-    db: str | None = typer.Option(None, "--db", help="Database URL (default: settings)."),
+    db: str | None = typer.Option(
+        None, "--db", help="Database URL (default: the demo pool, var/demo.sqlite)."
+    ),
     fresh: bool = typer.Option(
         False, "--fresh", help="Delete an existing SQLite database first (SQLite only)."
     ),
@@ -89,7 +100,7 @@ def demo_world(
         err_console.print(f"[red]invalid world spec:[/] {exc}")
         raise typer.Exit(2) from exc
 
-    engine = get_engine(db)
+    engine = get_engine(db or demo_database_url())
     url = normalise_url(str(engine.url.render_as_string(hide_password=False)))
     if fresh:
         if engine.dialect.name != "sqlite":

@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 from sqlalchemy.engine import Engine
 
@@ -95,26 +106,40 @@ def fit(
     model: str = typer.Option("global_gbm", help="Model to fit with --no-select."),
     folds: int = typer.Option(2, min=1, max=52, help="Backtest folds when selecting."),
 ) -> None:
-    """Fit the production forecaster on the pool up to its clock and store it with its version."""
+    """Fit the production forecaster on the pool up to its clock and store it with its version.
+
+    A running service loads the stored model on its next forecast (until then it answers from
+    the labelled baseline); the service can also fit in the background: POST /v1/jobs/forecast-fit.
+    """
     engine = get_engine(db)
     ctx = _context(engine)
     report = None
-    if select:
-        report = backtest_pool(
-            engine, ctx.today, level=level, config=BacktestConfig(horizon=14, folds=folds)
-        )
+    with fit_progress() as (progress, task):
+        if select:
+            progress.update(task, description=f"backtesting candidate models ({folds} folds)")
+            report = backtest_pool(
+                engine, ctx.today, level=level, config=BacktestConfig(horizon=14, folds=folds)
+            )
+            progress.update(task, completed=10)
+
+        def advance(fraction: float, message: str) -> None:
+            done = 10 + 90 * fraction if select else 100 * fraction
+            progress.update(task, completed=done, description=message)
+
+        try:
+            artefact = fit_pool_model(
+                engine,
+                ctx.today,
+                get_settings().data_dir / "models",
+                level=level,
+                model=model,
+                backtest=report,
+                progress=advance,
+            )
+        except ToolError as error:
+            raise typer.BadParameter(str(error)) from error
+    if report is not None:
         console.print(render_report(report))
-    try:
-        artefact = fit_pool_model(
-            engine,
-            ctx.today,
-            get_settings().data_dir / "models",
-            level=level,
-            model=model,
-            backtest=report,
-        )
-    except ToolError as error:
-        raise typer.BadParameter(str(error)) from error
     meta = artefact.meta
     console.print(
         f"fitted [bold]{meta.label}[/] on {meta.series} series, data {meta.data_start}.."
@@ -122,9 +147,25 @@ def fit(
     )
 
 
+@contextmanager
+def fit_progress() -> Iterator[tuple[Progress, TaskID]]:
+    """A progress bar with what the fit is doing and how long it has run (stderr, so --json
+    style output on stdout stays clean)."""
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=False,
+    ) as progress:
+        yield progress, progress.add_task("starting", total=100)
+
+
 def _context(engine: Engine) -> ToolContext:
     try:
-        return ToolContext.for_world(engine)
+        return ToolContext.for_pool(engine)
     except ToolError as error:
         raise typer.BadParameter(str(error)) from error
 

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import importlib
 import sys
+from typing import Literal
 
 import typer
+
+from inventory.config import override_settings
 
 app = typer.Typer(
     name="stockpilot",
@@ -20,9 +23,27 @@ app = typer.Typer(
 
 
 @app.callback()
-def _root() -> None:
+def _root(
+    demo: bool = typer.Option(
+        False,
+        "--demo",
+        help="Demo mode (or STOCKPILOT_DEMO=1): the demo world's clock, its public keys and "
+        "alert secret. Never for a real pool.",
+    ),
+    clock: str | None = typer.Option(
+        None,
+        "--clock",
+        help="wall | world: where 'now' comes from (STOCKPILOT_CLOCK; default: world in demo "
+        "mode, else wall).",
+    ),
+) -> None:
     """Stockpilot: one inventory pool, deterministic tools, agents behind a policy gate."""
     # An explicit callback keeps the app a command group even when only one command is loaded.
+    if clock not in (None, "wall", "world"):
+        raise typer.BadParameter("use wall or world", param_hint="--clock")
+    mode: Literal["wall", "world"] | None = clock  # type: ignore[assignment]
+    # Settings are re-read on every invocation, so the environment of this command line counts.
+    override_settings(reset=True, demo=True if demo else None, clock=mode)
 
 
 #: Top-level command name → the module whose ``register(app)`` adds it.
@@ -31,6 +52,7 @@ COMMANDS: dict[str, str] = {
     "demo-world": "stockpilot_cli.demo",
     "stock": "stockpilot_cli.stock",
     "import": "stockpilot_cli.importers",
+    "example": "stockpilot_cli.example",
     "eval": "stockpilot_cli.evals",
     "sim": "stockpilot_cli.sim",
     "outbox": "stockpilot_cli.outbox",
@@ -45,9 +67,17 @@ COMMANDS: dict[str, str] = {
 }
 
 
+#: Options of the root command that take a value (skipped when looking for the command name).
+ROOT_OPTIONS_WITH_VALUE = {"--clock"}
+
+
 def modules_for(argv: list[str]) -> list[str]:
     """The modules to import for this command line (all of them when no command is named)."""
-    command = next((arg for arg in argv if not arg.startswith("-")), None)
+    values = {index + 1 for index, arg in enumerate(argv) if arg in ROOT_OPTIONS_WITH_VALUE}
+    command = next(
+        (arg for index, arg in enumerate(argv) if not arg.startswith("-") and index not in values),
+        None,
+    )
     if command in COMMANDS:
         return [COMMANDS[command]]
     return list(dict.fromkeys(COMMANDS.values()))

@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from agents.executor.dispatcher import Dispatcher
 from connectors.base import ConnectorSet
+from inventory.clock import pool_clock
 from inventory.config import get_settings
 from inventory.db import get_engine
 from inventory.models import OutboxMessage, OutboxStatus
@@ -58,7 +59,10 @@ def dispatch(
     """Send due outbox rows once (or keep doing it with --watch)."""
     settings = get_settings()
     with ConnectorSet.from_settings(settings) as connectors:
-        dispatcher = Dispatcher(get_engine(db or settings.database_url), connectors)
+        engine = get_engine(db or settings.database_url)
+        dispatcher = Dispatcher(
+            engine, connectors, clock=pool_clock(engine, settings.clock_mode, ticking=watch)
+        )
         if not watch:
             console.print_json(dispatcher.run_pending().model_dump_json())
             return

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import DBAPIError
 
+from inventory.clock import as_utc
 from inventory.db import get_engine
 from tools.context import ToolContext, ToolError
 from tools.plan_transfers.models import PlanTransfersInput, TransferConstraints, TransferPlan
@@ -30,7 +31,7 @@ def run_tool(db: str | None, now: dt.datetime | None, call: Callable[[ToolContex
     errors = Console(stderr=True)
     try:
         engine = get_engine(db)
-        ctx = ToolContext(engine=engine, now=now) if now else ToolContext.for_world(engine)
+        ctx = ToolContext(engine=engine, now=as_utc(now)) if now else ToolContext.for_pool(engine)
         return call(ctx)
     except ToolError as error:
         errors.print(f"[red]error:[/] {error}")
@@ -111,7 +112,7 @@ def plan(
     max_per_dest: int | None = typer.Option(None, help="Max shipments per destination."),
     min_value: float = typer.Option(0.0, help="Minimum expected value per shipment (CNY)."),
     max_cost: float | None = typer.Option(None, help="Cap on total transfer cost (CNY)."),
-    now: dt.datetime | None = typer.Option(None, help="Clock override (default: world clock)."),
+    now: dt.datetime | None = typer.Option(None, help="As of this UTC time (default: the clock)."),
     json_file: Path | None = typer.Option(None, "--json", help="Also write the plan as JSON."),
     db: str | None = typer.Option(None, "--db", help="Database URL (default: settings)."),
 ) -> None:
@@ -186,7 +187,7 @@ def promos(
     location: list[str] = typer.Option([], "--location", help="Location code(s)."),
     threshold: float = typer.Option(8.0, help="Weeks of cover that count as overstock."),
     limit: int = typer.Option(50, help="At most this many recommendations."),
-    now: dt.datetime | None = typer.Option(None, help="Clock override (default: world clock)."),
+    now: dt.datetime | None = typer.Option(None, help="As of this UTC time (default: the clock)."),
     json_file: Path | None = typer.Option(None, "--json", help="Also write the result as JSON."),
     db: str | None = typer.Option(None, "--db", help="Database URL (default: settings)."),
 ) -> None:

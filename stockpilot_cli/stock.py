@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import DBAPIError
 
+from inventory.clock import as_utc
 from inventory.db import get_engine
 from tools.context import ToolContext, ToolError
 from tools.stock_lookup.models import StockLookupInput, StockLookupOutput
@@ -72,7 +73,7 @@ def stock(
     include_zero: bool = typer.Option(False, "--include-zero", help="Show empty positions."),
     window: int = typer.Option(28, "--window", help="Days of sales behind days of cover."),
     limit: int = typer.Option(200, help="At most this many positions."),
-    now: dt.datetime | None = typer.Option(None, help="Clock override (default: world clock)."),
+    now: dt.datetime | None = typer.Option(None, help="As of this UTC time (default: the clock)."),
     as_json: bool = typer.Option(False, "--json", help="Print the tool's JSON output."),
     db: str | None = typer.Option(None, "--db", help="Database URL (default: settings)."),
 ) -> None:
@@ -93,7 +94,7 @@ def stock(
             limit=limit,
         )
         engine = get_engine(db)
-        ctx = ToolContext(engine=engine, now=now) if now else ToolContext.for_world(engine)
+        ctx = ToolContext(engine=engine, now=as_utc(now)) if now else ToolContext.for_pool(engine)
         result = stock_lookup(ctx, request)
     except ToolError as error:
         errors.print(f"[red]error:[/] {error}")

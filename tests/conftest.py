@@ -132,3 +132,52 @@ def world_engine(small_world_template: Path, tmp_path: Path) -> Iterator[Engine]
     eng = make_engine(f"sqlite:///{path}")
     yield eng
     eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def forecast_models_dir(
+    small_world_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """Both forecasters (sku and style level) fitted once on the small world, kept beside its
+    template (under var/, ignored) for later sessions too. Fitting is a job, never a side effect
+    of a forecast, so tests that need the real model take this folder as ``data_dir/models``.
+    Artefacts are keyed on the world's spec, so every copy of the template loads them; the
+    folder name changes with the forecasting code, so a cached fit is never a stale model."""
+    import hashlib
+
+    from inventory.clock import read_world_clock
+    from tools.forecast_demand.artefacts import load_artefact, pool_fingerprint
+    from tools.forecast_demand.fitting import fit_pool_model
+
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for package in ("forecasting", "tools/forecast_demand"):
+        for source in sorted((root / package).glob("*.py")):
+            digest.update(source.name.encode() + source.read_bytes())
+    path = small_world_template.with_name(
+        f"{small_world_template.stem}.api-models-{digest.hexdigest()[:10]}"
+    )
+    path.mkdir(exist_ok=True)
+    from inventory.demo_world import copy_world
+
+    copy = copy_world(small_world_template, tmp_path_factory.mktemp("fit") / "world.sqlite")
+    engine = make_engine(f"sqlite:///{copy}")  # never open the shared template itself
+    try:
+        pool = pool_fingerprint(engine)
+        now = read_world_clock(engine)
+        assert now is not None, "the small world has a clock"
+        for level in ("sku", "style"):
+            if load_artefact(path, pool, level) is None:
+                fit_pool_model(engine, now.date(), path, level=level)
+    finally:
+        engine.dispose()
+    return path
+
+
+@pytest.fixture
+def fitted_data_dir(forecast_models_dir: Path, tmp_path: Path) -> Path:
+    """A private data_dir whose models/ are the session's fitted forecasters (read-mostly)."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(exist_ok=True)
+    (data_dir / "models").symlink_to(forecast_models_dir, target_is_directory=True)
+    return data_dir

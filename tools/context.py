@@ -7,11 +7,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import Session
 
+from inventory.clock import Clock, ClockUnavailable, pool_clock, world_clock
 from inventory.config import Settings, get_settings
-from inventory.models import WorldMeta
+from inventory.vocabulary import UnknownTerm, load_vocabulary
 
 
 class ToolError(ValueError):
@@ -23,10 +24,18 @@ class ToolError(ValueError):
         self.value = value
 
 
+def resolve_city(session: Session | Connection, name: str, *, field: str = "city") -> str:
+    """The pool's code for a city typed in English or Chinese, or a ToolError listing the known
+    cities (they are the pool's rows: a retailer's own, or the demo world's)."""
+    try:
+        return load_vocabulary(session).resolve_city(name)
+    except UnknownTerm as error:
+        raise ToolError(str(error), field=field, value=name) from error
+
+
 @dataclass(frozen=True)
 class ToolContext:
-    """A tool's world: the pool (read only) and 'now'. Evals move the clock; the service reads it
-    from the world's metadata."""
+    """A tool's world: the pool (read only) and 'now' (from ``inventory.clock``, aware UTC)."""
 
     engine: Engine
     now: dt.datetime
@@ -46,11 +55,23 @@ class ToolContext:
                 session.rollback()
 
     @classmethod
-    def for_world(cls, engine: Engine, settings: Settings | None = None) -> ToolContext:
-        """The context at the world's own clock (``world_meta['clock']['now']``)."""
-        with Session(engine) as session:
-            meta = session.exec(select(WorldMeta).where(WorldMeta.key == "clock")).first()
-        if meta is None or "now" not in meta.value:
-            raise ToolError("the pool has no clock: run `stockpilot demo-world` or set one")
-        now = dt.datetime.fromisoformat(meta.value["now"])
+    def at_clock(
+        cls, engine: Engine, clock: Clock, settings: Settings | None = None
+    ) -> ToolContext:
+        """The context at ``clock``'s now; a pool without the clock asked for is a ToolError."""
+        try:
+            now = clock()
+        except ClockUnavailable as exc:
+            raise ToolError(str(exc), field="clock") from exc
         return cls(engine=engine, now=now, settings=settings or get_settings())
+
+    @classmethod
+    def for_pool(cls, engine: Engine, settings: Settings | None = None) -> ToolContext:
+        """The context at the product's clock for these settings (wall, or the demo world's)."""
+        settings = settings or get_settings()
+        return cls.at_clock(engine, pool_clock(engine, settings.clock_mode), settings)
+
+    @classmethod
+    def for_world(cls, engine: Engine, settings: Settings | None = None) -> ToolContext:
+        """The context at the world's stored clock, as evals and world tests pin it."""
+        return cls.at_clock(engine, world_clock(engine), settings)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,8 +30,11 @@ from agents.executor.transactions import atomic_step
 from connectors.base import ConnectorSet
 from connectors.errors import ConnectorRejected, ConnectorUnavailable
 from connectors.models import Ack, Notification, PriceChange, WmsTransferOrder
-from inventory.db import session_scope
+from inventory.db import is_transient, session_scope
 from inventory.models import OutboxMessage
+
+#: Tries to book a sent message when the database aborts the booking as a deadlock victim.
+BOOKING_ATTEMPTS = 5
 
 logger = logging.getLogger(__name__)
 
@@ -188,32 +192,43 @@ class Dispatcher:
         return self._complete(message, ack, route)
 
     def _complete(self, message: OutboxMessage, ack: Ack, route: _Route) -> str:
-        now = self.clock()
-        try:
-            with session_scope(self.engine) as session, atomic_step(session):
-                if not outbox.mark_sent(session, message.id, external_ref=ack.reference, now=now):
-                    return "skipped"
-                if route.on_sent is not None:
-                    route.on_sent(session, message, ack, now, self.worker_id)
-                self._audit(
-                    session,
-                    message,
-                    "outbox.sent",
-                    now,
-                    reference=ack.reference,
-                    duplicate=ack.duplicate,
-                    attempts=message.attempts,
+        for attempt in range(BOOKING_ATTEMPTS):
+            try:
+                return self._book(message, ack, route)
+            except Exception as error:
+                if is_transient(error) and attempt + 1 < BOOKING_ATTEMPTS:
+                    # Another writer (e.g. the run reserving the next order from the same DC)
+                    # held the same positions in the other order; the database aborted us.
+                    time.sleep(0.05 * (attempt + 1))
+                    continue
+                # The system holds it but we cannot book it (e.g. the order was changed by
+                # hand): keep the reference and stop, so nobody resends into a state we do not
+                # understand.
+                logger.exception(
+                    "outbox %s sent as %s but not booked", message.idempotency_key, ack.reference
                 )
-        except Exception as error:
-            # The system holds it but we cannot book it (e.g. the order was changed by hand):
-            # keep the reference and stop, so nobody resends into a state we do not understand.
-            logger.exception(
-                "outbox %s sent as %s but not booked", message.idempotency_key, ack.reference
-            )
-            return self._fail(
+                return self._fail(
+                    message,
+                    f"sent as {ack.reference} but could not be booked: {error}",
+                    external_ref=ack.reference,
+                )
+        raise AssertionError("unreachable")
+
+    def _book(self, message: OutboxMessage, ack: Ack, route: _Route) -> str:
+        now = self.clock()
+        with session_scope(self.engine) as session, atomic_step(session):
+            if not outbox.mark_sent(session, message.id, external_ref=ack.reference, now=now):
+                return "skipped"
+            if route.on_sent is not None:
+                route.on_sent(session, message, ack, now, self.worker_id)
+            self._audit(
+                session,
                 message,
-                f"sent as {ack.reference} but could not be booked: {error}",
-                external_ref=ack.reference,
+                "outbox.sent",
+                now,
+                reference=ack.reference,
+                duplicate=ack.duplicate,
+                attempts=message.attempts,
             )
         return "sent"
 

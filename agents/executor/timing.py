@@ -1,20 +1,19 @@
 """Executor timestamps: stored timezone-aware (UTC), as the pool's columns require.
 
-Callers may pass the world clock, which is naive; it is read as UTC, the same rule
-``inventory.movements`` applies, so one decision's rows agree on the instant.
+"Now" itself comes from ``inventory.clock`` (the runtime's clock); a naive instant (the stored
+world clock, SQLite's columns) is read as UTC, so one decision's rows agree on the instant.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
+from inventory.clock import as_utc, wall_clock
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+__all__ = ["as_utc", "as_utc_or_none", "utcnow"]
 
-
-def as_utc(at: datetime) -> datetime:
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+#: The default clock of a dispatcher built without the runtime's (a real pool's wall clock).
+utcnow = wall_clock
 
 
 def as_utc_or_none(at: datetime | None) -> datetime | None:

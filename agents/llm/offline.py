@@ -7,28 +7,24 @@ ids are derived from the conversation, so a replay produces the same transcript.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
-import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
 from agents.llm import offline_answers as answers
 from agents.llm.base import ToolDefinition
 from agents.llm.offline_parse import ParsedRequest, parse_request
 from agents.proposals import PROPOSE_TRANSFER
-from inventory.vocabulary import RAIN_CATEGORIES
+from inventory.clock import Clock, wall_clock
+from inventory.vocabulary import Vocabulary
 
-_CLOCK = re.compile(r"World clock:\s*(\d{4}-\d{2}-\d{2}T[\d:]+)")
 
+def _demo_vocabulary() -> Vocabulary:
+    from inventory.demo_world.vocabulary import DEMO_VOCABULARY
 
-def _world_today(messages: Sequence[BaseMessage]) -> dt.date | None:
-    for message in messages:
-        if isinstance(message, SystemMessage) and (m := _CLOCK.search(message.text)):
-            return dt.datetime.fromisoformat(m.group(1)).date()
-    return None
+    return DEMO_VOCABULARY
 
 
 def _current_turn(messages: Sequence[BaseMessage]) -> tuple[HumanMessage | None, list[BaseMessage]]:
@@ -48,11 +44,24 @@ class OfflinePlanner:
 
     name = "offline"
 
+    def __init__(
+        self, clock: Clock = wall_clock, vocabulary: Callable[[], Vocabulary] | None = None
+    ) -> None:
+        """``clock`` is the runtime's (the pool's "now"): a rain scenario starts today.
+        ``vocabulary`` reads the pool's words (cities, categories, location codes) at each turn;
+        without a pool (unit tests, evals of the demo world) the demo world's are used."""
+        self._clock = clock
+        self._words = vocabulary or _demo_vocabulary
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        return self._words()
+
     def invoke(self, messages: Sequence[BaseMessage], tools: Sequence[ToolDefinition]) -> AIMessage:
         human, turn = _current_turn(messages)
         if human is None:
             return AIMessage(content=answers.CAPABILITIES["en"])
-        request = parse_request(human.text)
+        request = parse_request(human.text, self.vocabulary)
         offered = {tool.name for tool in tools}
         seed = f"{len(messages)}|{human.text}"
         results = [m for m in turn if isinstance(m, ToolMessage)]
@@ -100,9 +109,9 @@ class OfflinePlanner:
     def _tool_args(
         self, request: ParsedRequest, messages: Sequence[BaseMessage]
     ) -> tuple[str, dict[str, Any]] | None:
-        today = _world_today(messages)
+        today = self._clock().date()
         rain = []
-        if request.mm is not None and request.city and today is not None:
+        if request.mm is not None and request.city:
             rain = [
                 {
                     "city": request.city,
@@ -134,7 +143,8 @@ class OfflinePlanner:
             }
             return "forecast_demand", {k: v for k, v in args.items() if v not in (None, [])}
         if request.intent == "plan":
-            categories = [request.category] if request.category else sorted(RAIN_CATEGORIES)
+            rain_categories = sorted(self.vocabulary.rain_categories)
+            categories = [request.category] if request.category else rain_categories
             args = {
                 "city": request.city,
                 "categories": categories,
@@ -185,20 +195,28 @@ class OfflinePlanner:
         for result in results:
             call = called.get(result.tool_call_id, {})
             texts.append(
-                _render(call.get("name", result.name or "tool"), call.get("args", {}), result, lang)
+                _render(
+                    call.get("name", result.name or "tool"),
+                    call.get("args", {}),
+                    result,
+                    lang,
+                    self.vocabulary,
+                )
             )
         return AIMessage(content="\n\n".join(texts))
 
 
-def _render(name: str, args: dict[str, Any], result: ToolMessage, lang: str) -> str:
+def _render(
+    name: str, args: dict[str, Any], result: ToolMessage, lang: str, words: Vocabulary
+) -> str:
     language = "zh" if lang == "zh" else "en"
     out = answers.loads(result.text)
     if out is None or result.status == "error":
         return answers.render_error(name, result.text, language)
     if name == "stock_lookup":
-        return answers.render_stock(out, args, language)
+        return answers.render_stock(out, args, language, words)
     if name == "forecast_demand":
-        return answers.render_forecast(out, args, language)
+        return answers.render_forecast(out, args, language, words)
     if name == "plan_transfers":
         return answers.render_plan(out, language)
     if name == PROPOSE_TRANSFER or "proposals" in out:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from inventory.vocabulary import CATEGORY_ZH, CITY_ZH
+from inventory.vocabulary import Vocabulary
 
 Lang = Literal["en", "zh"]
 
@@ -63,19 +63,19 @@ NO_PLAN: dict[Lang, str] = {
 }
 
 
-def _place(city: str | None, lang: Lang) -> str:
+def _place(city: str | None, lang: Lang, words: Vocabulary) -> str:
     if city is None:
         return "全网" if lang == "zh" else "the network"
-    return CITY_ZH.get(city, city) if lang == "zh" else city
+    return words.city_zh(city) if lang == "zh" else city
 
 
-def _category(category: str | None, lang: Lang) -> str:
+def _category(category: str | None, lang: Lang, words: Vocabulary) -> str:
     if category is None:
         return "所有品类" if lang == "zh" else "all categories"
-    return CATEGORY_ZH.get(category, category) if lang == "zh" else category.replace("_", " ")
+    return words.category_zh(category) if lang == "zh" else words.category_en(category)
 
 
-def render_stock(out: dict[str, Any], args: dict[str, Any], lang: Lang) -> str:
+def render_stock(out: dict[str, Any], args: dict[str, Any], lang: Lang, words: Vocabulary) -> str:
     totals = out["totals"]
     by_location: dict[str, int] = {}
     if out.get("by_location"):  # subtotals over every match, when the positions overflowed
@@ -86,7 +86,8 @@ def render_stock(out: dict[str, Any], args: dict[str, Any], lang: Lang) -> str:
                 by_location.get(position["location"], 0) + position["atp"]
             )
     top = sorted(by_location.items(), key=lambda kv: -kv[1])[:8]
-    place, cat = _place(args.get("city"), lang), _category(args.get("category"), lang)
+    place = _place(args.get("city"), lang, words)
+    cat = _category(args.get("category"), lang, words)
     if lang == "zh":
         head = (
             f"{place}{cat}：可售（ATP）{totals['atp']} 件，在手 {totals['on_hand']} 件，"
@@ -109,7 +110,9 @@ def render_stock(out: dict[str, Any], args: dict[str, Any], lang: Lang) -> str:
     return "\n".join([head, *lines])
 
 
-def render_forecast(out: dict[str, Any], args: dict[str, Any], lang: Lang) -> str:
+def render_forecast(
+    out: dict[str, Any], args: dict[str, Any], lang: Lang, words: Vocabulary
+) -> str:
     total = sum(series["total_mean"] for series in out["series"])
     by_location: dict[str, float] = {}
     for series in out["series"]:
@@ -118,7 +121,8 @@ def render_forecast(out: dict[str, Any], args: dict[str, Any], lang: Lang) -> st
         )
     top = sorted(by_location.items(), key=lambda kv: -kv[1])[:5]
     days = out["horizon_days"]
-    place, cat = _place(args.get("city"), lang), _category(args.get("category"), lang)
+    place = _place(args.get("city"), lang, words)
+    cat = _category(args.get("category"), lang, words)
     if lang == "zh":
         head = f"{place}{cat}未来 {days} 天预测需求 {total:.0f} 件（模型 {out['model']}）。"
         lines = [f"- {loc}: {units:.0f}" for loc, units in top]

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from inventory.vocabulary import CATEGORY_ZH, CITY_ZH
+from inventory.vocabulary import Vocabulary
 
 Intent = Literal["decision", "explain", "ship", "plan", "promo", "forecast", "stock", "help"]
 
@@ -18,35 +18,70 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 # Codes sit next to Chinese characters without spaces ("从DC-SHA调拨"), and CJK counts as a word
 # character for \b, so codes are bounded by "no ASCII letter or digit" instead.
 _A, _Z = r"(?<![A-Za-z0-9])", r"(?![A-Za-z0-9])"
-_LOCATION = re.compile(rf"{_A}(DC-[A-Z]{{3}}|[A-Z]{{3}}-S\d{{2}}|ONLINE){_Z}")
+#: Location codes of the demo's shape, for a pool that has no locations yet.
+_DEMO_CODES = r"DC-[A-Z]{3}|[A-Z]{3}-S\d{2}|ONLINE"
 _SKU = re.compile(rf"{_A}([A-Z]{{1,4}}\d{{3}}-[A-Z]{{2,6}}-[A-Z0-9.]{{1,5}}){_Z}")
 _STYLE = re.compile(rf"{_A}([A-Z]{{1,4}}\d{{3}}){_Z}(?!-)")
 _DAYS = re.compile(r"(\d{1,2})\s*(?:days?|天|日)", re.IGNORECASE)
 _MM = re.compile(r"(\d+(?:\.\d+)?)\s*(?:mm|毫米)", re.IGNORECASE)
 _QTY = re.compile(r"(\d+)\s*(?:pairs?|units?|pcs|pieces?|双|件|个|把)", re.IGNORECASE)
-_FROM = re.compile(r"(?:from|从)\s*(DC-[A-Z]{3}|[A-Z]{3}-S\d{2}|ONLINE)", re.IGNORECASE)
-_TO = re.compile(r"(?:\bto\b|到|至|给)\s*(DC-[A-Z]{3}|[A-Z]{3}-S\d{2}|ONLINE)", re.IGNORECASE)
 
-CATEGORY_WORDS_EN: dict[str, str] = {
-    "rain boot": "rain_boots",
-    "rainboot": "rain_boots",
-    "waterproof shoe": "waterproof_shoes",
-    "shoe cover": "shoe_covers",
-    "umbrella": "umbrellas",
-    "rain jacket": "rain_jackets",
-    "raincoat": "rain_jackets",
-    "sneaker": "sneakers",
-    "t-shirt": "tshirts",
-    "tshirt": "tshirts",
-    "jean": "jeans",
-    "dress": "dresses",
-    "sandal": "sandals",
-    "hoodie": "hoodies",
-}
-#: Longest first, so 雨衣 is not read as 雨 + 衣.
-_CATEGORY_WORDS_ZH = sorted(
-    ((zh, cat) for cat, zh in CATEGORY_ZH.items()), key=lambda p: -len(p[0])
-)
+
+def _english_forms(word: str) -> set[str]:
+    """A plural category name also matches its singular ('umbrellas' → 'umbrella', 'dresses'
+    → 'dress'), since people ask about 'a rain boot' as often as 'rain boots'."""
+    forms = {word}
+    if word.isascii() and word.endswith("es") and len(word) > 4:
+        forms.add(word[:-2])
+    if word.isascii() and word.endswith("s") and len(word) > 3:
+        forms.add(word[:-1])
+    return forms
+
+
+@dataclass(frozen=True)
+class PlannerWords:
+    """The pool's words the planner recognises: city names (English, Chinese), category names
+    and synonyms, and location codes. Built from the pool's vocabulary, never hard-coded."""
+
+    cities: tuple[tuple[str, str], ...]
+    categories: tuple[tuple[str, str], ...]
+    location: re.Pattern[str]
+    source: re.Pattern[str]
+    dest: re.Pattern[str]
+
+    @classmethod
+    def of(cls, vocabulary: Vocabulary) -> PlannerWords:
+        cached = _WORDS_CACHE.get(id(vocabulary))
+        if cached is not None and cached[0] is vocabulary:
+            return cached[1]
+        cities = []
+        for city in vocabulary.cities.values():
+            for word in {city.code, city.name_en, city.name_zh}:
+                if word:
+                    cities.append((word if _CJK.search(word) else word.lower(), city.code))
+        categories = []
+        for category in vocabulary.categories.values():
+            for word in category.words:
+                lowered = word.lower()
+                for form in _english_forms(lowered) | _english_forms(lowered.replace(" ", "")):
+                    categories.append((form, category.code))
+        longest_first = lambda pairs: tuple(sorted(set(pairs), key=lambda p: (-len(p[0]), p)))  # noqa: E731
+        codes = sorted(vocabulary.location_codes, key=lambda c: (-len(c), c))
+        alternatives = "|".join(re.escape(c) for c in codes) or _DEMO_CODES
+        words = cls(
+            cities=longest_first(cities),
+            categories=longest_first(categories),
+            location=re.compile(rf"{_A}({alternatives}){_Z}"),
+            source=re.compile(rf"(?:from|从)\s*({alternatives}){_Z}", re.IGNORECASE),
+            dest=re.compile(rf"(?:\bto\b|到|至|给)\s*({alternatives}){_Z}", re.IGNORECASE),
+        )
+        if len(_WORDS_CACHE) > 8:
+            _WORDS_CACHE.clear()
+        _WORDS_CACHE[id(vocabulary)] = (vocabulary, words)
+        return words
+
+
+_WORDS_CACHE: dict[int, tuple[Vocabulary, PlannerWords]] = {}
 
 _INTENT_WORDS: tuple[tuple[Intent, tuple[str, ...]], ...] = (
     ("explain", ("why", "explain", "reason", "为什么", "原因", "解释")),
@@ -126,21 +161,18 @@ class ParsedRequest:
     rain: bool = False
 
 
-def _city(text: str) -> str | None:
+def _city(text: str, words: PlannerWords) -> str | None:
     lowered = text.lower()
-    for city, zh in CITY_ZH.items():
-        if city.lower() in lowered or zh in text:
+    for word, city in words.cities:
+        if word in lowered or word in text:
             return city
     return None
 
 
-def _category(text: str) -> str | None:
+def _category(text: str, words: PlannerWords) -> str | None:
     lowered = text.lower()
-    for word, category in CATEGORY_WORDS_EN.items():
+    for word, category in words.categories:
         if word in lowered:
-            return category
-    for zh, category in _CATEGORY_WORDS_ZH:
-        if zh in text:
             return category
     return None
 
@@ -157,12 +189,14 @@ def _intent(text: str, qty: int | None) -> Intent:
     return "help"
 
 
-def parse_request(text: str) -> ParsedRequest:
+def parse_request(text: str, vocabulary: Vocabulary) -> ParsedRequest:
+    """The request's intent and entities, in the words of ``vocabulary`` (the pool's)."""
+    words = PlannerWords.of(vocabulary)
     qty_match = _QTY.search(text)
     qty = int(qty_match.group(1)) if qty_match else None
-    locations = _LOCATION.findall(text)
-    source = m.group(1).upper() if (m := _FROM.search(text)) else None
-    dest = m.group(1).upper() if (m := _TO.search(text)) else None
+    locations = words.location.findall(text)
+    source = m.group(1).upper() if (m := words.source.search(text)) else None
+    dest = m.group(1).upper() if (m := words.dest.search(text)) else None
     if locations and len(locations) >= 2:
         source = source or next((c for c in locations if c != dest), None)
         dest = dest or next((c for c in locations if c != source), None)
@@ -176,8 +210,8 @@ def parse_request(text: str) -> ParsedRequest:
         text=text,
         lang="zh" if _CJK.search(text) else "en",
         intent=_intent(text, qty),
-        city=_city(text),
-        category=_category(text),
+        city=_city(text, words),
+        category=_category(text, words),
         location=locations[0] if len(locations) == 1 else None,
         locations=locations,
         sku=sku_match.group(1) if sku_match else None,

@@ -7,6 +7,7 @@ from api.routes import (
     approvals,
     audit,
     forecasts,
+    jobs,
     policy,
     promo_proposals,
     promo_recommendations,
@@ -28,6 +29,7 @@ V1_ROUTERS: list[APIRouter] = [
     runs.router,
     audit.router,
     policy.router,
+    jobs.router,
 ]
 
 __all__ = ["V1_ROUTERS"]

@@ -15,10 +15,11 @@ from api import run_store, signatures
 from api.alert_inputs import alert_response_input
 from api.deps import AppStateDep, ReaderDep, SessionDep
 from api.errors import ERROR_RESPONSES, ApiError, not_found
-from api.schemas.alerts import AlertAccepted, AlertPayload
+from api.schemas.alerts import AlertAccepted, AlertPayload, WeatherAlert
 from api.schemas.common import Page, Paging
 from api.schemas.records import AlertView
 from inventory.models import AlertRecord, Run, RunStatus
+from inventory.vocabulary import UnknownTerm, vocabulary_of
 
 router = APIRouter(prefix="/alerts", tags=["alerts"], responses=ERROR_RESPONSES)
 
@@ -74,10 +75,31 @@ async def receive_alert(
         raise RequestValidationError(
             [{**e, "loc": ("body", *_without_tag(e["loc"]))} for e in exc.errors(include_url=False)]
         ) from None
+    _check_city(state.engine, alert)
     accepted = admit_alert(state.engine, sender, alert)
     if not accepted.duplicate:
         state.wake_worker.set()
     return JSONResponse(accepted.model_dump(), status_code=status.HTTP_202_ACCEPTED)
+
+
+def _check_city(engine, alert: AlertPayload) -> None:  # type: ignore[valid-type]
+    """A weather alert must name one of the pool's cities (its rows, not a code constant); the
+    city is rewritten to the pool's code so 上海 and shanghai land on the same thread."""
+    if not isinstance(alert, WeatherAlert):
+        return
+    try:
+        alert.city = vocabulary_of(engine).resolve_city(alert.city)
+    except UnknownTerm as error:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "value_error",
+                    "loc": ("body", "city"),
+                    "msg": str(error),
+                    "input": alert.city,
+                }
+            ]
+        ) from None
 
 
 def _without_tag(loc: tuple) -> tuple:

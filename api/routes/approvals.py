@@ -9,7 +9,7 @@ from sqlmodel import select
 from starlette.concurrency import run_in_threadpool
 
 from api import decisions
-from api.deps import ApproverDep, PolicyDep, ReaderDep, RunnerDep, SessionDep
+from api.deps import ApproverDep, AppStateDep, PolicyDep, ReaderDep, RunnerDep, SessionDep
 from api.errors import ERROR_RESPONSES, ApiError, not_found
 from api.schemas.approvals import BatchDecisionRequest, DecisionRequest
 from api.schemas.common import Page, Paging
@@ -57,9 +57,10 @@ async def decide(
     runner: RunnerDep,
     policy: PolicyDep,
     principal: ApproverDep,
+    state: AppStateDep,
 ) -> ApprovalView:
     decided = await run_in_threadpool(
-        decisions.decide, runner, session, policy, [(approval_id, body)], principal
+        decisions.decide, runner, session, policy, [(approval_id, body)], principal, state.clock
     )
     return ApprovalView.from_row(decided[0])
 
@@ -75,10 +76,13 @@ async def decide_together(
     runner: RunnerDep,
     policy: PolicyDep,
     principal: ApproverDep,
+    state: AppStateDep,
 ) -> list[ApprovalView]:
     choices = [(item.approval_id, item) for item in body.decisions]
     ids = [approval_id for approval_id, _ in choices]
     if len(set(ids)) != len(ids):
         raise ApiError(422, "an approval appears twice", field="body.decisions", value=ids)
-    decided = await run_in_threadpool(decisions.decide, runner, session, policy, choices, principal)
+    decided = await run_in_threadpool(
+        decisions.decide, runner, session, policy, choices, principal, state.clock
+    )
     return [ApprovalView.from_row(a) for a in decided]

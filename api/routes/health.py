@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from pydantic import BaseModel
+from typing import Literal
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from api.startup import startup_message
 
 router = APIRouter(tags=["health"])
 
 
 class Health(BaseModel):
-    status: str = "ok"
+    status: Literal["ok", "starting", "failed"] = "ok"
+    message: str = Field(default="ready", description="Start-up progress while starting.")
 
 
-@router.get("/healthz", summary="Liveness probe")
-async def healthz() -> Health:
-    return Health()
+@router.get("/healthz", summary="Liveness probe; says 'starting' (with progress) until ready")
+async def healthz(request: Request) -> Health:
+    status, message = startup_message(request.app.state.stockpilot)
+    return Health(status=status, message=message)

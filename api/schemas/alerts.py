@@ -7,8 +7,6 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from inventory.vocabulary import resolve_city
-
 
 class _Alert(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -23,14 +21,18 @@ class WeatherAlert(_Alert):
     """A rain forecast for a city: the alert_response assistant plans transfers for it."""
 
     type: Literal["weather"] = "weather"
-    city: str = Field(description="Beijing, Shanghai, Guangzhou, Chengdu, Shenyang (or 上海 ...).")
+    city: str = Field(
+        min_length=1,
+        max_length=64,
+        description="One of the pool's cities, in English or Chinese (e.g. Shanghai or 上海).",
+    )
     precipitation_mm: float = Field(ge=0, le=2000, description="Expected rain over the window.")
     window_hours: int = Field(ge=1, le=168, description="Hours the forecast covers.")
 
     @field_validator("city")
     @classmethod
-    def _known_city(cls, value: str) -> str:
-        return resolve_city(value)
+    def _trimmed(cls, value: str) -> str:
+        return value.strip()
 
 
 class DemandSpikeAlert(_Alert):

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import Engine
 
-from inventory.config import get_settings
 from inventory.demo_world.generate import GeneratedWorld, generate_world
 from inventory.demo_world.params import DEFAULT_PARAMETERS, DemandParameters
 from inventory.demo_world.positions import position_rows
@@ -17,6 +17,13 @@ from inventory.demo_world.writer import bulk_insert, write_history, write_refere
 from inventory.models import Location, StockPosition, WorldMeta
 
 SQLITE_BUILD_CACHE_KIB = 256 * 1024
+
+#: Told how far a build has come: the fraction done (0..1) and what it is doing now.
+BuildProgress = Callable[[float, str], None]
+
+
+def _silent(_fraction: float, _message: str) -> None:
+    return None
 
 
 class WorldNotEmptyError(ValueError):
@@ -68,7 +75,8 @@ def build_world(
     spec: WorldSpec | None = None,
     *,
     params: DemandParameters = DEFAULT_PARAMETERS,
-    data_dir: Path | None = None,
+    weather_dir: Path | None = None,
+    progress: BuildProgress | None = None,
 ) -> WorldSummary:
     """Generate the world of ``spec`` and write it in one transaction.
 
@@ -77,11 +85,14 @@ def build_world(
         ValueError: the spec's dates fall outside the real weather record.
     """
     spec = spec or WorldSpec()
+    report = progress or _silent
     _ensure_empty(engine)
     seconds: dict[str, float] = {}
     started = time.perf_counter()
-    world = generate_world(spec, params, data_dir or get_settings().shared_data_dir)
+    report(0.02, f"generating {spec.stores} stores × {spec.styles} styles from the real rain")
+    world = generate_world(spec, params, weather_dir)
     seconds["generate"] = round(time.perf_counter() - started, 2)
+    report(0.2, f"writing the network, catalogue and {spec.history_days} days of history")
 
     mark = time.perf_counter()
     with engine.begin() as conn:
@@ -90,7 +101,18 @@ def build_world(
             conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_BUILD_CACHE_KIB}")
         counts = write_reference(conn, world)
         counts["stock_position"] = bulk_insert(conn, StockPosition.__table__, position_rows(world))
-        counts.update(write_history(conn, world))
+        report(0.3, "writing weather history")
+        counts.update(
+            write_history(
+                conn,
+                world,
+                lambda done, total: report(
+                    0.3 + 0.65 * done / max(total, 1),
+                    f"writing sales history: {done:,} of {total:,} rows",
+                ),
+            )
+        )
+        report(0.95, "committing")
         conn.execute(insert(WorldMeta.__table__), _meta_rows(world))
         counts["world_meta"] = 2
         if engine.dialect.name == "sqlite":

@@ -14,8 +14,8 @@ from inventory.demo_world.params import (
     SIZE_RUNS,
     DemandParameters,
 )
+from inventory.demo_world.vocabulary import CATEGORY_ZH, RAIN_CATEGORIES
 from inventory.models import Sku, Style
-from inventory.vocabulary import CATEGORY_ZH, RAIN_CATEGORIES
 
 #: Category order used to deal styles out: rain categories first, so a small world has them all.
 CATEGORY_ORDER: tuple[str, ...] = (

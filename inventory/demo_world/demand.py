@@ -22,7 +22,8 @@ import numpy as np
 
 from inventory.demo_world.catalog import Catalog
 from inventory.demo_world.params import CATEGORY_PROFILES, DemandParameters
-from inventory.vocabulary import RAIN_CATEGORIES, RainBand
+from inventory.demo_world.vocabulary import RAIN_CATEGORIES
+from inventory.vocabulary import RainBand
 
 BAND_ORDER: tuple[RainBand, ...] = (
     RainBand.NONE,

@@ -107,10 +107,13 @@ def _simulate_store(
     return simulate_location(sku_index, mean, spec.history_days, policy, params, rng)
 
 
-def generate_world(spec: WorldSpec, params: DemandParameters, data_dir: Path) -> GeneratedWorld:
+def generate_world(
+    spec: WorldSpec, params: DemandParameters, weather_dir: Path | None = None
+) -> GeneratedWorld:
+    """The world of ``spec``; the weather is the packaged real record unless ``weather_dir``."""
     spec.check_weather_window()
     dates = spec.dates()
-    weather = {city: load_city_weather(data_dir, city) for city in spec.cities}
+    weather = {city: load_city_weather(city, weather_dir) for city in spec.cities}
     cities = {city: city_days(w, dates, params) for city, w in weather.items()}
     calendar = build_calendar(dates, params)
     catalog = build_catalog(spec.styles, spec.now.date(), params, _rng(spec.seed, _STREAM_CATALOG))

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 
 from inventory.demo_world.demand import BAND_ORDER
 from inventory.demo_world.params import DemandParameters
-from inventory.vocabulary import RAIN_CATEGORIES
+from inventory.demo_world.vocabulary import RAIN_CATEGORIES
 
 _ONLINE_PEAKS = {(11, 11), (6, 18)}
 

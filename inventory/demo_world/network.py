@@ -13,8 +13,8 @@ from inventory.demo_world.params import (
     CITY_STORE_WEIGHTS,
     ONLINE_CITY,
 )
+from inventory.demo_world.vocabulary import CITY_REGION, CITY_ZH, REGION_ZH
 from inventory.models import Channel, ChannelEntitlement, Lane, Location, LocationKind, Tier
-from inventory.vocabulary import CITY_REGION, CITY_ZH, REGION_ZH
 
 ONLINE_CODE = "ONLINE"
 #: Stores sit within this radius of the city centre.

@@ -6,7 +6,7 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from inventory.vocabulary import CITY_REGION, resolve_city
+from inventory.demo_world.vocabulary import CITY_REGION, DEMO_VOCABULARY
 
 #: The real weather covers these days; history and future must fit inside.
 WEATHER_FIRST_DAY = dt.date(2010, 1, 1)
@@ -34,7 +34,7 @@ class WorldSpec(BaseModel):
     def _known_cities(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if not value:
             raise ValueError("cities must name at least one city")
-        resolved = tuple(dict.fromkeys(resolve_city(c) for c in value))
+        resolved = tuple(dict.fromkeys(DEMO_VOCABULARY.resolve_city(c) for c in value))
         return resolved
 
     @field_validator("now")

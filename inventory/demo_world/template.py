@@ -16,7 +16,7 @@ from pathlib import Path
 from inventory import schema
 from inventory.config import get_settings
 from inventory.db import make_engine
-from inventory.demo_world.build import build_world
+from inventory.demo_world.build import BuildProgress, build_world
 from inventory.demo_world.spec import WorldSpec
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -58,7 +58,11 @@ def _prune_stale(path: Path) -> None:
             old.unlink(missing_ok=True)
 
 
-def world_template(spec: WorldSpec | None = None, cache_dir: Path | None = None) -> Path:
+def world_template(
+    spec: WorldSpec | None = None,
+    cache_dir: Path | None = None,
+    progress: BuildProgress | None = None,
+) -> Path:
     """The SQLite file of ``spec``'s world, built on first use and reused afterwards.
 
     Built under a temporary name and renamed into place, so concurrent test sessions never see
@@ -73,7 +77,7 @@ def world_template(spec: WorldSpec | None = None, cache_dir: Path | None = None)
     engine = make_engine(f"sqlite:///{partial}")
     try:
         schema.upgrade(engine)
-        build_world(engine, spec)
+        build_world(engine, spec, progress=progress)
         with engine.connect() as conn:
             # Fold the WAL into the main file so a plain copy is the whole database.
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

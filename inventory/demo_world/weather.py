@@ -7,13 +7,16 @@ Guangzhou's -9999 % humidity). Bad values become missing, never guessed; every h
 
 from __future__ import annotations
 
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
-from inventory.vocabulary import CITY_REGION, rain_band
+from inventory.demo_world.vocabulary import CITY_REGION
+from inventory.vocabulary import rain_band
 
 #: Physical bounds; outside them a reading is a sensor or export error, not weather.
 MAX_HOURLY_PRECIP_MM = 200.0  # China's hourly record is ≈ 202 mm (Zhengzhou 2021)
@@ -56,20 +59,31 @@ class CityWeather(BaseModel):
     counts: CleaningCounts
 
 
-def weather_file(data_dir: Path, city: str) -> Path:
-    return data_dir / "cn-city-weather" / f"{city}.csv.gz"
+#: The real city weather shipped inside the package (CC BY 4.0; see LICENSE.md beside it).
+PACKAGED_WEATHER = ("inventory", "data/weather")
 
 
-def load_city_weather(data_dir: Path, city: str) -> CityWeather:
-    """Read, clean and aggregate one city's file."""
+def weather_file(data_dir: Path | None, city: str) -> Traversable:
+    """One city's hourly file: the packaged copy, or ``data_dir/<City>.csv.gz`` when given."""
+    if data_dir is not None:
+        return data_dir / f"{city}.csv.gz"
+    package, folder = PACKAGED_WEATHER
+    return resources.files(package).joinpath(folder, f"{city}.csv.gz")
+
+
+def load_city_weather(city: str, data_dir: Path | None = None) -> CityWeather:
+    """Read, clean and aggregate one city's file (the packaged real weather by default)."""
     if city not in CITY_REGION:
         raise WeatherDataError(f"city={city!r} is not one of {sorted(CITY_REGION)}")
-    path = weather_file(data_dir, city)
-    if not path.exists():
-        raise WeatherDataError(f"weather file for city={city!r} not found at {path}")
-    raw = pd.read_csv(
-        path, usecols=["year", "month", "day", "hour", "precipitation", "TEMP", "HUMI"]
-    )
+    source = weather_file(data_dir, city)
+    if not source.is_file():
+        raise WeatherDataError(f"weather file for city={city!r} not found at {source}")
+    with source.open("rb") as handle:
+        raw = pd.read_csv(
+            handle,
+            compression="gzip",
+            usecols=["year", "month", "day", "hour", "precipitation", "TEMP", "HUMI"],
+        )
     hourly, counts = clean_hourly(city, raw)
     return CityWeather(
         city=city, hourly=hourly, daily=daily_aggregates(city, hourly), counts=counts

@@ -4,7 +4,7 @@ SQLite and PostgreSQL alike."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 
 import numpy as np
@@ -13,12 +13,16 @@ from sqlalchemy import Connection, Table, insert
 from sqlmodel import SQLModel
 
 from inventory.demo_world.generate import GeneratedWorld
+from inventory.demo_world.vocabulary import demo_terms
 from inventory.models import (
+    Category,
     ChannelEntitlement,
+    City,
     DailySales,
     FutureDemand,
     Lane,
     Location,
+    Region,
     Sku,
     Style,
     WeatherDaily,
@@ -108,7 +112,11 @@ FUTURE_COLUMNS = ("location_code", "sku_code", "date", "units")
 
 
 def bulk_insert_tuples(
-    connection: Connection, table: Table, columns: tuple[str, ...], rows: Iterable[tuple]
+    connection: Connection,
+    table: Table,
+    columns: tuple[str, ...],
+    rows: Iterable[tuple],
+    on_rows: Callable[[int], None] | None = None,
 ) -> int:
     """Load the millions of history rows the fastest way each backend offers, in the same
     connection and transaction as the rest of the world.
@@ -119,7 +127,7 @@ def bulk_insert_tuples(
     ISO dates) and PostgreSQL gets COPY.
     """
     if connection.dialect.name == "postgresql":
-        return _copy_rows(connection, table, columns, rows)
+        return _copy_rows(connection, table, columns, rows, on_rows)
     sql = (
         f"INSERT INTO {table.name} ({', '.join(columns)}) "
         f"VALUES ({', '.join(['?'] * len(columns))})"
@@ -129,11 +137,17 @@ def bulk_insert_tuples(
     while chunk := list(islice(iterator, CHUNK_ROWS)):
         connection.exec_driver_sql(sql, chunk)
         written += len(chunk)
+        if on_rows is not None:
+            on_rows(written)
     return written
 
 
 def _copy_rows(
-    connection: Connection, table: Table, columns: tuple[str, ...], rows: Iterable[tuple]
+    connection: Connection,
+    table: Table,
+    columns: tuple[str, ...],
+    rows: Iterable[tuple],
+    on_rows: Callable[[int], None] | None = None,
 ) -> int:
     written = 0
     driver = connection.connection.driver_connection
@@ -142,6 +156,8 @@ def _copy_rows(
         for row in rows:
             copy.write_row(row)
             written += 1
+            if on_rows is not None and written % CHUNK_ROWS == 0:
+                on_rows(written)
     return written
 
 
@@ -188,8 +204,13 @@ def future_rows(world: GeneratedWorld, dates: np.ndarray) -> Iterator[tuple]:
 
 
 def write_reference(connection: Connection, world: GeneratedWorld) -> dict[str, int]:
-    """Locations (DCs first, for serving_dc), lanes, entitlements, styles, SKUs."""
+    """The vocabulary (regions, cities, categories), locations (DCs first, for serving_dc),
+    lanes, entitlements, styles, SKUs."""
     counts = {}
+    regions, cities, categories = demo_terms()
+    counts["region"] = bulk_insert(connection, Region.__table__, model_rows(regions))
+    counts["city"] = bulk_insert(connection, City.__table__, model_rows(cities))
+    counts["category"] = bulk_insert(connection, Category.__table__, model_rows(categories))
     locations = sorted(world.network.locations, key=lambda loc: loc.serving_dc is not None)
     counts["location"] = bulk_insert(connection, Location.__table__, model_rows(locations))
     counts["lane"] = bulk_insert(connection, Lane.__table__, model_rows(world.network.lanes))
@@ -201,15 +222,30 @@ def write_reference(connection: Connection, world: GeneratedWorld) -> dict[str, 
     return counts
 
 
-def write_history(connection: Connection, world: GeneratedWorld) -> dict[str, int]:
+def write_history(
+    connection: Connection,
+    world: GeneratedWorld,
+    on_sales_rows: Callable[[int, int], None] | None = None,
+) -> dict[str, int]:
+    """The history tables; ``on_sales_rows(written, total)`` follows the long sales write."""
     dates = _date_values(connection, world.dates)
+    total = sum(len(h.sales_units) for h in world.histories.values())
+
+    def sales_progress(written: int) -> None:
+        if on_sales_rows is not None:
+            on_sales_rows(written, total)
+
     return {
         "weather_daily": bulk_insert(connection, WeatherDaily.__table__, weather_daily_rows(world)),
         "weather_hourly": bulk_insert(
             connection, WeatherHourly.__table__, weather_hourly_rows(world)
         ),
         "daily_sales": bulk_insert_tuples(
-            connection, DailySales.__table__, SALES_COLUMNS, sales_rows(world, dates)
+            connection,
+            DailySales.__table__,
+            SALES_COLUMNS,
+            sales_rows(world, dates),
+            sales_progress,
         ),
         "future_demand": bulk_insert_tuples(
             connection, FutureDemand.__table__, FUTURE_COLUMNS, future_rows(world, dates)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -80,9 +80,12 @@ class ParsedFile(Generic[RowT]):
     errors: list[RowError]
 
 
-def read_rows(path: Path, model: type[RowT]) -> ParsedFile[RowT]:
+def read_rows(
+    path: Path, model: type[RowT], context: dict[str, Any] | None = None
+) -> ParsedFile[RowT]:
     """Every row of ``path`` validated by ``model``; row errors are collected, not raised, so
     the importer can add its cross-row and reference errors and report them all at once.
+    ``context`` reaches the row validators (the pool's vocabulary, for city and category names).
 
     Raises:
         ImportRejected: the file cannot be read as a table at all (missing, empty, bad header,
@@ -121,7 +124,9 @@ def read_rows(path: Path, model: type[RowT]) -> ParsedFile[RowT]:
                     name: (cell.strip() or None) for name, cell in zip(header, cells, strict=True)
                 }
                 try:
-                    row = model.model_validate({k: v for k, v in values.items() if v is not None})
+                    row = model.model_validate(
+                        {k: v for k, v in values.items() if v is not None}, context=context
+                    )
                 except ValidationError as error:
                     errors += _row_errors(file, line, values, error)
                     continue

@@ -34,7 +34,7 @@ class ImportRejected(ValueError):
 
 
 class ImportReport(BaseModel):
-    kind: str = Field(description="locations | skus | stock | sales")
+    kind: str = Field(description="The ImportKind: cities, categories, locations, lanes, ...")
     file: str
     rows: int = Field(description="Data rows read and validated.")
     inserted: int = 0

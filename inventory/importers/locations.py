@@ -10,6 +10,7 @@ from inventory.importers.csv_rows import Parsed, read_rows
 from inventory.importers.errors import ImportRejected, ImportReport, RowError
 from inventory.importers.rows import LocationRow
 from inventory.models import Location, LocationKind
+from inventory.vocabulary import load_vocabulary
 
 
 def _check(file: str, rows: list[Parsed[LocationRow]], known_dcs: set[str]) -> list[RowError]:
@@ -46,7 +47,7 @@ def _check(file: str, rows: list[Parsed[LocationRow]], known_dcs: set[str]) -> l
 
 def import_locations(session: Session, path: Path) -> ImportReport:
     """Validate ``path`` whole, then upsert its locations in the caller's transaction."""
-    parsed_file = read_rows(path, LocationRow)
+    parsed_file = read_rows(path, LocationRow, {"vocabulary": load_vocabulary(session)})
     rows = parsed_file.rows
     existing = {loc.code: loc for loc in session.exec(select(Location)).all()}
     known_dcs = {code for code, loc in existing.items() if loc.kind == LocationKind.DC}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Hashable
 from typing import Protocol, TypeVar
 
@@ -67,3 +68,26 @@ def duplicate_keys(
             )
         first_line.setdefault(row_key, parsed.line)
     return errors
+
+
+class DatedRow(Protocol):
+    date: dt.date
+
+
+DatedT = TypeVar("DatedT", bound=DatedRow)
+
+
+def shift_dates(rows: list[Parsed[DatedT]], shift_to: dt.date | None) -> list[Parsed[DatedT]]:
+    """The rows with every date moved by one offset so the latest becomes ``shift_to``.
+
+    A block shift keeps each day's sales beside that day's weather (when both files end on the
+    same day and get the same ``shift_to``) and the history's length and gaps; weekdays move
+    unless the offset is a multiple of seven.
+    """
+    if shift_to is None or not rows:
+        return rows
+    offset = shift_to - max(parsed.row.date for parsed in rows)
+    return [
+        Parsed(line=p.line, row=p.row.model_copy(update={"date": p.row.date + offset}))  # type: ignore[attr-defined]
+        for p in rows
+    ]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from sqlmodel import Session, col, select
 
 from inventory.importers.csv_rows import Parsed, read_rows
 from inventory.importers.errors import ImportRejected, ImportReport
-from inventory.importers.references import duplicate_keys, unknown_codes
+from inventory.importers.references import duplicate_keys, shift_dates, unknown_codes
 from inventory.importers.rows import SalesRow
 from inventory.models import DailySales
 from inventory.upsert import dialect_insert
@@ -16,10 +17,11 @@ from inventory.upsert import dialect_insert
 BATCH_ROWS = 2_000
 
 
-def import_sales(session: Session, path: Path) -> ImportReport:
-    """Validate ``path`` whole, then upsert its days in batches in the caller's transaction."""
+def import_sales(session: Session, path: Path, *, shift_to: dt.date | None = None) -> ImportReport:
+    """Validate ``path`` whole, then upsert its days in batches in the caller's transaction;
+    ``shift_to`` moves the file's dates so the last one falls on it (``shift_dates``)."""
     parsed_file = read_rows(path, SalesRow)
-    rows = parsed_file.rows
+    rows = shift_dates(parsed_file.rows, shift_to)
     file = path.name
     errors = parsed_file.errors + unknown_codes(file, session, rows)
     errors += duplicate_keys(file, rows, lambda r: (r.location, r.sku, r.date.isoformat()), "day")

@@ -11,7 +11,7 @@ from inventory.importers.csv_rows import Parsed, read_rows
 from inventory.importers.errors import ImportRejected, ImportReport, RowError
 from inventory.importers.rows import SkuRow
 from inventory.models import Sku, Style
-from inventory.vocabulary import RAIN_CATEGORIES
+from inventory.vocabulary import Vocabulary, load_vocabulary
 
 #: Columns that describe the style and so must agree on every SKU of that style.
 STYLE_COLUMNS = (
@@ -109,7 +109,9 @@ def _size_run(existing: Style | None, rows: list[SkuRow]) -> tuple[list[str], li
     return run, [size for size in run if size in core]
 
 
-def _style(existing: Style | None, row: SkuRow, run: list[str], core: list[str]) -> Style:
+def _style(
+    existing: Style | None, row: SkuRow, run: list[str], core: list[str], terms: Vocabulary
+) -> Style:
     values = {
         "code": row.style,
         "name_en": row.style_name_en,
@@ -124,7 +126,7 @@ def _style(existing: Style | None, row: SkuRow, run: list[str], core: list[str])
         "rain_sensitive": (
             row.rain_sensitive
             if row.rain_sensitive is not None
-            else row.category in RAIN_CATEGORIES
+            else terms.categories[row.category].rain_sensitive
         ),
     }
     if existing is None:
@@ -135,7 +137,8 @@ def _style(existing: Style | None, row: SkuRow, run: list[str], core: list[str])
 
 def import_skus(session: Session, path: Path) -> ImportReport:
     """Validate ``path`` whole, then upsert its styles and SKUs in the caller's transaction."""
-    parsed_file = read_rows(path, SkuRow)
+    terms = load_vocabulary(session)
+    parsed_file = read_rows(path, SkuRow, {"vocabulary": terms})
     rows = parsed_file.rows
     styles = {style.code: style for style in session.exec(select(Style)).all()}
     skus = {sku.code: sku for sku in session.exec(select(Sku)).all()}
@@ -149,7 +152,7 @@ def import_skus(session: Session, path: Path) -> ImportReport:
     report = ImportReport(kind="skus", file=path.name, rows=len(rows))
     for style_code, style_rows in by_style.items():
         run, core = _size_run(styles.get(style_code), style_rows)
-        session.add(_style(styles.get(style_code), style_rows[0], run, core))
+        session.add(_style(styles.get(style_code), style_rows[0], run, core, terms))
     session.flush()
     for style_code, style_rows in by_style.items():
         run = session.get(Style, style_code).size_run  # type: ignore[union-attr]

@@ -24,6 +24,7 @@ from inventory.models.enums import (
 from inventory.models.history import DailySales, FutureDemand, WeatherDaily, WeatherHourly
 from inventory.models.locations import ChannelEntitlement, Lane, Location
 from inventory.models.meta import WorldMeta
+from inventory.models.network import Category, City, Region
 from inventory.models.orders import TransferLine, TransferOrder
 from inventory.models.stock import StockMovement, StockPosition
 from inventory.models.threads import AgentThread
@@ -35,8 +36,10 @@ __all__ = [
     "Approval",
     "ApprovalStatus",
     "AuditEvent",
+    "Category",
     "Channel",
     "ChannelEntitlement",
+    "City",
     "DailySales",
     "FutureDemand",
     "Lane",
@@ -48,6 +51,7 @@ __all__ = [
     "OutboxStatus",
     "PromoProposal",
     "PromoStatus",
+    "Region",
     "Run",
     "RunStatus",
     "Sku",

@@ -24,19 +24,20 @@ def connectors() -> Iterator[ConnectorSet]:
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    """Where forecast models fitted during a test go (never the project's var/)."""
-    return tmp_path / "data"
+def data_dir(fitted_data_dir: Path) -> Path:
+    """The session's forecasters fitted once on the small world (never the project's var/)."""
+    return fitted_data_dir
 
 
 @pytest.fixture
 def runtime(world_engine: Engine, connectors: ConnectorSet, data_dir: Path) -> AgentRuntime:
+    clock = world_clock(world_engine)
     return AgentRuntime(
         engine=world_engine,
-        settings=Settings(database_url=str(world_engine.url), data_dir=data_dir),
-        llm=OfflinePlanner(),
+        settings=Settings(database_url=str(world_engine.url), data_dir=data_dir, clock="world"),
+        llm=OfflinePlanner(clock),
         connectors=connectors,
-        clock=world_clock(world_engine),
+        clock=clock,
         policy=load_policy(),
     )
 

@@ -25,8 +25,9 @@ from agents.persistence import open_checkpointer
 from agents.policy import load_policy
 from agents.registry import build_graph
 from agents.runs import RunResult, run_graph
-from agents.runtime import AgentRuntime, world_clock
+from agents.runtime import AgentRuntime
 from connectors.base import ConnectorSet
+from inventory.clock import ticking_world_clock
 from inventory.config import Settings
 from inventory.db import make_engine
 
@@ -60,12 +61,15 @@ def make_runtime(db: str, connectors: ConnectorSet, kill_at: str | None = None) 
     engine = make_engine(db)
     if kill_at == "mid_send":
         connectors = replace(connectors, wms=KillAfterSend(connectors.wms))
+    # The demo service's clock: the world's, advancing in real time, so a dead worker's outbox
+    # claim lapses after LEASE_S as it would in production.
+    clock = ticking_world_clock(engine)
     return AgentRuntime(
         engine=engine,
-        settings=Settings(database_url=db),
-        llm=OfflinePlanner(),
+        settings=Settings(database_url=db, clock="world"),
+        llm=OfflinePlanner(clock),
         connectors=connectors,
-        clock=world_clock(engine),
+        clock=clock,
         policy=load_policy(),
         dispatch=DispatchSettings(lease_s=LEASE_S, backoff_initial_s=0.0),
     )

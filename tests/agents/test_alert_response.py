@@ -49,14 +49,8 @@ def pool_path(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def data_dir(pool_path: Path) -> Path:
-    return pool_path.parent / "data"
-
-
-@pytest.fixture
 def world_engine(small_world_template: Path, pool_path: Path) -> Iterator[Engine]:
-    """A fresh copy of the small world for each test, always at the same path: the forecast
-    model stored for a pool is keyed on its URL, so one fit serves the whole module."""
+    """A fresh copy of the small world for each test, always at the same path."""
     for leftover in pool_path.parent.glob(f"{pool_path.name}*"):  # the pool and its WAL files
         leftover.unlink()
     copy_world(small_world_template, pool_path)
@@ -70,10 +64,15 @@ def graph(runtime, checkpointer):
     return build_graph("alert_response", runtime, checkpointer)
 
 
-def test_the_alert_accepts_chinese_city_names_and_refuses_unknown_ones():
-    assert AlertPayload(city="上海", mm=60).city == "Shanghai"
-    with pytest.raises(ValueError, match="unknown city 'Atlantis'"):
-        AlertPayload(city="Atlantis", mm=60)
+def test_the_alert_reads_chinese_city_names_from_the_pool_and_refuses_unknown_ones(runtime, graph):
+    result = alert(runtime, graph, "zh", city="上海", mm=5.0)
+    assert (result.values["triage"]["city"], result.values["triage"]["region"]) == (
+        "Shanghai",
+        "East",
+    )
+    # Hangzhou is a real city, but not one of this pool's rows.
+    with pytest.raises(ValueError, match=r"unknown city 'Hangzhou'.*Shanghai"):
+        alert(runtime, graph, "hz", city="Hangzhou", mm=60)
 
 
 @pytest.mark.parametrize(("mm", "hours"), [(5.0, 24), (30.0, 96)])

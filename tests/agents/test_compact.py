@@ -6,6 +6,7 @@ import json
 
 from agents.graphs.ops_chat.compact import OMITTED_KEY, compact_json
 from agents.llm.offline_answers import render_stock
+from inventory.demo_world.vocabulary import DEMO_VOCABULARY
 
 
 def _lookup(positions: int) -> dict:
@@ -40,8 +41,12 @@ def test_large_results_stay_valid_json_under_the_limit() -> None:
 
 def test_the_planner_answers_from_a_compacted_lookup() -> None:
     out = json.loads(compact_json(_lookup(2_000), 20_000))
-    answer = render_stock(out, {"city": "Shanghai", "category": "rain_boots"}, "en")
+    answer = render_stock(
+        out, {"city": "Shanghai", "category": "rain_boots"}, "en", DEMO_VOCABULARY
+    )
     assert "4000 available to promise" in answer
     assert "totals cover every match" in answer
-    answer_zh = render_stock(out, {"city": "Shanghai", "category": "rain_boots"}, "zh")
+    answer_zh = render_stock(
+        out, {"city": "Shanghai", "category": "rain_boots"}, "zh", DEMO_VOCABULARY
+    )
     assert "4000" in answer_zh and "上海" in answer_zh

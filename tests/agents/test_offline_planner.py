@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -12,11 +13,17 @@ from agents.graphs.ops_chat.prompts import SYSTEM_PROMPT
 from agents.llm.offline import OfflinePlanner
 
 TOOLS = chat_tools()
-SYSTEM = SystemMessage(SYSTEM_PROMPT.format(now="2015-07-01T09:00:00"))
+NOW = dt.datetime(2015, 7, 1, 9, tzinfo=dt.UTC)
+SYSTEM = SystemMessage(SYSTEM_PROMPT.format(now=NOW.isoformat()))
+
+
+def planner_at(now: dt.datetime = NOW) -> OfflinePlanner:
+    """The planner on a fixed clock (the runtime hands it the pool's)."""
+    return OfflinePlanner(clock=lambda: now)
 
 
 def first_call(text: str) -> tuple[str, dict]:
-    reply = OfflinePlanner().invoke([SYSTEM, HumanMessage(text)], TOOLS)
+    reply = planner_at().invoke([SYSTEM, HumanMessage(text)], TOOLS)
     assert len(reply.tool_calls) == 1, reply.text
     return reply.tool_calls[0]["name"], reply.tool_calls[0]["args"]
 
@@ -63,13 +70,22 @@ def test_rain_amount_becomes_a_rain_scenario_from_the_world_clock():
     assert args["window_days"] == 2
 
 
+def test_rain_scenario_starts_on_the_planners_clock_not_the_prompt():
+    """The planner's "today" is the runtime clock it was given (the wall clock on a real pool);
+    nothing is read back out of the system prompt."""
+    wall = planner_at(dt.datetime(2026, 12, 2, 5, tzinfo=dt.UTC))
+    text = "plan transfers for 60 mm of rain in Shanghai"
+    reply = wall.invoke([SYSTEM, HumanMessage(text)], TOOLS)
+    assert reply.tool_calls[0]["args"]["rain"][0]["start"] == "2026-12-02"
+
+
 def test_same_conversation_gives_the_same_call_ids():
     messages = [SYSTEM, HumanMessage("how many umbrellas in Beijing?")]
-    assert OfflinePlanner().invoke(messages, TOOLS) == OfflinePlanner().invoke(messages, TOOLS)
+    assert planner_at().invoke(messages, TOOLS) == planner_at().invoke(messages, TOOLS)
 
 
 def test_a_plan_result_is_proposed_then_answered():
-    planner = OfflinePlanner()
+    planner = planner_at()
     human = HumanMessage("plan transfers for the rain in Guangzhou")
     call = planner.invoke([SYSTEM, human], TOOLS)
     plan = {
@@ -150,20 +166,20 @@ def test_a_plan_result_is_proposed_then_answered():
 
 @pytest.mark.parametrize("text", ["approve TO-123", "reject all", "批准", "拒绝这个调拨"])
 def test_chat_cannot_approve(text):
-    reply = OfflinePlanner().invoke([SYSTEM, HumanMessage(text)], TOOLS)
+    reply = planner_at().invoke([SYSTEM, HumanMessage(text)], TOOLS)
     assert not reply.tool_calls
     assert "cannot approve" in reply.text or "不能批准" in reply.text
 
 
 @pytest.mark.parametrize("text", ["tell me a joke", "给我讲个笑话"])
 def test_unsupported_requests_get_an_honest_capability_list(text):
-    reply = OfflinePlanner().invoke([SYSTEM, HumanMessage(text)], TOOLS)
+    reply = planner_at().invoke([SYSTEM, HumanMessage(text)], TOOLS)
     assert not reply.tool_calls
     assert "offline" in reply.text or "离线" in reply.text
 
 
 def test_a_tool_not_offered_is_never_called():
-    reply = OfflinePlanner().invoke(
+    reply = planner_at().invoke(
         [SYSTEM, HumanMessage("how many rain boots in Shanghai?")],
         [t for t in TOOLS if t.name != "stock_lookup"],
     )
@@ -171,7 +187,7 @@ def test_a_tool_not_offered_is_never_called():
 
 
 def test_tool_errors_are_relayed():
-    planner = OfflinePlanner()
+    planner = planner_at()
     human = HumanMessage("how many rain boots in Atlantis?")
     call = planner.invoke([SYSTEM, human], TOOLS)
     error = ToolMessage(

@@ -247,12 +247,13 @@ def test_a_wms_outage_leaves_the_order_queued_and_a_later_dispatch_sends_it_once
             f"{connectors.simulated_server.url}/admin/faults",
             json={"system": "wms", "mode": "error", "times": 2, "status": 503},
         ).raise_for_status()
+        clock = world_clock(world_engine)
         runtime = AgentRuntime(
             engine=world_engine,
-            settings=Settings(database_url=str(world_engine.url)),
-            llm=OfflinePlanner(),
+            settings=Settings(database_url=str(world_engine.url), clock="world"),
+            llm=OfflinePlanner(clock),
             connectors=connectors,
-            clock=world_clock(world_engine),
+            clock=clock,
             policy=load_policy(),
             dispatch=DispatchSettings(backoff_initial_s=0.0),
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import socket
 import sqlite3
 import threading
@@ -105,8 +104,9 @@ def live_url(tiny_app: FastAPI) -> Iterator[str]:
 def world_app(world_engine: Engine, api_settings: Settings, checkpointer: SqliteSaver) -> FastAPI:
     """The app on the small demo world (real tools), with the test graphs."""
     seed_demo_keys(world_engine)
+    settings = api_settings.model_copy(update={"clock": "world"})  # the world lives in 2015
     return create_app(
-        api_settings, engine=world_engine, catalog=tiny_catalog(world_engine, checkpointer)
+        settings, engine=world_engine, catalog=tiny_catalog(world_engine, checkpointer)
     )
 
 
@@ -126,24 +126,6 @@ LOW_LIMITS = {
 }
 
 
-@pytest.fixture(scope="session")
-def forecast_models_dir(small_world_template: Path) -> Path:
-    """Forecasters fitted on the small world, kept beside its template (under var/, ignored) for
-    later sessions too. Artefacts are keyed on the world's spec, so every copy of the template
-    loads the first fit; the folder name changes with the forecasting code, so a cached fit is
-    never a stale model."""
-    root = Path(__file__).resolve().parents[2]
-    digest = hashlib.sha256()
-    for package in ("forecasting", "tools/forecast_demand"):
-        for source in sorted((root / package).glob("*.py")):
-            digest.update(source.name.encode() + source.read_bytes())
-    path = small_world_template.with_name(
-        f"{small_world_template.stem}.api-models-{digest.hexdigest()[:10]}"
-    )
-    path.mkdir(exist_ok=True)
-    return path
-
-
 @pytest.fixture
 def low_limits_policy(tmp_path: Path) -> Path:
     from agents.policy.model import DEFAULT_POLICY_FILE
@@ -159,18 +141,16 @@ def low_limits_policy(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def service_settings(
-    world_engine: Engine, tmp_path: Path, forecast_models_dir: Path, low_limits_policy: Path
+    world_engine: Engine, fitted_data_dir: Path, low_limits_policy: Path
 ) -> Settings:
     """Settings of a private service: its own simulated systems and checkpoints, the shared
     forecaster, the low-limits policy and the demo alert secret."""
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    (data_dir / "models").symlink_to(forecast_models_dir, target_is_directory=True)
     return Settings(
         database_url=str(world_engine.url),
-        data_dir=data_dir,
+        data_dir=fitted_data_dir,
         policy_file=low_limits_policy,
         alert_secrets={"demo-weather": "demo-weather-secret"},
+        clock="world",  # the small demo world lives in 2015
     )
 
 

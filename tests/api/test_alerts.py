@@ -16,8 +16,21 @@ from api.signatures import SIGNATURE_HEADER, signed_headers
 from inventory.config import Settings
 from inventory.models import AgentThread, AlertRecord, Run
 from tests.api.conftest import KEYS
+from tests.utils.factories import ensure_terms
 
 SENDER, SECRET = "demo-weather", "demo-weather-secret"
+
+
+def knows_shanghai(engine: Engine) -> None:
+    """Cities are the pool's rows: the webhook accepts only those (here the demo's Shanghai)."""
+    with Session(engine) as session:
+        ensure_terms(session, city="Shanghai")
+        session.commit()
+
+
+@pytest.fixture(autouse=True)
+def _pool_cities(sqlite_engine: Engine) -> None:
+    knows_shanghai(sqlite_engine)
 
 
 def weather(alert_id: str = "cma-1", mm: float = 60.0, **extra) -> dict:
@@ -108,6 +121,7 @@ def test_bad_or_stale_signatures_are_401(client: TestClient, tamper: str, messag
     [
         (weather(mm=-1), "body.precipitation_mm"),
         (weather(city="Atlantis"), "body.city"),
+        (weather(city="杭州"), "body.city"),  # a real city, but none of this pool's
         ({**weather(), "type": "meteor"}, "body"),
         ({k: v for k, v in weather().items() if k != "window_hours"}, "body.window_hours"),
     ],
@@ -158,7 +172,10 @@ def test_alerts_are_readable_with_a_key(client: TestClient) -> None:
 def test_alert_idempotency_on_both_backends(engine: Engine, tmp_path) -> None:
     """The same alert posted twice on either backend: one alert row, one run."""
     seed_demo_keys(engine)
-    settings = Settings(database_url=str(engine.url), data_dir=tmp_path)
+    knows_shanghai(engine)
+    settings = Settings(
+        database_url=str(engine.url), data_dir=tmp_path, alert_secrets={SENDER: SECRET}
+    )
     from tests.api.conftest import tiny_catalog
 
     app = create_app(settings, engine=engine, catalog=tiny_catalog(engine))

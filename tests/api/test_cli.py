@@ -1,17 +1,13 @@
-"""``stockpilot api-key`` and the pool preparation of ``stockpilot serve``."""
+"""``stockpilot api-key``: create, list, revoke (serve is in test_serve.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from api.auth import KeyStore
-from inventory.config import Settings
-from inventory.models import ApiKey
 from stockpilot_cli.main import full_app
-from stockpilot_cli.serve import prepare_pool
 
 app = full_app()
 
@@ -33,25 +29,3 @@ def test_api_key_create_list_revoke(sqlite_engine, tmp_path: Path) -> None:
     assert "planner" in listed.output and key not in listed.output
     assert runner.invoke(app, ["api-key", "revoke", "planner", "--db", db]).exit_code == 0
     assert KeyStore(sqlite_engine).resolve(key) is None
-
-
-def test_prepare_pool_without_seed_only_migrates(tmp_path: Path) -> None:
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'fresh.sqlite'}", data_dir=tmp_path)
-    engine = prepare_pool(settings, seed=False)
-    with Session(engine) as session:
-        assert session.exec(select(ApiKey)).all() == []
-    engine.dispose()
-
-
-def test_prepare_pool_seeds_keys_into_an_existing_world(
-    small_world_template: Path, tmp_path
-) -> None:
-    from inventory.demo_world import copy_world
-
-    path = copy_world(small_world_template, tmp_path / "world.sqlite")
-    settings = Settings(database_url=f"sqlite:///{path}", data_dir=tmp_path)
-    engine = prepare_pool(settings, seed=True)  # a world is there: nothing is rebuilt
-    with Session(engine) as session:
-        names = {row.name for row in session.exec(select(ApiKey)).all()}
-    assert {"demo-viewer", "demo-approver", "demo-admin"} <= names
-    engine.dispose()

@@ -20,9 +20,15 @@ from tests.api.conftest import KEYS
 ADMIN = {"x-api-key": KEYS["demo-admin"]}
 EXAMPLES_PER_OPERATION = 8
 #: Valid bodies here start real forecasting / optimisation (seconds each, and schemathesis'
-#: "negative" cases may still carry a valid body), so they are left out here; their validation
-#: and valid paths are tested in test_domain_reads.
-COMPUTE_PATHS = {"/v1/forecasts", "/v1/transfer-plans", "/v1/promo-recommendations"}
+#: "negative" cases may still carry a valid body) or a background forecaster fit (minutes), so
+#: they are left out here; their validation and valid paths are tested in test_domain_reads and
+#: test_serve.
+COMPUTE_PATHS = {
+    "/v1/forecasts",
+    "/v1/transfer-plans",
+    "/v1/promo-recommendations",
+    "/v1/jobs/forecast-fit",
+}
 
 
 def _server_errors(operation, mode: GenerationMode) -> list[str]:

@@ -122,7 +122,11 @@ def test_alert_to_decision_on_both_backends(engine: Engine, tmp_path) -> None:
     from api.auth import seed_demo_keys
 
     seed_demo_keys(engine)
-    settings = Settings(database_url=str(engine.url), data_dir=tmp_path)
+    settings = Settings(
+        database_url=str(engine.url),
+        data_dir=tmp_path,
+        alert_secrets={"demo-weather": "demo-weather-secret"},
+    )
     app = create_app(settings, engine=engine, catalog=tiny_catalog(engine))
     with TestClient(app) as client:
         run_id = post_alert(client, weather("both-1", mm=60)).json()["run_id"]

@@ -17,7 +17,10 @@ RECORDED_WET_RMSSE_RATIO = 0.860  # on the 5 wet days (≥ 10 mm) scored: too fe
 def test_weather_on_real_walmart_sales_is_recorded_honestly() -> None:
     data = get_settings().shared_data_dir
     if not (data / WALMART_FILE).exists():
-        pytest.skip(f"real data not present at {data / WALMART_FILE}")
+        pytest.skip(
+            f"optional external check: the Walmart file is not at {data / WALMART_FILE} "
+            "(point STOCKPILOT_SHARED_DATA_DIR at a folder holding walmart-stormy/)"
+        )
     check = weather_check(data)
     assert check.days == 1035 and check.wet_days_scored == 5
     assert check.rmsse_ratio == pytest.approx(RECORDED_RMSSE_RATIO, abs=0.03)

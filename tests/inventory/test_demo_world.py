@@ -14,6 +14,7 @@ from sqlmodel import Session, func, select
 from inventory import schema
 from inventory.db import make_engine
 from inventory.demo_world import WorldNotEmptyError, WorldSpec, build_world
+from inventory.demo_world.vocabulary import OTHER_CATEGORIES, RAIN_CATEGORIES
 from inventory.models import (
     ChannelEntitlement,
     DailySales,
@@ -27,7 +28,7 @@ from inventory.models import (
     WeatherHourly,
     WorldMeta,
 )
-from inventory.vocabulary import OTHER_CATEGORIES, RAIN_CATEGORIES, rain_band
+from inventory.vocabulary import rain_band
 
 NOW = dt.datetime(2015, 7, 1, 9, 0)
 

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from inventory.config import get_settings
 from inventory.demo_world.weather import (
     WeatherDataError,
     clean_hourly,
     daily_aggregates,
     load_city_weather,
+    weather_file,
 )
 
 
@@ -70,7 +71,7 @@ def test_daily_sum_keeps_observed_rain_and_sets_the_cma_band() -> None:
 
 
 def test_real_beijing_file_has_its_sentinel_cleaned() -> None:
-    weather = load_city_weather(get_settings().shared_data_dir, "Beijing")
+    weather = load_city_weather("Beijing")  # the copy shipped in the package
     assert weather.counts.precip_bad == 1
     assert weather.daily["precipitation_mm"].max() < 300
     assert weather.hourly["precipitation_mm"].max() < 200
@@ -79,6 +80,22 @@ def test_real_beijing_file_has_its_sentinel_cleaned() -> None:
 
 def test_unknown_city_and_missing_file_are_named(tmp_path) -> None:
     with pytest.raises(WeatherDataError, match="city='Paris'"):
-        load_city_weather(tmp_path, "Paris")
+        load_city_weather("Paris", tmp_path)
     with pytest.raises(WeatherDataError, match="not found"):
-        load_city_weather(tmp_path, "Beijing")
+        load_city_weather("Beijing", tmp_path)
+
+
+def test_the_weather_ships_inside_the_package_with_its_licence() -> None:
+    """A clone runs without any sibling data folder: every city's file is package data, read
+    through importlib.resources, with the CC BY 4.0 attribution beside it."""
+    from importlib import resources
+
+    from inventory.demo_world.vocabulary import CITY_REGION
+
+    folder = resources.files("inventory").joinpath("data", "weather")
+    for city in CITY_REGION:
+        assert weather_file(None, city).is_file(), city
+    licence = folder.joinpath("LICENSE.md").read_text(encoding="utf-8")
+    assert "CC BY 4.0" in licence and "Liang" in licence
+    pyproject = (Path(__file__).resolve().parents[2] / "pyproject.toml").read_text()
+    assert '"data/weather/*.csv.gz"' in pyproject and '"data/weather/LICENSE.md"' in pyproject

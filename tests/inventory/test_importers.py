@@ -13,6 +13,18 @@ from sqlmodel import Session, func, select
 from inventory.importers import ImportRejected, import_file
 from inventory.models import DailySales, Location, Sku, StockMovement, StockPosition, Style
 
+CITIES = """\
+code,name_en,name_zh,region,region_name_zh,lat,lon,weather_key
+Shanghai,Shanghai,上海,East,华东,31.23,121.47,
+Beijing,Beijing,北京,North,华北,39.9,116.4,
+"""
+
+CATEGORIES = """\
+code,name_en,name_zh,synonyms,rain_sensitive
+rain_boots,rain boots,雨靴,rain boot|雨鞋,true
+tshirts,t-shirts,T恤,tee,false
+"""
+
 LOCATIONS = """\
 code,kind,name_en,name_zh,city,region,lat,lon,tier,ship_from_store,serving_dc
 SHA-S01,store,Shanghai Nanjing Rd,上海南京路店,上海,,31.23,121.47,A,yes,DC-SHA
@@ -40,8 +52,16 @@ def count(engine: Engine, model: type) -> int:
         return session.exec(select(func.count()).select_from(model)).one()
 
 
+def with_vocabulary(engine: Engine, tmp_path: Path) -> Engine:
+    """The retailer's cities and categories, which every later file refers to."""
+    import_file(engine, "cities", write(tmp_path, "cities.csv", CITIES))
+    import_file(engine, "categories", write(tmp_path, "categories.csv", CATEGORIES))
+    return engine
+
+
 @pytest.fixture
 def catalogue(engine: Engine, tmp_path: Path) -> Engine:
+    with_vocabulary(engine, tmp_path)
     import_file(engine, "locations", write(tmp_path, "locations.csv", LOCATIONS))
     import_file(engine, "skus", write(tmp_path, "skus.csv", SKUS))
     return engine
@@ -78,6 +98,7 @@ def test_reimport_is_reported_unchanged(catalogue: Engine, tmp_path: Path) -> No
 def test_bad_location_file_is_rejected_whole_with_every_row_error(
     engine: Engine, tmp_path: Path
 ) -> None:
+    with_vocabulary(engine, tmp_path)
     bad = write(
         tmp_path,
         "locations.csv",
@@ -115,6 +136,7 @@ def test_header_problems_are_reported_on_line_1(sqlite_engine: Engine, tmp_path:
 def test_inconsistent_style_and_duplicate_sku_are_rejected(
     sqlite_engine: Engine, tmp_path: Path
 ) -> None:
+    with_vocabulary(sqlite_engine, tmp_path)
     bad = write(
         tmp_path,
         "skus.csv",
@@ -123,7 +145,7 @@ def test_inconsistent_style_and_duplicate_sku_are_rejected(
         RB002-BLK-37,RB002,BLK,37,rain_boots,Boot,靴,SS15,299,120
         RB002-BLK-38,RB002,BLK,38,rain_boots,Boot,靴,SS15,259,120
         RB002-BLK-38,RB002,BLK,39,rain_boots,Boot,靴,SS15,299,120
-        RB003-BLK-37,RB003,BLK,37,rainboots,Boot,靴,SS15,99,120
+        RB003-BLK-37,RB003,BLK,37,wellies,Boot,靴,SS15,99,120
         """,
     )
     with pytest.raises(ImportRejected) as rejected:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from tools.context import ToolContext, ToolError
 from tools.forecast_demand.artefacts import load_artefact, pool_fingerprint
 from tools.forecast_demand.fitting import fit_pool_model
 from tools.forecast_demand.models import ForecastInput, RainScenario
-from tools.forecast_demand.tool import forecast_demand
+from tools.forecast_demand.tool import ensure_model, forecast_demand
 
 FAST = GlobalModelConfig(max_iter=40, max_train_rows=60_000, fit_threads=1)
 
@@ -153,24 +152,31 @@ def test_empty_history_is_refused(ctx: ToolContext, sku_and_location) -> None:
         forecast_demand(early, ForecastInput(skus=[sku_and_location[0]]))
 
 
-def test_stored_artefact_has_version_and_window_and_predicts_fast(ctx: ToolContext) -> None:
+def test_stored_artefact_has_version_and_window_and_serves_the_whole_pool(
+    ctx: ToolContext,
+) -> None:
+    """Speed is measured in benchmarks/; here only that the stored model answers every series."""
     artefact = load_artefact(ctx.settings.data_dir / "models", pool_fingerprint(ctx.engine), "sku")
     assert artefact is not None
     assert artefact.meta.data_end == ctx.today - dt.timedelta(days=1)
     assert artefact.meta.version.startswith(str(artefact.meta.data_end))
-    started = time.perf_counter()
     out = forecast_demand(ctx, ForecastInput(horizon_days=14))
     assert len(out.series) > 1_000
-    assert time.perf_counter() - started < 5.0  # ≈0.3 s unloaded; generous for shared CI cores
 
 
-def test_without_an_artefact_the_tool_fits_and_says_so(world: Engine, tmp_path: Path) -> None:
+def test_without_a_fitted_model_the_baseline_answers_and_says_so(
+    world: Engine, tmp_path: Path
+) -> None:
+    """Fitting is a job, never a side effect of a forecast: until one has stored a model, the
+    weekday-profile baseline answers (calibrated quantiles included) and names itself."""
     context = ToolContext.for_world(world, Settings(data_dir=tmp_path))
-    out = forecast_demand(
-        context, ForecastInput(city="Shanghai", category="umbrellas", horizon_days=3, level="style")
-    )
-    assert out.model.endswith("(fitted on demand)")
-    again = forecast_demand(
-        context, ForecastInput(city="Shanghai", category="umbrellas", horizon_days=3, level="style")
-    )
-    assert "on demand" not in again.model and again.model == out.model.split(" ")[0]
+    ask = ForecastInput(city="Shanghai", category="umbrellas", horizon_days=3, level="style")
+    out = forecast_demand(context, ask)
+    assert out.model.startswith("weekday_profile (baseline:") and "not ready" in out.model
+    assert out.series and all(len(s.points) == 3 for s in out.series)
+    assert {"rmsse", "coverage"} <= set(out.backtest)
+    assert not (tmp_path / "models").exists()  # nothing was fitted or stored
+    artefact, fitted = ensure_model(context, "style")  # the fit job
+    again, refitted = ensure_model(context, "style")
+    assert fitted and not refitted and again.meta == artefact.meta
+    assert forecast_demand(context, ask).model == artefact.meta.label

@@ -27,6 +27,7 @@ def world_db(small_world_template: Path, tmp_path: Path, monkeypatch) -> Iterato
     path = tmp_path / "world.sqlite"
     shutil.copy(small_world_template, path)
     monkeypatch.setenv("STOCKPILOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("STOCKPILOT_CLOCK", "world")  # the small world lives in 2015
     get_settings.cache_clear()
     yield f"sqlite:///{path}"
     get_settings.cache_clear()

@@ -19,6 +19,7 @@ runner = CliRunner()
 
 @pytest.fixture
 def pool_url(sqlite_engine, monkeypatch):
+    monkeypatch.setenv("STOCKPILOT_CLOCK", "world")  # the pool's clock is set in 2015
     build_pool(sqlite_engine)
     provider = fake_forecast({"SHA-S02": 6.0, "SHA-S01": 1.0, "SHA-S03": 0.2, "BEI-S01": 1.0})
     monkeypatch.setattr(plan_tool, "default_forecast_provider", provider)

@@ -20,7 +20,8 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> str:
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("STOCKPILOT_CLOCK", "world")  # the pool's clock is set in 2015
     url = f"sqlite:///{tmp_path / 'cli.sqlite'}"
     engine = make_engine(url)
     schema.upgrade(engine)
@@ -41,7 +42,7 @@ def test_table_lists_positions(db: str) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "RB001-BLK-38" in result.output and "SHA-S01" in result.output
-    assert "2015-07-01T09:00:00" in result.output
+    assert "2015-07-01T09:00:00+00:00" in result.output
 
 
 def test_json_output_is_the_tool_output(db: str) -> None:
@@ -56,7 +57,7 @@ def test_json_output_is_the_tool_output(db: str) -> None:
     ("args", "named"),
     [
         (["--city", "Atlantis"], "Atlantis"),
-        (["--category", "rainboots"], "rain_boots"),
+        (["--category", "rainbots"], "rain_boots"),
         (["--location", "SHA-S99"], "SHA-S99"),
         (["--window", "3"], "cover_window_days"),
     ],

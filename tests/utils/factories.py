@@ -11,8 +11,39 @@ from typing import Any
 
 from sqlmodel import Session
 
-from inventory.models import DailySales, Location, Sku, StockPosition, Style, WorldMeta
-from inventory.vocabulary import CITY_REGION, CITY_ZH, RAIN_CATEGORIES
+from inventory.demo_world.vocabulary import DEMO_VOCABULARY, demo_terms
+from inventory.models import (
+    Category,
+    City,
+    DailySales,
+    Location,
+    Region,
+    Sku,
+    StockPosition,
+    Style,
+    WorldMeta,
+)
+
+_REGIONS, _CITIES, _CATEGORIES = demo_terms()
+
+
+def ensure_terms(session: Session, *, city: str | None = None, category: str | None = None) -> None:
+    """Write the demo vocabulary's row for ``city`` (and its region) or ``category`` if the pool
+    lacks it, as the demo world would: tools check names against the pool's rows."""
+    if city is not None and session.get(City, city) is None:
+        term = next((c for c in _CITIES if c.code == city), None)
+        if term is not None:
+            if session.get(Region, term.region) is None:
+                region = next(r for r in _REGIONS if r.code == term.region)
+                session.add(Region.model_validate(region.model_dump()))
+                session.flush()  # the city row refers to it
+            session.add(City.model_validate(term.model_dump()))
+    if category is not None and session.get(Category, category) is None:
+        term = next((c for c in _CATEGORIES if c.code == category), None)
+        if term is not None:
+            session.add(Category.model_validate(term.model_dump()))
+    session.flush()
+
 
 DEFAULT_SIZES = ["36", "37", "38", "39", "40"]
 
@@ -24,15 +55,16 @@ def add_location(
         "code": code,
         "kind": kind,
         "name_en": f"{city} {code}",
-        "name_zh": f"{CITY_ZH.get(city, city)}{code}",
+        "name_zh": f"{DEMO_VOCABULARY.city_zh(city)}{code}",
         "city": city,
-        "region": CITY_REGION.get(city, "East"),
+        "region": DEMO_VOCABULARY.city_region.get(city, "East"),
         "lat": 31.2,
         "lon": 121.5,
         "tier": "A",
         "ship_from_store": False,
     }
     values.update(overrides)
+    ensure_terms(session, city=values["city"])
     location = Location(**values)
     session.add(location)
     session.flush()
@@ -58,9 +90,10 @@ def add_style(
         "cost": 120.0,
         "size_run": size_run,
         "core_sizes": size_run[1:-1],
-        "rain_sensitive": category in RAIN_CATEGORIES,
+        "rain_sensitive": category in DEMO_VOCABULARY.rain_categories,
     }
     values.update(overrides)
+    ensure_terms(session, category=values["category"])
     style = Style(**values)
     session.add(style)
     session.flush()

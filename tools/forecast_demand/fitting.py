@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -30,6 +32,14 @@ FIT_HISTORY_DAYS = 200
 #: History read to backtest: folds before that.
 BACKTEST_HISTORY_DAYS = 365
 PRODUCTION_MODEL = "global_gbm"
+
+#: Told how far a fit has come: the fraction done (0..1) and what it is doing now. A fit job
+#: reports through it (the CLI's progress bar, the service's /v1/jobs).
+Progress = Callable[[float, str], None]
+
+
+def _no_progress(_fraction: float, _message: str) -> None:
+    return None
 
 
 def candidate_models(*, per_series: bool = False) -> dict[str, ModelFactory]:
@@ -81,21 +91,27 @@ def fit_pool_model(
     model: str = PRODUCTION_MODEL,
     backtest: BacktestReport | None = None,
     config: GlobalModelConfig | None = None,
+    progress: Progress | None = None,
 ) -> Artefact:
     """Fit ``model`` (or the backtest's winner) on the pool up to ``today`` and persist it."""
+    report = progress or _no_progress
     factories = candidate_models(per_series=True)
     chosen = backtest.best_model if backtest is not None else model
     if chosen not in factories:
         raise ToolError(
             f"unknown model {chosen!r}; known: {', '.join(factories)}", field="model", value=chosen
         )
+    report(0.02, f"reading {FIT_HISTORY_DAYS} days of {level}-level sales history")
     panel = pool_panel(engine, today, level, FIT_HISTORY_DAYS)
     forecaster = factories[chosen]()
     if config is not None and isinstance(forecaster, GlobalBoostingForecaster):
         forecaster = GlobalBoostingForecaster(
             config.model_copy(update={"use_weather": forecaster.config.use_weather})
         )
+    report(0.15, f"fitting {chosen} on {panel.n_series:,} series and calibrating its quantiles")
+    started = time.perf_counter()
     fitted = fit_calibrated(forecaster, panel, panel.n_days)
+    report(0.95, f"fitted in {time.perf_counter() - started:.0f} s; storing the model")
     created = dt.datetime.now(dt.UTC)
     errors = _overall(backtest, chosen) if backtest is not None else fitted.calibration_metrics
     meta = ArtefactMeta(
@@ -116,6 +132,7 @@ def fit_pool_model(
     )
     artefact = Artefact(meta=meta, fitted=fitted)
     save_artefact(models_dir, artefact)
+    report(1.0, f"stored {meta.label} ({panel.n_series:,} series)")
     return artefact
 
 

@@ -16,8 +16,7 @@ from sqlmodel import Session
 
 from forecasting.panel import Panel
 from inventory.models import DailySales, Style, WeatherDaily
-from inventory.vocabulary import resolve_city
-from tools.context import ToolError
+from tools.context import ToolError, resolve_city
 from tools.forecast_demand.models import RainScenario
 
 #: A style-day counts as censored when at least this share of its carried sizes was out.
@@ -139,10 +138,7 @@ def load_weather(
     weather = stored.set_index(["city", "date"]).reindex(full)
     weather["precipitation_mm"] = weather["precipitation_mm"].fillna(0.0)
     for scenario in rain:
-        try:
-            city = resolve_city(scenario.city)
-        except ValueError as error:
-            raise ToolError(str(error), field="rain.city", value=scenario.city) from error
+        city = resolve_city(session, scenario.city, field="rain.city")
         first = pd.Timestamp(scenario.start)
         last = first + pd.Timedelta(days=scenario.days - 1)
         if first < pd.Timestamp(start) or last >= pd.Timestamp(end):

@@ -11,8 +11,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from inventory.models import Location, Sku, StockPosition, Style
-from inventory.vocabulary import resolve_city
-from tools.context import ToolError
+from tools.context import ToolError, resolve_city
 from tools.forecast_demand.models import ForecastInput
 
 SELLING_KINDS = ("store", "online")
@@ -64,10 +63,7 @@ def select_series(session: Session, request: ForecastInput | None) -> pd.DataFra
                 )
             query = query.where(Style.category == request.category)
         if request.city is not None:
-            try:
-                city = resolve_city(request.city)
-            except ValueError as error:
-                raise ToolError(str(error), field="city", value=request.city) from error
+            city = resolve_city(session, request.city)
             query = query.where(Location.city == city)
         if request.skus:
             query = query.where(StockPosition.sku_code.in_(request.skus))

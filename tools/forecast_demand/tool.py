@@ -1,8 +1,10 @@
 """forecast_demand: daily mean and calibrated quantiles per SKU (or style) × location.
 
-Uses the pool's stored forecaster (fitted ahead by `stockpilot forecast fit`); when there is
-none for this pool and level, or it was fitted on days after the clock, it fits the production
-model once, stores it, and says so in the model name.
+Uses the pool's stored forecaster, fitted ahead as a job (`stockpilot forecast fit`, or the
+service's background fit at start-up, with progress at ``/v1/jobs``). Fitting is never a side
+effect of a call: until a usable forecaster is stored for this pool and level, the vectorised
+weekday-profile baseline answers in milliseconds, calibrated on the request's own history, and
+the model name says so (it does not see the weather).
 """
 
 from __future__ import annotations
@@ -14,18 +16,26 @@ import pandas as pd
 from sqlalchemy import exists, select
 from sqlmodel import Session
 
+from forecasting.baselines import WeekdayProfile
 from forecasting.features import HISTORY_DAYS
-from forecasting.model import ProbabilisticForecast
+from forecasting.model import ProbabilisticForecast, fit_calibrated
+from forecasting.panel import Panel
 from forecasting.quantiles import quantile_key, validate_levels
 from inventory.models import DailySales
 from tools.context import ToolContext, ToolError
-from tools.forecast_demand.artefacts import Artefact, load_artefact, pool_fingerprint
-from tools.forecast_demand.fitting import fit_pool_model
+from tools.forecast_demand.artefacts import Artefact, ArtefactMeta, load_artefact, pool_fingerprint
+from tools.forecast_demand.fitting import Progress, fit_pool_model
 from tools.forecast_demand.models import ForecastInput, ForecastOutput
 from tools.forecast_demand.pool_panel import load_panel
 from tools.forecast_demand.selection import select_series
 
 LEVELS = ("sku", "style")
+#: The model that answers until the pool's forecaster is fitted (microseconds per series).
+BASELINE_MODEL = "weekday_profile"
+BASELINE_NOTE = (
+    "baseline: the pool's fitted forecaster is not ready yet (weather not modelled; fit it with "
+    "`stockpilot forecast fit`, or see the service's fit job at /v1/jobs)"
+)
 
 
 def forecast_demand(ctx: ToolContext, request: ForecastInput) -> ForecastOutput:
@@ -60,9 +70,11 @@ def forecast_demand(ctx: ToolContext, request: ForecastInput) -> ForecastOutput:
             horizon=request.horizon_days,
             rain=request.rain,
         )
-    artefact, fitted_now = _artefact_for(ctx, request.level)
+    artefact = stored_model(ctx, request.level) or _baseline(ctx, panel, request.level)
     forecast = artefact.fitted.forecast(panel, HISTORY_DAYS, request.horizon_days, levels)
-    label = artefact.meta.label + (" (fitted on demand)" if fitted_now else "")
+    label = artefact.meta.label
+    if artefact.meta.model == BASELINE_MODEL and artefact.meta.version == "baseline":
+        label = f"{BASELINE_MODEL} ({BASELINE_NOTE})"
     return ForecastOutput.model_validate(
         {
             "as_of": ctx.now.isoformat(),
@@ -107,22 +119,47 @@ def _check_history(session: Session, skus: list[str], today: dt.date) -> None:
         )
 
 
-def ensure_model(ctx: ToolContext, level: str = "sku") -> tuple[Artefact, bool]:
+def stored_model(ctx: ToolContext, level: str) -> Artefact | None:
+    """The pool's stored forecaster for ``level``, if one was fitted on days before the clock."""
+    stored = load_artefact(ctx.settings.data_dir / "models", pool_fingerprint(ctx.engine), level)
+    if stored is not None and stored.meta.data_end < ctx.today:
+        return stored
+    return None
+
+
+def ensure_model(
+    ctx: ToolContext, level: str = "sku", progress: Progress | None = None
+) -> tuple[Artefact, bool]:
     """The stored forecaster for this pool and clock, fitted and stored first if there is none.
 
-    The service calls it at start-up so the first alert does not wait for a fit.
-    Returns the artefact and whether it had to be fitted now.
+    This is the fit *job* (the service's background fit, `stockpilot forecast fit`), never
+    called from a forecast. Returns the artefact and whether it had to be fitted now.
     """
-    return _artefact_for(ctx, level)
-
-
-def _artefact_for(ctx: ToolContext, level: str) -> tuple[Artefact, bool]:
-    models_dir = ctx.settings.data_dir / "models"
-    pool = pool_fingerprint(ctx.engine)
-    stored = load_artefact(models_dir, pool, level)
-    if stored is not None and stored.meta.data_end < ctx.today:
+    stored = stored_model(ctx, level)
+    if stored is not None:
+        if progress is not None:
+            progress(1.0, f"{level}-level forecaster already stored ({stored.meta.label})")
         return stored, False
-    return fit_pool_model(ctx.engine, ctx.today, models_dir, level=level), True
+    models_dir = ctx.settings.data_dir / "models"
+    return fit_pool_model(ctx.engine, ctx.today, models_dir, level=level, progress=progress), True
+
+
+def _baseline(ctx: ToolContext, panel: Panel, level: str) -> Artefact:
+    """The weekday-profile baseline fitted and calibrated on the request's own history."""
+    fitted = fit_calibrated(WeekdayProfile(), panel, HISTORY_DAYS)
+    meta = ArtefactMeta(
+        model=BASELINE_MODEL,
+        version="baseline",
+        level=level,
+        pool=pool_fingerprint(ctx.engine),
+        created_at=ctx.now.isoformat(timespec="seconds"),
+        data_start=fitted.data_start,
+        data_end=fitted.data_end,
+        series=panel.n_series,
+        backtest={k: float(v) for k, v in fitted.calibration_metrics.items()},
+        selected_by="fallback until the pool's forecaster is fitted",
+    )
+    return Artefact(meta=meta, fitted=fitted)
 
 
 def _series_forecasts(

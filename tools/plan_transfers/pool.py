@@ -21,8 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from inventory.models import ChannelEntitlement, Lane, Location, Sku, StockPosition, Style
-from inventory.vocabulary import resolve_city
-from tools.context import ToolContext, ToolError
+from tools.context import ToolContext, ToolError, resolve_city
 from tools.forecast_demand.models import ForecastInput, ForecastOutput
 from tools.plan_transfers.eligibility import usable_lanes
 from tools.plan_transfers.models import PlanTransfersInput
@@ -115,7 +114,7 @@ def _locations(conn: Connection) -> list[LocationNode]:
 
 
 def _destinations(
-    locations: list[LocationNode], request: PlanTransfersInput
+    conn: Connection, locations: list[LocationNode], request: PlanTransfersInput
 ) -> frozenset[str] | None:
     codes = {loc.code for loc in locations}
     if request.destinations:
@@ -124,10 +123,7 @@ def _destinations(
             raise ToolError(f"unknown location(s): {unknown}", field="destinations", value=unknown)
         return frozenset(request.destinations)
     if request.city:
-        try:
-            city = resolve_city(request.city)
-        except ValueError as exc:
-            raise ToolError(str(exc), field="city", value=request.city) from exc
+        city = resolve_city(conn, request.city)
         return frozenset(loc.code for loc in locations if loc.city == city and loc.kind != "dc")
     if request.region:
         in_region = [loc for loc in locations if loc.region.lower() == request.region.lower()]
@@ -261,7 +257,7 @@ def read_pool(ctx: ToolContext, request: PlanTransfersInput) -> PoolSnapshot:
     with ctx.engine.connect() as conn:
         skus = _scoped_skus(conn, request)
         all_locations = _locations(conn)
-        destinations = _destinations(all_locations, request)
+        destinations = _destinations(conn, all_locations, request)
         all_lanes = _lanes(conn, pd.Index([loc.code for loc in all_locations]))
         keep = _participants(all_locations, all_lanes, request, destinations)
         locations = [loc for loc, k in zip(all_locations, keep, strict=True) if k]

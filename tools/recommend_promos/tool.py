@@ -17,8 +17,7 @@ import numpy as np
 from sqlmodel import Session, col, select
 
 from inventory.models import DailySales, Lane, Location, Sku, StockPosition, Style
-from inventory.vocabulary import resolve_city
-from tools.context import ToolContext, ToolError
+from tools.context import ToolContext, ToolError, resolve_city
 from tools.forecast_demand.models import ForecastInput, ForecastOutput
 from tools.recommend_promos.economics import StyleStock
 from tools.recommend_promos.elasticity import Elasticity, estimate_elasticity
@@ -71,10 +70,7 @@ def _scope_locations(session: Session, request: PromoInput) -> tuple[list[Place]
     if request.locations:
         judged = [loc for loc in stores if loc.code in request.locations]
     if request.city:
-        try:
-            city = resolve_city(request.city)
-        except ValueError as exc:
-            raise ToolError(str(exc), field="city", value=request.city) from exc
+        city = resolve_city(session, request.city)
         judged = [loc for loc in judged if loc.city == city]
     if request.region:
         judged = [loc for loc in judged if loc.region.lower() == request.region.lower()]

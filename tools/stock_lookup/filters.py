@@ -14,8 +14,8 @@ from sqlalchemy import ColumnElement
 from sqlmodel import Session, col
 
 from inventory.models import Location, LocationKind, Sku, Style
-from inventory.vocabulary import CATEGORY_ZH, CITY_REGION, REGION_ZH, resolve_city
-from tools.context import ToolError
+from inventory.vocabulary import UnknownTerm, load_vocabulary
+from tools.context import ToolError, resolve_city
 from tools.stock_lookup.models import StockLookupInput
 from tools.stock_lookup.vocabulary import known_codes
 
@@ -56,23 +56,30 @@ def _known_code(session: Session, column: ColumnElement[str], field: str, value:
     raise _unknown(field, value, sorted(codes))
 
 
-def _region(value: str) -> str:
-    cleaned = value.strip()
-    for region, zh in REGION_ZH.items():
-        if cleaned.lower() == region.lower() or cleaned == zh:
-            return region
-    known = [
-        f"{region} ({zh})" for region, zh in REGION_ZH.items() if region in CITY_REGION.values()
-    ]
-    raise _unknown("region", value, known, list_all=True)
+# City, region and category names are the pool's rows (read only when such a filter is given,
+# so a lookup by code stays one round trip); an unknown one is answered with the known ones.
 
 
-def _category(value: str) -> str:
-    cleaned = value.strip()
-    for category, zh in CATEGORY_ZH.items():
-        if cleaned.lower().replace(" ", "_") == category or cleaned == zh:
-            return category
-    raise _unknown("category", value, list(CATEGORY_ZH))
+def _city(session: Session, value: str) -> str:
+    return resolve_city(session, value)
+
+
+def _region(session: Session, value: str) -> str:
+    terms = load_vocabulary(session)
+    try:
+        return terms.resolve_region(value)
+    except UnknownTerm:
+        used = set(terms.city_region.values())
+        known = [f"{r.code} ({r.name_zh})" for r in terms.regions.values() if r.code in used]
+        raise _unknown("region", value, known, list_all=True) from None
+
+
+def _category(session: Session, value: str) -> str:
+    terms = load_vocabulary(session)
+    try:
+        return terms.resolve_category(value)
+    except UnknownTerm:
+        raise _unknown("category", value, list(terms.categories)) from None
 
 
 def _location_kind(value: str) -> str:
@@ -81,13 +88,6 @@ def _location_kind(value: str) -> str:
     if cleaned not in kinds:
         raise _unknown("location_kind", value, kinds, list_all=True)
     return cleaned
-
-
-def _city(value: str) -> str:
-    try:
-        return resolve_city(value)
-    except ValueError as error:
-        raise ToolError(str(error), field="city", value=value) from error
 
 
 def _given(value: str | None) -> str | None:
@@ -111,8 +111,8 @@ def resolve_filters(session: Session, request: StockLookupInput) -> ResolvedFilt
         style=code(request.style, col(Style.code), "style"),
         size=code(request.size, col(Sku.size), "size"),
         location=code(request.location, col(Location.code), "location"),
-        city=vocab(request.city, _city),
-        region=vocab(request.region, _region),
-        category=vocab(request.category, _category),
+        city=vocab(request.city, lambda value: _city(session, value)),
+        region=vocab(request.region, lambda value: _region(session, value)),
+        category=vocab(request.category, lambda value: _category(session, value)),
         location_kind=vocab(request.location_kind, _location_kind),
     )

@@ -16,7 +16,7 @@ from agents.proposals import MarkdownProposalInput
 from agents.runtime import AgentRuntime
 from inventory.db import session_scope
 from inventory.models import Location, Sku, StockPosition, Style
-from inventory.vocabulary import CITY_REGION, RAIN_CATEGORIES, RainBand, rain_band
+from inventory.vocabulary import RainBand, load_vocabulary, rain_band
 from tools.context import ToolError
 from tools.forecast_demand.models import ForecastInput, ForecastOutput, RainScenario
 from tools.plan_transfers.models import PlanTransfersInput, TransferConstraints, TransferPlan
@@ -80,6 +80,9 @@ class AlertNodes:
 
     def triage(self, state: AlertState, config: RunnableConfig) -> AlertState:
         alert = self._alert(state)
+        with self.runtime.tool_context().read() as session:
+            vocabulary = load_vocabulary(session)
+        city = vocabulary.resolve_city(alert.city)
         configurable = config.get("configurable", {})
         thread_id = str(configurable.get("thread_id", ""))
         run_id = state.get("run_id") or str(configurable.get("run_id") or thread_id)
@@ -87,7 +90,7 @@ class AlertNodes:
         band = rain_band(alert.mm_per_day)
         act = alert.type == "overstock" or band in ACTION_BANDS
         reason = (
-            f"{alert.type} alert for {alert.city}"
+            f"{alert.type} alert for {city}"
             if alert.type != "rain"
             else f"{alert.mm:g} mm in {alert.hours} h ≈ {alert.mm_per_day:.1f} mm/day: {band}"
         )
@@ -98,8 +101,8 @@ class AlertNodes:
             "thread_id": thread_id,
             "triage": {
                 "type": alert.type,
-                "city": alert.city,
-                "region": CITY_REGION[alert.city],
+                "city": city,
+                "region": vocabulary.cities[city].region,
                 "band": str(band),
                 "severity": SEVERITY[band] if alert.type == "rain" else "n/a",
                 "act": act,
@@ -113,6 +116,7 @@ class AlertNodes:
     def scope(self, state: AlertState) -> AlertState:
         city = state["triage"]["city"]
         with self.runtime.tool_context().read() as session:
+            rain_categories = sorted(load_vocabulary(session).rain_categories)
             stores = list(
                 session.exec(
                     select(Location.code)
@@ -126,13 +130,13 @@ class AlertNodes:
                 .join(Style, Style.code == Sku.style_code)
                 .where(
                     StockPosition.location_code.in_(stores),  # type: ignore[attr-defined]
-                    Style.category.in_(sorted(RAIN_CATEGORIES)),  # type: ignore[attr-defined]
+                    Style.category.in_(rain_categories),  # type: ignore[attr-defined]
                 )
             ).one()
         return {
             "scope": {
                 "stores": stores,
-                "categories": sorted(RAIN_CATEGORIES),
+                "categories": rain_categories,
                 "skus": int(skus or 0),
             }
         }
@@ -286,7 +290,7 @@ def _rain_stock(session: Session, stores: list[str]) -> dict[tuple[str, str], _S
         .join(Style, Style.code == Sku.style_code)
         .where(
             StockPosition.location_code.in_(stores),  # type: ignore[attr-defined]
-            Style.category.in_(sorted(RAIN_CATEGORIES)),  # type: ignore[attr-defined]
+            Style.category.in_(sorted(load_vocabulary(session).rain_categories)),  # type: ignore[attr-defined]
         )
         .group_by(StockPosition.location_code, Sku.style_code)
     ).all()

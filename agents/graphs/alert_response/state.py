@@ -9,14 +9,18 @@ from typing import Annotated, Any, Literal, TypedDict
 from pydantic import BaseModel, Field, field_validator
 
 from agents.graphs.common.state import ProposalRecord, append_list, merge_dicts
-from inventory.vocabulary import resolve_city
 
 
 class AlertPayload(BaseModel):
     """A weather or overstock alert, as the webhook, the CLI and evals send it."""
 
     type: Literal["rain", "overstock"] = "rain"
-    city: str = Field(description="City in English or Chinese, e.g. Shanghai or 上海.")
+    city: str = Field(
+        min_length=1,
+        max_length=64,
+        description="A city of the pool in English or Chinese, e.g. Shanghai or 上海; checked "
+        "against the pool's cities by the sender (webhook, CLI) and again at triage.",
+    )
     mm: float = Field(default=0.0, ge=0, le=2000, description="Rain expected over `hours`, mm.")
     hours: int = Field(default=24, ge=1, le=168, description="Length of the weather event.")
     start: dt.date | None = Field(
@@ -27,8 +31,8 @@ class AlertPayload(BaseModel):
 
     @field_validator("city")
     @classmethod
-    def _known_city(cls, value: str) -> str:
-        return resolve_city(value)
+    def _trimmed(cls, value: str) -> str:
+        return value.strip()
 
     @property
     def mm_per_day(self) -> float:

@@ -244,7 +244,10 @@ class ApprovalFlow:
         if not approved:
             return {}
         report = Dispatcher(
-            self.runtime.engine, self.runtime.connectors, settings=self.runtime.dispatch
+            self.runtime.engine,
+            self.runtime.connectors,
+            clock=self.runtime.clock,
+            settings=self.runtime.dispatch,
         ).run_pending()
         updates: dict[str, Outcome] = {}
         with session_scope(self.runtime.engine) as session:

@@ -1,8 +1,8 @@
-"""The system prompt of ops_chat; the world clock line is also read by the offline planner."""
+"""The system prompt of ops_chat (the LLM's only view of "now": the runtime's clock)."""
 
 SYSTEM_PROMPT = """You are Stockpilot, the inventory operations assistant of an apparel and \
 footwear retailer with stores in Beijing, Shanghai, Guangzhou, Chengdu and Shenyang.
-World clock: {now}
+Now (UTC): {now}
 
 Use the read-only tools to answer questions about stock, forecasts, transfer plans and \
 markdowns. You cannot change anything yourself. To move stock or change a price, call \

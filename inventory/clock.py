@@ -1,0 +1,140 @@
+"""The one source of "now" for the whole product.
+
+A real pool runs on the wall clock. The generated demo world lives in the past (its sales and
+weather end around 2015-07-01), so in demo mode and in evals "now" is the world's own clock,
+stored in ``world_meta['clock']``. Which one applies is a single setting
+(``STOCKPILOT_CLOCK=wall|world``; unset → ``world`` in demo mode, ``wall`` otherwise); every
+caller asks :func:`pool_clock` (or, in evals and tests that move time on purpose,
+:func:`world_clock`) instead of reading a clock of its own.
+
+Every instant handed out is timezone-aware UTC, as the pool's timestamp columns require.
+What this clock stamps is the business record: tool answers, orders, approvals and their expiry,
+outbox rows and their retries, decisions and their audit events. Run bookkeeping (run rows,
+leases, their audit events, alert receipt times, API-key caches) measures real elapsed time and
+stays on the wall clock everywhere; in a real pool the two are the same clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from typing import Literal
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+Clock = Callable[[], dt.datetime]
+ClockMode = Literal["wall", "world"]
+
+#: The ``world_meta`` key the demo generator and evals write the world's clock under.
+WORLD_CLOCK_KEY = "clock"
+
+
+class ClockUnavailable(ValueError):
+    """The world clock was asked for but the pool has none (it is not a demo or eval world)."""
+
+
+def as_utc(at: dt.datetime) -> dt.datetime:
+    """A naive instant (the stored world clock, SQLite's columns) is read as UTC."""
+    return at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
+
+
+def wall_clock() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _world_meta() -> sa.Table:
+    from inventory.models import WorldMeta  # models import SQLModel; keep this module light
+
+    return WorldMeta.__table__  # type: ignore[return-value]
+
+
+def read_world_clock(engine: Engine) -> dt.datetime | None:
+    """The world's stored "now", or None when the pool has no world clock."""
+    table = _world_meta()
+    with engine.connect() as conn:
+        value = conn.execute(
+            sa.select(table.c.value).where(table.c.key == WORLD_CLOCK_KEY)
+        ).scalar_one_or_none()
+    if not isinstance(value, dict) or "now" not in value:
+        return None
+    return as_utc(dt.datetime.fromisoformat(value["now"]))
+
+
+def set_world_clock(engine: Engine, now: dt.datetime) -> None:
+    """Move the world's clock (evals advance it; the demo generator writes the first value).
+
+    Stored as naive UTC ISO text, the form the demo generator has always written.
+    """
+    table = _world_meta()
+    stamp = as_utc(now).astimezone(dt.UTC).replace(tzinfo=None).isoformat()
+    with engine.begin() as conn:
+        current = conn.execute(
+            sa.select(table.c.value).where(table.c.key == WORLD_CLOCK_KEY)
+        ).scalar_one_or_none()
+        if current is None:
+            conn.execute(sa.insert(table).values(key=WORLD_CLOCK_KEY, value={"now": stamp}))
+        else:
+            conn.execute(
+                sa.update(table)
+                .where(table.c.key == WORLD_CLOCK_KEY)
+                .values(value={**current, "now": stamp})
+            )
+
+
+def _required_world_now(engine: Engine) -> dt.datetime:
+    now = read_world_clock(engine)
+    if now is None:
+        raise ClockUnavailable(
+            "the pool has no world clock (it is not a demo world): run on the wall clock "
+            "(STOCKPILOT_CLOCK=wall, the default outside demo mode) or build a demo world "
+            "with `stockpilot demo-world`"
+        )
+    return now
+
+
+def world_clock(engine: Engine) -> Clock:
+    """The world's clock exactly as stored, re-read on every call: evals and tests move it by
+    hand and nothing else does, so replays are deterministic."""
+
+    def now() -> dt.datetime:
+        return _required_world_now(engine)
+
+    return now
+
+
+def ticking_world_clock(engine: Engine) -> Clock:
+    """The world's clock advancing in real time (whole seconds) from when this clock was made.
+
+    The demo service runs for hours, and approvals must expire and retries come due in it as
+    they would in a real pool. A move of the stored clock (an eval, a test) is followed at once.
+    """
+    started = time.monotonic()
+
+    def now() -> dt.datetime:
+        elapsed = int(time.monotonic() - started)
+        return _required_world_now(engine) + dt.timedelta(seconds=elapsed)
+
+    return now
+
+
+def pool_clock(engine: Engine, mode: ClockMode, *, ticking: bool = False) -> Clock:
+    """The product's "now" for ``engine`` under the configured mode (``settings.clock_mode``).
+
+    ``ticking`` is for long-running processes (the service): the world's clock then advances in
+    real time from their start; a one-shot command reads it as stored. ``world`` fails on use,
+    not here, when the pool has no world clock: a service can start before the pool is filled.
+    """
+    if mode == "wall":
+        return wall_clock
+    return ticking_world_clock(engine) if ticking else world_clock(engine)
+
+
+def describe(engine: Engine, mode: ClockMode) -> str:
+    """One line for start-up banners: which clock runs and where it stands."""
+    if mode == "wall":
+        return f"wall clock (now {wall_clock():%Y-%m-%d %H:%M} UTC)"
+    world_now = read_world_clock(engine)
+    where = f"now {world_now:%Y-%m-%d %H:%M} UTC" if world_now else "the pool has none yet"
+    return f"the demo world's clock ({where})"

@@ -1,0 +1,82 @@
+"""One source of "now": the wall clock for a real pool, the world's only in demo mode and evals."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from inventory.clock import (
+    ClockUnavailable,
+    pool_clock,
+    read_world_clock,
+    set_world_clock,
+    ticking_world_clock,
+    wall_clock,
+    world_clock,
+)
+from inventory.config import Settings
+from tools.context import ToolContext, ToolError
+from tools.stock_lookup.models import StockLookupInput
+from tools.stock_lookup.tool import stock_lookup
+
+WORLD_NOW = dt.datetime(2015, 7, 1, 9, tzinfo=dt.UTC)
+
+
+def test_the_clock_mode_is_wall_unless_demo_or_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STOCKPILOT_CLOCK", raising=False)
+    monkeypatch.delenv("STOCKPILOT_DEMO", raising=False)
+    assert Settings().clock_mode == "wall"
+    assert Settings(demo=True).clock_mode == "world"
+    assert Settings(demo=True, clock="wall").clock_mode == "wall"
+    assert Settings(clock="world").clock_mode == "world"
+
+
+def test_the_clock_setting_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STOCKPILOT_CLOCK", "world")
+    assert Settings().clock_mode == "world"
+    monkeypatch.setenv("STOCKPILOT_CLOCK", "sundial")
+    with pytest.raises(ValueError, match="wall"):
+        Settings()
+
+
+def test_world_clock_round_trips_and_is_utc(engine: Engine) -> None:
+    assert read_world_clock(engine) is None
+    set_world_clock(engine, dt.datetime(2015, 7, 1, 9))  # naive: read as UTC
+    assert read_world_clock(engine) == WORLD_NOW
+    set_world_clock(engine, WORLD_NOW + dt.timedelta(hours=2))
+    assert world_clock(engine)() == WORLD_NOW + dt.timedelta(hours=2)
+
+
+def test_a_pool_without_a_world_clock_runs_on_the_wall_clock(engine: Engine) -> None:
+    """A pool filled by ``stockpilot import`` has no world clock: tools work on the wall clock,
+    and asking for the world's clock says what to do instead."""
+    before = wall_clock()
+    ctx = ToolContext.for_pool(engine, Settings(database_url=str(engine.url)))
+    assert before <= ctx.now <= wall_clock() and ctx.now.tzinfo is not None
+    assert stock_lookup(ctx, StockLookupInput()).positions == []
+    with pytest.raises(ToolError, match="no world clock"):
+        ToolContext.for_pool(engine, Settings(database_url=str(engine.url), demo=True))
+    with pytest.raises(ClockUnavailable, match="STOCKPILOT_CLOCK=wall"):
+        pool_clock(engine, "world")()
+
+
+def test_demo_mode_reads_the_worlds_clock_even_when_the_wall_moves(engine: Engine) -> None:
+    set_world_clock(engine, WORLD_NOW)
+    ctx = ToolContext.for_pool(engine, Settings(database_url=str(engine.url), demo=True))
+    assert ctx.now == WORLD_NOW
+    assert pool_clock(engine, "wall")().year >= 2026
+
+
+def test_the_services_world_clock_ticks_from_its_start_and_follows_moves(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    set_world_clock(engine, WORLD_NOW)
+    seconds = iter([100.0, 100.4, 161.9, 170.0])
+    monkeypatch.setattr("inventory.clock.time.monotonic", lambda: next(seconds))
+    clock = ticking_world_clock(engine)  # made at t=100
+    assert clock() == WORLD_NOW  # 0.4 s later: whole seconds only
+    assert clock() == WORLD_NOW + dt.timedelta(seconds=61)
+    set_world_clock(engine, WORLD_NOW + dt.timedelta(days=1))  # an eval moves the world
+    assert clock() == WORLD_NOW + dt.timedelta(days=1, seconds=70)
