@@ -63,20 +63,26 @@ def main() -> None:
 
     from api.app import create_app
     from api.auth import seed_demo_keys
+    from inventory import schema
     from inventory.config import Settings
     from inventory.db import get_engine
     from inventory.demo_world import WorldSpec, copy_world, world_template
-    from stockpilot_cli.serve import prepare_pool
+    from tools.context import ToolContext
+    from tools.forecast_demand.tool import ensure_model
 
     # a fresh pool each time; the forecasters fitted on the demo world are kept beside it
     data_dir = ROOT / "var" / "ui-payloads"
     data_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="ui-payloads-"))
     copy_world(world_template(WorldSpec()), work / "pool.sqlite")
-    settings = Settings(database_url=f"sqlite:///{work / 'pool.sqlite'}", data_dir=data_dir)
-    prepare_pool(settings, seed=False)
+    settings = Settings(
+        database_url=f"sqlite:///{work / 'pool.sqlite'}", data_dir=data_dir, demo=True
+    )
     engine = get_engine(settings.database_url)
+    schema.upgrade(engine)
     seed_demo_keys(engine)
+    for level in ("sku", "style"):  # the stored forecasters, as after the service's fit jobs
+        ensure_model(ToolContext.for_world(engine, settings), level)
     app = create_app(settings, engine=engine)
     with __import__("socket").socket() as sock:
         sock.bind(("127.0.0.1", 0))
