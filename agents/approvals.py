@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
 from agents.executor.audit import record_event
@@ -67,16 +67,38 @@ class EditDecision(BaseModel):
     message: str | None = None
 
 
+class WithdrawDecision(BaseModel):
+    """The requester (or an approver) takes the proposal back; agent-chat-ui's "resolve"."""
+
+    type: Literal["withdraw"] = "withdraw"
+    message: str | None = None
+
+
 HumanDecision = Annotated[
-    ApproveDecision | RejectDecision | EditDecision, Field(discriminator="type")
+    ApproveDecision | RejectDecision | EditDecision | WithdrawDecision,
+    Field(discriminator="type"),
 ]
 
 
 class HITLResponse(BaseModel):
-    """The resume value: one decision per action request, in the same order."""
+    """The resume value: one decision per action request, in the same order.
+
+    ``principal`` is who decides when the graph runs in-process without an authenticated
+    caller (CLI, evals); a run started through the API decides as its authenticated caller, set
+    in ``config["configurable"]["principal"]``, whatever the resume value says.
+    """
 
     decisions: list[HumanDecision]
     principal: Principal | None = None
+
+
+class Recheck(BaseModel):
+    """A resume that brings no decision: re-read the approvals (some expired or were withdrawn
+    outside the graph) and report what became of them. Sent by the service's expiry sweep."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    recheck: Literal[True] = True
 
 
 def approval_id(subject_id: str) -> str:
@@ -129,3 +151,31 @@ def open_approval(
         payload={"policy_rule": policy_rule},
     )
     return row, True
+
+
+def settle_approval(
+    session: Session,
+    approval: Approval,
+    status: ApprovalStatus,
+    by: str,
+    at: dt.datetime,
+    comment: str | None,
+) -> None:
+    """Settle an approval and audit it. A four-eyes approval keeps its first approver in
+    ``decided_by`` (the second is ``second_approver``)."""
+    approval.status = status
+    if not (status == ApprovalStatus.APPROVED and approval.decided_by):
+        approval.decided_by = by
+    approval.decided_at = at
+    approval.comment = comment
+    session.add(approval)
+    record_event(
+        session,
+        at=at,
+        actor=by,
+        kind=f"approval.{status}",
+        subject_type=approval.subject_type,
+        subject_id=approval.subject_id,
+        run_id=approval.run_id,
+        payload={"comment": comment, "second_approver": approval.second_approver},
+    )

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
+from pydantic import BaseModel
 
 from agents.graphs.alert_response import build_alert_response
 from agents.graphs.ops_chat import build_ops_chat
+from agents.graphs.ops_chat.inputs import ChatRunInput
 from agents.runtime import AgentRuntime
 
 GraphBuilder = Callable[[AgentRuntime, BaseCheckpointSaver | None], CompiledStateGraph]
@@ -20,6 +22,9 @@ class Assistant:
     assistant_id: str
     description: str
     build: GraphBuilder
+    #: What a run started through the API may carry as ``input``; None: such runs are refused
+    #: (alert runs start only from a signed alert, and from the CLI or evals in-process).
+    run_input: type[BaseModel] | None = None
 
 
 ASSISTANTS: dict[str, Assistant] = {
@@ -30,6 +35,7 @@ ASSISTANTS: dict[str, Assistant] = {
             "changes only as proposals through the policy gate and human approval."
         ),
         build=build_ops_chat,
+        run_input=ChatRunInput,
     ),
     "alert_response": Assistant(
         assistant_id="alert_response",

@@ -23,6 +23,7 @@ from api.jobs import Work
 from api.langgraph_compat.catalog import AssistantCatalog, RegistryCatalog
 from api.langgraph_compat.router import router as langgraph_router
 from api.langgraph_compat.runner import GraphRunner
+from api.limits import RequestLimits
 from api.logs import RequestIdMiddleware
 from api.mcp_tools import McpMount
 from api.routes import V1_ROUTERS, health
@@ -118,6 +119,7 @@ def create_app(
     app.state.stockpilot = state
     install_error_handlers(app)
     app.add_middleware(StartingGate)
+    app.add_middleware(RequestLimits, max_bytes=settings.max_request_bytes)
     # outermost: preflights and request ids also for answers while the service starts
     install_cors(app, settings.cors_origins)
     app.add_middleware(RequestIdMiddleware)

@@ -1,49 +1,180 @@
-"""Deciding an approval from REST: the same resume of the waiting graph that an SDK client
-would send, so the graph's policy checks, executor and audit run exactly once, in one place."""
+"""Deciding approvals from the API: the authority's ruling first, then the same resume of the
+waiting graph an SDK client would send, so the graph's checks, executor and audit run once, in
+one place. Approvals that expired are settled ``expired`` here too (409), and their thread is
+told (a recheck resume), as the worker's sweep does."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from langgraph.types import Command
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
-from agents.policy.model import Policy
+from agents.approvals import Recheck
+from agents.authority import Action, caller_of, rule
+from agents.expiry import expire_approval, expire_due_approvals
 from api.auth import Principal
 from api.errors import ApiError, conflict, not_found
-from api.four_eyes import check_may_decide, pending_for_thread
 from api.langgraph_compat.runner import GraphRunner
 from api.schemas.approvals import DecisionRequest
-from inventory.clock import Clock, as_utc
+from inventory.clock import Clock, wall_clock
+from inventory.db import session_scope
 from inventory.models import AgentThread, Approval, ApprovalStatus
 
+log = logging.getLogger(__name__)
 
-def load_pending(session: Session, approval_id: str, now: datetime) -> Approval:
-    approval = session.get(Approval, approval_id)
-    if approval is None:
-        raise not_found("approval", approval_id)
-    if approval.status != ApprovalStatus.PENDING:
-        raise conflict(
-            f"approval {approval_id} is already {approval.status}"
-            + (f" (by {approval.decided_by})" if approval.decided_by else ""),
-            field="status",
-            value=approval.status,
+#: Who resumes a thread to tell it that its approvals expired (it decides nothing).
+SYSTEM_PRINCIPAL = Principal(name="system", roles=[])
+
+
+def pending_for_thread(session: Session, thread_id: str) -> list[Approval]:
+    return list(
+        session.exec(
+            select(Approval).where(
+                Approval.thread_id == thread_id, Approval.status == str(ApprovalStatus.PENDING)
+            )
+        ).all()
+    )
+
+
+def service_clock(runner: GraphRunner) -> Clock:
+    """The clock the agents record by (the service's one "now"); the wall clock for a catalog
+    without the agents' runtime (embedders' own graphs)."""
+    runtime = getattr(runner.catalog, "runtime", None)
+    return runtime.clock if runtime is not None else wall_clock
+
+
+def authorise(
+    runner: GraphRunner,
+    approval: Approval,
+    principal: Principal,
+    action: Action | str,
+    clock: Clock,
+) -> None:
+    """Raise the authority's refusal as an API error; a due approval is expired first (409)."""
+    now = clock()
+    ruling = rule(approval, caller_of(principal), action, now)  # type: ignore[arg-type]
+    if ruling.expired:
+        expire_and_recheck(runner, [approval.id], now)
+    if not ruling.allowed:
+        field = "status" if ruling.status == 409 else "principal"
+        raise ApiError(ruling.status, ruling.reason, field=field, value=principal.name)
+
+
+def expire_and_recheck(runner: GraphRunner, approval_ids: Iterable[str], now: datetime) -> None:
+    """Settle these approvals as expired (if still pending) and tell their threads."""
+    threads: set[str] = set()
+    with session_scope(runner.engine) as session:
+        for approval_id in approval_ids:
+            approval = session.get(Approval, approval_id)
+            if approval is not None and approval.status == ApprovalStatus.PENDING:
+                expire_approval(session, approval, now)
+            if approval is not None and approval.thread_id:
+                threads.add(approval.thread_id)
+    for thread_id in sorted(threads):
+        recheck_thread(runner, thread_id)
+
+
+def sweep_expired(runner: GraphRunner, clock: Clock | None = None) -> int:
+    """The worker's pass: expire due approvals, then resume every thread still waiting on an
+    approval that is no longer pending. Returns how many approvals expired."""
+    expired = expire_due_approvals(runner.engine, (clock or service_clock(runner))())
+    for thread_id in stale_threads(runner, {a.thread_id for a in expired if a.thread_id}):
+        recheck_thread(runner, thread_id)
+    return len(expired)
+
+
+def stale_threads(runner: GraphRunner, extra: set[str], limit: int = 50) -> list[str]:
+    """Interrupted threads whose interrupt asks about an approval that is settled."""
+    with Session(runner.engine) as session:
+        rows = session.exec(
+            select(AgentThread.id)
+            .join(Approval, col(Approval.thread_id) == col(AgentThread.id))
+            .where(
+                AgentThread.status == "interrupted",
+                col(Approval.status).in_(
+                    [str(ApprovalStatus.EXPIRED), str(ApprovalStatus.WITHDRAWN)]
+                ),
+            )
+            .distinct()
+            .limit(limit)
+        ).all()
+    stale: list[str] = []
+    for thread_id in sorted(set(rows) | extra):
+        with Session(runner.engine) as session:
+            thread = session.get(AgentThread, thread_id)
+            if thread is None or thread.assistant_id is None or thread.status != "interrupted":
+                continue
+            subjects = interrupt_subjects(runner, thread.assistant_id, thread_id)
+            settled = session.exec(
+                select(sa.func.count())
+                .select_from(Approval)
+                .where(
+                    col(Approval.subject_id).in_(subjects),
+                    Approval.status != str(ApprovalStatus.PENDING),
+                )
+            ).one()
+        if settled:
+            stale.append(thread_id)
+    return stale
+
+
+def recheck_thread(runner: GraphRunner, thread_id: str) -> None:
+    """Resume a waiting thread with no decision, so it reports what expired; a busy thread is
+    left for the next sweep."""
+    with Session(runner.engine) as session:
+        thread = session.get(AgentThread, thread_id)
+    if thread is None or thread.assistant_id is None or thread.status != "interrupted":
+        return
+    resume = Recheck().model_dump()
+    try:
+        ticket = runner.admit(
+            thread_id=thread_id,
+            assistant_id=thread.assistant_id,
+            principal=SYSTEM_PRINCIPAL,
+            graph_input=Command(resume=resume),
+            trigger="expiry",
+            run_input={"command": {"resume": resume}},
         )
-    expires = approval.expires_at
-    if expires is not None and as_utc(expires) < now:
-        raise conflict(
-            f"approval {approval_id} expired at {expires.isoformat()}",
-            field="expires_at",
-            value=expires.isoformat(),
-        )
-    return approval
+    except ApiError as exc:
+        log.info("thread %s not rechecked now: %s", thread_id, exc)
+        return
+    runner.run_to_end(ticket)
+
+
+def interrupt_requests(runner: GraphRunner, assistant_id: str, thread_id: str) -> list[dict]:
+    """The action requests of the thread's pending interrupt, in its order, each with the
+    decisions its review config allows (``allowed_decisions``)."""
+    state = runner.graph(assistant_id).get_state({"configurable": {"thread_id": thread_id}})
+    requests: list[dict] = []
+    for pending in state.interrupts:
+        value = pending.value if isinstance(pending.value, dict) else {}
+        allowed = {
+            c.get("action_name"): c.get("allowed_decisions")
+            for c in value.get("review_configs") or []
+            if isinstance(c, dict)
+        }
+        for request in value.get("action_requests") or []:
+            if isinstance(request, dict):
+                requests.append({**request, "allowed_decisions": allowed.get(request.get("name"))})
+    return requests
+
+
+def interrupt_subjects(runner: GraphRunner, assistant_id: str, thread_id: str) -> list[str]:
+    """The subjects the thread's pending interrupt asks about, in its order."""
+    return [
+        str((r.get("args") or {}).get("subject_id"))
+        for r in interrupt_requests(runner, assistant_id, thread_id)
+    ]
 
 
 def decide(
     runner: GraphRunner,
     session: Session,
-    policy: Policy,
     choices: list[tuple[str, DecisionRequest]],
     principal: Principal,
     clock: Clock,
@@ -52,10 +183,13 @@ def decide(
 
     Expiry is judged on the service's clock (``inventory.clock``), the one the graph records by.
     """
-    now = clock()
-    approvals = [load_pending(session, approval_id, now) for approval_id, _ in choices]
-    for approval, (_, body) in zip(approvals, choices, strict=True):
-        check_may_decide(approval, principal, policy, body.decision)
+    approvals: list[Approval] = []
+    for approval_id, body in choices:
+        approval = session.get(Approval, approval_id)
+        if approval is None:
+            raise not_found("approval", approval_id)
+        authorise(runner, approval, principal, body.decision, clock)
+        approvals.append(approval)
     threads = {a.thread_id for a in approvals}
     if len(threads) != 1 or None in threads:
         raise conflict(
@@ -73,10 +207,7 @@ def decide(
         )
     by_subject = {a.subject_id: body for a, (_, body) in zip(approvals, choices, strict=True)}
     decisions = _ordered_decisions(session, runner, thread.assistant_id, first, by_subject)
-    resume: dict[str, Any] = {
-        "decisions": decisions,
-        "principal": principal.as_resume_principal(),
-    }
+    resume: dict[str, Any] = {"decisions": decisions, "principal": principal.as_resume_principal()}
     ticket = runner.admit(
         thread_id=thread.id,
         assistant_id=thread.assistant_id,
@@ -100,26 +231,22 @@ def _ordered_decisions(
     approval: Approval,
     by_subject: dict[str, DecisionRequest],
 ) -> list[dict[str, Any]]:
-    """The interrupt asks for one decision per action request, in its own order."""
-    config = {"configurable": {"thread_id": approval.thread_id}}
-    state = runner.graph(assistant_id).get_state(config)
-    subjects: list[str] = []
-    for pending in state.interrupts:
-        value = pending.value if isinstance(pending.value, dict) else {}
-        subjects.extend(
-            str(r.get("args", {}).get("subject_id")) for r in value.get("action_requests", [])
-        )
+    """The interrupt asks for one decision per action request, in its own order. Requests whose
+    approval is already settled (expired, withdrawn) get a placeholder: the graph reports them
+    as they stand and never decides them again."""
+    thread_id = approval.thread_id or ""
+    subjects = interrupt_subjects(runner, assistant_id, thread_id)
     unknown = sorted(set(by_subject) - set(subjects))
     if unknown:
         raise conflict(
-            f"not waiting for a decision in thread {approval.thread_id!r}: {', '.join(unknown)}",
+            f"not waiting for a decision in thread {thread_id!r}: {', '.join(unknown)}",
             field="approval_id",
             value=unknown,
         )
-    missing = [s for s in subjects if s not in by_subject]
+    still_pending = {a.subject_id: a.id for a in pending_for_thread(session, thread_id)}
+    missing = [s for s in subjects if s not in by_subject and s in still_pending]
     if missing:
-        ids = {a.subject_id: a.id for a in pending_for_thread(session, approval.thread_id or "")}
-        others = [ids.get(s, s) for s in missing]
+        others = [still_pending[s] for s in missing]
         raise conflict(
             f"this interrupt asks about {len(subjects)} proposals together; decide them in one "
             f"call to POST /v1/approvals/decisions (also: {', '.join(others)})",
@@ -128,7 +255,10 @@ def _ordered_decisions(
         )
     decisions = []
     for subject in subjects:
-        body = by_subject[subject]
+        body = by_subject.get(subject)
+        if body is None:
+            decisions.append({"type": "reject", "message": "already settled"})
+            continue
         decision: dict[str, Any] = {"type": body.decision}
         if body.comment:
             decision["message"] = body.comment

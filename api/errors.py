@@ -28,6 +28,7 @@ _CODES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    413: "too_large",
     415: "unsupported_media_type",
     422: "invalid_input",
     429: "too_many_requests",
@@ -113,6 +114,13 @@ def _safe_value(value: Any) -> Any:
         encoded = jsonable_encoder(value)
     except Exception:
         encoded = repr(value)
+    if isinstance(encoded, str):  # a lone surrogate would break the error body itself
+        encoded = encoded.encode("utf-8", "backslashreplace").decode("utf-8")
+    elif isinstance(encoded, dict | list):
+        try:
+            repr(encoded).encode("utf-8")
+        except UnicodeEncodeError:
+            encoded = repr(encoded).encode("utf-8", "backslashreplace").decode("utf-8")
     if isinstance(encoded, str) and len(encoded) > 200:
         return encoded[:200] + "…"
     if isinstance(encoded, dict | list) and len(repr(encoded)) > 500:

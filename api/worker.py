@@ -16,7 +16,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from api import run_store
-from api.auth import Principal
+from api.auth import Principal, Role
+from api.decisions import sweep_expired
 from api.langgraph_compat.runner import GraphRunner
 from inventory.models import Run, RunStatus
 
@@ -59,6 +60,10 @@ class Worker:
                 self.run_pending()
             except Exception:
                 log.exception("worker pass failed; retrying after %.1f s", self.poll_s)
+            try:
+                sweep_expired(self.runner)
+            except Exception:
+                log.exception("expiry sweep failed; retrying after %.1f s", self.poll_s)
             self.wake.wait(self.poll_s)
             self.wake.clear()
 
@@ -111,7 +116,7 @@ class Worker:
             ticket = self.runner.admit(
                 thread_id=run.thread_id,
                 assistant_id=run.assistant_id,
-                principal=WORKER_PRINCIPAL,
+                principal=_recorded_principal(run) if resuming else WORKER_PRINCIPAL,
                 graph_input=None if resuming else _graph_input(run),
                 trigger=run.trigger,
                 run_id=run_id,
@@ -153,3 +158,15 @@ def _graph_input(run: Run) -> dict | None:
     if run.trigger == "alert":
         return run.input
     return (run.input or {}).get("input")
+
+
+def _recorded_principal(run: Run) -> Principal:
+    """Who a taken-over run decides as: the authenticated caller the API recorded with its
+    resume (so a decision interrupted by a crash is applied as that person), else the worker,
+    which may decide nothing."""
+    resume = ((run.input or {}).get("command") or {}).get("resume")
+    who = resume.get("principal") if isinstance(resume, dict) else None
+    if isinstance(who, dict) and isinstance(who.get("name"), str):
+        roles = [Role(r) for r in who.get("roles") or [] if r in Role._value2member_map_]
+        return Principal(name=who["name"], roles=roles)
+    return WORKER_PRINCIPAL

@@ -145,10 +145,15 @@ def admit_through_webhook(world: World) -> Callable[[dict[str, Any], int], tuple
 
 
 def _sweep_expired(world: World) -> list[str]:
+    """The service worker's sweep: due approvals and their subjects expire together; an order
+    that never reached the gate (no approval row) lapses on its own expiry."""
     from agents.executor.orders import expire_due_orders
+    from agents.executor.timing import as_utc
+    from agents.expiry import expire_due_approvals
 
+    expired = [a.subject_id for a in expire_due_approvals(world.engine, as_utc(world.now))]
     with session_scope(world.engine) as session:
-        return expire_due_orders(session, at=world.now)
+        return expired + expire_due_orders(session, at=world.now)
 
 
 def _naive_utc(moment: dt.datetime) -> dt.datetime:
@@ -225,13 +230,7 @@ def _chat_model(
         assert settings.llm_base_url and settings.llm_model
         tape = Cassette(base_url=settings.llm_base_url, model=settings.llm_model)
         client = recording_client(tape, timeout_s=settings.llm_timeout_s)
-        model = OpenAIChatModel(
-            base_url=settings.llm_base_url,
-            model=settings.llm_model,
-            api_key=settings.llm_api_key,
-            timeout_s=settings.llm_timeout_s,
-            http_client=client,
-        )
+        model = make_chat_model(settings, clock, http_client=client)
         try:
             yield model, list
         finally:

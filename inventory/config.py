@@ -44,7 +44,36 @@ class Settings(BaseSettings):
     llm_base_url: str | None = Field(default=None, description="OpenAI-compatible base URL.")
     llm_model: str | None = None
     llm_api_key: str | None = None
-    llm_timeout_s: float = 30.0
+    llm_timeout_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="Seconds one model request may take; a read timeout is not retried (the "
+        "server is still generating), so size it for a slow local model.",
+    )
+    llm_max_retries: int = Field(
+        default=2, ge=0, le=10, description="Retries of 429/5xx/connection errors."
+    )
+    llm_context_tokens: int = Field(
+        default=8192,
+        ge=2048,
+        description="The model's context window; tool results and history are fitted to it.",
+    )
+    llm_max_output_tokens: int | None = Field(
+        default=None, ge=16, description="Cap on one reply's tokens (sent as max_tokens)."
+    )
+    llm_turn_max_tokens: int = Field(
+        default=100_000, ge=1000, description="Tokens (in + out) one chat turn may spend."
+    )
+    llm_turn_timeout_s: float = Field(
+        default=900.0,
+        gt=0,
+        description="Seconds one chat turn may spend in the model (approvals excluded).",
+    )
+    llm_fallback: Literal["offline", "none"] = Field(
+        default="offline",
+        description="When the model fails: answer with the offline planner if it can parse the "
+        "request (offline), or only say that it failed (none).",
+    )
     wms_url: str | None = Field(default=None, description="WMS base URL; simulated when unset.")
     oms_url: str | None = None
     pricing_url: str | None = None
@@ -77,6 +106,9 @@ class Settings(BaseSettings):
         default=None,
         description="Where 'now' comes from: the wall clock, or the demo world's stored clock; "
         "unset → world in demo mode, wall otherwise.",
+    )
+    max_request_bytes: int = Field(
+        default=1 << 20, ge=1024, description="Largest request body the API accepts (413 above)."
     )
 
     @property

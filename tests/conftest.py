@@ -181,3 +181,74 @@ def fitted_data_dir(forecast_models_dir: Path, tmp_path: Path) -> Path:
     data_dir.mkdir(exist_ok=True)
     (data_dir / "models").symlink_to(forecast_models_dir, target_is_directory=True)
     return data_dir
+
+
+# --- The small demo world on PostgreSQL (for service and attack tests on both databases) ----
+
+
+def _copy_pool(source: Engine, target: Engine) -> None:
+    """Every row of ``source`` into the migrated, empty ``target`` (same schema), then the
+    Postgres id sequences moved past the copied ids."""
+    from sqlmodel import SQLModel
+
+    tables = [t for t in SQLModel.metadata.sorted_tables if t.name != "alembic_version"]
+    with source.connect() as read, target.begin() as write:
+        for table in tables:
+            rows = [dict(r._mapping) for r in read.execute(table.select())]
+            for start in range(0, len(rows), 5000):
+                write.execute(table.insert(), rows[start : start + 5000])
+        for table in tables:
+            if "id" in table.c and _has_sequence(write, table.name):
+                write.execute(
+                    sa.text(
+                        f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                        f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"
+                    )
+                )
+
+
+def _has_sequence(conn: sa.Connection, table: str) -> bool:
+    return (
+        conn.execute(sa.text(f"SELECT pg_get_serial_sequence('{table}', 'id')")).scalar()
+        is not None
+    )
+
+
+@pytest.fixture(scope="session")
+def pg_world_template(postgres_admin_url: str, small_world_template: Path) -> Iterator[str]:
+    """A Postgres database holding the small world, built once per session; copy it with
+    ``CREATE DATABASE ... TEMPLATE`` (``pg_world_engine``), never use it directly."""
+    url = create_postgres_database(postgres_admin_url)
+    target = make_engine(url)
+    source = make_engine(f"sqlite:///{small_world_template}")
+    try:
+        schema.upgrade(target)
+        _copy_pool(source, target)
+    finally:
+        source.dispose()
+        target.dispose()
+    yield url
+    drop_postgres_database(postgres_admin_url, url)
+
+
+@pytest.fixture
+def pg_world_engine(postgres_admin_url: str, pg_world_template: str) -> Iterator[Engine]:
+    """A private Postgres copy of the small world; change it freely."""
+    name = f"sp_test_{uuid.uuid4().hex[:12]}"
+    template = pg_world_template.rsplit("/", 1)[1]
+    admin = sa.create_engine(postgres_admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    admin.dispose()
+    url = postgres_admin_url.rsplit("/", 1)[0] + f"/{name}"
+    eng = make_engine(url)
+    yield eng
+    eng.dispose()
+    drop_postgres_database(postgres_admin_url, url)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_world_engine(request: pytest.FixtureRequest) -> Engine:
+    """The small world, once on a SQLite file and once on PostgreSQL."""
+    name = "world_engine" if request.param == "sqlite" else "pg_world_engine"
+    return request.getfixturevalue(name)

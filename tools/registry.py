@@ -15,6 +15,12 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from tools.context import ToolContext
+from tools.discover.models import (
+    ListCatalogInput,
+    ListCatalogOutput,
+    ListLocationsInput,
+    ListLocationsOutput,
+)
 from tools.forecast_demand.models import ForecastInput, ForecastOutput
 from tools.plan_transfers.models import PlanTransfersInput, TransferPlan
 from tools.recommend_promos.models import PromoInput, PromoOutput
@@ -64,8 +70,8 @@ class ToolSpec:
         return result
 
 
-def _lazy(tool: str) -> LazyToolFn:
-    return LazyToolFn(module=f"tools.{tool}.tool", function=tool)
+def _lazy(tool: str, package: str | None = None) -> LazyToolFn:
+    return LazyToolFn(module=f"tools.{package or tool}.tool", function=tool)
 
 
 TOOLS: dict[str, ToolSpec] = {
@@ -110,6 +116,26 @@ TOOLS: dict[str, ToolSpec] = {
             input_model=PromoInput,
             output_model=PromoOutput,
             fn=_lazy("recommend_promos"),
+        ),
+        ToolSpec(
+            name="list_locations",
+            description=(
+                "Cities and regions (EN + 中文) with store/DC counts; given a city or region, its "
+                "stores and DCs with codes (e.g. SHA-S01, DC-SHA). Use it before guessing codes."
+            ),
+            input_model=ListLocationsInput,
+            output_model=ListLocationsOutput,
+            fn=_lazy("list_locations", "discover"),
+        ),
+        ToolSpec(
+            name="list_catalog",
+            description=(
+                "Categories (EN + 中文); given a category, its styles with colours, sizes and an "
+                "example SKU code (STYLE-COLOUR-SIZE, e.g. RB001-BLK-38)."
+            ),
+            input_model=ListCatalogInput,
+            output_model=ListCatalogOutput,
+            fn=_lazy("list_catalog", "discover"),
         ),
     )
 }

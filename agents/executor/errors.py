@@ -24,3 +24,7 @@ class InvalidTransition(ValueError):
         self.subject_id = subject_id
         self.current = current
         self.wanted = wanted
+
+
+class NotDecided(ValueError):
+    """The subject has no decision that allows executing it (no decided or auto-approved row)."""

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from agents.executor import outbox
 from agents.executor.audit import record_event
+from agents.executor.decided import require_decided
 from agents.executor.errors import InvalidTransition
 from agents.executor.models import TransferOrderView
 from agents.executor.timing import as_utc, as_utc_or_none
@@ -164,13 +165,20 @@ def approve_transfer_order(
 ) -> TransferOrder:
     """Approve: reserve every line at the source and enqueue the WMS order, in one transaction.
 
+    Only a decided Approval row (or the policy's auto-approval on the order's own numbers) lets
+    an order through; that row is checked here, in the transaction that writes the outbox row.
+
     Raises:
+        NotDecided: no human decision (or valid auto-approval) is recorded for the order.
         InvalidTransition: not proposed / pending_approval.
         inventory.movements.MovementRefused: the source no longer has the ATP for a line
             (nothing of this step is kept).
     """
     at = as_utc(at)
     with atomic_step(session):
+        require_decided(
+            session, SUBJECT, order_id, load(session, TransferOrder, order_id).requested_by
+        )
         order = _move(
             session,
             order_id,

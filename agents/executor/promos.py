@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from agents.executor import outbox
 from agents.executor.audit import record_event
+from agents.executor.decided import require_decided
 from agents.executor.models import PromoDraft
 from agents.executor.timing import as_utc
 from agents.executor.transactions import atomic_step
@@ -88,10 +89,12 @@ def request_promo_approval(session: Session, proposal_id: str, *, at: datetime) 
 def approve_promo_proposal(
     session: Session, proposal_id: str, *, decided_by: str, at: datetime
 ) -> PromoProposal:
-    """Approve and enqueue the price change for the pricing system, in one transaction."""
+    """Approve and enqueue the price change for the pricing system, in one transaction; only
+    with a decided (or validly auto-approved) Approval row, checked in that transaction."""
     at = as_utc(at)
     with atomic_step(session):
         current = load(session, PromoProposal, proposal_id)
+        require_decided(session, SUBJECT, proposal_id, current.requested_by)
         style = session.get(Style, current.style_code)
         assert style is not None  # enforced by the foreign key
         change = PriceChange(

@@ -87,6 +87,8 @@ class OfflinePlanner:
                 return AIMessage(content=answers.NO_PLAN[lang])
             return AIMessage(content=answers.render_explanation(plan, lang))
         if request.intent == "ship":
+            if request.qty is not None and request.qty <= 0:
+                return AIMessage(content=answers.SHIP_QTY_NOT_POSITIVE[lang].format(request.qty))
             if not (request.sku and request.source and request.dest and request.qty):
                 return AIMessage(content=answers.SHIP_NEEDS_DETAILS[lang])
             args = {

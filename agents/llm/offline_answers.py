@@ -43,6 +43,11 @@ NO_PENDING: dict[Lang, str] = {
     "并记录您的身份；聊天消息本身不能批准任何操作。",
 }
 
+SHIP_QTY_NOT_POSITIVE: dict[Lang, str] = {
+    "en": "Nothing proposed: a transfer quantity must be a positive number of units, not {}.",
+    "zh": "未提出调拨：调拨数量必须是正整数，而不是 {}。",
+}
+
 SHIP_NEEDS_DETAILS: dict[Lang, str] = {
     "en": (
         "I cannot move stock on a chat instruction alone: every transfer is a proposal checked "
@@ -101,7 +106,8 @@ def render_stock(out: dict[str, Any], args: dict[str, Any], lang: Lang, words: V
             f"{len(by_location)} locations."
         )
         lines = [f"- {loc}: {atp} ATP" for loc, atp in top]
-    if (out.get("truncated") or out.get("omitted_items")) and not out.get("by_location"):
+    paged = "next" in (out.get("positions_page") or {})  # a summary showing the first rows
+    if (out.get("truncated") or paged) and not out.get("by_location"):
         lines.append(
             "（以上地点仅来自列出的部分记录；总数涵盖全部匹配记录）"
             if lang == "zh"

@@ -24,7 +24,10 @@ _SKU = re.compile(rf"{_A}([A-Z]{{1,4}}\d{{3}}-[A-Z]{{2,6}}-[A-Z0-9.]{{1,5}}){_Z}
 _STYLE = re.compile(rf"{_A}([A-Z]{{1,4}}\d{{3}}){_Z}(?!-)")
 _DAYS = re.compile(r"(\d{1,2})\s*(?:days?|天|日)", re.IGNORECASE)
 _MM = re.compile(r"(\d+(?:\.\d+)?)\s*(?:mm|毫米)", re.IGNORECASE)
-_QTY = re.compile(r"(\d+)\s*(?:pairs?|units?|pcs|pieces?|双|件|个|把)", re.IGNORECASE)
+#: A quantity keeps its sign ("-7 pairs", "调拨-7双"): a negative one is refused, never flipped.
+_QTY = re.compile(r"([-−－]\s*)?(\d+)\s*(?:pairs?|units?|pcs|pieces?|双|件|个|把)", re.IGNORECASE)
+#: More digits than any stock position holds: refused as it stands rather than overflowing.
+MAX_QTY_DIGITS = 9
 
 
 def _english_forms(word: str) -> set[str]:
@@ -189,11 +192,18 @@ def _intent(text: str, qty: int | None) -> Intent:
     return "help"
 
 
+def _signed_qty(match: re.Match[str]) -> int:
+    """The quantity with its sign; an absurdly long one is capped to a still-invalid value."""
+    digits = match.group(2)
+    magnitude = int(digits) if len(digits) <= MAX_QTY_DIGITS else 10**MAX_QTY_DIGITS
+    return -magnitude if match.group(1) else magnitude
+
+
 def parse_request(text: str, vocabulary: Vocabulary) -> ParsedRequest:
     """The request's intent and entities, in the words of ``vocabulary`` (the pool's)."""
     words = PlannerWords.of(vocabulary)
     qty_match = _QTY.search(text)
-    qty = int(qty_match.group(1)) if qty_match else None
+    qty = _signed_qty(qty_match) if qty_match else None
     locations = words.location.findall(text)
     source = m.group(1).upper() if (m := words.source.search(text)) else None
     dest = m.group(1).upper() if (m := words.dest.search(text)) else None
@@ -228,14 +238,14 @@ def parse_request(text: str, vocabulary: Vocabulary) -> ParsedRequest:
 
 _REJECT_WORDS = re.compile(r"^\s*(reject|deny|no|拒绝|驳回|不)", re.IGNORECASE)
 _APPROVE_WORDS = re.compile(r"^\s*(approve|yes|ok|批准|同意|通过|可以)", re.IGNORECASE)
-_EDIT_QTY = re.compile(r"^\s*(?:edit|change|改|修改)\D*(\d+)", re.IGNORECASE)
+_EDIT_QTY = re.compile(r"^\s*(?:edit|change|改|修改)[^\d\-−－]*([-−－]\s*)?(\d+)", re.IGNORECASE)
 
 
 def parse_decision(text: str) -> dict[str, object] | None:
     """A typed approval answer ("approve", "reject too many", "edit 30", "批准", "拒绝 太多")
     as a HITL decision; an edit carries only the new quantity (the caller fills the action)."""
     if m := _EDIT_QTY.search(text):
-        return {"type": "edit", "qty": int(m.group(1))}
+        return {"type": "edit", "qty": _signed_qty(m)}
     if m := _REJECT_WORDS.search(text):
         reason = text[m.end() :].strip(" :：,，") or None
         return {"type": "reject", "message": reason}

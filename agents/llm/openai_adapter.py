@@ -1,15 +1,25 @@
 """The openai-client adapter: any OpenAI-compatible ``/v1/chat/completions`` endpoint.
 
-Transport failures (429, 5xx, timeouts) are retried by the openai client with backoff, bounded by
-``max_retries``. A malformed or unknown tool call is sent back to the model as a tool error and
-asked again, at most ``max_repairs`` times; after that the adapter raises instead of quietly
-returning a message the graph would read as "done".
+What small local models get wrong is repaired here, and every repair is recorded on the returned
+message (``invalid_tool_calls`` and ``response_metadata["repairs"]``) so the run's tool calls
+show it:
+- arguments sent as a JSON object instead of a string, or as JSON encoded twice, are accepted;
+- tool calls written as text (``agents.llm.text_calls``) become tool calls, or are refused;
+- a malformed or unknown call is sent back to the model with what was wrong, and an empty reply
+  is answered with a nudge, at most ``max_repairs`` times; after that the adapter raises instead
+  of returning a message the graph would read as "done".
+
+Transport: only retryable failures are retried (``agents.llm.retry``); a read timeout is not,
+because the server is still working on the request. The default timeout (300 s) suits a local
+model on CPU.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import time
+import uuid
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -17,7 +27,13 @@ import openai
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from pydantic import ValidationError
 
+from agents.llm import retry
 from agents.llm.base import LLMError, ToolDefinition
+from agents.llm.text_calls import parse_text_calls
+
+EMPTY_REPLY_NOTE = (
+    "Your last reply was empty. Answer the user's question in words, or call one of the tools."
+)
 
 
 def _to_openai(message: BaseMessage) -> dict[str, Any]:
@@ -31,27 +47,49 @@ def _to_openai(message: BaseMessage) -> dict[str, Any]:
         payload: dict[str, Any] = {"role": "assistant", "content": message.text or None}
         if message.tool_calls:
             payload["tool_calls"] = [
-                {
-                    "id": call["id"],
-                    "type": "function",
-                    "function": {"name": call["name"], "arguments": json.dumps(call["args"])},
-                }
+                _wire_call(call["id"] or "", call["name"], call["args"])
                 for call in message.tool_calls
             ]
         return payload
     raise LLMError(f"cannot send a {type(message).__name__} to an OpenAI-compatible model")
 
 
-def _check_call(name: str, raw_args: str, tools: dict[str, ToolDefinition]) -> str | None:
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _wire_call(call_id: str, name: str, args: Any) -> dict[str, Any]:
+    text = args if isinstance(args, str) else _json(args)
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": text}}
+
+
+def parse_arguments(raw: Any) -> tuple[dict[str, Any] | None, str | None]:
+    """Arguments as a dict from a JSON string, an object, or JSON encoded twice; else why not."""
+    args = raw
+    for _ in range(2):  # a string holding a JSON string: decode once more
+        if not isinstance(args, str):
+            break
+        if not args.strip():
+            args = {}
+            break
+        try:
+            args = json.loads(args)
+        except json.JSONDecodeError as exc:
+            return None, f"not valid JSON ({exc.msg} at position {exc.pos})"
+    if args is None:
+        args = {}
+    if not isinstance(args, dict):
+        return None, f"must be a JSON object, got {type(args).__name__}"
+    return args, None
+
+
+def check_call(name: str, raw_args: Any, tools: dict[str, ToolDefinition]) -> str | None:
     """Why this tool call cannot be run, or None when it can."""
     if name not in tools:
         return f"unknown tool {name!r}; available tools: {', '.join(sorted(tools))}"
-    try:
-        args = json.loads(raw_args or "{}")
-    except json.JSONDecodeError as exc:
-        return f"arguments of {name} are not valid JSON ({exc.msg} at position {exc.pos})"
-    if not isinstance(args, dict):
-        return f"arguments of {name} must be a JSON object, got {type(args).__name__}"
+    args, problem = parse_arguments(raw_args)
+    if args is None:
+        return f"arguments of {name} are {problem}"
     model = tools[name].input_model
     if model is not None:
         try:
@@ -62,7 +100,7 @@ def _check_call(name: str, raw_args: str, tools: dict[str, ToolDefinition]) -> s
 
 
 class OpenAIChatModel:
-    """Chat completions with tools, parallel tool calls, timeouts and bounded retries."""
+    """Chat completions with tools, parallel tool calls, a timeout, bounded retries and repairs."""
 
     def __init__(
         self,
@@ -70,81 +108,183 @@ class OpenAIChatModel:
         base_url: str,
         model: str,
         api_key: str | None = None,
-        timeout_s: float = 30.0,
+        timeout_s: float = 300.0,
         max_retries: int = 2,
         max_repairs: int = 2,
+        max_output_tokens: int | None = None,
+        context_tokens: int = 8192,
         http_client: httpx.Client | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.name = f"openai:{model}"
         self.model = model
         self.max_repairs = max_repairs
-        # Local servers (vLLM, Ollama) take no key, but the client insists on one.
+        self.max_retries = max_retries
+        self.max_output_tokens = max_output_tokens
+        #: The model's window: ops_chat fits tool results and history to it.
+        self.context_tokens = context_tokens
+        self.timeout_s = timeout_s
+        self._sleep = sleep
+        # Local servers (vLLM, Ollama) take no key, but the client insists on one. Retries are
+        # ours (``_complete``): the client's own would repeat read timeouts too.
         self._client = openai.OpenAI(
             base_url=base_url,
             api_key=api_key or "not-needed",
-            timeout=timeout_s,
-            max_retries=max_retries,
+            timeout=httpx.Timeout(timeout_s, connect=min(10.0, timeout_s)),
+            max_retries=0,
             http_client=http_client,
         )
 
     def invoke(self, messages: Sequence[BaseMessage], tools: Sequence[ToolDefinition]) -> AIMessage:
         by_name = {tool.name: tool for tool in tools}
         transcript = [_to_openai(m) for m in messages]
-        problems: list[str] = []
-        for _attempt in range(self.max_repairs + 1):
-            reply = self._complete(transcript, tools)
-            calls = reply.tool_calls or []
-            problems = [
-                f"{call.id}: {problem}"
-                for call in calls
-                if (problem := _check_call(call.function.name, call.function.arguments, by_name))
-            ]
-            if not problems:
-                return AIMessage(
-                    content=reply.content or "",
-                    tool_calls=[
-                        {
-                            "id": call.id,
-                            "name": call.function.name,
-                            "args": json.loads(call.function.arguments or "{}"),
-                            "type": "tool_call",
-                        }
-                        for call in calls
-                    ],
+        repairs: list[dict[str, Any]] = []
+        invalid: list[dict[str, Any]] = []
+        usage = {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
+        last_problem = ""
+        for attempt in range(1, self.max_repairs + 2):
+            reply = self._complete(transcript, tools, usage)
+            content = reply.content or ""
+            calls = [
+                (
+                    call.id or f"call_{uuid.uuid4().hex[:12]}",
+                    call.function.name,
+                    call.function.arguments,
                 )
+                for call in reply.tool_calls or []
+            ]
+            if not calls and (text := parse_text_calls(content)).found:
+                if text.calls:
+                    calls = [
+                        (f"call_{uuid.uuid4().hex[:12]}", n, a if isinstance(a, str) else _json(a))
+                        for n, a in text.calls
+                    ]
+                    repairs.append(_repair(attempt, "text_tool_call", "tool call written as text"))
+                    content = ""
+                else:
+                    last_problem = f"{text.problem}; its text was not shown to the user"
+                    repairs.append(_repair(attempt, "text_tool_call_refused", last_problem))
+                    transcript.append({"role": "assistant", "content": content})
+                    transcript.append({"role": "user", "content": _text_call_note(text.problem)})
+                    continue
+            if not calls and not content.strip():
+                last_problem = "an empty reply"
+                repairs.append(_repair(attempt, "empty_reply", "empty reply, asked again"))
+                transcript.append({"role": "user", "content": EMPTY_REPLY_NOTE})
+                continue
+            problems = {cid: p for cid, n, a in calls if (p := check_call(n, a, by_name))}
+            if not problems:
+                return self._message(content, calls, repairs, invalid, usage)
+            last_problem = "; ".join(f"{cid}: {p}" for cid, p in problems.items())
+            for cid, name, args in calls:
+                if cid in problems:
+                    invalid.append(_invalid(cid, name, args, problems[cid], attempt))
+            repairs.append(_repair(attempt, "invalid_tool_call", last_problem))
             # Show the model its own bad calls and what was wrong with each, then ask again.
             transcript.append(
-                reply.model_dump(exclude_none=True, include={"role", "content", "tool_calls"})
+                {
+                    "role": "assistant",
+                    "content": content or None,
+                    "tool_calls": [_wire_call(cid, n, a) for cid, n, a in calls],
+                }
             )
-            for call in calls:
-                problem = _check_call(call.function.name, call.function.arguments, by_name)
+            for cid, name, _args in calls:
+                problem = problems.get(cid)
                 transcript.append(
                     {
                         "role": "tool",
-                        "tool_call_id": call.id,
-                        "content": f"error: {problem}"
+                        "tool_call_id": cid,
+                        "content": f"error: {problem}. Next: {_next_step(name, by_name)}"
                         if problem
-                        else "not run: fix the other calls",
+                        else "not run: fix the other calls, then call all of them again",
                     }
                 )
+        tries = self.max_repairs + 1
         raise LLMError(
-            f"{self.name} returned unusable tool calls {self.max_repairs + 1} times: "
-            + "; ".join(problems)
+            f"{self.name} gave {last_problem} {tries} times in a row"
+            if last_problem == "an empty reply"
+            else f"{self.name} returned unusable output {tries} times: {last_problem}"
         )
 
-    def _complete(self, transcript: list[dict[str, Any]], tools: Sequence[ToolDefinition]) -> Any:
+    @staticmethod
+    def _message(
+        content: str,
+        calls: list[tuple[str, str, Any]],
+        repairs: list[dict[str, Any]],
+        invalid: list[dict[str, Any]],
+        usage: dict[str, int],
+    ) -> AIMessage:
+        tool_calls = []
+        for cid, name, raw in calls:
+            args, _ = parse_arguments(raw)
+            tool_calls.append({"id": cid, "name": name, "args": args or {}, "type": "tool_call"})
+            if not isinstance(raw, str):
+                repairs.append(
+                    _repair(0, "object_arguments", f"{cid}: arguments sent as an object")
+                )
+        return AIMessage(
+            content=content,
+            tool_calls=tool_calls,
+            invalid_tool_calls=invalid,
+            response_metadata={"repairs": repairs} if repairs else {},
+            usage_metadata=usage if usage["total_tokens"] else None,
+        )
+
+    def _complete(
+        self,
+        transcript: list[dict[str, Any]],
+        tools: Sequence[ToolDefinition],
+        usage: dict[str, int],
+    ) -> Any:
         kwargs: dict[str, Any] = {"model": self.model, "messages": transcript}
         if tools:
             kwargs["tools"] = [tool.openai_schema() for tool in tools]
             kwargs["parallel_tool_calls"] = True
-        try:
-            response = self._client.chat.completions.create(**kwargs)
-        except openai.APIStatusError as exc:
-            raise LLMError(
-                f"{self.name} answered HTTP {exc.status_code} after retries: {exc.message}"
-            ) from exc
-        except openai.APIConnectionError as exc:
-            raise LLMError(f"{self.name} unreachable after retries: {exc}") from exc
+        if self.max_output_tokens:
+            kwargs["max_tokens"] = self.max_output_tokens
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self._client.chat.completions.create(**kwargs)
+                break
+            except (openai.APIStatusError, openai.APIConnectionError) as exc:
+                if retry.retryable(exc) and attempt <= self.max_retries:
+                    self._sleep(retry.delay_s(exc, attempt))
+                    continue
+                raise LLMError(retry.describe(exc, self.name, attempt, self.timeout_s)) from exc
+        if response.usage is not None:
+            usage["input_tokens"] += response.usage.prompt_tokens or 0
+            usage["output_tokens"] += response.usage.completion_tokens or 0
+            usage["total_tokens"] += response.usage.total_tokens or 0
         if not response.choices:
             raise LLMError(f"{self.name} returned no choices")
         return response.choices[0].message
+
+
+def _repair(attempt: int, kind: str, detail: str) -> dict[str, Any]:
+    return {"attempt": attempt, "kind": kind, "detail": detail}
+
+
+def _invalid(cid: str, name: str, args: Any, error: str, attempt: int) -> dict[str, Any]:
+    text = args if isinstance(args, str) else json.dumps(args, ensure_ascii=False, default=str)
+    return {
+        "type": "invalid_tool_call",
+        "id": cid,
+        "name": name,
+        "args": text,
+        "error": f"attempt {attempt}: {error}",
+    }
+
+
+def _next_step(name: str, tools: dict[str, ToolDefinition]) -> str:
+    if name not in tools:
+        return "call one of the available tools by its exact name"
+    return f"call {name} again with arguments that are one JSON object matching its schema"
+
+
+def _text_call_note(problem: str | None) -> str:
+    return (
+        f"Your reply looked like a tool call written as text, but {problem}. Call the tool "
+        "through the tool-calling interface with JSON arguments, or answer in plain words."
+    )

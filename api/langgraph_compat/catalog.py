@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from langgraph.graph.state import CompiledStateGraph
+from pydantic import BaseModel
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,10 @@ class AssistantSpec:
     name: str
     description: str = ""
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    #: What a run's ``input`` must match (None: any JSON object, for embedders' own graphs).
+    input_model: type[BaseModel] | None = None
+    #: False: the assistant never starts from a run's input (e.g. alerts: signed webhook only).
+    starts_from_input: bool = True
 
 
 class AssistantCatalog(Protocol):
@@ -69,6 +74,8 @@ class RegistryCatalog:
                 assistant_id=key,
                 name=key,
                 description=_describe(entry),
+                input_model=entry.run_input,
+                starts_from_input=entry.run_input is not None,
             )
             for key, entry in self._registry.ASSISTANTS.items()
         }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class _Lenient(BaseModel):
@@ -74,11 +74,19 @@ class HistoryRequest(_Lenient):
 
 
 class CommandBody(_Lenient):
-    """``Command``: ``resume`` answers a pending ``interrupt()`` (e.g. ``{"decisions": [...]}``)."""
+    """``Command``: ``resume`` answers a pending ``interrupt()`` (``{"decisions": [...]}``);
+    ``goto: "__end__"`` withdraws what the thread waits for (agent-chat-ui's "resolve");
+    ``update`` may write only ``messages``, and only for an admin."""
 
     resume: Any = None
     update: dict[str, Any] | None = None
     goto: str | list[str] | None = None
+
+    @model_validator(mode="after")
+    def _says_something(self) -> CommandBody:
+        if self.resume is None and self.update is None and self.goto is None:
+            raise ValueError("a command needs resume (a decision) or goto '__end__' (withdraw)")
+        return self
 
 
 class RunCreate(_Lenient):
@@ -131,3 +139,12 @@ class RunCreate(_Lenient):
 
 class ThreadRunCreate(RunCreate):
     pass
+
+
+class StateUpdate(_Lenient):
+    """``POST /threads/{id}/state`` (the SDK's ``threads.update_state``)."""
+
+    values: dict[str, Any] | None = None
+    as_node: str | None = None
+    checkpoint: dict[str, Any] | None = None
+    checkpoint_id: str | None = None

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Command
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -228,13 +227,3 @@ class GraphRunner:
             )
         finally:
             run_store.release_thread(self.engine, ticket.thread_id, thread_status)
-
-
-def build_command(command: dict[str, Any] | None) -> Command | None:
-    if not command:
-        return None
-    return Command(
-        resume=command.get("resume"),
-        update=command.get("update"),
-        goto=command.get("goto") or (),
-    )

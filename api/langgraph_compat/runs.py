@@ -1,7 +1,8 @@
-"""Runs: ``/threads/{id}/runs/stream`` (SSE), ``/threads/{id}/runs/wait``, ``/runs/wait``.
+"""Runs: streams (SSE), waits, background runs, join, reconnect and cancel, on threads.
 
-A ``command.resume`` answers the approval interrupt; only an approver may send one, the
-four-eyes rule applies, and the API adds who decided (``principal``) to the resume value.
+What a run's input or command may do is ``commands``' job (the authority decides every
+approval); the graph always decides as the authenticated caller. Runs go through the broker
+(``broker``), which keeps their events for reconnects and joins.
 """
 
 from __future__ import annotations
@@ -17,21 +18,16 @@ from fastapi.responses import StreamingResponse
 from sqlmodel import Session, select
 from starlette.concurrency import run_in_threadpool
 
-from agents.policy.model import Policy
 from api import run_store
 from api.auth import Principal, Role
-from api.deps import BrokerDep, PolicyDep, ReaderDep, RunCallerDep, RunnerDep, SessionDep
+from api.deps import BrokerDep, ReaderDep, RunCallerDep, RunnerDep, SessionDep
 from api.errors import ERROR_RESPONSES, ApiError, not_found
-from api.four_eyes import check_may_decide, pending_for_thread
 from api.langgraph_compat.broker import RunBroker, RunLog
+from api.langgraph_compat.catalog import AssistantSpec
+from api.langgraph_compat.commands import authorise_command, check_input, check_owner
 from api.langgraph_compat.lean import lean_event, lean_values
-from api.langgraph_compat.models import CommandBody, RunCreate
-from api.langgraph_compat.runner import (
-    GraphRunner,
-    RunTicket,
-    build_command,
-    parse_stream_modes,
-)
+from api.langgraph_compat.models import RunCreate
+from api.langgraph_compat.runner import GraphRunner, RunTicket, parse_stream_modes
 from api.langgraph_compat.serialization import interrupt_json, to_jsonable
 from api.langgraph_compat.streaming import sse_frame
 from api.langgraph_compat.threads import tag_thread
@@ -68,17 +64,28 @@ def _admit(
     principal: Principal,
     session: Session,
     runner: GraphRunner,
-    policy: Policy,
     stream_modes: tuple[str, ...] | None = None,
 ) -> RunTicket:
-    require_may_run(body, principal)
-    if session.get(AgentThread, thread_id) is None:
+    spec = require_may_run(body, principal, runner)
+    thread = session.get(AgentThread, thread_id)
+    if thread is None:
         if body.if_not_exists != "create":
             raise not_found("thread", thread_id, field="thread_id")
-        run_store.create_thread(session, thread_id=thread_id, created_by=principal.name)
+        thread = run_store.create_thread(session, thread_id=thread_id, created_by=principal.name)
         session.commit()
-    command = _authorised_command(body.command, thread_id, principal, session, policy)
-    graph_input = build_command(command) if command is not None else body.input
+    if body.command is None:
+        check_owner(thread, principal)
+        graph_input: Any = body.input
+        command_record: dict[str, Any] | None = None
+    else:
+        graph_input, command_record = authorise_command(
+            body.command,
+            thread=thread,
+            spec=spec,
+            principal=principal,
+            runner=runner,
+            session=session,
+        )
     fork = fork_config(runner, session, thread_id, body)
     ticket = runner.admit(
         thread_id=thread_id,
@@ -89,7 +96,7 @@ def _admit(
         stream_modes=parse_stream_modes(body.stream_mode) if stream_modes is None else stream_modes,
         run_input={
             "input": body.input,
-            "command": command,
+            "command": command_record,
             "metadata": body.metadata or {},
             "multitask_strategy": body.multitask_strategy or "reject",
         },
@@ -141,7 +148,6 @@ async def admit_run(
     principal: Principal,
     session: Session,
     runner: GraphRunner,
-    policy: Policy,
     broker: RunBroker,
     stream_modes: tuple[str, ...] | None = None,
 ) -> RunTicket:
@@ -173,7 +179,6 @@ async def admit_run(
                     principal=principal,
                     session=session,
                     runner=runner,
-                    policy=policy,
                     stream_modes=stream_modes,
                 )
             )
@@ -197,55 +202,22 @@ def _thread_is_busy(runner: GraphRunner, thread_id: str) -> bool:
         return thread is not None and thread.status == "busy"
 
 
-def require_may_run(body: RunCreate, principal: Principal) -> None:
-    """Starting or steering a run needs ops; answering an interrupt alone needs approver."""
-    answers_interrupt = body.command is not None and body.command.resume is not None
-    if not answers_interrupt and not principal.has_any(Role.OPS):
-        raise ApiError(
-            403,
-            f"{principal.name!r} may not start runs; needs the ops role "
-            "(approvers may only resume)",
-            field="role",
-            value=[str(r) for r in principal.roles],
-        )
-
-
-def _authorised_command(
-    command: CommandBody | None,
-    thread_id: str,
-    principal: Principal,
-    session: Session,
-    policy: Policy,
-) -> dict[str, Any] | None:
-    if command is None:
-        return None
-    resume = command.resume
-    if resume is not None:
-        if not principal.has_any(Role.APPROVER):
+def require_may_run(body: RunCreate, principal: Principal, runner: GraphRunner) -> AssistantSpec:
+    """Checks made before anything is written: the assistant exists; starting a run needs ops
+    and an input the assistant accepts. Commands are judged by ``authorise_command``."""
+    runner.graph(body.assistant_id)  # 404 for an unknown assistant
+    spec = runner.catalog.specs[body.assistant_id]
+    if body.command is None:
+        if not principal.has_any(Role.OPS):
             raise ApiError(
                 403,
-                f"{principal.name!r} may not answer an approval; needs the approver role",
-                field="command.resume",
+                f"{principal.name!r} may not start runs; needs the ops role "
+                "(approvers may only answer approvals)",
+                field="role",
                 value=[str(r) for r in principal.roles],
             )
-        decision = _strictest_decision(resume)
-        for approval in pending_for_thread(session, thread_id):
-            check_may_decide(approval, principal, policy, decision)
-        if isinstance(resume, dict):
-            resume = {**resume, "principal": principal.as_resume_principal()}
-    return {"resume": resume, "update": command.update, "goto": command.goto}
-
-
-def _strictest_decision(resume: Any) -> str:
-    """``reject`` only when every decision of the resume rejects; anything else may approve."""
-    decisions = resume.get("decisions") if isinstance(resume, dict) else None
-    if (
-        isinstance(decisions, list)
-        and decisions
-        and all(isinstance(d, dict) and d.get("type") == "reject" for d in decisions)
-    ):
-        return "reject"
-    return "approve"
+        check_input(spec, body.input)
+    return spec
 
 
 def start_run(broker: RunBroker, runner: GraphRunner, ticket: RunTicket) -> RunLog:
@@ -322,7 +294,6 @@ async def stream_run(
     session: SessionDep,
     runner: RunnerDep,
     broker: BrokerDep,
-    policy: PolicyDep,
     principal: RunCallerDep,
 ) -> StreamingResponse:
     ticket = await admit_run(
@@ -331,7 +302,6 @@ async def stream_run(
         principal=principal,
         session=session,
         runner=runner,
-        policy=policy,
         broker=broker,
     )
     return _stream_response(start_run(broker, runner, ticket))
@@ -348,24 +318,24 @@ async def stream_stateless_run(
     session: SessionDep,
     runner: RunnerDep,
     broker: BrokerDep,
-    policy: PolicyDep,
     principal: RunCallerDep,
 ) -> StreamingResponse:
-    thread_id = await run_in_threadpool(_new_thread, body, principal, session)
+    thread_id = await run_in_threadpool(_new_thread, body, principal, session, runner)
     ticket = await admit_run(
         thread_id=thread_id,
         body=body,
         principal=principal,
         session=session,
         runner=runner,
-        policy=policy,
         broker=broker,
     )
     return _stream_response(start_run(broker, runner, ticket))
 
 
-def _new_thread(body: RunCreate, principal: Principal, session: Session) -> str:
-    require_may_run(body, principal)
+def _new_thread(
+    body: RunCreate, principal: Principal, session: Session, runner: GraphRunner
+) -> str:
+    require_may_run(body, principal, runner)
     thread = run_store.create_thread(session, created_by=principal.name)
     session.commit()
     return thread.id
@@ -378,7 +348,6 @@ async def wait_run(
     session: SessionDep,
     runner: RunnerDep,
     broker: BrokerDep,
-    policy: PolicyDep,
     principal: RunCallerDep,
 ) -> dict[str, Any]:
     ticket = await admit_run(
@@ -387,7 +356,6 @@ async def wait_run(
         principal=principal,
         session=session,
         runner=runner,
-        policy=policy,
         broker=broker,
         stream_modes=(),
     )
@@ -401,11 +369,10 @@ async def wait_stateless_run(
     session: SessionDep,
     runner: RunnerDep,
     broker: BrokerDep,
-    policy: PolicyDep,
     principal: RunCallerDep,
 ) -> dict[str, Any]:
-    thread_id = await run_in_threadpool(_new_thread, body, principal, session)
-    return await wait_run(thread_id, body, session, runner, broker, policy, principal)
+    thread_id = await run_in_threadpool(_new_thread, body, principal, session, runner)
+    return await wait_run(thread_id, body, session, runner, broker, principal)
 
 
 @router.post("/threads/{thread_id}/runs", summary="Start a run in the background")
@@ -415,7 +382,6 @@ async def create_run(
     session: SessionDep,
     runner: RunnerDep,
     broker: BrokerDep,
-    policy: PolicyDep,
     principal: RunCallerDep,
 ) -> dict[str, Any]:
     modes = BACKGROUND_MODES if "stream_mode" not in body.model_fields_set else None
@@ -425,7 +391,6 @@ async def create_run(
         principal=principal,
         session=session,
         runner=runner,
-        policy=policy,
         broker=broker,
         stream_modes=modes,
     )
@@ -439,11 +404,10 @@ async def create_stateless_run(
     session: SessionDep,
     runner: RunnerDep,
     broker: BrokerDep,
-    policy: PolicyDep,
     principal: RunCallerDep,
 ) -> dict[str, Any]:
-    thread_id = await run_in_threadpool(_new_thread, body, principal, session)
-    return await create_run(thread_id, body, session, runner, broker, policy, principal)
+    thread_id = await run_in_threadpool(_new_thread, body, principal, session, runner)
+    return await create_run(thread_id, body, session, runner, broker, principal)
 
 
 def _run_json(runner: GraphRunner, run_id: str) -> dict[str, Any]:

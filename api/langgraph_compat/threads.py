@@ -10,10 +10,13 @@ from langgraph.types import StateSnapshot
 from sqlmodel import Session, select
 
 from api import run_store
-from api.deps import OpsDep, ReaderDep, RunnerDep, SessionDep
+from api.auth import Role
+from api.deps import OpsDep, PrincipalDep, ReaderDep, RunnerDep, SessionDep
 from api.errors import ERROR_RESPONSES, ApiError, conflict
+from api.langgraph_compat.commands import UPDATABLE_KEYS, check_owner, check_update_values
 from api.langgraph_compat.models import (
     HistoryRequest,
+    StateUpdate,
     ThreadCreate,
     ThreadSearch,
     ThreadUpdate,
@@ -104,9 +107,10 @@ def get_thread(
 
 @router.patch("/{thread_id}", summary="Merge metadata into a thread (a null value removes a key)")
 def update_thread(
-    thread_id: str, body: ThreadUpdate, session: SessionDep, runner: RunnerDep, _: OpsDep
+    thread_id: str, body: ThreadUpdate, session: SessionDep, runner: RunnerDep, principal: OpsDep
 ) -> dict[str, Any]:
     thread = run_store.get_thread(session, thread_id)
+    check_owner(thread, principal)
     metadata = {**(thread.thread_metadata or {}), **body.metadata}
     thread.thread_metadata = {k: v for k, v in metadata.items() if v is not None}
     session.add(thread)
@@ -127,9 +131,12 @@ def _refuse_while_waiting(thread: AgentThread, what: str) -> None:
 
 
 @router.delete("/{thread_id}", status_code=204, summary="Delete a thread and its checkpoints")
-def delete_thread(thread_id: str, session: SessionDep, runner: RunnerDep, _: OpsDep) -> Response:
+def delete_thread(
+    thread_id: str, session: SessionDep, runner: RunnerDep, principal: OpsDep
+) -> Response:
     """The thread and its checkpoints go; its runs, orders, approvals and audit rows stay."""
     thread = run_store.get_thread(session, thread_id)
+    check_owner(thread, principal)
     _refuse_while_waiting(thread, "delete")
     if thread.assistant_id is not None:
         runner.graph(thread.assistant_id).checkpointer.delete_thread(thread_id)
@@ -228,3 +235,44 @@ def _before_config(thread_id: str, before: dict[str, Any] | str | None) -> dict[
             "checkpoint_id": checkpoint_id,
         }
     }
+
+
+@router.post("/{thread_id}/state", summary="Write messages into an idle thread (admin only)")
+def update_state(
+    thread_id: str,
+    body: StateUpdate,
+    session: SessionDep,
+    runner: RunnerDep,
+    principal: PrincipalDep,
+) -> dict[str, Any]:
+    """Graph state holds the approval flow, so only an admin may write it, only ``messages``,
+    only as a plain update (no ``as_node``, no checkpoint fork) and only on an idle thread."""
+    if Role.ADMIN not in principal.roles:
+        raise ApiError(
+            403,
+            f"{principal.name!r} may not write graph state: only an admin may, and only "
+            f"{sorted(UPDATABLE_KEYS)}",
+            field="role",
+            value=[str(r) for r in principal.roles],
+        )
+    if body.as_node is not None or body.checkpoint is not None or body.checkpoint_id is not None:
+        raise ApiError(
+            422,
+            "as_node and checkpoints are not served: the graph writes its own steps",
+            field="body.as_node",
+            value=body.as_node,
+        )
+    thread = run_store.get_thread(session, thread_id)
+    if thread.assistant_id is None or thread.status != "idle":
+        raise conflict(
+            f"thread {thread_id!r} is {thread.status}"
+            + (" and has never run" if thread.assistant_id is None else "")
+            + "; only an idle thread's messages may be written",
+            field="thread_id",
+            value=thread_id,
+        )
+    values = body.values or {}
+    check_update_values(values, runner.catalog.specs[thread.assistant_id], "body.values")
+    graph = runner.graph(thread.assistant_id)
+    config = graph.update_state({"configurable": {"thread_id": thread_id}}, values)
+    return {"checkpoint": config.get("configurable", {})}

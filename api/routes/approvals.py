@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from sqlmodel import select
+from sqlalchemy import or_
+from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
 
 from api import decisions
-from api.deps import ApproverDep, AppStateDep, PolicyDep, ReaderDep, RunnerDep, SessionDep
+from api.deps import AppStateDep, PrincipalDep, ReaderDep, RunnerDep, SessionDep
 from api.errors import ERROR_RESPONSES, ApiError, not_found
 from api.schemas.approvals import BatchDecisionRequest, DecisionRequest
 from api.schemas.common import Page, Paging
@@ -23,6 +24,7 @@ router = APIRouter(prefix="/approvals", tags=["approvals"], responses=ERROR_RESP
 def list_approvals(
     session: SessionDep,
     _: ReaderDep,
+    state: AppStateDep,
     paging: Annotated[Paging, Depends()],
     status: Annotated[
         ApprovalStatus | None, Query(description="e.g. pending")
@@ -32,6 +34,9 @@ def list_approvals(
     query = select(Approval).order_by(Approval.requested_at.desc())  # type: ignore[attr-defined]
     if status is not None:
         query = query.where(Approval.status == str(status))
+    if status == ApprovalStatus.PENDING:  # due ones are no longer decidable: the sweep expires them
+        now = state.clock()
+        query = query.where(or_(col(Approval.expires_at).is_(None), col(Approval.expires_at) > now))
     if run_id is not None:
         query = query.where(Approval.run_id == run_id)
     return paging.page(session, query, ApprovalView.from_row)
@@ -47,7 +52,7 @@ def get_approval(approval_id: str, session: SessionDep, _: ReaderDep) -> Approva
 
 @router.post(
     "/{approval_id}/decision",
-    summary="Approve or reject (approver role; four-eyes above the policy's value)",
+    summary="Approve, reject or withdraw (who may: agents.authority; see docs/api.md)",
     response_model=ApprovalView,
 )
 async def decide(
@@ -55,12 +60,11 @@ async def decide(
     body: DecisionRequest,
     session: SessionDep,
     runner: RunnerDep,
-    policy: PolicyDep,
-    principal: ApproverDep,
+    principal: PrincipalDep,
     state: AppStateDep,
 ) -> ApprovalView:
     decided = await run_in_threadpool(
-        decisions.decide, runner, session, policy, [(approval_id, body)], principal, state.clock
+        decisions.decide, runner, session, [(approval_id, body)], principal, state.clock
     )
     return ApprovalView.from_row(decided[0])
 
@@ -74,8 +78,7 @@ async def decide_together(
     body: BatchDecisionRequest,
     session: SessionDep,
     runner: RunnerDep,
-    policy: PolicyDep,
-    principal: ApproverDep,
+    principal: PrincipalDep,
     state: AppStateDep,
 ) -> list[ApprovalView]:
     choices = [(item.approval_id, item) for item in body.decisions]
@@ -83,6 +86,6 @@ async def decide_together(
     if len(set(ids)) != len(ids):
         raise ApiError(422, "an approval appears twice", field="body.decisions", value=ids)
     decided = await run_in_threadpool(
-        decisions.decide, runner, session, policy, choices, principal, state.clock
+        decisions.decide, runner, session, choices, principal, state.clock
     )
     return [ApprovalView.from_row(a) for a in decided]

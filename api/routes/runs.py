@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
@@ -31,10 +31,23 @@ class RunStep(BaseModel):
 
 
 class ToolCall(BaseModel):
+    """A tool call of the run, including the model's invalid ones that the adapter repaired."""
+
     id: str | None
     name: str
     args: dict[str, Any]
     result: str | None
+    status: Literal["ok", "error", "invalid"] = Field(
+        default="ok",
+        description="ok; error: the tool refused it; invalid: never run (bad JSON, unknown "
+        "tool, arguments off the schema), sent back to the model to fix.",
+    )
+    error: str | None = None
+    repairs: list[str] = Field(
+        default_factory=list,
+        description="What the adapter repaired in the model reply that carried this call "
+        "(e.g. a call written as text, arguments sent as an object, an empty reply).",
+    )
 
 
 class RunProposals(BaseModel):
@@ -103,17 +116,48 @@ def get_tool_calls(
     run = _run(session, run_id)
     state = runner.graph(run.assistant_id).get_state({"configurable": {"thread_id": run.thread_id}})
     messages = to_jsonable((state.values or {}).get("messages", []))
-    results = {m.get("tool_call_id"): m.get("content") for m in messages if m.get("type") == "tool"}
+    tool_messages = {m.get("tool_call_id"): m for m in messages if m.get("type") == "tool"}
     calls = []
     for message in messages:
+        repairs = [
+            f"{r.get('kind')}: {r.get('detail')}"
+            for r in (message.get("response_metadata") or {}).get("repairs") or []
+        ]
+        for bad in message.get("invalid_tool_calls") or []:
+            calls.append(
+                ToolCall(
+                    id=bad.get("id"),
+                    name=bad.get("name") or "",
+                    args={"raw": bad.get("args")},
+                    result=None,
+                    status="invalid",
+                    error=bad.get("error"),
+                )
+            )
         for call in message.get("tool_calls") or []:
-            result = results.get(call.get("id"))
+            answer = tool_messages.get(call.get("id")) or {}
+            result = answer.get("content")
+            failed = answer.get("status") == "error"
             calls.append(
                 ToolCall(
                     id=call.get("id"),
                     name=call.get("name", ""),
                     args=call.get("args") or {},
                     result=result if isinstance(result, str) or result is None else str(result),
+                    status="error" if failed else "ok",
+                    error=result if failed and isinstance(result, str) else None,
+                    repairs=repairs,
+                )
+            )
+        if repairs and not message.get("tool_calls"):
+            calls.append(
+                ToolCall(
+                    id=None,
+                    name="(model reply)",
+                    args={},
+                    result=None,
+                    status="ok",
+                    repairs=repairs,
                 )
             )
     return calls

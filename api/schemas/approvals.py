@@ -13,7 +13,9 @@ class DecisionRequest(BaseModel):
         json_schema_extra={"examples": [{"decision": "approve", "comment": "storm tomorrow"}]},
     )
 
-    decision: Literal["approve", "reject"]
+    decision: Literal["approve", "reject", "withdraw"] = Field(
+        description="approve / reject (an approver), withdraw (the requester or an approver)"
+    )
     comment: str | None = Field(default=None, max_length=2000, description="Why; kept in audit.")
 
 

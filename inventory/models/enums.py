@@ -56,6 +56,7 @@ class ApprovalStatus(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     EXPIRED = "expired"
+    WITHDRAWN = "withdrawn"  # taken back by its requester (or an approver) before a decision
 
 
 class RunStatus(StrEnum):

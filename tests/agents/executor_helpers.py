@@ -68,3 +68,36 @@ def position(engine: Engine, location: str, sku: str) -> StockPosition | None:
                 StockPosition.location_code == location, StockPosition.sku_code == sku
             )
         ).first()
+
+
+def decided(
+    session: Session, subject_id: str, by: str, subject_type: str = "transfer_order"
+) -> None:
+    """Record a human approval of the subject (the executor acts only on a decided Approval)."""
+    from agents.approvals import approval_id
+    from inventory.models import Approval, PromoProposal, TransferOrder
+
+    if session.get(Approval, approval_id(subject_id)) is not None:
+        return
+    model = TransferOrder if subject_type == "transfer_order" else PromoProposal
+    subject = session.get(model, subject_id)
+    assert subject is not None, subject_id
+    session.add(
+        Approval(
+            id=approval_id(subject_id),
+            subject_type=subject_type,
+            subject_id=subject_id,
+            status="approved",
+            requested_by=subject.requested_by,
+            decided_by=by,
+            policy_rule="test: decided by hand",
+            requested_at=NOW.replace(tzinfo=dt.UTC),
+            decided_at=NOW.replace(tzinfo=dt.UTC),
+            payload={
+                "approver_roles": ["approver"],
+                "approvers_required": 1,
+                "distinct_from_requester": False,
+            },
+        )
+    )
+    session.flush()

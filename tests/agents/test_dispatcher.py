@@ -26,7 +26,7 @@ from inventory.models import (
     PromoStatus,
     TransferOrder,
 )
-from tests.agents.executor_helpers import DEST, NOW, SOURCE, position, seed_pool, shipment
+from tests.agents.executor_helpers import DEST, NOW, SOURCE, decided, position, seed_pool, shipment
 
 SETTINGS = DispatchSettings(max_attempts=3, lease_s=60, backoff_initial_s=5, backoff_max_s=60)
 
@@ -52,6 +52,7 @@ def connectors() -> Iterator[ConnectorSet]:
 def _approved_order(engine: Engine, lines: list[tuple[str, int]]) -> str:
     with session_scope(engine) as session:
         order = orders.create_transfer_order(session, shipment(lines), at=NOW)
+        decided(session, order.id, "lee")
         orders.approve_transfer_order(session, order.id, decided_by="lee", at=NOW)
         return order.id
 
@@ -273,6 +274,7 @@ def test_approved_promo_reaches_pricing_and_is_applied(
         proposal = promos.create_promo_proposal(
             session, PromoDraft(style="RB1", location=SOURCE, depth=0.3), at=NOW
         )
+        decided(session, proposal.id, "lee", "promo_proposal")
         promos.approve_promo_proposal(session, proposal.id, decided_by="lee", at=NOW)
 
     Dispatcher(engine, connectors, clock=FakeClock(NOW), settings=SETTINGS).run_pending()

@@ -19,7 +19,7 @@ from connectors import ConnectorSet, RetryPolicy
 from connectors.simulated.state import FaultSpec
 from inventory.db import session_scope
 from inventory.models import OrderStatus, OutboxMessage, OutboxStatus, TransferOrder
-from tests.agents.executor_helpers import DEST, NOW, SOURCE, position, seed_pool, shipment
+from tests.agents.executor_helpers import DEST, NOW, SOURCE, decided, position, seed_pool, shipment
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,6 +46,7 @@ def test_sigkill_between_wms_answer_and_commit(sqlite_engine: Engine, tmp_path: 
     skus = seed_pool(sqlite_engine)
     with session_scope(sqlite_engine) as session:
         order_id = orders.create_transfer_order(session, shipment([(skus[0], 3)]), at=NOW).id
+        decided(session, order_id, "lee")
         orders.approve_transfer_order(session, order_id, decided_by="lee", at=NOW)
 
     with ConnectorSet.simulated(tmp_path / "systems.sqlite") as connectors:

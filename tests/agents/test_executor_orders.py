@@ -14,7 +14,7 @@ from agents.executor.errors import InvalidTransition, OrderNotFound
 from inventory.db import session_scope
 from inventory.models import AuditEvent, OrderStatus, OutboxMessage, OutboxStatus, TransferOrder
 from inventory.movements import MovementRefused
-from tests.agents.executor_helpers import DEST, NOW, SOURCE, position, seed_pool, shipment
+from tests.agents.executor_helpers import DEST, NOW, SOURCE, decided, position, seed_pool, shipment
 
 
 def _create(engine: Engine, lines: list[tuple[str, int]], **kwargs) -> str:
@@ -38,6 +38,7 @@ def test_approve_reserves_and_enqueues_in_one_transaction(engine: Engine) -> Non
     order_id = _create(engine, [(skus[1], 3), (skus[2], 2)], run_id="run-1")
 
     with session_scope(engine) as session:
+        decided(session, order_id, "lee")
         approved = orders.approve_transfer_order(session, order_id, decided_by="lee", at=NOW)
         assert approved.status == OrderStatus.APPROVED
 
@@ -57,6 +58,7 @@ def test_caller_rollback_undoes_reservation_and_outbox(sqlite_engine: Engine) ->
     order_id = _create(sqlite_engine, [(skus[1], 3)])
 
     with pytest.raises(RuntimeError), session_scope(sqlite_engine) as session:
+        decided(session, order_id, "lee")
         orders.approve_transfer_order(session, order_id, decided_by="lee", at=NOW)
         raise RuntimeError("the graph node failed after deciding")
 
@@ -72,6 +74,7 @@ def test_approve_refused_when_source_lacks_atp_keeps_order_undecided(engine: Eng
 
     with session_scope(engine) as session:
         with pytest.raises(MovementRefused, match="ATP 8"):
+            decided(session, order_id, "lee")
             orders.approve_transfer_order(session, order_id, decided_by="lee", at=NOW)
         # The failed step left nothing behind, and the caller's session is still usable.
         assert session.get(TransferOrder, order_id).status == OrderStatus.PROPOSED
@@ -85,12 +88,14 @@ def test_second_approval_is_an_invalid_transition(engine: Engine) -> None:
     skus = seed_pool(engine)
     order_id = _create(engine, [(skus[0], 4)])
     with session_scope(engine) as session:
+        decided(session, order_id, "lee")
         orders.approve_transfer_order(session, order_id, decided_by="lee", at=NOW)
 
     with (
         pytest.raises(InvalidTransition, match="from 'approved' to 'approved'"),
         session_scope(engine) as session,
     ):
+        decided(session, order_id, "kim")
         orders.approve_transfer_order(session, order_id, decided_by="kim", at=NOW)
     assert position(engine, SOURCE, skus[0]).reserved == 4
 
@@ -118,6 +123,7 @@ def test_terminal_decisions_close_the_order(sqlite_engine: Engine, decide, final
     with session_scope(sqlite_engine) as session:
         assert decide(session, order_id).status == final
     with pytest.raises(InvalidTransition), session_scope(sqlite_engine) as session:
+        decided(session, order_id, "lee")
         orders.approve_transfer_order(session, order_id, decided_by="lee", at=NOW)
     assert _audit_kinds(sqlite_engine, order_id)[-1] == f"transfer_order.{final}"
 
@@ -144,6 +150,7 @@ def test_cancel_approved_unsent_order_releases_stock(engine: Engine) -> None:
     skus = seed_pool(engine)
     order_id = _create(engine, [(skus[0], 4)])
     with session_scope(engine) as session:
+        decided(session, order_id, "lee")
         orders.approve_transfer_order(session, order_id, decided_by="lee", at=NOW)
     with session_scope(engine) as session:
         orders.cancel_transfer_order(session, order_id, decided_by="lee", at=NOW, comment="dry")
@@ -159,6 +166,7 @@ def test_cancel_refused_once_a_send_was_attempted(sqlite_engine: Engine) -> None
     skus = seed_pool(sqlite_engine)
     order_id = _create(sqlite_engine, [(skus[0], 4)])
     with session_scope(sqlite_engine) as session:
+        decided(session, order_id, "lee")
         orders.approve_transfer_order(session, order_id, decided_by="lee", at=NOW)
         message = session.exec(select(OutboxMessage)).one()
         message.attempts = 1  # a dispatcher claimed it
@@ -175,6 +183,7 @@ def test_receive_requires_dispatch_first_and_books_stock(sqlite_engine: Engine) 
     skus = seed_pool(sqlite_engine)
     order_id = _create(sqlite_engine, [(skus[0], 4)])
     with session_scope(sqlite_engine) as session:
+        decided(session, order_id, "lee")
         orders.approve_transfer_order(session, order_id, decided_by="lee", at=NOW)
     with (
         pytest.raises(InvalidTransition, match="allowed only from dispatched"),
@@ -229,8 +238,10 @@ def test_two_orders_cannot_reserve_the_same_units(engine: Engine) -> None:
     first = _create(engine, [(skus[0], 6)])
     second = _create(engine, [(skus[0], 6)])
     with session_scope(engine) as session:
+        decided(session, first, "lee")
         orders.approve_transfer_order(session, first, decided_by="lee", at=NOW)
     with pytest.raises(MovementRefused, match="ATP 4"), session_scope(engine) as session:
+        decided(session, second, "lee")
         orders.approve_transfer_order(session, second, decided_by="lee", at=NOW)
     assert position(engine, SOURCE, skus[0]).reserved == 6
 
@@ -238,6 +249,8 @@ def test_two_orders_cannot_reserve_the_same_units(engine: Engine) -> None:
 def test_racing_approvals_reserve_once(engine: Engine) -> None:
     skus = seed_pool(engine)
     order_id = _create(engine, [(skus[0], 4)])
+    with session_scope(engine) as session:
+        decided(session, order_id, "lee")
     outcomes: list[str] = []
     start = threading.Barrier(2)
 
@@ -260,3 +273,33 @@ def test_racing_approvals_reserve_once(engine: Engine) -> None:
     assert position(engine, SOURCE, skus[0]).reserved == 4
     with Session(engine) as session:
         assert len(session.exec(select(OutboxMessage)).all()) == 1
+
+
+def test_approve_without_a_decided_approval_is_refused(engine: Engine) -> None:
+    """Only a decided Approval row lets an order through, whatever the caller claims."""
+    from agents.approvals import approval_id
+    from agents.executor.errors import NotDecided
+    from inventory.models import Approval
+
+    skus = seed_pool(engine)
+    order_id = _create(engine, [(skus[0], 2)])
+    with pytest.raises(NotDecided, match="no approval record"), session_scope(engine) as session:
+        orders.approve_transfer_order(session, order_id, decided_by="mallory", at=NOW)
+    with session_scope(engine) as session:
+        decided(session, order_id, "lee")
+        row = session.get(Approval, approval_id(order_id))
+        row.status = "pending"
+        session.add(row)
+    with pytest.raises(NotDecided, match="pending"), session_scope(engine) as session:
+        orders.approve_transfer_order(session, order_id, decided_by="mallory", at=NOW)
+    with session_scope(engine) as session:
+        row = session.get(Approval, approval_id(order_id))
+        row.status, row.decided_by = "auto_approved", "policy"
+        row.payload = {**row.payload, "units": 1, "value": 1.0, "cost": 1.0}  # not the order's
+        session.add(row)
+    with pytest.raises(NotDecided, match="auto-approved on"), session_scope(engine) as session:
+        orders.approve_transfer_order(session, order_id, decided_by="policy", at=NOW)
+    assert position(engine, SOURCE, skus[0]).reserved == 0
+    with Session(engine) as session:
+        assert session.get(TransferOrder, order_id).status == OrderStatus.PROPOSED
+        assert not session.exec(select(OutboxMessage)).all()

@@ -11,7 +11,7 @@ from agents.executor.errors import InvalidTransition
 from agents.executor.models import PromoDraft
 from inventory.db import session_scope
 from inventory.models import AuditEvent, OutboxMessage, PromoProposal, PromoStatus
-from tests.agents.executor_helpers import NOW, SOURCE, seed_pool
+from tests.agents.executor_helpers import NOW, SOURCE, decided, seed_pool
 
 
 def _propose(engine: Engine, **draft) -> str:
@@ -30,6 +30,7 @@ def test_approve_enqueues_the_marked_down_price(sqlite_engine: Engine) -> None:
     proposal_id = _propose(sqlite_engine)
     with session_scope(sqlite_engine) as session:
         promos.request_promo_approval(session, proposal_id, at=NOW)
+        decided(session, proposal_id, "lee", "promo_proposal")
         promos.approve_promo_proposal(session, proposal_id, decided_by="lee", at=NOW)
 
     with Session(sqlite_engine) as session:
@@ -60,6 +61,7 @@ def test_reject_and_expire_are_final(sqlite_engine: Engine) -> None:
             pytest.raises(InvalidTransition, match=r"allowed only from proposed, pending_approval"),
             session_scope(sqlite_engine) as session,
         ):
+            decided(session, proposal_id, "kim", "promo_proposal")
             promos.approve_promo_proposal(session, proposal_id, decided_by="kim", at=NOW)
     with Session(sqlite_engine) as session:
         assert session.get(PromoProposal, rejected).status == PromoStatus.REJECTED

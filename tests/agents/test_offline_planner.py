@@ -14,7 +14,7 @@ from agents.llm.offline import OfflinePlanner
 
 TOOLS = chat_tools()
 NOW = dt.datetime(2015, 7, 1, 9, tzinfo=dt.UTC)
-SYSTEM = SystemMessage(SYSTEM_PROMPT.format(now=NOW.isoformat()))
+SYSTEM = SystemMessage(SYSTEM_PROMPT.format(now=NOW.isoformat(), vocabulary=""))
 
 
 def planner_at(now: dt.datetime = NOW) -> OfflinePlanner:

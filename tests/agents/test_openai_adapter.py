@@ -16,34 +16,11 @@ from agents.llm.openai_adapter import OpenAIChatModel
 from agents.registry import build_graph
 from inventory.models import RunStatus
 from tests.agents.helpers import chat, last_text
-
-BASE = "http://llm.test/v1"
-URL = f"{BASE}/chat/completions"
-
-
-def completion(
-    content: str | None = None, calls: list[tuple[str, str, str]] = ()
-) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": content}
-    if calls:
-        message["tool_calls"] = [
-            {"id": cid, "type": "function", "function": {"name": name, "arguments": args}}
-            for cid, name, args in calls
-        ]
-    return {
-        "id": "chatcmpl-1",
-        "object": "chat.completion",
-        "created": 0,
-        "model": "test-model",
-        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-    }
-
-
-def ok(body: dict[str, Any]) -> httpx.Response:
-    return httpx.Response(200, json=body)
+from tests.agents.provider import BASE, URL, completion, ok
 
 
 def model(**kwargs: Any) -> OpenAIChatModel:
+    kwargs.setdefault("sleep", lambda _s: None)
     return OpenAIChatModel(base_url=BASE, model="test-model", api_key="k", **kwargs)
 
 
@@ -133,8 +110,9 @@ def test_persistent_500_raises_a_clear_error():
             503, json={"error": {"message": "down"}}, headers={"retry-after-ms": "1"}
         )
     )
-    with pytest.raises(LLMError, match="HTTP 503 after retries"):
+    with pytest.raises(LLMError, match="HTTP 503 after 2 attempts"):
         model(max_retries=1).invoke(MESSAGES, [])
+    assert respx.calls.call_count == 2
 
 
 @respx.mock
@@ -195,3 +173,176 @@ def test_ops_chat_reports_a_provider_outage_instead_of_going_silent(runtime, che
     graph = build_graph("ops_chat", runtime, checkpointer)
     result = chat(runtime, graph, "t", "hi")
     assert "language model failed" in last_text(result)
+
+
+# --- what small local models get wrong (issue 15) ---------------------------------------------
+
+
+def raw_completion(message: dict[str, Any]) -> dict[str, Any]:
+    body = completion()
+    body["choices"][0]["message"] = {"role": "assistant", **message}
+    return body
+
+
+@respx.mock
+def test_arguments_sent_as_an_object_are_accepted_and_noted():
+    respx.post(URL).mock(
+        return_value=ok(
+            raw_completion(
+                {
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "id": "c1",
+                            "type": "function",
+                            "function": {"name": "stock_lookup", "arguments": {"city": "上海"}},
+                        }
+                    ],
+                }
+            )
+        )
+    )
+    reply = model().invoke(MESSAGES, chat_tools())
+    assert reply.tool_calls[0]["args"] == {"city": "上海"}
+    assert [r["kind"] for r in reply.response_metadata["repairs"]] == ["object_arguments"]
+
+
+@respx.mock
+def test_arguments_encoded_twice_are_decoded():
+    twice = json.dumps(json.dumps({"city": "Shanghai"}))
+    respx.post(URL).mock(return_value=ok(completion(calls=[("c1", "stock_lookup", twice)])))
+    assert model().invoke(MESSAGES, chat_tools()).tool_calls[0]["args"] == {"city": "Shanghai"}
+
+
+@respx.mock
+def test_hermes_tool_call_written_as_text_becomes_a_tool_call():
+    text = (
+        "<tool_call>\n"
+        '{"name": "stock_lookup", "arguments": {"city": "Shanghai", "category": "rain_boots"}}\n'
+        "</tool_call>"
+    )
+    respx.post(URL).mock(return_value=ok(completion(text)))
+    reply = model().invoke(MESSAGES, chat_tools())
+    assert reply.text == ""  # the markup never reaches the user
+    assert reply.tool_calls[0]["name"] == "stock_lookup"
+    assert reply.tool_calls[0]["args"] == {"city": "Shanghai", "category": "rain_boots"}
+    assert [r["kind"] for r in reply.response_metadata["repairs"]] == ["text_tool_call"]
+
+
+@respx.mock
+def test_fenced_json_tool_call_becomes_a_tool_call():
+    text = (
+        'Let me check.\n```json\n{"name": "forecast_demand", '
+        '"parameters": {"city": "Beijing"}}\n```'
+    )
+    respx.post(URL).mock(return_value=ok(completion(text)))
+    reply = model().invoke(MESSAGES, chat_tools())
+    assert reply.text == ""
+    assert [(c["name"], c["args"]) for c in reply.tool_calls] == [
+        ("forecast_demand", {"city": "Beijing"})
+    ]
+
+
+@respx.mock
+def test_an_ordinary_fenced_json_answer_is_left_alone():
+    text = 'The totals are:\n```json\n{"atp": 12}\n```'
+    respx.post(URL).mock(return_value=ok(completion(text)))
+    reply = model().invoke(MESSAGES, chat_tools())
+    assert reply.text == text and reply.tool_calls == []
+
+
+@respx.mock
+def test_unreadable_text_tool_call_is_sent_back_then_refused_never_shown():
+    route = respx.post(URL).mock(
+        return_value=ok(
+            completion('<tool_call>{"name": "stock_lookup", "arguments": {</tool_call>')
+        )
+    )
+    with pytest.raises(LLMError, match="not valid JSON") as info:
+        model(max_repairs=1).invoke(MESSAGES, chat_tools())
+    assert "<tool_call>" not in str(info.value)
+    assert route.call_count == 2
+    note = json.loads(route.calls[1].request.content)["messages"][-1]
+    assert note["role"] == "user" and "tool-calling interface" in note["content"]
+
+
+@respx.mock
+def test_empty_reply_is_asked_again_then_answered_clearly():
+    route = respx.post(URL).mock(side_effect=[ok(completion("")), ok(completion("12 pairs"))])
+    reply = model().invoke(MESSAGES, chat_tools())
+    assert reply.text == "12 pairs"
+    assert reply.response_metadata["repairs"][0]["kind"] == "empty_reply"
+    assert json.loads(route.calls[1].request.content)["messages"][-1]["content"].startswith(
+        "Your last reply was empty"
+    )
+
+
+@respx.mock
+def test_repeated_empty_replies_raise_a_clear_error():
+    respx.post(URL).mock(return_value=ok(completion(None)))
+    with pytest.raises(LLMError, match="empty reply 2 times in a row"):
+        model(max_repairs=1).invoke(MESSAGES, chat_tools())
+
+
+@respx.mock
+def test_invalid_calls_are_recorded_on_the_repaired_message():
+    respx.post(URL).mock(
+        side_effect=[
+            ok(completion(calls=[("c1", "stock_lookup", '{"limit": -5}')])),
+            ok(completion(calls=[("c2", "stock_lookup", '{"city": "Shanghai"}')])),
+        ]
+    )
+    reply = model().invoke(MESSAGES, chat_tools())
+    assert [c["id"] for c in reply.tool_calls] == ["c2"]
+    [bad] = reply.invalid_tool_calls
+    assert bad["id"] == "c1" and bad["args"] == '{"limit": -5}' and "limit" in bad["error"]
+    assert reply.response_metadata["repairs"][0]["kind"] == "invalid_tool_call"
+
+
+@respx.mock
+def test_400_is_not_retried_and_says_so():
+    respx.post(URL).mock(
+        return_value=httpx.Response(400, json={"error": {"message": "context_length_exceeded"}})
+    )
+    with pytest.raises(LLMError, match=r"HTTP 400 \(not retried\)") as info:
+        model(max_retries=3).invoke(MESSAGES, [])
+    assert "after" not in str(info.value)
+    assert respx.calls.call_count == 1
+
+
+@respx.mock
+def test_429_is_retried_with_the_servers_delay():
+    waits: list[float] = []
+    respx.post(URL).mock(
+        side_effect=[
+            httpx.Response(429, json={"error": {"message": "slow"}}, headers={"retry-after": "2"}),
+            ok(completion("hello")),
+        ]
+    )
+    assert model(max_retries=2, sleep=waits.append).invoke(MESSAGES, []).text == "hello"
+    assert waits == [2.0]
+
+
+@respx.mock
+def test_read_timeout_is_not_retried_while_the_server_still_works():
+    respx.post(URL).mock(side_effect=httpx.ReadTimeout("slow model"))
+    with pytest.raises(LLMError, match=r"did not answer within 300 s.*not retried"):
+        model(max_retries=3).invoke(MESSAGES, [])
+    assert respx.calls.call_count == 1
+
+
+@respx.mock
+def test_connection_refused_is_retried():
+    respx.post(URL).mock(side_effect=[httpx.ConnectError("refused"), ok(completion("up again"))])
+    assert model(max_retries=1).invoke(MESSAGES, []).text == "up again"
+
+
+@respx.mock
+def test_usage_is_summed_over_repairs():
+    first = completion(calls=[("c1", "stock_lookup", "{bad")])
+    first["usage"] = {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110}
+    second = completion("ok")
+    second["usage"] = {"prompt_tokens": 130, "completion_tokens": 5, "total_tokens": 135}
+    respx.post(URL).mock(side_effect=[ok(first), ok(second)])
+    reply = model().invoke(MESSAGES, chat_tools())
+    assert reply.usage_metadata == {"input_tokens": 230, "output_tokens": 15, "total_tokens": 245}

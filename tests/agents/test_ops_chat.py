@@ -149,7 +149,8 @@ def test_four_eyes_needs_two_different_approvers(runtime, graph, connectors):
     assert first.status == RunStatus.INTERRUPTED
     same = decide(runtime, graph, "t", [{"type": "approve"}], principal=APPROVER)
     assert same.status == RunStatus.INTERRUPTED
-    assert "already approved" in same.interrupts[0]["value"]["action_requests"][0]["description"]
+    description = same.interrupts[0]["value"]["action_requests"][0]["description"]
+    assert "already gave the first approval" in description
     assert connectors.wms.list_transfer_orders() == []
     done = decide(runtime, graph, "t", [{"type": "approve"}], principal=SECOND_APPROVER)
     assert done.status == RunStatus.SUCCEEDED
@@ -276,7 +277,7 @@ def test_four_eyes_the_requester_may_not_approve_their_own_order(runtime, graph,
     chat(runtime, graph, "t", _ship(200), requested_by="alice")
     own = decide(runtime, graph, "t", [{"type": "approve"}], principal=APPROVER)
     assert own.status == RunStatus.INTERRUPTED
-    assert "alice asked for" in own.interrupts[0]["value"]["action_requests"][0]["description"]
+    assert "requested by 'alice'" in own.interrupts[0]["value"]["action_requests"][0]["description"]
     decide(runtime, graph, "t", [{"type": "approve"}], principal=SECOND_APPROVER)
     done = decide(
         runtime, graph, "t", [{"type": "approve"}], principal={"name": "carol", "roles": ["admin"]}

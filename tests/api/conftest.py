@@ -161,3 +161,30 @@ def service(world_engine: Engine, service_settings: Settings) -> Iterator[TestCl
     app = create_app(service_settings, engine=world_engine, run_worker=True)
     with TestClient(app) as test_client:
         yield test_client
+
+
+# --- The real service on both databases (authority and attack tests) ------------------------
+
+
+@pytest.fixture
+def any_service_settings(
+    any_world_engine: Engine, fitted_data_dir: Path, low_limits_policy: Path
+) -> Settings:
+    """``service_settings`` for the small world on SQLite or PostgreSQL."""
+    return Settings(
+        database_url=any_world_engine.url.render_as_string(hide_password=False),
+        data_dir=fitted_data_dir,
+        policy_file=low_limits_policy,
+        alert_secrets={"demo-weather": "demo-weather-secret"},
+        clock="world",  # the small demo world lives in 2015
+    )
+
+
+@pytest.fixture
+def any_service(any_world_engine: Engine, any_service_settings: Settings) -> Iterator[TestClient]:
+    """The app as ``stockpilot serve`` wires it (real graphs, worker, outbox dispatcher,
+    simulated WMS), on the small world on SQLite and on PostgreSQL."""
+    seed_demo_keys(any_world_engine)
+    app = create_app(any_service_settings, engine=any_world_engine, run_worker=True)
+    with TestClient(app) as test_client:
+        yield test_client

@@ -1,15 +1,17 @@
-"""Approvals over REST: roles, four-eyes, 404 / 409, and the principal on every decision."""
+"""Approvals over REST on the test graphs: roles, 404 / 409, batches, the world clock.
+
+Four-eyes, self-approval, expiry and withdrawal are tested on the real graphs, on both databases
+(``test_authority_table.py``, ``test_attacks.py``)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from api.run_store import utcnow
 from api.worker import Worker
 from inventory.models import Approval, Run
 from tests.api.conftest import KEYS
@@ -25,23 +27,6 @@ def _pending_from_alert(client: TestClient, alert_id: str = "a-1", mm: float = 6
     Worker(client.app.state.stockpilot.runner).run_pending()
     pending = client.get("/v1/approvals", headers=key("demo-viewer")).json()["items"]
     return next(a for a in pending if a["subject_id"] == f"TO-{alert_id}")
-
-
-def _pending_requested_by(client: TestClient, requester: str, mm: float) -> dict:
-    """A run started over the LangGraph API, so the requester is the caller's key."""
-    result = client.post(
-        "/runs/wait",
-        json={
-            "assistant_id": "alert_response",
-            "input": {
-                "alert": {"city": "Shanghai", "mm": mm, "external_id": f"by-{requester}-{mm}"}
-            },
-        },
-        headers=key(requester),
-    ).json()
-    assert result["__interrupt__"], result
-    approval_id = f"AP-TO-by-{requester}-{mm}"
-    return client.get(f"/v1/approvals/{approval_id}", headers=key("demo-viewer")).json()
 
 
 def _set_expiry(engine: Engine, approval_id: str, at: datetime) -> None:
@@ -116,49 +101,6 @@ def test_unknown_approval_is_404(client: TestClient) -> None:
         response = client.request(method, path, json=body, headers=key("demo-approver"))
         assert response.status_code == 404
         assert response.json()["error"]["value"] == "AP-nope"
-
-
-def test_expired_approval_is_409(client: TestClient, sqlite_engine: Engine) -> None:
-    approval = _pending_from_alert(client)
-    _set_expiry(sqlite_engine, approval["id"], utcnow() - timedelta(minutes=1))
-    response = _approve(client, approval["id"])
-    assert response.status_code == 409 and "expired" in response.json()["error"]["message"]
-
-
-def test_four_eyes_requester_cannot_approve_own_large_order(client: TestClient) -> None:
-    approval = _pending_requested_by(client, "demo-admin", mm=80)  # 80,000 CNY > 60,000
-    own = client.post(
-        f"/v1/approvals/{approval['id']}/decision",
-        json={"decision": "approve"},
-        headers=key("demo-admin"),
-    )
-    assert own.status_code == 403 and "four-eyes" in own.json()["error"]["message"]
-    # nor through the LangGraph resume
-    resumed = client.post(
-        f"/threads/{approval['thread_id']}/runs/wait",
-        json={
-            "assistant_id": "alert_response",
-            "command": {"resume": {"decisions": [{"type": "approve"}]}},
-        },
-        headers=key("demo-admin"),
-    )
-    assert resumed.status_code == 403
-    other = client.post(
-        f"/v1/approvals/{approval['id']}/decision",
-        json={"decision": "approve"},
-        headers=key("demo-approver"),
-    )
-    assert other.status_code == 200 and other.json()["decided_by"] == "demo-approver"
-
-
-def test_below_four_eyes_the_requester_may_approve(client: TestClient) -> None:
-    approval = _pending_requested_by(client, "demo-admin", mm=40)  # 40,000 CNY ≤ 60,000
-    own = client.post(
-        f"/v1/approvals/{approval['id']}/decision",
-        json={"decision": "approve"},
-        headers=key("demo-admin"),
-    )
-    assert own.status_code == 200 and own.json()["decided_by"] == "demo-admin"
 
 
 def test_bad_decision_body_names_the_field(client: TestClient) -> None:

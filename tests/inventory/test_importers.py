@@ -261,3 +261,33 @@ def test_sales_rows_with_bad_values_name_line_and_column(catalogue: Engine, tmp_
     found = [(e.line, e.column) for e in rejected.value.errors]
     assert found == [(2, "date"), (3, "units"), (5, None)]
     assert count(catalogue, DailySales) == 0
+
+
+def test_numbers_beyond_what_a_position_can_hold_are_row_errors(
+    catalogue: Engine, tmp_path: Path
+) -> None:
+    bad = write(
+        tmp_path,
+        "stock.csv",
+        """\
+        location,sku,on_hand,safety
+        DC-SHA,RB001-BLK-37,9223372036854775807,
+        DC-SHA,RB001-BLK-38,12345678901234567890,
+        DC-SHA,RB001-RED-37,5,99999999999999999999999
+        DC-SHA,TS001-WHT-M,100000000,
+        """,
+    )
+    with pytest.raises(ImportRejected) as rejected:
+        import_file(catalogue, "stock", bad)
+    found = [(e.line, e.column) for e in rejected.value.errors]
+    assert found == [(2, "on_hand"), (3, "on_hand"), (4, "safety")]
+    assert all("less than or equal" in e.reason for e in rejected.value.errors)
+    assert count(catalogue, StockPosition) == 0
+    sales = write(
+        tmp_path,
+        "sales.csv",
+        "location,sku,date,units,price\nSHA-S01,RB001-BLK-38,2015-06-30,99999999999999999999,1e30\n",
+    )
+    with pytest.raises(ImportRejected) as rejected:
+        import_file(catalogue, "sales", sales)
+    assert [(e.line, e.column) for e in rejected.value.errors] == [(2, "units"), (2, "price")]

@@ -47,7 +47,7 @@ def sku_and_location(ctx: ToolContext) -> tuple[str, str]:
 
 def test_forecast_names_model_and_backtest_and_starts_today(ctx: ToolContext) -> None:
     out = forecast_demand(ctx, ForecastInput(city="Shanghai", horizon_days=14))
-    assert out.model.startswith("global_gbm@") and "on demand" not in out.model
+    assert out.model.startswith("rain_uplift@") and "on demand" not in out.model
     assert {"rmsse", "mase", "bias", "coverage"} <= set(out.backtest)
     assert out.series and all(len(s.points) == 14 for s in out.series)
     assert out.series[0].points[0].date == ctx.today
@@ -117,8 +117,6 @@ def test_style_level_aggregates_sizes(ctx: ToolContext) -> None:
         ({"style": "NOPE"}, "style"),
         ({"category": "spacesuits"}, "category"),
         ({"city": "Atlantis"}, "city"),
-        ({"level": "colour"}, "level"),
-        ({"quantiles": [0.5, 1.2]}, "quantiles"),
         ({"limit_series": 1}, "limit_series"),
     ],
 )
@@ -126,6 +124,19 @@ def test_bad_input_names_the_field(ctx: ToolContext, request_args: dict, field: 
     with pytest.raises(ToolError) as caught:
         forecast_demand(ctx, ForecastInput(**request_args))
     assert caught.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("request_args", "field"),
+    [({"level": "colour"}, "level"), ({"quantiles": [0.5, 1.2]}, "quantiles.1")],
+)
+def test_typed_inputs_are_refused_by_the_schema(request_args: dict, field: str) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as caught:
+        ForecastInput(**request_args)
+    assert ".".join(str(p) for p in caught.value.errors()[0]["loc"]) == field
+    assert ForecastInput.model_json_schema()["properties"]["level"]["enum"] == ["sku", "style"]
 
 
 @pytest.mark.parametrize("horizon", [0, 29])
@@ -162,6 +173,7 @@ def test_stored_artefact_has_version_and_window_and_serves_the_whole_pool(
     assert artefact.meta.version.startswith(str(artefact.meta.data_end))
     out = forecast_demand(ctx, ForecastInput(horizon_days=14))
     assert len(out.series) > 1_000
+    assert all(s.rain is not None and s.baseline_mean is not None for s in out.series)
 
 
 def test_without_a_fitted_model_the_baseline_answers_and_says_so(

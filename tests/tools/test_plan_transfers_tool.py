@@ -60,7 +60,6 @@ def test_no_lane_fast_enough_says_so(engine):
         ({"skus": ["NOPE-BLK-38"]}, SHORT_IN_S02, "skus"),
         ({"category": "umbrellas"}, SHORT_IN_S02, "category"),
         ({"destinations": ["SHA-S99"]}, SHORT_IN_S02, "destinations"),
-        ({"solver": "magic"}, SHORT_IN_S02, "solver"),
         ({"city": "Shanghai"}, _empty, "forecast"),
     ],
 )
@@ -91,3 +90,22 @@ def test_negative_stock_in_the_pool_is_refused(sqlite_engine):
             forecast_provider=SHORT_IN_S02,
         )
     assert err.value.field == "stock_position" and "-3" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        ({"solver": "magic"}, "solver"),
+        ({"time_limit_s": 3600}, "time_limit_s"),
+        ({"constraints": {"allowed_lanes": "anywhere"}}, "constraints.allowed_lanes"),
+    ],
+)
+def test_typed_inputs_refuse_what_the_schema_does_not_offer(args, field):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as err:
+        PlanTransfersInput.model_validate(args)
+    assert ".".join(str(p) for p in err.value.errors()[0]["loc"]) == field
+    schema = PlanTransfersInput.model_json_schema()
+    assert schema["properties"]["solver"]["enum"] == ["auto", "flow", "lp", "greedy"]
+    assert schema["properties"]["time_limit_s"]["maximum"] == 60

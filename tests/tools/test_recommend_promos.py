@@ -135,7 +135,6 @@ def test_elasticity_comes_from_the_pool_history(sqlite_engine):
 @pytest.mark.parametrize(
     ("args", "field"),
     [
-        ({"ladder": [0.0, 0.2]}, "ladder"),
         ({"locations": ["NOPE"]}, "locations"),
         ({"city": "Atlantis"}, "city"),
         ({"styles": ["ZZ999"]}, "styles"),
@@ -148,3 +147,12 @@ def test_bad_input_names_the_field(sqlite_engine, args, field):
             _ctx(sqlite_engine), PromoInput(**args), forecast_provider=fake_forecast({})
         )
     assert err.value.field == field
+
+
+@pytest.mark.parametrize("ladder", [[0.0, 0.2], [], [0.5, 1.0], [0.1] * 11])
+def test_the_ladder_is_bounded_in_the_schema(ladder):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as err:
+        PromoInput(ladder=ladder)
+    assert err.value.errors()[0]["loc"][0] == "ladder"

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 from tools.forecast_demand.models import RainScenario
+
+Solver = Literal["auto", "flow", "lp", "greedy"]
+LaneScope = Literal["city", "region", "any"]
+#: A model may not ask for more than this: a long MILP at network scale runs out of memory.
+MAX_TIME_LIMIT_S = 60.0
 
 
 class TransferConstraints(BaseModel):
@@ -16,7 +23,9 @@ class TransferConstraints(BaseModel):
     keep_size_run: bool = Field(default=True, description="Do not break a source's core run.")
     min_consecutive_core_sizes: int = Field(default=3, ge=1)
     pack_multiple: int = Field(default=1, ge=1)
-    allowed_lanes: str = Field(default="region", description="city | region | any")
+    allowed_lanes: LaneScope = Field(
+        default="region", description="Which lanes may be used: within a city, a region, or any."
+    )
     lane_whitelist: list[tuple[str, str]] = Field(default_factory=list)
     max_shipments_per_source: int | None = Field(default=None, ge=1)
     max_shipments_per_dest: int | None = Field(default=None, ge=1)
@@ -46,8 +55,17 @@ class PlanTransfersInput(BaseModel):
     window_days: int = Field(default=3, ge=1, le=28, description="Demand window in days.")
     rain: list[RainScenario] = Field(default_factory=list)
     constraints: TransferConstraints = Field(default_factory=TransferConstraints)
-    solver: str = Field(default="auto", description="auto | flow | lp | greedy")
-    time_limit_s: float = Field(default=20.0, gt=0)
+    solver: Solver = Field(
+        default="auto",
+        description="auto (exact flows, then lane search), flow, lp (full MILP; small plans "
+        "only) or greedy.",
+    )
+    time_limit_s: float = Field(
+        default=20.0,
+        gt=0,
+        le=MAX_TIME_LIMIT_S,
+        description=f"Solver time budget in seconds (at most {MAX_TIME_LIMIT_S:g}).",
+    )
 
 
 class LineReason(BaseModel):

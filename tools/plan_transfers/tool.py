@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tools.context import ToolContext, ToolError
+from tools.context import ToolContext
 from tools.plan_transfers.models import (
     LineReason,
     PlanTotals,
@@ -13,7 +13,7 @@ from tools.plan_transfers.models import (
 )
 from tools.plan_transfers.pool import ForecastProvider, build_problem, default_forecast_provider
 from tools.plan_transfers.problem import SolvedPlan, TransferProblem
-from tools.plan_transfers.solver import METHODS, solve
+from tools.plan_transfers.solver import solve
 
 
 def plan_transfers(
@@ -23,20 +23,8 @@ def plan_transfers(
     forecast_provider: ForecastProvider | None = None,
 ) -> TransferPlan:
     """Size-level transfers that maximise expected sales recovered minus transfer cost."""
-    if request.solver not in METHODS:
-        raise ToolError(
-            f"unknown solver {request.solver!r}; choose one of {', '.join(METHODS)}",
-            field="solver",
-            value=request.solver,
-        )
-    if request.constraints.allowed_lanes not in ("city", "region", "any"):
-        raise ToolError(
-            "allowed_lanes must be city, region or any",
-            field="constraints.allowed_lanes",
-            value=request.constraints.allowed_lanes,
-        )
     problem, forecast = build_problem(ctx, request, forecast_provider or default_forecast_provider)
-    solved = solve(problem, method=request.solver, time_limit_s=request.time_limit_s)  # type: ignore[arg-type]
+    solved = solve(problem, method=request.solver, time_limit_s=request.time_limit_s)
     return to_transfer_plan(
         problem, solved, as_of=ctx.now.isoformat(), forecast_model=forecast.model
     )

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, Field
+
+Depth = Annotated[float, Field(gt=0, lt=1, description="Fraction off full price.")]
 
 
 class PromoInput(BaseModel):
@@ -12,7 +16,9 @@ class PromoInput(BaseModel):
     styles: list[str] = Field(default_factory=list)
     locations: list[str] = Field(default_factory=list)
     weeks_of_cover_threshold: float = Field(default=8.0, gt=0)
-    ladder: list[float] = Field(default_factory=lambda: [0.1, 0.2, 0.3, 0.4, 0.5])
+    ladder: list[Depth] = Field(
+        default_factory=lambda: [0.1, 0.2, 0.3, 0.4, 0.5], min_length=1, max_length=10
+    )
     limit: int = Field(default=50, ge=1, le=1000)
 
 

@@ -40,14 +40,6 @@ def default_forecast_provider(ctx: ToolContext, request: ForecastInput) -> Forec
     return forecast_demand(ctx, request)
 
 
-def _check(request: PromoInput) -> None:
-    bad = [d for d in request.ladder if not 0 < d < 1]
-    if not request.ladder or bad:
-        raise ToolError(
-            "ladder needs markdown depths strictly between 0 and 1", field="ladder", value=bad
-        )
-
-
 @dataclass(frozen=True)
 class Place:
     code: str
@@ -128,7 +120,6 @@ def _elasticity(session: Session, category: str, today: dt.date) -> Elasticity:
 def recommend_promos(
     ctx: ToolContext, request: PromoInput, *, forecast_provider: ForecastProvider | None = None
 ) -> PromoOutput:
-    _check(request)
     forecast = forecast_provider or default_forecast_provider
     notes: list[str] = []
     with ctx.read() as session:

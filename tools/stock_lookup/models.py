@@ -71,6 +71,6 @@ class StockLookupOutput(BaseModel):
     truncated: bool = Field(default=False, description="More positions matched than `limit`.")
     by_location: list[LocationSubtotal] = Field(
         default_factory=list,
-        description="Subtotals per location over every match; filled when `truncated`, so a "
-        "reader still sees where the stock is.",
+        description="Subtotals per location over every match (when more than one location), "
+        "so a reader of a long or truncated list still sees where the stock is.",
     )

@@ -223,6 +223,31 @@ def _lookup(
     return views, total
 
 
+def _rolled_up(positions: list[StockPositionView]) -> list[LocationSubtotal]:
+    """Subtotals per location from the positions themselves (all of them: not truncated), so a
+    reader of a long list, or of its first page, still sees where the stock is. Empty for one
+    location (the totals say it all)."""
+    subtotals: dict[str, LocationSubtotal] = {}
+    for p in positions:
+        sub = subtotals.setdefault(
+            p.location,
+            LocationSubtotal(
+                location=p.location,
+                location_name=p.location_name,
+                city=p.city,
+                positions=0,
+                on_hand=0,
+                atp=0,
+                in_transit_in=0,
+            ),
+        )
+        sub.positions += 1
+        sub.on_hand += p.on_hand
+        sub.atp += p.atp
+        sub.in_transit_in += p.in_transit_in
+    return [subtotals[code] for code in sorted(subtotals)] if len(subtotals) > 1 else []
+
+
 _NOTHING = StockTotals(positions=0, on_hand=0, reserved=0, atp=0, in_transit_in=0, in_transit_out=0)
 
 
@@ -245,7 +270,11 @@ def stock_lookup(ctx: ToolContext, request: StockLookupInput) -> StockLookupOutp
         )
         totals = totals or _NOTHING
         truncated = totals.positions > len(positions)
-        by_location = _by_location(session, filters, request.include_zero) if truncated else []
+        by_location = (
+            _by_location(session, filters, request.include_zero)
+            if truncated
+            else _rolled_up(positions)
+        )
     return StockLookupOutput(
         as_of=ctx.now.isoformat(),
         positions=positions,

@@ -9,7 +9,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
 from agents.graphs.alert_response.nodes import AlertNodes
-from agents.graphs.alert_response.state import AlertState
+from agents.graphs.alert_response.state import AlertInput, AlertState
 from agents.graphs.common.flow import ApprovalFlow
 from agents.runtime import AgentRuntime
 
@@ -42,7 +42,7 @@ def build_alert_response(
     runtime: AgentRuntime, checkpointer: BaseCheckpointSaver | None = None
 ) -> CompiledStateGraph:
     nodes, flow = AlertNodes(runtime), ApprovalFlow(runtime)
-    graph = StateGraph(AlertState)
+    graph = StateGraph(AlertState, input_schema=AlertInput)
     graph.add_node("triage", nodes.triage)
     graph.add_node("scope", nodes.scope)
     graph.add_node("forecast", nodes.forecast)

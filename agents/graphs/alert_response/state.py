@@ -61,3 +61,9 @@ class AlertState(TypedDict, total=False):
     run_totals: dict[str, Any]
     dispatch: dict[str, Any]
     report: dict[str, Any]
+
+
+class AlertInput(TypedDict):
+    """What starts an alert run: the alert (admitted by the signed webhook, the CLI or evals)."""
+
+    alert: dict[str, Any]

@@ -1,4 +1,8 @@
-"""Applies the humans' decisions: approve (four-eyes aware), edit (re-gated), reject, expiry.
+"""Applies the humans' decisions: approve (four-eyes aware), edit (re-gated), reject, withdraw.
+
+Who may do what is ``agents.authority.rule`` on the stored Approval row (its terms, requester,
+first approver, expiry) and the deciding caller — the run's authenticated principal from
+``config``, never a name or a verdict carried in graph state.
 
 Runs in the node after the interrupt, so it may run twice after a crash: an approval that is no
 longer pending is reported as it stands and never decided again.
@@ -8,11 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from agents.approvals import EditDecision, HITLResponse, Principal, approval_id
+from agents.approvals import EditDecision, HITLResponse, approval_id, settle_approval
+from agents.authority import Action, Caller, caller_of, is_due, rule
 from agents.executor.audit import record_event
+from agents.expiry import expire_approval
 from agents.graphs.common import subjects
 from agents.graphs.common.failures import fail_proposal
 from agents.graphs.common.orders import (
@@ -31,26 +38,45 @@ from inventory.models import Approval, ApprovalStatus
 FlowState = dict[str, Any]
 
 
+def deciding_caller(config: RunnableConfig, response: HITLResponse | None) -> Caller | None:
+    """The run's authenticated caller; the resume's own principal only for in-process runs."""
+    configured = (config.get("configurable") or {}).get("principal")
+    if configured is not None:
+        return caller_of(configured)
+    return caller_of(response.principal) if response is not None else None
+
+
+def outcome_of(approval: Approval) -> Outcome:
+    """What a settled approval means for the graph."""
+    return Outcome(
+        status=str(approval.status),
+        by=approval.decided_by,
+        message=approval.comment or "",
+        rule=approval.policy_rule,
+    )
+
+
 class DecisionApplier:
     def __init__(self, runtime: AgentRuntime) -> None:
         self.runtime = runtime
 
-    def apply_decisions(self, state: FlowState) -> FlowState:
+    def apply_decisions(self, state: FlowState, config: RunnableConfig) -> FlowState:
         raw = state.get("decisions")
         pending = list(state.get("pending") or [])
         if not raw:
             return {}
+        if raw.get("recheck"):
+            return self._recheck(pending)
         response = HITLResponse.model_validate(raw)
-        principal = response.principal
+        caller = deciding_caller(config, response)
         records = records_by_subject(state)
-        judged = state.get("judged") or {}
         outcomes: dict[str, Outcome] = {}
         notes: dict[str, str] = {}
         new_records: list[ProposalRecord] = []
         still_pending: list[str] = []
         for subject_id, decision in zip(pending, response.decisions, strict=True):
-            record, verdict = records[subject_id], judged[subject_id]
-            result = self._apply_one(state, record, verdict, decision, principal, new_records)
+            record = records[subject_id]
+            result = self._apply_one(state, record, decision, caller, new_records)
             if isinstance(result, str):
                 notes[subject_id] = result
                 still_pending.append(subject_id)
@@ -64,20 +90,36 @@ class DecisionApplier:
             "proposals": new_records,
         }
 
+    def _recheck(self, pending: list[str]) -> FlowState:
+        """No decision came: settle what expired or was settled outside the graph."""
+        now = self.runtime.clock()
+        outcomes: dict[str, Outcome] = {}
+        still_pending: list[str] = []
+        with session_scope(self.runtime.engine) as session:
+            for subject_id in pending:
+                approval = session.get(Approval, approval_id(subject_id))
+                if approval is not None and approval.status == ApprovalStatus.PENDING:
+                    if not is_due(approval, now):
+                        still_pending.append(subject_id)
+                        continue
+                    expire_approval(session, approval, now)
+                if approval is not None:
+                    outcomes[subject_id] = outcome_of(approval)
+        return {"outcomes": outcomes, "pending": still_pending, "decisions": None}
+
     def _apply_one(
         self,
         state: FlowState,
         record: ProposalRecord,
-        verdict: dict[str, Any],
         decision: Any,
-        principal: Principal | None,
+        caller: Caller | None,
         new_records: list[ProposalRecord],
     ) -> Outcome | str:
         """The outcome, or a note saying why the decision could not be taken (stays pending)."""
         kind, subject_id = record["kind"], record["subject_id"]
         now = self.runtime.clock()
-        if principal is None:
-            return "the resume value must name the deciding principal ({name, roles})"
+        if caller is None:
+            return "nobody is named as deciding: the run has no authenticated principal"
         try:
             with session_scope(self.runtime.engine) as session:
                 approval = session.get(Approval, approval_id(subject_id))
@@ -88,110 +130,65 @@ class DecisionApplier:
                         "replaced by"
                     ):
                         # Applied before a crash: bring the replacement back into the state.
-                        new = self._replacement(session, state, record, decision, principal, now)
+                        new = self._replacement(session, state, record, decision, caller, now)
                         if not isinstance(new, str):
                             new_records.append(new)
-                    return Outcome(
-                        status=str(approval.status),
-                        by=approval.decided_by,
-                        message=approval.comment or "",
-                        rule=approval.policy_rule,
-                    )
-                if approval.expires_at is not None and now > approval.expires_at:
-                    self._close(
-                        session,
-                        approval,
-                        ApprovalStatus.EXPIRED,
-                        principal.name,
-                        now,
-                        f"decision by {principal.name} came after expiry {approval.expires_at}",
-                    )
-                    subjects.expire(session, kind, subject_id, at=now)
-                    return Outcome(
-                        status="expired",
-                        by=principal.name,
-                        rule=approval.policy_rule,
-                        message=f"approval expired at {approval.expires_at:%Y-%m-%d %H:%M}",
-                    )
-                allowed = set(verdict["approver_roles"])
-                is_approver = bool(allowed & set(principal.roles))
-                if decision.type == "reject":
-                    if not is_approver and principal.name != record["requested_by"]:
-                        return (
-                            f"{principal.name} (roles {principal.roles}) may not decide: needs "
-                            f"one of {sorted(allowed)} or the requester"
-                        )
-                    self._close(
+                    return outcome_of(approval)
+                ruling = rule(approval, caller, decision.type, now)
+                if ruling.expired:
+                    expire_approval(session, approval, now)
+                    return outcome_of(approval)
+                if not ruling.allowed:
+                    return ruling.reason
+                if decision.type == Action.WITHDRAW:
+                    return self._withdraw(session, approval, caller, now, decision.message)
+                if decision.type == Action.REJECT:
+                    settle_approval(
                         session,
                         approval,
                         ApprovalStatus.REJECTED,
-                        principal.name,
+                        caller.name,
                         now,
                         decision.message,
                     )
                     subjects.reject(
-                        session,
-                        kind,
-                        subject_id,
-                        by=principal.name,
-                        at=now,
-                        comment=decision.message,
+                        session, kind, subject_id, by=caller.name, at=now, comment=decision.message
                     )
-                    return Outcome(
-                        status="rejected",
-                        by=principal.name,
-                        rule=approval.policy_rule,
-                        message=decision.message or "",
-                    )
-                if not is_approver:
-                    return (
-                        f"{principal.name} (roles {principal.roles}) may not approve: needs one "
-                        f"of {sorted(allowed)}"
-                    )
-                if verdict["distinct_from_requester"] and principal.name == record["requested_by"]:
-                    return (
-                        f"four-eyes: {principal.name} asked for {subject_id} and may not approve it"
-                    )
+                    return outcome_of(approval)
                 if isinstance(decision, EditDecision):
                     return self._edit(
-                        session, state, record, approval, decision, principal, now, new_records
+                        session, state, record, approval, decision, caller, now, new_records
                     )
-                if verdict["approvers_required"] >= 2 and approval.decided_by is None:
-                    approval.decided_by = principal.name
+                if ruling.first_approval:
+                    approval.decided_by = caller.name
                     session.add(approval)
                     record_event(
                         session,
                         at=now,
-                        actor=principal.name,
+                        actor=caller.name,
                         kind="approval.first_approval",
                         subject_type=kind,
                         subject_id=subject_id,
                         run_id=state.get("run_id"),
                     )
-                    return f"first approval by {principal.name}; a second approver must confirm"
-                if verdict["approvers_required"] >= 2:
-                    if principal.name == approval.decided_by:
-                        return (
-                            f"four-eyes: {principal.name} already approved; a different "
-                            "approver must confirm"
-                        )
-                    approval.second_approver = principal.name
-                else:
-                    approval.decided_by = principal.name
-                self._close(
+                    return f"first approval by {caller.name}; a second approver must confirm"
+                if approval.decided_by is not None:  # the second of two approvers
+                    approval.second_approver = caller.name
+                settle_approval(
                     session,
                     approval,
                     ApprovalStatus.APPROVED,
-                    approval.decided_by or principal.name,
+                    approval.decided_by or caller.name,
                     now,
                     decision.message,
                 )
-                # The decision, the reservation and the outbox row commit together.
-                subjects.approve(session, kind, subject_id, by=principal.name, at=now)
+                # The decision, the reservation and the outbox row commit together; the executor
+                # checks the row just written before it reserves anything.
+                subjects.approve(session, kind, subject_id, by=caller.name, at=now)
                 return Outcome(
                     status="approved",
                     decision="approved",
-                    by=principal.name,
+                    by=caller.name,
                     rule=approval.policy_rule,
                     message=decision.message or "",
                 )
@@ -201,36 +198,24 @@ class DecisionApplier:
                 self.runtime,
                 state,
                 record,
-                f"approved by {principal.name} but {exc}",
-                by=principal.name,
+                f"approved by {caller.name} but {exc}",
+                by=caller.name,
             )
 
-    def _close(
-        self,
-        session: Session,
-        approval: Approval,
-        status: ApprovalStatus,
-        by: str,
-        at: Any,
-        comment: str | None,
-    ) -> None:
-        """Settle the approval. A four-eyes approval keeps its first approver in decided_by."""
-        approval.status = status
-        if not (status == ApprovalStatus.APPROVED and approval.decided_by):
-            approval.decided_by = by
-        approval.decided_at = at
-        approval.comment = comment
-        session.add(approval)
-        record_event(
+    def _withdraw(
+        self, session: Session, approval: Approval, caller: Caller, now: Any, message: str | None
+    ) -> Outcome:
+        comment = message or f"withdrawn by {caller.name}"
+        settle_approval(session, approval, ApprovalStatus.WITHDRAWN, caller.name, now, comment)
+        subjects.withdraw(
             session,
-            at=at,
-            actor=by,
-            kind=f"approval.{status}",
-            subject_type=approval.subject_type,
-            subject_id=approval.subject_id,
-            run_id=approval.run_id,
-            payload={"comment": comment, "second_approver": approval.second_approver},
+            approval.subject_type,
+            approval.subject_id,
+            by=caller.name,
+            at=now,
+            comment=comment,
         )
+        return outcome_of(approval)
 
     def _edit(
         self,
@@ -239,7 +224,7 @@ class DecisionApplier:
         record: ProposalRecord,
         approval: Approval,
         decision: EditDecision,
-        principal: Principal,
+        principal: Caller,
         now: Any,
         new_records: list[ProposalRecord],
     ) -> Outcome | str:
@@ -249,7 +234,7 @@ class DecisionApplier:
         if isinstance(new, str):
             return new
         message = f"replaced by {new['subject_id']} (edited by {principal.name})"
-        self._close(session, approval, ApprovalStatus.REJECTED, principal.name, now, message)
+        settle_approval(session, approval, ApprovalStatus.REJECTED, principal.name, now, message)
         subjects.reject(session, kind, subject_id, by=principal.name, at=now, comment=message)
         new_records.append(new)
         return Outcome(
@@ -262,7 +247,7 @@ class DecisionApplier:
         state: FlowState,
         record: ProposalRecord,
         decision: EditDecision,
-        principal: Principal,
+        principal: Caller,
         now: Any,
     ) -> ProposalRecord | str:
         """The edited subject (created once per original), or why the edit cannot be made."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph import StateGraph
 from langgraph.types import interrupt
 from pydantic import ValidationError
@@ -18,6 +19,7 @@ from agents.approvals import (
     ActionRequest,
     HITLRequest,
     HITLResponse,
+    Recheck,
     ReviewConfig,
     open_approval,
 )
@@ -25,6 +27,7 @@ from agents.executor.dispatcher import Dispatcher
 from agents.graphs.common import review, subjects
 from agents.graphs.common.decisions import DecisionApplier
 from agents.graphs.common.failures import fail_proposal
+from agents.graphs.common.grounding import Recorded, pool_proposal, refusal
 from agents.graphs.common.state import Outcome, ProposalRecord, records_by_subject
 from agents.policy import GateOutcome, Proposal, Verdict, evaluate
 from agents.policy.gate import RunTotals
@@ -33,19 +36,6 @@ from inventory.db import session_scope
 from inventory.models import ApprovalStatus
 
 FlowState = dict[str, Any]
-
-
-def _as_proposal(record: ProposalRecord) -> Proposal:
-    return Proposal(
-        kind=record["kind"],  # type: ignore[arg-type]
-        subject_id=record["subject_id"],
-        requested_by=record["requested_by"],
-        units=record.get("units", 0),
-        value=record.get("value", 0.0),
-        cost=record.get("cost", 0.0),
-        depth=record.get("depth"),
-        emergency=record.get("emergency", False),
-    )
 
 
 class ApprovalFlow:
@@ -76,35 +66,62 @@ class ApprovalFlow:
 
     # -- gate -----------------------------------------------------------------------------------
 
-    def gate(self, state: FlowState) -> FlowState:
+    def gate(self, state: FlowState, config: RunnableConfig) -> FlowState:
+        """Judge each fresh proposal on numbers recomputed from the pool, never on the record's.
+
+        A record the pool does not back (another thread's subject, a subject already decided, a
+        requester or numbers that differ) is refused without touching the subject.
+        """
         judged: dict[str, Any] = state.get("judged") or {}
         fresh = [p for p in state.get("proposals") or [] if p["subject_id"] not in judged]
         if not fresh:
             return {}
         now = self.runtime.clock()
+        thread_id = str((config.get("configurable") or {}).get("thread_id") or "")
+        with session_scope(self.runtime.engine) as session:
+            grounded = [
+                pool_proposal(session, record, run_id=state.get("run_id"), thread_id=thread_id)
+                for record in fresh
+            ]
         totals = RunTotals.model_validate(state.get("run_totals") or {})
-        verdicts = evaluate(
-            self.runtime.policy, [_as_proposal(p) for p in fresh], now=now, prior=totals
-        )
+        to_judge = [g for g in grounded if isinstance(g, Proposal)]
+        verdicts = iter(evaluate(self.runtime.policy, to_judge, now=now, prior=totals))
         outcomes: dict[str, Outcome] = {}
+        new_judged: dict[str, Any] = {}
         pending = list(state.get("pending") or [])
-        for record, verdict in zip(fresh, verdicts, strict=True):
-            outcome = self._record_verdict(state, record, verdict)
-            outcomes[record["subject_id"]] = outcome
+        for record, ground in zip(fresh, grounded, strict=True):
+            subject_id = record["subject_id"]
+            if isinstance(ground, Proposal):
+                verdict = next(verdicts)
+                outcome = self._record_verdict(state, record, ground, verdict, thread_id)
+            elif isinstance(ground, Recorded):  # judged before a crash: keep that verdict
+                verdict, outcome = ground.verdict, ground.outcome
+            else:
+                verdict = refusal(record, ground)
+                outcome = Outcome(
+                    status="refused", by="policy", rule=ground, message=f"refused: {ground}"
+                )
+            outcomes[subject_id] = outcome
+            new_judged[subject_id] = verdict.model_dump(mode="json")
             if outcome["status"] == "pending":
-                pending.append(record["subject_id"])
-            elif outcome["status"] == "auto_approved":
-                totals.units += record.get("units", 0)
-                totals.cost += record.get("cost", 0.0)
+                pending.append(subject_id)
+            elif outcome["status"] == "auto_approved" and isinstance(ground, Proposal):
+                totals.units += ground.units
+                totals.cost += ground.cost
         return {
-            "judged": {v.subject_id: v.model_dump(mode="json") for v in verdicts},
+            "judged": new_judged,
             "outcomes": outcomes,
             "pending": pending,
             "run_totals": totals.model_dump(),
         }
 
     def _record_verdict(
-        self, state: FlowState, record: ProposalRecord, verdict: Verdict
+        self,
+        state: FlowState,
+        record: ProposalRecord,
+        proposal: Proposal,
+        verdict: Verdict,
+        thread_id: str,
     ) -> Outcome:
         kind, subject_id = record["kind"], record["subject_id"]
         now = self.runtime.clock()
@@ -112,18 +129,19 @@ class ApprovalFlow:
             "subject_type": kind,
             "subject_id": subject_id,
             "run_id": state.get("run_id"),
-            "thread_id": state.get("thread_id"),
-            "requested_by": record["requested_by"],
+            "thread_id": thread_id or state.get("thread_id"),
+            "requested_by": proposal.requested_by,
             "policy_rule": verdict.rule_text,
             "at": now,
-            # What the gate judged, so the API and evals read the same numbers the policy saw.
+            # What the gate judged (recomputed from the pool) and the terms of the decision, so
+            # the authority, the executor, the API and evals read what the policy saw.
             "payload": {
                 "summary": record.get("summary", ""),
                 "action": record.get("action", {}),
-                "units": record.get("units", 0),
-                "value": record.get("value", 0.0),
-                "cost": record.get("cost", 0.0),
-                "depth": record.get("depth"),
+                "units": proposal.units,
+                "value": proposal.value,
+                "cost": proposal.cost,
+                "depth": proposal.depth,
                 "rules": verdict.rules,
                 "approver_roles": verdict.approver_roles,
                 "approvers_required": verdict.approvers_required,
@@ -202,6 +220,13 @@ class ApprovalFlow:
             ],
         )
         raw = interrupt(request.model_dump(mode="json"))
+        if isinstance(raw, dict) and "recheck" in raw:
+            try:
+                Recheck.model_validate(raw)
+            except ValidationError:
+                pass
+            else:
+                return {"decisions": {"recheck": True}, "review_notes": {}}
         try:
             response = HITLResponse.model_validate(raw)
         except ValidationError as exc:

@@ -48,7 +48,12 @@ def retail_value(session: Session, sku_qty: list[tuple[str, int]]) -> float:
 
 
 def price_shipment(session: Session, proposed: ProposedShipment) -> Shipment:
-    """A Shipment priced from the pool's lanes and catalogue."""
+    """A Shipment priced from the pool's lanes and catalogue.
+
+    Raises:
+        ProposalInvalid: no lane, an unknown SKU, or a line above the source's ATP (refused
+            here, before any approver sees it; approval re-checks ATP when it reserves).
+    """
     lane = session.exec(
         select(Lane).where(Lane.source_code == proposed.source, Lane.dest_code == proposed.dest)
     ).first()
@@ -65,6 +70,11 @@ def price_shipment(session: Session, proposed: ProposedShipment) -> Shipment:
             )
         ).first()
         atp = position.atp if position else 0
+        if line.qty > atp:
+            raise ProposalInvalid(
+                f"{proposed.source} has {atp} units of {line.sku} available to promise; "
+                f"cannot propose moving {line.qty}"
+            )
         line_cost = round(line.qty * lane.cost_per_unit, 2)
         lines.append(
             TransferLineProposal(

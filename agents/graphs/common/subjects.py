@@ -61,6 +61,22 @@ def reject(
         )
 
 
+def withdraw(
+    session: Session, kind: str, subject_id: str, *, by: str, at: dt.datetime, comment: str | None
+) -> None:
+    """Taken back before a decision: an order is cancelled, a markdown rejected."""
+    if not _open(current_status(session, kind, subject_id)):
+        return
+    if kind == "transfer_order":
+        executor_orders.cancel_transfer_order(
+            session, subject_id, decided_by=by, at=at, comment=comment
+        )
+    else:
+        executor_promos.reject_promo_proposal(
+            session, subject_id, decided_by=by, at=at, comment=comment
+        )
+
+
 def expire(session: Session, kind: str, subject_id: str, *, at: dt.datetime) -> None:
     if not _open(current_status(session, kind, subject_id)):
         return

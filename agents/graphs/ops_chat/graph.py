@@ -8,7 +8,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 from agents.graphs.common.flow import ApprovalFlow
 from agents.graphs.ops_chat.nodes import ChatNodes
-from agents.graphs.ops_chat.state import ChatState
+from agents.graphs.ops_chat.state import ChatInput, ChatState
 from agents.runtime import AgentRuntime
 
 
@@ -16,7 +16,7 @@ def build_ops_chat(
     runtime: AgentRuntime, checkpointer: BaseCheckpointSaver | None = None
 ) -> CompiledStateGraph:
     nodes, flow = ChatNodes(runtime), ApprovalFlow(runtime)
-    graph = StateGraph(ChatState)
+    graph = StateGraph(ChatState, input_schema=ChatInput)
     graph.add_node("agent", nodes.agent)
     graph.add_node("tools", nodes.tools_node)
     graph.add_node("proposal_results", nodes.proposal_results)

@@ -3,80 +3,89 @@
 from __future__ import annotations
 
 import json
+from functools import cached_property
 from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, SystemMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig
 from pydantic import ValidationError
+from sqlmodel import select
 
+from agents.executor.audit import record_event
 from agents.graphs.common.orders import (
     ProposalInvalid,
     create_markdown,
     create_transfer,
     price_shipment,
 )
-from agents.graphs.ops_chat.compact import compact_json
+from agents.graphs.ops_chat.arguments import resolve_arguments
+from agents.graphs.ops_chat.budget import ContextBudget, prompt_tokens
+from agents.graphs.ops_chat.compact import (
+    PAGE_ARG,
+    UNBOUNDED_RESULT_TOKENS,
+    dumps,
+    summarise,
+)
 from agents.graphs.ops_chat.prompts import SYSTEM_PROMPT
+from agents.graphs.ops_chat.schemas import chat_tools, with_examples
 from agents.graphs.ops_chat.state import ChatState
-from agents.llm.base import LLMError, ToolDefinition
+from agents.graphs.ops_chat.turn import TurnControl
+from agents.graphs.ops_chat.vocabulary import example_codes, vocabulary_line
+from agents.llm.base import ToolDefinition
 from agents.proposals import (
     PROPOSE_MARKDOWN,
     PROPOSE_TRANSFER,
     MarkdownProposalInput,
     TransferProposalInput,
-    proposal_tools,
 )
 from agents.runtime import AgentRuntime
 from inventory.db import session_scope
+from inventory.models import AuditEvent
 from tools.context import ToolError
+from tools.names import NameResolver
 from tools.registry import TOOLS
 
-#: Model turns per user message before the loop stops and says so.
-MAX_STEPS_PER_TURN = 8
-#: Tool results are cut here so one huge lookup cannot flood the model's context.
-MAX_TOOL_RESULT_CHARS = 60_000
-
-
-def chat_tools() -> list[ToolDefinition]:
-    """Read tools from the registry, plus the two proposal tools; no tool writes directly."""
-    read = [
-        ToolDefinition.from_model(spec.name, spec.description, spec.input_model)
-        for spec in TOOLS.values()
-        if spec.kind == "read"
-    ]
-    return read + proposal_tools()
+__all__ = ["ChatNodes", "chat_tools"]
 
 
 class ChatNodes:
     def __init__(self, runtime: AgentRuntime) -> None:
         self.runtime = runtime
-        self.tools = chat_tools()
+        self._vocabulary: str | None = None
+        self.turns = TurnControl(runtime)
+
+    @cached_property
+    def tools(self) -> list[ToolDefinition]:
+        """The chat's tools with example codes of this pool; read on first use, not when the
+        graph is built (a service may start before its pool holds anything)."""
+        return with_examples(chat_tools(), example_codes(self.runtime.engine))
+
+    def system_prompt(self) -> str:
+        if self._vocabulary is None:  # read once: the pool's master data rarely changes
+            self._vocabulary = vocabulary_line(self.runtime.engine)
+        return SYSTEM_PROMPT.format(
+            now=self.runtime.clock().isoformat(), vocabulary=self._vocabulary
+        )
+
+    def budget(self) -> ContextBudget | None:
+        """The model's context budget; None for a model without a window (offline, scripted)."""
+        context = getattr(self.runtime.llm, "context_tokens", None)
+        if not context:
+            return None
+        fixed = prompt_tokens(self.system_prompt(), self.tools)
+        return ContextBudget.for_model(
+            context, fixed, getattr(self.runtime.llm, "max_output_tokens", None)
+        )
 
     def agent(self, state: ChatState, config: RunnableConfig) -> ChatState:
         configurable = config.get("configurable", {})
         thread_id = str(configurable.get("thread_id", ""))
-        messages = state.get("messages") or []
-        last = messages[-1] if messages else None
-        steps = 0 if last is not None and last.type == "human" else state.get("steps", 0)
         update: ChatState = {
             "thread_id": thread_id,
             "run_id": state.get("run_id") or str(configurable.get("run_id") or thread_id),
         }
-        if steps >= MAX_STEPS_PER_TURN:
-            update["messages"] = [
-                AIMessage(
-                    f"Stopped after {steps} tool steps without a final answer; nothing "
-                    "more was done. Please narrow the question."
-                )
-            ]
-            return update
-        system = SystemMessage(SYSTEM_PROMPT.format(now=self.runtime.clock().isoformat()))
-        try:
-            reply = self.runtime.llm.invoke([system, *messages], self.tools)
-        except LLMError as exc:
-            reply = AIMessage(f"The language model failed, so nothing was done: {exc}")
-        update["messages"] = [reply]
-        update["steps"] = steps + 1
+        system = SystemMessage(self.system_prompt())
+        update.update(self.turns.step(state, system, self.tools, self.budget()))
         return update
 
     @staticmethod
@@ -89,29 +98,87 @@ class ChatNodes:
         last = state["messages"][-1]
         assert isinstance(last, AIMessage)
         ctx = self.runtime.tool_context()
+        budget = None if state.get("fallback") else self.budget()
         messages: list[ToolMessage] = []
         proposals = []
         for call in last.tool_calls:
             name, call_id = call["name"], call["id"] or ""
+            args = dict(call["args"])
+            page = _page(args.pop(PAGE_ARG, 1))
+            try:
+                with ctx.read() as session:
+                    args, resolved = resolve_arguments(args, NameResolver(session))
+            except ToolError as exc:
+                messages.append(_tool_error(name, call_id, str(exc)))
+                continue
             if name in (PROPOSE_TRANSFER, PROPOSE_MARKDOWN):
                 requested_by = str(config.get("configurable", {}).get("requested_by") or "ops_chat")
-                records, error = self._propose(state, name, call["args"], call_id, requested_by)
+                records, error = self._propose(state, name, args, call_id, requested_by)
                 proposals.extend(records)
                 if error:
                     messages.append(_tool_error(name, call_id, error))
                 continue
             spec = TOOLS.get(name)
             if spec is None or spec.kind != "read":
-                messages.append(_tool_error(name, call_id, f"unknown tool {name!r}"))
+                known = ", ".join(t.name for t in self.tools)
+                messages.append(_tool_error(name, call_id, f"unknown tool {name!r}; use {known}"))
                 continue
             try:
-                output = spec.run(ctx, call["args"])
-            except (ToolError, ValidationError, ValueError) as exc:
-                messages.append(_tool_error(name, call_id, str(exc)))
+                output = spec.run(ctx, args)
+            except ValidationError as exc:
+                problems = "; ".join(
+                    f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                    for e in exc.errors(include_url=False)
+                )
+                messages.append(
+                    _tool_error(
+                        name, call_id, f"invalid arguments ({problems}); fix and call again"
+                    )
+                )
                 continue
-            content = compact_json(output.model_dump(mode="json"), MAX_TOOL_RESULT_CHARS)
+            except (ToolError, ValueError) as exc:
+                messages.append(_tool_error(name, call_id, _with_next_step(name, str(exc))))
+                continue
+            payload = output.model_dump(mode="json")
+            if resolved:
+                payload = {"resolved_names": resolved, **payload}
+            if budget is None:
+                content = summarise(name, payload, UNBOUNDED_RESULT_TOKENS, page, for_model=False)
+            else:
+                content = summarise(name, payload, budget.tool_result_tokens, page)
+            self._audit_full_result(state, name, call_id, args, payload, content)
             messages.append(ToolMessage(content=content, tool_call_id=call_id, name=name))
         return {"messages": messages, "proposals": proposals}
+
+    def _audit_full_result(
+        self,
+        state: ChatState,
+        name: str,
+        call_id: str,
+        args: dict[str, Any],
+        payload: dict[str, Any],
+        content: str,
+    ) -> None:
+        """The full result of a summarised call, for the API and the audit trail (once per call)."""
+        if len(content) >= len(dumps(payload)):
+            return
+        with session_scope(self.runtime.engine) as session:
+            seen = session.exec(
+                select(AuditEvent.id).where(
+                    AuditEvent.kind == "tool.result", AuditEvent.subject_id == call_id
+                )
+            ).first()
+            if seen is None:
+                record_event(
+                    session,
+                    kind="tool.result",
+                    actor="ops_chat",
+                    at=self.runtime.clock(),
+                    subject_type="tool_call",
+                    subject_id=call_id,
+                    run_id=state.get("run_id"),
+                    payload={"tool": name, "args": args, "result": payload},
+                )
 
     def _propose(
         self, state: ChatState, name: str, args: dict[str, Any], call_id: str, requested_by: str
@@ -150,7 +217,10 @@ class ChatNodes:
                         )
                     ]
         except (ValidationError, ProposalInvalid, ValueError) as exc:
-            return [], f"proposal not made: {exc}"
+            return [], (
+                f"proposal not made: {exc}. Nothing was created; check codes with "
+                "list_locations / list_catalog / stock_lookup and propose again"
+            )
         return records, None
 
     @staticmethod
@@ -187,6 +257,23 @@ class ChatNodes:
             for origin, items in by_origin.items()
         ]
         return {"messages": messages}
+
+
+def _with_next_step(name: str, error: str) -> str:
+    """A tool's own error, with what to do next when it does not say."""
+    if "Next:" in error:
+        return error
+    return (
+        f"{error}. Next: correct that argument and call {name} again; list_locations and "
+        "list_catalog list the valid cities, locations, categories and styles"
+    )
+
+
+def _page(value: Any) -> int:
+    try:
+        return max(1, int(value))
+    except (TypeError, ValueError):
+        return 1
 
 
 def _tool_error(name: str, call_id: str, error: str) -> ToolMessage:

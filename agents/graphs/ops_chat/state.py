@@ -15,6 +15,10 @@ class ChatState(TypedDict, total=False):
     run_id: str
     thread_id: str
     steps: int
+    turn_tokens: int
+    turn_model_s: float
+    fallback: bool
+    fallback_note: str | None
     proposals: Annotated[list[ProposalRecord], append_list]
     judged: Annotated[dict[str, Any], merge_dicts]
     outcomes: Annotated[dict[str, Any], merge_dicts]
@@ -23,3 +27,10 @@ class ChatState(TypedDict, total=False):
     decisions: dict[str, Any] | None
     run_totals: dict[str, Any]
     dispatch: dict[str, Any]
+
+
+class ChatInput(TypedDict, total=False):
+    """What a run's input may write: new messages only. The approval flow's keys (proposals,
+    verdicts, decisions, run totals) are written by the graph's own nodes and nothing else."""
+
+    messages: Annotated[list[AnyMessage], add_messages]

@@ -1,0 +1,219 @@
+"""One chat turn under control: steps, tokens and time are bounded, failures are said plainly.
+
+When the model fails (provider error, repeated unusable output, budget spent), the turn says so
+and, with ``STOCKPILOT_LLM_FALLBACK=offline`` (the default), the offline planner answers the
+request if it can parse it, continuing the same turn with its own tool calls. A final answer that
+claims an action no tool performed is replaced by what actually happened (``claims``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+
+from agents.graphs.ops_chat import claims
+from agents.graphs.ops_chat.budget import ContextBudget, fit_history, turn_call_ids
+from agents.graphs.ops_chat.state import ChatState
+from agents.llm.base import ChatModel, LLMError, ToolDefinition
+from agents.llm.factory import make_chat_model
+from agents.llm.offline import OfflinePlanner
+from agents.llm.offline_parse import parse_request
+from inventory.vocabulary import vocabulary_of
+
+if TYPE_CHECKING:
+    from agents.runtime import AgentRuntime
+
+#: Model turns per user message before the loop stops and says so.
+MAX_STEPS_PER_TURN = 8
+FALLBACK = "offline"
+
+
+def _last_human(messages: Sequence[BaseMessage]) -> int | None:
+    for index in range(len(messages) - 1, -1, -1):
+        if isinstance(messages[index], HumanMessage):
+            return index
+    return None
+
+
+def offline_view(messages: Sequence[BaseMessage]) -> list[BaseMessage]:
+    """The conversation as the offline planner should see it in a fallback: up to the user's
+    message, then only its own calls and their results (the failed model's are left out)."""
+    start = _last_human(messages)
+    if start is None:
+        return list(messages)
+    own = {
+        call["id"]
+        for m in messages[start + 1 :]
+        if isinstance(m, AIMessage) and m.response_metadata.get("fallback") == FALLBACK
+        for call in m.tool_calls
+    }
+    turn = [
+        m
+        for m in messages[start + 1 :]
+        if (isinstance(m, AIMessage) and m.response_metadata.get("fallback") == FALLBACK)
+        or (isinstance(m, ToolMessage) and m.tool_call_id in own)
+    ]
+    return [*messages[: start + 1], *turn]
+
+
+def offline_planner(runtime: AgentRuntime) -> ChatModel:
+    """The offline planner as the factory builds it for this runtime (the fallback's model)."""
+    if isinstance(runtime.llm, OfflinePlanner):
+        return runtime.llm
+    without_llm = runtime.settings.model_copy(update={"llm_base_url": None, "llm_model": None})
+    return make_chat_model(without_llm, runtime.clock, partial(vocabulary_of, runtime.engine))
+
+
+class TurnControl:
+    def __init__(self, runtime: AgentRuntime) -> None:
+        self.runtime = runtime
+        self.offline = offline_planner(runtime)
+
+    def step(
+        self,
+        state: ChatState,
+        system: SystemMessage,
+        tools: Sequence[ToolDefinition],
+        budget: ContextBudget | None,
+    ) -> dict[str, Any]:
+        settings = self.runtime.settings
+        messages = state.get("messages") or []
+        fresh = bool(messages) and isinstance(messages[-1], HumanMessage)
+        turn: dict[str, Any] = {
+            "steps": 0 if fresh else state.get("steps", 0),
+            "turn_tokens": 0 if fresh else state.get("turn_tokens", 0),
+            "turn_model_s": 0.0 if fresh else state.get("turn_model_s", 0.0),
+            "fallback": False if fresh else state.get("fallback", False),
+            "fallback_note": None if fresh else state.get("fallback_note"),
+        }
+        if turn["steps"] >= MAX_STEPS_PER_TURN * (2 if turn["fallback"] else 1):
+            if turn["fallback"]:  # the planner never loops; this only bounds a bug
+                note = f"Stopped after {turn['steps']} steps without a final answer."
+                return {**turn, "fallback": False, "messages": [AIMessage(note)]}
+            return self._failed(
+                state, system, tools, turn, f"stopped after {turn['steps']} model steps"
+            )
+        if turn["fallback"]:
+            return self._offline_step(state, system, tools, turn)
+        if turn["turn_tokens"] >= settings.llm_turn_max_tokens:
+            return self._failed(
+                state,
+                system,
+                tools,
+                turn,
+                f"this turn used {turn['turn_tokens']} tokens, its budget is "
+                f"{settings.llm_turn_max_tokens} (STOCKPILOT_LLM_TURN_MAX_TOKENS)",
+            )
+        spent = turn["turn_model_s"]
+        if spent >= settings.llm_turn_timeout_s:
+            return self._failed(
+                state,
+                system,
+                tools,
+                turn,
+                f"this turn spent {spent:.0f} s in the model, its budget is "
+                f"{settings.llm_turn_timeout_s:g} s (STOCKPILOT_LLM_TURN_TIMEOUT_S)",
+            )
+        if (
+            budget is not None
+            and budget.fixed_tokens + budget.reply_tokens >= budget.context_tokens
+        ):
+            return self._failed(
+                state,
+                system,
+                tools,
+                turn,
+                f"the model's window ({budget.context_tokens} tokens) cannot hold the prompt and "
+                f"tool schemas ({budget.fixed_tokens}) plus a reply ({budget.reply_tokens}); serve "
+                "a larger context and set STOCKPILOT_LLM_CONTEXT_TOKENS to it",
+            )
+        history = fit_history(messages, budget.history_tokens) if budget else list(messages)
+        started = time.perf_counter()
+        try:
+            reply = self.runtime.llm.invoke([system, *history], tools)
+        except LLMError as exc:
+            return self._failed(state, system, tools, turn, str(exc))
+        finally:
+            # Time in the model only: a turn that waits hours for an approver is not "slow".
+            turn["turn_model_s"] += time.perf_counter() - started
+        usage = reply.usage_metadata or {}
+        turn["turn_tokens"] += int(usage.get("total_tokens", 0))
+        turn["steps"] += 1
+        if not reply.tool_calls and self.runtime.llm.name != self.offline.name:
+            reply = self._checked_claim(state, reply)
+        return {**turn, "messages": [reply]}
+
+    def _checked_claim(self, state: ChatState, reply: AIMessage) -> AIMessage:
+        happened = self._happened(state)
+        fixed = claims.correction(reply.text, happened, state.get("messages") or [])
+        if fixed is None:
+            return reply
+        metadata = {**reply.response_metadata, "replaced_claim": reply.text}
+        return reply.model_copy(update={"content": fixed, "response_metadata": metadata})
+
+    def _happened(self, state: ChatState) -> list[tuple[str, str, str]]:
+        subjects = claims.turn_subjects(
+            state.get("proposals") or [], turn_call_ids(state.get("messages") or [])
+        )
+        return claims.what_happened(self.runtime.engine, subjects)
+
+    def _failed(
+        self,
+        state: ChatState,
+        system: SystemMessage,
+        tools: Sequence[ToolDefinition],
+        turn: dict[str, Any],
+        reason: str,
+    ) -> dict[str, Any]:
+        messages = state.get("messages") or []
+        human = _last_human(messages)
+        text = messages[human].text if human is not None else ""
+        zh = any("\u4e00" <= ch <= "\u9fff" for ch in text)
+        note = (
+            f"语言模型未能完成本轮对话：{reason}。"
+            if zh
+            else f"The language model failed in this turn: {reason}."
+        )
+        can_parse = parse_request(text, vocabulary_of(self.runtime.engine)).intent != "help"
+        happened = self._happened(state)
+        # Not after the model proposed something this turn: the planner would propose it again.
+        if (
+            self.runtime.settings.llm_fallback == FALLBACK
+            and self.runtime.llm is not self.offline
+            and can_parse
+            and human is not None
+            and not happened
+        ):
+            note += " 以下由离线规划器回答：" if zh else " The offline planner answers instead:"
+            turn.update(fallback=True, fallback_note=note)
+            return self._offline_step(state, system, tools, turn)
+        if happened:
+            rows = [f"- {sid} ({desc}): {status}" for sid, status, desc in happened]
+            note += "\n" + ("本轮实际情况：" if zh else "What happened this turn:") + "\n"
+            note += "\n".join(rows)
+        else:
+            note += " 本轮未做任何变更。" if zh else " Nothing was done in this turn."
+        reply = AIMessage(note, response_metadata={"llm_failed": reason})
+        return {**turn, "messages": [reply]}
+
+    def _offline_step(
+        self,
+        state: ChatState,
+        system: SystemMessage,
+        tools: Sequence[ToolDefinition],
+        turn: dict[str, Any],
+    ) -> dict[str, Any]:
+        view = offline_view(state.get("messages") or [])
+        reply = self.offline.invoke([system, *view], tools)
+        content = reply.content
+        if not reply.tool_calls and turn.get("fallback_note"):
+            content = f"{turn['fallback_note']}\n\n{reply.text}"
+        reply = reply.model_copy(
+            update={"content": content, "response_metadata": {"fallback": FALLBACK}}
+        )
+        turn["steps"] += 1
+        return {**turn, "messages": [reply]}
