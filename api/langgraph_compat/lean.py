@@ -3,9 +3,11 @@
 A stock lookup or a transfer plan hands the model tens of kilobytes of JSON, and the state keeps
 it so the model (and "why this transfer?") can read it again. A client only shows it, folded:
 so the API's views of state (SSE events, ``/threads/{id}/state``, history, ``runs/wait``) carry
-each large tool result shortened to a few kilobytes of still-valid JSON that says how many items
-it left out (totals stay exact: the tools compute them over every match), large tool-call args
-likewise, and proposals as their one-line summaries. The checkpoint itself is untouched.
+each large tool result summarised to a few kilobytes of still-valid JSON — the model's own
+summariser (``agents.graphs.ops_chat.compact.summarise``) with a small budget: totals first (exact:
+the tools compute them over every match), then the first rows, each list saying how many it shows
+— large tool-call args likewise, and proposals as their one-line summaries. The checkpoint
+itself is untouched.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from agents.graphs.ops_chat.compact import compact_json
+from agents.graphs.ops_chat.compact import summarise
 
-#: A tool result or tool-call args larger than this (characters of JSON) is shortened.
+#: A tool result or tool-call args larger than this (characters of JSON) is summarised ...
 SUMMARY_CHARS = 3_000
+#: ... to about this many tokens (≈ SUMMARY_CHARS of ASCII JSON).
+SUMMARY_TOKENS = 850
 #: The fields of a proposal record a client needs to list it.
 PROPOSAL_FIELDS = ("kind", "subject_id", "summary", "requested_by", "units", "value", "cost")
 
@@ -27,7 +31,7 @@ def lean_message(message: Any) -> Any:
     if message.get("type") == "tool" and isinstance(message.get("content"), str):
         content = message["content"]
         if len(content) > SUMMARY_CHARS:
-            return {**message, "content": _shorten_text(content)}
+            return {**message, "content": _shorten_text(str(message.get("name")), content)}
         return message
     calls = message.get("tool_calls")
     if message.get("type") == "ai" and calls:
@@ -35,13 +39,13 @@ def lean_message(message: Any) -> Any:
     return message
 
 
-def _shorten_text(content: str) -> str:
+def _shorten_text(tool: str, content: str) -> str:
     try:
         payload = json.loads(content)
     except json.JSONDecodeError:
         return content[:SUMMARY_CHARS] + f"… ({len(content) - SUMMARY_CHARS} more characters)"
     if isinstance(payload, dict):
-        return compact_json(payload, SUMMARY_CHARS)
+        return summarise(tool, payload, SUMMARY_TOKENS, for_model=False)
     return content[:SUMMARY_CHARS]
 
 
@@ -52,7 +56,8 @@ def _lean_call(call: Any) -> Any:
     text = json.dumps(args, ensure_ascii=False, default=str)
     if len(text) <= SUMMARY_CHARS:
         return call
-    return {**call, "args": json.loads(compact_json(args, SUMMARY_CHARS))}
+    summary = summarise(str(call.get("name")), args, SUMMARY_TOKENS, for_model=False)
+    return {**call, "args": json.loads(summary)}
 
 
 def lean_values(values: Any) -> Any:
