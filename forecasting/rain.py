@@ -277,7 +277,7 @@ def _pooled_table(
     table = pd.concat([f for f, _, _ in rows], ignore_index=True)
     o_day = np.concatenate([o for _, o, _ in rows])
     e_day = np.concatenate([e for _, _, e in rows])
-    from inventory.vocabulary import RAIN_CATEGORIES
+    from inventory.demo_world.vocabulary import RAIN_CATEGORIES
 
     table["rain_sensitive"] = table["category"].isin(RAIN_CATEGORIES)
 
