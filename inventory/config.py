@@ -91,6 +91,18 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 8000
+    cors_origins: str = Field(
+        default="http://localhost,http://localhost:*,http://127.0.0.1,http://127.0.0.1:*",
+        description=(
+            "Browser origins allowed to call the API (agent-chat-ui runs on another origin): "
+            "comma-separated, `*` matches a port or host part, a lone `*` allows any origin, "
+            "empty allows none. The default admits localhost on any port (the demo)."
+        ),
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="`json`: one JSON object per log line with request id and run id.",
+    )
     demo: bool = Field(
         default=False,
         description="Demo mode: the generated demo world, its public demo keys and alert secret, "

@@ -24,11 +24,21 @@ from inventory.models import Run, RunStatus
 
 log = logging.getLogger(__name__)
 
-#: Stream modes of the Platform API we serve → LangGraph's own stream modes.
-STREAM_MODES: dict[str, str] = {
+#: Stream modes the SDKs request → LangGraph's own stream mode, or ``None``: accepted, and
+#: nothing of that kind is streamed (no LLM token deltas, LangChain callback events or
+#: per-tool events come out of these graphs). A client asking for them never gets a 422.
+STREAM_MODES: dict[str, str | None] = {
     "values": "values",
     "updates": "updates",
     "messages-tuple": "messages",
+    "custom": "custom",
+    "debug": "debug",
+    "checkpoints": "checkpoints",
+    "tasks": "tasks",
+    "messages": None,
+    "events": None,
+    "tools": None,
+    "lifecycle": None,
 }
 
 
@@ -135,6 +145,8 @@ class GraphRunner:
     def config_for(self, ticket: RunTicket) -> dict[str, Any]:
         return {
             "configurable": {
+                # a fork: the checkpoint the run starts from (RunTicket.config, set by the API)
+                **ticket.config.get("configurable", {}),
                 "thread_id": ticket.thread_id,
                 "principal": ticket.principal.as_resume_principal(),
                 # proposals are recorded under the person who asked, so four-eyes can hold
@@ -148,12 +160,14 @@ class GraphRunner:
         """Run the graph; yield ``(event, json_data)`` per chunk; always close the run properly."""
         graph = self.graph(ticket.assistant_id)
         config = self.config_for(ticket)
-        modes = [STREAM_MODES[m] for m in ticket.stream_modes]
+        modes = [native for m in ticket.stream_modes if (native := STREAM_MODES[m])]
         outcome: RunOutcome | None = None
         try:
-            for mode, chunk in graph.stream(ticket.graph_input, config, stream_mode=modes):
-                event = "messages" if mode == "messages" else mode
-                yield event, to_jsonable(chunk)
+            for mode, chunk in graph.stream(
+                ticket.graph_input, config, stream_mode=modes or ["updates"]
+            ):
+                if modes:  # the modes asked for; nothing when only unserved modes were asked
+                    yield mode, to_jsonable(chunk)
             outcome = self._outcome(graph, config)
         except Exception as exc:
             log.exception("run %s on thread %s failed", ticket.run_id, ticket.thread_id)

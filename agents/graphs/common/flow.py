@@ -24,7 +24,7 @@ from agents.approvals import (
     open_approval,
 )
 from agents.executor.dispatcher import Dispatcher
-from agents.graphs.common import subjects
+from agents.graphs.common import review, subjects
 from agents.graphs.common.decisions import DecisionApplier
 from agents.graphs.common.failures import fail_proposal
 from agents.graphs.common.grounding import Recorded, pool_proposal, refusal
@@ -200,29 +200,30 @@ class ApprovalFlow:
         judged = state.get("judged") or {}
         notes: dict[str, str] = state.get("review_notes") or {}
         pending = list(state.get("pending") or [])
+        labels = review.sku_labels(self.runtime.engine, [records[s] for s in pending])
         requests: list[ActionRequest] = []
         for subject_id in pending:
             record, verdict = records[subject_id], judged[subject_id]
-            lines = [
-                f"{record.get('summary', subject_id)} [{record['kind']} {subject_id}]",
-                f"asked by {record['requested_by']}; policy: {'; '.join(verdict['rules'])}",
-                f"approvers needed: {verdict['approvers_required']} with role "
-                f"{' or '.join(verdict['approver_roles'])}; expires {verdict['expires_at']}",
-            ]
-            if note := notes.get(subject_id) or notes.get("*"):
-                lines.append(f"note: {note}")
             action = record.get("action") or {"name": record["kind"], "args": {}}
             requests.append(
                 ActionRequest(
                     name=action["name"],
                     args={**action["args"], "subject_id": subject_id},
-                    description="\n".join(lines),
+                    description=review.describe(
+                        record,
+                        verdict,
+                        note=notes.get(subject_id) or notes.get("*"),
+                        labels=labels,
+                    ),
                 )
             )
         names = sorted({r.name for r in requests})
         request = HITLRequest(
             action_requests=requests,
-            review_configs=[ReviewConfig(action_name=name) for name in names],
+            review_configs=[
+                ReviewConfig(action_name=name, args_schema=review.args_schema(name))
+                for name in names
+            ],
         )
         raw = interrupt(request.model_dump(mode="json"))
         if isinstance(raw, dict) and "recheck" in raw:

@@ -164,6 +164,8 @@ def create_transfer(
         ),
         action=shipment_action(shipment),
         origin=origin,
+        expected_value=shipment.expected_value or None,
+        reason=reason,
     )
 
 
@@ -231,4 +233,7 @@ def create_markdown(
         summary=f"markdown {proposal.style} at {where}: {proposal.depth:.0%} off",
         action={"name": "markdown", "args": proposal.model_dump(exclude={"reason"})},
         origin=origin,
+        expected_value=expected.get("expected_revenue"),
+        margin_impact=expected.get("margin_impact"),
+        reason=proposal.reason,
     )

@@ -29,6 +29,9 @@ class ProposalRecord(TypedDict, total=False):
     summary: str
     action: dict[str, Any]  # {"name", "args"}: what a human sees and may edit
     origin: str | None  # the tool call that proposed it (ops_chat)
+    expected_value: float | None  # expected sales saved / revenue, for the reviewer
+    margin_impact: float | None  # markdowns
+    reason: str  # why it was proposed, for the reviewer
 
 
 class Outcome(TypedDict, total=False):
