@@ -57,10 +57,15 @@ class FeatureBuilder:
 
     categories: tuple[str, ...]
     use_weather: bool = True
+    #: Temperature alone (the season), for a rain-free baseline: rain enters as an explicit
+    #: uplift on top (forecasting/rain_model.py). Ignored when ``use_weather`` includes it.
+    use_temperature: bool = False
 
     @property
     def names(self) -> tuple[str, ...]:
-        return BASE_FEATURES + (WEATHER_FEATURES if self.use_weather else ())
+        if self.use_weather:
+            return BASE_FEATURES + WEATHER_FEATURES
+        return BASE_FEATURES + (("temp_mean_c",) if self.use_temperature else ())
 
     @property
     def categorical_mask(self) -> list[bool]:
@@ -111,6 +116,8 @@ class FeatureBuilder:
         columns["category"] = np.repeat(category, horizon)
         sensitive = panel.series["rain_sensitive"].to_numpy(np.float32)
         columns["rain_sensitive"] = np.repeat(sensitive, horizon)
+        if self.use_temperature or self.use_weather:
+            columns["temp_mean_c"] = panel.temp_mean_c[:, days][panel.city_index].reshape(-1)
         if self.use_weather:
             rain = panel.precipitation_mm[:, days]
             yesterday = panel.precipitation_mm[:, days - 1]
@@ -121,7 +128,6 @@ class FeatureBuilder:
                 -1
             )
             columns["precipitation_yesterday_mm"] = yesterday[city].reshape(-1)
-            columns["temp_mean_c"] = panel.temp_mean_c[:, days][city].reshape(-1)
             columns["wet_share28"] = np.repeat(wet_share[city], horizon)
         matrix = np.empty((n * horizon, len(self.names)), dtype=np.float32)
         for j, name in enumerate(self.names):

@@ -32,6 +32,9 @@ class GlobalModelConfig(BaseModel):
     max_leaf_nodes: int = Field(default=31, ge=2)
     min_samples_leaf: int = Field(default=50, ge=1)
     use_weather: bool = True
+    use_temperature: bool = Field(
+        default=False, description="Without weather: keep the temperature (season) feature."
+    )
     seed: int = 0
     fit_threads: int | None = Field(
         default=None,
@@ -52,7 +55,9 @@ class GlobalBoostingForecaster:
 
     @property
     def name(self) -> str:
-        return "global_gbm" if self.config.use_weather else "global_gbm_no_weather"
+        if self.config.use_weather:
+            return "global_gbm"
+        return "global_gbm_no_rain" if self.config.use_temperature else "global_gbm_no_weather"
 
     @property
     def max_horizon(self) -> int:
@@ -79,7 +84,11 @@ class GlobalBoostingForecaster:
         cfg = self.config
         rng = np.random.default_rng(cfg.seed)
         categories = tuple(sorted(panel.series["category"].astype(str).unique()))
-        self.features = FeatureBuilder(categories=categories, use_weather=cfg.use_weather)
+        self.features = FeatureBuilder(
+            categories=categories,
+            use_weather=cfg.use_weather,
+            use_temperature=cfg.use_temperature,
+        )
         origins = self.training_origins(end)
         rows_per_origin = max(1, cfg.max_train_rows // len(origins))
         series_per_origin = max(1, rows_per_origin // cfg.max_horizon)

@@ -41,6 +41,9 @@ class ProbabilisticForecast:
     quantiles: dict[float, np.ndarray]  # level → (series, horizon)
     total_mean: np.ndarray  # (series,)
     total_quantiles: dict[float, np.ndarray]  # level → (series,)
+    #: For a model with an explicit weather layer: mean = baseline × rain_uplift, (series, h).
+    baseline: np.ndarray | None = None
+    rain_uplift: np.ndarray | None = None
 
 
 @dataclass
@@ -71,7 +74,13 @@ class FittedForecaster:
         if not 1 <= horizon <= self.max_horizon:
             raise ValueError(f"horizon {horizon} must be between 1 and {self.max_horizon} days")
         levels = validate_levels(list(levels))
-        mean = np.maximum(self.model.predict_mean(panel, origin, horizon), 0.0)
+        baseline = uplift = None
+        parts = getattr(self.model, "predict_parts", None)
+        if parts is not None:
+            baseline, uplift = parts(panel, origin, horizon)
+            mean = baseline * uplift
+        else:
+            mean = np.maximum(self.model.predict_mean(panel, origin, horizon), 0.0)
         total_mean = mean.sum(axis=1)
         return ProbabilisticForecast(
             series_ids=[str(s) for s in panel.series.index],
@@ -80,6 +89,8 @@ class FittedForecaster:
             quantiles=self.calibrator.daily(mean, levels),
             total_mean=total_mean,
             total_quantiles=self.calibrator.total(total_mean, levels, horizon),
+            baseline=baseline,
+            rain_uplift=uplift,
         )
 
 

@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 
 SERIES_COLUMNS = ("category", "city", "rain_sensitive")
+#: Optional series columns kept when present: ``channel`` is 'store' or 'online'.
+OPTIONAL_SERIES_COLUMNS = ("channel",)
 SALES_COLUMNS = ("units", "stockout", "promo", "price_ratio")
 WEATHER_COLUMNS = ("precipitation_mm", "temp_mean_c")
 
@@ -41,6 +43,10 @@ class Panel:
     precipitation_mm: np.ndarray  # float32 (n_cities, n_days)
     temp_mean_c: np.ndarray  # float32 (n_cities, n_days), NaN when unknown
     city_index: np.ndarray  # int (n_series,) row of each series' city in the weather arrays
+    #: float32 (n_cities, n_days, 5): probability of each CMA band (dry … 暴雨) per city-day.
+    #: None: the observed band of ``precipitation_mm`` with certainty. The pool sets it for the
+    #: horizon (an alert's band, or climatology) because the future is not observed.
+    band_probability: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n, t = len(self.series), len(self.dates)
@@ -58,6 +64,12 @@ class Panel:
             shape = getattr(self, name).shape
             if shape != (len(self.cities), t):
                 raise PanelError(f"{name} has shape {shape}, expected {(len(self.cities), t)}")
+        if self.band_probability is not None:
+            expected = (len(self.cities), t, 5)
+            if self.band_probability.shape != expected:
+                raise PanelError(
+                    f"band_probability has shape {self.band_probability.shape}, expected {expected}"
+                )
         if np.isnan(self.precipitation_mm).any():
             raise PanelError("precipitation_mm has gaps: fill or clean the weather first")
         if (np.nan_to_num(self.units, nan=0.0) < 0).any():
@@ -99,6 +111,7 @@ class Panel:
             precipitation_mm=self.precipitation_mm,
             temp_mean_c=self.temp_mean_c,
             city_index=self.city_index[rows],
+            band_probability=self.band_probability,
         )
 
     def since(self, start: int) -> Panel:
@@ -116,6 +129,9 @@ class Panel:
             precipitation_mm=self.precipitation_mm[:, start:],
             temp_mean_c=self.temp_mean_c[:, start:],
             city_index=self.city_index,
+            band_probability=(
+                None if self.band_probability is None else self.band_probability[:, start:]
+            ),
         )
 
     def to_sktime_y(self, end: int) -> pd.DataFrame:
@@ -197,7 +213,9 @@ class Panel:
             else np.full((len(cities), t), np.nan, dtype=np.float32)
         )
         return cls(
-            series=series[list(SERIES_COLUMNS)],
+            series=series[
+                list(SERIES_COLUMNS) + [c for c in OPTIONAL_SERIES_COLUMNS if c in series.columns]
+            ],
             dates=dates,
             units=units,
             stockout=dense("stockout", False, bool),

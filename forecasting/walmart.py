@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
@@ -109,10 +110,62 @@ def weather_check(shared_data_dir: Path, *, folds: int = 10, horizon: int = 14) 
     )
 
 
+class BandUpliftCheck(BaseModel):
+    """Per CMA band: the uplift the rain layer estimates from the older days against the one
+    observed (same comparable-dry-day method) on the held-out last ``holdout_days``."""
+
+    band: str
+    estimated: float
+    estimated_days: int
+    observed: float | None
+    observed_days: int
+    raw_ratio_all_days: float | None  # mean units on the band's days ÷ on dry days, no controls
+
+
+def band_uplift_check(shared_data_dir: Path, *, holdout_days: int = 365) -> list[BandUpliftCheck]:
+    """Walmart store 1 item 9: estimated (training years) vs observed (hold-out year) uplift."""
+    from forecasting.rain import BANDS, band_codes, estimate_uplift
+
+    panel = load_walmart_panel(shared_data_dir)
+    cut = panel.n_days - holdout_days
+    fitted = estimate_uplift(panel, cut).table.set_index("band")
+    held = estimate_uplift(panel.since(cut)).table.set_index("band")
+    bands = band_codes(panel.precipitation_mm[0])
+    units = panel.units[0]
+    dry = float(np.nanmean(units[bands == 0]))
+    out = []
+    for b in range(1, len(BANDS)):
+        on_band = units[bands == b]
+        on_band = on_band[~np.isnan(on_band)]
+        fitted_row = fitted.loc[b] if b in fitted.index else None
+        held_row = held.loc[b] if b in held.index else None
+        out.append(
+            BandUpliftCheck(
+                band=str(BANDS[b]),
+                estimated=round(float(fitted_row["uplift"]), 3) if fitted_row is not None else 1.0,
+                estimated_days=int(fitted_row["days"]) if fitted_row is not None else 0,
+                observed=(
+                    round(float(held_row["raw"]), 3)
+                    if held_row is not None and np.isfinite(held_row["raw"])
+                    else None
+                ),
+                observed_days=int(held_row["days"]) if held_row is not None else 0,
+                raw_ratio_all_days=round(float(on_band.mean()) / dry, 3) if len(on_band) else None,
+            )
+        )
+    return out
+
+
 def main() -> None:  # pragma: no cover - manual entry point
     from inventory.config import get_settings
 
-    check = weather_check(get_settings().shared_data_dir)
+    data = get_settings().shared_data_dir
+    if not (data / WALMART_FILE).exists():
+        print(f"skipped: the Walmart file is not at {data / WALMART_FILE}")
+        return
+    for row in band_uplift_check(data):
+        print(row.model_dump_json())
+    check = weather_check(data)
     print(check.model_dump_json())
     print(f"rmsse ratio {check.rmsse_ratio:.3f}, wet {check.wet_rmsse_ratio:.3f}")
 

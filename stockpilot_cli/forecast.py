@@ -103,7 +103,7 @@ def fit(
     select: bool = typer.Option(
         True, help="Choose the model by a backtest first (else fit --model directly)."
     ),
-    model: str = typer.Option("global_gbm", help="Model to fit with --no-select."),
+    model: str = typer.Option("rain_uplift", help="Model to fit with --no-select."),
     folds: int = typer.Option(2, min=1, max=52, help="Backtest folds when selecting."),
 ) -> None:
     """Fit the production forecaster on the pool up to its clock and store it with its version.

@@ -189,7 +189,7 @@ def _print_banner(settings: Settings, engine: Engine, preparing: bool) -> None:
         console.print(Panel("\n".join(lines), title="DEMO MODE — PUBLIC KEYS", style="bold red"))
         return
     if not _has_keys(engine):
-        db = settings.database_url
+        db = engine.url.render_as_string(hide_password=True)  # never print a password
         console.print(
             Panel(
                 "No API key exists yet, so no request can be authenticated. Create the first "

@@ -47,7 +47,7 @@ def sku_and_location(ctx: ToolContext) -> tuple[str, str]:
 
 def test_forecast_names_model_and_backtest_and_starts_today(ctx: ToolContext) -> None:
     out = forecast_demand(ctx, ForecastInput(city="Shanghai", horizon_days=14))
-    assert out.model.startswith("global_gbm@") and "on demand" not in out.model
+    assert out.model.startswith("rain_uplift@") and "on demand" not in out.model
     assert {"rmsse", "mase", "bias", "coverage"} <= set(out.backtest)
     assert out.series and all(len(s.points) == 14 for s in out.series)
     assert out.series[0].points[0].date == ctx.today
@@ -173,6 +173,7 @@ def test_stored_artefact_has_version_and_window_and_serves_the_whole_pool(
     assert artefact.meta.version.startswith(str(artefact.meta.data_end))
     out = forecast_demand(ctx, ForecastInput(horizon_days=14))
     assert len(out.series) > 1_000
+    assert all(s.rain is not None and s.baseline_mean is not None for s in out.series)
 
 
 def test_without_a_fitted_model_the_baseline_answers_and_says_so(

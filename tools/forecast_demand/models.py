@@ -41,6 +41,42 @@ class ForecastPoint(BaseModel):
     date: dt.date
     mean: float
     quantiles: dict[str, float] = Field(description="'p10' → units, 'p50' → units, ...")
+    baseline: float | None = Field(
+        default=None, description="Weather-free demand of the day (mean = baseline × rain_uplift)."
+    )
+    rain_uplift: float | None = Field(
+        default=None,
+        description="Multiplier for the day's weather: the alert's band, else the expectation "
+        "over the city's climatology for the date.",
+    )
+
+
+class BandUplift(BaseModel):
+    band: str
+    band_zh: str
+    uplift: float = Field(description="Demand multiplier on a day of this band vs a dry day.")
+    days: int = Field(description="Past days of this band the estimate rests on (this city).")
+    own_weight: float = Field(description="Share of this city's own estimate after pooling.")
+    pooled_uplift: float = Field(description="The category × channel value across cities.")
+    pooled_days: int = Field(description="City-days of this band behind the pooled value.")
+    level: str = Field(description="city | category (no data in this city) | none")
+
+
+class RainExplanation(BaseModel):
+    city: str
+    category: str
+    channel: str
+    bands: list[BandUplift]
+    explanation: str
+
+
+class HorizonWeatherDay(BaseModel):
+    city: str
+    date: dt.date
+    source: str = Field(description="scenario (alert / weather forecast input) | climatology")
+    precipitation_mm: float | None
+    band: str | None
+    band_probability: dict[str, float]
 
 
 class SeriesForecast(BaseModel):
@@ -53,6 +89,13 @@ class SeriesForecast(BaseModel):
         description="Quantiles of the total demand over the whole horizon (not a sum of daily "
         "quantiles); what plan_transfers builds E[min(S, D)] from."
     )
+    baseline_mean: float | None = Field(
+        default=None, description="Weather-free demand over the horizon (sum of daily baselines)."
+    )
+    rain_uplift: float | None = Field(
+        default=None, description="total_mean ÷ baseline_mean: the weather's effect."
+    )
+    rain: RainExplanation | None = None
 
 
 class ForecastOutput(BaseModel):
@@ -61,3 +104,8 @@ class ForecastOutput(BaseModel):
     backtest: dict[str, float] = Field(description="The model's backtest errors (rmsse, mase...).")
     horizon_days: int
     series: list[SeriesForecast]
+    weather: list[HorizonWeatherDay] = Field(
+        default_factory=list,
+        description="What the horizon's weather was taken to be, per city and day: never the "
+        "stored observation after the clock.",
+    )

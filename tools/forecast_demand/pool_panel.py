@@ -1,8 +1,13 @@
-"""Reads the pool into a forecasting Panel: sales history, weather (real or scenario) and styles.
+"""Reads the pool into a forecasting Panel: sales history, weather and styles.
 
 The pool stores sales sparsely: a carried series without a row on a day sold 0 and was in stock.
-Weather for the horizon is the stored WeatherDaily of those dates (the real weather, used as a
-perfect weather forecast by the demo and evals); RainScenario overrides replace it per city/day.
+
+Weather: only what is known at the clock. History days (before ``today``) carry the observed
+WeatherDaily. A horizon day (``today`` on) never reads the stored observation, even when the
+pool has one (the demo world stores the whole record): it takes the band and amount of a
+RainScenario (an alert, or a weather forecast given as input) covering that city and day, else
+the city's **climatology** for the date — the band frequencies of past same-season days — so
+the rain model applies the expected uplift over those bands.
 """
 
 from __future__ import annotations
@@ -15,12 +20,15 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from forecasting.panel import Panel
+from forecasting.rain import Climate, climatology, one_hot_bands
 from inventory.models import DailySales, Style, WeatherDaily
 from tools.context import ToolError, resolve_city
 from tools.forecast_demand.models import RainScenario
 
 #: A style-day counts as censored when at least this share of its carried sizes was out.
 STYLE_CENSOR_SHARE = 0.5
+#: Years of past weather the climatology of a horizon day reads.
+CLIMATE_YEARS = 10
 
 
 def series_id(location: str, code: str) -> str:
@@ -55,10 +63,12 @@ def load_panel(
             "category": members["category"].to_numpy(),
             "city": members["city"].to_numpy(),
             "rain_sensitive": members["rain_sensitive"].to_numpy(),
+            "channel": members["channel"].to_numpy(),
         },
         index=pd.Index((members["location"] + "|" + members[key]).to_numpy(), name="series_id"),
     )
-    weather = load_weather(session, sorted(frame["city"].unique()), start, end, rain or [])
+    cities = sorted(frame["city"].unique())
+    weather, probability = load_weather(session, cities, start, today, end, rain or [])
     panel = Panel.from_frames(
         sales[["series_id", "date", "units", "stockout", "promo", "price_ratio"]],
         frame,
@@ -69,6 +79,7 @@ def load_panel(
     # Sparse storage: a missing history day of a carried series is a day it sold 0, in stock.
     history = history_days
     panel.units[:, :history] = np.nan_to_num(panel.units[:, :history], nan=0.0)
+    panel.band_probability = probability[pd.Index(cities).get_indexer(panel.cities)]
     return panel
 
 
@@ -115,41 +126,99 @@ def load_weather(
     session: Session,
     cities: list[str],
     start: dt.date,
+    today: dt.date,
     end: dt.date,
     rain: list[RainScenario],
-) -> pd.DataFrame:
-    """Daily precipitation and temperature per city over [start, end), scenarios applied.
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Daily weather per city over [start, end) and its band probabilities (cities, days, 5).
 
-    Days the pool has no weather for are taken as dry (0 mm) so a forecast can still be made;
-    a scenario outside the horizon or for an unknown city is a ToolError.
+    Before ``today``: the stored observation (a missing day is taken as dry). From ``today``:
+    scenarios, else climatology — never a stored row dated ``today`` or later. A scenario
+    outside the horizon or for an unknown city is a ToolError.
     """
-    query = select(
-        WeatherDaily.city,
-        WeatherDaily.date,
-        WeatherDaily.precipitation_mm,
-        WeatherDaily.temp_mean_c,
-    ).where(WeatherDaily.city.in_(cities), WeatherDaily.date >= start, WeatherDaily.date < end)
-    columns = ["city", "date", "precipitation_mm", "temp_mean_c"]
-    stored = pd.DataFrame(session.execute(query).tuples().all(), columns=columns)
-    stored["date"] = pd.to_datetime(stored["date"])
+    stored = _stored_weather(session, cities, start, min(today, end))
     full = pd.MultiIndex.from_product(
         [cities, pd.date_range(start, end, inclusive="left")], names=["city", "date"]
     )
     weather = stored.set_index(["city", "date"]).reindex(full)
     weather["precipitation_mm"] = weather["precipitation_mm"].fillna(0.0)
+    days = pd.date_range(start, end, inclusive="left")
+    past = days < pd.Timestamp(today)
+    probability = np.zeros((len(cities), len(days), 5), dtype=np.float32)
+    observed = weather["precipitation_mm"].to_numpy(np.float32).reshape(len(cities), len(days))
+    probability[:, past] = one_hot_bands(observed[:, past])
+    horizon = days[~past]
+    if len(horizon):
+        climate = horizon_climate(session, cities, today, horizon)
+        assumed = scenario_days(session, rain, cities, start, end, today)
+        mm = climate.mean_mm.copy()
+        chance = climate.probability.copy()
+        for (city, day), amount in assumed.items():
+            i, j = cities.index(city), horizon.get_loc(day)
+            mm[i, j] = amount
+            chance[i, j] = one_hot_bands(np.array([amount]))[0]
+        probability[:, ~past] = chance
+        rain_mm = weather["precipitation_mm"].to_numpy().reshape(len(cities), len(days))
+        temp = weather["temp_mean_c"].to_numpy(dtype=float).reshape(len(cities), len(days))
+        rain_mm[:, ~past] = mm
+        temp[:, ~past] = climate.mean_temp_c
+        weather["precipitation_mm"] = rain_mm.reshape(-1)
+        weather["temp_mean_c"] = temp.reshape(-1)
+    return weather.reset_index(), probability
+
+
+def _stored_weather(
+    session: Session, cities: list[str], start: dt.date, before: dt.date
+) -> pd.DataFrame:
+    """Observed rows over [start, before); ``before`` is at most the clock's day."""
+    query = select(
+        WeatherDaily.city,
+        WeatherDaily.date,
+        WeatherDaily.precipitation_mm,
+        WeatherDaily.temp_mean_c,
+    ).where(WeatherDaily.city.in_(cities), WeatherDaily.date >= start, WeatherDaily.date < before)
+    columns = ["city", "date", "precipitation_mm", "temp_mean_c"]
+    stored = pd.DataFrame(session.execute(query).tuples().all(), columns=columns)
+    stored["date"] = pd.to_datetime(stored["date"])
+    stored["temp_mean_c"] = stored["temp_mean_c"].astype(float)
+    return stored
+
+
+def horizon_climate(
+    session: Session, cities: list[str], today: dt.date, horizon: pd.DatetimeIndex
+) -> Climate:
+    """Climatology of the horizon days from the observations before ``today`` only."""
+    first = today - dt.timedelta(days=365 * CLIMATE_YEARS)
+    return climatology(_stored_weather(session, cities, first, today), cities, horizon)
+
+
+def scenario_days(
+    session: Session,
+    rain: list[RainScenario],
+    cities: list[str],
+    start: dt.date,
+    end: dt.date,
+    today: dt.date,
+) -> dict[tuple[str, pd.Timestamp], float]:
+    """(city, day) → assumed mm/day for every horizon day a scenario covers (later ones win).
+
+    Days of a scenario before the clock are ignored (the past was observed); a scenario that
+    ends before the clock or runs past the window is a ToolError.
+    """
+    out: dict[tuple[str, pd.Timestamp], float] = {}
     for scenario in rain:
         city = resolve_city(session, scenario.city, field="rain.city")
         first = pd.Timestamp(scenario.start)
         last = first + pd.Timedelta(days=scenario.days - 1)
-        if first < pd.Timestamp(start) or last >= pd.Timestamp(end):
+        if last < pd.Timestamp(today) or last >= pd.Timestamp(end) or first < pd.Timestamp(start):
             raise ToolError(
                 f"rain scenario {scenario.start}..{last.date()} lies outside the forecast "
-                f"window {start}..{end - dt.timedelta(days=1)}",
+                f"window {today}..{end - dt.timedelta(days=1)}",
                 field="rain.start",
                 value=str(scenario.start),
             )
         if city not in cities:
             continue  # no selected series in that city: nothing to change
-        days = pd.date_range(first, last)
-        weather.loc[(city, days), "precipitation_mm"] = scenario.precipitation_mm_per_day
-    return weather.reset_index()
+        for day in pd.date_range(max(first, pd.Timestamp(today)), last):
+            out[(city, day)] = scenario.precipitation_mm_per_day
+    return out

@@ -15,7 +15,15 @@ from tools.context import ToolError, resolve_city
 from tools.forecast_demand.models import ForecastInput
 
 SELLING_KINDS = ("store", "online")
-SERIES_FRAME_COLUMNS = ["location", "sku", "style", "category", "city", "rain_sensitive"]
+SERIES_FRAME_COLUMNS = [
+    "location",
+    "sku",
+    "style",
+    "category",
+    "city",
+    "rain_sensitive",
+    "channel",
+]
 
 
 def _check_known(session: Session, column, values: list[str], field: str) -> None:
@@ -41,6 +49,7 @@ def select_series(session: Session, request: ForecastInput | None) -> pd.DataFra
             Style.category,
             Location.city,
             Style.rain_sensitive,
+            Location.kind,
         )
         .join(Sku, Sku.code == StockPosition.sku_code)
         .join(Style, Style.code == Sku.style_code)

@@ -24,9 +24,10 @@ from forecasting.quantiles import quantile_key, validate_levels
 from inventory.models import DailySales
 from tools.context import ToolContext, ToolError
 from tools.forecast_demand.artefacts import Artefact, ArtefactMeta, load_artefact, pool_fingerprint
+from tools.forecast_demand.explain import horizon_weather, series_rain
 from tools.forecast_demand.fitting import Progress, fit_pool_model
 from tools.forecast_demand.models import ForecastInput, ForecastOutput
-from tools.forecast_demand.pool_panel import load_panel
+from tools.forecast_demand.pool_panel import load_panel, scenario_days
 from tools.forecast_demand.selection import select_series
 
 #: The model that answers until the pool's forecaster is fitted (microseconds per series).
@@ -69,11 +70,23 @@ def forecast_demand(ctx: ToolContext, request: ForecastInput) -> ForecastOutput:
             horizon=request.horizon_days,
             rain=request.rain,
         )
+        end = ctx.today + dt.timedelta(days=request.horizon_days)
+        start = panel.dates[0].date()
+        assumed = scenario_days(session, request.rain, list(panel.cities), start, end, ctx.today)
     artefact = stored_model(ctx, request.level) or _baseline(ctx, panel, request.level)
     forecast = artefact.fitted.forecast(panel, HISTORY_DAYS, request.horizon_days, levels)
     label = artefact.meta.label
     if artefact.meta.model == BASELINE_MODEL and artefact.meta.version == "baseline":
         label = f"{BASELINE_MODEL} ({BASELINE_NOTE})"
+    series_rows = _series_forecasts(forecast, series, request.level)
+    uplift = getattr(artefact.fitted.model, "uplift", None)
+    if uplift is not None and forecast.baseline is not None:
+        for row, extra in zip(
+            series_rows,
+            series_rain(forecast, panel, uplift, HISTORY_DAYS, assumed),
+            strict=True,
+        ):
+            row.update(extra)
     return ForecastOutput.model_validate(
         {
             "as_of": ctx.now.isoformat(),
@@ -82,7 +95,8 @@ def forecast_demand(ctx: ToolContext, request: ForecastInput) -> ForecastOutput:
                 k: round(v, 4) for k, v in artefact.meta.backtest.items() if np.isfinite(v)
             },
             "horizon_days": request.horizon_days,
-            "series": _series_forecasts(forecast, series, request.level),
+            "series": series_rows,
+            "weather": horizon_weather(panel, HISTORY_DAYS, request.horizon_days, assumed),
         }
     )
 
@@ -165,6 +179,10 @@ def _series_forecasts(
     total_keys = [(quantile_key(q), v) for q, v in forecast.total_quantiles.items()]
     days = [day.date() for day in forecast.dates]
     means = np.round(forecast.mean.astype(np.float64), 3).tolist()
+    explained = forecast.baseline is not None and forecast.rain_uplift is not None
+    if explained:
+        baselines = np.round(forecast.baseline.astype(np.float64), 3).tolist()
+        uplifts = np.round(forecast.rain_uplift.astype(np.float64), 3).tolist()
     out = []
     for i, sid in enumerate(forecast.series_ids):
         location, code = sid.split("|", 1)
@@ -173,6 +191,9 @@ def _series_forecasts(
             {"date": day, "mean": means[i][h], "quantiles": {k: v[h] for k, v in daily.items()}}
             for h, day in enumerate(days)
         ]
+        if explained:
+            for h, point in enumerate(points):
+                point["baseline"], point["rain_uplift"] = baselines[i][h], uplifts[i][h]
         out.append(
             {
                 "location": location,

@@ -1,0 +1,529 @@
+"""Rain uplift per category × channel × CMA band, estimated from the panel's own history.
+
+Why a separate, explicit layer: a human must be able to read "baseline 12/day × rain uplift ×3.1
+from 46 past 大雨 days" and judge it, and a pooled tree model learns heavy-rain effects from the
+handful of heavy days in its training windows only (it reacted ×1.5 where the data held ×4).
+
+Estimate. Every uncensored, non-promo, non-holiday series-day in a wet band is compared with the
+series' own **comparable dry days**: the mean of its in-stock dry days (< 0.1 mm) within ±14 days,
+adjusted by the weekday shape of its category × channel. Per cell (city × category × channel)
+and band, the uplift is Σ sold ÷ Σ expected-if-dry (a ratio of sums, robust to sparse counts).
+
+Pooling. Cells with few days of a band are noisy, so each cell is shrunk towards its category ×
+channel value across cities, which is itself shrunk towards the value of all rain-sensitive (or
+all other) categories of the channel: an empirical-Bayes (DerSimonian–Laird) normal model on
+the log uplift, with a cell's sampling variance from its day-to-day scatter (cluster = city-day,
+so a cell seen on 2 days is uncertain however many units it sold). When cities really differ the
+between-city variance keeps them apart; when they do not, they are pooled.
+
+Nothing here knows the demo world's multipliers: they are estimated from sales and weather only.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from forecasting.calendar import holiday_flags
+from forecasting.panel import Panel
+from inventory.vocabulary import _BAND_FLOORS, RAIN_BAND_ZH, RainBand
+
+#: Bands in order of severity; index 0 is dry.
+BANDS: tuple[RainBand, ...] = (
+    RainBand.NONE,
+    RainBand.LIGHT,
+    RainBand.MODERATE,
+    RainBand.HEAVY,
+    RainBand.RAINSTORM,
+)
+#: Lower bounds (mm/day) of the wet bands, ascending: band index = searchsorted(…, side="right").
+BAND_EDGES_MM = np.array(sorted(floor for floor, _ in _BAND_FLOORS), dtype=np.float32)
+CHANNELS = ("store", "online")
+DRY_WINDOW_DAYS = 14
+MIN_DRY_DAYS = 3
+_CHUNK = 5_000
+
+
+def band_codes(mm: np.ndarray) -> np.ndarray:
+    """CMA band index (0 dry … 4 暴雨) of daily precipitation, vectorised."""
+    return np.searchsorted(BAND_EDGES_MM, np.asarray(mm, dtype=np.float32), side="right")
+
+
+def one_hot_bands(mm: np.ndarray) -> np.ndarray:
+    """(…, 5) probabilities that put all mass on the observed (or assumed) band."""
+    codes = band_codes(mm)
+    return np.eye(len(BANDS), dtype=np.float32)[codes]
+
+
+def series_channels(panel: Panel) -> np.ndarray:
+    """'store' or 'online' per series (panels without a channel column are all stores)."""
+    if "channel" in panel.series.columns:
+        return panel.series["channel"].astype(str).to_numpy()
+    return np.full(panel.n_series, "store", dtype=object)
+
+
+@dataclass
+class RainUplift:
+    """The fitted uplift table and how to look it up for series.
+
+    ``table`` has one row per (city, category, channel, band ≥ 1) with ``uplift`` (shrunk),
+    ``raw`` (the cell's own ratio), ``days`` (city-days of that band the cell was seen in stock),
+    ``units`` and ``expected`` (Σ sold, Σ expected-if-dry), ``weight`` (share of the cell's own
+    estimate after shrinkage), and the category × channel value it was shrunk to
+    (``pooled``, ``pooled_days``, ``pooled_cities``).
+    """
+
+    table: pd.DataFrame
+    fallback: pd.DataFrame  # per (category, channel, band): pooled values for unseen cities
+    group: pd.DataFrame  # per (rain_sensitive, channel, band): the top of the hierarchy
+    data_start: pd.Timestamp
+    data_end: pd.Timestamp  # last day used
+
+    def series_uplift(self, panel: Panel) -> np.ndarray:
+        """(n_series, 5) uplift per band for each series of ``panel`` (band 0 ≡ 1).
+
+        A city the history never saw takes its category × channel value; an unseen category the
+        value of all rain-sensitive (or all other) categories of its channel."""
+        keys = _series_keys(panel)
+        code, unique = pd.factorize(
+            pd.MultiIndex.from_frame(keys[["city", "category", "channel", "rain_sensitive"]])
+        )
+        per_key = np.ones((len(unique), len(BANDS)), dtype=np.float32)
+        for k, (city, category, channel, sensitive) in enumerate(unique):
+            for b in range(1, len(BANDS)):
+                per_key[k, b] = self._value(city, category, channel, bool(sensitive), b)
+        return per_key[code]
+
+    def _value(self, city: str, category: str, channel: str, sensitive: bool, band: int) -> float:
+        index = self._index()
+        for key in (
+            ("cell", city, category, channel, band),
+            ("category", category, channel, band),
+            ("group", sensitive, channel, band),
+        ):
+            row = index.get(key)
+            if row is not None:
+                return float(row["uplift"])
+        return 1.0
+
+    def _index(self) -> dict[tuple, dict[str, object]]:
+        """Rows by key, built once (dict look-ups: the tool explains thousands of series)."""
+        cached = getattr(self, "_rows", None)
+        if cached is not None:
+            return cached
+        rows: dict[tuple, dict[str, object]] = {}
+        for row in self.table.to_dict("records"):
+            rows[("cell", row["city"], row["category"], row["channel"], int(row["band"]))] = row
+        for row in self.fallback.to_dict("records"):
+            rows[("category", row["category"], row["channel"], int(row["band"]))] = row
+        for row in self.group.to_dict("records"):
+            key = ("group", bool(row["rain_sensitive"]), row["channel"], int(row["band"]))
+            rows[key] = row
+        self._rows = rows
+        return rows
+
+    def support(self, city: str, category: str, channel: str, band: int) -> dict[str, object]:
+        """The row a forecast's explanation cites (falls back to the pooled row)."""
+        index = self._index()
+        row = index.get(("cell", city, category, channel, band))
+        if row is not None:
+            return {"level": "city", **row}
+        row = index.get(("category", category, channel, band))
+        if row is not None:
+            return {"level": "category", "city": city, **row}
+        return {"level": "none", "city": city, "category": category, "uplift": 1.0, "days": 0}
+
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(self.__dict__)
+        state.pop("_rows", None)  # a cache, rebuilt on first use
+        return state
+
+
+def _series_keys(panel: Panel) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "city": panel.series["city"].astype(str).to_numpy(),
+            "category": panel.series["category"].astype(str).to_numpy(),
+            "channel": series_channels(panel),
+            "rain_sensitive": panel.series["rain_sensitive"].astype(bool).to_numpy(),
+        }
+    )
+
+
+def estimate_uplift(
+    panel: Panel, end: int | None = None, *, window: int = DRY_WINDOW_DAYS
+) -> RainUplift:
+    """Estimate the uplift table from the panel's history before column ``end``."""
+    end = panel.n_days if end is None else end
+    if end < 2 * window:
+        raise ValueError(f"{end} days of history are too few to estimate a rain uplift")
+    keys = _series_keys(panel)
+    dates = panel.dates[:end]
+    city_band = band_codes(panel.precipitation_mm[:, :end])  # (cities, T)
+    excluded_day = holiday_flags(dates) > 0
+    weekday = dates.weekday.to_numpy()
+
+    group_code, _ = pd.factorize(keys["category"] + "|" + keys["channel"])
+    cell_code, cell_names = pd.factorize(
+        keys["city"] + "|" + keys["category"] + "|" + keys["channel"]
+    )
+    n_groups, n_cells = group_code.max() + 1, len(cell_names)
+    weekday_factor = _weekday_factors(panel, end, group_code, n_groups, city_band, excluded_day)
+
+    observed = np.zeros((n_cells, end))
+    expected = np.zeros((n_cells, end))
+    for lo in range(0, panel.n_series, _CHUNK):
+        hi = min(panel.n_series, lo + _CHUNK)
+        y = panel.units[lo:hi, :end].astype(np.float64)
+        usable = ~panel.stockout[lo:hi, :end] & ~np.isnan(y) & ~panel.promo[lo:hi, :end]
+        usable &= ~excluded_day[None, :]
+        band = city_band[panel.city_index[lo:hi]]
+        factor = weekday_factor[group_code[lo:hi]][:, weekday]
+        y = np.nan_to_num(y)
+        dry = usable & (band == 0)
+        level = _window_mean(np.where(dry, y / factor, 0.0), dry, window)
+        valid = usable & (band > 0) & np.isfinite(level)
+        indicator = sparse.csr_matrix(
+            (np.ones(hi - lo), (cell_code[lo:hi], np.arange(hi - lo))), shape=(n_cells, hi - lo)
+        )
+        observed += indicator @ np.where(valid, y, 0.0)
+        expected += indicator @ np.where(valid, np.nan_to_num(level) * factor, 0.0)
+
+    cell_city = np.array([name.split("|")[0] for name in cell_names])
+    cell_band = city_band[pd.Index(panel.cities).get_indexer(cell_city)]  # (cells, T)
+    table, fallback, group = _pooled_table(cell_names, observed, expected, cell_band)
+    return RainUplift(
+        table=table,
+        fallback=fallback,
+        group=group,
+        data_start=dates[0],
+        data_end=dates[-1],
+    )
+
+
+def _weekday_factors(
+    panel: Panel,
+    end: int,
+    group_code: np.ndarray,
+    n_groups: int,
+    city_band: np.ndarray,
+    excluded_day: np.ndarray,
+) -> np.ndarray:
+    """(groups, 7) mean of dry in-stock days per weekday ÷ the group's dry mean."""
+    weekday = panel.dates[:end].weekday.to_numpy()
+    sums = np.zeros((n_groups, 7))
+    counts = np.zeros((n_groups, 7))
+    for lo in range(0, panel.n_series, _CHUNK):
+        hi = min(panel.n_series, lo + _CHUNK)
+        y = panel.units[lo:hi, :end]
+        dry = (
+            ~panel.stockout[lo:hi, :end]
+            & ~np.isnan(y)
+            & ~panel.promo[lo:hi, :end]
+            & (city_band[panel.city_index[lo:hi]] == 0)
+            & ~excluded_day[None, :]
+        )
+        indicator = sparse.csr_matrix(
+            (np.ones(hi - lo), (group_code[lo:hi], np.arange(hi - lo))), shape=(n_groups, hi - lo)
+        )
+        day_sums = indicator @ np.where(dry, np.nan_to_num(y), 0.0)
+        day_counts = indicator @ dry.astype(np.float64)
+        for w in range(7):
+            sums[:, w] += day_sums[:, weekday == w].sum(axis=1)
+            counts[:, w] += day_counts[:, weekday == w].sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_day = sums / counts
+        overall = sums.sum(axis=1, keepdims=True) / counts.sum(axis=1, keepdims=True)
+        factor = per_day / overall
+    factor = np.where(np.isfinite(factor) & (factor > 0), factor, 1.0)
+    return factor
+
+
+def _window_mean(values: np.ndarray, mask: np.ndarray, window: int) -> np.ndarray:
+    """Mean of ``values`` over masked days within ±window of each day (NaN when too few)."""
+    n, t = values.shape
+    csum = np.zeros((n, t + 1))
+    ccount = np.zeros((n, t + 1))
+    np.cumsum(values, axis=1, out=csum[:, 1:])
+    np.cumsum(mask, axis=1, out=ccount[:, 1:])
+    lo = np.clip(np.arange(t) - window, 0, t)
+    hi = np.clip(np.arange(t) + window + 1, 0, t)
+    total = csum[:, hi] - csum[:, lo]
+    count = ccount[:, hi] - ccount[:, lo]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count >= MIN_DRY_DAYS, total / count, np.nan)
+
+
+def _pooled_table(
+    cell_names: pd.Index, observed: np.ndarray, expected: np.ndarray, cell_band: np.ndarray
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    parts = pd.Series(cell_names).str.split("|", expand=True)
+    cells = pd.DataFrame({"city": parts[0], "category": parts[1], "channel": parts[2]})
+    rows = []
+    for b in range(1, len(BANDS)):
+        in_band = cell_band == b
+        o_day = np.where(in_band, observed, 0.0)
+        e_day = np.where(in_band, expected, 0.0)
+        frame = cells.copy()
+        frame["band"] = b
+        frame["units"] = o_day.sum(axis=1)
+        frame["expected"] = e_day.sum(axis=1)
+        frame["days"] = (in_band & (expected > 0)).sum(axis=1)
+        rows.append((frame, o_day, e_day))
+    table = pd.concat([f for f, _, _ in rows], ignore_index=True)
+    o_day = np.concatenate([o for _, o, _ in rows])
+    e_day = np.concatenate([e for _, _, e in rows])
+    from inventory.vocabulary import RAIN_CATEGORIES
+
+    table["rain_sensitive"] = table["category"].isin(RAIN_CATEGORIES)
+
+    # Top: all rain-sensitive (or all other) categories of a channel, per band: ratio of sums.
+    group_keys = ["rain_sensitive", "channel", "band"]
+    group = table.groupby(group_keys, as_index=False)[["units", "expected", "days"]].sum()
+    group["uplift"] = _ratio(group["units"], group["expected"], np.nan)
+    # A band never seen (e.g. no 暴雨 in a short history) takes the next milder band's value:
+    # conservative, and better than assuming no effect at all.
+    group = group.sort_values(group_keys, ignore_index=True)
+    group["carried_from"] = np.where(group["uplift"].isna(), -1, group["band"])
+    for _, rows in group.groupby(["rain_sensitive", "channel"]):
+        previous, source = 1.0, 0
+        for i in rows.index:
+            if np.isnan(group.at[i, "uplift"]):
+                group.at[i, "uplift"], group.at[i, "carried_from"] = previous, source
+            previous, source = group.at[i, "uplift"], group.at[i, "carried_from"]
+    group["uplift"] = np.exp(
+        _monotone_in_band(
+            group,
+            np.log(group["uplift"].to_numpy(float)),
+            group["days"].to_numpy(),
+            ["rain_sensitive", "channel"],
+        )
+    )
+
+    # Category × channel, shrunk towards the group.
+    cat_keys = ["category", "channel", "band"]
+    cat_code, cat_index = pd.factorize(pd.MultiIndex.from_frame(table[cat_keys]))
+    n_cat = len(cat_index)
+    cat = pd.DataFrame(list(cat_index), columns=cat_keys)
+    cat["rain_sensitive"] = cat["category"].isin(RAIN_CATEGORIES)
+    cat_o = _sum_rows(table["units"].to_numpy(), cat_code, n_cat)
+    cat_e = _sum_rows(table["expected"].to_numpy(), cat_code, n_cat)
+    cat["units"], cat["expected"] = cat_o, cat_e
+    cat["days"] = _sum_rows(table["days"].to_numpy(), cat_code, n_cat)
+    cat["cities"] = _sum_rows((table["days"] > 0).to_numpy(float), cat_code, n_cat)
+    cat_raw = _ratio(cat_o, cat_e, np.nan)
+    # Day-level residuals of each cell around its category's raw ratio (cluster = city-day).
+    cat_var = _cluster_variance(o_day, e_day, np.nan_to_num(cat_raw[cat_code], nan=1.0), cat_code)
+    group_of_cat = cat.merge(group, on=group_keys, how="left")["uplift"].to_numpy()
+    group_code, _ = pd.factorize(pd.MultiIndex.from_frame(cat[group_keys]))
+    cat_log, cat_weight = _shrink(
+        cat_o, cat_e, cat_var, cat["days"].to_numpy(), np.log(group_of_cat), group_code
+    )
+    cat_log = _monotone_in_band(cat, cat_log, cat["days"].to_numpy(), ["category", "channel"])
+    cat["raw"], cat["uplift"], cat["weight"] = cat_raw, np.exp(cat_log), cat_weight
+
+    # City × category × channel, shrunk towards its (shrunk) category value.
+    cell_o, cell_e = table["units"].to_numpy(), table["expected"].to_numpy()
+    cell_raw = _ratio(cell_o, cell_e, np.nan)
+    cell_var = _cluster_variance(
+        o_day, e_day, np.nan_to_num(cell_raw, nan=1.0), np.arange(len(table))
+    )
+    cell_log, cell_weight = _shrink(
+        cell_o, cell_e, cell_var, table["days"].to_numpy(), cat_log[cat_code], cat_code
+    )
+    cell_log = _monotone_in_band(
+        table, cell_log, table["days"].to_numpy(), ["city", "category", "channel"]
+    )
+    table["raw"], table["uplift"], table["weight"] = cell_raw, np.exp(cell_log), cell_weight
+    table["pooled"] = cat["uplift"].to_numpy()[cat_code]
+    table["pooled_days"] = cat["days"].to_numpy()[cat_code]
+    table["pooled_cities"] = cat["cities"].to_numpy()[cat_code]
+    table["band_name"] = [str(BANDS[b]) for b in table["band"]]
+    table = table.drop(columns=["rain_sensitive"])
+    return table, cat, group
+
+
+def _monotone_in_band(
+    frame: pd.DataFrame, log_uplift: np.ndarray, days: np.ndarray, keys: list[str]
+) -> np.ndarray:
+    """Make each key's log uplift monotone over dry → 暴雨 (dry ≡ 0), in the direction its
+    bands lean (weighted by days), by weighted isotonic regression (pool adjacent violators).
+
+    Heavier rain does not do less than lighter rain in the same direction; a 大雨 value above
+    the 暴雨 value is the noise of a few days, and a human reading the table would not trust it.
+    """
+    out = np.asarray(log_uplift, dtype=float).copy()
+    for _, rows in frame.groupby(keys, sort=False):
+        index = rows.sort_values("band").index.to_numpy()
+        values = np.concatenate([[0.0], out[index]])
+        weights = np.concatenate([[1e6], np.maximum(days[index], 0) + 1.0])
+        direction = 1.0 if np.sum(weights[1:] * values[1:]) >= 0 else -1.0
+        out[index] = direction * _isotonic(direction * values, weights)[1:]
+    return out
+
+
+def _isotonic(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Non-decreasing weighted least-squares fit (pool adjacent violators)."""
+    blocks: list[list[float]] = []  # [mean, weight, count]
+    for v, w in zip(values, weights, strict=True):
+        blocks.append([float(v), float(w), 1])
+        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
+            m2, w2, n2 = blocks.pop()
+            m1, w1, n1 = blocks.pop()
+            blocks.append([(m1 * w1 + m2 * w2) / (w1 + w2), w1 + w2, n1 + n2])
+    return np.concatenate([np.full(int(n), m) for m, _, n in blocks])
+
+
+def _ratio(units: np.ndarray, expected: np.ndarray, empty: float) -> np.ndarray:
+    units, expected = np.asarray(units, float), np.asarray(expected, float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(expected > 0, units / expected, empty)
+
+
+def _sum_rows(values: np.ndarray, code: np.ndarray, n: int) -> np.ndarray:
+    return np.bincount(code, weights=values, minlength=n)
+
+
+def _cluster_variance(
+    o_day: np.ndarray, e_day: np.ndarray, ratio: np.ndarray, code: np.ndarray
+) -> np.ndarray:
+    """Σ over city-days of (sold − ratio · expected)², summed per ``code`` (sandwich numerator)."""
+    residual = ((o_day - ratio[:, None] * e_day) ** 2).sum(axis=1)
+    return np.bincount(code, weights=residual, minlength=code.max() + 1 if len(code) else 0)
+
+
+def _shrink(
+    units: np.ndarray,
+    expected: np.ndarray,
+    residual: np.ndarray,
+    days: np.ndarray,
+    prior_log: np.ndarray,
+    parent: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Empirical-Bayes log uplift per row and the weight its own data got.
+
+    Sampling variance of a row's log ratio: the cluster-robust (city-day) sandwich
+    Σ(o − r·e)² ÷ (Σo)² with the small-sample factor n/(n−1), at least the Poisson 1/Σo; a
+    row seen on one day only borrows the per-day variance of its siblings. The between-row
+    variance τ² per parent is DerSimonian–Laird's moment estimate.
+    """
+    units, expected, days = (np.asarray(a, float) for a in (units, expected, days))
+    seen = (expected > 0) & (days > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        own_log = np.log((units + 0.5) / (expected + 0.5 / np.exp(prior_log)))
+        variance = residual * days / np.maximum(days - 1, 1) / np.maximum(units, 1.0) ** 2
+        variance = np.maximum(variance, 1.0 / (units + 1.0))
+        per_day = variance * days
+    # One-day rows: the median per-day variance of siblings seen on ≥ 2 days.
+    n_parent = parent.max() + 1 if len(parent) else 0
+    sibling_per_day = np.full(n_parent, np.nan)
+    for p in range(n_parent):
+        ok = (parent == p) & seen & (days >= 2)
+        if ok.any():
+            sibling_per_day[p] = np.median(per_day[ok])
+    fallback = np.nan_to_num(sibling_per_day[parent], nan=1.0) / np.maximum(days, 1)
+    variance = np.where(seen & (days >= 2), variance, np.maximum(variance, fallback))
+    variance = np.where(seen, variance, np.inf)
+    tau2 = _dersimonian_laird(own_log, variance, parent, seen)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        weight = np.where(seen, tau2[parent] / (tau2[parent] + variance), 0.0)
+    weight = np.nan_to_num(weight)
+    log_uplift = np.where(seen, weight * own_log + (1 - weight) * prior_log, prior_log)
+    return log_uplift, weight
+
+
+def _dersimonian_laird(
+    estimate: np.ndarray, variance: np.ndarray, parent: np.ndarray, seen: np.ndarray
+) -> np.ndarray:
+    n_parent = parent.max() + 1 if len(parent) else 0
+    tau2 = np.zeros(n_parent)
+    for p in range(n_parent):
+        ok = (parent == p) & seen & np.isfinite(variance)
+        if ok.sum() < 2:
+            continue
+        w = 1.0 / variance[ok]
+        mean = np.sum(w * estimate[ok]) / np.sum(w)
+        q = np.sum(w * (estimate[ok] - mean) ** 2)
+        denominator = np.sum(w) - np.sum(w**2) / np.sum(w)
+        if denominator > 0:
+            tau2[p] = max(0.0, (q - (ok.sum() - 1)) / denominator)
+    return tau2
+
+
+@dataclass
+class Climate:
+    """What is expected, not observed, per city × target date (see :func:`climatology`)."""
+
+    probability: np.ndarray  # (cities, dates, 5) band probabilities
+    mean_mm: np.ndarray  # (cities, dates)
+    mean_temp_c: np.ndarray  # (cities, dates), NaN when unknown
+    days: np.ndarray  # (cities, dates) past days each estimate rests on
+
+
+def climatology(
+    history: pd.DataFrame,
+    cities: list[str] | tuple[str, ...],
+    dates: pd.DatetimeIndex,
+    *,
+    window_days: int = 15,
+    min_days: int = 30,
+) -> Climate:
+    """Band probabilities, mean mm and temperature per city × target date from past same-season
+    days.
+
+    ``history`` holds (city, date, precipitation_mm[, temp_mean_c]) rows strictly before the
+    clock (the caller guarantees it); a target date's climate is every past day whose day of
+    year lies within ±``window_days`` (any year), or all past days of the city when fewer than
+    ``min_days`` match; a city with no past weather is taken as dry.
+    """
+    shape = (len(cities), len(dates))
+    probability = np.zeros((*shape, len(BANDS)), dtype=np.float32)
+    probability[..., 0] = 1.0
+    mean_mm = np.zeros(shape, dtype=np.float32)
+    mean_temp = np.full(shape, np.nan, dtype=np.float32)
+    days = np.zeros(shape, dtype=np.int32)
+    if history.empty:
+        return Climate(probability, mean_mm, mean_temp, days)
+    past = history.assign(date=pd.to_datetime(history["date"]))
+    for i, city in enumerate(cities):
+        rows = past[past["city"] == city]
+        if rows.empty:
+            continue
+        mm = rows["precipitation_mm"].fillna(0.0).to_numpy(np.float32)
+        temp = (
+            rows["temp_mean_c"].to_numpy(np.float32)
+            if "temp_mean_c" in rows.columns
+            else np.full(len(rows), np.nan, dtype=np.float32)
+        )
+        doy = rows["date"].dt.dayofyear.to_numpy()
+        bands = band_codes(mm)
+        for j, day in enumerate(dates):
+            gap = np.abs(doy - day.dayofyear)
+            gap = np.minimum(gap, 365 - gap)
+            near = gap <= window_days
+            if near.sum() < min_days:
+                near = np.ones_like(near)
+            probability[i, j] = np.bincount(bands[near], minlength=len(BANDS)) / near.sum()
+            mean_mm[i, j] = mm[near].mean()
+            known = near & ~np.isnan(temp)
+            if known.any():
+                mean_temp[i, j] = temp[known].mean()
+            days[i, j] = near.sum()
+    return Climate(probability, mean_mm, mean_temp, days)
+
+
+def band_label(band: int) -> str:
+    """'大雨 heavy' style label for explanations."""
+    name = BANDS[band]
+    return f"{RAIN_BAND_ZH[name]} {name}"
+
+
+def expected_uplift(uplift: np.ndarray, probability: np.ndarray) -> np.ndarray:
+    """Σ_b P(band b) · uplift_b: (series, 5) × (series, days, 5) → (series, days)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=RuntimeWarning)
+        return np.einsum("sb,sdb->sd", uplift, probability).astype(np.float32)

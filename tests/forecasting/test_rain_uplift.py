@@ -1,0 +1,151 @@
+"""The explicit rain layer: uplift estimated from data, shrinkage, the forecaster built on it."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from forecasting.global_model import GlobalBoostingForecaster, GlobalModelConfig
+from forecasting.model import fit_calibrated
+from forecasting.panel import Panel
+from forecasting.rain import BANDS, band_codes, climatology, estimate_uplift, one_hot_bands
+from forecasting.rain_model import RainUpliftForecaster
+from forecasting.synthetic import FOOTFALL_LOSS, RAIN_LIFT, SyntheticSpec, synthetic_panel
+
+
+@pytest.fixture(scope="module")
+def wide_panel() -> Panel:
+    """3,000 series × 400 days: enough 暴雨 days per city to check the top band too."""
+    return synthetic_panel(SyntheticSpec(series=3_000, days=400, seed=11))
+
+
+def test_band_codes_follow_the_cma_bands() -> None:
+    mm = np.array([0.0, 0.09, 0.1, 9.9, 10.0, 24.9, 25.0, 49.9, 50.0, 300.0])
+    assert band_codes(mm).tolist() == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]
+    assert [str(b) for b in BANDS] == ["none", "light", "moderate", "heavy", "rainstorm"]
+
+
+def test_uplift_recovers_the_generators_multipliers(wide_panel: Panel) -> None:
+    uplift = estimate_uplift(wide_panel)
+    group = uplift.group.set_index(["rain_sensitive", "band"])["uplift"]
+    for band in range(1, 5):
+        # Rain categories: within 10 % of the true lift; the others: their footfall loss.
+        assert group[(True, band)] == pytest.approx(RAIN_LIFT[band], rel=0.10), band
+        assert group[(False, band)] == pytest.approx(FOOTFALL_LOSS[band], rel=0.10), band
+    # Per category × channel too (shrunk values), for the bands with most data.
+    fallback = uplift.fallback
+    rain = fallback[fallback["rain_sensitive"] & (fallback["band"] == 3)]
+    assert np.all(np.abs(rain["uplift"] / RAIN_LIFT[3] - 1) < 0.15), rain
+    # Support is reported: past city-days of the band behind each estimate.
+    assert (uplift.table["days"] > 0).all() and (uplift.fallback["days"] > 0).all()
+
+
+def test_censored_days_do_not_count(wide_panel: Panel) -> None:
+    """Zeroing sales on stock-out days must not move the estimate: those days are excluded."""
+    censored = dataclasses.replace(
+        wide_panel, units=np.where(wide_panel.stockout, 0.0, wide_panel.units).astype(np.float32)
+    )
+    a = estimate_uplift(wide_panel).group["uplift"].to_numpy()
+    b = estimate_uplift(censored).group["uplift"].to_numpy()
+    np.testing.assert_allclose(a, b, rtol=1e-9)
+
+
+def _distort_city(panel: Panel, city: str, band: int, factor: float) -> Panel:
+    """Multiply one city's sales on days of one band (a city that really reacts differently)."""
+    c = panel.cities.index(city)
+    days = band_codes(panel.precipitation_mm[c]) == band
+    rows = (panel.city_index == c) & panel.series["rain_sensitive"].to_numpy(bool)
+    units = panel.units.copy()
+    units[np.ix_(rows, days)] = np.round(units[np.ix_(rows, days)] * factor)
+    return dataclasses.replace(panel, units=units)
+
+
+def test_a_thin_city_is_pulled_to_the_pooled_value_and_a_thick_one_keeps_its_own(
+    wide_panel: Panel,
+) -> None:
+    city = "Chengdu"
+    in_city = np.flatnonzero(wide_panel.city_index == wide_panel.cities.index(city))
+    others = np.flatnonzero(wide_panel.city_index != wide_panel.cities.index(city))
+    thick = _distort_city(wide_panel, city, 3, 2.0)
+    thin = thick.take(np.sort(np.concatenate([others, in_city[:6]])))
+
+    def row(panel: Panel) -> dict:
+        table = estimate_uplift(panel).table
+        hit = table[
+            (table["city"] == city) & (table["category"] == "umbrellas") & (table["band"] == 3)
+        ]
+        return hit.iloc[0].to_dict()
+
+    thick_row, thin_row = row(thick), row(thin)
+    # The thick city shows its own ×2 surplus (raw ≈ 2 × pooled) and keeps most of it.
+    assert thick_row["raw"] > 1.6 * thick_row["pooled"]
+    assert thick_row["uplift"] > 1.4 * thick_row["pooled"]
+    # A city with a handful of series: its own estimate counts for little.
+    assert thin_row["weight"] < thick_row["weight"]
+    assert abs(np.log(thin_row["uplift"] / thin_row["pooled"])) < 0.5 * abs(
+        np.log(thin_row["raw"] / thin_row["pooled"])
+    )
+
+
+def test_climatology_uses_same_season_days_only() -> None:
+    import pandas as pd
+
+    dates = pd.date_range("2010-01-01", "2014-12-31")
+    wet_summer = np.where(dates.month.isin([6, 7]), 30.0, 0.0)
+    history = pd.DataFrame({"city": "Shanghai", "date": dates, "precipitation_mm": wet_summer})
+    climate = climatology(
+        history, ["Shanghai", "Nowhere"], pd.DatetimeIndex(["2015-07-01", "2015-12-01"])
+    )
+    assert climate.probability[0, 0, 3] == pytest.approx(1.0)  # every past early July: 大雨
+    assert climate.probability[0, 1, 0] == pytest.approx(1.0)  # every past early December: dry
+    assert climate.probability[1, :, 0].tolist() == [1.0, 1.0]  # no record: dry
+    np.testing.assert_allclose(climate.probability.sum(axis=2), 1.0)
+
+
+@pytest.fixture(scope="module")
+def fitted(wide_panel: Panel) -> tuple[RainUpliftForecaster, int]:
+    end = wide_panel.n_days - 14
+    config = GlobalModelConfig(
+        max_horizon=14, max_iter=40, max_train_rows=60_000, fit_threads=1, use_weather=False
+    )
+    model = RainUpliftForecaster(GlobalBoostingForecaster(config))
+    return fit_calibrated(model, wide_panel, end), end
+
+
+def test_forecast_is_baseline_times_uplift_and_reacts_to_the_band(
+    wide_panel: Panel, fitted
+) -> None:
+    model, origin = fitted
+    horizon = 7
+
+    def with_band(mm: float) -> Panel:
+        probability = one_hot_bands(wide_panel.precipitation_mm).copy()
+        probability[:, origin : origin + horizon] = one_hot_bands(np.array([mm]))[0]
+        return dataclasses.replace(wide_panel, band_probability=probability)
+
+    dry = model.forecast(with_band(0.0), origin, horizon)
+    storm = model.forecast(with_band(75.0), origin, horizon)
+    np.testing.assert_allclose(storm.mean, storm.baseline * storm.rain_uplift, rtol=1e-5)
+    # The baseline reads only the past: the horizon's weather does not move it.
+    np.testing.assert_allclose(dry.baseline, storm.baseline)
+    rain = wide_panel.series["rain_sensitive"].to_numpy(bool)
+    response = storm.mean[rain].sum() / dry.mean[rain].sum()
+    assert response == pytest.approx(RAIN_LIFT[4], rel=0.15)
+    assert storm.mean[~rain].sum() < dry.mean[~rain].sum()
+    # Quantiles scale with the mean: the P90 of rain series rises with the forecast.
+    assert storm.quantiles[0.9][rain].sum() > 2 * dry.quantiles[0.9][rain].sum()
+
+
+def test_a_climatological_horizon_sits_between_dry_and_storm(wide_panel: Panel, fitted) -> None:
+    model, origin = fitted
+    probability = one_hot_bands(wide_panel.precipitation_mm).copy()
+    mix = np.array([0.6, 0.2, 0.1, 0.07, 0.03], dtype=np.float32)
+    probability[:, origin:] = mix
+    forecast = model.forecast(
+        dataclasses.replace(wide_panel, band_probability=probability), origin, 7
+    )
+    rain = wide_panel.series["rain_sensitive"].to_numpy(bool)
+    expected = float(mix @ RAIN_LIFT)
+    assert forecast.rain_uplift[rain].mean() == pytest.approx(expected, rel=0.1)
