@@ -29,6 +29,9 @@ class ActionRequest(BaseModel):
 class ReviewConfig(BaseModel):
     action_name: str
     allowed_decisions: list[Decision] = Field(default_factory=lambda: ["approve", "edit", "reject"])
+    args_schema: dict[str, Any] | None = Field(
+        default=None, description="JSON schema of the action's args, for typed edit fields."
+    )
 
 
 class HITLRequest(BaseModel):

@@ -13,15 +13,19 @@ from contextlib import ExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
+from starlette.routing import Route
 
 from agents.policy.model import load_policy
 from api.auth import KeyStore
+from api.cors import install_cors
 from api.errors import install_error_handlers
 from api.jobs import Work
 from api.langgraph_compat.catalog import AssistantCatalog, RegistryCatalog
 from api.langgraph_compat.router import router as langgraph_router
 from api.langgraph_compat.runner import GraphRunner
 from api.limits import RequestLimits
+from api.logs import RequestIdMiddleware
+from api.mcp_tools import McpMount
 from api.routes import V1_ROUTERS, health
 from api.startup import StartingGate
 from api.state import AppState
@@ -87,21 +91,24 @@ def create_app(
             for level in ("sku", "style"):  # alerts plan per size; chat answers per style
                 submit_forecast_fit(state, level)
 
+    mcp = McpMount()
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        with ExitStack() as stack:
-            stack.callback(state.jobs.stop)
-            if prepare is None:
-                start_agents(stack)
-            else:
-                state.startup_job = state.jobs.submit("demo_world", prepare_title, prepare).id
-                threading.Thread(
-                    target=_after_preparation,
-                    args=(state, stack, start_agents),
-                    name="stockpilot-startup",
-                    daemon=True,
-                ).start()
-            yield
+        async with mcp.serving(state):
+            with ExitStack() as stack:
+                stack.callback(state.jobs.stop)
+                if prepare is None:
+                    start_agents(stack)
+                else:
+                    state.startup_job = state.jobs.submit("demo_world", prepare_title, prepare).id
+                    threading.Thread(
+                        target=_after_preparation,
+                        args=(state, stack, start_agents),
+                        name="stockpilot-startup",
+                        daemon=True,
+                    ).start()
+                yield
 
     app = FastAPI(
         title="Stockpilot",
@@ -113,10 +120,15 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(StartingGate)
     app.add_middleware(RequestLimits, max_bytes=settings.max_request_bytes)
+    # outermost: preflights and request ids also for answers while the service starts
+    install_cors(app, settings.cors_origins)
+    app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
     for router in V1_ROUTERS:
         app.include_router(router, prefix="/v1")
     app.include_router(langgraph_router)
+    # MCP over Streamable HTTP, behind the same API keys (roles are checked per tool).
+    app.router.routes.append(Route("/mcp", endpoint=mcp, methods=["GET", "POST", "DELETE"]))
     return app
 
 

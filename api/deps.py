@@ -17,6 +17,7 @@ from sqlmodel import Session
 from agents.policy.model import Policy
 from api.auth import Principal, Role
 from api.errors import ApiError
+from api.langgraph_compat.broker import RunBroker
 from api.langgraph_compat.runner import GraphRunner
 from api.state import AppState
 from inventory.config import Settings
@@ -68,6 +69,10 @@ async def authenticate(
 PrincipalDep = Annotated[Principal, Depends(authenticate)]
 
 
+async def get_broker(state: AppStateDep) -> RunBroker:
+    return state.broker
+
+
 def require_role(*roles: Role) -> Callable[[Principal], Principal]:
     """403 when the caller is known but lacks every one of ``roles`` (admin always passes)."""
     needed = ", ".join(str(r) for r in roles)
@@ -89,6 +94,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
 PolicyDep = Annotated[Policy, Depends(get_policy)]
 RunnerDep = Annotated[GraphRunner, Depends(get_runner)]
+BrokerDep = Annotated[RunBroker, Depends(get_broker)]
 ReaderDep = Annotated[Principal, Depends(require_role(*Role))]
 OpsDep = Annotated[Principal, Depends(require_role(Role.OPS))]
 RunCallerDep = Annotated[Principal, Depends(require_role(Role.OPS, Role.APPROVER))]

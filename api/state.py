@@ -12,6 +12,7 @@ from agents.policy.model import Policy
 from api.auth import KeyStore
 from api.errors import ApiError
 from api.jobs import JobRunner
+from api.langgraph_compat.broker import RunBroker
 from api.langgraph_compat.runner import GraphRunner
 from inventory.clock import Clock
 from inventory.config import Settings
@@ -30,6 +31,8 @@ class AppState:
     #: The service's one "now" (``inventory.clock.pool_clock``), shared with the agents' runtime.
     clock: Clock
     runner: GraphRunner | None = None
+    #: Chat runs in flight and their events (reconnect, join, cancel, multitask strategies).
+    broker: RunBroker = field(default_factory=RunBroker)
     #: Set by the alert webhook so the worker picks a new run up at once instead of next poll.
     wake_worker: threading.Event = field(default_factory=threading.Event)
     #: Background jobs (demo world build, forecaster fits), listed at /v1/jobs.

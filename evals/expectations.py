@@ -214,9 +214,24 @@ def _kpi_bound(
     if key not in kpis:
         return _fail(name, f"unknown KPI {key!r}; known: {sorted(kpis)}")
     value = kpis[key]
-    if value is None:  # e.g. capture share when the hindsight plan had nothing to gain
-        return _fail(name, "undefined for this run (see the replay notes)", enforced=False)
+    if value is None:  # a bound on a number that does not exist cannot be met
+        return _fail(name, f"undefined for this run: {undefined_reason(key, kpis)}")
     return _bounds(name, value, low, high)
+
+
+def undefined_reason(key: str, kpis: dict[str, float | None]) -> str:
+    """Why a KPI has no value, in words a scenario author can act on."""
+    if "hindsight_net_value" not in kpis:
+        return "the counterfactual replay did not run (see the notes)"
+    if key == "capture_share":
+        gain = kpis.get("hindsight_net_value") or 0.0
+        return (
+            f"the hindsight-optimal plan gains ¥{gain:,.0f}, so there is nothing to capture; put "
+            "the scenario where stock is mis-placed for the rain, or make it a no-action control"
+        )
+    if key == "sell_through":
+        return "no unit was moved"
+    return "no value was recorded (see the replay notes)"
 
 
 def check_promos(want: PromosExpect, obs: Observation) -> list[CheckResult]:

@@ -79,7 +79,7 @@ class ApprovalsExpect(_Strict):
 
 
 class ToolsExpect(_Strict):
-    """Trajectory of tool calls; diagnostics only unless ``enforce`` is set."""
+    """Trajectory of tool calls; enforced unless ``enforce: false`` makes it a diagnostic."""
 
     over: Literal["tools", "nodes"] = Field(
         default="tools",
@@ -89,7 +89,7 @@ class ToolsExpect(_Strict):
     calls: list[str] = Field(default_factory=list)
     mode: TrajectoryMode = "superset"
     forbidden: list[str] = Field(default_factory=list)
-    enforce: bool = False
+    enforce: bool = True
 
 
 class KpiBounds(_Strict):

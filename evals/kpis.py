@@ -3,6 +3,10 @@
 Plain data in, plain data out (no database), so the arithmetic is testable by hand. A position
 sells ``min(stock, demand)`` each day; what it cannot serve is lost. A transfer leaves its source
 on day 0 and can be sold at the destination from its arrival day.
+
+Net value is the planner's own definition (``tools.plan_transfers.value``) fed with realised
+changes: margin on the extra units sold (less the margin a source lost), less the cost of moved
+units that did not sell within the window, less freight.
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ from __future__ import annotations
 from collections import defaultdict
 
 from pydantic import BaseModel, Field, model_validator
+
+from tools.plan_transfers.value import position_value
 
 Key = tuple[str, str]  # (location code, SKU code)
 
@@ -30,10 +36,22 @@ class ReplayInputs(BaseModel):
     days: int = Field(gt=0)
     stock: dict[Key, int] = Field(description="Sellable units at the start of the window.")
     demand: dict[Key, list[int]] = Field(description="Realised units wanted on each window day.")
-    price: dict[str, float] = Field(description="Unit price per SKU.")
+    price: dict[str, float] = Field(description="Unit list price per SKU (lost sales value).")
     inbound: dict[Key, int] = Field(
         default_factory=dict, description="Units already in transit, sellable from day 1."
     )
+    margin: dict[Key, float] = Field(
+        default_factory=dict,
+        description="Margin per unit sold at a position (price there − unit cost); list price "
+        "where missing.",
+    )
+    unsold_cost: dict[Key, float] = Field(
+        default_factory=dict,
+        description="Cost per moved unit that does not sell at a destination; 0 where missing.",
+    )
+
+    def margin_of(self, key: Key) -> float:
+        return self.margin.get(key, self.price.get(key[1], 0.0))
 
     @model_validator(mode="after")
     def _shapes(self) -> ReplayInputs:
@@ -56,6 +74,9 @@ class Outcome(BaseModel):
     lost_units: int
     lost_value: float
     sold_by_key: dict[Key, int]
+    received_by_key: dict[Key, int] = Field(
+        default_factory=dict, description="Units the moves delivered to each destination."
+    )
     short_moves: list[str] = Field(
         default_factory=list, description="Moves the source could not fill from its stock."
     )
@@ -66,6 +87,7 @@ def simulate(inputs: ReplayInputs, moves: list[Move]) -> Outcome:
     stock: dict[Key, int] = defaultdict(int, inputs.stock)
     arrivals: dict[Key, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     short: list[str] = []
+    received: dict[Key, int] = defaultdict(int)
     for move in moves:
         src = (move.source, move.sku)
         sent = min(move.qty, stock[src])
@@ -76,6 +98,7 @@ def simulate(inputs: ReplayInputs, moves: list[Move]) -> Outcome:
         stock[src] -= sent
         if sent:
             arrivals[(move.dest, move.sku)][move.arrival_day] += sent
+            received[(move.dest, move.sku)] += sent
     for key, units in inputs.inbound.items():
         arrivals[key][min(1, inputs.days - 1)] += units
 
@@ -106,6 +129,7 @@ def simulate(inputs: ReplayInputs, moves: list[Move]) -> Outcome:
         lost_units=lost_units,
         lost_value=round(lost_value, 2),
         sold_by_key=sold_by_key,
+        received_by_key=dict(received),
         short_moves=short,
     )
 
@@ -118,8 +142,15 @@ class PlanScore(BaseModel):
     lost_units: int
     lost_value: float
     lost_units_avoided: int
-    lost_value_avoided: float
-    net_value: float = Field(description="Lost sales value avoided minus transfer cost.")
+    lost_value_avoided: float = Field(description="Lost sales avoided at list price (revenue).")
+    margin_recovered: float = Field(
+        default=0.0, description="Margin on the extra units sold less the margin sources lost."
+    )
+    unsold_units: int = Field(default=0, description="Moved units that did not sell in window.")
+    unsold_cost: float = Field(default=0.0, description="Their cost (return freight, markdown).")
+    net_value: float = Field(
+        description="margin_recovered − unsold_cost − transfer_cost (tools.plan_transfers.value)."
+    )
     transferred_units_sold: int = Field(
         description="Extra units sold at destinations thanks to the transfers (≤ units sent)."
     )
@@ -138,6 +169,16 @@ def score_plan(
     )
     transferred_sold = min(units, extra_at_dest)
     lost_value_avoided = round(baseline.lost_value - outcome.lost_value, 2)
+    touched = sorted(dest_keys | {(m.source, m.sku) for m in moves})
+    change = [outcome.sold_by_key.get(k, 0) - baseline.sold_by_key.get(k, 0) for k in touched]
+    received = [outcome.received_by_key.get(k, 0) for k in touched]
+    margin = [inputs.margin_of(k) for k in touched]
+    unsold_cost = [inputs.unsold_cost.get(k, 0.0) for k in touched]
+    values = position_value(margin, unsold_cost, change, received)
+    recovered = position_value(margin, 0.0, change, 0.0)
+    unsold_units = sum(max(0, r - max(0, c)) for r, c in zip(received, change, strict=True))
+    margin_recovered = float(recovered.sum()) if touched else 0.0
+    unsold_value = margin_recovered - (float(values.sum()) if touched else 0.0)
     return PlanScore(
         units_transferred=units,
         transfer_cost=round(transfer_cost, 2),
@@ -145,7 +186,10 @@ def score_plan(
         lost_value=outcome.lost_value,
         lost_units_avoided=baseline.lost_units - outcome.lost_units,
         lost_value_avoided=lost_value_avoided,
-        net_value=round(lost_value_avoided - transfer_cost, 2),
+        margin_recovered=round(margin_recovered, 2),
+        unsold_units=unsold_units,
+        unsold_cost=round(unsold_value, 2),
+        net_value=round(margin_recovered - unsold_value - transfer_cost, 2),
         transferred_units_sold=transferred_sold,
         sell_through=round(transferred_sold / units, 4) if units else None,
     )
@@ -170,6 +214,9 @@ class ReplayKpis(BaseModel):
         return {
             "lost_units_avoided": float(self.executed.lost_units_avoided),
             "lost_value_avoided": self.executed.lost_value_avoided,
+            "margin_recovered": self.executed.margin_recovered,
+            "unsold_units": float(self.executed.unsold_units),
+            "unsold_cost": self.executed.unsold_cost,
             "transfer_cost": self.executed.transfer_cost,
             "net_value": self.executed.net_value,
             "units_transferred": float(self.executed.units_transferred),

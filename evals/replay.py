@@ -43,6 +43,7 @@ from tools.plan_transfers.problem import (
     TransferProblem,
 )
 from tools.plan_transfers.solver import solve
+from tools.plan_transfers.value import ValueTerms, load_value_terms, position_economics
 
 #: Orders whose goods left the source: what the world actually did.
 EXECUTED_STATUSES = ("dispatched", "received")
@@ -113,18 +114,79 @@ def _shipment_cost(
     return total
 
 
-def replay_inputs(
-    engine: Engine, start: list[StartPosition], now: dt.datetime, days: int
-) -> ReplayInputs:
-    """Start stock, realised demand over the window and prices, read from the world."""
-    first, last = now.date(), now.date() + dt.timedelta(days=days - 1)
+@dataclass(frozen=True)
+class Catalogue:
+    """The world's locations, SKUs and lanes as the optimiser sees them, with the per-position
+    margin and unsold cost of the one value definition (``tools.plan_transfers.value``)."""
+
+    locations: list[LocationNode]
+    skus: list[SkuNode]
+    categories: list[str]
+    lanes: dict[tuple[str, str], LaneInfo]
+    lane_arrays: LaneArrays
+    margin: np.ndarray
+    unsold_cost: np.ndarray
+    terms: ValueTerms
+
+
+def read_catalogue(engine: Engine, terms: ValueTerms) -> Catalogue:
     with Session(engine) as session:
-        price = {
-            sku: style_price
-            for sku, style_price in session.exec(
-                select(Sku.code, Style.price).join(Style, Style.code == Sku.style_code)
-            )
-        }
+        locations = list(session.exec(select(Location).order_by(Location.code)))
+        lanes = _lanes(session)
+        sku_rows = session.exec(
+            select(Sku, Style).join(Style, Style.code == Sku.style_code).order_by(Sku.code)
+        ).all()
+    nodes = [
+        LocationNode(code=loc.code, city=loc.city, region=loc.region, kind=loc.kind, tier=loc.tier)
+        for loc in locations
+    ]
+    skus = [
+        SkuNode(
+            code=sku.code,
+            style=style.code,
+            size=sku.size,
+            size_index=sku.size_index,
+            price=style.price,
+            core=sku.size in (style.core_sizes or []),
+            cost=style.cost,
+            category=style.category,
+        )
+        for sku, style in sku_rows
+    ]
+    index = {loc.code: i for i, loc in enumerate(nodes)}
+    keys = [key for key in lanes if key[0] in index and key[1] in index]
+    arrays = LaneArrays(
+        source=np.array([index[s] for s, _ in keys], dtype=np.int64),
+        dest=np.array([index[d] for _, d in keys], dtype=np.int64),
+        lead_time_hours=np.array([lanes[k].lead_time_hours for k in keys], dtype=float),
+        cost_per_unit=np.array([lanes[k].cost_per_unit for k in keys], dtype=float),
+        cost_per_shipment=np.array([lanes[k].cost_per_shipment for k in keys], dtype=float),
+    )
+    margin, unsold = position_economics(nodes, skus, arrays, terms)
+    return Catalogue(
+        locations=nodes,
+        skus=skus,
+        categories=[style.category for _, style in sku_rows],
+        lanes=lanes,
+        lane_arrays=arrays,
+        margin=margin,
+        unsold_cost=unsold,
+        terms=terms,
+    )
+
+
+def replay_inputs(
+    engine: Engine,
+    start: list[StartPosition],
+    now: dt.datetime,
+    days: int,
+    catalogue: Catalogue | None = None,
+) -> ReplayInputs:
+    """Start stock, realised demand over the window, prices and margins, read from the world."""
+    catalogue = catalogue or read_catalogue(engine, load_value_terms())
+    first, last = now.date(), now.date() + dt.timedelta(days=days - 1)
+    price = {sku.code: sku.price for sku in catalogue.skus}
+    with Session(engine) as session:
         demand: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * days)
         rows = session.exec(
             select(FutureDemand).where(FutureDemand.date >= first, FutureDemand.date <= last)
@@ -137,7 +199,23 @@ def replay_inputs(
         )
     stock = {(p.location, p.sku): max(0, p.on_hand - p.reserved) for p in start}
     inbound = {(p.location, p.sku): p.in_transit_in for p in start if p.in_transit_in > 0}
-    return ReplayInputs(days=days, stock=stock, demand=dict(demand), price=price, inbound=inbound)
+    margin: dict[tuple[str, str], float] = {}
+    unsold: dict[tuple[str, str], float] = {}
+    for i, loc in enumerate(catalogue.locations):
+        if loc.kind == "dc":
+            continue
+        for j, sku in enumerate(catalogue.skus):
+            margin[(loc.code, sku.code)] = float(catalogue.margin[i, j])
+            unsold[(loc.code, sku.code)] = float(catalogue.unsold_cost[i, j])
+    return ReplayInputs(
+        days=days,
+        stock=stock,
+        demand=dict(demand),
+        price=price,
+        inbound=inbound,
+        margin=margin,
+        unsold_cost=unsold,
+    )
 
 
 class ReplayError(RuntimeError):
@@ -186,26 +264,25 @@ def hindsight_moves(
     inputs: ReplayInputs,
     now: dt.datetime,
     scope: Scope | None = None,
+    catalogue: Catalogue | None = None,
 ) -> tuple[list[Move], float]:
     """The optimiser's plan had it known the realised demand (a point forecast)."""
     scope = scope or Scope()
-    with Session(engine) as session:
-        locations = list(session.exec(select(Location).order_by(Location.code)))
-        lanes = _lanes(session)
-        sku_rows = session.exec(
-            select(Sku, Style).join(Style, Style.code == Sku.style_code).order_by(Sku.code)
-        ).all()
+    catalogue = catalogue or read_catalogue(engine, load_value_terms())
+    locations, lanes = catalogue.locations, catalogue.lanes
     demanded = {sku for (_, sku), series in inputs.demand.items() if sum(series)}
-    sku_rows = [
-        (sku, style)
-        for sku, style in sku_rows
-        if sku.code in demanded and (scope.categories is None or style.category in scope.categories)
+    chosen = [
+        j
+        for j, sku in enumerate(catalogue.skus)
+        if sku.code in demanded
+        and (scope.categories is None or catalogue.categories[j] in scope.categories)
     ]
-    if not sku_rows:
+    if not chosen:
         return [], 0.0
+    skus = [catalogue.skus[j] for j in chosen]
     loc_index = {loc.code: i for i, loc in enumerate(locations)}
-    sku_index = {sku.code: j for j, (sku, _) in enumerate(sku_rows)}
-    shape = (len(locations), len(sku_rows))
+    sku_index = {sku.code: n for n, sku in enumerate(skus)}
+    shape = (len(locations), len(skus))
     stock = np.zeros(shape)
     atp = np.zeros(shape)
     min_display = np.zeros(shape)
@@ -224,25 +301,9 @@ def hindsight_moves(
         i, j = loc_index.get(loc), sku_index.get(sku)
         if i is not None and j is not None:
             mean[i, j] = float(sum(series))
-    lane_keys = [key for key in lanes if key[0] in loc_index and key[1] in loc_index]
     problem = TransferProblem(
-        locations=[
-            LocationNode(
-                code=loc.code, city=loc.city, region=loc.region, kind=loc.kind, tier=loc.tier
-            )
-            for loc in locations
-        ],
-        skus=[
-            SkuNode(
-                code=sku.code,
-                style=style.code,
-                size=sku.size,
-                size_index=sku.size_index,
-                price=style.price,
-                core=sku.size in (style.core_sizes or []),
-            )
-            for sku, style in sku_rows
-        ],
+        locations=locations,
+        skus=skus,
         stock=stock,
         atp=atp,
         min_display=min_display,
@@ -251,15 +312,7 @@ def hindsight_moves(
         demand_levels=np.array([0.0, 1.0]),
         demand_quantiles=np.stack([mean, mean], axis=2),
         demand_mean=mean,
-        lanes=LaneArrays(
-            source=np.array([loc_index[s] for s, _ in lane_keys], dtype=np.int64),
-            dest=np.array([loc_index[d] for _, d in lane_keys], dtype=np.int64),
-            lead_time_hours=np.array([lanes[k].lead_time_hours for k in lane_keys], dtype=float),
-            cost_per_unit=np.array([lanes[k].cost_per_unit for k in lane_keys], dtype=float),
-            cost_per_shipment=np.array(
-                [lanes[k].cost_per_shipment for k in lane_keys], dtype=float
-            ),
-        ),
+        lanes=catalogue.lane_arrays,
         window_days=inputs.days,
         destinations=(
             frozenset(
@@ -268,6 +321,7 @@ def hindsight_moves(
             if scope.city
             else None
         ),
+        value_terms=catalogue.terms,
     )
     solved = solve(problem)
     moves: list[Move] = []
@@ -305,15 +359,18 @@ def replay(
     now: dt.datetime,
     days: int,
     scope: Scope | None = None,
+    terms: ValueTerms | None = None,
 ) -> ReplayKpis:
-    """Executed vs no action vs hindsight-optimal over ``days`` of realised demand."""
-    inputs = replay_inputs(engine, start, now, days)
+    """Executed vs no action vs hindsight-optimal over ``days`` of realised demand, valued with
+    ``terms`` (the shipped value terms when None)."""
+    catalogue = read_catalogue(engine, terms or load_value_terms())
+    inputs = replay_inputs(engine, start, now, days, catalogue)
     baseline = simulate(inputs, [])
     moves, cost = executed_moves(engine, now)
     executed = score_plan(inputs, baseline, moves, cost)
     hindsight = None
     note = None
-    h_moves, h_cost = hindsight_moves(engine, start, inputs, now, scope)
+    h_moves, h_cost = hindsight_moves(engine, start, inputs, now, scope, catalogue)
     hindsight = score_plan(inputs, baseline, h_moves, h_cost)
     if hindsight.net_value < 0:
         # Doing nothing is always feasible, so the hindsight optimum is never below it.

@@ -148,7 +148,8 @@ def render_markdown(result: SuiteResult) -> str:
             lines.append(
                 f"- Replay over {r.window_days} day(s): no action loses {r.no_action_lost_units} "
                 f"units ({_cny(r.no_action_lost_value)}); executed avoids "
-                f"{r.executed.lost_units_avoided} units, net {_cny(r.executed.net_value)}; "
+                f"{r.executed.lost_units_avoided} units, net on margin "
+                f"{_cny(r.executed.net_value)} ({r.executed.unsold_units} moved unit(s) unsold); "
                 f"hindsight-optimal net {_cny(hindsight)}"
                 + (f" ({r.hindsight_note})" if r.hindsight_note else "")
             )

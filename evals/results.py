@@ -34,6 +34,7 @@ class ScenarioSummary(BaseModel):
     id: str
     purpose: str
     tags: list[str]
+    role: str = Field(default="other", description="act | control | false-alarm | other.")
     source: str
     trials: list[TrialResult]
     pass_hat_k: dict[int, float] = Field(description="k → estimated P(all k trials pass).")

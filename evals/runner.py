@@ -28,6 +28,7 @@ from evals.expectations import CheckResult, evaluate
 from evals.kpis import ReplayKpis
 from evals.observe import observe
 from evals.passk import pass_hat_k, suite_pass_hat_k
+from evals.planners import PlannerKind, planner
 from evals.replay import ReplayError, Scope, replay, snapshot_stock
 from evals.results import Headline, ScenarioSummary, SuiteResult, TrialResult
 from evals.scenario import Scenario
@@ -43,6 +44,7 @@ from inventory.config import Settings, get_settings
 from inventory.db import session_scope
 from inventory.demo_world.vocabulary import DEMO_VOCABULARY
 from inventory.models import OutboxMessage, Sku, Style, WeatherDaily
+from tools.plan_transfers.value import load_value_terms
 
 LlmMode = Literal["auto", "offline", "live", "record"]
 
@@ -61,6 +63,11 @@ class RunOptions(BaseModel):
     )
     keep_worlds: bool = False
     cassette_dir: Path | None = Field(default=None, description="Where `record` writes.")
+    planner: PlannerKind = Field(
+        default="optimizer",
+        description="The transfer planner the service runs with: the shipped optimizer, or a "
+        "do-nothing / greedy peer (evals.planners).",
+    )
 
 
 def _check(name: str, passed: bool, detail: str) -> CheckResult:
@@ -326,7 +333,12 @@ def run_trial(
         replayed = None
         try:
             replayed = replay(
-                world.engine, start, scenario.clock, scenario.replay_days, replay_scope(scenario)
+                world.engine,
+                start,
+                scenario.clock,
+                scenario.replay_days,
+                replay_scope(scenario),
+                load_value_terms(world.settings.value_terms_file),
             )
         except ReplayError as exc:
             obs.notes.append(f"replay unavailable: {exc}")
@@ -457,6 +469,7 @@ def _run_scenario(
         id=scenario.id,
         purpose=scenario.purpose,
         tags=scenario.tags,
+        role=scenario.role,
         source=str(scenario.source or ""),
         trials=trials,
         pass_hat_k={k: pass_hat_k(passes, len(trials), k) for k in range(1, len(trials) + 1)},
@@ -479,7 +492,11 @@ def run_suite(
     # loaded 2-core box (a 3 s fit took 86 s at load 9), so native threads are capped at one.
     import forecasting.global_model  # noqa: F401  (loads the OpenMP runtime the limit must see)
 
-    with threadpool_limits(limits=1), simulated_systems() as connectors:
+    with (
+        threadpool_limits(limits=1),
+        planner(options.planner),
+        simulated_systems() as connectors,
+    ):
         for scenario in scenarios:
             summaries.append(_run_scenario(scenario, options, connectors, base, on_trial))
     outcomes = {s.id: [t.passed for t in s.trials] for s in summaries}

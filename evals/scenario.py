@@ -162,10 +162,26 @@ class ReplayScope(_Strict):
     categories: list[str] = Field(default_factory=list, description="Empty: every category.")
 
 
+#: Caps on what a rain alert that should not be acted on may cost (issue 10): freight sent and
+#: net value lost, per event.
+MAX_NO_ACTION_FREIGHT = 500.0
+MIN_NO_ACTION_NET = -500.0
+
+ScenarioRole = Literal["act", "control", "false-alarm", "other"]
+
+
 class Scenario(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=80)
     purpose: str = Field(min_length=10, description="One line: what this scenario proves.")
     tags: list[str] = Field(default_factory=list)
+    role: ScenarioRole = Field(
+        default="other",
+        description="act: hindsight has something to gain and the agent must capture it (floors "
+        "on capture_share and net_value; a do-nothing agent fails); control: nothing to gain, "
+        "acting may only cost little; false-alarm: a heavy-rain alert on a day that stayed dry, "
+        "freight and loss capped; other: not a rain decision. Every `rain` scenario is one of the "
+        "first three.",
+    )
     world: WorldSetup = WorldSetup()
     clock: dt.datetime
     weather_check: WeatherCheck | None = None
@@ -193,6 +209,32 @@ class Scenario(_Strict):
     def _purpose_is_one_line(self) -> Scenario:
         if "\n" in self.purpose.strip():
             raise ValueError("purpose must be one line")
+        return self
+
+    @model_validator(mode="after")
+    def _role_has_its_floors(self) -> Scenario:
+        """A role is only as good as the bounds that make it fail: check they are declared."""
+        if "rain" in self.tags and self.role == "other":
+            raise ValueError("a `rain` scenario needs role act, control or false-alarm")
+        low, high = self.expect.kpis.min, self.expect.kpis.max
+        if self.role == "act":
+            missing = [k for k in ("capture_share", "net_value") if k not in low]
+            if missing:
+                raise ValueError(f"role act needs kpi floors on {missing}")
+            if low["capture_share"] <= 0 or low["net_value"] <= 0:
+                raise ValueError(
+                    "role act needs capture_share and net_value floors above 0, or doing "
+                    "nothing would pass"
+                )
+        if self.role in ("control", "false-alarm"):
+            if high.get("transfer_cost", float("inf")) > MAX_NO_ACTION_FREIGHT:
+                raise ValueError(
+                    f"role {self.role} needs kpis.max.transfer_cost ≤ {MAX_NO_ACTION_FREIGHT:g}"
+                )
+            if low.get("net_value", float("-inf")) < MIN_NO_ACTION_NET:
+                raise ValueError(
+                    f"role {self.role} needs kpis.min.net_value ≥ {MIN_NO_ACTION_NET:g}"
+                )
         return self
 
 

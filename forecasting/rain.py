@@ -195,7 +195,10 @@ def estimate_uplift(
 
     cell_city = np.array([name.split("|")[0] for name in cell_names])
     cell_band = city_band[pd.Index(panel.cities).get_indexer(cell_city)]  # (cells, T)
-    table, fallback, group = _pooled_table(cell_names, observed, expected, cell_band)
+    sensitive_categories = set(keys.loc[keys["rain_sensitive"], "category"])
+    table, fallback, group = _pooled_table(
+        cell_names, observed, expected, cell_band, sensitive_categories
+    )
     return RainUplift(
         table=table,
         fallback=fallback,
@@ -259,7 +262,11 @@ def _window_mean(values: np.ndarray, mask: np.ndarray, window: int) -> np.ndarra
 
 
 def _pooled_table(
-    cell_names: pd.Index, observed: np.ndarray, expected: np.ndarray, cell_band: np.ndarray
+    cell_names: pd.Index,
+    observed: np.ndarray,
+    expected: np.ndarray,
+    cell_band: np.ndarray,
+    sensitive_categories: set[str],
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     parts = pd.Series(cell_names).str.split("|", expand=True)
     cells = pd.DataFrame({"city": parts[0], "category": parts[1], "channel": parts[2]})
@@ -277,9 +284,8 @@ def _pooled_table(
     table = pd.concat([f for f, _, _ in rows], ignore_index=True)
     o_day = np.concatenate([o for _, o, _ in rows])
     e_day = np.concatenate([e for _, _, e in rows])
-    from inventory.vocabulary import RAIN_CATEGORIES
-
-    table["rain_sensitive"] = table["category"].isin(RAIN_CATEGORIES)
+    # Which categories are rain-sensitive is the pool's data (the series' flag), not a constant.
+    table["rain_sensitive"] = table["category"].isin(sensitive_categories)
 
     # Top: all rain-sensitive (or all other) categories of a channel, per band: ratio of sums.
     group_keys = ["rain_sensitive", "channel", "band"]
@@ -309,7 +315,7 @@ def _pooled_table(
     cat_code, cat_index = pd.factorize(pd.MultiIndex.from_frame(table[cat_keys]))
     n_cat = len(cat_index)
     cat = pd.DataFrame(list(cat_index), columns=cat_keys)
-    cat["rain_sensitive"] = cat["category"].isin(RAIN_CATEGORIES)
+    cat["rain_sensitive"] = cat["category"].isin(sensitive_categories)
     cat_o = _sum_rows(table["units"].to_numpy(), cat_code, n_cat)
     cat_e = _sum_rows(table["expected"].to_numpy(), cat_code, n_cat)
     cat["units"], cat["expected"] = cat_o, cat_e

@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     policy_file: Path | None = Field(
         default=None, description="Policy YAML; the shipped default policy when unset."
     )
+    value_terms_file: Path | None = Field(
+        default=None,
+        description="What a moved unit is worth and costs unsold (tier price factors, return "
+        "freight, markdown risk per category); the shipped tools/plan_transfers/value_terms.yaml "
+        "when unset.",
+    )
     llm_base_url: str | None = Field(default=None, description="OpenAI-compatible base URL.")
     llm_model: str | None = None
     llm_api_key: str | None = None
@@ -103,6 +109,18 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 8000
+    cors_origins: str = Field(
+        default="http://localhost,http://localhost:*,http://127.0.0.1,http://127.0.0.1:*",
+        description=(
+            "Browser origins allowed to call the API (agent-chat-ui runs on another origin): "
+            "comma-separated, `*` matches a port or host part, a lone `*` allows any origin, "
+            "empty allows none. The default admits localhost on any port (the demo)."
+        ),
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="`json`: one JSON object per log line with request id and run id.",
+    )
     demo: bool = Field(
         default=False,
         description="Demo mode: the generated demo world, its public demo keys and alert secret, "

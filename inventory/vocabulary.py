@@ -2,10 +2,10 @@
 loaded from its rows, plus the fixed CMA rain bands (a national standard, not retailer data).
 
 Cities, regions and categories are data (DESIGN §2): the demo world writes its own, a retailer
-imports theirs (``stockpilot import regions|cities|categories``). Every module that checks a
-city or category name asks ``load_vocabulary(session)``; the result is cached per engine and
-reloaded when a writer bumps the pool's vocabulary stamp (``touch_vocabulary``) or the row
-counts change.
+imports theirs (``stockpilot import cities|categories``; regions come with their cities). Every
+module that checks a city or category name asks ``load_vocabulary(session)``; the result is
+cached per engine and reloaded when a writer bumps the pool's vocabulary stamp
+(``touch_vocabulary``) or the row counts change.
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ def _print_plan(values: dict[str, Any]) -> None:
     plan = values.get("plan") or {}
     if plan.get("shipments"):
         table = Table(title=f"Transfer plan ({plan.get('solver')}, {plan.get('forecast_model')})")
-        for column in ("source", "dest", "units", "expected value", "cost", "lines"):
+        for column in ("source", "dest", "units", "expected margin", "freight", "lines"):
             table.add_column(column)
         for shipment in plan["shipments"]:
             table.add_row(

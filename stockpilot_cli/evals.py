@@ -66,6 +66,12 @@ def run(
     cassette_dir: Annotated[
         Path | None, typer.Option("--cassette-dir", help="Where --llm record writes.")
     ] = None,
+    planner: Annotated[
+        str,
+        typer.Option(
+            "--planner", help="optimizer | do-nothing | greedy: the transfer planner to judge."
+        ),
+    ] = "optimizer",
 ) -> None:
     """Run scenarios; exit 1 when any scenario fails, 2 when a scenario file is invalid."""
     # Imported here so `stockpilot --help` stays fast and never depends on the agent stack.
@@ -74,6 +80,11 @@ def run(
 
     if llm not in ("auto", "offline", "live", "record"):
         console.print(f"[red]--llm: unknown mode {llm!r}; choose auto, offline, live or record[/]")
+        raise typer.Exit(2)
+    from evals.planners import PLANNERS
+
+    if planner not in PLANNERS:
+        console.print(f"[red]--planner: unknown {planner!r}; choose {', '.join(PLANNERS)}[/]")
         raise typer.Exit(2)
     try:
         scenarios = load_scenarios(target, select=select)
@@ -88,6 +99,7 @@ def run(
             llm=mode,
             keep_worlds=keep_worlds,
             cassette_dir=cassette_dir,
+            planner=planner,  # type: ignore[arg-type]
         )
         progress = Progress(
             TextColumn("[bold]eval[/]"),

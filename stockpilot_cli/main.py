@@ -63,6 +63,7 @@ COMMANDS: dict[str, str] = {
     "forecast": "stockpilot_cli.forecast",
     "plan": "stockpilot_cli.plan",
     "promos": "stockpilot_cli.plan",
+    "mcp": "stockpilot_cli.mcp_stdio",
 }
 
 

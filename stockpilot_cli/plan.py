@@ -65,12 +65,12 @@ def render_plan(plan: TransferPlan, console: Console) -> None:
         table = Table(
             title=(
                 f"{ship.source} → {ship.dest}  ({ship.lead_time_hours:.0f} h, {ship.units} units, "
-                f"value {ship.expected_value:,.0f}, cost {ship.cost:,.0f}, "
+                f"margin {ship.expected_value:,.0f} after unsold risk, freight {ship.cost:,.0f}, "
                 f"net [green]{ship.net_value:,.0f}[/])"
             ),
             title_justify="left",
         )
-        for header in ("SKU", "Size", "Qty", "Units saved", "Value", "Cost", "Dest cover"):
+        for header in ("SKU", "Size", "Qty", "Units saved", "Margin", "Freight", "Dest cover"):
             table.add_column(header, justify="left" if header in ("SKU", "Size") else "right")
         table.add_column("Source ATP after", justify="right")
         for line in ship.lines:
@@ -89,7 +89,8 @@ def render_plan(plan: TransferPlan, console: Console) -> None:
         console.print(table)
     console.print(
         f"[bold]Total[/]: {t.shipments} shipments, {t.units} units, expected "
-        f"{t.expected_units_saved:.1f} units saved, value {t.expected_value:,.0f}, cost "
+        f"{t.expected_units_saved:.1f} units saved, margin {t.expected_value:,.0f} after unsold "
+        f"risk {t.unsold_risk:,.0f}, freight "
         f"{t.cost:,.0f}, net [green]{t.net_value:,.0f}[/] CNY"
     )
     for note in plan.notes:

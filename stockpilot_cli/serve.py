@@ -230,6 +230,7 @@ def serve(
     import uvicorn
 
     from api.app import create_app
+    from api.logs import log_config
 
     settings = override_settings(demo=True if demo else None, database_url=db, host=host, port=port)
     try:
@@ -247,7 +248,13 @@ def serve(
     )
     _print_banner(settings, engine, preparing=prepare is not None)
     console.print(f"  ready to listen after {time.perf_counter() - started:.1f} s\n")
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=log_config(settings.log_format, log_level),
+        log_level=log_level,
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -33,6 +33,16 @@ def resolve_city(session: Session | Connection, name: str, *, field: str = "city
         raise ToolError(str(error), field=field, value=name) from error
 
 
+def category_code(session: Session | Connection, name: str) -> str:
+    """The pool's code for a category typed as its code, English or Chinese name or a synonym
+    (雨靴, "rain boots"); a word the pool does not know is returned as given, for the tool's own
+    "unknown category" answer."""
+    try:
+        return load_vocabulary(session).resolve_category(name)
+    except UnknownTerm:
+        return name
+
+
 @dataclass(frozen=True)
 class ToolContext:
     """A tool's world: the pool (read only) and 'now' (from ``inventory.clock``, aware UTC)."""

@@ -152,12 +152,14 @@ def render_plan(out: dict[str, Any], lang: Lang) -> str:
         )
     if lang == "zh":
         return (
-            f"调拨计划：{totals['shipments']} 票，共 {totals['units']} 件，预计挽回销售额 "
-            f"¥{totals['expected_value']:,.0f}，成本 ¥{totals['cost']:,.0f}。"
+            f"调拨计划：{totals['shipments']} 票，共 {totals['units']} 件，预计挽回毛利 "
+            f"¥{totals['expected_value']:,.0f}（已扣滞销风险），运费 ¥{totals['cost']:,.0f}，"
+            f"预计净值 ¥{totals['net_value']:,.0f}。"
         )
     return (
-        f"Transfer plan: {totals['shipments']} shipments, {totals['units']} units, expected sales "
-        f"saved ¥{totals['expected_value']:,.0f} for ¥{totals['cost']:,.0f} of transfer cost."
+        f"Transfer plan: {totals['shipments']} shipments, {totals['units']} units, expected margin "
+        f"recovered ¥{totals['expected_value']:,.0f} (after the risk of units that do not sell) "
+        f"for ¥{totals['cost']:,.0f} of freight: expected net value ¥{totals['net_value']:,.0f}."
     )
 
 
@@ -199,23 +201,25 @@ def render_explanation(plan: dict[str, Any], lang: Lang) -> str:
             if lang == "zh":
                 parts.append(
                     f"- {shipment['source']}→{shipment['dest']} {line['sku']} ×{line['qty']}："
-                    f"预计多卖 "
-                    f"{reason['expected_units_saved']:.1f} 件（¥{reason['expected_value']:,.0f}），"
-                    f"成本 ¥{reason['cost']:,.0f}；调入地断货天数 {before}，调出地剩余可售 "
+                    f"预计多卖 {reason['expected_units_saved']:.1f} 件"
+                    f"（毛利 ¥{reason['expected_value']:,.0f}），"
+                    f"运费 ¥{reason['cost']:,.0f}；调入地断货天数 {before}，调出地剩余可售 "
                     f"{reason['source_atp_after']}。"
                 )
             else:
                 parts.append(
                     f"- {shipment['source']}→{shipment['dest']} {line['sku']} ×{line['qty']}: "
                     f"{reason['expected_units_saved']:.1f} more units sold "
-                    f"(¥{reason['expected_value']:,.0f}) for ¥{reason['cost']:,.0f}; destination "
+                    f"(margin ¥{reason['expected_value']:,.0f}) for ¥{reason['cost']:,.0f} of "
+                    "freight; destination "
                     f"runs out in {before} days without it; source keeps "
                     f"{reason['source_atp_after']} ATP."
                 )
     head = (
-        "这些调拨的理由（预计挽回销售额减去调拨成本最大化）："
+        "这些调拨的理由（预计挽回毛利减去滞销风险和运费最大化）："
         if lang == "zh"
-        else "Why these transfers (they maximise expected sales saved minus transfer cost):"
+        else "Why these transfers (they maximise expected margin recovered minus the risk of "
+        "units that do not sell minus freight):"
     )
     return "\n".join([head, *parts])
 

@@ -33,6 +33,11 @@ def assistant_json(spec: AssistantSpec) -> dict[str, Any]:
     }
 
 
+@router.get("/ok", summary="Readiness, as the Agent Server answers it (no key needed)")
+async def ok() -> dict[str, bool]:
+    return {"ok": True}
+
+
 @router.get("/info", summary="Server information (the SDK and agent-chat-ui probe it)")
 def info() -> dict[str, Any]:
     return {

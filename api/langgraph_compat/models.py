@@ -1,7 +1,8 @@
 """Request bodies of the LangGraph-Platform-compatible API (the fields langgraph-sdk sends).
 
-Fields the SDK may send but that change nothing here (webhooks, multitask strategy, durability,
-...) are accepted and ignored, so unmodified clients keep working.
+Fields the SDK may send but that change nothing here (webhooks, durability, feedback keys, ...)
+are accepted and ignored, so unmodified clients keep working; fields whose meaning we do not
+serve (``multitask_strategy: rollback``) are refused with a clear 422 where they are used.
 """
 
 from __future__ import annotations
@@ -29,6 +30,21 @@ class ThreadCreate(_Lenient):
     if_exists: Literal["raise", "do_nothing"] = "raise"
 
 
+ThreadField = Literal[
+    "thread_id",
+    "created_at",
+    "updated_at",
+    "metadata",
+    "config",
+    "context",
+    "status",
+    "values",
+    "interrupts",
+]
+
+MultitaskStrategy = Literal["reject", "interrupt", "rollback", "enqueue"]
+
+
 class ThreadSearch(_Lenient):
     metadata: dict[str, Any] | None = None
     ids: list[str] | None = None
@@ -37,6 +53,17 @@ class ThreadSearch(_Lenient):
     offset: int = Field(default=0, ge=0)
     sort_by: Literal["thread_id", "status", "created_at", "updated_at"] | None = None
     sort_order: Literal["asc", "desc"] | None = None
+    select: list[ThreadField] | None = Field(
+        default=None,
+        description="Fields to return; without it a thread's values are only its first "
+        "message (what a thread list shows) — ask for `values` to get them whole.",
+    )
+
+
+class ThreadUpdate(_Lenient):
+    """``PATCH /threads/{id}``: merge metadata (a key set to null is removed)."""
+
+    metadata: dict[str, Any] = Field(default_factory=dict)
 
 
 class HistoryRequest(_Lenient):
@@ -86,6 +113,27 @@ class RunCreate(_Lenient):
     metadata: dict[str, Any] | None = None
     config: dict[str, Any] | None = None
     stream_mode: str | list[str] = "values"
+    stream_subgraphs: bool = Field(
+        default=False, description="Accepted; these graphs have no subgraphs to stream."
+    )
+    stream_resumable: bool = Field(
+        default=False,
+        description="Events always carry ids and are kept while the run lasts (and a while "
+        "after), so `GET /threads/{id}/runs/{run_id}/stream` with `Last-Event-ID` resumes.",
+    )
+    multitask_strategy: MultitaskStrategy | None = Field(
+        default=None,
+        description="When the thread is busy: reject (409, the default here), interrupt "
+        "(cancel the running run, then start), enqueue (wait for it, then start); rollback "
+        "is refused.",
+    )
+    on_disconnect: Literal["cancel", "continue"] | None = None
+    checkpoint: dict[str, Any] | None = Field(
+        default=None,
+        description="Run from this checkpoint of the thread (`{checkpoint_id, checkpoint_ns}`):"
+        " the head is the usual run; an earlier one forks (edit / regenerate a message).",
+    )
+    checkpoint_id: str | None = Field(default=None, min_length=1, max_length=200)
     if_not_exists: Literal["create", "reject"] | None = None
 
 

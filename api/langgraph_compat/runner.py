@@ -26,11 +26,21 @@ from inventory.models import RunStatus
 
 log = logging.getLogger(__name__)
 
-#: Stream modes of the Platform API we serve → LangGraph's own stream modes.
-STREAM_MODES: dict[str, str] = {
+#: Stream modes the SDKs request → LangGraph's own stream mode, or ``None``: accepted, and
+#: nothing of that kind is streamed (no LLM token deltas, LangChain callback events or
+#: per-tool events come out of these graphs). A client asking for them never gets a 422.
+STREAM_MODES: dict[str, str | None] = {
     "values": "values",
     "updates": "updates",
     "messages-tuple": "messages",
+    "custom": "custom",
+    "debug": "debug",
+    "checkpoints": "checkpoints",
+    "tasks": "tasks",
+    "messages": None,
+    "events": None,
+    "tools": None,
+    "lifecycle": None,
 }
 
 
@@ -42,6 +52,8 @@ class RunTicket:
     principal: Principal
     graph_input: Any
     stream_modes: tuple[str, ...] = ("values",)
+    #: A fork: ``{"configurable": {"checkpoint_id", "checkpoint_ns"}}`` the run starts from.
+    config: dict[str, Any] = field(default_factory=dict)
 
     @property
     def run_id(self) -> str:
@@ -147,12 +159,13 @@ class GraphRunner:
     def execute(self, ticket: RunTicket) -> Iterator[tuple[str, Any]]:
         """Run the graph; yield ``(event, json_data)`` per chunk; the run is always closed."""
         graph = self.graph(ticket.assistant_id)
-        modes = [STREAM_MODES[m] for m in ticket.stream_modes]
+        modes = [native for m in ticket.stream_modes if (native := STREAM_MODES[m])]
         try:
             for mode, chunk in stream_run(
-                ticket.admitted, graph, ticket.graph_input, stream_mode=modes
+                self._forked(ticket), graph, ticket.graph_input, stream_mode=modes or ["updates"]
             ):
-                yield ("messages" if mode == "messages" else mode), to_jsonable(chunk)
+                if modes:  # the modes asked for; nothing when only unserved modes were asked
+                    yield mode, to_jsonable(chunk)
         except Exception as exc:
             log.exception("run %s on thread %s failed", ticket.run_id, ticket.thread_id)
             yield "error", {"error": type(exc).__name__, "message": str(exc)}
@@ -161,7 +174,7 @@ class GraphRunner:
         """Run without a listener (``runs/wait``, the worker, REST decisions)."""
         graph = self.graph(ticket.assistant_id)
         try:
-            for _ in stream_run(ticket.admitted, graph, ticket.graph_input):
+            for _ in stream_run(self._forked(ticket), graph, ticket.graph_input):
                 pass
         except Exception as exc:
             log.exception("run %s on thread %s failed", ticket.run_id, ticket.thread_id)
@@ -179,3 +192,10 @@ class GraphRunner:
                 {"value": to_jsonable(i["value"]), "id": i["id"]} for i in result.interrupts
             ],
         )
+
+    @staticmethod
+    def _forked(ticket: RunTicket) -> AdmittedRun:
+        """The admitted run, starting from the ticket's fork checkpoint when it has one."""
+        fork = ticket.config.get("configurable") or {}
+        ticket.admitted.configurable.update(fork)
+        return ticket.admitted

@@ -1,25 +1,54 @@
-"""``/threads``: create, find and read threads, their current state and their history."""
+"""``/threads``: create, find, read, tag, copy and delete threads; their state and history."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from langgraph.types import StateSnapshot
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from api import run_store
 from api.auth import Role
 from api.deps import OpsDep, PrincipalDep, ReaderDep, RunnerDep, SessionDep
 from api.errors import ERROR_RESPONSES, ApiError, conflict
-from api.langgraph_compat.commands import UPDATABLE_KEYS, check_update_values
-from api.langgraph_compat.models import HistoryRequest, StateUpdate, ThreadCreate, ThreadSearch
+from api.langgraph_compat.commands import UPDATABLE_KEYS, check_owner, check_update_values
+from api.langgraph_compat.models import (
+    HistoryRequest,
+    StateUpdate,
+    ThreadCreate,
+    ThreadSearch,
+    ThreadUpdate,
+)
 from api.langgraph_compat.runner import GraphRunner
-from api.langgraph_compat.views import empty_state, state_json, thread_json
+from api.langgraph_compat.views import (
+    empty_state,
+    list_item_json,
+    state_json,
+    thread_json,
+    visible_metadata,
+)
 from inventory.models import AgentThread
 
 router = APIRouter(prefix="/threads", tags=["langgraph-compatible"], responses=ERROR_RESPONSES)
+
+
+def tag_thread(runner: GraphRunner, thread_id: str, assistant_id: str) -> None:
+    """Record in the thread's metadata which graph runs on it (``graph_id``, ``assistant_id``),
+    once, as the Agent Server does when a run starts on a thread."""
+    with Session(runner.engine, expire_on_commit=False) as session:
+        thread = session.get(AgentThread, thread_id)
+        if thread is None:
+            return
+        metadata = dict(thread.thread_metadata or {})
+        if metadata.get("graph_id") and metadata.get("assistant_id"):
+            return
+        metadata.setdefault("graph_id", assistant_id)
+        metadata.setdefault("assistant_id", assistant_id)
+        thread.thread_metadata = metadata
+        session.add(thread)
+        session.commit()
 
 
 def snapshot_of(runner: GraphRunner, thread: AgentThread) -> StateSnapshot | None:
@@ -62,10 +91,10 @@ def search_threads(
     threads = [
         t
         for t in session.exec(query).all()
-        if all((t.thread_metadata or {}).get(k) == v for k, v in (body.metadata or {}).items())
+        if all(visible_metadata(t).get(k) == v for k, v in (body.metadata or {}).items())
     ]
     page = threads[body.offset : body.offset + body.limit]
-    return [thread_json(t, snapshot_of(runner, t)) for t in page]
+    return [list_item_json(t, snapshot_of(runner, t), body.select) for t in page]
 
 
 @router.get("/{thread_id}", summary="One thread with its current values and interrupts")
@@ -74,6 +103,89 @@ def get_thread(
 ) -> dict[str, Any]:
     thread = run_store.get_thread(session, thread_id)
     return thread_json(thread, snapshot_of(runner, thread))
+
+
+@router.patch("/{thread_id}", summary="Merge metadata into a thread (a null value removes a key)")
+def update_thread(
+    thread_id: str, body: ThreadUpdate, session: SessionDep, runner: RunnerDep, principal: OpsDep
+) -> dict[str, Any]:
+    thread = run_store.get_thread(session, thread_id)
+    check_owner(thread, principal)
+    metadata = {**(thread.thread_metadata or {}), **body.metadata}
+    thread.thread_metadata = {k: v for k, v in metadata.items() if v is not None}
+    session.add(thread)
+    session.commit()
+    return thread_json(thread, snapshot_of(runner, thread))
+
+
+def _refuse_while_waiting(thread: AgentThread, what: str) -> None:
+    """A thread that runs or waits for an approval is not deleted or copied: the approval would
+    lose its thread, or be offered twice."""
+    if thread.status in ("busy", "interrupted"):
+        reason = "is running" if thread.status == "busy" else "waits for an approval decision"
+        raise conflict(
+            f"thread {thread.id!r} {reason}; {what} it once it is idle",
+            field="thread_id",
+            value=thread.id,
+        )
+
+
+@router.delete("/{thread_id}", status_code=204, summary="Delete a thread and its checkpoints")
+def delete_thread(
+    thread_id: str, session: SessionDep, runner: RunnerDep, principal: OpsDep
+) -> Response:
+    """The thread and its checkpoints go; its runs, orders, approvals and audit rows stay."""
+    thread = run_store.get_thread(session, thread_id)
+    check_owner(thread, principal)
+    _refuse_while_waiting(thread, "delete")
+    if thread.assistant_id is not None:
+        runner.graph(thread.assistant_id).checkpointer.delete_thread(thread_id)
+    session.delete(thread)
+    session.commit()
+    return Response(status_code=204)
+
+
+@router.post("/{thread_id}/copy", summary="Copy a thread with its checkpoints to a new thread")
+def copy_thread(
+    thread_id: str, session: SessionDep, runner: RunnerDep, principal: OpsDep
+) -> dict[str, Any]:
+    source = run_store.get_thread(session, thread_id)
+    _refuse_while_waiting(source, "copy")
+    copy = run_store.create_thread(
+        session,
+        metadata=dict(source.thread_metadata or {}),
+        created_by=principal.name,
+        assistant_id=source.assistant_id,
+    )
+    session.commit()
+    if source.assistant_id is not None:
+        checkpointer = runner.graph(source.assistant_id).checkpointer
+        copy_checkpoints(checkpointer, thread_id, copy.id)
+    return thread_json(copy, snapshot_of(runner, copy))
+
+
+def copy_checkpoints(checkpointer: Any, source_id: str, target_id: str) -> None:
+    """Every checkpoint (oldest first, parents kept) and its pending writes, under a new thread;
+    the savers we use (SQLite, Postgres) do not implement ``copy_thread`` themselves."""
+    tuples = list(checkpointer.list({"configurable": {"thread_id": source_id}}))
+    for tup in reversed(tuples):
+        namespace = tup.config["configurable"].get("checkpoint_ns", "")
+        parent = (tup.parent_config or {}).get("configurable", {}).get("checkpoint_id")
+        target = {
+            "configurable": {
+                "thread_id": target_id,
+                "checkpoint_ns": namespace,
+                **({"checkpoint_id": parent} if parent else {}),
+            }
+        }
+        saved = checkpointer.put(
+            target, tup.checkpoint, tup.metadata, tup.checkpoint.get("channel_versions", {})
+        )
+        by_task: dict[str, list[tuple[str, Any]]] = {}
+        for task_id, channel, value in tup.pending_writes or []:
+            by_task.setdefault(task_id, []).append((channel, value))
+        for task_id, writes in by_task.items():
+            checkpointer.put_writes(saved, writes, task_id)
 
 
 @router.get("/{thread_id}/state", summary="The thread's latest checkpoint")

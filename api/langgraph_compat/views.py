@@ -6,6 +6,7 @@ from typing import Any
 
 from langgraph.types import StateSnapshot
 
+from api.langgraph_compat.lean import lean_values
 from api.langgraph_compat.serialization import interrupt_json, to_jsonable
 from inventory.models import AgentThread
 
@@ -24,7 +25,7 @@ def checkpoint_json(config: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def state_json(snapshot: StateSnapshot) -> dict[str, Any]:
     return {
-        "values": to_jsonable(snapshot.values),
+        "values": lean_values(to_jsonable(snapshot.values)),
         "next": list(snapshot.next),
         "checkpoint": checkpoint_json(snapshot.config),
         "metadata": to_jsonable(snapshot.metadata or {}),
@@ -38,7 +39,7 @@ def state_json(snapshot: StateSnapshot) -> dict[str, Any]:
                 "interrupts": [interrupt_json(i) for i in task.interrupts],
                 "checkpoint": None,
                 "state": None,
-                "result": to_jsonable(task.result),
+                "result": lean_values(to_jsonable(task.result)),
             }
             for task in snapshot.tasks
         ],
@@ -65,22 +66,47 @@ def empty_state(thread_id: str) -> dict[str, Any]:
     }
 
 
+def visible_metadata(thread: AgentThread) -> dict[str, Any]:
+    """The metadata clients see and search: what is stored, plus the graph a run started (for
+    threads whose first run predates storing it)."""
+    metadata = dict(thread.thread_metadata or {})
+    if thread.assistant_id:
+        metadata.setdefault("assistant_id", thread.assistant_id)
+        metadata.setdefault("graph_id", thread.assistant_id)
+    return metadata
+
+
 def thread_json(thread: AgentThread, snapshot: StateSnapshot | None) -> dict[str, Any]:
     interrupts: dict[str, list[dict[str, Any]]] = {}
     if snapshot is not None:
         for task in snapshot.tasks:
             if task.interrupts:
                 interrupts[task.id] = [interrupt_json(i) for i in task.interrupts]
-    metadata = dict(thread.thread_metadata or {})
-    if thread.assistant_id:
-        metadata.setdefault("assistant_id", thread.assistant_id)
-        metadata.setdefault("graph_id", thread.assistant_id)
     return {
         "thread_id": thread.id,
         "created_at": thread.created_at.isoformat(),
         "updated_at": thread.updated_at.isoformat(),
-        "metadata": metadata,
+        "metadata": visible_metadata(thread),
         "status": thread.status,
-        "values": to_jsonable(snapshot.values) if snapshot is not None else {},
+        "config": {},
+        "context": {},
+        "values": lean_values(to_jsonable(snapshot.values)) if snapshot is not None else {},
         "interrupts": interrupts,
     }
+
+
+def list_item_json(
+    thread: AgentThread, snapshot: StateSnapshot | None, select: list[str] | None
+) -> dict[str, Any]:
+    """A thread as a list shows it. Without ``select`` the values are only the first message
+    (agent-chat-ui titles a thread with it) and each interrupt only its id (the approval card
+    itself comes with the thread's state); with ``select`` exactly the fields asked for."""
+    item = thread_json(thread, snapshot)
+    if select is not None:
+        return {key: item[key] for key in select if key in item}
+    messages = item["values"].get("messages") if isinstance(item["values"], dict) else None
+    item["values"] = {"messages": messages[:1]} if messages else {}
+    item["interrupts"] = {
+        task: [{"id": i.get("id")} for i in waiting] for task, waiting in item["interrupts"].items()
+    }
+    return item

@@ -26,9 +26,11 @@ class SimulatedServer:
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, 0))
         self.host, self.port = self._socket.getsockname()[:2]
-        config = uvicorn.Config(
-            create_app(state), log_level="warning", access_log=False, lifespan="off"
-        )
+        # uvicorn's loggers are process-wide: a log_config or log_level here would reconfigure
+        # them, and access_log=False empties the access logger, so the service's own access
+        # and error logs would go silent once this starts. Configure nothing: the simulated
+        # systems' requests then appear in the service's access log too (paths /wms, /oms, ...).
+        config = uvicorn.Config(create_app(state), log_config=None, lifespan="off")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run,

@@ -95,3 +95,14 @@ def test_the_planner_reads_a_summary_made_for_it_as_the_tools_output() -> None:
         out, {"city": "Shanghai", "category": "rain_boots"}, "zh", DEMO_VOCABULARY
     )
     assert "4000" in answer_zh and "上海" in answer_zh
+
+
+def test_the_budget_is_a_hard_limit_even_when_a_single_row_is_too_much() -> None:
+    payload = _lookup(2_000)
+    for budget in (200, 250, 300, 400):
+        text = summarise("stock_lookup", payload, budget)
+        assert approx_tokens(text) <= budget
+        out = json.loads(text)
+        assert out["totals"] == payload["totals"]
+        shown = out["positions_page"]["shown"]
+        assert shown.endswith("of 2000") and (shown == "0 of 2000") == (out["positions"] == [])

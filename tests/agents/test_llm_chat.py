@@ -48,12 +48,12 @@ def test_a_large_stock_lookup_reaches_the_model_within_its_budget(runtime, check
         call("stock_lookup", {"include_zero": True, "limit": 10_000}),
         ok(completion("done reading")),
     ]
-    runtime.llm = llm(context_tokens=4096)
+    runtime.llm = llm(context_tokens=6144)
     graph = build_graph("ops_chat", runtime, checkpointer)
     result = chat(runtime, graph, "t", "show me all stock")
     assert result.status == RunStatus.SUCCEEDED
     budget = ChatNodes(runtime).budget()
-    assert budget is not None and budget.context_tokens == 4096
+    assert budget is not None and budget.context_tokens == 6144
     request = json.loads(provider.calls[1].request.content)
     result_text = request["messages"][-1]["content"]
     assert approx_tokens(result_text) <= budget.tool_result_tokens
@@ -61,7 +61,7 @@ def test_a_large_stock_lookup_reaches_the_model_within_its_budget(runtime, check
     assert summary["totals"]["positions"] > len(summary["positions"])
     assert "page=2" in summary["positions_page"]["next"]
     # The whole request (prompt, schemas, history, result) fits the window with room to reply.
-    assert approx_tokens(json.dumps(request, ensure_ascii=False)) <= 4096 - budget.reply_tokens
+    assert approx_tokens(json.dumps(request, ensure_ascii=False)) <= 6144 - budget.reply_tokens
     # The full result stays in the audit trail.
     with Session(runtime.engine) as session:
         audit = session.exec(select(AuditEvent).where(AuditEvent.kind == "tool.result")).one()
@@ -75,7 +75,7 @@ def test_page_two_continues_where_page_one_stopped(runtime, checkpointer, provid
         call("stock_lookup", {**args, "page": 2}, "c2"),
         ok(completion("ok")),
     ]
-    runtime.llm = llm(context_tokens=4096)
+    runtime.llm = llm(context_tokens=6144)
     chat(runtime, build_graph("ops_chat", runtime, checkpointer), "t", "all stock")
     first = json.loads(sent_messages(provider, 1)[-1]["content"])["positions_page"]
     second = json.loads(sent_messages(provider, 2)[-1]["content"])["positions_page"]

@@ -73,9 +73,10 @@ def test_large_transfer_waits_for_an_approver_with_the_hitl_payload(runtime, gra
     assert action["name"] == "transfer_order"
     assert action["args"]["lines"] == [{"sku": SKU, "qty": 100}]
     assert "transfer.max_units_per_order: 100 > 60" in action["description"]
-    assert request["review_configs"] == [
-        {"action_name": "transfer_order", "allowed_decisions": ["approve", "edit", "reject"]}
-    ]
+    (config,) = request["review_configs"]
+    assert config["action_name"] == "transfer_order"
+    assert config["allowed_decisions"] == ["approve", "edit", "reject"]
+    assert set(config["args_schema"]["required"]) == {"source", "dest", "lines"}
     assert connectors.wms.list_transfer_orders() == []
 
     done = decide(runtime, graph, "t", [{"type": "approve"}])

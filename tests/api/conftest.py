@@ -61,9 +61,21 @@ def api_settings(tmp_path) -> Settings:
     )
 
 
+def knows_shanghai(engine: Engine) -> None:
+    """Cities are the pool's rows and the webhook accepts only those: the test alerts' city."""
+    from sqlmodel import Session
+
+    from tests.utils.factories import ensure_terms
+
+    with Session(engine) as session:
+        ensure_terms(session, city="Shanghai")
+        session.commit()
+
+
 @pytest.fixture
 def tiny_app(sqlite_engine: Engine, api_settings: Settings, checkpointer: SqliteSaver) -> FastAPI:
     seed_demo_keys(sqlite_engine)
+    knows_shanghai(sqlite_engine)
     return create_app(
         api_settings, engine=sqlite_engine, catalog=tiny_catalog(sqlite_engine, checkpointer)
     )

@@ -15,22 +15,9 @@ from api.auth import seed_demo_keys
 from api.signatures import SIGNATURE_HEADER, signed_headers
 from inventory.config import Settings
 from inventory.models import AgentThread, AlertRecord, Run
-from tests.api.conftest import KEYS
-from tests.utils.factories import ensure_terms
+from tests.api.conftest import KEYS, knows_shanghai
 
 SENDER, SECRET = "demo-weather", "demo-weather-secret"
-
-
-def knows_shanghai(engine: Engine) -> None:
-    """Cities are the pool's rows: the webhook accepts only those (here the demo's Shanghai)."""
-    with Session(engine) as session:
-        ensure_terms(session, city="Shanghai")
-        session.commit()
-
-
-@pytest.fixture(autouse=True)
-def _pool_cities(sqlite_engine: Engine) -> None:
-    knows_shanghai(sqlite_engine)
 
 
 def weather(alert_id: str = "cma-1", mm: float = 60.0, **extra) -> dict:

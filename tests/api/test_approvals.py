@@ -15,7 +15,13 @@ from sqlmodel import Session
 from api.worker import Worker
 from inventory.models import Approval, Run
 from tests.api.conftest import KEYS
-from tests.api.test_alerts import post_alert, weather
+from tests.api.test_alerts import knows_shanghai, post_alert, weather
+
+
+@pytest.fixture(autouse=True)
+def _pool_cities(sqlite_engine: Engine) -> None:
+    """The alerts name Shanghai: the (otherwise empty) pool must know it."""
+    knows_shanghai(sqlite_engine)
 
 
 def key(name: str) -> dict[str, str]:

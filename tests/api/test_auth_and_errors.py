@@ -117,12 +117,13 @@ def test_thread_of_another_assistant_is_409(client: TestClient) -> None:
     assert response.status_code == 409
 
 
-def test_unsupported_stream_mode_is_422(client: TestClient) -> None:
+def test_unknown_stream_mode_is_422(client: TestClient) -> None:
+    """Modes the SDKs know are all accepted (tests/api/test_sdk_contract.py); a typo is not."""
     ops = {"x-api-key": KEYS["demo-ops"]}
     thread_id = client.post("/threads", json={}, headers=ops).json()["thread_id"]
     response = client.post(
         f"/threads/{thread_id}/runs/stream",
-        json={"assistant_id": "tiny", "input": {}, "stream_mode": "debug"},
+        json={"assistant_id": "tiny", "input": {}, "stream_mode": "valuez"},
         headers=ops,
     )
-    assert response.status_code == 422 and response.json()["error"]["value"] == "debug"
+    assert response.status_code == 422 and response.json()["error"]["value"] == "valuez"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from fastapi.testclient import TestClient
 from langgraph.checkpoint.sqlite import SqliteSaver
 from sqlalchemy.engine import Engine
@@ -16,10 +17,16 @@ from api.run_store import utcnow
 from api.worker import Worker
 from inventory.config import Settings
 from inventory.models import Approval, Run
-from tests.api.conftest import KEYS, tiny_catalog
+from tests.api.conftest import KEYS, knows_shanghai, tiny_catalog
 from tests.api.test_alerts import post_alert, weather
 
 VIEWER = {"x-api-key": KEYS["demo-viewer"]}
+
+
+@pytest.fixture(autouse=True)
+def _pool_cities(sqlite_engine: Engine) -> None:
+    """The alerts name Shanghai: the (otherwise empty) pool must know it."""
+    knows_shanghai(sqlite_engine)
 
 
 def _run(engine: Engine, run_id: str) -> Run:
@@ -60,6 +67,7 @@ def test_background_worker_wakes_on_a_new_alert(
     from api.auth import seed_demo_keys
 
     seed_demo_keys(sqlite_engine)
+    knows_shanghai(sqlite_engine)
     app = create_app(
         api_settings,
         engine=sqlite_engine,
@@ -122,6 +130,7 @@ def test_alert_to_decision_on_both_backends(engine: Engine, tmp_path) -> None:
     from api.auth import seed_demo_keys
 
     seed_demo_keys(engine)
+    knows_shanghai(engine)
     settings = Settings(
         database_url=str(engine.url),
         data_dir=tmp_path,

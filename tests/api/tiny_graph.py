@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any, TypedDict
 
 from langchain_core.messages import AIMessage, AnyMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import interrupt
 
 
-class ChatState(TypedDict):
+class ChatState(TypedDict, total=False):
     messages: Annotated[list[AnyMessage], add_messages]
+    ticks: int
+
+
+#: "slow" runs tick this many times, TICK_S apart: long enough to cancel, join or queue behind.
+SLOW_TICKS = 30
+TICK_S = 0.1
 
 
 def _last_text(state: ChatState) -> str:
@@ -23,6 +31,7 @@ def _last_text(state: ChatState) -> str:
 
 def plan(state: ChatState) -> dict[str, Any]:
     text = _last_text(state)
+    get_stream_writer()({"progress": "planning", "chars": len(text)})  # the `custom` mode
     if "large" in text:
         return {"messages": [AIMessage("I propose moving 500 pairs SHA-S01 → SHA-S02.")]}
     return {"messages": [AIMessage(f"echo: {text}")]}
@@ -55,11 +64,23 @@ def gate(state: ChatState, config: RunnableConfig) -> dict[str, Any]:
     return {"messages": [AIMessage(f"rejected by {who}: {decision.get('message', '')}")]}
 
 
+def tick(state: ChatState) -> dict[str, Any]:
+    time.sleep(TICK_S)
+    return {"ticks": state.get("ticks", 0) + 1}
+
+
+def after_plan(state: ChatState) -> str:
+    slow = _last_text(state).startswith("echo: slow")
+    return "tick" if slow and state.get("ticks", 0) < SLOW_TICKS else "gate"
+
+
 def build_tiny_graph(checkpointer: BaseCheckpointSaver) -> CompiledStateGraph:
     graph = StateGraph(ChatState)
     graph.add_node("plan", plan)
+    graph.add_node("tick", tick)
     graph.add_node("gate", gate)
     graph.add_edge(START, "plan")
-    graph.add_edge("plan", "gate")
+    graph.add_conditional_edges("plan", after_plan, ["tick", "gate"])
+    graph.add_conditional_edges("tick", after_plan, ["tick", "gate"])
     graph.add_edge("gate", END)
     return graph.compile(checkpointer=checkpointer)

@@ -102,14 +102,14 @@ def test_approvals_requested_and_statuses() -> None:
     assert failing(evaluate(expect, asked, KPIS)) == []
 
 
-def test_trajectory_is_a_diagnostic_unless_enforced() -> None:
+def test_trajectory_is_enforced_unless_declared_a_diagnostic() -> None:
     obs = Observation(run_status="completed", tool_calls=["stock_lookup"])
-    loose = Expectations(tools=ToolsExpect(calls=["plan_transfers"]))
+    loose = Expectations(tools=ToolsExpect(calls=["plan_transfers"], enforce=False))
     results = evaluate(loose, obs, KPIS)
     assert failing(results) == []
     assert any(r.name == "tools.superset" and not r.passed for r in results)
-    strict = Expectations(tools=ToolsExpect(calls=["plan_transfers"], enforce=True))
-    assert failing(evaluate(strict, obs, KPIS)) == ["tools.superset"]
+    declared = Expectations(tools=ToolsExpect(calls=["plan_transfers"]))
+    assert failing(evaluate(declared, obs, KPIS)) == ["tools.superset"]
 
 
 def test_kpi_floors_and_unknown_kpi() -> None:
@@ -120,15 +120,21 @@ def test_kpi_floors_and_unknown_kpi() -> None:
     assert failing(results) == ["kpi.net_value", "kpi.typo"]
 
 
-def test_undefined_kpi_is_reported_not_failed() -> None:
+def test_an_undefined_kpi_floor_fails_with_its_reason() -> None:
     expect = Expectations(kpis=KpiBounds(min={"capture_share": 0.5}))
     results = evaluate(
         expect,
         Observation(run_status="completed"),
-        {"capture_share": None, "policy_violations": 0.0},
+        {"capture_share": None, "hindsight_net_value": 0.0, "policy_violations": 0.0},
     )
-    assert failing(results) == []
-    assert any(r.name == "kpi.capture_share" and not r.passed and not r.enforced for r in results)
+    assert failing(results) == ["kpi.capture_share"]
+    (check,) = [r for r in results if r.name == "kpi.capture_share"]
+    assert "hindsight-optimal plan gains ¥0" in check.detail
+    assert "no-action control" in check.detail
+    no_replay = evaluate(
+        expect, Observation(run_status="completed"), {"capture_share": None, "policy_violations": 0}
+    )
+    assert failing(no_replay) == ["kpi.capture_share"]
 
 
 def test_run_errors_fail_the_scenario() -> None:

@@ -79,3 +79,43 @@ def test_pass_hat_k() -> None:
     assert suite_pass_hat_k({"a": [True, True], "b": [True, False]}, 2) == 0.5
     with pytest.raises(ValueError, match=r"k must be within 1\.\.3"):
         pass_hat_k(1, 3, 4)
+
+
+def margin_inputs() -> ReplayInputs:
+    # Same shops; boots list at 100, cost 60: margin 40 at A, 10 at B (an outlet at 70 % of list).
+    # A moved boot that does not sell at B costs 5 (return freight).
+    return inputs().model_copy(
+        update={
+            "margin": {("A", "boot"): 40.0, ("B", "boot"): 10.0},
+            "unsold_cost": {("A", "boot"): 5.0, ("B", "boot"): 5.0},
+        }
+    )
+
+
+def test_net_value_is_margin_less_unsold_cost_less_freight() -> None:
+    data = margin_inputs()
+    base = simulate(data, [])
+    score = score_plan(
+        data, base, [Move(source="A", dest="B", sku="boot", qty=10, arrival_day=0)], 30.0
+    )
+    # B sells 10 more (margin 10 each), A sells 6 fewer (margin 40 each): 100 − 240; every moved
+    # unit sold, so nothing is charged as unsold; freight 30.
+    assert score.margin_recovered == -140.0
+    assert score.unsold_units == 0
+    assert score.net_value == -170.0
+    # Revenue alone would have called it a gain.
+    assert score.lost_value_avoided == 400.0
+
+
+def test_moved_units_that_do_not_sell_are_charged() -> None:
+    data = margin_inputs().model_copy(
+        update={"demand": {("A", "boot"): [0, 0, 0], ("B", "boot"): [1, 0, 0]}}
+    )
+    base = simulate(data, [])
+    score = score_plan(
+        data, base, [Move(source="A", dest="B", sku="boot", qty=10, arrival_day=0)], 20.0
+    )
+    # A false alarm: 10 sent, 1 sold (margin 10), 9 unsold at 5 each, freight 20.
+    assert (score.transferred_units_sold, score.unsold_units) == (1, 9)
+    assert score.unsold_cost == 45.0
+    assert score.net_value == 10.0 - 45.0 - 20.0

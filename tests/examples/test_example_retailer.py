@@ -169,3 +169,15 @@ def test_the_offline_planner_reads_the_retailers_words(sqlite_engine: Engine) ->
     en = parse_request("ship 12 units of ponchos from JL-DC01 to JL-KZX", terms)
     assert (en.source, en.dest, en.qty, en.category) == ("JL-DC01", "JL-KZX", 12, "ponchos")
     assert parse_request("wellies in Chengdu?", terms).category == "rain_boots"
+
+
+def test_tools_take_the_retailers_category_words(sqlite_engine: Engine) -> None:
+    """A category typed in Chinese or by a synonym selects the pool's category (no demo word)."""
+    from tools.forecast_demand.models import ForecastInput
+    from tools.forecast_demand.selection import select_series
+
+    import_retailer(sqlite_engine, EXAMPLE, shift_to=yesterday())
+    with Session(sqlite_engine) as session:
+        by_chinese = select_series(session, ForecastInput(category="雨披", city="成都"))
+        by_code = select_series(session, ForecastInput(category="ponchos", city="Chengdu"))
+    assert len(by_chinese) == len(by_code) == 6 * 3  # six stores × three poncho sizes

@@ -35,3 +35,36 @@ def test_sqlite_has_wal_and_foreign_keys(sqlite_engine: Engine) -> None:
     with sqlite_engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_a_pool_from_before_the_vocabulary_tables_gets_its_demo_terms(db_url: str) -> None:
+    """Pools made at revision 0001 used the demo world's code constants: upgrading writes the
+    cities and categories they actually use as rows, and nothing else."""
+    from inventory.db import make_engine
+    from inventory.vocabulary import vocabulary_of
+
+    engine = make_engine(db_url)
+    try:
+        schema.upgrade(engine, "0001")
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO location (code, kind, name_en, name_zh, city, region, lat, lon,"
+                    " tier, ship_from_store) VALUES ('SHA-S01', 'store', 'S', '店', 'Shanghai',"
+                    " 'East', 31.2, 121.5, 'A', false)"
+                )
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO style (code, name_en, name_zh, category, season, price, cost,"
+                    " size_run, core_sizes, rain_sensitive) VALUES ('RB001', 'Boot', '靴',"
+                    " 'rain_boots', 'core', 299, 120, '[\"38\"]', '[]', true)"
+                )
+            )
+        schema.upgrade(engine)
+        terms = vocabulary_of(engine)
+        assert list(terms.cities) == ["Shanghai"] and terms.region_zh("East") == "华东"
+        assert list(terms.categories) == ["rain_boots"]
+        assert terms.rain_categories == {"rain_boots"}
+    finally:
+        engine.dispose()

@@ -94,7 +94,8 @@ def assert_plan_keeps_the_rules(problem: TransferProblem, plan: SolvedPlan) -> N
         after = intact_runs(problem, problem.stock - out)
         assert before - after == set(), f"size run broken at {sorted(before - after)[:3]}"
 
-    # The plan's objective is what the stock change is worth, less what it costs.
+    # The plan's objective is what the stock change is worth (margin on the change in expected
+    # sales, less the received units expected not to sell at their unsold cost), less freight.
     if plan.shipments:
         locs, skus = np.indices(problem.shape).reshape(2, -1)
         curves = position_curves(problem, locs, skus)
@@ -102,7 +103,11 @@ def assert_plan_keeps_the_rules(problem: TransferProblem, plan: SolvedPlan) -> N
         after_units = expected_sales(
             curves, (problem.stock - out + inflow).reshape(-1).astype(float)
         )
-        prices = np.tile([s.price for s in problem.skus], problem.shape[0])
-        gained = float(((after_units - before_units) * prices).sum())
+        change = after_units - before_units
+        received = inflow.reshape(-1).astype(float)
+        unsold = np.maximum(received - np.maximum(change, 0.0), 0.0)
+        gained = float(
+            (problem.margin.reshape(-1) * change - problem.unsold_cost.reshape(-1) * unsold).sum()
+        )
         assert math.isclose(plan.objective, gained - total_cost, rel_tol=1e-6, abs_tol=1e-3)
     assert plan.objective >= 0.0

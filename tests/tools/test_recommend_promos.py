@@ -149,6 +149,14 @@ def test_bad_input_names_the_field(sqlite_engine, args, field):
     assert err.value.field == field
 
 
+def test_transfer_alternative_uses_the_plan_value_at_the_destinations_price() -> None:
+    stock = StyleStock(on_hand=100, weekly_rate=2.0, price=300.0, cost=120.0, horizon_weeks=4)
+    # To an outlet (300 × 0.7 − 120 = 90 margin a unit): margin there, freight, and the
+    # clearance loss the source avoids.
+    net = stock.transfer_margin(10, dest_margin=90.0, transfer_cost=50.0)
+    assert net == pytest.approx(10 * 90 - 50 + 10 * (1 - SALVAGE_SHARE) * 120)
+
+
 @pytest.mark.parametrize("ladder", [[0.0, 0.2], [], [0.5, 1.0], [0.1] * 11])
 def test_the_ladder_is_bounded_in_the_schema(ladder):
     from pydantic import ValidationError

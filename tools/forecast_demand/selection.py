@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from inventory.models import Location, Sku, StockPosition, Style
-from tools.context import ToolError, resolve_city
+from tools.context import ToolError, category_code, resolve_city
 from tools.forecast_demand.models import ForecastInput
 
 SELLING_KINDS = ("store", "online")
@@ -63,14 +63,15 @@ def select_series(session: Session, request: ForecastInput | None) -> pd.DataFra
             _check_known(session, Style.code, [request.style], "style")
             query = query.where(Style.code == request.style)
         if request.category is not None:
+            category = category_code(session, request.category)
             known = sorted(set(session.execute(select(Style.category)).scalars()))
-            if request.category not in known:
+            if category not in known:
                 raise ToolError(
                     f"unknown category {request.category!r}; known: {', '.join(known)}",
                     field="category",
                     value=request.category,
                 )
-            query = query.where(Style.category == request.category)
+            query = query.where(Style.category == category)
         if request.city is not None:
             city = resolve_city(session, request.city)
             query = query.where(Location.city == city)

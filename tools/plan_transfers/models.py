@@ -69,9 +69,18 @@ class PlanTransfersInput(BaseModel):
 
 
 class LineReason(BaseModel):
+    """Why a line: ``expected_value`` is the margin it recovers (price at the destination −
+    unit cost, on the extra units expected to sell, less the source's lost margin) minus
+    ``unsold_risk``; net of ``cost`` (freight) it is what the line adds to the plan."""
+
     expected_units_saved: float
     expected_value: float
     cost: float
+    unsold_risk: float = Field(
+        default=0.0,
+        description="Expected cost of the moved units that do not sell in the window (return "
+        "freight or markdown), already taken out of expected_value.",
+    )
     dest_days_to_stockout_before: float | None
     dest_days_to_stockout_after: float | None
     source_atp_after: int
@@ -100,8 +109,9 @@ class PlanTotals(BaseModel):
     shipments: int
     units: int
     expected_units_saved: float
-    expected_value: float
-    cost: float
+    expected_value: float = Field(description="Margin recovered less unsold risk, before freight.")
+    unsold_risk: float = 0.0
+    cost: float = Field(description="Freight: per trip + per unit.")
     net_value: float
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from tools.plan_transfers.eligibility import movable_units, receivable_locations, usable_lanes
 from tools.plan_transfers.expected_sales import expected_sales, position_curves
 from tools.plan_transfers.problem import TransferProblem
+from tools.plan_transfers.value import position_value
 
 #: Pack counts at which each value curve is sampled; the last segment runs to the limit.
 PACK_GRID = np.array([0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 1 << 30])
@@ -70,8 +71,14 @@ def _segments(
     stock = problem.stock[locs, skus].astype(float)[:, None]
     sold = expected_sales(curves, stock + direction * pack * grid)
     width = np.diff(grid, axis=1)
-    price = np.array([problem.skus[j].price for j in skus])[:, None]
-    delta = direction * np.diff(sold, axis=1) * price
+    # A destination's gain is valued net of the received units that will not sell; a source only
+    # gives up margin. A source's loss comes out positive: its arcs carry it as a cost.
+    delta = direction * position_value(
+        problem.margin[locs, skus][:, None],
+        problem.unsold_cost[locs, skus][:, None],
+        np.diff(sold, axis=1),
+        pack * width if direction > 0 else 0.0,
+    )
     per_pack = np.divide(delta, width, out=np.zeros_like(delta), where=width > 0)
     rows, cols = np.nonzero(width > 0)
     return rows, width[rows, cols].astype(np.int64), per_pack[rows, cols]
@@ -200,8 +207,9 @@ def _first_pack_gain(problem: TransferProblem, locs: np.ndarray, skus: np.ndarra
     curves = position_curves(problem, locs, skus)
     stock = problem.stock[locs, skus].astype(float)
     sold = expected_sales(curves, np.stack([stock, stock + pack], axis=1))
-    price = np.array([problem.skus[j].price for j in skus])
-    return (sold[:, 1] - sold[:, 0]) * price
+    return position_value(
+        problem.margin[locs, skus], problem.unsold_cost[locs, skus], sold[:, 1] - sold[:, 0], pack
+    )
 
 
 def _candidate_pairs(

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from inventory.models import ChannelEntitlement, Lane, Location, Sku, StockPosition, Style
-from tools.context import ToolContext, ToolError, resolve_city
+from tools.context import ToolContext, ToolError, category_code, resolve_city
 from tools.forecast_demand.models import ForecastInput, ForecastOutput
 from tools.plan_transfers.eligibility import usable_lanes
 from tools.plan_transfers.models import PlanTransfersInput
@@ -32,6 +32,7 @@ from tools.plan_transfers.problem import (
     SkuNode,
     TransferProblem,
 )
+from tools.plan_transfers.value import ValueTermsError, load_value_terms
 
 ForecastProvider = Callable[[ToolContext, ForecastInput], ForecastOutput]
 QUANTILES = [0.1, 0.5, 0.9]
@@ -45,9 +46,19 @@ def default_forecast_provider(ctx: ToolContext, request: ForecastInput) -> Forec
 
 def _scoped_skus(conn: Connection, request: PlanTransfersInput) -> list[SkuNode]:
     query = select(
-        Sku.code, Style.code, Sku.size, Sku.size_index, Style.price, Style.core_sizes
+        Sku.code,
+        Style.code,
+        Sku.size,
+        Sku.size_index,
+        Style.price,
+        Style.core_sizes,
+        Style.cost,
+        Style.category,
     ).join(Style, Sku.style_code == Style.code)
-    categories = [*request.categories, *([request.category] if request.category else [])]
+    categories = [
+        category_code(conn, c)
+        for c in [*request.categories, *([request.category] if request.category else [])]
+    ]
     if categories:
         query = query.where(Style.category.in_(categories))  # type: ignore[attr-defined]
     if request.styles:
@@ -79,8 +90,10 @@ def _scoped_skus(conn: Connection, request: PlanTransfersInput) -> list[SkuNode]
             size_index=size_index,
             price=price,
             core=size in (core_sizes or []),
+            cost=cost,
+            category=category,
         )
-        for code, style, size, size_index, price, core_sizes in rows
+        for code, style, size, size_index, price, core_sizes, cost, category in rows
     ]
 
 
@@ -350,9 +363,12 @@ def build_problem(
             constraints=request.constraints,
             destinations=pool.destinations,
             demand_kind="counts",
+            value_terms=load_value_terms(ctx.settings.value_terms_file),
         )
     except ProblemError as exc:
         raise ToolError(str(exc), field=exc.field, value=exc.value) from exc
+    except ValueTermsError as exc:
+        raise ToolError(str(exc), field="value_terms_file") from exc
     return problem, forecast_out
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tools.plan_transfers.models import TransferConstraints
+from tools.plan_transfers.value import NEUTRAL_TERMS, ValueTerms, position_economics
 
 DEMAND_KINDS = ("quantiles", "counts")
 
@@ -43,6 +44,9 @@ class SkuNode:
     size_index: int
     price: float
     core: bool = False
+    cost: float = 0.0
+    """Landed unit cost: margin = price at the location − cost (``value.position_economics``)."""
+    category: str = ""
 
 
 @dataclass(frozen=True)
@@ -93,9 +97,17 @@ class TransferProblem:
     constraints: TransferConstraints = field(default_factory=TransferConstraints)
     destinations: frozenset[str] | None = None
     demand_kind: str = "quantiles"
+    value_terms: ValueTerms = NEUTRAL_TERMS
+    margin: np.ndarray = field(init=False, repr=False)
+    """Margin per unit sold at each (location, SKU): price at the location − unit cost."""
+    unsold_cost: np.ndarray = field(init=False, repr=False)
+    """Cost per moved unit that does not sell at each (location, SKU): return freight + markdown."""
 
     def __post_init__(self) -> None:
         validate_problem(self)
+        margin, unsold = position_economics(self.locations, self.skus, self.lanes, self.value_terms)
+        object.__setattr__(self, "margin", margin)
+        object.__setattr__(self, "unsold_cost", unsold)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -145,6 +157,8 @@ def validate_problem(problem: TransferProblem) -> None:
     for sku in problem.skus:
         if not np.isfinite(sku.price) or sku.price < 0:
             raise ProblemError(f"price {sku.price!r} of {sku.code}", field="skus", value=sku.price)
+        if not np.isfinite(sku.cost) or sku.cost < 0:
+            raise ProblemError(f"cost {sku.cost!r} of {sku.code}", field="skus", value=sku.cost)
     for name in ("stock", "atp", "min_display", "days_since_received", "demand_mean"):
         allow_inf = name == "days_since_received"
         _check_array(name, getattr(problem, name), (n_loc, n_sku), allow_inf=allow_inf)
@@ -188,6 +202,8 @@ class PlanLine:
     dest_days_to_stockout_before: float | None
     dest_days_to_stockout_after: float | None
     source_atp_after: int
+    unsold_risk: float = 0.0
+    """Expected cost of this line's units that do not sell (already out of ``expected_value``)."""
 
 
 @dataclass(frozen=True)
@@ -210,7 +226,8 @@ class SolvedShipment:
 
 @dataclass(frozen=True)
 class SolvedPlan:
-    """A plan and how it came about. ``objective`` = expected value recovered − transfer cost."""
+    """A plan and how it came about. ``objective`` = expected margin recovered − expected cost of
+    moved units that do not sell − freight (``value``)."""
 
     method: str
     shipments: list[SolvedShipment]

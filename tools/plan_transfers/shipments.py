@@ -1,8 +1,11 @@
 """From raw moves to explained shipments, and the rules that couple SKUs on a lane.
 
-Moves are valued exactly with E[min(S, D)]: a destination's gain and a source's loss are shared
-among the lines that cause them in proportion to units, so every line's numbers add up to the
-plan's objective. Shipment-level rules (fixed cost, minimum value, shipments per source and per
+Moves are valued exactly with E[min(S, D)] and the one value definition (``value``): margin on a
+destination's extra expected sales, less the expected cost of received units that do not sell,
+less the margin a source gives up; these are shared among the lines that cause them in proportion
+to units, so every line's numbers add up to the plan's objective.
+
+Shipment-level rules (fixed cost, minimum value, shipments per source and per
 destination, total cost cap) are enforced here by keeping the best shipments first; dropping a
 shipment only raises the value of those that stay (concavity), so one pass order is stable.
 """
@@ -15,6 +18,7 @@ import numpy as np
 
 from tools.plan_transfers.expected_sales import expected_sales, position_curves
 from tools.plan_transfers.problem import PlanLine, SolvedShipment, TransferProblem
+from tools.plan_transfers.value import position_value
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,8 @@ class LineNumbers:
 
     units_saved: np.ndarray
     value: np.ndarray
+    """Margin recovered less the expected cost of moved units that do not sell (``value``)."""
+    unsold_risk: np.ndarray
     cost: np.ndarray
     lane: np.ndarray
     shipment: np.ndarray
@@ -87,8 +93,13 @@ def line_numbers(problem: TransferProblem, moves: Moves, lane_of: np.ndarray) ->
     s_loc, s_sku, s_out, s_inv = _net_by_position(moves.source, moves.sku, qty, n_sku)
     gain = _position_change(problem, d_loc, d_sku, d_in)
     loss = -_position_change(problem, s_loc, s_sku, -s_out)
-    units_saved = gain[d_inv] * qty / d_in[d_inv] - loss[s_inv] * qty / s_out[s_inv]
-    price = np.array([problem.skus[j].price for j in moves.sku.tolist()])
+    d_share, s_share = qty / d_in[d_inv], qty / s_out[s_inv]
+    units_saved = gain[d_inv] * d_share - loss[s_inv] * s_share
+    dest_margin = problem.margin[d_loc, d_sku]
+    dest_unsold = problem.unsold_cost[d_loc, d_sku]
+    dest_value = position_value(dest_margin, dest_unsold, gain, d_in)
+    source_value = position_value(problem.margin[s_loc, s_sku], 0.0, -loss, 0.0)
+    unsold_risk = dest_margin * gain - dest_value
     lanes = problem.lanes
     lane = lane_of[moves.source, moves.dest]
     ship_lanes, shipment = np.unique(lane, return_inverse=True)
@@ -98,7 +109,8 @@ def line_numbers(problem: TransferProblem, moves: Moves, lane_of: np.ndarray) ->
     )
     return LineNumbers(
         units_saved=units_saved,
-        value=units_saved * price,
+        value=dest_value[d_inv] * d_share + source_value[s_inv] * s_share,
+        unsold_risk=unsold_risk[d_inv] * d_share,
         cost=cost,
         lane=ship_lanes,
         shipment=shipment,
@@ -138,6 +150,7 @@ def value_moves(
                 dest_days_to_stockout_before=None if np.isnan(before[r]) else float(before[r]),
                 dest_days_to_stockout_after=None if np.isnan(after[r]) else float(after[r]),
                 source_atp_after=int(atp_after[r]),
+                unsold_risk=float(nums.unsold_risk[r]),
             )
             for r in rows.tolist()
         ]

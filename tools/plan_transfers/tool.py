@@ -22,7 +22,8 @@ def plan_transfers(
     *,
     forecast_provider: ForecastProvider | None = None,
 ) -> TransferPlan:
-    """Size-level transfers that maximise expected sales recovered minus transfer cost."""
+    """Size-level transfers that maximise expected margin recovered minus freight minus the
+    expected cost of moved units that do not sell (``value``)."""
     problem, forecast = build_problem(ctx, request, forecast_provider or default_forecast_provider)
     solved = solve(problem, method=request.solver, time_limit_s=request.time_limit_s)
     return to_transfer_plan(
@@ -50,6 +51,7 @@ def to_transfer_plan(
                         expected_units_saved=round(line.expected_units_saved, 3),
                         expected_value=round(line.expected_value, 2),
                         cost=round(line.cost, 2),
+                        unsold_risk=round(line.unsold_risk, 2),
                         dest_days_to_stockout_before=_round(line.dest_days_to_stockout_before),
                         dest_days_to_stockout_after=_round(line.dest_days_to_stockout_after),
                         source_atp_after=line.source_atp_after,
@@ -71,6 +73,7 @@ def to_transfer_plan(
             sum(line.expected_units_saved for s in solved.shipments for line in s.lines), 3
         ),
         expected_value=round(sum(s.expected_value for s in solved.shipments), 2),
+        unsold_risk=round(sum(line.unsold_risk for s in solved.shipments for line in s.lines), 2),
         cost=round(sum(s.cost for s in solved.shipments), 2),
         net_value=round(solved.objective, 2),
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tools.plan_transfers.value import net_value, position_value
 from tools.recommend_promos.models import MarkdownOption
 
 SALVAGE_SHARE = 0.3
@@ -43,7 +44,13 @@ class StyleStock:
             weeks_of_cover_after=round(self.on_hand / rate, 2) if rate > 0 else 999.0,
         )
 
-    def transfer_margin(self, units_sold_elsewhere: float, transfer_cost: float) -> float:
-        """Margin gained by selling ``units_sold_elsewhere`` of the excess at full price there
-        instead of clearing them at salvage here."""
-        return units_sold_elsewhere * (self.price - SALVAGE_SHARE * self.cost) - transfer_cost
+    def transfer_margin(
+        self, units_sold_elsewhere: float, dest_margin: float, transfer_cost: float
+    ) -> float:
+        """Net value of selling ``units_sold_elsewhere`` of the excess at the destination instead
+        of clearing them at salvage here: the plan-value definition (``tools.plan_transfers.
+        value``: margin at the destination's price on the units sold, less freight) plus the
+        clearance loss the source no longer takes."""
+        moved = position_value(dest_margin, 0.0, units_sold_elsewhere, units_sold_elsewhere)
+        avoided_clearance = units_sold_elsewhere * (1 - SALVAGE_SHARE) * self.cost
+        return net_value(moved, transfer_cost) + avoided_clearance

@@ -17,8 +17,9 @@ import numpy as np
 from sqlmodel import Session, col, select
 
 from inventory.models import DailySales, Lane, Location, Sku, StockPosition, Style
-from tools.context import ToolContext, ToolError, resolve_city
+from tools.context import ToolContext, ToolError, category_code, resolve_city
 from tools.forecast_demand.models import ForecastInput, ForecastOutput
+from tools.plan_transfers.value import ValueTerms, load_value_terms
 from tools.recommend_promos.economics import StyleStock
 from tools.recommend_promos.elasticity import Elasticity, estimate_elasticity
 from tools.recommend_promos.models import (
@@ -77,7 +78,7 @@ def _scope_locations(session: Session, request: PromoInput) -> tuple[list[Place]
 def _styles(session: Session, request: PromoInput) -> list[Style]:
     query = select(Style)
     if request.category:
-        query = query.where(Style.category == request.category)
+        query = query.where(Style.category == category_code(session, request.category))
     if request.styles:
         query = query.where(col(Style.code).in_(request.styles))
     styles = list(session.exec(query.order_by(col(Style.code))).all())
@@ -121,6 +122,7 @@ def recommend_promos(
     ctx: ToolContext, request: PromoInput, *, forecast_provider: ForecastProvider | None = None
 ) -> PromoOutput:
     forecast = forecast_provider or default_forecast_provider
+    terms = load_value_terms(ctx.settings.value_terms_file)
     notes: list[str] = []
     with ctx.read() as session:
         judged, peers = _scope_locations(session, request)
@@ -193,7 +195,9 @@ def recommend_promos(
             econ = StyleStock(on_hand, rate, price, cost, max(horizon, 1.0 / 7.0))
             options = [econ.markdown(d, elasticity.value) for d in sorted(request.ladder)]
             best = max(options, key=lambda o: o.margin_impact)
-            alternative = _transfer_alternative(loc, code, econ, peers, tiers, stock, weekly, lanes)
+            alternative = _transfer_alternative(
+                loc, code, econ, peers, tiers, stock, weekly, lanes, terms
+            )
             recommendations.append(
                 _recommendation(
                     code,
@@ -226,6 +230,7 @@ def _transfer_alternative(
     stock: dict[tuple[str, str], int],
     weekly: dict[tuple[str, str], float],
     lanes: dict[tuple[str, str], tuple[float, float]],
+    terms: ValueTerms,
 ) -> TransferAlternative | None:
     excess = int(econ.on_hand - econ.weekly_rate * econ.horizon_weeks)
     best: TransferAlternative | None = None
@@ -242,7 +247,8 @@ def _transfer_alternative(
         if units <= 0:
             continue
         cost = units * lane[0] + lane[1]
-        net = econ.transfer_margin(units, cost)
+        dest_margin = max(econ.price * terms.price_factor(dest.tier) - econ.cost, 0.0)
+        net = econ.transfer_margin(units, dest_margin, cost)
         if best is None or net > best.net_value:
             best = TransferAlternative(
                 dest=dest.code,
@@ -269,7 +275,7 @@ def _recommendation(
     transfer_value = alternative.net_value if alternative else 0.0
     if alternative is not None and transfer_value > max(best.margin_impact, 0.0):
         verdict = (
-            f"transfer: {alternative.units} units to {alternative.dest} at full price adds "
+            f"transfer: {alternative.units} units to {alternative.dest} adds "
             f"{transfer_value:,.0f} CNY margin (best markdown {best.depth:.0%}: "
             f"{best.margin_impact:,.0f})"
         )

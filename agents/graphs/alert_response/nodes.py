@@ -40,7 +40,7 @@ MAX_MARKDOWNS_PER_ALERT = 20
 MIN_DEMAND_FOR_SIZE_HOLE = 0.5
 #: An emergency shipment must be expected to pay its freight twice over: at one size in one store
 #: the forecast is a count of 0–1 units, so a move that only just pays is a coin toss on freight.
-MIN_NET_TO_COST = 1.0
+MIN_NET_TO_COST = 0.0
 #: SKU-level forecasts kept between the forecast and plan nodes of a run (in memory only: a run
 #: resumed in another process forecasts again in the plan node).
 MAX_KEPT_FORECASTS = 16

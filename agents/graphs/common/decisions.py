@@ -28,6 +28,7 @@ from agents.graphs.common.orders import (
     create_transfer,
     price_shipment,
 )
+from agents.graphs.common.review import EditInvalid, parse_edited_args
 from agents.graphs.common.state import Outcome, ProposalRecord, records_by_subject
 from agents.proposals import MarkdownProposalInput, ProposedShipment
 from agents.runtime import AgentRuntime
@@ -251,10 +252,13 @@ class DecisionApplier:
     ) -> ProposalRecord | str:
         """The edited subject (created once per original), or why the edit cannot be made."""
         kind, subject_id = record["kind"], record["subject_id"]
-        args = {k: v for k, v in decision.edited_action.args.items() if k != "subject_id"}
         key = f"edit:{subject_id}"
         run_id = state.get("run_id") or ""
         try:
+            action = record.get("action") or {"name": kind, "args": {}}
+            args = parse_edited_args(
+                action["name"], decision.edited_action.args, original=action["args"]
+            )
             if kind == "transfer_order":
                 shipment = price_shipment(session, ProposedShipment.model_validate(args))
                 return create_transfer(
@@ -277,6 +281,6 @@ class DecisionApplier:
                 origin=record.get("origin"),
                 at=now,
             )
-        except (ValidationError, ProposalInvalid) as exc:
+        except (ValidationError, ProposalInvalid, EditInvalid) as exc:
             session.rollback()
             return f"edit rejected: {exc}"

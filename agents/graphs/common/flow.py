@@ -24,7 +24,7 @@ from agents.approvals import (
     ReviewConfig,
     open_approval,
 )
-from agents.graphs.common import subjects
+from agents.graphs.common import review, subjects
 from agents.graphs.common.decisions import DecisionApplier
 from agents.graphs.common.failures import fail_proposal
 from agents.graphs.common.grounding import Recorded, pool_proposal, refusal
@@ -37,10 +37,11 @@ from inventory.models import ApprovalStatus
 
 FlowState = dict[str, Any]
 
-#: The graph's side of ``inventory.db.retrying``: the same conflicts, retried the same way.
-STOCK_WRITE_RETRY = RetryPolicy(
-    initial_interval=0.05, backoff_factor=2.0, max_attempts=5, jitter=True, retry_on=is_transient
-)
+
+#: The side-effecting nodes run again when PostgreSQL aborts their transaction as a deadlock
+#: victim (e.g. approving an order while the dispatcher books another from the same DC): each
+#: step is idempotent (decided approvals and movement keys are found, not redone).
+TRANSIENT_RETRY = RetryPolicy(retry_on=is_transient, max_attempts=4, initial_interval=0.2)
 
 
 class ApprovalFlow:
@@ -52,12 +53,10 @@ class ApprovalFlow:
         Both assistants enter it at ``gate`` and leave at ``done``; wiring it here keeps the one
         path every side effect takes in one place.
         """
-        # The nodes that write stock re-run on a database conflict (a PostgreSQL deadlock):
-        # each is idempotent, and a failed node's transaction was rolled back whole.
-        graph.add_node("gate", self.gate, retry_policy=STOCK_WRITE_RETRY)
+        graph.add_node("gate", self.gate, retry_policy=TRANSIENT_RETRY)
         graph.add_node("await_decisions", self.await_decisions)
-        graph.add_node("apply_decisions", self.apply_decisions, retry_policy=STOCK_WRITE_RETRY)
-        graph.add_node("execute", self.execute, retry_policy=STOCK_WRITE_RETRY)
+        graph.add_node("apply_decisions", self.apply_decisions, retry_policy=TRANSIENT_RETRY)
+        graph.add_node("execute", self.execute, retry_policy=TRANSIENT_RETRY)
         graph.add_edge("gate", "execute")
         graph.add_edge("await_decisions", "apply_decisions")
         graph.add_conditional_edges("apply_decisions", self.route_after_apply)
@@ -201,29 +200,30 @@ class ApprovalFlow:
         judged = state.get("judged") or {}
         notes: dict[str, str] = state.get("review_notes") or {}
         pending = list(state.get("pending") or [])
+        labels = review.sku_labels(self.runtime.engine, [records[s] for s in pending])
         requests: list[ActionRequest] = []
         for subject_id in pending:
             record, verdict = records[subject_id], judged[subject_id]
-            lines = [
-                f"{record.get('summary', subject_id)} [{record['kind']} {subject_id}]",
-                f"asked by {record['requested_by']}; policy: {'; '.join(verdict['rules'])}",
-                f"approvers needed: {verdict['approvers_required']} with role "
-                f"{' or '.join(verdict['approver_roles'])}; expires {verdict['expires_at']}",
-            ]
-            if note := notes.get(subject_id) or notes.get("*"):
-                lines.append(f"note: {note}")
             action = record.get("action") or {"name": record["kind"], "args": {}}
             requests.append(
                 ActionRequest(
                     name=action["name"],
                     args={**action["args"], "subject_id": subject_id},
-                    description="\n".join(lines),
+                    description=review.describe(
+                        record,
+                        verdict,
+                        note=notes.get(subject_id) or notes.get("*"),
+                        labels=labels,
+                    ),
                 )
             )
         names = sorted({r.name for r in requests})
         request = HITLRequest(
             action_requests=requests,
-            review_configs=[ReviewConfig(action_name=name) for name in names],
+            review_configs=[
+                ReviewConfig(action_name=name, args_schema=review.args_schema(name))
+                for name in names
+            ],
         )
         raw = interrupt(request.model_dump(mode="json"))
         if isinstance(raw, dict) and "recheck" in raw:

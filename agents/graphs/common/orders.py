@@ -157,17 +157,26 @@ def create_transfer(
         cost=shipment.cost,
         depth=None,
         emergency=emergency,
+        net_value=shipment.net_value if shipment.expected_value else None,
         summary=(
             f"{shipment.source} → {shipment.dest}: {shipment.units} units, "
-            f"retail value ¥{value:,.0f}, cost ¥{shipment.cost:,.0f}"
-            + (
-                f", expected sales saved ¥{shipment.expected_value:,.0f}"
-                if shipment.expected_value
-                else ""
-            )
+            f"retail value ¥{value:,.0f}, freight ¥{shipment.cost:,.0f}, " + _value_note(shipment)
         ),
         action=shipment_action(shipment),
         origin=origin,
+        expected_value=shipment.expected_value or None,
+        reason=reason,
+    )
+
+
+def _value_note(shipment: Shipment) -> str:
+    """The plan's value of a shipment, as the approver sees it (``tools.plan_transfers.value``)."""
+    if not shipment.expected_value:
+        return "expected value not assessed (no forecast behind this proposal)"
+    risk = sum(line.reason.unsold_risk for line in shipment.lines)
+    return (
+        f"expected net value ¥{shipment.net_value:,.0f} (margin recovered "
+        f"¥{shipment.expected_value + risk:,.0f} − unsold risk ¥{risk:,.0f} − freight)"
     )
 
 
@@ -224,4 +233,7 @@ def create_markdown(
         summary=f"markdown {proposal.style} at {where}: {proposal.depth:.0%} off",
         action={"name": "markdown", "args": proposal.model_dump(exclude={"reason"})},
         origin=origin,
+        expected_value=expected.get("expected_revenue"),
+        margin_impact=expected.get("margin_impact"),
+        reason=proposal.reason,
     )

@@ -21,13 +21,17 @@ class ProposalRecord(TypedDict, total=False):
     subject_id: str
     requested_by: str
     units: int
-    value: float
+    value: float  # retail value of the goods (what the policy limits)
     cost: float
+    net_value: float | None  # expected net value of the plan (tools.plan_transfers.value)
     depth: float | None
     emergency: bool
     summary: str
     action: dict[str, Any]  # {"name", "args"}: what a human sees and may edit
     origin: str | None  # the tool call that proposed it (ops_chat)
+    expected_value: float | None  # expected sales saved / revenue, for the reviewer
+    margin_impact: float | None  # markdowns
+    reason: str  # why it was proposed, for the reviewer
 
 
 class Outcome(TypedDict, total=False):

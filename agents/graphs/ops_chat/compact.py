@@ -22,7 +22,7 @@ PAGE_ARG = "page"
 #: Tokens a tool result may take when the model has no window (offline planner, scripted model):
 #: a cap on checkpoint size, not on what a reader can hold (≈ the former 60,000 characters).
 UNBOUNDED_RESULT_TOKENS = 17_000
-#: Rows never shown per list below this many, whatever the budget says (a page must progress).
+#: Rows a page is sized for at least (a page must progress); the budget may still cut them.
 MIN_ROWS = 1
 
 
@@ -128,4 +128,26 @@ def summarise(
         chosen, info = _page_of(tool, rows, share, page if primary else 1, for_model)
         out[key], out[f"{key}_page"] = chosen, info
         remaining -= approx_tokens(dumps({key: chosen, f"{key}_page": info}))
-    return dumps(out)
+    return _within(out, max_tokens)
+
+
+def _within(out: dict[str, Any], max_tokens: int) -> str:
+    """The budget is a hard limit: drop the last shown rows (longest list first) until the text
+    fits, keeping each list's ``shown`` true; the totals and page notes always stay."""
+    text = dumps(out)
+    while approx_tokens(text) > max_tokens:
+        shown = [k for k, v in out.items() if isinstance(v, list) and v and f"{k}_page" in out]
+        if not shown:
+            break
+        # Lists keep their last row longest, so every page still shows (and pages past) one.
+        several = [k for k in shown if len(out[k]) > 1] or shown
+        key = max(several, key=lambda k: len(dumps(out[k])))
+        out[key] = out[key][:-1]
+        info = out[f"{key}_page"]
+        first, _, total = info["shown"].partition(" of ")
+        start = int(first.split("-")[0])
+        info["shown"] = (
+            f"{start}-{start + len(out[key]) - 1} of {total}" if out[key] else f"0 of {total}"
+        )
+        text = dumps(out)
+    return text

@@ -1,6 +1,6 @@
 """network vocabulary: regions, cities and categories as rows
 
-Revision ID: 0002
+Revision ID: 0002_network_vocabulary
 Revises: 0001
 Create Date: 2026-12-02 05:45:00
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = "0002"
+revision: str = "0002_network_vocabulary"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

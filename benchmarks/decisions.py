@@ -1,0 +1,345 @@
+"""Do the decisions pay? One JSON line: the forecast's rain response and what the plans earned.
+
+    .venv/bin/python benchmarks/decisions.py        # every rain scenario, 3 planners
+    .venv/bin/python benchmarks/decisions.py --limit 2 --planners optimizer --no-forecast-check
+
+Two parts (issue 10 §5):
+
+- **forecast**: (a) through the tool the planner calls, on each act scenario's world at its
+  clock: the forecast of the city's store rain gear (style level) with every band's
+  representative amount given as an alert, ÷ the same forecast on a dry day — the uplift per
+  band — against the world's own multiplier (``inventory.demo_world.params``); and on the
+  scenarios' real wet days, forecast ÷ realised demand per city × category (realised = the
+  world's ``future_demand`` the planner never sees); (b) the forecast engineer's own check
+  (``tools.forecast_demand.rain_check.pool_rain_check``) on ``--rain-check-worlds`` of them.
+- **decisions**: the rain scenarios through the eval harness with each planner in the same run —
+  the shipped optimizer, a do-nothing agent and a greedy peer (``evals.planners``): mean capture of
+  the hindsight-optimal net value (margin-based, over the `act` scenarios), share with positive
+  net value, sell-through of moved units within the replay window, policy violations, and freight
+  and net value on the false alarms. Targets are reported beside the numbers, never enforced here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlmodel import Session, select
+
+from evals.planners import PLANNERS
+from evals.runner import RunOptions, run_suite
+from evals.scenario import Scenario, load_scenarios
+from evals.world import build_world
+from inventory.demo_world.params import DemandParameters
+from inventory.demo_world.vocabulary import DEMO_VOCABULARY
+from inventory.models import FutureDemand, Location, Sku, Style
+from inventory.vocabulary import RainBand
+from tools.context import ToolContext
+from tools.forecast_demand.models import ForecastInput, RainScenario
+from tools.forecast_demand.tool import forecast_demand
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "evals" / "scenarios"
+#: The scenarios run on demo worlds, whose vocabulary is the demo retailer's.
+RAIN_CATEGORIES = DEMO_VOCABULARY.rain_categories
+resolve_city = DEMO_VOCABULARY.resolve_city
+#: A representative daily amount inside each wet CMA band.
+BAND_MM = {
+    RainBand.LIGHT: 5.0,
+    RainBand.MODERATE: 17.0,
+    RainBand.HEAVY: 37.0,
+    RainBand.RAINSTORM: 75.0,
+}
+TARGETS = {
+    "uplift_within": 0.25,
+    "wet_day_ratio": [0.8, 1.25],
+    "mean_capture": 0.70,
+    "positive_net_share": 0.90,
+    "sell_through": 0.50,
+    "policy_violations": 0,
+    "false_alarm_max_freight": 500.0,
+    "false_alarm_min_net": -500.0,
+}
+
+
+def _alert(scenario: Scenario) -> dict[str, Any] | None:
+    alert = scenario.trigger.alert
+    if alert is None or alert.payload.get("type", "rain") != "rain":
+        return None
+    return alert.payload
+
+
+def _store_rain_forecast(
+    ctx: ToolContext, city: str, stores: list[str], mm: float, days: int
+) -> dict[str, float]:
+    """Category → forecast units of the rain SKUs at the city's stores over ``days`` from the
+    clock, with ``mm`` a day given as the alert would give it (SKU level: the planner's model)."""
+    with ctx.read() as session:
+        category_of = {
+            sku: category
+            for sku, category in session.exec(
+                select(Sku.code, Style.category)
+                .join(Style, Style.code == Sku.style_code)
+                .where(Style.category.in_(sorted(RAIN_CATEGORIES)))  # type: ignore[attr-defined]
+            ).all()
+        }
+    rain = [RainScenario(city=city, start=ctx.today, days=days, precipitation_mm_per_day=mm)]
+    result = forecast_demand(
+        ctx,
+        ForecastInput(
+            skus=sorted(category_of),
+            locations=stores,
+            level="sku",
+            horizon_days=days,
+            rain=rain,
+            limit_series=200_000,
+        ),
+    )
+    out: dict[str, float] = defaultdict(float)
+    for series in result.series:
+        out[category_of[series.sku or ""]] += series.total_mean
+    return dict(out)
+
+
+def _realised(engine: Any, stores: list[str], day: dt.date) -> dict[str, float]:
+    with Session(engine) as session:
+        rows = session.exec(
+            select(Style.category, FutureDemand.units)
+            .join(Sku, Sku.code == FutureDemand.sku_code)
+            .join(Style, Style.code == Sku.style_code)
+            .where(
+                FutureDemand.date == day,
+                FutureDemand.location_code.in_(stores),  # type: ignore[attr-defined]
+            )
+        ).all()
+    out: dict[str, float] = defaultdict(float)
+    for category, units in rows:
+        if category in RAIN_CATEGORIES:
+            out[category] += units
+    return dict(out)
+
+
+def forecast_check(scenarios: list[Scenario], workdir: Path) -> dict[str, Any]:
+    truth = DemandParameters().rain_uplift
+    uplift: dict[str, list[float]] = defaultdict(list)
+    ratios: list[dict[str, Any]] = []
+    for scenario in scenarios:
+        payload = _alert(scenario)
+        if payload is None:
+            continue
+        world = build_world(scenario, workdir / "forecast-check", None)
+        try:
+            ctx = ToolContext(engine=world.engine, now=scenario.clock, settings=world.settings)
+            city = resolve_city(str(payload["city"]))
+            with Session(world.engine) as session:
+                stores = list(
+                    session.exec(
+                        select(Location.code).where(Location.kind == "store", Location.city == city)
+                    )
+                )
+            dry = _store_rain_forecast(ctx, city, stores, 0.0, 1)
+            dry_total = sum(dry.values())
+            for band, mm in BAND_MM.items():
+                wet = sum(_store_rain_forecast(ctx, city, stores, mm, 1).values())
+                if dry_total > 0:
+                    uplift[str(band)].append(wet / dry_total)
+            day = scenario.clock.date()
+            observed = scenario.weather_check
+            if observed is not None and observed.band in ("heavy", "rainstorm"):
+                mm = float(payload.get("mm", 0.0)) * 24 / float(payload.get("hours", 24))
+                forecast = _store_rain_forecast(ctx, city, stores, mm, 1)
+                realised = _realised(world.engine, stores, day)
+                for category in sorted(RAIN_CATEGORIES):
+                    real = realised.get(category, 0.0)
+                    ratios.append(
+                        {
+                            "scenario": scenario.id,
+                            "city": city,
+                            "category": category,
+                            "band": observed.band,
+                            "forecast": round(forecast.get(category, 0.0), 2),
+                            "realised": real,
+                            "ratio": round(forecast.get(category, 0.0) / real, 3) if real else None,
+                        }
+                    )
+        finally:
+            world.dispose()
+    per_band = {}
+    for band, values in uplift.items():
+        true = truth[RainBand(band)]
+        mean = sum(values) / len(values)
+        per_band[band] = {
+            "forecast_uplift": round(mean, 3),
+            "min": round(min(values), 3),
+            "max": round(max(values), 3),
+            "true_multiplier": true,
+            "ratio_to_true": round(mean / true, 3),
+            "worlds": len(values),
+        }
+    defined = [r["ratio"] for r in ratios if r["ratio"] is not None]
+    pooled_f = sum(r["forecast"] for r in ratios)
+    pooled_r = sum(r["realised"] for r in ratios)
+    in_range = [r for r in defined if 0.8 <= r <= 1.25]
+    return {
+        "uplift_per_band": per_band,
+        "wet_day_city_category": {
+            "cells": len(ratios),
+            "defined": len(defined),
+            "median_ratio": round(sorted(defined)[len(defined) // 2], 3) if defined else None,
+            "pooled_ratio": round(pooled_f / pooled_r, 3) if pooled_r else None,
+            "share_in_0.8_1.25": round(len(in_range) / len(defined), 3) if defined else None,
+            "cells_detail": ratios,
+        },
+    }
+
+
+def pool_checks(scenarios: list[Scenario], workdir: Path, worlds: int) -> list[dict[str, Any]]:
+    """The forecast engineer's rain check (tools.forecast_demand.rain_check) on the first
+    ``worlds`` act worlds: per-band uplift the model estimated vs the world's truth, and city ×
+    category forecast ÷ realised after the clock on heavy days."""
+    from tools.forecast_demand.rain_check import pool_rain_check
+
+    out = []
+    for scenario in scenarios[:worlds]:
+        world = build_world(scenario, workdir / "rain-check", None)
+        try:
+            report = pool_rain_check(world.engine, scenario.clock.date(), origins=2)
+        finally:
+            world.dispose()
+        history, future = report["history"], report.get("future") or {}
+        out.append(
+            {
+                "scenario": scenario.id,
+                "bands_at_clock": [
+                    {
+                        k: b[k]
+                        for k in ("band", "channel", "categories", "estimated", "true", "ratio")
+                    }
+                    for b in report["bands_at_clock"]
+                    if b["categories"] == "rain" and b["channel"] == "store"
+                ],
+                "response_75mm_vs_dry": history.get("response_75mm_vs_dry"),
+                "history_wet_ratio_pooled": history.get("wet_ratio_pooled"),
+                "future_wet_ratio_pooled": future.get("wet_ratio_pooled"),
+                "future_wet_ratio_median": future.get("wet_ratio_median"),
+                "future_wet_share_in_target": future.get("wet_share_in_target"),
+                "future_heavy_city_days": future.get("heavy_city_days"),
+            }
+        )
+    return out
+
+
+def decision_summary(result: Any, scenarios: list[Scenario]) -> dict[str, Any]:
+    roles = {s.id: s.role for s in scenarios}
+    captures: list[float] = []
+    nets: list[float] = []
+    moved = sold = violations = 0.0
+    false_alarms: list[dict[str, Any]] = []
+    per_scenario: dict[str, dict[str, Any]] = {}
+    for summary in result.scenarios:
+        trial = summary.trials[0]
+        kpis = trial.kpis or {}
+        role = roles.get(summary.id, "other")
+        violations += kpis.get("policy_violations") or 0.0
+        moved += kpis.get("units_transferred") or 0.0
+        sold += kpis.get("transferred_units_sold") or 0.0
+        net = kpis.get("net_value")
+        per_scenario[summary.id] = {
+            "role": role,
+            "passed": trial.passed,
+            "net_value": net,
+            "hindsight_net_value": kpis.get("hindsight_net_value"),
+            "capture_share": kpis.get("capture_share"),
+            "units_transferred": kpis.get("units_transferred"),
+            "transferred_units_sold": kpis.get("transferred_units_sold"),
+            "transfer_cost": kpis.get("transfer_cost"),
+            "failures": trial.failure_reasons[:3],
+        }
+        if role == "act":
+            captures.append(kpis.get("capture_share") or 0.0)
+            nets.append(net or 0.0)
+        if role == "false-alarm":
+            false_alarms.append(
+                {"id": summary.id, "freight": kpis.get("transfer_cost"), "net_value": net}
+            )
+    return {
+        "act_scenarios": len(captures),
+        "mean_capture": round(sum(captures) / len(captures), 4) if captures else None,
+        "positive_net_share": (round(sum(n > 0 for n in nets) / len(nets), 4) if nets else None),
+        "units_moved": moved,
+        "moved_units_sold": sold,
+        "sell_through": round(sold / moved, 4) if moved else None,
+        "policy_violations": violations,
+        "false_alarms": false_alarms,
+        "false_alarm_max_freight": max((f["freight"] or 0.0 for f in false_alarms), default=None),
+        "false_alarm_min_net": min((f["net_value"] or 0.0 for f in false_alarms), default=None),
+        "passed": sum(s["passed"] for s in per_scenario.values()),
+        "scenarios": per_scenario,
+    }
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    scenarios = [
+        s for s in load_scenarios(Path(args.scenarios), select=args.select) if "rain" in s.tags
+    ]
+    if args.limit:
+        # Keep each role represented when cutting down for a quick check.
+        by_role: dict[str, list[Scenario]] = defaultdict(list)
+        for s in scenarios:
+            by_role[s.role].append(s)
+        scenarios = [s for group in by_role.values() for s in group[: args.limit]]
+    out: dict[str, Any] = {
+        "benchmark": "decisions",
+        "scenarios": len(scenarios),
+        "targets": TARGETS,
+    }
+    with tempfile.TemporaryDirectory(prefix="stockpilot-decisions-") as tmp:
+        work = Path(tmp)
+        if args.forecast_check:
+            started = time.perf_counter()
+            act = [s for s in scenarios if s.role == "act"]
+            out["forecast"] = forecast_check(act, work)
+            if args.rain_check_worlds:
+                out["forecast"]["rain_check"] = pool_checks(act, work, args.rain_check_worlds)
+            out["forecast"]["wall_s"] = round(time.perf_counter() - started, 1)
+        out["planners"] = {}
+        for name in args.planners.split(","):
+            if name not in PLANNERS:
+                raise SystemExit(f"--planners: unknown {name!r}; choose from {PLANNERS}")
+            started = time.perf_counter()
+            result = run_suite(
+                scenarios,
+                RunOptions(workdir=work / name, llm="offline", planner=name),  # type: ignore[arg-type]
+            )
+            summary = decision_summary(result, scenarios)
+            summary["wall_s"] = round(time.perf_counter() - started, 1)
+            out["planners"][name] = summary
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenarios", default=str(SCENARIOS))
+    parser.add_argument("--select", default="rain", help="Scenario ids or tags containing this.")
+    parser.add_argument("--limit", type=int, default=0, help="At most this many per role.")
+    parser.add_argument("--planners", default=",".join(PLANNERS))
+    parser.add_argument("--forecast-check", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument(
+        "--rain-check-worlds",
+        type=int,
+        default=1,
+        help="Act worlds on which to run forecast's pool_rain_check (0: none; it fits models).",
+    )
+    print(json.dumps(run(parser.parse_args()), default=str))
+
+
+if __name__ == "__main__":
+    main()
