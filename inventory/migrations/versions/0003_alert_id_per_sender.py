@@ -1,7 +1,7 @@
 """alert ids are unique per sender, not across senders
 
 Revision ID: 0003
-Revises: 0002
+Revises: 0002_network_vocabulary
 Create Date: 2026-12-02 06:00:00
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0003"
-down_revision: str | None = "0002"
+down_revision: str | None = "0002_network_vocabulary"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
