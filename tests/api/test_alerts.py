@@ -95,6 +95,7 @@ def test_alert_ids_are_per_sender(api_settings: Settings, sqlite_engine: Engine)
     from tests.api.conftest import tiny_catalog
 
     seed_demo_keys(sqlite_engine)
+    knows_shanghai(sqlite_engine)
     settings = api_settings.model_copy(
         update={"alert_secrets": {SENDER: SECRET, "other-weather": "other-secret"}}
     )
