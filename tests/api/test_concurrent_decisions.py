@@ -23,7 +23,7 @@ from api.auth import seed_demo_keys
 from api.worker import Worker
 from inventory.config import Settings
 from inventory.models import Approval, Run
-from tests.api.conftest import KEYS, free_port, tiny_catalog
+from tests.api.conftest import KEYS, free_port, knows_shanghai, tiny_catalog
 from tests.api.test_alerts import post_alert, weather
 
 DECISIONS = 50
@@ -37,6 +37,7 @@ def server(engine: Engine, tmp_path) -> Iterator[tuple[str, Engine]]:
         alert_secrets={"demo-weather": "demo-weather-secret"},
     )
     seed_demo_keys(engine)
+    knows_shanghai(engine)
     with open_checkpointer(settings) as saver:
         app = create_app(settings, engine=engine, catalog=tiny_catalog(engine, saver))
         port = free_port()
