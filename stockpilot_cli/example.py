@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import secrets
+import shutil
 import socket
 import threading
 import time
@@ -137,6 +139,8 @@ def running_service(settings: Settings, engine: Engine) -> Iterator[str]:
     from api.app import create_app
 
     app = create_app(settings, engine=engine, run_worker=True)
+    for noisy in ("mcp", "httpx"):  # their per-request INFO lines would bury the story
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -334,7 +338,8 @@ def example_command(
     for stale in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
         stale.unlink(missing_ok=True)
     url = make_url(f"sqlite:///{db}").render_as_string(hide_password=False)
-    data_dir = db.parent / "data"
+    data_dir = db.parent / "data"  # fitted models and the simulated systems' state: fresh too
+    shutil.rmtree(data_dir, ignore_errors=True)
     settings = example_settings(url, data_dir, directory)
     engine = make_engine(url)
     schema.upgrade(engine)
