@@ -104,16 +104,19 @@ def world_clock(engine: Engine) -> Clock:
     return now
 
 
-def ticking_world_clock(engine: Engine) -> Clock:
+def ticking_world_clock(
+    engine: Engine, *, monotonic: Callable[[], float] = time.monotonic
+) -> Clock:
     """The world's clock advancing in real time (whole seconds) from when this clock was made.
 
     The demo service runs for hours, and approvals must expire and retries come due in it as
     they would in a real pool. A move of the stored clock (an eval, a test) is followed at once.
+    ``monotonic`` is the elapsed-time source, injectable so a test never patches the process's.
     """
-    started = time.monotonic()
+    started = monotonic()
 
     def now() -> dt.datetime:
-        elapsed = int(time.monotonic() - started)
+        elapsed = int(monotonic() - started)
         return _required_world_now(engine) + dt.timedelta(seconds=elapsed)
 
     return now

@@ -70,12 +70,11 @@ def test_demo_mode_reads_the_worlds_clock_even_when_the_wall_moves(engine: Engin
 
 
 def test_the_services_world_clock_ticks_from_its_start_and_follows_moves(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch
+    engine: Engine,
 ) -> None:
     set_world_clock(engine, WORLD_NOW)
     seconds = iter([100.0, 100.4, 161.9, 170.0])
-    monkeypatch.setattr("inventory.clock.time.monotonic", lambda: next(seconds))
-    clock = ticking_world_clock(engine)  # made at t=100
+    clock = ticking_world_clock(engine, monotonic=lambda: next(seconds))  # made at t=100
     assert clock() == WORLD_NOW  # 0.4 s later: whole seconds only
     assert clock() == WORLD_NOW + dt.timedelta(seconds=61)
     set_world_clock(engine, WORLD_NOW + dt.timedelta(days=1))  # an eval moves the world
