@@ -165,15 +165,3 @@ def _recorded_principal(run: Run) -> Principal:
         roles = [Role(r) for r in who.get("roles") or [] if r in Role._value2member_map_]
         return Principal(name=who["name"], roles=roles)
     return WORKER_PRINCIPAL
-
-
-def _recorded_principal(run: Run) -> Principal:
-    """Who a taken-over run decides as: the authenticated caller the API recorded with its
-    resume (so a decision interrupted by a crash is applied as that person), else the worker,
-    which may decide nothing."""
-    resume = ((run.input or {}).get("command") or {}).get("resume")
-    who = resume.get("principal") if isinstance(resume, dict) else None
-    if isinstance(who, dict) and isinstance(who.get("name"), str):
-        roles = [Role(r) for r in who.get("roles") or [] if r in Role._value2member_map_]
-        return Principal(name=who["name"], roles=roles)
-    return WORKER_PRINCIPAL
