@@ -17,8 +17,10 @@ from sqlmodel import Session, select
 
 from api import run_store
 from api.auth import Principal, Role
-from api.decisions import sweep_expired
+from api.decisions import service_clock, sweep_expired
 from api.langgraph_compat.runner import GraphRunner
+from inventory import reservations
+from inventory.db import session_scope
 from inventory.models import Run, RunStatus
 
 log = logging.getLogger(__name__)
@@ -64,8 +66,17 @@ class Worker:
                 sweep_expired(self.runner)
             except Exception:
                 log.exception("expiry sweep failed; retrying after %.1f s", self.poll_s)
+            try:
+                self.expire_reservations()
+            except Exception:
+                log.exception("reservation sweep failed; retrying after %.1f s", self.poll_s)
             self.wake.wait(self.poll_s)
             self.wake.clear()
+
+    def expire_reservations(self) -> int:
+        """Give back channel holds whose TTL passed unconfirmed (DESIGN §2)."""
+        with session_scope(self.engine) as session:
+            return reservations.sweep_expired(session, now=service_clock(self.runner)())
 
     def run_pending(self) -> int:
         """Run every claimable run once; returns how many this worker ran."""

@@ -6,11 +6,13 @@ from api.routes import (
     alerts,
     approvals,
     audit,
+    availability,
     forecasts,
     jobs,
     policy,
     promo_proposals,
     promo_recommendations,
+    reservations,
     runs,
     stock,
     transfer_orders,
@@ -30,6 +32,8 @@ V1_ROUTERS: list[APIRouter] = [
     audit.router,
     policy.router,
     jobs.router,
+    availability.router,
+    reservations.router,
 ]
 
 __all__ = ["V1_ROUTERS"]
