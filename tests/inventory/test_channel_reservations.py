@@ -142,9 +142,9 @@ def test_confirm_deducts_on_hand_once(engine: Engine) -> None:
             )
         ).all()
     assert len(sales) == 1
-    with pytest.raises(ReservationError, match="is confirmed; it can no longer be released"):
-        with session_scope(engine) as session:
-            reservations.release(session, row.id, channel="online", actor="k", now=T0)
+    too_late = "is confirmed; it can no longer be released"
+    with pytest.raises(ReservationError, match=too_late), session_scope(engine) as session:
+        reservations.release(session, row.id, channel="online", actor="k", now=T0)
 
 
 def test_release_restores_atp_and_is_idempotent(engine: Engine) -> None:
@@ -156,17 +156,19 @@ def test_release_restores_atp_and_is_idempotent(engine: Engine) -> None:
     after = position(engine, "SHA-A1")
     assert (after.on_hand, after.reserved) == (12, 0)
     assert sellable(engine, "online")["SHA-A1"] == 10
-    with pytest.raises(ReservationError, match="is released"):
-        with session_scope(engine) as session:
-            reservations.confirm(session, row.id, channel=None, actor="ops", now=T0)
+    with pytest.raises(ReservationError, match="is released"), session_scope(engine) as session:
+        reservations.confirm(session, row.id, channel=None, actor="ops", now=T0)
 
 
 def test_another_channel_may_not_touch_a_reservation(engine: Engine) -> None:
     seed(engine)
     row = create(engine, request(qty=1))
-    with pytest.raises(ReservationError, match="belongs to channel 'online'") as denied:
-        with session_scope(engine) as session:
-            reservations.release(session, row.id, channel="store", actor="pos", now=T0)
+    not_yours = "belongs to channel 'online'"
+    with (
+        pytest.raises(ReservationError, match=not_yours) as denied,
+        session_scope(engine) as session,
+    ):
+        reservations.release(session, row.id, channel="store", actor="pos", now=T0)
     assert denied.value.kind == "forbidden"
     assert position(engine, row.location_code).reserved == 1
 
@@ -190,21 +192,19 @@ def test_ttl_expiry_by_sweep_and_lazily_on_read(engine: Engine) -> None:
         assert reservations.get(session, swept.id, channel=None, now=later).status == "expired"
         assert reservations.get(session, kept.id, channel=None, now=much_later).status == "open"
     assert position(engine, "SHA-A2").reserved == 1
-    with pytest.raises(ReservationError, match="is expired"):
-        with session_scope(engine) as session:
-            reservations.confirm(session, lazy.id, channel="online", actor="k", now=much_later)
+    with pytest.raises(ReservationError, match="is expired"), session_scope(engine) as session:
+        reservations.confirm(session, lazy.id, channel="online", actor="k", now=much_later)
 
 
 def test_confirm_after_ttl_is_refused_and_the_units_are_back(engine: Engine) -> None:
     seed(engine)
     row = create(engine, request(qty=4, location="SHA-A2", ttl_s=60))
     late = T0 + dt.timedelta(minutes=5)
-    with pytest.raises(ReservationError, match="is expired"):
-        with session_scope(engine) as session:
-            try:
-                reservations.confirm(session, row.id, channel="online", actor="k", now=late)
-            finally:
-                session.commit()  # as the route does: the expiry stands
+    with pytest.raises(ReservationError, match="is expired"), session_scope(engine) as session:
+        try:
+            reservations.confirm(session, row.id, channel="online", actor="k", now=late)
+        finally:
+            session.commit()  # as the route does: the expiry stands
     after = position(engine, "SHA-A2")
     assert (after.on_hand, after.reserved) == (6, 0)
 
@@ -230,7 +230,7 @@ def test_racing_channels_never_oversell_the_last_units(engine: Engine) -> None:
                     won.append(create(own, req).id)
                 except ReservationError as error:
                     refused.append(error.message)
-        except BaseException as error:  # noqa: BLE001 - reported below
+        except BaseException as error:  # reported below
             failed.append(error)
         finally:
             own.dispose()
@@ -257,6 +257,5 @@ def test_movements_stay_the_only_writer(engine: Engine) -> None:
     """A walk-in sale cannot take units a channel holds (the writer's own guard)."""
     seed(engine)
     create(engine, request(qty=6, location="SHA-A2"))
-    with pytest.raises(movements.MovementRefused):
-        with session_scope(engine) as session:
-            movements.record_sale(session, "SHA-A2", SKU, 1)
+    with pytest.raises(movements.MovementRefused), session_scope(engine) as session:
+        movements.record_sale(session, "SHA-A2", SKU, 1)
