@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from inventory import movements
 from inventory.availability import entitled_atp, is_entitled
@@ -320,16 +321,13 @@ def sweep_expired(
     return expired
 
 
-def list_for(
-    session: Session,
-    *,
-    channel: str | None,
-    status: ReservationStatus | None,
-    sku: str | None,
-    limit: int,
-) -> list[ChannelReservation]:
+def query_for(
+    *, channel: str | None, status: ReservationStatus | None, sku: str | None
+) -> SelectOfScalar[ChannelReservation]:
+    """Reservations newest first, narrowed to one channel's (``channel``) and the filters."""
     stmt = select(ChannelReservation).order_by(
-        ChannelReservation.created_at.desc()  # type: ignore[attr-defined]
+        ChannelReservation.created_at.desc(),  # type: ignore[attr-defined]
+        ChannelReservation.id,
     )
     if channel is not None:
         stmt = stmt.where(ChannelReservation.channel == channel)
@@ -337,4 +335,4 @@ def list_for(
         stmt = stmt.where(ChannelReservation.status == status)
     if sku is not None:
         stmt = stmt.where(ChannelReservation.sku_code == sku)
-    return list(session.exec(stmt.limit(limit)))
+    return stmt

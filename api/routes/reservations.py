@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from api.channel_access import ReservationCallerDep, acting_channel, as_api_error, channel_scope
 from api.deps import AppStateDep, SessionDep
 from api.errors import ERROR_RESPONSES
 from api.schemas.channels import ReservationCreate, ReservationView
+from api.schemas.common import Page, Paging
 from inventory import reservations
 from inventory.models import ChannelReservation, ReservationStatus
 from inventory.reservations import ReservationError, ReservationRequest
@@ -56,18 +57,20 @@ def create_reservation(
     return ReservationView.from_row(row)
 
 
-@router.get("", summary="Reservations, newest first", response_model=list[ReservationView])
+@router.get(
+    "",
+    summary="Reservations, newest first (a channel sees its own)",
+    response_model=Page[ReservationView],
+)
 def list_reservations(
     session: SessionDep,
     principal: ReservationCallerDep,
+    paging: Annotated[Paging, Depends()],
     status: Annotated[ReservationStatus | None, Query()] = None,
     sku: Annotated[str | None, Query(max_length=64)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> list[ReservationView]:
-    rows = reservations.list_for(
-        session, channel=channel_scope(principal), status=status, sku=sku, limit=limit
-    )
-    return [ReservationView.from_row(row) for row in rows]
+) -> Page[ReservationView]:
+    query = reservations.query_for(channel=channel_scope(principal), status=status, sku=sku)
+    return paging.page(session, query, ReservationView.from_row)
 
 
 @router.get("/{reservation_id}", summary="One reservation", response_model=ReservationView)
