@@ -13,6 +13,7 @@ sweep) leaves exactly one of them applied. The movement's own idempotency key
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from inventory.models import ChannelReservation, ReservationStatus, Sku
 from inventory.movements import MovementRefused
 
 _RESERVATION = ChannelReservation.__table__.c  # type: ignore[attr-defined]
+log = logging.getLogger(__name__)
 
 
 class ReservationError(ValueError):
@@ -188,14 +190,37 @@ def _transition(
     actor: str,
     now: dt.datetime,
 ) -> bool:
-    """Move an open reservation to ``to`` with its stock movement; False if it was not open."""
-    claimed = session.execute(
-        sa.update(ChannelReservation.__table__)  # type: ignore[arg-type]
-        .where(_RESERVATION.id == row.id, _RESERVATION.status == ReservationStatus.OPEN)
-        .values(status=to, updated_at=now)
-    )
-    if claimed.rowcount == 0:  # type: ignore[attr-defined]
-        return False
+    """Move an open reservation to ``to`` with its stock movement; False if it was not open.
+
+    Both run in one savepoint: when the stock writer refuses (the position was changed behind
+    the pool's back), the reservation stays open and the refusal is a 409, never half a change.
+    """
+    try:
+        with session.begin_nested():
+            claimed = session.execute(
+                sa.update(ChannelReservation.__table__)  # type: ignore[arg-type]
+                .where(_RESERVATION.id == row.id, _RESERVATION.status == ReservationStatus.OPEN)
+                .values(status=to, updated_at=now)
+            )
+            if claimed.rowcount == 0:  # type: ignore[attr-defined]
+                return False
+            _move_stock(session, row, to, actor=actor, now=now)
+    except MovementRefused as refused:
+        raise ReservationError(
+            "conflict", f"reservation {row.id} cannot be {to}: {refused}", field="status"
+        ) from refused
+    session.expire(row)
+    return True
+
+
+def _move_stock(
+    session: Session,
+    row: ChannelReservation,
+    to: ReservationStatus,
+    *,
+    actor: str,
+    now: dt.datetime,
+) -> None:
     if to is ReservationStatus.CONFIRMED:
         movements.record_sale(
             session,
@@ -209,20 +234,18 @@ def _transition(
             reason=f"{row.channel} reservation confirmed",
             at=now,
         )
-    else:
-        movements.release(
-            session,
-            row.location_code,
-            row.sku_code,
-            row.qty,
-            ref=row.id,
-            idempotency_key=f"reservation:{row.id}:release",
-            actor=actor,
-            reason=f"{row.channel} reservation {to}",
-            at=now,
-        )
-    session.expire(row)
-    return True
+        return
+    movements.release(
+        session,
+        row.location_code,
+        row.sku_code,
+        row.qty,
+        ref=row.id,
+        idempotency_key=f"reservation:{row.id}:release",
+        actor=actor,
+        reason=f"{row.channel} reservation {to}",
+        at=now,
+    )
 
 
 def _is_due(row: ChannelReservation, now: dt.datetime) -> bool:
@@ -314,10 +337,13 @@ def sweep_expired(
     expired = 0
     for reservation_id in due:
         row = session.get(ChannelReservation, reservation_id, populate_existing=True)
-        if row is not None and _transition(
-            session, row, ReservationStatus.EXPIRED, actor="ttl", now=now
-        ):
-            expired += 1
+        if row is None:
+            continue
+        try:
+            expired += _transition(session, row, ReservationStatus.EXPIRED, actor="ttl", now=now)
+        except ReservationError:
+            # One broken hold must not keep the others from lapsing; it stays open and visible.
+            log.exception("could not expire reservation %s", reservation_id)
     return expired
 
 

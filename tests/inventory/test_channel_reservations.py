@@ -6,6 +6,7 @@ import datetime as dt
 import threading
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -259,3 +260,46 @@ def test_movements_stay_the_only_writer(engine: Engine) -> None:
     create(engine, request(qty=6, location="SHA-A2"))
     with pytest.raises(movements.MovementRefused), session_scope(engine) as session:
         movements.record_sale(session, "SHA-A2", SKU, 1)
+
+
+def test_racing_retries_of_one_key_hold_once(engine: Engine) -> None:
+    seed(engine)
+    url = engine.url.render_as_string(hide_password=False)
+    start = threading.Barrier(8)
+    ids: list[str] = []
+    failed: list[BaseException] = []
+
+    def retry() -> None:
+        own = make_engine(url)
+        start.wait()
+        try:
+            ids.append(create(own, request("same-order", qty=3)).id)
+        except BaseException as error:  # reported below
+            failed.append(error)
+        finally:
+            own.dispose()
+
+    threads = [threading.Thread(target=retry) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failed == [] and len(ids) == 8 and len(set(ids)) == 1
+    assert position(engine, "SHA-A1").reserved + position(engine, "SHA-A2").reserved == 3
+
+
+def test_a_refused_movement_leaves_the_reservation_open(engine: Engine) -> None:
+    seed(engine)
+    row = create(engine, request(qty=2, location="SHA-A2"))
+    with engine.begin() as conn:  # someone changed the position behind the pool's back
+        conn.execute(
+            sa.update(StockPosition.__table__)
+            .where(StockPosition.__table__.c.location_code == "SHA-A2")
+            .values(reserved=0)
+        )
+    with session_scope(engine) as session:
+        with pytest.raises(ReservationError, match="release exceeds reserved"):
+            reservations.release(session, row.id, channel="online", actor="k", now=T0)
+        assert reservations.sweep_expired(session, now=T0 + dt.timedelta(days=1)) == 0
+    with Session(engine) as session:
+        assert session.get(ChannelReservation, row.id).status == "open"
