@@ -7,6 +7,7 @@ are cached briefly in memory so authentication costs no database round trip on h
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import threading
 import time
@@ -25,6 +26,14 @@ class Role(StrEnum):
     OPS = "ops"
     APPROVER = "approver"
     ADMIN = "admin"
+    #: A sales channel (Tmall, Douyin, POS, ...): reads availability and holds its own
+    #: reservations; the key is bound to one channel code (``ApiKey.channel``).
+    CHANNEL = "channel"
+
+
+#: The people's roles: every read of the domain (stock, orders, audit, runs) is open to them; a
+#: channel key reads only availability and its own reservations.
+STAFF_ROLES: tuple[Role, ...] = (Role.VIEWER, Role.OPS, Role.APPROVER, Role.ADMIN)
 
 
 class Principal(BaseModel):
@@ -32,6 +41,9 @@ class Principal(BaseModel):
 
     name: str
     roles: list[Role] = Field(default_factory=list)
+    channel: str | None = Field(
+        default=None, description="The channel a `channel` key acts for (None for people)."
+    )
 
     def has_any(self, *roles: Role) -> bool:
         """Admin may do everything; otherwise one of ``roles`` is needed."""
@@ -40,6 +52,9 @@ class Principal(BaseModel):
     def as_resume_principal(self) -> dict[str, object]:
         return {"name": self.name, "roles": [str(r) for r in self.roles]}
 
+
+#: What a channel code looks like (``tmall``, ``douyin``, ``mini_program``, ``pos``, ``online``).
+CHANNEL_CODE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 
 #: Demo keys seeded into an empty key table, so the README's curl examples work as written.
 #: They are public: replace them (``stockpilot api-key create``) before real use.
@@ -60,16 +75,34 @@ def new_key() -> str:
     return "sp-" + secrets.token_urlsafe(32)
 
 
-def create_api_key(session: Session, name: str, roles: list[Role], key: str | None = None) -> str:
-    """Store a key's hash under ``name``; returns the key (shown once, never stored)."""
+def create_api_key(
+    session: Session,
+    name: str,
+    roles: list[Role],
+    key: str | None = None,
+    *,
+    channel: str | None = None,
+) -> str:
+    """Store a key's hash under ``name``; returns the key (shown once, never stored).
+
+    A ``channel`` key must name its channel, and only a ``channel`` key may: a person's key
+    acting for one channel would blur who took the stock.
+    """
     if session.exec(select(ApiKey).where(ApiKey.name == name)).first() is not None:
         raise ValueError(f"an API key named {name!r} already exists")
+    if (Role.CHANNEL in roles) != (channel is not None):
+        raise ValueError("a key with the channel role needs --channel, and only such a key")
+    if Role.CHANNEL in roles and len(set(roles)) > 1:
+        raise ValueError("the channel role cannot be combined with other roles")
+    if channel is not None and not CHANNEL_CODE.fullmatch(channel):
+        raise ValueError(f"channel code {channel!r} must match {CHANNEL_CODE.pattern}")
     key = key or new_key()
     session.add(
         ApiKey(
             name=name,
             key_hash=hash_key(key),
             roles=[str(r) for r in roles],
+            channel=channel,
             created_at=datetime.now(UTC),
         )
     )
@@ -117,4 +150,4 @@ class KeyStore:
         if row is None:
             return None
         roles = [Role(r) for r in row.roles if r in Role._value2member_map_]
-        return Principal(name=row.name, roles=roles)
+        return Principal(name=row.name, roles=roles, channel=row.channel)

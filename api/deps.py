@@ -15,7 +15,7 @@ from fastapi.security import APIKeyHeader
 from sqlmodel import Session
 
 from agents.policy.model import Policy
-from api.auth import Principal, Role
+from api.auth import STAFF_ROLES, Principal, Role
 from api.errors import ApiError
 from api.langgraph_compat.broker import RunBroker
 from api.langgraph_compat.runner import GraphRunner
@@ -95,7 +95,7 @@ SessionDep = Annotated[Session, Depends(get_session)]
 PolicyDep = Annotated[Policy, Depends(get_policy)]
 RunnerDep = Annotated[GraphRunner, Depends(get_runner)]
 BrokerDep = Annotated[RunBroker, Depends(get_broker)]
-ReaderDep = Annotated[Principal, Depends(require_role(*Role))]
+ReaderDep = Annotated[Principal, Depends(require_role(*STAFF_ROLES))]
 OpsDep = Annotated[Principal, Depends(require_role(Role.OPS))]
 RunCallerDep = Annotated[Principal, Depends(require_role(Role.OPS, Role.APPROVER))]
 ApproverDep = Annotated[Principal, Depends(require_role(Role.APPROVER))]

@@ -23,15 +23,15 @@ from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.auth import KeyStore, Principal, Role
+from api.auth import STAFF_ROLES, KeyStore, Principal, Role
 from tools.context import ToolContext, ToolError
 from tools.registry import TOOLS, ToolSpec
 
-#: Who may call each tool, as on the REST routes (/v1/stock and /v1/forecasts: any role;
+#: Who may call each tool, as on the REST routes (/v1/stock and /v1/forecasts: any staff role;
 #: plan and markdown dry runs: ops).
 TOOL_ROLES: dict[str, tuple[Role, ...]] = {
-    "stock_lookup": tuple(Role),
-    "forecast_demand": tuple(Role),
+    "stock_lookup": STAFF_ROLES,
+    "forecast_demand": STAFF_ROLES,
     "plan_transfers": (Role.OPS,),
     "recommend_promos": (Role.OPS,),
 }

@@ -18,8 +18,10 @@ from sqlmodel import Session, select
 from agents.lease import lapse_reason, utcnow
 from agents.runs import LeaseHeld
 from api.auth import Principal, Role
-from api.decisions import sweep_expired
+from api.decisions import service_clock, sweep_expired
 from api.langgraph_compat.runner import GraphRunner
+from inventory import reservations
+from inventory.db import session_scope
 from inventory.models import AgentThread, Run, RunStatus
 
 log = logging.getLogger(__name__)
@@ -64,11 +66,16 @@ class Worker:
             except Exception:
                 log.exception("expiry sweep failed; retrying after %.1f s", self.poll_s)
             try:
-                sweep_expired(self.runner)
+                self.expire_reservations()
             except Exception:
-                log.exception("expiry sweep failed; retrying after %.1f s", self.poll_s)
+                log.exception("reservation sweep failed; retrying after %.1f s", self.poll_s)
             self.wake.wait(self.poll_s)
             self.wake.clear()
+
+    def expire_reservations(self) -> int:
+        """Give back channel holds whose TTL passed unconfirmed (DESIGN §2)."""
+        with session_scope(self.engine) as session:
+            return reservations.sweep_expired(session, now=service_clock(self.runner)())
 
     def run_pending(self) -> int:
         """Run every claimable run once; returns how many this worker ran."""

@@ -19,7 +19,12 @@ keys_app = typer.Typer(help="API keys of the service (stored hashed).", no_args_
 @keys_app.command("create")
 def create(
     name: str = typer.Argument(..., help="Who the key is for, e.g. store-ops-sha."),
-    role: list[Role] = typer.Option(..., "--role", help="viewer | ops | approver | admin."),
+    role: list[Role] = typer.Option(
+        ..., "--role", help="viewer | ops | approver | admin | channel."
+    ),
+    channel: str | None = typer.Option(
+        None, "--channel", help="With --role channel: the channel code, e.g. tmall."
+    ),
     db: str | None = typer.Option(None, "--db", help="Database URL (default: settings)."),
 ) -> None:
     """Create a key; it is shown once and only its hash is kept (the first one: --role admin)."""
@@ -27,11 +32,12 @@ def create(
     schema.upgrade(engine)  # the first key may come before the first `serve` of a new pool
     with Session(engine) as session:
         try:
-            key = create_api_key(session, name, role)
+            key = create_api_key(session, name, role, channel=channel)
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="NAME") from exc
         session.commit()
-    typer.echo(f"{name} ({', '.join(role)}): {key}")
+    bound = f" for channel {channel}" if channel else ""
+    typer.echo(f"{name} ({', '.join(role)}{bound}): {key}")
     typer.echo("store the key now: only its hash is kept")
 
 
@@ -40,9 +46,11 @@ def list_keys(db: str | None = typer.Option(None, "--db", help="Database URL."))
     """Names and roles of the keys (never the keys)."""
     with Session(get_engine(db)) as session:
         rows = session.exec(select(ApiKey).order_by(ApiKey.name)).all()
-    table = Table("name", "roles", "created")
+    table = Table("name", "roles", "channel", "created")
     for row in rows:
-        table.add_row(row.name, ", ".join(row.roles), f"{row.created_at:%Y-%m-%d %H:%M}")
+        table.add_row(
+            row.name, ", ".join(row.roles), row.channel or "", f"{row.created_at:%Y-%m-%d %H:%M}"
+        )
     console.print(table)
 
 

@@ -6,12 +6,14 @@ from api.routes import (
     alerts,
     approvals,
     audit,
+    availability,
     forecasts,
     jobs,
     outbox,
     policy,
     promo_proposals,
     promo_recommendations,
+    reservations,
     runs,
     stock,
     transfer_orders,
@@ -32,6 +34,8 @@ V1_ROUTERS: list[APIRouter] = [
     outbox.router,
     policy.router,
     jobs.router,
+    availability.router,
+    reservations.router,
 ]
 
 __all__ = ["V1_ROUTERS"]

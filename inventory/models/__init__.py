@@ -26,6 +26,7 @@ from inventory.models.locations import ChannelEntitlement, Lane, Location
 from inventory.models.meta import WorldMeta
 from inventory.models.network import Category, City, Region
 from inventory.models.orders import TransferLine, TransferOrder
+from inventory.models.reservations import ChannelReservation, ReservationStatus
 from inventory.models.stock import StockMovement, StockPosition
 from inventory.models.threads import AgentThread
 
@@ -39,6 +40,7 @@ __all__ = [
     "Category",
     "Channel",
     "ChannelEntitlement",
+    "ChannelReservation",
     "City",
     "DailySales",
     "FutureDemand",
@@ -52,6 +54,7 @@ __all__ = [
     "PromoProposal",
     "PromoStatus",
     "Region",
+    "ReservationStatus",
     "Run",
     "RunStatus",
     "Sku",

@@ -120,4 +120,7 @@ class ApiKey(SQLModel, table=True):
     name: str = Field(unique=True)
     key_hash: str = Field(unique=True, index=True, description="SHA-256 of the key.")
     roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    channel: str | None = Field(
+        default=None, max_length=32, description="The one channel a `channel` key acts for."
+    )
     created_at: datetime

@@ -29,3 +29,24 @@ def test_api_key_create_list_revoke(sqlite_engine, tmp_path: Path) -> None:
     assert "planner" in listed.output and key not in listed.output
     assert runner.invoke(app, ["api-key", "revoke", "planner", "--db", db]).exit_code == 0
     assert KeyStore(sqlite_engine).resolve(key) is None
+
+
+def test_a_channel_key_is_bound_to_one_channel(sqlite_engine, tmp_path: Path) -> None:
+    db = str(sqlite_engine.url)
+    create = ["api-key", "create", "tmall-shop", "--role", "channel", "--db", db]
+    unbound = runner.invoke(app, create)
+    assert unbound.exit_code != 0 and "needs --channel" in unbound.output
+    bad_code = runner.invoke(app, [*create, "--channel", "Tmall Shop"])
+    assert bad_code.exit_code != 0 and "must match" in bad_code.output
+    mixed = runner.invoke(app, [*create, "--role", "ops", "--channel", "tmall"])
+    assert mixed.exit_code != 0 and "cannot be combined" in mixed.output
+    created = runner.invoke(app, [*create, "--channel", "tmall"])
+    assert created.exit_code == 0, created.output
+    assert "for channel tmall" in created.output
+    key = created.output.split(": ", 1)[1].split()[0]
+    principal = KeyStore(sqlite_engine).resolve(key)
+    assert principal is not None and (principal.channel, principal.roles) == ("tmall", ["channel"])
+    staff = runner.invoke(
+        app, ["api-key", "create", "ops-x", "--role", "ops", "--channel", "tmall", "--db", db]
+    )
+    assert staff.exit_code != 0

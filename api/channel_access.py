@@ -1,0 +1,55 @@
+"""Who may act for which channel: a channel key for its own channel only, staff for any.
+
+A channel key (role ``channel``) is bound to one channel code; asking for another channel, or
+touching another channel's reservation, is a 403. Ops and admin act for any channel but must
+say which one.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+
+from api.auth import Principal, Role
+from api.deps import require_role
+from api.errors import ApiError
+from inventory.reservations import ReservationError
+
+#: Availability: every role (viewers included) may read it.
+AvailabilityReaderDep = Annotated[Principal, Depends(require_role(*Role))]
+#: Reservations: the channels themselves, and ops (admin always passes).
+ReservationCallerDep = Annotated[Principal, Depends(require_role(Role.CHANNEL, Role.OPS))]
+
+_STATUS = {"not_found": 404, "forbidden": 403, "conflict": 409, "refused": 409}
+
+
+def acting_channel(principal: Principal, asked: str | None) -> str:
+    """The channel a request acts for, or 403 / 422 when the caller may not or did not say."""
+    if principal.channel is not None:
+        if asked is not None and asked != principal.channel:
+            raise ApiError(
+                403,
+                f"{principal.name!r} acts for channel {principal.channel!r}, not {asked!r}",
+                field="channel",
+                value=asked,
+            )
+        return principal.channel
+    if Role.CHANNEL in principal.roles:
+        raise ApiError(403, f"{principal.name!r} has the channel role but no channel bound")
+    if asked is None:
+        raise ApiError(
+            422, "channel is required for a staff key (e.g. channel=online)", field="channel"
+        )
+    return asked
+
+
+def channel_scope(principal: Principal) -> str | None:
+    """Whose reservations the caller may see and touch: its own channel's, or all (staff)."""
+    if principal.channel is None and Role.CHANNEL in principal.roles:
+        raise ApiError(403, f"{principal.name!r} has the channel role but no channel bound")
+    return principal.channel
+
+
+def as_api_error(error: ReservationError) -> ApiError:
+    return ApiError(_STATUS[error.kind], error.message, field=error.field)

@@ -1,0 +1,79 @@
+"""What a channel may sell: ATP after entitlements, per SKU and entitled location.
+
+ATP is the pool's one definition (``inventory.movement_core.atp_expr``: on-hand less reserved,
+which holds every open reservation, less safety), floored at zero. A location's stock counts
+for a channel only where a ``channel_entitlement`` row allows it (outlet stock never online):
+a location without a row for the channel does not sell on it, so a new channel sells nothing
+until the pool says where it may.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from inventory.models import ChannelEntitlement, Sku, StockPosition
+from inventory.movement_core import POSITION, atp_expr
+
+_ENTITLEMENT = ChannelEntitlement.__table__.c  # type: ignore[attr-defined]
+_SKU = Sku.__table__.c  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class LocationAtp:
+    location: str
+    atp: int
+
+
+@dataclass(frozen=True)
+class SkuAvailability:
+    sku: str
+    known: bool
+    locations: tuple[LocationAtp, ...]  # most ATP first; only entitled locations with ATP > 0
+
+    @property
+    def sellable(self) -> int:
+        return sum(item.atp for item in self.locations)
+
+
+def entitled_atp(
+    session: Session, channel: str, skus: Sequence[str]
+) -> dict[str, list[LocationAtp]]:
+    """ATP > 0 of every entitled location for each of ``skus``, most ATP first."""
+    atp = atp_expr()
+    stmt = (
+        sa.select(POSITION.sku_code, POSITION.location_code, atp.label("atp"))
+        .select_from(StockPosition.__table__)  # type: ignore[arg-type]
+        .join(
+            ChannelEntitlement.__table__,  # type: ignore[arg-type]
+            sa.and_(
+                _ENTITLEMENT.location_code == POSITION.location_code,
+                _ENTITLEMENT.channel == channel,
+                _ENTITLEMENT.allowed.is_(True),
+            ),
+        )
+        .where(POSITION.sku_code.in_(list(skus)), atp > 0)
+        .order_by(POSITION.sku_code, atp.desc(), POSITION.location_code)
+    )
+    found: dict[str, list[LocationAtp]] = {}
+    for row in session.execute(stmt):
+        found.setdefault(row.sku_code, []).append(LocationAtp(row.location_code, int(row.atp)))
+    return found
+
+
+def availability(session: Session, channel: str, skus: Sequence[str]) -> list[SkuAvailability]:
+    """Sellable quantity of each of ``skus`` on ``channel``, in the order asked, once each."""
+    unique = list(dict.fromkeys(skus))
+    found = entitled_atp(session, channel, unique)
+    known = set(session.execute(sa.select(_SKU.code).where(_SKU.code.in_(unique))).scalars())
+    return [SkuAvailability(sku, sku in known, tuple(found.get(sku, ()))) for sku in unique]
+
+
+def is_entitled(session: Session, channel: str, location: str) -> bool:
+    stmt = sa.select(_ENTITLEMENT.allowed).where(
+        _ENTITLEMENT.location_code == location, _ENTITLEMENT.channel == channel
+    )
+    return bool(session.execute(stmt).scalar())

@@ -1,0 +1,364 @@
+"""Channel reservations: hold, confirm (deduct) and release stock, and expire what is left open.
+
+Every unit moves through ``inventory.movements`` (the single stock writer, which checks ATP in
+the same statement), so no reservation can oversell; this module adds who holds what, the
+channel's idempotency key, the entitlement check and the TTL.
+
+A reservation changes state once: each transition is a guarded ``UPDATE ... WHERE status =
+'open'`` in the same transaction as its movement, so a confirm racing a release (or the expiry
+sweep) leaves exactly one of them applied. The movement's own idempotency key
+(``reservation:<id>:<verb>``) makes a retried transition deduct or release at most once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+from inventory import movements
+from inventory.availability import entitled_atp, is_entitled
+from inventory.clock import as_utc
+from inventory.db import begin_write
+from inventory.models import ChannelReservation, ReservationStatus, Sku
+from inventory.movements import MovementRefused
+
+_RESERVATION = ChannelReservation.__table__.c  # type: ignore[attr-defined]
+log = logging.getLogger(__name__)
+
+
+class ReservationError(ValueError):
+    """A request the pool refuses; ``kind`` says which HTTP answer it deserves."""
+
+    def __init__(self, kind: str, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind  # not_found | forbidden | conflict | refused
+        self.message = message
+        self.field = field
+
+
+@dataclass(frozen=True)
+class ReservationRequest:
+    channel: str
+    sku: str
+    qty: int
+    idempotency_key: str
+    ttl_s: int
+    location: str | None = None
+
+
+def _scoped_key(channel: str, key: str) -> str:
+    """Keys are the channel's own: two channels may use the same key without colliding."""
+    return f"{channel}:{key}"
+
+
+def _by_key(session: Session, scoped_key: str) -> ChannelReservation | None:
+    stmt = (
+        select(ChannelReservation)
+        .where(ChannelReservation.idempotency_key == scoped_key)
+        .execution_options(populate_existing=True)
+    )
+    return session.exec(stmt).first()
+
+
+def _same_request(row: ChannelReservation, request: ReservationRequest) -> ChannelReservation:
+    asked = (request.sku, request.qty, request.location, request.ttl_s)
+    first = (row.sku_code, row.qty, row.requested_location, row.ttl_s)
+    if asked != first:
+        raise ReservationError(
+            "conflict",
+            f"idempotency key {request.idempotency_key!r} was already used for reservation "
+            f"{row.id} ({row.qty} × {row.sku_code}, location {row.requested_location or 'auto'}, "
+            f"ttl {row.ttl_s} s); refusing a different request under the same key",
+            field="idempotency_key",
+        )
+    return row
+
+
+def _candidates(session: Session, request: ReservationRequest) -> list[str]:
+    if request.location is not None:
+        if not is_entitled(session, request.channel, request.location):
+            raise ReservationError(
+                "refused",
+                f"{request.location} may not sell on channel {request.channel!r} "
+                "(no channel_entitlement allows it)",
+                field="location",
+            )
+        return [request.location]
+    found = entitled_atp(session, request.channel, [request.sku]).get(request.sku, [])
+    able = [item.location for item in found if item.atp >= request.qty]
+    if not able:
+        sellable = sum(item.atp for item in found)
+        best = found[0].atp if found else 0
+        raise ReservationError(
+            "refused",
+            f"no location entitled to {request.channel!r} has {request.qty} × {request.sku} "
+            f"available (sellable {sellable} in total, at most {best} at one location)",
+            field="qty",
+        )
+    return able
+
+
+def create(
+    session: Session, request: ReservationRequest, *, actor: str, now: dt.datetime
+) -> tuple[ChannelReservation, bool]:
+    """Hold ``qty`` units for the channel; returns the reservation and whether it is new.
+
+    Without a location the service tries the entitled locations with the most ATP first (a
+    concurrent caller may take the first one's units between the read and the guarded write).
+    """
+    begin_write(session)
+    scoped = _scoped_key(request.channel, request.idempotency_key)
+    if (existing := _by_key(session, scoped)) is not None:
+        return _same_request(existing, request), False
+    if session.get(Sku, request.sku) is None:
+        raise ReservationError("not_found", f"unknown SKU {request.sku!r}", field="sku")
+    reservation_id = f"res-{uuid.uuid4().hex[:20]}"
+    refusal: MovementRefused | None = None
+    now = as_utc(now)
+    try:
+        with session.begin_nested():
+            for location in _candidates(session, request):
+                try:
+                    movements.reserve(
+                        session,
+                        location,
+                        request.sku,
+                        request.qty,
+                        ref=reservation_id,
+                        idempotency_key=f"reservation:{reservation_id}:reserve",
+                        actor=actor,
+                        reason=f"{request.channel} reservation",
+                        at=now,
+                    )
+                    break
+                except MovementRefused as exc:
+                    refusal = exc
+            else:
+                raise ReservationError(
+                    "refused", f"not enough stock: {refusal}", field="qty"
+                ) from refusal
+            row = ChannelReservation(
+                id=reservation_id,
+                channel=request.channel,
+                sku_code=request.sku,
+                location_code=location,
+                qty=request.qty,
+                status=ReservationStatus.OPEN,
+                idempotency_key=scoped,
+                requested_location=request.location,
+                ttl_s=request.ttl_s,
+                created_by=actor,
+                created_at=now,
+                expires_at=now + dt.timedelta(seconds=request.ttl_s),
+                updated_at=now,
+            )
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        # A concurrent request (PostgreSQL) committed the same key first: answer as its replay.
+        if (existing := _by_key(session, scoped)) is None:
+            raise
+        return _same_request(existing, request), False
+    return row, True
+
+
+def _load(session: Session, reservation_id: str, channel: str | None) -> ChannelReservation:
+    row = session.get(ChannelReservation, reservation_id, populate_existing=True)
+    if row is None:
+        raise ReservationError("not_found", f"no reservation with id {reservation_id!r}")
+    if channel is not None and row.channel != channel:
+        raise ReservationError(
+            "forbidden",
+            f"reservation {reservation_id} belongs to channel {row.channel!r}, not {channel!r}",
+        )
+    return row
+
+
+def _transition(
+    session: Session,
+    row: ChannelReservation,
+    to: ReservationStatus,
+    *,
+    actor: str,
+    now: dt.datetime,
+) -> bool:
+    """Move an open reservation to ``to`` with its stock movement; False if it was not open.
+
+    Both run in one savepoint: when the stock writer refuses (the position was changed behind
+    the pool's back), the reservation stays open and the refusal is a 409, never half a change.
+    """
+    try:
+        with session.begin_nested():
+            claimed = session.execute(
+                sa.update(ChannelReservation.__table__)  # type: ignore[arg-type]
+                .where(_RESERVATION.id == row.id, _RESERVATION.status == ReservationStatus.OPEN)
+                .values(status=to, updated_at=now)
+            )
+            if claimed.rowcount == 0:  # type: ignore[attr-defined]
+                return False
+            _move_stock(session, row, to, actor=actor, now=now)
+    except MovementRefused as refused:
+        raise ReservationError(
+            "conflict", f"reservation {row.id} cannot be {to}: {refused}", field="status"
+        ) from refused
+    session.expire(row)
+    return True
+
+
+def _move_stock(
+    session: Session,
+    row: ChannelReservation,
+    to: ReservationStatus,
+    *,
+    actor: str,
+    now: dt.datetime,
+) -> None:
+    if to is ReservationStatus.CONFIRMED:
+        movements.record_sale(
+            session,
+            row.location_code,
+            row.sku_code,
+            row.qty,
+            from_reservation=True,
+            ref=row.id,
+            idempotency_key=f"reservation:{row.id}:confirm",
+            actor=actor,
+            reason=f"{row.channel} reservation confirmed",
+            at=now,
+        )
+        return
+    movements.release(
+        session,
+        row.location_code,
+        row.sku_code,
+        row.qty,
+        ref=row.id,
+        idempotency_key=f"reservation:{row.id}:release",
+        actor=actor,
+        reason=f"{row.channel} reservation {to}",
+        at=now,
+    )
+
+
+def _is_due(row: ChannelReservation, now: dt.datetime) -> bool:
+    return row.status == ReservationStatus.OPEN and as_utc(row.expires_at) <= as_utc(now)
+
+
+def get(
+    session: Session, reservation_id: str, *, channel: str | None, now: dt.datetime
+) -> ChannelReservation:
+    """Read one reservation; one past its TTL is expired first (the sweep may not have run)."""
+    row = _load(session, reservation_id, channel)
+    if _is_due(row, now):
+        begin_write(session)
+        _transition(session, row, ReservationStatus.EXPIRED, actor="ttl", now=as_utc(now))
+        row = _load(session, reservation_id, channel)
+    return row
+
+
+def _finish(
+    session: Session,
+    reservation_id: str,
+    to: ReservationStatus,
+    *,
+    channel: str | None,
+    actor: str,
+    now: dt.datetime,
+) -> ChannelReservation:
+    begin_write(session)
+    now = as_utc(now)
+    row = get(session, reservation_id, channel=channel, now=now)
+    if row.status == to:
+        return row  # a retry: the first call already did it
+    if row.status != ReservationStatus.OPEN or not _transition(
+        session, row, to, actor=actor, now=now
+    ):
+        row = _load(session, reservation_id, channel)
+        if row.status == to:
+            return row
+        raise ReservationError(
+            "conflict",
+            f"reservation {reservation_id} is {row.status}; it can no longer be {to}",
+            field="status",
+        )
+    return _load(session, reservation_id, channel)
+
+
+def confirm(
+    session: Session, reservation_id: str, *, channel: str | None, actor: str, now: dt.datetime
+) -> ChannelReservation:
+    """The order is taken: the units leave on-hand once, however often confirm is retried."""
+    return _finish(
+        session, reservation_id, ReservationStatus.CONFIRMED, channel=channel, actor=actor, now=now
+    )
+
+
+def release(
+    session: Session, reservation_id: str, *, channel: str | None, actor: str, now: dt.datetime
+) -> ChannelReservation:
+    """Give the units back to the pool (ATP rises again); a retry changes nothing."""
+    return _finish(
+        session, reservation_id, ReservationStatus.RELEASED, channel=channel, actor=actor, now=now
+    )
+
+
+def sweep_expired(
+    session: Session, *, now: dt.datetime, skus: Sequence[str] | None = None, limit: int = 500
+) -> int:
+    """Expire open reservations past their TTL (all, or only for ``skus``); returns how many.
+
+    The worker calls it every pass; availability calls it for the SKUs it is asked about, so a
+    lapsed hold never hides stock even when the worker is behind.
+    """
+    now = as_utc(now)
+    stmt = (
+        select(ChannelReservation.id)
+        .where(
+            ChannelReservation.status == ReservationStatus.OPEN,
+            ChannelReservation.expires_at <= now,
+        )
+        .order_by(ChannelReservation.expires_at)
+        .limit(limit)
+    )
+    if skus is not None:
+        stmt = stmt.where(ChannelReservation.sku_code.in_(list(skus)))  # type: ignore[attr-defined]
+    due = list(session.exec(stmt))
+    if not due:
+        return 0
+    begin_write(session)
+    expired = 0
+    for reservation_id in due:
+        row = session.get(ChannelReservation, reservation_id, populate_existing=True)
+        if row is None:
+            continue
+        try:
+            expired += _transition(session, row, ReservationStatus.EXPIRED, actor="ttl", now=now)
+        except ReservationError:
+            # One broken hold must not keep the others from lapsing; it stays open and visible.
+            log.exception("could not expire reservation %s", reservation_id)
+    return expired
+
+
+def query_for(
+    *, channel: str | None, status: ReservationStatus | None, sku: str | None
+) -> SelectOfScalar[ChannelReservation]:
+    """Reservations newest first, narrowed to one channel's (``channel``) and the filters."""
+    stmt = select(ChannelReservation).order_by(
+        ChannelReservation.created_at.desc(),  # type: ignore[attr-defined]
+        ChannelReservation.id,
+    )
+    if channel is not None:
+        stmt = stmt.where(ChannelReservation.channel == channel)
+    if status is not None:
+        stmt = stmt.where(ChannelReservation.status == status)
+    if sku is not None:
+        stmt = stmt.where(ChannelReservation.sku_code == sku)
+    return stmt
