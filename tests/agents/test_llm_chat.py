@@ -278,7 +278,9 @@ def test_no_fallback_after_the_model_proposed_so_nothing_is_proposed_twice(
     [order] = _orders(runtime)
     answer = last_text(result)
     assert "The language model failed" in answer and "offline planner" not in answer
-    assert f"{order.id} (DC-SHA → SHA-S01): {order.status}" in answer
+    # The answer tells the status at the end of the turn; the outbox may send it right after.
+    line = next(row for row in answer.splitlines() if order.id in row)
+    assert line.endswith(("approved", "dispatched")) and "DC-SHA → SHA-S01" in line
 
 
 def test_tool_schemas_show_codes_that_exist_in_this_pool(runtime):

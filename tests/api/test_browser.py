@@ -24,7 +24,7 @@ from sqlmodel import Session, select
 from inventory.models import TransferLine, TransferOrder
 from tests.api.conftest import KEYS, free_port
 from tests.api.test_real_assistants import service_url  # noqa: F401  (fixture)
-from tests.api.test_service_flows import ASK_ABOVE, FOUR_EYES_ABOVE, shipment_worth
+from tests.api.test_service_flows import ASK_ABOVE, FOUR_EYES_ABOVE, shipment_worth, wait_for
 
 CHROMIUM = os.environ.get("STOCKPILOT_CHROMIUM", "/usr/bin/chromium")
 FLAGS = [
@@ -167,7 +167,8 @@ def test_agent_chat_ui_flows_in_a_browser(
             )
             assert forbidden["status"] == 403  # the ops profile may ask, not approve
             approved = _resume(approver, thread_id, {"type": "approve"})
-            assert "dispatched" in _ai_text(approved)
+            # approved at once; the service's outbox worker sends it to the WMS right after
+            assert any(word in _ai_text(approved) for word in ("queued", "dispatched"))
 
             # reject (asked in Chinese)
             thread_zh, asked_zh = _ask(ops, f"从DC-SHA调拨{qty}双{sku}到SHA-S01")
@@ -188,7 +189,7 @@ def test_agent_chat_ui_flows_in_a_browser(
                 thread_edit,
                 {"type": "edit", "edited_action": {"name": edit_action["name"], "args": args}},
             )
-            assert "edited" in _ai_text(edited) or "dispatched" in _ai_text(edited)
+            assert any(word in _ai_text(edited) for word in ("edited", "queued", "dispatched"))
 
             # the thread list the UI shows
             listed = ops.api(
@@ -200,6 +201,14 @@ def test_agent_chat_ui_flows_in_a_browser(
         finally:
             browser.close()
 
+    def sent() -> bool:  # the service's outbox worker sends approved orders after the turn
+        with Session(world_engine) as session:
+            orders = session.exec(
+                select(TransferOrder).where(TransferOrder.status == "approved")
+            ).all()
+        return not orders
+
+    wait_for("approved orders to reach the WMS", sent, timeout_s=120)
     with Session(world_engine) as session:
         approved_order = session.get(TransferOrder, action["args"]["subject_id"])
         rejected_order = session.get(TransferOrder, order_zh)
