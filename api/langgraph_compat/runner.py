@@ -44,6 +44,18 @@ STREAM_MODES: dict[str, str | None] = {
 }
 
 
+class ThreadBusy(ApiError):
+    """409: another run holds the thread's lease (``multitask_strategy`` decides what next)."""
+
+    def __init__(self, thread_id: str) -> None:
+        super().__init__(
+            409,
+            f"thread {thread_id!r} is busy with another run; wait for it to finish",
+            field="thread_id",
+            value=thread_id,
+        )
+
+
 @dataclass(frozen=True)
 class RunTicket:
     """An admitted run holding its thread."""
@@ -144,11 +156,7 @@ class GraphRunner:
                 },
             )
         except LeaseHeld:
-            raise conflict(
-                f"thread {thread_id!r} is busy with another run; wait for it to finish",
-                field="thread_id",
-                value=thread_id,
-            ) from None
+            raise ThreadBusy(thread_id) from None
         return RunTicket(
             admitted=admitted,
             principal=principal,

@@ -27,7 +27,7 @@ from api.langgraph_compat.catalog import AssistantSpec
 from api.langgraph_compat.commands import authorise_command, check_input, check_owner
 from api.langgraph_compat.lean import lean_event, lean_values
 from api.langgraph_compat.models import RunCreate
-from api.langgraph_compat.runner import GraphRunner, RunTicket, parse_stream_modes
+from api.langgraph_compat.runner import GraphRunner, RunTicket, ThreadBusy, parse_stream_modes
 from api.langgraph_compat.serialization import interrupt_json, to_jsonable
 from api.langgraph_compat.streaming import sse_frame
 from api.langgraph_compat.threads import tag_thread
@@ -185,10 +185,11 @@ async def admit_run(
                     stream_modes=stream_modes,
                 )
             )
-        except ApiError as exc:
-            busy = exc.status == 409 and await run_in_threadpool(_thread_is_busy, runner, thread_id)
-            if not busy or strategy == "reject" or time.monotonic() > deadline:
-                if busy and strategy != "reject":
+        except ThreadBusy as exc:
+            # Judged from the lease itself: a cancelled run may have marked its thread idle a
+            # moment before it lets go of the lease, so the thread's status is no test of it.
+            if strategy == "reject" or time.monotonic() > deadline:
+                if strategy != "reject":
                     exc.message = f"{exc.message} (still busy after {waited_s:.0f} s)"
                 raise
         if strategy == "interrupt" and not cancelled:
@@ -197,12 +198,6 @@ async def admit_run(
                 active.cancel_requested.set()
             cancelled = True
         await asyncio.sleep(0.1)
-
-
-def _thread_is_busy(runner: GraphRunner, thread_id: str) -> bool:
-    with Session(runner.engine) as session:
-        thread = session.get(AgentThread, thread_id)
-        return thread is not None and thread.status == "busy"
 
 
 def require_may_run(body: RunCreate, principal: Principal, runner: GraphRunner) -> AssistantSpec:
