@@ -17,7 +17,6 @@ stays on the wall clock everywhere; in a real pool the two are the same clock.
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Callable
 from typing import Literal
 
@@ -50,22 +49,46 @@ def _world_meta() -> sa.Table:
     return WorldMeta.__table__  # type: ignore[return-value]
 
 
-def read_world_clock(engine: Engine) -> dt.datetime | None:
-    """The world's stored "now", or None when the pool has no world clock."""
+#: Beside ``now``: the wall-clock instant from which a ticking pool's world clock advances.
+TICKING_SINCE_KEY = "ticking_since"
+
+
+def _read_clock_value(engine: Engine) -> dict | None:
     table = _world_meta()
     with engine.connect() as conn:
         value = conn.execute(
             sa.select(table.c.value).where(table.c.key == WORLD_CLOCK_KEY)
         ).scalar_one_or_none()
-    if not isinstance(value, dict) or "now" not in value:
+    return value if isinstance(value, dict) and "now" in value else None
+
+
+def _elapsed_since_anchor(value: dict, wall: Clock) -> dt.timedelta:
+    anchor = value.get(TICKING_SINCE_KEY)
+    if not anchor:
+        return dt.timedelta(0)
+    elapsed = int((wall() - as_utc(dt.datetime.fromisoformat(anchor))).total_seconds())
+    return dt.timedelta(seconds=max(0, elapsed))  # never before where ticking began
+
+
+def read_world_clock(engine: Engine, *, wall: Clock = wall_clock) -> dt.datetime | None:
+    """The world's "now", or None when the pool has no world clock.
+
+    In a pool a service has set ticking, that is the stored instant plus the real time elapsed
+    since the anchor, so every process (the service, a restarted service, a one-shot CLI
+    command) reads the same clock and it never goes back across restarts. A pool nobody set
+    ticking (evals, tests) reads exactly as stored.
+    """
+    value = _read_clock_value(engine)
+    if value is None:
         return None
-    return as_utc(dt.datetime.fromisoformat(value["now"]))
+    return as_utc(dt.datetime.fromisoformat(value["now"])) + _elapsed_since_anchor(value, wall)
 
 
 def set_world_clock(engine: Engine, now: dt.datetime) -> None:
     """Move the world's clock (evals advance it; the demo generator writes the first value).
 
-    Stored as naive UTC ISO text, the form the demo generator has always written.
+    Stored as naive UTC ISO text, the form the demo generator has always written. A move stops
+    any ticking: a running service re-anchors at the moved instant on its next read.
     """
     table = _world_meta()
     stamp = as_utc(now).astimezone(dt.UTC).replace(tzinfo=None).isoformat()
@@ -76,15 +99,35 @@ def set_world_clock(engine: Engine, now: dt.datetime) -> None:
         if current is None:
             conn.execute(sa.insert(table).values(key=WORLD_CLOCK_KEY, value={"now": stamp}))
         else:
+            kept = {k: v for k, v in current.items() if k != TICKING_SINCE_KEY}
             conn.execute(
                 sa.update(table)
                 .where(table.c.key == WORLD_CLOCK_KEY)
-                .values(value={**current, "now": stamp})
+                .values(value={**kept, "now": stamp})
             )
 
 
-def _required_world_now(engine: Engine) -> dt.datetime:
-    now = read_world_clock(engine)
+def _start_ticking(engine: Engine, wall: Clock) -> None:
+    """Anchor the stored clock to the wall clock, unless it already is (another process did)."""
+    table = _world_meta()
+    with engine.begin() as conn:
+        current = conn.execute(
+            sa.select(table.c.value).where(table.c.key == WORLD_CLOCK_KEY)
+        ).scalar_one_or_none()
+        if not isinstance(current, dict) or "now" not in current:
+            return
+        if current.get(TICKING_SINCE_KEY):
+            return
+        anchor = wall().astimezone(dt.UTC).replace(tzinfo=None).isoformat()
+        conn.execute(
+            sa.update(table)
+            .where(table.c.key == WORLD_CLOCK_KEY)
+            .values(value={**current, TICKING_SINCE_KEY: anchor})
+        )
+
+
+def _required_world_now(engine: Engine, wall: Clock = wall_clock) -> dt.datetime:
+    now = read_world_clock(engine, wall=wall)
     if now is None:
         raise ClockUnavailable(
             "the pool has no world clock (it is not a demo world): run on the wall clock "
@@ -95,8 +138,9 @@ def _required_world_now(engine: Engine) -> dt.datetime:
 
 
 def world_clock(engine: Engine) -> Clock:
-    """The world's clock exactly as stored, re-read on every call: evals and tests move it by
-    hand and nothing else does, so replays are deterministic."""
+    """The world's clock, re-read on every call. Evals and tests move it by hand and nothing
+    else does, so replays are deterministic; in a pool a demo service set ticking it advances
+    with the wall clock (see :func:`read_world_clock`)."""
 
     def now() -> dt.datetime:
         return _required_world_now(engine)
@@ -104,20 +148,24 @@ def world_clock(engine: Engine) -> Clock:
     return now
 
 
-def ticking_world_clock(
-    engine: Engine, *, monotonic: Callable[[], float] = time.monotonic
-) -> Clock:
-    """The world's clock advancing in real time (whole seconds) from when this clock was made.
+def ticking_world_clock(engine: Engine, *, wall: Clock = wall_clock) -> Clock:
+    """The world's clock advancing in real time (whole seconds).
 
     The demo service runs for hours, and approvals must expire and retries come due in it as
-    they would in a real pool. A move of the stored clock (an eval, a test) is followed at once.
-    ``monotonic`` is the elapsed-time source, injectable so a test never patches the process's.
+    they would in a real pool. The anchor is stored with the clock, so a restart goes on from
+    where the last process was (business records never go back in time) and every process
+    agrees. A move of the stored clock (an eval, a test) is followed at once, and ticking goes
+    on from there. ``wall`` is injectable so a test never patches the process's clock.
     """
-    started = monotonic()
 
     def now() -> dt.datetime:
-        elapsed = int(monotonic() - started)
-        return _required_world_now(engine) + dt.timedelta(seconds=elapsed)
+        value = _read_clock_value(engine)
+        if value is None:
+            return _required_world_now(engine, wall)  # raises ClockUnavailable
+        if not value.get(TICKING_SINCE_KEY):
+            _start_ticking(engine, wall)
+            return _required_world_now(engine, wall)
+        return as_utc(dt.datetime.fromisoformat(value["now"])) + _elapsed_since_anchor(value, wall)
 
     return now
 
@@ -126,8 +174,9 @@ def pool_clock(engine: Engine, mode: ClockMode, *, ticking: bool = False) -> Clo
     """The product's "now" for ``engine`` under the configured mode (``settings.clock_mode``).
 
     ``ticking`` is for long-running processes (the service): the world's clock then advances in
-    real time from their start; a one-shot command reads it as stored. ``world`` fails on use,
-    not here, when the pool has no world clock: a service can start before the pool is filled.
+    real time, for every process that reads it; a pool no service set ticking reads as stored.
+    ``world`` fails on use, not here, when the pool has no world clock: a service can start
+    before the pool is filled.
     """
     if mode == "wall":
         return wall_clock

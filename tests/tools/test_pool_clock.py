@@ -69,13 +69,41 @@ def test_demo_mode_reads_the_worlds_clock_even_when_the_wall_moves(engine: Engin
     assert pool_clock(engine, "wall")().year >= 2026
 
 
-def test_the_services_world_clock_ticks_from_its_start_and_follows_moves(
+class _Wall:
+    """A hand-moved wall clock."""
+
+    def __init__(self, at: dt.datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> dt.datetime:
+        return self.at
+
+
+def test_the_services_world_clock_ticks_with_the_wall_and_follows_moves(
     engine: Engine,
 ) -> None:
     set_world_clock(engine, WORLD_NOW)
-    seconds = iter([100.0, 100.4, 161.9, 170.0])
-    clock = ticking_world_clock(engine, monotonic=lambda: next(seconds))  # made at t=100
-    assert clock() == WORLD_NOW  # 0.4 s later: whole seconds only
-    assert clock() == WORLD_NOW + dt.timedelta(seconds=61)
+    wall = _Wall(dt.datetime(2026, 12, 6, 3, tzinfo=dt.UTC))
+    clock = ticking_world_clock(engine, wall=wall)
+    assert clock() == WORLD_NOW  # the first read anchors the world to the wall
+    wall.at += dt.timedelta(seconds=61.9)
+    assert clock() == WORLD_NOW + dt.timedelta(seconds=61)  # whole seconds only
+    assert read_world_clock(engine, wall=wall) == clock()  # every reader agrees
     set_world_clock(engine, WORLD_NOW + dt.timedelta(days=1))  # an eval moves the world
-    assert clock() == WORLD_NOW + dt.timedelta(days=1, seconds=70)
+    assert clock() == WORLD_NOW + dt.timedelta(days=1)
+    wall.at += dt.timedelta(seconds=10)
+    assert clock() == WORLD_NOW + dt.timedelta(days=1, seconds=10)
+
+
+def test_a_restarted_service_goes_on_where_the_last_one_was(engine: Engine) -> None:
+    """Orders and approvals stamped before a restart are never in the new process's future."""
+    set_world_clock(engine, WORLD_NOW)
+    wall = _Wall(dt.datetime(2026, 12, 6, 3, tzinfo=dt.UTC))
+    first = ticking_world_clock(engine, wall=wall)
+    first()
+    wall.at += dt.timedelta(hours=2)
+    before_restart = first()
+    second = ticking_world_clock(engine, wall=wall)  # the restarted process
+    assert second() == before_restart == WORLD_NOW + dt.timedelta(hours=2)
+    wall.at -= dt.timedelta(hours=3)  # a wall clock stepped back before the anchor
+    assert second() == WORLD_NOW  # ... never takes the world before where ticking began
