@@ -11,7 +11,9 @@ show it:
 
 Transport: only retryable failures are retried (``agents.llm.retry``); a read timeout is not,
 because the server is still working on the request. The default timeout (300 s) suits a local
-model on CPU.
+model on CPU. When a client streams the run's tokens (``agents.llm.tokens``), the request is
+streamed and content deltas are relayed as they come; a server that refuses streaming (HTTP 400)
+is asked again without, and not asked to stream again.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -27,7 +30,7 @@ import openai
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from pydantic import ValidationError
 
-from agents.llm import retry
+from agents.llm import retry, tokens
 from agents.llm.base import LLMError, ToolDefinition
 from agents.llm.text_calls import parse_text_calls
 
@@ -125,6 +128,7 @@ class OpenAIChatModel:
         self.context_tokens = context_tokens
         self.timeout_s = timeout_s
         self._sleep = sleep
+        self._streams = True  # until the server refuses a streamed request
         # Local servers (vLLM, Ollama) take no key, but the client insists on one. Retries are
         # ours (``_complete``): the client's own would repeat read timeouts too.
         self._client = openai.OpenAI(
@@ -242,24 +246,94 @@ class OpenAIChatModel:
             kwargs["parallel_tool_calls"] = True
         if self.max_output_tokens:
             kwargs["max_tokens"] = self.max_output_tokens
+        sink = tokens.current_sink() if self._streams else None
+        if sink is not None:
+            kwargs.update(stream=True, stream_options={"include_usage": True})
         attempt = 0
         while True:
             attempt += 1
             try:
                 response = self._client.chat.completions.create(**kwargs)
+                if sink is not None:
+                    return _collect(response, usage, tokens.TokenRelay(sink), self.name)
                 break
+            except openai.BadRequestError as exc:
+                if sink is None:
+                    raise LLMError(retry.describe(exc, self.name, attempt, self.timeout_s)) from exc
+                # A server without streaming (or without stream_options): ask plainly, for good.
+                self._streams, sink = False, None
+                kwargs.pop("stream"), kwargs.pop("stream_options")
+                attempt -= 1
             except (openai.APIStatusError, openai.APIConnectionError) as exc:
                 if retry.retryable(exc) and attempt <= self.max_retries:
                     self._sleep(retry.delay_s(exc, attempt))
                     continue
                 raise LLMError(retry.describe(exc, self.name, attempt, self.timeout_s)) from exc
-        if response.usage is not None:
-            usage["input_tokens"] += response.usage.prompt_tokens or 0
-            usage["output_tokens"] += response.usage.completion_tokens or 0
-            usage["total_tokens"] += response.usage.total_tokens or 0
+        _count_usage(response.usage, usage)
         if not response.choices:
             raise LLMError(f"{self.name} returned no choices")
         return response.choices[0].message
+
+
+def _count_usage(reported: Any, usage: dict[str, int]) -> None:
+    if reported is not None:
+        usage["input_tokens"] += reported.prompt_tokens or 0
+        usage["output_tokens"] += reported.completion_tokens or 0
+        usage["total_tokens"] += reported.total_tokens or 0
+
+
+@dataclass
+class _Function:
+    name: str = ""
+    arguments: Any = ""
+
+
+@dataclass
+class _Call:
+    id: str | None = None
+    function: _Function = field(default_factory=_Function)
+
+
+@dataclass
+class _Reply:
+    """A streamed reply put back together, shaped like the client's non-streamed message."""
+
+    content: str
+    tool_calls: list[_Call]
+
+
+def _collect(chunks: Iterable[Any], usage: dict[str, int], relay: Any, name: str) -> _Reply:
+    """Join a streamed completion: content deltas are relayed as they arrive; tool-call deltas
+    are joined by their index (ids and names come once, arguments in pieces)."""
+    content: list[str] = []
+    calls: dict[int, _Call] = {}
+    seen_choice = False
+    try:
+        for chunk in chunks:
+            _count_usage(getattr(chunk, "usage", None), usage)
+            for choice in chunk.choices or []:
+                seen_choice = True
+                delta = choice.delta
+                if delta is None:
+                    continue
+                if delta.content:
+                    content.append(delta.content)
+                    relay.feed(delta.content)
+                for part in delta.tool_calls or []:
+                    call = calls.setdefault(part.index or 0, _Call())
+                    call.id = part.id or call.id
+                    if part.function is not None:
+                        call.function.name += part.function.name or ""
+                        piece = part.function.arguments
+                        if isinstance(piece, dict):  # an object, not a string: keep it whole
+                            call.function.arguments = piece
+                        elif piece:
+                            call.function.arguments += piece
+    except (openai.APIError, httpx.HTTPError) as exc:
+        raise LLMError(f"{name} broke off its streamed reply: {exc}") from exc
+    if not seen_choice:
+        raise LLMError(f"{name} returned no choices")
+    return _Reply(content="".join(content), tool_calls=[calls[i] for i in sorted(calls)])
 
 
 def _repair(attempt: int, kind: str, detail: str) -> dict[str, Any]:

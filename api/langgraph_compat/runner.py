@@ -12,10 +12,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from langchain_core.messages import AIMessageChunk
 from langgraph.graph.state import CompiledStateGraph
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from agents.llm.tokens import STREAM_TOKENS_KEY, is_token_event
 from agents.runs import AdmittedRun, LeaseHeld, admit_run, stream_run
 from api import run_store
 from api.auth import Principal
@@ -27,8 +29,9 @@ from inventory.models import RunStatus
 log = logging.getLogger(__name__)
 
 #: Stream modes the SDKs request → LangGraph's own stream mode, or ``None``: accepted, and
-#: nothing of that kind is streamed (no LLM token deltas, LangChain callback events or
-#: per-tool events come out of these graphs). A client asking for them never gets a 422.
+#: nothing of that kind is streamed (no LangChain callback events or per-tool events come out of
+#: these graphs). A client asking for them never gets a 422. ``messages-tuple`` carries the
+#: model's token deltas (``agents.llm.tokens``) as AIMessageChunks, then the checked messages.
 STREAM_MODES: dict[str, str | None] = {
     "values": "values",
     "updates": "updates",
@@ -153,6 +156,8 @@ class GraphRunner:
                     "principal": principal.as_resume_principal(),
                     # proposals are recorded under the person who asked, so four-eyes can hold
                     "requested_by": principal.name,
+                    # a client streaming messages sees the model's tokens as they come
+                    STREAM_TOKENS_KEY: "messages-tuple" in stream_modes,
                 },
             )
         except LeaseHeld:
@@ -168,11 +173,20 @@ class GraphRunner:
         """Run the graph; yield ``(event, json_data)`` per chunk; the run is always closed."""
         graph = self.graph(ticket.assistant_id)
         modes = [native for m in ticket.stream_modes if (native := STREAM_MODES[m])]
+        # Token deltas travel in the graph's custom stream; they leave as ``messages`` chunks.
+        internal = [*modes, "custom"] if "messages" in modes and "custom" not in modes else modes
         try:
             for mode, chunk in stream_run(
-                self._forked(ticket), graph, ticket.graph_input, stream_mode=modes or ["updates"]
+                self._forked(ticket),
+                graph,
+                ticket.graph_input,
+                stream_mode=internal or ["updates"],
             ):
-                if modes:  # the modes asked for; nothing when only unserved modes were asked
+                if mode == "custom" and is_token_event(chunk):
+                    if "messages" in modes:
+                        yield "messages", token_chunk(chunk, ticket)
+                    continue
+                if mode in modes:  # the modes asked for; nothing when only unserved ones were
                     yield mode, to_jsonable(chunk)
         except Exception as exc:
             log.exception("run %s on thread %s failed", ticket.run_id, ticket.thread_id)
@@ -207,3 +221,16 @@ class GraphRunner:
         fork = ticket.config.get("configurable") or {}
         ticket.admitted.configurable.update(fork)
         return ticket.admitted
+
+
+def token_chunk(event: dict[str, Any], ticket: RunTicket) -> list[Any]:
+    """A token delta as the LangGraph API streams it in ``messages-tuple``: an AIMessageChunk
+    (its id is the final message's, so clients replace the chunks with it) and its metadata."""
+    chunk = AIMessageChunk(content=str(event.get("delta", "")), id=str(event.get("id", "")))
+    metadata = {
+        "langgraph_node": "agent",
+        "run_id": ticket.run_id,
+        "thread_id": ticket.thread_id,
+        "assistant_id": ticket.assistant_id,
+    }
+    return [to_jsonable(chunk), metadata]

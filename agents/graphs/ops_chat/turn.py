@@ -9,6 +9,7 @@ claims an action no tool performed is replaced by what actually happened (``clai
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from agents.graphs.ops_chat import claims
 from agents.graphs.ops_chat.budget import ContextBudget, fit_history, turn_call_ids
 from agents.graphs.ops_chat.state import ChatState
+from agents.llm import tokens
 from agents.llm.base import ChatModel, LLMError, ToolDefinition
 from agents.llm.factory import make_chat_model
 from agents.llm.offline import OfflinePlanner
@@ -133,13 +135,18 @@ class TurnControl:
             )
         history = fit_history(messages, budget.history_tokens) if budget else list(messages)
         started = time.perf_counter()
+        # Streamed tokens (if a client watches) and the message that replaces them share this id.
+        message_id = f"run--{uuid.uuid4()}"
         try:
-            reply = self.runtime.llm.invoke([system, *history], tools)
+            with tokens.streaming_to(message_id):
+                reply = self.runtime.llm.invoke([system, *history], tools)
         except LLMError as exc:
-            return self._failed(state, system, tools, turn, str(exc))
+            return self._failed(state, system, tools, turn, str(exc), message_id=message_id)
         finally:
             # Time in the model only: a turn that waits hours for an approver is not "slow".
             turn["turn_model_s"] += time.perf_counter() - started
+        if reply.id is None:
+            reply = reply.model_copy(update={"id": message_id})
         usage = reply.usage_metadata or {}
         turn["turn_tokens"] += int(usage.get("total_tokens", 0))
         turn["steps"] += 1
@@ -168,6 +175,8 @@ class TurnControl:
         tools: Sequence[ToolDefinition],
         turn: dict[str, Any],
         reason: str,
+        *,
+        message_id: str | None = None,
     ) -> dict[str, Any]:
         messages = state.get("messages") or []
         human = _last_human(messages)
@@ -190,14 +199,14 @@ class TurnControl:
         ):
             note += " 以下由离线规划器回答：" if zh else " The offline planner answers instead:"
             turn.update(fallback=True, fallback_note=note)
-            return self._offline_step(state, system, tools, turn)
+            return self._offline_step(state, system, tools, turn, message_id=message_id)
         if happened:
             rows = [f"- {sid} ({desc}): {status}" for sid, status, desc in happened]
             note += "\n" + ("本轮实际情况：" if zh else "What happened this turn:") + "\n"
             note += "\n".join(rows)
         else:
             note += " 本轮未做任何变更。" if zh else " Nothing was done in this turn."
-        reply = AIMessage(note, response_metadata={"llm_failed": reason})
+        reply = AIMessage(note, id=message_id, response_metadata={"llm_failed": reason})
         return {**turn, "messages": [reply]}
 
     def _offline_step(
@@ -206,14 +215,17 @@ class TurnControl:
         system: SystemMessage,
         tools: Sequence[ToolDefinition],
         turn: dict[str, Any],
+        *,
+        message_id: str | None = None,
     ) -> dict[str, Any]:
         view = offline_view(state.get("messages") or [])
         reply = self.offline.invoke([system, *view], tools)
         content = reply.content
         if not reply.tool_calls and turn.get("fallback_note"):
             content = f"{turn['fallback_note']}\n\n{reply.text}"
-        reply = reply.model_copy(
-            update={"content": content, "response_metadata": {"fallback": FALLBACK}}
-        )
+        update: dict[str, Any] = {"content": content, "response_metadata": {"fallback": FALLBACK}}
+        if message_id is not None and reply.id is None:  # replaces what the model streamed
+            update["id"] = message_id
+        reply = reply.model_copy(update=update)
         turn["steps"] += 1
         return {**turn, "messages": [reply]}
