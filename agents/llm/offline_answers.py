@@ -184,12 +184,31 @@ def render_proposals(out: dict[str, Any], lang: Lang) -> str:
         status = item["status"]
         ref = f" ({item['external_ref']})" if item.get("external_ref") else ""
         note = f" — {item['message']}" if item.get("message") else ""
-        label = STATUS_ZH.get(status, status) if lang == "zh" else status.replace("_", " ")
-        lines.append(f"- {item['summary']}: {label}{ref}{note}")
+        if lang == "zh":
+            summary = summary_zh(item.get("facts") or {}) or item["summary"]
+            lines.append(f"- {summary}：{STATUS_ZH.get(status, status)}{ref}{note}")
+        else:
+            lines.append(f"- {item['summary']}: {status.replace('_', ' ')}{ref}{note}")
     for error in out.get("errors", []):
         lines.append(f"- {error}")
     head = "建议处理结果：" if lang == "zh" else "Proposals:"
     return "\n".join([head, *lines])
+
+
+def summary_zh(facts: dict[str, Any]) -> str | None:
+    """A proposal in Chinese from its facts, or None when they are too thin to say it."""
+    if facts.get("kind") == "transfer_order" and facts.get("source") and facts.get("dest"):
+        text = (
+            f"{facts['source']} → {facts['dest']}：{facts.get('units', 0)} 件，"
+            f"零售额 ¥{facts.get('value', 0):,.0f}，运费 ¥{facts.get('cost', 0):,.0f}"
+        )
+        if facts.get("net_value") is not None:
+            text += f"，预计净值 ¥{facts['net_value']:,.0f}"
+        return text
+    if facts.get("kind") == "promo_proposal" and facts.get("style") and facts.get("depth"):
+        where = facts.get("location") or facts.get("city") or "全网"
+        return f"{facts['style']} 在 {where} 降价 {facts['depth']:.0%}"
+    return None
 
 
 def render_explanation(plan: dict[str, Any], lang: Lang) -> str:

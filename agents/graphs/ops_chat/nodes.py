@@ -243,6 +243,8 @@ class ChatNodes:
                 {
                     "subject_id": record["subject_id"],
                     "summary": record.get("summary", ""),
+                    # the facts behind the summary, so an answer can say it in the user's language
+                    "facts": proposal_facts(record),
                     **outcome,
                 }
             )
@@ -278,3 +280,20 @@ def _page(value: Any) -> int:
 
 def _tool_error(name: str, call_id: str, error: str) -> ToolMessage:
     return ToolMessage(content=f"error: {error}", tool_call_id=call_id, name=name, status="error")
+
+
+def proposal_facts(record: dict[str, Any]) -> dict[str, Any]:
+    """What a proposal moves or changes, in numbers and codes (no prose)."""
+    args = (record.get("action") or {}).get("args") or {}
+    facts = {
+        "kind": record.get("kind"),
+        "units": record.get("units"),
+        "value": record.get("value"),
+        "cost": record.get("cost"),
+        "net_value": record.get("net_value"),
+        "depth": record.get("depth"),
+    }
+    for key in ("source", "dest", "style", "location", "city"):
+        if args.get(key) is not None:
+            facts[key] = args[key]
+    return {k: v for k, v in facts.items() if v is not None}
