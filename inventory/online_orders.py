@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -32,6 +33,8 @@ from inventory.models import (
     OnlineOrderLine,
     OnlineOrderStatus,
     ReservationStatus,
+    Sku,
+    StockPosition,
 )
 from inventory.reservations import ReservationError, ReservationRequest
 
@@ -140,6 +143,7 @@ def place(
     skus = sorted({sku for sku, _ in spec.lines})
     # Lapsed holds on these SKUs give their units back before routing counts them.
     reservations.sweep_expired(session, now=now, skus=skus)
+    _lock_styles(session, skus)
     exclude: set[tuple[str, str]] = set()
     last_refusal = ""
     for _ in range(REPLANS):
@@ -175,6 +179,25 @@ def place(
         f"stock kept changing while routing (concurrent orders); last refusal: {last_refusal}",
         field="lines",
     )
+
+
+def _lock_styles(session: Session, skus: Sequence[str]) -> None:
+    """PostgreSQL: lock every position of the order's styles before routing reads them.
+
+    The stock writer's guard keeps ATP; but what a store may give also depends on its other
+    sizes (the core size run) and its display minimum, which two concurrent orders could each
+    count on. Orders touching the same styles therefore route one after the other (SQLite's
+    writer lock already serialises whole transactions).
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    styles = sa.select(Sku.style_code).where(Sku.code.in_(list(skus)))  # type: ignore[attr-defined]
+    pairs = session.execute(
+        sa.select(StockPosition.location_code, StockPosition.sku_code)
+        .join(Sku, Sku.code == StockPosition.sku_code)  # type: ignore[arg-type]
+        .where(Sku.style_code.in_(styles))  # type: ignore[attr-defined]
+    ).all()
+    movements.lock_positions(session, [(loc, sku) for loc, sku in pairs])
 
 
 class _Refused(Exception):
