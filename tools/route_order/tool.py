@@ -221,25 +221,27 @@ def explain_order(ctx: ToolContext, request: ExplainOrderInput) -> ExplainOrderO
                 )
             )
         )
-    decision = order.decision or {}
-    chosen = RoutingOption.model_validate(decision["chosen"]) if decision.get("chosen") else None
-    runners = [RoutingOption.model_validate(o) for o in decision.get("runners_up", [])]
-    excluded = decision.get("excluded", [])
-    asked = None if request.node is None else request.node in nodes
-    return ExplainOrderOutput(
-        order_id=order.id,
-        channel=order.channel,
-        channel_order_id=order.channel_order_id,
-        oms_ref=order.oms_ref,
-        status=order.status,
-        destination_city=order.destination_city,
-        shipped_from=nodes,
-        asked_node_used=asked,
-        chosen=chosen,
-        runners_up=runners,
-        excluded=excluded,
-        summary=summarise(order, nodes, chosen, runners, request.node),
-    )
+        decision = order.decision or {}
+        chosen = (
+            RoutingOption.model_validate(decision["chosen"]) if decision.get("chosen") else None
+        )
+        runners = [RoutingOption.model_validate(o) for o in decision.get("runners_up", [])]
+        excluded = decision.get("excluded", [])
+        asked = None if request.node is None else request.node in nodes
+        return ExplainOrderOutput(
+            order_id=order.id,
+            channel=order.channel,
+            channel_order_id=order.channel_order_id,
+            oms_ref=order.oms_ref,
+            status=order.status,
+            destination_city=order.destination_city,
+            shipped_from=nodes,
+            asked_node_used=asked,
+            chosen=chosen,
+            runners_up=runners,
+            excluded=excluded,
+            summary=summarise(order, nodes, chosen, runners, request.node),
+        )
 
 
 def _parts(option: RoutingOption) -> str:
