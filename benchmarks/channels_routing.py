@@ -32,6 +32,7 @@ from inventory.clock import read_world_clock
 from inventory.demo_world import WorldSpec, world_template
 from tools.context import ToolContext
 from tools.route_order.models import OrderLineInput, RouteOrderInput
+from tools.route_order.settings import load_routing_settings
 from tools.route_order.tool import route_order
 
 
@@ -58,7 +59,11 @@ def main() -> None:
     parser.add_argument("--styles", type=int, default=80)
     parser.add_argument("--seed", type=int, default=7, help="World and order-stream seed.")
     parser.add_argument("--history-days", type=int, default=120)
+    parser.add_argument(
+        "--routing-file", type=Path, default=None, help="Routing policy YAML (shipped default)."
+    )
     args = parser.parse_args()
+    settings = load_routing_settings(args.routing_file)
     spec = WorldSpec(
         seed=args.seed,
         stores=args.stores,
@@ -77,12 +82,13 @@ def main() -> None:
             orders = day_of_orders(engine, now, seed=args.seed)
             if dry is None:
                 dry = dry_run_rate(engine, orders, now)
-            results[name] = replay(engine, orders, name, oms=oms)
+            results[name] = replay(engine, orders, name, settings=settings, oms=oms)
             engine.dispose()
         oms_orders = len(oms.list_online_orders())
     line = {
         "benchmark": "channels_routing",
         "world": {"stores": args.stores, "styles": args.styles, "seed": args.seed},
+        "routing_file": str(args.routing_file or "default"),
         "day": str(now.date()),
         "orders": results["ship_from_store"].orders,
         "oms_orders_received": oms_orders,

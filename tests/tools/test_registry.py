@@ -25,9 +25,7 @@ def test_every_contract_tool_is_registered_as_read_only() -> None:
         assert spec.name == name and spec.kind == "read" and spec.description
         assert spec.input_model.model_json_schema()["type"] == "object"
         assert isinstance(spec.fn, LazyToolFn)
-        package = (
-            "discover" if name in discovery else "route_order" if name in routing else name
-        )
+        package = "discover" if name in discovery else "route_order" if name in routing else name
         assert spec.fn.module == f"tools.{package}.tool" and spec.fn.function == name
 
 
