@@ -192,3 +192,30 @@ def test_orders_racing_for_the_last_units_never_oversell(engine: Engine) -> None
         held = sum(line.qty for line in session.exec(select(OnlineOrderLine)))
     assert held == 4
     assert reserved(engine, "SHA-A1") == 1  # its display unit stays, however the race ran
+
+
+def test_the_same_order_posted_concurrently_is_placed_once(engine: Engine) -> None:
+    seed_routing_pool(engine)
+    url = engine.url.render_as_string(hide_password=False)
+    outcomes: list[tuple[str, bool]] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(6)
+
+    def worker() -> None:
+        own = make_engine(url)
+        try:
+            barrier.wait()
+            row, created, _ = place(own, "SAME-1", qty=2)
+        finally:
+            own.dispose()
+        with lock:
+            outcomes.append((row.id, created))
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(outcomes) == 6 and len({order_id for order_id, _ in outcomes}) == 1
+    assert sum(created for _, created in outcomes) == 1
+    assert reserved(engine, "SHA-A1") == 2
