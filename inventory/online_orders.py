@@ -63,13 +63,16 @@ class OrderSpec:
     address: str
     promised_by: dt.datetime
     oms_ref: str | None = None
+    #: The promise as the channel said it ("48h", or a time), when it was relative: a retry
+    #: a minute later is the same order although ``promised_by`` moved with the clock.
+    promise_asked: str | None = None
 
     def digest(self) -> str:
         asked = {
             "lines": [list(line) for line in self.lines],
             "city": self.destination_city,
             "address": self.address,
-            "promised_by": as_utc(self.promised_by).isoformat(),
+            "promise": self.promise_asked or as_utc(self.promised_by).isoformat(),
             "oms_ref": self.oms_ref,
         }
         return hashlib.sha256(json.dumps(asked, sort_keys=True).encode()).hexdigest()
@@ -283,6 +286,19 @@ def lines_of(session: Session, order_id: str) -> list[OnlineOrderLine]:
         .order_by(OnlineOrderLine.line_no, OnlineOrderLine.node_code)  # type: ignore[arg-type]
     )
     return list(session.exec(stmt))
+
+
+def hold_states(session: Session, lines: Sequence[OnlineOrderLine]) -> dict[str, str]:
+    """Reservation id → its state (open, confirmed = shipped, released, expired by its TTL)."""
+    ids = [line.reservation_id for line in lines]
+    if not ids:
+        return {}
+    rows = session.execute(
+        sa.select(ChannelReservation.id, ChannelReservation.status).where(
+            ChannelReservation.id.in_(ids)  # type: ignore[attr-defined]
+        )
+    ).all()
+    return {rid: status for rid, status in rows}
 
 
 def get(session: Session, order_id: str, *, channel: str | None) -> OnlineOrder:

@@ -42,7 +42,8 @@ def _api_error(error: OrderError) -> ApiError:
 
 
 def _view(session: SessionDep, row: OnlineOrder) -> OrderView:
-    return OrderView.from_rows(row, online_orders.lines_of(session, row.id))
+    lines = online_orders.lines_of(session, row.id)
+    return OrderView.from_rows(row, lines, online_orders.hold_states(session, lines))
 
 
 @router.post(
@@ -87,6 +88,7 @@ def create_order(
         address=body.destination.address,
         promised_by=promised_by,
         oms_ref=body.oms_ref,
+        promise_asked=None if body.promised_by is not None else f"{hours:g}h",
     )
     try:
         row, created = online_orders.place(

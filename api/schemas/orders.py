@@ -68,6 +68,9 @@ class OrderLineView(BaseModel):
     node: str = Field(description="The node that ships it (DC, online pool or store).")
     shipment_ref: str = Field(description="The parcel's reference at the OMS.")
     reservation_id: str
+    hold: Literal["open", "confirmed", "released", "expired"] = Field(
+        description="The reservation's state: confirmed = shipped; expired = its TTL lapsed."
+    )
     lead_time_hours: float
 
 
@@ -98,7 +101,9 @@ class OrderView(BaseModel):
     created_at: dt.datetime
 
     @classmethod
-    def from_rows(cls, row: OnlineOrder, lines: list[OnlineOrderLine]) -> OrderView:
+    def from_rows(
+        cls, row: OnlineOrder, lines: list[OnlineOrderLine], holds: dict[str, str]
+    ) -> OrderView:
         decision = row.decision or {}
         return cls(
             id=row.id,
@@ -123,6 +128,7 @@ class OrderView(BaseModel):
                     node=line.node_code,
                     shipment_ref=line.shipment_ref,
                     reservation_id=line.reservation_id,
+                    hold=holds.get(line.reservation_id, "open"),  # type: ignore[arg-type]
                     lead_time_hours=line.lead_time_hours,
                 )
                 for line in lines

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -53,6 +54,7 @@ def test_a_channel_posts_an_order_and_gets_the_routing_explained(orders_client) 
     assert order["destination_city"] == "Shanghai" and order["on_time"]
     (line,) = order["lines"]
     assert line["node"] == "SHA-A1" and line["shipment_ref"] == "OMS-000001/SHA-A1"
+    assert line["hold"] == "open"
     routing = order["routing"]
     assert routing["chosen"]["nodes"] == ["SHA-A1"]
     assert [o["nodes"] for o in routing["runners_up"]] == [["DC-SHA"], ["DC-BEI"]]
@@ -63,6 +65,7 @@ def test_a_channel_posts_an_order_and_gets_the_routing_explained(orders_client) 
         "split_penalty",
         "total",
     }
+    time.sleep(1.1)  # the service's world clock ticks: "48 h from now" has moved
     replay = post(client, keys["web"], oms_ref="OMS-000001")
     assert replay.status_code == 200 and replay.json()["id"] == order["id"]
     reused = post(client, keys["web"], oms_ref="OMS-000001", lines=[{"sku": SKU, "qty": 2}])
@@ -105,6 +108,7 @@ def test_who_may_do_what_on_orders(orders_client) -> None:
     )
     cancelled = client.post(f"{path}/cancel", headers={"x-api-key": keys["web"]})
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert {line["hold"] for line in cancelled.json()["lines"]} == {"released"}
     assert client.get(path).status_code == 401
 
 
