@@ -149,9 +149,11 @@ _INTENT_WORDS: tuple[tuple[Intent, tuple[str, ...]], ...] = (
         ),
     ),
 )
-#: An online order named after "order"/"订单": our id (ord-…), the channel's or the OMS's.
+#: An online order named after "order"/"订单": our id (ord-…), the channel's or the OMS's
+#: (every such id has a digit, so "the order for SHA-S01" names no order).
 _ORDER_REF = re.compile(
-    r"(?:order|订单)\s*(?:no\.|#|号)?\s*([A-Za-z0-9][A-Za-z0-9_\-./]{2,127})", re.I
+    r"(?:order|订单)\s*(?:no\.|#|号)?\s*((?=[A-Za-z0-9_\-./]*\d)[A-Za-z0-9][A-Za-z0-9_\-./]{2,127})",
+    re.I,
 )
 _WHY_WORDS = ("why", "explain", "reason", "为什么", "原因", "解释")
 #: Which nodes may ship online orders (ship-from-store), in either language.
