@@ -101,3 +101,13 @@ def test_an_unknown_order_is_answered_honestly(engine: Engine) -> None:
     tool = ToolMessage(text, tool_call_id=call["id"], name=call["name"], status="error")
     answer = chat.invoke([human, call_message, tool], OFFERED)
     assert "NOPE-1" in answer.text
+
+
+def test_a_transfer_question_is_not_taken_for_an_online_order() -> None:
+    from agents.llm.offline_parse import parse_request
+    from inventory.demo_world.vocabulary import DEMO_VOCABULARY
+
+    for text in ("explain the transfer order for SHA-S01", "why this transfer order?"):
+        assert parse_request(text, DEMO_VOCABULARY).intent == "explain", text
+    asked = parse_request("why was order OMS-000123 shipped from SHA-S01?", DEMO_VOCABULARY)
+    assert (asked.intent, asked.order, asked.location) == ("order_why", "OMS-000123", "SHA-S01")
