@@ -28,12 +28,14 @@ from tools.context import ToolContext, ToolError
 from tools.registry import TOOLS, ToolSpec
 
 #: Who may call each tool, as on the REST routes (/v1/stock and /v1/forecasts: any staff role;
-#: plan and markdown dry runs: ops).
+#: plan and markdown dry runs: ops; order routing reads, as /v1/orders: any staff role).
 TOOL_ROLES: dict[str, tuple[Role, ...]] = {
     "stock_lookup": STAFF_ROLES,
     "forecast_demand": STAFF_ROLES,
     "plan_transfers": (Role.OPS,),
     "recommend_promos": (Role.OPS,),
+    "route_order": STAFF_ROLES,
+    "ship_nodes": STAFF_ROLES,
 }
 
 #: The caller of the current MCP request (set by the HTTP key gate, or once for stdio).

@@ -40,6 +40,17 @@ class OmsReservation(_Message):
     reason: str = ""
 
 
+class OmsOnlineOrder(_Message):
+    """A customer's online order as the OMS takes it from a channel (before it is routed)."""
+
+    order_id: str = Field(min_length=1, description="The channel's order id.")
+    channel: str = Field(min_length=1)
+    lines: list[WmsLine] = Field(min_length=1)
+    destination_city: str = Field(min_length=1)
+    promise_hours: float = Field(gt=0)
+    placed_at: datetime
+
+
 class PriceChange(_Message):
     """A markdown to apply in the pricing system."""
 

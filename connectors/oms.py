@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from connectors.client import SystemClient
-from connectors.models import Ack, OmsReservation, ReceivedRecord
+from connectors.models import Ack, OmsOnlineOrder, OmsReservation, ReceivedRecord
 
 
 class OmsClient(SystemClient):
@@ -14,3 +14,10 @@ class OmsClient(SystemClient):
 
     def list_reservations(self) -> list[ReceivedRecord]:
         return self._get("/oms/reservations", list[ReceivedRecord])
+
+    def accept_online_order(self, order: OmsOnlineOrder, *, idempotency_key: str) -> Ack:
+        """The OMS takes a customer's order; its reference keys the order's outcome events."""
+        return self._post("/oms/online-orders", order, idempotency_key=idempotency_key)
+
+    def list_online_orders(self) -> list[ReceivedRecord]:
+        return self._get("/oms/online-orders", list[ReceivedRecord])

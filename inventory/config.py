@@ -47,6 +47,11 @@ class Settings(BaseSettings):
         "freight, markdown risk per category); the shipped tools/plan_transfers/value_terms.yaml "
         "when unset.",
     )
+    routing_file: Path | None = Field(
+        default=None,
+        description="How online orders are routed (score weights, store capacity and share "
+        "caps, parcel costs); the shipped tools/route_order/routing.yaml when unset.",
+    )
     llm_base_url: str | None = Field(default=None, description="OpenAI-compatible base URL.")
     llm_model: str | None = None
     llm_api_key: str | None = None

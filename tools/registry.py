@@ -24,6 +24,14 @@ from tools.discover.models import (
 from tools.forecast_demand.models import ForecastInput, ForecastOutput
 from tools.plan_transfers.models import PlanTransfersInput, TransferPlan
 from tools.recommend_promos.models import PromoInput, PromoOutput
+from tools.route_order.models import (
+    ExplainOrderInput,
+    ExplainOrderOutput,
+    RouteOrderInput,
+    RouteOrderOutput,
+    ShipNodesInput,
+    ShipNodesOutput,
+)
 from tools.stock_lookup.models import StockLookupInput, StockLookupOutput
 
 ToolFn = Callable[[ToolContext, Any], BaseModel]
@@ -116,6 +124,37 @@ TOOLS: dict[str, ToolSpec] = {
             input_model=PromoInput,
             output_model=PromoOutput,
             fn=_lazy("recommend_promos"),
+        ),
+        ToolSpec(
+            name="route_order",
+            description=(
+                "Where an online order would ship from (DC, online pool or store) and why: the "
+                "chosen node(s) and two runners-up with delivery cost, promised-time penalty, "
+                "stock health and split-shipment parts. A dry run: reserves nothing."
+            ),
+            input_model=RouteOrderInput,
+            output_model=RouteOrderOutput,
+            fn=_lazy("route_order"),
+        ),
+        ToolSpec(
+            name="ship_nodes",
+            description=(
+                "Which stores (or nodes) may ship online orders to a city (上海的线上订单能从哪些"
+                "门店发货?): ATP, today's orders vs pick/pack capacity, lead time and parcel cost."
+            ),
+            input_model=ShipNodesInput,
+            output_model=ShipNodesOutput,
+            fn=LazyToolFn("tools.route_order.tool", "ship_nodes"),
+        ),
+        ToolSpec(
+            name="explain_order",
+            description=(
+                "Why an online order was shipped from where it was (by order id, channel order "
+                "id or OMS reference): chosen node(s), runners-up and their score parts."
+            ),
+            input_model=ExplainOrderInput,
+            output_model=ExplainOrderOutput,
+            fn=LazyToolFn("tools.route_order.tool", "explain_order"),
         ),
         ToolSpec(
             name="list_locations",

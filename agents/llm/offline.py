@@ -14,6 +14,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
 from agents.llm import offline_answers as answers
+from agents.llm import offline_routing as routing_answers
 from agents.llm.base import ToolDefinition
 from agents.llm.offline_parse import ParsedRequest, parse_request
 from agents.proposals import PROPOSE_TRANSFER
@@ -157,6 +158,11 @@ class OfflinePlanner:
         if request.intent == "promo":
             args = {"city": request.city, "category": request.category}
             return "recommend_promos", {k: v for k, v in args.items() if v is not None}
+        if request.intent == "ship_nodes" and request.city:
+            return "ship_nodes", {"city": request.city}
+        if request.intent == "order_why" and request.order:
+            args = {"order": request.order, "node": request.location}
+            return "explain_order", {k: v for k, v in args.items() if v is not None}
         return None
 
     @staticmethod
@@ -223,6 +229,10 @@ def _render(
         return answers.render_plan(out, language)
     if name == PROPOSE_TRANSFER or "proposals" in out:
         return answers.render_proposals(out, language)
+    if name == "ship_nodes":
+        return routing_answers.render_ship_nodes(out, language)
+    if name == "explain_order":
+        return routing_answers.render_order_why(out, language)
     if name == "recommend_promos":
         recs = out.get("recommendations", [])
         lines = [f"- {r['style']} @ {r['location'] or '*'}: {r['verdict']}" for r in recs[:8]]

@@ -19,6 +19,8 @@ CAPABILITIES: dict[Lang, str] = {
         '- a specific move: "ship 40 pairs of RB001-BLK-38 from DC-SHA to SHA-S01"\n'
         '- markdowns: "which styles in Chengdu need a markdown?"\n'
         '- "why this transfer?" explains the last plan.\n'
+        '- online orders: "which stores can ship Shanghai online orders?", '
+        '"why was order WEB-1 shipped from SHA-S01?"\n'
         "Approvals are given at the approval prompt, not by chat messages."
     ),
     "zh": (
@@ -29,6 +31,7 @@ CAPABILITIES: dict[Lang, str] = {
         "- 指定调拨：“从DC-SHA调拨40双RB001-BLK-38到SHA-S01”\n"
         "- 降价：“成都哪些款需要打折？”\n"
         "- “为什么要这样调拨？”解释最近一次计划。\n"
+        "- 线上订单：“上海的线上订单能从哪些门店发货？”“订单WEB-1为什么从SHA-S01发货？”\n"
         "审批只能在审批提示中进行，不能通过聊天消息完成。"
     ),
 }

@@ -12,7 +12,18 @@ from typing import Literal
 
 from inventory.vocabulary import Vocabulary
 
-Intent = Literal["decision", "explain", "ship", "plan", "promo", "forecast", "stock", "help"]
+Intent = Literal[
+    "decision",
+    "order_why",
+    "ship_nodes",
+    "explain",
+    "ship",
+    "plan",
+    "promo",
+    "forecast",
+    "stock",
+    "help",
+]
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 # Codes sit next to Chinese characters without spaces ("从DC-SHA调拨"), and CJK counts as a word
@@ -138,6 +149,25 @@ _INTENT_WORDS: tuple[tuple[Intent, tuple[str, ...]], ...] = (
         ),
     ),
 )
+#: An online order named after "order"/"订单": our id (ord-…), the channel's or the OMS's
+#: (every such id has a digit, so "the order for SHA-S01" names no order).
+_ORDER_REF = re.compile(
+    r"(?:order|订单)\s*(?:no\.|#|号)?\s*((?=[A-Za-z0-9_\-./]*\d)[A-Za-z0-9][A-Za-z0-9_\-./]{2,127})",
+    re.I,
+)
+_WHY_WORDS = ("why", "explain", "reason", "为什么", "原因", "解释")
+#: Which nodes may ship online orders (ship-from-store), in either language.
+_SHIP_NODE_WORDS = (
+    "ship-from-store",
+    "ship from store",
+    "ship online orders",
+    "online orders",
+    "online order",
+    "线上订单",
+    "线上单",
+    "网店订单",
+    "门店发货",
+)
 _DECISION_START = re.compile(r"^\s*(approve|reject|deny|批准|同意|通过|拒绝|驳回)", re.IGNORECASE)
 _SHIP_WORDS = ("ship", "send", "move", "transfer", "调拨", "调货", "发货", "调")
 _RAIN_WORDS = ("rain", "storm", "wet", "雨", "暴雨")
@@ -162,6 +192,7 @@ class ParsedRequest:
     source: str | None = None
     dest: str | None = None
     rain: bool = False
+    order: str | None = None
 
 
 def _city(text: str, words: PlannerWords) -> str | None:
@@ -184,6 +215,10 @@ def _intent(text: str, qty: int | None) -> Intent:
     lowered = text.lower()
     if _DECISION_START.search(text):
         return "decision"
+    if _ORDER_REF.search(text) and any(word in lowered for word in _WHY_WORDS):
+        return "order_why"
+    if any(word in lowered for word in _SHIP_NODE_WORDS):
+        return "ship_nodes"
     if qty is not None and any(word in lowered for word in _SHIP_WORDS):
         return "ship"
     for intent, words in _INTENT_WORDS:
@@ -233,6 +268,7 @@ def parse_request(text: str, vocabulary: Vocabulary) -> ParsedRequest:
         source=source,
         dest=dest,
         rain=any(word in lowered for word in _RAIN_WORDS),
+        order=m.group(1).rstrip(".?") if (m := _ORDER_REF.search(text)) else None,
     )
 
 

@@ -9,6 +9,7 @@ from api.routes import (
     availability,
     forecasts,
     jobs,
+    orders,
     outbox,
     policy,
     promo_proposals,
@@ -36,6 +37,7 @@ V1_ROUTERS: list[APIRouter] = [
     jobs.router,
     availability.router,
     reservations.router,
+    orders.router,
 ]
 
 __all__ = ["V1_ROUTERS"]

@@ -20,6 +20,7 @@ from connectors.client import IDEMPOTENCY_HEADER
 from connectors.models import (
     Ack,
     Notification,
+    OmsOnlineOrder,
     OmsReservation,
     PriceChange,
     ReceivedRecord,
@@ -93,7 +94,16 @@ def create_app(state: SimulatedState | None = None) -> FastAPI:
 
     @oms.get("/reservations", response_model=list[ReceivedRecord])
     async def list_reservations() -> list[ReceivedRecord]:
-        return state.received("oms")
+        return [r for r in state.received("oms") if "destination_city" not in r.payload]
+
+    @oms.post("/online-orders", response_model=Ack)
+    async def accept_online_order(body: OmsOnlineOrder, key: IdempotencyKey) -> Ack | JSONResponse:
+        """A channel's customer order (the stream evals replay); routed by Stockpilot."""
+        return await _accept(state, "oms", key, body)
+
+    @oms.get("/online-orders", response_model=list[ReceivedRecord])
+    async def list_online_orders() -> list[ReceivedRecord]:
+        return [r for r in state.received("oms") if "destination_city" in r.payload]
 
     pricing = APIRouter(prefix="/pricing", tags=["pricing"])
 

@@ -25,6 +25,7 @@ from inventory.models.history import DailySales, FutureDemand, WeatherDaily, Wea
 from inventory.models.locations import ChannelEntitlement, Lane, Location
 from inventory.models.meta import WorldMeta
 from inventory.models.network import Category, City, Region
+from inventory.models.online_orders import OnlineOrder, OnlineOrderLine, OnlineOrderStatus
 from inventory.models.orders import TransferLine, TransferOrder
 from inventory.models.reservations import ChannelReservation, ReservationStatus
 from inventory.models.stock import StockMovement, StockPosition
@@ -48,6 +49,9 @@ __all__ = [
     "Location",
     "LocationKind",
     "MovementKind",
+    "OnlineOrder",
+    "OnlineOrderLine",
+    "OnlineOrderStatus",
     "OrderStatus",
     "OutboxMessage",
     "OutboxStatus",

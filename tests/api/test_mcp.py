@@ -31,6 +31,8 @@ CALLS = {
     "forecast_demand": {"city": "Shanghai", "category": "rain_boots", "horizon_days": 3},
     "plan_transfers": {"city": "Shanghai", "categories": ["rain_boots"], "window_days": 3},
     "recommend_promos": {"city": "Shanghai"},
+    "route_order": {"lines": [{"sku": "RB001-BLK-38", "qty": 1}], "destination_city": "上海"},
+    "ship_nodes": {"city": "Shanghai"},
 }
 
 #: Plain HTTP calls; generous timeouts: the shared test machine can be slow.

@@ -19,12 +19,13 @@ from tools.stock_lookup.tool import stock_lookup
 def test_every_contract_tool_is_registered_as_read_only() -> None:
     contract = {"stock_lookup", "forecast_demand", "plan_transfers", "recommend_promos"}
     discovery = {"list_locations", "list_catalog"}
-    assert set(TOOLS) == contract | discovery
+    routing = {"route_order", "ship_nodes", "explain_order"}
+    assert set(TOOLS) == contract | discovery | routing
     for name, spec in TOOLS.items():
         assert spec.name == name and spec.kind == "read" and spec.description
         assert spec.input_model.model_json_schema()["type"] == "object"
         assert isinstance(spec.fn, LazyToolFn)
-        package = "discover" if name in discovery else name
+        package = "discover" if name in discovery else "route_order" if name in routing else name
         assert spec.fn.module == f"tools.{package}.tool" and spec.fn.function == name
 
 

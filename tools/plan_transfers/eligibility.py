@@ -36,18 +36,32 @@ def size_run_keep(problem: TransferProblem) -> np.ndarray:
             by_style.setdefault(sku.style, []).append(j)
     for cols in by_style.values():
         cols = sorted(cols, key=lambda j: problem.skus[j].size_index)
-        run = min(problem.constraints.min_consecutive_core_sizes, len(cols))
-        stock = problem.stock[:, cols]
-        windows = np.lib.stride_tricks.sliding_window_view(stock, run, axis=1)
-        intact = windows.min(axis=2) >= 1
-        if not intact.any():
-            continue
-        score = np.where(intact, windows.sum(axis=2), -1)
-        best = score.argmax(axis=1)
-        has_run = intact.any(axis=1)
-        for offset in range(run):
-            col_idx = np.asarray(cols)[best + offset]
-            keep[has_run, col_idx[has_run]] = 1
+        run = problem.constraints.min_consecutive_core_sizes
+        keep[:, cols] = core_run_keep(problem.stock[:, cols], run)
+    return keep
+
+
+def core_run_keep(stock: np.ndarray, min_consecutive: int) -> np.ndarray:
+    """The size-run rule on one style: ``stock`` is (locations, core sizes in size order); 1
+    marks a unit that must stay so each location keeps its best intact run.
+
+    Shared with order routing (``tools.route_order``), so a store gives a web order no unit a
+    transfer could not take either.
+    """
+    keep = np.zeros(stock.shape, dtype=np.int64)
+    if stock.shape[1] == 0:
+        return keep
+    run = min(min_consecutive, stock.shape[1])
+    windows = np.lib.stride_tricks.sliding_window_view(stock, run, axis=1)
+    intact = windows.min(axis=2) >= 1
+    if not intact.any():
+        return keep
+    score = np.where(intact, windows.sum(axis=2), -1)
+    best = score.argmax(axis=1)
+    has_run = intact.any(axis=1)
+    for offset in range(run):
+        col_idx = best + offset
+        keep[has_run, col_idx[has_run]] = 1
     return keep
 
 

@@ -1,0 +1,372 @@
+"""Online orders: record a routed order and hold its units, in one transaction.
+
+The routing decision is made by the caller's router (``tools.route_order``, which reads the
+pool); this module writes: the order row, one line per (order line, node), and a channel
+reservation per line through ``inventory.reservations`` (the single stock writer checks ATP in
+the same statement). When a concurrent order took the units a plan counted on, the savepoint
+is rolled back and the router asked again without that (node, SKU), a bounded number of times.
+
+Idempotent per channel on the channel's own order id: the same order again returns the first
+answer; the same id with a different order is a conflict.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+from inventory import movements, reservations
+from inventory.clock import as_utc
+from inventory.db import begin_write
+from inventory.models import (
+    ChannelReservation,
+    OnlineOrder,
+    OnlineOrderLine,
+    OnlineOrderStatus,
+    ReservationStatus,
+    Sku,
+    StockPosition,
+)
+from inventory.reservations import ReservationError, ReservationRequest
+
+#: How often a placement re-plans after a concurrent order took the units it counted on.
+REPLANS = 4
+
+
+class OrderError(ValueError):
+    """A request the pool refuses; ``kind`` says which HTTP answer it deserves."""
+
+    def __init__(self, kind: str, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind  # not_found | forbidden | conflict | refused
+        self.message = message
+        self.field = field
+
+
+@dataclass(frozen=True)
+class OrderSpec:
+    """What a channel asked for: its order id, lines, where to and by when."""
+
+    channel: str
+    channel_order_id: str
+    lines: tuple[tuple[str, int], ...]  # (SKU, qty) per order line
+    destination_city: str
+    address: str
+    promised_by: dt.datetime
+    oms_ref: str | None = None
+    #: The promise as the channel said it ("48h", or a time), when it was relative: a retry
+    #: a minute later is the same order although ``promised_by`` moved with the clock.
+    promise_asked: str | None = None
+
+    def digest(self) -> str:
+        asked = {
+            "lines": [list(line) for line in self.lines],
+            "city": self.destination_city,
+            "address": self.address,
+            "promise": self.promise_asked or as_utc(self.promised_by).isoformat(),
+            "oms_ref": self.oms_ref,
+        }
+        return hashlib.sha256(json.dumps(asked, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class RoutedPart:
+    line_no: int
+    sku: str
+    qty: int
+    node: str
+    lead_time_hours: float
+
+
+@dataclass(frozen=True)
+class Routing:
+    """A router's answer: the parts to reserve, or why the order cannot be shipped."""
+
+    routable: bool
+    reason: str | None
+    destination_city: str
+    destination_region: str
+    parts: tuple[RoutedPart, ...] = ()
+    delivery_cost: float = 0.0
+    eta: dt.datetime | None = None
+    decision: dict = field(default_factory=dict)
+
+
+#: (session, (node, SKU) pairs to leave out) → a routing decision made on that session.
+Router = Callable[[Session, frozenset[tuple[str, str]]], Routing]
+
+
+def _existing(session: Session, spec: OrderSpec) -> OnlineOrder | None:
+    stmt = (
+        select(OnlineOrder)
+        .where(
+            OnlineOrder.channel == spec.channel,
+            OnlineOrder.channel_order_id == spec.channel_order_id,
+        )
+        .execution_options(populate_existing=True)
+    )
+    return session.exec(stmt).first()
+
+
+def _replay(row: OnlineOrder, spec: OrderSpec) -> OnlineOrder:
+    if row.request_hash != spec.digest():
+        raise OrderError(
+            "conflict",
+            f"order id {spec.channel_order_id!r} was already used by channel {spec.channel!r} "
+            f"for a different order ({row.id}); refusing a different order under the same id",
+            field="order_id",
+        )
+    return row
+
+
+def place(
+    session: Session,
+    spec: OrderSpec,
+    router: Router,
+    *,
+    actor: str,
+    now: dt.datetime,
+    ttl_s: int,
+    routing_day: dt.date,
+) -> tuple[OnlineOrder, bool]:
+    """Route and hold ``spec``; returns the order and whether it is new. The caller commits."""
+    begin_write(session)
+    if (existing := _existing(session, spec)) is not None:
+        return _replay(existing, spec), False
+    now = as_utc(now)
+    skus = sorted({sku for sku, _ in spec.lines})
+    # Lapsed holds on these SKUs give their units back before routing counts them.
+    reservations.sweep_expired(session, now=now, skus=skus)
+    _lock_styles(session, skus)
+    exclude: set[tuple[str, str]] = set()
+    last_refusal = ""
+    for _ in range(REPLANS):
+        routing = router(session, frozenset(exclude))
+        if not routing.routable:
+            raise OrderError(
+                "refused", routing.reason or "no node can ship this order", field="lines"
+            )
+        order_id = f"ord-{uuid.uuid4().hex[:20]}"
+        try:
+            with session.begin_nested():
+                row = _write(
+                    session,
+                    spec,
+                    routing,
+                    order_id,
+                    actor=actor,
+                    now=now,
+                    ttl_s=ttl_s,
+                    day=routing_day,
+                )
+            return row, True
+        except _Refused as refused:
+            exclude.add(refused.pair)
+            last_refusal = refused.message
+        except IntegrityError:
+            # A concurrent post of the same order id (PostgreSQL) committed first.
+            if (existing := _existing(session, spec)) is None:
+                raise
+            return _replay(existing, spec), False
+    raise OrderError(
+        "refused",
+        f"stock kept changing while routing (concurrent orders); last refusal: {last_refusal}",
+        field="lines",
+    )
+
+
+def _lock_styles(session: Session, skus: Sequence[str]) -> None:
+    """PostgreSQL: lock every position of the order's styles before routing reads them.
+
+    The stock writer's guard keeps ATP; but what a store may give also depends on its other
+    sizes (the core size run) and its display minimum, which two concurrent orders could each
+    count on. Orders touching the same styles therefore route one after the other (SQLite's
+    writer lock already serialises whole transactions).
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    styles = sa.select(Sku.style_code).where(Sku.code.in_(list(skus)))  # type: ignore[attr-defined]
+    pairs = session.execute(
+        sa.select(StockPosition.location_code, StockPosition.sku_code)
+        .join(Sku, Sku.code == StockPosition.sku_code)  # type: ignore[arg-type]
+        .where(Sku.style_code.in_(styles))  # type: ignore[attr-defined]
+    ).all()
+    movements.lock_positions(session, [(loc, sku) for loc, sku in pairs])
+
+
+class _Refused(Exception):
+    def __init__(self, pair: tuple[str, str], message: str) -> None:
+        super().__init__(message)
+        self.pair = pair
+        self.message = message
+
+
+def _write(
+    session: Session,
+    spec: OrderSpec,
+    routing: Routing,
+    order_id: str,
+    *,
+    actor: str,
+    now: dt.datetime,
+    ttl_s: int,
+    day: dt.date,
+) -> OnlineOrder:
+    assert routing.eta is not None
+    row = OnlineOrder(
+        id=order_id,
+        channel=spec.channel,
+        channel_order_id=spec.channel_order_id,
+        oms_ref=spec.oms_ref,
+        destination_city=routing.destination_city,
+        destination_region=routing.destination_region,
+        address=spec.address,
+        promised_by=as_utc(spec.promised_by),
+        status=OnlineOrderStatus.ROUTED,
+        request_hash=spec.digest(),
+        routing_day=day,
+        shipments=len({part.node for part in routing.parts}),
+        units=sum(part.qty for part in routing.parts),
+        delivery_cost=round(routing.delivery_cost, 2),
+        eta=as_utc(routing.eta),
+        decision=routing.decision,
+        created_by=actor,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(row)
+    session.flush()  # a concurrent same-id order waits (or fails) here, before any stock moves
+    parts = sorted(routing.parts, key=lambda p: (p.node, p.sku, p.line_no))
+    movements.lock_positions(session, [(p.node, p.sku) for p in parts])
+    reference = spec.oms_ref or order_id
+    for part in parts:
+        request = ReservationRequest(
+            channel=spec.channel,
+            sku=part.sku,
+            qty=part.qty,
+            idempotency_key=f"order:{order_id}:{part.line_no}:{part.node}",
+            ttl_s=ttl_s,
+            location=part.node,
+        )
+        try:
+            held, _ = reservations.create(session, request, actor=actor, now=now)
+        except ReservationError as error:
+            if error.kind != "refused":
+                raise
+            raise _Refused((part.node, part.sku), error.message) from error
+        session.add(
+            OnlineOrderLine(
+                order_id=order_id,
+                line_no=part.line_no,
+                sku_code=part.sku,
+                qty=part.qty,
+                node_code=part.node,
+                shipment_ref=f"{reference}/{part.node}",
+                reservation_id=held.id,
+                lead_time_hours=part.lead_time_hours,
+            )
+        )
+    session.flush()
+    return row
+
+
+def lines_of(session: Session, order_id: str) -> list[OnlineOrderLine]:
+    stmt = (
+        select(OnlineOrderLine)
+        .where(OnlineOrderLine.order_id == order_id)
+        .order_by(OnlineOrderLine.line_no, OnlineOrderLine.node_code)  # type: ignore[arg-type]
+    )
+    return list(session.exec(stmt))
+
+
+def hold_states(session: Session, lines: Sequence[OnlineOrderLine]) -> dict[str, str]:
+    """Reservation id → its state (open, confirmed = shipped, released, expired by its TTL)."""
+    ids = [line.reservation_id for line in lines]
+    if not ids:
+        return {}
+    rows = session.execute(
+        sa.select(ChannelReservation.id, ChannelReservation.status).where(
+            ChannelReservation.id.in_(ids)  # type: ignore[attr-defined]
+        )
+    ).all()
+    return {rid: status for rid, status in rows}
+
+
+def get(session: Session, order_id: str, *, channel: str | None) -> OnlineOrder:
+    row = session.get(OnlineOrder, order_id, populate_existing=True)
+    if row is None:
+        raise OrderError("not_found", f"no online order with id {order_id!r}")
+    if channel is not None and row.channel != channel:
+        raise OrderError(
+            "forbidden", f"order {order_id} belongs to channel {row.channel!r}, not {channel!r}"
+        )
+    return row
+
+
+def cancel(
+    session: Session, order_id: str, *, channel: str | None, actor: str, now: dt.datetime
+) -> OnlineOrder:
+    """Release the order's open holds; a shipped (confirmed) part cannot be cancelled here."""
+    begin_write(session)
+    row = get(session, order_id, channel=channel)
+    if row.status == OnlineOrderStatus.CANCELLED:
+        return row
+    held = [line.reservation_id for line in lines_of(session, order_id)]
+    statuses = {
+        rid: session.get(ChannelReservation, rid, populate_existing=True).status  # type: ignore[union-attr]
+        for rid in held
+    }
+    if any(status == ReservationStatus.CONFIRMED for status in statuses.values()):
+        raise OrderError(
+            "conflict",
+            f"order {order_id} has shipped parts; it cannot be cancelled",
+            field="status",
+        )
+    for rid, status in statuses.items():
+        if status == ReservationStatus.OPEN:
+            reservations.release(session, rid, channel=None, actor=actor, now=now)
+    row.status = OnlineOrderStatus.CANCELLED
+    row.updated_at = as_utc(now)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def query_for(
+    *, channel: str | None, status: OnlineOrderStatus | None, node: str | None
+) -> SelectOfScalar[OnlineOrder]:
+    """Orders newest first, narrowed to one channel's and the filters."""
+    stmt = select(OnlineOrder).order_by(
+        OnlineOrder.created_at.desc(),  # type: ignore[attr-defined]
+        OnlineOrder.id,
+    )
+    if channel is not None:
+        stmt = stmt.where(OnlineOrder.channel == channel)
+    if status is not None:
+        stmt = stmt.where(OnlineOrder.status == status)
+    if node is not None:
+        stmt = stmt.where(
+            OnlineOrder.id.in_(  # type: ignore[attr-defined]
+                select(OnlineOrderLine.order_id).where(OnlineOrderLine.node_code == node)
+            )
+        )
+    return stmt
+
+
+def reserved_parts(session: Session, order_ids: Sequence[str]) -> dict[str, list[OnlineOrderLine]]:
+    rows = session.exec(
+        select(OnlineOrderLine).where(OnlineOrderLine.order_id.in_(list(order_ids)))  # type: ignore[attr-defined]
+    )
+    found: dict[str, list[OnlineOrderLine]] = {}
+    for line in rows:
+        found.setdefault(line.order_id, []).append(line)
+    return found
