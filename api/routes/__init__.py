@@ -8,6 +8,7 @@ from api.routes import (
     audit,
     availability,
     forecasts,
+    fulfilment,
     jobs,
     outbox,
     policy,
@@ -36,6 +37,7 @@ V1_ROUTERS: list[APIRouter] = [
     jobs.router,
     availability.router,
     reservations.router,
+    fulfilment.router,
 ]
 
 __all__ = ["V1_ROUTERS"]
