@@ -172,7 +172,7 @@ def lane_figures(
     lanes_stmt = sa.select(
         _LANE.source_code, _LANE.dest_code, _LANE.lead_time_hours, _LANE.cost_per_unit,
         _LANE.cost_per_shipment,
-    )  # fmt: skip
+    ).order_by(_LANE.id)  # fmt: skip
     if asked is not None:
         lanes_stmt = lanes_stmt.where(sa.tuple_(_LANE.source_code, _LANE.dest_code).in_(asked))
     configured = {
@@ -195,7 +195,7 @@ def lane_figures(
     }
     return {
         pair: _combine(pair, configured.get(pair), observed.get(pair), lines.get(pair), prior)
-        for pair in sorted(set(configured) | set(observed))
+        for pair in [*configured, *(pair for pair in observed if pair not in configured)]
     }
 
 

@@ -6,18 +6,15 @@ import datetime as dt
 import threading
 
 import pytest
-from pydantic import TypeAdapter
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from inventory import fulfilment_stats as stats
 from inventory.db import retrying, session_scope
-from inventory.fulfilment import FulfilmentEventIn, FulfilmentRefused, record_event
+from inventory.fulfilment import FulfilmentRefused, record_event
 from inventory.models import FulfilmentEvent, FulfilmentOutcome, Lane
 from tests.utils import factories
-
-T0 = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
-EVENT = TypeAdapter(FulfilmentEventIn)
+from tests.utils.fulfilment_events import T0, deliver, event
 
 
 def seed(engine: Engine) -> None:
@@ -37,53 +34,6 @@ def seed(engine: Engine) -> None:
                     cost_per_shipment=40.0,
                 )
             )
-
-
-def event(kind: str, ref: str, dest: str = "SHA-A1", **fields: object):
-    online = dest.startswith("zone-")  # a delivery zone: a routed online order
-    body = {
-        "order_kind": "online" if online else "transfer",
-        "system": "oms" if online else "wms",
-        "event_id": f"{ref}:{kind}",
-        "type": kind,
-        "order_ref": ref,
-        "origin": "DC-SHA",
-        "destination": dest,
-        "occurred_at": T0.isoformat(),
-    } | fields
-    return EVENT.validate_python(body)
-
-
-def deliver(
-    engine: Engine,
-    ref: str,
-    *,
-    hours: float,
-    dest: str = "SHA-A1",
-    shipped: list[tuple[int, int]] = ((5, 5),),  # type: ignore[assignment]
-    cost: float | None = None,
-    units: int = 5,
-) -> None:
-    """One order's story: shipped (lines ordered/shipped), delivered ``hours`` after release."""
-    lines = [
-        {"line": str(n), "sku": f"SKU-{n}", "qty_ordered": asked, "qty_shipped": got}
-        for n, (asked, got) in enumerate(shipped, start=1)
-    ]
-    stories = [
-        event(
-            "shipped",
-            ref,
-            dest,
-            released_at=T0.isoformat(),
-            occurred_at=(T0 + dt.timedelta(hours=2)).isoformat(),
-            lines=lines,
-        ),
-        event("delivered", ref, dest, occurred_at=(T0 + dt.timedelta(hours=hours)).isoformat()),
-    ]
-    if cost is not None:
-        stories.append(event("cost", ref, dest, amount=cost, units=units))
-    for story in stories:
-        retrying(engine, lambda s, e=story: record_event(s, "wms-sh", e, now=T0))
 
 
 def test_events_fold_into_one_outcome_in_any_order(engine: Engine) -> None:
@@ -226,7 +176,7 @@ def test_the_same_event_sent_concurrently_is_recorded_once(engine: Engine) -> No
         try:
             recorded = retrying(engine, lambda s: record_event(s, "wms-sh", story, now=T0))
             answers.append(recorded.duplicate)
-        except BaseException as error:  # noqa: BLE001 - reported below
+        except BaseException as error:
             errors.append(error)
 
     threads = [threading.Thread(target=send) for _ in range(8)]
