@@ -55,7 +55,6 @@ _EXAMPLE = {
     "released_at": "2015-07-01T09:00:00+00:00",
     "lines": [{"line": "1", "sku": "RB001-BLK-38", "qty_ordered": 6, "qty_shipped": 5}],
 }
-_CODE = Query(default=None, max_length=64)
 
 
 @router.post(
@@ -127,7 +126,7 @@ def list_events(
     session: SessionDep,
     _: ReaderDep,
     paging: Annotated[Paging, Depends()],
-    order_ref: str | None = _CODE,
+    order_ref: str | None = Query(default=None, max_length=64),
 ) -> Page[FulfilmentEventView]:
     query = select(FulfilmentEvent).order_by(
         FulfilmentEvent.received_at.desc(),  # type: ignore[attr-defined]
@@ -144,8 +143,8 @@ def list_outcomes(
     _: ReaderDep,
     paging: Annotated[Paging, Depends()],
     system: str | None = Query(default=None, max_length=32),
-    order_ref: str | None = _CODE,
-    origin: str | None = _CODE,
+    order_ref: str | None = Query(default=None, max_length=64),
+    origin: str | None = Query(default=None, max_length=64),
 ) -> Page[OutcomeView]:
     query = outcomes_query(system=system, order_ref=order_ref, origin=origin)
     return paging.page(session, query, OutcomeView.from_row)
@@ -158,8 +157,8 @@ def list_outcomes(
 def list_lanes(
     session: SessionDep,
     _: ReaderDep,
-    origin: str | None = _CODE,
-    destination: str | None = _CODE,
+    origin: str | None = Query(default=None, max_length=64),
+    destination: str | None = Query(default=None, max_length=64),
     observed_only: bool = Query(default=False, description="Only lanes with realised orders."),
     differs_only: bool = Query(
         default=False, description="Only lanes whose realised figures differ materially."
