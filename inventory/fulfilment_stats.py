@@ -170,9 +170,12 @@ def lane_figures(
     the ``(origin, destination)`` pairs asked (an unknown pair is left out)."""
     asked = None if pairs is None else sorted(set(pairs))
     lanes_stmt = sa.select(
-        _LANE.source_code, _LANE.dest_code, _LANE.lead_time_hours, _LANE.cost_per_unit,
+        _LANE.source_code,
+        _LANE.dest_code,
+        _LANE.lead_time_hours,
+        _LANE.cost_per_unit,
         _LANE.cost_per_shipment,
-    ).order_by(_LANE.id)  # fmt: skip
+    ).order_by(_LANE.id)
     if asked is not None:
         lanes_stmt = lanes_stmt.where(sa.tuple_(_LANE.source_code, _LANE.dest_code).in_(asked))
     configured = {
@@ -340,8 +343,13 @@ def planning_lanes(bind: Connection | Session) -> list[tuple[str, str, float, fl
     """``(source, dest, lead_time_hours, cost_per_unit, cost_per_shipment)`` of every configured
     lane, with the effective figures: what transfer planning reads."""
     return [
-        (f.origin, f.destination, f.effective.lead_time_hours, f.effective.cost_per_unit,
-         f.effective.cost_per_shipment)
+        (
+            f.origin,
+            f.destination,
+            f.effective.lead_time_hours,
+            f.effective.cost_per_unit,
+            f.effective.cost_per_shipment,
+        )
         for f in lane_figures(bind).values()
         if f.configured is not None and f.effective is not None
-    ]  # fmt: skip
+    ]

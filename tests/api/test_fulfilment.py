@@ -20,8 +20,12 @@ from tests.utils import factories
 from tests.utils.fulfilment_events import event_body, story
 
 SENDER, SECRET = "wms-east", "a-long-test-secret-for-the-wms"
-READS = ["/v1/fulfilment/lanes", "/v1/fulfilment/nodes", "/v1/fulfilment/events",
-         "/v1/fulfilment/outcomes"]  # fmt: skip
+READS = [
+    "/v1/fulfilment/lanes",
+    "/v1/fulfilment/nodes",
+    "/v1/fulfilment/events",
+    "/v1/fulfilment/outcomes",
+]
 
 
 @pytest.fixture
