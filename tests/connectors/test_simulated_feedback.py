@@ -165,3 +165,46 @@ def test_the_loop_closes_the_service_learns_from_what_the_wms_reports(service_ur
     assert lane["learnt"]["deliveries"] == delivered >= 10
     assert lane["learnt"]["costed"] == delivered and lane["learnt"]["lines"] == 4 * delivered
     assert lane["effective"]["lead_time_hours"] != 24.0  # the configured figure moved
+
+
+def test_the_service_subscribes_to_the_embedded_wms_only_with_a_secret(engine: Engine) -> None:
+    from types import SimpleNamespace
+
+    from api.fulfilment_feedback import subscribe_simulated_wms
+
+    with session_scope(engine) as session:
+        factories.add_location(session, "DC-SHA", kind="dc")
+        factories.add_location(session, "SHA-A1")
+        session.add(
+            Lane(
+                source_code="DC-SHA",
+                dest_code="SHA-A1",
+                distance_km=10,
+                lead_time_hours=30,
+                cost_per_unit=2.0,
+                cost_per_shipment=40.0,
+            )
+        )
+    with ConnectorSet.simulated() as systems:
+        runner = SimpleNamespace(
+            catalog=SimpleNamespace(runtime=SimpleNamespace(connectors=systems))
+        )
+
+        def app_state(**settings: object) -> SimpleNamespace:
+            values = {"database_url": "sqlite://", "port": 8842, "host": "0.0.0.0"} | settings
+            return SimpleNamespace(settings=Settings(**values), engine=engine, runner=runner)
+
+        state = systems.simulated_server.state  # type: ignore[union-attr]
+        assert not subscribe_simulated_wms(app_state())  # no secret for demo-wms: no reports
+        assert state.subscription() is None
+        assert not subscribe_simulated_wms(
+            app_state(fulfilment_secrets={SENDER: SECRET}, wms_url="http://wms.example")
+        )  # a real WMS is configured: the simulated one is not ours to subscribe to
+        assert subscribe_simulated_wms(app_state(fulfilment_secrets={SENDER: SECRET}))
+        subscribed = state.subscription()
+    assert subscribed is not None
+    assert subscribed.url == "http://127.0.0.1:8842/v1/fulfilment/events"
+    assert (subscribed.sender, subscribed.secret) == (SENDER, SECRET)
+    assert [(lane.source, lane.dest, lane.lead_time_hours) for lane in subscribed.lanes] == [
+        ("DC-SHA", "SHA-A1", 30.0)
+    ]
