@@ -6,9 +6,7 @@ from sqlalchemy.engine import Engine
 
 from agents.graphs.common import review
 from inventory.db import session_scope
-from inventory.models import Lane
-from tests.utils import factories
-from tests.utils.fulfilment_events import deliver
+from tests.utils.fulfilment_events import add_network, deliver
 
 VERDICT = {"rules": ["max_units_per_order"], "approvers_required": 1}
 
@@ -30,19 +28,7 @@ def transfer(subject_id: str, source: str, dest: str) -> dict:
 
 def test_the_card_names_a_lane_whose_realised_figures_differ(engine: Engine) -> None:
     with session_scope(engine) as session:
-        for code in ("DC-SHA", "SHA-A1", "SHA-B1"):
-            factories.add_location(session, code, kind="dc" if code.startswith("DC") else "store")
-        for dest in ("SHA-A1", "SHA-B1"):
-            session.add(
-                Lane(
-                    source_code="DC-SHA",
-                    dest_code=dest,
-                    distance_km=10,
-                    lead_time_hours=24,
-                    cost_per_unit=2.0,
-                    cost_per_shipment=40.0,
-                )
-            )
+        add_network(session, ["SHA-A1", "SHA-B1"])
     for n in range(10):  # DC-SHA → SHA-A1 takes 48 h, at twice the configured cost
         deliver(engine, f"WMS-{n}", hours=48, cost=100.0)
     records = [transfer("TO-1", "DC-SHA", "SHA-A1"), transfer("TO-2", "DC-SHA", "SHA-B1")]

@@ -14,10 +14,8 @@ from api.auth import Role, create_api_key, seed_demo_keys
 from api.signatures import signed_headers
 from inventory.config import Settings
 from inventory.db import session_scope
-from inventory.models import Lane
 from tests.api.conftest import KEYS, tiny_catalog
-from tests.utils import factories
-from tests.utils.fulfilment_events import event_body, story
+from tests.utils.fulfilment_events import add_network, event_body, story
 
 SENDER, SECRET = "wms-east", "a-long-test-secret-for-the-wms"
 READS = [
@@ -32,18 +30,7 @@ READS = [
 def fulfil_client(engine: Engine, tmp_path) -> Iterator[tuple[TestClient, dict[str, str]]]:
     seed_demo_keys(engine)
     with session_scope(engine) as session:
-        factories.add_location(session, "DC-SHA", kind="dc")
-        factories.add_location(session, "SHA-A1")
-        session.add(
-            Lane(
-                source_code="DC-SHA",
-                dest_code="SHA-A1",
-                distance_km=10,
-                lead_time_hours=24,
-                cost_per_unit=2.0,
-                cost_per_shipment=40.0,
-            )
-        )
+        add_network(session)
         channel = create_api_key(session, "tmall-shop", [Role.CHANNEL], channel="tmall")
     settings = Settings(
         database_url=engine.url.render_as_string(hide_password=False),

@@ -27,9 +27,8 @@ from connectors.simulated.state import SimulatedState
 from inventory.config import Settings
 from inventory.db import session_scope
 from inventory.fulfilment import FulfilmentEventIn
-from inventory.models import Lane
 from tests.api.conftest import KEYS, free_port, tiny_catalog
-from tests.utils import factories
+from tests.utils.fulfilment_events import add_network
 
 EVENT = TypeAdapter(FulfilmentEventIn)
 RELEASED = datetime(2026, 6, 1, 9, tzinfo=UTC)
@@ -113,18 +112,7 @@ def service_url(engine: Engine, tmp_path) -> Iterator[str]:
     """The service on a real port, taking events from the simulated WMS's sender."""
     seed_demo_keys(engine)
     with session_scope(engine) as session:
-        factories.add_location(session, "DC-SHA", kind="dc")
-        factories.add_location(session, "SHA-A1")
-        session.add(
-            Lane(
-                source_code="DC-SHA",
-                dest_code="SHA-A1",
-                distance_km=10,
-                lead_time_hours=24,
-                cost_per_unit=2.0,
-                cost_per_shipment=40.0,
-            )
-        )
+        add_network(session)
     settings = Settings(
         database_url=engine.url.render_as_string(hide_password=False),
         data_dir=tmp_path,
@@ -173,18 +161,7 @@ def test_the_service_subscribes_to_the_embedded_wms_only_with_a_secret(engine: E
     from api.fulfilment_feedback import subscribe_simulated_wms
 
     with session_scope(engine) as session:
-        factories.add_location(session, "DC-SHA", kind="dc")
-        factories.add_location(session, "SHA-A1")
-        session.add(
-            Lane(
-                source_code="DC-SHA",
-                dest_code="SHA-A1",
-                distance_km=10,
-                lead_time_hours=30,
-                cost_per_unit=2.0,
-                cost_per_shipment=40.0,
-            )
-        )
+        add_network(session, lead_hours=30)
     with ConnectorSet.simulated() as systems:
         runner = SimpleNamespace(
             catalog=SimpleNamespace(runtime=SimpleNamespace(connectors=systems))

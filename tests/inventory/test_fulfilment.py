@@ -14,26 +14,24 @@ from inventory.db import retrying, session_scope
 from inventory.fulfilment import FulfilmentRefused, record_event
 from inventory.models import FulfilmentEvent, FulfilmentOutcome, Lane
 from tests.utils import factories
-from tests.utils.fulfilment_events import T0, deliver, event
+from tests.utils.fulfilment_events import T0, add_network, deliver, event
 
 
 def seed(engine: Engine) -> None:
     """DC-SHA ships to two stores: A1 on a 24 h / ¥2 per unit + ¥40 per trip lane, B1 on 12 h."""
     with session_scope(engine) as session:
-        factories.add_location(session, "DC-SHA", kind="dc")
-        factories.add_location(session, "SHA-A1")
+        add_network(session, ["SHA-A1"])
         factories.add_location(session, "SHA-B1")
-        for dest, lead in (("SHA-A1", 24.0), ("SHA-B1", 12.0)):
-            session.add(
-                Lane(
-                    source_code="DC-SHA",
-                    dest_code=dest,
-                    distance_km=10,
-                    lead_time_hours=lead,
-                    cost_per_unit=2.0,
-                    cost_per_shipment=40.0,
-                )
+        session.add(
+            Lane(
+                source_code="DC-SHA",
+                dest_code="SHA-B1",
+                distance_km=10,
+                lead_time_hours=12,
+                cost_per_unit=2.0,
+                cost_per_shipment=40.0,
             )
+        )
 
 
 def test_events_fold_into_one_outcome_in_any_order(engine: Engine) -> None:

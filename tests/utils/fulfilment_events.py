@@ -7,9 +7,11 @@ from collections.abc import Sequence
 
 from pydantic import TypeAdapter
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from inventory.db import retrying
 from inventory.fulfilment import FulfilmentEventIn, record_event
+from inventory.models import Lane
 
 T0 = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
 EVENT = TypeAdapter(FulfilmentEventIn)
@@ -76,3 +78,24 @@ def deliver(engine: Engine, ref: str, **kwargs) -> None:  # type: ignore[no-unty
     for body in story(ref, **kwargs):
         parsed = EVENT.validate_python(body)
         retrying(engine, lambda s, e=parsed: record_event(s, "wms-sh", e, now=T0))
+
+
+def add_network(
+    session: Session, dests: Sequence[str] = ("SHA-A1",), *, lead_hours: float = 24.0
+) -> None:
+    """DC-SHA and the stores ``dests``, each on a lane of ``lead_hours``, ¥2 a unit, ¥40 a trip."""
+    from tests.utils.factories import add_location
+
+    add_location(session, "DC-SHA", kind="dc")
+    for dest in dests:
+        add_location(session, dest)
+        session.add(
+            Lane(
+                source_code="DC-SHA",
+                dest_code=dest,
+                distance_km=10,
+                lead_time_hours=lead_hours,
+                cost_per_unit=2.0,
+                cost_per_shipment=40.0,
+            )
+        )
