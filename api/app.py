@@ -19,6 +19,7 @@ from agents.policy.model import load_policy
 from api.auth import KeyStore
 from api.cors import install_cors
 from api.errors import install_error_handlers
+from api.fulfilment_feedback import subscribe_simulated_wms
 from api.jobs import Work
 from api.langgraph_compat.catalog import AssistantCatalog, RegistryCatalog
 from api.langgraph_compat.router import router as langgraph_router
@@ -84,6 +85,7 @@ def create_app(
             stack.callback(worker.stop)
             worker.start()
             _start_outbox_dispatcher(stack, state.require_runner())
+            subscribe_simulated_wms(state)  # the simulated WMS reports what it ships
         state.ready.set()
         if fit_forecasters:
             from api.startup import submit_forecast_fit

@@ -44,8 +44,11 @@ def verify(
     signature: str | None,
     body: bytes,
     now: float | None = None,
+    what: str = "alert",
 ) -> str:
-    """Return the sender when the request is authentic and fresh; otherwise raise 401."""
+    """Return the sender when the request is authentic and fresh; otherwise raise 401.
+
+    ``what`` names the kind of request in the errors (an alert, a fulfilment event)."""
     if not sender or not timestamp or not signature:
         missing = [
             name
@@ -56,10 +59,10 @@ def verify(
             )
             if not value
         ]
-        raise ApiError(401, f"unsigned alert: missing {', '.join(missing)}", field=missing[0])
+        raise ApiError(401, f"unsigned {what}: missing {', '.join(missing)}", field=missing[0])
     secret = secrets.get(sender)
     if secret is None:
-        raise ApiError(401, f"unknown alert sender {sender!r}", field=SENDER_HEADER, value=sender)
+        raise ApiError(401, f"unknown {what} sender {sender!r}", field=SENDER_HEADER, value=sender)
     try:
         sent_at = int(timestamp)
     except ValueError:
@@ -70,10 +73,10 @@ def verify(
     if skew > MAX_SKEW_S:
         raise ApiError(
             401,
-            f"stale alert: timestamp is {int(skew)} s away from now (limit {MAX_SKEW_S} s)",
+            f"stale {what}: timestamp is {int(skew)} s away from now (limit {MAX_SKEW_S} s)",
             field=TIMESTAMP_HEADER,
             value=timestamp,
         )
     if not hmac.compare_digest(sign(secret, timestamp, body), signature.strip()):
-        raise ApiError(401, "bad alert signature", field=SIGNATURE_HEADER)
+        raise ApiError(401, f"bad {what} signature", field=SIGNATURE_HEADER)
     return sender

@@ -20,6 +20,9 @@ DEMO_DATABASE_FILE = "demo.sqlite"
 #: The demo's alert sender and its published secret: accepted in demo mode only.
 DEMO_ALERT_SENDER = "demo-weather"
 DEMO_ALERT_SECRET = "demo-weather-secret"
+#: The simulated WMS as a sender of fulfilment events, and its published secret (demo mode only).
+DEMO_WMS_SENDER = "demo-wms"
+DEMO_WMS_SECRET = "demo-wms-secret"
 
 
 class Settings(BaseSettings):
@@ -94,6 +97,13 @@ class Settings(BaseSettings):
         description="HMAC secret per alert sender id; none → the webhook accepts no sender. "
         "Demo mode adds the demo sender with its published secret when none is set.",
     )
+    fulfilment_secrets: dict[str, str] = Field(
+        default_factory=dict,
+        description="HMAC secret per sender of fulfilment events (a WMS, an OMS); none → "
+        "POST /v1/fulfilment/events accepts no sender. Demo mode adds the simulated WMS with "
+        "its published secret when none is set, and the simulated WMS then reports what it "
+        "ships.",
+    )
     outbox_backoff_initial_s: float = Field(
         default=5.0, ge=0, description="First retry delay of a failed outbox send (doubles)."
     )
@@ -151,12 +161,20 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite:///{self.data_dir / DEMO_DATABASE_FILE}"
         if self.demo and not self.alert_secrets:
             self.alert_secrets = {DEMO_ALERT_SENDER: DEMO_ALERT_SECRET}
+        if self.demo and not self.fulfilment_secrets:
+            self.fulfilment_secrets = {DEMO_WMS_SENDER: DEMO_WMS_SECRET}
         return self
 
     @property
     def published_secret_senders(self) -> list[str]:
         """Senders configured with the published demo secret (refused outside demo mode)."""
-        return [s for s, secret in self.alert_secrets.items() if secret == DEMO_ALERT_SECRET]
+        published = (DEMO_ALERT_SECRET, DEMO_WMS_SECRET)
+        return [
+            sender
+            for secrets in (self.alert_secrets, self.fulfilment_secrets)
+            for sender, secret in secrets.items()
+            if secret in published
+        ]
 
     @property
     def clock_mode(self) -> Literal["wall", "world"]:

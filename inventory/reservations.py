@@ -118,8 +118,6 @@ def create(
     scoped = _scoped_key(request.channel, request.idempotency_key)
     if (existing := _by_key(session, scoped)) is not None:
         return _same_request(existing, request), False
-    if session.get(Sku, request.sku) is None:
-        raise ReservationError("not_found", f"unknown SKU {request.sku!r}", field="sku")
     reservation_id = f"res-{uuid.uuid4().hex[:20]}"
     refusal: MovementRefused | None = None
     now = as_utc(now)
@@ -162,6 +160,13 @@ def create(
             )
             session.add(row)
             session.flush()
+    except ReservationError:
+        # An unknown SKU is a 404, not a lack of stock; asked only when refused (hot path).
+        if session.get(Sku, request.sku) is None:
+            raise ReservationError(
+                "not_found", f"unknown SKU {request.sku!r}", field="sku"
+            ) from None
+        raise
     except IntegrityError:
         # A concurrent request (PostgreSQL) committed the same key first: answer as its replay.
         if (existing := _by_key(session, scoped)) is None:

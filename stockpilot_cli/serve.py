@@ -83,8 +83,9 @@ def check_safe(settings: Settings) -> None:
         return
     if senders := settings.published_secret_senders:
         raise ServeRefused(
-            f"alert sender(s) {', '.join(senders)} use the published demo secret; outside demo "
-            "mode set STOCKPILOT_ALERT_SECRETS to secrets of your own, e.g. "
+            f"sender(s) {', '.join(senders)} use the published demo secret; outside demo "
+            "mode set STOCKPILOT_ALERT_SECRETS (and STOCKPILOT_FULFILMENT_SECRETS) to secrets "
+            "of your own, e.g. "
             '\'{"cma-feed": "<a long random secret>"}\' (or run the demo: stockpilot serve --demo)'
         )
 

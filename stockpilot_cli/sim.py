@@ -12,6 +12,7 @@ from rich.table import Table
 from connectors.base import SIMULATED_STATE_FILE, ConnectorSet
 from connectors.errors import ConnectorError
 from connectors.simulated.app import create_app
+from connectors.simulated.feedback import FeedbackEmitter
 from connectors.simulated.state import SimulatedState
 from inventory.config import get_settings
 
@@ -30,7 +31,12 @@ def serve(
     """Serve the simulated systems; point STOCKPILOT_WMS_URL (etc.) at http://HOST:PORT."""
     state_path = state or get_settings().data_dir / SIMULATED_STATE_FILE
     console.print(f"simulated systems on http://{host}:{port} (state {state_path})")
-    uvicorn.run(create_app(SimulatedState(state_path)), host=host, port=port, log_level="info")
+    systems = SimulatedState(state_path)
+    emitter = FeedbackEmitter(systems).start()  # reports to a subscriber, once one registers
+    try:
+        uvicorn.run(create_app(systems), host=host, port=port, log_level="info")
+    finally:
+        emitter.stop()
 
 
 @sim_app.command("orders")

@@ -8,6 +8,7 @@ from api.routes import (
     audit,
     availability,
     forecasts,
+    fulfilment,
     jobs,
     orders,
     outbox,
@@ -38,6 +39,7 @@ V1_ROUTERS: list[APIRouter] = [
     availability.router,
     reservations.router,
     orders.router,
+    fulfilment.router,
 ]
 
 __all__ = ["V1_ROUTERS"]

@@ -28,9 +28,11 @@ from connectors.models import (
     WmsTransferOrder,
     WmsTransferOrderRecord,
 )
+from connectors.simulated.feedback import FeedbackSubscription
 from connectors.simulated.state import (
     FaultSpec,
     IdempotencyConflict,
+    OutgoingEvent,
     RequestLogEntry,
     SimulatedState,
 )
@@ -72,7 +74,10 @@ def create_app(state: SimulatedState | None = None) -> FastAPI:
     async def create_transfer_order(
         order: WmsTransferOrder, key: IdempotencyKey
     ) -> Ack | JSONResponse:
-        return await _accept(state, "wms", key, order)
+        ack = await _accept(state, "wms", key, order)
+        if isinstance(ack, Ack) and not ack.duplicate:
+            state.plan_feedback(ack.reference, order)  # what the WMS will report back
+        return ack
 
     @wms.get("/transfer-orders", response_model=list[WmsTransferOrderRecord])
     async def list_transfer_orders() -> list[WmsTransferOrderRecord]:
@@ -136,6 +141,16 @@ def create_app(state: SimulatedState | None = None) -> FastAPI:
     async def list_requests() -> list[RequestLogEntry]:
         """Every write received, retries and injected failures included."""
         return state.requests()
+
+    @admin.post("/subscriptions/wms", status_code=204)
+    async def subscribe_wms(subscription: FeedbackSubscription) -> None:
+        """Report shipped / delivered / cost / cancelled for every new transfer order."""
+        state.subscribe(subscription, "wms")
+
+    @admin.get("/events", response_model=list[OutgoingEvent])
+    async def list_events() -> list[OutgoingEvent]:
+        """Events queued, sent or refused by the subscriber (secrets left out)."""
+        return state.outgoing_events()
 
     @admin.post("/reset", status_code=204)
     async def reset() -> None:

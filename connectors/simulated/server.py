@@ -14,6 +14,7 @@ import time
 import uvicorn
 
 from connectors.simulated.app import create_app
+from connectors.simulated.feedback import FeedbackEmitter
 from connectors.simulated.state import SimulatedState
 
 
@@ -38,6 +39,7 @@ class SimulatedServer:
             name=f"simulated-systems-{self.port}",
             daemon=True,
         )
+        self._emitter = FeedbackEmitter(state)
 
     @property
     def url(self) -> str:
@@ -45,6 +47,7 @@ class SimulatedServer:
 
     def start(self, timeout_s: float = 10.0) -> SimulatedServer:
         self._thread.start()
+        self._emitter.start()  # sends nothing until a subscriber is registered
         deadline = time.monotonic() + timeout_s
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
@@ -53,6 +56,7 @@ class SimulatedServer:
         return self
 
     def stop(self) -> None:
+        self._emitter.stop()
         self._server.should_exit = True
         self._thread.join(timeout=5)
         self._socket.close()

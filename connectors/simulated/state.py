@@ -12,6 +12,7 @@ import hashlib
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -20,7 +21,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from connectors.models import Ack, ReceivedRecord, SystemName
+from connectors.models import Ack, ReceivedRecord, SystemName, WmsTransferOrder
+from connectors.simulated.feedback import FeedbackSubscription, story
 
 FaultMode = Literal["error", "timeout_before_commit", "timeout_after_commit"]
 
@@ -42,6 +44,22 @@ CREATE TABLE IF NOT EXISTS fault (
     remaining INTEGER NOT NULL,
     status INTEGER NOT NULL,
     delay_s REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS subscription (
+    system TEXT PRIMARY KEY,
+    config TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outgoing_event (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT NOT NULL UNIQUE,
+    url TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    body TEXT NOT NULL,
+    due_at REAL NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT
 );
 CREATE TABLE IF NOT EXISTS request_log (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -82,6 +100,21 @@ class RequestLogEntry(BaseModel):
         )
     )
     at: datetime
+
+
+class OutgoingEvent(BaseModel):
+    """An event the simulated systems send to a subscriber (``connectors.simulated.feedback``)."""
+
+    id: int
+    event_id: str
+    url: str
+    sender: str
+    secret: str = Field(exclude=True)
+    body: dict
+    due_at: float
+    status: Literal["pending", "sent", "rejected"]
+    attempts: int
+    last_error: str | None
 
 
 class IdempotencyConflict(ValueError):
@@ -223,9 +256,97 @@ class SimulatedState:
             for row in rows
         ]
 
+    # -- feedback: events the simulated WMS reports to a subscriber ---------------------------
+
+    def subscribe(self, subscription: FeedbackSubscription, system: SystemName = "wms") -> None:
+        """Report what happens to ``system``'s new orders to ``subscription`` (replaces one)."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO subscription VALUES (?, ?)",
+                (system, subscription.model_dump_json()),
+            )
+
+    def subscription(self, system: SystemName = "wms") -> FeedbackSubscription | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT config FROM subscription WHERE system=?", (system,)
+            ).fetchone()
+        return None if row is None else FeedbackSubscription.model_validate_json(row["config"])
+
+    def plan_feedback(self, reference: str, order: WmsTransferOrder) -> int:
+        """Queue the story of a transfer order the WMS just created; returns how many events
+        (none without a subscriber). A repeated reference queues nothing new."""
+        subscription = self.subscription("wms")
+        if subscription is None:
+            return 0
+        arrived = time.time()
+        released_at = datetime.now(UTC).replace(microsecond=0)
+        events = story(subscription, reference, order, released_at)
+        with self._write() as conn:
+            for hours, body in events:
+                conn.execute(
+                    "INSERT OR IGNORE INTO outgoing_event "
+                    "(event_id, url, sender, secret, body, due_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        body["event_id"],
+                        subscription.url,
+                        subscription.sender,
+                        subscription.secret,
+                        json.dumps(body, sort_keys=True),
+                        arrived + hours * subscription.seconds_per_hour,
+                    ),
+                )
+        return len(events)
+
+    def due_events(self, now: float, limit: int = 100) -> list[OutgoingEvent]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT * FROM outgoing_event WHERE status='pending' AND due_at<=? "
+                "ORDER BY due_at, id LIMIT ?",
+                (now, limit),
+            ).fetchall()
+        return [self._event(row) for row in rows]
+
+    def outgoing_events(self) -> list[OutgoingEvent]:
+        with self._lock:
+            rows = self._conn.execute("SELECT * FROM outgoing_event ORDER BY id").fetchall()
+        return [self._event(row) for row in rows]
+
+    def event_sent(self, event_row: int) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE outgoing_event SET status='sent', attempts=attempts+1, last_error=NULL "
+                "WHERE id=?",
+                (event_row,),
+            )
+
+    def event_failed(self, event_row: int, error: str, *, retry: bool) -> None:
+        """Back off 1, 2, 4 … 60 s between attempts; a refused event is not sent again."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE outgoing_event SET attempts=attempts+1, last_error=?, status=?, "
+                "due_at=? + MIN(60, 1 << MIN(attempts, 6)) WHERE id=?",
+                (error, "pending" if retry else "rejected", time.time(), event_row),
+            )
+
+    @staticmethod
+    def _event(row: sqlite3.Row) -> OutgoingEvent:
+        return OutgoingEvent(
+            id=row["id"],
+            event_id=row["event_id"],
+            url=row["url"],
+            sender=row["sender"],
+            secret=row["secret"],
+            body=json.loads(row["body"]),
+            due_at=row["due_at"],
+            status=row["status"],
+            attempts=row["attempts"],
+            last_error=row["last_error"],
+        )
+
     def reset(self) -> None:
         with self._write() as conn:
-            for table in ("received", "fault", "request_log"):
+            for table in ("received", "fault", "request_log", "outgoing_event"):
                 conn.execute(f"DELETE FROM {table}")
 
     @staticmethod

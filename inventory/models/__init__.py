@@ -21,6 +21,7 @@ from inventory.models.enums import (
     RunStatus,
     Tier,
 )
+from inventory.models.fulfilment import FulfilmentEvent, FulfilmentOutcome
 from inventory.models.history import DailySales, FutureDemand, WeatherDaily, WeatherHourly
 from inventory.models.locations import ChannelEntitlement, Lane, Location
 from inventory.models.meta import WorldMeta
@@ -44,6 +45,8 @@ __all__ = [
     "ChannelReservation",
     "City",
     "DailySales",
+    "FulfilmentEvent",
+    "FulfilmentOutcome",
     "FutureDemand",
     "Lane",
     "Location",

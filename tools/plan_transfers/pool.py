@@ -20,7 +20,8 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from inventory.models import ChannelEntitlement, Lane, Location, Sku, StockPosition, Style
+from inventory.fulfilment_stats import planning_lanes
+from inventory.models import ChannelEntitlement, Location, Sku, StockPosition, Style
 from tools.context import ToolContext, ToolError, category_code, resolve_city
 from tools.forecast_demand.models import ForecastInput, ForecastOutput
 from tools.plan_transfers.eligibility import usable_lanes
@@ -149,17 +150,9 @@ def _destinations(
 
 
 def _lanes(conn: Connection, loc_index: pd.Index) -> LaneArrays:
+    # Effective figures: the configured lane shrunk towards realised fulfilment (closed loop).
     frame = pd.DataFrame(
-        conn.execute(
-            select(
-                Lane.source_code,
-                Lane.dest_code,
-                Lane.lead_time_hours,
-                Lane.cost_per_unit,
-                Lane.cost_per_shipment,
-            )
-        ).all(),
-        columns=["source", "dest", "lead", "per_unit", "per_shipment"],
+        planning_lanes(conn), columns=["source", "dest", "lead", "per_unit", "per_shipment"]
     )
     source = loc_index.get_indexer(frame["source"])
     dest = loc_index.get_indexer(frame["dest"])

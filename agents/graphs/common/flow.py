@@ -201,6 +201,7 @@ class ApprovalFlow:
         notes: dict[str, str] = state.get("review_notes") or {}
         pending = list(state.get("pending") or [])
         labels = review.sku_labels(self.runtime.engine, [records[s] for s in pending])
+        lanes = review.lane_notes(self.runtime.engine, [records[s] for s in pending])
         requests: list[ActionRequest] = []
         for subject_id in pending:
             record, verdict = records[subject_id], judged[subject_id]
@@ -214,6 +215,7 @@ class ApprovalFlow:
                         verdict,
                         note=notes.get(subject_id) or notes.get("*"),
                         labels=labels,
+                        lanes=lanes,
                     ),
                 )
             )

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from agents.proposals import MarkdownProposalInput, ProposedShipment
+from inventory.fulfilment_stats import lane_figures
 from inventory.models import Sku, Style
 
 #: The editable part of each action (``subject_id`` is shown, never edited).
@@ -110,6 +111,23 @@ def sku_labels(engine: Engine, records: list[dict[str, Any]]) -> dict[str, tuple
     }
 
 
+def lane_notes(engine: Engine, records: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
+    """For each transfer's lane whose realised figures differ materially from the configured
+    ones (``inventory.fulfilment_stats``), one sentence for the card; read-only."""
+    pairs = {
+        (args["source"], args["dest"])
+        for record in records
+        if record.get("kind") == "transfer_order"
+        and (args := (record.get("action") or {}).get("args", {})).get("source")
+        and args.get("dest")
+    }
+    if not pairs:
+        return {}
+    with Session(engine) as session:
+        figures = lane_figures(session, pairs)
+    return {pair: "; ".join(item.deviations) for pair, item in figures.items() if item.differs}
+
+
 def _money(value: float | None) -> str:
     return "—" if value is None else f"¥{value:,.0f}"
 
@@ -120,9 +138,10 @@ def describe(
     *,
     note: str | None = None,
     labels: Mapping[str, tuple[str, str]] | None = None,
+    lanes: Mapping[tuple[str, str], str] | None = None,
 ) -> str:
     """A small Markdown card: what moves where (by style and size), what it is worth and costs,
-    why, and what the policy asks for."""
+    why, what the policy asks for, and whether the lane performs as configured (``lanes``)."""
     subject_id, kind = record["subject_id"], record["kind"]
     args = (record.get("action") or {}).get("args", {})
     parts: list[str] = []
@@ -137,6 +156,8 @@ def describe(
             f"| {record.get('units', 0)} | {_money(record.get('value'))} "
             f"| {_money(record.get('expected_value'))} | {_money(record.get('cost'))} |"
         )
+        if lane_note := (lanes or {}).get((args.get("source"), args.get("dest"))):
+            parts.append(f"**Lane (realised ≠ configured):** {lane_note}")
     else:
         where = args.get("location") or "all locations"
         depth = args.get("depth") or record.get("depth") or 0

@@ -1,0 +1,479 @@
+"""The channel inventory service under load. One JSON line (issue 14 §4):
+
+    .venv/bin/python benchmarks/channels.py                 # SQLite and PostgreSQL
+    .venv/bin/python benchmarks/channels.py --no-postgres --skus 1000
+
+Per backend, on a generated pool (``--stores`` stores entitled to the channel × ``--skus`` SKUs):
+
+- **availability**: p50/p99 of one-SKU and batch-of-500 lookups, through the service
+  (``layer: service``: the route's own calls — lapsed-hold sweep, then ``availability`` — in a
+  fresh session each) and through HTTP (``layer: http``: ``POST /v1/availability`` on a real
+  ``stockpilot serve`` child process, one client).
+- **reservations per second**: ``--clients`` concurrent clients creating reservations (qty 1,
+  random SKU and no location: the service picks the entitled location with the most ATP), each
+  its own transaction, in-process and over HTTP.
+- **oversell**: ``--race-clients`` clients (64) race for the last ``--race-units`` units of one
+  SKU at one store, over HTTP; ``oversold`` counts units held beyond ATP (and the position's own
+  ``reserved`` beyond ``on_hand − safety``). Any oversell fails the line (``"ok": false``, exit 1).
+
+Targets (reported beside the numbers, not enforced except oversell): p99 ≤ 20 ms one SKU and
+≤ 100 ms batch of 500 on SQLite; ≥ 1,000 reservations/s on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import httpx
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from api.auth import Role, create_api_key
+from inventory import reservations, schema
+from inventory.availability import availability
+from inventory.config import PROJECT_ROOT
+from inventory.db import make_engine
+from inventory.demo_world.vocabulary import demo_terms
+from inventory.models import (
+    Category,
+    ChannelEntitlement,
+    City,
+    Location,
+    Region,
+    Sku,
+    StockPosition,
+    Style,
+)
+from inventory.reservations import ReservationError, ReservationRequest
+
+PG_ADMIN_URL = os.environ.get(
+    "STOCKPILOT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+CHANNEL, KEY = "tmall", "sp-bench-channels-tmall-key"
+RACE_SKU, RACE_STORE = "RACE-BLK-38", "RACE-S01"
+TARGETS = {
+    "sqlite_single_p99_ms": 20.0,
+    "sqlite_batch500_p99_ms": 100.0,
+    "postgres_reservations_per_s": 1000.0,
+    "oversold": 0,
+}
+
+
+def _percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    return {
+        "n": len(ordered),
+        "p50_ms": round(statistics.median(ordered) * 1000, 2),
+        "p99_ms": round(p99 * 1000, 2),
+    }
+
+
+# -- the pool -------------------------------------------------------------------------------------
+
+
+def build_pool(engine: Engine, *, stores: int, skus: int, race_units: int) -> list[str]:
+    """``stores`` Shanghai stores entitled to the channel, ``skus`` SKUs with stock at each, and
+    the race SKU with exactly ``race_units`` sellable units at one more store."""
+    schema.upgrade(engine)
+    regions, cities, categories = demo_terms()
+    rng = random.Random(7)
+    codes = [f"BS{n // 10:04d}-BLK-{36 + n % 10}" for n in range(skus)]
+    with Session(engine) as session:
+        session.add_all([Region.model_validate(r.model_dump()) for r in regions])
+        session.flush()
+        session.add_all([City.model_validate(c.model_dump()) for c in cities])
+        session.add_all([Category.model_validate(c.model_dump()) for c in categories])
+        session.flush()
+        store_codes = [f"BSH-S{n:03d}" for n in range(stores)] + [RACE_STORE]
+        for code in store_codes:
+            session.add(
+                Location(
+                    code=code,
+                    kind="store",
+                    name_en=code,
+                    name_zh=code,
+                    city="Shanghai",
+                    region="East",
+                    lat=31.2,
+                    lon=121.5,
+                    tier="A",
+                    ship_from_store=True,
+                )
+            )
+        session.flush()
+        session.add_all([ChannelEntitlement(location_code=c, channel=CHANNEL) for c in store_codes])
+        styles = sorted({code.rsplit("-", 2)[0] for code in codes} | {"RACE"})
+        for style in styles:
+            session.add(
+                Style(
+                    code=style,
+                    name_en=style,
+                    name_zh=style,
+                    category="rain_boots",
+                    season="core",
+                    price=299.0,
+                    cost=120.0,
+                    size_run=[str(s) for s in range(36, 46)],
+                    core_sizes=[],
+                    rain_sensitive=True,
+                )
+            )
+        session.flush()
+        for index, code in enumerate([*codes, RACE_SKU]):
+            style, colour, size = code.rsplit("-", 2)
+            session.add(
+                Sku(code=code, style_code=style, colour=colour, size=size, size_index=index % 10)
+            )
+        create_api_key(session, "bench-tmall", [Role.CHANNEL], KEY, channel=CHANNEL)
+        session.commit()
+    rows = [
+        {
+            "location_code": store,
+            "sku_code": code,
+            "on_hand": rng.randint(0, 40),
+            "safety": rng.choice([0, 0, 1, 2]),
+        }
+        for store in store_codes[:-1]
+        for code in codes
+    ]
+    rows.append(
+        {"location_code": RACE_STORE, "sku_code": RACE_SKU, "on_hand": race_units + 1, "safety": 1}
+    )
+    table = StockPosition.__table__  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        for start in range(0, len(rows), 20_000):
+            conn.execute(sa.insert(table), rows[start : start + 20_000])
+    return codes
+
+
+# -- in-process (the service layer) --------------------------------------------------------------
+
+
+def _lookup(engine: Engine, skus: list[str]) -> None:
+    """What ``/v1/availability`` does: give lapsed holds back, then read ATP after entitlements."""
+    now = dt.datetime.now(dt.UTC)
+    with Session(engine, expire_on_commit=False) as session:
+        if reservations.sweep_expired(session, now=now, skus=skus):
+            session.commit()
+        availability(session, CHANNEL, skus)
+
+
+def service_availability(engine: Engine, codes: list[str], singles: int, batches: int) -> dict:
+    rng = random.Random(1)
+    for _ in range(20):  # warm the pool of connections and the statement cache
+        _lookup(engine, [rng.choice(codes)])
+    single, batch = [], []
+    for _ in range(singles):
+        sku = rng.choice(codes)
+        started = time.perf_counter()
+        _lookup(engine, [sku])
+        single.append(time.perf_counter() - started)
+    for _ in range(batches):
+        skus = rng.sample(codes, min(500, len(codes)))
+        started = time.perf_counter()
+        _lookup(engine, skus)
+        batch.append(time.perf_counter() - started)
+    return {"single": _percentiles(single), "batch500": _percentiles(batch)}
+
+
+def _run_clients(clients: int, total: int, work) -> tuple[float, int, int]:  # type: ignore[no-untyped-def]
+    """``total`` calls of ``work(i)`` over ``clients`` threads; (seconds, ok, refused)."""
+    counter = iter(range(total))
+    lock = threading.Lock()
+    ok = refused = 0
+
+    def loop() -> None:
+        nonlocal ok, refused
+        while True:
+            with lock:
+                i = next(counter, None)
+            if i is None:
+                return
+            good = work(i)
+            with lock:
+                ok += good
+                refused += not good
+
+    threads = [threading.Thread(target=loop) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started, ok, refused
+
+
+def service_reservations(engine: Engine, codes: list[str], clients: int, total: int) -> dict:
+    rng = random.Random(2)
+    picks = [rng.choice(codes) for _ in range(total)]
+    run = uuid.uuid4().hex[:8]
+
+    def reserve(i: int) -> bool:
+        request = ReservationRequest(CHANNEL, picks[i], 1, f"svc-{run}-{i}", 900)
+        with Session(engine, expire_on_commit=False) as session:
+            try:
+                reservations.create(session, request, actor="bench", now=dt.datetime.now(dt.UTC))
+                session.commit()
+                return True
+            except ReservationError:
+                session.rollback()
+                return False
+
+    seconds, ok, refused = _run_clients(clients, total, reserve)
+    return {"clients": clients, "created": ok, "refused": refused, "per_s": round(ok / seconds, 1)}
+
+
+# -- over HTTP (a real service process) -----------------------------------------------------------
+
+
+def _free_port() -> int:
+    for port in range(8800, 8900):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 8800-8899")
+
+
+class Service:
+    def __init__(self, url: str, data_dir: Path) -> None:
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(PROJECT_ROOT),
+            "STOCKPILOT_DATA_DIR": str(data_dir),
+            "STOCKPILOT_CLOCK": "wall",
+            "STOCKPILOT_DEMO": "0",
+        }
+        command = [
+            sys.executable,
+            "-m",
+            "stockpilot_cli.main",
+            "serve",
+            "--db",
+            url,
+            "--port",
+            str(self.port),
+            "--no-worker",
+            "--log-level",
+            "warning",
+        ]
+        self.log = open(data_dir / "service.log", "ab")  # noqa: SIM115 - closed in stop()
+        self.child = subprocess.Popen(
+            command, cwd=PROJECT_ROOT, env=env, stdout=self.log, stderr=self.log
+        )
+        deadline = time.monotonic() + 180
+        while True:
+            if self.child.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the service did not start; see {data_dir / 'service.log'}")
+            try:
+                if httpx.get(f"{self.base}/healthz", timeout=2).json()["status"] == "ok":
+                    return
+            except (httpx.HTTPError, ValueError, KeyError):
+                pass
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        self.child.send_signal(signal.SIGTERM)
+        try:
+            self.child.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.child.kill()
+        self.log.close()
+
+
+def http_availability(base: str, codes: list[str], singles: int, batches: int) -> dict:
+    rng = random.Random(3)
+    single, batch = [], []
+    with httpx.Client(base_url=base, headers={"x-api-key": KEY}, timeout=30) as http:
+        for _ in range(20):
+            http.post("/v1/availability", json={"skus": [rng.choice(codes)]}).raise_for_status()
+        for _ in range(singles):
+            body = {"skus": [rng.choice(codes)]}
+            started = time.perf_counter()
+            http.post("/v1/availability", json=body).raise_for_status()
+            single.append(time.perf_counter() - started)
+        for _ in range(batches):
+            body = {"skus": rng.sample(codes, min(500, len(codes)))}
+            started = time.perf_counter()
+            http.post("/v1/availability", json=body).raise_for_status()
+            batch.append(time.perf_counter() - started)
+    return {"single": _percentiles(single), "batch500": _percentiles(batch)}
+
+
+def http_reservations(base: str, codes: list[str], clients: int, total: int) -> dict:
+    rng = random.Random(4)
+    picks = [rng.choice(codes) for _ in range(total)]
+    run = uuid.uuid4().hex[:8]
+    local = threading.local()
+
+    def reserve(i: int) -> bool:
+        if not hasattr(local, "http"):
+            local.http = httpx.Client(base_url=base, headers={"x-api-key": KEY}, timeout=60)
+        body = {"sku": picks[i], "qty": 1, "idempotency_key": f"http-{run}-{i}"}
+        return local.http.post("/v1/reservations", json=body).status_code == 201
+
+    seconds, ok, refused = _run_clients(clients, total, reserve)
+    return {"clients": clients, "created": ok, "refused": refused, "per_s": round(ok / seconds, 1)}
+
+
+def http_race(base: str, engine: Engine, clients: int, units: int) -> dict:
+    """``clients`` clients at once, each wanting one of the race SKU's last ``units`` units."""
+    start = threading.Barrier(clients)
+    answers: list[int] = []
+    lock = threading.Lock()
+
+    def racer(i: int) -> None:
+        with httpx.Client(base_url=base, headers={"x-api-key": KEY}, timeout=60) as http:
+            body = {"sku": RACE_SKU, "qty": 1, "idempotency_key": f"race-{i}"}
+            start.wait()
+            status = http.post("/v1/reservations", json=body).status_code
+        with lock:
+            answers.append(status)
+
+    threads = [threading.Thread(target=racer, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with Session(engine) as session:
+        position = session.exec(
+            sa.select(StockPosition).where(
+                StockPosition.sku_code == RACE_SKU, StockPosition.location_code == RACE_STORE
+            )
+        ).scalar_one()
+    held = answers.count(201)
+    over = max(0, held - units) + max(0, position.reserved - (position.on_hand - position.safety))
+    return {
+        "clients": clients,
+        "units": units,
+        "held": held,
+        "refused": answers.count(409) + answers.count(422),
+        "other": len(answers) - held - answers.count(409) - answers.count(422),
+        "reserved": position.reserved,
+        "oversold": over,
+    }
+
+
+# -- one backend ----------------------------------------------------------------------------------
+
+
+def run_backend(name: str, url: str, args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
+    engine = make_engine(url)
+    try:
+        started = time.perf_counter()
+        codes = build_pool(engine, stores=args.stores, skus=args.skus, race_units=args.race_units)
+        result: dict[str, Any] = {
+            "positions": args.stores * args.skus,
+            "build_s": round(time.perf_counter() - started, 1),
+            "service": {
+                "availability": service_availability(engine, codes, args.singles, args.batches),
+                "reservations": service_reservations(engine, codes, args.clients, args.total),
+            },
+        }
+        service = Service(url, data_dir)
+        try:
+            result["http"] = {
+                "availability": http_availability(service.base, codes, args.singles, args.batches),
+                "reservations": http_reservations(service.base, codes, args.clients, args.total),
+                "race": http_race(service.base, engine, args.race_clients, args.race_units),
+            }
+        finally:
+            service.stop()
+        return result
+    finally:
+        engine.dispose()
+
+
+def _postgres_database() -> tuple[str, str] | None:
+    try:
+        admin = sa.create_engine(
+            PG_ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
+        )
+        name = f"sp_bench_channels_{uuid.uuid4().hex[:8]}"
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+    except Exception as error:
+        print(f"PostgreSQL unavailable: {error}", file=sys.stderr)
+        return None
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", name
+
+
+def _drop(name: str) -> None:
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--stores", type=int, default=40)
+    parser.add_argument("--skus", type=int, default=2000)
+    parser.add_argument("--singles", type=int, default=500, help="one-SKU lookups timed")
+    parser.add_argument("--batches", type=int, default=60, help="batch-of-500 lookups timed")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent reserving clients")
+    parser.add_argument("--total", type=int, default=2000, help="reservations per layer")
+    parser.add_argument("--race-clients", type=int, default=64)
+    parser.add_argument("--race-units", type=int, default=10)
+    parser.add_argument("--no-postgres", action="store_true")
+    args = parser.parse_args()
+
+    line: dict[str, Any] = {
+        "benchmark": "channels",
+        "cpus": os.cpu_count(),
+        "load_1m": round(os.getloadavg()[0], 1),
+        "targets": TARGETS,
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "sqlite").mkdir()
+        line["sqlite"] = run_backend(
+            "sqlite", f"sqlite:///{root / 'sqlite' / 'pool.sqlite'}", args, root / "sqlite"
+        )
+        if not args.no_postgres and (made := _postgres_database()) is not None:
+            (root / "postgres").mkdir()
+            try:
+                line["postgres"] = run_backend("postgres", made[0], args, root / "postgres")
+            finally:
+                _drop(made[1])
+    oversold = sum(line[b]["http"]["race"]["oversold"] for b in ("sqlite", "postgres") if b in line)
+    sqlite_http = line["sqlite"]["http"]["availability"]
+    line["verdict"] = {
+        "oversold": oversold,
+        "sqlite_single_p99_ms": sqlite_http["single"]["p99_ms"],
+        "sqlite_batch500_p99_ms": sqlite_http["batch500"]["p99_ms"],
+        "postgres_reservations_per_s": (
+            line["postgres"]["service"]["reservations"]["per_s"] if "postgres" in line else None
+        ),
+    }
+    line["ok"] = oversold == 0
+    print(json.dumps(line, ensure_ascii=False))
+    return 0 if line["ok"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
