@@ -1,8 +1,8 @@
 """Lead time and cost from a node to a customer: the one place routing reads them.
 
-Today they come from the configured lanes. Fulfilment feedback (``inventory/fulfilment*``)
-learns realised lead times and costs per node and lane; switching routing to those figures means
-changing this function only.
+They are each lane's *effective* figures from fulfilment feedback
+(``inventory.fulfilment_stats.lane_figures``): the configured lead time and cost, shrunk towards
+what realised deliveries showed as they accumulate. Transfer planning reads the same figures.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from inventory.fulfilment_stats import lane_figures
 from inventory.models import Lane, Location
 
 _LANE = Lane.__table__.c  # type: ignore[attr-defined]
@@ -62,36 +63,52 @@ def node_lane_figures(
     physical = _physical_origin(session, origins)
     sources = sorted(set(physical.values()))
     dest = Location.__table__.alias("dest")  # type: ignore[attr-defined]
-    found: dict[str, tuple[float, float, float, str]] = {}
+    found: dict[str, tuple[float, float, float, str, int]] = {}
     for column, value in ((dest.c.city, destination_city), (dest.c.region, destination_region)):
         missing = [s for s in sources if s not in found]
         if not missing:
             break
         stmt = (
-            sa.select(
-                _LANE.source_code,
-                sa.func.avg(_LANE.lead_time_hours),
-                sa.func.avg(_LANE.cost_per_shipment),
-                sa.func.avg(_LANE.cost_per_unit),
-            )
+            sa.select(_LANE.source_code, _LANE.dest_code)
             .join(dest, dest.c.code == _LANE.dest_code)
             .where(_LANE.source_code.in_(missing), column == value)
-            .group_by(_LANE.source_code)
         )
+        pairs = [(source, dest_code) for source, dest_code in session.execute(stmt)]
+        by_source: dict[str, list[tuple[float, float, float, int]]] = {}
+        for (source, _dest), lane in lane_figures(session, pairs).items():
+            if lane.effective is not None:
+                eff = lane.effective
+                by_source.setdefault(source, []).append(
+                    (
+                        eff.lead_time_hours,
+                        eff.cost_per_shipment,
+                        eff.cost_per_unit,
+                        lane.learnt.deliveries,
+                    )
+                )
         scope = "city" if column is dest.c.city else "region"
-        for source, hours, per_trip, per_unit in session.execute(stmt):
-            found[source] = (float(hours), float(per_trip), float(per_unit), scope)
+        for source, rows in by_source.items():
+            n = len(rows)
+            found[source] = (
+                sum(r[0] for r in rows) / n,
+                sum(r[1] for r in rows) / n,
+                sum(r[2] for r in rows) / n,
+                scope,
+                sum(r[3] for r in rows),
+            )
     figures = {}
     for origin, source in physical.items():
         if source not in found:
             continue
-        hours, per_trip, per_unit, scope = found[source]
+        hours, per_trip, per_unit, scope, delivered = found[source]
         via = "" if source == origin else f" (ships from {source})"
+        learnt = f", learnt from {delivered} deliveries" if delivered else ""
         figures[origin] = LaneFigures(
             lead_time_hours=round(hours, 2),
             parcel_cost=round(per_trip * parcel_share_of_trip, 2),
             cost_per_unit=round(per_unit, 2),
-            basis=f"configured lanes to {value_of(scope, destination_city, destination_region)}"
+            basis=f"lanes to {value_of(scope, destination_city, destination_region)}"
+            + (learnt or " (configured figures)")
             + via,
         )
     return figures
