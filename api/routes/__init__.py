@@ -9,6 +9,8 @@ from api.routes import (
     availability,
     forecasts,
     jobs,
+    me,
+    network,
     outbox,
     policy,
     promo_proposals,
@@ -36,6 +38,8 @@ V1_ROUTERS: list[APIRouter] = [
     jobs.router,
     availability.router,
     reservations.router,
+    network.router,
+    me.router,
 ]
 
 __all__ = ["V1_ROUTERS"]
