@@ -242,7 +242,7 @@ export function approvalCard(approval: Approval, options: CardOptions): CardHand
         rejectForm.querySelector("textarea")?.focus();
       }, "danger"),
     );
-    if (isTransfer && lines.length) {
+    if (isTransfer && rows.length) {
       actions.append(
         button(t("edit"), () => {
           editing = true;
@@ -255,7 +255,7 @@ export function approvalCard(approval: Approval, options: CardOptions): CardHand
   };
 
   const reasonId = `${id}-reason`;
-  const reason = h("textarea", { id: reasonId, rows: 2, required: true });
+  const reason = h("textarea", { id: reasonId, rows: 2, "aria-required": "true" });
   rejectForm.append(
     h("label", { for: reasonId }, t("rejectReason")),
     reason,

@@ -83,8 +83,12 @@ export class ForecastView {
     this.store.replaceChildren(h("option", { value: "" }, t("allStores")), ...stores.map((l) => h("option", { value: l.code }, `${l.code} ${named(l)}`)));
   }
 
+  private drawing = 0;
+
   private async draw(): Promise<void> {
+    const token = ++this.drawing; // only the latest choice is drawn
     this.status.textContent = t("loading");
+    this.chartBox.setAttribute("aria-busy", "true");
     const city = this.city.value;
     const style = this.style.value || undefined;
     const location = this.store.value || undefined;
@@ -105,10 +109,13 @@ export class ForecastView {
           },
         }),
       ]);
+      if (token !== this.drawing) return;
       this.render(history.days, forecast);
       this.status.textContent = "";
     } catch (error) {
-      this.status.textContent = t("error", { msg: (error as Error).message });
+      if (token === this.drawing) this.status.textContent = t("error", { msg: (error as Error).message });
+    } finally {
+      if (token === this.drawing) this.chartBox.setAttribute("aria-busy", "false");
     }
   }
 

@@ -93,8 +93,12 @@ export class MapView {
     return [];
   }
 
+  private drawing = 0;
+
   private async draw(): Promise<void> {
+    const token = ++this.drawing; // only the latest choice is drawn
     this.status.textContent = t("loading");
+    this.figure.setAttribute("aria-busy", "true");
     try {
       const [network, arrows, alerts, places] = await Promise.all([
         api<Network>(`/v1/network${query({ category: this.category.value, city: this.city.value })}`),
@@ -109,11 +113,14 @@ export class MapView {
       const here = new Set(network.locations.map((l) => l.code));
       const shown = arrows.filter((a) => here.has(a.source) || here.has(a.dest));
       // a DC in another city that feeds this one is drawn too (where it is)
+      if (token !== this.drawing) return;
       const extra = places.locations.filter((l) => !here.has(l.code) && shown.some((a) => a.source === l.code || a.dest === l.code));
       this.render(network, [...network.locations, ...extra], shown, rain ? { ...rain, id: alert!.alert_id } : null);
       this.status.textContent = "";
     } catch (error) {
-      this.status.textContent = t("error", { msg: (error as Error).message });
+      if (token === this.drawing) this.status.textContent = t("error", { msg: (error as Error).message });
+    } finally {
+      if (token === this.drawing) this.figure.setAttribute("aria-busy", "false");
     }
   }
 
