@@ -74,6 +74,7 @@ def network(
         query = query.where(Location.city == city_code)
         cities = cities.where(City.code == city_code)
     locations = session.exec(query).all()
+    placed = {location.city for location in locations}
     health = _health(ctx, category, city_code, cover_window_days) if category else {}
     views = [
         LocationHealth(
@@ -94,7 +95,11 @@ def network(
         as_of=ctx.now.isoformat(),
         category=category,
         cover_window_days=cover_window_days,
-        cities=[CityView.model_validate(c, from_attributes=True) for c in session.exec(cities)],
+        cities=[
+            CityView.model_validate(c, from_attributes=True)
+            for c in session.exec(cities)
+            if c.code in placed  # a city with no DC or store has nothing to draw
+        ],
         locations=views,
     )
 
