@@ -70,7 +70,8 @@ function fourEyes(a: Approval): string {
 }
 
 interface GridRow {
-  label: string;
+  code: string;
+  name: string;
   style: Style | undefined;
   sizes: string[];
   cells: Map<string, { sku: string; qty: number }>;
@@ -87,7 +88,8 @@ function gridRows(lines: { sku: string; qty: number }[], skus: Map<string, Sku>,
       const style = styles.find((s) => s.code === styleCode);
       const name = style ? (document.documentElement.lang.startsWith("zh") ? style.name_zh : style.name_en) : "";
       row = {
-        label: `${styleCode}${sku?.colour ? `-${sku.colour}` : ""} ${name}`.trim(),
+        code: `${styleCode}${sku?.colour ? `-${sku.colour}` : ""}`,
+        name,
         style,
         sizes: style?.size_run ?? [],
         cells: new Map(),
@@ -102,7 +104,14 @@ function gridRows(lines: { sku: string; qty: number }[], skus: Map<string, Sku>,
   return [...rows.values()];
 }
 
-/** The size grid: style (and colour) × size; inputs instead of numbers while editing. */
+/** Size grids: style (and colour) × size, one table per size run (boots 35–44, umbrellas OS);
+ * inputs instead of numbers while editing. */
+function sizeGrids(rows: GridRow[], editing: boolean, id: string): HTMLElement {
+  const runs = new Map<string, GridRow[]>();
+  rows.forEach((row) => runs.set(row.sizes.join("|"), [...(runs.get(row.sizes.join("|")) ?? []), row]));
+  return h("div", { class: "grids" }, [...runs.values()].map((group) => sizeGrid(group, editing, id)));
+}
+
 function sizeGrid(rows: GridRow[], editing: boolean, id: string): HTMLTableElement {
   const sizes: string[] = [];
   rows.forEach((r) => r.sizes.forEach((s) => sizes.includes(s) || sizes.push(s)));
@@ -119,7 +128,7 @@ function sizeGrid(rows: GridRow[], editing: boolean, id: string): HTMLTableEleme
       h(
         "tr",
         {},
-        h("th", { scope: "row" }, row.label),
+        h("th", { scope: "row" }, h("span", { class: "code" }, row.code), h("span", { class: "name" }, row.name)),
         sizes.map((size) => {
           const cell = row.cells.get(size);
           if (!cell) return h("td", { class: "empty" }, row.sizes.includes(size) ? "·" : "");
@@ -133,7 +142,7 @@ function sizeGrid(rows: GridRow[], editing: boolean, id: string): HTMLTableEleme
               step: 1,
               value: cell.qty,
               "data-sku": cell.sku,
-              "aria-label": t("qtyFor", { style: row.label, size }),
+              "aria-label": t("qtyFor", { style: `${row.code} ${row.name}`, size }),
               id: `${id}-${cell.sku}`,
             }),
           );
@@ -204,7 +213,7 @@ export function approvalCard(approval: Approval, options: CardOptions): CardHand
   };
 
   const drawGrid = () => {
-    gridBox.replaceChildren(sizeGrid(rows, editing, id));
+    gridBox.replaceChildren(sizeGrids(rows, editing, id));
   };
 
   const button = (label: string, onclick: () => void, cls = "") =>

@@ -150,7 +150,7 @@ export class MapView {
       s("rect", { x: 0, y: 0, width: W, height: H, class: "sea" }),
     );
     if (rain) {
-      const intensity = Math.min(0.75, 0.2 + rain.mm / 150);
+      const intensity = Math.min(0.45, 0.15 + rain.mm / 250);
       svg.append(
         s("rect", { x: 0, y: H * 0.1, width: W, height: H * 0.8, fill: "url(#rain)", opacity: intensity, class: "rain-band" }),
         s("text", { x: 12, y: 24, class: "rain-label" }, t("rainOverlay", { mm: num(rain.mm), h: rain.hours, band: rainBand(rain.mm / Math.max(1, rain.hours / 24)), id: rain.id })),

@@ -12,6 +12,7 @@ module skips outside CI when it is absent.
 from __future__ import annotations
 
 import base64
+import json
 import math
 import threading
 import time
@@ -27,9 +28,11 @@ from sqlmodel import Session, col, select
 
 from api.app import create_app
 from api.auth import seed_demo_keys
+from api.signatures import signed_headers
 from inventory.config import Settings
 from inventory.db import make_engine
 from inventory.models import Approval, Sku, StockPosition, Style, TransferLine, TransferOrder
+from tests.agents.helpers import drain
 from tests.api.conftest import KEYS, LOW_LIMITS, free_port
 from tests.api.test_browser import CHROMIUM, FLAGS, _require_browser
 from tests.api.test_service_flows import ASK_ABOVE, FOUR_EYES_ABOVE, wait_for
@@ -221,7 +224,7 @@ def test_approve_by_keyboard_and_another_viewer_sees_it_go(browser, console: Con
     watcher = Page(browser, console, KEYS["demo-viewer"])
     try:
         card = approver.card(approval_id)
-        card.locator(".size-grid tbody td.total").wait_for()
+        card.locator(".size-grid tbody td.total").first.wait_for()
         # a plan a person can judge: route, size grid, money, the rule that stopped it
         assert "DC-SHA" in card.locator(".route").inner_text()
         assert "SHA-S01" in card.locator(".route").inner_text()
@@ -310,7 +313,7 @@ def test_edit_a_quantity_in_the_size_grid(browser, console: Console) -> None:
     approver = Page(browser, console, KEYS["demo-approver"])
     try:
         card = approver.card(approval_id)
-        card.locator(".size-grid tbody td.total").wait_for()
+        card.locator(".size-grid tbody td.total").first.wait_for()
         card.get_by_role("button", name="Edit quantities").click()
         cell = card.locator(".size-grid input").first
         assert cell.evaluate("el => el === document.activeElement")
@@ -340,7 +343,7 @@ def test_a_viewer_cannot_decide(browser, console: Console) -> None:
     viewer = Page(browser, console, KEYS["demo-viewer"])
     try:
         card = viewer.card(approval_id)
-        card.locator(".size-grid").wait_for()
+        card.locator(".size-grid").first.wait_for()
         for name in ("Approve", "Reject", "Edit quantities"):
             assert card.get_by_role("button", name=name).is_disabled()
         viewer.page.get_by_text("may read but not decide").first.wait_for()
@@ -393,6 +396,77 @@ def test_map_chart_and_runs_are_drawn(browser, console: Console) -> None:
         person.close()
 
 
+def test_a_rain_alerts_transfers_are_decided_from_the_cards_and_the_map(
+    browser, console: Console
+) -> None:
+    """The issue's "done": a rain alert's approvals, judged from the map and the size grid."""
+    assert drain(console.engine, ["SHA-S01", "SHA-S02"], ["rain_boots", "umbrellas"]) > 0
+    alert = {
+        "type": "weather",
+        "alert_id": "cma-sh-console-1",
+        "city": "Shanghai",
+        "precipitation_mm": 80,
+        "window_hours": 24,
+        "issued_at": "2015-07-01T08:00:00+08:00",
+    }
+    body = json.dumps(alert).encode()
+    viewer = {"x-api-key": KEYS["demo-viewer"]}
+    with httpx.Client(base_url=console.url, timeout=60) as client:
+        accepted = client.post(
+            "/v1/alerts",
+            content=body,
+            headers=signed_headers("demo-weather", "demo-weather-secret", body),
+        )
+        assert accepted.status_code == 202, accepted.text
+        run_id = accepted.json()["run_id"]
+
+        def pending() -> list[dict]:
+            return client.get(
+                "/v1/approvals", params={"status": "pending", "run_id": run_id}, headers=viewer
+            ).json()["items"]
+
+        def interrupted() -> bool:
+            run = client.get(f"/v1/runs/{run_id}", headers=viewer).json()
+            assert run["status"] not in ("failed", "succeeded"), run  # the low limits must ask
+            return run["status"] == "interrupted"
+
+        wait_for("the alert run to ask for a human", interrupted, timeout_s=180)
+        asked = pending()
+    assert asked
+    approver = Page(browser, console, KEYS["demo-approver"])
+    page = approver.page
+    try:
+        # the map: the rain band over Shanghai and the alert's transfers as arrows
+        page.get_by_role("tab", name="Network map").click()
+        page.locator("#map-city").select_option("Shanghai")
+        page.locator('figure.map[aria-busy="false"] svg .node').first.wait_for()
+        label = page.locator("svg .rain-label").text_content()
+        assert "Rain band: 80 mm / 24 h (rainstorm)" in label
+        assert page.locator("svg line.transfer").count() >= len(asked)
+
+        # the cards: rain, forecast with its uplift, size grid — then decide them all
+        page.get_by_role("tab", name="Approvals").click()
+        cards = [approver.card(a["id"]) for a in asked]
+        for card in cards:
+            card.locator(".why").filter(has_text="Rain: 80 mm in 24 h in Shanghai").wait_for()
+            card.locator(".why .forecast").filter(has_text="rain uplift").wait_for(timeout=60_000)
+            assert card.locator(".size-grid td.total").count() >= 1
+            card.get_by_role("button", name="Approve").click()
+        if len(asked) > 1:  # one interrupt asks about them together: one send for all
+            group = page.locator(f'section.group[data-thread="{asked[0]["thread_id"]}"]')
+            assert "proposals together" in group.locator(".group-note").inner_text()
+            group.get_by_role("button", name=f"Send {len(asked)} decisions").click()
+        for card, approval in zip(cards, asked, strict=True):
+            needs_two = approval["payload"]["approvers_required"] == 2
+            if not needs_two:
+                card.wait_for(state="detached", timeout=60_000)
+    finally:
+        approver.close()
+    for approval in asked:  # decided by the approver (four-eyes ones wait for a second)
+        row = _approval(console, approval["id"])
+        assert row.decided_by == "demo-approver", (row.status, row.comment)
+
+
 def test_chinese_console_and_chat(browser, console: Console) -> None:
     ops = Page(browser, console, None, lang="zh")
     page = ops.page
@@ -404,7 +478,7 @@ def test_chinese_console_and_chat(browser, console: Console) -> None:
         card = ops.card(console.approvals["zh"])
         card.get_by_role("button", name="批准").wait_for()
         assert "申请人 demo-ops" in card.inner_text()
-        assert "零售价值" in card.locator(".numbers").inner_text()
+        card.locator(".numbers").filter(has_text="零售价值").wait_for()
 
         # the chat answers in the language asked
         page.get_by_label("消息").fill("上海门店还有多少雨靴？")
