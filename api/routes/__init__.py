@@ -7,6 +7,7 @@ from api.routes import (
     approvals,
     audit,
     availability,
+    evals,
     forecasts,
     jobs,
     me,
@@ -40,6 +41,7 @@ V1_ROUTERS: list[APIRouter] = [
     reservations.router,
     network.router,
     me.router,
+    evals.router,
 ]
 
 __all__ = ["V1_ROUTERS"]

@@ -18,6 +18,18 @@ const STAGES: Stage[] = [
   { key: "stageWms", nodes: ["execute"], audit: (k) => k.includes("dispatch") || k.startsWith("outbox") || k.endsWith(".received") },
 ];
 
+interface LatestEval {
+  report: {
+    path: string;
+    started_at: string | null;
+    llm_mode: string | null;
+    passed: boolean;
+    scenarios: { id: string; purpose: string; passed: boolean; passes: number; trials: number }[];
+    markdown: string | null;
+  } | null;
+  hint: string | null;
+}
+
 function when(iso: string): string {
   return iso.replace("T", " ").slice(0, 19);
 }
@@ -51,6 +63,7 @@ export class RunsView {
   private readonly list = h("div", { class: "runs-list" });
   private readonly detail = h("div", { class: "run-detail", "aria-live": "polite" });
   private readonly audit = h("div", { class: "audit-box" });
+  private readonly evals = h("section", { class: "eval-box", "aria-labelledby": "eval-title" });
 
   constructor() {
     this.el = h(
@@ -59,16 +72,19 @@ export class RunsView {
       h("h2", { id: "runs-title" }, t("tabRuns")),
       h("button", { type: "button", onclick: (() => void this.start()) as EventListener }, t("refresh")),
       h("div", { class: "runs-grid" }, this.list, this.detail),
+      this.evals,
       this.audit,
     );
   }
 
   async start(): Promise<void> {
     try {
-      const [runs, audit] = await Promise.all([
+      const [runs, audit, evals] = await Promise.all([
         api<Page<Run>>("/v1/runs?limit=30"),
         api<Page<AuditEvent>>("/v1/audit?limit=100"),
+        api<LatestEval>("/v1/evals/latest"),
       ]);
+      this.showEval(evals);
       this.list.replaceChildren(
         h(
           "table",
@@ -97,6 +113,28 @@ export class RunsView {
     } catch (error) {
       this.list.textContent = t("error", { msg: (error as Error).message });
     }
+  }
+
+  private showEval(latest: LatestEval): void {
+    const title = h("h3", { id: "eval-title" }, t("evalReport"));
+    const report = latest.report;
+    if (!report) {
+      this.evals.replaceChildren(title, h("p", { class: "note" }, t("noEval")), h("p", { class: "note" }, latest.hint ?? ""));
+      return;
+    }
+    const failed = report.scenarios.filter((s) => !s.passed);
+    this.evals.replaceChildren(
+      ...[
+      title,
+      h(
+        "p",
+        { class: report.passed ? "" : "bad" },
+        `${report.passed ? "PASS" : "FAIL"} · ${report.scenarios.length - failed.length}/${report.scenarios.length} · ${report.started_at ?? ""} · ${report.llm_mode ?? ""} · ${report.path}`,
+      ),
+      failed.length ? h("ul", {}, failed.map((s) => h("li", { class: "bad" }, `${s.id}: ${s.passes}/${s.trials} — ${s.purpose}`))) : null,
+      report.markdown ? h("details", {}, h("summary", {}, "report.md"), h("pre", { class: "report" }, report.markdown)) : null,
+      ].filter((el) => el !== null) as HTMLElement[],
+    );
   }
 
   private async open(run: Run): Promise<void> {

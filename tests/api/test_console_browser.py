@@ -392,6 +392,7 @@ def test_map_chart_and_runs_are_drawn(browser, console: Console) -> None:
         page.locator(".timeline .stage").first.wait_for()
         assert page.locator(".timeline .stage").count() == 5
         assert page.locator("table.audit tbody tr").count() > 0
+        page.locator(".eval-box").filter(has_text="No eval report found").wait_for()
     finally:
         person.close()
 

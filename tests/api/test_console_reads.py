@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -204,3 +206,38 @@ def test_the_console_page_is_served_with_its_assets(reads: TestClient) -> None:
         assert asset.status_code == 200
         assert "immutable" in asset.headers["cache-control"]
     assert "https://" not in page.text  # no CDN at run time
+
+
+def test_the_last_eval_report_or_how_to_make_one(reads: TestClient, tmp_path) -> None:
+    empty = reads.get("/v1/evals/latest", headers=VIEWER).json()
+    assert empty["report"] is None and "stockpilot eval run" in empty["hint"]
+    older = tmp_path / "reports" / "old"
+    older.mkdir(parents=True)
+    (older / "report.json").write_text('{"scenarios": [], "passed": true}')
+    time.sleep(0.05)  # the newest report wins, by modification time
+    report = {
+        "started_at": "2026-12-06T03:00:00Z",
+        "duration_s": 12.5,
+        "llm_mode": "offline",
+        "passed": False,
+        "headline": {"lost_sales_avoided": 0.8},
+        "scenarios": [
+            {"id": "rain-sh", "purpose": "act on rain", "passed": True, "passes": 3,
+             "trials": [{}, {}, {}]},
+            {"id": "dry-bj", "purpose": "do nothing", "passed": False, "passes": 1,
+             "trials": [{}, {}, {}]},
+        ],
+    }  # fmt: skip
+    (tmp_path / "reports" / "report.json").write_text(json.dumps(report))
+    (tmp_path / "reports" / "report.md").write_text("# Eval report\n")
+    latest = reads.get("/v1/evals/latest", headers=VIEWER).json()["report"]
+    assert latest["path"] == "reports/report.json" and latest["passed"] is False
+    assert [(s["id"], s["passed"], s["passes"], s["trials"]) for s in latest["scenarios"]] == [
+        ("rain-sh", True, 3, 3),
+        ("dry-bj", False, 1, 3),
+    ]
+    assert latest["markdown"] == "# Eval report\n"
+    (tmp_path / "reports" / "report.json").write_text('{"scenarios": [{"no id": 1}]')
+    broken = reads.get("/v1/evals/latest", headers=VIEWER).json()
+    assert broken["report"] is None and "cannot be read" in broken["hint"]
+    assert reads.get("/v1/evals/latest").status_code == 401
