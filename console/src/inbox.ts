@@ -98,6 +98,11 @@ export class Inbox {
       group.list.append(card.el);
     }
     for (const group of this.groups.values()) this.drawGroup(group);
+    // the group that expires first comes first (re-appended only when the order changed, so a
+    // card being edited keeps its focus)
+    const soonest = (g: Group) => Math.min(...[...g.cards.values()].map((c) => Date.parse(c.approval.expires_at ?? "9999-12-31")));
+    const order = [...this.groups.values()].sort((a, b) => soonest(a) - soonest(b));
+    if (order.some((g, i) => this.body.children[i] !== g.el)) order.forEach((g) => this.body.append(g.el));
     this.summary.textContent = approvals.length ? t("inboxCount", { n: approvals.length }) : t("inboxEmpty");
   }
 

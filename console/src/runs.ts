@@ -14,7 +14,7 @@ const STAGES: Stage[] = [
   { key: "stageTriage", nodes: ["triage", "scope", "agent"], audit: (k) => k.startsWith("run.") || k.startsWith("alert") },
   { key: "stagePlan", nodes: ["forecast", "plan", "promos", "propose", "tools"], audit: (k) => k.endsWith(".proposed") || k === "agent.proposal" },
   { key: "stageGate", nodes: ["gate"], audit: (k) => k === "approval.requested" || k.endsWith("auto_approved") || k.endsWith(".pending_approval") || k.includes("refused") },
-  { key: "stageDecisions", nodes: ["await_decisions", "apply_decisions"], audit: (k) => k.startsWith("approval.") && k !== "approval.requested" },
+  { key: "stageDecisions", nodes: ["await_decisions", "apply_decisions"], audit: (k) => k.startsWith("approval.") && k !== "approval.requested" && k !== "approval.auto_approved" },
   { key: "stageWms", nodes: ["execute"], audit: (k) => k.includes("dispatch") || k.startsWith("outbox") || k.endsWith(".received") },
 ];
 
@@ -34,12 +34,12 @@ function when(iso: string): string {
   return iso.replace("T", " ").slice(0, 19);
 }
 
-function auditTable(events: AuditEvent[], caption: string): HTMLTableElement {
+function auditTable(events: AuditEvent[], caption: string, withPayload = true): HTMLTableElement {
   return h(
     "table",
     { class: "data audit" },
     h("caption", {}, caption),
-    h("thead", {}, h("tr", {}, [t("at"), t("kindCol"), t("actor"), t("subject"), ""].map((c) => h("th", { scope: "col" }, c)))),
+    h("thead", {}, h("tr", {}, [t("at"), t("kindCol"), t("actor"), t("subject"), withPayload ? "" : null].map((c) => (c === null ? null : h("th", { scope: "col" }, c))))),
     h(
       "tbody",
       {},
@@ -51,7 +51,7 @@ function auditTable(events: AuditEvent[], caption: string): HTMLTableElement {
           h("th", { scope: "row" }, e.kind),
           h("td", {}, e.actor),
           h("td", {}, e.subject_id ?? ""),
-          h("td", { class: "payload" }, JSON.stringify(e.payload).slice(0, 160)),
+          withPayload ? h("td", { class: "payload" }, JSON.stringify(e.payload).slice(0, 160)) : null,
         ),
       ),
     ),
@@ -168,7 +168,7 @@ export class RunsView {
       h("h3", {}, t("timeline", { id: run.id.slice(0, 8) })),
       h("p", {}, `${run.trigger} · ${run.assistant_id} · ${run.status}${run.error ? ` · ${run.error}` : ""}`),
       h("ol", { class: "timeline" }, stages),
-      auditTable(audit.items, `${t("audit")} (${run.id.slice(0, 8)})`),
+      auditTable(audit.items, `${t("audit")} (${run.id.slice(0, 8)})`, false),
     );
   }
 }
