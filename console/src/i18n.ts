@@ -145,7 +145,7 @@ const STRINGS = {
   chatInput: ["Message", "消息"],
   send: ["Send", "发送"],
   newThread: ["New conversation", "新对话"],
-  chatNeedsRole: ["Chat needs the ops or approver role.", "对话需要 ops 或 approver 角色。"],
+  chatNeedsRole: ["Chat needs the ops role.", "对话需要 ops 角色。"],
   thinking: ["Working…", "处理中…"],
   you: ["You", "我"],
   assistant: ["Stockpilot", "Stockpilot"],

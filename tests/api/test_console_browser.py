@@ -34,6 +34,7 @@ from inventory.db import make_engine
 from inventory.models import Approval, Sku, StockPosition, Style, TransferLine, TransferOrder
 from tests.agents.helpers import drain
 from tests.api.conftest import KEYS, LOW_LIMITS, free_port
+from tests.api.real_service import EXTRA_KEYS, add_people
 from tests.api.test_browser import CHROMIUM, FLAGS, _require_browser
 from tests.api.test_service_flows import ASK_ABOVE, FOUR_EYES_ABOVE, wait_for
 
@@ -46,6 +47,8 @@ class Console:
     engine: Engine
     #: approval ids of chat proposals waiting for a human, by what each test does with it
     approvals: dict[str, str] = field(default_factory=dict)
+    #: SKUs the module's proposals ship (each proposal gets its own: approving reserves stock)
+    skus: set[str] = field(default_factory=set)
 
 
 def _shipment(engine: Engine, low: float, high: float, taken: set[str]) -> tuple[str, int]:
@@ -116,6 +119,7 @@ def console(
         clock="world",
     )
     seed_demo_keys(engine)
+    add_people(engine)  # an ops lead, who may both ask in chat and approve
     app = create_app(settings, engine=engine, run_worker=True)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning")
@@ -128,10 +132,9 @@ def console(
         time.sleep(0.05)
     url = f"http://127.0.0.1:{server.config.port}"
     console = Console(url=url, engine=engine)
-    taken: set[str] = set()
     for name in ("approve", "reject", "edit", "zh"):
-        console.approvals[name] = _propose(url, engine, ASK_ABOVE, FOUR_EYES_ABOVE, taken)
-    console.approvals["four_eyes"] = _propose(url, engine, FOUR_EYES_ABOVE, 12_000, taken)
+        console.approvals[name] = _propose(url, engine, ASK_ABOVE, FOUR_EYES_ABOVE, console.skus)
+    console.approvals["four_eyes"] = _propose(url, engine, FOUR_EYES_ABOVE, 12_000, console.skus)
     yield console
     server.should_exit = True
     thread.join(timeout=30)
@@ -466,6 +469,24 @@ def test_a_rain_alerts_transfers_are_decided_from_the_cards_and_the_map(
     for approval in asked:  # decided by the approver (four-eyes ones wait for a second)
         row = _approval(console, approval["id"])
         assert row.decided_by == "demo-approver", (row.status, row.comment)
+
+
+def test_a_chat_proposal_shows_the_same_card(browser, console: Console) -> None:
+    sku, qty = _shipment(console.engine, ASK_ABOVE, FOUR_EYES_ABOVE, console.skus)
+    lead = Page(browser, console, EXTRA_KEYS["ops-lead"][0])  # may ask in chat and approve
+    page = lead.page
+    try:
+        page.get_by_label("Message").fill(f"ship {qty} pairs of {sku} from DC-SHA to SHA-S01")
+        page.get_by_role("button", name="Send", exact=True).click()
+        card = page.locator(".chat article.card")
+        card.locator(".size-grid td.total").first.wait_for(timeout=60_000)
+        assert "transfer.max_value_per_order" in card.locator(".policy").inner_text()
+        card.get_by_role("button", name="Approve").click()
+        card.wait_for(state="detached", timeout=60_000)
+        answer = page.locator(".chat .msg.assistant").last.inner_text()
+        assert any(word in answer for word in ("queued", "dispatched", "approved")), answer
+    finally:
+        lead.close()
 
 
 def test_chinese_console_and_chat(browser, console: Console) -> None:
