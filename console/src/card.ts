@@ -306,12 +306,14 @@ export function approvalCard(approval: Approval, options: CardOptions): CardHand
       drawActions();
     }
     const p = approval.payload as Record<string, number | undefined>;
-    const margin = order?.expected_value;
+    // a chat proposal carries no forecast: its margin was not assessed (not "¥0")
+    const assessed = order ? order.lines.some((l) => l.expected_units_saved > 0) || order.expected_value !== 0 : false;
+    const margin = assessed ? order?.expected_value : undefined;
     const freight = order?.cost ?? p.cost;
     const pairs: [string, string][] = [
       [t("unitsLabel"), num(p.units ?? lines.reduce((s, l) => s + l.qty, 0))],
       [t("retailValue"), money(p.value)],
-      [t("marginSaved"), money(margin)],
+      [t("marginSaved"), assessed ? money(margin) : t("notAssessed")],
       [t("freight"), money(freight)],
       [t("net"), margin !== undefined && freight !== undefined ? money(margin - freight) : "—"],
     ];

@@ -46,6 +46,7 @@ const STRINGS = {
   retailValue: ["Retail value", "零售价值"],
   marginSaved: ["Expected margin saved", "预计挽回毛利"],
   freight: ["Freight", "运费"],
+  notAssessed: ["not assessed (no forecast)", "未评估（无预测）"],
   net: ["Net", "净值"],
   leadTime: ["Lead time", "在途时间"],
   hours: ["{n} h", "{n} 小时"],
