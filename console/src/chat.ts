@@ -24,7 +24,7 @@ export class ChatPanel {
   constructor() {
     const form = h(
       "form",
-      { class: "chat-form" },
+      { class: "chat-form", hidden: !canChat() },
       h("label", { for: "chat-input", class: "sr-only" }, t("chatInput")),
       this.input,
       h("button", { type: "submit", class: "primary" }, t("send")),
@@ -41,7 +41,7 @@ export class ChatPanel {
     });
     const examples = h(
       "div",
-      { class: "examples" },
+      { class: "examples", hidden: !canChat() },
       (["example1", "example2"] as const).map((key) =>
         h("button", { type: "button", class: "link", onclick: (() => void this.send(t(key))) as EventListener }, t(key)),
       ),

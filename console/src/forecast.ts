@@ -2,6 +2,7 @@
 // and the rain of every day, for a city × category (or one style, or one store).
 import uPlot from "uplot";
 import { api, query, type Forecast, type HistoryDay } from "./api";
+import { latestRainAlert } from "./map";
 import { h, num } from "./dom";
 import { named, t } from "./i18n";
 import { getCatalog, getPlaces, session } from "./state";
@@ -61,6 +62,9 @@ export class ForecastView {
   async start(): Promise<void> {
     const [places, catalog] = await Promise.all([getPlaces(), getCatalog()]);
     this.city.replaceChildren(...places.cities.map((c) => h("option", { value: c.code }, named(c))));
+    const alert = await latestRainAlert();
+    const city = places.cities.find((c) => [c.code, c.name_en, c.name_zh].includes(String(alert?.payload.city)));
+    if (city) this.city.value = city.code;
     const categories = [...catalog.categories].sort((a, b) => Number(b.rain_sensitive) - Number(a.rain_sensitive));
     this.category.replaceChildren(...categories.map((c) => h("option", { value: c.code }, named(c))));
     await Promise.all([this.fillStyles(), this.fillStores()]);

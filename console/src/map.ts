@@ -26,6 +26,12 @@ function coverClass(location: LocationHealth): string {
   return "ok";
 }
 
+/** The newest weather alert the service received (views open on its city). */
+export async function latestRainAlert(): Promise<AlertRecord | undefined> {
+  const alerts = await api<Page<AlertRecord>>("/v1/alerts?limit=20").catch(() => null);
+  return alerts?.items.find((a) => a.type === "weather");
+}
+
 export class MapView {
   readonly el: HTMLElement;
   private readonly city = h("select", { id: "map-city" });
@@ -62,8 +68,7 @@ export class MapView {
     const [places, catalog] = await Promise.all([getPlaces(), getCatalog()]);
     this.city.replaceChildren(...places.cities.map((c) => h("option", { value: c.code }, named(c))));
     // open on the city of the latest rain alert: where decisions are being asked for
-    const alerts = await api<Page<AlertRecord>>("/v1/alerts?limit=20").catch(() => null);
-    const latest = alerts?.items.find((a) => a.type === "weather");
+    const latest = await latestRainAlert();
     const city = places.cities.find((c) => [c.code, c.name_en, c.name_zh].includes(String(latest?.payload.city)));
     if (city) this.city.value = city.code;
     const categories = [...catalog.categories].sort((a, b) => Number(b.rain_sensitive) - Number(a.rain_sensitive));
