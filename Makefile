@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint format bench install clean example
+.PHONY: run test lint format bench install clean example console
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python >= 3.11 with venv is required (none found on PATH)"; exit 2; }
@@ -35,6 +35,11 @@ test: $(STAMP)
 # forecaster fit, a signed rain alert on the wall clock, approval, WMS references printed.
 example: $(STAMP)
 	$(BIN)/stockpilot example examples/chengdu --db var/example/pool.sqlite
+
+# The ops console (/console): rebuild its committed bundle api/console_dist from console/ (Node 20
+# and npm; `make run` and CI need neither, they serve the committed bundle).
+console:
+	cd console && npm ci --no-audit --no-fund && npm run build
 
 format: $(STAMP)
 	$(BIN)/ruff format .

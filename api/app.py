@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from agents.policy.model import load_policy
 from api.auth import KeyStore
+from api.console import install_console
 from api.cors import install_cors
 from api.errors import install_error_handlers
 from api.fulfilment_feedback import subscribe_simulated_wms
@@ -129,6 +130,7 @@ def create_app(
     for router in V1_ROUTERS:
         app.include_router(router, prefix="/v1")
     app.include_router(langgraph_router)
+    install_console(app)  # the ops console's page at /console (static; the API does the work)
     # MCP over Streamable HTTP, behind the same API keys (roles are checked per tool).
     app.router.routes.append(Route("/mcp", endpoint=mcp, methods=["GET", "POST", "DELETE"]))
     return app

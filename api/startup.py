@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: Paths that answer while the service is starting (liveness, the SDK's probe, the docs).
-OPEN_WHILE_STARTING = ("/healthz", "/info", "/docs", "/redoc", "/openapi.json")
+#: The console's static files answer too: its page shows the progress itself.
+OPEN_WHILE_STARTING = ("/healthz", "/info", "/docs", "/redoc", "/openapi.json", "/console")
 #: Seconds a client is asked to wait before retrying while the service starts.
 RETRY_AFTER_S = 5
 

@@ -158,6 +158,7 @@ def _print_banner(settings: Settings, engine: Engine, preparing: bool) -> None:
         f"\n[bold]Stockpilot[/] on {base}"
         + ("  [bold magenta]DEMO MODE[/]" if settings.demo else "")
     )
+    console.print(f"  ops console             {base}/console  (sign in with an API key)")
     console.print(f"  API docs (OpenAPI)      {base}/docs")
     console.print(f"  REST                    {base}/v1/…")
     console.print(f"  LangGraph-compatible    {base}  (langgraph-sdk, agent-chat-ui)")

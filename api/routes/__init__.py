@@ -7,10 +7,13 @@ from api.routes import (
     approvals,
     audit,
     availability,
+    evals,
     forecasts,
     fulfilment,
     jobs,
     orders,
+    me,
+    network,
     outbox,
     policy,
     promo_proposals,
@@ -40,6 +43,9 @@ V1_ROUTERS: list[APIRouter] = [
     reservations.router,
     orders.router,
     fulfilment.router,
+    network.router,
+    me.router,
+    evals.router,
 ]
 
 __all__ = ["V1_ROUTERS"]
