@@ -92,7 +92,8 @@ def _fenced_class(base: type) -> type:
         return await base.aput_writes(self, config, writes, task_id, task_path)
 
     methods = {"put": put, "put_writes": put_writes, "aput": aput, "aput_writes": aput_writes}
-    return type(f"Fenced{base.__name__}", (base,), {"__slots__": (), "__module__": __name__, "fenced": True, **methods})
+    namespace = {"__slots__": (), "__module__": __name__, "fenced": True, **methods}
+    return type(f"Fenced{base.__name__}", (base,), namespace)
 
 
 _FENCED: dict[type, type] = {}

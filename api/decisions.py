@@ -266,7 +266,7 @@ def record_all(
     clock: Clock,
 ) -> None:
     """Record each decision durably through the authority (``record_decision``); a ruling that
-    changed since ``authorise`` (a concurrent decision) is a 409."""
+    changed since ``authorise`` (a concurrent decision got there first) is a 409."""
     caller = caller_of(principal)
     assert caller is not None
     now = clock()
@@ -279,6 +279,7 @@ def record_all(
             body.decision,
             body.comment,
             run_id=approval.run_id,
+            replay=False,
         )
         if isinstance(result, str) and result != first_approval_note(caller.name):
             raise ApiError(409, result, field="approval_id", value=approval.id)

@@ -94,13 +94,16 @@ def record_decision(
     message: str | None,
     *,
     run_id: str | None,
+    replay: bool = True,
 ) -> Outcome | str:
     """Record one person's approve / reject / withdraw on its Approval row, judged by the one
     authority (``rule``) in the transaction that writes it, with the subject's own step (an
     approved order's reservation and outbox row) and the audit rows.
 
     Returns the outcome, or a note why the approval stays pending (not allowed, first of two
-    approvals). Idempotent: an approval that is no longer pending is reported as it stands.
+    approvals). With ``replay`` (the graph: its node may run again after a crash, or find the
+    decision the API recorded) an approval that is no longer pending is reported as it stands;
+    without it (a new decision from the API) that is the authority's refusal, as a note.
     Inside a run the transaction is fenced by the run's lease (``agents.lease.fence``).
     """
     try:
@@ -109,7 +112,7 @@ def record_decision(
             approval = session.get(Approval, approval_id_, with_for_update=True)
             if approval is None:
                 return f"no approval record {approval_id_}"
-            if approval.status != ApprovalStatus.PENDING:
+            if replay and approval.status != ApprovalStatus.PENDING:
                 return outcome_of(approval)
             if recorded_first_approval(approval, caller, decision):
                 return first_approval_note(caller.name)
