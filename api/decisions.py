@@ -2,7 +2,7 @@
 (``agents.graphs.common.decisions.record_decision``: Approval row, the order's step and its
 outbox row, audit, in one transaction), then the waiting graph resumed — it finds the decision
 recorded and reports it. A crash between the two leaves a recorded decision and a thread still
-interrupted on it; the worker's sweep (``sweep_recorded``) resumes such threads once, with a
+interrupted on it; the worker's sweep (``sweep_expired``) resumes such threads once, with a
 recheck that reads the recorded rows. Approvals that expired are settled ``expired`` here too
 (409), and their thread is told, as the worker's sweep does.
 
