@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from agents.approvals import EditDecision, HITLResponse, approval_id, settle_approval
-from agents.authority import Action, ApprovalTerms, Caller, caller_of, is_due, rule
+from agents.authority import Action, Caller, caller_of, is_due, rule
 from agents.executor.audit import record_event
 from agents.expiry import expire_approval
 from agents.graphs.common import subjects
@@ -74,17 +74,6 @@ def first_approval_note(name: str) -> str:
     return f"first approval by {name}; a second approver must confirm"
 
 
-def recorded_first_approval(approval: Approval, caller: Caller, decision: str) -> bool:
-    """``caller``'s first approval of a two-approver approval is already recorded (a decision
-    recorded by the API before the resume, or a node that runs again after a crash)."""
-    return (
-        decision == Action.APPROVE
-        and approval.status == ApprovalStatus.PENDING
-        and approval.decided_by == caller.name
-        and ApprovalTerms.of(approval).approvers_required >= 2
-    )
-
-
 def record_decision(
     engine: Engine,
     now: dt.datetime,
@@ -114,8 +103,6 @@ def record_decision(
                 return f"no approval record {approval_id_}"
             if replay and approval.status != ApprovalStatus.PENDING:
                 return outcome_of(approval)
-            if recorded_first_approval(approval, caller, decision):
-                return first_approval_note(caller.name)
             ruling = rule(approval, caller, decision, now)
             if ruling.expired:
                 expire_approval(session, approval, now)
