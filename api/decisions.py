@@ -283,6 +283,8 @@ def record_all(
         )
         if isinstance(result, str) and result != first_approval_note(caller.name):
             raise ApiError(409, result, field="approval_id", value=approval.id)
+        if isinstance(result, dict) and result.get("status") == "expired":  # due meanwhile
+            raise ApiError(409, f"approval {approval.id} expired", field="status", value="expired")
 
 
 def _ordered_decisions(
