@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
 from agents.executor.audit import record_event
+from agents.lease import fence
 from inventory.models import Approval, ApprovalStatus
 
 Decision = Literal["approve", "edit", "reject"]
@@ -120,7 +121,9 @@ def open_approval(
     decided_by: str | None = None,
     payload: dict[str, Any] | None = None,
 ) -> tuple[Approval, bool]:
-    """The approval for a subject, created once; returns (row, created)."""
+    """The approval for a subject, created once; returns (row, created). Fenced: a run that
+    lost its thread's lease may not open (or settle) approvals."""
+    fence(session)
     existing = session.get(Approval, approval_id(subject_id))
     if existing is not None:
         return existing, False
@@ -162,7 +165,8 @@ def settle_approval(
     comment: str | None,
 ) -> None:
     """Settle an approval and audit it. A four-eyes approval keeps its first approver in
-    ``decided_by`` (the second is ``second_approver``)."""
+    ``decided_by`` (the second is ``second_approver``). Fenced like every write of a run."""
+    fence(session)
     approval.status = status
     if not (status == ApprovalStatus.APPROVED and approval.decided_by):
         approval.decided_by = by

@@ -17,6 +17,9 @@ The rules, in order (docs/api.md repeats them):
    - the first approver again, when the terms need two approvers (the second must differ).
    When two approvers are needed and none approved yet, an approval is a *first* approval: the
    approval stays pending until a different approver confirms it.
+
+A row without valid stored terms is judged on the strictest ones: role ``approver``, two
+approvers, none of them its requester. ``admin`` counts as holding every approver role.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ class ApprovalTerms(BaseModel):
     """What the gate decided a human decision needs; stored in ``Approval.payload``."""
 
     approver_roles: list[str] = Field(min_length=1)
-    approvers_required: int = Field(ge=1, le=3)
+    approvers_required: int = Field(ge=1, le=2)  # a first approver and one who confirms
     distinct_from_requester: bool
 
     @classmethod

@@ -4,9 +4,11 @@ A run takes its thread's lease in one transaction serialised per thread (a trans
 advisory lock on PostgreSQL, SQLite's writer lock on SQLite). The lease is short and renewed by a
 heartbeat while the run executes, so a holder that died is noticed quickly: at once when its
 process is gone (same host), within one lease length otherwise. A taken-over lease gets a new
-holder token; every fenced write (the run's status, outbox rows) checks the token in its own
-transaction, so a stale holder that wakes up after a takeover cannot write any more. Every
-takeover writes an audit row.
+holder token; every fenced write (the run's status, outbox rows, approval decisions, order and
+markdown status steps) checks the token in its own transaction, so a stale holder that wakes up
+after a takeover cannot write any more. Graph checkpoints live outside the pool's transactions
+(their own connection); they are checked just before each write (``verify_current``, see
+``agents.persistence.fenced``). Every takeover writes an audit row.
 """
 
 from __future__ import annotations
@@ -142,6 +144,24 @@ class Lease:
             self.lost.set()
             raise LeaseLost(
                 f"run {self.run_id} no longer holds thread {self.thread_id}: write refused"
+            )
+
+    def verify(self) -> None:
+        """Refuse unless this holder still holds the lease, read from the pool now.
+
+        For writes that cannot share the pool's transaction (graph checkpoints): the check and
+        the write are two transactions, so a takeover that lands between them is not caught
+        (a window of one checkpoint write); the next write, or ``fence``, refuses.
+        """
+        self.check()
+        with Session(self.engine) as session:
+            held = session.exec(
+                select(Run.id).where(Run.id == self.run_id, Run.lease_owner == self.token)
+            ).first()
+        if held is None:
+            self.lost.set()
+            raise LeaseLost(
+                f"run {self.run_id} no longer holds thread {self.thread_id}: checkpoint refused"
             )
 
     @contextmanager
@@ -322,3 +342,10 @@ def fence(session: Session) -> None:
     lease = _CURRENT.get()
     if lease is not None:
         lease.fence(session)
+
+
+def verify_current() -> None:
+    """``Lease.verify`` for the run executing here (no-op outside runs): checkpoint writes."""
+    lease = _CURRENT.get()
+    if lease is not None:
+        lease.verify()

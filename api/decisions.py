@@ -1,7 +1,14 @@
-"""Deciding approvals from the API: the authority's ruling first, then the same resume of the
-waiting graph an SDK client would send, so the graph's checks, executor and audit run once, in
-one place. Approvals that expired are settled ``expired`` here too (409), and their thread is
-told (a recheck resume), as the worker's sweep does."""
+"""Deciding approvals from the API: the authority's ruling, then the decision recorded durably
+(``agents.graphs.common.decisions.record_decision``: Approval row, the order's step and its
+outbox row, audit, in one transaction), then the waiting graph resumed — it finds the decision
+recorded and reports it. A crash between the two leaves a recorded decision and a thread still
+interrupted on it; the worker's sweep (``sweep_expired``) resumes such threads once, with a
+recheck that reads the recorded rows. Approvals that expired are settled ``expired`` here too
+(409), and their thread is told, as the worker's sweep does.
+
+An embedder's own graph (a catalog without the agents' runtime) records its decisions itself
+from the resume value, so for it the API only resumes.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +24,8 @@ from sqlmodel import Session, col, select
 from agents.approvals import Recheck
 from agents.authority import Action, caller_of, rule
 from agents.expiry import expire_approval, expire_due_approvals
+from agents.graphs.common.decisions import first_approval_note, record_decision
+from api.approval_waits import interrupt_subjects, waits_for
 from api.auth import Principal
 from api.errors import ApiError, conflict, not_found
 from api.langgraph_compat.runner import GraphRunner
@@ -79,9 +88,20 @@ def expire_and_recheck(runner: GraphRunner, approval_ids: Iterable[str], now: da
         recheck_thread(runner, thread_id)
 
 
+#: Settled by a person or the sweep while a thread waited: the thread is resumed to report it.
+_SETTLED_WHILE_WAITING = [
+    str(ApprovalStatus.APPROVED),
+    str(ApprovalStatus.REJECTED),
+    str(ApprovalStatus.WITHDRAWN),
+    str(ApprovalStatus.EXPIRED),
+]
+
+
 def sweep_expired(runner: GraphRunner, clock: Clock | None = None) -> int:
     """The worker's pass: expire due approvals, then resume every thread still waiting on an
-    approval that is no longer pending. Returns how many approvals expired."""
+    approval that is no longer pending — expired, withdrawn, or decided through the API by a
+    request whose resume never ran (a crash between recording and resuming). Returns how many
+    approvals expired."""
     expired = expire_due_approvals(runner.engine, (clock or service_clock(runner))())
     for thread_id in stale_threads(runner, {a.thread_id for a in expired if a.thread_id}):
         recheck_thread(runner, thread_id)
@@ -89,20 +109,23 @@ def sweep_expired(runner: GraphRunner, clock: Clock | None = None) -> int:
 
 
 def stale_threads(runner: GraphRunner, extra: set[str], limit: int = 50) -> list[str]:
-    """Interrupted threads whose interrupt asks about an approval that is settled."""
+    """Interrupted threads whose interrupt asks about an approval that is settled.
+
+    Candidates come from the most recently settled approvals of interrupted threads, so old
+    threads with long-settled approvals cannot crowd out one that waits on a new decision.
+    """
     with Session(runner.engine) as session:
         rows = session.exec(
-            select(AgentThread.id)
+            select(AgentThread.id, Approval.decided_at)
             .join(Approval, col(Approval.thread_id) == col(AgentThread.id))
             .where(
                 AgentThread.status == "interrupted",
-                col(Approval.status).in_(
-                    [str(ApprovalStatus.EXPIRED), str(ApprovalStatus.WITHDRAWN)]
-                ),
+                col(Approval.status).in_(_SETTLED_WHILE_WAITING),
             )
-            .distinct()
-            .limit(limit)
+            .order_by(col(Approval.decided_at).desc())
+            .limit(limit * 4)
         ).all()
+    rows = list(dict.fromkeys(thread_id for thread_id, _ in rows))[:limit]
     stale: list[str] = []
     for thread_id in sorted(set(rows) | extra):
         with Session(runner.engine) as session:
@@ -124,8 +147,10 @@ def stale_threads(runner: GraphRunner, extra: set[str], limit: int = 50) -> list
 
 
 def recheck_thread(runner: GraphRunner, thread_id: str) -> None:
-    """Resume a waiting thread with no decision, so it reports what expired; a busy thread is
-    left for the next sweep."""
+    """Resume a waiting thread with no decision, so it reports what was settled outside it
+    (expired, withdrawn, decided through the API); a busy thread is left for the next sweep.
+    Exactly once per settlement: the recheck moves the thread past those approvals, so the
+    next sweep no longer finds it waiting on them."""
     with Session(runner.engine) as session:
         thread = session.get(AgentThread, thread_id)
     if thread is None or thread.assistant_id is None or thread.status != "interrupted":
@@ -137,7 +162,7 @@ def recheck_thread(runner: GraphRunner, thread_id: str) -> None:
             assistant_id=thread.assistant_id,
             principal=SYSTEM_PRINCIPAL,
             graph_input=Command(resume=resume),
-            trigger="expiry",
+            trigger="recheck",
             run_input={"command": {"resume": resume}},
         )
     except ApiError as exc:
@@ -146,30 +171,10 @@ def recheck_thread(runner: GraphRunner, thread_id: str) -> None:
     runner.run_to_end(ticket)
 
 
-def interrupt_requests(runner: GraphRunner, assistant_id: str, thread_id: str) -> list[dict]:
-    """The action requests of the thread's pending interrupt, in its order, each with the
-    decisions its review config allows (``allowed_decisions``)."""
-    state = runner.graph(assistant_id).get_state({"configurable": {"thread_id": thread_id}})
-    requests: list[dict] = []
-    for pending in state.interrupts:
-        value = pending.value if isinstance(pending.value, dict) else {}
-        allowed = {
-            c.get("action_name"): c.get("allowed_decisions")
-            for c in value.get("review_configs") or []
-            if isinstance(c, dict)
-        }
-        for request in value.get("action_requests") or []:
-            if isinstance(request, dict):
-                requests.append({**request, "allowed_decisions": allowed.get(request.get("name"))})
-    return requests
-
-
-def interrupt_subjects(runner: GraphRunner, assistant_id: str, thread_id: str) -> list[str]:
-    """The subjects the thread's pending interrupt asks about, in its order."""
-    return [
-        str((r.get("args") or {}).get("subject_id"))
-        for r in interrupt_requests(runner, assistant_id, thread_id)
-    ]
+def records_first(runner: GraphRunner) -> bool:
+    """The agents' graphs settle decisions with ``record_decision``, so the API records one
+    before resuming; an embedder's graph (no agents' runtime) records its own from the resume."""
+    return getattr(runner.catalog, "runtime", None) is not None
 
 
 def decide(
@@ -182,6 +187,9 @@ def decide(
     """Decide approvals that wait in one interrupt; one resume carries every decision.
 
     Expiry is judged on the service's clock (``inventory.clock``), the one the graph records by.
+    Only approvals a run really waits on can be decided (409 with the reason otherwise:
+    ``api.approval_waits``). Each decision is recorded in its own transaction before the
+    resume; the resume then only reports them, and a crash before it is repaired by the worker.
     """
     approvals: list[Approval] = []
     for approval_id, body in choices:
@@ -205,27 +213,78 @@ def decide(
             field="thread_id",
             value=first.thread_id,
         )
+    for approval_id, wait in waits_for(runner, session, approvals).items():
+        if not wait.decidable and wait.state != "not_waiting":  # not_waiting: named below
+            raise conflict(
+                f"approval {approval_id} cannot be decided now ({wait.state}): {wait.reason}",
+                field="approval_id",
+                value=approval_id,
+            )
     by_subject = {a.subject_id: body for a, (_, body) in zip(approvals, choices, strict=True)}
     decisions = _ordered_decisions(session, runner, thread.assistant_id, first, by_subject)
     resume: dict[str, Any] = {
         "decisions": decisions,
         "principal": principal.as_resume_principal(),
     }
+    thread_id, assistant_id = thread.id, thread.assistant_id
+    ids = [a.id for a in approvals]
     session.close()  # the run opens its own connections; this one must not sit idle meanwhile
-    ticket = runner.admit(
-        thread_id=thread.id,
-        assistant_id=thread.assistant_id,
-        principal=principal,
-        graph_input=Command(resume=resume),
-        trigger="approval",
-        run_input={"command": {"resume": resume}},
-        run_id=first.run_id,
-    )
-    outcome = runner.run_to_end(ticket)
-    if outcome.error is not None:
-        raise ApiError(409, f"the decision could not be applied: {outcome.error['message']}")
+    recorded = records_first(runner)
+    if recorded:
+        record_all(runner, approvals, choices, principal, clock)
+    try:
+        ticket = runner.admit(
+            thread_id=thread_id,
+            assistant_id=assistant_id,
+            principal=principal,
+            graph_input=Command(resume=resume),
+            trigger="approval",
+            run_input={"command": {"resume": resume}},
+            run_id=first.run_id,
+        )
+    except ApiError as exc:
+        if not recorded:
+            raise
+        log.info("decision on %s recorded; its thread is resumed later: %s", ids, exc.message)
+    else:
+        outcome = runner.run_to_end(ticket)
+        if outcome.error is not None:
+            message = outcome.error["message"]
+            if not recorded:
+                raise ApiError(409, f"the decision could not be applied: {message}")
+            log.warning("decision on %s recorded; resuming its thread failed: %s", ids, message)
     session.expire_all()
-    return [session.get(Approval, a.id) or a for a in approvals]
+    pairs = zip(ids, approvals, strict=True)
+    return [session.get(Approval, approval_id) or a for approval_id, a in pairs]
+
+
+def record_all(
+    runner: GraphRunner,
+    approvals: list[Approval],
+    choices: list[tuple[str, DecisionRequest]],
+    principal: Principal,
+    clock: Clock,
+) -> None:
+    """Record each decision durably through the authority (``record_decision``); a ruling that
+    changed since ``authorise`` (a concurrent decision got there first) is a 409."""
+    caller = caller_of(principal)
+    assert caller is not None
+    now = clock()
+    for approval, (_, body) in zip(approvals, choices, strict=True):
+        result = record_decision(
+            runner.engine,
+            now,
+            approval.id,
+            caller,
+            body.decision,
+            body.comment,
+            run_id=approval.run_id,
+            replay=False,
+        )
+        if isinstance(result, str) and result != first_approval_note(caller.name):
+            raise ApiError(409, result, field="approval_id", value=approval.id)
+        if isinstance(result, dict) and result.get("status") == "expired":  # due meanwhile
+            raise ApiError(409, f"approval {approval.id} expired", field="status", value="expired")
 
 
 def _ordered_decisions(

@@ -4,7 +4,9 @@ A run is claimed by taking its thread's lease on the one run path (``agents.runs
 alert runs, and running runs whose lease lapsed or whose holder process is gone (at once, not
 after a lease length). Several worker processes on one Postgres pool never run one thread at
 once; because every superstep is checkpointed, a taken-over run continues from its last
-checkpoint, and the takeover is audited.
+checkpoint, and the takeover is audited. Each pass also resumes, once, every thread still
+interrupted on an approval settled meanwhile (expired, withdrawn, or decided through the API by
+a request that died before its resume ran: ``api.decisions.sweep_expired``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""Lifecycle steps as one guarded UPDATE, so two deciders racing on a subject cannot both win."""
+"""Lifecycle steps as one guarded UPDATE, so two deciders racing on a subject cannot both win.
+
+Every step is fenced (``agents.lease.fence``): inside a run that lost its thread's lease, the
+transaction is refused before the status changes; outside runs (REST, the worker's sweeps, the
+dispatcher) the guard on the current status is what keeps steps single."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel
 
 from agents.executor.errors import InvalidTransition, OrderNotFound
+from agents.lease import fence
 
 SubjectT = TypeVar("SubjectT", bound=SQLModel)
 
@@ -32,6 +37,7 @@ def transition(
         InvalidTransition: it exists but its status does not allow the step (a concurrent
             decision may have moved it first).
     """
+    fence(session)
     table = model.__table__  # type: ignore[attr-defined]
     allowed = [str(status) for status in allowed_from]
     stmt = (

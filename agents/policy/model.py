@@ -29,7 +29,10 @@ class TransferLimits(_Strict):
 class FourEyes(_Strict):
     above_value: float = Field(ge=0, description="Orders worth more than this need four eyes.")
     distinct_from_requester: bool = True
-    approvers_required: int = Field(default=2, ge=1, le=3)
+    # At most two: an approval records a first approver and one confirming approver
+    # (``agents.authority.rule``); a third could never be recorded, so every order asking for
+    # one would fail at execution.
+    approvers_required: int = Field(default=2, ge=1, le=2)
 
 
 class TransferPolicy(_Strict):

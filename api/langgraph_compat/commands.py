@@ -24,8 +24,9 @@ from sqlmodel import Session
 
 from agents.approvals import HITLResponse, approval_id
 from agents.authority import Action
+from api.approval_waits import interrupt_requests
 from api.auth import Principal, Role
-from api.decisions import authorise, interrupt_requests, service_clock
+from api.decisions import authorise, service_clock
 from api.errors import ApiError, conflict
 from api.langgraph_compat.catalog import AssistantSpec
 from api.langgraph_compat.models import CommandBody

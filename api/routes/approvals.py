@@ -6,12 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy import or_
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
 from api import decisions
+from api.approval_waits import waits_for
 from api.deps import AppStateDep, PrincipalDep, ReaderDep, RunnerDep, SessionDep
 from api.errors import ERROR_RESPONSES, ApiError, not_found
+from api.langgraph_compat.runner import GraphRunner
 from api.schemas.approvals import BatchDecisionRequest, DecisionRequest
 from api.schemas.common import Page, Paging
 from api.schemas.records import ApprovalView
@@ -20,16 +22,32 @@ from inventory.models import Approval, ApprovalStatus
 router = APIRouter(prefix="/approvals", tags=["approvals"], responses=ERROR_RESPONSES)
 
 
-@router.get("", summary="Approvals, pending first by default", response_model=Page[ApprovalView])
+#: Rows looked at when the list is filtered on ``decidable`` (judged per row, after the query).
+DECIDABLE_SCAN = 5000
+
+
+@router.get(
+    "",
+    summary="Approvals, pending first by default; each says whether a run waits on it now",
+    response_model=Page[ApprovalView],
+)
 def list_approvals(
     session: SessionDep,
     _: ReaderDep,
     state: AppStateDep,
+    runner: RunnerDep,
     paging: Annotated[Paging, Depends()],
     status: Annotated[
         ApprovalStatus | None, Query(description="e.g. pending")
     ] = ApprovalStatus.PENDING,
     run_id: Annotated[str | None, Query(max_length=64)] = None,
+    decidable: Annotated[
+        bool | None,
+        Query(
+            description="true: only approvals a run waits on now (the approver's inbox); "
+            "false: only those that cannot be decided now"
+        ),
+    ] = None,
 ) -> Page[ApprovalView]:
     query = select(Approval).order_by(Approval.requested_at.desc())  # type: ignore[attr-defined]
     if status is not None:
@@ -39,15 +57,42 @@ def list_approvals(
         query = query.where(or_(col(Approval.expires_at).is_(None), col(Approval.expires_at) > now))
     if run_id is not None:
         query = query.where(Approval.run_id == run_id)
-    return paging.page(session, query, ApprovalView.from_row)
+    if decidable is None:
+        page = paging.page(session, query, lambda row: row)
+        waits = waits_for(runner, session, page.items)
+        return Page[ApprovalView](
+            items=[ApprovalView.from_row(row, waits[row.id]) for row in page.items],
+            total=page.total,
+            limit=page.limit,
+            offset=page.offset,
+        )
+    rows = session.exec(query.limit(DECIDABLE_SCAN)).all()
+    waits = waits_for(runner, session, rows)
+    chosen = [row for row in rows if waits[row.id].decidable is decidable]
+    return Page[ApprovalView](
+        items=[
+            ApprovalView.from_row(row, waits[row.id])
+            for row in chosen[paging.offset : paging.offset + paging.limit]
+        ],
+        total=len(chosen),
+        limit=paging.limit,
+        offset=paging.offset,
+    )
 
 
 @router.get("/{approval_id}", summary="One approval", response_model=ApprovalView)
-def get_approval(approval_id: str, session: SessionDep, _: ReaderDep) -> ApprovalView:
+def get_approval(
+    approval_id: str, session: SessionDep, _: ReaderDep, runner: RunnerDep
+) -> ApprovalView:
     approval = session.get(Approval, approval_id)
     if approval is None:
         raise not_found("approval", approval_id)
-    return ApprovalView.from_row(approval)
+    return ApprovalView.from_row(approval, waits_for(runner, session, [approval])[approval.id])
+
+
+def _views(runner: GraphRunner, session: Session, rows: list[Approval]) -> list[ApprovalView]:
+    waits = waits_for(runner, session, rows)
+    return [ApprovalView.from_row(row, waits[row.id]) for row in rows]
 
 
 @router.post(
@@ -66,7 +111,7 @@ async def decide(
     decided = await run_in_threadpool(
         decisions.decide, runner, session, [(approval_id, body)], principal, state.clock
     )
-    return ApprovalView.from_row(decided[0])
+    return (await run_in_threadpool(_views, runner, session, decided))[0]
 
 
 @router.post(
@@ -88,4 +133,4 @@ async def decide_together(
     decided = await run_in_threadpool(
         decisions.decide, runner, session, choices, principal, state.clock
     )
-    return [ApprovalView.from_row(a) for a in decided]
+    return await run_in_threadpool(_views, runner, session, decided)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -74,10 +74,27 @@ class ApprovalView(_View):
     decided_at: datetime | None
     expires_at: datetime | None
     payload: dict[str, Any]
+    state: Literal[
+        "awaiting_decision", "run_in_progress", "recovering", "not_waiting", "settled"
+    ] = Field(
+        description="Whether a run waits on it now: only `awaiting_decision` can be decided; "
+        "`run_in_progress` / `recovering` become decidable when the thread waits again "
+        "(see docs/api.md)."
+    )
+    decidable: bool = Field(description="A decision posted now would be taken (state says why).")
+    state_reason: str = Field(description="Why it is (or is not) decidable now.")
 
     @classmethod
-    def from_row(cls, row: Approval) -> ApprovalView:
-        return cls.model_validate(row)
+    def from_row(cls, row: Approval, wait: Any) -> ApprovalView:
+        """``wait`` is ``api.approval_waits.Wait`` for ``row``."""
+        return cls.model_validate(
+            {
+                **{name: getattr(row, name) for name in Approval.model_fields},
+                "state": str(wait.state),
+                "decidable": wait.decidable,
+                "state_reason": wait.reason,
+            }
+        )
 
 
 class TransferLineView(_View):

@@ -5,15 +5,20 @@ first approver, expiry) and the deciding caller — the run's authenticated prin
 ``config``, never a name or a verdict carried in graph state.
 
 Runs in the node after the interrupt, so it may run twice after a crash: an approval that is no
-longer pending is reported as it stands and never decided again.
+longer pending is reported as it stands and never decided again. ``record_decision`` is the one
+place a person's approve / reject / withdraw is written; the REST API calls it too, to record a
+decision durably *before* it resumes the thread (``api.decisions``), and the graph then finds it
+recorded and reports it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from pydantic import ValidationError
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from agents.approvals import EditDecision, HITLResponse, approval_id, settle_approval
@@ -21,7 +26,7 @@ from agents.authority import Action, Caller, caller_of, is_due, rule
 from agents.executor.audit import record_event
 from agents.expiry import expire_approval
 from agents.graphs.common import subjects
-from agents.graphs.common.failures import fail_proposal
+from agents.graphs.common.failures import fail_proposal, fail_subject
 from agents.graphs.common.orders import (
     ProposalInvalid,
     create_markdown,
@@ -30,6 +35,7 @@ from agents.graphs.common.orders import (
 )
 from agents.graphs.common.review import EditInvalid, parse_edited_args
 from agents.graphs.common.state import Outcome, ProposalRecord, records_by_subject
+from agents.lease import fence
 from agents.proposals import MarkdownProposalInput, ProposedShipment
 from agents.runtime import AgentRuntime
 from inventory.db import session_scope
@@ -47,13 +53,130 @@ def deciding_caller(config: RunnableConfig, response: HITLResponse | None) -> Ca
 
 
 def outcome_of(approval: Approval) -> Outcome:
-    """What a settled approval means for the graph."""
+    """What a settled approval means for the graph (an approval: who gave the last consent)."""
+    if approval.status == ApprovalStatus.APPROVED:
+        return Outcome(
+            status="approved",
+            decision="approved",
+            by=approval.second_approver or approval.decided_by,
+            message=approval.comment or "",
+            rule=approval.policy_rule,
+        )
     return Outcome(
         status=str(approval.status),
         by=approval.decided_by,
         message=approval.comment or "",
         rule=approval.policy_rule,
     )
+
+
+def first_approval_note(name: str) -> str:
+    return f"first approval by {name}; a second approver must confirm"
+
+
+def record_decision(
+    engine: Engine,
+    now: dt.datetime,
+    approval_id_: str,
+    caller: Caller,
+    decision: str,
+    message: str | None,
+    *,
+    run_id: str | None,
+    replay: bool = True,
+) -> Outcome | str:
+    """Record one person's approve / reject / withdraw on its Approval row, judged by the one
+    authority (``rule``) in the transaction that writes it, with the subject's own step (an
+    approved order's reservation and outbox row) and the audit rows.
+
+    Returns the outcome, or a note why the approval stays pending (not allowed, first of two
+    approvals). With ``replay`` (the graph: its node may run again after a crash, or find the
+    decision the API recorded) an approval that is no longer pending is reported as it stands;
+    without it (a new decision from the API) that is the authority's refusal, as a note.
+    Inside a run the transaction is fenced by the run's lease (``agents.lease.fence``).
+    """
+    try:
+        with session_scope(engine) as session:
+            fence(session)
+            approval = session.get(Approval, approval_id_, with_for_update=True)
+            if approval is None:
+                return f"no approval record {approval_id_}"
+            if replay and approval.status != ApprovalStatus.PENDING:
+                return outcome_of(approval)
+            ruling = rule(approval, caller, decision, now)
+            if ruling.expired:
+                expire_approval(session, approval, now)
+                return outcome_of(approval)
+            if not ruling.allowed:
+                return ruling.reason
+            kind, subject_id = approval.subject_type, approval.subject_id
+            if decision == Action.WITHDRAW:
+                comment = message or f"withdrawn by {caller.name}"
+                settle_approval(
+                    session, approval, ApprovalStatus.WITHDRAWN, caller.name, now, comment
+                )
+                subjects.withdraw(
+                    session, kind, subject_id, by=caller.name, at=now, comment=comment
+                )
+                return outcome_of(approval)
+            if decision == Action.REJECT:
+                settle_approval(
+                    session, approval, ApprovalStatus.REJECTED, caller.name, now, message
+                )
+                subjects.reject(session, kind, subject_id, by=caller.name, at=now, comment=message)
+                return outcome_of(approval)
+            if decision != Action.APPROVE:
+                return f"{decision!r} is not recorded here (an edit goes through the graph)"
+            if ruling.first_approval:
+                approval.decided_by = caller.name
+                session.add(approval)
+                record_event(
+                    session,
+                    at=now,
+                    actor=caller.name,
+                    kind="approval.first_approval",
+                    subject_type=kind,
+                    subject_id=subject_id,
+                    run_id=run_id,
+                )
+                return first_approval_note(caller.name)
+            if approval.decided_by is not None:  # the second of two approvers
+                approval.second_approver = caller.name
+            settle_approval(
+                session,
+                approval,
+                ApprovalStatus.APPROVED,
+                approval.decided_by or caller.name,
+                now,
+                message,
+            )
+            # The decision, the reservation and the outbox row commit together; the executor
+            # checks the row just written before it reserves anything.
+            subjects.approve(session, kind, subject_id, by=caller.name, at=now)
+            return Outcome(
+                status="approved",
+                decision="approved",
+                by=caller.name,
+                rule=approval.policy_rule,
+                message=message or "",
+            )
+    except ValueError as exc:  # not enough ATP any more, or the subject moved on
+        with Session(engine) as session:
+            approval = session.get(Approval, approval_id_)
+            assert approval is not None
+            kind, subject_id = approval.subject_type, approval.subject_id
+            requested_by, thread_id = approval.requested_by, approval.thread_id
+        return fail_subject(
+            engine,
+            now,
+            kind=kind,
+            subject_id=subject_id,
+            requested_by=requested_by,
+            run_id=run_id,
+            thread_id=thread_id,
+            message=f"approved by {caller.name} but {exc}",
+            by=caller.name,
+        )
 
 
 class DecisionApplier:
@@ -91,9 +214,11 @@ class DecisionApplier:
         }
 
     def _recheck(self, pending: list[str]) -> FlowState:
-        """No decision came: settle what expired or was settled outside the graph."""
+        """No decision came with the resume: report what was decided, expired or withdrawn
+        outside the graph (decisions the API recorded before resuming, the expiry sweep)."""
         now = self.runtime.clock()
         outcomes: dict[str, Outcome] = {}
+        notes: dict[str, str] = {}
         still_pending: list[str] = []
         with session_scope(self.runtime.engine) as session:
             for subject_id in pending:
@@ -101,11 +226,18 @@ class DecisionApplier:
                 if approval is not None and approval.status == ApprovalStatus.PENDING:
                     if not is_due(approval, now):
                         still_pending.append(subject_id)
+                        if approval.decided_by:
+                            notes[subject_id] = first_approval_note(approval.decided_by)
                         continue
                     expire_approval(session, approval, now)
                 if approval is not None:
                     outcomes[subject_id] = outcome_of(approval)
-        return {"outcomes": outcomes, "pending": still_pending, "decisions": None}
+        return {
+            "outcomes": outcomes,
+            "pending": still_pending,
+            "review_notes": notes,
+            "decisions": None,
+        }
 
     def _apply_one(
         self,
@@ -116,19 +248,28 @@ class DecisionApplier:
         new_records: list[ProposalRecord],
     ) -> Outcome | str:
         """The outcome, or a note saying why the decision could not be taken (stays pending)."""
-        kind, subject_id = record["kind"], record["subject_id"]
+        subject_id = record["subject_id"]
         now = self.runtime.clock()
         if caller is None:
             return "nobody is named as deciding: the run has no authenticated principal"
+        if not isinstance(decision, EditDecision):
+            return record_decision(
+                self.runtime.engine,
+                now,
+                approval_id(subject_id),
+                caller,
+                decision.type,
+                decision.message,
+                run_id=state.get("run_id"),
+            )
         try:
             with session_scope(self.runtime.engine) as session:
-                approval = session.get(Approval, approval_id(subject_id))
+                fence(session)
+                approval = session.get(Approval, approval_id(subject_id), with_for_update=True)
                 if approval is None:
                     return f"no approval record for {subject_id}"
                 if approval.status != ApprovalStatus.PENDING:
-                    if isinstance(decision, EditDecision) and (approval.comment or "").startswith(
-                        "replaced by"
-                    ):
+                    if (approval.comment or "").startswith("replaced by"):
                         # Applied before a crash: bring the replacement back into the state.
                         new = self._replacement(session, state, record, decision, caller, now)
                         if not isinstance(new, str):
@@ -140,82 +281,17 @@ class DecisionApplier:
                     return outcome_of(approval)
                 if not ruling.allowed:
                     return ruling.reason
-                if decision.type == Action.WITHDRAW:
-                    return self._withdraw(session, approval, caller, now, decision.message)
-                if decision.type == Action.REJECT:
-                    settle_approval(
-                        session,
-                        approval,
-                        ApprovalStatus.REJECTED,
-                        caller.name,
-                        now,
-                        decision.message,
-                    )
-                    subjects.reject(
-                        session, kind, subject_id, by=caller.name, at=now, comment=decision.message
-                    )
-                    return outcome_of(approval)
-                if isinstance(decision, EditDecision):
-                    return self._edit(
-                        session, state, record, approval, decision, caller, now, new_records
-                    )
-                if ruling.first_approval:
-                    approval.decided_by = caller.name
-                    session.add(approval)
-                    record_event(
-                        session,
-                        at=now,
-                        actor=caller.name,
-                        kind="approval.first_approval",
-                        subject_type=kind,
-                        subject_id=subject_id,
-                        run_id=state.get("run_id"),
-                    )
-                    return f"first approval by {caller.name}; a second approver must confirm"
-                if approval.decided_by is not None:  # the second of two approvers
-                    approval.second_approver = caller.name
-                settle_approval(
-                    session,
-                    approval,
-                    ApprovalStatus.APPROVED,
-                    approval.decided_by or caller.name,
-                    now,
-                    decision.message,
+                return self._edit(
+                    session, state, record, approval, decision, caller, now, new_records
                 )
-                # The decision, the reservation and the outbox row commit together; the executor
-                # checks the row just written before it reserves anything.
-                subjects.approve(session, kind, subject_id, by=caller.name, at=now)
-                return Outcome(
-                    status="approved",
-                    decision="approved",
-                    by=caller.name,
-                    rule=approval.policy_rule,
-                    message=decision.message or "",
-                )
-
-        except ValueError as exc:  # not enough ATP any more, or the subject moved on
+        except ValueError as exc:  # the edited order cannot be priced any more
             return fail_proposal(
                 self.runtime,
                 state,
                 record,
-                f"approved by {caller.name} but {exc}",
+                f"edited by {caller.name} but {exc}",
                 by=caller.name,
             )
-
-    def _withdraw(
-        self, session: Session, approval: Approval, caller: Caller, now: Any, message: str | None
-    ) -> Outcome:
-        comment = message or f"withdrawn by {caller.name}"
-        settle_approval(session, approval, ApprovalStatus.WITHDRAWN, caller.name, now, comment)
-        subjects.withdraw(
-            session,
-            approval.subject_type,
-            approval.subject_id,
-            by=caller.name,
-            at=now,
-            comment=comment,
-        )
-        return outcome_of(approval)
 
     def _edit(
         self,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
+
+from sqlalchemy.engine import Engine
 
 from agents.approvals import open_approval
 from agents.graphs.common import subjects
@@ -16,16 +19,40 @@ def fail_proposal(
     runtime: AgentRuntime, state: dict[str, Any], record: ProposalRecord, message: str, *, by: str
 ) -> Outcome:
     """Reject the subject with the reason, in a fresh transaction (the failed one rolled back)."""
-    kind, subject_id = record["kind"], record["subject_id"]
-    now = runtime.clock()
-    with session_scope(runtime.engine) as session:
+    return fail_subject(
+        runtime.engine,
+        runtime.clock(),
+        kind=record["kind"],
+        subject_id=record["subject_id"],
+        requested_by=record["requested_by"],
+        run_id=state.get("run_id"),
+        thread_id=state.get("thread_id"),
+        message=message,
+        by=by,
+    )
+
+
+def fail_subject(
+    engine: Engine,
+    now: dt.datetime,
+    *,
+    kind: str,
+    subject_id: str,
+    requested_by: str,
+    run_id: str | None,
+    thread_id: str | None,
+    message: str,
+    by: str,
+) -> Outcome:
+    """``fail_proposal`` for a caller that has the subject's names but no graph state."""
+    with session_scope(engine) as session:
         row, _ = open_approval(
             session,
             subject_type=kind,
             subject_id=subject_id,
-            run_id=state.get("run_id"),
-            thread_id=state.get("thread_id"),
-            requested_by=record["requested_by"],
+            run_id=run_id,
+            thread_id=thread_id,
+            requested_by=requested_by,
             policy_rule="executor refused",
             at=now,
             status=ApprovalStatus.REJECTED,
