@@ -182,10 +182,15 @@ def forecast_models_dir(
         pool = pool_fingerprint(engine)
         now = read_world_clock(engine)
         assert now is not None, "the small world has a clock"
-        # One fitter across parallel workers (and concurrent sessions): the others wait, then
-        # load what it stored (save_artefact writes atomically).
-        with FileLock(path.with_name(f".{path.name}.lock")):
-            for level in ("sku", "style"):
+        # One fitter per level across parallel workers (and concurrent sessions); the others
+        # wait, then load what it stored (save_artefact writes atomically). Workers start from
+        # different levels, so two workers fit the two levels at the same time.
+        levels = ["sku", "style"]
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "").removeprefix("gw")
+        if worker.isdigit() and int(worker) % 2:
+            levels.reverse()
+        for level in levels:
+            with FileLock(path.with_name(f".{path.name}.{level}.lock")):
                 if load_artefact(path, pool, level) is None:
                     fit_pool_model(engine, now.date(), path, level=level)
     finally:
