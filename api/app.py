@@ -19,7 +19,7 @@ from agents.policy.model import load_policy
 from api.auth import KeyStore
 from api.cors import install_cors
 from api.errors import install_error_handlers
-from api.jobs import Work
+from api.jobs import JobStore, Work
 from api.langgraph_compat.catalog import AssistantCatalog, RegistryCatalog
 from api.langgraph_compat.router import router as langgraph_router
 from api.langgraph_compat.runner import GraphRunner
@@ -75,6 +75,8 @@ def create_app(
     )
 
     def start_agents(stack: ExitStack) -> None:
+        # The pool is in place now (a first start's world build put it there): record jobs in it.
+        state.jobs.attach(JobStore(engine))
         if state.runner is None:
             state.runner = GraphRunner(engine, _registry_catalog(stack, settings, engine, clock))
         if run_worker:

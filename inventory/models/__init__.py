@@ -22,6 +22,7 @@ from inventory.models.enums import (
     Tier,
 )
 from inventory.models.history import DailySales, FutureDemand, WeatherDaily, WeatherHourly
+from inventory.models.jobs import JobRecord
 from inventory.models.locations import ChannelEntitlement, Lane, Location
 from inventory.models.meta import WorldMeta
 from inventory.models.network import Category, City, Region
@@ -44,6 +45,7 @@ __all__ = [
     "City",
     "DailySales",
     "FutureDemand",
+    "JobRecord",
     "Lane",
     "Location",
     "LocationKind",
