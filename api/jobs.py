@@ -278,3 +278,45 @@ class JobRunner:
             return job
         elapsed = ((job.finished_at or wall_clock()) - job.started_at).total_seconds()
         return job.model_copy(update={"elapsed_s": round(elapsed, 1)})
+
+
+def started_early(work: Work) -> Work:
+    """Start ``work`` now on its own thread and return a ``Work`` for the job runner that joins
+    it: the progress so far is replayed, later progress forwarded, and the result returned (or
+    the error raised). ``serve`` starts the demo world's first build this way while the service's
+    modules are still importing; on two cores both go on at once."""
+    lock = threading.Lock()
+    latest: list[tuple[float, str]] = []
+    forward: list[Progress] = []
+    done = threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def progress(fraction: float, message: str) -> None:
+        with lock:
+            latest[:] = [(fraction, message)]
+            targets = list(forward)
+        for target in targets:
+            target(fraction, message)
+
+    def run() -> None:
+        try:
+            outcome["result"] = work(progress)
+        except BaseException as exc:  # handed to the job, which records it as its failure
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="stockpilot-prepare", daemon=True).start()
+
+    def joined(report: Progress) -> dict[str, Any] | None:
+        with lock:
+            forward.append(report)
+            so_far = list(latest)
+        for fraction, message in so_far:
+            report(fraction, message)
+        done.wait()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome.get("result")
+
+    return joined

@@ -240,14 +240,18 @@ def serve(
         raise typer.Exit(EXIT_REFUSED) from refused
 
     def load() -> Any:
-        """The service itself, imported and built on a thread while the listener is open."""
+        """The service itself, imported and built on a thread while the listener is open; a
+        first start's world build starts first, so it goes on while the service imports."""
+        from api.jobs import started_early
+
+        preparing = started_early(prepare) if prepare is not None else None
         from api.app import create_app
 
         return create_app(
             settings,
             engine=engine,
             run_worker=worker,
-            prepare=prepare,
+            prepare=preparing,
             prepare_title="build the demo world (first start)",
             fit_forecasters=True,
         )

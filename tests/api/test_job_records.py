@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -14,7 +16,7 @@ from sqlmodel import Session
 from agents.lease import HOST
 from api.app import create_app
 from api.auth import DEMO_KEYS, seed_demo_keys
-from api.jobs import JobRunner, JobStore, Progress
+from api.jobs import JobRunner, JobStore, Progress, started_early
 from inventory.clock import wall_clock
 from inventory.config import Settings
 from inventory.models import JobRecord
@@ -118,3 +120,35 @@ def test_the_service_lists_the_jobs_of_an_earlier_process(engine: Engine, tmp_pa
         assert [(j["id"], j["status"]) for j in listed] == [(job.id, "succeeded")]
         shown = client.get(f"/v1/jobs/{job.id}", headers=VIEWER).json()
         assert shown["result"] == {"series": 12}
+
+
+def test_work_started_early_reports_its_progress_and_outcome_to_the_job() -> None:
+    """serve starts the first world build before the service has imported; the job that joins
+    it later still shows the progress so far, then the result (or the failure)."""
+    begun, release = threading.Event(), threading.Event()
+
+    def build(progress: Progress) -> dict[str, Any]:
+        progress(0.3, "writing weather history")
+        begun.set()
+        assert release.wait(30)
+        progress(0.9, "indexing the history")
+        return {"world": "demo.sqlite"}
+
+    early = started_early(build)
+    assert begun.wait(30)  # running before any job runner exists
+    runner = JobRunner()
+    job = runner.submit("demo_world", "build the demo world (first start)", early)
+    deadline = time.monotonic() + 30
+    while (seen := runner.get(job.id)) is not None and seen.message != "writing weather history":
+        assert time.monotonic() < deadline, seen
+        time.sleep(0.01)
+    assert seen is not None and seen.progress == 0.3 and seen.status == "running"
+    release.set()
+    final = runner.wait(job.id, timeout=30)
+    assert (final.status, final.result) == ("succeeded", {"world": "demo.sqlite"})
+
+    def broken(_: Progress) -> dict[str, Any]:
+        raise RuntimeError("weather file missing")
+
+    failed = runner.wait(runner.submit("demo_world", "build", started_early(broken)).id, 30)
+    assert failed.status == "failed" and failed.error == "RuntimeError: weather file missing"
