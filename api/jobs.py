@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import queue
+import re
 import threading
 import time
 import uuid
@@ -35,6 +36,8 @@ JobStatus = Literal["queued", "running", "succeeded", "failed"]
 Progress = Callable[[float, str], None]
 #: A job's work: takes its progress callback, returns a small JSON-able result.
 Work = Callable[[Progress], dict[str, Any] | None]
+#: What a job id looks like (``job-`` and 12 hex digits).
+JOB_ID = re.compile(r"job-[0-9a-f]{12}")
 #: Progress is written to the pool at most this often per job (status changes at once).
 PERSIST_EVERY_S = 1.0
 #: How many stored jobs ``/v1/jobs`` lists at most (newest first).
@@ -186,7 +189,9 @@ class JobRunner:
             store = self._store
         if job is not None:
             return self.with_elapsed(job)
-        return store.get(job_id) if store is not None else None
+        if store is None or not JOB_ID.fullmatch(job_id):  # never query the pool with junk
+            return None
+        return store.get(job_id)
 
     def list(self) -> list[JobView]:
         """Newest first: this process's jobs, and the pool's records of the others."""

@@ -52,7 +52,7 @@ def test_a_finished_job_is_reported_by_another_process(engine: Engine) -> None:
     assert seen.progress == 1.0 and seen.result == {"series": 12} and seen.error is None
     assert seen.elapsed_s is not None and seen.elapsed_s >= 0
     assert [j.id for j in other.list()] == [job.id]
-    assert other.get("job-nope") is None
+    assert other.get("job-nope") is None and other.get("job-\x00") is None
 
 
 def test_jobs_run_before_the_pool_was_ready_are_recorded_when_it_is(engine: Engine) -> None:
@@ -91,16 +91,16 @@ def _running_record(job_id: str, owner: str) -> JobRecord:
 
 def test_a_job_whose_process_died_is_reported_interrupted(engine: Engine) -> None:
     with Session(engine) as session:
-        session.add(_running_record("job-dead", f"{HOST}:{_dead_pid()}:jobs-1"))
-        session.add(_running_record("job-elsewhere", "another-host:4242:jobs-1"))
+        session.add(_running_record("job-00000000dead", f"{HOST}:{_dead_pid()}:jobs-1"))
+        session.add(_running_record("job-0000e15e0e4e", "another-host:4242:jobs-1"))
         session.commit()
 
     runner = _another_process(engine)
-    dead = runner.get("job-dead")
+    dead = runner.get("job-00000000dead")
     assert dead is not None and dead.status == "failed" and dead.finished_at is not None
     assert dead.error is not None and "interrupted" in dead.error
     # Another machine's process cannot be checked from here: its job stays as reported.
-    elsewhere = runner.get("job-elsewhere")
+    elsewhere = runner.get("job-0000e15e0e4e")
     assert elsewhere is not None and elsewhere.status == "running"
 
 
