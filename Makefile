@@ -22,12 +22,19 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/stockpilot serve --demo
 
+# Parallel test workers: one per core (pytest-xdist). Tests sharing a module-scoped fixture stay
+# on one worker (--dist loadgroup, see tests/conftest.py); session caches (world templates,
+# fitted forecasters) are built once under a file lock and read by every worker. TEST_WORKERS=0
+# runs the suite in one process.
+TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+
 test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	@# pytest exits 5 when it collected no tests: say so, and fail (a suite that ran nothing
-	@# proves nothing).
-	@$(BIN)/python -m pytest -q -p no:cacheprovider; status=$$?; \
+	@# proves nothing). The slowest tests are listed, so a slow one is seen when it appears.
+	@$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup \
+		--durations=20; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; \
 	exit $$status
 

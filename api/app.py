@@ -21,7 +21,7 @@ from api.console import install_console
 from api.cors import install_cors
 from api.errors import install_error_handlers
 from api.fulfilment_feedback import subscribe_simulated_wms
-from api.jobs import Work
+from api.jobs import JobStore, Work
 from api.langgraph_compat.catalog import AssistantCatalog, RegistryCatalog
 from api.langgraph_compat.router import router as langgraph_router
 from api.langgraph_compat.runner import GraphRunner
@@ -77,6 +77,8 @@ def create_app(
     )
 
     def start_agents(stack: ExitStack) -> None:
+        # The pool is in place now (a first start's world build put it there): record jobs in it.
+        state.jobs.attach(JobStore(engine))
         if state.runner is None:
             state.runner = GraphRunner(engine, _registry_catalog(stack, settings, engine, clock))
         if run_worker:

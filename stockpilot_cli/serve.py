@@ -231,8 +231,8 @@ def serve(
     started = time.perf_counter()
     import uvicorn
 
-    from api.app import create_app
     from api.logs import log_config
+    from api.shell import LoadingShell
 
     settings = override_settings(demo=True if demo else None, database_url=db, host=host, port=port)
     try:
@@ -240,18 +240,28 @@ def serve(
     except ServeRefused as refused:
         err_console.print(f"[red]refusing to start:[/] {refused}")
         raise typer.Exit(EXIT_REFUSED) from refused
-    app = create_app(
-        settings,
-        engine=engine,
-        run_worker=worker,
-        prepare=prepare,
-        prepare_title="build the demo world (first start)",
-        fit_forecasters=True,
-    )
+
+    def load() -> Any:
+        """The service itself, imported and built on a thread while the listener is open; a
+        first start's world build starts first, so it goes on while the service imports."""
+        from api.jobs import started_early
+
+        preparing = started_early(prepare) if prepare is not None else None
+        from api.app import create_app
+
+        return create_app(
+            settings,
+            engine=engine,
+            run_worker=worker,
+            prepare=preparing,
+            prepare_title="build the demo world (first start)",
+            fit_forecasters=True,
+        )
+
     _print_banner(settings, engine, preparing=prepare is not None)
     console.print(f"  ready to listen after {time.perf_counter() - started:.1f} s\n")
     uvicorn.run(
-        app,
+        LoadingShell(load),
         host=settings.host,
         port=settings.port,
         log_config=log_config(settings.log_format, log_level),

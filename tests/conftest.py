@@ -24,6 +24,20 @@ PG_ADMIN_URL = os.environ.get(
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``make test`` runs ``--dist loadgroup``), the tests of a module that
+    share a module-scoped fixture go to one worker, so that fixture is built once, not once per
+    worker. Runs before xdist's own hook, which reads the ``xdist_group`` marks."""
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        module = getattr(item, "module", None)
+        if info is None or module is None:
+            continue
+        if any(d.scope == "module" for defs in info.name2fixturedefs.values() for d in defs):
+            item.add_marker(pytest.mark.xdist_group(module.__name__))
+
+
 def _postgres_available() -> bool:
     try:
         engine = sa.create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
@@ -158,6 +172,8 @@ def forecast_models_dir(
         f"{small_world_template.stem}.api-models-{digest.hexdigest()[:10]}"
     )
     path.mkdir(exist_ok=True)
+    from filelock import FileLock
+
     from inventory.demo_world import copy_world
 
     copy = copy_world(small_world_template, tmp_path_factory.mktemp("fit") / "world.sqlite")
@@ -166,9 +182,17 @@ def forecast_models_dir(
         pool = pool_fingerprint(engine)
         now = read_world_clock(engine)
         assert now is not None, "the small world has a clock"
-        for level in ("sku", "style"):
-            if load_artefact(path, pool, level) is None:
-                fit_pool_model(engine, now.date(), path, level=level)
+        # One fitter per level across parallel workers (and concurrent sessions); the others
+        # wait, then load what it stored (save_artefact writes atomically). Workers start from
+        # different levels, so two workers fit the two levels at the same time.
+        levels = ["sku", "style"]
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "").removeprefix("gw")
+        if worker.isdigit() and int(worker) % 2:
+            levels.reverse()
+        for level in levels:
+            with FileLock(path.with_name(f".{path.name}.{level}.lock")):
+                if load_artefact(path, pool, level) is None:
+                    fit_pool_model(engine, now.date(), path, level=level)
     finally:
         engine.dispose()
     return path

@@ -14,7 +14,7 @@ from inventory.demo_world.params import DEFAULT_PARAMETERS, DemandParameters
 from inventory.demo_world.positions import position_rows
 from inventory.demo_world.spec import WorldSpec, WorldSummary
 from inventory.demo_world.writer import bulk_insert, write_history, write_reference
-from inventory.models import Location, StockPosition, WorldMeta
+from inventory.models import DailySales, FutureDemand, Location, StockPosition, WorldMeta
 
 SQLITE_BUILD_CACHE_KIB = 256 * 1024
 
@@ -102,16 +102,24 @@ def build_world(
         counts = write_reference(conn, world)
         counts["stock_position"] = bulk_insert(conn, StockPosition.__table__, position_rows(world))
         report(0.3, "writing weather history")
+        # The history's date indexes take random inserts: built once after the rows are in (a
+        # sort) instead of row by row, the SQLite write of the default world costs ~1/3 less.
+        deferred = [*DailySales.__table__.indexes, *FutureDemand.__table__.indexes]
+        for index in deferred:
+            index.drop(conn)
         counts.update(
             write_history(
                 conn,
                 world,
                 lambda done, total: report(
-                    0.3 + 0.65 * done / max(total, 1),
+                    0.3 + 0.6 * done / max(total, 1),
                     f"writing sales history: {done:,} of {total:,} rows",
                 ),
             )
         )
+        report(0.9, "indexing the history")
+        for index in deferred:
+            index.create(conn)
         report(0.95, "committing")
         conn.execute(insert(WorldMeta.__table__), _meta_rows(world))
         counts["world_meta"] = 2

@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 
 import sqlalchemy as sa
+from filelock import FileLock
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -68,14 +69,22 @@ def world_template(
 ) -> Path:
     """The SQLite file of ``spec``'s world, built on first use and reused afterwards.
 
-    Built under a temporary name and renamed into place, so concurrent test sessions never see
-    a half-written template (at worst two of them build the same one).
+    Built under a temporary name and renamed into place, so a reader never sees a half-written
+    template; a file lock makes concurrent builders of the same template (parallel test workers,
+    two first starts) wait for the one that builds it instead of building it again.
     """
     spec = spec or WorldSpec()
     path = template_path(spec, cache_dir)
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(path.with_name(f".{path.name}.lock")):
+        if path.exists():  # built by whoever held the lock before us
+            return path
+        return _build_template(spec, path, progress)
+
+
+def _build_template(spec: WorldSpec, path: Path, progress: BuildProgress | None) -> Path:
     partial = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.partial")
     engine = _scratch_engine(partial)
     try:

@@ -23,6 +23,7 @@ from inventory.models.enums import (
 )
 from inventory.models.fulfilment import FulfilmentEvent, FulfilmentOutcome
 from inventory.models.history import DailySales, FutureDemand, WeatherDaily, WeatherHourly
+from inventory.models.jobs import JobRecord
 from inventory.models.locations import ChannelEntitlement, Lane, Location
 from inventory.models.meta import WorldMeta
 from inventory.models.network import Category, City, Region
@@ -48,6 +49,7 @@ __all__ = [
     "FulfilmentEvent",
     "FulfilmentOutcome",
     "FutureDemand",
+    "JobRecord",
     "Lane",
     "Location",
     "LocationKind",
