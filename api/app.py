@@ -11,6 +11,7 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import ExitStack, asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 from starlette.routing import Route
@@ -36,6 +37,8 @@ from inventory.config import Settings, get_settings
 from inventory.db import get_engine
 
 log = logging.getLogger(__name__)
+#: Requests served at once on threads (each may hold two pooled connections: see lifespan).
+REQUEST_THREADS = 12
 
 DESCRIPTION = """
 Stockpilot's service API.
@@ -100,6 +103,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Sync handlers, and the graph runs a decision or runs/wait starts, take anyio's
+        # threads: 40 by default, more than the database pool's 30 connections (10 + 20
+        # overflow), so under load 50 concurrent approval decisions waited past the pool's 30 s
+        # timeout (HTTP 500). Fewer threads than connections: excess requests queue instead.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
         async with mcp.serving(state):
             with ExitStack() as stack:
                 stack.callback(state.jobs.stop)

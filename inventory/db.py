@@ -48,7 +48,16 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # No pool limit: a SQLite connection is a file handle, not a server slot, and writers
+        # already queue on the file's one write lock (busy_timeout, begin_write). A capped pool
+        # only added a second queue, which timed out after 30 s when 50 approval decisions ran
+        # their graphs at once (the request's own session then got no connection: HTTP 500).
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=10,
+            max_overflow=-1,
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)

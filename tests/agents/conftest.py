@@ -6,10 +6,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
 from sqlalchemy.engine import Engine
 
 from agents.llm.offline import OfflinePlanner
+from agents.persistence import open_checkpointer
 from agents.policy import load_policy
 from agents.runtime import AgentRuntime, world_clock
 from connectors.base import ConnectorSet
@@ -45,3 +47,29 @@ def runtime(world_engine: Engine, connectors: ConnectorSet, data_dir: Path) -> A
 @pytest.fixture
 def checkpointer() -> InMemorySaver:
     return InMemorySaver()
+
+
+# --- The same runtime on both databases, with each backend's real checkpointer ---------------
+
+
+@pytest.fixture
+def any_runtime(any_world_engine: Engine, connectors: ConnectorSet, data_dir: Path) -> AgentRuntime:
+    """``runtime`` on the small world on SQLite or PostgreSQL."""
+    clock = world_clock(any_world_engine)
+    url = any_world_engine.url.render_as_string(hide_password=False)
+    return AgentRuntime(
+        engine=any_world_engine,
+        settings=Settings(database_url=url, data_dir=data_dir, clock="world"),
+        llm=OfflinePlanner(clock),
+        connectors=connectors,
+        clock=clock,
+        policy=load_policy(),
+    )
+
+
+@pytest.fixture
+def any_checkpointer(any_runtime: AgentRuntime) -> Iterator[BaseCheckpointSaver]:
+    """The checkpointer ``serve`` opens for that pool: a SQLite file beside it, or a
+    PostgresSaver on a psycopg connection pool in the pool's own database."""
+    with open_checkpointer(any_runtime.settings) as saver:
+        yield saver

@@ -1,21 +1,17 @@
-"""alert_response on the small world: triage, false alarms, the gate, approvals, the WMS."""
+"""alert_response on the small world: triage, false alarms, the gate, approvals, the WMS — on
+SQLite and PostgreSQL, each with the checkpointer ``serve`` opens for it."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from agents.graphs.alert_response import AlertPayload
 from agents.policy import load_policy
 from agents.registry import build_graph
 from agents.runs import run_graph, send_own_orders
-from inventory.db import make_engine
-from inventory.demo_world import copy_world
 from inventory.models import Approval, RunStatus, TransferOrder
 from tests.agents.helpers import APPROVER, decide, drain
 
@@ -46,20 +42,14 @@ def strict_policy():
     return policy.model_copy(update={"transfer": transfer})
 
 
-@pytest.fixture(scope="module")
-def pool_path(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("alert") / "pool.sqlite"
+@pytest.fixture
+def runtime(any_runtime):
+    return any_runtime
 
 
 @pytest.fixture
-def world_engine(small_world_template: Path, pool_path: Path) -> Iterator[Engine]:
-    """A fresh copy of the small world for each test, always at the same path."""
-    for leftover in pool_path.parent.glob(f"{pool_path.name}*"):  # the pool and its WAL files
-        leftover.unlink()
-    copy_world(small_world_template, pool_path)
-    engine = make_engine(f"sqlite:///{pool_path}")
-    yield engine
-    engine.dispose()
+def checkpointer(any_checkpointer):
+    return any_checkpointer
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""`stockpilot alert` and `stockpilot chat` on a copy of the small world."""
+"""`stockpilot alert` and `stockpilot chat` on a copy of the small world, on SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -18,16 +19,16 @@ app = full_app()
 
 
 @pytest.fixture
-def db(world_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def db(any_world_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("STOCKPILOT_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("STOCKPILOT_CLOCK", "world")  # the small world lives in 2015
-    stock_up(world_engine, "DC-SHA", SKU, 600)
-    yield str(world_engine.url)
+    stock_up(any_world_engine, "DC-SHA", SKU, 600)
+    yield any_world_engine.url.render_as_string(hide_password=False)
     dispose_engines()
 
 
-def test_alert_false_alarm_prints_triage_and_summary(db, world_engine):
-    olga = key(world_engine, "olga", Role.VIEWER, Role.OPS)
+def test_alert_false_alarm_prints_triage_and_summary(db, any_world_engine):
+    olga = key(any_world_engine, "olga", Role.VIEWER, Role.OPS)
     result = CliRunner().invoke(
         app,
         ["alert", "rain", "--city", "上海", "--mm", "5", "--hours", "24", "--db", db],
@@ -45,8 +46,8 @@ def test_alert_refuses_an_unknown_city(db):
     assert "unknown city 'Atlantis'" in result.output
 
 
-def test_chat_shows_a_proposal_and_takes_the_decision(db, world_engine):
-    alice = key(world_engine, "alice", Role.VIEWER, Role.APPROVER)
+def test_chat_shows_a_proposal_and_takes_the_decision(db, any_world_engine):
+    alice = key(any_world_engine, "alice", Role.VIEWER, Role.APPROVER)
     script = (
         "\n".join(
             [
@@ -75,7 +76,7 @@ def key(engine: Engine, name: str, *roles: Role) -> str:
     return secret
 
 
-def test_the_cli_takes_identity_from_an_api_key_never_a_declared_role(db, world_engine):
+def test_the_cli_takes_identity_from_an_api_key_never_a_declared_role(db, any_world_engine):
     """No key → refused (outside demo mode); an unknown key → refused; an ops key may ask but
     not approve, whatever it says about itself."""
     ask = ["alert", "rain", "--city", "Shanghai", "--mm", "60", "--approve", "--db", db]
@@ -83,15 +84,15 @@ def test_the_cli_takes_identity_from_an_api_key_never_a_declared_role(db, world_
     assert nobody.exit_code == 2 and "who are you?" in nobody.output
     forged = CliRunner().invoke(app, [*ask, "--api-key", "sp-made-up"])
     assert forged.exit_code == 2 and "unknown API key" in forged.output
-    olga = key(world_engine, "olga-2", Role.VIEWER, Role.OPS)
+    olga = key(any_world_engine, "olga-2", Role.VIEWER, Role.OPS)
     ops = CliRunner().invoke(app, [*ask, "--api-key", olga])
     assert ops.exit_code == 2 and "olga-2 may not approve" in ops.output
     legacy = CliRunner().invoke(app, ["chat", "--as", "mallory", "--role", "approver"])
     assert legacy.exit_code == 2 and "No such option" in legacy.output
 
 
-def test_demo_mode_acts_as_the_public_demo_approver_and_says_so(db, world_engine):
-    seed_demo_keys(world_engine)
+def test_demo_mode_acts_as_the_public_demo_approver_and_says_so(db, any_world_engine):
+    seed_demo_keys(any_world_engine)
     result = CliRunner().invoke(
         app,
         ["--demo", "alert", "rain", "--city", "上海", "--mm", "5", "--db", db],

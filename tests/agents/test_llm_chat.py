@@ -1,5 +1,6 @@
 """ops_chat with a small, fallible model behind the real openai client (respx-mocked provider):
-the context budget, forgiving names, invented codes, false claims, turn control and fallback."""
+the context budget, forgiving names, invented codes, false claims, turn control and fallback —
+on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -19,6 +20,17 @@ from agents.registry import build_graph
 from inventory.models import AuditEvent, RunStatus, Sku, TransferOrder
 from tests.agents.helpers import SKU, chat, last_text, stock_up
 from tests.agents.provider import BASE, URL, completion, ok
+
+
+@pytest.fixture
+def runtime(any_runtime):
+    """On SQLite and PostgreSQL, each with the checkpointer ``serve`` opens for it."""
+    return any_runtime
+
+
+@pytest.fixture
+def checkpointer(any_checkpointer):
+    return any_checkpointer
 
 
 @pytest.fixture

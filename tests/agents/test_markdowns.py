@@ -12,6 +12,17 @@ from inventory.models import PromoProposal, RunStatus
 from tests.agents.helpers import chat, decide
 
 
+@pytest.fixture
+def runtime(any_runtime):
+    """On SQLite and PostgreSQL, each with the checkpointer ``serve`` opens for it."""
+    return any_runtime
+
+
+@pytest.fixture
+def checkpointer(any_checkpointer):
+    return any_checkpointer
+
+
 def markdown_model(depth: float) -> ScriptedChatModel:
     call = {
         "id": f"md-{depth}",

@@ -1,4 +1,5 @@
-"""ops_chat end to end on the small world: questions, proposals, the gate, approvals, the WMS."""
+"""ops_chat end to end on the small world: questions, proposals, the gate, approvals, the WMS —
+on SQLite and PostgreSQL, each with the checkpointer ``serve`` opens for it."""
 
 from __future__ import annotations
 
@@ -22,6 +23,16 @@ from tests.agents.helpers import (
     last_text,
     stock_up,
 )
+
+
+@pytest.fixture
+def runtime(any_runtime):
+    return any_runtime
+
+
+@pytest.fixture
+def checkpointer(any_checkpointer):
+    return any_checkpointer
 
 
 @pytest.fixture
@@ -235,7 +246,7 @@ def test_a_compromised_model_cannot_bypass_the_gate(runtime, connectors, checkpo
 
 
 def test_a_wms_outage_leaves_the_order_queued_and_a_later_dispatch_sends_it_once(
-    world_engine, checkpointer
+    any_world_engine, checkpointer
 ):
     from agents.executor.dispatcher import Dispatcher, DispatchSettings
     from agents.llm.offline import OfflinePlanner
@@ -250,10 +261,13 @@ def test_a_wms_outage_leaves_the_order_queued_and_a_later_dispatch_sends_it_once
             f"{connectors.simulated_server.url}/admin/faults",
             json={"system": "wms", "mode": "error", "times": 2, "status": 503},
         ).raise_for_status()
+        world_engine = any_world_engine
         clock = world_clock(world_engine)
         runtime = AgentRuntime(
             engine=world_engine,
-            settings=Settings(database_url=str(world_engine.url), clock="world"),
+            settings=Settings(
+                database_url=world_engine.url.render_as_string(hide_password=False), clock="world"
+            ),
             llm=OfflinePlanner(clock),
             connectors=connectors,
             clock=clock,

@@ -52,6 +52,17 @@ def test_the_schema_is_published_with_subject_id_read_only() -> None:
 
 
 @pytest.fixture
+def runtime(any_runtime):
+    """On SQLite and PostgreSQL, each with the checkpointer ``serve`` opens for it."""
+    return any_runtime
+
+
+@pytest.fixture
+def checkpointer(any_checkpointer):
+    return any_checkpointer
+
+
+@pytest.fixture
 def graph(runtime, checkpointer):
     stock_up(runtime.engine, "DC-SHA", SKU, 600)
     return build_graph("ops_chat", runtime, checkpointer)

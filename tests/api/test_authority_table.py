@@ -1,6 +1,7 @@
 """One table of who may do what to an approval, driving the three places that ask: the authority
 function itself (on the Approval row the real gate wrote), the graph's resume path (the runner,
-with no API check in front) and the REST decision. They must agree row by row."""
+with no API check in front) and the REST decision. They must agree row by row, on SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -93,22 +94,23 @@ def _changed(before: Approval, after: Approval) -> bool:
 
 @pytest.mark.parametrize("case", TABLE, ids=lambda c: f"{c.caller}-{c.action}-{c.expected}")
 def test_the_three_entry_points_agree(
-    service: TestClient, world_engine: Engine, case: Case
+    any_service: TestClient, any_world_engine: Engine, case: Case
 ) -> None:
-    add_people(world_engine)
+    service = any_service
+    add_people(any_world_engine)
     runner = service.app.state.stockpilot.require_runner()
 
     # 1. The authority on the row the real gate wrote.
-    _, approval = _prepare(service, world_engine, case)
-    row = _row(world_engine, approval["id"])
+    _, approval = _prepare(service, any_world_engine, case)
+    row = _row(any_world_engine, approval["id"])
     ruling = rule(
         row, caller_of(principal(case.caller)), case.action, service.app.state.stockpilot.clock()
     )
     assert (ALLOWED if ruling.allowed else ruling.status) == case.expected, ruling.reason
 
     # 2. The graph's resume path, with nothing in front of it.
-    thread_id, approval = _prepare(service, world_engine, case)
-    before = _row(world_engine, approval["id"])
+    thread_id, approval = _prepare(service, any_world_engine, case)
+    before = _row(any_world_engine, approval["id"])
     ticket = runner.admit(
         thread_id=thread_id,
         assistant_id="ops_chat",
@@ -116,7 +118,7 @@ def test_the_three_entry_points_agree(
         graph_input=Command(resume={"decisions": [{"type": case.action}]}),
     )
     runner.run_to_end(ticket)
-    after = _row(world_engine, approval["id"])
+    after = _row(any_world_engine, approval["id"])
     if case.expected == 409:
         assert after.status == "expired"
     else:
@@ -125,6 +127,6 @@ def test_the_three_entry_points_agree(
             assert case.caller in {after.decided_by, after.second_approver}
 
     # 3. The REST decision.
-    _, approval = _prepare(service, world_engine, case)
+    _, approval = _prepare(service, any_world_engine, case)
     response = decide(service, approval["id"], case.caller, case.action)
     assert response.status_code == case.expected, response.text

@@ -1,5 +1,7 @@
-"""50 approval decisions in flight at once against a real server on loopback, on SQLite and
-PostgreSQL (with the pooled Postgres checkpointer): no 5xx, nothing left pending or running.
+"""50 approval decisions in flight at once against the real service (ops_chat, its worker, the
+outbox dispatcher, the simulated WMS) behind a real server on loopback, on SQLite and PostgreSQL
+(with the pooled Postgres checkpointer): no 5xx, nothing left pending or running, and nothing
+executed without its decision.
 
 Before: the request's session held a connection while its run opened more, and 16+ decisions
 exhausted the pool (``QueuePool limit ... reached`` → 500), leaving runs stuck ``running``."""
@@ -14,75 +16,104 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from agents.persistence import open_checkpointer
 from api.app import create_app
 from api.auth import seed_demo_keys
-from api.worker import Worker
+from connectors.base import ConnectorSet
 from inventory.config import Settings
 from inventory.models import Approval, Run
-from tests.api.conftest import KEYS, free_port, knows_shanghai, tiny_catalog
-from tests.api.test_alerts import post_alert, weather
+from tests.agents.helpers import stock_up
+from tests.api.conftest import free_port
+from tests.api.real_service import (
+    ASK_ABOVE,
+    DEST,
+    FOUR_EYES_ABOVE,
+    SOURCE,
+    as_,
+    executed_without_a_decision,
+    shipment_worth,
+    wms_order_ids,
+)
 
 DECISIONS = 50
+#: Chat turns asked at once while the 50 approvals are set up (the server's thread pool).
+ASKING = 8
 
 
 @pytest.fixture
-def server(engine: Engine, tmp_path) -> Iterator[tuple[str, Engine]]:
-    settings = Settings(
-        database_url=str(engine.url.render_as_string(hide_password=False)),
-        data_dir=tmp_path,
-        alert_secrets={"demo-weather": "demo-weather-secret"},
+def server(
+    any_world_engine: Engine, any_service_settings: Settings
+) -> Iterator[tuple[str, FastAPI]]:
+    """The app as ``stockpilot serve`` wires it, behind uvicorn on a free loopback port."""
+    seed_demo_keys(any_world_engine)
+    app = create_app(any_service_settings, engine=any_world_engine, run_worker=True)
+    uv = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning")
     )
-    seed_demo_keys(engine)
-    knows_shanghai(engine)
-    with open_checkpointer(settings) as saver:
-        app = create_app(settings, engine=engine, catalog=tiny_catalog(engine, saver))
-        port = free_port()
-        uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-        thread = threading.Thread(target=uv.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 30
-        while not uv.started:
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.02)
-        try:
-            yield f"http://127.0.0.1:{port}", app
-        finally:
-            uv.should_exit = True
-            thread.join(timeout=30)
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not uv.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{uv.config.port}", app
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=30)
+
+
+def _ask(url: str, sku: str, qty: int) -> str:
+    """One chat turn by ``demo-ops`` that ends waiting for an approver; returns its thread."""
+    with httpx.Client(base_url=url, timeout=120, headers=as_("demo-ops")) as http:
+        thread_id = http.post("/threads", json={}).json()["thread_id"]
+        asked = http.post(
+            f"/threads/{thread_id}/runs/wait",
+            json={
+                "assistant_id": "ops_chat",
+                "input": {
+                    "messages": [
+                        {
+                            "role": "user",
+                            "content": f"ship {qty} pairs of {sku} from {SOURCE} to {DEST}",
+                        }
+                    ]
+                },
+            },
+        )
+    assert asked.status_code == 200 and asked.json().get("__interrupt__"), asked.text
+    return thread_id
 
 
 def test_fifty_concurrent_decisions_give_no_5xx_and_leave_nothing_stuck(
-    server, engine: Engine
+    server: tuple[str, FastAPI], any_world_engine: Engine, any_service_settings: Settings
 ) -> None:
-    url, app = server
-    from fastapi.testclient import TestClient
-
-    # 50 waiting alert runs, each with one pending approval (the tiny alert graph).
-    with TestClient(app) as client:
-        for index in range(DECISIONS):
-            assert post_alert(client, weather(f"burst-{index}", mm=60)).status_code == 202
-    assert Worker(app.state.stockpilot.runner).run_pending() == DECISIONS
+    url, _ = server
+    engine = any_world_engine
+    sku, qty, _ = shipment_worth(engine, ASK_ABOVE, FOUR_EYES_ABOVE)
+    stock_up(engine, SOURCE, sku, DECISIONS * qty)  # every approval can reserve its stock
+    with ThreadPoolExecutor(max_workers=ASKING) as pool:
+        threads = set(pool.map(lambda _: _ask(url, sku, qty), range(DECISIONS)))
     with Session(engine) as session:
-        pending = [a.id for a in session.exec(select(Approval)) if a.status == "pending"]
-    assert len(pending) == DECISIONS
+        pending = [a for a in session.exec(select(Approval)) if a.status == "pending"]
+    assert sorted(a.thread_id for a in pending) == sorted(threads)
 
     barrier = threading.Barrier(DECISIONS)
 
     def decide(approval_id: str) -> int:
         with httpx.Client(base_url=url, timeout=120) as http:
-            barrier.wait(timeout=30)
+            barrier.wait(timeout=60)
             return http.post(
                 f"/v1/approvals/{approval_id}/decision",
                 json={"decision": "approve"},
-                headers={"x-api-key": KEYS["demo-approver"]},
+                headers=as_("demo-approver"),
             ).status_code
 
     with ThreadPoolExecutor(max_workers=DECISIONS) as pool:
-        statuses = list(pool.map(decide, pending))
+        statuses = list(pool.map(decide, [a.id for a in pending]))
 
     assert [s for s in statuses if s >= 500] == []
     assert statuses == [200] * DECISIONS
@@ -90,3 +121,10 @@ def test_fifty_concurrent_decisions_give_no_5xx_and_leave_nothing_stuck(
         assert [a.id for a in session.exec(select(Approval)) if a.status == "pending"] == []
         stuck = [r.id for r in session.exec(select(Run)) if r.status in {"running", "admitted"}]
     assert stuck == []
+    with ConnectorSet.from_settings(any_service_settings) as systems:
+        deadline = time.monotonic() + 60  # the service's dispatcher sends them on its own
+        while len(wms_order_ids(systems)) < DECISIONS:
+            assert time.monotonic() < deadline, len(wms_order_ids(systems))
+            time.sleep(0.2)
+        assert wms_order_ids(systems) == {a.subject_id for a in pending}
+        assert executed_without_a_decision(engine, systems) == []

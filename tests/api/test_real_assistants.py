@@ -1,5 +1,6 @@
 """The service as ``stockpilot serve`` wires it: the agents' registry, the checkpointer beside the
-pool, the offline planner — driven by langgraph-sdk over real HTTP on the small demo world."""
+pool, the offline planner — driven by langgraph-sdk over real HTTP on the small demo world, on
+SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -23,10 +24,10 @@ from tests.api.test_service_flows import ASK_ABOVE, FOUR_EYES_ABOVE, shipment_wo
 
 
 @pytest.fixture
-def service_url(world_engine: Engine, service_settings: Settings) -> Iterator[str]:
+def service_url(any_world_engine: Engine, any_service_settings: Settings) -> Iterator[str]:
     """The service on the small world with the low-limits policy and the shared forecaster."""
-    seed_demo_keys(world_engine)
-    app = create_app(service_settings, engine=world_engine, run_worker=True)
+    seed_demo_keys(any_world_engine)
+    app = create_app(any_service_settings, engine=any_world_engine, run_worker=True)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -72,10 +73,10 @@ def _ai_texts(values: dict) -> list[str]:
     [({"type": "approve"}, "dispatched"), ({"type": "reject", "message": "no"}, "rejected")],
 )
 def test_sdk_flow_for_a_large_transfer_asked_in_chat(
-    service_url: str, world_engine: Engine, decision: dict, order_status: str
+    service_url: str, any_world_engine: Engine, decision: dict, order_status: str
 ) -> None:
     """ops asks in chat; the policy stops the transfer at an interrupt; an approver answers it."""
-    sku, qty, _ = shipment_worth(world_engine, ASK_ABOVE, FOUR_EYES_ABOVE)
+    sku, qty, _ = shipment_worth(any_world_engine, ASK_ABOVE, FOUR_EYES_ABOVE)
     ops = get_sync_client(url=service_url, api_key=KEYS["demo-ops"])
     approver = get_sync_client(url=service_url, api_key=KEYS["demo-approver"])
     thread_id = ops.threads.create()["thread_id"]
@@ -108,7 +109,7 @@ def test_sdk_flow_for_a_large_transfer_asked_in_chat(
     assert history[0]["next"] == [] and any(h["interrupts"] for h in history)
     deadline = time.monotonic() + 30  # the service's dispatcher sends it, not the decision
     while True:
-        with Session(world_engine) as session:
+        with Session(any_world_engine) as session:
             order = session.get(TransferOrder, order_id)
             approval = session.get(Approval, f"AP-{order_id}")
         if order.status == order_status or time.monotonic() > deadline:

@@ -1,6 +1,6 @@
 """The service as ``stockpilot serve`` wires it (real agents, worker, outbox dispatcher, simulated
-WMS) on the small demo world: four-eyes from the gate's verdict, the chat requester, the signed
-rain alert end to end, and an outbox send that outlives a WMS outage."""
+WMS) on the small demo world, on SQLite and PostgreSQL: four-eyes from the gate's verdict, the
+chat requester, the signed rain alert end to end, and an outbox send that outlives a WMS outage."""
 
 from __future__ import annotations
 
@@ -36,8 +36,18 @@ def as_(who: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def lead(world_engine: Engine) -> str:
-    with Session(world_engine) as session:
+def service(any_service: TestClient) -> TestClient:
+    return any_service
+
+
+@pytest.fixture
+def service_settings(any_service_settings: Settings) -> Settings:
+    return any_service_settings
+
+
+@pytest.fixture
+def lead(any_world_engine: Engine) -> str:
+    with Session(any_world_engine) as session:
         create_api_key(session, "ops-lead", [Role.VIEWER, Role.OPS, Role.APPROVER], LEAD_KEY)
         session.commit()
     return "ops-lead"
@@ -107,9 +117,9 @@ def wms_orders(systems: ConnectorSet, order_id: str) -> list:
 
 
 def test_chat_order_above_four_eyes_needs_two_approvers_other_than_the_requester(
-    service: TestClient, world_engine: Engine, systems: ConnectorSet, lead: str
+    service: TestClient, any_world_engine: Engine, systems: ConnectorSet, lead: str
 ) -> None:
-    sku, qty, value = shipment_worth(world_engine, FOUR_EYES_ABOVE, 3 * FOUR_EYES_ABOVE)
+    sku, qty, value = shipment_worth(any_world_engine, FOUR_EYES_ABOVE, 3 * FOUR_EYES_ABOVE)
     thread_id, approval = ask_in_chat(service, lead, sku, qty)
     order_id = approval["subject_id"]
     assert approval["requested_by"] == "ops-lead"  # the caller, not a service account
@@ -119,7 +129,7 @@ def test_chat_order_above_four_eyes_needs_two_approvers_other_than_the_requester
     # value puts it above, and that is what the API must go by.
     order = service.get(f"/v1/transfer-orders/{order_id}", headers=as_("demo-viewer")).json()
     assert order["status"] == "pending_approval", order
-    with Session(world_engine) as session:
+    with Session(any_world_engine) as session:
         assert session.get(TransferOrder, order_id).expected_value < FOUR_EYES_ABOVE
 
     own = approve(service, approval["id"], lead)
@@ -151,9 +161,9 @@ def test_chat_order_above_four_eyes_needs_two_approvers_other_than_the_requester
 
 
 def test_the_requester_may_withdraw_an_order_above_four_eyes(
-    service: TestClient, world_engine: Engine, lead: str
+    service: TestClient, any_world_engine: Engine, lead: str
 ) -> None:
-    sku, qty, _ = shipment_worth(world_engine, FOUR_EYES_ABOVE, 3 * FOUR_EYES_ABOVE)
+    sku, qty, _ = shipment_worth(any_world_engine, FOUR_EYES_ABOVE, 3 * FOUR_EYES_ABOVE)
     _, approval = ask_in_chat(service, lead, sku, qty)
     response = service.post(
         f"/v1/approvals/{approval['id']}/decision",
@@ -166,12 +176,12 @@ def test_the_requester_may_withdraw_an_order_above_four_eyes(
 
 def test_an_approved_order_reaches_the_wms_once_after_an_outage(
     service: TestClient,
-    world_engine: Engine,
+    any_world_engine: Engine,
     systems: ConnectorSet,
     service_settings: Settings,
     lead: str,
 ) -> None:
-    sku, qty, _ = shipment_worth(world_engine, ASK_ABOVE, FOUR_EYES_ABOVE)
+    sku, qty, _ = shipment_worth(any_world_engine, ASK_ABOVE, FOUR_EYES_ABOVE)
     _, approval = ask_in_chat(service, lead, sku, qty)
     order_id = approval["subject_id"]
     server = systems.simulated_server
@@ -181,7 +191,7 @@ def test_an_approved_order_reaches_the_wms_once_after_an_outage(
 
     decided = approve(service, approval["id"], "demo-approver")
     assert decided.status_code == 200 and decided.json()["status"] == "approved", decided.text
-    with Session(world_engine) as session:
+    with Session(any_world_engine) as session:
         assert session.get(TransferOrder, order_id).status == "approved"  # not sent yet
     assert not wms_orders(systems, order_id)
 
@@ -193,7 +203,7 @@ def test_an_approved_order_reaches_the_wms_once_after_an_outage(
     assert sum(r["outcome"] == "created" for r in faults) == 1
 
     def dispatched() -> bool:
-        with Session(world_engine) as session:
+        with Session(any_world_engine) as session:
             return session.get(TransferOrder, order_id).status == "dispatched"
 
     wait_for("the order to be dispatched", dispatched, 10)
@@ -215,10 +225,10 @@ def post_rain(service: TestClient, alert_id: str) -> httpx.Response:
 
 
 def test_signed_rain_alert_runs_the_real_graph_to_the_wms(
-    service: TestClient, world_engine: Engine, systems: ConnectorSet
+    service: TestClient, any_world_engine: Engine, systems: ConnectorSet
 ) -> None:
     # Empty two Shanghai stores of rain gear, so the storm finds holes to fill.
-    assert drain(world_engine, ["SHA-S01", "SHA-S02"], ["rain_boots", "umbrellas"]) > 0
+    assert drain(any_world_engine, ["SHA-S01", "SHA-S02"], ["rain_boots", "umbrellas"]) > 0
     accepted = post_rain(service, "cma-sh-heavy-1")
     assert accepted.status_code == 202, accepted.text
     run_id = accepted.json()["run_id"]

@@ -1,7 +1,8 @@
 """A miniature alert_response: propose orders, ask for approval, record the decisions.
 
-It keeps the Approval rows the way the real flow does, so the REST decision path, four-eyes and
-the worker can be tested without the forecasting and optimisation stacks. Rain at or above
+It keeps Approval rows so alert admission and the worker can be tested without the forecasting
+and optimisation stacks; approvals themselves are tested on the real graphs
+(``test_approvals.py``, ``test_authority_table.py``, ``test_attacks.py``). Rain at or above
 ``ASK_ABOVE_MM`` proposes one order that needs a human, at or above ``TWO_ORDERS_MM`` two of
 them in one interrupt; each order is worth 1,000 CNY per mm.
 """
@@ -28,6 +29,7 @@ TWO_ORDERS_MM = 100.0
 class AlertState(TypedDict, total=False):
     alert: dict[str, Any]
     approval_ids: list[str]
+    answer: dict[str, Any]
     outcome: str
 
 
@@ -77,6 +79,15 @@ def build_tiny_alert_graph(engine: Engine, checkpointer: BaseCheckpointSaver) ->
                 "review_configs": [{"action_name": "transfer_order"}],
             }
         )
+        return {"answer": answer}
+
+    def record(state: AlertState) -> AlertState:
+        # Its own node, after the interrupt's: a resumed node re-runs from its start, so a
+        # write after interrupt() in the same node would be repeated (DESIGN §4).
+        answer = state.get("answer")
+        if not answer:
+            return {}
+        approval_ids = state.get("approval_ids") or []
         who = answer["principal"]["name"]
         verdicts = []
         with Session(engine) as session:
@@ -98,7 +109,9 @@ def build_tiny_alert_graph(engine: Engine, checkpointer: BaseCheckpointSaver) ->
     graph = StateGraph(AlertState)
     graph.add_node("propose", propose)
     graph.add_node("await_decision", await_decision)
+    graph.add_node("record", record)
     graph.add_edge(START, "propose")
     graph.add_edge("propose", "await_decision")
-    graph.add_edge("await_decision", END)
+    graph.add_edge("await_decision", "record")
+    graph.add_edge("record", END)
     return graph.compile(checkpointer=checkpointer)
