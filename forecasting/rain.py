@@ -30,7 +30,6 @@ Nothing here knows the demo world's multipliers: they are estimated from sales a
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -741,10 +740,3 @@ def band_label(band: int) -> str:
     """'大雨 heavy' style label for explanations."""
     name = BANDS[band]
     return f"{RAIN_BAND_ZH[name]} {name}"
-
-
-def expected_uplift(uplift: np.ndarray, probability: np.ndarray) -> np.ndarray:
-    """Σ_b P(band b) · uplift_b: (series, 5) × (series, days, 5) → (series, days)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=RuntimeWarning)
-        return np.einsum("sb,sdb->sd", uplift, probability).astype(np.float32)
