@@ -369,7 +369,9 @@ def _exposed_sums(
     uplift = np.ones((len(categories), len(BANDS)))
     for _ in range(EXPOSURE_ROUNDS):
         exposure_uplift = uplift[category_code] @ mix.T.astype(np.float64)  # (rows, T)
-        level = _window_mean(np.where(usable, y / (factor * exposure_uplift), 0.0), usable, window)
+        # An uplift can reach 0 in a thin category (no sale on that band's days): never ÷ 0.
+        divisor = np.maximum(factor * exposure_uplift, 1e-3)
+        level = _window_mean(np.where(usable, y / divisor, 0.0), usable, window)
         valid = usable & np.isfinite(level)
         sold = np.where(valid, y, 0.0)
         dry_expected = np.where(valid, np.nan_to_num(level) * factor, 0.0)
