@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/forecast.py                 # 100,000 series × 14 days
     .venv/bin/python benchmarks/forecast.py --series 5000   # quick
+    .venv/bin/python benchmarks/forecast.py --rain-check    # rain response on a demo world only
 
 Two panels, named in the JSON (``speed_panel``, ``accuracy_panel``):
 
@@ -13,6 +14,11 @@ Two panels, named in the JSON (``speed_panel``, ``accuracy_panel``):
 - **Accuracy on the demo hold-out** (the headline ratios): the medium demo world's every carried
   SKU × location, rolling origins over its last ``--demo-folds`` × 14 days, each model refitted
   before each origin; AutoETS on a random sample of its series.
+- **Rain response** (``--rain-check``, issue 10): on a demo world (default: the `make run` world,
+  40 stores × 80 styles, two years before 2015-07-01), the per-band uplift the model estimated
+  for stores and online against the world's true multipliers, and city × category forecast ÷
+  realised on 大雨/暴雨 days (and on dry days) over the 28 days after the clock, each day's band
+  given as a perfect alert, against the world's uncensored ``future_demand``.
 """
 
 from __future__ import annotations
@@ -86,6 +92,8 @@ class Holdout:
 
 
 def run(args: argparse.Namespace) -> dict[str, object]:
+    if args.rain_check:
+        return {"benchmark": "forecast", **world_rain_check(args)}
     if args.demo_only:
         return {"benchmark": "forecast", **demo_holdout(args)}
     horizon = args.horizon
@@ -221,18 +229,20 @@ def demo_holdout(args: argparse.Namespace) -> dict[str, object]:
         means = {
             "rain_uplift": rain.forecast(panel, origin, horizon).mean,
             "rain_uplift_climatology": rain.forecast(climate, origin, horizon).mean,
-            "model": fit_calibrated(
-                GlobalBoostingForecaster(config), panel, origin, calibration_days=horizon
-            )
-            .forecast(panel, origin, horizon)
-            .mean,
-            "no_weather": fit_calibrated(
-                GlobalBoostingForecaster(no_weather), panel, origin, calibration_days=horizon
-            )
-            .forecast(panel, origin, horizon)
-            .mean,
             "snaive": SeasonalNaive().predict_mean(panel, origin, horizon),
         }
+        for name, reference in (("model", config), ("no_weather", no_weather)):
+            # Without the references (--no-demo-references) their rows repeat the rain model's
+            # and are left out of the output below.
+            means[name] = (
+                fit_calibrated(
+                    GlobalBoostingForecaster(reference), panel, origin, calibration_days=horizon
+                )
+                .forecast(panel, origin, horizon)
+                .mean
+                if args.demo_references
+                else means["rain_uplift"]
+            )
         autoets = np.full_like(means["model"], np.nan)
         autoets[sample] = StatsforecastAutoETS().predict_mean(panel.take(sample), origin, horizon)
         means["autoets"] = autoets
@@ -274,7 +284,7 @@ def demo_holdout(args: argparse.Namespace) -> dict[str, object]:
     rain_s, rain_wet = metrics("rain_uplift", sampled), metrics("rain_uplift", wet)
     model_s, autoets_s = metrics("model", sampled), metrics("autoets", sampled)
     wet_with, wet_without = metrics("model", wet), metrics("no_weather", wet)
-    return {
+    out = {
         "accuracy_panel": (
             f"demo world hold-out (seed {spec.seed}, {spec.stores} stores, {spec.styles} styles, "
             f"{panel.n_series} SKU × location series, {args.demo_folds} origins × {horizon} days)"
@@ -288,6 +298,9 @@ def demo_holdout(args: argparse.Namespace) -> dict[str, object]:
             rain_climate["rmsse"] / snaive["rmsse"], 4
         ),
         "rmsse_ratio_rain_uplift_vs_autoets": round(rain_s["rmsse"] / autoets_s["rmsse"], 4),
+        "rmsse_ratio_rain_uplift_vs_autoets_ci95": _ratio_ci(
+            p["rain_uplift"], p["autoets"], p["actual"], sampled, p["rmsse_scale"], panel.n_series
+        ),
         "wet_day_rmsse_rain_uplift": round(rain_wet["rmsse"], 4),
         "wet_day_bias_rain_uplift": round(rain_wet["bias"], 4),
         "wet_day_city_category_rmse_ratio_rain_uplift_vs_no_weather": round(
@@ -320,6 +333,103 @@ def demo_holdout(args: argparse.Namespace) -> dict[str, object]:
             _summed_noise_rmse(noise, wet, p["group"]) / group_rmse("no_weather"), 4
         ),
     }
+    if not args.demo_references:
+        reference = ("rmsse", "wet_day", "rmsse_no_weather", "rmsse_model_sample")
+        out = {
+            k: v
+            for k, v in out.items()
+            if not (
+                k.startswith(reference)
+                and not any(keep in k for keep in ("rain_uplift", "snaive", "autoets"))
+            )
+            and k not in ("rmsse_ratio_vs_autoets", "rmsse_ratio_vs_snaive")
+        }
+        out["references"] = "skipped (--no-demo-references)"
+    return out
+
+
+def world_rain_check(args: argparse.Namespace) -> dict[str, object]:
+    """Per-band uplift vs truth (stores and online) and forecast ÷ realised after the clock."""
+    from tools.forecast_demand.rain_check import pool_rain_check
+
+    spec = WorldSpec(
+        seed=args.seed,
+        stores=args.rain_stores,
+        styles=args.rain_styles,
+        history_days=args.rain_history_days,
+    )
+    engine = create_engine(f"sqlite:///{world_template(spec)}")
+    started = time.perf_counter()
+    config = GlobalModelConfig(fit_threads=args.fit_threads)
+    report = pool_rain_check(
+        engine, spec.now.date(), origins=4, horizon=7, config=config, history=args.rain_history
+    )
+    future = report.get("future") or {}
+    history = report["history"] or {}
+    bands = {f"{b['channel']}_{b['categories']}": {} for b in report["bands_at_clock"]}
+    for b in report["bands_at_clock"]:
+        bands[f"{b['channel']}_{b['categories']}"][b["band"]] = {
+            "estimated": b["estimated"],
+            "true": b["true"],
+            "ratio": b["ratio"],
+        }
+    keys = ("wet_ratio_pooled", "wet_ratio_median", "wet_ratio_min", "wet_ratio_max")
+    summary = ("wet_share_in_target", "dry_ratio_pooled", "all_days_ratio_pooled")
+    return {
+        "rain_check_world": (
+            f"demo world seed {spec.seed}, {spec.stores} stores × {spec.styles} styles, "
+            f"{spec.history_days} days before {spec.now.date()}"
+        ),
+        "rain_uplift_vs_truth": bands,
+        "rain_response_75mm_vs_dry": history.get("response_75mm_vs_dry"),
+        "rain_check_model_config": config.model_dump(include={"fit_threads"}),
+        "future_window": future.get("window"),
+        "future_heavy_city_days": future.get("heavy_city_days"),
+        "future": {k: future.get(k) for k in keys + summary},
+        "future_dry_ratio_by_category": _dry_by_category(future),
+        "future_wet_city_category": [
+            {k: r[k] for k in ("city", "category", "channel", "forecast", "realised", "ratio")}
+            for r in future.get("wet_city_category", [])
+            if r["realised"] >= 20
+        ],
+        "history": {k: history.get(k) for k in keys + summary},
+        "rain_check_wall_s": round(time.perf_counter() - started, 1),
+    }
+
+
+def _dry_by_category(future: dict[str, object]) -> dict[str, float]:
+    return dict(future.get("dry_ratio_by_category") or {})
+
+
+def _ratio_ci(
+    model: np.ndarray,
+    peer: np.ndarray,
+    actual: np.ndarray,
+    mask: np.ndarray,
+    scale: np.ndarray,
+    n_series: int,
+    draws: int = 2_000,
+) -> list[float]:
+    """95 % bootstrap interval of RMSSE(model) ÷ RMSSE(peer) over the scored rows (series ×
+    origin), resampled by series so a series' origins stay together."""
+    scored = mask.any(axis=1) & (scale > 0)
+
+    def per_row(mean: np.ndarray) -> np.ndarray:
+        error = np.where(mask, mean - actual, 0.0)
+        days = np.maximum(mask.sum(axis=1), 1)
+        return np.sqrt((error**2).sum(axis=1) / days / np.where(scale > 0, scale, 1.0))
+
+    a, b = per_row(np.nan_to_num(model)), per_row(np.nan_to_num(peer))
+    series = np.arange(len(actual)) % n_series  # rows are origins stacked, series-major each
+    rows = np.flatnonzero(scored)
+    ids = np.unique(series[rows])
+    by_series = {i: rows[series[rows] == i] for i in ids}
+    rng = np.random.default_rng(0)
+    ratios = []
+    for _ in range(draws):
+        pick = np.concatenate([by_series[i] for i in rng.choice(ids, size=len(ids))])
+        ratios.append(a[pick].mean() / b[pick].mean())
+    return [round(float(q), 4) for q in np.quantile(ratios, [0.025, 0.975])]
 
 
 def _climate_bands(engine, panel: Panel, origin: int, horizon: int) -> np.ndarray:
@@ -359,11 +469,29 @@ def main() -> None:
     parser.add_argument("--demo-stores", type=int, default=16)
     parser.add_argument("--demo-styles", type=int, default=30)
     parser.add_argument("--demo-folds", type=int, default=4, help="14-day hold-out origins.")
-    parser.add_argument("--demo-sample", type=int, default=150, help="Demo series for AutoETS.")
+    parser.add_argument("--demo-sample", type=int, default=300, help="Demo series for AutoETS.")
     parser.add_argument("--fit-threads", type=int, default=None)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
         "--demo-only", action="store_true", help="Only the demo hold-out (accuracy) part."
+    )
+    parser.add_argument(
+        "--rain-check", action="store_true", help="Only the rain response on a demo world."
+    )
+    parser.add_argument("--rain-stores", type=int, default=40)
+    parser.add_argument("--rain-styles", type=int, default=80)
+    parser.add_argument("--rain-history-days", type=int, default=730)
+    parser.add_argument(
+        "--rain-history",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="Also the weekly origins before the clock (one more fit).",
+    )
+    parser.add_argument(
+        "--demo-references",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="Also fit the plain GBM with and without weather per fold (reference rows).",
     )
     print(json.dumps(run(parser.parse_args())))
 

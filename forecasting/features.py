@@ -3,7 +3,8 @@
 The model is *direct*: one row per (series, day ahead) whose features are the series' recent
 level and weekly shape seen at the origin plus what is known about the target day (calendar,
 promo, price, weather). No recursion, so 100,000 series × 14 days is one matrix.
-Stock-out days are censored demand: they are left out of every level statistic and of targets.
+Days out of stock from the start are censored demand: they are left out of every level statistic
+and of training targets; sell-out days count (forecasting.panel.observed_demand).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.calendar import holiday_flags
-from forecasting.panel import Panel
+from forecasting.panel import Panel, observed_demand
 from inventory.vocabulary import WET_DAY_MM
 
 #: Days of history a forecast needs before its origin (the longest level window).
@@ -86,7 +87,7 @@ class FeatureBuilder:
             )
         n = panel.n_series
         lo = max(0, origin - HISTORY_DAYS)
-        clean = np.where(panel.stockout[:, lo:origin], np.nan, panel.units[:, lo:origin])
+        clean = observed_demand(panel.units[:, lo:origin], panel.stockout[:, lo:origin])
         level = _level_stats(clean)
         scale = level["scale"]
         days = np.arange(origin, origin + horizon)
@@ -136,10 +137,20 @@ class FeatureBuilder:
 
     @staticmethod
     def targets(panel: Panel, origin: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
-        """Observed units of the horizon (series-major) and whether each is usable demand."""
+        """Observed units of the horizon (series-major) and whether each is an in-stock day:
+        what every model is scored on."""
         block = panel.units[:, origin : origin + horizon]
         usable = ~panel.stockout[:, origin : origin + horizon] & ~np.isnan(block)
         return block.reshape(-1), usable.reshape(-1)
+
+    @staticmethod
+    def demand_targets(panel: Panel, origin: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+        """Demand of the horizon and whether the sales tell it (sell-out days count, see
+        :func:`forecasting.panel.observed_demand`): what the models learn from."""
+        block = observed_demand(
+            panel.units[:, origin : origin + horizon], panel.stockout[:, origin : origin + horizon]
+        )
+        return block.reshape(-1), ~np.isnan(block).reshape(-1)
 
 
 def _level_stats(clean: np.ndarray) -> dict[str, np.ndarray]:

@@ -97,7 +97,7 @@ class GlobalBoostingForecaster:
             rows = _sample_rows(panel.n_series, series_per_origin, rng)
             part = panel.take(rows) if len(rows) < panel.n_series else panel
             x, scale = self.features.build(part, origin, cfg.max_horizon)
-            y, usable = FeatureBuilder.targets(part, origin, cfg.max_horizon)
+            y, usable = FeatureBuilder.demand_targets(part, origin, cfg.max_horizon)
             weight = np.repeat(scale, cfg.max_horizon)
             blocks_x.append(x[usable])
             blocks_y.append(y[usable] / weight[usable])

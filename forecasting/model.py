@@ -122,7 +122,9 @@ def fit_calibrated(
         rows = np.random.default_rng(seed).choice(panel.n_series, calibration_series, replace=False)
         panel = panel.take(np.sort(rows))
     mean = np.maximum(model.predict_mean(panel, cal_origin, window), 0.0)
-    actual, usable = FeatureBuilder.targets(panel, cal_origin, window)
+    # Calibrated on demand (sell-out days count, forecasting.panel.observed_demand), as the
+    # mean learnt it: in-stock days alone are the low-demand days, and would pull P50/P90 down.
+    actual, usable = FeatureBuilder.demand_targets(panel, cal_origin, window)
     actual = actual.reshape(mean.shape)
     usable = usable.reshape(mean.shape)
     calibrator = QuantileCalibrator.fit(mean, np.nan_to_num(actual), usable)

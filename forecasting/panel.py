@@ -157,6 +157,7 @@ class Panel:
         *,
         start: pd.Timestamp | str,
         end: pd.Timestamp | str,
+        weather_cities: tuple[str, ...] | list[str] = (),
     ) -> Panel:
         """Build a panel over [start, end) from long frames.
 
@@ -166,6 +167,8 @@ class Panel:
             series: index series_id; columns ``category``, ``city``, ``rain_sensitive``.
             weather: index (city, date) or columns; ``precipitation_mm`` and optionally
                 ``temp_mean_c``. It must cover every day of every city used, future included.
+            weather_cities: cities whose weather the panel keeps although no series is there
+                (the online channel's rain exposure mixes every city where customers are).
         """
         for column in SERIES_COLUMNS:
             if column not in series.columns:
@@ -198,7 +201,7 @@ class Panel:
         price_ratio = forward_fill_rows(price_ratio, default=1.0)
 
         weather = weather.reset_index() if "city" not in weather.columns else weather
-        cities = tuple(sorted(series["city"].astype(str).unique()))
+        cities = tuple(sorted(set(series["city"].astype(str)) | set(weather_cities)))
         known_cities = set(weather["city"].astype(str))
         missing = [c for c in cities if c not in known_cities]
         if missing:
@@ -235,6 +238,34 @@ def _city_wide(
         index="city", columns="date", values=column, aggfunc="mean", dropna=False
     )
     return frame.reindex(index=list(cities), columns=dates).to_numpy(dtype=np.float32)
+
+
+def observed_demand(units: np.ndarray, stockout: np.ndarray) -> np.ndarray:
+    """Demand per series-day as far as the sales tell it (float64), NaN where they do not.
+
+    - in stock all day: the units sold;
+    - out of stock from the start (flag, nothing sold): NaN, it says nothing about demand;
+    - sold out during the day (flag, units sold): demand was at least what sold, so the larger
+      of the units and the row's mean over its in-stock days.
+
+    Dropping sell-out days, as models here did before, drops exactly the days demand beat the
+    stock, and biases every level learnt from the rest low: in the demo world the dry-day demand
+    of rain gear in July was forecast at 0.6–0.9 of the truth, with in-stock days alone at
+    0.56–0.92 of it. The floor at the in-stock mean keeps a day that sold out early (a few units
+    of a larger demand) from pulling the level down instead. Models are still *scored* on
+    in-stock days only (``FeatureBuilder.targets``), like every peer.
+    """
+    units = np.asarray(units, dtype=np.float64)
+    known = ~np.isnan(units)
+    in_stock = known & ~stockout
+    values = np.where(in_stock, units, np.nan)
+    sold_out = known & stockout & (np.nan_to_num(units) > 0)
+    if not sold_out.any():
+        return values
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=RuntimeWarning)  # rows with no in-stock day
+        floor = np.nan_to_num(np.nanmean(values, axis=1, keepdims=True), nan=0.0)
+    return np.where(sold_out, np.maximum(np.nan_to_num(units), floor), values)
 
 
 def forward_fill_rows(values: np.ndarray, *, default: float) -> np.ndarray:

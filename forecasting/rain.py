@@ -4,9 +4,10 @@ Why a separate, explicit layer: a human must be able to read "baseline 12/day ×
 from 46 past 大雨 days" and judge it, and a pooled tree model learns heavy-rain effects from the
 handful of heavy days in its training windows only (it reacted ×1.5 where the data held ×4).
 
-Estimate. Every uncensored, non-promo, non-holiday series-day in a wet band is compared with the
-series' own **comparable dry days**: the mean of its in-stock dry days (< 0.1 mm) within ±14 days,
-adjusted by the weekday shape of its category × channel. Per cell (city × category × channel)
+Estimate. Every uncensored (forecasting.panel.observed_demand), non-promo, non-holiday series-day
+in a wet band is compared with the series' own **comparable dry days**: the mean of its
+uncensored dry days (< 0.1 mm) within ±14 days, adjusted by the weekday shape of its category ×
+channel. Per cell (city × category × channel)
 and band, the uplift is Σ sold ÷ Σ expected-if-dry (a ratio of sums, robust to sparse counts).
 
 Pooling. Cells with few days of a band are noisy, so each cell is shrunk towards its category ×
@@ -16,20 +17,27 @@ the log uplift, with a cell's sampling variance from its day-to-day scatter (clu
 so a cell seen on 2 days is uncertain however many units it sold). When cities really differ the
 between-city variance keeps them apart; when they do not, they are pooled.
 
+Online. An online pool sells to customers in every city, so its demand follows the rain where
+its customers are, not the rain at its warehouse. Its **rain exposure** on a day is the mix of
+the cities' bands weighted by where the pool's customers are (each city's share of the pool's
+dry-day store sales: the pool records no online buyer's city). Online demand is then
+level × Σ_band exposure(band) · uplift(band), and the uplift per band is its Poisson maximum
+likelihood (EM over the exposure mix), the level de-weathered by the previous round's uplift. At
+forecast time the same weights mix each city's band probabilities (alert or climatology).
+
 Nothing here knows the demo world's multipliers: they are estimated from sales and weather only.
 """
 
 from __future__ import annotations
 
-import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
 
 from forecasting.calendar import holiday_flags
-from forecasting.panel import Panel
+from forecasting.panel import Panel, observed_demand
 from inventory.vocabulary import _BAND_FLOORS, RAIN_BAND_ZH, RainBand
 
 #: Bands in order of severity; index 0 is dry.
@@ -45,6 +53,11 @@ BAND_EDGES_MM = np.array(sorted(floor for floor, _ in _BAND_FLOORS), dtype=np.fl
 CHANNELS = ("store", "online")
 DRY_WINDOW_DAYS = 14
 MIN_DRY_DAYS = 3
+#: Rounds of the online estimate (level de-weathered by the last round's uplift; they stop when
+#: no uplift moves by more than the tolerance) and EM steps per round.
+EXPOSURE_ROUNDS = 60
+EXPOSURE_TOLERANCE = 1e-3
+EM_STEPS = 100
 _CHUNK = 5_000
 
 
@@ -66,6 +79,51 @@ def series_channels(panel: Panel) -> np.ndarray:
     return np.full(panel.n_series, "store", dtype=object)
 
 
+def exposed_series(panel: Panel) -> np.ndarray:
+    """Series whose demand follows the rain exposure mix (online) rather than their own city."""
+    return series_channels(panel) == "online"
+
+
+def exposure_weights(panel: Panel, end: int) -> dict[str, float]:
+    """Each city's share of the pool's store sales per in-stock dry day before column ``end``.
+
+    Where the retailer's store customers are is the best record the pool has of where its
+    online customers are (orders carry no buyer's city). Dry days only, so a rainy city's
+    rain-gear spikes do not inflate its weight. Empty when the panel has no store sales."""
+    store = ~exposed_series(panel)
+    totals = np.zeros(len(panel.cities))
+    dry_city = band_codes(panel.precipitation_mm[:, :end]) == 0
+    for lo in range(0, panel.n_series, _CHUNK):
+        hi = min(panel.n_series, lo + _CHUNK)
+        rows = np.flatnonzero(store[lo:hi]) + lo
+        if len(rows) == 0:
+            continue
+        y = observed_demand(panel.units[rows, :end], panel.stockout[rows, :end])
+        usable = ~np.isnan(y) & dry_city[panel.city_index[rows]]
+        per_row = np.where(usable, np.nan_to_num(y), 0.0).sum(axis=1)
+        totals += np.bincount(panel.city_index[rows], weights=per_row, minlength=len(totals))
+    # Per dry day of the city: a rainy city has fewer dry days, not fewer customers.
+    rate = totals / np.maximum(dry_city.sum(axis=1), 1)
+    total = rate.sum()
+    if total <= 0:
+        return {}
+    return {city: float(r / total) for city, r in zip(panel.cities, rate, strict=True) if r > 0}
+
+
+def exposure_probability(
+    weights: dict[str, float], cities: tuple[str, ...], probability: np.ndarray
+) -> np.ndarray | None:
+    """(days, 5): Σ_city weight · P(band) over the cities with weather in ``probability``
+    ((cities, days, 5)), weights renormalised over them; None when none of them is weighted."""
+    present = [(i, weights[c]) for i, c in enumerate(cities) if weights.get(c, 0.0) > 0]
+    if not present:
+        return None
+    index = [i for i, _ in present]
+    w = np.array([x for _, x in present], dtype=np.float64)
+    w /= w.sum()
+    return np.einsum("c,cdb->db", w, probability[index]).astype(np.float32)
+
+
 @dataclass
 class RainUplift:
     """The fitted uplift table and how to look it up for series.
@@ -82,6 +140,31 @@ class RainUplift:
     group: pd.DataFrame  # per (rain_sensitive, channel, band): the top of the hierarchy
     data_start: pd.Timestamp
     data_end: pd.Timestamp  # last day used
+    #: City → weight of the online channel's rain exposure (:func:`exposure_weights`).
+    exposure: dict[str, float] = field(default_factory=dict)
+
+    def series_factor(self, panel: Panel, probability: np.ndarray) -> np.ndarray:
+        """(n_series, days): Σ_band P(band) · uplift(band), with ``probability`` the cities'
+        band probabilities (cities, days, 5). A store series is under its own city's weather;
+        an online series under the exposure mix of all cities (its own city's when the panel
+        holds none of the exposure cities)."""
+        per_band = self.series_uplift(panel).astype(np.float64)
+        out = np.empty((panel.n_series, probability.shape[1]), dtype=np.float32)
+        exposed = exposed_series(panel)
+        mix = (
+            exposure_probability(self.exposure, panel.cities, probability)
+            if exposed.any()
+            else None
+        )
+        if mix is None:
+            exposed = np.zeros(panel.n_series, dtype=bool)
+        for c in range(len(panel.cities)):
+            rows = (panel.city_index == c) & ~exposed
+            if rows.any():
+                out[rows] = per_band[rows] @ probability[c].T.astype(np.float64)
+        if exposed.any():
+            out[exposed] = per_band[exposed] @ mix.T.astype(np.float64)
+        return out
 
     def series_uplift(self, panel: Panel) -> np.ndarray:
         """(n_series, 5) uplift per band for each series of ``panel`` (band 0 ≡ 1).
@@ -142,6 +225,10 @@ class RainUplift:
         state.pop("_rows", None)  # a cache, rebuilt on first use
         return state
 
+    def __setstate__(self, state: dict[str, object]) -> None:
+        state.setdefault("exposure", {})  # pickled before the online exposure existed
+        self.__dict__.update(state)
+
 
 def _series_keys(panel: Panel) -> pd.DataFrame:
     return pd.DataFrame(
@@ -165,39 +252,42 @@ def estimate_uplift(
     dates = panel.dates[:end]
     city_band = band_codes(panel.precipitation_mm[:, :end])  # (cities, T)
     excluded_day = holiday_flags(dates) > 0
-    weekday = dates.weekday.to_numpy()
+    weights = exposure_weights(panel, end)
+    mix = exposure_probability(
+        weights, panel.cities, one_hot_bands(panel.precipitation_mm[:, :end])
+    )
+    exposed = exposed_series(panel) & (mix is not None)
 
     group_code, _ = pd.factorize(keys["category"] + "|" + keys["channel"])
     cell_code, cell_names = pd.factorize(
         keys["city"] + "|" + keys["category"] + "|" + keys["channel"]
     )
     n_groups, n_cells = group_code.max() + 1, len(cell_names)
-    weekday_factor = _weekday_factors(panel, end, group_code, n_groups, city_band, excluded_day)
+    weekday_factor = _weekday_factors(
+        panel, end, group_code, n_groups, city_band, excluded_day, exposed
+    )
+    context = _Context(panel, end, excluded_day, weekday_factor, group_code, cell_code, n_cells)
 
-    observed = np.zeros((n_cells, end))
-    expected = np.zeros((n_cells, end))
-    for lo in range(0, panel.n_series, _CHUNK):
-        hi = min(panel.n_series, lo + _CHUNK)
-        y = panel.units[lo:hi, :end].astype(np.float64)
-        usable = ~panel.stockout[lo:hi, :end] & ~np.isnan(y) & ~panel.promo[lo:hi, :end]
-        usable &= ~excluded_day[None, :]
-        band = city_band[panel.city_index[lo:hi]]
-        factor = weekday_factor[group_code[lo:hi]][:, weekday]
-        y = np.nan_to_num(y)
-        dry = usable & (band == 0)
-        level = _window_mean(np.where(dry, y / factor, 0.0), dry, window)
-        valid = usable & (band > 0) & np.isfinite(level)
-        indicator = sparse.csr_matrix(
-            (np.ones(hi - lo), (cell_code[lo:hi], np.arange(hi - lo))), shape=(n_cells, hi - lo)
-        )
-        observed += indicator @ np.where(valid, y, 0.0)
-        expected += indicator @ np.where(valid, np.nan_to_num(level) * factor, 0.0)
-
+    observed, expected = _own_city_sums(context, city_band, ~exposed, window)
     cell_city = np.array([name.split("|")[0] for name in cell_names])
     cell_band = city_band[pd.Index(panel.cities).get_indexer(cell_city)]  # (cells, T)
+    o_band = np.zeros((n_cells, len(BANDS), end))
+    e_band = np.zeros_like(o_band)
+    days_band = np.zeros((n_cells, len(BANDS)))
+    for b in range(1, len(BANDS)):
+        in_band = cell_band == b
+        o_band[:, b] = np.where(in_band, observed, 0.0)
+        e_band[:, b] = np.where(in_band, expected, 0.0)
+        days_band[:, b] = (in_band & (expected > 0)).sum(axis=1)
+    if exposed.any():
+        assert mix is not None
+        cells = np.unique(cell_code[exposed])
+        o_mix, e_mix, d_mix = _exposed_sums(context, exposed, mix, window)
+        o_band[cells], e_band[cells], days_band[cells] = o_mix[cells], e_mix[cells], d_mix[cells]
+
     sensitive_categories = set(keys.loc[keys["rain_sensitive"], "category"])
     table, fallback, group = _pooled_table(
-        cell_names, observed, expected, cell_band, sensitive_categories
+        cell_names, o_band, e_band, days_band, sensitive_categories
     )
     return RainUplift(
         table=table,
@@ -205,7 +295,132 @@ def estimate_uplift(
         group=group,
         data_start=dates[0],
         data_end=dates[-1],
+        exposure=weights if exposed.any() else {},
     )
+
+
+@dataclass
+class _Context:
+    """What every part of the estimate reads: the panel's history and its day/series codes."""
+
+    panel: Panel
+    end: int
+    excluded_day: np.ndarray
+    weekday_factor: np.ndarray  # (groups, 7)
+    group_code: np.ndarray
+    cell_code: np.ndarray
+    n_cells: int
+
+    def rows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(units with NaN as 0, usable demand, weekday factor) of the given series rows."""
+        panel, end = self.panel, self.end
+        y = observed_demand(panel.units[rows, :end], panel.stockout[rows, :end])
+        usable = ~np.isnan(y) & ~panel.promo[rows, :end]
+        usable &= ~self.excluded_day[None, :]
+        weekday = panel.dates[:end].weekday.to_numpy()
+        factor = self.weekday_factor[self.group_code[rows]][:, weekday]
+        return np.nan_to_num(y), usable, factor
+
+    def by_cell(self, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """(cells, T): ``values`` of the given rows summed per cell."""
+        indicator = sparse.csr_matrix(
+            (np.ones(len(rows)), (self.cell_code[rows], np.arange(len(rows)))),
+            shape=(self.n_cells, len(rows)),
+        )
+        return np.asarray(indicator @ values)
+
+
+def _own_city_sums(
+    context: _Context, city_band: np.ndarray, selected: np.ndarray, window: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per cell × day, over wet days of the series' own city: Σ sold and Σ expected-if-dry
+    (the mean of in-stock dry days within ±window, weekday-adjusted)."""
+    panel = context.panel
+    observed = np.zeros((context.n_cells, context.end))
+    expected = np.zeros_like(observed)
+    chosen = np.flatnonzero(selected)
+    for lo in range(0, len(chosen), _CHUNK):
+        rows = chosen[lo : lo + _CHUNK]
+        y, usable, factor = context.rows(rows)
+        band = city_band[panel.city_index[rows]]
+        dry = usable & (band == 0)
+        level = _window_mean(np.where(dry, y / factor, 0.0), dry, window)
+        valid = usable & (band > 0) & np.isfinite(level)
+        observed += context.by_cell(rows, np.where(valid, y, 0.0))
+        expected += context.by_cell(rows, np.where(valid, np.nan_to_num(level) * factor, 0.0))
+    return observed, expected
+
+
+def _exposed_sums(
+    context: _Context, exposed: np.ndarray, mix: np.ndarray, window: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per cell × band × day for online series: Σ sold attributed to each band of the exposure
+    mix, Σ expected-if-dry × the band's exposure, and the band's exposure-weighted days.
+
+    The level is every in-stock day's sales ÷ (weekday × the exposure uplift of the previous
+    round, 1 at first), averaged within ±window; the uplift per category and band is the
+    Poisson maximum likelihood of Σ sold_t = expected_t · Σ_b exposure_tb · uplift_b (EM).
+    The attribution of each day's sales to bands makes the per-band ratio of sums equal that
+    estimate, so the pooling below treats online cells like store cells."""
+    panel = context.panel
+    rows = np.flatnonzero(exposed)
+    category_code, categories = pd.factorize(panel.series["category"].astype(str).to_numpy()[rows])
+    y, usable, factor = context.rows(rows)
+    uplift = np.ones((len(categories), len(BANDS)))
+    for _ in range(EXPOSURE_ROUNDS):
+        exposure_uplift = uplift[category_code] @ mix.T.astype(np.float64)  # (rows, T)
+        # An uplift can reach 0 in a thin category (no sale on that band's days): never ÷ 0.
+        divisor = np.maximum(factor * exposure_uplift, 1e-3)
+        level = _window_mean(np.where(usable, y / divisor, 0.0), usable, window)
+        valid = usable & np.isfinite(level)
+        sold = np.where(valid, y, 0.0)
+        dry_expected = np.where(valid, np.nan_to_num(level) * factor, 0.0)
+        per_category = sparse.csr_matrix(
+            (np.ones(len(rows)), (category_code, np.arange(len(rows)))),
+            shape=(len(categories), len(rows)),
+        )
+        previous, uplift = (
+            uplift,
+            _em_uplift(
+                np.asarray(per_category @ sold),
+                np.asarray(per_category @ dry_expected),
+                mix,
+                start=uplift,
+            ),
+        )
+        if np.max(np.abs(uplift - previous)) < EXPOSURE_TOLERANCE:
+            break
+    observed = context.by_cell(rows, sold)  # (cells, T)
+    expected = context.by_cell(rows, dry_expected)
+    cell_category = np.zeros(context.n_cells, dtype=np.int64)
+    cell_category[context.cell_code[rows]] = category_code
+    weighted = uplift[cell_category][:, :, None] * mix.T[None, :, :]  # (cells, 5, T)
+    total = weighted.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(total > 0, weighted / total, 0.0)
+    o_band = observed[:, None, :] * share
+    e_band = expected[:, None, :] * mix.T[None, :, :]
+    days_band = ((expected > 0)[:, None, :] * mix.T[None, :, :]).sum(axis=2)
+    return o_band, e_band, days_band
+
+
+def _em_uplift(
+    sold: np.ndarray, expected: np.ndarray, mix: np.ndarray, *, start: np.ndarray
+) -> np.ndarray:
+    """(k, 5) Poisson MLE of sold_t ~ expected_t · Σ_b mix_tb · u_b with u_0 ≡ 1 (EM from
+    ``start``, u ≥ 0). A band never in the mix keeps u = 1 (it has nothing to say)."""
+    a = expected[:, :, None] * mix[None, :, :].astype(np.float64)  # (k, T, 5)
+    denominator = a.sum(axis=1)
+    u = np.where(start > 0, start, 1.0)
+    for _ in range(EM_STEPS):
+        mean = (a * u[:, None, :]).sum(axis=2)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = np.where(mean > 0, sold / mean, 0.0)
+            u = np.where(
+                denominator > 0, u * (a * ratio[:, :, None]).sum(axis=1) / denominator, 1.0
+            )
+        u[:, 0] = 1.0
+    return u
 
 
 def _weekday_factors(
@@ -215,19 +430,20 @@ def _weekday_factors(
     n_groups: int,
     city_band: np.ndarray,
     excluded_day: np.ndarray,
+    exposed: np.ndarray,
 ) -> np.ndarray:
-    """(groups, 7) mean of dry in-stock days per weekday ÷ the group's dry mean."""
+    """(groups, 7) mean of dry in-stock days per weekday ÷ the group's dry mean (every in-stock
+    day for online series: rain does not favour a weekday, and their 'dry' is a mix)."""
     weekday = panel.dates[:end].weekday.to_numpy()
     sums = np.zeros((n_groups, 7))
     counts = np.zeros((n_groups, 7))
     for lo in range(0, panel.n_series, _CHUNK):
         hi = min(panel.n_series, lo + _CHUNK)
-        y = panel.units[lo:hi, :end]
+        y = observed_demand(panel.units[lo:hi, :end], panel.stockout[lo:hi, :end])
         dry = (
-            ~panel.stockout[lo:hi, :end]
-            & ~np.isnan(y)
+            ~np.isnan(y)
             & ~panel.promo[lo:hi, :end]
-            & (city_band[panel.city_index[lo:hi]] == 0)
+            & ((city_band[panel.city_index[lo:hi]] == 0) | exposed[lo:hi, None])
             & ~excluded_day[None, :]
         )
         indicator = sparse.csr_matrix(
@@ -263,23 +479,23 @@ def _window_mean(values: np.ndarray, mask: np.ndarray, window: int) -> np.ndarra
 
 def _pooled_table(
     cell_names: pd.Index,
-    observed: np.ndarray,
-    expected: np.ndarray,
-    cell_band: np.ndarray,
+    o_band: np.ndarray,
+    e_band: np.ndarray,
+    days_band: np.ndarray,
     sensitive_categories: set[str],
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """``o_band``/``e_band``: (cells, 5, T) sold and expected-if-dry per band and day;
+    ``days_band``: (cells, 5) days (exposure-weighted for online) behind each."""
     parts = pd.Series(cell_names).str.split("|", expand=True)
     cells = pd.DataFrame({"city": parts[0], "category": parts[1], "channel": parts[2]})
     rows = []
     for b in range(1, len(BANDS)):
-        in_band = cell_band == b
-        o_day = np.where(in_band, observed, 0.0)
-        e_day = np.where(in_band, expected, 0.0)
+        o_day, e_day = o_band[:, b], e_band[:, b]
         frame = cells.copy()
         frame["band"] = b
         frame["units"] = o_day.sum(axis=1)
         frame["expected"] = e_day.sum(axis=1)
-        frame["days"] = (in_band & (expected > 0)).sum(axis=1)
+        frame["days"] = days_band[:, b]
         rows.append((frame, o_day, e_day))
     table = pd.concat([f for f, _, _ in rows], ignore_index=True)
     o_day = np.concatenate([o for _, o, _ in rows])
@@ -526,10 +742,3 @@ def band_label(band: int) -> str:
     """'大雨 heavy' style label for explanations."""
     name = BANDS[band]
     return f"{RAIN_BAND_ZH[name]} {name}"
-
-
-def expected_uplift(uplift: np.ndarray, probability: np.ndarray) -> np.ndarray:
-    """Σ_b P(band b) · uplift_b: (series, 5) × (series, days, 5) → (series, days)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=RuntimeWarning)
-        return np.einsum("sb,sdb->sd", uplift, probability).astype(np.float32)

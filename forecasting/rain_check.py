@@ -73,6 +73,11 @@ class RainCheckReport(BaseModel):
         description="Σ forecast ÷ Σ realised on dry days (band 0): the baseline's own bias."
     )
     all_days_ratio_pooled: float | None
+    dry_ratio_by_category: dict[str, float] = Field(
+        default_factory=dict,
+        description="Per category (all channels): Σ forecast ÷ Σ realised "
+        "on dry days, where the rain layer is 1 and only the baseline speaks.",
+    )
 
 
 def rain_model(config: GlobalModelConfig | None = None) -> RainUpliftForecaster:
@@ -199,6 +204,18 @@ def wet_ratios(
     total_f = sum(r.forecast for r in rows)
     total_r = sum(r.realised for r in rows)
     dry = usable & (bands == 0)
+    by_category = (
+        pd.DataFrame(
+            {
+                "category": keys["category"],
+                "forecast": np.where(dry, mean, 0.0).sum(axis=1),
+                "realised": np.where(dry, actual, 0.0).sum(axis=1),
+            }
+        )
+        .groupby("category")[["forecast", "realised"]]
+        .sum()
+    )
+    by_category = by_category[by_category["realised"] >= min_realised]
     dry_r, all_r = float(np.where(dry, actual, 0).sum()), float(np.where(usable, actual, 0).sum())
     return {
         "wet_city_category": rows,
@@ -215,6 +232,10 @@ def wet_ratios(
         "dry_ratio_pooled": (
             round(float(np.where(dry, mean, 0).sum()) / dry_r, 3) if dry_r > 0 else None
         ),
+        "dry_ratio_by_category": {
+            str(category): round(float(row.forecast / row.realised), 3)
+            for category, row in by_category.iterrows()
+        },
         "all_days_ratio_pooled": (
             round(float(np.where(usable, mean, 0).sum()) / all_r, 3) if all_r > 0 else None
         ),

@@ -1,7 +1,8 @@
 """Production mean model: a weather-free baseline × an explicit rain uplift (forecasting/rain.py).
 
 Fit: estimate the uplift table from the history, divide every past day's sales by the uplift of
-its observed band (the "weather-free" history: what the day would have sold dry), and fit the
+its observed band (online: of the day's rain exposure mix over the cities) — the "weather-free"
+history, what the day would have sold dry — and fit the
 baseline model on that history with no weather features. Forecast: baseline × Σ_band
 P(band on that day) · uplift — the band is certain under an alert, a climatological mix
 otherwise. Both parts are kept so the tool can show them.
@@ -16,13 +17,7 @@ import numpy as np
 from forecasting.global_model import GlobalBoostingForecaster, GlobalModelConfig
 from forecasting.model import MeanForecaster
 from forecasting.panel import Panel
-from forecasting.rain import (
-    RainUplift,
-    band_codes,
-    estimate_uplift,
-    expected_uplift,
-    one_hot_bands,
-)
+from forecasting.rain import RainUplift, estimate_uplift, one_hot_bands
 
 
 def default_baseline() -> MeanForecaster:
@@ -77,10 +72,9 @@ class RainUpliftForecaster:
         return dataclasses.replace(panel, units=units)
 
     def _past_factor(self, panel: Panel, end: int) -> np.ndarray:
-        per_band = self.uplift.series_uplift(panel)  # type: ignore[union-attr]
         # History is observed: its band is the one that fell (never the horizon's assumption).
-        codes = band_codes(panel.precipitation_mm[:, :end]).astype(np.int8)[panel.city_index]
-        return np.maximum(np.take_along_axis(per_band, codes, axis=1), 1e-3)
+        observed = one_hot_bands(panel.precipitation_mm[:, :end])
+        return np.maximum(self.uplift.series_factor(panel, observed), 1e-3)  # type: ignore[union-attr]
 
     def predict_parts(
         self, panel: Panel, origin: int, horizon: int
@@ -96,7 +90,7 @@ class RainUpliftForecaster:
         else:
             base = self.baseline.predict_mean(self.weather_free(panel, origin), origin, horizon)
         probability = panel_band_probability(panel)[:, origin : origin + horizon]
-        uplift = expected_uplift(self.uplift.series_uplift(panel), probability[panel.city_index])
+        uplift = self.uplift.series_factor(panel, probability)
         return np.maximum(base, 0.0).astype(np.float32), uplift
 
     def predict_mean(self, panel: Panel, origin: int, horizon: int) -> np.ndarray:

@@ -9,7 +9,7 @@ import pytest
 
 from forecasting.global_model import GlobalBoostingForecaster, GlobalModelConfig
 from forecasting.model import fit_calibrated
-from forecasting.panel import Panel
+from forecasting.panel import Panel, observed_demand
 from forecasting.rain import BANDS, band_codes, climatology, estimate_uplift, one_hot_bands
 from forecasting.rain_model import RainUpliftForecaster
 from forecasting.synthetic import FOOTFALL_LOSS, RAIN_LIFT, SyntheticSpec, synthetic_panel
@@ -42,14 +42,30 @@ def test_uplift_recovers_the_generators_multipliers(wide_panel: Panel) -> None:
     assert (uplift.table["days"] > 0).all() and (uplift.fallback["days"] > 0).all()
 
 
-def test_censored_days_do_not_count(wide_panel: Panel) -> None:
-    """Zeroing sales on stock-out days must not move the estimate: those days are excluded."""
-    censored = dataclasses.replace(
-        wide_panel, units=np.where(wide_panel.stockout, 0.0, wide_panel.units).astype(np.float32)
+def test_days_out_of_stock_from_the_start_do_not_count(wide_panel: Panel) -> None:
+    """A stock-out day with nothing sold says nothing about demand: the estimate is the same as
+    with the day missing altogether."""
+    empty = wide_panel.stockout & (np.nan_to_num(wide_panel.units) == 0)
+    assert empty.any()
+    missing = dataclasses.replace(
+        wide_panel, units=np.where(empty, np.nan, wide_panel.units).astype(np.float32)
     )
     a = estimate_uplift(wide_panel).group["uplift"].to_numpy()
-    b = estimate_uplift(censored).group["uplift"].to_numpy()
+    b = estimate_uplift(missing).group["uplift"].to_numpy()
     np.testing.assert_allclose(a, b, rtol=1e-9)
+
+
+def test_a_sell_out_day_counts_as_at_least_what_sold_and_the_in_stock_mean() -> None:
+    units = np.array([[2.0, 0.0, 1.0, 5.0, 0.0, np.nan], [0.0, 0.0, 0.0, 0.0, 1.0, 0.0]])
+    stockout = np.array(
+        [[False, False, True, True, True, False], [False, False, False, False, True, True]]
+    )
+    demand = observed_demand(units, stockout)
+    # Row 0: in-stock mean 1.0; a sell-out of 1 counts 1.0, of 5 counts 5; out from the start
+    # (flag, 0 sold) and unknown days are NaN.
+    np.testing.assert_array_equal(demand[0], [2.0, 0.0, 1.0, 5.0, np.nan, np.nan])
+    # Row 1: in-stock mean 0, the sell-out counts what sold.
+    np.testing.assert_array_equal(demand[1], [0.0, 0.0, 0.0, 0.0, 1.0, np.nan])
 
 
 def _distort_city(panel: Panel, city: str, band: int, factor: float) -> Panel:

@@ -15,7 +15,7 @@ from inventory.db import make_engine
 from tools.context import ToolContext, ToolError
 from tools.forecast_demand.artefacts import load_artefact, pool_fingerprint
 from tools.forecast_demand.fitting import fit_pool_model
-from tools.forecast_demand.models import ForecastInput, RainScenario
+from tools.forecast_demand.models import ForecastInput, ForecastOutput, RainScenario
 from tools.forecast_demand.tool import ensure_model, forecast_demand
 
 FAST = GlobalModelConfig(max_iter=40, max_train_rows=60_000, fit_threads=1)
@@ -96,6 +96,35 @@ def test_a_rain_scenario_raises_rain_category_forecasts(ctx: ToolContext) -> Non
         ),
     )
     assert sum(s.total_mean for s in storm.series) > 1.2 * sum(s.total_mean for s in dry.series)
+
+
+def test_online_follows_the_rain_where_its_customers_are(ctx: ToolContext) -> None:
+    """The online pool's warehouse is in Shanghai, but a storm in Beijing lifts its umbrella
+    forecast (Beijing's share of the exposure), and the explanation names the weights."""
+    ask = ForecastInput(locations=["ONLINE"], category="umbrellas", horizon_days=3)
+
+    def forecast(storm_city: str | None) -> ForecastOutput:
+        rain = [
+            RainScenario(city=city, start=ctx.today, days=3, precipitation_mm_per_day=0)
+            for city in ("Shanghai", "Beijing", "Guangzhou")
+        ]
+        if storm_city is not None:  # later scenarios win
+            rain.append(
+                RainScenario(city=storm_city, start=ctx.today, days=3, precipitation_mm_per_day=80)
+            )
+        return forecast_demand(ctx, ask.model_copy(update={"rain": rain}))
+
+    def total(out: ForecastOutput) -> float:
+        return sum(s.total_mean for s in out.series)
+
+    dry = forecast(None)
+    assert total(forecast("Beijing")) > 1.02 * total(dry)
+    explained = dry.series[0].rain
+    assert explained is not None and explained.channel == "online"
+    assert explained.exposure is not None and set(explained.exposure) >= {"Beijing", "Shanghai"}
+    assert sum(explained.exposure.values()) == pytest.approx(1.0, abs=0.01)
+    assert "where its customers are" in explained.explanation
+    assert {w.city for w in dry.weather} >= {"Beijing", "Guangzhou", "Shanghai"}
 
 
 def test_style_level_aggregates_sizes(ctx: ToolContext) -> None:

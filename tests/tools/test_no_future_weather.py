@@ -128,9 +128,13 @@ def test_the_horizon_weather_is_climatology_unless_an_alert_says_otherwise(
     ]
     assert all(band == "rainstorm" for _, s, band in sources if s == "scenario")
     # Every day of the alert's window carries its band's uplift; the others the climate's.
-    series = out.series[0]
+    # (A store: the online pool's uplift mixes every city's weather, Shanghai's alert in it.)
+    series = next(s for s in out.series if s.rain is not None and s.rain.channel == "store")
     uplifts = [p.rain_uplift for p in series.points]
     assert uplifts[1] == uplifts[2] > max(uplifts[0], uplifts[3], uplifts[4]) >= 1.0
+    online = next(s for s in out.series if s.rain is not None and s.rain.channel == "online")
+    mixed = [p.rain_uplift for p in online.points]
+    assert min(mixed[1], mixed[2]) > max(mixed[0], mixed[3], mixed[4])
     for point in series.points:
         assert point.mean == pytest.approx(point.baseline * point.rain_uplift, abs=2e-3)
     rain = series.rain

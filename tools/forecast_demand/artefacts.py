@@ -23,7 +23,7 @@ from sqlmodel import Session, select
 from forecasting.model import FittedForecaster
 from inventory.models import WorldMeta
 
-ARTEFACT_FORMAT = 2  # 2: rain-uplift model, channel column, no weather after the clock
+ARTEFACT_FORMAT = 3  # 3: online rain exposure over all cities (2: rain-uplift model)
 
 
 class ArtefactMeta(BaseModel):

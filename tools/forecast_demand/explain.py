@@ -80,6 +80,10 @@ def series_rain(
         alert_days = [assumed.get((row.city, d)) for d in days]
         baseline_day = float(base_total[i]) / horizon
         factor = float(forecast.total_mean[i] / base_total[i]) if base_total[i] > 0 else 1.0
+        sentence = _sentence(row, baseline_day, factor, alert_days, bands)
+        exposure = _exposure(uplift, panel) if row.channel == "online" else {}
+        if exposure:
+            sentence = _online_sentence(baseline_day, factor, exposure, assumed, days, row)
         out.append(
             {
                 "baseline_mean": round(float(base_total[i]), 3),
@@ -89,11 +93,41 @@ def series_rain(
                     "category": row.category,
                     "channel": row.channel,
                     "bands": rows[key],
-                    "explanation": _sentence(row, baseline_day, factor, alert_days, bands),
+                    "explanation": sentence,
+                    **({"exposure": exposure} if exposure else {}),
                 },
             }
         )
     return out
+
+
+def _exposure(uplift: RainUplift, panel: Panel) -> dict[str, float]:
+    """City → weight of the online rain exposure, over the cities this panel has weather for."""
+    weights = {c: w for c, w in uplift.exposure.items() if c in panel.cities and w > 0}
+    total = sum(weights.values())
+    return {c: round(w / total, 3) for c, w in sorted(weights.items())} if total > 0 else {}
+
+
+def _online_sentence(
+    baseline_day: float,
+    factor: float,
+    exposure: dict[str, float],
+    assumed: dict[tuple[str, pd.Timestamp], float],
+    days: pd.DatetimeIndex,
+    row: object,
+) -> str:
+    category = row.category  # type: ignore[attr-defined]
+    mix = ", ".join(
+        f"{city} {weight:.0%}"
+        for city, weight in sorted(exposure.items(), key=lambda item: -item[1])
+    )
+    alerted = sorted({city for (city, day) in assumed if city in exposure and day in days})
+    given = f"; alert/forecast rain in {', '.join(alerted)}" if alerted else ""
+    return (
+        f"baseline {baseline_day:.2f}/day, rain uplift ×{factor:.2f} for {category} online: "
+        f"the rain where its customers are ({mix}, from the pool's store sales by city), each "
+        f"city's band from climatology{given}"
+    )
 
 
 def _band_row(entry: dict[str, object]) -> dict[str, object]:

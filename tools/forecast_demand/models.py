@@ -68,6 +68,11 @@ class RainExplanation(BaseModel):
     channel: str
     bands: list[BandUplift]
     explanation: str
+    exposure: dict[str, float] | None = Field(
+        default=None,
+        description="Online only: city → weight of the rain its customers are exposed to (each "
+        "city's share of the pool's store sales); the online uplift mixes the cities' bands.",
+    )
 
 
 class HorizonWeatherDay(BaseModel):

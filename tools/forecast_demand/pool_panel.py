@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from forecasting.panel import Panel
 from forecasting.rain import Climate, climatology, one_hot_bands
-from inventory.models import DailySales, Style, WeatherDaily
+from inventory.models import DailySales, Location, Style, WeatherDaily
 from tools.context import ToolError, resolve_city
 from tools.forecast_demand.models import RainScenario
 
@@ -67,7 +67,7 @@ def load_panel(
         },
         index=pd.Index((members["location"] + "|" + members[key]).to_numpy(), name="series_id"),
     )
-    cities = sorted(frame["city"].unique())
+    cities = sorted(set(frame["city"]) | set(exposure_cities(session, frame)))
     weather, probability = load_weather(session, cities, start, today, end, rain or [])
     panel = Panel.from_frames(
         sales[["series_id", "date", "units", "stockout", "promo", "price_ratio"]],
@@ -75,12 +75,22 @@ def load_panel(
         weather,
         start=pd.Timestamp(start),
         end=pd.Timestamp(end),
+        weather_cities=cities,
     )
     # Sparse storage: a missing history day of a carried series is a day it sold 0, in stock.
     history = history_days
     panel.units[:, :history] = np.nan_to_num(panel.units[:, :history], nan=0.0)
     panel.band_probability = probability[pd.Index(cities).get_indexer(panel.cities)]
     return panel
+
+
+def exposure_cities(session: Session, series: pd.DataFrame) -> list[str]:
+    """Cities whose weather an online series needs: every city the pool has stores in (its
+    rain exposure mixes them, forecasting/rain.py); none when no online series is selected."""
+    if not (series["channel"] == "online").any():
+        return []
+    query = select(Location.city).where(Location.kind == "store").distinct()
+    return sorted(str(city) for city in session.execute(query).scalars() if city)
 
 
 def _sales(session: Session, series: pd.DataFrame, start: dt.date, end: dt.date) -> pd.DataFrame:

@@ -65,24 +65,30 @@ def pool_rain_check(
     future_days: int = 28,
     min_realised: float = 20.0,
     config: GlobalModelConfig | None = None,
+    history: bool = True,
 ) -> dict[str, object]:
-    """``{"history": RainCheckReport, "future": {...} | None, "truth": ...}`` as plain dicts."""
+    """``{"history": RainCheckReport | None, "future": {...} | None, "bands_at_clock": [...]}``
+    as plain dicts; ``history=False`` skips the window before the clock (one fit fewer)."""
     truth = world_truth(engine)
     panel = pool_panel(engine, today, "sku", FIT_HISTORY_DAYS)
-    history = rain_check(
-        panel,
-        panel.n_days,
-        origins=origins,
-        horizon=horizon,
-        truth=truth,
-        min_realised=min_realised,
-        config=config,
+    before = (
+        rain_check(
+            panel,
+            panel.n_days,
+            origins=origins,
+            horizon=horizon,
+            truth=truth,
+            min_realised=min_realised,
+            config=config,
+        ).model_dump(mode="json")
+        if history
+        else None
     )
     fitted = fit_calibrated(rain_model(config), panel, panel.n_days)
     future = _future_check(engine, today, fitted, future_days, min_realised)
     return {
         "clock": str(today),
-        "history": history.model_dump(mode="json"),
+        "history": before,
         "future": future,
         # The model fitted on everything before the clock (what the tools use).
         "bands_at_clock": [b.model_dump() for b in band_checks(fitted, truth)],
