@@ -59,6 +59,9 @@ class ToolSpec:
     output_model: type[BaseModel]
     fn: ToolFn
     kind: Literal["read", "write"] = "read"
+    #: Offered to the chat's model. Every schema is sent with every model call, so a tool whose
+    #: questions chat rarely has (a routing dry run) is left to the API, MCP and agents' code.
+    in_chat: bool = True
 
     def run(self, ctx: ToolContext, arguments: dict[str, Any] | BaseModel) -> BaseModel:
         """Validate ``arguments`` against the input model, call the tool, check its output type."""
@@ -135,12 +138,13 @@ TOOLS: dict[str, ToolSpec] = {
             input_model=RouteOrderInput,
             output_model=RouteOrderOutput,
             fn=_lazy("route_order"),
+            in_chat=False,
         ),
         ToolSpec(
             name="ship_nodes",
             description=(
-                "Which stores (or nodes) may ship online orders to a city (上海的线上订单能从哪些"
-                "门店发货?): ATP, today's orders vs pick/pack capacity, lead time and parcel cost."
+                "Which stores (or nodes) may ship online orders to a city: ATP, today's orders vs "
+                "pick/pack capacity, lead time and parcel cost."
             ),
             input_model=ShipNodesInput,
             output_model=ShipNodesOutput,

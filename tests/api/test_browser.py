@@ -130,8 +130,9 @@ def _resume(approver: Profile, thread_id: str, decision: dict) -> dict:
 def test_agent_chat_ui_flows_in_a_browser(
     service_url: str,  # noqa: F811
     page_origin: str,
-    world_engine: Engine,
+    any_world_engine: Engine,
 ) -> None:
+    world_engine = any_world_engine  # the service's own pool (SQLite or PostgreSQL)
     _require_browser()
     from playwright.sync_api import sync_playwright
 

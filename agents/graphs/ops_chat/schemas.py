@@ -101,7 +101,8 @@ def _paged(model: type[BaseModel]) -> type[BaseModel]:
     return create_model(
         f"{model.__name__}Paged",
         __base__=model,
-        **{PAGE_ARG: (int, Field(default=1, ge=1, description="Page of a long result."))},
+        # no description: the system prompt says once what ``page`` does
+        **{PAGE_ARG: (int, Field(default=1, ge=1))},
     )
 
 
@@ -137,7 +138,7 @@ def chat_tools() -> list[ToolDefinition]:
     """Read tools from the registry, plus the two proposal tools; no tool writes directly."""
     read = []
     for spec in TOOLS.values():
-        if spec.kind != "read":
+        if spec.kind != "read" or not spec.in_chat:
             continue
         tool = ToolDefinition.from_model(spec.name, spec.description, _paged(spec.input_model))
         read.append(tool.model_copy(update={"parameters": _parameters(tool)}))
