@@ -54,6 +54,11 @@ class PlanTransfersInput(BaseModel):
     destinations: list[str] = Field(default_factory=list, description="Limit to these stores.")
     window_days: int = Field(default=3, ge=1, le=28, description="Demand window in days.")
     rain: list[RainScenario] = Field(default_factory=list)
+    pool_sizes: bool = Field(
+        default=True,
+        description="Share each store's style forecast over its sizes by the store's size curve "
+        "(shrunk to the network's) instead of trusting sparse size × store forecasts.",
+    )
     constraints: TransferConstraints = Field(default_factory=TransferConstraints)
     solver: Solver = Field(
         default="auto",

@@ -32,6 +32,7 @@ from tools.plan_transfers.problem import (
     SkuNode,
     TransferProblem,
 )
+from tools.plan_transfers.size_curves import pool_sizes, sales_by_position, size_shares
 from tools.plan_transfers.value import ValueTermsError, load_value_terms
 
 ForecastProvider = Callable[[ToolContext, ForecastInput], ForecastOutput]
@@ -196,6 +197,8 @@ class PoolSnapshot:
     days_since_received: np.ndarray
     lanes: LaneArrays
     destinations: frozenset[str] | None
+    sold: np.ndarray
+    """Units sold per (location, SKU) before the clock: the size curves (``size_curves``)."""
 
 
 def _zero_problem(
@@ -279,6 +282,7 @@ def read_pool(ctx: ToolContext, request: PlanTransfersInput) -> PoolSnapshot:
         loc_codes = [loc.code for loc in locations]
         sku_codes = [sku.code for sku in skus]
         frame = _positions(conn, sku_codes, loc_codes)
+        sold = sales_by_position(conn, loc_codes, sku_codes, ctx.today)
         conn.rollback()
     shape = (len(locations), len(skus))
     i = pd.Index(loc_codes).get_indexer(frame["location_code"])
@@ -319,6 +323,7 @@ def read_pool(ctx: ToolContext, request: PlanTransfersInput) -> PoolSnapshot:
         days_since_received=days_since,
         lanes=lanes,
         destinations=destinations,
+        sold=sold,
     )
 
 
@@ -347,6 +352,9 @@ def build_problem(
             f"the forecast returned no series for {len(sku_codes)} SKU(s)", field="forecast"
         )
     quantiles, mean = _demand_arrays(pool, forecast_out)
+    if request.pool_sizes:
+        style_of = np.array([sku.style for sku in pool.skus])
+        mean, quantiles = pool_sizes(mean, quantiles, size_shares(pool.sold, style_of), style_of)
     try:
         problem = TransferProblem(
             locations=pool.locations,
