@@ -399,7 +399,9 @@ def decision_summary(result: Any, scenarios: list[Scenario]) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     scenarios = [
-        s for s in load_scenarios(Path(args.scenarios), select=args.select) if "rain" in s.tags
+        s
+        for s in load_scenarios(Path(args.scenarios), select=args.select)
+        if "rain" in s.tags and (not args.roles or s.role in args.roles.split(","))
     ]
     if args.limit:
         # Keep each role represented when cutting down for a quick check.
@@ -444,6 +446,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenarios", default=str(SCENARIOS))
     parser.add_argument("--select", default="rain", help="Scenario ids or tags containing this.")
+    parser.add_argument(
+        "--roles", default="", help="Only these roles (e.g. act,false-alarm); all when empty."
+    )
     parser.add_argument("--limit", type=int, default=0, help="At most this many per role.")
     parser.add_argument("--planners", default=",".join(PLANNERS))
     parser.add_argument("--forecast-check", action=argparse.BooleanOptionalAction, default=True)
