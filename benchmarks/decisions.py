@@ -400,8 +400,10 @@ def decision_summary(result: Any, scenarios: list[Scenario]) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     scenarios = [
         s
-        for s in load_scenarios(Path(args.scenarios), select=args.select)
-        if "rain" in s.tags and (not args.roles or s.role in args.roles.split(","))
+        for s in load_scenarios(Path(args.scenarios))
+        if "rain" in s.tags
+        and (not args.roles or s.role in args.roles.split(","))
+        and any(word in s.id or word in s.tags for word in args.select.split(","))
     ]
     if args.limit:
         # Keep each role represented when cutting down for a quick check.
@@ -445,7 +447,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenarios", default=str(SCENARIOS))
-    parser.add_argument("--select", default="rain", help="Scenario ids or tags containing this.")
+    parser.add_argument(
+        "--select",
+        default="rain",
+        help="Scenario ids or tags containing this (several: comma-separated).",
+    )
     parser.add_argument(
         "--roles", default="", help="Only these roles (e.g. act,false-alarm); all when empty."
     )
