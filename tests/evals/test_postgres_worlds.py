@@ -1,8 +1,10 @@
 """The eval harness on PostgreSQL: shipped scenarios give the same verdicts and KPIs on a
 Postgres pool (checkpoints in Postgres too, as ``serve`` opens them) as on SQLite files.
 
-Three representative scenarios, two of them on one cached template: a chat plan that waits for
-a human approval, a rain alert the agent should act on, and a false alarm (the control).
+Four representative scenarios, three of them on one cached template: a chat plan through the
+policy gate (ops_chat), an alert plan above the auto-approve limits that waits for a scripted
+human approval (no shipped chat scenario asks one), a rain alert the agent should act on, and a
+false alarm (the control).
 """
 
 from __future__ import annotations
@@ -19,7 +21,12 @@ from evals.world import PostgresWorlds, build_world
 from inventory.models import StockPosition
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "evals" / "scenarios"
-CHOSEN = ("chat-plan-rain-zh", "rain-shanghai-rainstorm", "false-alarm-chengdu")
+CHOSEN = (
+    "chat-plan-rain-zh",
+    "approval-approved",
+    "rain-shanghai-rainstorm",
+    "false-alarm-chengdu",
+)
 #: A hang guard, not a budget: a cold cache builds two worlds and fits their forecasters first.
 TIMEOUT_S = 1800
 
@@ -78,8 +85,9 @@ def test_shipped_scenarios_score_the_same_on_postgres_and_sqlite(
                     scenario_id,
                     name,
                 )
-    # Not an empty comparison: the chat plan asked a human and the rain alert moved stock.
-    assert sqlite["chat-plan-rain-zh"][1]["approvals_requested"] >= 1
+    # Not an empty comparison: a human was asked and approved, and the rain alert moved stock.
+    assert sqlite["approval-approved"][0] is True
+    assert sqlite["approval-approved"][1]["approvals_requested"] >= 1
     assert (sqlite["rain-shanghai-rainstorm"][1].get("units_transferred") or 0) > 0
     harness_errors = [
         c.detail
