@@ -137,3 +137,16 @@ def test_a_postgres_world_holds_the_template_with_the_overrides_and_is_dropped(
 def test_run_options_refuse_a_non_postgres_database_url(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="postgresql"):
         RunOptions(workdir=tmp_path, database_url=f"sqlite:///{tmp_path / 'x.sqlite'}")
+
+
+def test_eval_run_refuses_a_non_postgres_db_url_with_exit_2(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from stockpilot_cli.main import full_app
+
+    result = CliRunner().invoke(
+        full_app(),
+        ["eval", "run", str(SCENARIOS / "dry-day-beijing.yaml"), "--db-url", "sqlite:///x.db"],
+    )
+    assert result.exit_code == 2, result.output
+    assert "--db-url" in result.output
