@@ -377,7 +377,8 @@ def build_world(
         url = f"sqlite:///{pool}"
     else:
         url = postgres.new_pool(template)
-        (directory / "pool.url").write_text(url + "\n", encoding="utf-8")
+        shown = sa.engine.make_url(url).render_as_string(hide_password=True)
+        (directory / "pool.url").write_text(shown + "\n", encoding="utf-8")  # for --keep-worlds
         if not keep:
             release = lambda: postgres.drop(url)  # noqa: E731
     engine = make_engine(url)
