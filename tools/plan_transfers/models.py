@@ -66,6 +66,12 @@ class PlanTransfersInput(BaseModel):
         le=MAX_TIME_LIMIT_S,
         description=f"Solver time budget in seconds (at most {MAX_TIME_LIMIT_S:g}).",
     )
+    limit_series: int | None = Field(
+        default=None,
+        ge=1,
+        description="Refuse a plan that needs more SKU × location forecasts than this (the "
+        "plan's cost grows with it); none: no limit.",
+    )
 
 
 class LineReason(BaseModel):

@@ -319,6 +319,15 @@ def forecast_request(pool: PoolSnapshot, request: PlanTransfersInput) -> Forecas
     """The forecast the plan needs: every scoped SKU at every selling location that takes part."""
     sku_codes = [sku.code for sku in pool.skus]
     selling = [loc.code for loc in pool.locations if loc.kind != "dc"]
+    n_series = len(sku_codes) * len(selling)
+    if request.limit_series is not None and n_series > request.limit_series:
+        raise ToolError(
+            f"the plan needs {n_series} SKU × location forecasts ({len(sku_codes)} SKUs at "
+            f"{len(selling)} selling locations), more than limit_series={request.limit_series}; "
+            "narrow it (city, region, category, styles, skus, destinations, allowed lanes)",
+            field="limit_series",
+            value=request.limit_series,
+        )
     return ForecastInput(
         skus=sku_codes,
         locations=selling,
