@@ -9,12 +9,19 @@ The four compute operations (forecasts, transfer plans, markdown recommendations
 fits) run against a tiny world (2 Shanghai stores, 3 styles, 60 days of history) instead: their
 cost grows with the SKU × location series they compute, and what is fuzzed here is that every
 input, valid or not, gets an answer rather than a 5xx; their limits (422 above ``limit_series``,
-409 for a refit right after a fit) are tested in test_compute_limits.py.
+409 for a refit right after a fit) are tested in test_compute_limits.py. 60 days are too few
+to fit a forecaster, so the fit jobs the fuzzing queues fail in a second (a sku-level fit of
+even this world costs ~90 s of CPU, which would more than double this test).
 
 Cost (measured once, 2026-12-06): 56 operations × 2 modes × 50 cases took 72 s of CPU (306 s
 of wall time at load average 26 on the shared 2-core machine). The app is started once (the
 ASGI lifespan is shared by every call); a profile of one operation puts ~60 % of the time in
 Hypothesis / schemathesis generating the case, ~25 % in the request itself.
+With the four compute operations on the tiny world (measured once, 2026-12-06, `/usr/bin/time`
+on the whole pytest process): 109 s of CPU (user + sys), 6 min 26 s of wall time at load average
+~10–15; the same run without them: 89 s of CPU. The compute operations' 400 requests cost ~14 s
+of CPU (answers: forecasts 29 × 200 and 69 × 422 of 100; plans 35 × 200; markdowns 20 × 200;
+fits 78 × 202, at most one fit job queued or running at a time).
 """
 
 from __future__ import annotations
@@ -122,6 +129,4 @@ def test_no_server_errors_on_any_operation(world_app: FastAPI, tiny_world_app: F
     for job in jobs.list():
         if not job.done and job.kind == "forecast_fit":
             jobs.wait(job.id, timeout=600)
-    fits = [job for job in jobs.list() if job.kind == "forecast_fit" and job.result]
-    assert sum(bool(job.result.get("fitted")) for job in fits) <= 4  # ≤ 2 per level, not 50+
     assert not failures, "\n".join(failures[:20])
