@@ -21,7 +21,7 @@ With the four compute operations on the tiny world (measured once, 2026-12-06, `
 on the whole pytest process): 109 s of CPU (user + sys), 6 min 26 s of wall time at load average
 ~10–15; the same run without them: 89 s of CPU. The compute operations' 400 requests cost ~14 s
 of CPU (answers: forecasts 29 × 200 and 69 × 422 of 100; plans 35 × 200; markdowns 20 × 200;
-fits 78 × 202, at most one fit job queued or running at a time).
+fits 78 × 202, a second fit request while one is queued or running gets that job).
 """
 
 from __future__ import annotations
