@@ -17,13 +17,13 @@ Cost (measured once, 2026-12-06): 56 operations × 2 modes × 50 cases took 72 s
 of wall time at load average 26 on the shared 2-core machine). The app is started once (the
 ASGI lifespan is shared by every call); a profile of one operation puts ~60 % of the time in
 Hypothesis / schemathesis generating the case, ~25 % in the request itself.
+
 With the four compute operations on the tiny world (measured once, 2026-12-06, `/usr/bin/time`
 on the whole pytest process, CPU = user + sys): at load ~1–5, 99 s of CPU and 2 min 18 s of
 wall time, against 102 s and 1 min 43 s for the run without them just after (at load ~10–15:
 109 s against 89 s); the run-to-run noise is as large as the difference. Their 400 requests cost
-~14 s
-of CPU (answers: forecasts 29 × 200 and 69 × 422 of 100; plans 35 × 200; markdowns 20 × 200;
-fits 78 × 202, a second fit request while one is queued or running gets that job).
+~14 s of CPU (answers: forecasts 29 × 200 and 69 × 422 of 100; plans 35 × 200; markdowns
+20 × 200; fits 78 × 202, a second fit request while one is queued or running gets that job).
 """
 
 from __future__ import annotations
