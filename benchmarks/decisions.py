@@ -35,8 +35,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlmodel import Session, select
 
+from agents.graphs.alert_response.nodes import MIN_NET_TO_COST
+from agents.graphs.alert_response.state import AlertPayload
+from evals.kpis import score_plan, simulate
+from evals.oracle import expected_demand, oracle_problem, score_over_draws
 from evals.planners import PLANNERS
-from evals.runner import RunOptions, run_suite
+from evals.replay import plan_moves, read_catalogue, replay_inputs, snapshot_stock
+from evals.runner import RunOptions, replay_scope, run_suite
 from evals.scenario import Scenario, load_scenarios
 from evals.world import build_world
 from inventory.demo_world.params import DemandParameters
@@ -46,6 +51,10 @@ from inventory.vocabulary import RainBand
 from tools.context import ToolContext
 from tools.forecast_demand.models import ForecastInput, RainScenario
 from tools.forecast_demand.tool import forecast_demand
+from tools.plan_transfers.models import PlanTransfersInput, TransferConstraints
+from tools.plan_transfers.pool import build_problem, plan_forecast_input, reusing_provider
+from tools.plan_transfers.solver import solve
+from tools.plan_transfers.value import load_value_terms
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "evals" / "scenarios"
 #: The scenarios run on demo worlds, whose vocabulary is the demo retailer's.
@@ -237,6 +246,108 @@ def pool_checks(scenarios: list[Scenario], workdir: Path, worlds: int) -> list[d
     return out
 
 
+def _alert_request(scenario: Scenario, payload: dict[str, Any]) -> PlanTransfersInput:
+    """The plan request the alert graph makes for this alert (``agents/graphs/alert_response``)."""
+    alert = AlertPayload.model_validate(payload)
+    city = resolve_city(alert.city)
+    start = alert.start or scenario.clock.date()
+    return PlanTransfersInput(
+        city=city,
+        categories=sorted(RAIN_CATEGORIES),
+        window_days=min(7, alert.days + 1),
+        rain=[
+            RainScenario(
+                city=city,
+                start=start,
+                days=min(28, alert.days),
+                precipitation_mm_per_day=alert.mm_per_day,
+            )
+        ],
+        constraints=TransferConstraints(min_net_to_cost=MIN_NET_TO_COST),
+    )
+
+
+def bound_check(scenarios: list[Scenario], workdir: Path, draws: int) -> dict[str, Any]:
+    """Per rain alert: the shipped plan, the plan from the raw size × store forecast, and the plan
+    a perfect forecaster of the mean would make (the world's expected demand), each scored on the
+    realised window and on ``draws`` windows drawn from the world's expected demand against each
+    draw's clairvoyant hindsight plan (``evals.oracle``)."""
+    rows: list[dict[str, Any]] = []
+    for scenario in scenarios:
+        payload = _alert(scenario)
+        if payload is None or scenario.role not in ("act", "false-alarm"):
+            continue
+        world = build_world(scenario, workdir / "bound", None)
+        try:
+            start = snapshot_stock(world.engine)
+            ctx = ToolContext(engine=world.engine, now=scenario.clock, settings=world.settings)
+            request = _alert_request(scenario, payload)
+            days = request.window_days
+            asked = plan_forecast_input(ctx, request)
+            provider = reusing_provider(asked, forecast_demand(ctx, asked))
+            shipped, _ = build_problem(ctx, request, provider)
+            raw, _ = build_problem(ctx, request.model_copy(update={"pool_sizes": False}), provider)
+            expected = expected_demand(scenario, days)
+            problems = {
+                "shipped": shipped,
+                "size_store_forecast": raw,
+                "oracle_mean": oracle_problem(shipped, expected),
+            }
+            catalogue = read_catalogue(
+                world.engine, load_value_terms(world.settings.value_terms_file)
+            )
+            inputs = replay_inputs(world.engine, start, scenario.clock, days, catalogue)
+            baseline = simulate(inputs, [])
+            scope = replay_scope(scenario)
+            plans = {
+                name: plan_moves(problem, solve(problem), scenario.clock, catalogue.lanes)
+                for name, problem in problems.items()
+            }
+            outcomes, hindsight = score_over_draws(
+                world.engine,
+                start,
+                inputs,
+                scenario.clock,
+                scope,
+                catalogue,
+                plans,
+                expected,
+                draws,
+            )
+            h_mean = float(sum(hindsight) / len(hindsight)) if hindsight else 0.0
+            row: dict[str, Any] = {
+                "scenario": scenario.id,
+                "role": scenario.role,
+                "expected_hindsight_net": round(h_mean, 1),
+            }
+            for name, outcome in outcomes.items():
+                summary = outcome.summary(h_mean)
+                moves, cost = plans[name]
+                summary["realised_net"] = score_plan(inputs, baseline, moves, cost).net_value
+                row[name] = summary
+            rows.append(row)
+        finally:
+            world.dispose()
+    out: dict[str, Any] = {"draws": draws, "scenarios": rows}
+    act = [r for r in rows if r["role"] == "act"]
+    for name in ("shipped", "size_store_forecast", "oracle_mean"):
+        nets = [r[name]["mean_net"] for r in act]
+        captures = [r[name]["capture_of_expected_hindsight"] or 0.0 for r in act]
+        out[name] = {
+            "act_mean_expected_net": round(sum(nets) / len(nets), 1) if nets else None,
+            "act_mean_capture_of_expected_hindsight": (
+                round(sum(captures) / len(captures), 4) if captures else None
+            ),
+            "act_expected_net_positive_share": (
+                round(sum(n > 0 for n in nets) / len(nets), 3) if nets else None
+            ),
+            "false_alarm_min_expected_net": min(
+                (r[name]["mean_net"] for r in rows if r["role"] == "false-alarm"), default=None
+            ),
+        }
+    return out
+
+
 def decision_summary(result: Any, scenarios: list[Scenario]) -> dict[str, Any]:
     roles = {s.id: s.role for s in scenarios}
     captures: list[float] = []
@@ -288,7 +399,11 @@ def decision_summary(result: Any, scenarios: list[Scenario]) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     scenarios = [
-        s for s in load_scenarios(Path(args.scenarios), select=args.select) if "rain" in s.tags
+        s
+        for s in load_scenarios(Path(args.scenarios))
+        if "rain" in s.tags
+        and (not args.roles or s.role in args.roles.split(","))
+        and any(word in s.id or word in s.tags for word in args.select.split(","))
     ]
     if args.limit:
         # Keep each role represented when cutting down for a quick check.
@@ -310,8 +425,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if args.rain_check_worlds:
                 out["forecast"]["rain_check"] = pool_checks(act, work, args.rain_check_worlds)
             out["forecast"]["wall_s"] = round(time.perf_counter() - started, 1)
+        if args.bound_draws:
+            started = time.perf_counter()
+            out["bound"] = bound_check(scenarios, work, args.bound_draws)
+            out["bound"]["wall_s"] = round(time.perf_counter() - started, 1)
         out["planners"] = {}
-        for name in args.planners.split(","):
+        for name in args.planners.split(",") if args.planners else []:
             if name not in PLANNERS:
                 raise SystemExit(f"--planners: unknown {name!r}; choose from {PLANNERS}")
             started = time.perf_counter()
@@ -328,7 +447,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenarios", default=str(SCENARIOS))
-    parser.add_argument("--select", default="rain", help="Scenario ids or tags containing this.")
+    parser.add_argument(
+        "--select",
+        default="rain",
+        help="Scenario ids or tags containing this (several: comma-separated).",
+    )
+    parser.add_argument(
+        "--roles", default="", help="Only these roles (e.g. act,false-alarm); all when empty."
+    )
     parser.add_argument("--limit", type=int, default=0, help="At most this many per role.")
     parser.add_argument("--planners", default=",".join(PLANNERS))
     parser.add_argument("--forecast-check", action=argparse.BooleanOptionalAction, default=True)
@@ -337,6 +463,13 @@ def main() -> None:
         type=int,
         default=1,
         help="Act worlds on which to run forecast's pool_rain_check (0: none; it fits models).",
+    )
+    parser.add_argument(
+        "--bound-draws",
+        type=int,
+        default=20,
+        help="Demand windows drawn per rain alert for the expected-value comparison with a "
+        "perfect forecaster of the mean (0: skip).",
     )
     print(json.dumps(run(parser.parse_args()), default=str))
 

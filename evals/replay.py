@@ -323,7 +323,16 @@ def hindsight_moves(
         ),
         value_terms=catalogue.terms,
     )
-    solved = solve(problem)
+    return plan_moves(problem, solve(problem), now, lanes)
+
+
+def plan_moves(
+    problem: TransferProblem,
+    solved: SolvedPlan,
+    now: dt.datetime,
+    lanes: dict[tuple[str, str], LaneInfo],
+) -> tuple[list[Move], float]:
+    """A solved plan as replay moves sent at ``now``, and their freight."""
     moves: list[Move] = []
     per_lane: dict[tuple[str, str], int] = defaultdict(int)
     for source, dest, sku, qty in plan_lines(problem, solved):

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import httpx
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlmodel import Session, select
 from threadpoolctl import threadpool_limits
 
@@ -33,6 +33,7 @@ from evals.replay import ReplayError, Scope, replay, snapshot_stock
 from evals.results import Headline, ScenarioSummary, SuiteResult, TrialResult
 from evals.scenario import Scenario
 from evals.world import (
+    PostgresWorlds,
     World,
     WorldSetupError,
     build_world,
@@ -44,6 +45,7 @@ from inventory.config import Settings, get_settings
 from inventory.db import session_scope
 from inventory.demo_world.vocabulary import DEMO_VOCABULARY
 from inventory.models import OutboxMessage, Sku, Style, WeatherDaily
+from inventory.pool_copy import is_postgres_url
 from tools.plan_transfers.value import load_value_terms
 
 LlmMode = Literal["auto", "offline", "live", "record"]
@@ -68,6 +70,19 @@ class RunOptions(BaseModel):
         description="The transfer planner the service runs with: the shipped optimizer, or a "
         "do-nothing / greedy peer (evals.planners).",
     )
+    database_url: str | None = Field(
+        default=None,
+        description="Run trials on PostgreSQL: a URL of any database on the server, used only to "
+        "create each trial's private database (sp_eval_*, dropped after the trial unless "
+        "keep_worlds). Unset: a SQLite file per trial.",
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_only(cls, value: str | None) -> str | None:
+        if value is not None and not is_postgres_url(value):
+            raise ValueError("database_url must be a postgresql:// URL (SQLite is the default)")
+        return value
 
 
 def _check(name: str, passed: bool, detail: str) -> CheckResult:
@@ -277,8 +292,10 @@ def run_trial(
     options: RunOptions,
     connectors: ConnectorSet,
     base: Settings | None = None,
+    postgres: PostgresWorlds | None = None,
 ) -> TrialResult:
-    """One isolated run of ``scenario``; never raises for a scenario-level failure."""
+    """One isolated run of ``scenario``; never raises for a scenario-level failure. With
+    ``postgres`` its world (and the graph's checkpoints) live in a PostgreSQL database."""
     from agents.persistence import open_checkpointer
     from agents.policy import load_policy
     from agents.registry import build_graph
@@ -291,7 +308,7 @@ def run_trial(
     )
     world: World | None = None
     try:
-        world = build_world(scenario, options.workdir, base)
+        world = build_world(scenario, options.workdir, base, postgres, keep=options.keep_worlds)
         checks: list[CheckResult] = []
         if (weather := weather_check(world, scenario)) is not None:
             checks.append(weather)
@@ -457,10 +474,11 @@ def _run_scenario(
     connectors: ConnectorSet,
     base: Settings,
     on_trial: ProgressCallback | None,
+    postgres: PostgresWorlds | None = None,
 ) -> ScenarioSummary:
     trials: list[TrialResult] = []
     for trial in range(1, options.trials + 1):
-        outcome = run_trial(scenario, trial, options, connectors, base)
+        outcome = run_trial(scenario, trial, options, connectors, base, postgres)
         trials.append(outcome)
         if on_trial is not None:
             on_trial(scenario, trial, outcome)
@@ -474,6 +492,18 @@ def _run_scenario(
         trials=trials,
         pass_hat_k={k: pass_hat_k(passes, len(trials), k) for k in range(1, len(trials) + 1)},
     )
+
+
+@contextmanager
+def _postgres_worlds(database_url: str | None) -> Iterator[PostgresWorlds | None]:
+    if database_url is None:
+        yield None
+        return
+    worlds = PostgresWorlds(database_url)
+    try:
+        yield worlds
+    finally:
+        worlds.close()
 
 
 def run_suite(
@@ -496,9 +526,10 @@ def run_suite(
         threadpool_limits(limits=1),
         planner(options.planner),
         simulated_systems() as connectors,
+        _postgres_worlds(options.database_url) as postgres,
     ):
         for scenario in scenarios:
-            summaries.append(_run_scenario(scenario, options, connectors, base, on_trial))
+            summaries.append(_run_scenario(scenario, options, connectors, base, on_trial, postgres))
     outcomes = {s.id: [t.passed for t in s.trials] for s in summaries}
     return SuiteResult(
         started_at=started_at,

@@ -1,8 +1,10 @@
 """A private world per scenario trial: a copy of a cached demo-world template, then the overrides.
 
 Generating a world takes seconds; copying a cached SQLite template takes milliseconds, which is
-what keeps the offline suite inside its time budget. Every change to stock goes through
-``inventory.movements`` so the copy keeps the same invariants and audit trail as the service.
+what keeps the offline suite inside its time budget. On PostgreSQL (``PostgresWorlds``) the
+template's rows are loaded once per run into a template database, and each trial gets a
+``CREATE DATABASE ... TEMPLATE`` copy of it, dropped after the trial. Every change to stock goes
+through ``inventory.movements`` so the copy keeps the invariants and audit trail of the service.
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import shutil
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 import yaml
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -26,6 +30,12 @@ from inventory.db import make_engine, session_scope
 from inventory.demo_world.spec import WorldSpec
 from inventory.demo_world.template import copy_world, template_path, world_template
 from inventory.models import Location, Sku, StockPosition, Style
+from inventory.pool_copy import (
+    copy_pool,
+    create_postgres_database,
+    drop_postgres_database,
+    is_postgres_url,
+)
 
 EVAL_ACTOR = "eval-setup"
 
@@ -48,6 +58,8 @@ class World:
     directory: Path
     now: dt.datetime
     template: Path
+    #: Called after the engine is disposed: drops a trial's PostgreSQL database.
+    release: Callable[[], None] | None = field(default=None, repr=False)
 
     @property
     def models_dir(self) -> Path:
@@ -55,6 +67,60 @@ class World:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.release is not None:
+            release, self.release = self.release, None
+            release()
+
+
+class PostgresWorlds:
+    """Trial worlds on a PostgreSQL server instead of SQLite files.
+
+    ``server_url`` names any database on the server the harness may connect to; it is only
+    used to create and drop the harness's own databases (``sp_eval_*``), never written. Each
+    template is loaded once per run (migrated, then ``copy_pool``), and every trial gets its own
+    copy of it, as each SQLite trial gets its own file. Close it to drop the template copies.
+    """
+
+    PREFIX = "sp_eval"
+
+    def __init__(self, server_url: str) -> None:
+        if not is_postgres_url(server_url):
+            raise WorldSetupError(f"not a PostgreSQL URL: {server_url!r}")
+        self.server_url = server_url
+        self._templates: dict[Path, str] = {}
+
+    def _template_database(self, template: Path) -> str:
+        if template not in self._templates:
+            from inventory import schema
+
+            url = create_postgres_database(self.server_url, prefix=f"{self.PREFIX}_template")
+            # Read-only: the cached template is shared by every trial and process.
+            source = sa.create_engine(f"sqlite:///file:{template}?mode=ro&uri=true")
+            target = make_engine(url)
+            try:
+                schema.upgrade(target)
+                copy_pool(source, target)
+            except Exception:
+                drop_postgres_database(self.server_url, url)
+                raise
+            finally:
+                source.dispose()
+                target.dispose()
+            self._templates[template] = url
+        return self._templates[template]
+
+    def new_pool(self, template: Path) -> str:
+        """The URL of a fresh, private database holding ``template``'s world."""
+        name = self._template_database(template).rsplit("/", 1)[1].split("?", 1)[0]
+        return create_postgres_database(self.server_url, prefix=self.PREFIX, template=name)
+
+    def drop(self, url: str) -> None:
+        drop_postgres_database(self.server_url, url)
+
+    def close(self) -> None:
+        for url in self._templates.values():
+            self.drop(url)
+        self._templates.clear()
 
 
 def cache_is_warm(setup: WorldSetup, now: dt.datetime) -> bool:
@@ -283,8 +349,17 @@ def _clear_directory(directory: Path, keep: set[str]) -> None:
             entry.unlink()
 
 
-def build_world(scenario: Scenario, workdir: Path, base: Settings | None = None) -> World:
-    """A fresh copy of the template for ``scenario`` with its overrides applied.
+def build_world(
+    scenario: Scenario,
+    workdir: Path,
+    base: Settings | None = None,
+    postgres: PostgresWorlds | None = None,
+    *,
+    keep: bool = False,
+) -> World:
+    """A fresh copy of the template for ``scenario`` with its overrides applied: a SQLite file
+    in the trial's directory, or with ``postgres`` a private PostgreSQL database (dropped when
+    the world is disposed, unless ``keep``).
 
     Trials on the same template reuse one directory (wiped first, fitted forecasters kept): the
     pool's URL is part of the forecaster's cache key, so a stable path lets the second trial load
@@ -295,28 +370,47 @@ def build_world(scenario: Scenario, workdir: Path, base: Settings | None = None)
     directory = workdir / template.stem
     directory.mkdir(parents=True, exist_ok=True)
     _clear_directory(directory, keep={"models"})
-    pool = directory / "pool.sqlite"
-    copy_world(template, pool)
-    url = f"sqlite:///{pool}"
+    release: Callable[[], None] | None = None
+    if postgres is None:
+        pool = directory / "pool.sqlite"
+        copy_world(template, pool)
+        url = f"sqlite:///{pool}"
+    else:
+        url = postgres.new_pool(template)
+        shown = sa.engine.make_url(url).render_as_string(hide_password=True)
+        (directory / "pool.url").write_text(shown + "\n", encoding="utf-8")  # for --keep-worlds
+        if not keep:
+            release = lambda: postgres.drop(url)  # noqa: E731
     engine = make_engine(url)
-    set_clock(engine, scenario.clock)
-    with session_scope(engine) as session:
-        for index, override in enumerate(scenario.world.stock):
-            _apply_stock(session, index, override, scenario.clock)
-        for index, move in enumerate(scenario.world.in_transit):
-            _apply_in_transit(session, index, move, scenario.clock)
-    policy_file = write_policy(scenario.world.policy, directory, base.policy_file)
-    settings = base.model_copy(
-        # Evals run on the world's clock (moved by the runner), whatever the caller's setting.
-        update={
-            "database_url": url,
-            "data_dir": directory,
-            "policy_file": policy_file,
-            "clock": "world",
-        }
-    )
-    world = World(
-        engine=engine, settings=settings, directory=directory, now=scenario.clock, template=template
-    )
-    seed_forecast_models(world)
+    try:
+        set_clock(engine, scenario.clock)
+        with session_scope(engine) as session:
+            for index, override in enumerate(scenario.world.stock):
+                _apply_stock(session, index, override, scenario.clock)
+            for index, move in enumerate(scenario.world.in_transit):
+                _apply_in_transit(session, index, move, scenario.clock)
+        policy_file = write_policy(scenario.world.policy, directory, base.policy_file)
+        settings = base.model_copy(
+            # Evals run on the world's clock (moved by the runner), whatever the caller's setting.
+            update={
+                "database_url": url,
+                "data_dir": directory,
+                "policy_file": policy_file,
+                "clock": "world",
+            }
+        )
+        world = World(
+            engine=engine,
+            settings=settings,
+            directory=directory,
+            now=scenario.clock,
+            template=template,
+            release=release,
+        )
+        seed_forecast_models(world)
+    except BaseException:
+        engine.dispose()
+        if release is not None:
+            release()
+        raise
     return world

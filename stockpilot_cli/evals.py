@@ -72,6 +72,14 @@ def run(
             "--planner", help="optimizer | do-nothing | greedy: the transfer planner to judge."
         ),
     ] = "optimizer",
+    db_url: Annotated[
+        str | None,
+        typer.Option(
+            "--db-url",
+            help="Run on PostgreSQL: a postgresql:// URL of a database on the server; each "
+            "trial gets its own database there (sp_eval_*, dropped after it). Default: SQLite.",
+        ),
+    ] = None,
 ) -> None:
     """Run scenarios; exit 1 when any scenario fails, 2 when a scenario file is invalid."""
     # Imported here so `stockpilot --help` stays fast and never depends on the agent stack.
@@ -85,6 +93,11 @@ def run(
 
     if planner not in PLANNERS:
         console.print(f"[red]--planner: unknown {planner!r}; choose {', '.join(PLANNERS)}[/]")
+        raise typer.Exit(2)
+    from inventory.pool_copy import is_postgres_url
+
+    if db_url is not None and not is_postgres_url(db_url):
+        console.print(f"[red]--db-url: not a postgresql:// URL: {db_url!r}[/]")
         raise typer.Exit(2)
     try:
         scenarios = load_scenarios(target, select=select)
@@ -100,6 +113,7 @@ def run(
             keep_worlds=keep_worlds,
             cassette_dir=cassette_dir,
             planner=planner,  # type: ignore[arg-type]
+            database_url=db_url,
         )
         progress = Progress(
             TextColumn("[bold]eval[/]"),

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 
 from inventory import schema
 from inventory.db import make_engine
+from inventory.pool_copy import copy_pool
 
 if TYPE_CHECKING:  # the demo world pulls in numpy/pandas; import it only when a test needs it
     from inventory.demo_world import WorldSpec
@@ -210,34 +211,6 @@ def fitted_data_dir(forecast_models_dir: Path, tmp_path: Path) -> Path:
 # --- The small demo world on PostgreSQL (for service and attack tests on both databases) ----
 
 
-def _copy_pool(source: Engine, target: Engine) -> None:
-    """Every row of ``source`` into the migrated, empty ``target`` (same schema), then the
-    Postgres id sequences moved past the copied ids."""
-    from sqlmodel import SQLModel
-
-    tables = [t for t in SQLModel.metadata.sorted_tables if t.name != "alembic_version"]
-    with source.connect() as read, target.begin() as write:
-        for table in tables:
-            rows = [dict(r._mapping) for r in read.execute(table.select())]
-            for start in range(0, len(rows), 5000):
-                write.execute(table.insert(), rows[start : start + 5000])
-        for table in tables:
-            if "id" in table.c and _has_sequence(write, table.name):
-                write.execute(
-                    sa.text(
-                        f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
-                        f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"
-                    )
-                )
-
-
-def _has_sequence(conn: sa.Connection, table: str) -> bool:
-    return (
-        conn.execute(sa.text(f"SELECT pg_get_serial_sequence('{table}', 'id')")).scalar()
-        is not None
-    )
-
-
 @pytest.fixture(scope="session")
 def pg_world_template(postgres_admin_url: str, small_world_template: Path) -> Iterator[str]:
     """A Postgres database holding the small world, built once per session; copy it with
@@ -247,7 +220,7 @@ def pg_world_template(postgres_admin_url: str, small_world_template: Path) -> It
     source = make_engine(f"sqlite:///{small_world_template}")
     try:
         schema.upgrade(target)
-        _copy_pool(source, target)
+        copy_pool(source, target)
     finally:
         source.dispose()
         target.dispose()

@@ -105,16 +105,16 @@ def test_approved_order_reaches_the_wms_once_and_stock_ships(
 
 
 def test_outage_reschedules_with_backoff_then_recovers(
-    sqlite_engine: Engine, connectors: ConnectorSet
+    engine: Engine, connectors: ConnectorSet
 ) -> None:
-    skus = seed_pool(sqlite_engine)
-    order_id = _approved_order(sqlite_engine, [(skus[0], 2)])
+    skus = seed_pool(engine)
+    order_id = _approved_order(engine, [(skus[0], 2)])
     clock = FakeClock(NOW)
-    dispatcher = Dispatcher(sqlite_engine, connectors, clock=clock, settings=SETTINGS)
+    dispatcher = Dispatcher(engine, connectors, clock=clock, settings=SETTINGS)
     connectors.simulated_server.state.set_fault(FaultSpec(system="wms", times=3, status=503))
 
     assert dispatcher.run_pending().retried == [orders.wms_idempotency_key(order_id)]
-    row = _outbox_row(sqlite_engine, order_id)
+    row = _outbox_row(engine, order_id)
     assert (row.status, row.attempts) == (OutboxStatus.PENDING, 1)
     assert "503" in row.last_error
     assert row.next_attempt_at == clock.now + dt.timedelta(seconds=5)
@@ -124,18 +124,18 @@ def test_outage_reschedules_with_backoff_then_recovers(
     clock.advance(1)
     assert dispatcher.run_pending().sent == [orders.wms_idempotency_key(order_id)]
     assert [o.order_id for o in _wms_orders(connectors)] == [order_id]
-    assert _outbox_row(sqlite_engine, order_id).attempts == 2
+    assert _outbox_row(engine, order_id).attempts == 2
 
 
 def test_an_outage_is_retried_with_capped_backoff_and_alerts_until_delivered(
-    sqlite_engine: Engine, connectors: ConnectorSet
+    engine: Engine, connectors: ConnectorSet
 ) -> None:
     """Never ``failed`` because the WMS was down longer than a budget: the row keeps waiting,
     shows as an alert (audited once) after ``alert_after_attempts``, and goes out on heal."""
-    skus = seed_pool(sqlite_engine)
-    order_id = _approved_order(sqlite_engine, [(skus[0], 2)])
+    skus = seed_pool(engine)
+    order_id = _approved_order(engine, [(skus[0], 2)])
     clock = FakeClock(NOW)
-    dispatcher = Dispatcher(sqlite_engine, connectors, clock=clock, settings=SETTINGS)
+    dispatcher = Dispatcher(engine, connectors, clock=clock, settings=SETTINGS)
     state = connectors.simulated_server.state
     state.set_fault(FaultSpec(system="wms", times=20))  # the client tries twice per attempt
 
@@ -143,21 +143,21 @@ def test_an_outage_is_retried_with_capped_backoff_and_alerts_until_delivered(
     for _ in range(10):
         report = dispatcher.run_pending()
         assert (len(report.retried), report.failed) == (1, [])
-        row = _outbox_row(sqlite_engine, order_id)
+        row = _outbox_row(engine, order_id)
         delays.append((as_utc(row.next_attempt_at) - as_utc(clock())).total_seconds())
         clock.advance(SETTINGS.backoff_max_s)
     assert delays == [5, 10, 20, 40, 60, 60, 60, 60, 60, 60]  # doubling, capped
-    row = _outbox_row(sqlite_engine, order_id)
+    row = _outbox_row(engine, order_id)
     assert (row.status, row.attempts) == (OutboxStatus.PENDING, 10)
     assert outbox.is_alerting(row, SETTINGS.alert_after_attempts)
-    with Session(sqlite_engine) as session:
+    with Session(engine) as session:
         kinds = session.exec(select(AuditEvent.kind).where(AuditEvent.subject_id == order_id)).all()
     assert kinds.count("outbox.alert") == 1 and "outbox.failed" not in kinds
-    assert position(sqlite_engine, SOURCE, skus[0]).reserved == 2
+    assert position(engine, SOURCE, skus[0]).reserved == 2
 
     assert dispatcher.run_pending().sent == [orders.wms_idempotency_key(order_id)]  # healed
     assert [o.order_id for o in _wms_orders(connectors)] == [order_id]
-    row = _outbox_row(sqlite_engine, order_id)
+    row = _outbox_row(engine, order_id)
     assert row.status == OutboxStatus.SENT and not outbox.is_alerting(row, 3)
 
 
@@ -189,10 +189,10 @@ class _DiesAfterSending:
 
 
 def test_crash_after_send_is_resent_after_the_lease_without_duplicate(
-    sqlite_engine: Engine, connectors: ConnectorSet
+    engine: Engine, connectors: ConnectorSet
 ) -> None:
-    skus = seed_pool(sqlite_engine)
-    order_id = _approved_order(sqlite_engine, [(skus[0], 2)])
+    skus = seed_pool(engine)
+    order_id = _approved_order(engine, [(skus[0], 2)])
     clock = FakeClock(NOW)
     dying = ConnectorSet(
         wms=_DiesAfterSending(connectors),
@@ -201,16 +201,16 @@ def test_crash_after_send_is_resent_after_the_lease_without_duplicate(
         notify=connectors.notify,
     )
     with pytest.raises(KeyboardInterrupt):
-        Dispatcher(sqlite_engine, dying, clock=clock, settings=SETTINGS).run_pending()
-    assert _outbox_row(sqlite_engine, order_id).status == OutboxStatus.PENDING
+        Dispatcher(engine, dying, clock=clock, settings=SETTINGS).run_pending()
+    assert _outbox_row(engine, order_id).status == OutboxStatus.PENDING
 
-    survivor = Dispatcher(sqlite_engine, connectors, clock=clock, settings=SETTINGS)
+    survivor = Dispatcher(engine, connectors, clock=clock, settings=SETTINGS)
     assert survivor.run_pending().sent == []  # still leased to the dead dispatcher
     clock.advance(SETTINGS.lease_s)
     assert survivor.run_pending().sent == [orders.wms_idempotency_key(order_id)]
 
     assert [o.order_id for o in _wms_orders(connectors)] == [order_id]
-    source = position(sqlite_engine, SOURCE, skus[0])
+    source = position(engine, SOURCE, skus[0])
     assert (source.on_hand, source.reserved, source.in_transit_out) == (8, 0, 2)
 
 
@@ -244,48 +244,48 @@ def test_two_dispatchers_at_once_send_each_row_once(
 
 
 def test_wms_refusal_fails_the_row_without_retrying(
-    sqlite_engine: Engine, connectors: ConnectorSet
+    engine: Engine, connectors: ConnectorSet
 ) -> None:
-    skus = seed_pool(sqlite_engine)
-    order_id = _approved_order(sqlite_engine, [(skus[0], 2)])
+    skus = seed_pool(engine)
+    order_id = _approved_order(engine, [(skus[0], 2)])
     key = orders.wms_idempotency_key(order_id)
     # Someone else already used our key for another order: the WMS refuses (422).
-    row = _outbox_row(sqlite_engine, order_id)
+    row = _outbox_row(engine, order_id)
     other = WmsTransferOrder.model_validate({**row.payload, "order_id": "OTHER"})
     connectors.wms.create_transfer_order(other, idempotency_key=key)
 
-    report = Dispatcher(sqlite_engine, connectors, clock=FakeClock(NOW), settings=SETTINGS)
+    report = Dispatcher(engine, connectors, clock=FakeClock(NOW), settings=SETTINGS)
     assert report.run_pending().failed == [key]
-    row = _outbox_row(sqlite_engine, order_id)
+    row = _outbox_row(engine, order_id)
     assert (row.status, row.attempts) == (OutboxStatus.FAILED, 1)
     assert "HTTP 422" in row.last_error
 
 
 def test_sent_but_unbookable_keeps_the_reference_and_retries_the_booking(
-    sqlite_engine: Engine, connectors: ConnectorSet
+    engine: Engine, connectors: ConnectorSet
 ) -> None:
     """The WMS took it but our booking failed: not permanent. The row waits with the reference;
     the next attempt re-sends under the same key (the WMS answers "duplicate") and books it."""
-    skus = seed_pool(sqlite_engine)
-    order_id = _approved_order(sqlite_engine, [(skus[0], 2)])
-    with session_scope(sqlite_engine) as session:  # changed by hand behind the executor's back
+    skus = seed_pool(engine)
+    order_id = _approved_order(engine, [(skus[0], 2)])
+    with session_scope(engine) as session:  # changed by hand behind the executor's back
         session.get(TransferOrder, order_id).status = OrderStatus.RECEIVED
 
     clock = FakeClock(NOW)
-    dispatcher = Dispatcher(sqlite_engine, connectors, clock=clock, settings=SETTINGS)
+    dispatcher = Dispatcher(engine, connectors, clock=clock, settings=SETTINGS)
     assert dispatcher.run_pending().retried == [orders.wms_idempotency_key(order_id)]
-    row = _outbox_row(sqlite_engine, order_id)
+    row = _outbox_row(engine, order_id)
     reference = connectors.wms.list_transfer_orders()[0].reference
     assert (row.status, row.external_ref) == (OutboxStatus.PENDING, reference)
     assert f"sent as {reference} but not booked yet" in row.last_error
-    assert position(sqlite_engine, SOURCE, skus[0]).in_transit_out == 0
+    assert position(engine, SOURCE, skus[0]).in_transit_out == 0
 
-    with session_scope(sqlite_engine) as session:  # the cause goes away
+    with session_scope(engine) as session:  # the cause goes away
         session.get(TransferOrder, order_id).status = OrderStatus.APPROVED
     clock.advance(SETTINGS.backoff_max_s)
     assert dispatcher.run_pending().sent == [orders.wms_idempotency_key(order_id)]
     assert len(connectors.wms.list_transfer_orders()) == 1
-    assert position(sqlite_engine, SOURCE, skus[0]).in_transit_out == 2
+    assert position(engine, SOURCE, skus[0]).in_transit_out == 2
 
 
 def test_approved_promo_reaches_pricing_and_is_applied(
@@ -310,31 +310,31 @@ def test_approved_promo_reaches_pricing_and_is_applied(
         assert (stored.status, stored.external_ref) == (PromoStatus.APPLIED, changes[0].reference)
 
 
-def test_notification_is_sent_once(sqlite_engine: Engine, connectors: ConnectorSet) -> None:
-    seed_pool(sqlite_engine)
+def test_notification_is_sent_once(engine: Engine, connectors: ConnectorSet) -> None:
+    seed_pool(engine)
     note = Notification(recipient="store-SHA-S02", subject="rain boots on the way")
-    with session_scope(sqlite_engine) as session:
+    with session_scope(engine) as session:
         outbox.enqueue_notification(session, note, subject_id="TO-X", at=NOW)
         outbox.enqueue_notification(session, note, subject_id="TO-X", at=NOW)  # same key
 
-    dispatcher = Dispatcher(sqlite_engine, connectors, clock=FakeClock(NOW), settings=SETTINGS)
+    dispatcher = Dispatcher(engine, connectors, clock=FakeClock(NOW), settings=SETTINGS)
     assert len(dispatcher.run_pending().sent) == 1
     assert [m.payload["subject"] for m in connectors.notify.list_messages()] == [note.subject]
 
 
-def test_run_forever_drains_until_stopped(sqlite_engine: Engine, connectors: ConnectorSet) -> None:
-    skus = seed_pool(sqlite_engine)
-    order_id = _approved_order(sqlite_engine, [(skus[0], 1)])
+def test_run_forever_drains_until_stopped(engine: Engine, connectors: ConnectorSet) -> None:
+    skus = seed_pool(engine)
+    order_id = _approved_order(engine, [(skus[0], 1)])
     stop = threading.Event()
     worker = threading.Thread(
-        target=Dispatcher(sqlite_engine, connectors, settings=SETTINGS).run_forever,
+        target=Dispatcher(engine, connectors, settings=SETTINGS).run_forever,
         args=(stop,),
         kwargs={"poll_s": 0.05},
     )
     worker.start()
     try:
         for _ in range(200):
-            if _outbox_row(sqlite_engine, order_id).status == OutboxStatus.SENT:
+            if _outbox_row(engine, order_id).status == OutboxStatus.SENT:
                 break
             stop.wait(0.05)
     finally:
@@ -344,11 +344,9 @@ def test_run_forever_drains_until_stopped(sqlite_engine: Engine, connectors: Con
     assert [o.order_id for o in _wms_orders(connectors)] == [order_id]
 
 
-def test_unsendable_rows_fail_instead_of_looping(
-    sqlite_engine: Engine, connectors: ConnectorSet
-) -> None:
-    seed_pool(sqlite_engine)
-    with session_scope(sqlite_engine) as session:
+def test_unsendable_rows_fail_instead_of_looping(engine: Engine, connectors: ConnectorSet) -> None:
+    seed_pool(engine)
+    with session_scope(engine) as session:
         session.add_all(
             [
                 OutboxMessage(
@@ -374,11 +372,8 @@ def test_unsendable_rows_fail_instead_of_looping(
             ]
         )
 
-    report = Dispatcher(sqlite_engine, connectors, clock=FakeClock(NOW), settings=SETTINGS)
+    report = Dispatcher(engine, connectors, clock=FakeClock(NOW), settings=SETTINGS)
     assert sorted(report.run_pending().failed) == ["bad-payload", "no-route"]
-    assert (
-        "payload does not fit create_transfer_order"
-        in _outbox_row(sqlite_engine, "TO-X").last_error
-    )
-    assert _outbox_row(sqlite_engine, "INV-1").last_error == "no route for erp.post_invoice"
+    assert "payload does not fit create_transfer_order" in _outbox_row(engine, "TO-X").last_error
+    assert _outbox_row(engine, "INV-1").last_error == "no route for erp.post_invoice"
     assert connectors.simulated_server.state.requests() == []

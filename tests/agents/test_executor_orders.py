@@ -53,17 +53,17 @@ def test_approve_reserves_and_enqueues_in_one_transaction(engine: Engine) -> Non
     assert _audit_kinds(engine, order_id) == ["transfer_order.proposed", "transfer_order.approved"]
 
 
-def test_caller_rollback_undoes_reservation_and_outbox(sqlite_engine: Engine) -> None:
-    skus = seed_pool(sqlite_engine)
-    order_id = _create(sqlite_engine, [(skus[1], 3)])
+def test_caller_rollback_undoes_reservation_and_outbox(engine: Engine) -> None:
+    skus = seed_pool(engine)
+    order_id = _create(engine, [(skus[1], 3)])
 
-    with pytest.raises(RuntimeError), session_scope(sqlite_engine) as session:
+    with pytest.raises(RuntimeError), session_scope(engine) as session:
         decided(session, order_id, "lee")
         orders.approve_transfer_order(session, order_id, decided_by="lee", at=NOW)
         raise RuntimeError("the graph node failed after deciding")
 
-    assert position(sqlite_engine, SOURCE, skus[1]).reserved == 0
-    with Session(sqlite_engine) as session:
+    assert position(engine, SOURCE, skus[1]).reserved == 0
+    with Session(engine) as session:
         assert session.exec(select(OutboxMessage)).all() == []
         assert session.get(TransferOrder, order_id).status == OrderStatus.PROPOSED
 
@@ -117,31 +117,31 @@ def test_second_approval_is_an_invalid_transition(engine: Engine) -> None:
     ],
     ids=["reject", "expire", "cancel"],
 )
-def test_terminal_decisions_close_the_order(sqlite_engine: Engine, decide, final) -> None:
-    skus = seed_pool(sqlite_engine)
-    order_id = _create(sqlite_engine, [(skus[0], 1)], status=OrderStatus.PENDING_APPROVAL)
-    with session_scope(sqlite_engine) as session:
+def test_terminal_decisions_close_the_order(engine: Engine, decide, final) -> None:
+    skus = seed_pool(engine)
+    order_id = _create(engine, [(skus[0], 1)], status=OrderStatus.PENDING_APPROVAL)
+    with session_scope(engine) as session:
         assert decide(session, order_id).status == final
-    with pytest.raises(InvalidTransition), session_scope(sqlite_engine) as session:
+    with pytest.raises(InvalidTransition), session_scope(engine) as session:
         decided(session, order_id, "lee")
         orders.approve_transfer_order(session, order_id, decided_by="lee", at=NOW)
-    assert _audit_kinds(sqlite_engine, order_id)[-1] == f"transfer_order.{final}"
+    assert _audit_kinds(engine, order_id)[-1] == f"transfer_order.{final}"
 
 
-def test_request_approval_then_expire_due(sqlite_engine: Engine) -> None:
-    skus = seed_pool(sqlite_engine)
-    due = _create(sqlite_engine, [(skus[0], 1)])
-    later = _create(sqlite_engine, [(skus[1], 1)])
-    with session_scope(sqlite_engine) as session:
+def test_request_approval_then_expire_due(engine: Engine) -> None:
+    skus = seed_pool(engine)
+    due = _create(engine, [(skus[0], 1)])
+    later = _create(engine, [(skus[1], 1)])
+    with session_scope(engine) as session:
         order = orders.request_approval(
             session, due, at=NOW, expires_at=NOW + dt.timedelta(hours=4)
         )
         assert order.status == OrderStatus.PENDING_APPROVAL
         orders.request_approval(session, later, at=NOW, expires_at=NOW + dt.timedelta(hours=8))
 
-    with session_scope(sqlite_engine) as session:
+    with session_scope(engine) as session:
         assert orders.expire_due_orders(session, at=NOW + dt.timedelta(hours=4)) == [due]
-    with Session(sqlite_engine) as session:
+    with Session(engine) as session:
         assert session.get(TransferOrder, due).status == OrderStatus.EXPIRED
         assert session.get(TransferOrder, later).status == OrderStatus.PENDING_APPROVAL
 
@@ -162,10 +162,10 @@ def test_cancel_approved_unsent_order_releases_stock(engine: Engine) -> None:
     assert view.outbox[0].status == OutboxStatus.CANCELLED
 
 
-def test_cancel_refused_once_a_send_was_attempted(sqlite_engine: Engine) -> None:
-    skus = seed_pool(sqlite_engine)
-    order_id = _create(sqlite_engine, [(skus[0], 4)])
-    with session_scope(sqlite_engine) as session:
+def test_cancel_refused_once_a_send_was_attempted(engine: Engine) -> None:
+    skus = seed_pool(engine)
+    order_id = _create(engine, [(skus[0], 4)])
+    with session_scope(engine) as session:
         decided(session, order_id, "lee")
         orders.approve_transfer_order(session, order_id, decided_by="lee", at=NOW)
         message = session.exec(select(OutboxMessage)).one()
@@ -173,37 +173,37 @@ def test_cancel_refused_once_a_send_was_attempted(sqlite_engine: Engine) -> None
 
     with (
         pytest.raises(InvalidTransition, match="cancel it there"),
-        session_scope(sqlite_engine) as session,
+        session_scope(engine) as session,
     ):
         orders.cancel_transfer_order(session, order_id, decided_by="lee", at=NOW)
-    assert position(sqlite_engine, SOURCE, skus[0]).reserved == 4
+    assert position(engine, SOURCE, skus[0]).reserved == 4
 
 
-def test_receive_requires_dispatch_first_and_books_stock(sqlite_engine: Engine) -> None:
-    skus = seed_pool(sqlite_engine)
-    order_id = _create(sqlite_engine, [(skus[0], 4)])
-    with session_scope(sqlite_engine) as session:
+def test_receive_requires_dispatch_first_and_books_stock(engine: Engine) -> None:
+    skus = seed_pool(engine)
+    order_id = _create(engine, [(skus[0], 4)])
+    with session_scope(engine) as session:
         decided(session, order_id, "lee")
         orders.approve_transfer_order(session, order_id, decided_by="lee", at=NOW)
     with (
         pytest.raises(InvalidTransition, match="allowed only from dispatched"),
-        session_scope(sqlite_engine) as session,
+        session_scope(engine) as session,
     ):
         orders.receive_transfer_order(session, order_id, at=NOW)
 
-    with session_scope(sqlite_engine) as session:
+    with session_scope(engine) as session:
         orders.mark_dispatched(session, order_id, external_ref="WMS-1", at=NOW, actor="test")
-    with session_scope(sqlite_engine) as session:
+    with session_scope(engine) as session:
         orders.receive_transfer_order(session, order_id, at=NOW + dt.timedelta(hours=6))
 
-    source, dest = position(sqlite_engine, SOURCE, skus[0]), position(sqlite_engine, DEST, skus[0])
+    source, dest = position(engine, SOURCE, skus[0]), position(engine, DEST, skus[0])
     assert (source.on_hand, source.reserved, source.in_transit_out) == (6, 0, 0)
     assert (dest.on_hand, dest.in_transit_in) == (4, 0)
 
 
-def test_unknown_order_is_not_found(sqlite_engine: Engine) -> None:
-    seed_pool(sqlite_engine)
-    with pytest.raises(OrderNotFound, match="'TO-NOPE'"), session_scope(sqlite_engine) as s:
+def test_unknown_order_is_not_found(engine: Engine) -> None:
+    seed_pool(engine)
+    with pytest.raises(OrderNotFound, match="'TO-NOPE'"), session_scope(engine) as s:
         orders.approve_transfer_order(s, "TO-NOPE", decided_by="lee", at=NOW)
 
 
@@ -217,17 +217,15 @@ def test_unknown_order_is_not_found(sqlite_engine: Engine) -> None:
         ([("RB1-BLK-37", 1)], {"dest": SOURCE}, "source and dest are both"),
     ],
 )
-def test_bad_shipments_are_refused_with_the_field(
-    sqlite_engine: Engine, lines, kwargs, message
-) -> None:
-    seed_pool(sqlite_engine)
-    with pytest.raises(ValueError, match=message), session_scope(sqlite_engine) as session:
+def test_bad_shipments_are_refused_with_the_field(engine: Engine, lines, kwargs, message) -> None:
+    seed_pool(engine)
+    with pytest.raises(ValueError, match=message), session_scope(engine) as session:
         orders.create_transfer_order(session, shipment(lines, **kwargs), at=NOW)
 
 
-def test_new_order_cannot_start_decided(sqlite_engine: Engine) -> None:
-    skus = seed_pool(sqlite_engine)
-    with pytest.raises(ValueError, match="status"), session_scope(sqlite_engine) as session:
+def test_new_order_cannot_start_decided(engine: Engine) -> None:
+    skus = seed_pool(engine)
+    with pytest.raises(ValueError, match="status"), session_scope(engine) as session:
         orders.create_transfer_order(
             session, shipment([(skus[0], 1)]), at=NOW, status=OrderStatus.APPROVED
         )

@@ -25,15 +25,15 @@ def _propose(engine: Engine, **draft) -> str:
         return proposal.id
 
 
-def test_approve_enqueues_the_marked_down_price(sqlite_engine: Engine) -> None:
-    seed_pool(sqlite_engine)
-    proposal_id = _propose(sqlite_engine)
-    with session_scope(sqlite_engine) as session:
+def test_approve_enqueues_the_marked_down_price(engine: Engine) -> None:
+    seed_pool(engine)
+    proposal_id = _propose(engine)
+    with session_scope(engine) as session:
         promos.request_promo_approval(session, proposal_id, at=NOW)
         decided(session, proposal_id, "lee", "promo_proposal")
         promos.approve_promo_proposal(session, proposal_id, decided_by="lee", at=NOW)
 
-    with Session(sqlite_engine) as session:
+    with Session(engine) as session:
         message = session.exec(select(OutboxMessage)).one()
         kinds = session.exec(
             select(AuditEvent.kind).where(AuditEvent.subject_id == proposal_id)
@@ -48,10 +48,10 @@ def test_approve_enqueues_the_marked_down_price(sqlite_engine: Engine) -> None:
     ]
 
 
-def test_reject_and_expire_are_final(sqlite_engine: Engine) -> None:
-    seed_pool(sqlite_engine)
-    rejected, expired = _propose(sqlite_engine), _propose(sqlite_engine)
-    with session_scope(sqlite_engine) as session:
+def test_reject_and_expire_are_final(engine: Engine) -> None:
+    seed_pool(engine)
+    rejected, expired = _propose(engine), _propose(engine)
+    with session_scope(engine) as session:
         promos.reject_promo_proposal(
             session, rejected, decided_by="lee", at=NOW, comment="margin too thin"
         )
@@ -59,11 +59,11 @@ def test_reject_and_expire_are_final(sqlite_engine: Engine) -> None:
     for proposal_id in (rejected, expired):
         with (
             pytest.raises(InvalidTransition, match=r"allowed only from proposed, pending_approval"),
-            session_scope(sqlite_engine) as session,
+            session_scope(engine) as session,
         ):
             decided(session, proposal_id, "kim", "promo_proposal")
             promos.approve_promo_proposal(session, proposal_id, decided_by="kim", at=NOW)
-    with Session(sqlite_engine) as session:
+    with Session(engine) as session:
         assert session.get(PromoProposal, rejected).status == PromoStatus.REJECTED
         assert session.get(PromoProposal, expired).status == PromoStatus.EXPIRED
         assert session.exec(select(OutboxMessage)).all() == []
@@ -76,10 +76,10 @@ def test_reject_and_expire_are_final(sqlite_engine: Engine) -> None:
         ({"location": "XXX-S01"}, "location: unknown location 'XXX-S01'"),
     ],
 )
-def test_unknown_style_or_location_is_refused(sqlite_engine: Engine, draft, message) -> None:
-    seed_pool(sqlite_engine)
+def test_unknown_style_or_location_is_refused(engine: Engine, draft, message) -> None:
+    seed_pool(engine)
     values = {"style": "RB1", "location": SOURCE, "depth": 0.2, **draft}
-    with pytest.raises(ValueError, match=message), session_scope(sqlite_engine) as session:
+    with pytest.raises(ValueError, match=message), session_scope(engine) as session:
         promos.create_promo_proposal(session, PromoDraft(**values), at=NOW)
 
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from agents.persistence import open_checkpointer
 from api.app import create_app
 from api.auth import seed_demo_keys
 from api.signatures import SIGNATURE_HEADER, signed_headers
@@ -18,6 +21,20 @@ from inventory.models import AgentThread, AlertRecord, Run
 from tests.api.conftest import KEYS, knows_shanghai
 
 SENDER, SECRET = "demo-weather", "demo-weather-secret"
+
+
+@pytest.fixture
+def sqlite_engine(engine: Engine) -> Engine:
+    """The conftest's app (``client``) on this module's pool: SQLite or PostgreSQL."""
+    return engine
+
+
+@pytest.fixture
+def checkpointer(engine: Engine, api_settings: Settings) -> Iterator[BaseCheckpointSaver]:
+    """The checkpointer ``serve`` opens for that pool (a SQLite file, or Postgres on a pool)."""
+    url = engine.url.render_as_string(hide_password=False)
+    with open_checkpointer(api_settings.model_copy(update={"database_url": url})) as saver:
+        yield saver
 
 
 def weather(alert_id: str = "cma-1", mm: float = 60.0, **extra) -> dict:
@@ -37,14 +54,12 @@ def post_alert(client: TestClient, payload: dict, *, secret: str = SECRET, at: f
     return client.post("/v1/alerts", content=body, headers=signed_headers(SENDER, secret, body, at))
 
 
-def test_signed_alert_is_recorded_with_an_admitted_run(
-    client: TestClient, sqlite_engine: Engine
-) -> None:
+def test_signed_alert_is_recorded_with_an_admitted_run(client: TestClient, engine: Engine) -> None:
     response = post_alert(client, weather())
     assert response.status_code == 202, response.text
     accepted = response.json()
     assert accepted["duplicate"] is False and accepted["status"] == "admitted"
-    with Session(sqlite_engine) as session:
+    with Session(engine) as session:
         record = session.exec(select(AlertRecord)).one()
         run = session.get(Run, accepted["run_id"])
         thread = session.get(AgentThread, accepted["thread_id"])
@@ -64,19 +79,19 @@ def test_signed_alert_is_recorded_with_an_admitted_run(
 
 
 def test_same_alert_id_returns_the_same_run_and_starts_nothing(
-    client: TestClient, sqlite_engine: Engine
+    client: TestClient, engine: Engine
 ) -> None:
     first = post_alert(client, weather()).json()
     again = post_alert(client, weather())
     assert again.status_code == 202
     assert again.json()["run_id"] == first["run_id"] and again.json()["duplicate"] is True
-    with Session(sqlite_engine) as session:
+    with Session(engine) as session:
         assert len(session.exec(select(Run)).all()) == 1
         assert len(session.exec(select(AlertRecord)).all()) == 1
 
 
 def test_a_changed_body_under_a_known_id_is_409_not_dropped(
-    client: TestClient, sqlite_engine: Engine
+    client: TestClient, engine: Engine
 ) -> None:
     first = post_alert(client, weather())
     changed = post_alert(client, weather(mm=99.0))
@@ -85,21 +100,21 @@ def test_a_changed_body_under_a_known_id_is_409_not_dropped(
     assert "already received with a different body" in error["message"]
     assert "precipitation_mm" in error["message"]
     assert error["field"] == "body.alert_id"
-    with Session(sqlite_engine) as session:
+    with Session(engine) as session:
         record = session.exec(select(AlertRecord)).one()
     assert record.run_id == first.json()["run_id"] and record.payload["precipitation_mm"] == 60
 
 
-def test_alert_ids_are_per_sender(api_settings: Settings, sqlite_engine: Engine) -> None:
+def test_alert_ids_are_per_sender(api_settings: Settings, engine: Engine) -> None:
     """Two senders may use the same alert id for different alerts: two runs, no 409."""
     from tests.api.conftest import tiny_catalog
 
-    seed_demo_keys(sqlite_engine)
-    knows_shanghai(sqlite_engine)
+    seed_demo_keys(engine)
+    knows_shanghai(engine)
     settings = api_settings.model_copy(
         update={"alert_secrets": {SENDER: SECRET, "other-weather": "other-secret"}}
     )
-    app = create_app(settings, engine=sqlite_engine, catalog=tiny_catalog(sqlite_engine))
+    app = create_app(settings, engine=engine, catalog=tiny_catalog(engine))
     with TestClient(app) as client:
         ours = post_alert(client, weather("shared-id"))
         body = json.dumps(weather("shared-id", mm=5.0)).encode()
@@ -170,9 +185,7 @@ def test_not_json_is_422_not_500(client: TestClient) -> None:
     assert response.status_code == 422
 
 
-def test_other_alert_types_are_recorded_without_a_run(
-    client: TestClient, sqlite_engine: Engine
-) -> None:
+def test_other_alert_types_are_recorded_without_a_run(client: TestClient, engine: Engine) -> None:
     spike = {
         "type": "demand_spike",
         "alert_id": "spike-1",
@@ -184,7 +197,7 @@ def test_other_alert_types_are_recorded_without_a_run(
     response = post_alert(client, spike)
     assert response.status_code == 202
     assert response.json()["status"] == "failed"
-    with Session(sqlite_engine) as session:
+    with Session(engine) as session:
         run = session.get(Run, response.json()["run_id"])
     assert "no assistant handles 'demand_spike'" in run.error
 

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
 
-from tests.api.conftest import KEYS
+from api.app import create_app
+from api.auth import seed_demo_keys
+from inventory.config import Settings
+from tests.api.conftest import KEYS, tiny_catalog
 
 VIEWER = {"x-api-key": KEYS["demo-viewer"]}
 OPS = {"x-api-key": KEYS["demo-ops"]}
+
+
+@pytest.fixture
+def world_app(any_world_engine: Engine, api_settings: Settings) -> FastAPI:
+    """The conftest's ``world_app`` on the small world on SQLite or PostgreSQL (reads only:
+    the test graphs' checkpoints stay in memory)."""
+    seed_demo_keys(any_world_engine)
+    url = any_world_engine.url.render_as_string(hide_password=False)
+    settings = api_settings.model_copy(update={"database_url": url, "clock": "world"})
+    return create_app(settings, engine=any_world_engine, catalog=tiny_catalog(any_world_engine))
 
 
 def test_stock_lookup_by_location(world_client: TestClient) -> None:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 import respx
 from fastapi.testclient import TestClient
-from langgraph.checkpoint.memory import InMemorySaver
 from sqlalchemy.engine import Engine
 
 from agents.graphs.ops_chat import build_ops_chat
 from agents.llm.openai_adapter import OpenAIChatModel
+from agents.persistence import open_checkpointer
 from agents.policy import load_policy
 from agents.runtime import AgentRuntime, world_clock
 from api.app import create_app
@@ -31,7 +31,7 @@ def connectors():
 
 @respx.mock
 def test_invalid_and_text_tool_calls_are_listed_with_the_run(
-    world_engine: Engine, api_settings: Settings, connectors: ConnectorSet
+    any_world_engine: Engine, api_settings: Settings, connectors: ConnectorSet
 ) -> None:
     respx.post(URL).mock(
         side_effect=[
@@ -40,23 +40,27 @@ def test_invalid_and_text_tool_calls_are_listed_with_the_run(
             ok(completion("上海有货。")),
         ]
     )
+    world_engine = any_world_engine  # the small world on SQLite or PostgreSQL
+    url = world_engine.url.render_as_string(hide_password=False)
+    settings = api_settings.model_copy(update={"database_url": url})
     runtime = AgentRuntime(
         engine=world_engine,
-        settings=api_settings,
+        settings=settings,
         llm=OpenAIChatModel(base_url=BASE, model="small", sleep=lambda _s: None),
         connectors=connectors,
         clock=world_clock(world_engine),
         policy=load_policy(),
     )
-    saver = InMemorySaver()
-    graph = build_ops_chat(runtime, saver)
-    catalog = StaticCatalog({"ops_chat": (AssistantSpec("ops_chat", "ops_chat"), graph)})
     seed_demo_keys(world_engine)
-    result = chat(runtime, graph, "t-1", "上海有多少库存?")
-    with TestClient(create_app(api_settings, engine=world_engine, catalog=catalog)) as client:
-        calls = client.get(
-            f"/v1/runs/{result.run_id}/tool-calls", headers={"x-api-key": KEYS["demo-viewer"]}
-        ).json()
+    with open_checkpointer(settings) as saver:
+        graph = build_ops_chat(runtime, saver)
+        catalog = StaticCatalog({"ops_chat": (AssistantSpec("ops_chat", "ops_chat"), graph)})
+        result = chat(runtime, graph, "t-1", "上海有多少库存?")
+        with TestClient(create_app(settings, engine=world_engine, catalog=catalog)) as client:
+            calls = client.get(
+                f"/v1/runs/{result.run_id}/tool-calls",
+                headers={"x-api-key": KEYS["demo-viewer"]},
+            ).json()
     invalid, ran = calls[0], calls[1]
     assert invalid["status"] == "invalid" and invalid["id"] == "bad"
     assert "not valid JSON" in invalid["error"] and invalid["args"] == {"raw": '{"city": "Shang'}

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
 from fastapi.testclient import TestClient
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from typer.testing import CliRunner
 
 from agents.executor import orders, outbox
 from agents.executor.timing import as_utc
+from agents.persistence import open_checkpointer
 from evals.world import set_clock
+from inventory.config import Settings
 from inventory.db import dispose_engines, session_scope
 from inventory.models import OrderStatus, OutboxMessage, TransferOrder
 from stockpilot_cli.main import full_app
@@ -17,6 +23,20 @@ from tests.agents.executor_helpers import NOW, SOURCE, decided, position, seed_p
 from tests.api.conftest import KEYS
 
 app = full_app()
+
+
+@pytest.fixture
+def sqlite_engine(engine: Engine) -> Engine:
+    """The conftest's app (``client``) on this module's pool: SQLite or PostgreSQL."""
+    return engine
+
+
+@pytest.fixture
+def checkpointer(engine: Engine, api_settings: Settings) -> Iterator[BaseCheckpointSaver]:
+    """The checkpointer ``serve`` opens for that pool (a SQLite file, or Postgres on a pool)."""
+    url = engine.url.render_as_string(hide_password=False)
+    with open_checkpointer(api_settings.model_copy(update={"database_url": url})) as saver:
+        yield saver
 
 
 def key(name: str) -> dict[str, str]:
@@ -40,27 +60,23 @@ def _row_id(engine: Engine, order_id: str) -> int:
         return outbox.messages_for(session, order_id)[0].id
 
 
-def test_ops_list_alerting_rows_requeue_and_cancel(client: TestClient, sqlite_engine: Engine):
-    (first, second), skus = _approved(sqlite_engine)
-    assert position(sqlite_engine, SOURCE, skus[1]).reserved == 2
+def test_ops_list_alerting_rows_requeue_and_cancel(client: TestClient, engine: Engine):
+    (first, second), skus = _approved(engine)
+    assert position(engine, SOURCE, skus[1]).reserved == 2
     assert client.get("/v1/outbox", headers=key("demo-viewer")).status_code == 403
     listed = client.get("/v1/outbox", headers=key("demo-ops")).json()
     assert listed["total"] == 2 and not any(r["alerting"] for r in listed["items"])
     assert "payload" not in listed["items"][0]
 
-    with session_scope(sqlite_engine) as session:  # the WMS refused the first one
-        outbox.mark_failed(
-            session, _row_id(sqlite_engine, first), error="HTTP 422", now=as_utc(NOW)
-        )
+    with session_scope(engine) as session:  # the WMS refused the first one
+        outbox.mark_failed(session, _row_id(engine, first), error="HTTP 422", now=as_utc(NOW))
     alerting = client.get("/v1/outbox", params={"alerting": "true"}, headers=key("demo-ops"))
     assert [r["subject_id"] for r in alerting.json()["items"]] == [first]
 
-    requeued = client.post(
-        f"/v1/outbox/{_row_id(sqlite_engine, first)}/requeue", headers=key("demo-ops")
-    )
+    requeued = client.post(f"/v1/outbox/{_row_id(engine, first)}/requeue", headers=key("demo-ops"))
     assert requeued.status_code == 200 and requeued.json()["status"] == "pending"
 
-    row = _row_id(sqlite_engine, second)
+    row = _row_id(engine, second)
     assert (
         client.post(f"/v1/outbox/{row}/cancel", json={}, headers=key("demo-ops")).status_code == 422
     )
@@ -72,33 +88,33 @@ def test_ops_list_alerting_rows_requeue_and_cancel(client: TestClient, sqlite_en
     assert again.status_code == 409 and "only pending or failed" in again.json()["error"]["message"]
     missing = client.post("/v1/outbox/424242/requeue", headers=key("demo-ops"))
     assert missing.status_code == 404
-    with Session(sqlite_engine) as session:
+    with Session(engine) as session:
         assert session.get(TransferOrder, second).status == OrderStatus.CANCELLED
-    assert position(sqlite_engine, SOURCE, skus[1]).reserved == 0  # released with the order
+    assert position(engine, SOURCE, skus[1]).reserved == 0  # released with the order
 
 
-def test_cli_requeue_and_cancel(sqlite_engine: Engine):
-    (first, second), _ = _approved(sqlite_engine)
-    set_clock(sqlite_engine, as_utc(NOW))  # the pool's clock, which outbox rows are stamped on
-    db = sqlite_engine.url.render_as_string(hide_password=False)
+def test_cli_requeue_and_cancel(engine: Engine):
+    (first, second), _ = _approved(engine)
+    set_clock(engine, as_utc(NOW))  # the pool's clock, which outbox rows are stamped on
+    db = engine.url.render_as_string(hide_password=False)
     runner = CliRunner()
     try:
         listed = runner.invoke(app, ["outbox", "list", "--db", db])
         assert listed.exit_code == 0, listed.output
         cancelled = runner.invoke(
             app,
-            ["outbox", "cancel", str(_row_id(sqlite_engine, second)), "--reason", "no", "--db", db],
+            ["outbox", "cancel", str(_row_id(engine, second)), "--reason", "no", "--db", db],
         )
         assert cancelled.exit_code == 0, cancelled.output
         assert '"status": "cancelled"' in cancelled.output
         refused = runner.invoke(
-            app, ["outbox", "requeue", str(_row_id(sqlite_engine, second)), "--db", db]
+            app, ["outbox", "requeue", str(_row_id(engine, second)), "--db", db]
         )
         assert refused.exit_code == 1 and "only pending or failed" in refused.output
         unknown = runner.invoke(app, ["outbox", "requeue", "999", "--db", db])
         assert unknown.exit_code == 1 and "no outbox row with id 999" in unknown.output
     finally:
         dispose_engines()
-    with Session(sqlite_engine) as session:
-        assert session.get(OutboxMessage, _row_id(sqlite_engine, second)).status == "cancelled"
+    with Session(engine) as session:
+        assert session.get(OutboxMessage, _row_id(engine, second)).status == "cancelled"
         assert session.get(TransferOrder, first).status == OrderStatus.APPROVED

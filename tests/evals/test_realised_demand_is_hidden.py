@@ -45,3 +45,11 @@ def test_no_deciding_code_imports_the_measurement_modules() -> None:
             if name not in MEASUREMENT_MODULES and pattern.search(text)
         ]
         assert importers == [], module
+
+
+def test_no_deciding_code_imports_the_eval_harness() -> None:
+    """The harness knows the world's realised and expected demand (``evals.replay``,
+    ``evals.oracle``); a tool, graph or API that imported it could decide with the future."""
+    pattern = re.compile(r"^\s*(from evals[\s.]|import evals\b)", re.MULTILINE)
+    importers = [name for name, text in _sources().items() if pattern.search(text)]
+    assert importers == []

@@ -54,6 +54,11 @@ class PlanTransfersInput(BaseModel):
     destinations: list[str] = Field(default_factory=list, description="Limit to these stores.")
     window_days: int = Field(default=3, ge=1, le=28, description="Demand window in days.")
     rain: list[RainScenario] = Field(default_factory=list)
+    pool_sizes: bool = Field(
+        default=True,
+        description="Share each store's style forecast over its sizes by the store's size curve "
+        "(shrunk to the network's) instead of trusting sparse size × store forecasts.",
+    )
     constraints: TransferConstraints = Field(default_factory=TransferConstraints)
     solver: Solver = Field(
         default="auto",
@@ -65,6 +70,12 @@ class PlanTransfersInput(BaseModel):
         gt=0,
         le=MAX_TIME_LIMIT_S,
         description=f"Solver time budget in seconds (at most {MAX_TIME_LIMIT_S:g}).",
+    )
+    limit_series: int | None = Field(
+        default=None,
+        ge=1,
+        description="Refuse a plan that needs more SKU × location forecasts than this (the "
+        "plan's cost grows with it); none: no limit.",
     )
 
 

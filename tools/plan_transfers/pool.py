@@ -33,6 +33,7 @@ from tools.plan_transfers.problem import (
     SkuNode,
     TransferProblem,
 )
+from tools.plan_transfers.size_curves import pool_sizes, sales_by_position, size_shares
 from tools.plan_transfers.value import ValueTermsError, load_value_terms
 
 ForecastProvider = Callable[[ToolContext, ForecastInput], ForecastOutput]
@@ -189,6 +190,8 @@ class PoolSnapshot:
     days_since_received: np.ndarray
     lanes: LaneArrays
     destinations: frozenset[str] | None
+    sold: np.ndarray
+    """Units sold per (location, SKU) before the clock: the size curves (``size_curves``)."""
 
 
 def _zero_problem(
@@ -272,6 +275,7 @@ def read_pool(ctx: ToolContext, request: PlanTransfersInput) -> PoolSnapshot:
         loc_codes = [loc.code for loc in locations]
         sku_codes = [sku.code for sku in skus]
         frame = _positions(conn, sku_codes, loc_codes)
+        sold = sales_by_position(conn, loc_codes, sku_codes, ctx.today)
         conn.rollback()
     shape = (len(locations), len(skus))
     i = pd.Index(loc_codes).get_indexer(frame["location_code"])
@@ -312,6 +316,7 @@ def read_pool(ctx: ToolContext, request: PlanTransfersInput) -> PoolSnapshot:
         days_since_received=days_since,
         lanes=lanes,
         destinations=destinations,
+        sold=sold,
     )
 
 
@@ -319,6 +324,15 @@ def forecast_request(pool: PoolSnapshot, request: PlanTransfersInput) -> Forecas
     """The forecast the plan needs: every scoped SKU at every selling location that takes part."""
     sku_codes = [sku.code for sku in pool.skus]
     selling = [loc.code for loc in pool.locations if loc.kind != "dc"]
+    n_series = len(sku_codes) * len(selling)
+    if request.limit_series is not None and n_series > request.limit_series:
+        raise ToolError(
+            f"the plan needs {n_series} SKU × location forecasts ({len(sku_codes)} SKUs at "
+            f"{len(selling)} selling locations), more than limit_series={request.limit_series}; "
+            "narrow it (city, region, category, styles, skus, destinations, allowed lanes)",
+            field="limit_series",
+            value=request.limit_series,
+        )
     return ForecastInput(
         skus=sku_codes,
         locations=selling,
@@ -340,6 +354,9 @@ def build_problem(
             f"the forecast returned no series for {len(sku_codes)} SKU(s)", field="forecast"
         )
     quantiles, mean = _demand_arrays(pool, forecast_out)
+    if request.pool_sizes:
+        style_of = np.array([sku.style for sku in pool.skus])
+        mean, quantiles = pool_sizes(mean, quantiles, size_shares(pool.sold, style_of), style_of)
     try:
         problem = TransferProblem(
             locations=pool.locations,

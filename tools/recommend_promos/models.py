@@ -20,6 +20,12 @@ class PromoInput(BaseModel):
         default_factory=lambda: [0.1, 0.2, 0.3, 0.4, 0.5], min_length=1, max_length=10
     )
     limit: int = Field(default=50, ge=1, le=1000)
+    limit_series: int | None = Field(
+        default=None,
+        ge=1,
+        description="Refuse a request that needs more style-SKU × location forecasts than this "
+        "(its cost grows with it); none: no limit.",
+    )
 
 
 class MarkdownOption(BaseModel):

@@ -151,6 +151,7 @@ def recommend_promos(
             for category in sorted({s.category for s in styles})
         }
         style_rows = [(s.code, s.category, s.price, s.cost, s.season_end) for s in styles]
+    _check_scope(request, len(sku_style), len(peer_codes))
     out = forecast(
         ctx,
         ForecastInput(
@@ -219,6 +220,19 @@ def recommend_promos(
     return PromoOutput(
         as_of=ctx.now.isoformat(), recommendations=recommendations[: request.limit], notes=notes
     )
+
+
+def _check_scope(request: PromoInput, n_skus: int, n_locations: int) -> None:
+    """Refuse before forecasting when the scope needs more series than the caller allows."""
+    n_series = n_skus * n_locations
+    if request.limit_series is not None and n_series > request.limit_series:
+        raise ToolError(
+            f"the request needs {n_series} SKU × location forecasts ({n_skus} SKUs at "
+            f"{n_locations} locations of the judged regions), more than limit_series="
+            f"{request.limit_series}; narrow it (city, region, category, styles, locations)",
+            field="limit_series",
+            value=request.limit_series,
+        )
 
 
 def _transfer_alternative(

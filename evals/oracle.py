@@ -1,0 +1,157 @@
+"""What a decision could have earned: the world's expected demand and plans scored over its noise.
+
+The hindsight-optimal plan (``evals.replay``) knows the demand that came, unit by unit; in a rain
+window one size in one store sells 0–2 units, so most of its value is knowing *which* size sells
+where — information no forecast can hold. To tell the forecast's share of the gap from the
+noise's, this module
+
+- rebuilds the demo world's **expected** demand over the window (the generator's means, before
+  its negative-binomial draw): what a perfect forecaster of the mean would say;
+- scores any set of moves on ``draws`` fresh demand windows drawn the way the world draws them,
+  each against its own clairvoyant hindsight plan, so a plan is judged by its expected outcome
+  rather than by one lucky or unlucky window.
+
+Measurement only (benchmarks): no deciding code imports it
+(``tests/evals/test_realised_demand_is_hidden.py``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from unittest import mock
+
+import numpy as np
+from sqlalchemy.engine import Engine
+
+import inventory.demo_world.generate as generate
+from evals.kpis import Move, ReplayInputs, score_plan, simulate
+from evals.replay import Catalogue, Scope, StartPosition, hindsight_moves
+from evals.scenario import Scenario
+from evals.world import spec_for
+from inventory.demo_world.params import DemandParameters
+from inventory.demo_world.simulate import sample_demand
+from tools.plan_transfers.problem import TransferProblem
+
+Key = tuple[str, str]
+
+
+def expected_demand(scenario: Scenario, days: int) -> dict[Key, np.ndarray]:
+    """(location, SKU) → the world's expected units on each of the ``days`` from its clock."""
+    params = DemandParameters()
+    spec = spec_for(scenario.world, scenario.clock)
+    seen: list[tuple[np.ndarray, np.ndarray]] = []
+    real = generate.simulate_location
+
+    def record(sku_index: np.ndarray, mean: np.ndarray, history_days: int, *a, **kw):  # type: ignore[no-untyped-def]
+        seen.append((sku_index, mean[:, history_days : history_days + days]))
+        return real(sku_index, mean, history_days, *a, **kw)
+
+    with mock.patch.object(generate, "simulate_location", record):
+        world = generate.generate_world(spec, params)
+    # Stores are simulated in network order, then the online pool (``generate_world``).
+    codes = [store.code for store in world.network.stores] + [
+        loc.code for loc in world.network.locations if loc.kind == "online"
+    ]
+    sku_codes = [sku.code for sku in world.catalog.skus]
+    out: dict[Key, np.ndarray] = {}
+    for code, (sku_index, mean) in zip(codes, seen, strict=True):
+        for row, j in enumerate(sku_index.tolist()):
+            out[(code, sku_codes[j])] = mean[row]
+    return out
+
+
+@dataclass
+class PlanOutcome:
+    """One plan over many demand windows."""
+
+    units: int
+    freight: float
+    nets: list[float] = field(default_factory=list)
+    sold: list[int] = field(default_factory=list)
+
+    def summary(self, hindsight_mean: float) -> dict[str, float | int | None]:
+        nets = np.array(self.nets)
+        return {
+            "units": self.units,
+            "freight": round(self.freight, 1),
+            "mean_net": round(float(nets.mean()), 1),
+            "positive_share": round(float((nets > 0).mean()), 3) if self.units else None,
+            "sell_through": (
+                round(float(np.mean(self.sold)) / self.units, 3) if self.units else None
+            ),
+            "capture_of_expected_hindsight": (
+                round(float(nets.mean()) / hindsight_mean, 4) if hindsight_mean >= 1 else None
+            ),
+        }
+
+
+def score_over_draws(
+    engine: Engine,
+    start: list[StartPosition],
+    inputs: ReplayInputs,
+    now: dt.datetime,
+    scope: Scope,
+    catalogue: Catalogue,
+    plans: dict[str, tuple[list[Move], float]],
+    expected: dict[Key, np.ndarray],
+    draws: int,
+    seed: int = 0,
+) -> tuple[dict[str, PlanOutcome], list[float]]:
+    """Each plan's net value on ``draws`` demand windows drawn from ``expected``, and the
+    clairvoyant hindsight's net value on each (never below doing nothing)."""
+    rng = np.random.default_rng(seed)
+    shape = DemandParameters().nb_shape
+    keys = list(expected)
+    means = np.stack([expected[k] for k in keys]) if keys else np.zeros((0, inputs.days))
+    outcomes = {
+        name: PlanOutcome(units=sum(m.qty for m in moves), freight=cost)
+        for name, (moves, cost) in plans.items()
+    }
+    hindsight: list[float] = []
+    for _ in range(draws):
+        drawn = sample_demand(means, shape, rng)
+        demand: dict[Key, list[int]] = defaultdict(lambda: [0] * inputs.days)
+        for key, row in zip(keys, drawn.tolist(), strict=True):
+            demand[key] = row
+        window = inputs.model_copy(update={"demand": dict(demand)})
+        baseline = simulate(window, [])
+        for name, (moves, cost) in plans.items():
+            score = score_plan(window, baseline, moves, cost)
+            outcomes[name].nets.append(score.net_value)
+            outcomes[name].sold.append(score.transferred_units_sold)
+        h_moves, h_cost = hindsight_moves(engine, start, window, now, scope, catalogue)
+        hindsight.append(max(score_plan(window, baseline, h_moves, h_cost).net_value, 0.0))
+    return outcomes, hindsight
+
+
+#: Normal-equivalent width between P10 and P90: how ``count_curves`` reads a spread.
+_P10_P90_Z = 2.5631031310892007
+
+
+def oracle_problem(problem: TransferProblem, expected: dict[Key, np.ndarray]) -> TransferProblem:
+    """``problem`` with the world's expected window demand in place of the forecast, spread as the
+    world draws it (negative binomial per day, variance μ + μ²/r): the plan a perfect forecaster
+    of the mean would make with the same optimiser and rules."""
+    shape = DemandParameters().nb_shape
+    mean = np.zeros(problem.shape)
+    var = np.zeros(problem.shape)
+    loc_index = {loc.code: i for i, loc in enumerate(problem.locations)}
+    sku_index = {sku.code: j for j, sku in enumerate(problem.skus)}
+    for (loc, sku), daily in expected.items():
+        i, j = loc_index.get(loc), sku_index.get(sku)
+        if i is None or j is None:
+            continue
+        days = daily[: problem.window_days]
+        mean[i, j] = float(days.sum())
+        var[i, j] = float((days + days**2 / shape).sum())
+    spread = _P10_P90_Z * np.sqrt(var)
+    quantiles = np.stack([np.zeros_like(mean), mean, np.maximum(spread, mean)], axis=2)
+    return replace(
+        problem,
+        demand_levels=np.array([0.1, 0.5, 0.9]),
+        demand_quantiles=quantiles,
+        demand_mean=mean,
+        demand_kind="counts",
+    )

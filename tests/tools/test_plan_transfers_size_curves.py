@@ -1,0 +1,106 @@
+"""Size × store demand shared from the style's forecast by a pooled size curve."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+from sqlmodel import Session
+
+from tests.tools.plan_transfers_pool import NOW, build_pool, fake_forecast
+from tests.utils.factories import add_daily_sales
+from tools.context import ToolContext
+from tools.forecast_demand.models import ForecastInput, ForecastOutput
+from tools.plan_transfers.models import PlanTransfersInput
+from tools.plan_transfers.pool import build_problem, read_pool
+from tools.plan_transfers.size_curves import PRIOR_UNITS, pool_sizes, size_shares
+
+STYLES = np.array(["A", "A", "A", "B", "B"])
+
+
+def test_shares_of_a_style_sum_to_one_everywhere():
+    sold = np.array([[10, 0, 5, 1, 1], [0, 0, 0, 0, 0], [300, 100, 0, 7, 0]], dtype=float)
+    shares = size_shares(sold, STYLES)
+    for style in ("A", "B"):
+        np.testing.assert_allclose(shares[:, style == STYLES].sum(axis=1), 1.0)
+
+
+def test_a_store_without_history_gets_the_networks_curve_and_a_busy_one_keeps_its_own():
+    sold = np.array([[0, 0, 0, 0, 0], [900, 100, 0, 0, 0], [100, 300, 0, 0, 0]], dtype=float)
+    shares = size_shares(sold, STYLES)
+    network = (sold[:, :3].sum(axis=0) + 0.5) / (sold[:, :3].sum() + 1.5)
+    np.testing.assert_allclose(shares[0, :3], network)
+    # 1,000 units of its own against PRIOR_UNITS pseudo-units: its own mix, nearly.
+    assert shares[1, 0] == pytest.approx(0.9, abs=0.02)
+    assert shares[2, 1] > shares[2, 0]
+    assert PRIOR_UNITS < 1000
+
+
+def test_pooling_keeps_each_stores_style_total_and_feeds_only_carried_sizes():
+    mean = np.array([[0.9, 0.0, 0.1, 0.3, 0.3], [0.2, 0.2, 0.2, 0.0, 0.0]])
+    quantiles = np.stack([0.0 * mean, mean, 2.0 * mean], axis=2)
+    shares = np.array([[0.2, 0.3, 0.5, 0.5, 0.5], [0.5, 0.25, 0.25, 0.5, 0.5]])
+    pooled, q = pool_sizes(mean, quantiles, shares, STYLES)
+    for style in ("A", "B"):
+        cols = style == STYLES
+        np.testing.assert_allclose(pooled[:, cols].sum(axis=1), mean[:, cols].sum(axis=1))
+    assert pooled[0, 1] == 0.0, "a size the store does not carry gets no demand"
+    # Store 0, style A carries sizes 0 and 2 (shares 0.2 and 0.5): 1.0 shared 2:5.
+    assert pooled[0, 0] == pytest.approx(1.0 * 0.2 / 0.7)
+    assert pooled[0, 2] == pytest.approx(1.0 * 0.5 / 0.7)
+    # The forecast's relative spread is kept: P90 stays twice the mean.
+    np.testing.assert_allclose(q[:, :, 2], 2.0 * pooled)
+    assert np.all(np.diff(q, axis=2) >= 0)
+
+
+def _skewed_forecast(hot_size_index: int):
+    """A forecast that puts a style's whole window demand on one size at SHA-S02."""
+
+    def provider(ctx: ToolContext, request: ForecastInput) -> ForecastOutput:
+        out = fake_forecast({"SHA-S02": 1.0})(ctx, request)
+        for series in out.series:
+            hot = series.location == "SHA-S02" and series.sku.endswith(f"-{36 + hot_size_index}")
+            mean = 5.0 if hot else 0.01
+            series.total_mean = mean
+            series.total_quantiles = {"p10": 0.0, "p50": mean, "p90": 2 * mean}
+        return out
+
+    return provider
+
+
+def test_the_plan_reads_the_size_curve_from_sales_before_the_clock_only(engine):
+    build_pool(engine)
+    with Session(engine) as session:
+        # Before the clock, SHA-S02 sold size 38 only; after it (the future), only size 36.
+        size_38 = "RB001-BLK-38"
+        add_daily_sales(session, "SHA-S02", size_38, end=NOW.date(), days=60, units=2)
+        add_daily_sales(
+            session,
+            "SHA-S02",
+            "RB001-BLK-36",
+            end=NOW.date() + dt.timedelta(days=20),
+            days=19,
+            units=9,
+        )
+        session.commit()
+    ctx = ToolContext(engine=engine, now=NOW)
+    request = PlanTransfersInput(city="Shanghai", category="rain_boots", window_days=3)
+    pool = read_pool(ctx, request)
+    sold = pool.sold
+    dest = [loc.code for loc in pool.locations].index("SHA-S02")
+    skus = [sku.code for sku in pool.skus]
+    assert sold[dest, skus.index(size_38)] == 120
+    assert sold[dest, skus.index("RB001-BLK-36")] == 0, "sales after the clock were read"
+
+    problem, _ = build_problem(ctx, request, _skewed_forecast(hot_size_index=0))
+    raw, _ = build_problem(
+        ctx, request.model_copy(update={"pool_sizes": False}), _skewed_forecast(hot_size_index=0)
+    )
+    # The raw forecast says size 36; the store's own history says 38, and pooling follows it.
+    assert raw.demand_mean[dest, skus.index("RB001-BLK-36")] == pytest.approx(5.0)
+    assert (
+        problem.demand_mean[dest, skus.index(size_38)]
+        > problem.demand_mean[dest, skus.index("RB001-BLK-36")]
+    )
+    assert problem.demand_mean[dest].sum() == pytest.approx(raw.demand_mean[dest].sum())

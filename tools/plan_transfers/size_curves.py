@@ -1,0 +1,98 @@
+"""Size × store demand from the style's forecast and a pooled size curve.
+
+One size of one style in one store sells 0.1–0.5 units in a rain window; a forecaster fitted on
+series that sparse cannot tell a size that sells from one that happened to sell last month, and
+the plan then ships units to the wrong sizes (measured on the act worlds of the evals:
+``benchmarks/decisions.py --bound``). The style's total at a store is far better determined, and so
+is the style's size curve across the network. So each (location, style) keeps the forecast's
+total, and the total is shared over the sizes (and colours) it carries by the location's own
+sales mix, shrunk towards the network's mix with ``PRIOR_UNITS`` pseudo-units: a store that has
+sold hundreds of units of the style keeps its own curve, a store that sold three gets the
+network's.
+
+Only what is known at the clock is used: sales before today, and the forecast itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
+
+from inventory.models import DailySales
+
+#: Weight of the network's size curve at a location, in units of the style sold there.
+PRIOR_UNITS = 20.0
+#: Sales history the curves are read from (a year covers every season's size mix).
+CURVE_DAYS = 365
+#: Added to every SKU's network sales so a SKU nobody bought yet keeps a small share.
+NETWORK_PSEUDO_UNITS = 0.5
+
+
+def sales_by_position(
+    conn: Connection,
+    location_codes: Sequence[str],
+    sku_codes: Sequence[str],
+    today: dt.date,
+) -> np.ndarray:
+    """Units sold per (location, SKU) over the ``CURVE_DAYS`` before ``today``."""
+    shape = (len(location_codes), len(sku_codes))
+    if not location_codes or not sku_codes:
+        return np.zeros(shape)
+    rows = conn.execute(
+        select(DailySales.location_code, DailySales.sku_code, func.sum(DailySales.units))
+        .where(
+            DailySales.location_code.in_(location_codes),  # type: ignore[attr-defined]
+            DailySales.sku_code.in_(sku_codes),  # type: ignore[attr-defined]
+            DailySales.date < today,
+            DailySales.date >= today - dt.timedelta(days=CURVE_DAYS),
+        )
+        .group_by(DailySales.location_code, DailySales.sku_code)
+    ).all()
+    sold = np.zeros(shape)
+    if rows:
+        frame = pd.DataFrame(rows, columns=["location", "sku", "units"])
+        i = pd.Index(location_codes).get_indexer(frame["location"])
+        j = pd.Index(sku_codes).get_indexer(frame["sku"])
+        sold[i, j] = frame["units"].to_numpy(dtype=float)
+    return sold
+
+
+def size_shares(sold: np.ndarray, style_of: np.ndarray) -> np.ndarray:
+    """Each SKU's share of its style's demand at each location, shape (locations, skus); the
+    shares of one style sum to 1 at every location."""
+    shares = np.zeros_like(sold, dtype=float)
+    for style in np.unique(style_of):
+        cols = np.flatnonzero(style_of == style)
+        network = sold[:, cols].sum(axis=0) + NETWORK_PSEUDO_UNITS
+        network /= network.sum()
+        local = sold[:, cols]
+        shares[:, cols] = (local + PRIOR_UNITS * network[None, :]) / (
+            local.sum(axis=1, keepdims=True) + PRIOR_UNITS
+        )
+    return shares
+
+
+def pool_sizes(
+    mean: np.ndarray, quantiles: np.ndarray, shares: np.ndarray, style_of: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Window demand per (location, SKU) re-shared over the sizes each location carries.
+
+    A (location, style) keeps its forecast total; only SKUs the forecast covers there (mean > 0)
+    receive a share, renormalised over them. Each position's quantiles are scaled with its mean,
+    so the forecast's relative spread is kept.
+    """
+    pooled = np.zeros_like(mean, dtype=float)
+    carried = mean > 0
+    for style in np.unique(style_of):
+        cols = np.flatnonzero(style_of == style)
+        weight = np.where(carried[:, cols], shares[:, cols], 0.0)
+        norm = weight.sum(axis=1, keepdims=True)
+        total = mean[:, cols].sum(axis=1, keepdims=True)
+        pooled[:, cols] = np.divide(total * weight, norm, out=np.zeros_like(weight), where=norm > 0)
+    ratio = np.divide(pooled, mean, out=np.zeros_like(pooled), where=carried)
+    return pooled, quantiles * ratio[:, :, None]
