@@ -37,8 +37,10 @@ from inventory.config import Settings, get_settings
 from inventory.db import get_engine
 
 log = logging.getLogger(__name__)
-#: Requests served at once on threads (each may hold two pooled connections: see lifespan).
-REQUEST_THREADS = 12
+#: Requests served at once on threads. A decision holds up to three pooled connections at a
+#: moment (its request session, the resumed run's session, the run's lease heartbeat): 8 × 3
+#: stays below the pool's 30 with room for the worker and the outbox dispatcher.
+REQUEST_THREADS = 8
 
 DESCRIPTION = """
 Stockpilot's service API.
