@@ -37,9 +37,9 @@ from inventory.config import Settings, get_settings
 from inventory.db import get_engine
 
 log = logging.getLogger(__name__)
-#: Requests served at once on threads. A decision holds up to three pooled connections at a
-#: moment (its request session, the resumed run's session, the run's lease heartbeat): 8 × 3
-#: stays below the pool's 30 with room for the worker and the outbox dispatcher.
+#: Requests served at once on threads. A decision may hold up to four pooled connections at a
+#: moment while its run resumes; the PostgreSQL pool (``inventory.db``) is sized for 8 of them
+#: plus the worker, the outbox dispatcher and the expiry sweep.
 REQUEST_THREADS = 8
 
 DESCRIPTION = """

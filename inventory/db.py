@@ -60,7 +60,11 @@ def make_engine(url: str) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # 40 connections: the API's 8 request threads may each hold up to four at a moment while a
+    # decision resumes its run (request session, the run's nested session, the lease heartbeat,
+    # the checkpoint fence), plus the worker, the outbox dispatcher and the expiry sweep. A
+    # request that still finds none waits a minute (queued, not failed) before giving up.
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=30, pool_timeout=60)
 
 
 def get_engine(url: str | None = None) -> Engine:

@@ -89,9 +89,18 @@ def _collapse_large_defs(parameters: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: Arguments the chat's model is not shown: the API's cost caps (the tool's default applies;
+#: a model may still pass one, the input model validates it).
+_NOT_SHOWN = ("limit_series",)
+
+
 def _parameters(tool: ToolDefinition) -> dict[str, Any]:
     parameters = _collapse_large_defs(_trim(tool.parameters))
     parameters.pop("description", None)  # the model's docstring: the tool's description says it
+    properties = parameters.get("properties") or {}
+    for name in _NOT_SHOWN:
+        if name not in (parameters.get("required") or []):
+            properties.pop(name, None)
     return parameters
 
 
