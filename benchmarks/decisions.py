@@ -287,10 +287,14 @@ def bound_check(scenarios: list[Scenario], workdir: Path, draws: int) -> dict[st
             provider = reusing_provider(asked, forecast_demand(ctx, asked))
             shipped, _ = build_problem(ctx, request, provider)
             raw, _ = build_problem(ctx, request.model_copy(update={"pool_sizes": False}), provider)
+            pooled, _ = build_problem(
+                ctx, request.model_copy(update={"pool_sizes": True}), provider
+            )
             expected = expected_demand(scenario, days)
             problems = {
                 "shipped": shipped,
                 "size_store_forecast": raw,
+                "size_pooled": pooled,
                 "oracle_mean": oracle_problem(shipped, expected),
             }
             catalogue = read_catalogue(
@@ -330,7 +334,7 @@ def bound_check(scenarios: list[Scenario], workdir: Path, draws: int) -> dict[st
             world.dispose()
     out: dict[str, Any] = {"draws": draws, "scenarios": rows}
     act = [r for r in rows if r["role"] == "act"]
-    for name in ("shipped", "size_store_forecast", "oracle_mean"):
+    for name in ("shipped", "size_store_forecast", "size_pooled", "oracle_mean"):
         nets = [r[name]["mean_net"] for r in act]
         captures = [r[name]["capture_of_expected_hindsight"] or 0.0 for r in act]
         out[name] = {

@@ -85,7 +85,9 @@ def test_the_plan_reads_the_size_curve_from_sales_before_the_clock_only(engine):
         )
         session.commit()
     ctx = ToolContext(engine=engine, now=NOW)
-    request = PlanTransfersInput(city="Shanghai", category="rain_boots", window_days=3)
+    request = PlanTransfersInput(
+        city="Shanghai", category="rain_boots", window_days=3, pool_sizes=True
+    )
     pool = read_pool(ctx, request)
     sold = pool.sold
     dest = [loc.code for loc in pool.locations].index("SHA-S02")
