@@ -14,7 +14,7 @@ from fastapi import Depends
 from api.auth import Principal, Role
 from api.deps import require_role
 from api.errors import ApiError
-from inventory.reservations import ReservationError
+from inventory.refusals import PoolRefusal
 
 #: Availability: every role (viewers included) may read it.
 AvailabilityReaderDep = Annotated[Principal, Depends(require_role(*Role))]
@@ -51,5 +51,5 @@ def channel_scope(principal: Principal) -> str | None:
     return principal.channel
 
 
-def as_api_error(error: ReservationError) -> ApiError:
+def as_api_error(error: PoolRefusal) -> ApiError:
     return ApiError(_STATUS[error.kind], error.message, field=error.field)

@@ -36,20 +36,15 @@ from inventory.models import (
     Sku,
     StockPosition,
 )
+from inventory.refusals import PoolRefusal
 from inventory.reservations import ReservationError, ReservationRequest
 
 #: How often a placement re-plans after a concurrent order took the units it counted on.
 REPLANS = 4
 
 
-class OrderError(ValueError):
-    """A request the pool refuses; ``kind`` says which HTTP answer it deserves."""
-
-    def __init__(self, kind: str, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.kind = kind  # not_found | forbidden | conflict | refused
-        self.message = message
-        self.field = field
+class OrderError(PoolRefusal):
+    """The pool refused an online order (``kind``: which HTTP answer it deserves)."""
 
 
 @dataclass(frozen=True)

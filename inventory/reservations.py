@@ -29,19 +29,14 @@ from inventory.clock import as_utc
 from inventory.db import begin_write
 from inventory.models import ChannelReservation, ReservationStatus, Sku
 from inventory.movements import MovementRefused
+from inventory.refusals import PoolRefusal
 
 _RESERVATION = ChannelReservation.__table__.c  # type: ignore[attr-defined]
 log = logging.getLogger(__name__)
 
 
-class ReservationError(ValueError):
-    """A request the pool refuses; ``kind`` says which HTTP answer it deserves."""
-
-    def __init__(self, kind: str, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.kind = kind  # not_found | forbidden | conflict | refused
-        self.message = message
-        self.field = field
+class ReservationError(PoolRefusal):
+    """The pool refused a reservation (``kind``: which HTTP answer it deserves)."""
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 
 from api.auth import Principal, Role
-from api.channel_access import acting_channel, channel_scope
+from api.channel_access import acting_channel, as_api_error, channel_scope
 from api.deps import AppStateDep, SessionDep, require_role
 from api.errors import ERROR_RESPONSES, ApiError
 from api.schemas.common import Page, Paging
@@ -33,12 +33,6 @@ router = APIRouter(prefix="/orders", tags=["channels"], responses=ERROR_RESPONSE
 OrderCallerDep = Annotated[Principal, Depends(require_role(Role.CHANNEL, Role.OPS))]
 #: Reading: every role; a channel key reads its own channel's orders only.
 OrderReaderDep = Annotated[Principal, Depends(require_role(*Role))]
-
-_STATUS = {"not_found": 404, "forbidden": 403, "conflict": 409, "refused": 409}
-
-
-def _api_error(error: OrderError) -> ApiError:
-    return ApiError(_STATUS[error.kind], error.message, field=error.field)
 
 
 def _view(session: SessionDep, row: OnlineOrder) -> OrderView:
@@ -104,7 +98,7 @@ def create_order(
         session.commit()
     except OrderError as error:
         session.rollback()
-        raise _api_error(error) from error
+        raise as_api_error(error) from error
     if not created:
         response.status_code = 200
     return view
@@ -127,7 +121,7 @@ def get_order(order_id: str, session: SessionDep, principal: OrderReaderDep) -> 
     try:
         row = online_orders.get(session, order_id, channel=channel_scope(principal))
     except OrderError as error:
-        raise _api_error(error) from error
+        raise as_api_error(error) from error
     return _view(session, row)
 
 
@@ -151,5 +145,5 @@ def cancel_order(
         session.commit()
     except OrderError as error:
         session.rollback()
-        raise _api_error(error) from error
+        raise as_api_error(error) from error
     return view
