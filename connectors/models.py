@@ -51,6 +51,25 @@ class OmsOnlineOrder(_Message):
     placed_at: datetime
 
 
+class OmsShipment(_Message):
+    """One parcel of a routed online order: the node that picks, packs and ships which lines.
+
+    Sent once per parcel through the outbox (its idempotency key is the parcel's), so the
+    OMS/WMS hears of every routed shipment exactly once as far as it can tell.
+    """
+
+    shipment_ref: str = Field(min_length=1, description="Our parcel reference (order/node).")
+    order_id: str = Field(min_length=1, description="Our order id (ord-…).")
+    channel: str = Field(min_length=1)
+    channel_order_id: str = Field(min_length=1)
+    oms_ref: str | None = Field(default=None, description="The OMS's reference of the order.")
+    node: str = Field(min_length=1, description="The fulfilling location (DC, pool or store).")
+    node_kind: str = Field(min_length=1)
+    destination_city: str = Field(min_length=1)
+    lines: list[WmsLine] = Field(min_length=1)
+    promised_by: datetime
+
+
 class PriceChange(_Message):
     """A markdown to apply in the pricing system."""
 

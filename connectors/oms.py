@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from connectors.client import SystemClient
-from connectors.models import Ack, OmsOnlineOrder, OmsReservation, ReceivedRecord
+from connectors.models import Ack, OmsOnlineOrder, OmsReservation, OmsShipment, ReceivedRecord
 
 
 class OmsClient(SystemClient):
@@ -21,3 +21,10 @@ class OmsClient(SystemClient):
 
     def list_online_orders(self) -> list[ReceivedRecord]:
         return self._get("/oms/online-orders", list[ReceivedRecord])
+
+    def create_shipment(self, shipment: OmsShipment, *, idempotency_key: str) -> Ack:
+        """A routed parcel for the node to pick, pack and ship (sent through the outbox)."""
+        return self._post("/oms/shipments", shipment, idempotency_key=idempotency_key)
+
+    def list_shipments(self) -> list[ReceivedRecord]:
+        return self._get("/oms/shipments", list[ReceivedRecord])

@@ -7,7 +7,12 @@ Peers (each on its own copy of the same world, fed the very same orders):
 * ``regional_dc`` — always ship from the destination region's DC (the baseline).
 
 The demo world's DCs do not sell online; the replay lets them (every peer), since the baseline
-ships from them. Each order goes to the simulated OMS first (its reference keys the parcels),
+ships from them. The demo world has a DC at the centre of every city, so the "regional" DC is
+always a same-city parcel and ship-from-store can hardly save freight; ``REGIONAL_DCS`` is the
+network most apparel brands run instead (a few hub DCs, each serving several cities), which
+``prepare_world(network="regional")`` makes of the same world: the other DCs' stock is moved to
+the hub serving their city and their cities join the hub's region, so the DC-only peer ships
+from the hub. Each order goes to the simulated OMS first (its reference keys the parcels),
 then through ``inventory.online_orders.place`` exactly as ``POST /v1/orders`` does. An order
 no node can ship is a lost online sale.
 
@@ -25,6 +30,7 @@ import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -38,6 +44,7 @@ from inventory.db import make_engine, session_scope
 from inventory.demo_world.template import copy_world
 from inventory.models import (
     ChannelEntitlement,
+    City,
     FutureDemand,
     Location,
     OnlineOrder,
@@ -89,19 +96,80 @@ class PeerResult:
     placements_per_s: float
 
 
-def prepare_world(template: Path, directory: Path, name: str) -> Engine:
-    """A private copy of ``template`` at head, its DCs allowed to ship online orders."""
+#: Hub city → the cities its DC serves (North from Beijing, East from Shanghai, South and
+#: Southwest from Guangzhou): three DCs for the demo world's five cities.
+REGIONAL_DCS: dict[str, tuple[str, ...]] = {
+    "Beijing": ("Beijing", "Shenyang"),
+    "Shanghai": ("Shanghai",),
+    "Guangzhou": ("Guangzhou", "Chengdu"),
+}
+Network = Literal["city", "regional"]
+
+
+def prepare_world(
+    template: Path, directory: Path, name: str, *, network: Network = "city"
+) -> Engine:
+    """A private copy of ``template`` at head, its DCs allowed to ship online orders
+    (``network="regional"``: only the hub DCs of ``REGIONAL_DCS``, holding the others' stock)."""
     path = copy_world(template, directory / f"{name}.sqlite")
     engine = make_engine(f"sqlite:///{path}")
     schema.upgrade(engine)
-    dcs = sa.select(Location.code).where(Location.kind == "dc")
     with session_scope(engine) as session:
+        if network == "regional":
+            _regional_network(session)
+        dcs = sa.select(Location.code).where(Location.kind == "dc")
         session.execute(
             sa.update(ChannelEntitlement)
             .where(ChannelEntitlement.channel == CHANNEL, ChannelEntitlement.location_code.in_(dcs))  # type: ignore[attr-defined]
             .values(allowed=True)
         )
     return engine
+
+
+def _regional_network(session: Session) -> None:
+    """Fold each non-hub DC into the hub serving its city: its stock and its cities' region
+    (the emptied DC stays, with nothing to ship).
+
+    The world is fresh (no holds, nothing in transit), so moving on-hand rows is the whole
+    move; it is done here, before the replay, not through the stock writer (no business event).
+    """
+    dcs = {
+        city: (code, region)
+        for code, city, region in session.execute(
+            sa.select(Location.code, Location.city, Location.region).where(Location.kind == "dc")
+        )
+    }
+    for hub_city, served in REGIONAL_DCS.items():
+        hub, region = dcs[hub_city]
+        for city in served:
+            session.execute(sa.update(City).where(City.code == city).values(region=region))
+            session.execute(sa.update(Location).where(Location.city == city).values(region=region))
+            old, _ = dcs[city]
+            if old == hub:
+                continue
+            moved = dict(
+                session.execute(
+                    sa.select(StockPosition.sku_code, StockPosition.on_hand).where(
+                        StockPosition.location_code == old, StockPosition.on_hand > 0
+                    )
+                ).all()
+            )
+            for sku, units in moved.items():
+                position = session.exec(
+                    select(StockPosition).where(
+                        StockPosition.location_code == hub, StockPosition.sku_code == sku
+                    )
+                ).first()
+                if position is None:
+                    position = StockPosition(location_code=hub, sku_code=sku)
+                position.on_hand += units
+                session.add(position)
+            session.execute(
+                sa.update(StockPosition)
+                .where(StockPosition.location_code == old)
+                .values(on_hand=0, reserved=0)
+            )
+    session.flush()
 
 
 def _store_snapshot(engine: Engine, day: dt.date) -> tuple[dict, dict]:

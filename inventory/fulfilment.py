@@ -19,6 +19,7 @@ What the rows mean, for the learning in ``inventory.fulfilment_stats``:
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -27,11 +28,21 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from inventory import online_fulfilment
 from inventory.clock import as_utc
 from inventory.db import begin_write
-from inventory.models import FulfilmentEvent, FulfilmentOutcome, Location
+from inventory.models import (
+    FulfilmentEvent,
+    FulfilmentOutcome,
+    Location,
+    OnlineOrder,
+    OnlineOrderLine,
+)
 from inventory.models.fulfilment import ORDER_LINE
+from inventory.reservations import ReservationError
 from inventory.upsert import dialect_insert
+
+logger = logging.getLogger(__name__)
 
 _OUTCOME = FulfilmentOutcome.__table__.c  # type: ignore[attr-defined]
 _CODE = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$"
@@ -169,6 +180,8 @@ def record_event(
             session.add(row)
             session.flush()
             _apply(session, event, as_utc(now))
+            if event.order_kind == "online":
+                _book_online(session, sender, event, as_utc(now))
     except IntegrityError:
         # The same event arrived concurrently (PostgreSQL) and committed first.
         if (first := _existing(session, sender, event.event_id)) is None:
@@ -272,6 +285,43 @@ def _apply(session: Session, event: _Event, now: dt.datetime) -> None:
     elif isinstance(event, Cancelled):
         order.cancelled_at = event.occurred_at
     session.flush()
+
+
+def _book_online(
+    session: Session, sender: str, event: Shipped | Delivered | Cost | Cancelled, now: dt.datetime
+) -> None:
+    """Settle the parcel's holds through the stock writer (``inventory.online_fulfilment``);
+    an event about an order this pool did not route books nothing."""
+    order, lines = online_fulfilment.parcel_lines(
+        session, client_ref=event.client_ref, order_ref=event.order_ref, node=event.origin
+    )
+    if order is None or not lines:
+        return
+    actor = f"{online_fulfilment.ACTOR_PREFIX}:{sender}"
+    try:
+        _settle(session, event, order, lines, actor, now)
+    except ReservationError as error:
+        # The stock writer refused (the position changed behind the pool's back): the event
+        # is kept, the holds stay as they are for ops to see.
+        logger.error("online order %s: event %s not booked: %s", order.id, event.event_id, error)
+
+
+def _settle(
+    session: Session,
+    event: Shipped | Delivered | Cost | Cancelled,
+    order: OnlineOrder,
+    lines: list[OnlineOrderLine],
+    actor: str,
+    now: dt.datetime,
+) -> None:
+    if isinstance(event, Shipped):
+        shipped = {item.line: item.qty_shipped for item in event.lines}
+        shipped |= {item.sku: item.qty_shipped for item in event.lines if item.sku not in shipped}
+        online_fulfilment.on_shipped(session, lines, shipped, actor=actor, now=now)
+    elif isinstance(event, Delivered):
+        online_fulfilment.on_delivered(session, lines, actor=actor, now=now)
+    elif isinstance(event, Cancelled):
+        online_fulfilment.on_cancelled(session, order, lines, actor=actor, now=now)
 
 
 def outcomes_query(

@@ -24,11 +24,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from agents.executor import outbox
+from connectors.models import OmsShipment, WmsLine
 from inventory import movements, reservations
 from inventory.clock import as_utc
 from inventory.db import begin_write
 from inventory.models import (
     ChannelReservation,
+    OnlineNodeLoad,
     OnlineOrder,
     OnlineOrderLine,
     OnlineOrderStatus,
@@ -38,6 +41,9 @@ from inventory.models import (
 )
 from inventory.refusals import PoolRefusal
 from inventory.reservations import ReservationError, ReservationRequest
+from inventory.upsert import dialect_insert
+
+_LOAD = OnlineNodeLoad.__table__.c  # type: ignore[attr-defined]
 
 #: How often a placement re-plans after a concurrent order took the units it counted on.
 REPLANS = 4
@@ -94,6 +100,9 @@ class Routing:
     delivery_cost: float = 0.0
     eta: dt.datetime | None = None
     decision: dict = field(default_factory=dict)
+    #: Node → the most orders it may ship (part of) today, this one included (stores: their
+    #: capacity and share cap); checked and counted atomically when the order is written.
+    slots: dict[str, int] = field(default_factory=dict)
 
 
 #: (session, (node, SKU) pairs to leave out) → a routing decision made on that session.
@@ -165,7 +174,7 @@ def place(
                 )
             return row, True
         except _Refused as refused:
-            exclude.add(refused.pair)
+            exclude.update(refused.pairs)
             last_refusal = refused.message
         except IntegrityError:
             # A concurrent post of the same order id (PostgreSQL) committed first.
@@ -199,10 +208,38 @@ def _lock_styles(session: Session, skus: Sequence[str]) -> None:
 
 
 class _Refused(Exception):
-    def __init__(self, pair: tuple[str, str], message: str) -> None:
+    def __init__(self, pairs: Sequence[tuple[str, str]], message: str) -> None:
         super().__init__(message)
-        self.pair = pair
+        self.pairs = tuple(pairs)
         self.message = message
+
+
+def _take_slot(session: Session, day: dt.date, node: str, allowed: int) -> bool:
+    """Count one more order for ``node`` on ``day`` unless it has ``allowed`` already.
+
+    The guarded UPDATE locks the counter row, so the check and the increment are one step on
+    both databases (a concurrent order waits, then sees the new count).
+    """
+    session.execute(
+        dialect_insert(session, OnlineNodeLoad.__table__)  # type: ignore[arg-type]
+        .values(day=day, node_code=node, orders=0)
+        .on_conflict_do_nothing(index_elements=["day", "node_code"])
+    )
+    taken = session.execute(
+        sa.update(OnlineNodeLoad.__table__)  # type: ignore[arg-type]
+        .where(_LOAD.day == day, _LOAD.node_code == node, _LOAD.orders < allowed)
+        .values(orders=_LOAD.orders + 1)
+    )
+    return taken.rowcount == 1  # type: ignore[attr-defined]
+
+
+def give_slots(session: Session, day: dt.date, nodes: Sequence[str]) -> None:
+    """A cancelled order's slots go back (only nodes that were counted have a row)."""
+    session.execute(
+        sa.update(OnlineNodeLoad.__table__)  # type: ignore[arg-type]
+        .where(_LOAD.day == day, _LOAD.node_code.in_(sorted(set(nodes))), _LOAD.orders > 0)
+        .values(orders=_LOAD.orders - 1)
+    )
 
 
 def _write(
@@ -241,6 +278,12 @@ def _write(
     session.add(row)
     session.flush()  # a concurrent same-id order waits (or fails) here, before any stock moves
     parts = sorted(routing.parts, key=lambda p: (p.node, p.sku, p.line_no))
+    for node in sorted({p.node for p in parts} & set(routing.slots)):
+        if not _take_slot(session, day, node, routing.slots[node]):
+            raise _Refused(
+                [(p.node, p.sku) for p in parts if p.node == node],
+                f"{node} reached its orders for today ({routing.slots[node]}) meanwhile",
+            )
     movements.lock_positions(session, [(p.node, p.sku) for p in parts])
     reference = spec.oms_ref or order_id
     for part in parts:
@@ -257,7 +300,7 @@ def _write(
         except ReservationError as error:
             if error.kind != "refused":
                 raise
-            raise _Refused((part.node, part.sku), error.message) from error
+            raise _Refused([(part.node, part.sku)], error.message) from error
         session.add(
             OnlineOrderLine(
                 order_id=order_id,
@@ -271,7 +314,59 @@ def _write(
             )
         )
     session.flush()
+    _enqueue_shipments(session, spec, row, parts, reference, routing, now=now)
     return row
+
+
+#: The outbox row of a routed parcel (``agents.executor.dispatcher`` sends it to the OMS).
+SHIPMENT_TARGET, SHIPMENT_ACTION = "oms", "ship"
+
+
+def shipment_key(order_id: str, node: str) -> str:
+    """The parcel's outbox idempotency key: one row per routed shipment, whatever retries."""
+    return f"online-shipment:{order_id}:{node}"
+
+
+def _enqueue_shipments(
+    session: Session,
+    spec: OrderSpec,
+    row: OnlineOrder,
+    parts: Sequence[RoutedPart],
+    reference: str,
+    routing: Routing,
+    *,
+    now: dt.datetime,
+) -> None:
+    """One outbox row per parcel, in the placing transaction: the OMS hears of a routed
+    shipment if and only if the order committed (a re-plan's savepoint takes its rows along)."""
+    kinds = {
+        parcel["node"]: parcel.get("node_kind", "")
+        for parcel in (routing.decision.get("chosen") or {}).get("parcels", [])
+    }
+    by_node: dict[str, list[RoutedPart]] = {}
+    for part in parts:
+        by_node.setdefault(part.node, []).append(part)
+    for node, node_parts in sorted(by_node.items()):
+        outbox.enqueue(
+            session,
+            target=SHIPMENT_TARGET,
+            action=SHIPMENT_ACTION,
+            subject_id=row.id,
+            payload=OmsShipment(
+                shipment_ref=f"{reference}/{node}",
+                order_id=row.id,
+                channel=spec.channel,
+                channel_order_id=spec.channel_order_id,
+                oms_ref=spec.oms_ref,
+                node=node,
+                node_kind=kinds.get(node) or "unknown",
+                destination_city=routing.destination_city,
+                lines=[WmsLine(sku=p.sku, qty=p.qty) for p in node_parts],
+                promised_by=as_utc(spec.promised_by),
+            ),
+            idempotency_key=shipment_key(row.id, node),
+            at=now,
+        )
 
 
 def lines_of(session: Session, order_id: str) -> list[OnlineOrderLine]:
@@ -315,7 +410,8 @@ def cancel(
     row = get(session, order_id, channel=channel)
     if row.status == OnlineOrderStatus.CANCELLED:
         return row
-    held = [line.reservation_id for line in lines_of(session, order_id)]
+    order_lines = lines_of(session, order_id)
+    held = [line.reservation_id for line in order_lines]
     statuses = {
         rid: session.get(ChannelReservation, rid, populate_existing=True).status  # type: ignore[union-attr]
         for rid in held
@@ -332,6 +428,12 @@ def cancel(
     row.status = OnlineOrderStatus.CANCELLED
     row.updated_at = as_utc(now)
     session.add(row)
+    give_slots(session, row.routing_day, [line.node_code for line in order_lines])
+    # Parcels the dispatcher has not tried yet are withdrawn (one the OMS already holds needs
+    # its own cancellation there).
+    outbox.cancel_unsent(
+        session, subject_id=order_id, target=SHIPMENT_TARGET, action=SHIPMENT_ACTION, now=now
+    )
     session.flush()
     return row
 

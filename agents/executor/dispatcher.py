@@ -32,7 +32,7 @@ from agents.executor.timing import as_utc, utcnow
 from agents.executor.transactions import atomic_step
 from connectors.base import ConnectorSet
 from connectors.errors import ConnectorRejected, ConnectorUnavailable
-from connectors.models import Ack, Notification, PriceChange, WmsTransferOrder
+from connectors.models import Ack, Notification, OmsShipment, PriceChange, WmsTransferOrder
 from inventory.config import Settings
 from inventory.db import retrying, session_scope
 from inventory.models import OutboxMessage
@@ -122,10 +122,16 @@ def _send_notification(connectors: ConnectorSet, payload: dict, key: str) -> Ack
     return connectors.notify.send(Notification.model_validate(payload), idempotency_key=key)
 
 
+def _send_shipment(connectors: ConnectorSet, payload: dict, key: str) -> Ack:
+    return connectors.oms.create_shipment(OmsShipment.model_validate(payload), idempotency_key=key)
+
+
 ROUTES: dict[tuple[str, str], _Route] = {
     (orders.WMS_TARGET, orders.WMS_ACTION): _Route(_send_transfer, _transfer_sent),
     (promos.PRICING_TARGET, promos.PRICING_ACTION): _Route(_send_price_change, _price_change_sent),
     ("notify", "send"): _Route(_send_notification, None),
+    # A routed online parcel (inventory.online_orders): the OMS's reference stays on the row.
+    ("oms", "ship"): _Route(_send_shipment, None),
 }
 
 

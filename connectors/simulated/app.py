@@ -22,6 +22,7 @@ from connectors.models import (
     Notification,
     OmsOnlineOrder,
     OmsReservation,
+    OmsShipment,
     PriceChange,
     ReceivedRecord,
     SystemName,
@@ -108,7 +109,20 @@ def create_app(state: SimulatedState | None = None) -> FastAPI:
 
     @oms.get("/online-orders", response_model=list[ReceivedRecord])
     async def list_online_orders() -> list[ReceivedRecord]:
-        return [r for r in state.received("oms") if "destination_city" in r.payload]
+        return [
+            r
+            for r in state.received("oms")
+            if "destination_city" in r.payload and "shipment_ref" not in r.payload
+        ]
+
+    @oms.post("/shipments", response_model=Ack)
+    async def create_shipment(body: OmsShipment, key: IdempotencyKey) -> Ack | JSONResponse:
+        """A routed parcel of an online order (Stockpilot's outbox sends one per parcel)."""
+        return await _accept(state, "oms", key, body)
+
+    @oms.get("/shipments", response_model=list[ReceivedRecord])
+    async def list_shipments() -> list[ReceivedRecord]:
+        return [r for r in state.received("oms") if "shipment_ref" in r.payload]
 
     pricing = APIRouter(prefix="/pricing", tags=["pricing"])
 

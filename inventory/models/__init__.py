@@ -27,7 +27,12 @@ from inventory.models.jobs import JobRecord
 from inventory.models.locations import ChannelEntitlement, Lane, Location
 from inventory.models.meta import WorldMeta
 from inventory.models.network import Category, City, Region
-from inventory.models.online_orders import OnlineOrder, OnlineOrderLine, OnlineOrderStatus
+from inventory.models.online_orders import (
+    OnlineNodeLoad,
+    OnlineOrder,
+    OnlineOrderLine,
+    OnlineOrderStatus,
+)
 from inventory.models.orders import TransferLine, TransferOrder
 from inventory.models.reservations import ChannelReservation, ReservationStatus
 from inventory.models.stock import StockMovement, StockPosition
@@ -54,6 +59,7 @@ __all__ = [
     "Location",
     "LocationKind",
     "MovementKind",
+    "OnlineNodeLoad",
     "OnlineOrder",
     "OnlineOrderLine",
     "OnlineOrderStatus",

@@ -65,3 +65,20 @@ class OnlineOrderLine(SQLModel, table=True):
     )
     reservation_id: str = Field(foreign_key="channel_reservation.id")
     lead_time_hours: float
+
+
+class OnlineNodeLoad(SQLModel, table=True):
+    """Orders a node ships (part of) on one local day: the counter store capacity and the daily
+    share cap are checked against.
+
+    ``inventory.online_orders`` raises it with a guarded UPDATE in the placing transaction
+    (``orders < allowed``), so the row lock makes the check and the increment one step: two
+    concurrent orders can never both take a store's last slot (counting committed orders could,
+    on PostgreSQL). A cancelled order gives its slots back.
+    """
+
+    __tablename__ = "online_node_load"
+
+    day: date = Field(primary_key=True)
+    node_code: str = Field(primary_key=True, max_length=64)
+    orders: int = Field(default=0, ge=0)

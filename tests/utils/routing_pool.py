@@ -1,7 +1,8 @@
 """A small two-city network for routing tests: DCs, stores, the online pool, lanes, entitlements.
 
-Shanghai: DC-SHA (20 units a size), SHA-A1 (an A-store that ships online, 10 a size and no
-sales: overstock), SHA-A2 (ships online, one unit a size: all of it protected), SHA-OUT (outlet,
+East: DC-SHA, the region's DC, sits in Suzhou (as many brands' East DCs do; 20 units a size):
+a Shanghai parcel from it is a line-haul parcel from another city. Shanghai: SHA-A1 (an A-store
+that ships online, 10 a size and no sales: overstock), SHA-A2 (ships online, one unit a size: all of it protected), SHA-OUT (outlet,
 never online), ONLINE (the online pool, shipping from DC-SHA, empty). Beijing: DC-BEI (20) and
 BEI-B1 (a B-store that does not ship online).
 """
@@ -22,7 +23,7 @@ STYLE = "RB001"
 SKU = "RB001-BLK-38"
 #: code → (kind, city, lat, lon, tier, ship_from_store, online entitled, on_hand a size, safety)
 NODES = {
-    "DC-SHA": ("dc", "Shanghai", 31.30, 121.30, "A", False, True, 20, 2),
+    "DC-SHA": ("dc", "Suzhou", 31.30, 120.62, "A", False, True, 20, 2),
     "SHA-A1": ("store", "Shanghai", 31.22, 121.45, "A", True, True, 10, 0),
     "SHA-A2": ("store", "Shanghai", 31.10, 121.60, "A", True, True, 1, 0),
     "SHA-OUT": ("store", "Shanghai", 31.15, 121.35, "outlet", False, False, 30, 0),

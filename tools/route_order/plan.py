@@ -18,6 +18,12 @@ from tools.route_order.models import Parcel, ParcelLine, RoutingOption, ScorePar
 from tools.route_order.pool import Candidate, SkuFacts
 from tools.route_order.settings import RoutingSettings
 
+#: Ties (equal scores) go to DCs, then the online pool, then stores: a store's shelf serves
+#: walk-in customers too, so it ships only when it is worth something.
+KIND_RANK = {"dc": 0, "online": 1, "store": 2}
+#: Stock sitting at these kinds is there to be shipped: no stock-health credit or charge.
+NEUTRAL_KINDS = frozenset({"dc", "online"})
+
 
 @dataclass(frozen=True)
 class Line:
@@ -45,8 +51,9 @@ class Scorer:
         return late_h * self.settings.late_penalty_per_hour
 
     def health_per_unit(self, cand: Candidate, sku: str) -> float:
-        """Negative (a credit) for stock above the target cover, positive below it; DCs 0."""
-        if cand.node.kind == "dc":
+        """Negative (a credit) for stock above the target cover, positive below it; DCs and the
+        online pool 0 (the pool was charged as a lean store before, pushing orders off it)."""
+        if cand.node.kind in NEUTRAL_KINDS:
             return 0.0
         health = self.settings.stock_health
         rate = cand.rate.get(sku, 0.0)
@@ -56,8 +63,13 @@ class Scorer:
         excess = max(-1.0, min(1.0, excess))
         return -health.value_share * self.skus[sku].price * excess
 
+    def capped(self, health: float) -> float:
+        """A parcel's stock health within ± ``stock_health.max_per_parcel``."""
+        cap = self.settings.stock_health.max_per_parcel
+        return max(-cap, min(cap, health))
+
     def marginal_unit(self, cand: Candidate, sku: str) -> float:
-        return cand.figures.cost_per_unit + self.health_per_unit(cand, sku)
+        return cand.figures.cost_per_unit + self.capped(self.health_per_unit(cand, sku))
 
     def parcel(self, cand: Candidate, lines: Sequence[Line]) -> tuple[Parcel, float, float]:
         """The parcel, its late penalty and its stock-health score."""
@@ -65,7 +77,7 @@ class Scorer:
         lead = self.lead_hours(cand)
         eta = self.now + dt.timedelta(hours=lead)
         cost = self.fixed_cost(cand) + cand.figures.cost_per_unit * units
-        health = sum(self.health_per_unit(cand, line.sku) * line.qty for line in lines)
+        health = self.capped(sum(self.health_per_unit(cand, x.sku) * x.qty for x in lines))
         parcel = Parcel(
             node=cand.node.code,
             node_kind=cand.node.kind,  # type: ignore[arg-type]
@@ -128,7 +140,7 @@ def split_option(
     for line in sorted(lines, key=lambda x: (-x.qty, x.line_no)):
         remaining = line.qty
         while remaining > 0:
-            best: tuple[float, str] | None = None
+            best: tuple[float, int, str] | None = None
             for cand in candidates:
                 code = cand.node.code
                 if left[code].get(line.sku, 0) <= 0:
@@ -138,15 +150,16 @@ def split_option(
                     score += scorer.fixed_cost(cand) + scorer.late_penalty(cand)
                     score += scorer.settings.split_penalty if allocation else 0.0
                 per_unit = score / min(remaining, left[code][line.sku])
-                if best is None or (per_unit, code) < best:
-                    best = (per_unit, code)
+                key = (round(per_unit, 6), KIND_RANK.get(cand.node.kind, 3), code)
+                if best is None or key < best:
+                    best = key
             if best is None:
                 have = sum(c.giveable.get(line.sku, 0) for c in candidates)
                 return None, (
                     f"line {line.line_no}: {line.qty} × {line.sku} asked, "
                     f"{have} available to ship at the eligible nodes"
                 )
-            code = best[1]
+            code = best[2]
             take = min(remaining, left[code][line.sku])
             left[code][line.sku] -= take
             allocation.setdefault(code, []).append(Line(line.line_no, line.sku, take))
@@ -157,11 +170,18 @@ def split_option(
 def rank_options(
     scorer: Scorer, lines: Sequence[Line], candidates: Sequence[Candidate]
 ) -> tuple[list[RoutingOption], str | None]:
-    """Every option, best first (ties by node codes), and why none when there is none."""
+    """Every option, best first (ties: DCs before the online pool before stores, fewer parcels,
+    then node codes; before, codes alone let ``BEI-S01`` win a tie against ``DC-BEI``), and why
+    none when there is none."""
     options = whole_order_options(scorer, lines, candidates)
     split, why = split_option(scorer, lines, candidates)
     seen = {tuple(o.nodes) for o in options}
     if split is not None and (len(split.nodes) > 1 or tuple(split.nodes) not in seen):
         options.append(split)
-    options.sort(key=lambda o: (o.parts.total, o.nodes))
+    options.sort(key=_rank_key)
     return options, (None if options else why)
+
+
+def _rank_key(option: RoutingOption) -> tuple[float, int, int, list[str]]:
+    kinds = max(KIND_RANK.get(p.node_kind, 3) for p in option.parcels)
+    return (round(option.parts.total, 2), kinds, len(option.parcels), option.nodes)

@@ -293,6 +293,14 @@ def _protected(
     return giveable
 
 
+def store_allowance(code: str, total_today: int, settings: RoutingSettings) -> int:
+    """The most orders ``code`` may ship today with this one: its capacity and its share of
+    the day's orders (``total_today`` already routed, this one included), whichever is lower."""
+    limits = settings.stores
+    share = max(limits.share_floor_orders, math.floor(limits.max_share_per_day * (total_today + 1)))
+    return min(limits.capacity(code), share)
+
+
 def _store_limit(code: str, load: int, total_today: int, settings: RoutingSettings) -> str | None:
     """Why a store may take no more orders today (capacity, share cap), or None."""
     limits = settings.stores

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 from sqlmodel import Session
 
 from inventory.online_orders import RoutedPart, Router, Routing
 from tools.route_order.models import RouteOrderInput, RouteOrderOutput
+from tools.route_order.pool import local_day, orders_today, store_allowance
 from tools.route_order.settings import RoutingSettings
 from tools.route_order.tool import plan_route
 
@@ -47,6 +49,17 @@ def order_router(request: RouteOrderInput, settings: RoutingSettings, now: dt.da
     """Decide on the placing transaction's own session, so the read and the holds agree."""
 
     def route(session: Session, exclude: frozenset[tuple[str, str]]) -> Routing:
-        return as_routing(plan_route(session, request, settings, now, exclude=exclude))
+        decision = plan_route(session, request, settings, now, exclude=exclude)
+        routing = as_routing(decision)
+        stores = sorted(
+            {p.node for p in decision.chosen.parcels if p.node_kind == "store"}
+            if decision.chosen is not None
+            else set()
+        )
+        if not stores:
+            return routing
+        # The write checks and counts these atomically (the read above may race on PostgreSQL).
+        total, _ = orders_today(session, local_day(now, settings))
+        return replace(routing, slots={s: store_allowance(s, total, settings) for s in stores})
 
     return route

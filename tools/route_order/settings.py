@@ -36,6 +36,12 @@ class StockHealth(_Strict):
     sales_days: int = Field(default=28, ge=1, le=365)
     target_cover_days: float = Field(default=30.0, gt=0)
     value_share: float = Field(default=0.05, ge=0, le=1)
+    #: The most a parcel's stock health may move the score, either way (CNY). Stock health is
+    #: a preference, not money spent: uncapped, a slow seller's credit (5 % of a ¥600 price is
+    #: ¥30 a unit) bought ¥3-4 dearer parcels on a third of the orders, and even parcels from a
+    #: store in another city. Capped below a store's pick/pack premium, it picks among nodes
+    #: that cost about the same and never outbids a clearly cheaper or faster one.
+    max_per_parcel: float = Field(default=2.0, ge=0)
 
 
 class Protection(_Strict):
