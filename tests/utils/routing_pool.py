@@ -3,8 +3,8 @@
 East: DC-SHA, the region's DC, sits in Suzhou (as many brands' East DCs do; 20 units a size):
 a Shanghai parcel from it is a line-haul parcel from another city. Shanghai: SHA-A1 (an A-store
 that ships online, 10 a size and no sales: overstock), SHA-A2 (ships online, one unit a size:
-all of it protected), SHA-OUT (outlet, never online), ONLINE (the online pool, shipping from DC-SHA, empty). Beijing: DC-BEI (20) and
-BEI-B1 (a B-store that does not ship online).
+all of it protected), SHA-OUT (outlet, never online), ONLINE (the online pool, shipping from
+DC-SHA, empty). Beijing: DC-BEI (20) and BEI-B1 (a B-store that does not ship online).
 """
 
 from __future__ import annotations
