@@ -71,13 +71,20 @@ def parcel_lines(
     return order, list(lines)
 
 
-def _status(session: Session, line: OnlineOrderLine) -> str:
+def _status(session: Session, line: OnlineOrderLine, now: dt.datetime | None = None) -> str:
+    """The hold's state; with ``now``, a hold past its TTL is expired first (as any read of it
+    would), so the event books against what the hold really is."""
+    if now is not None:
+        try:
+            return reservations.get(session, line.reservation_id, channel=None, now=now).status
+        except ReservationError:
+            return ReservationStatus.RELEASED
     row = session.get(ChannelReservation, line.reservation_id, populate_existing=True)
     return row.status if row is not None else ReservationStatus.RELEASED
 
 
 def _confirm(session: Session, line: OnlineOrderLine, *, actor: str, now: dt.datetime) -> None:
-    status = _status(session, line)
+    status = _status(session, line, now)
     if status == ReservationStatus.OPEN:
         reservations.confirm(session, line.reservation_id, channel=None, actor=actor, now=now)
     elif status != ReservationStatus.CONFIRMED:
@@ -111,7 +118,7 @@ def _picked_short(
     session: Session, line: OnlineOrderLine, shipped: int, *, actor: str, now: dt.datetime
 ) -> None:
     """Release the hold, sell what left, write the missing units off on-hand."""
-    if _status(session, line) == ReservationStatus.OPEN:
+    if _status(session, line, now) == ReservationStatus.OPEN:
         reservations.release(session, line.reservation_id, channel=None, actor=actor, now=now)
     _sell(session, line, shipped, actor=actor, now=now, why=f"picked short ({shipped} shipped)")
     missing = line.qty - shipped
@@ -155,8 +162,9 @@ def on_delivered(
     session: Session, lines: Sequence[OnlineOrderLine], *, actor: str, now: dt.datetime
 ) -> None:
     for line in lines:
-        if _status(session, line) == ReservationStatus.OPEN:
-            reservations.confirm(session, line.reservation_id, channel=None, actor=actor, now=now)
+        # Released means cancelled or picked short: that parcel's story is already booked.
+        if _status(session, line, now) in (ReservationStatus.OPEN, ReservationStatus.EXPIRED):
+            _confirm(session, line, actor=actor, now=now)
 
 
 def on_cancelled(
@@ -168,7 +176,7 @@ def on_cancelled(
     now: dt.datetime,
 ) -> None:
     for line in lines:
-        if _status(session, line) == ReservationStatus.OPEN:
+        if _status(session, line, now) == ReservationStatus.OPEN:
             try:
                 reservations.release(
                     session, line.reservation_id, channel=None, actor=actor, now=now
