@@ -9,6 +9,7 @@ and per peer the share shipped from stores, delivery cost, promised-time hit rat
 sales and store stock turns, with routing against the DC-only peer.
 
     .venv/bin/python benchmarks/channels_routing.py                  # 40 stores × 80 styles
+    .venv/bin/python benchmarks/channels_routing.py --network city   # a DC in every city
     .venv/bin/python benchmarks/channels_routing.py --stores 20 --styles 40 --seed 3
 """
 
@@ -62,6 +63,13 @@ def main() -> None:
     parser.add_argument(
         "--routing-file", type=Path, default=None, help="Routing policy YAML (shipped default)."
     )
+    parser.add_argument(
+        "--network",
+        choices=["regional", "city"],
+        default="regional",
+        help="regional: three hub DCs serve the five cities (evals.routing_replay.REGIONAL_DCS); "
+        "city: the demo world's DC at the centre of every city.",
+    )
     args = parser.parse_args()
     settings = load_routing_settings(args.routing_file)
     spec = WorldSpec(
@@ -77,7 +85,7 @@ def main() -> None:
         oms = OmsClient("http://simulated", client=sim)
         dry = None
         for name in PEERS:
-            engine = prepare_world(template, Path(tmp), name)
+            engine = prepare_world(template, Path(tmp), name, network=args.network)
             now = read_world_clock(engine)
             orders = day_of_orders(engine, now, seed=args.seed)
             if dry is None:
@@ -89,6 +97,7 @@ def main() -> None:
         "benchmark": "channels_routing",
         "world": {"stores": args.stores, "styles": args.styles, "seed": args.seed},
         "routing_file": str(args.routing_file or "default"),
+        "network": args.network,
         "day": str(now.date()),
         "orders": results["ship_from_store"].orders,
         "oms_orders_received": oms_orders,

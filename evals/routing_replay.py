@@ -107,7 +107,12 @@ Network = Literal["city", "regional"]
 
 
 def prepare_world(
-    template: Path, directory: Path, name: str, *, network: Network = "city"
+    template: Path,
+    directory: Path,
+    name: str,
+    *,
+    network: Network = "city",
+    hubs: dict[str, tuple[str, ...]] | None = None,
 ) -> Engine:
     """A private copy of ``template`` at head, its DCs allowed to ship online orders
     (``network="regional"``: only the hub DCs of ``REGIONAL_DCS``, holding the others' stock)."""
@@ -116,7 +121,7 @@ def prepare_world(
     schema.upgrade(engine)
     with session_scope(engine) as session:
         if network == "regional":
-            _regional_network(session)
+            _regional_network(session, REGIONAL_DCS if hubs is None else hubs)
         dcs = sa.select(Location.code).where(Location.kind == "dc")
         session.execute(
             sa.update(ChannelEntitlement)
@@ -126,7 +131,7 @@ def prepare_world(
     return engine
 
 
-def _regional_network(session: Session) -> None:
+def _regional_network(session: Session, hubs: dict[str, tuple[str, ...]]) -> None:
     """Fold each non-hub DC into the hub serving its city: its stock and its cities' region
     (the emptied DC stays, with nothing to ship).
 
@@ -139,9 +144,11 @@ def _regional_network(session: Session) -> None:
             sa.select(Location.code, Location.city, Location.region).where(Location.kind == "dc")
         )
     }
-    for hub_city, served in REGIONAL_DCS.items():
+    for hub_city, served in hubs.items():
+        if hub_city not in dcs:
+            continue  # a smaller world without that city
         hub, region = dcs[hub_city]
-        for city in served:
+        for city in (c for c in served if c in dcs):
             session.execute(sa.update(City).where(City.code == city).values(region=region))
             session.execute(sa.update(Location).where(Location.city == city).values(region=region))
             old, _ = dcs[city]

@@ -24,7 +24,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from connectors.oms import OmsClient
 from connectors.simulated.app import create_app as simulated_systems
 from evals.order_stream import day_of_orders
-from evals.routing_replay import PEERS, PeerResult, as_dict, compare, prepare_world, replay
+from evals.routing_replay import (
+    PEERS,
+    Network,
+    PeerResult,
+    as_dict,
+    compare,
+    prepare_world,
+    replay,
+)
 from inventory.clock import read_world_clock
 from inventory.demo_world import WorldSpec, world_template
 
@@ -35,6 +43,9 @@ class _Strict(BaseModel):
 
 class RoutingExpect(_Strict):
     lost_units_at_most_regional_dc: bool = True
+    #: Routing's delivery cost (all orders it shipped, more than the DC-only peer's when the
+    #: DC lost some) below the DC-only peer's.
+    delivery_cost_below_regional_dc: bool = False
     store_walkin_lost_at_most: int | None = Field(default=0, ge=0)
     on_time_rate_at_least: float | None = Field(default=None, ge=0, le=1)
     report_only: list[str] = Field(default_factory=list)
@@ -45,6 +56,9 @@ class RoutingScenario(_Strict):
     purpose: str = ""
     world: dict = Field(default_factory=dict, description="WorldSpec fields.")
     seed: int = 7
+    #: city: the demo world's DC in every city; regional: hub DCs serving several cities
+    #: (``evals.routing_replay.REGIONAL_DCS``).
+    network: Network = "city"
     expect: RoutingExpect = RoutingExpect()
 
     @classmethod
@@ -60,6 +74,11 @@ def judge(scenario: RoutingScenario, results: dict[str, PeerResult]) -> list[str
     if expect.lost_units_at_most_regional_dc and best.lost_units > dc.lost_units:
         failures.append(
             f"routing lost {best.lost_units} online units, the DC-only peer {dc.lost_units}"
+        )
+    if expect.delivery_cost_below_regional_dc and best.delivery_cost >= dc.delivery_cost:
+        failures.append(
+            f"routing's delivery cost ¥{best.delivery_cost:,.2f} is not below the DC-only "
+            f"peer's ¥{dc.delivery_cost:,.2f}"
         )
     if (
         expect.store_walkin_lost_at_most is not None
@@ -82,7 +101,7 @@ def run(scenario: RoutingScenario, *, template: Path | None = None) -> dict[str,
     with tempfile.TemporaryDirectory() as tmp, TestClient(simulated_systems()) as sim:
         oms = OmsClient("http://simulated", client=sim)
         for name in PEERS:
-            engine = prepare_world(template, Path(tmp), name)
+            engine = prepare_world(template, Path(tmp), name, network=scenario.network)
             now = read_world_clock(engine)
             orders = day_of_orders(engine, now, seed=scenario.seed)
             results[name] = replay(engine, orders, name, oms=oms)
@@ -90,6 +109,7 @@ def run(scenario: RoutingScenario, *, template: Path | None = None) -> dict[str,
     failures = judge(scenario, results)
     return {
         "scenario": scenario.id,
+        "network": scenario.network,
         "passed": not failures,
         "failures": failures,
         "day": str(now.date()),

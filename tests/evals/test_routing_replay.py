@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from evals.order_stream import day_of_orders, online_demand
 from evals.routing_replay import prepare_world, replay
 from evals.routing_scenario import RoutingScenario, markdown, run
 from inventory.clock import read_world_clock
-from inventory.models import OnlineOrder, OnlineOrderLine
+from inventory.models import City, OnlineOrder, OnlineOrderLine, StockPosition
 
 SCENARIO = Path(__file__).resolve().parents[2] / "evals/routing_scenarios/online-day.yaml"
 
@@ -59,3 +60,36 @@ def test_the_scenario_judges_routing_against_the_regional_dc(
     assert report["summary"]["share_anchor"] == 0.35
     assert report["passed"], report["failures"]
     assert "| ship_from_store |" in markdown(report)
+
+
+def test_a_regional_network_folds_city_dcs_into_their_hub(
+    small_world_template: Path, tmp_path: Path
+) -> None:
+    hubs = {"Shanghai": ("Shanghai", "Guangzhou"), "Beijing": ("Beijing",)}
+    city = prepare_world(small_world_template, tmp_path, "city")
+    regional = prepare_world(
+        small_world_template, tmp_path, "regional", network="regional", hubs=hubs
+    )
+
+    def dc_stock(engine) -> dict[str, int]:
+        with Session(engine) as session:
+            rows = session.execute(
+                sa.select(StockPosition.location_code, sa.func.sum(StockPosition.on_hand))
+                .where(StockPosition.location_code.like("DC-%"))  # type: ignore[attr-defined]
+                .group_by(StockPosition.location_code)
+            ).all()
+        return dict(rows)
+
+    before, after = dc_stock(city), dc_stock(regional)
+    assert sum(before.values()) == sum(after.values())  # moved, not made
+    assert after["DC-GUA"] == 0 and after["DC-SHA"] == before["DC-SHA"] + before["DC-GUA"]
+    with Session(regional) as session:
+        assert session.get(City, "Guangzhou").region == session.get(City, "Shanghai").region
+    now = read_world_clock(regional)
+    orders = [o for o in day_of_orders(regional, now, seed=3) if o.destination_city == "Guangzhou"]
+    replay(regional, orders[:10], "regional_dc")
+    with Session(regional) as session:
+        nodes = {line.node_code for line in session.exec(select(OnlineOrderLine))}
+    assert nodes == {"DC-SHA"}  # the DC-only peer ships Guangzhou's orders from the hub
+    city.dispose()
+    regional.dispose()
