@@ -81,6 +81,8 @@ def test_why_was_an_order_shipped_from_a_store(engine: Engine) -> None:
     assert (name, args) == ("explain_order", {"order": "WEB-7", "node": "SHA-A1"})
     assert "ships from SHA-A1" in answer and "Runners-up: DC-SHA" in answer
     assert "stock health" in answer
+    # The deciding part: the Suzhou DC is a line-haul parcel away, the store is in the city.
+    assert "It beat DC-SHA by ¥" in answer and "mostly cheaper to deliver" in answer
     name_zh, args_zh, answer_zh = turn(engine, "订单WEB-7为什么从SHA-A1发货?")
     assert (name_zh, args_zh) == (name, args)
     assert "由 SHA-A1 发货" in answer_zh and "备选 DC-SHA" in answer_zh

@@ -253,6 +253,31 @@ def _parts(option: RoutingOption) -> str:
     )
 
 
+_PART_WORDS = {
+    "delivery_cost": "cheaper to deliver",
+    "late_penalty": "on time sooner",
+    "stock_health": "better for stock health",
+    "split_penalty": "fewer parcels",
+}
+
+
+def why_it_won(chosen: RoutingOption, runner: RoutingOption) -> str:
+    """The part of the score that decided between the chosen plan and the best runner-up."""
+    a, b = chosen.parts, runner.parts
+    gaps = {name: getattr(b, name) - getattr(a, name) for name in _PART_WORDS}
+    name = max(gaps, key=lambda key: gaps[key])
+    margin = b.total - a.total
+    if margin <= 0.005:
+        return (
+            f"It tied with {'+'.join(runner.nodes)} (¥{a.total:.2f}); ties go to DCs, then the "
+            "online pool, then fewer parcels."
+        )
+    return (
+        f"It beat {'+'.join(runner.nodes)} by ¥{margin:.2f}, mostly {_PART_WORDS[name]} "
+        f"({name.replace('_', ' ')} {getattr(a, name):.2f} vs {getattr(b, name):.2f})."
+    )
+
+
 def summarise(
     order: OnlineOrder,
     nodes: list[str],
@@ -269,6 +294,7 @@ def summarise(
         return head + "."
     text = f"{head}. Chosen {_parts(chosen)} (lowest wins)."
     if runners:
+        text += " " + why_it_won(chosen, runners[0])
         text += " Runners-up: " + "; ".join(_parts(o) for o in runners) + "."
     on_time = all(p.on_time for p in chosen.parcels)
     text += " Delivery is expected on time." if on_time else " Delivery may miss the promise."
