@@ -93,3 +93,9 @@ def test_a_regional_network_folds_city_dcs_into_their_hub(
     assert nodes == {"DC-SHA"}  # the DC-only peer ships Guangzhou's orders from the hub
     city.dispose()
     regional.dispose()
+
+
+def test_the_regional_scenario_file_demands_routing_beat_the_dc_on_cost() -> None:
+    regional = RoutingScenario.load(SCENARIO.with_name("online-day-regional.yaml"))
+    assert regional.network == "regional" and regional.expect.delivery_cost_below_regional_dc
+    assert RoutingScenario.load(SCENARIO).network == "city"
