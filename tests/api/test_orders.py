@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
 
 from api.app import create_app
 from api.auth import Role, create_api_key, seed_demo_keys
+from api.signatures import signed_headers
 from inventory.config import Settings
 from inventory.db import session_scope
+from inventory.models import OutboxMessage, StockPosition
 from tests.api.conftest import KEYS, tiny_catalog
 from tests.utils.routing_pool import SKU, seed_routing_pool
 
@@ -141,3 +145,63 @@ def test_bad_orders_get_a_clear_4xx(orders_client) -> None:
         assert answer.status_code == status, (name, answer.text)
         assert words in answer.text, name
         assert "Traceback" not in answer.text
+
+
+def test_signed_oms_events_close_the_loop_on_a_routed_order(engine: Engine, tmp_path) -> None:
+    """Order in over /v1/orders, its parcel queued for the OMS, the OMS's shipped event (keyed
+    on the OMS reference) books the held units once, replayed or not."""
+    seed_demo_keys(engine)
+    seed_routing_pool(engine)
+    with session_scope(engine) as session:
+        web = create_api_key(session, "web-shop", [Role.CHANNEL], channel="online")
+    settings = Settings(
+        database_url=engine.url.render_as_string(hide_password=False),
+        data_dir=tmp_path,
+        clock="world",
+        fulfilment_secrets={"oms-east": "a-long-test-secret-for-the-oms"},
+    )
+
+    def on_hand() -> tuple[int, int]:
+        with Session(engine) as session:
+            row = session.exec(
+                select(StockPosition).where(
+                    StockPosition.location_code == "SHA-A1", StockPosition.sku_code == SKU
+                )
+            ).one()
+            return row.on_hand, row.reserved
+
+    before, _ = on_hand()
+    app = create_app(settings, engine=engine, catalog=tiny_catalog(engine))
+    with TestClient(app) as client:
+        placed = post(client, web, oms_ref="OMS-000042", lines=[{"sku": SKU, "qty": 2}])
+        assert placed.status_code == 201, placed.text
+        order = placed.json()
+        with Session(engine) as session:
+            (parcel,) = session.exec(
+                select(OutboxMessage).where(OutboxMessage.subject_id == order["id"])
+            ).all()
+        assert (parcel.target, parcel.action) == ("oms", "ship")
+        assert on_hand() == (before, 2)
+        body = {
+            "event_id": "OMS-000042:SHA-A1:shipped",
+            "type": "shipped",
+            "system": "oms",
+            "order_kind": "online",
+            "order_ref": "OMS-000042",
+            "origin": "SHA-A1",
+            "destination": "zone-Shanghai",
+            "occurred_at": "2015-07-01T12:00:00+00:00",
+            "released_at": "2015-07-01T09:30:00+00:00",
+            "lines": [{"line": "1", "sku": SKU, "qty_ordered": 2, "qty_shipped": 2}],
+        }
+        raw = json.dumps(body).encode()
+        for _ in range(2):
+            sent = client.post(
+                "/v1/fulfilment/events",
+                content=raw,
+                headers=signed_headers("oms-east", "a-long-test-secret-for-the-oms", raw),
+            )
+            assert sent.status_code == 200, sent.text
+        assert on_hand() == (before - 2, 0)
+        shown = client.get(f"/v1/orders/{order['id']}", headers={"x-api-key": web})
+        assert shown.json()["lines"][0]["hold"] == "confirmed"
