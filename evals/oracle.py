@@ -154,4 +154,8 @@ def oracle_problem(problem: TransferProblem, expected: dict[Key, np.ndarray]) ->
         demand_quantiles=quantiles,
         demand_mean=mean,
         demand_kind="counts",
+        # The world's expected demand already says whether it rains: no alert to doubt.
+        rain_hit_rate=1.0,
+        dry_quantiles=None,
+        dry_mean=None,
     )

@@ -41,9 +41,10 @@ def test_offline_suite_passes(tmp_path: Path) -> None:
 @pytest.mark.timeout(SUITE_TIMEOUT_S)
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 10: the act floors ask 35 % of a clairvoyant plan's net value; even a perfect "
-    "forecast of the mean captures 2-18 % of it in expectation (benchmarks/decisions.py "
-    "--bound-draws, evals/README.md)",
+    reason="issue 10: the act floors ask 35 % of a clairvoyant plan's net value in one window; "
+    "even the perfect-mean plan captures ~10 % of it in expectation and would fail all ten in "
+    "the shipped windows (benchmarks/decisions.py --bound-draws, evals/README.md 'Which capture "
+    "the targets use')",
 )
 def test_act_scenarios_capture_their_floor(tmp_path: Path) -> None:
     act = [s for s in load_scenarios(SCENARIOS) if s.role == "act"]

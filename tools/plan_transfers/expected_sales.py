@@ -135,9 +135,31 @@ def count_curves(levels: np.ndarray, quantiles: np.ndarray, mean: np.ndarray) ->
     return DemandCurves(x=x, survival=survival)
 
 
+def mix_count_curves(weight: float, a: DemandCurves, b: DemandCurves) -> DemandCurves:
+    """The count curves of the mixture ``weight``·A + (1 − weight)·B: survival is linear in the
+    mixing weight, so E[min(S, D)] of the mixture is the same mix of the two (count knots are
+    shared, the shorter curve runs on at zero)."""
+    width = max(a.x.shape[1], b.x.shape[1])
+
+    def padded(c: DemandCurves) -> np.ndarray:
+        return np.pad(c.survival, ((0, 0), (0, width - c.survival.shape[1])))
+
+    base = a.x if a.x.shape[1] == width else b.x
+    survival = weight * padded(a) + (1.0 - weight) * padded(b)
+    return DemandCurves(x=base.copy(), survival=survival)
+
+
 def position_curves(problem: TransferProblem, locs: np.ndarray, skus: np.ndarray) -> DemandCurves:
-    """The demand curves of positions (``locs[i]``, ``skus[i]``) as the problem models them."""
+    """The demand curves of positions (``locs[i]``, ``skus[i]``) as the problem models them: with
+    a rain alert that may not verify (``problem.mixed``), the mixture of the rain and dry curves."""
     quantiles = problem.demand_quantiles[locs, skus]
-    if problem.demand_kind == "counts":
-        return count_curves(problem.demand_levels, quantiles, problem.demand_mean[locs, skus])
-    return demand_curves(problem.demand_levels, quantiles)
+    if problem.demand_kind != "counts":
+        return demand_curves(problem.demand_levels, quantiles)
+    rain = count_curves(problem.demand_levels, quantiles, problem.demand_mean[locs, skus])
+    if not problem.mixed:
+        return rain
+    assert problem.dry_quantiles is not None and problem.dry_mean is not None
+    dry = count_curves(
+        problem.demand_levels, problem.dry_quantiles[locs, skus], problem.dry_mean[locs, skus]
+    )
+    return mix_count_curves(problem.rain_hit_rate, rain, dry)

@@ -55,11 +55,21 @@ class PlanTransfersInput(BaseModel):
     window_days: int = Field(default=3, ge=1, le=28, description="Demand window in days.")
     rain: list[RainScenario] = Field(default_factory=list)
     pool_sizes: bool = Field(
-        default=False,
+        default=True,
         description="Share each store's style forecast over its sizes by the store's size curve "
-        "(shrunk to the network's) instead of trusting sparse size × store forecasts. Off by "
-        "default: with the sell-out-aware forecast it moved more on a dry-day alert "
-        "(false-alarm-shanghai lost ¥744, over the ¥500 cap).",
+        "(shrunk to the network's) instead of trusting sparse size × store forecasts. On by "
+        "default since alerts are valued at their hit rate (`rain_hit_rate`): taken as certain, "
+        "a dry-day alert moved too much (false-alarm-shanghai lost ¥744).",
+    )
+    rain_hit_rate: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Probability that the rain given in `rain` falls (an alert is a forecast). "
+        "Moves are valued p·value if it rains + (1 − p)·value if it stays dry, the dry case "
+        "forecast without the rain. None: estimated from the pool's past alerts against the "
+        "weather observed on their days, shrunk to the prior in value_terms.yaml; 1: plan as "
+        "if the rain were certain.",
     )
     constraints: TransferConstraints = Field(default_factory=TransferConstraints)
     solver: Solver = Field(

@@ -25,6 +25,7 @@ from inventory.models import ChannelEntitlement, Location, Sku, StockPosition, S
 from tools.context import ToolContext, ToolError, category_code, resolve_city
 from tools.forecast_demand.models import ForecastInput, ForecastOutput
 from tools.plan_transfers.eligibility import usable_lanes
+from tools.plan_transfers.hit_rate import alert_hit_rate
 from tools.plan_transfers.models import PlanTransfersInput
 from tools.plan_transfers.problem import (
     LaneArrays,
@@ -34,7 +35,7 @@ from tools.plan_transfers.problem import (
     TransferProblem,
 )
 from tools.plan_transfers.size_curves import pool_sizes, sales_by_position, size_shares
-from tools.plan_transfers.value import ValueTermsError, load_value_terms
+from tools.plan_transfers.value import ValueTerms, ValueTermsError, load_value_terms
 
 ForecastProvider = Callable[[ToolContext, ForecastInput], ForecastOutput]
 QUANTILES = [0.1, 0.5, 0.9]
@@ -353,10 +354,23 @@ def build_problem(
         raise ToolError(
             f"the forecast returned no series for {len(sku_codes)} SKU(s)", field="forecast"
         )
+    try:
+        terms = load_value_terms(ctx.settings.value_terms_file)
+    except ValueTermsError as exc:
+        raise ToolError(str(exc), field="value_terms_file") from exc
     quantiles, mean = _demand_arrays(pool, forecast_out)
+    hit, notes = _hit_rate(ctx, request, terms)
+    dry: tuple[np.ndarray, np.ndarray] | None = None
+    if hit < 1.0:
+        dry_out = forecast(ctx, forecast_request(pool, request.model_copy(update={"rain": []})))
+        dry = _demand_arrays(pool, dry_out)
     if request.pool_sizes:
         style_of = np.array([sku.style for sku in pool.skus])
-        mean, quantiles = pool_sizes(mean, quantiles, size_shares(pool.sold, style_of), style_of)
+        shares = size_shares(pool.sold, style_of)
+        mean, quantiles = pool_sizes(mean, quantiles, shares, style_of)
+        if dry is not None:
+            dry_mean, dry_quantiles = pool_sizes(dry[1], dry[0], shares, style_of)
+            dry = (dry_quantiles, dry_mean)
     try:
         problem = TransferProblem(
             locations=pool.locations,
@@ -373,13 +387,37 @@ def build_problem(
             constraints=request.constraints,
             destinations=pool.destinations,
             demand_kind="counts",
-            value_terms=load_value_terms(ctx.settings.value_terms_file),
+            value_terms=terms,
+            rain_hit_rate=hit,
+            dry_quantiles=None if dry is None else dry[0],
+            dry_mean=None if dry is None else dry[1],
+            notes=notes,
         )
     except ProblemError as exc:
         raise ToolError(str(exc), field=exc.field, value=exc.value) from exc
-    except ValueTermsError as exc:
-        raise ToolError(str(exc), field="value_terms_file") from exc
     return problem, forecast_out
+
+
+def _hit_rate(
+    ctx: ToolContext, request: PlanTransfersInput, terms: ValueTerms
+) -> tuple[float, tuple[str, ...]]:
+    """P(the rain the request assumes falls): given, or from the pool's alert record; 1 (and no
+    dry forecast to make) when the request assumes no rain."""
+    wet = [r for r in request.rain if r.precipitation_mm_per_day > 0]
+    if not wet:
+        return 1.0, ()
+    if request.rain_hit_rate is not None:
+        p = request.rain_hit_rate
+        return p, (f"rain taken as falling with p = {p:.2f} (given)",) if p < 1 else ()
+    with ctx.engine.connect() as conn:
+        hit = alert_hit_rate(
+            conn,
+            max(r.precipitation_mm_per_day for r in wet),
+            ctx.today,
+            terms.alert_verification,
+        )
+        conn.rollback()
+    return hit.probability, (hit.note,) if hit.probability < 1 else ()
 
 
 def _demand_arrays(pool: PoolSnapshot, forecast: ForecastOutput) -> tuple[np.ndarray, np.ndarray]:

@@ -81,6 +81,11 @@ class TransferProblem:
             (synthetic and point-demand problems); "counts" as a count distribution with
             ``demand_mean`` and the quantiles' spread (forecasts of unit sales, see
             ``expected_sales.count_curves``).
+        rain_hit_rate, dry_quantiles, dry_mean: when the demand above assumes a warned rain
+            (an alert) that may not fall, the probability that it does and the window's demand
+            if it does not (same shapes as ``demand_quantiles`` / ``demand_mean``). Demand is then
+            the mixture: P(D > k) = p·P(D_rain > k) + (1 − p)·P(D_dry > k), so every expected
+            value is p·value_if_rain + (1 − p)·value_if_dry (``expected_sales.position_curves``).
     """
 
     locations: list[LocationNode]
@@ -98,6 +103,11 @@ class TransferProblem:
     destinations: frozenset[str] | None = None
     demand_kind: str = "quantiles"
     value_terms: ValueTerms = NEUTRAL_TERMS
+    rain_hit_rate: float = 1.0
+    dry_quantiles: np.ndarray | None = None
+    dry_mean: np.ndarray | None = None
+    notes: tuple[str, ...] = ()
+    """What the plan should tell its reader about how the problem was built."""
     margin: np.ndarray = field(init=False, repr=False)
     """Margin per unit sold at each (location, SKU): price at the location − unit cost."""
     unsold_cost: np.ndarray = field(init=False, repr=False)
@@ -108,6 +118,19 @@ class TransferProblem:
         margin, unsold = position_economics(self.locations, self.skus, self.lanes, self.value_terms)
         object.__setattr__(self, "margin", margin)
         object.__setattr__(self, "unsold_cost", unsold)
+
+    @property
+    def mixed(self) -> bool:
+        """Whether demand is a rain/dry mixture (an alert that verifies with probability < 1)."""
+        return self.dry_mean is not None and self.rain_hit_rate < 1.0
+
+    @property
+    def expected_mean(self) -> np.ndarray:
+        """Mean window demand over the rain/dry mixture (``demand_mean`` when not mixed)."""
+        if not self.mixed:
+            return self.demand_mean
+        p = self.rain_hit_rate
+        return p * self.demand_mean + (1 - p) * self.dry_mean  # type: ignore[operator]
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -174,6 +197,7 @@ def validate_problem(problem: TransferProblem) -> None:
     _check_array("demand_quantiles", problem.demand_quantiles, (n_loc, n_sku, levels.size))
     if np.any(np.diff(problem.demand_quantiles, axis=2) < -1e-9):
         raise ProblemError("quantiles must not decrease with the level", field="demand_quantiles")
+    _validate_mixture(problem, (n_loc, n_sku, levels.size))
     lanes = problem.lanes
     for name in ("source", "dest", "lead_time_hours", "cost_per_unit", "cost_per_shipment"):
         arr = getattr(lanes, name)
@@ -186,6 +210,24 @@ def validate_problem(problem: TransferProblem) -> None:
             raise ProblemError(
                 f"unknown location(s) {unknown}", field="destinations", value=unknown
             )
+
+
+def _validate_mixture(problem: TransferProblem, shape: tuple[int, int, int]) -> None:
+    p = problem.rain_hit_rate
+    if not (np.isfinite(p) and 0.0 <= p <= 1.0):
+        raise ProblemError("must be a probability in [0, 1]", field="rain_hit_rate", value=p)
+    if (problem.dry_mean is None) != (problem.dry_quantiles is None):
+        raise ProblemError("give both or neither", field="dry_mean")
+    if problem.dry_mean is None or problem.dry_quantiles is None:
+        return
+    if problem.demand_kind != "counts":
+        raise ProblemError(
+            "a rain/dry mixture needs count demand", field="demand_kind", value=problem.demand_kind
+        )
+    _check_array("dry_mean", problem.dry_mean, shape[:2])
+    _check_array("dry_quantiles", problem.dry_quantiles, shape)
+    if np.any(np.diff(problem.dry_quantiles, axis=2) < -1e-9):
+        raise ProblemError("quantiles must not decrease with the level", field="dry_quantiles")
 
 
 @dataclass(frozen=True)

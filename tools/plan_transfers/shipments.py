@@ -126,7 +126,7 @@ def value_moves(
     if len(moves) == 0:
         return []
     nums = line_numbers(problem, moves, lane_of)
-    rate = problem.demand_mean[moves.dest, moves.sku] / problem.window_days
+    rate = problem.expected_mean[moves.dest, moves.sku] / problem.window_days
     stock_before = problem.stock[moves.dest, moves.sku].astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         before = np.where(rate > 0, stock_before / rate, np.nan)

@@ -85,7 +85,7 @@ def to_transfer_plan(
         shipments=shipments,
         totals=totals,
         empty_reason=solved.empty_reason,
-        notes=[*solved.notes, f"solved in {solved.wall_s:.2f} s"],
+        notes=[*problem.notes, *solved.notes, f"solved in {solved.wall_s:.2f} s"],
     )
 
 

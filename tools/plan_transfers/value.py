@@ -57,8 +57,26 @@ class UnsoldTerms(_Strict):
         return self.by_category.get(category, self.default)
 
 
+class AlertVerification(_Strict):
+    """How far a rain alert is taken at its word (``hit_rate.alert_hit_rate``)."""
+
+    prior_hit_rate: float = Field(
+        default=1.0,
+        ge=0,
+        le=1,
+        description="Probability that a warned rain falls, before the pool has alert history.",
+    )
+    prior_alerts: float = Field(
+        default=10.0,
+        ge=0,
+        description="Weight of the prior, in alerts: the pool's record moves the estimate as it "
+        "grows past this many verified/failed alerts.",
+    )
+
+
 class ValueTerms(_Strict):
     version: int = Field(default=1, ge=1)
+    alert_verification: AlertVerification = AlertVerification()
     price_factor_by_tier: dict[str, float] = Field(
         default_factory=dict,
         description="Selling price ÷ list price per location tier (missing tiers sell at list).",
