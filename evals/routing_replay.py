@@ -13,7 +13,7 @@ network most apparel brands run instead (a few hub DCs, each serving several cit
 ``prepare_world(network="regional")`` makes of the same world: the other DCs' stock is moved to
 the hub serving their city and their cities join the hub's region, so the DC-only peer ships
 from the hub. Each order goes to the simulated OMS first (its reference keys the parcels),
-then through ``inventory.online_orders.place`` exactly as ``POST /v1/orders`` does. An order
+then through ``agents.executor.parcels.place_order`` exactly as ``POST /v1/orders`` does. An order
 no node can ship is a lost online sale.
 
 Reported per peer: share of orders shipped (at least partly) from stores, delivery cost (in all
@@ -36,10 +36,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from agents.executor import parcels
 from connectors.models import OmsOnlineOrder, WmsLine
 from connectors.oms import OmsClient
 from evals.order_stream import StreamOrder
-from inventory import online_orders, schema
+from inventory import schema
 from inventory.db import make_engine, session_scope
 from inventory.demo_world.template import copy_world
 from inventory.models import (
@@ -261,7 +262,7 @@ def replay(
         started = time.perf_counter()
         try:
             with session_scope(engine) as session:
-                online_orders.place(
+                parcels.place_order(
                     session,
                     spec,
                     order_router(request, settings, order.placed_at),

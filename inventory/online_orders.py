@@ -24,8 +24,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from agents.executor import outbox
-from connectors.models import OmsShipment, WmsLine
 from inventory import movements, reservations
 from inventory.clock import as_utc
 from inventory.db import begin_write
@@ -109,6 +107,12 @@ class Routing:
 Router = Callable[[Session, frozenset[tuple[str, str]]], Routing]
 
 
+#: Called in the placing savepoint with (session, spec, order, parts, reference, routing, now).
+AfterWrite = Callable[
+    [Session, "OrderSpec", OnlineOrder, Sequence["RoutedPart"], str, "Routing", dt.datetime], None
+]
+
+
 def _existing(session: Session, spec: OrderSpec) -> OnlineOrder | None:
     stmt = (
         select(OnlineOrder)
@@ -141,8 +145,13 @@ def place(
     now: dt.datetime,
     ttl_s: int,
     routing_day: dt.date,
+    after_write: AfterWrite | None = None,
 ) -> tuple[OnlineOrder, bool]:
-    """Route and hold ``spec``; returns the order and whether it is new. The caller commits."""
+    """Route and hold ``spec``; returns the order and whether it is new. The caller commits.
+
+    ``after_write`` runs inside the placing savepoint once the order's rows are written: the
+    executor adds the parcels' outbox rows there, so a re-plan's rollback takes them along (this
+    layer knows nothing of the outbox)."""
     begin_write(session)
     if (existing := _existing(session, spec)) is not None:
         return _replay(existing, spec), False
@@ -171,6 +180,7 @@ def place(
                     now=now,
                     ttl_s=ttl_s,
                     day=routing_day,
+                    after_write=after_write,
                 )
             return row, True
         except _Refused as refused:
@@ -252,6 +262,7 @@ def _write(
     now: dt.datetime,
     ttl_s: int,
     day: dt.date,
+    after_write: AfterWrite | None,
 ) -> OnlineOrder:
     assert routing.eta is not None
     row = OnlineOrder(
@@ -314,59 +325,9 @@ def _write(
             )
         )
     session.flush()
-    _enqueue_shipments(session, spec, row, parts, reference, routing, now=now)
+    if after_write is not None:
+        after_write(session, spec, row, parts, reference, routing, now)
     return row
-
-
-#: The outbox row of a routed parcel (``agents.executor.dispatcher`` sends it to the OMS).
-SHIPMENT_TARGET, SHIPMENT_ACTION = "oms", "ship"
-
-
-def shipment_key(order_id: str, node: str) -> str:
-    """The parcel's outbox idempotency key: one row per routed shipment, whatever retries."""
-    return f"online-shipment:{order_id}:{node}"
-
-
-def _enqueue_shipments(
-    session: Session,
-    spec: OrderSpec,
-    row: OnlineOrder,
-    parts: Sequence[RoutedPart],
-    reference: str,
-    routing: Routing,
-    *,
-    now: dt.datetime,
-) -> None:
-    """One outbox row per parcel, in the placing transaction: the OMS hears of a routed
-    shipment if and only if the order committed (a re-plan's savepoint takes its rows along)."""
-    kinds = {
-        parcel["node"]: parcel.get("node_kind", "")
-        for parcel in (routing.decision.get("chosen") or {}).get("parcels", [])
-    }
-    by_node: dict[str, list[RoutedPart]] = {}
-    for part in parts:
-        by_node.setdefault(part.node, []).append(part)
-    for node, node_parts in sorted(by_node.items()):
-        outbox.enqueue(
-            session,
-            target=SHIPMENT_TARGET,
-            action=SHIPMENT_ACTION,
-            subject_id=row.id,
-            payload=OmsShipment(
-                shipment_ref=f"{reference}/{node}",
-                order_id=row.id,
-                channel=spec.channel,
-                channel_order_id=spec.channel_order_id,
-                oms_ref=spec.oms_ref,
-                node=node,
-                node_kind=kinds.get(node) or "unknown",
-                destination_city=routing.destination_city,
-                lines=[WmsLine(sku=p.sku, qty=p.qty) for p in node_parts],
-                promised_by=as_utc(spec.promised_by),
-            ),
-            idempotency_key=shipment_key(row.id, node),
-            at=now,
-        )
 
 
 def lines_of(session: Session, order_id: str) -> list[OnlineOrderLine]:
@@ -429,11 +390,6 @@ def cancel(
     row.updated_at = as_utc(now)
     session.add(row)
     give_slots(session, row.routing_day, [line.node_code for line in order_lines])
-    # Parcels the dispatcher has not tried yet are withdrawn (one the OMS already holds needs
-    # its own cancellation there).
-    outbox.cancel_unsent(
-        session, subject_id=order_id, target=SHIPMENT_TARGET, action=SHIPMENT_ACTION, now=now
-    )
     session.flush()
     return row
 

@@ -130,7 +130,7 @@ ROUTES: dict[tuple[str, str], _Route] = {
     (orders.WMS_TARGET, orders.WMS_ACTION): _Route(_send_transfer, _transfer_sent),
     (promos.PRICING_TARGET, promos.PRICING_ACTION): _Route(_send_price_change, _price_change_sent),
     ("notify", "send"): _Route(_send_notification, None),
-    # A routed online parcel (inventory.online_orders): the OMS's reference stays on the row.
+    # A routed online parcel (agents.executor.parcels): the OMS's reference stays on the row.
     ("oms", "ship"): _Route(_send_shipment, None),
 }
 

@@ -12,6 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
+from agents.executor import parcels
 from api.auth import Principal, Role
 from api.channel_access import acting_channel, as_api_error, channel_scope
 from api.deps import AppStateDep, SessionDep, require_role
@@ -85,7 +86,7 @@ def create_order(
         promise_asked=None if body.promised_by is not None else f"{hours:g}h",
     )
     try:
-        row, created = online_orders.place(
+        row, created = parcels.place_order(
             session,
             spec,
             order_router(request, settings, now),
@@ -134,7 +135,7 @@ def cancel_order(
     order_id: str, state: AppStateDep, session: SessionDep, principal: OrderCallerDep
 ) -> OrderView:
     try:
-        row = online_orders.cancel(
+        row = parcels.cancel_order(
             session,
             order_id,
             channel=channel_scope(principal),

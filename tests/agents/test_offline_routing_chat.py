@@ -9,9 +9,9 @@ from langchain_core.messages import HumanMessage, ToolMessage
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from agents.executor import parcels
 from agents.graphs.ops_chat.nodes import chat_tools
 from agents.llm.offline import OfflinePlanner
-from inventory import online_orders
 from inventory.db import session_scope
 from inventory.online_orders import OrderSpec
 from inventory.vocabulary import load_vocabulary
@@ -51,7 +51,7 @@ def place_order(engine: Engine, order_id: str) -> str:
     request = RouteOrderInput(lines=[OrderLineInput(sku=SKU, qty=1)], destination_city="Shanghai")
     spec = OrderSpec("online", order_id, ((SKU, 1),), "Shanghai", "", NOW + dt.timedelta(days=2))
     with session_scope(engine) as session:
-        row, _ = online_orders.place(
+        row, _ = parcels.place_order(
             session,
             spec,
             order_router(request, settings, NOW),

@@ -13,9 +13,9 @@ from pydantic import TypeAdapter
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from agents.executor import parcels
 from agents.executor.dispatcher import Dispatcher
 from connectors import ConnectorSet, RetryPolicy
-from inventory import online_orders
 from inventory.db import make_engine, session_scope
 from inventory.fulfilment import FulfilmentEventIn, record_event
 from inventory.models import (
@@ -102,7 +102,7 @@ def test_each_routed_parcel_is_one_outbox_row_sent_to_the_oms_once(
     with Session(engine) as session:
         rows = session.exec(select(OutboxMessage)).all()
     assert [(m.target, m.action, m.subject_id) for m in rows] == [("oms", "ship", row.id)]
-    assert rows[0].idempotency_key == online_orders.shipment_key(row.id, "SHA-A1")
+    assert rows[0].idempotency_key == parcels.shipment_key(row.id, "SHA-A1")
     assert rows[0].payload["lines"] == [{"sku": SKU, "qty": 2}]
     assert rows[0].payload["shipment_ref"] == lines[0].shipment_ref
 
@@ -118,7 +118,7 @@ def test_a_cancelled_order_withdraws_its_unsent_parcels(engine: Engine) -> None:
     seed_routing_pool(engine)
     row, _, _ = place(engine, "TM-1")
     with session_scope(engine) as session:
-        online_orders.cancel(session, row.id, channel="online", actor="ops", now=NOW)
+        parcels.cancel_order(session, row.id, channel="online", actor="ops", now=NOW)
     with Session(engine) as session:
         (message,) = session.exec(select(OutboxMessage)).all()
     assert message.status == "cancelled"

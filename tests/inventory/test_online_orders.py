@@ -11,6 +11,7 @@ import yaml
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from agents.executor import parcels
 from inventory import online_orders
 from inventory.db import make_engine, session_scope
 from inventory.models import (
@@ -60,7 +61,7 @@ def place(
         lines=[OrderLineInput(sku=sku, qty=qty)], destination_city=city, channel=channel
     )
     with session_scope(engine) as session:
-        row, created = online_orders.place(
+        row, created = parcels.place_order(
             session,
             spec,
             order_router(request, settings, NOW),
@@ -141,13 +142,13 @@ def test_cancel_releases_the_holds_once(engine: Engine) -> None:
     row, _, _ = place(engine, "TM-1", qty=3)
     for _ in range(2):
         with session_scope(engine) as session:
-            cancelled = online_orders.cancel(
+            cancelled = parcels.cancel_order(
                 session, row.id, channel="online", actor="ops", now=NOW
             )
         assert cancelled.status == "cancelled"
     assert reserved(engine, "SHA-A1") == 0
     with session_scope(engine) as session, pytest.raises(OrderError) as foreign:
-        online_orders.cancel(session, row.id, channel="douyin", actor="x", now=NOW)
+        parcels.cancel_order(session, row.id, channel="douyin", actor="x", now=NOW)
     assert foreign.value.kind == "forbidden"
 
 
