@@ -245,15 +245,19 @@ def service_reservations(engine: Engine, codes: list[str], clients: int, total: 
 # -- over HTTP (a real service process) -----------------------------------------------------------
 
 
+#: Where the HTTP service may listen (``--ports``; each stream of a shared machine has a range).
+PORTS = range(8800, 8900)
+
+
 def _free_port() -> int:
-    for port in range(8800, 8900):
+    for port in PORTS:
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
                 continue
             return port
-    raise RuntimeError("no free port in 8800-8899")
+    raise RuntimeError(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
 
 
 class Service:
@@ -440,7 +444,11 @@ def main() -> int:
     parser.add_argument("--race-clients", type=int, default=64)
     parser.add_argument("--race-units", type=int, default=10)
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--ports", default="8800-8899", help="port range for the HTTP service")
     args = parser.parse_args()
+    global PORTS
+    low, high = (int(part) for part in args.ports.split("-"))
+    PORTS = range(low, high + 1)
 
     line: dict[str, Any] = {
         "benchmark": "channels",

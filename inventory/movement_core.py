@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -17,9 +18,12 @@ from sqlmodel import Session, select
 
 from inventory.db import begin_write
 from inventory.models import Location, MovementKind, Sku, StockMovement, StockPosition
+from inventory.rows import detached_row
 from inventory.upsert import dialect_insert
 
 POSITION = StockPosition.__table__.c  # type: ignore[attr-defined]
+MOVEMENT_TABLE: sa.Table = StockMovement.__table__  # type: ignore[attr-defined]
+MOVEMENT = MOVEMENT_TABLE.c
 
 
 class MovementRefused(ValueError):
@@ -115,12 +119,8 @@ class _After:
     reserved: int
 
 
-def _apply_leg(session: Session, leg: Leg, sku: str, qty: int) -> _After:
-    """Run one guarded UPDATE; return the levels after it, or raise MovementRefused.
-
-    A leg that may create its position tries the UPDATE first: positions usually exist, and
-    the existence checks are only paid for the first movement of a new one.
-    """
+def _leg_update(leg: Leg, sku: str) -> sa.Update:
+    """The leg's guarded ``UPDATE ... RETURNING id, on_hand, reserved`` (no row: refused)."""
     values: dict[str, object] = {name: POSITION[name] + delta for name, delta in leg.deltas.items()}
     values.update(leg.extra_values)
     values["version"] = POSITION.version + 1
@@ -132,6 +132,16 @@ def _apply_leg(session: Session, leg: Leg, sku: str, qty: int) -> _After:
     )
     if leg.guard is not None:
         stmt = stmt.where(leg.guard)
+    return stmt
+
+
+def _apply_leg(session: Session, leg: Leg, sku: str, qty: int) -> _After:
+    """Run one guarded UPDATE; return the levels after it, or raise MovementRefused.
+
+    A leg that may create its position tries the UPDATE first: positions usually exist, and
+    the existence checks are only paid for the first movement of a new one.
+    """
+    stmt = _leg_update(leg, sku)
     row = session.execute(stmt).first()
     position = None if row is not None else _position(session, leg.location, sku)
     if row is None and position is None and leg.create_if_missing:
@@ -141,6 +151,13 @@ def _apply_leg(session: Session, leg: Leg, sku: str, qty: int) -> _After:
         position = None if row is not None else _position(session, leg.location, sku)
     if row is not None:
         return _After(int(row.id), int(row.on_hand), int(row.reserved))
+    _refuse(session, leg, sku, qty, position)
+
+
+def _refuse(
+    session: Session, leg: Leg, sku: str, qty: int, position: StockPosition | None
+) -> NoReturn:
+    """Raise the leg's refusal, naming the levels that made its guard fail."""
     if position is None:
         _require_known(session, leg.location, sku, qty)
         raise MovementRefused(
@@ -156,6 +173,73 @@ def _apply_leg(session: Session, leg: Leg, sku: str, qty: int) -> _After:
         sku=sku,
         qty=qty,
         available=position.atp,
+    )
+
+
+#: What a movement row records besides the levels after it (``move_one`` binds them typed).
+_RECORDED = (
+    "location_code",
+    "sku_code",
+    "kind",
+    "qty",
+    "reason",
+    "ref",
+    "idempotency_key",
+    "actor",
+    "created_at",
+)
+
+
+def _move_one(
+    session: Session, leg: Leg, sku: str, qty: int, record: dict[str, object]
+) -> StockMovement:
+    """One position whose refusal writes nothing: the guarded UPDATE and the movement row in
+    Core statements, without a savepoint or a unit-of-work flush.
+
+    On PostgreSQL both are one statement (``WITH moved AS (UPDATE ... RETURNING) INSERT ...
+    SELECT ... FROM moved``): no row moved, no row recorded, and the levels after the change
+    come from the same row lock. SQLite cannot put an UPDATE in a CTE, so it runs the two
+    statements (in-process, and already serialised by ``BEGIN IMMEDIATE``).
+    """
+    connection = session.connection()
+    update = _leg_update(leg, sku)
+    if connection.dialect.name == "postgresql":
+        moved = update.cte("moved")
+        statement = (
+            sa.insert(MOVEMENT_TABLE)
+            .from_select(
+                [*_RECORDED, "on_hand_after", "reserved_after"],
+                sa.select(
+                    *[sa.literal(record[name], MOVEMENT[name].type) for name in _RECORDED],
+                    moved.c.on_hand,
+                    moved.c.reserved,
+                ),
+            )
+            .returning(
+                MOVEMENT.id,
+                MOVEMENT.on_hand_after,
+                MOVEMENT.reserved_after,
+                sa.select(moved.c.id).scalar_subquery(),
+            )
+        )
+        found = connection.execute(statement).first()
+        if found is None:
+            _refuse(session, leg, sku, qty, _position(session, leg.location, sku))
+        movement_id, on_hand, reserved, position_id = found
+    else:
+        levels = connection.execute(update).first()
+        if levels is None:
+            _refuse(session, leg, sku, qty, _position(session, leg.location, sku))
+        position_id, on_hand, reserved = levels
+        movement_id = connection.execute(
+            sa.insert(MOVEMENT_TABLE)
+            .values({**record, "on_hand_after": on_hand, "reserved_after": reserved})
+            .returning(MOVEMENT.id)
+        ).scalar_one()
+    _expire_positions(session, [int(position_id)])
+    return detached_row(
+        StockMovement,
+        {**record, "id": movement_id, "on_hand_after": on_hand, "reserved_after": reserved},
     )
 
 
@@ -200,13 +284,37 @@ def move(
     reason: str,
     at: dt.datetime | None,
     counterpart_suffix: str = "",
+    fresh_key: bool = False,
 ) -> StockMovement:
-    """Apply ``legs`` atomically and write one movement row per leg; return the first leg's row."""
+    """Apply ``legs`` atomically and write one movement row per leg; return the first leg's row.
+
+    ``fresh_key``: the caller minted ``idempotency_key`` in this very transaction (a new
+    reservation's id), so no earlier movement can hold it and the look-up is skipped.
+    """
     primary = legs[0].location
     begin_write(session)
-    if idempotency_key is not None and (first := _existing(session, idempotency_key)):
+    if (
+        idempotency_key is not None
+        and not fresh_key
+        and (first := _existing(session, idempotency_key))
+    ):
         return _check_same_request(first, kind, primary, sku, qty)
     created_at = as_utc(at)
+    if len(legs) == 1 and not legs[0].create_if_missing and (idempotency_key is None or fresh_key):
+        # The hot path (a channel's hold): one guarded UPDATE that wrote nothing when it refused,
+        # and a row no concurrent caller can collide with, so no savepoint is needed to undo.
+        record: dict[str, object] = {
+            "location_code": primary,
+            "sku_code": sku,
+            "kind": str(kind),
+            "qty": qty,
+            "reason": reason,
+            "ref": ref,
+            "idempotency_key": idempotency_key,
+            "actor": actor,
+            "created_at": created_at,
+        }
+        return _move_one(session, legs[0], sku, qty, record)
     try:
         with session.begin_nested():
             after: dict[str, _After] = {}

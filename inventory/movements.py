@@ -70,8 +70,12 @@ def reserve(
     actor: str,
     reason: str = "",
     at: dt.datetime | None = None,
+    fresh_key: bool = False,
 ) -> StockMovement:
-    """Promise ``qty`` units at ``location``: reserved += qty, refused when qty > ATP."""
+    """Promise ``qty`` units at ``location``: reserved += qty, refused when qty > ATP.
+
+    ``fresh_key``: ``idempotency_key`` was minted in this transaction (see ``move``).
+    """
     _positive(qty, location, sku, "reserve")
     leg = Leg(
         location,
@@ -90,6 +94,7 @@ def reserve(
         actor=actor,
         reason=reason,
         at=at,
+        fresh_key=fresh_key,
     )
 
 
