@@ -7,7 +7,7 @@ module holds the mechanics they share, so the rules stay readable on their own.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import NoReturn
 
@@ -43,9 +43,19 @@ class MovementRefused(ValueError):
         self.available = available
 
 
+#: The movement's quantity inside a guard (``atp_expr() >= QTY``), bound when the statement runs.
+#: Guards are written against it, never against a literal, so each kind of movement has one
+#: statement shape that is built once and reused (building one costs more than running it).
+QTY = sa.bindparam("qty", type_=sa.Integer)
+
+
 @dataclass(frozen=True)
 class Leg:
-    """One position's change inside a movement: column deltas and the guard they must satisfy."""
+    """One position's change inside a movement: column deltas and the guard they must satisfy.
+
+    ``guard`` is a module-level expression over ``POSITION`` and ``QTY`` (it keys the statement
+    cache, so it must not be built per call).
+    """
 
     location: str
     deltas: Mapping[str, int]
@@ -119,14 +129,46 @@ class _After:
     reserved: int
 
 
-def _leg_update(leg: Leg, sku: str) -> sa.Update:
-    """The leg's guarded ``UPDATE ... RETURNING id, on_hand, reserved`` (no row: refused)."""
-    values: dict[str, object] = {name: POSITION[name] + delta for name, delta in leg.deltas.items()}
-    values.update(leg.extra_values)
+#: Statements by shape (dialect, kind of statement, columns changed, guard): see ``QTY``.
+_STATEMENTS: dict[tuple[object, ...], tuple[sa.Executable, sa.ColumnElement[bool] | None]] = {}
+_MAX_STATEMENTS = 256  # a guard built per call would otherwise grow the cache without end
+
+
+def _shape(leg: Leg, *kind: object) -> tuple[object, ...]:
+    return (*kind, tuple(leg.deltas), tuple(leg.extra_values), id(leg.guard))
+
+
+def _cached(key: tuple[object, ...], leg: Leg, build: Callable[[], sa.Executable]) -> sa.Executable:
+    if (found := _STATEMENTS.get(key)) is not None:
+        return found[0]
+    statement = build()
+    if len(_STATEMENTS) < _MAX_STATEMENTS:
+        _STATEMENTS[key] = (statement, leg.guard)  # the guard is kept so its id stays its own
+    return statement
+
+
+def _leg_params(leg: Leg, sku: str, qty: int) -> dict[str, object]:
+    params: dict[str, object] = {"location": leg.location, "sku": sku, "qty": qty}
+    params.update({f"delta_{name}": delta for name, delta in leg.deltas.items()})
+    params.update({f"set_{name}": value for name, value in leg.extra_values.items()})
+    return params
+
+
+def _build_leg_update(leg: Leg) -> sa.Update:
+    values: dict[str, object] = {
+        name: POSITION[name] + sa.bindparam(f"delta_{name}", type_=sa.Integer)
+        for name in leg.deltas
+    }
+    values.update(
+        {name: sa.bindparam(f"set_{name}", type_=POSITION[name].type) for name in leg.extra_values}
+    )
     values["version"] = POSITION.version + 1
     stmt = (
         sa.update(StockPosition.__table__)  # type: ignore[attr-defined]
-        .where(POSITION.location_code == leg.location, POSITION.sku_code == sku)
+        .where(
+            POSITION.location_code == sa.bindparam("location", type_=POSITION.location_code.type),
+            POSITION.sku_code == sa.bindparam("sku", type_=POSITION.sku_code.type),
+        )
         .values(values)
         .returning(POSITION.id, POSITION.on_hand, POSITION.reserved)
     )
@@ -135,19 +177,27 @@ def _leg_update(leg: Leg, sku: str) -> sa.Update:
     return stmt
 
 
+def _leg_update(session: Session, leg: Leg) -> sa.Update:
+    """The leg's guarded ``UPDATE ... RETURNING id, on_hand, reserved`` (no row: refused);
+    its values come from ``_leg_params``."""
+    key = _shape(leg, session.get_bind().dialect.name, "update")
+    return _cached(key, leg, lambda: _build_leg_update(leg))  # type: ignore[return-value]
+
+
 def _apply_leg(session: Session, leg: Leg, sku: str, qty: int) -> _After:
     """Run one guarded UPDATE; return the levels after it, or raise MovementRefused.
 
     A leg that may create its position tries the UPDATE first: positions usually exist, and
     the existence checks are only paid for the first movement of a new one.
     """
-    stmt = _leg_update(leg, sku)
-    row = session.execute(stmt).first()
+    stmt = _leg_update(session, leg)
+    params = _leg_params(leg, sku, qty)
+    row = session.execute(stmt, params).first()
     position = None if row is not None else _position(session, leg.location, sku)
     if row is None and position is None and leg.create_if_missing:
         _require_known(session, leg.location, sku, qty)
         _insert_missing_position(session, leg.location, sku)
-        row = session.execute(stmt).first()
+        row = session.execute(stmt, params).first()
         position = None if row is not None else _position(session, leg.location, sku)
     if row is not None:
         return _After(int(row.id), int(row.on_hand), int(row.reserved))
@@ -190,6 +240,30 @@ _RECORDED = (
 )
 
 
+_INSERT_MOVEMENT = sa.insert(StockMovement.__table__).returning(  # type: ignore[arg-type]
+    StockMovement.__table__.c.id  # type: ignore[attr-defined]
+)
+
+
+def _build_moved(leg: Leg) -> sa.Insert:
+    """``WITH moved AS (<guarded UPDATE>) INSERT INTO stock_movement SELECT ... FROM moved``."""
+    moved = _build_leg_update(leg).cte("moved")
+    recorded = [sa.bindparam(f"record_{name}", type_=MOVEMENT[name].type) for name in _RECORDED]
+    return (
+        sa.insert(MOVEMENT_TABLE)
+        .from_select(
+            [*_RECORDED, "on_hand_after", "reserved_after"],
+            sa.select(*recorded, moved.c.on_hand, moved.c.reserved),
+        )
+        .returning(
+            MOVEMENT.id,
+            MOVEMENT.on_hand_after,
+            MOVEMENT.reserved_after,
+            sa.select(moved.c.id).scalar_subquery(),
+        )
+    )
+
+
 def _move_one(
     session: Session, leg: Leg, sku: str, qty: int, record: dict[str, object]
 ) -> StockMovement:
@@ -202,39 +276,21 @@ def _move_one(
     statements (in-process, and already serialised by ``BEGIN IMMEDIATE``).
     """
     connection = session.connection()
-    update = _leg_update(leg, sku)
+    params = _leg_params(leg, sku, qty)
     if connection.dialect.name == "postgresql":
-        moved = update.cte("moved")
-        statement = (
-            sa.insert(MOVEMENT_TABLE)
-            .from_select(
-                [*_RECORDED, "on_hand_after", "reserved_after"],
-                sa.select(
-                    *[sa.literal(record[name], MOVEMENT[name].type) for name in _RECORDED],
-                    moved.c.on_hand,
-                    moved.c.reserved,
-                ),
-            )
-            .returning(
-                MOVEMENT.id,
-                MOVEMENT.on_hand_after,
-                MOVEMENT.reserved_after,
-                sa.select(moved.c.id).scalar_subquery(),
-            )
-        )
-        found = connection.execute(statement).first()
+        statement = _cached(_shape(leg, "postgresql", "move_one"), leg, lambda: _build_moved(leg))
+        params.update({f"record_{name}": record[name] for name in _RECORDED})
+        found = connection.execute(statement, params).first()
         if found is None:
             _refuse(session, leg, sku, qty, _position(session, leg.location, sku))
         movement_id, on_hand, reserved, position_id = found
     else:
-        levels = connection.execute(update).first()
+        levels = connection.execute(_leg_update(session, leg), params).first()
         if levels is None:
             _refuse(session, leg, sku, qty, _position(session, leg.location, sku))
         position_id, on_hand, reserved = levels
         movement_id = connection.execute(
-            sa.insert(MOVEMENT_TABLE)
-            .values({**record, "on_hand_after": on_hand, "reserved_after": reserved})
-            .returning(MOVEMENT.id)
+            _INSERT_MOVEMENT, {**record, "on_hand_after": on_hand, "reserved_after": reserved}
         ).scalar_one()
     _expire_positions(session, [int(position_id)])
     return detached_row(

@@ -27,6 +27,7 @@ from sqlmodel import Session
 from inventory.models import MovementKind, StockMovement
 from inventory.movement_core import (
     POSITION,
+    QTY,
     Leg,
     MovementRefused,
     as_utc,
@@ -46,6 +47,15 @@ __all__ = [
     "reserve",
     "set_safety",
 ]
+
+# The guards, over the position's columns and the movement's quantity (``QTY``, bound per call).
+_ATP_COVERS = atp_expr() >= QTY
+_RESERVED_COVERS = POSITION.reserved >= QTY
+_HELD_AND_ON_HAND = sa.and_(POSITION.reserved >= QTY, POSITION.on_hand >= QTY)
+_IN_TRANSIT_IN_COVERS = POSITION.in_transit_in >= QTY
+_IN_TRANSIT_OUT_COVERS = POSITION.in_transit_out >= QTY
+_UNRESERVED_COVERS = POSITION.on_hand - POSITION.reserved >= QTY
+_STAYS_ABOVE_RESERVED = POSITION.on_hand + QTY >= POSITION.reserved  # adjust: QTY is the delta
 
 
 def _positive(qty: int, location: str, sku: str, what: str) -> int:
@@ -80,7 +90,7 @@ def reserve(
     leg = Leg(
         location,
         {"reserved": qty},
-        guard=atp_expr() >= qty,
+        guard=_ATP_COVERS,
         refusal="reservation exceeds ATP",
     )
     return move(
@@ -115,7 +125,7 @@ def release(
     leg = Leg(
         location,
         {"reserved": -qty},
-        guard=POSITION.reserved >= qty,
+        guard=_RESERVED_COVERS,
         refusal="release exceeds reserved",
     )
     return move(
@@ -156,7 +166,7 @@ def dispatch_transfer(
         Leg(
             source,
             {"on_hand": -qty, "reserved": -qty, "in_transit_out": qty},
-            guard=sa.and_(POSITION.reserved >= qty, POSITION.on_hand >= qty),
+            guard=_HELD_AND_ON_HAND,
             refusal=f"dispatch to {dest} exceeds the reservation at the source",
         ),
         Leg(dest, {"in_transit_in": qty}, create_if_missing=True),
@@ -200,14 +210,14 @@ def receive_transfer(
         Leg(
             dest,
             {"on_hand": qty, "in_transit_in": -qty},
-            guard=POSITION.in_transit_in >= qty,
+            guard=_IN_TRANSIT_IN_COVERS,
             refusal=f"receipt from {source} exceeds stock in transit to the destination",
             extra_values={"last_received_at": received_at},
         ),
         Leg(
             source,
             {"in_transit_out": -qty},
-            guard=POSITION.in_transit_out >= qty,
+            guard=_IN_TRANSIT_OUT_COVERS,
             refusal=f"receipt at {dest} exceeds stock in transit out of the source",
         ),
     ]
@@ -250,14 +260,14 @@ def record_sale(
         leg = Leg(
             location,
             {"on_hand": -qty, "reserved": -qty},
-            guard=sa.and_(POSITION.reserved >= qty, POSITION.on_hand >= qty),
+            guard=_HELD_AND_ON_HAND,
             refusal="sale exceeds the reservation it fulfils",
         )
     else:
         leg = Leg(
             location,
             {"on_hand": -qty},
-            guard=POSITION.on_hand - POSITION.reserved >= qty,
+            guard=_UNRESERVED_COVERS,
             refusal="sale exceeds unreserved on-hand",
         )
     return move(
@@ -306,7 +316,7 @@ def adjust(
     leg = Leg(
         location,
         {"on_hand": delta},
-        guard=POSITION.on_hand + delta >= POSITION.reserved,
+        guard=_STAYS_ABOVE_RESERVED,
         refusal=f"adjust by {delta} would leave on-hand below reserved",
         create_if_missing=delta > 0,
     )
