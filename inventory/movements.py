@@ -5,8 +5,10 @@ check (ATP, reserved, in-transit) and the write are one atomic statement. On Pos
 UPDATE takes the row lock and re-evaluates the guard after waiting, so concurrent writers can
 never oversell. On SQLite the write transaction is opened with ``BEGIN IMMEDIATE``, which
 serialises writers for the whole transaction (queued by ``busy_timeout``). Every call runs in the
-caller's transaction (inside a savepoint), so a refusal leaves the caller's other work intact and
-a caller's rollback undoes the movement too.
+caller's transaction, so a refusal leaves the caller's other work intact and a caller's rollback
+undoes the movement too: multi-leg moves (and keyed ones that may meet a concurrent same key) run
+inside a savepoint; a single-leg move with no key or a freshly minted one needs none, because its
+refused UPDATE wrote nothing (the hot path of a channel's hold, see ``movement_core.move``).
 
 Idempotency: a movement carrying an ``idempotency_key`` is written once. A repeat with the same
 key returns the first movement and changes nothing; a repeat that asks for something else
