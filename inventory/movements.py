@@ -121,8 +121,12 @@ def release(
     actor: str,
     reason: str = "",
     at: dt.datetime | None = None,
+    fresh_key: bool = False,
 ) -> StockMovement:
-    """Give back a promise: reserved -= qty, refused when fewer than qty units are reserved."""
+    """Give back a promise: reserved -= qty, refused when fewer than qty units are reserved.
+
+    ``fresh_key``: no earlier movement can hold ``idempotency_key`` (see ``move``).
+    """
     _positive(qty, location, sku, "release")
     leg = Leg(
         location,
@@ -141,6 +145,7 @@ def release(
         actor=actor,
         reason=reason,
         at=at,
+        fresh_key=fresh_key,
     )
 
 
@@ -250,6 +255,7 @@ def record_sale(
     reason: str = "",
     from_reservation: bool = False,
     at: dt.datetime | None = None,
+    fresh_key: bool = False,
 ) -> StockMovement:
     """A sale leaves the building: on_hand -= qty.
 
@@ -283,6 +289,7 @@ def record_sale(
         actor=actor,
         reason=reason,
         at=at,
+        fresh_key=fresh_key,
     )
 
 

@@ -368,6 +368,8 @@ def _move_stock(
     actor: str,
     now: dt.datetime,
 ) -> None:
+    """The transition's movement. Its key (``reservation:<id>:<verb>``) is fresh: the guarded
+    claim just took the reservation out of ``open`` under the row's lock, which happens once."""
     if to is ReservationStatus.CONFIRMED:
         movements.record_sale(
             session,
@@ -380,6 +382,7 @@ def _move_stock(
             actor=actor,
             reason=f"{row.channel} reservation confirmed",
             at=now,
+            fresh_key=True,
         )
         return
     movements.release(
@@ -392,6 +395,7 @@ def _move_stock(
         actor=actor,
         reason=f"{row.channel} reservation {to}",
         at=now,
+        fresh_key=True,
     )
 
 
