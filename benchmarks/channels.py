@@ -48,7 +48,7 @@ from sqlmodel import Session
 
 from api.auth import Role, create_api_key
 from inventory import reservations, schema
-from inventory.availability import availability
+from inventory.availability import availability_json
 from inventory.config import PROJECT_ROOT
 from inventory.db import make_engine
 from inventory.demo_world.vocabulary import demo_terms
@@ -169,12 +169,13 @@ def build_pool(engine: Engine, *, stores: int, skus: int, race_units: int) -> li
 
 
 def _lookup(engine: Engine, skus: list[str]) -> None:
-    """What ``/v1/availability`` does: give lapsed holds back, then read ATP after entitlements."""
+    """What ``/v1/availability`` does: give lapsed holds back, then read ATP after entitlements
+    (as the JSON the route answers with)."""
     now = dt.datetime.now(dt.UTC)
     with Session(engine, expire_on_commit=False) as session:
         if reservations.sweep_expired(session, now=now, skus=skus):
             session.commit()
-        availability(session, CHANNEL, skus)
+        availability_json(session, CHANNEL, skus)
 
 
 def service_availability(engine: Engine, codes: list[str], singles: int, batches: int) -> dict:
@@ -238,22 +239,96 @@ def service_reservations(engine: Engine, codes: list[str], clients: int, total: 
                 session.rollback()
                 return False
 
-    seconds, ok, refused = _run_clients(clients, total, reserve)
-    return {"clients": clients, "created": ok, "refused": refused, "per_s": round(ok / seconds, 1)}
+    with _Costs(engine) as costs:
+        seconds, ok, refused = _run_clients(clients, total, reserve)
+    return {
+        "clients": clients,
+        "created": ok,
+        "refused": refused,
+        "per_s": round(ok / seconds, 1),
+        **costs.per(ok),
+    }
+
+
+class _Costs:
+    """What each reservation cost, independent of how loaded the machine is: statements sent
+    (cursor executions, BEGIN IMMEDIATE included on SQLite; plus the transaction's BEGIN and
+    COMMIT on PostgreSQL, round trips of their own), CPU of this process, and CPU of the
+    PostgreSQL backends serving it (read from /proc: the server runs on this machine)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.statements = self.commits = 0
+        self.cpu_s = 0.0
+        self.server: dict[int, float] = {}
+        self.server_s: float | None = None
+
+    def _count(self, *_args: object) -> None:
+        self.statements += 1
+
+    def _commit(self, *_args: object) -> None:
+        self.commits += 1
+
+    def _backends(self) -> dict[int, float]:
+        if self.engine.dialect.name != "postgresql":
+            return {}
+        with self.engine.connect() as conn:
+            pids = conn.execute(
+                sa.text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+            ).scalars()
+            used: dict[int, float] = {}
+            for pid in pids:
+                try:
+                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    return {}  # the server is elsewhere: no server CPU figure
+                used[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return used
+
+    def __enter__(self) -> _Costs:
+        self.server = self._backends()
+        sa.event.listen(self.engine, "before_cursor_execute", self._count)
+        sa.event.listen(self.engine, "commit", self._commit)
+        self.cpu_s = time.process_time()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.cpu_s = time.process_time() - self.cpu_s
+        sa.event.remove(self.engine, "before_cursor_execute", self._count)
+        sa.event.remove(self.engine, "commit", self._commit)
+        after = self._backends()
+        if after:
+            self.server_s = sum(used - self.server.get(pid, 0.0) for pid, used in after.items())
+
+    def per(self, done: int) -> dict[str, float | None]:
+        done = max(done, 1)
+        postgres = self.engine.dialect.name == "postgresql"
+        statements = self.statements + (2 * self.commits if postgres else self.commits)
+        return {
+            "statements_per_reservation": round(statements / done, 2),
+            "client_cpu_ms_per_reservation": round(self.cpu_s * 1000 / done, 3),
+            "server_cpu_ms_per_reservation": (
+                None if self.server_s is None else round(self.server_s * 1000 / done, 3)
+            ),
+        }
 
 
 # -- over HTTP (a real service process) -----------------------------------------------------------
 
 
+#: Where the HTTP service may listen (``--ports``; each stream of a shared machine has a range).
+PORTS = range(8800, 8900)
+
+
 def _free_port() -> int:
-    for port in range(8800, 8900):
+    for port in PORTS:
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
                 continue
             return port
-    raise RuntimeError("no free port in 8800-8899")
+    raise RuntimeError(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
 
 
 class Service:
@@ -440,7 +515,11 @@ def main() -> int:
     parser.add_argument("--race-clients", type=int, default=64)
     parser.add_argument("--race-units", type=int, default=10)
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--ports", default="8800-8899", help="port range for the HTTP service")
     args = parser.parse_args()
+    global PORTS
+    low, high = (int(part) for part in args.ports.split("-"))
+    PORTS = range(low, high + 1)
 
     line: dict[str, Any] = {
         "benchmark": "channels",

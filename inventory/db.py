@@ -64,7 +64,39 @@ def make_engine(url: str) -> Engine:
     # decision resumes its run (request session, the run's nested session, the lease heartbeat,
     # the checkpoint fence), plus the worker, the outbox dispatcher and the expiry sweep. A
     # request that still finds none waits a minute (queued, not failed) before giving up.
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=30, pool_timeout=60)
+    engine = create_engine(url, pool_size=10, max_overflow=30, pool_timeout=60)
+    event.listen(engine, "checkin", _mark_idle)
+    dialect = engine.dialect
+
+    def ping_if_idle(dbapi_connection, record, _proxy) -> None:  # type: ignore[no-untyped-def]
+        _ping_if_idle(dialect, dbapi_connection, record)
+
+    event.listen(engine, "checkout", ping_if_idle)
+    return engine
+
+
+#: A pooled connection idle longer than this is pinged before use (PostgreSQL).
+PING_AFTER_IDLE_S = 10.0
+
+
+def _mark_idle(_dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dialect, dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
+    """``pool_pre_ping``, but only for connections that sat idle: a restarted server or a
+    dropped link is still caught before a request uses the connection, while a busy pool (a
+    channel's reservations, a round trip each) does not pay a ``SELECT 1`` on every checkout.
+    Raising ``DisconnectionError`` makes the pool discard it and connect afresh."""
+    idle_since = record.info.get("idle_since")
+    if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_S:
+        return
+    try:
+        alive = dialect.do_ping(dbapi_connection)
+    except Exception as error:
+        raise exc.DisconnectionError(f"idle connection failed its ping: {error}") from error
+    if alive is False:
+        raise exc.DisconnectionError("idle connection failed its ping")
 
 
 def get_engine(url: str | None = None) -> Engine:

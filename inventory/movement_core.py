@@ -7,8 +7,9 @@ module holds the mechanics they share, so the rules stay readable on their own.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -17,9 +18,12 @@ from sqlmodel import Session, select
 
 from inventory.db import begin_write
 from inventory.models import Location, MovementKind, Sku, StockMovement, StockPosition
+from inventory.rows import detached_row
 from inventory.upsert import dialect_insert
 
 POSITION = StockPosition.__table__.c  # type: ignore[attr-defined]
+MOVEMENT_TABLE: sa.Table = StockMovement.__table__  # type: ignore[attr-defined]
+MOVEMENT = MOVEMENT_TABLE.c
 
 
 class MovementRefused(ValueError):
@@ -39,9 +43,19 @@ class MovementRefused(ValueError):
         self.available = available
 
 
+#: The movement's quantity inside a guard (``atp_expr() >= QTY``), bound when the statement runs.
+#: Guards are written against it, never against a literal, so each kind of movement has one
+#: statement shape that is built once and reused (building one costs more than running it).
+QTY = sa.bindparam("qty", type_=sa.Integer)
+
+
 @dataclass(frozen=True)
 class Leg:
-    """One position's change inside a movement: column deltas and the guard they must satisfy."""
+    """One position's change inside a movement: column deltas and the guard they must satisfy.
+
+    ``guard`` is a module-level expression over ``POSITION`` and ``QTY`` (it keys the statement
+    cache, so it must not be built per call).
+    """
 
     location: str
     deltas: Mapping[str, int]
@@ -115,32 +129,85 @@ class _After:
     reserved: int
 
 
+#: Statements by shape (dialect, kind of statement, columns changed, guard): see ``QTY``.
+_STATEMENTS: dict[tuple[object, ...], tuple[sa.Executable, sa.ColumnElement[bool] | None]] = {}
+_MAX_STATEMENTS = 256  # a guard built per call would otherwise grow the cache without end
+
+
+def _shape(leg: Leg, *kind: object) -> tuple[object, ...]:
+    return (*kind, tuple(leg.deltas), tuple(leg.extra_values), id(leg.guard))
+
+
+def _cached(key: tuple[object, ...], leg: Leg, build: Callable[[], sa.Executable]) -> sa.Executable:
+    if (found := _STATEMENTS.get(key)) is not None:
+        return found[0]
+    statement = build()
+    if len(_STATEMENTS) < _MAX_STATEMENTS:
+        _STATEMENTS[key] = (statement, leg.guard)  # the guard is kept so its id stays its own
+    return statement
+
+
+def _leg_params(leg: Leg, sku: str, qty: int) -> dict[str, object]:
+    params: dict[str, object] = {"location": leg.location, "sku": sku, "qty": qty}
+    params.update({f"delta_{name}": delta for name, delta in leg.deltas.items()})
+    params.update({f"set_{name}": value for name, value in leg.extra_values.items()})
+    return params
+
+
+def _build_leg_update(leg: Leg) -> sa.Update:
+    values: dict[str, object] = {
+        name: POSITION[name] + sa.bindparam(f"delta_{name}", type_=sa.Integer)
+        for name in leg.deltas
+    }
+    values.update(
+        {name: sa.bindparam(f"set_{name}", type_=POSITION[name].type) for name in leg.extra_values}
+    )
+    values["version"] = POSITION.version + 1
+    stmt = (
+        sa.update(StockPosition.__table__)  # type: ignore[attr-defined]
+        .where(
+            POSITION.location_code == sa.bindparam("location", type_=POSITION.location_code.type),
+            POSITION.sku_code == sa.bindparam("sku", type_=POSITION.sku_code.type),
+        )
+        .values(values)
+        .returning(POSITION.id, POSITION.on_hand, POSITION.reserved)
+    )
+    if leg.guard is not None:
+        stmt = stmt.where(leg.guard)
+    return stmt
+
+
+def _leg_update(session: Session, leg: Leg) -> sa.Update:
+    """The leg's guarded ``UPDATE ... RETURNING id, on_hand, reserved`` (no row: refused);
+    its values come from ``_leg_params``."""
+    key = _shape(leg, session.get_bind().dialect.name, "update")
+    return _cached(key, leg, lambda: _build_leg_update(leg))  # type: ignore[return-value]
+
+
 def _apply_leg(session: Session, leg: Leg, sku: str, qty: int) -> _After:
     """Run one guarded UPDATE; return the levels after it, or raise MovementRefused.
 
     A leg that may create its position tries the UPDATE first: positions usually exist, and
     the existence checks are only paid for the first movement of a new one.
     """
-    values: dict[str, object] = {name: POSITION[name] + delta for name, delta in leg.deltas.items()}
-    values.update(leg.extra_values)
-    values["version"] = POSITION.version + 1
-    stmt = (
-        sa.update(StockPosition.__table__)  # type: ignore[attr-defined]
-        .where(POSITION.location_code == leg.location, POSITION.sku_code == sku)
-        .values(values)
-        .returning(POSITION.id, POSITION.on_hand, POSITION.reserved)
-    )
-    if leg.guard is not None:
-        stmt = stmt.where(leg.guard)
-    row = session.execute(stmt).first()
+    stmt = _leg_update(session, leg)
+    params = _leg_params(leg, sku, qty)
+    row = session.execute(stmt, params).first()
     position = None if row is not None else _position(session, leg.location, sku)
     if row is None and position is None and leg.create_if_missing:
         _require_known(session, leg.location, sku, qty)
         _insert_missing_position(session, leg.location, sku)
-        row = session.execute(stmt).first()
+        row = session.execute(stmt, params).first()
         position = None if row is not None else _position(session, leg.location, sku)
     if row is not None:
         return _After(int(row.id), int(row.on_hand), int(row.reserved))
+    _refuse(session, leg, sku, qty, position)
+
+
+def _refuse(
+    session: Session, leg: Leg, sku: str, qty: int, position: StockPosition | None
+) -> NoReturn:
+    """Raise the leg's refusal, naming the levels that made its guard fail."""
     if position is None:
         _require_known(session, leg.location, sku, qty)
         raise MovementRefused(
@@ -156,6 +223,79 @@ def _apply_leg(session: Session, leg: Leg, sku: str, qty: int) -> _After:
         sku=sku,
         qty=qty,
         available=position.atp,
+    )
+
+
+#: What a movement row records besides the levels after it (``move_one`` binds them typed).
+_RECORDED = (
+    "location_code",
+    "sku_code",
+    "kind",
+    "qty",
+    "reason",
+    "ref",
+    "idempotency_key",
+    "actor",
+    "created_at",
+)
+
+
+_INSERT_MOVEMENT = sa.insert(StockMovement.__table__).returning(  # type: ignore[arg-type]
+    StockMovement.__table__.c.id  # type: ignore[attr-defined]
+)
+
+
+def _build_moved(leg: Leg) -> sa.Insert:
+    """``WITH moved AS (<guarded UPDATE>) INSERT INTO stock_movement SELECT ... FROM moved``."""
+    moved = _build_leg_update(leg).cte("moved")
+    recorded = [sa.bindparam(f"record_{name}", type_=MOVEMENT[name].type) for name in _RECORDED]
+    return (
+        sa.insert(MOVEMENT_TABLE)
+        .from_select(
+            [*_RECORDED, "on_hand_after", "reserved_after"],
+            sa.select(*recorded, moved.c.on_hand, moved.c.reserved),
+        )
+        .returning(
+            MOVEMENT.id,
+            MOVEMENT.on_hand_after,
+            MOVEMENT.reserved_after,
+            sa.select(moved.c.id).scalar_subquery(),
+        )
+    )
+
+
+def _move_one(
+    session: Session, leg: Leg, sku: str, qty: int, record: dict[str, object]
+) -> StockMovement:
+    """One position whose refusal writes nothing: the guarded UPDATE and the movement row in
+    Core statements, without a savepoint or a unit-of-work flush.
+
+    On PostgreSQL both are one statement (``WITH moved AS (UPDATE ... RETURNING) INSERT ...
+    SELECT ... FROM moved``): no row moved, no row recorded, and the levels after the change
+    come from the same row lock. SQLite cannot put an UPDATE in a CTE, so it runs the two
+    statements (in-process, and already serialised by ``BEGIN IMMEDIATE``).
+    """
+    connection = session.connection()
+    params = _leg_params(leg, sku, qty)
+    if connection.dialect.name == "postgresql":
+        statement = _cached(_shape(leg, "postgresql", "move_one"), leg, lambda: _build_moved(leg))
+        params.update({f"record_{name}": record[name] for name in _RECORDED})
+        found = connection.execute(statement, params).first()
+        if found is None:
+            _refuse(session, leg, sku, qty, _position(session, leg.location, sku))
+        movement_id, on_hand, reserved, position_id = found
+    else:
+        levels = connection.execute(_leg_update(session, leg), params).first()
+        if levels is None:
+            _refuse(session, leg, sku, qty, _position(session, leg.location, sku))
+        position_id, on_hand, reserved = levels
+        movement_id = connection.execute(
+            _INSERT_MOVEMENT, {**record, "on_hand_after": on_hand, "reserved_after": reserved}
+        ).scalar_one()
+    _expire_positions(session, [int(position_id)])
+    return detached_row(
+        StockMovement,
+        {**record, "id": movement_id, "on_hand_after": on_hand, "reserved_after": reserved},
     )
 
 
@@ -200,13 +340,37 @@ def move(
     reason: str,
     at: dt.datetime | None,
     counterpart_suffix: str = "",
+    fresh_key: bool = False,
 ) -> StockMovement:
-    """Apply ``legs`` atomically and write one movement row per leg; return the first leg's row."""
+    """Apply ``legs`` atomically and write one movement row per leg; return the first leg's row.
+
+    ``fresh_key``: the caller minted ``idempotency_key`` in this very transaction (a new
+    reservation's id), so no earlier movement can hold it and the look-up is skipped.
+    """
     primary = legs[0].location
     begin_write(session)
-    if idempotency_key is not None and (first := _existing(session, idempotency_key)):
+    if (
+        idempotency_key is not None
+        and not fresh_key
+        and (first := _existing(session, idempotency_key))
+    ):
         return _check_same_request(first, kind, primary, sku, qty)
     created_at = as_utc(at)
+    if len(legs) == 1 and not legs[0].create_if_missing and (idempotency_key is None or fresh_key):
+        # The hot path (a channel's hold): one guarded UPDATE that wrote nothing when it refused,
+        # and a row no concurrent caller can collide with, so no savepoint is needed to undo.
+        record: dict[str, object] = {
+            "location_code": primary,
+            "sku_code": sku,
+            "kind": str(kind),
+            "qty": qty,
+            "reason": reason,
+            "ref": ref,
+            "idempotency_key": idempotency_key,
+            "actor": actor,
+            "created_at": created_at,
+        }
+        return _move_one(session, legs[0], sku, qty, record)
     try:
         with session.begin_nested():
             after: dict[str, _After] = {}

@@ -5,8 +5,10 @@ check (ATP, reserved, in-transit) and the write are one atomic statement. On Pos
 UPDATE takes the row lock and re-evaluates the guard after waiting, so concurrent writers can
 never oversell. On SQLite the write transaction is opened with ``BEGIN IMMEDIATE``, which
 serialises writers for the whole transaction (queued by ``busy_timeout``). Every call runs in the
-caller's transaction (inside a savepoint), so a refusal leaves the caller's other work intact and
-a caller's rollback undoes the movement too.
+caller's transaction, so a refusal leaves the caller's other work intact and a caller's rollback
+undoes the movement too: multi-leg moves (and keyed ones that may meet a concurrent same key) run
+inside a savepoint; a single-leg move with no key or a freshly minted one needs none, because its
+refused UPDATE wrote nothing (the hot path of a channel's hold, see ``movement_core.move``).
 
 Idempotency: a movement carrying an ``idempotency_key`` is written once. A repeat with the same
 key returns the first movement and changes nothing; a repeat that asks for something else
@@ -27,6 +29,7 @@ from sqlmodel import Session
 from inventory.models import MovementKind, StockMovement
 from inventory.movement_core import (
     POSITION,
+    QTY,
     Leg,
     MovementRefused,
     as_utc,
@@ -46,6 +49,15 @@ __all__ = [
     "reserve",
     "set_safety",
 ]
+
+# The guards, over the position's columns and the movement's quantity (``QTY``, bound per call).
+_ATP_COVERS = atp_expr() >= QTY
+_RESERVED_COVERS = POSITION.reserved >= QTY
+_HELD_AND_ON_HAND = sa.and_(POSITION.reserved >= QTY, POSITION.on_hand >= QTY)
+_IN_TRANSIT_IN_COVERS = POSITION.in_transit_in >= QTY
+_IN_TRANSIT_OUT_COVERS = POSITION.in_transit_out >= QTY
+_UNRESERVED_COVERS = POSITION.on_hand - POSITION.reserved >= QTY
+_STAYS_ABOVE_RESERVED = POSITION.on_hand + QTY >= POSITION.reserved  # adjust: QTY is the delta
 
 
 def _positive(qty: int, location: str, sku: str, what: str) -> int:
@@ -70,13 +82,17 @@ def reserve(
     actor: str,
     reason: str = "",
     at: dt.datetime | None = None,
+    fresh_key: bool = False,
 ) -> StockMovement:
-    """Promise ``qty`` units at ``location``: reserved += qty, refused when qty > ATP."""
+    """Promise ``qty`` units at ``location``: reserved += qty, refused when qty > ATP.
+
+    ``fresh_key``: ``idempotency_key`` was minted in this transaction (see ``move``).
+    """
     _positive(qty, location, sku, "reserve")
     leg = Leg(
         location,
         {"reserved": qty},
-        guard=atp_expr() >= qty,
+        guard=_ATP_COVERS,
         refusal="reservation exceeds ATP",
     )
     return move(
@@ -90,6 +106,7 @@ def reserve(
         actor=actor,
         reason=reason,
         at=at,
+        fresh_key=fresh_key,
     )
 
 
@@ -104,13 +121,17 @@ def release(
     actor: str,
     reason: str = "",
     at: dt.datetime | None = None,
+    fresh_key: bool = False,
 ) -> StockMovement:
-    """Give back a promise: reserved -= qty, refused when fewer than qty units are reserved."""
+    """Give back a promise: reserved -= qty, refused when fewer than qty units are reserved.
+
+    ``fresh_key``: no earlier movement can hold ``idempotency_key`` (see ``move``).
+    """
     _positive(qty, location, sku, "release")
     leg = Leg(
         location,
         {"reserved": -qty},
-        guard=POSITION.reserved >= qty,
+        guard=_RESERVED_COVERS,
         refusal="release exceeds reserved",
     )
     return move(
@@ -124,6 +145,7 @@ def release(
         actor=actor,
         reason=reason,
         at=at,
+        fresh_key=fresh_key,
     )
 
 
@@ -151,7 +173,7 @@ def dispatch_transfer(
         Leg(
             source,
             {"on_hand": -qty, "reserved": -qty, "in_transit_out": qty},
-            guard=sa.and_(POSITION.reserved >= qty, POSITION.on_hand >= qty),
+            guard=_HELD_AND_ON_HAND,
             refusal=f"dispatch to {dest} exceeds the reservation at the source",
         ),
         Leg(dest, {"in_transit_in": qty}, create_if_missing=True),
@@ -195,14 +217,14 @@ def receive_transfer(
         Leg(
             dest,
             {"on_hand": qty, "in_transit_in": -qty},
-            guard=POSITION.in_transit_in >= qty,
+            guard=_IN_TRANSIT_IN_COVERS,
             refusal=f"receipt from {source} exceeds stock in transit to the destination",
             extra_values={"last_received_at": received_at},
         ),
         Leg(
             source,
             {"in_transit_out": -qty},
-            guard=POSITION.in_transit_out >= qty,
+            guard=_IN_TRANSIT_OUT_COVERS,
             refusal=f"receipt at {dest} exceeds stock in transit out of the source",
         ),
     ]
@@ -233,6 +255,7 @@ def record_sale(
     reason: str = "",
     from_reservation: bool = False,
     at: dt.datetime | None = None,
+    fresh_key: bool = False,
 ) -> StockMovement:
     """A sale leaves the building: on_hand -= qty.
 
@@ -245,14 +268,14 @@ def record_sale(
         leg = Leg(
             location,
             {"on_hand": -qty, "reserved": -qty},
-            guard=sa.and_(POSITION.reserved >= qty, POSITION.on_hand >= qty),
+            guard=_HELD_AND_ON_HAND,
             refusal="sale exceeds the reservation it fulfils",
         )
     else:
         leg = Leg(
             location,
             {"on_hand": -qty},
-            guard=POSITION.on_hand - POSITION.reserved >= qty,
+            guard=_UNRESERVED_COVERS,
             refusal="sale exceeds unreserved on-hand",
         )
     return move(
@@ -266,6 +289,7 @@ def record_sale(
         actor=actor,
         reason=reason,
         at=at,
+        fresh_key=fresh_key,
     )
 
 
@@ -301,7 +325,7 @@ def adjust(
     leg = Leg(
         location,
         {"on_hand": delta},
-        guard=POSITION.on_hand + delta >= POSITION.reserved,
+        guard=_STAYS_ABOVE_RESERVED,
         refusal=f"adjust by {delta} would leave on-hand below reserved",
         create_if_missing=delta > 0,
     )

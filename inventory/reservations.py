@@ -27,11 +27,21 @@ from inventory import movements
 from inventory.availability import entitled_atp, is_entitled
 from inventory.clock import as_utc
 from inventory.db import begin_write
-from inventory.models import ChannelReservation, ReservationStatus, Sku
+from inventory.models import (
+    ChannelEntitlement,
+    ChannelReservation,
+    ReservationStatus,
+    Sku,
+    StockPosition,
+)
+from inventory.movement_core import POSITION, atp_expr
 from inventory.movements import MovementRefused
 from inventory.refusals import PoolRefusal
+from inventory.rows import detached_row
+from inventory.upsert import dialect_insert
 
 _RESERVATION = ChannelReservation.__table__.c  # type: ignore[attr-defined]
+_ENTITLEMENT = ChannelEntitlement.__table__.c  # type: ignore[attr-defined]
 log = logging.getLogger(__name__)
 
 
@@ -108,14 +118,151 @@ def create(
 
     Without a location the service tries the entitled locations with the most ATP first (a
     concurrent caller may take the first one's units between the read and the guarded write).
+
+    The common case (a new key, a location with enough ATP) takes two statements
+    (``_hold_fast``); a replay, a refusal or a lost race falls back to ``_hold_checked``, which
+    reads first and says precisely why.
     """
     begin_write(session)
     scoped = _scoped_key(request.channel, request.idempotency_key)
+    reservation_id = f"res-{uuid.uuid4().hex[:20]}"
+    now = as_utc(now)
+    if (row := _hold_fast(session, request, scoped, reservation_id, actor, now)) is not None:
+        return row, True
+    return _hold_checked(session, request, scoped, reservation_id, actor, now)
+
+
+#: The columns the claiming INSERT takes from its parameters (the location comes from the pick).
+_CLAIMED = (
+    "id",
+    "channel",
+    "sku_code",
+    "qty",
+    "status",
+    "idempotency_key",
+    "requested_location",
+    "ttl_s",
+    "created_by",
+    "created_at",
+    "expires_at",
+    "updated_at",
+)
+
+
+def _row_values(
+    request: ReservationRequest, scoped: str, reservation_id: str, actor: str, now: dt.datetime
+) -> dict[str, object]:
+    return {
+        "id": reservation_id,
+        "channel": request.channel,
+        "sku_code": request.sku,
+        "qty": request.qty,
+        "status": ReservationStatus.OPEN.value,
+        "idempotency_key": scoped,
+        "requested_location": request.location,
+        "ttl_s": request.ttl_s,
+        "created_by": actor,
+        "created_at": now,
+        "expires_at": now + dt.timedelta(seconds=request.ttl_s),
+        "updated_at": now,
+    }
+
+
+def _hold_fast(
+    session: Session,
+    request: ReservationRequest,
+    scoped: str,
+    reservation_id: str,
+    actor: str,
+    now: dt.datetime,
+) -> ChannelReservation | None:
+    """Claim the key and hold the units without reading first; None when that did not work.
+
+    One ``INSERT ... SELECT ... ON CONFLICT (idempotency_key) DO NOTHING`` picks the entitled
+    location with the most ATP (or checks the one asked for) and claims the key together; the
+    stock writer's guarded UPDATE then holds the units. Nothing inserted means a replay, a
+    refusal or an unknown SKU, and nothing was written; a guarded UPDATE lost to a concurrent
+    hold deletes the claimed row again. Either way the checked path takes over.
+    """
+    values = _row_values(request, scoped, reservation_id, actor, now)
+    claimed = session.connection().execute(
+        _claim_statement(session, located=request.location is not None), values
+    )
+    location = claimed.scalar()
+    if location is None:
+        return None
+    try:
+        movements.reserve(
+            session,
+            location,
+            request.sku,
+            request.qty,
+            ref=reservation_id,
+            idempotency_key=f"reservation:{reservation_id}:reserve",
+            actor=actor,
+            reason=f"{request.channel} reservation",
+            at=now,
+            fresh_key=True,
+        )
+    except MovementRefused:
+        session.connection().execute(
+            sa.delete(ChannelReservation.__table__).where(_RESERVATION.id == reservation_id)  # type: ignore[arg-type]
+        )
+        return None
+    return detached_row(ChannelReservation, {**values, "location_code": location})
+
+
+_CLAIMS: dict[tuple[str, bool], sa.Insert] = {}
+
+
+def _claim_statement(session: Session, *, located: bool) -> sa.Insert:
+    """The claiming INSERT, built once per dialect (bound parameters carry every value)."""
+    dialect = session.get_bind().dialect.name
+    if (cached := _CLAIMS.get((dialect, located))) is not None:
+        return cached
+    atp = atp_expr()
+    best = (
+        sa.select(
+            *[sa.bindparam(name, type_=_RESERVATION[name].type) for name in _CLAIMED],
+            POSITION.location_code,
+        )
+        .select_from(StockPosition.__table__)  # type: ignore[arg-type]
+        .join(
+            ChannelEntitlement.__table__,  # type: ignore[arg-type]
+            sa.and_(
+                _ENTITLEMENT.location_code == POSITION.location_code,
+                _ENTITLEMENT.channel == sa.bindparam("channel"),
+                _ENTITLEMENT.allowed.is_(True),
+            ),
+        )
+        .where(POSITION.sku_code == sa.bindparam("sku_code"), atp >= sa.bindparam("qty"))
+        .order_by(atp.desc(), POSITION.location_code)
+        .limit(1)
+    )
+    if located:
+        best = best.where(POSITION.location_code == sa.bindparam("requested_location"))
+    statement = (
+        dialect_insert(session, ChannelReservation.__table__)  # type: ignore[arg-type]
+        .from_select([*_CLAIMED, "location_code"], best)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(_RESERVATION.location_code)
+    )
+    _CLAIMS[(dialect, located)] = statement
+    return statement
+
+
+def _hold_checked(
+    session: Session,
+    request: ReservationRequest,
+    scoped: str,
+    reservation_id: str,
+    actor: str,
+    now: dt.datetime,
+) -> tuple[ChannelReservation, bool]:
+    """Read first: answer a replay, refuse with the reason, or hold at the next best location."""
     if (existing := _by_key(session, scoped)) is not None:
         return _same_request(existing, request), False
-    reservation_id = f"res-{uuid.uuid4().hex[:20]}"
     refusal: MovementRefused | None = None
-    now = as_utc(now)
     try:
         with session.begin_nested():
             for location in _candidates(session, request):
@@ -221,6 +368,8 @@ def _move_stock(
     actor: str,
     now: dt.datetime,
 ) -> None:
+    """The transition's movement. Its key (``reservation:<id>:<verb>``) is fresh: the guarded
+    claim just took the reservation out of ``open`` under the row's lock, which happens once."""
     if to is ReservationStatus.CONFIRMED:
         movements.record_sale(
             session,
@@ -233,6 +382,7 @@ def _move_stock(
             actor=actor,
             reason=f"{row.channel} reservation confirmed",
             at=now,
+            fresh_key=True,
         )
         return
     movements.release(
@@ -245,6 +395,7 @@ def _move_stock(
         actor=actor,
         reason=f"{row.channel} reservation {to}",
         at=now,
+        fresh_key=True,
     )
 
 
@@ -319,6 +470,8 @@ def sweep_expired(
     lapsed hold never hides stock even when the worker is behind.
     """
     now = as_utc(now)
+    if skus is not None and not _any_due(session, now):
+        return 0  # the common case, answered by one probe of ix_channel_reservation_due
     stmt = (
         select(ChannelReservation.id)
         .where(
@@ -345,6 +498,22 @@ def sweep_expired(
             # One broken hold must not keep the others from lapsing; it stays open and visible.
             log.exception("could not expire reservation %s", reservation_id)
     return expired
+
+
+_ANY_DUE = (
+    sa.select(_RESERVATION.id)
+    .where(
+        _RESERVATION.status == ReservationStatus.OPEN.value,
+        _RESERVATION.expires_at <= sa.bindparam("now", type_=_RESERVATION.expires_at.type),
+    )
+    .limit(1)
+)
+
+
+def _any_due(session: Session, now: dt.datetime) -> bool:
+    """Whether any open hold at all is past its TTL: a batch's 500 SKUs are only looked up
+    (a 500-value IN list, dearer to build than to run) when one is."""
+    return session.connection().execute(_ANY_DUE, {"now": now}).first() is not None
 
 
 def query_for(

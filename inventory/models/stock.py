@@ -2,12 +2,24 @@
 
 from datetime import datetime
 
+from sqlalchemy import Index
 from sqlmodel import Field, SQLModel, UniqueConstraint
 
 
 class StockPosition(SQLModel, table=True):
     __tablename__ = "stock_position"
-    __table_args__ = (UniqueConstraint("location_code", "sku_code"),)
+    __table_args__ = (
+        UniqueConstraint("location_code", "sku_code"),
+        # Covers a channel's availability read (migration 0008): no table visit per position.
+        Index(
+            "ix_stock_position_availability",
+            "sku_code",
+            "location_code",
+            "on_hand",
+            "reserved",
+            "safety",
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     location_code: str = Field(foreign_key="location.code", index=True)

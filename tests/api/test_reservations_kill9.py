@@ -40,8 +40,10 @@ KILL_AFTER = 60  # answers received before the SIGKILL
 
 
 def _port() -> int:
-    """A free port of this stream's range (8800-8899), else any the OS gives."""
-    for port in range(8800, 8900):
+    """A free port of this stream's range (``STOCKPILOT_TEST_PORTS``, default 8800-8899), else
+    any the OS gives."""
+    low, high = (int(p) for p in os.environ.get("STOCKPILOT_TEST_PORTS", "8800-8899").split("-"))
+    for port in range(low, high + 1):
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))

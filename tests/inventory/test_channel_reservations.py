@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from inventory import movements, reservations
-from inventory.availability import availability
+from inventory.availability import availability, availability_json
 from inventory.db import make_engine, session_scope
 from inventory.models import (
     ChannelEntitlement,
@@ -303,3 +303,50 @@ def test_a_refused_movement_leaves_the_reservation_open(engine: Engine) -> None:
         assert reservations.sweep_expired(session, now=T0 + dt.timedelta(days=1)) == 0
     with Session(engine) as session:
         assert session.get(ChannelReservation, row.id).status == "open"
+
+
+def test_the_json_answer_is_the_same_availability(engine: Engine) -> None:
+    """The API's JSON path (the database aggregates) says exactly what ``availability`` says:
+    the same SKUs in the order asked (once each, unknown ones included), the same locations
+    most ATP first (ties by code), the same sellable totals."""
+    import json
+
+    stores = {f"SHA-S{n:02d}": ("store", "A", (n * 7) % 11, n % 3, ("online",)) for n in range(12)}
+    seed(engine, {**NETWORK, **stores})
+    create(engine, request("held", qty=4, location="SHA-S03"))
+    asked = ["NOPE", SKU, "RB001-BLK-39", SKU, "ANOTHER"]
+    with Session(engine) as session:
+        expected = [
+            {
+                "sku": item.sku,
+                "known": item.known,
+                "sellable": item.sellable,
+                "locations": [{"location": loc.location, "atp": loc.atp} for loc in item.locations],
+            }
+            for item in availability(session, "online", asked)
+        ]
+        answered = [json.loads(item) for item in availability_json(session, "online", asked)]
+    assert answered == expected
+    assert [item["sku"] for item in answered] == ["NOPE", SKU, "RB001-BLK-39", "ANOTHER"]
+    assert answered[1]["sellable"] > 0 and answered[2] == {
+        "sku": "RB001-BLK-39",
+        "known": True,
+        "sellable": 0,
+        "locations": [],
+    }
+    atps = [loc["atp"] for loc in answered[1]["locations"]]
+    assert atps == sorted(atps, reverse=True) and len(set(atps)) < len(atps)  # ties exist
+
+
+def test_a_lapsed_hold_is_swept_before_an_availability_answer(engine: Engine) -> None:
+    seed(engine)
+    create(engine, request("short", qty=3, location="SHA-A2", ttl_s=60))
+    create(engine, request("long", qty=1, location="SHA-A2", ttl_s=3600))
+    with session_scope(engine) as session:
+        assert (
+            reservations.sweep_expired(session, now=T0 + dt.timedelta(seconds=30), skus=[SKU]) == 0
+        )
+        assert (
+            reservations.sweep_expired(session, now=T0 + dt.timedelta(seconds=90), skus=[SKU]) == 1
+        )
+    assert position(engine, "SHA-A2").reserved == 1
