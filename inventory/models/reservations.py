@@ -21,7 +21,7 @@ class ReservationStatus(StrEnum):
 class ChannelReservation(SQLModel, table=True):
     __tablename__ = "channel_reservation"
     #: "Is any open hold past its TTL?" in one index probe; also serves status filters alone
-    #: (migration 0008, which drops the status-only index: one index fewer to write per hold).
+    #: (migration 0009, which drops the status-only index: one index fewer to write per hold).
     __table_args__ = (Index("ix_channel_reservation_due", "status", "expires_at"),)
 
     id: str = Field(primary_key=True, max_length=40)

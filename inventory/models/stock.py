@@ -10,7 +10,7 @@ class StockPosition(SQLModel, table=True):
     __tablename__ = "stock_position"
     __table_args__ = (
         UniqueConstraint("location_code", "sku_code"),
-        # Covers a channel's availability read (migration 0008): no table visit per position.
+        # Covers a channel's availability read (migration 0009): no table visit per position.
         Index(
             "ix_stock_position_availability",
             "sku_code",

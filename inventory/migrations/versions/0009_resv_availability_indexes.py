@@ -1,7 +1,7 @@
 """resv: indexes for the channel hot paths (availability batches, lapsed-hold probes)
 
-Revision ID: 0008_resv_availability_indexes
-Revises: 0007_job_records
+Revision ID: 0009_resv_availability_indexes
+Revises: 0008_routing_node_load
 Create Date: 2026-12-06 07:00:00
 
 - ``ix_stock_position_availability`` (sku_code, location_code, on_hand, reserved, safety):
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0008_resv_availability_indexes"
-down_revision: str | None = "0007_job_records"
+revision: str = "0009_resv_availability_indexes"
+down_revision: str | None = "0008_routing_node_load"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
