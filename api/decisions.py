@@ -1,9 +1,12 @@
 """Deciding approvals from the API: the authority's ruling, then the decision recorded durably
 (``agents.graphs.common.decisions.record_decision``: Approval row, the order's step and its
 outbox row, audit, in one transaction), then the waiting graph resumed — it finds the decision
-recorded and reports it. A crash between the two leaves a recorded decision and a thread still
-interrupted on it; the worker's sweep (``sweep_expired``) resumes such threads once, with a
-recheck that reads the recorded rows. Approvals that expired are settled ``expired`` here too
+recorded and reports it. The request holds the thread's lease from before recording until the
+resume ends, so nothing else resumes the thread in between. A crash between the two leaves a
+recorded decision on a thread held by a dead run: the worker takes it over (at once, its process
+is gone), finds it interrupted, and its sweep (``sweep_expired``) resumes it once, with a recheck
+that reads the recorded rows. A resume that fails with an ordinary error is finished by the
+worker too (``recover_failed``). Approvals that expired are settled ``expired`` here too
 (409), and their thread is told, as the worker's sweep does.
 
 An embedder's own graph (a catalog without the agents' runtime) records its decisions itself
@@ -33,7 +36,7 @@ from api.langgraph_compat.runner import GraphRunner
 from api.schemas.approvals import DecisionRequest
 from inventory.clock import Clock, wall_clock
 from inventory.db import session_scope
-from inventory.models import AgentThread, Approval, ApprovalStatus, Run
+from inventory.models import AgentThread, Approval, ApprovalStatus, Run, RunStatus
 
 log = logging.getLogger(__name__)
 
@@ -199,8 +202,9 @@ def decide(
     Expiry is judged on the service's clock (``inventory.clock``), the one the graph records by.
     Only approvals a run really waits on can be decided (409 with the reason otherwise:
     ``api.approval_waits``). Each decision is recorded in its own transaction before the
-    resume; the resume then only reports them, and a crash or failure of it is repaired by the
-    worker (``resumed`` False: the caller answers 202).
+    resume, while this request holds the thread (409 when a run holds it: nothing recorded);
+    the resume then only reports them, and a crash or failure of it is repaired by the worker
+    (``resumed`` False: the caller answers 202).
 
     Holds at most one pooled connection at a time, and none while waiting: every session here
     is closed before the next step opens another (the run opens its own), and nothing is left
@@ -234,33 +238,34 @@ def decide(
         assert refusal is not None
         raise refusal
     ids = [a.id for a in approvals]
+    # The thread is taken first (409 busy when a run holds it: nothing recorded, decide again
+    # when it waits), then the decisions are recorded, then the graph resumes. Holding the
+    # thread while recording keeps the worker's sweep from resuming it in between, so the
+    # request that decided is the one that resumes.
+    ticket = runner.admit(
+        thread_id=thread_id,
+        assistant_id=assistant_id,
+        principal=principal,
+        graph_input=Command(resume=resume),
+        trigger="approval",
+        run_input={"command": {"resume": resume}},
+        run_id=approvals[0].run_id,
+    )
     recorded = records_first(runner)
     if recorded:
-        record_all(runner, approvals, choices, principal, clock)
-    resumed = True
-    try:
-        ticket = runner.admit(
-            thread_id=thread_id,
-            assistant_id=assistant_id,
-            principal=principal,
-            graph_input=Command(resume=resume),
-            trigger="approval",
-            run_input={"command": {"resume": resume}},
-            run_id=approvals[0].run_id,
-        )
-    except ApiError as exc:
-        if not recorded:
+        try:
+            record_all(runner, approvals, choices, principal, clock)
+        except BaseException:  # refused (409) or failed: the thread waits again as it was
+            ticket.admitted.lease.close(RunStatus.INTERRUPTED)
             raise
+    resumed = True
+    outcome = runner.run_to_end(ticket)
+    if outcome.error is not None:
+        message = outcome.error["message"]
+        if not recorded:
+            raise ApiError(409, f"the decision could not be applied: {message}")
         resumed = False
-        log.info("decision on %s recorded; its thread is resumed later: %s", ids, exc.message)
-    else:
-        outcome = runner.run_to_end(ticket)
-        if outcome.error is not None:
-            message = outcome.error["message"]
-            if not recorded:
-                raise ApiError(409, f"the decision could not be applied: {message}")
-            resumed = False
-            log.warning("decision on %s recorded; resuming its thread failed: %s", ids, message)
+        log.warning("decision on %s recorded; resuming its thread failed: %s", ids, message)
     with Session(runner.engine, expire_on_commit=False) as session:
         rows = [
             session.get(Approval, approval_id) or a

@@ -90,8 +90,8 @@ def get_approval(
 
 
 def _answer(decided: decisions.Decided, response: Response) -> list[ApprovalView]:
-    """200 when this request resumed the run; 202 when the decision is recorded and the worker
-    resumes its thread (another run held it, or the resume failed and is retried)."""
+    """200 when this request resumed the run; 202 when the decision is recorded but its resume
+    failed, so the worker finishes it (``api.decisions.recover_failed``)."""
     if not decided.resumed:
         response.status_code = 202
     return [ApprovalView.from_row(row, decided.waits[row.id]) for row in decided.approvals]
@@ -100,8 +100,8 @@ def _answer(decided: decisions.Decided, response: Response) -> list[ApprovalView
 _DECISION_RESPONSES: dict[int | str, dict] = {
     **ERROR_RESPONSES,
     202: {
-        "description": "The decision is recorded; its run was busy or its resume failed, so "
-        "the worker resumes the thread (nothing to repeat)."
+        "description": "The decision is recorded but resuming its run failed; the worker "
+        "finishes the run (nothing to repeat)."
     },
 }
 
