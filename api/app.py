@@ -37,10 +37,11 @@ from inventory.config import Settings, get_settings
 from inventory.db import get_engine
 
 log = logging.getLogger(__name__)
-#: Requests served at once on threads. A decision may hold up to four pooled connections at a
-#: moment while its run resumes; the PostgreSQL pool (``inventory.db``) is sized for 8 of them
-#: plus the worker, the outbox dispatcher and the expiry sweep.
-REQUEST_THREADS = 8
+#: Requests served at once on threads. Each holds one pooled connection at a time (a REST
+#: decision or a run opens and closes its own sessions; its run's lease heartbeat takes one for
+#: a moment every few seconds), and none while it waits for a thread, so the PostgreSQL pool
+#: (``inventory.db``, 30) covers 12 of them plus the worker, the outbox dispatcher and the sweeps.
+REQUEST_THREADS = 12
 
 DESCRIPTION = """
 Stockpilot's service API.
@@ -107,8 +108,8 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # Sync handlers, and the graph runs a decision or runs/wait starts, take anyio's
         # threads: 40 by default, more than the database pool's 30 connections (10 + 20
-        # overflow), so under load 50 concurrent approval decisions waited past the pool's 30 s
-        # timeout (HTTP 500). Fewer threads than connections: excess requests queue instead.
+        # overflow). Fewer threads than connections: excess requests queue for a thread, never
+        # for a connection (and hold none while they queue: see ``api.decisions.decide``).
         anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
         async with mcp.serving(state):
             with ExitStack() as stack:

@@ -6,7 +6,9 @@ after a lease length). Several worker processes on one Postgres pool never run o
 once; because every superstep is checkpointed, a taken-over run continues from its last
 checkpoint, and the takeover is audited. Each pass also resumes, once, every thread still
 interrupted on an approval settled meanwhile (expired, withdrawn, or decided through the API by
-a request that died before its resume ran: ``api.decisions.sweep_expired``).
+a request that died before its resume ran: ``api.decisions.sweep_expired``), and finishes
+resumes that failed with an ordinary error after their decision was recorded
+(``api.decisions.recover_failed``, a few attempts per thread).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from sqlmodel import Session, select
 from agents.lease import lapse_reason, utcnow
 from agents.runs import LeaseHeld
 from api.auth import Principal, Role
-from api.decisions import service_clock, sweep_expired
+from api.decisions import recover_failed, service_clock, sweep_expired
 from api.langgraph_compat.runner import GraphRunner
 from inventory import reservations
 from inventory.db import session_scope
@@ -67,6 +69,12 @@ class Worker:
                 sweep_expired(self.runner)
             except Exception:
                 log.exception("expiry sweep failed; retrying after %.1f s", self.poll_s)
+            try:
+                recover_failed(self.runner)
+            except Exception:
+                log.exception(
+                    "recovering failed resumes failed; retrying after %.1f s", self.poll_s
+                )
             try:
                 self.expire_reservations()
             except Exception:

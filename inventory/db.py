@@ -60,11 +60,11 @@ def make_engine(url: str) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    # 40 connections: the API's 8 request threads may each hold up to four at a moment while a
-    # decision resumes its run (request session, the run's nested session, the lease heartbeat,
-    # the checkpoint fence), plus the worker, the outbox dispatcher and the expiry sweep. A
-    # request that still finds none waits a minute (queued, not failed) before giving up.
-    engine = create_engine(url, pool_size=10, max_overflow=30, pool_timeout=60)
+    # 30 connections: the API's 12 request threads hold one each at a time (a REST decision
+    # holds no request session while its run opens its own: ``api.decisions.decide``), the runs'
+    # lease heartbeats and checkpoint fences one each for a moment, plus the worker, the outbox
+    # dispatcher and the sweeps. 50 concurrent decisions peak at 14-20 in use.
+    engine = create_engine(url, pool_size=10, max_overflow=20)
     event.listen(engine, "checkin", _mark_idle)
     dialect = engine.dialect
 

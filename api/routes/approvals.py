@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy import or_
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
 
 from api import decisions
 from api.approval_waits import waits_for
 from api.deps import AppStateDep, PrincipalDep, ReaderDep, RunnerDep, SessionDep
 from api.errors import ERROR_RESPONSES, ApiError, not_found
-from api.langgraph_compat.runner import GraphRunner
 from api.schemas.approvals import BatchDecisionRequest, DecisionRequest
 from api.schemas.common import Page, Paging
 from api.schemas.records import ApprovalView
@@ -90,38 +89,54 @@ def get_approval(
     return ApprovalView.from_row(approval, waits_for(runner, session, [approval])[approval.id])
 
 
-def _views(runner: GraphRunner, session: Session, rows: list[Approval]) -> list[ApprovalView]:
-    waits = waits_for(runner, session, rows)
-    return [ApprovalView.from_row(row, waits[row.id]) for row in rows]
+def _answer(decided: decisions.Decided, response: Response) -> list[ApprovalView]:
+    """200 when this request resumed the run; 202 when the decision is recorded but its resume
+    failed, so the worker finishes it (``api.decisions.recover_failed``)."""
+    if not decided.resumed:
+        response.status_code = 202
+    return [ApprovalView.from_row(row, decided.waits[row.id]) for row in decided.approvals]
+
+
+_DECISION_RESPONSES: dict[int | str, dict] = {
+    **ERROR_RESPONSES,
+    202: {
+        "description": "The decision is recorded but resuming its run failed; the worker "
+        "finishes the run (nothing to repeat)."
+    },
+}
 
 
 @router.post(
     "/{approval_id}/decision",
     summary="Approve, reject or withdraw (who may: agents.authority; see docs/api.md)",
     response_model=ApprovalView,
+    responses=_DECISION_RESPONSES,
 )
 async def decide(
     approval_id: str,
     body: DecisionRequest,
-    session: SessionDep,
+    response: Response,
     runner: RunnerDep,
     principal: PrincipalDep,
     state: AppStateDep,
 ) -> ApprovalView:
+    # One hop to a request thread, with no request-scoped session: the decision opens and
+    # closes its own, so no connection waits idle while this request waits for a thread.
     decided = await run_in_threadpool(
-        decisions.decide, runner, session, [(approval_id, body)], principal, state.clock
+        decisions.decide, runner, [(approval_id, body)], principal, state.clock
     )
-    return (await run_in_threadpool(_views, runner, session, decided))[0]
+    return _answer(decided, response)[0]
 
 
 @router.post(
     "/decisions",
     summary="Decide every approval one interrupt asks about, in one call",
     response_model=list[ApprovalView],
+    responses=_DECISION_RESPONSES,
 )
 async def decide_together(
     body: BatchDecisionRequest,
-    session: SessionDep,
+    response: Response,
     runner: RunnerDep,
     principal: PrincipalDep,
     state: AppStateDep,
@@ -130,7 +145,5 @@ async def decide_together(
     ids = [approval_id for approval_id, _ in choices]
     if len(set(ids)) != len(ids):
         raise ApiError(422, "an approval appears twice", field="body.decisions", value=ids)
-    decided = await run_in_threadpool(
-        decisions.decide, runner, session, choices, principal, state.clock
-    )
-    return await run_in_threadpool(_views, runner, session, decided)
+    decided = await run_in_threadpool(decisions.decide, runner, choices, principal, state.clock)
+    return _answer(decided, response)

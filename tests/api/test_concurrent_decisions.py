@@ -3,8 +3,11 @@ outbox dispatcher, the simulated WMS) behind a real server on loopback, on SQLit
 (with the pooled Postgres checkpointer): no 5xx, nothing left pending or running, and nothing
 executed without its decision.
 
-Before: the request's session held a connection while its run opened more, and 16+ decisions
-exhausted the pool (``QueuePool limit ... reached`` → 500), leaving runs stuck ``running``."""
+Before: the decision route's request session re-opened a connection after the run (to read the
+approval back) and held it across its second hop to a request thread, queued behind every other
+decision; each finished decision parked one connection that way, and 50 in flight exhausted the
+pool (40 of 40 checked out, ``QueuePool limit ... reached`` → 500 or no answer in 120 s), leaving
+runs stuck ``running``. Now a decision holds one connection at a time and none while waiting."""
 
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ from api.app import create_app
 from api.auth import seed_demo_keys
 from connectors.base import ConnectorSet
 from inventory.config import Settings
-from inventory.models import Approval, Run
+from inventory.models import AgentThread, Approval, AuditEvent, Run
 from tests.agents.helpers import stock_up
 from tests.api.conftest import free_port
 from tests.api.real_service import (
@@ -92,14 +95,7 @@ def test_fifty_concurrent_decisions_give_no_5xx_and_leave_nothing_stuck(
     server: tuple[str, FastAPI],
     any_world_engine: Engine,
     any_service_settings: Settings,
-    request: pytest.FixtureRequest,
 ) -> None:
-    if any_world_engine.dialect.name == "postgresql":
-        # Known regression (issue 16, stays open): since a REST decision is recorded before its
-        # run resumes, 50 decisions at once on PostgreSQL exhaust the connection pool (3-15 of
-        # 50 answered 500 with 4, 8 or 12 request threads and 30 or 40 connections), so some
-        # connection is held longer than the request. Kept running: it must pass once fixed.
-        request.applymarker(pytest.mark.xfail(reason="pool exhaustion on PostgreSQL", strict=False))
     url, _ = server
     engine = any_world_engine
     sku, qty, _ = shipment_worth(engine, ASK_ABOVE, FOUR_EYES_ABOVE)
@@ -125,11 +121,21 @@ def test_fifty_concurrent_decisions_give_no_5xx_and_leave_nothing_stuck(
         statuses = list(pool.map(decide, [a.id for a in pending]))
 
     assert [s for s in statuses if s >= 500] == []
-    assert statuses == [200] * DECISIONS
+    assert statuses == [200] * DECISIONS  # each request resumed its own thread
     with Session(engine) as session:
-        assert [a.id for a in session.exec(select(Approval)) if a.status == "pending"] == []
-        stuck = [r.id for r in session.exec(select(Run)) if r.status in {"running", "admitted"}]
-    assert stuck == []
+        approvals = list(session.exec(select(Approval)))
+        assert {a.id: a.status for a in approvals} == {a.id: "approved" for a in pending}
+        assert all(a.decided_by == "demo-approver" for a in approvals)
+        decided = session.exec(
+            select(AuditEvent.subject_id).where(AuditEvent.kind == "approval.approved")
+        ).all()
+    assert sorted(decided) == sorted(a.subject_id for a in pending)  # each decided exactly once
+    with Session(engine) as session:
+        runs = list(session.exec(select(Run)))
+        not_idle = [t.id for t in session.exec(select(AgentThread)) if t.status != "idle"]
+    assert [r.id for r in runs if r.status in {"running", "admitted"}] == []
+    assert [r.id for r in runs if r.status == "failed"] == []
+    assert not_idle == []  # none busy, none in error: every thread ran to its end
     with ConnectorSet.from_settings(any_service_settings) as systems:
         deadline = time.monotonic() + 60  # the service's dispatcher sends them on its own
         while len(wms_order_ids(systems)) < DECISIONS:
