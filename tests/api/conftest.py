@@ -7,7 +7,9 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 import uvicorn
@@ -18,10 +20,13 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 from sqlalchemy.engine import Engine
 
+from agents.persistence import open_checkpointer
 from api.app import create_app
 from api.auth import DEMO_KEYS, seed_demo_keys
 from api.langgraph_compat.catalog import AssistantSpec, StaticCatalog
+from inventory import schema
 from inventory.config import Settings
+from inventory.db import make_engine
 from tests.api.tiny_alert_graph import build_tiny_alert_graph
 from tests.api.tiny_graph import build_tiny_graph
 
@@ -93,12 +98,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def live_url(tiny_app: FastAPI) -> Iterator[str]:
-    """The app behind a real uvicorn on loopback, so the SDK talks real HTTP and SSE."""
+@contextmanager
+def served(app: FastAPI) -> Iterator[str]:
+    """``app`` behind a real uvicorn on loopback, so clients talk real HTTP and SSE."""
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(tiny_app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -107,9 +112,78 @@ def live_url(tiny_app: FastAPI) -> Iterator[str]:
         if time.monotonic() > deadline:
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_url(tiny_app: FastAPI) -> Iterator[str]:
+    """The app behind a real uvicorn on loopback, so the SDK talks real HTTP and SSE."""
+    with served(tiny_app) as url:
+        yield url
+
+
+# --- The tiny graphs on both databases: the pool and the checkpointer as ``serve`` opens them ---
+
+
+@contextmanager
+def tiny_app_on(engine: Engine, data_dir: Path) -> Iterator[FastAPI]:
+    """The app on the tiny graphs over ``engine`` (a migrated pool), its checkpoints where
+    ``stockpilot serve`` keeps them for that database (a SQLite file beside the pool, or the
+    pool's PostgreSQL through a connection pool)."""
+    seed_demo_keys(engine)
+    knows_shanghai(engine)
+    settings = Settings(
+        database_url=engine.url.render_as_string(hide_password=False),
+        data_dir=data_dir,
+        alert_secrets={"demo-weather": "demo-weather-secret"},
+    )
+    with open_checkpointer(settings) as saver:
+        yield create_app(settings, engine=engine, catalog=tiny_catalog(engine, saver))
+
+
+@pytest.fixture
+def any_client(engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
+    """``client`` on an empty pool on SQLite and on PostgreSQL."""
+    with tiny_app_on(engine, tmp_path) as app, TestClient(app) as test_client:
+        yield test_client
+
+
+class Served(NamedTuple):
+    url: str
+    engine: Engine
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def any_served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
+    """The tiny graphs served over real HTTP, once per module on SQLite and once on
+    PostgreSQL (one database and one server per backend, not per test: tests sharing it each
+    work on threads of their own and must not count what others left behind)."""
+    from tests.conftest import create_postgres_database, drop_postgres_database
+
+    folder = tmp_path_factory.mktemp(f"served-{request.param}")
+    admin_url = None
+    if request.param == "sqlite":
+        url = f"sqlite:///{folder / 'pool.sqlite'}"
+    else:
+        admin_url = request.getfixturevalue("postgres_admin_url")
+        url = create_postgres_database(admin_url)
+    engine = make_engine(url)
+    try:
+        schema.upgrade(engine)
+        with tiny_app_on(engine, folder) as app, served(app) as live:
+            yield Served(live, engine)
+    finally:
+        engine.dispose()
+        if admin_url is not None:
+            drop_postgres_database(admin_url, url)
 
 
 @pytest.fixture
