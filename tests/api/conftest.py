@@ -160,30 +160,51 @@ class Served(NamedTuple):
 @pytest.fixture(
     scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 )
-def any_served(
+def any_module_engine(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Served]:
-    """The tiny graphs served over real HTTP, once per module on SQLite and once on
-    PostgreSQL (one database and one server per backend, not per test: tests sharing it each
-    work on threads of their own and must not count what others left behind)."""
+) -> Iterator[Engine]:
+    """A migrated pool holding the demo keys (seeded only into an empty key table, so first),
+    shared by a module's tests, once on SQLite and once on PostgreSQL: a database per backend
+    and module, not per test; tests sharing it work on rows of their own and must not count
+    what others left behind."""
     from tests.conftest import create_postgres_database, drop_postgres_database
 
-    folder = tmp_path_factory.mktemp(f"served-{request.param}")
     admin_url = None
     if request.param == "sqlite":
-        url = f"sqlite:///{folder / 'pool.sqlite'}"
+        url = f"sqlite:///{tmp_path_factory.mktemp('module-pool') / 'pool.sqlite'}"
     else:
         admin_url = request.getfixturevalue("postgres_admin_url")
         url = create_postgres_database(admin_url)
     engine = make_engine(url)
     try:
         schema.upgrade(engine)
-        with tiny_app_on(engine, folder) as app, served(app) as live:
-            yield Served(live, engine)
+        seed_demo_keys(engine)
+        yield engine
     finally:
         engine.dispose()
         if admin_url is not None:
             drop_postgres_database(admin_url, url)
+
+
+@pytest.fixture(scope="module")
+def any_module_client(
+    any_module_engine: Engine, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TestClient]:
+    """``client`` on ``any_module_engine``: one app per backend for the module."""
+    folder = tmp_path_factory.mktemp("module-app")
+    with tiny_app_on(any_module_engine, folder) as app, TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+def any_served(
+    any_module_engine: Engine, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
+    """The tiny graphs served over real HTTP on ``any_module_engine``: one server per backend
+    for the module; its tests each work on threads of their own."""
+    folder = tmp_path_factory.mktemp("served")
+    with tiny_app_on(any_module_engine, folder) as app, served(app) as live:
+        yield Served(live, any_module_engine)
 
 
 @pytest.fixture
