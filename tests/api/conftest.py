@@ -6,12 +6,14 @@ import socket
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+import sqlalchemy as sa
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -295,3 +297,60 @@ def any_service(any_world_engine: Engine, any_service_settings: Settings) -> Ite
     app = create_app(any_service_settings, engine=any_world_engine, run_worker=True)
     with TestClient(app) as test_client:
         yield test_client
+
+
+# --- The small world shared read-only by a module, on both databases ------------------------
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def any_module_world(
+    request: pytest.FixtureRequest,
+    small_world_template: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Engine]:
+    """The small world with the demo keys, once on SQLite and once on PostgreSQL (a copy of
+    ``pg_world_template``), shared by a module's tests that only read it."""
+    from inventory.demo_world import copy_world
+    from tests.conftest import drop_postgres_database
+
+    admin_url = None
+    if request.param == "sqlite":
+        folder = tmp_path_factory.mktemp("module-world")
+        url = f"sqlite:///{copy_world(small_world_template, folder / 'world.sqlite')}"
+    else:
+        admin_url = request.getfixturevalue("postgres_admin_url")
+        template = request.getfixturevalue("pg_world_template").rsplit("/", 1)[1]
+        name = f"sp_test_{uuid.uuid4().hex[:12]}"
+        admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        admin.dispose()
+        url = admin_url.rsplit("/", 1)[0] + f"/{name}"
+    engine = make_engine(url)
+    try:
+        seed_demo_keys(engine)
+        yield engine
+    finally:
+        engine.dispose()
+        if admin_url is not None:
+            drop_postgres_database(admin_url, url)
+
+
+@pytest.fixture(scope="module")
+def any_module_world_settings(
+    any_module_world: Engine,
+    forecast_models_dir: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Settings:
+    """Settings of a service on ``any_module_world``: the session's fitted forecasters, the
+    demo alert secret, the world's clock (it lives in 2015)."""
+    data_dir = tmp_path_factory.mktemp("module-world-data")
+    (data_dir / "models").symlink_to(forecast_models_dir, target_is_directory=True)
+    return Settings(
+        database_url=any_module_world.url.render_as_string(hide_password=False),
+        data_dir=data_dir,
+        alert_secrets={"demo-weather": "demo-weather-secret"},
+        clock="world",
+    )
