@@ -205,3 +205,23 @@ def test_tools_take_the_retailers_category_words(imported: Engine) -> None:
         by_chinese = select_series(session, ForecastInput(category="雨披", city="成都"))
         by_code = select_series(session, ForecastInput(category="ponchos", city="Chengdu"))
     assert len(by_chinese) == len(by_code) == 6 * 3  # six stores × three poncho sizes
+
+
+def test_the_forecaster_fits_the_same_on_each_backend(
+    imported: Engine, example_model: Artefact, tmp_path: Path
+) -> None:
+    """``stockpilot example`` fits on the pool it imported: the same history read from
+    PostgreSQL gives the model fitted on the SQLite import (same series, dates and errors)."""
+    artefact = fit_pool_model(
+        imported, wall_clock().date(), tmp_path / "models", level="sku", config=SMALL_FIT
+    )
+    assert artefact.meta.pool == pool_fingerprint(imported)
+    fitted, reference = artefact.meta, example_model.meta
+    assert (fitted.series, fitted.data_start, fitted.data_end) == (
+        reference.series,
+        reference.data_start,
+        reference.data_end,
+    )
+    assert fitted.backtest.keys() == reference.backtest.keys()
+    for name, value in reference.backtest.items():
+        assert fitted.backtest[name] == pytest.approx(value, rel=1e-6), name
