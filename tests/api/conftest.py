@@ -147,13 +147,6 @@ def tiny_app_on(engine: Engine, data_dir: Path) -> Iterator[FastAPI]:
         yield create_app(settings, engine=engine, catalog=tiny_catalog(engine, saver))
 
 
-@pytest.fixture
-def any_client(engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
-    """``client`` on an empty pool on SQLite and on PostgreSQL."""
-    with tiny_app_on(engine, tmp_path) as app, TestClient(app) as test_client:
-        yield test_client
-
-
 class Served(NamedTuple):
     url: str
     engine: Engine
