@@ -6,10 +6,14 @@ import socket
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
+import sqlalchemy as sa
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -18,10 +22,13 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 from sqlalchemy.engine import Engine
 
+from agents.persistence import open_checkpointer
 from api.app import create_app
 from api.auth import DEMO_KEYS, seed_demo_keys
 from api.langgraph_compat.catalog import AssistantSpec, StaticCatalog
+from inventory import schema
 from inventory.config import Settings
+from inventory.db import make_engine
 from tests.api.tiny_alert_graph import build_tiny_alert_graph
 from tests.api.tiny_graph import build_tiny_graph
 
@@ -93,12 +100,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def live_url(tiny_app: FastAPI) -> Iterator[str]:
-    """The app behind a real uvicorn on loopback, so the SDK talks real HTTP and SSE."""
+@contextmanager
+def served(app: FastAPI) -> Iterator[str]:
+    """``app`` behind a real uvicorn on loopback, so clients talk real HTTP and SSE."""
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(tiny_app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -107,9 +114,92 @@ def live_url(tiny_app: FastAPI) -> Iterator[str]:
         if time.monotonic() > deadline:
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_url(tiny_app: FastAPI) -> Iterator[str]:
+    """The app behind a real uvicorn on loopback, so the SDK talks real HTTP and SSE."""
+    with served(tiny_app) as url:
+        yield url
+
+
+# --- The tiny graphs on both databases: the pool and the checkpointer as ``serve`` opens them ---
+
+
+@contextmanager
+def tiny_app_on(engine: Engine, data_dir: Path) -> Iterator[FastAPI]:
+    """The app on the tiny graphs over ``engine`` (a migrated pool), its checkpoints where
+    ``stockpilot serve`` keeps them for that database (a SQLite file beside the pool, or the
+    pool's PostgreSQL through a connection pool)."""
+    seed_demo_keys(engine)
+    knows_shanghai(engine)
+    settings = Settings(
+        database_url=engine.url.render_as_string(hide_password=False),
+        data_dir=data_dir,
+        alert_secrets={"demo-weather": "demo-weather-secret"},
+    )
+    with open_checkpointer(settings) as saver:
+        yield create_app(settings, engine=engine, catalog=tiny_catalog(engine, saver))
+
+
+class Served(NamedTuple):
+    url: str
+    engine: Engine
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def any_module_engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
+    """A migrated pool holding the demo keys (seeded only into an empty key table, so first),
+    shared by a module's tests, once on SQLite and once on PostgreSQL: a database per backend
+    and module, not per test; tests sharing it work on rows of their own and must not count
+    what others left behind."""
+    from tests.conftest import create_postgres_database, drop_postgres_database
+
+    admin_url = None
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('module-pool') / 'pool.sqlite'}"
+    else:
+        admin_url = request.getfixturevalue("postgres_admin_url")
+        url = create_postgres_database(admin_url)
+    engine = make_engine(url)
+    try:
+        schema.upgrade(engine)
+        seed_demo_keys(engine)
+        yield engine
+    finally:
+        engine.dispose()
+        if admin_url is not None:
+            drop_postgres_database(admin_url, url)
+
+
+@pytest.fixture(scope="module")
+def any_module_client(
+    any_module_engine: Engine, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TestClient]:
+    """``client`` on ``any_module_engine``: one app per backend for the module."""
+    folder = tmp_path_factory.mktemp("module-app")
+    with tiny_app_on(any_module_engine, folder) as app, TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+def any_served(
+    any_module_engine: Engine, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
+    """The tiny graphs served over real HTTP on ``any_module_engine``: one server per backend
+    for the module; its tests each work on threads of their own."""
+    folder = tmp_path_factory.mktemp("served")
+    with tiny_app_on(any_module_engine, folder) as app, served(app) as live:
+        yield Served(live, any_module_engine)
 
 
 @pytest.fixture
@@ -200,3 +290,60 @@ def any_service(any_world_engine: Engine, any_service_settings: Settings) -> Ite
     app = create_app(any_service_settings, engine=any_world_engine, run_worker=True)
     with TestClient(app) as test_client:
         yield test_client
+
+
+# --- The small world shared read-only by a module, on both databases ------------------------
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def any_module_world(
+    request: pytest.FixtureRequest,
+    small_world_template: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Engine]:
+    """The small world with the demo keys, once on SQLite and once on PostgreSQL (a copy of
+    ``pg_world_template``), shared by a module's tests that only read it."""
+    from inventory.demo_world import copy_world
+    from tests.conftest import drop_postgres_database
+
+    admin_url = None
+    if request.param == "sqlite":
+        folder = tmp_path_factory.mktemp("module-world")
+        url = f"sqlite:///{copy_world(small_world_template, folder / 'world.sqlite')}"
+    else:
+        admin_url = request.getfixturevalue("postgres_admin_url")
+        template = request.getfixturevalue("pg_world_template").rsplit("/", 1)[1]
+        name = f"sp_test_{uuid.uuid4().hex[:12]}"
+        admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        admin.dispose()
+        url = admin_url.rsplit("/", 1)[0] + f"/{name}"
+    engine = make_engine(url)
+    try:
+        seed_demo_keys(engine)
+        yield engine
+    finally:
+        engine.dispose()
+        if admin_url is not None:
+            drop_postgres_database(admin_url, url)
+
+
+@pytest.fixture(scope="module")
+def any_module_world_settings(
+    any_module_world: Engine,
+    forecast_models_dir: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Settings:
+    """Settings of a service on ``any_module_world``: the session's fitted forecasters, the
+    demo alert secret, the world's clock (it lives in 2015)."""
+    data_dir = tmp_path_factory.mktemp("module-world-data")
+    (data_dir / "models").symlink_to(forecast_models_dir, target_is_directory=True)
+    return Settings(
+        database_url=any_module_world.url.render_as_string(hide_password=False),
+        data_dir=data_dir,
+        alert_secrets={"demo-weather": "demo-weather-secret"},
+        clock="world",
+    )

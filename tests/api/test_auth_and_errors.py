@@ -1,4 +1,8 @@
-"""Keys hashed at rest, 401 (who are you?) vs 403 (not allowed), and the uniform error body."""
+"""Keys hashed at rest, 401 (who are you?) vs 403 (not allowed), and the uniform error body.
+
+Tests that read or write the pool (keys, runs, threads, lookups by id) run on SQLite and on
+PostgreSQL; those answered before any database read (no key, bad query, unknown route) on
+SQLite only."""
 
 from __future__ import annotations
 
@@ -12,24 +16,24 @@ from inventory.models import ApiKey
 from tests.api.conftest import KEYS
 
 
-def test_keys_are_stored_hashed(sqlite_engine: Engine) -> None:
-    seeded = seed_demo_keys(sqlite_engine)
+def test_keys_are_stored_hashed(engine: Engine) -> None:
+    seeded = seed_demo_keys(engine)
     assert seeded == KEYS
-    with Session(sqlite_engine) as session:
+    with Session(engine) as session:
         rows = session.exec(select(ApiKey)).all()
     stored = {row.key_hash for row in rows}
     assert not stored & set(KEYS.values())
     assert hash_key(KEYS["demo-ops"]) in stored
-    assert seed_demo_keys(sqlite_engine) == {}  # only into an empty table
+    assert seed_demo_keys(engine) == {}  # only into an empty table
 
 
-def test_key_store_resolves_roles(sqlite_engine: Engine) -> None:
-    with Session(sqlite_engine) as session:
+def test_key_store_resolves_roles(any_module_engine: Engine) -> None:
+    with Session(any_module_engine) as session:
         key = create_api_key(session, "planner-1", [Role.OPS])
         session.commit()
         with pytest.raises(ValueError, match="already exists"):
             create_api_key(session, "planner-1", [Role.OPS])
-    store = KeyStore(sqlite_engine)
+    store = KeyStore(any_module_engine)
     principal = store.resolve(key)
     assert principal is not None and principal.name == "planner-1"
     assert principal.has_any(Role.OPS) and not principal.has_any(Role.APPROVER)
@@ -54,7 +58,8 @@ def test_no_key_is_401_with_a_reason(client: TestClient, method: str, path: str,
     assert "x-api-key" in error["message"]
 
 
-def test_known_key_without_the_role_is_403(client: TestClient) -> None:
+def test_known_key_without_the_role_is_403(any_module_client: TestClient) -> None:
+    client = any_module_client
     response = client.post("/threads", json={}, headers={"x-api-key": KEYS["demo-viewer"]})
     assert response.status_code == 403
     assert "needs one of: ops" in response.json()["error"]["message"]
@@ -62,7 +67,8 @@ def test_known_key_without_the_role_is_403(client: TestClient) -> None:
     assert admin.status_code == 200  # admin may do everything
 
 
-def test_unknown_ids_are_404(client: TestClient) -> None:
+def test_unknown_ids_are_404(any_module_client: TestClient) -> None:
+    client = any_module_client
     headers = {"x-api-key": KEYS["demo-viewer"]}
     for path in [
         "/v1/runs/nope",
@@ -93,12 +99,13 @@ def test_unknown_endpoint_and_method(client: TestClient) -> None:
     assert client.delete("/v1/policy").status_code == 405
 
 
-def test_busy_thread_is_409(client: TestClient, sqlite_engine: Engine) -> None:
+def test_busy_thread_is_409(any_module_client: TestClient, any_module_engine: Engine) -> None:
     from agents.runs import admit_run
 
+    client = any_module_client
     ops = {"x-api-key": KEYS["demo-ops"]}
     thread_id = client.post("/threads", json={}, headers=ops).json()["thread_id"]
-    admit_run(sqlite_engine, thread_id=thread_id, assistant_id="tiny", trigger="chat")
+    admit_run(any_module_engine, thread_id=thread_id, assistant_id="tiny", trigger="chat")
     response = client.post(
         f"/threads/{thread_id}/runs/wait",
         json={"assistant_id": "tiny", "input": {"messages": [{"role": "user", "content": "x"}]}},
@@ -107,7 +114,8 @@ def test_busy_thread_is_409(client: TestClient, sqlite_engine: Engine) -> None:
     assert response.status_code == 409 and "busy" in response.json()["error"]["message"]
 
 
-def test_thread_of_another_assistant_is_409(client: TestClient) -> None:
+def test_thread_of_another_assistant_is_409(any_module_client: TestClient) -> None:
+    client = any_module_client
     ops = {"x-api-key": KEYS["demo-ops"]}
     thread_id = client.post("/threads", json={}, headers=ops).json()["thread_id"]
     body = {"assistant_id": "tiny", "input": {"messages": [{"role": "user", "content": "x"}]}}

@@ -1,4 +1,5 @@
-"""``stockpilot api-key``: create, list, revoke (serve is in test_serve.py)."""
+"""``stockpilot api-key``: create, list, revoke (serve is in test_serve.py), on SQLite and
+PostgreSQL (one pool per backend for the module; each test makes keys of its own names)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,12 @@ app = full_app()
 runner = CliRunner()
 
 
-def test_api_key_create_list_revoke(sqlite_engine, tmp_path: Path) -> None:
-    db = str(sqlite_engine.url)
+def test_api_key_create_list_revoke(any_module_engine, tmp_path: Path) -> None:
+    db = any_module_engine.url.render_as_string(hide_password=False)
     created = runner.invoke(app, ["api-key", "create", "planner", "--role", "ops", "--db", db])
     assert created.exit_code == 0, created.output
     key = created.output.split(": ", 1)[1].split()[0]
-    principal = KeyStore(sqlite_engine).resolve(key)
+    principal = KeyStore(any_module_engine).resolve(key)
     assert principal is not None and principal.name == "planner"
     duplicate = runner.invoke(app, ["api-key", "create", "planner", "--role", "ops", "--db", db])
     assert duplicate.exit_code != 0 and "already exists" in duplicate.output
@@ -28,11 +29,11 @@ def test_api_key_create_list_revoke(sqlite_engine, tmp_path: Path) -> None:
     listed = runner.invoke(app, ["api-key", "list", "--db", db])
     assert "planner" in listed.output and key not in listed.output
     assert runner.invoke(app, ["api-key", "revoke", "planner", "--db", db]).exit_code == 0
-    assert KeyStore(sqlite_engine).resolve(key) is None
+    assert KeyStore(any_module_engine).resolve(key) is None
 
 
-def test_a_channel_key_is_bound_to_one_channel(sqlite_engine, tmp_path: Path) -> None:
-    db = str(sqlite_engine.url)
+def test_a_channel_key_is_bound_to_one_channel(any_module_engine, tmp_path: Path) -> None:
+    db = any_module_engine.url.render_as_string(hide_password=False)
     create = ["api-key", "create", "tmall-shop", "--role", "channel", "--db", db]
     unbound = runner.invoke(app, create)
     assert unbound.exit_code != 0 and "needs --channel" in unbound.output
@@ -44,7 +45,7 @@ def test_a_channel_key_is_bound_to_one_channel(sqlite_engine, tmp_path: Path) ->
     assert created.exit_code == 0, created.output
     assert "for channel tmall" in created.output
     key = created.output.split(": ", 1)[1].split()[0]
-    principal = KeyStore(sqlite_engine).resolve(key)
+    principal = KeyStore(any_module_engine).resolve(key)
     assert principal is not None and (principal.channel, principal.roles) == ("tmall", ["channel"])
     staff = runner.invoke(
         app, ["api-key", "create", "ops-x", "--role", "ops", "--channel", "tmall", "--db", db]

@@ -1,4 +1,7 @@
-"""``STOCKPILOT_CORS_ORIGINS``: which browser origins may call the API."""
+"""``STOCKPILOT_CORS_ORIGINS``: which browser origins may call the API.
+
+SQLite only: CORS is answered by middleware before any handler reads the pool, so the database
+plays no part (preflights on the served app on both databases: test_sdk_contract.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The official langgraph-sdk client against our compatible surface, over real HTTP and SSE."""
+"""The official langgraph-sdk client against our compatible surface, over real HTTP and SSE, on
+SQLite and on PostgreSQL (one server per backend for the module, ``any_served``)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,12 @@ import httpx
 import pytest
 from langgraph_sdk import get_sync_client
 
-from tests.api.conftest import KEYS
+from tests.api.conftest import KEYS, Served
+
+
+@pytest.fixture
+def live_url(any_served: Served) -> str:
+    return any_served.url
 
 
 def _client(url: str, key: str):

@@ -1,6 +1,9 @@
 """The service's logs: uvicorn's access log survives the simulated systems starting in the same
 process, and ``STOCKPILOT_LOG_FORMAT=json`` gives one JSON object per line with request and run
-ids."""
+ids.
+
+SQLite only: what is checked is the logging set-up, the same whichever database the run is
+stored in (runs over the same API on both databases: test_sdk_contract.py)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
 """The MCP server with the official ``mcp`` client: in-process (list and call every tool), over
-Streamable HTTP at ``/mcp`` with the API keys, and over stdio as ``stockpilot mcp``."""
+Streamable HTTP at ``/mcp`` with the API keys, and over stdio as ``stockpilot mcp``; every tool
+reads the pool, so all of it runs on the small world on SQLite and on PostgreSQL (one read-only
+copy per backend for the module, ``any_module_world``)."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from mcp.client.streamable_http import streamable_http_client
 from sqlalchemy.engine import Engine
 
 from api.app import create_app
-from api.auth import KeyStore, seed_demo_keys
+from api.auth import KeyStore
 from api.mcp_tools import TOOL_ROLES, build_mcp_server, current_principal
 from inventory.config import Settings
 from tests.api.conftest import KEYS, free_port, tiny_catalog
@@ -40,9 +42,18 @@ HTTP = httpx.Client(timeout=60)
 
 
 @pytest.fixture
+def world_engine(any_module_world: Engine) -> Engine:
+    return any_module_world
+
+
+@pytest.fixture
+def service_settings(any_module_world_settings: Settings) -> Settings:
+    return any_module_world_settings
+
+
+@pytest.fixture
 def keyed(world_engine: Engine) -> KeyStore:
-    seed_demo_keys(world_engine)
-    return KeyStore(world_engine)
+    return KeyStore(world_engine)  # the demo keys are in (any_module_world)
 
 
 def _call_all(server, principal) -> dict:
@@ -132,7 +143,7 @@ def test_stdio_command(world_engine: Engine, keyed: KeyStore, tmp_path: Path) ->
     assert command is not None
     params = StdioServerParameters(
         command=command,
-        args=["mcp", "--db", str(world_engine.url)],
+        args=["mcp", "--db", world_engine.url.render_as_string(hide_password=False)],
         env={"STOCKPILOT_API_KEY": KEYS["demo-viewer"], "STOCKPILOT_DATA_DIR": str(tmp_path)},
     )
 

@@ -34,6 +34,10 @@ def _fresh_engines() -> Any:
     dispose_engines()  # prepare_pool caches engines per URL; each test has its own pool
 
 
+def _url(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=False)
+
+
 def _rows(engine: Engine, model: type) -> list:
     with Session(engine) as session:
         return list(session.exec(select(model)).all())
@@ -72,23 +76,24 @@ def test_the_published_alert_secret_is_refused_outside_demo_mode(tmp_path: Path)
 
 
 def test_a_pool_holding_the_public_demo_keys_is_refused_outside_demo_mode(
-    sqlite_engine: Engine, tmp_path: Path
+    any_module_engine: Engine, tmp_path: Path
 ) -> None:
-    seed_demo_keys(sqlite_engine)
-    settings = Settings(database_url=str(sqlite_engine.url), data_dir=tmp_path)
+    """SQLite and PostgreSQL alike (the module's pool holds the demo keys)."""
+    settings = Settings(database_url=_url(any_module_engine), data_dir=tmp_path)
     with pytest.raises(ServeRefused, match="stockpilot api-key revoke demo-admin"):
         prepare_pool(settings)
 
 
 def test_cli_refuses_with_exit_2_and_prints_the_first_admin_key_recipe(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """On a new SQLite file and a new PostgreSQL database alike."""
     import uvicorn
 
     served: list[Any] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.append(app))
     monkeypatch.delenv("STOCKPILOT_DEMO", raising=False)
-    db = f"sqlite:///{tmp_path / 'pool.sqlite'}"
+    db = db_url
     env = {"STOCKPILOT_ALERT_SECRETS": '{"demo-weather": "demo-weather-secret"}', "COLUMNS": "200"}
     refused = runner.invoke(app, ["serve", "--db", db], env=env)
     assert refused.exit_code == 2 and "published demo secret" in refused.output
@@ -102,14 +107,11 @@ def test_cli_refuses_with_exit_2_and_prints_the_first_admin_key_recipe(
 
 
 def test_demo_mode_keys_into_an_existing_world_without_fitting(
-    small_world_template: Path, tmp_path: Path
+    any_world_engine: Engine, tmp_path: Path
 ) -> None:
-    """A demo pool that exists already: keys at once, nothing rebuilt, and no forecaster fit
-    (fits are background jobs of the running service)."""
-    from inventory.demo_world import copy_world
-
-    path = copy_world(small_world_template, tmp_path / "world.sqlite")
-    settings = Settings(database_url=f"sqlite:///{path}", data_dir=tmp_path, demo=True)
+    """A demo pool that exists already (a SQLite file, a PostgreSQL database): keys at once,
+    nothing rebuilt, and no forecaster fit (fits are background jobs of the running service)."""
+    settings = Settings(database_url=_url(any_world_engine), data_dir=tmp_path, demo=True)
     engine, prepare = prepare_pool(settings)
     assert prepare is None
     assert {"demo-viewer", "demo-approver", "demo-admin"} <= {k.name for k in _rows(engine, ApiKey)}
@@ -132,11 +134,13 @@ def test_demo_first_start_builds_the_world_as_a_job(small_world_spec, tmp_path: 
 
 
 def test_until_the_pool_is_prepared_requests_get_503_with_progress(
-    sqlite_engine: Engine, api_settings: Settings
+    any_module_engine: Engine, tmp_path: Path
 ) -> None:
+    """The start-up job is recorded in the pool, SQLite or PostgreSQL (the module's pool, whose
+    other tests' jobs are not this test's to count)."""
     from tests.api.conftest import tiny_catalog
 
-    seed_demo_keys(sqlite_engine)
+    settings = Settings(database_url=_url(any_module_engine), data_dir=tmp_path)
     release = threading.Event()
 
     def slow_preparation(progress: Progress) -> dict[str, Any]:
@@ -145,9 +149,9 @@ def test_until_the_pool_is_prepared_requests_get_503_with_progress(
         return {"done": True}
 
     service = create_app(
-        api_settings,
-        engine=sqlite_engine,
-        catalog=tiny_catalog(sqlite_engine),
+        settings,
+        engine=any_module_engine,
+        catalog=tiny_catalog(any_module_engine),
         prepare=slow_preparation,
         prepare_title="build the demo world (first start)",
     )
@@ -168,11 +172,17 @@ def test_until_the_pool_is_prepared_requests_get_503_with_progress(
         assert client.get("/healthz").json() == {"status": "ok", "message": "ready"}
         assert client.get("/v1/stock", headers=VIEWER).status_code == 200
         jobs = client.get("/v1/jobs", headers=VIEWER).json()
-        assert [(j["kind"], j["status"]) for j in jobs] == [("demo_world", "succeeded")]
+        mine = [(j["status"], j["title"]) for j in jobs if j["id"] == state.startup_job]
+        assert mine == [("succeeded", "build the demo world (first start)")]
+        assert [j["kind"] for j in jobs].count("demo_world") == 1
 
 
-def test_fit_jobs_are_started_by_admins_and_report_progress(client: TestClient) -> None:
-    """On a pool without sales there is nothing to fit, and the job says so."""
+def test_fit_jobs_are_started_by_admins_and_report_progress(
+    any_module_client: TestClient,
+) -> None:
+    """On a pool without sales (SQLite or PostgreSQL) there is nothing to fit, and the job says
+    so; its record is read back from the pool."""
+    client = any_module_client
     assert client.post("/v1/jobs/forecast-fit", json={}, headers=VIEWER).status_code == 403
     bad = client.post("/v1/jobs/forecast-fit", json={"level": "store"}, headers=ADMIN)
     assert bad.status_code == 422
@@ -189,14 +199,15 @@ def test_fit_jobs_are_started_by_admins_and_report_progress(client: TestClient) 
 
 
 def test_the_service_fits_in_the_background_and_forecasts_say_baseline_until_then(
-    world_engine: Engine, tmp_path: Path
+    any_world_engine: Engine, tmp_path: Path
 ) -> None:
     """create_app(fit_forecasters=True) queues both fits; meanwhile a forecast answers from the
     labelled baseline at once instead of waiting minutes for a model."""
     from tests.api.conftest import tiny_catalog
 
+    world_engine = any_world_engine  # SQLite or PostgreSQL: the fit jobs are pool records
     seed_demo_keys(world_engine)
-    settings = Settings(database_url=str(world_engine.url), data_dir=tmp_path, clock="world")
+    settings = Settings(database_url=_url(world_engine), data_dir=tmp_path, clock="world")
     service = create_app(
         settings, engine=world_engine, catalog=tiny_catalog(world_engine), fit_forecasters=True
     )

@@ -1,7 +1,8 @@
 """A client streaming ``messages-tuple`` sees the model's reply grow token by token, then the
 checked message under the same id (as agent-chat-ui merges them); tool calls written as text
 never show as raw markup; runs nobody streams make plain requests (the real openai client
-against a respx-mocked provider, through the LangGraph-compatible API)."""
+against a respx-mocked provider, through the LangGraph-compatible API, on SQLite and
+PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -13,15 +14,14 @@ import httpx
 import pytest
 import respx
 from fastapi.testclient import TestClient
-from langgraph.checkpoint.memory import InMemorySaver
 from sqlalchemy.engine import Engine
 
 from agents.graphs.ops_chat import build_ops_chat
 from agents.llm.openai_adapter import OpenAIChatModel
+from agents.persistence import open_checkpointer
 from agents.policy import load_policy
 from agents.runtime import AgentRuntime, world_clock
 from api.app import create_app
-from api.auth import seed_demo_keys
 from api.langgraph_compat.catalog import AssistantSpec, StaticCatalog
 from connectors.base import ConnectorSet
 from inventory.config import Settings
@@ -31,21 +31,30 @@ from tests.api.conftest import KEYS
 OPS = {"x-api-key": KEYS["demo-ops"]}
 
 
-@pytest.fixture
-def client(world_engine: Engine, api_settings: Settings) -> Iterator[TestClient]:
-    with ConnectorSet.simulated() as connectors:
+@pytest.fixture(scope="module")
+def client(
+    any_module_world: Engine, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TestClient]:
+    """The real ops_chat graph over the small world, once on SQLite and once on PostgreSQL,
+    its checkpoints where ``stockpilot serve`` keeps them for that pool; each test streams on a
+    thread of its own."""
+    settings = Settings(
+        database_url=any_module_world.url.render_as_string(hide_password=False),
+        data_dir=tmp_path_factory.mktemp("token-streaming"),
+    )
+    with ConnectorSet.simulated() as connectors, open_checkpointer(settings) as saver:
         runtime = AgentRuntime(
-            engine=world_engine,
-            settings=api_settings,
+            engine=any_module_world,
+            settings=settings,
             llm=OpenAIChatModel(base_url=BASE, model="small", sleep=lambda _s: None),
             connectors=connectors,
-            clock=world_clock(world_engine),
+            clock=world_clock(any_module_world),
             policy=load_policy(),
         )
-        graph = build_ops_chat(runtime, InMemorySaver())
+        graph = build_ops_chat(runtime, saver)
         catalog = StaticCatalog({"ops_chat": (AssistantSpec("ops_chat", "ops_chat"), graph)})
-        seed_demo_keys(world_engine)
-        with TestClient(create_app(api_settings, engine=world_engine, catalog=catalog)) as test:
+        app = create_app(settings, engine=any_module_world, catalog=catalog)
+        with TestClient(app) as test:
             yield test
 
 

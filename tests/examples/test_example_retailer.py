@@ -1,9 +1,10 @@
 """The example retailer (examples/chengdu, not the demo world) from CSV files to transfers that
 reached the WMS, through the running service, on SQLite and PostgreSQL.
 
-The forecaster is fitted once per session (a small configuration) on a SQLite import of the
-same files and the same date shift, then stored for each test's pool: the history is identical,
-so the model is the one that pool would fit.
+The pool-reading checks share one import per backend (``imported``). The forecaster is fitted
+once per session (a small configuration) on a SQLite import of the same files and the same date
+shift, then stored for each test's pool: the history is identical, so the model is the one that
+pool would fit.
 """
 
 from __future__ import annotations
@@ -102,9 +103,35 @@ def test_the_example_goes_from_csv_to_orders_at_the_wms(retailer: tuple) -> None
     assert all(o.units > 0 for o in outcome.orders)
 
 
-def test_the_imported_history_ends_yesterday_with_its_own_rain(sqlite_engine: Engine) -> None:
-    import_retailer(sqlite_engine, EXAMPLE, shift_to=yesterday())
-    with Session(sqlite_engine) as session:
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def imported(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
+    """The example's files imported (history ending yesterday) into a fresh pool, once on
+    SQLite and once on PostgreSQL, for the module's tests that only read it."""
+    from tests.conftest import create_postgres_database, drop_postgres_database
+
+    admin_url = None
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('example-import') / 'pool.sqlite'}"
+    else:
+        admin_url = request.getfixturevalue("postgres_admin_url")
+        url = create_postgres_database(admin_url)
+    engine = make_engine(url)
+    try:
+        schema.upgrade(engine)
+        import_retailer(engine, EXAMPLE, shift_to=yesterday())
+        yield engine
+    finally:
+        engine.dispose()
+        if admin_url is not None:
+            drop_postgres_database(admin_url, url)
+
+
+def test_the_imported_history_ends_yesterday_with_its_own_rain(imported: Engine) -> None:
+    with Session(imported) as session:
         sales = session.exec(select(func.min(DailySales.date), func.max(DailySales.date))).one()
         weather = session.exec(
             select(func.min(WeatherDaily.date), func.max(WeatherDaily.date))
@@ -118,9 +145,8 @@ def test_the_imported_history_ends_yesterday_with_its_own_rain(sqlite_engine: En
     assert wettest == yesterday() - dt.timedelta(days=12)
 
 
-def test_the_pool_speaks_the_retailers_vocabulary(sqlite_engine: Engine) -> None:
-    import_retailer(sqlite_engine, EXAMPLE, shift_to=yesterday())
-    terms = vocabulary_of(sqlite_engine)
+def test_the_pool_speaks_the_retailers_vocabulary(imported: Engine) -> None:
+    terms = vocabulary_of(imported)
     assert terms.resolve_city("成都") == "Chengdu"
     assert terms.cities["Chengdu"].region == "Sichuan" and terms.region_zh("Sichuan") == "川渝"
     assert terms.rain_categories == {"rain_boots", "umbrellas", "ponchos"}
@@ -129,11 +155,11 @@ def test_the_pool_speaks_the_retailers_vocabulary(sqlite_engine: Engine) -> None
         terms.resolve_city("Shanghai")  # a demo city, but not this retailer's
 
 
-def test_the_webhook_refuses_a_city_outside_the_pool(sqlite_engine: Engine, tmp_path: Path) -> None:
+def test_the_webhook_refuses_a_city_outside_the_pool(imported: Engine, tmp_path: Path) -> None:
     from api.app import create_app
 
-    import_retailer(sqlite_engine, EXAMPLE, shift_to=yesterday())
-    settings = example_settings(str(sqlite_engine.url), tmp_path / "data", EXAMPLE)
+    url = imported.url.render_as_string(hide_password=False)
+    settings = example_settings(url, tmp_path / "data", EXAMPLE)
     body = json.dumps(
         {
             "type": "weather",
@@ -145,7 +171,7 @@ def test_the_webhook_refuses_a_city_outside_the_pool(sqlite_engine: Engine, tmp_
         }
     ).encode()
     secret = settings.alert_secrets[ALERT_SENDER]
-    with TestClient(create_app(settings, engine=sqlite_engine)) as client:
+    with TestClient(create_app(settings, engine=imported)) as client:
         refused = client.post(
             "/v1/alerts", content=body, headers=signed_headers(ALERT_SENDER, secret, body)
         )
@@ -153,12 +179,11 @@ def test_the_webhook_refuses_a_city_outside_the_pool(sqlite_engine: Engine, tmp_
     assert "unknown city 'Shanghai'; known cities: Chengdu (成都)" in refused.text
 
 
-def test_the_offline_planner_reads_the_retailers_words(sqlite_engine: Engine) -> None:
+def test_the_offline_planner_reads_the_retailers_words(imported: Engine) -> None:
     """City names, category words and store codes come from the pool, not the demo world."""
     from agents.llm.offline_parse import parse_request
 
-    import_retailer(sqlite_engine, EXAMPLE, shift_to=yesterday())
-    terms = vocabulary_of(sqlite_engine)
+    terms = vocabulary_of(imported)
     zh = parse_request("成都 JL-CXL 还有多少雨披?", terms)
     assert (zh.city, zh.category, zh.location, zh.intent) == (
         "Chengdu",
@@ -171,13 +196,32 @@ def test_the_offline_planner_reads_the_retailers_words(sqlite_engine: Engine) ->
     assert parse_request("wellies in Chengdu?", terms).category == "rain_boots"
 
 
-def test_tools_take_the_retailers_category_words(sqlite_engine: Engine) -> None:
+def test_tools_take_the_retailers_category_words(imported: Engine) -> None:
     """A category typed in Chinese or by a synonym selects the pool's category (no demo word)."""
     from tools.forecast_demand.models import ForecastInput
     from tools.forecast_demand.selection import select_series
 
-    import_retailer(sqlite_engine, EXAMPLE, shift_to=yesterday())
-    with Session(sqlite_engine) as session:
+    with Session(imported) as session:
         by_chinese = select_series(session, ForecastInput(category="雨披", city="成都"))
         by_code = select_series(session, ForecastInput(category="ponchos", city="Chengdu"))
     assert len(by_chinese) == len(by_code) == 6 * 3  # six stores × three poncho sizes
+
+
+def test_the_forecaster_fits_the_same_on_each_backend(
+    imported: Engine, example_model: Artefact, tmp_path: Path
+) -> None:
+    """``stockpilot example`` fits on the pool it imported: the same history read from
+    PostgreSQL gives the model fitted on the SQLite import (same series, dates and errors)."""
+    artefact = fit_pool_model(
+        imported, wall_clock().date(), tmp_path / "models", level="sku", config=SMALL_FIT
+    )
+    assert artefact.meta.pool == pool_fingerprint(imported)
+    fitted, reference = artefact.meta, example_model.meta
+    assert (fitted.series, fitted.data_start, fitted.data_end) == (
+        reference.series,
+        reference.data_start,
+        reference.data_end,
+    )
+    assert fitted.backtest.keys() == reference.backtest.keys()
+    for name, value in reference.backtest.items():
+        assert fitted.backtest[name] == pytest.approx(value, rel=1e-6), name

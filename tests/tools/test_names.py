@@ -12,8 +12,8 @@ from tools.registry import TOOLS
 
 
 @pytest.fixture
-def names(world_engine: Engine):
-    with Session(world_engine) as session:
+def names(any_module_world: Engine):
+    with Session(any_module_world) as session:
         yield NameResolver(session)
 
 
@@ -70,21 +70,21 @@ def _ctx(engine: Engine) -> ToolContext:
     return ToolContext.for_world(engine)
 
 
-def test_list_locations_gives_cities_in_both_languages(world_engine: Engine) -> None:
-    out = TOOLS["list_locations"].run(_ctx(world_engine), {})
+def test_list_locations_gives_cities_in_both_languages(any_module_world: Engine) -> None:
+    out = TOOLS["list_locations"].run(_ctx(any_module_world), {})
     shanghai = next(c for c in out.cities if c.city == "Shanghai")
     assert (shanghai.city_zh, shanghai.region, shanghai.region_zh) == ("上海", "East", "华东")
     assert shanghai.stores == 3 and shanghai.dcs == 1
     assert "SHA-S01" in out.code_format or "-S01" in out.code_format
 
 
-def test_list_locations_of_a_city_by_its_chinese_name(world_engine: Engine) -> None:
-    out = TOOLS["list_locations"].run(_ctx(world_engine), {"city": "上海", "kind": "store"})
+def test_list_locations_of_a_city_by_its_chinese_name(any_module_world: Engine) -> None:
+    out = TOOLS["list_locations"].run(_ctx(any_module_world), {"city": "上海", "kind": "store"})
     assert [loc.code for loc in out.locations] == ["SHA-S01", "SHA-S02", "SHA-S03"]
 
 
-def test_list_catalog_gives_categories_then_styles(world_engine: Engine) -> None:
-    ctx = _ctx(world_engine)
+def test_list_catalog_gives_categories_then_styles(any_module_world: Engine) -> None:
+    ctx = _ctx(any_module_world)
     categories = TOOLS["list_catalog"].run(ctx, {}).categories
     rain_boots = next(c for c in categories if c.category == "rain_boots")
     assert rain_boots.category_zh == "雨靴" and rain_boots.rain_sensitive
@@ -94,6 +94,6 @@ def test_list_catalog_gives_categories_then_styles(world_engine: Engine) -> None
     assert "38" in rb001.sizes and rb001.example_sku.startswith("RB001-")
 
 
-def test_an_unknown_category_says_how_to_find_the_real_ones(world_engine: Engine) -> None:
+def test_an_unknown_category_says_how_to_find_the_real_ones(any_module_world: Engine) -> None:
     with pytest.raises(ToolError, match="list_catalog"):
-        TOOLS["list_catalog"].run(_ctx(world_engine), {"category": "wellies and more"})
+        TOOLS["list_catalog"].run(_ctx(any_module_world), {"category": "wellies and more"})

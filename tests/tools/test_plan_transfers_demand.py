@@ -118,9 +118,10 @@ def test_the_freight_hurdle_empties_a_plan_that_only_just_pays(sqlite_engine):
     assert len(hurdled.shipments) < len(plan.shipments)
 
 
-def test_the_pool_is_read_only_where_a_lane_can_reach(sqlite_engine):
-    build_pool(sqlite_engine)
-    ctx = ToolContext(engine=sqlite_engine, now=NOW)
+def test_the_pool_is_read_only_where_a_lane_can_reach(engine):
+    """On SQLite and PostgreSQL: the lanes' reach is a query on either pool."""
+    build_pool(engine)
+    ctx = ToolContext(engine=engine, now=NOW)
     request = PlanTransfersInput(city="Shanghai", window_days=3)  # region lanes: not Beijing
     pool = read_pool(ctx, request)
     assert {loc.code for loc in pool.locations} == {"DC-SHA", "SHA-S01", "SHA-S02", "SHA-S03"}

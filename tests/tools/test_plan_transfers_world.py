@@ -52,9 +52,9 @@ def realised_demand(ctx: ToolContext, request: ForecastInput) -> ForecastOutput:
     )
 
 
-def test_hindsight_plan_on_the_demo_world_keeps_every_rule(world_engine):
-    ctx = ToolContext.for_world(world_engine)
-    with Session(world_engine) as session:
+def test_hindsight_plan_on_the_demo_world_keeps_every_rule(any_module_world):
+    ctx = ToolContext.for_world(any_module_world)
+    with Session(any_module_world) as session:
         assert session.exec(select(FutureDemand)).first() is not None
     for constraints in (
         TransferConstraints(allowed_lanes="any", no_reship_days=0),

@@ -12,13 +12,13 @@ from tools.forecast_demand.fitting import FIT_HISTORY_DAYS, pool_panel
 from tools.forecast_demand.rain_check import world_truth
 
 
-def test_store_uplift_recovers_the_worlds_multipliers(world_engine: Engine) -> None:
-    today = ToolContext.for_world(world_engine).today
-    panel = pool_panel(world_engine, today, "sku", FIT_HISTORY_DAYS)
+def test_store_uplift_recovers_the_worlds_multipliers(any_module_world: Engine) -> None:
+    today = ToolContext.for_world(any_module_world).today
+    panel = pool_panel(any_module_world, today, "sku", FIT_HISTORY_DAYS)
     assert panel.n_days == 150  # history clipped to the first recorded sale, no invented zeros
     assert set(panel.series["channel"]) == {"store", "online"}
     uplift = estimate_uplift(panel)
-    truth = world_truth(world_engine)
+    truth = world_truth(any_module_world)
     assert truth is not None and truth[("store", "rain")][4] == 4.0
     group = uplift.group.set_index(["rain_sensitive", "channel", "band"])
     # 150 days hold 17 store city-days of 暴雨: bands up to 大雨 are checked at ±25 %.

@@ -82,11 +82,12 @@ def _ctx(engine):
     return ToolContext(engine=engine, now=NOW)
 
 
-def test_overstock_gets_a_priced_ladder_and_the_transfer_alternative(sqlite_engine):
-    build_pool(sqlite_engine)
+def test_overstock_gets_a_priced_ladder_and_the_transfer_alternative(engine):
+    """On SQLite and PostgreSQL: stock, cover and the transfer alternative come from the pool."""
+    build_pool(engine)
     provider = fake_forecast({"SHA-S01": 0.5, "SHA-S02": 9.0, "SHA-S03": 0.2, "BEI-S01": 1.0})
     out = recommend_promos(
-        _ctx(sqlite_engine),
+        _ctx(engine),
         PromoInput(city="Shanghai", weeks_of_cover_threshold=4),
         forecast_provider=provider,
     )
@@ -102,10 +103,11 @@ def test_overstock_gets_a_priced_ladder_and_the_transfer_alternative(sqlite_engi
     assert any("prior" in note for note in out.notes)
 
 
-def test_elasticity_comes_from_the_pool_history(sqlite_engine):
-    build_pool(sqlite_engine)
+def test_elasticity_comes_from_the_pool_history(engine):
+    """On SQLite and PostgreSQL: the promo history is read back from either pool."""
+    build_pool(engine)
     rng = np.random.default_rng(3)
-    with Session(sqlite_engine) as session:
+    with Session(engine) as session:
         for day in range(200):
             date = NOW.date() - dt.timedelta(days=day + 1)
             ratio = 0.7 if day % 4 == 0 else 1.0
@@ -122,7 +124,7 @@ def test_elasticity_comes_from_the_pool_history(sqlite_engine):
             )
         session.commit()
     out = recommend_promos(
-        _ctx(sqlite_engine),
+        _ctx(engine),
         PromoInput(locations=["SHA-S01"], weeks_of_cover_threshold=1),
         forecast_provider=fake_forecast({"SHA-S01": 0.5}),
     )

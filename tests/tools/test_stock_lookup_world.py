@@ -13,15 +13,15 @@ from tools.stock_lookup.models import StockLookupInput
 from tools.stock_lookup.tool import stock_lookup
 
 
-def test_rain_boots_in_shanghai_match_the_pool(world_engine: Engine) -> None:
-    ctx = ToolContext.for_world(world_engine)
+def test_rain_boots_in_shanghai_match_the_pool(any_module_world: Engine) -> None:
+    ctx = ToolContext.for_world(any_module_world)
     out = stock_lookup(ctx, StockLookupInput(city="上海", category="rain_boots", limit=10_000))
     assert out.positions and not out.truncated
     assert {p.city for p in out.positions} == {"Shanghai"}
     assert {p.category for p in out.positions} == {"rain_boots"}
 
     since = ctx.today - dt.timedelta(days=28)
-    with Session(world_engine) as session:
+    with Session(any_module_world) as session:
         stmt = (
             select(StockPosition)
             .join(Location, Location.code == StockPosition.location_code)
