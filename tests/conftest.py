@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -103,11 +105,13 @@ class _BackgroundDrops:
     """Drops the tests' databases on a thread of its own, several at a time.
 
     A ``DROP DATABASE`` waits for a checkpoint (2–3 s on the shared machine) that a test would
-    otherwise sit through; drops issued together share one. The databases are private to the
-    test that made them (``sp_test_*``), so nobody waits for them to go; the session's end
+    otherwise sit through; drops issued together share one, so the thread gathers drops for
+    ``GATHER_S`` and issues them at once. The databases are private to the test that made them
+    (``sp_test_*``), so nobody waits for them to go; the session's end
     (``pytest_sessionfinish``) waits for the last ones, so a run leaves none behind."""
 
-    BATCH_THREADS = 4
+    BATCH_THREADS = 8
+    GATHER_S = 3.0
 
     def __init__(self) -> None:
         self._queue: queue.SimpleQueue[tuple[str, str] | None] = queue.SimpleQueue()
@@ -123,11 +127,15 @@ class _BackgroundDrops:
         self._queue.put((admin_url, url))
 
     def _run(self) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
         stop = False
         while not stop:
             batch = [self._queue.get()]
+            gathered_until = time.monotonic() + self.GATHER_S
+            while batch[-1] is not None and (left := gathered_until - time.monotonic()) > 0:
+                try:
+                    batch.append(self._queue.get(timeout=left))
+                except queue.Empty:
+                    break
             while not self._queue.empty():
                 batch.append(self._queue.get())
             stop = None in batch
@@ -159,7 +167,58 @@ def drop_postgres_database_later(admin_url: str, url: str) -> None:
     _DROPS.put(admin_url, url)
 
 
+class _ClonesAhead:
+    """Makes the next test's database while this test runs: one copy of each template (or one
+    empty database) made ahead on a background thread, so a test takes a database that exists
+    instead of waiting for ``CREATE DATABASE``. A copy is never handed out twice."""
+
+    def __init__(self) -> None:
+        self._ready: dict[tuple[str, str | None], Future[str]] = {}
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def take(self, admin_url: str, template: str | None = None) -> str:
+        key = (admin_url, template)
+        with self._lock:
+            ahead = self._ready.pop(key, None)
+        url = None
+        if ahead is not None:
+            try:
+                url = ahead.result()
+            except Exception:  # made again below, where a failure is the test's error
+                url = None
+        if url is None:
+            url = create_postgres_database(admin_url, template)
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-clones")
+            self._ready[key] = self._pool.submit(create_postgres_database, admin_url, template)
+        return url
+
+    def discard(self, template: str | None = None, *, every: bool = False) -> None:
+        """Drop the copies made ahead of ``template`` (before it goes), or of every template."""
+        with self._lock:
+            keys = [key for key in self._ready if every or key[1] == template]
+            pending = [(key[0], self._ready.pop(key)) for key in keys]
+        for admin_url, ahead in pending:
+            try:
+                url = ahead.result()
+            except Exception:
+                continue
+            drop_postgres_database_later(admin_url, url)
+
+
+_CLONES = _ClonesAhead()
+
+
+def new_postgres_database(admin_url: str, template: str | None = None) -> str:
+    """A private database for one test (an empty one, or a copy of ``template``), made ahead
+    (``_ClonesAhead``); give it back with ``drop_postgres_database_later``."""
+    return _CLONES.take(admin_url, template)
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    _CLONES.discard(every=True)
     failures = _DROPS.close()
     if failures:
         import warnings
@@ -178,7 +237,9 @@ def pg_migrated_template(postgres_admin_url: str) -> Iterator[str]:
         schema.upgrade(eng)
     finally:
         eng.dispose()
-    yield url.rsplit("/", 1)[1]
+    name = url.rsplit("/", 1)[1]
+    yield name
+    _CLONES.discard(name)
     drop_postgres_database_later(postgres_admin_url, url)
 
 
@@ -196,7 +257,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     template = None
     if "engine" in request.fixturenames:
         template = request.getfixturevalue("pg_migrated_template")
-    url = create_postgres_database(admin_url, template)
+    url = new_postgres_database(admin_url, template)
     try:
         yield url
     finally:
@@ -342,19 +403,14 @@ def pg_world_template(postgres_admin_url: str, small_world_template: Path) -> It
         source.dispose()
         target.dispose()
     yield url
+    _CLONES.discard(url.rsplit("/", 1)[1])
     drop_postgres_database_later(postgres_admin_url, url)
 
 
 @pytest.fixture
 def pg_world_engine(postgres_admin_url: str, pg_world_template: str) -> Iterator[Engine]:
     """A private Postgres copy of the small world; change it freely."""
-    name = f"sp_test_{uuid.uuid4().hex[:12]}"
-    template = pg_world_template.rsplit("/", 1)[1]
-    admin = sa.create_engine(postgres_admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    admin.dispose()
-    url = postgres_admin_url.rsplit("/", 1)[0] + f"/{name}"
+    url = new_postgres_database(postgres_admin_url, pg_world_template.rsplit("/", 1)[1])
     eng = make_engine(url)
     yield eng
     eng.dispose()
