@@ -23,9 +23,10 @@ run: $(STAMP)
 	$(BIN)/stockpilot serve --demo
 
 # Parallel test workers: one per core (pytest-xdist). Tests sharing a module-scoped fixture stay
-# on one worker (--dist loadgroup, see tests/conftest.py); session caches (world templates,
-# fitted forecasters) are built once under a file lock and read by every worker. TEST_WORKERS=0
-# runs the suite in one process.
+# on one worker (--dist loadgroup, see tests/conftest.py), handed out heaviest first in the
+# order tests/conftest.py sorts them (--no-loadscope-reorder keeps that order); session caches
+# (world templates, fitted forecasters) are built once under a file lock and read by every
+# worker. TEST_WORKERS=0 runs the suite in one process.
 TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 
 test: $(STAMP)
@@ -34,6 +35,7 @@ test: $(STAMP)
 	@# pytest exits 5 when it collected no tests: say so, and fail (a suite that ran nothing
 	@# proves nothing). The slowest tests are listed, so a slow one is seen when it appears.
 	@$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup \
+		--no-loadscope-reorder \
 		--durations=20; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; \
 	exit $$status

@@ -19,6 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 import yaml
+from filelock import FileLock
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -168,12 +169,20 @@ def seed_forecast_models(world: World) -> list[str]:
             continue
         cached = load_artefact(cache, TEMPLATE_MODEL_KEY, level)
         if cached is None:
-            fitted = fit_pool_model(world.engine, world.now.date(), world.models_dir, level=level)
-            cached = Artefact(
-                meta=fitted.meta.model_copy(update={"pool": TEMPLATE_MODEL_KEY}),
-                fitted=fitted.fitted,
-            )
-            save_artefact(cache, cached)
+            # Trials of one template in parallel processes (test workers) fit it once: the
+            # others wait for the lock, then load what the first one stored.
+            cache.mkdir(parents=True, exist_ok=True)
+            with FileLock(cache.with_name(f".{cache.name}.{level}.lock")):
+                cached = load_artefact(cache, TEMPLATE_MODEL_KEY, level)
+                if cached is None:
+                    fitted = fit_pool_model(
+                        world.engine, world.now.date(), world.models_dir, level=level
+                    )
+                    cached = Artefact(
+                        meta=fitted.meta.model_copy(update={"pool": TEMPLATE_MODEL_KEY}),
+                        fitted=fitted.fitted,
+                    )
+                    save_artefact(cache, cached)
         meta = cached.meta.model_copy(update={"pool": pool})
         save_artefact(world.models_dir, Artefact(meta=meta, fitted=cached.fitted))
         seeded.append(level)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import queue
+import threading
+import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,18 +29,36 @@ PG_ADMIN_URL = os.environ.get(
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
+#: Scheduling weight of a test marked ``slow`` against 1 for any other test (a slow test takes
+#: tens of seconds, most others one or two).
+SLOW_WEIGHT = 30
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Under pytest-xdist (``make test`` runs ``--dist loadgroup``), the tests of a module that
     share a module-scoped fixture go to one worker, so that fixture is built once, not once per
-    worker. Runs before xdist's own hook, which reads the ``xdist_group`` marks."""
+    worker. Runs before xdist's own hook, which reads the ``xdist_group`` marks.
+
+    Then the heaviest scheduling units go first (a group weighs the sum of its tests, a slow
+    test ``SLOW_WEIGHT``): xdist hands out units in collection order (``make test`` passes
+    ``--no-loadscope-reorder``), and a long unit handed out last keeps one worker busy while
+    the others idle. Within a unit the collection order is kept."""
+    units: dict[str, list[pytest.Item]] = {}
     for item in items:
         info = getattr(item, "_fixtureinfo", None)
         module = getattr(item, "module", None)
-        if info is None or module is None:
-            continue
-        if any(d.scope == "module" for defs in info.name2fixturedefs.values() for d in defs):
+        unit = item.nodeid
+        fixtures = info.name2fixturedefs.values() if info is not None else ()
+        if module is not None and any(d.scope == "module" for defs in fixtures for d in defs):
             item.add_marker(pytest.mark.xdist_group(module.__name__))
+            unit = f"group:{module.__name__}"
+        units.setdefault(unit, []).append(item)
+
+    def weight(unit: list[pytest.Item]) -> int:
+        return sum(SLOW_WEIGHT if item.get_closest_marker("slow") else 1 for item in unit)
+
+    items[:] = [item for unit in sorted(units.values(), key=weight, reverse=True) for item in unit]
 
 
 def _postgres_available() -> bool:
@@ -59,12 +81,14 @@ def postgres_admin_url() -> str:
     return PG_ADMIN_URL
 
 
-def create_postgres_database(admin_url: str) -> str:
-    """A fresh database per test, so parallel runs never see each other's rows."""
+def create_postgres_database(admin_url: str, template: str | None = None) -> str:
+    """A fresh database per test (optionally a copy of ``template``, a database name), so
+    parallel runs never see each other's rows."""
     name = f"sp_test_{uuid.uuid4().hex[:12]}"
+    clause = f' TEMPLATE "{template}"' if template else ""
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"{clause}'))
     admin.dispose()
     return admin_url.rsplit("/", 1)[0] + f"/{name}"
 
@@ -77,18 +101,167 @@ def drop_postgres_database(admin_url: str, url: str) -> None:
     admin.dispose()
 
 
+class _BackgroundDrops:
+    """Drops the tests' databases on a thread of its own, several at a time.
+
+    A ``DROP DATABASE`` waits for a checkpoint (2–3 s on the shared machine) that a test would
+    otherwise sit through; drops issued together share one, so the thread gathers drops for
+    ``GATHER_S`` and issues them at once. The databases are private to the test that made them
+    (``sp_test_*``), so nobody waits for them to go; the session's end
+    (``pytest_sessionfinish``) waits for the last ones, so a run leaves none behind."""
+
+    BATCH_THREADS = 8
+    GATHER_S = 3.0
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[tuple[str, str] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.failures: list[str] = []
+
+    def put(self, admin_url: str, url: str) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="pg-drops", daemon=True)
+                self._thread.start()
+        self._queue.put((admin_url, url))
+
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            batch = [self._queue.get()]
+            gathered_until = time.monotonic() + self.GATHER_S
+            while batch[-1] is not None and (left := gathered_until - time.monotonic()) > 0:
+                try:
+                    batch.append(self._queue.get(timeout=left))
+                except queue.Empty:
+                    break
+            while not self._queue.empty():
+                batch.append(self._queue.get())
+            stop = None in batch
+            todo = [job for job in batch if job is not None]
+            with ThreadPoolExecutor(max_workers=self.BATCH_THREADS) as pool:
+                list(pool.map(self._drop, todo))
+
+    def _drop(self, job: tuple[str, str]) -> None:
+        try:
+            drop_postgres_database(*job)
+        except Exception as exc:  # reported at the session's end; a test has passed already
+            self.failures.append(f"{job[1].rsplit('/', 1)[1]}: {type(exc).__name__}: {exc}")
+
+    def close(self) -> list[str]:
+        """Wait for every queued drop; the databases that could not be dropped."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(None)
+            thread.join()
+        return self.failures
+
+
+_DROPS = _BackgroundDrops()
+
+
+def drop_postgres_database_later(admin_url: str, url: str) -> None:
+    """Drop a test's database in the background (see ``_BackgroundDrops``)."""
+    _DROPS.put(admin_url, url)
+
+
+class _ClonesAhead:
+    """Makes the next test's database while this test runs: one copy of each template (or one
+    empty database) made ahead on a background thread, so a test takes a database that exists
+    instead of waiting for ``CREATE DATABASE``. A copy is never handed out twice."""
+
+    def __init__(self) -> None:
+        self._ready: dict[tuple[str, str | None], Future[str]] = {}
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def take(self, admin_url: str, template: str | None = None) -> str:
+        key = (admin_url, template)
+        with self._lock:
+            ahead = self._ready.pop(key, None)
+        url = None
+        if ahead is not None:
+            try:
+                url = ahead.result()
+            except Exception:  # made again below, where a failure is the test's error
+                url = None
+        if url is None:
+            url = create_postgres_database(admin_url, template)
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-clones")
+            self._ready[key] = self._pool.submit(create_postgres_database, admin_url, template)
+        return url
+
+    def discard(self, template: str | None = None, *, every: bool = False) -> None:
+        """Drop the copies made ahead of ``template`` (before it goes), or of every template."""
+        with self._lock:
+            keys = [key for key in self._ready if every or key[1] == template]
+            pending = [(key[0], self._ready.pop(key)) for key in keys]
+        for admin_url, ahead in pending:
+            try:
+                url = ahead.result()
+            except Exception:
+                continue
+            drop_postgres_database_later(admin_url, url)
+
+
+_CLONES = _ClonesAhead()
+
+
+def new_postgres_database(admin_url: str, template: str | None = None) -> str:
+    """A private database for one test (an empty one, or a copy of ``template``), made ahead
+    (``_ClonesAhead``); give it back with ``drop_postgres_database_later``."""
+    return _CLONES.take(admin_url, template)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    _CLONES.discard(every=True)
+    failures = _DROPS.close()
+    if failures:
+        import warnings
+
+        warnings.warn(f"test databases left behind: {failures}", stacklevel=1)
+
+
+@pytest.fixture(scope="session")
+def pg_migrated_template(postgres_admin_url: str) -> Iterator[str]:
+    """A migrated, empty Postgres pool built once per session (per xdist worker): the
+    ``engine`` fixture copies it (``CREATE DATABASE ... TEMPLATE``, well under a second)
+    instead of running every migration again (~3 s). Never connected to after it is built."""
+    url = create_postgres_database(postgres_admin_url)
+    eng = make_engine(url)
+    try:
+        schema.upgrade(eng)
+    finally:
+        eng.dispose()
+    name = url.rsplit("/", 1)[1]
+    yield name
+    _CLONES.discard(name)
+    drop_postgres_database_later(postgres_admin_url, url)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database URL, once on a SQLite file and once on a fresh Postgres database."""
+    """An empty database URL, once on a SQLite file and once on a fresh Postgres database.
+
+    On Postgres, a test that takes ``engine`` (which migrates this database) gets a copy of the
+    migrated template instead, so its migration finds nothing to do; any other test gets an
+    empty database, as it asked."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'pool.sqlite'}"
         return
     admin_url = request.getfixturevalue("postgres_admin_url")
-    url = create_postgres_database(admin_url)
+    template = None
+    if "engine" in request.fixturenames:
+        template = request.getfixturevalue("pg_migrated_template")
+    url = new_postgres_database(admin_url, template)
     try:
         yield url
     finally:
-        drop_postgres_database(admin_url, url)
+        drop_postgres_database_later(admin_url, url)
 
 
 @pytest.fixture
@@ -174,7 +347,9 @@ def forecast_models_dir(
     )
     path.mkdir(exist_ok=True)
     from filelock import FileLock
+    from threadpoolctl import threadpool_limits
 
+    import forecasting.global_model  # noqa: F401  (loads the OpenMP runtime the limit must see)
     from inventory.demo_world import copy_world
 
     copy = copy_world(small_world_template, tmp_path_factory.mktemp("fit") / "world.sqlite")
@@ -190,10 +365,13 @@ def forecast_models_dir(
         worker = os.environ.get("PYTEST_XDIST_WORKER", "").removeprefix("gw")
         if worker.isdigit() and int(worker) % 2:
             levels.reverse()
-        for level in levels:
-            with FileLock(path.with_name(f".{path.name}.{level}.lock")):
-                if load_artefact(path, pool, level) is None:
-                    fit_pool_model(engine, now.date(), path, level=level)
+        # One native thread per fit: the two workers fit the two levels side by side, and
+        # OpenMP threads spin against each other (and the other workers) on a loaded machine.
+        with threadpool_limits(limits=1):
+            for level in levels:
+                with FileLock(path.with_name(f".{path.name}.{level}.lock")):
+                    if load_artefact(path, pool, level) is None:
+                        fit_pool_model(engine, now.date(), path, level=level)
     finally:
         engine.dispose()
     return path
@@ -225,23 +403,18 @@ def pg_world_template(postgres_admin_url: str, small_world_template: Path) -> It
         source.dispose()
         target.dispose()
     yield url
-    drop_postgres_database(postgres_admin_url, url)
+    _CLONES.discard(url.rsplit("/", 1)[1])
+    drop_postgres_database_later(postgres_admin_url, url)
 
 
 @pytest.fixture
 def pg_world_engine(postgres_admin_url: str, pg_world_template: str) -> Iterator[Engine]:
     """A private Postgres copy of the small world; change it freely."""
-    name = f"sp_test_{uuid.uuid4().hex[:12]}"
-    template = pg_world_template.rsplit("/", 1)[1]
-    admin = sa.create_engine(postgres_admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    admin.dispose()
-    url = postgres_admin_url.rsplit("/", 1)[0] + f"/{name}"
+    url = new_postgres_database(postgres_admin_url, pg_world_template.rsplit("/", 1)[1])
     eng = make_engine(url)
     yield eng
     eng.dispose()
-    drop_postgres_database(postgres_admin_url, url)
+    drop_postgres_database_later(postgres_admin_url, url)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
