@@ -41,7 +41,7 @@ def _module_path(explicit: str | None) -> Path:
         raise SystemExit(
             "llama-cpp-cffi is not installed: pip install --no-deps llama-cpp-cffi==0.4.42 cffi"
         )
-    return next(Path(list(spec.submodule_search_locations)[0]).glob("_llama_cpp_cpu*.so"))
+    return next(Path(next(iter(spec.submodule_search_locations))).glob("_llama_cpp_cpu*.so"))
 
 
 def _shim() -> Path:

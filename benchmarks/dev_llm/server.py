@@ -30,8 +30,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from chat_format import parse_output, render  # noqa: E402
-from engine import ContextOverflow, Engine  # noqa: E402
+from chat_format import parse_output, render
+from engine import ContextOverflow, Engine
 
 
 def complete(engine: Engine, body: dict[str, Any], options: argparse.Namespace) -> dict[str, Any]:
