@@ -355,12 +355,13 @@ def echoed_tool_error(content: str, messages: Sequence[BaseMessage]) -> str | No
     said = _squash(content)
     if len(said) < 20:
         return None
-    trailing: list[ToolMessage] = []
+    this_turn: list[ToolMessage] = []  # the results since the user last spoke, latest first
     for message in reversed(messages):
-        if not isinstance(message, ToolMessage):
+        if isinstance(message, HumanMessage):
             break
-        trailing.append(message)
-    for result in trailing:
+        if isinstance(message, ToolMessage):
+            this_turn.append(message)
+    for result in this_turn:
         error = _squash(result.text)
         if result.status != "error" or said not in error:
             continue
