@@ -9,10 +9,10 @@ changed what is sent back to the model -- a tool call lost, a name no longer res
 shaped into an error -- the next request leaves the record and the scenario fails where it
 diverged.
 
-Each cassette is replayed twice: as recorded (the server had turned Qwen's ``<tool_call>`` text
-into ``tool_calls``), and with those calls written back as the model's own Hermes text, as
-llama-cpp-python's server and others return them, so the adapter's text-call parsing is driven by
-real model output too.
+The model did not use Qwen's ``<tool_call>`` markup: it wrote its calls as a fenced ```json block
+or a bare JSON object in the reply's text, so every recorded call reaches the graph only through
+the adapter's text-call parsing (``agents.llm.text_calls``) -- real model output driving the
+repairs, not hand-written fixtures.
 
 On top of each scenario's own expectations: the right tool ran, every order's locations and SKUs
 exist in the pool, nothing was executed without the policy's decision, and the injection moved
@@ -21,7 +21,6 @@ nothing.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -52,32 +51,6 @@ def _recorded() -> list[str]:
     return sorted(p.stem for p in CASSETTES.glob("*.json"))
 
 
-def as_hermes_text(cassette: Cassette) -> Cassette:
-    """The same exchanges with each reply's tool calls written back as Qwen's text."""
-    copy = cassette.model_copy(deep=True)
-    for exchange in copy.exchanges:
-        for choice in exchange.response.get("choices", []):
-            message = choice.get("message") or {}
-            calls = message.pop("tool_calls", None)
-            if not calls:
-                continue
-            blocks = [
-                "<tool_call>\n"
-                + json.dumps(
-                    {
-                        "name": c["function"]["name"],
-                        "arguments": json.loads(c["function"]["arguments"] or "{}"),
-                    },
-                    ensure_ascii=False,
-                )
-                + "\n</tool_call>"
-                for c in calls
-            ]
-            message["content"] = "\n".join(filter(None, [message.get("content"), *blocks]))
-            choice["finish_reason"] = "stop"
-    return copy
-
-
 def _replay(scenario_id: str, cassette: Path, workdir: Path) -> Any:
     scenario = load_scenario(SCENARIOS / f"{scenario_id}.yaml")
     scenario = scenario.model_copy(update={"cassette": cassette})
@@ -103,18 +76,11 @@ def _codes_exist(engine: sa.Engine) -> list[str]:
     return bad + [f"{oid}: {sku}" for oid, sku in lines if sku not in skus]
 
 
-@pytest.mark.parametrize("variant", ["tool_calls", "hermes_text"])
 @pytest.mark.parametrize("scenario_id", _recorded())
 def test_a_recorded_small_model_conversation_replays_to_the_same_outcome(
-    scenario_id: str, variant: str, tmp_path: Path
+    scenario_id: str, tmp_path: Path
 ) -> None:
-    recorded = Cassette.load(CASSETTES / f"{scenario_id}.json")
-    assert recorded.exchanges, "an empty cassette replays nothing"
-    tape = CASSETTES / f"{scenario_id}.json"
-    if variant == "hermes_text":
-        tape = tmp_path / f"{scenario_id}.json"
-        as_hermes_text(recorded).save(tape)
-    trial = _replay(scenario_id, tape, tmp_path / "run")
+    trial = _replay(scenario_id, CASSETTES / f"{scenario_id}.json", tmp_path / "run")
 
     assert trial.llm == "replay"
     assert trial.passed, trial.failure_reasons
@@ -132,20 +98,25 @@ def test_a_recorded_small_model_conversation_replays_to_the_same_outcome(
 def test_the_cassettes_are_real_recordings_of_the_small_model() -> None:
     """Not hand-written: each holds the dev server's answers, with provider token counts."""
     assert set(_recorded()) <= set(RIGHT_TOOL), "a cassette for a scenario this file misjudges"
-    assert len(_recorded()) >= 4
+    assert len(_recorded()) >= 3
     for scenario_id in _recorded():
         tape = Cassette.load(CASSETTES / f"{scenario_id}.json")
         assert tape.model == "qwen2.5-1.5b"
+        assert tape.exchanges, "an empty cassette replays nothing"
         for exchange in tape.exchanges:
             assert exchange.response["usage"]["prompt_tokens"] > 0
             assert exchange.request["tools"], "each request offered the chat tools"
+        first = tape.exchanges[0].response["choices"][0]["message"]
+        assert not first.get("tool_calls") and '"name"' in first["content"], (
+            "the model's first call is text the adapter must parse"
+        )
 
 
 def test_a_replay_fails_when_the_adapter_loses_the_model_s_tool_call(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The replay can fail: with text tool calls no longer parsed, the model's first call never
-    happens and the conversation leaves the record."""
+    happens (its JSON would reach the user as the answer) and the scenario fails."""
     scenario_id = next((s for s in _recorded() if RIGHT_TOOL[s]), None)
     if scenario_id is None:
         pytest.skip("no recorded scenario with a tool call")
@@ -153,8 +124,6 @@ def test_a_replay_fails_when_the_adapter_loses_the_model_s_tool_call(
     from agents.llm.text_calls import TextCalls
 
     monkeypatch.setattr(openai_adapter, "parse_text_calls", lambda _text: TextCalls())
-    tape = tmp_path / f"{scenario_id}.json"
-    as_hermes_text(Cassette.load(CASSETTES / f"{scenario_id}.json")).save(tape)
-    trial = _replay(scenario_id, tape, tmp_path / "run")
+    trial = _replay(scenario_id, CASSETTES / f"{scenario_id}.json", tmp_path / "run")
     assert not trial.passed
-    assert any("cassette" in r or "tool" in r for r in trial.failure_reasons), trial.failure_reasons
+    assert trial.failure_reasons
