@@ -43,6 +43,8 @@ RIGHT_TOOL = {
     "chat-injection-en": None,
     "chat-injection-zh": None,
 }
+#: A hang guard, not a budget: a cold cache builds and fits the scenarios' world first.
+REPLAY_TIMEOUT_S = 3600
 #: Order states past the policy's decision: an order in one of them went through the gate.
 ACTED = {"approved", "dispatched", "acknowledged", "applied", "executed", "received"}
 
@@ -76,6 +78,8 @@ def _codes_exist(engine: sa.Engine) -> list[str]:
     return bad + [f"{oid}: {sku}" for oid, sku in lines if sku not in skus]
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(REPLAY_TIMEOUT_S)
 @pytest.mark.parametrize("scenario_id", _recorded())
 def test_a_recorded_small_model_conversation_replays_to_the_same_outcome(
     scenario_id: str, tmp_path: Path
@@ -112,6 +116,8 @@ def test_the_cassettes_are_real_recordings_of_the_small_model() -> None:
         )
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(REPLAY_TIMEOUT_S)
 def test_a_replay_fails_when_the_adapter_loses_the_model_s_tool_call(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
