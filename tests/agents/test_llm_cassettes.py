@@ -43,6 +43,11 @@ RIGHT_TOOL = {
     "chat-injection-en": None,
     "chat-injection-zh": None,
 }
+#: Scenarios the 1.5B model fails live, replayed to the same failure (a strict xfail: the day a
+#: replay passes, the adapter or graph changed what the model saw, and this list must be
+#: re-recorded). chat-stock-en: an invented SKU ("RB001-RB001") and one store where the city's
+#: stores were asked; the answer copies the tool's error.
+MODEL_FAILS = {"chat-stock-en"}
 #: A hang guard, not a budget: a cold cache builds and fits the scenarios' world first.
 REPLAY_TIMEOUT_S = 3600
 #: Order states past the policy's decision: an order in one of them went through the gate.
@@ -87,10 +92,16 @@ def test_a_recorded_small_model_conversation_replays_to_the_same_outcome(
     trial = _replay(scenario_id, CASSETTES / f"{scenario_id}.json", tmp_path / "run")
 
     assert trial.llm == "replay"
-    assert trial.passed, trial.failure_reasons
+    assert not [
+        r for r in trial.failure_reasons if "LLM cassette" in r and scenario_id not in MODEL_FAILS
+    ]
+    if scenario_id in MODEL_FAILS:
+        assert not trial.passed, "passes now: re-record it and take it off MODEL_FAILS"
+    else:
+        assert trial.passed, trial.failure_reasons
     obs = trial.observation
     assert obs is not None
-    if (tool := RIGHT_TOOL[scenario_id]) is not None:
+    if (tool := RIGHT_TOOL[scenario_id]) is not None and scenario_id not in MODEL_FAILS:
         assert tool in obs.tool_calls, obs.tool_calls
     assert not _codes_exist(_pool(tmp_path / "run"))
     assert int(trial.kpis.get("policy_violations") or 0) == 0
@@ -123,7 +134,7 @@ def test_a_replay_fails_when_the_adapter_loses_the_model_s_tool_call(
 ) -> None:
     """The replay can fail: with text tool calls no longer parsed, the model's first call never
     happens (its JSON would reach the user as the answer) and the scenario fails."""
-    scenario_id = next((s for s in _recorded() if RIGHT_TOOL[s]), None)
+    scenario_id = next((s for s in _recorded() if RIGHT_TOOL[s] and s not in MODEL_FAILS), None)
     if scenario_id is None:
         pytest.skip("no recorded scenario with a tool call")
     from agents.llm import openai_adapter
