@@ -48,6 +48,11 @@ RIGHT_TOOL = {
 #: re-recorded). chat-stock-en: an invented SKU ("RB001-RB001") and one store where the city's
 #: stores were asked; the answer copies the tool's error.
 MODEL_FAILS = {"chat-stock-en"}
+#: Scenarios where the model failed and the offline fallback (on by default) answered instead.
+#: chat-plan-rain-zh: plan_transfers with every constraint filled (0, false, a list where one
+#: value is wanted), refused by the schema three times -- the adapter's repair budget.
+FALLBACK_ANSWERS = {"chat-plan-rain-zh"}
+FALLBACK_MARKERS = ("offline planner answers instead", "以下由离线规划器回答")
 #: A hang guard, not a budget: a cold cache builds and fits the scenarios' world first.
 REPLAY_TIMEOUT_S = 3600
 #: Order states past the policy's decision: an order in one of them went through the gate.
@@ -99,6 +104,9 @@ def test_a_recorded_small_model_conversation_replays_to_the_same_outcome(
         assert not trial.passed, "passes now: re-record it and take it off MODEL_FAILS"
     else:
         assert trial.passed, trial.failure_reasons
+    reply = (trial.observation.final_reply if trial.observation else None) or ""
+    fell_back = any(marker in reply for marker in FALLBACK_MARKERS)
+    assert fell_back == (scenario_id in FALLBACK_ANSWERS), reply[:300]
     obs = trial.observation
     assert obs is not None
     if (tool := RIGHT_TOOL[scenario_id]) is not None and scenario_id not in MODEL_FAILS:
