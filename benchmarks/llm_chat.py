@@ -132,10 +132,16 @@ def _p50(values: list[float]) -> float | None:
 
 
 def run(
-    scenarios: list[Scenario], k: int, mode: str, base: Any, workdir: Path
+    scenarios: list[Scenario],
+    k: int,
+    mode: str,
+    base: Any,
+    workdir: Path,
+    cassette_dir: Path | None = None,
 ) -> tuple[Any, list[dict[str, Any]]]:
-    """The suite in ``mode`` (live | offline), and per trial: the model calls and the seconds
-    of each graph run."""
+    """The suite in ``mode`` (live | record | offline), and per trial: the model calls and the
+    seconds of each graph run. ``record`` is live with every exchange written to
+    ``cassette_dir/<scenario>.json`` (the last trial's, when k > 1)."""
     meter = Meter()
     per_trial: list[dict[str, Any]] = []
     make = factory.make_chat_model
@@ -156,7 +162,7 @@ def run(
     try:
         result = run_suite(
             scenarios,
-            RunOptions(trials=k, llm=mode, workdir=workdir),  # type: ignore[arg-type]
+            RunOptions(trials=k, llm=mode, workdir=workdir, cassette_dir=cassette_dir),  # type: ignore[arg-type]
             base=base,
             on_trial=on_trial,
         )
@@ -197,6 +203,11 @@ def summarise(
     return {
         "pass_hat_k": result.suite_pass_hat_k,
         "per_scenario": {s.id: s.pass_hat_k.get(1) for s in result.scenarios},
+        "failures": {
+            s.id: [r[:300] for t in s.trials for r in t.failure_reasons]
+            for s in result.scenarios
+            if not s.passed
+        },
         "tool_calls": {
             "valid": valid,
             "invalid": invalid,
@@ -238,6 +249,13 @@ def main() -> None:
     parser.add_argument("--timeout-s", type=float)
     parser.add_argument("--fake", action="store_true", help="use benchmarks/fake_openai.py")
     parser.add_argument("--fake-faults", default="", help="hermes,object-args")
+    parser.add_argument(
+        "--record",
+        type=Path,
+        metavar="DIR",
+        help="also write each scenario's exchanges as a cassette to DIR (see tests/agents/"
+        "test_llm_cassettes.py)",
+    )
     parser.add_argument("--no-offline", action="store_true", help="skip the offline comparison")
     parser.add_argument(
         "--with-fallback",
@@ -272,7 +290,8 @@ def main() -> None:
         parser.error(f"unknown scenarios: {', '.join(sorted(missing))}")
 
     with tempfile.TemporaryDirectory(prefix="llm-chat-") as tmp:
-        live, live_calls = run(scenarios, args.k, "live", base, Path(tmp) / "live")
+        mode = "record" if args.record else "live"
+        live, live_calls = run(scenarios, args.k, mode, base, Path(tmp) / "live", args.record)
         out: dict[str, Any] = {
             "model": base.llm_model,
             "base_url": base.llm_base_url,

@@ -178,6 +178,9 @@ class OpenAIChatModel:
                 continue
             problems = {cid: p for cid, n, a in calls if (p := check_call(n, a, by_name))}
             if not problems:
+                if not calls and (echoed := echoed_tool_error(content, messages)) is not None:
+                    repairs.append(_repair(attempt, "echoed_tool_error", content[:300]))
+                    content = echoed
                 return self._message(content, calls, repairs, invalid, usage)
             last_problem = "; ".join(f"{cid}: {p}" for cid, p in problems.items())
             for cid, name, args in calls:
@@ -334,6 +337,40 @@ def _collect(chunks: Iterable[Any], usage: dict[str, int], relay: Any, name: str
     if not seen_choice:
         raise LLMError(f"{name} returned no choices")
     return _Reply(content="".join(content), tool_calls=[calls[i] for i in sorted(calls)])
+
+
+def _squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+def echoed_tool_error(content: str, messages: Sequence[BaseMessage]) -> str | None:
+    """What to tell the user instead of a final answer that only repeats a tool's error.
+
+    Measured with Qwen2.5-Coder-1.5B (``benchmarks/llm_chat.py``): after a tool refused its
+    arguments ("unknown sku 'RB001'; did you mean ... Next: call list_catalog(...)"), it answered
+    the user with a sentence copied from that error -- advice meant for the model, read by a
+    person as nonsense. Such an answer becomes a plain statement that the tool refused, in the
+    user's language; the model's text stays in the repair record.
+    """
+    said = _squash(content)
+    if len(said) < 20:
+        return None
+    this_turn: list[ToolMessage] = []  # the results since the user last spoke, latest first
+    for message in reversed(messages):
+        if isinstance(message, HumanMessage):
+            break
+        if isinstance(message, ToolMessage):
+            this_turn.append(message)
+    for result in this_turn:
+        error = _squash(result.text)
+        if result.status != "error" or said not in error:
+            continue
+        detail = error.removeprefix("error: ").split(" Next:", 1)[0][:300]
+        asked = next((m.text for m in reversed(messages) if isinstance(m, HumanMessage)), "")
+        if any("\u4e00" <= ch <= "\u9fff" for ch in asked):
+            return f"未能完成：工具 {result.name} 拒绝了这次调用（{detail}）。"
+        return f"I could not finish this: {result.name} refused the call ({detail})."
+    return None
 
 
 def _repair(attempt: int, kind: str, detail: str) -> dict[str, Any]:

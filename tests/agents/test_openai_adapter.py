@@ -346,3 +346,47 @@ def test_usage_is_summed_over_repairs():
     respx.post(URL).mock(side_effect=[ok(first), ok(second)])
     reply = model().invoke(MESSAGES, chat_tools())
     assert reply.usage_metadata == {"input_tokens": 230, "output_tokens": 15, "total_tokens": 245}
+
+
+ERROR = (
+    "error: unknown sku 'RB001'; did you mean RB001-BLK-35, RB001-BLK-36? To cover every SKU of "
+    "style RB001, pass style='RB001'. SKU codes are STYLE-COLOUR-SIZE, e.g. DR001-GRY-L. Next: "
+    "call list_catalog(category=...) for style codes, then stock_lookup(style=...)"
+)
+
+
+def _after_error(question: str) -> list[Any]:
+    from langchain_core.messages import AIMessage
+
+    call = {"id": "c1", "name": "forecast_demand", "args": {"skus": ["RB001"]}}
+    return [
+        SystemMessage("sys"),
+        HumanMessage(question),
+        AIMessage(content="", tool_calls=[call]),
+        ToolMessage(ERROR, tool_call_id="c1", name="forecast_demand", status="error"),
+    ]
+
+
+@respx.mock
+def test_an_answer_that_only_repeats_a_tool_error_is_told_plainly():
+    """Qwen2.5-Coder-1.5B's recorded answer after a refused call (tests/agents/cassettes)."""
+    respx.post(URL).mock(
+        return_value=ok(completion("To cover every SKU of style RB001, pass style='RB001'."))
+    )
+    reply = model().invoke(_after_error("Forecast rain boots in Shanghai"), [])
+    assert reply.text.startswith("I could not finish this: forecast_demand refused the call")
+    assert "unknown sku 'RB001'" in reply.text and "Next:" not in reply.text
+    assert [r["kind"] for r in reply.response_metadata["repairs"]] == ["echoed_tool_error"]
+
+    respx.post(URL).mock(return_value=ok(completion("pass style='RB001'. SKU codes are")))
+    reply = model().invoke(_after_error("预测上海雨靴需求"), [])
+    assert reply.text.startswith("未能完成：工具 forecast_demand 拒绝了这次调用")
+
+
+@respx.mock
+def test_an_answer_that_explains_the_error_in_its_own_words_is_kept():
+    own = "The SKU RB001 does not exist; RB001-BLK-35 and RB001-BLK-36 are its sizes."
+    respx.post(URL).mock(return_value=ok(completion(own)))
+    reply = model().invoke(_after_error("Forecast rain boots in Shanghai"), [])
+    assert reply.text == own
+    assert not reply.response_metadata.get("repairs")

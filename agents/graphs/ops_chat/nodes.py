@@ -18,7 +18,7 @@ from agents.graphs.common.orders import (
     create_transfer,
     price_shipment,
 )
-from agents.graphs.ops_chat.arguments import resolve_arguments
+from agents.graphs.ops_chat.arguments import resolve_arguments, tidy_arguments
 from agents.graphs.ops_chat.budget import ContextBudget, prompt_tokens
 from agents.graphs.ops_chat.compact import (
     PAGE_ARG,
@@ -107,7 +107,12 @@ class ChatNodes:
             page = _page(args.pop(PAGE_ARG, 1))
             try:
                 with ctx.read() as session:
-                    args, resolved = resolve_arguments(args, NameResolver(session))
+                    names, spec = NameResolver(session), TOOLS.get(name)
+                    moved: dict[str, str] = {}
+                    if spec is not None and spec.kind == "read":
+                        args, moved = tidy_arguments(args, names, spec.input_model.model_fields)
+                    args, resolved = resolve_arguments(args, names)
+                    resolved = {**moved, **resolved}
             except ToolError as exc:
                 messages.append(_tool_error(name, call_id, str(exc)))
                 continue

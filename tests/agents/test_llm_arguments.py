@@ -1,0 +1,67 @@
+"""A small model's read-tool arguments tidied before names resolve (``tidy_arguments``): the
+shapes Qwen2.5-Coder-1.5B actually sent in ``benchmarks/llm_chat.py`` (see
+tests/agents/cassettes/), each of which made the tool answer an error before."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from agents.graphs.ops_chat.arguments import resolve_arguments, tidy_arguments
+from tools.forecast_demand.models import ForecastInput
+from tools.names import NameResolver
+from tools.registry import TOOLS
+
+FORECAST_FIELDS = ForecastInput.model_fields
+
+
+@pytest.fixture
+def names(world_engine: Engine):
+    with Session(world_engine) as session:
+        yield NameResolver(session)
+
+
+def test_the_recorded_forecast_call_becomes_a_valid_one(names: NameResolver) -> None:
+    sent = {  # chat-forecast-en, the model's first call, as recorded
+        "skus": ["RB001"],
+        "style": "rain_boots",
+        "category": "",
+        "locations": ["SHanghai"],
+        "city": "Shanghai",
+        "level": "sku",
+        "horizon_days": 7,
+        "rain": [],
+        "constraints": {},
+    }
+    tidy, moved = tidy_arguments(sent, names, FORECAST_FIELDS)
+    assert tidy == {
+        "style": "RB001",
+        "category": "rain_boots",
+        "city": "Shanghai",
+        "level": "sku",
+        "horizon_days": 7,
+    }
+    assert moved["style='rain_boots'"] == "category='rain_boots'"
+    assert moved["skus=['RB001']"] == "style='RB001'"
+    args, _ = resolve_arguments(tidy, names)  # resolves without an error now
+    TOOLS["forecast_demand"].input_model.model_validate(args)
+
+
+def test_nothing_moves_into_a_field_that_says_something_else(names: NameResolver) -> None:
+    sent = {"style": "rain_boots", "category": "sandals", "locations": ["Beijing"], "city": "上海"}
+    tidy, moved = tidy_arguments(sent, names, FORECAST_FIELDS)
+    assert tidy == sent  # left for the resolver to refuse with its "did you mean"
+    assert moved == {}
+
+
+def test_a_field_the_tool_does_not_take_is_not_invented(names: NameResolver) -> None:
+    tidy, moved = tidy_arguments({"skus": ["RB001"]}, names, {"skus"})
+    assert tidy == {"skus": ["RB001"]}
+    assert moved == {}
+
+
+def test_real_codes_and_empty_values(names: NameResolver) -> None:
+    sent = {"skus": ["RB001-BLK-38"], "locations": ["SHA-S01"], "category": "", "page": None}
+    tidy, _ = tidy_arguments(sent, names, FORECAST_FIELDS)
+    assert tidy == {"skus": ["RB001-BLK-38"], "locations": ["SHA-S01"]}
