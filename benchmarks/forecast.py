@@ -13,7 +13,10 @@ Two panels, named in the JSON (``speed_panel``, ``accuracy_panel``):
   to the full panel (flagged in the output). Its accuracy figures carry a ``synthetic_`` prefix.
 - **Accuracy on the demo hold-out** (the headline ratios): the medium demo world's every carried
   SKU × location, rolling origins over its last ``--demo-folds`` × 14 days, each model refitted
-  before each origin; AutoETS on a random sample of its series.
+  before each origin; AutoETS on a random sample of its series. Beside the model: the world's
+  own expected demand and a zero forecast on the same days (what the in-stock, unweighted
+  RMSSE rewards: the truth scores worse than zero there), and the sales-weighted RMSSE (M5's
+  bottom-level weights), which ranks them the other way round.
 - **Rain response** (``--rain-check``, issue 10): on a demo world (default: the `make run` world,
   40 stores × 80 styles, two years before 2015-07-01), the per-band uplift the model estimated
   for stores and online against the world's true multipliers, and city × category forecast ÷

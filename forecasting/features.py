@@ -46,11 +46,13 @@ BASE_FEATURES = (
 #: of year only names the training weeks, and a forecast past them took the last week's leaf
 #: (July forecasts of rain gear on dry days were 0.71–0.86 of demand with it, 0.85–0.95 without;
 #: sandals 1.22 → 1.05). The season reaches the model through the level and the temperature.
-#: The rain-free baseline's season: the target day's temperature, and its change from the
-#: level window's (the level already holds the season of its window; what moves the target
-#: away from it is the change, and a change is learnt in any month, not only in the training
-#: weeks' temperature range).
-TEMPERATURE_FEATURES = ("temp_mean_c", "temp_change")
+#: The rain-free baseline's season: the target day's temperature minus the mean of the level
+#: window's (the level already holds the season of its window; what moves the target away from
+#: it is the change, and a change is learnt in any month, not only inside the training weeks'
+#: temperature range, which is all the raw temperature could name). Measured on the default
+#: demo world's July: city × category cells in 0.8–1.25 on heavy days 73 % with both, 81 %
+#: with the change alone.
+TEMPERATURE_FEATURES = ("temp_change",)
 WEATHER_FEATURES = (
     "precipitation_mm",
     "rain_band",
