@@ -27,7 +27,6 @@ _BAND_EDGES = np.array([0.1, 10.0, 25.0, 50.0], dtype=np.float32)  # CMA rain ba
 BASE_FEATURES = (
     "days_ahead",
     "weekday",
-    "day_of_year",
     "holiday",
     "holiday_tomorrow",
     "log_level",
@@ -43,6 +42,17 @@ BASE_FEATURES = (
     "category",
     "rain_sensitive",
 )
+#: No day-of-year feature (removed 2026-12-06): the model trains on 4 weekly origins, so the day
+#: of year only names the training weeks, and a forecast past them took the last week's leaf
+#: (July forecasts of rain gear on dry days were 0.71–0.86 of demand with it, 0.85–0.95 without;
+#: sandals 1.22 → 1.05). The season reaches the model through the level and the temperature.
+#: The rain-free baseline's season: the target day's temperature minus the mean of the level
+#: window's (the level already holds the season of its window; what moves the target away from
+#: it is the change, and a change is learnt in any month, not only inside the training weeks'
+#: temperature range, which is all the raw temperature could name). Measured on the default
+#: demo world's July: city × category cells in 0.8–1.25 on heavy days 73 % with both, 81 %
+#: with the change alone.
+TEMPERATURE_FEATURES = ("temp_change",)
 WEATHER_FEATURES = (
     "precipitation_mm",
     "rain_band",
@@ -66,7 +76,7 @@ class FeatureBuilder:
     def names(self) -> tuple[str, ...]:
         if self.use_weather:
             return BASE_FEATURES + WEATHER_FEATURES
-        return BASE_FEATURES + (("temp_mean_c",) if self.use_temperature else ())
+        return BASE_FEATURES + (TEMPERATURE_FEATURES if self.use_temperature else ())
 
     @property
     def categorical_mask(self) -> list[bool]:
@@ -96,7 +106,6 @@ class FeatureBuilder:
         columns: dict[str, np.ndarray] = {}
         columns["days_ahead"] = np.tile(np.arange(horizon, dtype=np.float32), n)
         columns["weekday"] = np.tile(target_dates.weekday.to_numpy(np.float32), n)
-        columns["day_of_year"] = np.tile(target_dates.dayofyear.to_numpy(np.float32), n)
         flags = holiday_flags(pd.date_range(target_dates[0], periods=horizon + 1, freq="D"))
         columns["holiday"] = np.tile(flags[:horizon], n)
         columns["holiday_tomorrow"] = np.tile(flags[1 : horizon + 1], n)
@@ -119,6 +128,11 @@ class FeatureBuilder:
         columns["rain_sensitive"] = np.repeat(sensitive, horizon)
         if self.use_temperature or self.use_weather:
             columns["temp_mean_c"] = panel.temp_mean_c[:, days][panel.city_index].reshape(-1)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", category=RuntimeWarning)  # unknown temperature
+                window_temp = np.nanmean(panel.temp_mean_c[:, recent], axis=1)
+            change = panel.temp_mean_c[:, days] - window_temp[:, None]
+            columns["temp_change"] = change[panel.city_index].reshape(-1)
         if self.use_weather:
             rain = panel.precipitation_mm[:, days]
             yesterday = panel.precipitation_mm[:, days - 1]

@@ -55,15 +55,15 @@ def test_days_out_of_stock_from_the_start_do_not_count(wide_panel: Panel) -> Non
     np.testing.assert_allclose(a, b, rtol=1e-9)
 
 
-def test_a_sell_out_day_counts_as_at_least_what_sold_and_the_in_stock_mean() -> None:
+def test_a_sell_out_day_counts_what_sold_plus_the_in_stock_mean() -> None:
     units = np.array([[2.0, 0.0, 1.0, 5.0, 0.0, np.nan], [0.0, 0.0, 0.0, 0.0, 1.0, 0.0]])
     stockout = np.array(
         [[False, False, True, True, True, False], [False, False, False, False, True, True]]
     )
     demand = observed_demand(units, stockout)
-    # Row 0: in-stock mean 1.0; a sell-out of 1 counts 1.0, of 5 counts 5; out from the start
-    # (flag, 0 sold) and unknown days are NaN.
-    np.testing.assert_array_equal(demand[0], [2.0, 0.0, 1.0, 5.0, np.nan, np.nan])
+    # Row 0: in-stock mean 1.0; a sell-out of 1 counts 2.0, of 5 counts 6.0 (demand went on
+    # after the shelf was empty); out from the start (flag, 0 sold) and unknown days are NaN.
+    np.testing.assert_array_equal(demand[0], [2.0, 0.0, 2.0, 6.0, np.nan, np.nan])
     # Row 1: in-stock mean 0, the sell-out counts what sold.
     np.testing.assert_array_equal(demand[1], [0.0, 0.0, 0.0, 0.0, 1.0, np.nan])
 

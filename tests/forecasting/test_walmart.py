@@ -8,9 +8,10 @@ import pytest
 from forecasting.walmart import WALMART_FILE, weather_check
 from inventory.config import get_settings
 
-#: Measured 2026-11-24: 10 folds × 14 days, global model with vs without weather features.
-RECORDED_RMSSE_RATIO = 1.053  # with ÷ without weather, all days: weather does not help
-RECORDED_WET_RMSSE_RATIO = 0.860  # on the 5 wet days (≥ 10 mm) scored: too few to conclude
+#: Measured 2026-12-06 (second pass: no day-of-year feature, sell-out excess): 10 folds × 14
+#: days, global model with vs without weather features (2026-11-24: 1.053 and 0.860).
+RECORDED_RMSSE_RATIO = 0.984  # with ÷ without weather, all days: within noise of no help
+RECORDED_WET_RMSSE_RATIO = 0.654  # on the 5 wet days (≥ 10 mm) scored: too few to conclude
 
 
 @pytest.mark.slow

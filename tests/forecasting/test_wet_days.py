@@ -48,10 +48,14 @@ def test_weather_features_cut_wet_day_error_on_the_demo_world(
     # while sell-out days were dropped from training; with them counted (as demand, scored on
     # in-stock days) both levels rose.
     assert bias_with > bias_without + 0.05, (bias_with, bias_without)
-    # Measured: 1.55 vs 1.65 units per city × category × wet day.
+    # Measured 1.55 vs 1.65 units per city × category × wet day until 2026-12-06; since the
+    # day-of-year feature went and sell-out days count their excess demand, the no-weather
+    # baseline itself improved (1.65 → 1.53) and the rain features add little on top
+    # (1.522 vs 1.526): the rain response now lives in the explicit layer
+    # (forecasting/rain_model.py, checked by test_rain_uplift*.py). Weather must still not hurt.
     totals_with = report.metric("with", WET_RAIN, "group_day_rmse")
     totals_without = report.metric("without", WET_RAIN, "group_day_rmse")
-    assert totals_with < 0.97 * totals_without
+    assert totals_with < totals_without, (totals_with, totals_without)
 
 
 def test_group_day_rmse_sums_only_usable_cells_per_group() -> None:

@@ -23,7 +23,7 @@ from sqlmodel import Session, select
 from forecasting.model import FittedForecaster
 from inventory.models import WorldMeta
 
-ARTEFACT_FORMAT = 3  # 3: online rain exposure over all cities (2: rain-uplift model)
+ARTEFACT_FORMAT = 4  # 4: sell-out excess, temperature change, no day of year (3: online exposure)
 
 
 class ArtefactMeta(BaseModel):
