@@ -40,6 +40,8 @@ from tests.api.test_service_flows import ASK_ABOVE, FOUR_EYES_ABOVE, wait_for
 
 pytestmark = pytest.mark.slow
 
+RUN_UNITS_DEFAULT = "max_units_per_run: 400"
+
 
 @dataclass
 class Console:
@@ -110,6 +112,11 @@ def console(
     policy = DEFAULT_POLICY_FILE.read_text()
     for default, low in LOW_LIMITS.items():
         policy = policy.replace(default, low)
+    # The rain alert's orders into the drained stores are small (a dozen units worth ¥900-1,600,
+    # valued at the alert's hit rate): a low limit per run makes them ask, while one unit (the
+    # size-grid edit) stays below every limit.
+    assert RUN_UNITS_DEFAULT in policy, f"the default policy no longer says {RUN_UNITS_DEFAULT!r}"
+    policy = policy.replace(RUN_UNITS_DEFAULT, "max_units_per_run: 5")
     (root / "policy.yaml").write_text(policy)
     settings = Settings(
         database_url=f"sqlite:///{path}",
