@@ -192,24 +192,38 @@ def _hold_fast(
     if location is None:
         return None
     try:
-        movements.reserve(
-            session,
-            location,
-            request.sku,
-            request.qty,
-            ref=reservation_id,
-            idempotency_key=f"reservation:{reservation_id}:reserve",
-            actor=actor,
-            reason=f"{request.channel} reservation",
-            at=now,
-            fresh_key=True,
-        )
+        _reserve_at(session, location, request, reservation_id, actor, now, fresh_key=True)
     except MovementRefused:
         session.connection().execute(
             sa.delete(ChannelReservation.__table__).where(_RESERVATION.id == reservation_id)  # type: ignore[arg-type]
         )
         return None
     return detached_row(ChannelReservation, {**values, "location_code": location})
+
+
+def _reserve_at(
+    session: Session,
+    location: str,
+    request: ReservationRequest,
+    reservation_id: str,
+    actor: str,
+    now: dt.datetime,
+    *,
+    fresh_key: bool = False,
+) -> None:
+    """The hold itself, through the single stock writer (raises ``MovementRefused``)."""
+    movements.reserve(
+        session,
+        location,
+        request.sku,
+        request.qty,
+        ref=reservation_id,
+        idempotency_key=f"reservation:{reservation_id}:reserve",
+        actor=actor,
+        reason=f"{request.channel} reservation",
+        at=now,
+        fresh_key=fresh_key,
+    )
 
 
 _CLAIMS: dict[tuple[str, bool], sa.Insert] = {}
@@ -267,17 +281,7 @@ def _hold_checked(
         with session.begin_nested():
             for location in _candidates(session, request):
                 try:
-                    movements.reserve(
-                        session,
-                        location,
-                        request.sku,
-                        request.qty,
-                        ref=reservation_id,
-                        idempotency_key=f"reservation:{reservation_id}:reserve",
-                        actor=actor,
-                        reason=f"{request.channel} reservation",
-                        at=now,
-                    )
+                    _reserve_at(session, location, request, reservation_id, actor, now)
                     break
                 except MovementRefused as exc:
                     refusal = exc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -54,11 +55,16 @@ def build_pool(engine: Engine, *, lead_hours: float = 8.0) -> None:
 
 def fake_forecast(demand: dict[str, float]):
     """A provider whose window demand per location is ``demand[location]`` units per SKU."""
+    return forecast_from(lambda _request, location: demand.get(location, 0.0))
+
+
+def forecast_from(mean_of: Callable[[ForecastInput, str], float]):
+    """A provider whose window demand per SKU at a location is ``mean_of(request, location)``."""
 
     def provider(ctx: ToolContext, request: ForecastInput) -> ForecastOutput:
         series = []
         for location in request.locations:
-            mean = demand.get(location, 0.0)
+            mean = mean_of(request, location)
             for sku in request.skus:
                 series.append(
                     SeriesForecast(

@@ -10,9 +10,9 @@ from sqlmodel import Session
 
 from inventory.models import AlertRecord, WeatherDaily
 from inventory.vocabulary import RainBand
-from tests.tools.plan_transfers_pool import NOW, build_pool
+from tests.tools.plan_transfers_pool import NOW, build_pool, forecast_from
 from tools.context import ToolContext
-from tools.forecast_demand.models import ForecastInput, ForecastOutput, RainScenario, SeriesForecast
+from tools.forecast_demand.models import ForecastInput, RainScenario
 from tools.plan_transfers.expected_sales import count_curves, expected_sales, mix_count_curves
 from tools.plan_transfers.hit_rate import alert_hit_rate, verifies
 from tools.plan_transfers.models import PlanTransfersInput
@@ -26,31 +26,11 @@ def _rain_aware(wet: float, dry: float):
     """SHA-S02 (the short store) sells ``wet`` units per SKU if the request assumes rain, ``dry``
     otherwise; every other store sells 0.2."""
 
-    def provider(ctx: ToolContext, request: ForecastInput) -> ForecastOutput:
+    def mean_of(request: ForecastInput, location: str) -> float:
         rainy = any(r.precipitation_mm_per_day > 0 for r in request.rain)
-        series = []
-        for location in request.locations:
-            mean = (wet if rainy else dry) if location == "SHA-S02" else 0.2
-            for sku in request.skus:
-                series.append(
-                    SeriesForecast(
-                        location=location,
-                        sku=sku,
-                        style=sku.split("-")[0],
-                        points=[],
-                        total_mean=mean,
-                        total_quantiles={"p10": 0.5 * mean, "p50": mean, "p90": 1.6 * mean},
-                    )
-                )
-        return ForecastOutput(
-            as_of=ctx.now.isoformat(),
-            model="fake",
-            backtest={},
-            horizon_days=request.horizon_days,
-            series=series,
-        )
+        return (wet if rainy else dry) if location == "SHA-S02" else 0.2
 
-    return provider
+    return forecast_from(mean_of)
 
 
 def test_verification_needs_the_band_below_the_warned_one_and_at_least_moderate():
