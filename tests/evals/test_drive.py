@@ -82,9 +82,9 @@ def driver(
     )
 
 
-def test_two_rounds_go_to_two_people_and_the_run_completes(sqlite_engine: Engine) -> None:
+def test_two_rounds_go_to_two_people_and_the_run_completes(engine: Engine) -> None:
     sc = scenario(principal={"name": "alice"}, second_principal={"name": "bob"})
-    result = driver(sqlite_engine, build(rounds=2), sc, [], []).run()
+    result = driver(engine, build(rounds=2), sc, [], []).run()
     assert result.status == "completed", result.error
     assert result.interrupts == 2
     assert result.nodes == ["ask", "report"]
@@ -92,12 +92,12 @@ def test_two_rounds_go_to_two_people_and_the_run_completes(sqlite_engine: Engine
 
 
 def test_ignored_request_stays_pending_then_the_clock_moves_and_expiry_runs(
-    sqlite_engine: Engine,
+    engine: Engine,
 ) -> None:
     moved: list[dt.timedelta] = []
     swept: list[int] = []
     result = driver(
-        sqlite_engine,
+        engine,
         build(rounds=1),
         scenario(default="ignore", advance_clock_hours=5),
         moved,
@@ -108,13 +108,13 @@ def test_ignored_request_stays_pending_then_the_clock_moves_and_expiry_runs(
     assert moved == [dt.timedelta(hours=5)] and swept == [1]
 
 
-def test_an_endless_approval_loop_is_an_error_not_a_hang(sqlite_engine: Engine) -> None:
-    result = driver(sqlite_engine, build(rounds=10), scenario(max_rounds=3), [], []).run()
+def test_an_endless_approval_loop_is_an_error_not_a_hang(engine: Engine) -> None:
+    result = driver(engine, build(rounds=10), scenario(max_rounds=3), [], []).run()
     assert result.status == "error"
     assert "still waiting for approval after 3 rounds" in (result.error or "")
 
 
-def test_duplicate_deliveries_start_nothing(sqlite_engine: Engine) -> None:
+def test_duplicate_deliveries_start_nothing(engine: Engine) -> None:
     sc = Scenario.model_validate(
         {
             **scenario().model_dump(exclude={"source"}),
@@ -127,7 +127,7 @@ def test_duplicate_deliveries_start_nothing(sqlite_engine: Engine) -> None:
         seen.append(delivery)
         return "thread-1", delivery > 0
 
-    d = driver(sqlite_engine, build(rounds=1), sc, [], [])
+    d = driver(engine, build(rounds=1), sc, [], [])
     d.admit_alert = admit
     result = d.run()
     assert seen == [0, 1]
