@@ -36,6 +36,7 @@ from tests.api.real_service import (
     shipment_worth,
     wms_order_ids,
 )
+from tests.api.test_service_flows import wait_for
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -262,7 +263,14 @@ def test_expired_approval_answers_409_and_settles(svc, engine, systems) -> None:
     row = svc.get(f"/v1/approvals/{approval['id']}", headers=as_("demo-viewer")).json()
     assert (row["status"], row["decided_by"]) == ("expired", "system")
     assert order_status(engine, approval["subject_id"]) == "expired"
-    thread = svc.get(f"/threads/{thread_id}", headers=as_("demo-viewer")).json()
+
+    def settled() -> dict | None:
+        # The REST refusal and the worker's expiry sweep race to tell the thread; whichever
+        # admits the recheck first runs it, so the thread may be busy for a moment.
+        thread = svc.get(f"/threads/{thread_id}", headers=as_("demo-viewer")).json()
+        return None if thread["status"] == "busy" else thread
+
+    thread = wait_for("the expired approval's thread to be told", settled, timeout_s=120)
     assert thread["status"] == "idle", thread  # resumed: it no longer waits
     again = resume(
         svc, "demo-approver", thread_id, {"resume": {"decisions": [{"type": "approve"}]}}
