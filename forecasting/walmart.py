@@ -160,8 +160,9 @@ def main() -> None:  # pragma: no cover - manual entry point
     from inventory.config import get_settings
 
     data = get_settings().shared_data_dir
-    if not (data / WALMART_FILE).exists():
-        print(f"skipped: the Walmart file is not at {data / WALMART_FILE}")
+    if data is None or not (data / WALMART_FILE).exists():
+        where = "STOCKPILOT_SHARED_DATA_DIR is unset" if data is None else f"not at {data}"
+        print(f"skipped: the Walmart file ({WALMART_FILE}): {where}")
         return
     for row in band_uplift_check(data):
         print(row.model_dump_json())

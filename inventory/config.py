@@ -14,7 +14,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = PROJECT_ROOT / "var"
-DEFAULT_SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 #: Demo mode keeps its generated world in a file of its own, never in the real default pool.
 DEMO_DATABASE_FILE = "demo.sqlite"
 #: The demo's alert sender and its published secret: accepted in demo mode only.
@@ -35,11 +34,11 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the pool; sqlite:///path or postgresql+psycopg://...",
     )
     data_dir: Path = Field(default=DEFAULT_DATA_DIR, description="Artefacts, reports, models.")
-    shared_data_dir: Path = Field(
-        default=DEFAULT_SHARED_DATA,
-        description="Optional external data for checks (the Walmart sales file); nothing at run "
-        "time reads it, and the checks skip when it is absent. The city weather ships inside "
-        "the package (inventory/data/weather).",
+    shared_data_dir: Path | None = Field(
+        default=None,
+        description="Optional external data for checks (a folder holding walmart-stormy/); "
+        "nothing at run time reads it, and the checks skip when it is unset or absent. The city "
+        "weather ships inside the package (inventory/data/weather).",
     )
     policy_file: Path | None = Field(
         default=None, description="Policy YAML; the shipped default policy when unset."
