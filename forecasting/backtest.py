@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from forecasting.features import FeatureBuilder
 from forecasting.metrics import group_day_rmse, point_metrics, quantile_metrics, series_scales
-from forecasting.model import MeanForecaster, fit_calibrated
+from forecasting.model import MeanForecaster, fit_calibrated, required_history_days
 from forecasting.panel import Panel
 from inventory.vocabulary import WET_DAY_MM
 
@@ -66,11 +66,26 @@ class _Pooled:
         return np.concatenate(self.parts[key])
 
 
+#: The first fold's origin lies at least this many days after the calibration window's start.
+_MIN_FIRST_ORIGIN_DAYS = 35
+
+
+def backtest_history_days(config: BacktestConfig, models: dict[str, ModelFactory]) -> int:
+    """Days of history ``run_backtest`` needs: the first fold's origin leaves every model its
+    calibrated fit (``required_history_days``), and the folds after it fit in the history."""
+    step = config.step_days or config.horizon
+    first = max(
+        config.horizon + _MIN_FIRST_ORIGIN_DAYS,
+        *(required_history_days(factory(), config.horizon) for factory in models.values()),
+    )
+    return first + config.horizon + (config.folds - 1) * step
+
+
 def fold_origins(panel: Panel, config: BacktestConfig, end: int | None = None) -> list[int]:
     end = panel.n_days if end is None else end
     step = config.step_days or config.horizon
     origins = [end - config.horizon - k * step for k in range(config.folds)][::-1]
-    if origins[0] < config.horizon + 35:
+    if origins[0] < config.horizon + _MIN_FIRST_ORIGIN_DAYS:
         raise ValueError(
             f"history of {end} days is too short for {config.folds} folds of {config.horizon} days"
         )

@@ -18,6 +18,8 @@ from forecasting.features import HISTORY_DAYS, FeatureBuilder
 from forecasting.panel import Panel
 
 _PARALLEL_PREDICT_ROWS = 200_000
+#: History a training origin needs before it at the least (its level and weekday features).
+_MIN_ORIGIN_DAYS = 7
 
 
 class GlobalModelConfig(BaseModel):
@@ -63,6 +65,12 @@ class GlobalBoostingForecaster:
     def max_horizon(self) -> int:
         return self.config.max_horizon
 
+    @property
+    def min_fit_days(self) -> int:
+        """Days of history ``fit`` needs: one training origin with a week of history before it
+        and its whole ``max_horizon`` target window after it (``training_origins``)."""
+        return self.config.max_horizon + _MIN_ORIGIN_DAYS
+
     def training_origins(self, end: int) -> list[int]:
         """Origins whose whole target window lies before column ``end``, latest first."""
         cfg = self.config
@@ -71,11 +79,11 @@ class GlobalBoostingForecaster:
         usable = [o for o in origins if o >= min(HISTORY_DAYS, 28)]
         if not usable:
             # Short histories (e.g. one real series) still train on what there is.
-            usable = [o for o in origins if o >= 7]
+            usable = [o for o in origins if o >= _MIN_ORIGIN_DAYS]
         if not usable:
             raise ValueError(
                 f"not enough history to train: {end} days before the cut-off, need at least "
-                f"{cfg.max_horizon + 7}"
+                f"{self.min_fit_days}"
             )
         return usable
 

@@ -16,6 +16,8 @@ from forecasting.quantiles import QuantileCalibrator, validate_levels
 
 DEFAULT_LEVELS = (0.1, 0.5, 0.9)
 CALIBRATION_SERIES = 30_000
+#: Days a calibrated fit keeps before its calibration window at the least, whatever the model.
+MIN_FIT_DAYS = 8
 
 
 class MeanForecaster(Protocol):
@@ -94,6 +96,16 @@ class FittedForecaster:
         )
 
 
+def required_history_days(model: MeanForecaster, calibration_days: int | None = None) -> int:
+    """Days of history ``fit_calibrated`` needs for ``model``: what the model itself needs before
+    its calibration window (its ``min_fit_days``, when it says), plus that window.
+
+    One number for the fit and for anyone who wants to refuse a fit up front (the fit job's API
+    and CLI) instead of starting one that is bound to fail."""
+    window = calibration_days or model.max_horizon
+    return max(MIN_FIT_DAYS, int(getattr(model, "min_fit_days", 0))) + window
+
+
 def fit_calibrated(
     model: MeanForecaster,
     panel: Panel,
@@ -112,9 +124,10 @@ def fit_calibrated(
     """
     window = calibration_days or model.max_horizon
     cal_origin = end - window
-    if cal_origin < 8:
+    needed = required_history_days(model, calibration_days)
+    if end < needed:
         raise ValueError(
-            f"history of {end} days is too short: need more than {window + 8} to fit and calibrate"
+            f"history of {end} days is too short: need at least {needed} to fit and calibrate"
         )
     model.fit(panel, cal_origin)
     full = panel

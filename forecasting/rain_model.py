@@ -17,7 +17,7 @@ import numpy as np
 from forecasting.global_model import GlobalBoostingForecaster, GlobalModelConfig
 from forecasting.model import MeanForecaster
 from forecasting.panel import Panel
-from forecasting.rain import RainUplift, estimate_uplift, one_hot_bands
+from forecasting.rain import DRY_WINDOW_DAYS, RainUplift, estimate_uplift, one_hot_bands
 
 
 def default_baseline() -> MeanForecaster:
@@ -56,6 +56,11 @@ class RainUpliftForecaster:
     @property
     def max_horizon(self) -> int:
         return self.baseline.max_horizon
+
+    @property
+    def min_fit_days(self) -> int:
+        """The baseline's need, or the uplift's two dry windows (``estimate_uplift``)."""
+        return max(int(getattr(self.baseline, "min_fit_days", 0)), 2 * DRY_WINDOW_DAYS)
 
     def fit(self, panel: Panel, end: int) -> RainUpliftForecaster:
         self.uplift = estimate_uplift(panel, end)

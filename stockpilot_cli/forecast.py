@@ -26,7 +26,13 @@ from forecasting.backtest import BacktestConfig, BacktestReport
 from inventory.config import get_settings
 from inventory.db import get_engine
 from tools.context import ToolContext, ToolError
-from tools.forecast_demand.fitting import backtest_pool, candidate_models, fit_pool_model
+from tools.forecast_demand.fitting import (
+    PRODUCTION_MODEL,
+    backtest_pool,
+    candidate_models,
+    check_fit_history,
+    fit_pool_model,
+)
 
 console = Console()
 forecast_app = typer.Typer(help="Demand forecasting: backtest, fit.", no_args_is_help=True)
@@ -113,13 +119,22 @@ def fit(
     """
     engine = get_engine(db)
     ctx = _context(engine)
+    config = BacktestConfig(horizon=14, folds=folds)
+    try:  # before the backtest and the fit: either would fail on it, minutes later
+        check_fit_history(
+            engine,
+            ctx.today,
+            level=level,
+            model=PRODUCTION_MODEL if select else model,  # selecting picks a rain_uplift
+            backtest=config if select else None,
+        )
+    except ToolError as error:
+        raise typer.BadParameter(str(error)) from error
     report = None
     with fit_progress() as (progress, task):
         if select:
             progress.update(task, description=f"backtesting candidate models ({folds} folds)")
-            report = backtest_pool(
-                engine, ctx.today, level=level, config=BacktestConfig(horizon=14, folds=folds)
-            )
+            report = backtest_pool(engine, ctx.today, level=level, config=config)
             progress.update(task, completed=10)
 
         def advance(fraction: float, message: str) -> None:

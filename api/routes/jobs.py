@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Literal
 
 from fastapi import APIRouter, status
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from api.deps import AdminDep, AppStateDep, ReaderDep
@@ -50,7 +51,9 @@ async def get_job(job_id: str, state: AppStateDep, _: ReaderDep) -> JobView:
     "/forecast-fit",
     summary="Start fitting the pool's forecaster (admin); poll the job for progress",
     description="202 with the new job, or the queued/running one for that level. A refit "
-    "within 10 minutes of that level's last finished fit is refused (409, Retry-After).",
+    "within 10 minutes of that level's last finished fit is refused (409, Retry-After); so is "
+    "a pool whose sales history is too short to fit (422: how many days it has, how many the "
+    "fit needs).",
     response_model=JobView,
     status_code=status.HTTP_202_ACCEPTED,
 )
@@ -59,7 +62,20 @@ async def start_fit(body: FitRequest, state: AppStateDep, _: AdminDep) -> JobVie
 
     if body.refit:
         _refuse_refit_too_soon(state, body.level)
+    await run_in_threadpool(_refuse_too_short_history, state, body.level)
     return submit_forecast_fit(state, body.level, refit=body.refit)
+
+
+def _refuse_too_short_history(state: AppState, level: str) -> None:
+    """A fit that is bound to fail is refused now (422, ToolError), not accepted and failed
+    minutes later in its job. A pool without any sales yet is left to the job, which has
+    nothing to fit and says so."""
+    from tools.context import ToolContext
+    from tools.forecast_demand.fitting import check_fit_history, sales_history_days
+
+    today = ToolContext.at_clock(state.engine, state.clock, state.settings).today
+    if sales_history_days(state.engine, today) > 0:
+        check_fit_history(state.engine, today, level=level)
 
 
 def _refuse_refit_too_soon(state: AppState, level: str) -> None:

@@ -198,6 +198,51 @@ def test_fit_jobs_are_started_by_admins_and_report_progress(
     assert client.get("/v1/jobs/job-nope", headers=VIEWER).status_code == 404
 
 
+def _keep_sales_history(engine: Engine, days: int) -> str:
+    """Delete the world's sales older than ``days`` before its clock; the clock's date."""
+    import datetime as dt
+
+    from sqlmodel import delete
+
+    from inventory.clock import read_world_clock
+    from inventory.models import DailySales
+
+    now = read_world_clock(engine)
+    assert now is not None
+    with Session(engine) as session:
+        cut = now.date() - dt.timedelta(days=days)
+        session.exec(delete(DailySales).where(DailySales.date < cut))  # type: ignore[call-overload]
+        session.commit()
+    return now.date().isoformat()
+
+
+def test_a_fit_on_too_short_a_sales_history_is_refused_up_front(
+    any_world_engine: Engine, tmp_path: Path
+) -> None:
+    """SQLite and PostgreSQL: 40 days of sales are too few for the production forecaster (its
+    fit needs 63: 28 days of calibration after a 28-day training window and a week before it),
+    so the request says so (422) instead of a 202 whose job fails minutes later."""
+    from tests.api.conftest import tiny_catalog
+
+    today = _keep_sales_history(any_world_engine, 40)
+    seed_demo_keys(any_world_engine)
+    settings = Settings(database_url=_url(any_world_engine), data_dir=tmp_path, clock="world")
+    service = create_app(settings, engine=any_world_engine, catalog=tiny_catalog(any_world_engine))
+    with TestClient(service) as client:
+        for level in ("sku", "style"):
+            for refit in (False, True):
+                body = {"level": level, "refit": refit}
+                refused = client.post("/v1/jobs/forecast-fit", json=body, headers=ADMIN)
+                assert refused.status_code == 422, refused.text
+                error = refused.json()["error"]
+                assert error["message"] == (
+                    f"the pool has 40 days of sales history before {today}; fitting the "
+                    f"{level}-level forecaster (rain_uplift) needs at least 63"
+                )
+                assert (error["field"], error["value"]) == ("history_days", 40)
+        assert client.get("/v1/jobs", headers=VIEWER).json() == []  # no job was started
+
+
 def test_the_service_fits_in_the_background_and_forecasts_say_baseline_until_then(
     any_world_engine: Engine, tmp_path: Path
 ) -> None:

@@ -9,8 +9,9 @@ from forecasting.baselines import SeasonalNaive, WeekdayProfile
 from forecasting.features import FeatureBuilder
 from forecasting.global_model import GlobalBoostingForecaster, GlobalModelConfig
 from forecasting.metrics import point_metrics, series_scales
-from forecasting.model import fit_calibrated
+from forecasting.model import fit_calibrated, required_history_days
 from forecasting.panel import Panel
+from forecasting.rain_model import RainUpliftForecaster
 
 H = 14
 
@@ -88,3 +89,19 @@ def test_sktime_adapter_agrees_with_the_vectorised_seasonal_naive(panel: Panel) 
     np.testing.assert_allclose(
         sktime_naive.predict_mean(few, origin, H), SeasonalNaive().predict_mean(few, origin, H)
     )
+
+
+@pytest.mark.parametrize("max_horizon", [14, 28])
+def test_the_production_model_fits_on_exactly_the_history_it_says_it_needs(
+    panel: Panel, max_horizon: int
+) -> None:
+    """``required_history_days`` is the real minimum of a calibrated fit of the production model
+    (rain uplift × global model): one day less is refused as too short, not failed deeper in."""
+    config = GlobalModelConfig(max_horizon=max_horizon, max_iter=10, fit_threads=1)
+    small = panel.take(np.arange(200))
+    needed = required_history_days(RainUpliftForecaster(GlobalBoostingForecaster(config)))
+    assert needed == max(max_horizon + 7, 28) + max_horizon  # the uplift needs 2 × 14 days
+    fitted = fit_calibrated(RainUpliftForecaster(GlobalBoostingForecaster(config)), small, needed)
+    assert fitted.data_end == small.dates[needed - 1].date()
+    with pytest.raises(ValueError, match=f"too short: need at least {needed}"):
+        fit_calibrated(RainUpliftForecaster(GlobalBoostingForecaster(config)), small, needed - 1)

@@ -20,6 +20,7 @@ from stockpilot_cli.main import full_app
 app = full_app()
 
 runner = CliRunner()
+WIDE = {"COLUMNS": "200"}  # rich wraps an error at the terminal's width
 
 
 @pytest.fixture
@@ -66,3 +67,30 @@ def test_backtest_table_names_models_segments_and_winner() -> None:
     assert table.row_count == len(report.results)
     assert f"best: {report.best_model}" in str(table.title)
     assert json.loads(report.model_dump_json())["best_model"] == report.best_model
+
+
+@pytest.mark.parametrize(
+    ("options", "needs"),
+    [
+        (
+            [],
+            "backtesting 2 folds of 14 days and fitting the sku-level forecaster needs at least 77",
+        ),
+        (["--no-select"], "fitting the sku-level forecaster (rain_uplift) needs at least 63"),
+    ],
+)
+def test_fit_on_too_short_a_history_exits_non_zero_saying_how_much_is_needed(
+    world_db: str, options: list[str], needs: str
+) -> None:
+    """The same words as the service's 422 (POST /v1/jobs/forecast-fit), before any backtest or
+    fit starts; the default fit backtests first, which needs the longer history."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(world_db)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM daily_sales WHERE date < '2015-05-22'"))
+    engine.dispose()
+    result = runner.invoke(app, ["forecast", "fit", "--db", world_db, *options], env=WIDE)
+    assert result.exit_code != 0
+    said = " ".join(result.output.replace("│", " ").split())
+    assert f"the pool has 40 days of sales history before 2015-07-01; {needs}" in said

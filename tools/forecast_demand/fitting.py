@@ -11,10 +11,16 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from forecasting.backtest import BacktestConfig, BacktestReport, ModelFactory, run_backtest
+from forecasting.backtest import (
+    BacktestConfig,
+    BacktestReport,
+    ModelFactory,
+    backtest_history_days,
+    run_backtest,
+)
 from forecasting.baselines import SeasonalNaive, WeekdayProfile
 from forecasting.global_model import GlobalBoostingForecaster, GlobalModelConfig
-from forecasting.model import fit_calibrated
+from forecasting.model import fit_calibrated, required_history_days
 from forecasting.panel import Panel
 from forecasting.rain_model import RainUpliftForecaster
 from forecasting.statistical import StatsforecastAutoETS, sktime_seasonal_naive, sktime_theta
@@ -66,20 +72,64 @@ def candidate_models(*, per_series: bool = False) -> dict[str, ModelFactory]:
     return models
 
 
+def sales_history_days(engine: Engine, today: dt.date) -> int:
+    """Days of sales history the pool has before ``today``: from its first recorded sale (the
+    history a fit reads starts there, ``pool_panel``); 0 without any."""
+    with Session(engine) as session:
+        first = session.execute(
+            select(func.min(DailySales.date)).where(DailySales.date < today)
+        ).scalar()
+    return 0 if first is None else (today - first).days
+
+
+def check_fit_history(
+    engine: Engine,
+    today: dt.date,
+    *,
+    level: str = "sku",
+    model: str = PRODUCTION_MODEL,
+    backtest: BacktestConfig | None = None,
+) -> int:
+    """Refuse a fit bound to fail on too short a history (a ToolError saying how much history
+    there is and how much the fit needs), before it is started; returns the days there are.
+
+    ``backtest``: the fit is chosen by that backtest first, which needs a longer history."""
+    factories = candidate_models(per_series=True)
+    if model not in factories:
+        raise ToolError(
+            f"unknown model {model!r}; known: {', '.join(factories)}", field="model", value=model
+        )
+    needed = required_history_days(factories[model]())
+    doing = f"fitting the {level}-level forecaster ({model})"
+    if backtest is not None:
+        needed = max(needed, backtest_history_days(backtest, candidate_models()))
+        doing = (
+            f"backtesting {backtest.folds} folds of {backtest.horizon} days and fitting the "
+            f"{level}-level forecaster"
+        )
+    have = sales_history_days(engine, today)
+    if have < needed:
+        raise ToolError(
+            f"the pool has {have} days of sales history before {today}; {doing} needs at "
+            f"least {needed}",
+            field="history_days",
+            value=have,
+        )
+    return have
+
+
 def pool_panel(engine: Engine, today: dt.date, level: str, history_days: int) -> Panel:
     """Every carried series of the pool, history only (the horizon is not needed to fit).
 
     The history starts no earlier than the pool's first recorded sale: before it, the sparse
     rule (no row = sold 0 in stock) would invent zeros."""
+    have = sales_history_days(engine, today)
+    if have:
+        history_days = max(1, min(history_days, have))
     with Session(engine) as session:
         series = select_series(session, None)
         if series.empty:
             raise ToolError("the pool carries no SKU at any store or online: nothing to forecast")
-        first = session.execute(
-            select(func.min(DailySales.date)).where(DailySales.date < today)
-        ).scalar()
-        if first is not None:
-            history_days = max(1, min(history_days, (today - first).days))
         return load_panel(
             session, series, level=level, today=today, history_days=history_days, horizon=0
         )
@@ -112,10 +162,7 @@ def fit_pool_model(
     report = progress or _no_progress
     factories = candidate_models(per_series=True)
     chosen = _best_rain_model(backtest) if backtest is not None else model
-    if chosen not in factories:
-        raise ToolError(
-            f"unknown model {chosen!r}; known: {', '.join(factories)}", field="model", value=chosen
-        )
+    check_fit_history(engine, today, level=level, model=chosen)  # an unknown model too
     report(0.02, f"reading {FIT_HISTORY_DAYS} days of {level}-level sales history")
     panel = pool_panel(engine, today, level, FIT_HISTORY_DAYS)
     forecaster = factories[chosen]()
