@@ -85,9 +85,13 @@ def authorise_command(
     spec: AssistantSpec,
     principal: Principal,
     runner: GraphRunner,
-    session: Session,
 ) -> tuple[Command, dict[str, Any]]:
-    """The Command to run and its JSON record, or the 403/409/422 that says why not."""
+    """The Command to run and its JSON record, or the 403/409/422 that says why not.
+
+    Takes no request session: refusing a decision on an expired approval first settles it and
+    resumes its thread to tell it (a whole run, ``api.decisions.expire_and_recheck``), and the
+    caller's connection must not sit idle across that. Approvals are read in a short session of
+    their own, closed before any of them is judged (as ``api.decisions.decide`` does)."""
     update = _checked_update(command.update, spec, principal)
     goto = command.goto
     if goto is not None:
@@ -118,8 +122,23 @@ def authorise_command(
         decisions = [{"type": "withdraw"} for _ in requests]
     else:
         decisions = _decisions(command.resume, len(requests))
-    for request, decision in zip(requests, decisions, strict=True):
-        _authorise_one(request, decision, runner, principal, session, withdrawal=goto is not None)
+    subjects = [(request.get("args") or {}).get("subject_id") for request in requests]
+    with Session(runner.engine, expire_on_commit=False) as session:
+        approvals = {
+            str(subject): session.get(Approval, approval_id(str(subject)))
+            for subject in subjects
+            if subject is not None
+        }
+    for request, decision, subject in zip(requests, decisions, subjects, strict=True):
+        _authorise_one(
+            request,
+            decision,
+            runner,
+            principal,
+            subject,
+            approvals.get(str(subject)),
+            withdrawal=goto is not None,
+        )
     resume = {"decisions": decisions, "principal": principal.as_resume_principal()}
     return Command(resume=resume, update=update), {"resume": resume, "update": update}
 
@@ -181,10 +200,13 @@ def _authorise_one(
     decision: dict[str, Any],
     runner: GraphRunner,
     principal: Principal,
-    session: Session,
+    subject_id: Any,
+    approval: Approval | None,
     *,
     withdrawal: bool,
 ) -> None:
+    """Raise unless ``principal`` may take ``decision`` on ``approval`` (the row of the
+    request's ``subject_id``, read beforehand; no session is open here)."""
     kind = decision["type"]
     allowed = request.get("allowed_decisions") or ["approve", "edit", "reject"]
     if kind != Action.WITHDRAW and kind not in allowed:
@@ -194,7 +216,6 @@ def _authorise_one(
             field="body.command.resume.decisions",
             value=kind,
         )
-    subject_id = (request.get("args") or {}).get("subject_id")
     if subject_id is None:  # an interrupt that names no approval (embedders' own graphs)
         needed = (Role.OPS, Role.APPROVER) if kind == Action.WITHDRAW else (Role.APPROVER,)
         if not principal.has_any(*needed):
@@ -205,7 +226,6 @@ def _authorise_one(
                 value=[str(r) for r in principal.roles],
             )
         return
-    approval = session.get(Approval, approval_id(str(subject_id)))
     if approval is None:
         raise conflict(f"no approval for {subject_id!r}", field="subject_id", value=subject_id)
     if withdrawal and approval.status != ApprovalStatus.PENDING:

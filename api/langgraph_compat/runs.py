@@ -78,13 +78,12 @@ def _admit(
         graph_input: Any = body.input
         command_record: dict[str, Any] | None = None
     else:
+        # Judging the command may settle an expired approval and resume its thread to tell it
+        # (a whole run) before refusing: the request's connection is let go first, never held
+        # beside the ones that opens (``authorise_command``). The thread row stays loaded.
+        session.close()
         graph_input, command_record = authorise_command(
-            body.command,
-            thread=thread,
-            spec=spec,
-            principal=principal,
-            runner=runner,
-            session=session,
+            body.command, thread=thread, spec=spec, principal=principal, runner=runner
         )
     fork = fork_config(runner, session, thread_id, body)
     # The run opens its own connections; the request's must not sit idle on one meanwhile
