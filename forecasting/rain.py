@@ -506,7 +506,7 @@ def _pooled_table(
     # Top: all rain-sensitive (or all other) categories of a channel, per band: ratio of sums.
     group_keys = ["rain_sensitive", "channel", "band"]
     group = table.groupby(group_keys, as_index=False)[["units", "expected", "days"]].sum()
-    group["uplift"] = _ratio(group["units"], group["expected"], np.nan)
+    group["uplift"] = _ratio(*_half_unit_if_none(group["units"], group["expected"]), np.nan)
     # A band never seen (e.g. no 暴雨 in a short history) takes the next milder band's value:
     # conservative, and better than assuming no effect at all.
     group = group.sort_values(group_keys, ignore_index=True)
@@ -604,6 +604,19 @@ def _ratio(units: np.ndarray, expected: np.ndarray, empty: float) -> np.ndarray:
     units, expected = np.asarray(units, float), np.asarray(expected, float)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(expected > 0, units / expected, empty)
+
+
+def _half_unit_if_none(units: pd.Series, expected: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Units and expected with half a unit added to each where nothing sold but some was
+    expected (the usual correction of a zero count).
+
+    A whole group without a sale on a band's few days (a thin channel, a short history, a
+    rare 暴雨) is weak evidence, not an uplift of 0: its log (−∞) is the prior every category
+    below it shrinks towards, and would sink them all. Groups that sold keep their plain ratio
+    of sums."""
+    units, expected = np.asarray(units, float), np.asarray(expected, float)
+    none = (units <= 0) & (expected > 0)
+    return np.where(none, 0.5, units), np.where(none, expected + 0.5, expected)
 
 
 def _sum_rows(values: np.ndarray, code: np.ndarray, n: int) -> np.ndarray:

@@ -165,3 +165,29 @@ def test_a_climatological_horizon_sits_between_dry_and_storm(wide_panel: Panel, 
     rain = wide_panel.series["rain_sensitive"].to_numpy(bool)
     expected = float(mix @ RAIN_LIFT)
     assert forecast.rain_uplift[rain].mean() == pytest.approx(expected, rel=0.1)
+
+
+def test_bands_without_a_single_sale_give_a_finite_small_uplift_and_no_warnings() -> None:
+    """A store and an online channel that sold nothing on any 大雨 / 暴雨 day (a thin pool, a
+    short history): the estimate runs with every warning an error (no log of 0, no ÷ 0), and
+    those bands get a small positive uplift, not 0 (whose log, −∞, every category and city
+    below the group shrinks towards) and not NaN."""
+    import warnings
+
+    panel = synthetic_panel(SyntheticSpec(series=400, days=200, seed=3))
+    series = panel.series.assign(
+        channel=np.where(np.arange(panel.n_series) % 5 == 0, "online", "store")
+    )
+    heavy = band_codes(panel.precipitation_mm)[panel.city_index] >= 3
+    units = np.where(heavy, 0.0, panel.units).astype(panel.units.dtype)
+    panel = dataclasses.replace(panel, series=series, units=units)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        uplift = estimate_uplift(panel)
+        factor = uplift.series_factor(panel, one_hot_bands(panel.precipitation_mm))
+    store = uplift.group[(uplift.group["channel"] == "store") & (uplift.group["band"] >= 3)]
+    assert (store["units"] == 0).all() and (store["expected"] > 0).all()
+    for frame in (uplift.group, uplift.fallback, uplift.table):
+        assert np.isfinite(frame["uplift"]).all() and (frame["uplift"] > 0).all()
+    assert (store["uplift"] < 0.05).all()  # nothing sold: far below "no effect"
+    assert np.isfinite(factor).all() and (factor > 0).all()
