@@ -6,7 +6,6 @@ import os
 import queue
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -18,7 +17,7 @@ from sqlalchemy.engine import Engine
 
 from inventory import schema
 from inventory.db import make_engine
-from inventory.pool_copy import copy_pool
+from inventory.pool_copy import copy_pool, create_postgres_database, drop_postgres_database
 
 if TYPE_CHECKING:  # the demo world pulls in numpy/pandas; import it only when a test needs it
     from inventory.demo_world import WorldSpec
@@ -27,6 +26,9 @@ PG_ADMIN_URL = os.environ.get(
     "STOCKPILOT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+#: The tests' PostgreSQL databases are named ``sp_test_*``, each private to the test that made it
+#: (``inventory.pool_copy.create_postgres_database``, as the eval harness makes its own).
+TEST_DB_PREFIX = "sp_test"
 
 
 #: Scheduling weight of a test marked ``slow`` against 1 for any other test (a slow test takes
@@ -79,26 +81,6 @@ def postgres_admin_url() -> str:
             pytest.fail(f"PostgreSQL is required in CI and is not reachable at {PG_ADMIN_URL}")
         pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL} (outside CI: skipping)")
     return PG_ADMIN_URL
-
-
-def create_postgres_database(admin_url: str, template: str | None = None) -> str:
-    """A fresh database per test (optionally a copy of ``template``, a database name), so
-    parallel runs never see each other's rows."""
-    name = f"sp_test_{uuid.uuid4().hex[:12]}"
-    clause = f' TEMPLATE "{template}"' if template else ""
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"{clause}'))
-    admin.dispose()
-    return admin_url.rsplit("/", 1)[0] + f"/{name}"
-
-
-def drop_postgres_database(admin_url: str, url: str) -> None:
-    name = url.rsplit("/", 1)[1]
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 class _BackgroundDrops:
@@ -188,11 +170,13 @@ class _ClonesAhead:
             except Exception:  # made again below, where a failure is the test's error
                 url = None
         if url is None:
-            url = create_postgres_database(admin_url, template)
+            url = create_postgres_database(admin_url, prefix=TEST_DB_PREFIX, template=template)
         with self._lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-clones")
-            self._ready[key] = self._pool.submit(create_postgres_database, admin_url, template)
+            self._ready[key] = self._pool.submit(
+                create_postgres_database, admin_url, prefix=TEST_DB_PREFIX, template=template
+            )
         return url
 
     def discard(self, template: str | None = None, *, every: bool = False) -> None:
@@ -231,7 +215,7 @@ def pg_migrated_template(postgres_admin_url: str) -> Iterator[str]:
     """A migrated, empty Postgres pool built once per session (per xdist worker): the
     ``engine`` fixture copies it (``CREATE DATABASE ... TEMPLATE``, well under a second)
     instead of running every migration again (~3 s). Never connected to after it is built."""
-    url = create_postgres_database(postgres_admin_url)
+    url = create_postgres_database(postgres_admin_url, prefix=TEST_DB_PREFIX)
     eng = make_engine(url)
     try:
         schema.upgrade(eng)
@@ -393,7 +377,7 @@ def fitted_data_dir(forecast_models_dir: Path, tmp_path: Path) -> Path:
 def pg_world_template(postgres_admin_url: str, small_world_template: Path) -> Iterator[str]:
     """A Postgres database holding the small world, built once per session; copy it with
     ``CREATE DATABASE ... TEMPLATE`` (``pg_world_engine``), never use it directly."""
-    url = create_postgres_database(postgres_admin_url)
+    url = create_postgres_database(postgres_admin_url, prefix=TEST_DB_PREFIX)
     target = make_engine(url)
     source = make_engine(f"sqlite:///{small_world_template}")
     try:

@@ -6,14 +6,12 @@ import socket
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
-import sqlalchemy as sa
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -162,14 +160,15 @@ def any_module_engine(
     shared by a module's tests, once on SQLite and once on PostgreSQL: a database per backend
     and module, not per test; tests sharing it work on rows of their own and must not count
     what others left behind."""
-    from tests.conftest import create_postgres_database, drop_postgres_database
+    from inventory.pool_copy import create_postgres_database, drop_postgres_database
+    from tests.conftest import TEST_DB_PREFIX
 
     admin_url = None
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('module-pool') / 'pool.sqlite'}"
     else:
         admin_url = request.getfixturevalue("postgres_admin_url")
-        url = create_postgres_database(admin_url)
+        url = create_postgres_database(admin_url, prefix=TEST_DB_PREFIX)
     engine = make_engine(url)
     try:
         schema.upgrade(engine)
@@ -306,7 +305,8 @@ def any_module_world(
     """The small world with the demo keys, once on SQLite and once on PostgreSQL (a copy of
     ``pg_world_template``), shared by a module's tests that only read it."""
     from inventory.demo_world import copy_world
-    from tests.conftest import drop_postgres_database
+    from inventory.pool_copy import create_postgres_database, drop_postgres_database
+    from tests.conftest import TEST_DB_PREFIX
 
     admin_url = None
     if request.param == "sqlite":
@@ -315,12 +315,7 @@ def any_module_world(
     else:
         admin_url = request.getfixturevalue("postgres_admin_url")
         template = request.getfixturevalue("pg_world_template").rsplit("/", 1)[1]
-        name = f"sp_test_{uuid.uuid4().hex[:12]}"
-        admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-        admin.dispose()
-        url = admin_url.rsplit("/", 1)[0] + f"/{name}"
+        url = create_postgres_database(admin_url, prefix=TEST_DB_PREFIX, template=template)
     engine = make_engine(url)
     try:
         seed_demo_keys(engine)

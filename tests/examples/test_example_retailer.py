@@ -111,14 +111,15 @@ def imported(
 ) -> Iterator[Engine]:
     """The example's files imported (history ending yesterday) into a fresh pool, once on
     SQLite and once on PostgreSQL, for the module's tests that only read it."""
-    from tests.conftest import create_postgres_database, drop_postgres_database
+    from inventory.pool_copy import create_postgres_database, drop_postgres_database
+    from tests.conftest import TEST_DB_PREFIX
 
     admin_url = None
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('example-import') / 'pool.sqlite'}"
     else:
         admin_url = request.getfixturevalue("postgres_admin_url")
-        url = create_postgres_database(admin_url)
+        url = create_postgres_database(admin_url, prefix=TEST_DB_PREFIX)
     engine = make_engine(url)
     try:
         schema.upgrade(engine)

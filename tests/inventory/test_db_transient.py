@@ -14,9 +14,10 @@ def test_a_real_postgres_deadlock_is_transient(postgres_admin_url: str) -> None:
     """Two connections lock two rows in opposite orders: the victim's error is transient."""
     import threading
 
-    from tests.conftest import create_postgres_database, drop_postgres_database
+    from inventory.pool_copy import create_postgres_database, drop_postgres_database
+    from tests.conftest import TEST_DB_PREFIX
 
-    url = create_postgres_database(postgres_admin_url)
+    url = create_postgres_database(postgres_admin_url, prefix=TEST_DB_PREFIX)
     engine: Engine = sa.create_engine(url)
     table = "deadlock_probe"
     with engine.begin() as conn:
