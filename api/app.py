@@ -39,7 +39,7 @@ from inventory.db import get_engine
 log = logging.getLogger(__name__)
 #: Requests served at once on threads. Each holds one pooled connection at a time (a REST
 #: decision or a run opens and closes its own sessions; its run's lease heartbeat takes one for
-#: a moment every few seconds), and none while it waits for a thread, so the PostgreSQL pool
+#: a moment every few seconds), and none while it waits for a thread, so the database pool
 #: (``inventory.db``, 30) covers 12 of them plus the worker, the outbox dispatcher and the sweeps.
 REQUEST_THREADS = 12
 

@@ -25,6 +25,16 @@ T = TypeVar("T")
 TRANSIENT_SQLSTATES = frozenset({"40001", "40P01"})
 
 
+#: Connections an engine keeps, and how many more it opens under load: 30 at most, on SQLite
+#: and PostgreSQL alike. The API's 12 request threads (``api.app.REQUEST_THREADS``) hold one
+#: each at a time (a REST decision or a runs/wait command holds no request session while its
+#: run opens its own: ``api.decisions.decide``, ``api.langgraph_compat.commands``); the runs'
+#: lease heartbeats and checkpoint fences take one each for a moment, plus the worker, the
+#: outbox dispatcher and the sweeps. 50 concurrent decisions peak at 14-20 in use.
+POOL_SIZE = 10
+POOL_OVERFLOW = 20
+
+
 def normalise_url(url: str) -> str:
     """Accept the plain ``postgresql://`` spelling and route it to psycopg 3."""
     if url.startswith("postgresql://") or url.startswith("postgres://"):
@@ -48,23 +58,20 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        # No pool limit: a SQLite connection is a file handle, not a server slot, and writers
-        # already queue on the file's one write lock (busy_timeout, begin_write). A capped pool
-        # only added a second queue, which timed out after 30 s when 50 approval decisions ran
-        # their graphs at once (the request's own session then got no connection: HTTP 500).
+        # The same bound as PostgreSQL's (see POOL_SIZE). A SQLite connection is only a file
+        # handle, but an unbounded pool hides a leak (a request that holds two connections, or
+        # parks one while it waits) until the process runs out of file descriptors; bounded, a
+        # leak shows as a wait for a connection. Writers queue on the file's one write lock
+        # (busy_timeout, begin_write), not on the pool: 50 concurrent decisions fit in it.
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
-            pool_size=10,
-            max_overflow=-1,
+            pool_size=POOL_SIZE,
+            max_overflow=POOL_OVERFLOW,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    # 30 connections: the API's 12 request threads hold one each at a time (a REST decision
-    # holds no request session while its run opens its own: ``api.decisions.decide``), the runs'
-    # lease heartbeats and checkpoint fences one each for a moment, plus the worker, the outbox
-    # dispatcher and the sweeps. 50 concurrent decisions peak at 14-20 in use.
-    engine = create_engine(url, pool_size=10, max_overflow=20)
+    engine = create_engine(url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
     event.listen(engine, "checkin", _mark_idle)
     dialect = engine.dialect
 
