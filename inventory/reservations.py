@@ -392,7 +392,7 @@ def _by_keys(session: Session, scoped: Sequence[str]) -> dict[str, ChannelReserv
 
 
 _DEADLOCK = "40P01"
-_ATTEMPTS = 3
+_ATTEMPTS = 4
 
 
 def _hold_batch(
@@ -404,15 +404,20 @@ def _hold_batch(
     actor: str,
     now: dt.datetime,
 ) -> dict[int, BatchLine]:
-    """The new lines, in a savepoint that is tried again when PostgreSQL breaks a deadlock
-    (two batches locking overlapping positions across rounds) or the writer refuses."""
+    """The new lines, in a savepoint that is tried again when PostgreSQL breaks a deadlock (a
+    batch's locks meeting a single call's, or keys claimed in another order) or the writer
+    refuses; a batch still failing is a 409 that asks to send it again (nothing was held)."""
     for attempt in range(_ATTEMPTS):
         try:
             with session.begin_nested():
                 return _allocate_and_hold(session, channel, requests, scoped, pending, actor, now)
         except OperationalError as error:
-            if getattr(error.orig, "sqlstate", None) != _DEADLOCK or attempt == _ATTEMPTS - 1:
+            if getattr(error.orig, "sqlstate", None) != _DEADLOCK:
                 raise
+            if attempt == _ATTEMPTS - 1:
+                raise ReservationError(
+                    "conflict", "the batch met concurrent holds on the same stock; send it again"
+                ) from error
         except MovementRefused as refused:
             if attempt == _ATTEMPTS - 1:
                 raise ReservationError(
@@ -525,16 +530,22 @@ def _known_skus(session: Session, skus: set[str]) -> set[str]:
 
 
 def _allocate(
-    requests: Sequence[ReservationRequest], lines: list[int], view: dict[str, dict[str, int]]
+    requests: Sequence[ReservationRequest],
+    lines: list[int],
+    view: dict[str, dict[str, int]],
+    keep: dict[int, str] | None = None,
 ) -> tuple[dict[int, str], dict[int, ReservationError]]:
     """Each line's location, in line order, from the ATP in ``view`` (left untouched): the one
-    asked for, or the entitled location with the most ATP that covers the whole line."""
+    asked for, or the entitled location with the most ATP that covers the whole line. A line
+    whose location in ``keep`` (an earlier round's, now locked) still covers it stays there,
+    so a further round only moves the lines that lost their units."""
     left = {sku: dict(atp) for sku, atp in view.items()}
     picks: dict[int, str] = {}
     refusals: dict[int, ReservationError] = {}
     for index in lines:
         request = requests[index]
         atp = left.get(request.sku, {})
+        kept = keep.get(index) if keep is not None else None
         if request.location is not None:
             have = atp.get(request.location, 0)
             if have < request.qty:
@@ -546,6 +557,8 @@ def _allocate(
                 )
                 continue
             pick = request.location
+        elif kept is not None and atp.get(kept, 0) >= request.qty:
+            pick = kept
         else:
             able = [(-have, code) for code, have in atp.items() if have >= request.qty]
             if not able:
@@ -564,11 +577,16 @@ def _allocate(
 
 
 _LOCK_ROUNDS = 3
-_LOCK_PG = sa.text(
+_LOCK_SQL = (
     "SELECT location_code, sku_code, on_hand - reserved - safety FROM stock_position "
     "WHERE (location_code, sku_code) IN (SELECT * FROM unnest(CAST(:locations AS text[]), "
     "CAST(:skus AS text[]))) ORDER BY location_code, sku_code FOR UPDATE"
 )
+#: The first round waits for each lock (taken in one fixed order, so batches queue instead of
+#: deadlocking); later rounds take only what is free now (``SKIP LOCKED``), so a lock taken out
+#: of that order never waits either, and a position busy this instant counts as empty.
+_LOCK_WAIT = sa.text(_LOCK_SQL)
+_LOCK_FREE = sa.text(_LOCK_SQL + " SKIP LOCKED")
 
 
 def _lock_picks(
@@ -579,31 +597,31 @@ def _lock_picks(
     picks: dict[int, str],
     refusals: dict[int, ReservationError],
 ) -> tuple[dict[int, str], dict[int, ReservationError]]:
-    """PostgreSQL: lock the chosen positions (in one fixed order) and allocate again from their
-    ATP as it is under the lock; a line whose position lost units to a concurrent hold moves
-    to the next best, locked in a further round. After the last round only locked positions
-    are used, so the guarded UPDATE that follows cannot be refused."""
+    """PostgreSQL: lock the chosen positions and allocate again from their ATP as it is under
+    the lock; a line whose position lost units to a concurrent hold moves to the next best,
+    locked in a further round. After the last round only locked positions are used, so the
+    guarded UPDATE that follows cannot be refused."""
     locked: set[tuple[str, str]] = set()
-    for _ in range(_LOCK_ROUNDS):
+    for round_ in range(_LOCK_ROUNDS):
         new = sorted({(pick, requests[index].sku) for index, pick in picks.items()} - locked)
         if not new:
             return picks, refusals
         found = {
             (location, sku): int(atp)
             for location, sku, atp in session.connection().execute(
-                _LOCK_PG,
+                _LOCK_WAIT if round_ == 0 else _LOCK_FREE,
                 {"locations": [loc for loc, _ in new], "skus": [sku for _, sku in new]},
             )
         }
         for location, sku in new:
             view.setdefault(sku, {})[location] = max(found.get((location, sku), 0), 0)
-        locked.update(new)
-        picks, refusals = _allocate(requests, lines, view)
+        locked.update(found)
+        picks, refusals = _allocate(requests, lines, view, keep=picks)
     only_locked = {
         sku: {loc: atp for loc, atp in atps.items() if (loc, sku) in locked}
         for sku, atps in view.items()
     }
-    return _allocate(requests, lines, only_locked)
+    return _allocate(requests, lines, only_locked, keep=picks)
 
 
 _CLAIM_MANY: dict[str, sa.Insert] = {}
