@@ -12,9 +12,21 @@ Per backend, on a generated pool (``--stores`` stores entitled to the channel ×
 - **reservations per second**: ``--clients`` concurrent clients creating reservations (qty 1,
   random SKU and no location: the service picks the entitled location with the most ATP), each
   its own transaction, in-process and over HTTP.
+- **batches** (``POST /v1/reservations/batch``): ``--batch-clients`` clients sending batches of
+  ``--batch-sizes`` lines (qty 1, random SKUs), in-process and over HTTP; ``lines_per_s`` is
+  reservations per second, ``statements_per_batch`` what one batch costs.
 - **oversell**: ``--race-clients`` clients (64) race for the last ``--race-units`` units of one
-  SKU at one store, over HTTP; ``oversold`` counts units held beyond ATP (and the position's own
-  ``reserved`` beyond ``on_hand − safety``). Any oversell fails the line (``"ok": false``, exit 1).
+  SKU at one store, over HTTP, with single calls (``race``) and with batches of two lines for the
+  contested SKU each (``batch_race``); ``oversold`` counts units held beyond ATP (and the
+  position's own ``reserved`` beyond ``on_hand − safety``). Any oversell fails the line
+  (``"ok": false``, exit 1).
+- **several processes** (PostgreSQL, ``--processes`` ≥ 2): one Python process is bound by its
+  GIL, so the pool's ceiling is measured with ``--processes`` client processes each running the
+  in-process single-call loop (``multi.service``), and ``--processes`` service processes behind
+  the HTTP clients (``multi.http``, the clients spread over them).
+
+Every figure carries ``load_1m``, the machine's 1-minute load average when it was taken: on a
+shared machine the times say as much about the neighbours as about the service.
 
 Targets (reported beside the numbers, not enforced except oversell): p99 ≤ 20 ms one SKU and
 ≤ 100 ms batch of 500 on SQLite; ≥ 1,000 reservations/s on PostgreSQL.
@@ -69,6 +81,7 @@ PG_ADMIN_URL = os.environ.get(
 )
 CHANNEL, KEY = "tmall", "sp-bench-channels-tmall-key"
 RACE_SKU, RACE_STORE = "RACE-BLK-38", "RACE-S01"
+BATCH_RACE_SKU = "RACE-BLK-39"  # the batch race's own last units (the single race used RACE_SKU)
 TARGETS = {
     "sqlite_single_p99_ms": 20.0,
     "sqlite_batch500_p99_ms": 100.0,
@@ -87,6 +100,14 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
     }
 
 
+def _load() -> float:
+    return round(os.getloadavg()[0], 1)
+
+
+def sku_codes(skus: int) -> list[str]:
+    return [f"BS{n // 10:04d}-BLK-{36 + n % 10}" for n in range(skus)]
+
+
 # -- the pool -------------------------------------------------------------------------------------
 
 
@@ -96,7 +117,7 @@ def build_pool(engine: Engine, *, stores: int, skus: int, race_units: int) -> li
     schema.upgrade(engine)
     regions, cities, categories = demo_terms()
     rng = random.Random(7)
-    codes = [f"BS{n // 10:04d}-BLK-{36 + n % 10}" for n in range(skus)]
+    codes = sku_codes(skus)
     with Session(engine) as session:
         session.add_all([Region.model_validate(r.model_dump()) for r in regions])
         session.flush()
@@ -138,7 +159,7 @@ def build_pool(engine: Engine, *, stores: int, skus: int, race_units: int) -> li
                 )
             )
         session.flush()
-        for index, code in enumerate([*codes, RACE_SKU]):
+        for index, code in enumerate([*codes, RACE_SKU, BATCH_RACE_SKU]):
             style, colour, size = code.rsplit("-", 2)
             session.add(
                 Sku(code=code, style_code=style, colour=colour, size=size, size_index=index % 10)
@@ -155,9 +176,10 @@ def build_pool(engine: Engine, *, stores: int, skus: int, race_units: int) -> li
         for store in store_codes[:-1]
         for code in codes
     ]
-    rows.append(
-        {"location_code": RACE_STORE, "sku_code": RACE_SKU, "on_hand": race_units + 1, "safety": 1}
-    )
+    rows += [
+        {"location_code": RACE_STORE, "sku_code": race, "on_hand": race_units + 1, "safety": 1}
+        for race in (RACE_SKU, BATCH_RACE_SKU)
+    ]
     table = StockPosition.__table__  # type: ignore[attr-defined]
     with engine.begin() as conn:
         for start in range(0, len(rows), 20_000):
@@ -193,7 +215,7 @@ def service_availability(engine: Engine, codes: list[str], singles: int, batches
         started = time.perf_counter()
         _lookup(engine, skus)
         batch.append(time.perf_counter() - started)
-    return {"single": _percentiles(single), "batch500": _percentiles(batch)}
+    return {"single": _percentiles(single), "batch500": _percentiles(batch), "load_1m": _load()}
 
 
 def _run_clients(clients: int, total: int, work) -> tuple[float, int, int]:  # type: ignore[no-untyped-def]
@@ -247,6 +269,57 @@ def service_reservations(engine: Engine, codes: list[str], clients: int, total: 
         "refused": refused,
         "per_s": round(ok / seconds, 1),
         **costs.per(ok),
+        "load_1m": _load(),
+    }
+
+
+def _lines(rng: random.Random, codes: list[str], run: str, start: int, size: int) -> list[dict]:
+    return [
+        {"sku": rng.choice(codes), "qty": 1, "idempotency_key": f"{run}-{start + n}"}
+        for n in range(size)
+    ]
+
+
+def service_batches(
+    engine: Engine, codes: list[str], clients: int, batches: int, size: int
+) -> dict:
+    """``batches`` batches of ``size`` lines over ``clients`` threads, each batch its own
+    transaction (what ``POST /v1/reservations/batch`` does without HTTP)."""
+    rng = random.Random(5 + size)
+    run = f"svcb-{uuid.uuid4().hex[:8]}"
+    bodies = [_lines(rng, codes, run, i * size, size) for i in range(batches)]
+    held = [0]
+    lock = threading.Lock()
+
+    def send(i: int) -> bool:
+        requests = [
+            ReservationRequest(CHANNEL, line["sku"], 1, line["idempotency_key"], 900)
+            for line in bodies[i]
+        ]
+        with Session(engine, expire_on_commit=False) as session:
+            answers = reservations.create_batch(
+                session, CHANNEL, requests, actor="bench", now=dt.datetime.now(dt.UTC)
+            )
+            session.commit()
+        with lock:
+            held[0] += sum(answer.outcome == "reserved" for answer in answers)
+        return True
+
+    with _Costs(engine) as costs:
+        seconds, _, _ = _run_clients(clients, batches, send)
+    per_line = costs.per(held[0])
+    return {
+        "clients": clients,
+        "size": size,
+        "batches": batches,
+        "lines_reserved": held[0],
+        "lines_per_s": round(held[0] / seconds, 1),
+        "statements_per_batch": round(
+            per_line["statements_per_reservation"] * held[0] / batches, 1
+        ),
+        "client_cpu_ms_per_line": per_line["client_cpu_ms_per_reservation"],
+        "server_cpu_ms_per_line": per_line["server_cpu_ms_per_reservation"],
+        "load_1m": _load(),
     }
 
 
@@ -395,23 +468,124 @@ def http_availability(base: str, codes: list[str], singles: int, batches: int) -
             started = time.perf_counter()
             http.post("/v1/availability", json=body).raise_for_status()
             batch.append(time.perf_counter() - started)
-    return {"single": _percentiles(single), "batch500": _percentiles(batch)}
+    return {"single": _percentiles(single), "batch500": _percentiles(batch), "load_1m": _load()}
 
 
-def http_reservations(base: str, codes: list[str], clients: int, total: int) -> dict:
+def http_reservations(base: str | list[str], codes: list[str], clients: int, total: int) -> dict:
+    """Single calls over HTTP; with several ``base`` URLs the client threads spread over them."""
+    bases = [base] if isinstance(base, str) else base
     rng = random.Random(4)
     picks = [rng.choice(codes) for _ in range(total)]
     run = uuid.uuid4().hex[:8]
     local = threading.local()
+    assigned = iter(range(clients * 4))
 
     def reserve(i: int) -> bool:
         if not hasattr(local, "http"):
-            local.http = httpx.Client(base_url=base, headers={"x-api-key": KEY}, timeout=60)
+            url = bases[next(assigned) % len(bases)]
+            local.http = httpx.Client(base_url=url, headers={"x-api-key": KEY}, timeout=60)
         body = {"sku": picks[i], "qty": 1, "idempotency_key": f"http-{run}-{i}"}
         return local.http.post("/v1/reservations", json=body).status_code == 201
 
     seconds, ok, refused = _run_clients(clients, total, reserve)
-    return {"clients": clients, "created": ok, "refused": refused, "per_s": round(ok / seconds, 1)}
+    return {
+        "clients": clients,
+        "services": len(bases),
+        "created": ok,
+        "refused": refused,
+        "per_s": round(ok / seconds, 1),
+        "load_1m": _load(),
+    }
+
+
+def http_batches(base: str, codes: list[str], clients: int, batches: int, size: int) -> dict:
+    rng = random.Random(6 + size)
+    run = f"httpb-{uuid.uuid4().hex[:8]}"
+    bodies = [_lines(rng, codes, run, i * size, size) for i in range(batches)]
+    local = threading.local()
+    held = [0]
+    times: list[float] = []
+    lock = threading.Lock()
+
+    def send(i: int) -> bool:
+        if not hasattr(local, "http"):
+            local.http = httpx.Client(base_url=base, headers={"x-api-key": KEY}, timeout=120)
+        started = time.perf_counter()
+        answer = local.http.post("/v1/reservations/batch", json={"lines": bodies[i]})
+        took = time.perf_counter() - started
+        if answer.status_code != 200:
+            return False
+        with lock:
+            held[0] += answer.json()["reserved"]
+            times.append(took)
+        return True
+
+    seconds, ok, failed = _run_clients(clients, batches, send)
+    return {
+        "clients": clients,
+        "size": size,
+        "batches": ok,
+        "failed": failed,
+        "lines_reserved": held[0],
+        "lines_per_s": round(held[0] / seconds, 1),
+        "batch": _percentiles(times) if times else None,
+        "load_1m": _load(),
+    }
+
+
+def http_batch_race(base: str, engine: Engine, clients: int, units: int) -> dict:
+    """``clients`` batches at once, each with two lines (qty 1) for the last ``units`` units
+    of the batch race SKU and one line for plentiful stock."""
+    start = threading.Barrier(clients)
+    lines_held: list[str] = []
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def racer(i: int) -> None:
+        body = {
+            "lines": [
+                {"sku": BATCH_RACE_SKU, "qty": 1, "idempotency_key": f"brace-{i}-a"},
+                {"sku": BATCH_RACE_SKU, "qty": 1, "idempotency_key": f"brace-{i}-b"},
+                {"sku": "BS0000-BLK-36", "qty": 1, "idempotency_key": f"brace-{i}-c"},
+            ]
+        }
+        with httpx.Client(base_url=base, headers={"x-api-key": KEY}, timeout=120) as http:
+            start.wait()
+            answer = http.post("/v1/reservations/batch", json=body)
+        with lock:
+            statuses.append(answer.status_code)
+            if answer.status_code == 200:
+                lines_held.extend(
+                    line["reservation"]["id"]
+                    for line in answer.json()["lines"]
+                    if line["outcome"] == "reserved"
+                    and line["reservation"]["sku"] == BATCH_RACE_SKU
+                )
+
+    threads = [threading.Thread(target=racer, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with Session(engine) as session:
+        position = session.exec(
+            sa.select(StockPosition).where(
+                StockPosition.sku_code == BATCH_RACE_SKU,
+                StockPosition.location_code == RACE_STORE,
+            )
+        ).scalar_one()
+    held = len(set(lines_held))
+    over = max(0, held - units) + max(0, position.reserved - (position.on_hand - position.safety))
+    return {
+        "clients": clients,
+        "lines_per_batch_contested": 2,
+        "units": units,
+        "held": held,
+        "batches_ok": statuses.count(200),
+        "batches_other": len(statuses) - statuses.count(200),
+        "reserved": position.reserved,
+        "oversold": over,
+    }
 
 
 def http_race(base: str, engine: Engine, clients: int, units: int) -> dict:
@@ -452,11 +626,78 @@ def http_race(base: str, engine: Engine, clients: int, units: int) -> dict:
     }
 
 
+# -- several processes (PostgreSQL) ---------------------------------------------------------------
+
+
+def _worker(args: argparse.Namespace) -> int:
+    """A client process of ``multi.service``: warm up, say ``ready``, wait for ``go`` on stdin,
+    run the single-call loop, print its JSON."""
+    engine = make_engine(args.worker_url)
+    codes = sku_codes(args.skus)
+    _lookup(engine, codes[:1])
+    print("ready", flush=True)
+    sys.stdin.readline()
+    started = time.time()
+    result = service_reservations(engine, codes, args.clients, args.worker_total)
+    result |= {"started": started, "ended": time.time()}
+    engine.dispose()
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+def multi_service(url: str, args: argparse.Namespace) -> dict:
+    """``--processes`` client processes, each ``--clients`` threads of in-process single calls,
+    started together: the pool's rate once one Python process's GIL is not the limit."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--worker-url", url]
+    command += ["--skus", str(args.skus), "--clients", str(args.clients)]
+    command += ["--worker-total", str(args.total)]
+    children = [
+        subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        for _ in range(args.processes)
+    ]
+    for child in children:
+        assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+    for child in children:
+        assert child.stdin is not None
+        child.stdin.write("go\n")
+        child.stdin.flush()
+    results = [
+        json.loads(child.communicate(timeout=900)[0].strip().splitlines()[-1]) for child in children
+    ]
+    seconds = max(r["ended"] for r in results) - min(r["started"] for r in results)
+    created = sum(r["created"] for r in results)
+    return {
+        "processes": len(results),
+        "clients_each": args.clients,
+        "created": created,
+        "refused": sum(r["refused"] for r in results),
+        "per_s": round(created / seconds, 1),
+        "per_process_per_s": [r["per_s"] for r in results],
+        "client_cpu_ms_per_reservation": [r["client_cpu_ms_per_reservation"] for r in results],
+        "load_1m": _load(),
+    }
+
+
+def multi_http(url: str, codes: list[str], args: argparse.Namespace, data_dir: Path) -> dict:
+    """``--processes`` service processes on one database, the HTTP clients spread over them."""
+    services: list[Service] = []
+    try:
+        for n in range(args.processes):
+            (data_dir / f"svc{n}").mkdir(exist_ok=True)
+            services.append(Service(url, data_dir / f"svc{n}"))
+        bases = [service.base for service in services]
+        return http_reservations(bases, codes, args.clients, args.total)
+    finally:
+        for service in services:
+            service.stop()
+
+
 # -- one backend ----------------------------------------------------------------------------------
 
 
 def run_backend(name: str, url: str, args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
     engine = make_engine(url)
+    sizes = [int(size) for size in args.batch_sizes.split(",")]
     try:
         started = time.perf_counter()
         codes = build_pool(engine, stores=args.stores, skus=args.skus, race_units=args.race_units)
@@ -466,6 +707,12 @@ def run_backend(name: str, url: str, args: argparse.Namespace, data_dir: Path) -
             "service": {
                 "availability": service_availability(engine, codes, args.singles, args.batches),
                 "reservations": service_reservations(engine, codes, args.clients, args.total),
+                "batches": [
+                    service_batches(
+                        engine, codes, args.batch_clients, max(4, args.batch_lines // size), size
+                    )
+                    for size in sizes
+                ],
             },
         }
         service = Service(url, data_dir)
@@ -473,10 +720,28 @@ def run_backend(name: str, url: str, args: argparse.Namespace, data_dir: Path) -
             result["http"] = {
                 "availability": http_availability(service.base, codes, args.singles, args.batches),
                 "reservations": http_reservations(service.base, codes, args.clients, args.total),
+                "batches": [
+                    http_batches(
+                        service.base,
+                        codes,
+                        args.batch_clients,
+                        max(4, args.batch_lines // size),
+                        size,
+                    )
+                    for size in sizes
+                ],
                 "race": http_race(service.base, engine, args.race_clients, args.race_units),
+                "batch_race": http_batch_race(
+                    service.base, engine, args.race_clients, args.race_units
+                ),
             }
         finally:
             service.stop()
+        if name == "postgres" and args.processes > 1:
+            result["multi"] = {
+                "service": multi_service(url, args),
+                "http": multi_http(url, codes, args, data_dir),
+            }
         return result
     finally:
         engine.dispose()
@@ -512,11 +777,21 @@ def main() -> int:
     parser.add_argument("--batches", type=int, default=60, help="batch-of-500 lookups timed")
     parser.add_argument("--clients", type=int, default=16, help="concurrent reserving clients")
     parser.add_argument("--total", type=int, default=2000, help="reservations per layer")
+    parser.add_argument("--batch-sizes", default="50,500", help="lines per batch, comma-separated")
+    parser.add_argument("--batch-clients", type=int, default=4, help="concurrent batch senders")
+    parser.add_argument("--batch-lines", type=int, default=10_000, help="lines per batch size")
+    parser.add_argument(
+        "--processes", type=int, default=2, help="PostgreSQL: client / service processes (1: off)"
+    )
+    parser.add_argument("--worker-url", help=argparse.SUPPRESS)
+    parser.add_argument("--worker-total", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--race-clients", type=int, default=64)
     parser.add_argument("--race-units", type=int, default=10)
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--ports", default="8800-8899", help="port range for the HTTP service")
     args = parser.parse_args()
+    if args.worker_url:
+        return _worker(args)
     global PORTS
     low, high = (int(part) for part in args.ports.split("-"))
     PORTS = range(low, high + 1)
@@ -539,7 +814,12 @@ def main() -> int:
                 line["postgres"] = run_backend("postgres", made[0], args, root / "postgres")
             finally:
                 _drop(made[1])
-    oversold = sum(line[b]["http"]["race"]["oversold"] for b in ("sqlite", "postgres") if b in line)
+    oversold = sum(
+        line[b]["http"][race]["oversold"]
+        for b in ("sqlite", "postgres")
+        if b in line
+        for race in ("race", "batch_race")
+    )
     sqlite_http = line["sqlite"]["http"]["availability"]
     line["verdict"] = {
         "oversold": oversold,
@@ -548,6 +828,17 @@ def main() -> int:
         "postgres_reservations_per_s": (
             line["postgres"]["service"]["reservations"]["per_s"] if "postgres" in line else None
         ),
+        "postgres_reservations_per_s_processes": (
+            line["postgres"]["multi"]["service"]["per_s"]
+            if "multi" in line.get("postgres", {})
+            else None
+        ),
+        "postgres_batch_lines_per_s": (
+            max(b["lines_per_s"] for b in line["postgres"]["service"]["batches"])
+            if "postgres" in line
+            else None
+        ),
+        "load_1m_end": _load(),
     }
     line["ok"] = oversold == 0
     print(json.dumps(line, ensure_ascii=False))

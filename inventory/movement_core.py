@@ -7,6 +7,7 @@ module holds the mechanics they share, so the rules stay readable on their own.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import NoReturn
@@ -414,3 +415,107 @@ def _expire_positions(session: Session, position_ids: list[int]) -> None:
         loaded = session.identity_map.get(identity_key(StockPosition, (position_id,)))
         if loaded is not None:
             session.expire(loaded)
+
+
+@dataclass(frozen=True)
+class Hold:
+    """One reservation's hold inside a batch (``reserve_many``): its own movement row and key."""
+
+    location: str
+    sku: str
+    qty: int
+    ref: str | None
+    idempotency_key: str
+    reason: str = ""
+
+
+#: PostgreSQL: every group of a batch in one guarded UPDATE (the arrays carry the groups).
+_RESERVE_GROUPS_PG = sa.text(
+    "UPDATE stock_position AS p SET reserved = p.reserved + g.qty, version = p.version + 1 "
+    "FROM unnest(CAST(:locations AS text[]), CAST(:skus AS text[]), CAST(:qtys AS integer[])) "
+    "AS g(location_code, sku_code, qty) "
+    "WHERE p.location_code = g.location_code AND p.sku_code = g.sku_code "
+    "AND p.on_hand - p.reserved - p.safety >= g.qty "
+    "RETURNING p.location_code, p.sku_code, p.on_hand, p.reserved, p.id"
+)
+
+#: SQLite: the same statement, the groups as one JSON parameter (the writer lock is held).
+_RESERVE_GROUPS_SQLITE = sa.text(
+    "UPDATE stock_position SET reserved = reserved + g.qty, version = version + 1 "
+    "FROM (SELECT json_extract(value, '$[0]') AS location_code, "
+    "json_extract(value, '$[1]') AS sku_code, json_extract(value, '$[2]') AS qty "
+    "FROM json_each(:groups)) AS g "
+    "WHERE stock_position.location_code = g.location_code "
+    "AND stock_position.sku_code = g.sku_code "
+    "AND stock_position.on_hand - stock_position.reserved - stock_position.safety >= g.qty "
+    "RETURNING stock_position.location_code, stock_position.sku_code, "
+    "stock_position.on_hand, stock_position.reserved, stock_position.id"
+)
+
+
+def reserve_many(
+    session: Session, holds: list[Hold], *, kind: str, actor: str, created_at: dt.datetime
+) -> list[StockMovement]:
+    """Hold every one of ``holds`` or refuse: one guarded UPDATE for all (location, SKU)
+    groups, each group's total checked against ATP in the same statement (the row lock on
+    PostgreSQL, the writer lock on SQLite), then one movement row per hold (its own fresh key).
+
+    When a group's guard fails, ``MovementRefused`` names it; the groups that did move are in
+    the caller's transaction, so the caller runs this inside a savepoint (the batch does).
+    """
+    begin_write(session)
+    groups: dict[tuple[str, str], int] = {}
+    for hold in holds:
+        groups[(hold.location, hold.sku)] = groups.get((hold.location, hold.sku), 0) + hold.qty
+    pairs = sorted(groups)
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        params: dict[str, object] = {
+            "locations": [location for location, _ in pairs],
+            "skus": [sku for _, sku in pairs],
+            "qtys": [groups[pair] for pair in pairs],
+        }
+        updated = connection.execute(_RESERVE_GROUPS_PG, params)
+    else:
+        groups_json = json.dumps([[loc, sku, groups[(loc, sku)]] for loc, sku in pairs])
+        updated = connection.execute(_RESERVE_GROUPS_SQLITE, {"groups": groups_json})
+    after: dict[tuple[str, str], tuple[int, int]] = {}
+    position_ids: list[int] = []
+    for location, sku, on_hand, reserved, position_id in updated:
+        after[(location, sku)] = (int(on_hand), int(reserved))
+        position_ids.append(int(position_id))
+    if missing := [pair for pair in pairs if pair not in after]:
+        location, sku = missing[0]
+        position = _position(session, location, sku)
+        raise MovementRefused(
+            f"reservation exceeds ATP: {location} / {sku} asked {groups[missing[0]]} in this "
+            f"batch, ATP {position.atp if position is not None else '0 (no stock position)'}",
+            location=location,
+            sku=sku,
+            qty=groups[missing[0]],
+            available=position.atp if position is not None else 0,
+        )
+    # Each hold's levels after it, as if the group's holds had been applied one by one.
+    reserved_so_far = {pair: after[pair][1] - groups[pair] for pair in pairs}
+    records: list[dict[str, object]] = []
+    for hold in holds:
+        pair = (hold.location, hold.sku)
+        reserved_so_far[pair] += hold.qty
+        records.append(
+            {
+                "location_code": hold.location,
+                "sku_code": hold.sku,
+                "kind": kind,
+                "qty": hold.qty,
+                "reason": hold.reason,
+                "ref": hold.ref,
+                "idempotency_key": hold.idempotency_key,
+                "actor": actor,
+                "created_at": created_at,
+                "on_hand_after": after[pair][0],
+                "reserved_after": reserved_so_far[pair],
+            }
+        )
+    connection.execute(sa.insert(MOVEMENT_TABLE), records)
+    _expire_positions(session, position_ids)
+    return [detached_row(StockMovement, {**record, "id": None}) for record in records]

@@ -26,10 +26,12 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from inventory import movement_core
 from inventory.models import MovementKind, StockMovement
 from inventory.movement_core import (
     POSITION,
     QTY,
+    Hold,
     Leg,
     MovementRefused,
     as_utc,
@@ -39,6 +41,7 @@ from inventory.movement_core import (
 )
 
 __all__ = [
+    "Hold",
     "MovementRefused",
     "adjust",
     "dispatch_transfer",
@@ -47,6 +50,7 @@ __all__ = [
     "record_sale",
     "release",
     "reserve",
+    "reserve_many",
     "set_safety",
 ]
 
@@ -107,6 +111,28 @@ def reserve(
         reason=reason,
         at=at,
         fresh_key=fresh_key,
+    )
+
+
+def reserve_many(
+    session: Session, holds: list[Hold], *, actor: str, at: dt.datetime | None = None
+) -> list[StockMovement]:
+    """``reserve`` for a batch: every hold's units promised, or ``MovementRefused`` when one
+    (location, SKU)'s holds together exceed its ATP (run it in a savepoint: see below).
+
+    The same guard as ``reserve`` (``on_hand − reserved − safety ≥ qty``), applied to each
+    position's total in one set-based UPDATE, and one ``reserve`` movement row per hold with
+    its own key, so a batch costs a few statements instead of two per hold. Every key must be
+    fresh (minted in this transaction, like a new reservation's id): no look-up is made.
+    Groups already moved when another is refused stay in the caller's transaction; the caller
+    runs this in a savepoint and rolls it back on a refusal.
+    """
+    for hold in holds:
+        _positive(hold.qty, hold.location, hold.sku, "reserve")
+    if not holds:
+        return []
+    return movement_core.reserve_many(
+        session, holds, kind=str(MovementKind.RESERVE), actor=actor, created_at=as_utc(at)
     )
 
 

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -319,6 +319,325 @@ def _hold_checked(
             raise
         return _same_request(existing, request), False
     return row, True
+
+
+# -- a batch of holds (``create_batch``) -------------------------------------------------------
+
+#: How many lines one batch may carry (the API's limit, and the size the statements are sized for).
+MAX_BATCH = 500
+
+
+@dataclass(frozen=True)
+class BatchLine:
+    """One line's answer: ``reserved`` (new), ``replayed`` (its key's first reservation) or
+    ``refused`` (``error`` says why: ``refused`` / ``not_found`` / ``conflict``)."""
+
+    outcome: str
+    reservation: ChannelReservation | None = None
+    error: ReservationError | None = None
+
+
+def create_batch(
+    session: Session,
+    channel: str,
+    requests: Sequence[ReservationRequest],
+    *,
+    actor: str,
+    now: dt.datetime,
+) -> list[BatchLine]:
+    """Hold a batch of lines for one channel; one answer per line, in the order asked.
+
+    Lines are independent (partial success): each is reserved, replayed or refused on its own,
+    with the single call's rules (entitlement, most-ATP location, key per channel, same key and
+    body → the first reservation, another body → conflict), and served in order as if sent one
+    by one, so two lines for the last units: the first wins. Stock moves only through
+    ``movements.reserve_many`` (the single stock writer's guard, per position), in a few
+    set-based statements: the keys' look-up, the entitled ATP, (PostgreSQL) the chosen
+    positions locked in a fixed order and read again, the reservation rows, the guarded UPDATE
+    and the movement rows. The whole batch commits or rolls back with the caller's transaction,
+    so a kill -9 leaves every key with 0 or 1 reservation.
+    """
+    if not all(request.channel == channel for request in requests):
+        raise ValueError("every line of a batch acts for the batch's channel")
+    scoped = [_scoped_key(channel, request.idempotency_key) for request in requests]
+    if len(set(scoped)) != len(scoped):
+        raise ValueError("a batch may use each idempotency key once")
+    begin_write(session)
+    now = as_utc(now)
+    answers: dict[int, BatchLine] = {}
+    existing = _by_keys(session, scoped)
+    pending: list[int] = []
+    for index, request in enumerate(requests):
+        if (row := existing.get(scoped[index])) is None:
+            pending.append(index)
+            continue
+        try:
+            answers[index] = BatchLine("replayed", _same_request(row, request))
+        except ReservationError as conflict:
+            answers[index] = BatchLine("refused", error=conflict)
+    if pending:
+        answers.update(_hold_batch(session, channel, requests, scoped, pending, actor, now))
+    return [answers[index] for index in range(len(requests))]
+
+
+def _by_keys(session: Session, scoped: Sequence[str]) -> dict[str, ChannelReservation]:
+    """The reservations already holding any of ``scoped`` keys, in one statement."""
+    stmt = sa.select(ChannelReservation.__table__).where(  # type: ignore[call-overload]
+        _RESERVATION.idempotency_key.in_(list(scoped))
+    )
+    return {
+        row.idempotency_key: detached_row(ChannelReservation, dict(row._mapping))
+        for row in session.connection().execute(stmt)
+    }
+
+
+_DEADLOCK = "40P01"
+_ATTEMPTS = 4
+
+
+def _hold_batch(
+    session: Session,
+    channel: str,
+    requests: Sequence[ReservationRequest],
+    scoped: list[str],
+    pending: list[int],
+    actor: str,
+    now: dt.datetime,
+) -> dict[int, BatchLine]:
+    """The new lines, in a savepoint that is tried again when PostgreSQL breaks a deadlock (a
+    batch's locks meeting a single call's, or keys claimed in another order) or the writer
+    refuses; a batch still failing is a 409 that asks to send it again (nothing was held)."""
+    for attempt in range(_ATTEMPTS):
+        try:
+            with session.begin_nested():
+                return _allocate_and_hold(session, channel, requests, scoped, pending, actor, now)
+        except OperationalError as error:
+            if getattr(error.orig, "sqlstate", None) != _DEADLOCK:
+                raise
+            if attempt == _ATTEMPTS - 1:
+                raise ReservationError(
+                    "conflict", "the batch met concurrent holds on the same stock; send it again"
+                ) from error
+        except MovementRefused as refused:
+            if attempt == _ATTEMPTS - 1:
+                raise ReservationError(
+                    "conflict", f"the batch could not be held, try again: {refused}"
+                ) from refused
+    raise AssertionError("unreachable")
+
+
+def _allocate_and_hold(
+    session: Session,
+    channel: str,
+    requests: Sequence[ReservationRequest],
+    scoped: list[str],
+    pending: list[int],
+    actor: str,
+    now: dt.datetime,
+) -> dict[int, BatchLine]:
+    answers: dict[int, BatchLine] = {}
+    asked = {requests[i].location for i in pending if requests[i].location is not None}
+    entitled = _entitled_among(session, channel, asked) if asked else set()
+    lines: list[int] = []
+    for index in pending:
+        location = requests[index].location
+        if location is not None and location not in entitled:
+            answers[index] = BatchLine(
+                "refused",
+                error=ReservationError(
+                    "refused",
+                    f"{location} may not sell on channel {channel!r} "
+                    "(no channel_entitlement allows it)",
+                    field="location",
+                ),
+            )
+        else:
+            lines.append(index)
+    view = {
+        sku: {item.location: item.atp for item in found}
+        for sku, found in entitled_atp(
+            session, channel, sorted({requests[i].sku for i in lines})
+        ).items()
+    }
+    picks, refusals = _allocate(requests, lines, view)
+    if session.get_bind().dialect.name == "postgresql":
+        picks, refusals = _lock_picks(session, requests, lines, view, picks, refusals)
+    if refusals:
+        known = _known_skus(session, {requests[i].sku for i in refusals})
+        for index, error in refusals.items():
+            if requests[index].sku not in known:
+                error = ReservationError(
+                    "not_found", f"unknown SKU {requests[index].sku!r}", field="sku"
+                )
+            answers[index] = BatchLine("refused", error=error)
+    if not picks:
+        return answers
+    values = {
+        index: {
+            **_row_values(requests[index], scoped[index], _new_id(), actor, now),
+            "location_code": picks[index],
+        }
+        for index in picks
+    }
+    claimed = {
+        key for (key,) in session.connection().execute(_claim_many(session), list(values.values()))
+    }
+    holds = [
+        movements.Hold(
+            location=row["location_code"],  # type: ignore[arg-type]
+            sku=row["sku_code"],  # type: ignore[arg-type]
+            qty=row["qty"],  # type: ignore[arg-type]
+            ref=row["id"],  # type: ignore[arg-type]
+            idempotency_key=f"reservation:{row['id']}:reserve",
+            reason=f"{channel} reservation",
+        )
+        for row in values.values()
+        if row["idempotency_key"] in claimed
+    ]
+    movements.reserve_many(session, holds, actor=actor, at=now)
+    raced = [index for index in picks if scoped[index] not in claimed]
+    # A concurrent request (PostgreSQL) claimed these keys first: answer as their replays.
+    won = _by_keys(session, [scoped[index] for index in raced]) if raced else {}
+    for index in picks:
+        if scoped[index] in claimed:
+            answers[index] = BatchLine("reserved", detached_row(ChannelReservation, values[index]))
+            continue
+        try:
+            answers[index] = BatchLine(
+                "replayed", _same_request(won[scoped[index]], requests[index])
+            )
+        except ReservationError as conflict:
+            answers[index] = BatchLine("refused", error=conflict)
+    return answers
+
+
+def _new_id() -> str:
+    return f"res-{uuid.uuid4().hex[:20]}"
+
+
+def _entitled_among(session: Session, channel: str, locations: set[str]) -> set[str]:
+    stmt = sa.select(_ENTITLEMENT.location_code).where(
+        _ENTITLEMENT.channel == channel,
+        _ENTITLEMENT.allowed.is_(True),
+        _ENTITLEMENT.location_code.in_(sorted(locations)),
+    )
+    return set(session.connection().execute(stmt).scalars())
+
+
+def _known_skus(session: Session, skus: set[str]) -> set[str]:
+    stmt = sa.select(Sku.__table__.c.code).where(Sku.__table__.c.code.in_(sorted(skus)))  # type: ignore[attr-defined]
+    return set(session.connection().execute(stmt).scalars())
+
+
+def _allocate(
+    requests: Sequence[ReservationRequest],
+    lines: list[int],
+    view: dict[str, dict[str, int]],
+    keep: dict[int, str] | None = None,
+) -> tuple[dict[int, str], dict[int, ReservationError]]:
+    """Each line's location, in line order, from the ATP in ``view`` (left untouched): the one
+    asked for, or the entitled location with the most ATP that covers the whole line. A line
+    whose location in ``keep`` (an earlier round's, now locked) still covers it stays there,
+    so a further round only moves the lines that lost their units."""
+    left = {sku: dict(atp) for sku, atp in view.items()}
+    picks: dict[int, str] = {}
+    refusals: dict[int, ReservationError] = {}
+    for index in lines:
+        request = requests[index]
+        atp = left.get(request.sku, {})
+        kept = keep.get(index) if keep is not None else None
+        if request.location is not None:
+            have = atp.get(request.location, 0)
+            if have < request.qty:
+                refusals[index] = ReservationError(
+                    "refused",
+                    f"not enough stock: {request.location} / {request.sku} asked {request.qty}, "
+                    f"ATP {have} on channel {request.channel!r}",
+                    field="qty",
+                )
+                continue
+            pick = request.location
+        elif kept is not None and atp.get(kept, 0) >= request.qty:
+            pick = kept
+        else:
+            able = [(-have, code) for code, have in atp.items() if have >= request.qty]
+            if not able:
+                refusals[index] = ReservationError(
+                    "refused",
+                    f"no location entitled to {request.channel!r} has {request.qty} × "
+                    f"{request.sku} available (sellable {sum(atp.values())} in total, at most "
+                    f"{max(atp.values(), default=0)} at one location)",
+                    field="qty",
+                )
+                continue
+            pick = min(able)[1]
+        atp[pick] -= request.qty
+        picks[index] = pick
+    return picks, refusals
+
+
+_LOCK_ROUNDS = 3
+_LOCK_SQL = (
+    "SELECT location_code, sku_code, on_hand - reserved - safety FROM stock_position "
+    "WHERE (location_code, sku_code) IN (SELECT * FROM unnest(CAST(:locations AS text[]), "
+    "CAST(:skus AS text[]))) ORDER BY location_code, sku_code FOR UPDATE"
+)
+#: The first round waits for each lock (taken in one fixed order, so batches queue instead of
+#: deadlocking); later rounds take only what is free now (``SKIP LOCKED``), so a lock taken out
+#: of that order never waits either, and a position busy this instant counts as empty.
+_LOCK_WAIT = sa.text(_LOCK_SQL)
+_LOCK_FREE = sa.text(_LOCK_SQL + " SKIP LOCKED")
+
+
+def _lock_picks(
+    session: Session,
+    requests: Sequence[ReservationRequest],
+    lines: list[int],
+    view: dict[str, dict[str, int]],
+    picks: dict[int, str],
+    refusals: dict[int, ReservationError],
+) -> tuple[dict[int, str], dict[int, ReservationError]]:
+    """PostgreSQL: lock the chosen positions and allocate again from their ATP as it is under
+    the lock; a line whose position lost units to a concurrent hold moves to the next best,
+    locked in a further round. After the last round only locked positions are used, so the
+    guarded UPDATE that follows cannot be refused."""
+    locked: set[tuple[str, str]] = set()
+    for round_ in range(_LOCK_ROUNDS):
+        new = sorted({(pick, requests[index].sku) for index, pick in picks.items()} - locked)
+        if not new:
+            return picks, refusals
+        found = {
+            (location, sku): int(atp)
+            for location, sku, atp in session.connection().execute(
+                _LOCK_WAIT if round_ == 0 else _LOCK_FREE,
+                {"locations": [loc for loc, _ in new], "skus": [sku for _, sku in new]},
+            )
+        }
+        for location, sku in new:
+            view.setdefault(sku, {})[location] = max(found.get((location, sku), 0), 0)
+        locked.update(found)
+        picks, refusals = _allocate(requests, lines, view, keep=picks)
+    only_locked = {
+        sku: {loc: atp for loc, atp in atps.items() if (loc, sku) in locked}
+        for sku, atps in view.items()
+    }
+    return _allocate(requests, lines, only_locked, keep=picks)
+
+
+_CLAIM_MANY: dict[str, sa.Insert] = {}
+
+
+def _claim_many(session: Session) -> sa.Insert:
+    """The batch's reservation rows, claiming their keys (``ON CONFLICT DO NOTHING``)."""
+    dialect = session.get_bind().dialect.name
+    if (cached := _CLAIM_MANY.get(dialect)) is None:
+        cached = (
+            dialect_insert(session, ChannelReservation.__table__)  # type: ignore[arg-type]
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(_RESERVATION.idempotency_key)
+        )
+        _CLAIM_MANY[dialect] = cached
+    return cached
 
 
 def _load(session: Session, reservation_id: str, channel: str | None) -> ChannelReservation:

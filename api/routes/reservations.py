@@ -14,11 +14,18 @@ from fastapi import APIRouter, Depends, Query, Response
 from api.channel_access import ReservationCallerDep, acting_channel, as_api_error, channel_scope
 from api.deps import AppStateDep, SessionDep
 from api.errors import ERROR_RESPONSES
-from api.schemas.channels import ReservationCreate, ReservationView
+from api.schemas.channels import (
+    LineError,
+    ReservationBatchCreate,
+    ReservationBatchView,
+    ReservationCreate,
+    ReservationLineResult,
+    ReservationView,
+)
 from api.schemas.common import Page, Paging
 from inventory import reservations
 from inventory.models import ChannelReservation, ReservationStatus
-from inventory.reservations import ReservationError, ReservationRequest
+from inventory.reservations import BatchLine, ReservationError, ReservationRequest
 
 router = APIRouter(prefix="/reservations", tags=["channels"], responses=ERROR_RESPONSES)
 
@@ -55,6 +62,78 @@ def create_reservation(
     if not created:
         response.status_code = 200
     return ReservationView.from_row(row)
+
+
+@router.post(
+    "/batch",
+    summary="Hold up to 500 lines for a channel; each line answered on its own (200)",
+    response_model=ReservationBatchView,
+)
+def create_reservation_batch(
+    body: ReservationBatchCreate,
+    state: AppStateDep,
+    session: SessionDep,
+    principal: ReservationCallerDep,
+) -> ReservationBatchView:
+    """Partial success: the request is 200 when it was understood, and each line says whether
+    it was reserved (201 as a single call), replayed (200) or refused (404 / 409, with why)."""
+    channel = acting_channel(principal, body.channel)
+    requests = [
+        ReservationRequest(
+            channel=channel,
+            sku=line.sku,
+            qty=line.qty,
+            idempotency_key=line.idempotency_key,
+            ttl_s=line.ttl_s if line.ttl_s is not None else body.ttl_s,
+            location=line.location,
+        )
+        for line in body.lines
+    ]
+    try:
+        answers = reservations.create_batch(
+            session, channel, requests, actor=principal.name, now=state.clock()
+        )
+        session.commit()
+    except ReservationError as error:
+        session.rollback()
+        raise as_api_error(error) from error
+    lines = [
+        _line_result(index, line.idempotency_key, answer)
+        for index, (line, answer) in enumerate(zip(body.lines, answers, strict=True))
+    ]
+    return ReservationBatchView(
+        channel=channel,
+        reserved=sum(line.outcome == "reserved" for line in lines),
+        replayed=sum(line.outcome == "replayed" for line in lines),
+        refused=sum(line.outcome == "refused" for line in lines),
+        lines=lines,
+    )
+
+
+_LINE_STATUS = {"reserved": 201, "replayed": 200}
+
+
+def _line_result(index: int, key: str, answer: BatchLine) -> ReservationLineResult:
+    if answer.error is not None:
+        return ReservationLineResult(
+            index=index,
+            idempotency_key=key,
+            outcome="refused",
+            status=as_api_error(answer.error).status,
+            error=LineError(
+                code=answer.error.kind,  # type: ignore[arg-type]
+                message=answer.error.message,
+                field=answer.error.field,
+            ),
+        )
+    assert answer.reservation is not None
+    return ReservationLineResult(
+        index=index,
+        idempotency_key=key,
+        outcome=answer.outcome,  # type: ignore[arg-type]
+        status=_LINE_STATUS[answer.outcome],
+        reservation=ReservationView.from_row(answer.reservation),
+    )
 
 
 @router.get(

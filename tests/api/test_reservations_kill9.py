@@ -36,7 +36,8 @@ from tests.utils import factories
 CHANNEL_KEY = "sp-test-kill9-tmall-key"
 CLIENTS, PER_CLIENT = 8, 30
 ON_HAND = 1000
-KILL_AFTER = 60  # answers received before the SIGKILL
+KILL_AFTER = 60  # answers (reservations named) received before the SIGKILL
+BATCH = 5  # lines per batch request in the batch mode
 
 
 def _port() -> int:
@@ -104,8 +105,39 @@ class Service:
                 self.child.kill()
 
 
+def _requests(number: int, skus: list[str], mode: str) -> list[tuple[str, dict, list[str]]]:
+    """A client's requests: (path, body, the keys it holds), each retried until answered."""
+    lines = []
+    for n in range(PER_CLIENT):
+        key = f"order-{number}-{n}"
+        lines.append({"sku": skus[n % len(skus)], "qty": 1 + n % 3, "idempotency_key": key})
+    if mode == "single":
+        return [("/v1/reservations", line, [line["idempotency_key"]]) for line in lines]
+    return [
+        (
+            "/v1/reservations/batch",
+            {"lines": lines[start : start + BATCH]},
+            [line["idempotency_key"] for line in lines[start : start + BATCH]],
+        )
+        for start in range(0, len(lines), BATCH)
+    ]
+
+
+def _named(answer: httpx.Response, mode: str) -> list[str] | str:
+    """The reservation ids an answer names, in the order of its keys (or what went wrong)."""
+    if mode == "single":
+        return [answer.json()["id"]]
+    lines = answer.json()["lines"]
+    if any(line["outcome"] == "refused" for line in lines):
+        return f"a line was refused: {lines}"
+    return [line["reservation"]["id"] for line in lines]
+
+
 @pytest.mark.slow
-def test_no_reservation_is_lost_or_doubled_across_a_kill_9(engine: Engine, tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["single", "batch"])
+def test_no_reservation_is_lost_or_doubled_across_a_kill_9(
+    engine: Engine, tmp_path: Path, mode: str
+) -> None:
     skus = _seed(engine)
     service = Service(engine.url.render_as_string(hide_password=False), tmp_path, _port())
     service.start()
@@ -116,26 +148,29 @@ def test_no_reservation_is_lost_or_doubled_across_a_kill_9(engine: Engine, tmp_p
 
     def client(number: int) -> None:
         with httpx.Client(base_url=service.url, headers={"x-api-key": CHANNEL_KEY}) as http:
-            for n in range(PER_CLIENT):
-                key = f"order-{number}-{n}"
-                body = {"sku": skus[n % len(skus)], "qty": 1 + n % 3, "idempotency_key": key}
+            for path, body, keys in _requests(number, skus, mode):
                 deadline = time.monotonic() + 180
                 while True:  # the channel retries the same request until it gets an answer
                     try:
-                        answer = http.post("/v1/reservations", json=body, timeout=10)
+                        answer = http.post(path, json=body, timeout=10)
                     except httpx.TransportError:
                         answer = None
                     if answer is not None and answer.status_code in (200, 201):
+                        named = _named(answer, mode)
+                        if isinstance(named, str):
+                            failures.append(f"{keys}: {named[:300]}")
+                            break
                         with lock:
-                            answered.setdefault(key, []).append(answer.json()["id"])
+                            for key, reservation_id in zip(keys, named, strict=True):
+                                answered.setdefault(key, []).append(reservation_id)
                             if sum(len(v) for v in answered.values()) >= KILL_AFTER:
                                 received.set()
                         break
                     if answer is not None and answer.status_code not in (502, 503, 504):
-                        failures.append(f"{key}: {answer.status_code} {answer.text[:200]}")
+                        failures.append(f"{keys}: {answer.status_code} {answer.text[:200]}")
                         break
                     if time.monotonic() > deadline:
-                        failures.append(f"{key}: no answer before the deadline")
+                        failures.append(f"{keys}: no answer before the deadline")
                         break
                     time.sleep(0.1)
 
