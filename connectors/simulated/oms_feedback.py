@@ -91,12 +91,17 @@ def parcel_story(
         return _imperfect(rng, events)
     short_rate = _short_rate(parcel.node, parcel.node_kind)
     lines = []
-    for number, line in enumerate(parcel.lines, start=1):
+    seen: dict[str, int] = {}
+    for line in parcel.lines:
         shipped = line.qty
         if rng.random() < short_rate:
             shipped = max(0, line.qty - rng.randint(1, max(1, line.qty // 3)))
+        # A parcel's lines carry no order-line number: the OMS keys them by SKU (the receiver
+        # matches a line by its number, else its SKU; a number here would name another line).
+        seen[line.sku] = seen.get(line.sku, 0) + 1
+        line_id = line.sku if seen[line.sku] == 1 else f"{line.sku}:{seen[line.sku]}"
         lines.append(
-            {"line": str(number), "sku": line.sku, "qty_ordered": line.qty, "qty_shipped": shipped}
+            {"line": line_id, "sku": line.sku, "qty_ordered": line.qty, "qty_shipped": shipped}
         )
     units = sum(item["qty_shipped"] for item in lines)
     shipped_event = event("shipped", handling, released_at=released_at.isoformat(), lines=lines)

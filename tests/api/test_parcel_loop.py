@@ -387,3 +387,26 @@ def test_a_store_at_its_day_capacity_offers_no_online_atp_but_its_till_still_sel
     assert second["lines"][0]["node"] != "SHA-A1"  # routing agrees with availability
     loop.cancel(first["id"])  # its slot comes back
     assert "SHA-A1" in offered("web")
+
+
+def test_a_two_line_parcel_keyed_by_sku_settles_each_line(loop: Loop) -> None:
+    """The OMS keys a parcel's lines by SKU: the short one is released, the other confirmed."""
+    other = SKU.replace("-38", "-39")
+    order = loop.order("WEB-TWO", lines=[{"sku": SKU, "qty": 1}, {"sku": other, "qty": 2}]).json()
+    nodes = {line["node"] for line in order["lines"]}
+    assert len(nodes) == 1, order["lines"]  # one parcel
+    (node,) = nodes
+    body = _event(
+        "shipped",
+        order,
+        node,
+        released_at="2015-07-01T09:30:00+00:00",
+        occurred_at="2015-07-01T12:00:00+00:00",
+        lines=[
+            {"line": SKU, "sku": SKU, "qty_ordered": 1, "qty_shipped": 1},
+            {"line": other, "sku": other, "qty_ordered": 2, "qty_shipped": 1},
+        ],
+    )
+    assert loop.post_event(body).status_code == 200
+    holds = {line["sku"]: line["hold"] for line in loop.get(order["id"])["lines"]}
+    assert holds == {SKU: "confirmed", other: "released"}

@@ -60,6 +60,17 @@ def test_parcel_stories_follow_the_event_contract_and_are_reproducible() -> None
         assert event.client_ref == "ord-00000000000000000001"
 
 
+def test_a_parcels_lines_are_keyed_by_sku() -> None:
+    """A parcel carries no order-line numbers; numbering its lines 1, 2 … would name other
+    lines of the order at the receiver (which matches a number first, then a SKU)."""
+    two = parcel(9).model_copy(
+        update={"lines": [WmsLine(sku="RB001-BLK-39", qty=1), WmsLine(sku="RB001-BLK-40", qty=2)]}
+    )
+    story = parcel_story(subscription(), "OMS-000009", two, RELEASED)
+    (shipped,) = [body for _h, key, body in story if body["type"] == "shipped" and "#" not in key]
+    assert [line["line"] for line in shipped["lines"]] == ["RB001-BLK-39", "RB001-BLK-40"]
+
+
 def test_parcel_stories_vary_like_a_courier_network() -> None:
     sub = subscription()
     kinds: dict[str, int] = {}
