@@ -7,11 +7,15 @@ once it shipped), and availability stops offering a store that reached its day l
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
+import uvicorn
 import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
@@ -27,7 +31,7 @@ from connectors.simulated.state import SimulatedState
 from inventory.config import Settings
 from inventory.db import session_scope
 from inventory.models import StockMovement, StockPosition
-from tests.api.conftest import KEYS, tiny_catalog
+from tests.api.conftest import KEYS, free_port, tiny_catalog
 from tests.utils.routing_pool import SKU, seed_routing_pool
 from tools.route_order.settings import DEFAULT_ROUTING_FILE
 
@@ -410,3 +414,91 @@ def test_a_two_line_parcel_keyed_by_sku_settles_each_line(loop: Loop) -> None:
     assert loop.post_event(body).status_code == 200
     holds = {line["sku"]: line["hold"] for line in loop.get(order["id"])["lines"]}
     assert holds == {SKU: "confirmed", other: "released"}
+
+
+# --- the same loop over real HTTP: the OMS's own emitter posts to a running service -----------
+
+
+@pytest.fixture
+def service_url(engine: Engine, tmp_path: Path) -> Iterator[str]:
+    seed_demo_keys(engine)
+    seed_routing_pool(engine)
+    settings = Settings(
+        database_url=engine.url.render_as_string(hide_password=False),
+        data_dir=tmp_path,
+        clock="world",
+        fulfilment_secrets={SENDER: SECRET},
+    )
+    app = create_app(settings, engine=engine, catalog=tiny_catalog(engine))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_the_oms_emitter_closes_the_loop_over_real_http(engine: Engine, service_url: str) -> None:
+    with session_scope(engine) as session:
+        web = create_api_key(session, "web-shop", [Role.CHANNEL], channel="online")
+    with ConnectorSet.simulated() as systems, httpx.Client(base_url=service_url) as http:
+        state = systems.simulated_server.state  # type: ignore[union-attr]
+        url = f"{service_url}/v1/fulfilment/events"
+        state.subscribe(
+            FeedbackSubscription(url=url, sender=SENDER, secret=SECRET, seconds_per_hour=0.001),
+            "oms",
+        )
+        for n in range(6):
+            placed = http.post(
+                "/v1/orders",
+                json={
+                    "order_id": f"HTTP-{n}",
+                    "lines": [{"sku": SKU, "qty": 1}],
+                    "destination": {"city": "Shanghai"},
+                },
+                headers={"x-api-key": web},
+            )
+            assert placed.status_code == 201, placed.text
+        assert len(Dispatcher(engine, systems).run_pending().sent) == 6
+        deadline = time.monotonic() + 60
+        while any(item.status == "pending" for item in state.outgoing_events()):
+            assert time.monotonic() < deadline, state.outgoing_events()[:3]
+            time.sleep(0.1)
+        assert {item.status for item in state.outgoing_events()} == {"sent"}
+        orders = http.get("/v1/orders", headers={"x-api-key": web}).json()["items"]
+    holds = [line["hold"] for order in orders for line in order["lines"]]
+    assert len(holds) == 6 and "open" not in holds  # every parcel's story settled its hold
+
+
+def test_the_service_subscribes_to_the_embedded_oms_with_routings_parcel_plans(
+    engine: Engine,
+) -> None:
+    from types import SimpleNamespace
+
+    from api.fulfilment_feedback import subscribe_simulated_oms
+
+    seed_routing_pool(engine)
+    with ConnectorSet.simulated() as systems:
+        runner = SimpleNamespace(
+            catalog=SimpleNamespace(runtime=SimpleNamespace(connectors=systems))
+        )
+
+        def app_state(**settings: object) -> SimpleNamespace:
+            values = {"database_url": "sqlite://", "port": 8342, "host": "0.0.0.0"} | settings
+            return SimpleNamespace(settings=Settings(**values), engine=engine, runner=runner)
+
+        state = systems.simulated_server.state  # type: ignore[union-attr]
+        assert not subscribe_simulated_oms(app_state())  # no secret for demo-oms
+        assert not subscribe_simulated_oms(
+            app_state(fulfilment_secrets={SENDER: SECRET}, oms_url="http://oms.example")
+        )
+        assert subscribe_simulated_oms(app_state(fulfilment_secrets={SENDER: SECRET}))
+        subscribed = state.subscription("oms")
+    assert subscribed is not None and subscribed.sender == SENDER
+    plans = {(lane.source, lane.dest): lane for lane in subscribed.lanes}
+    assert ("SHA-A1", "zone-Shanghai") in plans and ("DC-BEI", "zone-Beijing") in plans
+    near, far = plans[("SHA-A1", "zone-Shanghai")], plans[("DC-BEI", "zone-Shanghai")]
+    assert near.lead_time_hours < far.lead_time_hours
