@@ -389,7 +389,8 @@ def cancel(
         line.reservation_id: _hold(session, line.reservation_id).status  # type: ignore[union-attr]
         for line in order_lines
     }
-    if any(status == ReservationStatus.CONFIRMED for status in statuses.values()):
+    shipped = any(status == ReservationStatus.CONFIRMED for status in statuses.values())
+    if shipped or _sold_any(session, order_lines):
         raise OrderError(
             "conflict",
             f"order {order_id} has shipped parts; it cannot be cancelled",
@@ -408,6 +409,20 @@ def cancel(
         _cancelled(session, row, order_lines)
     session.flush()
     return row
+
+
+def _sold_any(session: Session, order_lines: Sequence[OnlineOrderLine]) -> bool:
+    """Whether a unit of these lines was booked as sold without its hold (a short pick that
+    shipped part, or a parcel that shipped after its hold lapsed: ``online_fulfilment``)."""
+    keys = [f"online:{line.reservation_id}:shipped" for line in order_lines]
+    if not keys:
+        return False
+    found = session.execute(
+        sa.select(sa.func.count())
+        .select_from(StockMovement.__table__)  # type: ignore[arg-type]
+        .where(StockMovement.idempotency_key.in_(keys))  # type: ignore[union-attr]
+    ).scalar_one()
+    return bool(found)
 
 
 def _hold(session: Session, reservation_id: str) -> ChannelReservation | None:
@@ -431,16 +446,7 @@ def close_if_nothing_left(session: Session, row: OnlineOrder, now: dt.datetime) 
         hold = _hold(session, line.reservation_id)
         if hold is not None and hold.status in live:
             return False
-    sold = session.execute(
-        sa.select(sa.func.count())
-        .select_from(StockMovement.__table__)  # type: ignore[arg-type]
-        .where(
-            StockMovement.idempotency_key.in_(  # type: ignore[union-attr]
-                [f"online:{line.reservation_id}:shipped" for line in order_lines]
-            )
-        )
-    ).scalar_one()
-    if sold:
+    if _sold_any(session, order_lines):
         return False
     row.updated_at = as_utc(now)
     _cancelled(session, row, order_lines)

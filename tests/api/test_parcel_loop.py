@@ -282,6 +282,8 @@ def test_picked_short_cancels_what_the_node_did_not_have(loop: Loop) -> None:
     shown = loop.get(part["id"])
     assert shown["status"] == "routed" and shown["lines"][0]["hold"] == "released"
     assert loop.position(node) == (on_hand - 3, 0)  # 2 sold, 1 written off
+    refused = loop.cancel(part["id"])  # its hold is released, yet two units left the store
+    assert refused.status_code == 409 and "shipped parts" in refused.text
     (outcome,) = loop.client.get(
         "/v1/fulfilment/outcomes", params={"order_ref": f"OMS-WEB-PART-{node}"}, headers=viewer
     ).json()["items"]
