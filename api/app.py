@@ -21,7 +21,7 @@ from api.auth import KeyStore
 from api.console import install_console
 from api.cors import install_cors
 from api.errors import install_error_handlers
-from api.fulfilment_feedback import subscribe_simulated_wms
+from api.fulfilment_feedback import subscribe_simulated_oms, subscribe_simulated_wms
 from api.jobs import JobStore, Work
 from api.langgraph_compat.catalog import AssistantCatalog, RegistryCatalog
 from api.langgraph_compat.router import router as langgraph_router
@@ -95,6 +95,7 @@ def create_app(
             worker.start()
             _start_outbox_dispatcher(stack, state.require_runner())
             subscribe_simulated_wms(state)  # the simulated WMS reports what it ships
+            subscribe_simulated_oms(state)  # and the simulated OMS its online parcels
         state.ready.set()
         if fit_forecasters:
             from api.startup import submit_forecast_fit

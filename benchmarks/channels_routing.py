@@ -6,7 +6,11 @@ private copies of one world: routing with ship-from-store, routing without it, a
 to the simulated OMS (in process) for its reference. Reported: routing placements per second
 (route + reserve + commit, one order at a time on SQLite), dry-run routing decisions per second,
 and per peer the share shipped from stores, delivery cost, promised-time hit rate, lost online
-sales and store stock turns, with routing against the DC-only peer.
+sales and store stock turns, with routing against the DC-only peer. Then each peer's parcels
+are sent to the simulated OMS by the executor's dispatcher and the OMS's noisy events are
+recorded as its webhooks would be (``evals.routing_realised``): ``realised`` reports freight by
+the courier's cost events against the planned freight, the realised lead time and on-time share,
+short picks and holds left open (``--planned-only`` skips it).
 
     .venv/bin/python benchmarks/channels_routing.py                  # 40 stores × 80 styles
     .venv/bin/python benchmarks/channels_routing.py --network city   # a DC in every city
@@ -21,6 +25,7 @@ import os
 import platform
 import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -28,6 +33,8 @@ from fastapi.testclient import TestClient
 from connectors.oms import OmsClient
 from connectors.simulated.app import create_app as simulated_systems
 from evals.order_stream import day_of_orders
+from evals.routing_realised import as_dict as realised_dict
+from evals.routing_realised import realise
 from evals.routing_replay import PEERS, as_dict, compare, prepare_world, replay
 from inventory.clock import read_world_clock
 from inventory.demo_world import WorldSpec, world_template
@@ -70,6 +77,9 @@ def main() -> None:
         help="regional: three hub DCs serve the five cities (evals.routing_replay.REGIONAL_DCS); "
         "city: the demo world's DC at the centre of every city.",
     )
+    parser.add_argument(
+        "--planned-only", action="store_true", help="Skip sending the parcels to the OMS."
+    )
     args = parser.parse_args()
     settings = load_routing_settings(args.routing_file)
     spec = WorldSpec(
@@ -81,6 +91,7 @@ def main() -> None:
     )
     template = world_template(spec)
     results = {}
+    realised: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp, TestClient(simulated_systems()) as sim:
         oms = OmsClient("http://simulated", client=sim)
         dry = None
@@ -91,6 +102,10 @@ def main() -> None:
             if dry is None:
                 dry = dry_run_rate(engine, orders, now)
             results[name] = replay(engine, orders, name, settings=settings, oms=oms)
+            if not args.planned_only:
+                end = max(order.placed_at for order in orders) + timedelta(hours=1)
+                state = sim.app.state.systems  # type: ignore[attr-defined]
+                realised[name] = realised_dict(realise(engine, sim, state, settings, now=end))
             engine.dispose()
         oms_orders = len(oms.list_online_orders())
     line = {
@@ -105,6 +120,7 @@ def main() -> None:
         "dry_run_decisions_per_s": dry,
         "vs_regional_dc": compare(results),
         "peers": {name: as_dict(result) for name, result in results.items()},
+        "realised": realised,
         "machine": {
             "cpus": os.cpu_count(),
             "load_1m": round(os.getloadavg()[0], 1),

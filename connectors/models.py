@@ -70,6 +70,18 @@ class OmsShipment(_Message):
     promised_by: datetime
 
 
+class OmsShipmentCancel(_Message):
+    """Withdraw a parcel the OMS already accepted (its idempotency key is the parcel's).
+
+    The OMS confirms (the node will not ship it) or refuses with 409 when it already shipped.
+    """
+
+    shipment_ref: str = Field(min_length=1, description="Our parcel reference (order/node).")
+    order_id: str = Field(min_length=1, description="Our order id (ord-…).")
+    node: str = Field(min_length=1)
+    reason: str = Field(default="", max_length=500)
+
+
 class PriceChange(_Message):
     """A markdown to apply in the pricing system."""
 

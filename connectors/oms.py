@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from connectors.client import SystemClient
-from connectors.models import Ack, OmsOnlineOrder, OmsReservation, OmsShipment, ReceivedRecord
+from connectors.models import (
+    Ack,
+    OmsOnlineOrder,
+    OmsReservation,
+    OmsShipment,
+    OmsShipmentCancel,
+    ReceivedRecord,
+)
 
 
 class OmsClient(SystemClient):
@@ -28,3 +35,10 @@ class OmsClient(SystemClient):
 
     def list_shipments(self) -> list[ReceivedRecord]:
         return self._get("/oms/shipments", list[ReceivedRecord])
+
+    def cancel_shipment(self, cancel: OmsShipmentCancel, *, idempotency_key: str) -> Ack:
+        """Withdraw an accepted parcel; ``ConnectorRejected`` (409) when it already shipped."""
+        return self._post("/oms/shipments/cancellations", cancel, idempotency_key=idempotency_key)
+
+    def list_shipment_cancellations(self) -> list[ReceivedRecord]:
+        return self._get("/oms/shipments/cancellations", list[ReceivedRecord])

@@ -44,9 +44,10 @@ class SkuAvailability:
 
 
 def entitled_atp(
-    session: Session, channel: str, skus: Sequence[str]
+    session: Session, channel: str, skus: Sequence[str], closed: Sequence[str] = ()
 ) -> dict[str, list[LocationAtp]]:
-    """ATP > 0 of every entitled location for each of ``skus``, most ATP first."""
+    """ATP > 0 of every entitled location for each of ``skus``, most ATP first; ``closed``
+    locations (stores that can ship nothing more today) are left out."""
     atp = atp_expr()
     stmt = (
         sa.select(POSITION.sku_code, POSITION.location_code, atp.label("atp"))
@@ -60,6 +61,7 @@ def entitled_atp(
             ),
         )
         .where(POSITION.sku_code.in_(list(skus)), atp > 0)
+        .where(POSITION.location_code.not_in(list(closed)))
         .order_by(POSITION.sku_code, atp.desc(), POSITION.location_code)
     )
     found: dict[str, list[LocationAtp]] = {}
@@ -69,10 +71,13 @@ def entitled_atp(
     return found
 
 
-def availability(session: Session, channel: str, skus: Sequence[str]) -> list[SkuAvailability]:
-    """Sellable quantity of each of ``skus`` on ``channel``, in the order asked, once each."""
+def availability(
+    session: Session, channel: str, skus: Sequence[str], closed: Sequence[str] = ()
+) -> list[SkuAvailability]:
+    """Sellable quantity of each of ``skus`` on ``channel``, in the order asked, once each
+    (``closed``: locations left out, see ``entitled_atp``)."""
     unique = list(dict.fromkeys(skus))
-    found = entitled_atp(session, channel, unique)
+    found = entitled_atp(session, channel, unique, closed)
     # A SKU with sellable stock is known; only the others need the catalogue (one query fewer
     # on the hot path, where most SKUs asked about are on sale).
     unseen = [sku for sku in unique if sku not in found]
@@ -105,6 +110,10 @@ def _answer_sql(dialect: str) -> sa.TextClause:
         f"{position}.location_code AND {entitlement}.channel = :channel AND {entitlement}.allowed "
         f"WHERE {position}.sku_code = asked.value AND {atp} > 0"
     )
+    if dialect == "postgresql":
+        entitled += f" AND NOT ({position}.location_code = ANY(CAST(:closed AS text[])))"
+    else:
+        entitled += f" AND {position}.location_code NOT IN (SELECT value FROM json_each(:closed))"
     known = "EXISTS (SELECT 1 FROM sku WHERE sku.code = asked.value)"
     if dialect == "postgresql":
         return sa.text(
@@ -131,13 +140,20 @@ _DIALECTS = {"postgresql": postgresql.dialect(), "sqlite": sqlite.dialect()}
 _ANSWERS: dict[str, sa.TextClause] = {}
 
 
-def availability_json(session: Session, channel: str, skus: Sequence[str]) -> list[str]:
+def availability_json(
+    session: Session, channel: str, skus: Sequence[str], closed: Sequence[str] = ()
+) -> list[str]:
     """``availability`` as JSON objects (``sku``, ``known``, ``sellable``, ``locations``), one
     per SKU in the order asked, once each: the API's answer without a Python object per
-    location."""
+    location. ``closed`` locations are left out (stores that can ship nothing more today)."""
     unique = list(dict.fromkeys(skus))
     dialect = session.get_bind().dialect.name
     if (statement := _ANSWERS.get(dialect)) is None:
         statement = _ANSWERS[dialect] = _answer_sql(dialect)
-    asked: object = unique if dialect == "postgresql" else json.dumps(unique)
-    return list(session.execute(statement, {"channel": channel, "skus": asked}).scalars())
+    if dialect == "postgresql":
+        asked: object = unique
+        shut: object = list(closed)
+    else:
+        asked, shut = json.dumps(unique), json.dumps(list(closed))
+    parameters = {"channel": channel, "skus": asked, "closed": shut}
+    return list(session.execute(statement, parameters).scalars())

@@ -22,6 +22,9 @@ DEMO_ALERT_SECRET = "demo-weather-secret"
 #: The simulated WMS as a sender of fulfilment events, and its published secret (demo mode only).
 DEMO_WMS_SENDER = "demo-wms"
 DEMO_WMS_SECRET = "demo-wms-secret"
+#: The simulated OMS as a sender of online parcels' fulfilment events (demo mode only).
+DEMO_OMS_SENDER = "demo-oms"
+DEMO_OMS_SECRET = "demo-oms-secret"
 
 
 class Settings(BaseSettings):
@@ -161,13 +164,16 @@ class Settings(BaseSettings):
         if self.demo and not self.alert_secrets:
             self.alert_secrets = {DEMO_ALERT_SENDER: DEMO_ALERT_SECRET}
         if self.demo and not self.fulfilment_secrets:
-            self.fulfilment_secrets = {DEMO_WMS_SENDER: DEMO_WMS_SECRET}
+            self.fulfilment_secrets = {
+                DEMO_WMS_SENDER: DEMO_WMS_SECRET,
+                DEMO_OMS_SENDER: DEMO_OMS_SECRET,
+            }
         return self
 
     @property
     def published_secret_senders(self) -> list[str]:
         """Senders configured with the published demo secret (refused outside demo mode)."""
-        published = (DEMO_ALERT_SECRET, DEMO_WMS_SECRET)
+        published = (DEMO_ALERT_SECRET, DEMO_WMS_SECRET, DEMO_OMS_SECRET)
         return [
             sender
             for secrets in (self.alert_secrets, self.fulfilment_secrets)

@@ -317,7 +317,7 @@ def _settle(
     if isinstance(event, Shipped):
         shipped = {item.line: item.qty_shipped for item in event.lines}
         shipped |= {item.sku: item.qty_shipped for item in event.lines if item.sku not in shipped}
-        online_fulfilment.on_shipped(session, lines, shipped, actor=actor, now=now)
+        online_fulfilment.on_shipped(session, order, lines, shipped, actor=actor, now=now)
     elif isinstance(event, Delivered):
         online_fulfilment.on_delivered(session, lines, actor=actor, now=now)
     elif isinstance(event, Cancelled):

@@ -353,3 +353,61 @@ def planning_lanes(bind: Connection | Session) -> list[tuple[str, str, float, fl
         for f in lane_figures(bind).values()
         if f.configured is not None and f.effective is not None
     ]
+
+
+@dataclass(frozen=True)
+class ParcelLearnt:
+    """What realised online parcels from a node to a delivery zone showed (sums, for blending
+    with routing's prior): transit = shipped → delivered; cost for ``trips`` parcels, ``units``."""
+
+    deliveries: int
+    transit_hours: float | None
+    costed: int
+    cost: float
+    trips: int
+    units: int
+
+
+def parcel_figures(bind: Connection | Session, pairs: Iterable[Pair]) -> dict[Pair, ParcelLearnt]:
+    """Realised online parcels per ``(node, delivery zone)`` asked (pairs never seen are left
+    out). Routing blends them with its prior (``tools.route_order.figures``); the transit span
+    leaves the node's handling out, as routing adds its own handling hours."""
+    asked = sorted(set(pairs))
+    if not asked:
+        return {}
+    dialect = bind.get_bind().dialect.name if isinstance(bind, Session) else bind.dialect.name
+    delivered = sa.and_(
+        _OUT.delivered_at.is_not(None), _OUT.shipped_at.is_not(None), _OUT.cancelled_at.is_(None)
+    )
+    costed = _OUT.cost.is_not(None)
+    stmt = (
+        sa.select(
+            _OUT.origin,
+            _OUT.destination,
+            sa.func.sum(sa.case((delivered, 1), else_=0)).label("deliveries"),
+            sa.func.avg(
+                sa.case((delivered, _hours(_OUT.delivered_at, _OUT.shipped_at, dialect)))
+            ).label("transit"),
+            sa.func.sum(sa.case((costed, 1), else_=0)).label("costed"),
+            sa.func.sum(sa.case((costed, _OUT.cost), else_=0.0)).label("cost"),
+            sa.func.sum(sa.case((costed, _OUT.trips), else_=0)).label("trips"),
+            sa.func.sum(sa.case((costed, _OUT.units), else_=0)).label("units"),
+        )
+        .where(
+            _OUT.line == ORDER_LINE,
+            _OUT.order_kind == "online",
+            sa.tuple_(_OUT.origin, _OUT.destination).in_(asked),
+        )
+        .group_by(_OUT.origin, _OUT.destination)
+    )
+    return {
+        (r.origin, r.destination): ParcelLearnt(
+            deliveries=int(r.deliveries or 0),
+            transit_hours=None if r.transit is None else float(r.transit),
+            costed=int(r.costed or 0),
+            cost=float(r.cost or 0.0),
+            trips=int(r.trips or 0),
+            units=int(r.units or 0),
+        )
+        for r in bind.execute(stmt)
+    }

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections.abc import Sequence
 
 from sqlmodel import Session, select
@@ -33,7 +34,6 @@ from inventory.models import (
     ChannelReservation,
     OnlineOrder,
     OnlineOrderLine,
-    OnlineOrderStatus,
     ReservationStatus,
 )
 from inventory.movement_core import MovementRefused
@@ -42,6 +42,15 @@ from inventory.reservations import ReservationError
 log = logging.getLogger(__name__)
 
 ACTOR_PREFIX = "fulfilment"
+
+
+def delivery_zone(city: str) -> str:
+    """The destination an online parcel's events name: the customer's city as a zone code.
+
+    The OMS's events and routing's learnt parcel figures meet on it (``zone-Shanghai``); a name
+    outside the code alphabet keeps its letters as ``_`` (routing gives the pool's city names).
+    """
+    return "zone-" + re.sub(r"[^A-Za-z0-9_.:\-]", "_", city)[:58]
 
 
 def _order(session: Session, client_ref: str | None, order_ref: str) -> OnlineOrder | None:
@@ -141,13 +150,18 @@ def _picked_short(
 
 def on_shipped(
     session: Session,
+    order: OnlineOrder,
     lines: Sequence[OnlineOrderLine],
     shipped: dict[str, int],
     *,
     actor: str,
     now: dt.datetime,
 ) -> None:
-    """``shipped``: line id (its number, or its SKU) → units that left."""
+    """``shipped``: line id (its number, or its SKU) → units that left.
+
+    Picked short is not re-routed: the missing units are cancelled on the order (the channel
+    refunds them). When nothing of the order is left holding or shipped, the order is cancelled
+    and its store-day slots go back (``online_orders.close_if_nothing_left``)."""
     for line in lines:
         qty = shipped.get(str(line.line_no), shipped.get(line.sku_code))
         if qty is None:
@@ -156,6 +170,8 @@ def on_shipped(
             _confirm(session, line, actor=actor, now=now)
         else:
             _picked_short(session, line, qty, actor=actor, now=now)
+    session.flush()
+    online_orders.close_if_nothing_left(session, order, now)
 
 
 def on_delivered(
@@ -175,6 +191,8 @@ def on_cancelled(
     actor: str,
     now: dt.datetime,
 ) -> None:
+    """The node will not ship its parcel: its open holds go back (the same as the OMS
+    confirming a withdrawal we asked for)."""
     for line in lines:
         if _status(session, line, now) == ReservationStatus.OPEN:
             try:
@@ -183,13 +201,5 @@ def on_cancelled(
                 )
             except ReservationError as error:  # changed concurrently: the event still counts
                 log.warning("online order %s: hold not released: %s", order.id, error)
-    every = session.exec(select(OnlineOrderLine).where(OnlineOrderLine.order_id == order.id)).all()
-    live = {ReservationStatus.OPEN, ReservationStatus.CONFIRMED}
-    if order.status != OnlineOrderStatus.CANCELLED and not any(
-        _status(session, line) in live for line in every
-    ):
-        order.status = OnlineOrderStatus.CANCELLED
-        order.updated_at = now
-        session.add(order)
-        online_orders.give_slots(session, order.routing_day, [line.node_code for line in every])
     session.flush()
+    online_orders.after_withdrawal(session, order, now)

@@ -35,6 +35,7 @@ from inventory.models import (
     OnlineOrderStatus,
     ReservationStatus,
     Sku,
+    StockMovement,
     StockPosition,
 )
 from inventory.refusals import PoolRefusal
@@ -364,34 +365,146 @@ def get(session: Session, order_id: str, *, channel: str | None) -> OnlineOrder:
 
 
 def cancel(
-    session: Session, order_id: str, *, channel: str | None, actor: str, now: dt.datetime
+    session: Session,
+    order_id: str,
+    *,
+    channel: str | None,
+    actor: str,
+    now: dt.datetime,
+    keep_nodes: frozenset[str] = frozenset(),
 ) -> OnlineOrder:
-    """Release the order's open holds; a shipped (confirmed) part cannot be cancelled here."""
+    """Release the order's open holds; a shipped (confirmed) part cannot be cancelled here.
+
+    ``keep_nodes``: nodes whose parcel the OMS may already hold. Their holds stay and the order
+    is ``cancelling`` until the OMS confirms (``withdrawal_confirmed``) or refuses
+    (``withdrawal_refused``); without any, the order is cancelled at once. Asking again while
+    cancelling or cancelled changes nothing.
+    """
     begin_write(session)
     row = get(session, order_id, channel=channel)
-    if row.status == OnlineOrderStatus.CANCELLED:
+    if row.status in (OnlineOrderStatus.CANCELLED, OnlineOrderStatus.CANCELLING):
         return row
     order_lines = lines_of(session, order_id)
-    held = [line.reservation_id for line in order_lines]
     statuses = {
-        rid: session.get(ChannelReservation, rid, populate_existing=True).status  # type: ignore[union-attr]
-        for rid in held
+        line.reservation_id: _hold(session, line.reservation_id).status  # type: ignore[union-attr]
+        for line in order_lines
     }
-    if any(status == ReservationStatus.CONFIRMED for status in statuses.values()):
+    shipped = any(status == ReservationStatus.CONFIRMED for status in statuses.values())
+    if shipped or _sold_any(session, order_lines):
         raise OrderError(
             "conflict",
             f"order {order_id} has shipped parts; it cannot be cancelled",
             field="status",
         )
-    for rid, status in statuses.items():
-        if status == ReservationStatus.OPEN:
-            reservations.release(session, rid, channel=None, actor=actor, now=now)
-    row.status = OnlineOrderStatus.CANCELLED
+    for line in order_lines:
+        if line.node_code in keep_nodes:
+            continue
+        if statuses[line.reservation_id] == ReservationStatus.OPEN:
+            reservations.release(session, line.reservation_id, channel=None, actor=actor, now=now)
     row.updated_at = as_utc(now)
-    session.add(row)
-    give_slots(session, row.routing_day, [line.node_code for line in order_lines])
+    if keep_nodes & {line.node_code for line in order_lines}:
+        row.status = OnlineOrderStatus.CANCELLING
+        session.add(row)
+    else:
+        _cancelled(session, row, order_lines)
     session.flush()
     return row
+
+
+def _sold_any(session: Session, order_lines: Sequence[OnlineOrderLine]) -> bool:
+    """Whether a unit of these lines was booked as sold without its hold (a short pick that
+    shipped part, or a parcel that shipped after its hold lapsed: ``online_fulfilment``)."""
+    keys = [f"online:{line.reservation_id}:shipped" for line in order_lines]
+    if not keys:
+        return False
+    found = session.execute(
+        sa.select(sa.func.count())
+        .select_from(StockMovement.__table__)  # type: ignore[arg-type]
+        .where(StockMovement.idempotency_key.in_(keys))  # type: ignore[union-attr]
+    ).scalar_one()
+    return bool(found)
+
+
+def _hold(session: Session, reservation_id: str) -> ChannelReservation | None:
+    return session.get(ChannelReservation, reservation_id, populate_existing=True)
+
+
+def _cancelled(session: Session, row: OnlineOrder, order_lines: Sequence[OnlineOrderLine]) -> None:
+    row.status = OnlineOrderStatus.CANCELLED
+    session.add(row)
+    give_slots(session, row.routing_day, [line.node_code for line in order_lines])
+
+
+def close_if_nothing_left(session: Session, row: OnlineOrder, now: dt.datetime) -> bool:
+    """Cancel the order (and give its slots back) when no part of it holds or shipped stock:
+    every hold released or lapsed and no unit booked as sold. True when it was cancelled."""
+    if row.status == OnlineOrderStatus.CANCELLED:
+        return False
+    order_lines = lines_of(session, row.id)
+    live = {ReservationStatus.OPEN, ReservationStatus.CONFIRMED}
+    for line in order_lines:
+        hold = _hold(session, line.reservation_id)
+        if hold is not None and hold.status in live:
+            return False
+    if _sold_any(session, order_lines):
+        return False
+    row.updated_at = as_utc(now)
+    _cancelled(session, row, order_lines)
+    session.flush()
+    return True
+
+
+def withdrawal_confirmed(
+    session: Session, order_id: str, node: str, *, actor: str, now: dt.datetime
+) -> OnlineOrder | None:
+    """The OMS will not ship ``node``'s parcel: its open holds go back; a cancelling order with
+    nothing else left is cancelled."""
+    begin_write(session)
+    row = session.get(OnlineOrder, order_id, populate_existing=True)
+    if row is None:
+        return None
+    for line in lines_of(session, order_id):
+        hold = _hold(session, line.reservation_id)
+        if line.node_code == node and hold is not None and hold.status == ReservationStatus.OPEN:
+            reservations.release(session, line.reservation_id, channel=None, actor=actor, now=now)
+    after_withdrawal(session, row, now)
+    return row
+
+
+def after_withdrawal(session: Session, row: OnlineOrder, now: dt.datetime) -> None:
+    """A parcel was withdrawn: cancel the order when nothing is left; a cancelling order none of
+    whose parcels still waits on the OMS goes on with what shipped (``routed``)."""
+    if close_if_nothing_left(session, row, now):
+        return
+    if row.status == OnlineOrderStatus.CANCELLING and not _still_asked(session, row):
+        row.status = OnlineOrderStatus.ROUTED
+        row.updated_at = as_utc(now)
+        session.add(row)
+        session.flush()
+
+
+def withdrawal_refused(session: Session, order_id: str, *, now: dt.datetime) -> OnlineOrder | None:
+    """The OMS refused to withdraw a parcel (it shipped): the order goes on (``routed``); its
+    holds there stay, for the ``shipped`` event to confirm."""
+    begin_write(session)
+    row = session.get(OnlineOrder, order_id, populate_existing=True)
+    if row is None:
+        return None
+    if row.status == OnlineOrderStatus.CANCELLING:
+        row.status = OnlineOrderStatus.ROUTED
+        row.updated_at = as_utc(now)
+        session.add(row)
+        session.flush()
+    return row
+
+
+def _still_asked(session: Session, row: OnlineOrder) -> bool:
+    """Whether some part still holds stock waiting on the OMS's answer (open holds)."""
+    for line in lines_of(session, row.id):
+        hold = _hold(session, line.reservation_id)
+        if hold is not None and hold.status == ReservationStatus.OPEN:
+            return True
+    return False
 
 
 def query_for(

@@ -26,13 +26,20 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from agents.executor import orders, outbox, promos
+from agents.executor import orders, outbox, parcels, promos
 from agents.executor.audit import record_event
 from agents.executor.timing import as_utc, utcnow
 from agents.executor.transactions import atomic_step
 from connectors.base import ConnectorSet
 from connectors.errors import ConnectorRejected, ConnectorUnavailable
-from connectors.models import Ack, Notification, OmsShipment, PriceChange, WmsTransferOrder
+from connectors.models import (
+    Ack,
+    Notification,
+    OmsShipment,
+    OmsShipmentCancel,
+    PriceChange,
+    WmsTransferOrder,
+)
 from inventory.config import Settings
 from inventory.db import retrying, session_scope
 from inventory.models import OutboxMessage
@@ -92,6 +99,8 @@ class _Route:
 
     send: Callable[[ConnectorSet, dict, str], Ack]
     on_sent: Callable[[Session, OutboxMessage, Ack, datetime, str], None] | None
+    #: What a refusal (4xx) means locally, booked with the row's failure (error text given).
+    on_failed: Callable[[Session, OutboxMessage, str, datetime, str], None] | None = None
 
 
 def _send_transfer(connectors: ConnectorSet, payload: dict, key: str) -> Ack:
@@ -126,12 +135,22 @@ def _send_shipment(connectors: ConnectorSet, payload: dict, key: str) -> Ack:
     return connectors.oms.create_shipment(OmsShipment.model_validate(payload), idempotency_key=key)
 
 
+def _send_shipment_cancel(connectors: ConnectorSet, payload: dict, key: str) -> Ack:
+    cancel = OmsShipmentCancel.model_validate(payload)
+    return connectors.oms.cancel_shipment(cancel, idempotency_key=key)
+
+
 ROUTES: dict[tuple[str, str], _Route] = {
     (orders.WMS_TARGET, orders.WMS_ACTION): _Route(_send_transfer, _transfer_sent),
     (promos.PRICING_TARGET, promos.PRICING_ACTION): _Route(_send_price_change, _price_change_sent),
     ("notify", "send"): _Route(_send_notification, None),
     # A routed online parcel (agents.executor.parcels): the OMS's reference stays on the row.
-    ("oms", "ship"): _Route(_send_shipment, None),
+    (parcels.SHIPMENT_TARGET, parcels.SHIPMENT_ACTION): _Route(_send_shipment, None),
+    # Withdrawing an accepted parcel: confirmed → its holds go back; refused (it shipped) →
+    # the order goes on and the refusal is recorded.
+    (parcels.SHIPMENT_TARGET, parcels.CANCEL_ACTION): _Route(
+        _send_shipment_cancel, parcels.withdrawal_confirmed, parcels.withdrawal_refused
+    ),
 }
 
 
@@ -216,7 +235,7 @@ class Dispatcher:
         except ValidationError as invalid:
             return self._fail(message, f"payload does not fit {message.action}: {invalid}")
         except ConnectorRejected as rejected:
-            return self._fail(message, str(rejected))
+            return self._fail(message, str(rejected), on_failed=route.on_failed)
         except ConnectorUnavailable as unavailable:
             return self._reschedule(message, str(unavailable))
         return self._complete(message, ack, route)
@@ -285,13 +304,22 @@ class Dispatcher:
             )
         return "retried"
 
-    def _fail(self, message: OutboxMessage, error: str, *, external_ref: str | None = None) -> str:
+    def _fail(
+        self,
+        message: OutboxMessage,
+        error: str,
+        *,
+        external_ref: str | None = None,
+        on_failed: Callable[[Session, OutboxMessage, str, datetime, str], None] | None = None,
+    ) -> str:
         now = self.clock()
         with session_scope(self.engine) as session, atomic_step(session):
             if not outbox.mark_failed(
                 session, message.id, error=error, now=now, external_ref=external_ref
             ):
                 return "skipped"
+            if on_failed is not None:
+                on_failed(session, message, error, now, self.worker_id)
             self._audit(
                 session, message, "outbox.failed", now, error=error, attempts=message.attempts
             )

@@ -255,3 +255,14 @@ def cancel_unsent(
         .values(status=OutboxStatus.CANCELLED, next_attempt_at=None, updated_at=now)
     )
     return session.execute(stmt).rowcount == 1
+
+
+def withdraw_untried(session: Session, message_id: int, *, now: datetime) -> bool:
+    """Withdraw one pending row no dispatcher has tried (a guarded UPDATE: a concurrent claim
+    either saw it first, and this answers False, or finds it withdrawn)."""
+    stmt = (
+        sa.update(OutboxMessage.__table__)  # type: ignore[attr-defined]
+        .where(_T.id == message_id, _T.status == OutboxStatus.PENDING, _T.attempts == 0)
+        .values(status=OutboxStatus.CANCELLED, next_attempt_at=None, updated_at=now)
+    )
+    return session.execute(stmt).rowcount == 1

@@ -2,8 +2,14 @@
 
 ``inventory.online_orders`` routes and holds stock and knows nothing of side effects; this
 module is the one way the API and the routing replay place or cancel an online order, so the
-OMS hears of a routed parcel if and only if the order committed, and a cancelled order's parcels
-that no dispatcher has tried yet are withdrawn.
+OMS hears of a routed parcel if and only if the order committed.
+
+Cancelling: a parcel no dispatcher has tried yet is withdrawn from the outbox and its holds
+released at once. A parcel the OMS may hold (sent, or tried) gets a cancellation through the
+outbox (``oms.cancel``, one idempotent row per parcel); its holds stay and the order is
+``cancelling`` until the OMS answers: confirmed → the holds go back (``withdrawal_confirmed``);
+refused because it already shipped → the order goes on (``routed``), the refusal is recorded on
+the row and in the audit, and the ``shipped`` event confirms the holds as for any parcel.
 """
 
 from __future__ import annotations
@@ -14,19 +20,27 @@ from collections.abc import Sequence
 from sqlmodel import Session
 
 from agents.executor import outbox
-from connectors.models import OmsShipment, WmsLine
+from agents.executor.audit import record_event
+from connectors.models import Ack, OmsShipment, OmsShipmentCancel, WmsLine
 from inventory import online_orders
 from inventory.clock import as_utc
-from inventory.models import OnlineOrder
+from inventory.models import OnlineOrder, OnlineOrderStatus, OutboxMessage, OutboxStatus
 from inventory.online_orders import OrderSpec, RoutedPart, Router, Routing
 
 #: The outbox row of a routed parcel (``agents.executor.dispatcher`` sends it to the OMS).
 SHIPMENT_TARGET, SHIPMENT_ACTION = "oms", "ship"
+#: The outbox row withdrawing a parcel the OMS may already hold.
+CANCEL_ACTION = "cancel"
 
 
 def shipment_key(order_id: str, node: str) -> str:
     """The parcel's outbox idempotency key: one row per routed shipment, whatever retries."""
     return f"online-shipment:{order_id}:{node}"
+
+
+def cancel_key(order_id: str, node: str) -> str:
+    """The parcel's cancellation key: asked once per parcel, however often the caller asks."""
+    return f"online-shipment-cancel:{order_id}:{node}"
 
 
 def place_order(
@@ -55,14 +69,66 @@ def place_order(
 def cancel_order(
     session: Session, order_id: str, *, channel: str | None, actor: str, now: dt.datetime
 ) -> OnlineOrder:
-    """Release the order's holds and withdraw its parcels not yet tried (one the OMS already
-    holds needs its own cancellation there)."""
-    row = online_orders.cancel(session, order_id, channel=channel, actor=actor, now=now)
-    outbox.cancel_unsent(
-        session, subject_id=order_id, target=SHIPMENT_TARGET, action=SHIPMENT_ACTION, now=now
+    """Cancel: withdraw the parcels not yet tried and release their holds; ask the OMS to
+    withdraw the others (see the module's docstring). Asking again changes nothing."""
+    row = online_orders.get(session, order_id, channel=channel)
+    kept: dict[str, OutboxMessage] = {}
+    if row.status == OnlineOrderStatus.ROUTED:
+        for message in outbox.messages_for(session, order_id):
+            if (message.target, message.action) != (SHIPMENT_TARGET, SHIPMENT_ACTION):
+                continue
+            node = message.payload.get("node", "")
+            untried = message.status == OutboxStatus.PENDING and outbox.withdraw_untried(
+                session, message.id, now=now
+            )
+            if not untried and message.status in (OutboxStatus.PENDING, OutboxStatus.SENT):
+                kept[node] = message  # the OMS holds it, or may (a send was tried)
+    row = online_orders.cancel(
+        session, order_id, channel=channel, actor=actor, now=now, keep_nodes=frozenset(kept)
     )
+    if row.status == OnlineOrderStatus.CANCELLING:
+        for node, message in sorted(kept.items()):
+            outbox.enqueue(
+                session,
+                target=SHIPMENT_TARGET,
+                action=CANCEL_ACTION,
+                subject_id=order_id,
+                payload=OmsShipmentCancel(
+                    shipment_ref=message.payload["shipment_ref"],
+                    order_id=order_id,
+                    node=node,
+                    reason=f"order cancelled by {actor}",
+                ),
+                idempotency_key=cancel_key(order_id, node),
+                at=now,
+            )
     session.flush()
     return row
+
+
+def withdrawal_confirmed(
+    session: Session, message: OutboxMessage, ack: Ack, at: dt.datetime, actor: str
+) -> None:
+    """The dispatcher's booking of a confirmed cancellation: the parcel's holds go back."""
+    online_orders.withdrawal_confirmed(
+        session, message.subject_id, message.payload["node"], actor=actor, now=at
+    )
+
+
+def withdrawal_refused(
+    session: Session, message: OutboxMessage, error: str, at: dt.datetime, actor: str
+) -> None:
+    """The OMS refused (it shipped): the order goes on; say so where ops and the channel look."""
+    online_orders.withdrawal_refused(session, message.subject_id, now=at)
+    record_event(
+        session,
+        kind="online_order.cancel_refused",
+        actor=actor,
+        at=at,
+        subject_type="online_order",
+        subject_id=message.subject_id,
+        payload={"node": message.payload.get("node"), "error": error},
+    )
 
 
 def _enqueue_shipments(
@@ -102,3 +168,49 @@ def _enqueue_shipments(
             idempotency_key=shipment_key(row.id, node),
             at=now,
         )
+
+
+def parcel_states(session: Session, order_id: str) -> list[dict]:
+    """Each parcel of the order as the OMS knows it (from its outbox rows), for the order view:
+    ``node``, ``shipment_ref``, ``oms`` (pending/sent/failed/withdrawn), ``oms_ref``,
+    ``cancellation`` (requested/confirmed/refused or None) and ``detail``."""
+    parcels: dict[str, dict] = {}
+    cancels: dict[str, OutboxMessage] = {}
+    for message in outbox.messages_for(session, order_id):
+        if message.target != SHIPMENT_TARGET:
+            continue
+        node = message.payload.get("node", "")
+        if message.action == CANCEL_ACTION:
+            cancels[node] = message
+        elif message.action == SHIPMENT_ACTION:
+            parcels[node] = {
+                "node": node,
+                "shipment_ref": message.payload.get("shipment_ref", ""),
+                "oms": _SHIP_STATES.get(message.status, "pending"),
+                "oms_ref": message.external_ref,
+                "cancellation": None,
+                "detail": message.last_error if message.status == OutboxStatus.FAILED else None,
+            }
+    for node, message in cancels.items():
+        if node not in parcels:
+            continue
+        parcels[node]["cancellation"] = _CANCEL_STATES.get(message.status, "requested")
+        if message.status == OutboxStatus.FAILED:
+            parcels[node]["detail"] = f"the OMS refused the cancellation: {message.last_error}"
+        elif message.status == OutboxStatus.PENDING and message.last_error:
+            parcels[node]["detail"] = f"cancellation not delivered yet: {message.last_error}"
+    return [parcels[node] for node in sorted(parcels)]
+
+
+_SHIP_STATES = {
+    OutboxStatus.PENDING: "pending",
+    OutboxStatus.SENT: "sent",
+    OutboxStatus.FAILED: "failed",
+    OutboxStatus.CANCELLED: "withdrawn",
+}
+_CANCEL_STATES = {
+    OutboxStatus.PENDING: "requested",
+    OutboxStatus.SENT: "confirmed",
+    OutboxStatus.FAILED: "refused",
+    OutboxStatus.CANCELLED: "requested",
+}

@@ -12,19 +12,28 @@ from api.errors import ERROR_RESPONSES
 from api.schemas.channels import AvailabilityQuery, AvailabilityRequest, AvailabilityResponse
 from inventory import reservations
 from inventory.availability import availability_json
+from tools.route_order.pool import stores_closed_today
+from tools.route_order.settings import load_routing_settings
 
 router = APIRouter(prefix="/availability", tags=["channels"], responses=ERROR_RESPONSES)
 
 
 def _answer(state: AppStateDep, session: SessionDep, channel: str, skus: list[str]) -> Response:
-    """The items come from the database as JSON (``availability_json``): a batch of 500 is
+    """A store that reached today's online limits (pick/pack capacity, share cap: the routing
+    policy's) offers nothing on channels other than the in-store ones (``stores_closed_today``).
+
+    The items come from the database as JSON (``availability_json``): a batch of 500 is
     about 20,000 location rows, which as Python objects validated and serialised again cost
     most of the request. Only the envelope is a model."""
     now = state.clock()
     # Lapsed holds on these SKUs give their units back first, even when the worker is behind.
     if reservations.sweep_expired(session, now=now, skus=skus):
         session.commit()
-    items = availability_json(session, channel, skus)
+    routing = load_routing_settings(state.settings.routing_file)
+    closed: list[str] = []
+    if channel not in routing.stores.in_store_channels:
+        closed = sorted(stores_closed_today(session, now, routing))
+    items = availability_json(session, channel, skus, closed)
     envelope = AvailabilityResponse(channel=channel, as_of=now, items=[]).model_dump_json()
     assert envelope.endswith(_NO_ITEMS)
     content = f"{envelope[: -len(_NO_ITEMS)]}[{','.join(items)}]}}"

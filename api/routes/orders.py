@@ -18,7 +18,7 @@ from api.channel_access import acting_channel, as_api_error, channel_scope
 from api.deps import AppStateDep, SessionDep, require_role
 from api.errors import ERROR_RESPONSES, ApiError
 from api.schemas.common import Page, Paging
-from api.schemas.orders import DEFAULT_PROMISE_HOURS, OrderCreate, OrderView
+from api.schemas.orders import DEFAULT_PROMISE_HOURS, OrderCreate, OrderView, ParcelView
 from inventory import online_orders
 from inventory.clock import as_utc
 from inventory.models import OnlineOrder, OnlineOrderStatus
@@ -38,7 +38,8 @@ OrderReaderDep = Annotated[Principal, Depends(require_role(*Role))]
 
 def _view(session: SessionDep, row: OnlineOrder) -> OrderView:
     lines = online_orders.lines_of(session, row.id)
-    return OrderView.from_rows(row, lines, online_orders.hold_states(session, lines))
+    shipments = [ParcelView(**p) for p in parcels.parcel_states(session, row.id)]
+    return OrderView.from_rows(row, lines, online_orders.hold_states(session, lines), shipments)
 
 
 @router.post(
@@ -128,11 +129,22 @@ def get_order(order_id: str, session: SessionDep, principal: OrderReaderDep) -> 
 
 @router.post(
     "/{order_id}/cancel",
-    summary="Cancel: the order's open holds return to ATP",
+    summary="Cancel: open holds return to ATP (200); parcels the OMS holds are asked back (202)",
     response_model=OrderView,
+    responses={
+        202: {
+            "description": "cancelling: the OMS holds parcels of it and was asked to withdraw "
+            "them; their holds stay until it answers (`parcels[].cancellation`). If it refuses "
+            "because a parcel shipped, the order goes back to routed and `detail` says why."
+        }
+    },
 )
 def cancel_order(
-    order_id: str, state: AppStateDep, session: SessionDep, principal: OrderCallerDep
+    order_id: str,
+    state: AppStateDep,
+    session: SessionDep,
+    principal: OrderCallerDep,
+    response: Response,
 ) -> OrderView:
     try:
         row = parcels.cancel_order(
@@ -147,4 +159,6 @@ def cancel_order(
     except OrderError as error:
         session.rollback()
         raise as_api_error(error) from error
+    if view.status == OnlineOrderStatus.CANCELLING:
+        response.status_code = 202
     return view

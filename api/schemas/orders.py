@@ -74,6 +74,24 @@ class OrderLineView(BaseModel):
     lead_time_hours: float
 
 
+class ParcelView(BaseModel):
+    """One parcel as the OMS knows it: sent or not, and any cancellation asked of it."""
+
+    node: str
+    shipment_ref: str
+    oms: Literal["pending", "sent", "failed", "withdrawn"] = Field(
+        description="pending: not yet accepted by the OMS; sent: the OMS holds it (oms_ref); "
+        "failed: the OMS refused it; withdrawn: cancelled before it was sent."
+    )
+    oms_ref: str | None = None
+    cancellation: Literal["requested", "confirmed", "refused"] | None = Field(
+        default=None,
+        description="A cancellation asked of the OMS: requested (waiting for its answer), "
+        "confirmed (it will not ship), refused (it had already shipped; `detail` says when).",
+    )
+    detail: str | None = None
+
+
 class RoutingView(BaseModel):
     chosen: RoutingOption | None
     runners_up: list[RoutingOption]
@@ -85,7 +103,10 @@ class OrderView(BaseModel):
     channel: str
     order_id: str
     oms_ref: str | None
-    status: Literal["routed", "cancelled"]
+    status: Literal["routed", "cancelling", "cancelled"] = Field(
+        description="cancelling: the OMS was asked to withdraw parcels it holds; their holds "
+        "stay until it confirms (→ cancelled) or refuses because they shipped (→ routed)."
+    )
     destination_city: str
     destination_region: str
     address: str
@@ -96,13 +117,18 @@ class OrderView(BaseModel):
     units: int
     delivery_cost: float
     lines: list[OrderLineView]
+    parcels: list[ParcelView] = Field(default_factory=list)
     routing: RoutingView
     created_by: str
     created_at: dt.datetime
 
     @classmethod
     def from_rows(
-        cls, row: OnlineOrder, lines: list[OnlineOrderLine], holds: dict[str, str]
+        cls,
+        row: OnlineOrder,
+        lines: list[OnlineOrderLine],
+        holds: dict[str, str],
+        parcels: list[ParcelView] | None = None,
     ) -> OrderView:
         decision = row.decision or {}
         return cls(
@@ -133,6 +159,7 @@ class OrderView(BaseModel):
                 )
                 for line in lines
             ],
+            parcels=parcels or [],
             routing=RoutingView(
                 chosen=decision.get("chosen"),
                 runners_up=decision.get("runners_up", []),

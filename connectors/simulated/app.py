@@ -23,6 +23,7 @@ from connectors.models import (
     OmsOnlineOrder,
     OmsReservation,
     OmsShipment,
+    OmsShipmentCancel,
     PriceChange,
     ReceivedRecord,
     SystemName,
@@ -34,6 +35,7 @@ from connectors.simulated.state import (
     FaultSpec,
     IdempotencyConflict,
     OutgoingEvent,
+    ParcelShipped,
     RequestLogEntry,
     SimulatedState,
 )
@@ -100,7 +102,7 @@ def create_app(state: SimulatedState | None = None) -> FastAPI:
 
     @oms.get("/reservations", response_model=list[ReceivedRecord])
     async def list_reservations() -> list[ReceivedRecord]:
-        return [r for r in state.received("oms") if "destination_city" not in r.payload]
+        return [r for r in state.received("oms") if "reservation_id" in r.payload]
 
     @oms.post("/online-orders", response_model=Ack)
     async def accept_online_order(body: OmsOnlineOrder, key: IdempotencyKey) -> Ack | JSONResponse:
@@ -117,12 +119,46 @@ def create_app(state: SimulatedState | None = None) -> FastAPI:
 
     @oms.post("/shipments", response_model=Ack)
     async def create_shipment(body: OmsShipment, key: IdempotencyKey) -> Ack | JSONResponse:
-        """A routed parcel of an online order (Stockpilot's outbox sends one per parcel)."""
-        return await _accept(state, "oms", key, body)
+        """A routed parcel of an online order (Stockpilot's outbox sends one per parcel); with
+        an ``oms`` subscriber, its story is reported back (``oms_feedback``)."""
+        ack = await _accept(state, "oms", key, body)
+        if isinstance(ack, Ack) and not ack.duplicate:
+            state.plan_parcel_feedback(ack.reference, body)
+        return ack
 
     @oms.get("/shipments", response_model=list[ReceivedRecord])
     async def list_shipments() -> list[ReceivedRecord]:
-        return [r for r in state.received("oms") if "shipment_ref" in r.payload]
+        return [
+            r for r in state.received("oms") if "shipment_ref" in r.payload and "lines" in r.payload
+        ]
+
+    @oms.post(
+        "/shipments/cancellations",
+        response_model=Ack,
+        responses={409: {"description": "The parcel already shipped."}},
+    )
+    async def cancel_shipment(body: OmsShipmentCancel, key: IdempotencyKey) -> Ack | JSONResponse:
+        """Withdraw an accepted parcel: 409 once it shipped; a parcel not yet here is cancelled
+        ahead (it never ships when it arrives)."""
+        fault = state.take_fault("oms", key)
+        if fault is not None:
+            return JSONResponse(
+                status_code=fault.status, content={"detail": f"injected fault ({fault.mode})"}
+            )
+        try:
+            return state.cancel_shipment(key, body)
+        except ParcelShipped as shipped:
+            raise HTTPException(status_code=409, detail=str(shipped)) from shipped
+        except IdempotencyConflict as conflict:
+            raise HTTPException(status_code=422, detail=str(conflict)) from conflict
+
+    @oms.get("/shipments/cancellations", response_model=list[ReceivedRecord])
+    async def list_shipment_cancellations() -> list[ReceivedRecord]:
+        return [
+            r
+            for r in state.received("oms")
+            if "shipment_ref" in r.payload and "lines" not in r.payload
+        ]
 
     pricing = APIRouter(prefix="/pricing", tags=["pricing"])
 
@@ -160,6 +196,12 @@ def create_app(state: SimulatedState | None = None) -> FastAPI:
     async def subscribe_wms(subscription: FeedbackSubscription) -> None:
         """Report shipped / delivered / cost / cancelled for every new transfer order."""
         state.subscribe(subscription, "wms")
+
+    @admin.post("/subscriptions/oms", status_code=204)
+    async def subscribe_oms(subscription: FeedbackSubscription) -> None:
+        """Report shipped / picked short / delivered / cost / cancelled for every new parcel
+        (``lanes`` plan (node, delivery zone) parcels: per-parcel cost as cost_per_shipment)."""
+        state.subscribe(subscription, "oms")
 
     @admin.get("/events", response_model=list[OutgoingEvent])
     async def list_events() -> list[OutgoingEvent]:

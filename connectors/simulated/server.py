@@ -55,6 +55,11 @@ class SimulatedServer:
             time.sleep(0.01)
         return self
 
+    def stop_feedback(self) -> None:
+        """Stop posting events in the background (a test then sends them with its own
+        ``FeedbackEmitter.send_due``, e.g. into a ``TestClient``)."""
+        self._emitter.stop()
+
     def stop(self) -> None:
         self._emitter.stop()
         self._server.should_exit = True

@@ -21,8 +21,16 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from connectors.models import Ack, ReceivedRecord, SystemName, WmsTransferOrder
+from connectors.models import (
+    Ack,
+    OmsShipment,
+    OmsShipmentCancel,
+    ReceivedRecord,
+    SystemName,
+    WmsTransferOrder,
+)
 from connectors.simulated.feedback import FeedbackSubscription, story
+from connectors.simulated.oms_feedback import Planned, parcel_story
 
 FaultMode = Literal["error", "timeout_before_commit", "timeout_after_commit"]
 
@@ -112,13 +120,17 @@ class OutgoingEvent(BaseModel):
     secret: str = Field(exclude=True)
     body: dict
     due_at: float
-    status: Literal["pending", "sent", "rejected"]
+    status: Literal["pending", "sent", "rejected", "withdrawn"]
     attempts: int
     last_error: str | None
 
 
 class IdempotencyConflict(ValueError):
     """A key reused with a different body: the caller has a bug, not a retry."""
+
+
+class ParcelShipped(ValueError):
+    """A cancellation came too late: the node already handed the parcel to the courier."""
 
 
 def _now() -> datetime:
@@ -279,16 +291,32 @@ class SimulatedState:
         subscription = self.subscription("wms")
         if subscription is None:
             return 0
-        arrived = time.time()
         released_at = datetime.now(UTC).replace(microsecond=0)
         events = story(subscription, reference, order, released_at)
+        return self._queue(
+            subscription, [(hours, body["event_id"], body) for hours, body in events]
+        )
+
+    def plan_parcel_feedback(self, reference: str, parcel: OmsShipment) -> int:
+        """Queue the story of a parcel the OMS just accepted (``oms_feedback.parcel_story``),
+        unless a cancellation for it came first; returns how many events."""
+        subscription = self.subscription("oms")
+        if subscription is None:
+            return 0
+        if self._cancellation_of(parcel.shipment_ref) is not None:
+            return 0  # withdrawn before it arrived: it will never ship
+        released_at = datetime.now(UTC).replace(microsecond=0)
+        return self._queue(subscription, parcel_story(subscription, reference, parcel, released_at))
+
+    def _queue(self, subscription: FeedbackSubscription, events: list[Planned]) -> int:
+        arrived = time.time()
         with self._write() as conn:
-            for hours, body in events:
+            for hours, key, body in events:
                 conn.execute(
                     "INSERT OR IGNORE INTO outgoing_event "
                     "(event_id, url, sender, secret, body, due_at) VALUES (?, ?, ?, ?, ?, ?)",
                     (
-                        body["event_id"],
+                        key,
                         subscription.url,
                         subscription.sender,
                         subscription.secret,
@@ -297,6 +325,97 @@ class SimulatedState:
                     ),
                 )
         return len(events)
+
+    # -- parcels the OMS accepted, and their cancellation --------------------------------------
+
+    def _parcel_reference(self, conn: sqlite3.Connection, shipment_ref: str) -> str | None:
+        row = conn.execute(
+            "SELECT reference FROM received WHERE system='oms' "
+            "AND json_extract(payload, '$.shipment_ref')=? "
+            "AND json_extract(payload, '$.lines') IS NOT NULL",
+            (shipment_ref,),
+        ).fetchone()
+        return None if row is None else row["reference"]
+
+    def _cancellation_of(self, shipment_ref: str) -> str | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT reference FROM received WHERE system='oms' "
+                "AND json_extract(payload, '$.shipment_ref')=? "
+                "AND json_extract(payload, '$.lines') IS NULL",
+                (shipment_ref,),
+            ).fetchone()
+        return None if row is None else row["reference"]
+
+    def cancel_shipment(self, idempotency_key: str, cancel: OmsShipmentCancel) -> Ack:
+        """Withdraw a parcel: its pending events are dropped and ``cancelled`` is reported.
+
+        A parcel not (yet) held is cancelled ahead (it will never ship when it arrives).
+
+        Raises:
+            ParcelShipped: the parcel's ``shipped`` event is due or sent (too late).
+            IdempotencyConflict: the key was used for another body.
+        """
+        now = time.time()
+        with self._lock:
+            reference = self._parcel_reference(self._conn, cancel.shipment_ref)
+            shipped = None
+            if reference is not None:
+                shipped = self._conn.execute(
+                    "SELECT body FROM outgoing_event WHERE json_extract(body, '$.order_ref')=? "
+                    "AND json_extract(body, '$.type')='shipped' AND status!='withdrawn' "
+                    "AND (status!='pending' OR due_at<=?) LIMIT 1",
+                    (reference, now),
+                ).fetchone()
+        if shipped is not None:
+            body = json.loads(shipped["body"])
+            with self._write() as conn:
+                self._log(conn, "oms", "POST", idempotency_key, "refused:shipped")
+            raise ParcelShipped(
+                f"parcel {cancel.shipment_ref} ({reference}) already shipped from "
+                f"{body['origin']} at {body['occurred_at']}; it cannot be cancelled"
+            )
+        ack = self.record("oms", idempotency_key, cancel.model_dump(mode="json"))
+        if reference is None or ack.duplicate:
+            return ack
+        subscription = self.subscription("oms")
+        with self._write() as conn:
+            withdrawn = conn.execute(
+                "UPDATE outgoing_event SET status='withdrawn' WHERE status='pending' "
+                "AND json_extract(body, '$.order_ref')=?",
+                (reference,),
+            ).rowcount
+            template = conn.execute(
+                "SELECT body FROM outgoing_event WHERE json_extract(body, '$.order_ref')=? "
+                "ORDER BY id LIMIT 1",
+                (reference,),
+            ).fetchone()
+            if subscription is None or template is None or not withdrawn:
+                return ack
+            body = {
+                key: value
+                for key, value in json.loads(template["body"]).items()
+                if key
+                in ("system", "order_ref", "client_ref", "order_kind", "origin", "destination")
+            } | {
+                "event_id": f"{reference}:cancelled",
+                "type": "cancelled",
+                "occurred_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
+                "reason": cancel.reason or "cancelled at the retailer's request",
+            }
+            conn.execute(
+                "INSERT OR IGNORE INTO outgoing_event "
+                "(event_id, url, sender, secret, body, due_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    body["event_id"] + "#withdrawn",
+                    subscription.url,
+                    subscription.sender,
+                    subscription.secret,
+                    json.dumps(body, sort_keys=True),
+                    now,
+                ),
+            )
+        return ack
 
     def due_events(self, now: float, limit: int = 100) -> list[OutgoingEvent]:
         with self._lock:

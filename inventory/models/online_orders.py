@@ -16,6 +16,9 @@ from sqlmodel import Field, SQLModel, UniqueConstraint
 class OnlineOrderStatus(StrEnum):
     ROUTED = "routed"  # every line has a node and an open reservation there
     CANCELLED = "cancelled"  # the channel (or ops) cancelled it; open holds were released
+    #: Cancel asked for while the OMS holds some of its parcels: those parcels' holds stay until
+    #: the OMS confirms the withdrawal (→ cancelled) or refuses because it shipped (→ routed).
+    CANCELLING = "cancelling"
 
 
 class OnlineOrder(SQLModel, table=True):

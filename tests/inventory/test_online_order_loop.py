@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from agents.executor import parcels
 from agents.executor.dispatcher import Dispatcher
 from connectors import ConnectorSet, RetryPolicy
-from inventory.db import make_engine, session_scope
+from inventory.db import make_engine, retrying, session_scope
 from inventory.fulfilment import FulfilmentEventIn, record_event
 from inventory.models import (
     ChannelReservation,
@@ -282,3 +282,40 @@ def test_concurrent_orders_never_overrun_a_store_day_capacity(
             )
         }
     assert load.orders == 2 == len(shipped_from_store)
+
+
+def test_a_webhook_replayed_concurrently_deducts_the_stock_once(engine: Engine) -> None:
+    """Eight deliveries of the same shipped event, and four of the same news under other ids
+    (a sender that restarted and re-sent), race on their own connections: on-hand falls once."""
+    seed_routing_pool(engine)
+    before, _ = position(engine, "SHA-A1")
+    row, _, (line,) = place(engine, "TM-RACE", qty=2)
+    url = engine.url.render_as_string(hide_password=False)
+    bodies = [shipped(row, "SHA-A1", 2, 2)] * 8 + [
+        shipped(row, "SHA-A1", 2, 2, suffix=f"-resent-{n}") for n in range(4)
+    ]
+    barrier = threading.Barrier(len(bodies))
+    errors: list[BaseException] = []
+
+    def worker(body: dict) -> None:
+        own = make_engine(url)
+        try:
+            event = TypeAdapter(FulfilmentEventIn).validate_python(body)
+            barrier.wait()
+            retrying(own, lambda s: record_event(s, "demo-oms", event, now=EVENT_AT))
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            own.dispose()
+
+    threads = [threading.Thread(target=worker, args=(body,)) for body in bodies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert position(engine, "SHA-A1") == (before - 2, 0)
+    assert hold(engine, line) == ReservationStatus.CONFIRMED
+    with Session(engine) as session:
+        sales = session.exec(select(StockMovement).where(StockMovement.kind == "sale")).all()
+    assert [(m.location_code, m.qty) for m in sales] == [("SHA-A1", 2)]

@@ -30,3 +30,41 @@ def test_deliveries_faster_than_configured_shorten_a_nodes_lead_time(
     after = beijing_parcel(route(ctx(engine, tmp_path)))
     assert after.lead_time_hours < before.lead_time_hours
     assert "learnt from" in after.figures_basis
+
+
+def store_parcel(decision):  # type: ignore[no-untyped-def]
+    options = [decision.chosen, *decision.runners_up]
+    [option] = [o for o in options if o.nodes == ["SHA-A1"]]
+    return option.parcels[0]
+
+
+def test_a_stores_realised_parcels_move_its_lead_time_and_cost(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """The OMS's parcels from SHA-A1 to Shanghai's delivery zone took 40 h in transit and cost
+    twice the prior: routing's figures for that store move towards them (credibility: 20
+    parcels weigh 80 %), and the parcel's basis says why."""
+    seed_routing_pool(engine)
+    before = store_parcel(route(ctx(engine, tmp_path)))
+    handling, pick_pack = 4.0, 6.0  # a store's, in the shipped routing.yaml
+    freight = before.cost - pick_pack
+    for n in range(20):  # shipped 2 h after release, delivered at 42 h: 40 h in transit
+        deliver(
+            engine,
+            f"OMS-{n:06d}",
+            origin="SHA-A1",
+            dest="zone-Shanghai",
+            hours=42,
+            shipped=[(1, 1)],
+            cost=round(2 * freight, 2),
+            units=1,
+        )
+    after = store_parcel(route(ctx(engine, tmp_path)))
+    expected_lead = handling + 0.8 * 40 + 0.2 * (before.lead_time_hours - handling)
+    assert abs(after.lead_time_hours - expected_lead) < 0.1
+    assert abs((after.cost - pick_pack) - 1.8 * freight) < 0.05  # ratio 2, shrunk: 1 + 0.8
+    assert "parcels to zone-Shanghai: 20 delivered, 20 costed" in after.figures_basis
+    # Another node's figures are untouched by SHA-A1's parcels.
+    assert beijing_parcel(route(ctx(engine, tmp_path))).figures_basis.endswith(
+        "(configured figures)"
+    )

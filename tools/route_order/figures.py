@@ -3,6 +3,11 @@
 They are each lane's *effective* figures from fulfilment feedback
 (``inventory.fulfilment_stats.lane_figures``): the configured lead time and cost, shrunk towards
 what realised deliveries showed as they accumulate. Transfer planning reads the same figures.
+
+Then the node's own realised online parcels to the customer's delivery zone (the OMS's events,
+``inventory.fulfilment_stats.parcel_figures``) move them the same credibility way: transit
+(shipped → delivered) with ``Z = n / (n + LEAD_TIME_K)`` over delivered parcels, and the parcel
+and per-unit cost by the realised ÷ predicted cost ratio, shrunk towards 1 with ``COST_K``.
 """
 
 from __future__ import annotations
@@ -13,8 +18,15 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from inventory.fulfilment_stats import lane_figures
+from inventory.fulfilment_stats import (
+    COST_K,
+    LEAD_TIME_K,
+    ParcelLearnt,
+    lane_figures,
+    parcel_figures,
+)
 from inventory.models import Lane, Location
+from inventory.online_fulfilment import delivery_zone
 
 _LANE = Lane.__table__.c  # type: ignore[attr-defined]
 _LOC = Location.__table__.c  # type: ignore[attr-defined]
@@ -96,6 +108,8 @@ def node_lane_figures(
                 scope,
                 sum(r[3] for r in rows),
             )
+    zone = delivery_zone(destination_city)
+    parcels = parcel_figures(session, [(origin, zone) for origin in physical])
     figures = {}
     for origin, source in physical.items():
         if source not in found:
@@ -103,7 +117,7 @@ def node_lane_figures(
         hours, per_trip, per_unit, scope, delivered = found[source]
         via = "" if source == origin else f" (ships from {source})"
         learnt = f", learnt from {delivered} deliveries" if delivered else ""
-        figures[origin] = LaneFigures(
+        prior = LaneFigures(
             lead_time_hours=round(hours, 2),
             parcel_cost=round(per_trip * parcel_share_of_trip, 2),
             cost_per_unit=round(per_unit, 2),
@@ -111,7 +125,30 @@ def node_lane_figures(
             + (learnt or " (configured figures)")
             + via,
         )
+        figures[origin] = _with_parcels(prior, parcels.get((origin, zone)), zone)
     return figures
+
+
+def _with_parcels(prior: LaneFigures, seen: ParcelLearnt | None, zone: str) -> LaneFigures:
+    """The prior moved towards the node's realised parcels to ``zone`` (credibility weights)."""
+    if seen is None or (not seen.deliveries and not seen.costed):
+        return prior
+    lead = prior.lead_time_hours
+    if seen.deliveries and seen.transit_hours is not None:
+        z = seen.deliveries / (seen.deliveries + LEAD_TIME_K)
+        lead = z * seen.transit_hours + (1 - z) * prior.lead_time_hours
+    ratio = 1.0
+    expected = prior.parcel_cost * seen.trips + prior.cost_per_unit * seen.units
+    if seen.costed and expected > 0:
+        z = seen.costed / (seen.costed + COST_K)
+        ratio = z * (seen.cost / expected) + (1 - z)
+    return LaneFigures(
+        lead_time_hours=round(lead, 2),
+        parcel_cost=round(prior.parcel_cost * ratio, 2),
+        cost_per_unit=round(prior.cost_per_unit * ratio, 2),
+        basis=f"{prior.basis}; parcels to {zone}: {seen.deliveries} delivered, "
+        f"{seen.costed} costed (cost ×{ratio:.2f})",
+    )
 
 
 def value_of(scope: str, city: str, region: str) -> str:

@@ -21,6 +21,7 @@ from inventory.availability import entitled_atp
 from inventory.models import (
     DailySales,
     Location,
+    OnlineNodeLoad,
     OnlineOrder,
     OnlineOrderLine,
     OnlineOrderStatus,
@@ -40,6 +41,7 @@ _SKU = Sku.__table__.c  # type: ignore[attr-defined]
 _STYLE = Style.__table__.c  # type: ignore[attr-defined]
 _ORDER = OnlineOrder.__table__.c  # type: ignore[attr-defined]
 _LINE = OnlineOrderLine.__table__.c  # type: ignore[attr-defined]
+_LOAD = OnlineNodeLoad.__table__.c  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,8 @@ def sku_facts(session: Session, skus: Sequence[str]) -> dict[str, SkuFacts]:
 
 def orders_today(session: Session, day: dt.date) -> tuple[int, dict[str, int]]:
     """Orders routed on ``day`` (not cancelled): in all, and per node that ships part of one."""
-    live = sa.and_(_ORDER.routing_day == day, _ORDER.status == OnlineOrderStatus.ROUTED)
+    # A cancelling order still holds its node's slot until the OMS confirms the withdrawal.
+    live = sa.and_(_ORDER.routing_day == day, _ORDER.status != OnlineOrderStatus.CANCELLED)
     total = session.execute(sa.select(sa.func.count()).where(live)).scalar_one()
     per_node = session.execute(
         sa.select(_LINE.node_code, sa.func.count(sa.distinct(_LINE.order_id)))
@@ -299,6 +302,31 @@ def store_allowance(code: str, total_today: int, settings: RoutingSettings) -> i
     limits = settings.stores
     share = max(limits.share_floor_orders, math.floor(limits.max_share_per_day * (total_today + 1)))
     return min(limits.capacity(code), share)
+
+
+def stores_closed_today(
+    session: Session, now: dt.datetime, settings: RoutingSettings
+) -> dict[str, str]:
+    """Stores that may ship no more online orders today (code → why): what routing would refuse
+    them for, read from the day counters the placing transaction raises (``online_node_load``).
+
+    Availability leaves their stock out of every channel but the in-store ones, so a channel is
+    not offered units no store can still ship today."""
+    day = local_day(now, settings)
+    loads = session.execute(
+        sa.select(_LOAD.node_code, _LOAD.orders).where(_LOAD.day == day, _LOAD.orders > 0)
+    ).all()
+    if not loads:
+        return {}
+    live = sa.and_(_ORDER.routing_day == day, _ORDER.status != OnlineOrderStatus.CANCELLED)
+    total = int(session.execute(sa.select(sa.func.count()).where(live)).scalar_one())
+    closed = {}
+    for code, load in loads:
+        # The counter counts this day's orders at the store, the new one not yet: as routing.
+        why = _store_limit(code, int(load), max(total, int(load)), settings)
+        if why is not None:
+            closed[code] = why
+    return closed
 
 
 def _store_limit(code: str, load: int, total_today: int, settings: RoutingSettings) -> str | None:

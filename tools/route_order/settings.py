@@ -57,6 +57,10 @@ class StoreLimits(_Strict):
     capacity_overrides: dict[str, int] = Field(default_factory=dict)
     max_share_per_day: float = Field(default=0.10, gt=0, le=1)
     share_floor_orders: int = Field(default=3, ge=0)
+    in_store_channels: list[str] = Field(
+        default_factory=lambda: ["store", "pos"],
+        description="Channels that sell over the counter: a store's day limits never close them.",
+    )
 
     def capacity(self, location: str) -> int:
         return self.capacity_overrides.get(location, self.daily_capacity_orders)

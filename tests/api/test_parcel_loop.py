@@ -1,0 +1,506 @@
+"""The online parcel's closed loop through the API, as an outsider drives it (SQLite and
+PostgreSQL): a channel key posts orders, the outbox sends the parcels to the simulated OMS, the
+OMS's signed webhooks (shipped, picked short, delivered, cost, cancelled; resent and out of
+order) settle the held stock once, cancelling an accepted parcel asks the OMS (which refuses
+once it shipped), and availability stops offering a store that reached its day limit."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+import yaml
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from agents.executor.dispatcher import Dispatcher
+from api.app import create_app
+from api.auth import Role, create_api_key, seed_demo_keys
+from api.signatures import signed_headers
+from connectors import ConnectorSet, RetryPolicy
+from connectors.simulated.feedback import FeedbackEmitter, FeedbackSubscription
+from connectors.simulated.state import SimulatedState
+from inventory.config import Settings
+from inventory.db import session_scope
+from inventory.models import StockMovement, StockPosition
+from tests.api.conftest import KEYS, free_port, tiny_catalog
+from tests.utils.routing_pool import SKU, seed_routing_pool
+from tools.route_order.settings import DEFAULT_ROUTING_FILE
+
+SENDER, SECRET = "demo-oms", "a-long-test-secret-of-the-simulated-oms"
+EVENTS_URL = "http://testserver/v1/fulfilment/events"
+
+
+@dataclass
+class Loop:
+    client: TestClient
+    engine: Engine
+    keys: dict[str, str]
+    oms: SimulatedState
+    dispatcher: Dispatcher
+
+    def order(self, order_id: str, qty: int = 1, key: str = "web", **body: object):
+        return self.client.post(
+            "/v1/orders",
+            json={
+                "order_id": order_id,
+                "oms_ref": order_id,
+                "lines": [{"sku": SKU, "qty": qty}],
+                "destination": {"city": "上海", "address": "南京西路 1 号"},
+            }
+            | body,
+            headers={"x-api-key": self.keys[key]},
+        )
+
+    def get(self, order_id: str) -> dict:
+        answer = self.client.get(f"/v1/orders/{order_id}", headers={"x-api-key": self.keys["web"]})
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    def cancel(self, order_id: str):
+        return self.client.post(
+            f"/v1/orders/{order_id}/cancel", headers={"x-api-key": self.keys["web"]}
+        )
+
+    def subscribe(self, seconds_per_hour: float) -> None:
+        self.oms.subscribe(
+            FeedbackSubscription(
+                url=EVENTS_URL, sender=SENDER, secret=SECRET, seconds_per_hour=seconds_per_hour
+            ),
+            "oms",
+        )
+
+    def emit(self) -> int:
+        """The simulated OMS's emitter, posting its due events to the service under test."""
+        return FeedbackEmitter(self.oms).send_due(self.client)
+
+    def post_event(self, body: dict):
+        raw = json.dumps(body).encode()
+        return self.client.post(
+            "/v1/fulfilment/events", content=raw, headers=signed_headers(SENDER, SECRET, raw)
+        )
+
+    def position(self, node: str) -> tuple[int, int]:
+        with Session(self.engine) as session:
+            row = session.exec(
+                select(StockPosition).where(
+                    StockPosition.location_code == node, StockPosition.sku_code == SKU
+                )
+            ).one()
+            return row.on_hand, row.reserved
+
+
+def routing_file(tmp_path: Path, **changes: object) -> Path:
+    raw = yaml.safe_load(DEFAULT_ROUTING_FILE.read_text()) | changes
+    path = tmp_path / "routing.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def make_loop(engine: Engine, tmp_path: Path, **routing: object) -> Iterator[Loop]:
+    seed_demo_keys(engine)
+    seed_routing_pool(engine)
+    with session_scope(engine) as session:
+        keys = {
+            "web": create_api_key(session, "web-shop", [Role.CHANNEL], channel="online"),
+            "pos": create_api_key(session, "sha-a1-till", [Role.CHANNEL], channel="store"),
+        }
+    settings = Settings(
+        database_url=engine.url.render_as_string(hide_password=False),
+        data_dir=tmp_path,
+        clock="world",
+        fulfilment_secrets={SENDER: SECRET},
+        routing_file=routing_file(tmp_path, **routing) if routing else None,
+    )
+    app = create_app(settings, engine=engine, catalog=tiny_catalog(engine))
+    retry = RetryPolicy(attempts=2, initial_wait_s=0.01, max_wait_s=0.02, timeout_s=5)
+    with TestClient(app) as client, ConnectorSet.simulated(retry=retry) as connectors:
+        assert connectors.simulated_server is not None
+        connectors.simulated_server.stop_feedback()  # the test posts the events (``emit``)
+        clock = app.state.stockpilot.clock
+        yield Loop(
+            client,
+            engine,
+            keys | KEYS,
+            connectors.simulated_server.state,
+            Dispatcher(engine, connectors, clock=clock),
+        )
+
+
+@pytest.fixture
+def loop(engine: Engine, tmp_path: Path) -> Iterator[Loop]:
+    yield from make_loop(engine, tmp_path)
+
+
+def parcel_events(oms: SimulatedState, reference: str) -> list[dict]:
+    return [e.body for e in oms.outgoing_events() if e.body["order_ref"] == reference]
+
+
+# --- the simulated OMS reports every parcel it accepted ----------------------------------------
+
+
+def test_the_oms_reports_each_parcel_and_the_stock_and_figures_follow(loop: Loop) -> None:
+    """Ten orders; the OMS's noisy story of each parcel (short picks, resends, delivered before
+    shipped) settles every hold: on-hand falls by exactly what left or was found missing, once,
+    however often the webhooks are replayed; outcomes and node/lane figures are learnt."""
+    loop.subscribe(seconds_per_hour=0)  # compressed to nothing: every event is due at once
+    before = {node: loop.position(node) for node in ("SHA-A1", "DC-SHA")}
+    orders = []
+    for n in range(10):
+        placed = loop.order(f"WEB-{n}", qty=1 + n % 2)
+        assert placed.status_code == 201, placed.text
+        orders.append(placed.json())
+    assert len(loop.dispatcher.run_pending().sent) == 10
+    sent = {
+        p["shipment_ref"]: p for o in map(loop.get, (o["id"] for o in orders)) for p in o["parcels"]
+    }
+    assert {p["oms"] for p in sent.values()} == {"sent"}
+    assert loop.emit() > 0
+    assert [e.status for e in loop.oms.outgoing_events()].count("sent") == len(
+        loop.oms.outgoing_events()
+    )  # the service took every event (resends answered as duplicates)
+
+    expected_drop: dict[str, int] = {}
+    delivered = 0
+    for order in orders:
+        shown = loop.get(order["id"])
+        (parcel,) = shown["parcels"]
+        events = {e["type"]: e for e in parcel_events(loop.oms, parcel["oms_ref"])}
+        node = parcel["node"]
+        (line,) = shown["lines"]
+        if "shipped" in events:  # what left is sold, what was missing written off: all of it
+            expected_drop[node] = expected_drop.get(node, 0) + line["qty"]
+            (item,) = events["shipped"]["lines"]
+            short = item["qty_shipped"] < item["qty_ordered"]
+            assert line["hold"] == ("released" if short else "confirmed"), (shown, events)
+            nothing = item["qty_shipped"] == 0
+            assert shown["status"] == ("cancelled" if nothing else "routed")
+        else:  # cancelled by the OMS before picking
+            assert shown["status"] == "cancelled" and line["hold"] == "released"
+        delivered += "delivered" in events
+    for node, (on_hand, _) in before.items():
+        assert loop.position(node) == (on_hand - expected_drop.get(node, 0), 0), node
+
+    viewer = {"x-api-key": loop.keys["demo-viewer"]}
+    outcomes = loop.client.get(
+        "/v1/fulfilment/outcomes", params={"system": "oms", "limit": 100}, headers=viewer
+    ).json()
+    assert outcomes["total"] == 10
+    assert sum(o["delivered_at"] is not None for o in outcomes["items"]) == delivered > 0
+    lanes = loop.client.get(
+        "/v1/fulfilment/lanes", params={"observed_only": True}, headers=viewer
+    ).json()
+    learnt = {(lane["origin"], lane["destination"]): lane["learnt"] for lane in lanes}
+    assert sum(item["deliveries"] for item in learnt.values()) == delivered
+    assert all(dest == "zone-Shanghai" for _, dest in learnt)
+    nodes = loop.client.get("/v1/fulfilment/nodes", headers=viewer).json()
+    assert sum(n["orders"] for n in nodes) == 10
+
+    # Crash safety: the OMS (or a proxy) replays every webhook after a restart: all duplicates,
+    # and no unit moves again.
+    movements = _movement_count(loop.engine)
+    for event in loop.oms.outgoing_events():
+        answer = loop.post_event(event.body)
+        assert answer.status_code == 200 and answer.json()["duplicate"] is True
+    assert _movement_count(loop.engine) == movements
+    for node, (on_hand, _) in before.items():
+        assert loop.position(node) == (on_hand - expected_drop.get(node, 0), 0)
+
+
+def _movement_count(engine: Engine) -> int:
+    with Session(engine) as session:
+        return len(session.exec(select(StockMovement)).all())
+
+
+def _event(kind: str, order: dict, node: str, **fields: object) -> dict:
+    return {
+        "event_id": f"OMS-{order['oms_ref']}-{node}:{kind}",
+        "type": kind,
+        "system": "oms",
+        "order_kind": "online",
+        "order_ref": f"OMS-{order['oms_ref']}-{node}",
+        "client_ref": order["id"],
+        "origin": node,
+        "destination": "zone-Shanghai",
+        "occurred_at": "2015-07-01T20:00:00+00:00",
+    } | fields
+
+
+def _shipped(order: dict, node: str, shipped: int, asked: int) -> dict:
+    return _event(
+        "shipped",
+        order,
+        node,
+        occurred_at="2015-07-01T12:00:00+00:00",
+        released_at="2015-07-01T09:30:00+00:00",
+        lines=[{"line": "1", "sku": SKU, "qty_ordered": asked, "qty_shipped": shipped}],
+    )
+
+
+def test_delivered_before_shipped_and_replays_book_the_parcel_once(loop: Loop) -> None:
+    order = loop.order("WEB-OOO", qty=2).json()
+    node = order["lines"][0]["node"]
+    on_hand, _ = loop.position(node)
+    delivered = _event("delivered", order, node)
+    assert loop.post_event(delivered).json()["duplicate"] is False
+    assert loop.position(node) == (on_hand - 2, 0)  # delivery proves it left in full
+    assert loop.post_event(_shipped(order, node, 2, 2)).json()["duplicate"] is False
+    for body in (delivered, _shipped(order, node, 2, 2)):
+        assert loop.post_event(body).json()["duplicate"] is True
+    changed = loop.post_event(delivered | {"occurred_at": "2015-07-02T08:00:00+00:00"})
+    assert changed.status_code == 409 and "differs in: occurred_at" in changed.text
+    assert loop.position(node) == (on_hand - 2, 0)
+    assert loop.get(order["id"])["lines"][0]["hold"] == "confirmed"
+
+
+def test_picked_short_cancels_what_the_node_did_not_have(loop: Loop) -> None:
+    """The documented rule: missing units are not re-routed; they are cancelled on the order
+    (written off at the node, the hold released). An order of which nothing shipped is
+    cancelled and its store-day slot returned; a partly shipped one goes on."""
+    viewer = {"x-api-key": loop.keys["demo-viewer"]}
+    nothing = loop.order("WEB-NONE", qty=1).json()
+    node = nothing["lines"][0]["node"]
+    assert node == "SHA-A1"  # the store ships it: its day slot is counted
+    on_hand, _ = loop.position(node)
+    assert loop.post_event(_shipped(nothing, node, 0, 1)).status_code == 200
+    shown = loop.get(nothing["id"])
+    assert shown["status"] == "cancelled" and shown["lines"][0]["hold"] == "released"
+    assert loop.position(node) == (on_hand - 1, 0)  # the missing unit is written off
+
+    part = loop.order("WEB-PART", qty=3).json()
+    node = part["lines"][0]["node"]
+    on_hand, _ = loop.position(node)
+    assert loop.post_event(_shipped(part, node, 2, 3)).status_code == 200
+    shown = loop.get(part["id"])
+    assert shown["status"] == "routed" and shown["lines"][0]["hold"] == "released"
+    assert loop.position(node) == (on_hand - 3, 0)  # 2 sold, 1 written off
+    refused = loop.cancel(part["id"])  # its hold is released, yet two units left the store
+    assert refused.status_code == 409 and "shipped parts" in refused.text
+    (outcome,) = loop.client.get(
+        "/v1/fulfilment/outcomes", params={"order_ref": f"OMS-WEB-PART-{node}"}, headers=viewer
+    ).json()["items"]
+    assert outcome["origin"] == node
+    nodes = {n["node"]: n for n in loop.client.get("/v1/fulfilment/nodes", headers=viewer).json()}
+    assert nodes[node]["picked_short"] >= 1
+
+
+# --- cancelling a parcel the OMS accepted ------------------------------------------------------
+
+
+def test_cancel_before_the_parcel_is_sent_withdraws_it(loop: Loop) -> None:
+    order = loop.order("WEB-C0").json()
+    answer = loop.cancel(order["id"])
+    assert answer.status_code == 200 and answer.json()["status"] == "cancelled"
+    assert answer.json()["parcels"][0]["oms"] == "withdrawn"
+    assert loop.dispatcher.run_pending().sent == []
+    assert loop.oms.received("oms") == []
+
+
+def test_cancel_of_an_accepted_parcel_asks_the_oms_once_and_releases_on_its_word(
+    loop: Loop,
+) -> None:
+    loop.subscribe(seconds_per_hour=3600)  # the store has not picked it yet
+    order = loop.order("WEB-C1", qty=2).json()
+    node = order["lines"][0]["node"]
+    on_hand, _ = loop.position(node)
+    loop.dispatcher.run_pending()
+    asked = loop.cancel(order["id"])
+    assert asked.status_code == 202, asked.text
+    view = asked.json()
+    assert view["status"] == "cancelling" and view["lines"][0]["hold"] == "open"
+    assert view["parcels"][0]["cancellation"] == "requested"
+    assert loop.position(node) == (on_hand, 2)  # held until the OMS answers
+    again = loop.cancel(order["id"])
+    assert again.status_code == 202 and again.json()["parcels"] == view["parcels"]
+
+    report = loop.dispatcher.run_pending()
+    assert report.sent == [f"online-shipment-cancel:{order['id']}:{node}"]
+    shown = loop.get(order["id"])
+    assert shown["status"] == "cancelled" and shown["lines"][0]["hold"] == "released"
+    assert shown["parcels"][0]["cancellation"] == "confirmed"
+    assert loop.position(node) == (on_hand, 0)
+    assert len(loop.oms.received("oms")) == 2  # the parcel and its one cancellation
+    assert loop.emit() == 1  # the OMS's own "cancelled" webhook: accepted, nothing moves
+    assert loop.position(node) == (on_hand, 0)
+    assert loop.cancel(order["id"]).status_code == 200
+
+
+def test_cancel_after_the_parcel_shipped_is_refused_and_the_caller_is_told(loop: Loop) -> None:
+    loop.subscribe(seconds_per_hour=0)  # picked and shipped at once
+    order = loop.order("WEB-C2", qty=1).json()
+    node = order["lines"][0]["node"]
+    on_hand, _ = loop.position(node)
+    loop.dispatcher.run_pending()
+    assert loop.cancel(order["id"]).status_code == 202
+    report = loop.dispatcher.run_pending()
+    assert report.failed == [f"online-shipment-cancel:{order['id']}:{node}"]
+    shown = loop.get(order["id"])
+    assert shown["status"] == "routed"  # it goes on: the customer will get it
+    (parcel,) = shown["parcels"]
+    assert parcel["cancellation"] == "refused"
+    assert "already shipped from" in parcel["detail"] and "409" in parcel["detail"]
+    audit = loop.client.get(
+        "/v1/audit", params={"subject_id": order["id"]}, headers={"x-api-key": KEYS["demo-admin"]}
+    )
+    assert "online_order.cancel_refused" in audit.text
+    loop.emit()  # the story: shipped (maybe short), delivered, cost
+    drop = on_hand - loop.position(node)[0]
+    assert drop == 1 and loop.position(node)[1] == 0
+    assert loop.dispatcher.run_pending().sent == []  # nothing resent
+
+
+# --- availability reads the store day counters -------------------------------------------------
+
+
+@pytest.fixture
+def capped_loop(engine: Engine, tmp_path: Path) -> Iterator[Loop]:
+    stores = {
+        "daily_capacity_orders": 1,
+        "capacity_overrides": {},
+        "max_share_per_day": 1.0,
+        "share_floor_orders": 1,
+        "in_store_channels": ["store", "pos"],
+    }
+    yield from make_loop(engine, tmp_path, stores=stores)
+
+
+def test_a_store_at_its_day_capacity_offers_no_online_atp_but_its_till_still_sells(
+    capped_loop: Loop,
+) -> None:
+    loop = capped_loop
+
+    def offered(key: str) -> dict[str, int]:
+        answer = loop.client.get(
+            "/v1/availability", params={"sku": SKU}, headers={"x-api-key": loop.keys[key]}
+        )
+        assert answer.status_code == 200, answer.text
+        return {item["location"]: item["atp"] for item in answer.json()["items"][0]["locations"]}
+
+    assert "SHA-A1" in offered("web") and "SHA-A1" in offered("pos")
+    first = loop.order("WEB-CAP-1").json()
+    assert first["lines"][0]["node"] == "SHA-A1"  # its one order of the day
+    assert "SHA-A1" not in offered("web")  # nothing more ships from it today
+    assert "SHA-A1" in offered("pos")  # the store's own till is not limited
+    second = loop.order("WEB-CAP-2").json()
+    assert second["lines"][0]["node"] != "SHA-A1"  # routing agrees with availability
+    loop.cancel(first["id"])  # its slot comes back
+    assert "SHA-A1" in offered("web")
+
+
+def test_a_two_line_parcel_keyed_by_sku_settles_each_line(loop: Loop) -> None:
+    """The OMS keys a parcel's lines by SKU: the short one is released, the other confirmed."""
+    other = SKU.replace("-38", "-39")
+    order = loop.order("WEB-TWO", lines=[{"sku": SKU, "qty": 1}, {"sku": other, "qty": 2}]).json()
+    nodes = {line["node"] for line in order["lines"]}
+    assert len(nodes) == 1, order["lines"]  # one parcel
+    (node,) = nodes
+    body = _event(
+        "shipped",
+        order,
+        node,
+        released_at="2015-07-01T09:30:00+00:00",
+        occurred_at="2015-07-01T12:00:00+00:00",
+        lines=[
+            {"line": SKU, "sku": SKU, "qty_ordered": 1, "qty_shipped": 1},
+            {"line": other, "sku": other, "qty_ordered": 2, "qty_shipped": 1},
+        ],
+    )
+    assert loop.post_event(body).status_code == 200
+    holds = {line["sku"]: line["hold"] for line in loop.get(order["id"])["lines"]}
+    assert holds == {SKU: "confirmed", other: "released"}
+
+
+# --- the same loop over real HTTP: the OMS's own emitter posts to a running service -----------
+
+
+@pytest.fixture
+def service_url(engine: Engine, tmp_path: Path) -> Iterator[str]:
+    seed_demo_keys(engine)
+    seed_routing_pool(engine)
+    settings = Settings(
+        database_url=engine.url.render_as_string(hide_password=False),
+        data_dir=tmp_path,
+        clock="world",
+        fulfilment_secrets={SENDER: SECRET},
+    )
+    app = create_app(settings, engine=engine, catalog=tiny_catalog(engine))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_the_oms_emitter_closes_the_loop_over_real_http(engine: Engine, service_url: str) -> None:
+    with session_scope(engine) as session:
+        web = create_api_key(session, "web-shop", [Role.CHANNEL], channel="online")
+    with ConnectorSet.simulated() as systems, httpx.Client(base_url=service_url) as http:
+        state = systems.simulated_server.state  # type: ignore[union-attr]
+        url = f"{service_url}/v1/fulfilment/events"
+        state.subscribe(
+            FeedbackSubscription(url=url, sender=SENDER, secret=SECRET, seconds_per_hour=0.001),
+            "oms",
+        )
+        for n in range(6):
+            placed = http.post(
+                "/v1/orders",
+                json={
+                    "order_id": f"HTTP-{n}",
+                    "lines": [{"sku": SKU, "qty": 1}],
+                    "destination": {"city": "Shanghai"},
+                },
+                headers={"x-api-key": web},
+            )
+            assert placed.status_code == 201, placed.text
+        assert len(Dispatcher(engine, systems).run_pending().sent) == 6
+        deadline = time.monotonic() + 60
+        while any(item.status == "pending" for item in state.outgoing_events()):
+            assert time.monotonic() < deadline, state.outgoing_events()[:3]
+            time.sleep(0.1)
+        assert {item.status for item in state.outgoing_events()} == {"sent"}
+        orders = http.get("/v1/orders", headers={"x-api-key": web}).json()["items"]
+    holds = [line["hold"] for order in orders for line in order["lines"]]
+    assert len(holds) == 6 and "open" not in holds  # every parcel's story settled its hold
+
+
+def test_the_service_subscribes_to_the_embedded_oms_with_routings_parcel_plans(
+    engine: Engine,
+) -> None:
+    from types import SimpleNamespace
+
+    from api.fulfilment_feedback import subscribe_simulated_oms
+
+    seed_routing_pool(engine)
+    with ConnectorSet.simulated() as systems:
+        runner = SimpleNamespace(
+            catalog=SimpleNamespace(runtime=SimpleNamespace(connectors=systems))
+        )
+
+        def app_state(**settings: object) -> SimpleNamespace:
+            values = {"database_url": "sqlite://", "port": 8342, "host": "0.0.0.0"} | settings
+            return SimpleNamespace(settings=Settings(**values), engine=engine, runner=runner)
+
+        state = systems.simulated_server.state  # type: ignore[union-attr]
+        assert not subscribe_simulated_oms(app_state())  # no secret for demo-oms
+        assert not subscribe_simulated_oms(
+            app_state(fulfilment_secrets={SENDER: SECRET}, oms_url="http://oms.example")
+        )
+        assert subscribe_simulated_oms(app_state(fulfilment_secrets={SENDER: SECRET}))
+        subscribed = state.subscription("oms")
+    assert subscribed is not None and subscribed.sender == SENDER
+    plans = {(lane.source, lane.dest): lane for lane in subscribed.lanes}
+    assert ("SHA-A1", "zone-Shanghai") in plans and ("DC-BEI", "zone-Beijing") in plans
+    near, far = plans[("SHA-A1", "zone-Shanghai")], plans[("DC-BEI", "zone-Shanghai")]
+    assert near.lead_time_hours < far.lead_time_hours
