@@ -12,6 +12,7 @@ the rain model applies the expected uplift over those bands.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -82,6 +83,25 @@ def load_panel(
     panel.units[:, :history] = np.nan_to_num(panel.units[:, :history], nan=0.0)
     panel.band_probability = probability[pd.Index(cities).get_indexer(panel.cities)]
     return panel
+
+
+def with_rain(session: Session, panel: Panel, rain: list[RainScenario], today: dt.date) -> Panel:
+    """``panel`` (loaded without scenarios: climatology over the horizon) with the scenarios'
+    days set, as ``load_panel(..., rain=rain)`` would have loaded it, without reading the
+    pool's sales and weather again: a plan's rain and dry forecasts share one load."""
+    cities = list(panel.cities)
+    start, end = panel.dates[0].date(), panel.dates[-1].date() + dt.timedelta(days=1)
+    assumed = scenario_days(session, rain, cities, start, end, today)
+    if not assumed:
+        return panel
+    assert panel.band_probability is not None  # load_panel sets it
+    mm = panel.precipitation_mm.copy()
+    probability = panel.band_probability.copy()
+    for (city, day), amount in assumed.items():
+        i, j = cities.index(city), panel.index_of(day)
+        mm[i, j] = amount
+        probability[i, j] = one_hot_bands(np.array([amount]))[0]
+    return dataclasses.replace(panel, precipitation_mm=mm, band_probability=probability)
 
 
 def exposure_cities(session: Session, series: pd.DataFrame) -> list[str]:
