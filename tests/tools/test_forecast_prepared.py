@@ -40,25 +40,39 @@ def _alert_plan(ctx: ToolContext) -> PlanTransfersInput:
     )
 
 
-def test_a_panel_given_its_rain_afterwards_is_the_panel_loaded_with_it(ctx: ToolContext) -> None:
+def test_a_panel_given_its_rain_afterwards_changes_only_the_scenarios_days(
+    ctx: ToolContext,
+) -> None:
+    """The alert's city and day take its amount and its band with certainty (60 mm: 暴雨);
+    every other day and city keeps the climatology it was loaded with, history untouched."""
     made = plan_pool.plan_forecast_input(ctx, _alert_plan(ctx))
     prepared = prepare_forecast(ctx, made)
+    panel = prepared.panel
     with ctx.read() as session:
+        given = with_rain(session, panel, made.rain, ctx.today)
         loaded = load_panel(
             session,
             prepared.series,
             level="sku",
             today=ctx.today,
-            history_days=prepared.panel.n_days - made.horizon_days,
+            history_days=panel.n_days - made.horizon_days,
             horizon=made.horizon_days,
             rain=made.rain,
         )
-        given = with_rain(session, prepared.panel, made.rain, ctx.today)
-    assert loaded.band_probability is not None and given.band_probability is not None
-    assert not np.array_equal(given.precipitation_mm, prepared.panel.precipitation_mm)
-    for name in ("precipitation_mm", "temp_mean_c", "band_probability", "units", "stockout"):
+    assert given.band_probability is not None and panel.band_probability is not None
+    city, day = panel.cities.index("Shanghai"), panel.index_of(str(ctx.today))
+    assert given.precipitation_mm[city, day] == np.float32(60.0)
+    assert given.band_probability[city, day].tolist() == [0.0, 0.0, 0.0, 0.0, 1.0]
+    assert panel.band_probability[city, day, 4] < 1.0  # climatology before the alert
+    changed = np.ones(given.precipitation_mm.shape, dtype=bool)
+    changed[city, day] = False
+    np.testing.assert_array_equal(given.precipitation_mm[changed], panel.precipitation_mm[changed])
+    np.testing.assert_array_equal(given.band_probability[changed], panel.band_probability[changed])
+    for name in ("units", "stockout", "temp_mean_c"):
+        assert getattr(given, name) is getattr(panel, name), name
+    # load_panel with the rain gives the same panel (one way to apply a scenario).
+    for name in ("precipitation_mm", "band_probability", "units", "temp_mean_c"):
         np.testing.assert_array_equal(getattr(given, name), getattr(loaded, name), err_msg=name)
-    assert given.cities == loaded.cities and (given.dates == loaded.dates).all()
 
 
 def test_the_plans_dry_forecast_reuses_the_read_and_the_plan_is_unchanged(
@@ -72,6 +86,12 @@ def test_the_plans_dry_forecast_reuses_the_read_and_the_plan_is_unchanged(
     assert output == forecast_demand(ctx, made)
     assert prepared.answer([]) == forecast_demand(ctx, dry)
     assert prepared.answer([]) != output  # the alert's rain changes the forecast
+    totals = prepared.answer([], totals_only=True)  # what the plan reads of its dry forecast
+    full = forecast_demand(ctx, dry)
+    assert [s.points for s in totals.series] == [[] for _ in full.series]
+    assert [(s.location, s.sku, s.total_mean, s.total_quantiles) for s in totals.series] == [
+        (s.location, s.sku, s.total_mean, s.total_quantiles) for s in full.series
+    ]
 
     fresh = plan_transfers(ctx, request)  # both forecasts read the pool afresh
     asked: list[ForecastInput] = []

@@ -60,7 +60,10 @@ class PreparedForecast:
     panel: Panel
     artefact: Artefact
 
-    def answer(self, rain: list[RainScenario]) -> ForecastOutput:
+    def answer(self, rain: list[RainScenario], *, totals_only: bool = False) -> ForecastOutput:
+        """The forecast under ``rain``. ``totals_only``: each series' horizon totals alone (no
+        daily points, no rain explanation, no weather list) — all a plan reads of its dry
+        forecast, and most of an answer's cost is building and validating the rest."""
         ctx, request = self.ctx, self.request
         levels = validate_levels(list(request.quantiles))
         with ctx.read() as session:
@@ -73,9 +76,11 @@ class PreparedForecast:
         label = artefact.meta.label
         if artefact.meta.model == BASELINE_MODEL and artefact.meta.version == "baseline":
             label = f"{BASELINE_MODEL} ({BASELINE_NOTE})"
-        series_rows = _series_forecasts(forecast, self.series, request.level)
+        series_rows = _series_forecasts(
+            forecast, self.series, request.level, with_points=not totals_only
+        )
         uplift = getattr(artefact.fitted.model, "uplift", None)
-        if uplift is not None and forecast.baseline is not None:
+        if uplift is not None and forecast.baseline is not None and not totals_only:
             for row, extra in zip(
                 series_rows,
                 series_rain(forecast, panel, uplift, HISTORY_DAYS, assumed),
@@ -91,7 +96,9 @@ class PreparedForecast:
                 },
                 "horizon_days": request.horizon_days,
                 "series": series_rows,
-                "weather": horizon_weather(panel, HISTORY_DAYS, request.horizon_days, assumed),
+                "weather": []
+                if totals_only
+                else horizon_weather(panel, HISTORY_DAYS, request.horizon_days, assumed),
             }
         )
 
@@ -200,14 +207,18 @@ def _baseline(ctx: ToolContext, panel: Panel, level: str) -> Artefact:
 
 
 def _series_forecasts(
-    forecast: ProbabilisticForecast, series: pd.DataFrame, level: str
+    forecast: ProbabilisticForecast,
+    series: pd.DataFrame,
+    level: str,
+    *,
+    with_points: bool = True,
 ) -> list[dict[str, object]]:
     """Plain dicts, validated once by ForecastOutput (one model per point costs ~1 s at 1,500
-    series × 14 days)."""
+    series × 14 days); without ``with_points``, no daily points: the horizon totals only."""
     style_of = dict(zip(series["sku"], series["style"], strict=True))
     daily_keys = [(quantile_key(q), v) for q, v in forecast.quantiles.items()]
     total_keys = [(quantile_key(q), v) for q, v in forecast.total_quantiles.items()]
-    days = [day.date() for day in forecast.dates]
+    days = [day.date() for day in forecast.dates] if with_points else []
     means = np.round(forecast.mean.astype(np.float64), 3).tolist()
     explained = forecast.baseline is not None and forecast.rain_uplift is not None
     if explained:

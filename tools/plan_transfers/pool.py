@@ -463,13 +463,17 @@ def reusing_provider(
 ) -> ForecastProvider:
     """A provider that answers ``made`` with ``output``, ``made`` under other rain (the plan's
     dry forecast) from ``prepared`` (what ``made`` read from the pool) when given, and
-    forecasts anything else afresh."""
+    forecasts anything else afresh.
+
+    The other-rain answer carries each series' horizon totals only: a plan reads nothing else
+    of its dry forecast (``build_problem``), and the daily points and explanations cost most of
+    an answer."""
 
     def provider(ctx: ToolContext, request: ForecastInput) -> ForecastOutput:
         if request == made:
             return output
         if prepared is not None and request.model_copy(update={"rain": made.rain}) == made:
-            return prepared.answer(request.rain)
+            return prepared.answer(request.rain, totals_only=True)
         return default_forecast_provider(ctx, request)
 
     return provider
