@@ -12,6 +12,7 @@ the rain model applies the expected uplift over those bands.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -68,7 +69,7 @@ def load_panel(
         index=pd.Index((members["location"] + "|" + members[key]).to_numpy(), name="series_id"),
     )
     cities = sorted(set(frame["city"]) | set(exposure_cities(session, frame)))
-    weather, probability = load_weather(session, cities, start, today, end, rain or [])
+    weather, probability = load_weather(session, cities, start, today, end)
     panel = Panel.from_frames(
         sales[["series_id", "date", "units", "stockout", "promo", "price_ratio"]],
         frame,
@@ -81,7 +82,27 @@ def load_panel(
     history = history_days
     panel.units[:, :history] = np.nan_to_num(panel.units[:, :history], nan=0.0)
     panel.band_probability = probability[pd.Index(cities).get_indexer(panel.cities)]
-    return panel
+    return with_rain(session, panel, rain, today) if rain else panel
+
+
+def with_rain(session: Session, panel: Panel, rain: list[RainScenario], today: dt.date) -> Panel:
+    """``panel`` (loaded without scenarios: climatology over the horizon) with each scenario
+    day's amount and its band (with certainty) set, without reading the pool's sales and
+    weather again: a plan's rain and dry forecasts share one load. A scenario outside the
+    horizon or for an unknown city is a ToolError (``scenario_days``)."""
+    cities = list(panel.cities)
+    start, end = panel.dates[0].date(), panel.dates[-1].date() + dt.timedelta(days=1)
+    assumed = scenario_days(session, rain, cities, start, end, today)
+    if not assumed:
+        return panel
+    assert panel.band_probability is not None  # load_panel sets it
+    mm = panel.precipitation_mm.copy()
+    probability = panel.band_probability.copy()
+    for (city, day), amount in assumed.items():
+        i, j = cities.index(city), panel.index_of(day)
+        mm[i, j] = amount
+        probability[i, j] = one_hot_bands(np.array([amount]))[0]
+    return dataclasses.replace(panel, precipitation_mm=mm, band_probability=probability)
 
 
 def exposure_cities(session: Session, series: pd.DataFrame) -> list[str]:
@@ -138,13 +159,12 @@ def load_weather(
     start: dt.date,
     today: dt.date,
     end: dt.date,
-    rain: list[RainScenario],
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Daily weather per city over [start, end) and its band probabilities (cities, days, 5).
 
     Before ``today``: the stored observation (a missing day is taken as dry). From ``today``:
-    scenarios, else climatology — never a stored row dated ``today`` or later. A scenario
-    outside the horizon or for an unknown city is a ToolError.
+    climatology — never a stored row dated ``today`` or later; a scenario's days are set on the
+    panel afterwards (``with_rain``).
     """
     stored = _stored_weather(session, cities, start, min(today, end))
     full = pd.MultiIndex.from_product(
@@ -160,17 +180,10 @@ def load_weather(
     horizon = days[~past]
     if len(horizon):
         climate = horizon_climate(session, cities, today, horizon)
-        assumed = scenario_days(session, rain, cities, start, end, today)
-        mm = climate.mean_mm.copy()
-        chance = climate.probability.copy()
-        for (city, day), amount in assumed.items():
-            i, j = cities.index(city), horizon.get_loc(day)
-            mm[i, j] = amount
-            chance[i, j] = one_hot_bands(np.array([amount]))[0]
-        probability[:, ~past] = chance
+        probability[:, ~past] = climate.probability
         rain_mm = weather["precipitation_mm"].to_numpy().reshape(len(cities), len(days))
         temp = weather["temp_mean_c"].to_numpy(dtype=float).reshape(len(cities), len(days))
-        rain_mm[:, ~past] = mm
+        rain_mm[:, ~past] = climate.mean_mm
         temp[:, ~past] = climate.mean_temp_c
         weather["precipitation_mm"] = rain_mm.reshape(-1)
         weather["temp_mean_c"] = temp.reshape(-1)

@@ -10,6 +10,7 @@ the model name says so (it does not see the weather).
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -26,8 +27,8 @@ from tools.context import ToolContext, ToolError
 from tools.forecast_demand.artefacts import Artefact, ArtefactMeta, load_artefact, pool_fingerprint
 from tools.forecast_demand.explain import horizon_weather, series_rain
 from tools.forecast_demand.fitting import Progress, fit_pool_model
-from tools.forecast_demand.models import ForecastInput, ForecastOutput
-from tools.forecast_demand.pool_panel import load_panel, scenario_days
+from tools.forecast_demand.models import ForecastInput, ForecastOutput, RainScenario
+from tools.forecast_demand.pool_panel import load_panel, scenario_days, with_rain
 from tools.forecast_demand.selection import select_series
 
 #: The model that answers until the pool's forecaster is fitted (microseconds per series).
@@ -40,8 +41,71 @@ BASELINE_NOTE = (
 
 def forecast_demand(ctx: ToolContext, request: ForecastInput) -> ForecastOutput:
     """Forecast the requested series from the world's clock ``ctx.today`` on."""
+    return prepare_forecast(ctx, request).answer(request.rain)
+
+
+@dataclass
+class PreparedForecast:
+    """What a forecast reads from the pool and does not depend on the rain it assumes: the
+    series, their history and the horizon's climatology (``panel``, no scenario applied), and
+    the model. ``answer`` forecasts under any rain from it.
+
+    An alert's plan forecasts twice, with the warned rain and without (it values moves over
+    both, ``tools.plan_transfers.hit_rate``): answering both from one ``PreparedForecast``
+    reads the pool once. Each answer is the one ``forecast_demand`` gives for that rain."""
+
+    ctx: ToolContext
+    request: ForecastInput
+    series: pd.DataFrame
+    panel: Panel
+    artefact: Artefact
+
+    def answer(self, rain: list[RainScenario], *, totals_only: bool = False) -> ForecastOutput:
+        """The forecast under ``rain``. ``totals_only``: each series' horizon totals alone (no
+        daily points, no rain explanation, no weather list) — all a plan reads of its dry
+        forecast, and most of an answer's cost is building and validating the rest."""
+        ctx, request = self.ctx, self.request
+        levels = validate_levels(list(request.quantiles))
+        with ctx.read() as session:
+            panel = with_rain(session, self.panel, rain, ctx.today)
+            end = ctx.today + dt.timedelta(days=request.horizon_days)
+            start = panel.dates[0].date()
+            assumed = scenario_days(session, rain, list(panel.cities), start, end, ctx.today)
+        artefact = self.artefact
+        forecast = artefact.fitted.forecast(panel, HISTORY_DAYS, request.horizon_days, levels)
+        label = artefact.meta.label
+        if artefact.meta.model == BASELINE_MODEL and artefact.meta.version == "baseline":
+            label = f"{BASELINE_MODEL} ({BASELINE_NOTE})"
+        series_rows = _series_forecasts(
+            forecast, self.series, request.level, with_points=not totals_only
+        )
+        uplift = getattr(artefact.fitted.model, "uplift", None)
+        if uplift is not None and forecast.baseline is not None and not totals_only:
+            for row, extra in zip(
+                series_rows,
+                series_rain(forecast, panel, uplift, HISTORY_DAYS, assumed),
+                strict=True,
+            ):
+                row.update(extra)
+        return ForecastOutput.model_validate(
+            {
+                "as_of": ctx.now.isoformat(),
+                "model": label,
+                "backtest": {
+                    k: round(v, 4) for k, v in artefact.meta.backtest.items() if np.isfinite(v)
+                },
+                "horizon_days": request.horizon_days,
+                "series": series_rows,
+                "weather": []
+                if totals_only
+                else horizon_weather(panel, HISTORY_DAYS, request.horizon_days, assumed),
+            }
+        )
+
+
+def prepare_forecast(ctx: ToolContext, request: ForecastInput) -> PreparedForecast:
+    """Check the request and read what its forecast needs, whatever rain it then assumes."""
     _check_request(request)
-    levels = validate_levels(list(request.quantiles))
     with ctx.read() as session:
         series = select_series(session, request)
         if series.empty:
@@ -68,37 +132,10 @@ def forecast_demand(ctx: ToolContext, request: ForecastInput) -> ForecastOutput:
             today=ctx.today,
             history_days=HISTORY_DAYS,
             horizon=request.horizon_days,
-            rain=request.rain,
         )
-        end = ctx.today + dt.timedelta(days=request.horizon_days)
-        start = panel.dates[0].date()
-        assumed = scenario_days(session, request.rain, list(panel.cities), start, end, ctx.today)
+    # The baseline stand-in learns from the history only: the same under any rain.
     artefact = stored_model(ctx, request.level) or _baseline(ctx, panel, request.level)
-    forecast = artefact.fitted.forecast(panel, HISTORY_DAYS, request.horizon_days, levels)
-    label = artefact.meta.label
-    if artefact.meta.model == BASELINE_MODEL and artefact.meta.version == "baseline":
-        label = f"{BASELINE_MODEL} ({BASELINE_NOTE})"
-    series_rows = _series_forecasts(forecast, series, request.level)
-    uplift = getattr(artefact.fitted.model, "uplift", None)
-    if uplift is not None and forecast.baseline is not None:
-        for row, extra in zip(
-            series_rows,
-            series_rain(forecast, panel, uplift, HISTORY_DAYS, assumed),
-            strict=True,
-        ):
-            row.update(extra)
-    return ForecastOutput.model_validate(
-        {
-            "as_of": ctx.now.isoformat(),
-            "model": label,
-            "backtest": {
-                k: round(v, 4) for k, v in artefact.meta.backtest.items() if np.isfinite(v)
-            },
-            "horizon_days": request.horizon_days,
-            "series": series_rows,
-            "weather": horizon_weather(panel, HISTORY_DAYS, request.horizon_days, assumed),
-        }
-    )
+    return PreparedForecast(ctx, request, series, panel, artefact)
 
 
 def _check_request(request: ForecastInput) -> None:
@@ -170,14 +207,18 @@ def _baseline(ctx: ToolContext, panel: Panel, level: str) -> Artefact:
 
 
 def _series_forecasts(
-    forecast: ProbabilisticForecast, series: pd.DataFrame, level: str
+    forecast: ProbabilisticForecast,
+    series: pd.DataFrame,
+    level: str,
+    *,
+    with_points: bool = True,
 ) -> list[dict[str, object]]:
     """Plain dicts, validated once by ForecastOutput (one model per point costs ~1 s at 1,500
-    series × 14 days)."""
+    series × 14 days); without ``with_points``, no daily points: the horizon totals only."""
     style_of = dict(zip(series["sku"], series["style"], strict=True))
     daily_keys = [(quantile_key(q), v) for q, v in forecast.quantiles.items()]
     total_keys = [(quantile_key(q), v) for q, v in forecast.total_quantiles.items()]
-    days = [day.date() for day in forecast.dates]
+    days = [day.date() for day in forecast.dates] if with_points else []
     means = np.round(forecast.mean.astype(np.float64), 3).tolist()
     explained = forecast.baseline is not None and forecast.rain_uplift is not None
     if explained:

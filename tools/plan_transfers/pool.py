@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -36,6 +37,9 @@ from tools.plan_transfers.problem import (
 )
 from tools.plan_transfers.size_curves import pool_sizes, sales_by_position, size_shares
 from tools.plan_transfers.value import ValueTerms, ValueTermsError, load_value_terms
+
+if TYPE_CHECKING:  # the forecast tool is imported when a forecast is made
+    from tools.forecast_demand.tool import PreparedForecast
 
 ForecastProvider = Callable[[ToolContext, ForecastInput], ForecastOutput]
 QUANTILES = [0.1, 0.5, 0.9]
@@ -454,12 +458,22 @@ def plan_forecast_input(ctx: ToolContext, request: PlanTransfersInput) -> Foreca
     return forecast_request(read_pool(ctx, request), request)
 
 
-def reusing_provider(made: ForecastInput, output: ForecastOutput) -> ForecastProvider:
-    """A provider that answers ``made`` with ``output`` and forecasts anything else afresh."""
+def reusing_provider(
+    made: ForecastInput, output: ForecastOutput, prepared: PreparedForecast | None = None
+) -> ForecastProvider:
+    """A provider that answers ``made`` with ``output``, ``made`` under other rain (the plan's
+    dry forecast) from ``prepared`` (what ``made`` read from the pool) when given, and
+    forecasts anything else afresh.
+
+    The other-rain answer carries each series' horizon totals only: a plan reads nothing else
+    of its dry forecast (``build_problem``), and the daily points and explanations cost most of
+    an answer."""
 
     def provider(ctx: ToolContext, request: ForecastInput) -> ForecastOutput:
         if request == made:
             return output
+        if prepared is not None and request.model_copy(update={"rain": made.rain}) == made:
+            return prepared.answer(request.rain, totals_only=True)
         return default_forecast_provider(ctx, request)
 
     return provider

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from langchain_core.runnables import RunnableConfig
 from sqlalchemy import case, func
@@ -24,6 +24,9 @@ from tools.plan_transfers.pool import plan_forecast_input, reusing_provider
 from tools.plan_transfers.tool import plan_transfers
 from tools.recommend_promos.models import PromoInput, PromoOutput
 from tools.registry import TOOLS
+
+if TYPE_CHECKING:  # the forecast tool (and its models) load on the first forecast
+    from tools.forecast_demand.tool import PreparedForecast
 
 SEVERITY: dict[RainBand, str] = {
     RainBand.NONE: "none",
@@ -49,7 +52,7 @@ MAX_KEPT_FORECASTS = 16
 class AlertNodes:
     def __init__(self, runtime: AgentRuntime) -> None:
         self.runtime = runtime
-        self._forecasts: dict[str, tuple[ForecastInput, ForecastOutput]] = {}
+        self._forecasts: dict[str, tuple[ForecastInput, ForecastOutput, PreparedForecast]] = {}
 
     def _plan_request(self, state: AlertState) -> PlanTransfersInput:
         triage, scope = state["triage"], state["scope"]
@@ -150,17 +153,21 @@ class AlertNodes:
         can give or take), is made here once and handed to the plan node; summed to styles it
         answers the question above.
         """
+        from tools.forecast_demand.tool import prepare_forecast
+
         scope = state["scope"]
         ctx = self.runtime.tool_context()
         try:
             request = plan_forecast_input(ctx, self._plan_request(state))
-            result = TOOLS["forecast_demand"].run(ctx, request)
+            # Kept with what it read from the pool: the plan's dry forecast (the same series
+            # without the alert's rain) is answered from it without reading the pool again.
+            prepared = prepare_forecast(ctx, request)
+            result = prepared.answer(request.rain)
         except ToolError as exc:
             return {"forecast": {"error": f"forecast failed: {exc}"}}
-        assert isinstance(result, ForecastOutput)
         while len(self._forecasts) >= MAX_KEPT_FORECASTS:
             self._forecasts.pop(next(iter(self._forecasts)))
-        self._forecasts[state["run_id"]] = (request, result)
+        self._forecasts[state["run_id"]] = (request, result, prepared)
         with ctx.read() as session:
             stock = _rain_stock(session, scope["stores"])
         demand: dict[tuple[str, str], float] = defaultdict(float)
