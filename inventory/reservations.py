@@ -119,9 +119,9 @@ def create(
     Without a location the service tries the entitled locations with the most ATP first (a
     concurrent caller may take the first one's units between the read and the guarded write).
 
-    The common case (a new key, a location with enough ATP) takes two statements
-    (``_hold_fast``); a replay, a refusal or a lost race falls back to ``_hold_checked``, which
-    reads first and says precisely why.
+    The common case (a new key, a location with enough ATP) takes one statement on PostgreSQL
+    and three on SQLite (``_hold_fast``); a replay, a refusal or a lost race falls back to
+    ``_hold_checked``, which reads first and says precisely why.
     """
     begin_write(session)
     scoped = _scoped_key(request.channel, request.idempotency_key)
@@ -180,7 +180,8 @@ def _hold_fast(
 
     One ``INSERT ... SELECT ... ON CONFLICT (idempotency_key) DO NOTHING`` picks the entitled
     location with the most ATP (or checks the one asked for) and claims the key together; the
-    stock writer's guarded UPDATE then holds the units. Nothing inserted means a replay, a
+    stock writer's guarded UPDATE then holds the units (on PostgreSQL in the same statement,
+    ``movements.reserve_after_claim``). Nothing inserted means a replay, a
     refusal or an unknown SKU, and nothing was written; a guarded UPDATE lost to a concurrent
     hold deletes the claimed row again. Either way the checked path takes over.
     """
