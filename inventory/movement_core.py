@@ -300,6 +300,99 @@ def _move_one(
     )
 
 
+#: The statements as the driver's SQL text: SQLAlchemy's compiled-statement cache asks for a
+#: value of the claim's ``IS true`` literal once the INSERT sits in a CTE, so the text is
+#: compiled once here and run with ``exec_driver_sql`` (every value is cast in the text).
+_AFTER_CLAIM: dict[tuple[int, int], str] = {}
+
+
+def reserve_after_claim(
+    session: Session,
+    claim: sa.Insert,
+    params: Mapping[str, object],
+    *,
+    guard: sa.ColumnElement[bool],
+    qty: int,
+    record: Mapping[str, object],
+) -> tuple[str | None, StockMovement | None]:
+    """PostgreSQL: a caller's claiming INSERT and a reserve leg at the location it claimed, as
+    one statement: ``WITH claimed AS (<claim> RETURNING location_code), moved AS (<guarded
+    UPDATE> at that location RETURNING levels), recorded AS (<movement row> FROM moved)``.
+
+    ``claim`` inserts at most one row and returns its ``location_code``; its parameters
+    (``params``) must include ``sku_code`` and ``qty``, which the leg reuses. Returns the
+    claimed location (None: nothing claimed, nothing moved) and the movement (None: claimed,
+    but the guard refused; the caller deletes its claim). The UPDATE is the reserve leg's own:
+    ``reserved += qty`` under ``guard``, re-checked under the row lock.
+    """
+    key = (id(claim), id(guard))
+    statement = _AFTER_CLAIM.get(key)
+    if statement is None:
+        claimed = claim.cte("claimed")
+        moved = (
+            sa.update(StockPosition.__table__)  # type: ignore[arg-type]
+            .where(
+                POSITION.location_code == sa.select(claimed.c.location_code).scalar_subquery(),
+                POSITION.sku_code == sa.bindparam("sku_code", type_=POSITION.sku_code.type),
+                guard,
+            )
+            .values(
+                reserved=POSITION.reserved + QTY,
+                version=POSITION.version + sa.literal_column("1", sa.Integer),
+            )
+            .returning(POSITION.id, POSITION.location_code, POSITION.on_hand, POSITION.reserved)
+            .cte("moved")
+        )
+        recorded_names = [name for name in _RECORDED if name != "location_code"]
+        recorded = (
+            sa.insert(MOVEMENT_TABLE)
+            .from_select(
+                [*recorded_names, "location_code", "on_hand_after", "reserved_after"],
+                sa.select(
+                    *[
+                        sa.bindparam(f"record_{name}", type_=MOVEMENT[name].type)
+                        for name in recorded_names
+                    ],
+                    moved.c.location_code,
+                    moved.c.on_hand,
+                    moved.c.reserved,
+                ),
+            )
+            .returning(MOVEMENT.id, MOVEMENT.on_hand_after, MOVEMENT.reserved_after)
+            .cte("recorded")
+        )
+        select = sa.select(
+            claimed.c.location_code,
+            recorded.c.id,
+            recorded.c.on_hand_after,
+            recorded.c.reserved_after,
+            sa.select(moved.c.id).scalar_subquery(),
+        ).select_from(claimed.outerjoin(recorded, sa.true()))
+        connection = session.connection()
+        statement = str(select.compile(dialect=connection.dialect))
+        _AFTER_CLAIM[key] = statement
+    values = {**params, "qty": qty}
+    values.update({f"record_{name}": record[name] for name in _RECORDED if name != "location_code"})
+    found = session.connection().exec_driver_sql(statement, values).first()
+    if found is None:
+        return None, None
+    location, movement_id, on_hand, reserved, position_id = found
+    if movement_id is None:
+        return location, None
+    _expire_positions(session, [int(position_id)])
+    movement = detached_row(
+        StockMovement,
+        {
+            **record,
+            "location_code": location,
+            "id": movement_id,
+            "on_hand_after": on_hand,
+            "reserved_after": reserved,
+        },
+    )
+    return location, movement
+
+
 def _describe_refusal(what: str, location: str, sku: str, qty: int, position: StockPosition) -> str:
     return (
         f"{what}: {location} / {sku} asked {qty}, ATP {position.atp} "

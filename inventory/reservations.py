@@ -119,9 +119,9 @@ def create(
     Without a location the service tries the entitled locations with the most ATP first (a
     concurrent caller may take the first one's units between the read and the guarded write).
 
-    The common case (a new key, a location with enough ATP) takes two statements
-    (``_hold_fast``); a replay, a refusal or a lost race falls back to ``_hold_checked``, which
-    reads first and says precisely why.
+    The common case (a new key, a location with enough ATP) takes one statement on PostgreSQL
+    and three on SQLite (``_hold_fast``); a replay, a refusal or a lost race falls back to
+    ``_hold_checked``, which reads first and says precisely why.
     """
     begin_write(session)
     scoped = _scoped_key(request.channel, request.idempotency_key)
@@ -180,25 +180,50 @@ def _hold_fast(
 
     One ``INSERT ... SELECT ... ON CONFLICT (idempotency_key) DO NOTHING`` picks the entitled
     location with the most ATP (or checks the one asked for) and claims the key together; the
-    stock writer's guarded UPDATE then holds the units. Nothing inserted means a replay, a
+    stock writer's guarded UPDATE then holds the units (on PostgreSQL in the same statement,
+    ``movements.reserve_after_claim``). Nothing inserted means a replay, a
     refusal or an unknown SKU, and nothing was written; a guarded UPDATE lost to a concurrent
     hold deletes the claimed row again. Either way the checked path takes over.
     """
     values = _row_values(request, scoped, reservation_id, actor, now)
-    claimed = session.connection().execute(
-        _claim_statement(session, located=request.location is not None), values
-    )
-    location = claimed.scalar()
+    claim = _claim_statement(session, located=request.location is not None)
+    if session.get_bind().dialect.name == "postgresql":
+        # One round trip: the stock writer's reserve leg runs at the claimed location in the
+        # claiming statement itself.
+        location, moved = movements.reserve_after_claim(
+            session,
+            claim,
+            values,
+            qty=request.qty,
+            sku=request.sku,
+            ref=reservation_id,
+            idempotency_key=f"reservation:{reservation_id}:reserve",
+            actor=actor,
+            reason=f"{request.channel} reservation",
+            at=now,
+        )
+        if location is None:
+            return None
+        if moved is None:
+            _unclaim(session, reservation_id)
+            return None
+        return detached_row(ChannelReservation, {**values, "location_code": location})
+    location = session.connection().execute(claim, values).scalar()
     if location is None:
         return None
     try:
         _reserve_at(session, location, request, reservation_id, actor, now, fresh_key=True)
     except MovementRefused:
-        session.connection().execute(
-            sa.delete(ChannelReservation.__table__).where(_RESERVATION.id == reservation_id)  # type: ignore[arg-type]
-        )
+        _unclaim(session, reservation_id)
         return None
     return detached_row(ChannelReservation, {**values, "location_code": location})
+
+
+def _unclaim(session: Session, reservation_id: str) -> None:
+    """The claimed key's row goes again: its hold lost to a concurrent one (checked path next)."""
+    session.connection().execute(
+        sa.delete(ChannelReservation.__table__).where(_RESERVATION.id == reservation_id)  # type: ignore[arg-type]
+    )
 
 
 def _reserve_at(
@@ -251,7 +276,7 @@ def _claim_statement(session: Session, *, located: bool) -> sa.Insert:
         )
         .where(POSITION.sku_code == sa.bindparam("sku_code"), atp >= sa.bindparam("qty"))
         .order_by(atp.desc(), POSITION.location_code)
-        .limit(1)
+        .limit(sa.literal_column("1", sa.Integer))  # inline: the PostgreSQL text binds no LIMIT
     )
     if located:
         best = best.where(POSITION.location_code == sa.bindparam("requested_location"))

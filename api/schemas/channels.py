@@ -14,6 +14,8 @@ from inventory.reservations import MAX_BATCH
 #: The most SKUs one availability request may ask about (one page of a channel's catalogue).
 MAX_SKUS = 500
 _CHANNEL = f"^{CHANNEL_CODE.pattern}$"
+#: Codes and keys are stored as text: PostgreSQL refuses a NUL character there (a 500 otherwise).
+_TEXT = r"^[^\x00]*$"
 
 
 class AvailabilityRequest(BaseModel):
@@ -51,10 +53,13 @@ class AvailabilityResponse(BaseModel):
 
 
 class ReservationCreate(BaseModel):
-    sku: str = Field(min_length=1, max_length=64, examples=["RB001-BLK-38"])
+    sku: str = Field(min_length=1, max_length=64, pattern=_TEXT, examples=["RB001-BLK-38"])
     qty: int = Field(ge=1, le=10_000)
     idempotency_key: str = Field(
-        min_length=1, max_length=128, description="The channel's own key: same key, same answer."
+        min_length=1,
+        max_length=128,
+        pattern=_TEXT,
+        description="The channel's own key: same key, same answer.",
     )
     ttl_s: int = Field(
         default=900,
@@ -66,6 +71,7 @@ class ReservationCreate(BaseModel):
         default=None,
         min_length=1,
         max_length=64,
+        pattern=_TEXT,
         description="Where to hold; omitted: the entitled location with the most ATP.",
     )
     channel: str | None = Field(
@@ -108,15 +114,19 @@ class ReservationView(BaseModel):
 class ReservationLineCreate(BaseModel):
     """One line of a batch: the single call's fields; ``ttl_s`` defaults to the batch's."""
 
-    sku: str = Field(min_length=1, max_length=64, examples=["RB001-BLK-38"])
+    sku: str = Field(min_length=1, max_length=64, pattern=_TEXT, examples=["RB001-BLK-38"])
     qty: int = Field(ge=1, le=10_000)
     idempotency_key: str = Field(
-        min_length=1, max_length=128, description="The channel's own key: same key, same answer."
+        min_length=1,
+        max_length=128,
+        pattern=_TEXT,
+        description="The channel's own key: same key, same answer.",
     )
     location: str | None = Field(
         default=None,
         min_length=1,
         max_length=64,
+        pattern=_TEXT,
         description="Where to hold; omitted: the entitled location with the most ATP.",
     )
     ttl_s: int | None = Field(

@@ -144,3 +144,28 @@ def test_openapi_lists_the_batch_route(channel_client) -> None:
     client, _ = channel_client
     paths = client.get("/openapi.json").json()["paths"]
     assert paths["/v1/reservations/batch"]["post"]["tags"] == ["channels"]
+
+
+def test_odd_text_in_lines_is_answered_not_a_server_error(channel_client) -> None:
+    client, keys = channel_client
+    odd = ['quote"and\\back', "中文-键", "x" * 128, "emoji-🧥", "semi;--drop"]
+    lines = [{"sku": text[:64], "qty": 1, "idempotency_key": text} for text in odd]
+    lines += [{"sku": SKU, "qty": 1, "idempotency_key": "odd-loc", "location": 'A"B\\C'}]
+    answer = hold(client, keys["tmall"], lines)
+    assert answer.status_code == 200, answer.text
+    assert [line["status"] for line in answer.json()["lines"]] == [404] * 5 + [409]
+    again = hold(client, keys["tmall"], lines)
+    assert again.json() == answer.json()
+
+
+def test_a_nul_character_is_a_422_not_a_server_error(channel_client) -> None:
+    """PostgreSQL stores no NUL in text: refused at the boundary, single call and batch alike."""
+    client, keys = channel_client
+    single = reserve(client, keys["tmall"], idempotency_key="a\u0000b")
+    assert single.status_code == 422, single.text
+    for line in (
+        {"sku": SKU, "qty": 1, "idempotency_key": "a\u0000b"},
+        {"sku": "S\u0000", "qty": 1, "idempotency_key": "k"},
+        {"sku": SKU, "qty": 1, "idempotency_key": "k", "location": "L\u0000"},
+    ):
+        assert hold(client, keys["tmall"], [line]).status_code == 422, line
