@@ -11,7 +11,7 @@ from sqlmodel import Session
 from tests.tools.plan_transfers_pool import NOW, build_pool, fake_forecast
 from tests.utils.factories import add_daily_sales
 from tools.context import ToolContext
-from tools.forecast_demand.models import ForecastInput, ForecastOutput
+from tools.forecast_demand.models import ForecastInput, ForecastOutput, SeriesForecast
 from tools.plan_transfers.models import PlanTransfersInput
 from tools.plan_transfers.pool import build_problem, read_pool
 from tools.plan_transfers.size_curves import PRIOR_UNITS, match_level, pool_sizes, size_shares
@@ -135,3 +135,42 @@ def test_match_level_keeps_the_split_and_takes_each_groups_total_from_the_refere
         np.zeros((1, 1)), np.zeros((1, 1, 3)), np.ones((1, 1)), group[:1, :1]
     )
     assert untouched[0, 0] == 0.0
+
+
+def test_the_plan_splits_stores_by_the_style_forecast_at_the_sku_forecasts_level(engine):
+    """Style-level forecast: SHA-S02 sells 3× what SHA-S01 does; SKU-level: the same everywhere.
+    The pooled problem follows the style split, and the city's store total stays the SKU one."""
+    build_pool(engine)
+    ctx = ToolContext(engine=engine, now=NOW)
+    request = PlanTransfersInput(
+        city="Shanghai", category="rain_boots", window_days=3, pool_sizes=True
+    )
+    flat = fake_forecast({"SHA-S01": 1.0, "SHA-S02": 1.0, "SHA-S03": 1.0})
+    style_total = {"SHA-S01": 1.0, "SHA-S02": 3.0, "SHA-S03": 1.0}
+
+    def provider(ctx: ToolContext, request: ForecastInput) -> ForecastOutput:
+        out = flat(ctx, request)
+        if request.level != "style":
+            return out
+        styles = sorted({s.style for s in out.series})
+        series = [
+            SeriesForecast(
+                location=location,
+                sku=None,
+                style=style,
+                points=[],
+                total_mean=style_total.get(location, 0.0),
+                total_quantiles={"p10": 0.0, "p50": 1.0, "p90": 2.0},
+            )
+            for location in request.locations
+            for style in styles
+        ]
+        return out.model_copy(update={"series": series})
+
+    problem, _ = build_problem(ctx, request, provider)
+    raw, _ = build_problem(ctx, request.model_copy(update={"pool_sizes": False}), flat)
+    codes = [loc.code for loc in problem.locations]
+    s01, s02, s03 = (codes.index(c) for c in ("SHA-S01", "SHA-S02", "SHA-S03"))
+    stores = [s01, s02, s03]
+    assert problem.demand_mean[stores].sum() == pytest.approx(raw.demand_mean[stores].sum())
+    assert problem.demand_mean[s02].sum() == pytest.approx(3 * problem.demand_mean[s01].sum())
