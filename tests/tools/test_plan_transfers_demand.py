@@ -146,7 +146,11 @@ def test_a_forecast_made_ahead_is_reused_and_nothing_else_is(sqlite_engine, monk
 
     monkeypatch.setattr("tools.plan_transfers.pool.default_forecast_provider", fresh)
     plan = plan_transfers(ctx, request, forecast_provider=reusing_provider(made, output))
-    assert asked == [] and plan.forecast_model == "fake" and plan.shipments
+    # The SKU forecast is reused; pooled sizes also ask the style level (``pool.style_request``).
+    assert [r.level for r in asked] == ["style"] and asked[0].skus == made.skus
+    assert plan.forecast_model == "fake" and plan.shipments
+    asked.clear()
     other = request.model_copy(update={"window_days": 2})
     plan_transfers(ctx, other, forecast_provider=reusing_provider(made, output))
-    assert len(asked) == 1 and asked[0].horizon_days == 2
+    assert [r.level for r in asked] == ["sku", "style"]
+    assert {r.horizon_days for r in asked} == {2}

@@ -11,10 +11,10 @@ from sqlmodel import Session
 from tests.tools.plan_transfers_pool import NOW, build_pool, fake_forecast
 from tests.utils.factories import add_daily_sales
 from tools.context import ToolContext
-from tools.forecast_demand.models import ForecastInput, ForecastOutput
+from tools.forecast_demand.models import ForecastInput, ForecastOutput, SeriesForecast
 from tools.plan_transfers.models import PlanTransfersInput
 from tools.plan_transfers.pool import build_problem, read_pool
-from tools.plan_transfers.size_curves import PRIOR_UNITS, pool_sizes, size_shares
+from tools.plan_transfers.size_curves import PRIOR_UNITS, match_level, pool_sizes, size_shares
 
 STYLES = np.array(["A", "A", "A", "B", "B"])
 
@@ -106,3 +106,71 @@ def test_the_plan_reads_the_size_curve_from_sales_before_the_clock_only(engine):
         > problem.demand_mean[dest, skus.index("RB001-BLK-36")]
     )
     assert problem.demand_mean[dest].sum() == pytest.approx(raw.demand_mean[dest].sum())
+
+
+def test_pooling_takes_each_stores_style_total_from_the_style_forecast_when_given():
+    mean = np.array([[0.9, 0.0, 0.1, 0.3, 0.3], [0.2, 0.2, 0.2, 0.0, 0.0]])
+    quantiles = np.stack([0.0 * mean, mean, 2.0 * mean], axis=2)
+    shares = np.full(mean.shape, 0.5)
+    # Style A's total is 3.0 at store 0 and unknown (NaN) at store 1; style B's 0.4 / 0.
+    totals = np.array([[3.0, 3.0, 3.0, 0.4, 0.4], [np.nan, np.nan, np.nan, 0.0, 0.0]])
+    pooled, _ = pool_sizes(mean, quantiles, shares, STYLES, totals)
+    assert pooled[0, :3].sum() == pytest.approx(3.0)
+    assert pooled[0, 3:].sum() == pytest.approx(0.4)
+    # Unknown: the SKU forecasts' own sum stays.
+    assert pooled[1, :3].sum() == pytest.approx(0.6)
+
+
+def test_match_level_keeps_the_split_and_takes_each_groups_total_from_the_reference():
+    mean = np.array([[1.0, 3.0], [0.0, 4.0]])
+    quantiles = np.stack([0.5 * mean, mean, 2.0 * mean], axis=2)
+    reference = np.array([[2.0, 1.0], [2.0, 1.0]])
+    group = np.array([[0, 1], [0, 1]])
+    scaled, q = match_level(mean, quantiles, reference, group)
+    # Group 0 (column 0): 1.0 → 4.0, all at the one position with demand; group 1: 7 → 2.
+    np.testing.assert_allclose(scaled, [[4.0, 3.0 * 2 / 7], [0.0, 4.0 * 2 / 7]])
+    np.testing.assert_allclose(q[:, :, 2], 2.0 * scaled)
+    # A group with no demand of its own keeps it (nothing to share the reference over).
+    untouched, _ = match_level(
+        np.zeros((1, 1)), np.zeros((1, 1, 3)), np.ones((1, 1)), group[:1, :1]
+    )
+    assert untouched[0, 0] == 0.0
+
+
+def test_the_plan_splits_stores_by_the_style_forecast_at_the_sku_forecasts_level(engine):
+    """Style-level forecast: SHA-S02 sells 3× what SHA-S01 does; SKU-level: the same everywhere.
+    The pooled problem follows the style split, and the city's store total stays the SKU one."""
+    build_pool(engine)
+    ctx = ToolContext(engine=engine, now=NOW)
+    request = PlanTransfersInput(
+        city="Shanghai", category="rain_boots", window_days=3, pool_sizes=True
+    )
+    flat = fake_forecast({"SHA-S01": 1.0, "SHA-S02": 1.0, "SHA-S03": 1.0})
+    style_total = {"SHA-S01": 1.0, "SHA-S02": 3.0, "SHA-S03": 1.0}
+
+    def provider(ctx: ToolContext, request: ForecastInput) -> ForecastOutput:
+        out = flat(ctx, request)
+        if request.level != "style":
+            return out
+        styles = sorted({s.style for s in out.series})
+        series = [
+            SeriesForecast(
+                location=location,
+                sku=None,
+                style=style,
+                points=[],
+                total_mean=style_total.get(location, 0.0),
+                total_quantiles={"p10": 0.0, "p50": 1.0, "p90": 2.0},
+            )
+            for location in request.locations
+            for style in styles
+        ]
+        return out.model_copy(update={"series": series})
+
+    problem, _ = build_problem(ctx, request, provider)
+    raw, _ = build_problem(ctx, request.model_copy(update={"pool_sizes": False}), flat)
+    codes = [loc.code for loc in problem.locations]
+    s01, s02, s03 = (codes.index(c) for c in ("SHA-S01", "SHA-S02", "SHA-S03"))
+    stores = [s01, s02, s03]
+    assert problem.demand_mean[stores].sum() == pytest.approx(raw.demand_mean[stores].sum())
+    assert problem.demand_mean[s02].sum() == pytest.approx(3 * problem.demand_mean[s01].sum())

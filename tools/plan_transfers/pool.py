@@ -35,7 +35,12 @@ from tools.plan_transfers.problem import (
     SkuNode,
     TransferProblem,
 )
-from tools.plan_transfers.size_curves import pool_sizes, sales_by_position, size_shares
+from tools.plan_transfers.size_curves import (
+    match_level,
+    pool_sizes,
+    sales_by_position,
+    size_shares,
+)
 from tools.plan_transfers.value import ValueTerms, ValueTermsError, load_value_terms
 
 if TYPE_CHECKING:  # the forecast tool is imported when a forecast is made
@@ -348,6 +353,53 @@ def forecast_request(pool: PoolSnapshot, request: PlanTransfersInput) -> Forecas
     )
 
 
+def style_request(pool: PoolSnapshot, request: PlanTransfersInput) -> ForecastInput:
+    """The style-level forecast of the same series: what pooled sizes take each (location,
+    style)'s window total from.
+
+    Why not the sum of the SKU forecasts: one size of one style in one store sells a few units a
+    month, and the SKU-level model's errors on series that sparse do not cancel within a style —
+    on rain-shanghai-heavy the SKU forecasts of a store's umbrellas summed to 0.07 units for a
+    wet 2-day window whose expected demand was 1.1, and its rain boots to 3.7 against 1.4, while
+    the style-level model said 0.61 and 0.99 (``benchmarks/decisions.py --bound-draws``)."""
+    return forecast_request(pool, request).model_copy(update={"level": "style"})
+
+
+def _level_groups(pool: PoolSnapshot) -> np.ndarray:
+    """(locations, skus) labels: city × channel (store / online / DC) × category.
+
+    The SKU-level model leaves out the days a size was sold out, so summed over a city's stores
+    and a category its level is the demand's; the style-level model counts a style-day as in
+    stock until half its sizes are out (``forecast_demand.pool_panel.STYLE_CENSOR_SHARE``), so it
+    learns the sales of broken size runs and runs low (0.53–0.81 of the world's expected wet
+    window at the act scenarios' stores, against 0.55–1.30 for the SKU sums). Each such group
+    therefore takes its total from the SKU forecasts and its split over stores, styles and sizes
+    from the style forecast and the size curves."""
+    place, _ = pd.factorize(pd.Series([f"{loc.city}|{loc.kind}" for loc in pool.locations]))
+    category, names = pd.factorize(pd.Series([sku.category for sku in pool.skus]))
+    return place[:, None].astype(np.int64) * max(len(names), 1) + category[None, :]
+
+
+def _style_totals(pool: PoolSnapshot, forecast: ForecastOutput) -> np.ndarray:
+    """(locations, skus): each SKU's style's forecast window total at each location (NaN where
+    the style forecast has no series)."""
+    styles = pd.Index(sorted({sku.style for sku in pool.skus}))
+    grid = np.full((len(pool.locations), len(styles)), np.nan)
+    if forecast.series:
+        i = pd.Index([loc.code for loc in pool.locations]).get_indexer(
+            [s.location for s in forecast.series]
+        )
+        k = styles.get_indexer([s.style for s in forecast.series])
+        known = (i >= 0) & (k >= 0)
+        totals = np.array([s.total_mean for s in forecast.series], dtype=float)
+        seen = np.zeros(grid.shape, dtype=bool)
+        seen[i[known], k[known]] = True
+        summed = np.zeros(grid.shape)
+        np.add.at(summed, (i[known], k[known]), totals[known])
+        grid = np.where(seen, summed, np.nan)
+    return grid[:, styles.get_indexer([sku.style for sku in pool.skus])]
+
+
 def build_problem(
     ctx: ToolContext, request: PlanTransfersInput, forecast: ForecastProvider
 ) -> tuple[TransferProblem, ForecastOutput]:
@@ -371,9 +423,15 @@ def build_problem(
     if request.pool_sizes:
         style_of = np.array([sku.style for sku in pool.skus])
         shares = size_shares(pool.sold, style_of)
-        mean, quantiles = pool_sizes(mean, quantiles, shares, style_of)
+        group = _level_groups(pool)
+        totals = _style_totals(pool, forecast(ctx, style_request(pool, request)))
+        pooled = pool_sizes(mean, quantiles, shares, style_of, totals)
+        mean, quantiles = match_level(*pooled, mean, group)
         if dry is not None:
-            dry_mean, dry_quantiles = pool_sizes(dry[1], dry[0], shares, style_of)
+            dry_request = style_request(pool, request.model_copy(update={"rain": []}))
+            dry_totals = _style_totals(pool, forecast(ctx, dry_request))
+            dry_pooled = pool_sizes(dry[1], dry[0], shares, style_of, dry_totals)
+            dry_mean, dry_quantiles = match_level(*dry_pooled, dry[1], group)
             dry = (dry_quantiles, dry_mean)
     try:
         problem = TransferProblem(

@@ -78,11 +78,17 @@ def size_shares(sold: np.ndarray, style_of: np.ndarray) -> np.ndarray:
 
 
 def pool_sizes(
-    mean: np.ndarray, quantiles: np.ndarray, shares: np.ndarray, style_of: np.ndarray
+    mean: np.ndarray,
+    quantiles: np.ndarray,
+    shares: np.ndarray,
+    style_of: np.ndarray,
+    style_total: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Window demand per (location, SKU) re-shared over the sizes each location carries.
 
-    A (location, style) keeps its forecast total; only SKUs the forecast covers there (mean > 0)
+    A (location, style) keeps its total: ``style_total`` (locations, skus: each SKU's column
+    holds its style's total at the location, NaN where unknown) when given — the style-level
+    forecast — else the sum of the SKU forecasts. Only SKUs the forecast covers there (mean > 0)
     receive a share, renormalised over them. Each position's quantiles are scaled with its mean,
     so the forecast's relative spread is kept.
     """
@@ -93,6 +99,24 @@ def pool_sizes(
         weight = np.where(carried[:, cols], shares[:, cols], 0.0)
         norm = weight.sum(axis=1, keepdims=True)
         total = mean[:, cols].sum(axis=1, keepdims=True)
+        if style_total is not None:
+            given = style_total[:, cols[:1]]
+            total = np.where(np.isfinite(given), given, total)
         pooled[:, cols] = np.divide(total * weight, norm, out=np.zeros_like(weight), where=norm > 0)
     ratio = np.divide(pooled, mean, out=np.zeros_like(pooled), where=carried)
     return pooled, quantiles * ratio[:, :, None]
+
+
+def match_level(
+    mean: np.ndarray, quantiles: np.ndarray, reference: np.ndarray, group: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``mean`` and ``quantiles`` scaled, per ``group`` of positions (same shape as ``mean``),
+    so each group's total equals ``reference``'s: the reference sets the level, ``mean`` keeps
+    how the level is shared among the group's positions. A group ``mean`` puts nothing in keeps
+    its values."""
+    codes, inverse = np.unique(group, return_inverse=True)
+    inverse = inverse.reshape(mean.shape)
+    ours = np.bincount(inverse.ravel(), weights=mean.ravel(), minlength=codes.size)
+    theirs = np.bincount(inverse.ravel(), weights=reference.ravel(), minlength=codes.size)
+    factor = np.divide(theirs, ours, out=np.ones_like(ours), where=ours > 0)[inverse]
+    return mean * factor, quantiles * factor[:, :, None]
