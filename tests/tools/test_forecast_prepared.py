@@ -105,7 +105,9 @@ def test_the_plans_dry_forecast_reuses_the_read_and_the_plan_is_unchanged(
     shared = plan_transfers(
         ctx, request, forecast_provider=plan_pool.reusing_provider(made, output, prepared)
     )
-    assert asked == []  # the dry forecast came from the prepared read
+    # The SKU-level dry forecast came from the prepared read; what is asked afresh is only the
+    # style-level forecast pooled sizes split by, with the alert's rain and dry.
+    assert [(r.level, bool(r.rain)) for r in asked] == [("style", True), ("style", False)]
     assert _without_timing(shared.model_dump()) == _without_timing(fresh.model_dump())
     assert any("p = 0.50" in note for note in shared.notes)
 
