@@ -548,7 +548,7 @@ _RESERVE_GROUPS_SQLITE = sa.text(
 
 def reserve_many(
     session: Session, holds: list[Hold], *, kind: str, actor: str, created_at: dt.datetime
-) -> list[StockMovement]:
+) -> int:
     """Hold every one of ``holds`` or refuse: one guarded UPDATE for all (location, SKU)
     groups, each group's total checked against ATP in the same statement (the row lock on
     PostgreSQL, the writer lock on SQLite), then one movement row per hold (its own fresh key).
@@ -611,4 +611,4 @@ def reserve_many(
         )
     connection.execute(sa.insert(MOVEMENT_TABLE), records)
     _expire_positions(session, position_ids)
-    return [detached_row(StockMovement, {**record, "id": None}) for record in records]
+    return len(records)

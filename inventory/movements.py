@@ -154,13 +154,14 @@ def reserve_after_claim(
 
 def reserve_many(
     session: Session, holds: list[Hold], *, actor: str, at: dt.datetime | None = None
-) -> list[StockMovement]:
+) -> int:
     """``reserve`` for a batch: every hold's units promised, or ``MovementRefused`` when one
     (location, SKU)'s holds together exceed its ATP (run it in a savepoint: see below).
 
     The same guard as ``reserve`` (``on_hand − reserved − safety ≥ qty``), applied to each
     position's total in one set-based UPDATE, and one ``reserve`` movement row per hold with
-    its own key, so a batch costs a few statements instead of two per hold. Every key must be
+    its own key, so a batch costs a few statements instead of two per hold. Returns how many
+    movements it wrote. Every key must be
     fresh (minted in this transaction, like a new reservation's id): no look-up is made.
     Groups already moved when another is refused stay in the caller's transaction; the caller
     runs this in a savepoint and rolls it back on a refusal.
@@ -168,7 +169,7 @@ def reserve_many(
     for hold in holds:
         _positive(hold.qty, hold.location, hold.sku, "reserve")
     if not holds:
-        return []
+        return 0
     return movement_core.reserve_many(
         session, holds, kind=str(MovementKind.RESERVE), actor=actor, created_at=as_utc(at)
     )
