@@ -318,7 +318,8 @@ def main() -> None:
     if not base.llm_configured:
         parser.error("give --base-url and --model (or STOCKPILOT_LLM_*), or --fake")
     wanted = [s for s in args.scenarios.split(",") if s]
-    scenarios = [s for s in load_scenarios(PROJECT_ROOT / "evals" / "scenarios") if s.id in wanted]
+    known = {s.id: s for s in load_scenarios(PROJECT_ROOT / "evals" / "scenarios")}
+    scenarios = [known[s] for s in dict.fromkeys(wanted) if s in known]  # in the order given
     missing = set(wanted) - {s.id for s in scenarios}
     if missing:
         parser.error(f"unknown scenarios: {', '.join(sorted(missing))}")
