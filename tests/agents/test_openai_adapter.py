@@ -436,3 +436,28 @@ def test_a_failed_call_carries_its_invalid_calls_repairs_and_tokens():
     assert len(failed.value.invalid_tool_calls) == 3
     assert [r["kind"] for r in failed.value.repairs] == ["invalid_tool_call"] * 3
     assert failed.value.usage["total_tokens"] == 36
+
+
+@respx.mock
+def test_a_city_question_answered_for_one_store_is_widened_and_junk_options_are_ignored(
+    runtime, checkpointer
+):
+    """The two failures recorded with Qwen2.5-Coder-1.5B, through the graph: SHA-S01 alone for
+    "上海门店…" (it answered one store's 3 for the city's 411), and junk in an optional argument.
+    Both calls run; each result tells the model what was changed."""
+    stock = '{"location": "SHA-S01", "category": "rain_boots", "cover_window_days": 1}'
+    route = respx.post(URL).mock(
+        side_effect=[
+            ok(completion(calls=[("c1", "stock_lookup", stock)])),
+            ok(completion("上海门店雨靴可售若干双。")),
+        ]
+    )
+    runtime.llm = model()
+    graph = build_graph("ops_chat", runtime, checkpointer)
+    result = chat(runtime, graph, "t", "上海门店还有多少雨靴?")
+    assert result.status == RunStatus.SUCCEEDED
+    content = json.loads(json.loads(route.calls[1].request.content)["messages"][-1]["content"])
+    assert "city='Shanghai'" in content["resolved_names"]["location='SHA-S01'"]
+    assert "cover_window_days" in content["ignored_arguments"]
+    locations = {row["location"] for row in content["by_location"]}
+    assert len(locations) > 1 and all(code.startswith("SHA-S") for code in locations)
