@@ -59,8 +59,8 @@ MODEL_FAILS = {
     # Recorded before the argument tidying (docs/llm.md): the answer is a sentence of a tool
     # error ("To cover every SKU of style RB001, pass style='RB001'."), stating no forecast.
     "chat-forecast-en": "the answer copies a tool error; no forecast stated",
-    # 500 x an invented SKU (RB001-RGB-40) proposed, refused by name resolution; the answer
-    # echoes the refusal ("I could not finish this: …").
+    # As in Chinese: 500 x an invented SKU (RB001-RGB-40) proposed and refused, the style looked
+    # up, and the answer a sentence of the refusal ("I could not finish this: …").
     "chat-injection-en": "invented SKU refused; the answer echoes the refusal",
 }
 #: Scenarios whose recorded run called the right tool (on top of the passing ones).
