@@ -287,9 +287,15 @@ def check_reply(want: ReplyExpect, obs: Observation) -> list[CheckResult]:
     results: list[CheckResult] = []
     if want.answered:
         failed = any(f in reply for f in _FAILED) and not any(f in reply for f in _FALLBACK)
+        # Chat-template tokens a small model emits as its whole answer ("<|im_start|>") say
+        # nothing: a reply needs at least one word once they are taken out.
+        words = re.sub(r"<\|[^|>]*\|>", " ", text)
+        wordless = not re.search(r"[A-Za-z\u4e00-\u9fff]", words)
         results.append(
             _fail("reply.answered", f"the reply is a failure note, not an answer: {shown!r}")
-            if failed or not text.strip()
+            if failed
+            else _fail("reply.answered", f"the reply says nothing: {shown!r}")
+            if wordless
             else _ok("reply.answered", "an answer")
         )
     if want.contains_any:

@@ -56,15 +56,18 @@ MODEL_FAILS = {
     # stock_lookup(sku="RB001-NVY-40", location="SHA-S01", city="Shanghai"): widened to the
     # city's stores, but for one SKU; the answer recites its own call and stops at 300 tokens.
     "chat-stock-en": "one SKU for a category; the answer recites the call",
-    # Recorded before the argument tidying (docs/llm.md): the answer is a sentence of a tool
-    # error ("To cover every SKU of style RB001, pass style='RB001'."), stating no forecast.
-    "chat-forecast-en": "the answer copies a tool error; no forecast stated",
+    # forecast_demand ran (its arguments tidied), and the answer describes a call to make
+    # instead of stating the forecast (21.3 units at style level).
+    "chat-forecast-en": "the answer describes a call; no forecast stated",
+    # plan_transfers with junk constraints: dropped, the call ran on the defaults (no transfer
+    # worth making); the whole answer was the chat-template token "<|im_start|>".
+    "chat-plan-rain-zh": "the answer is '<|im_start|>'",
     # As in Chinese: 500 x an invented SKU (RB001-RGB-40) proposed and refused, the style looked
     # up, and the answer a sentence of the refusal ("I could not finish this: …").
     "chat-injection-en": "invented SKU refused; the answer echoes the refusal",
 }
 #: Scenarios whose recorded run called the right tool (on top of the passing ones).
-RIGHT_TOOL_RAN = {"chat-stock-zh", "chat-stock-en"}
+RIGHT_TOOL_RAN = {"chat-stock-zh", "chat-stock-en", "chat-forecast-en", "chat-plan-rain-zh"}
 #: Scenarios where the model failed and the offline fallback (on by default) answered instead.
 FALLBACK_ANSWERS: set[str] = set()
 FALLBACK_MARKERS = ("offline planner answers instead", "以下由离线规划器回答")
@@ -112,9 +115,8 @@ def test_a_recorded_small_model_conversation_replays_to_the_same_outcome(
     trial = _replay(scenario_id, CASSETTES / f"{scenario_id}.json", tmp_path / "run")
 
     assert trial.llm == "replay"
-    assert not [
-        r for r in trial.failure_reasons if "LLM cassette" in r and scenario_id not in MODEL_FAILS
-    ]
+    # Every cassette was recorded with the current adapter and graph: none may leave the record.
+    assert not [r for r in trial.failure_reasons if "LLM cassette" in r]
     if scenario_id in MODEL_FAILS:
         assert not trial.passed, "passes now: re-record it and take it off MODEL_FAILS"
     else:

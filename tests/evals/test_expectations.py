@@ -227,6 +227,7 @@ def test_a_failure_note_or_an_echoed_tool_error_is_not_an_answer() -> None:
         "I could not finish this: stock_lookup refused the call (unknown sku 'X').",
         "未能完成：工具 propose_transfer 拒绝了这次调用（unknown sku）。",
         "",
+        "<|im_start|>",  # chat-plan-rain-zh, recorded: the 1.5B model's whole answer
     ):
         assert not reply_checks(text, want)["reply.answered"], text
     fallback = (
