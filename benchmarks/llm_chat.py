@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -99,7 +100,17 @@ class MeteredModel:
         try:
             reply = self.inner.invoke(messages, tools)
         except LLMError as exc:
-            self.meter.record(seconds=time.perf_counter() - started, failed=str(exc), tokens=0)
+            # The attempts before the failure count: their invalid calls, repairs and tokens.
+            self.meter.record(
+                seconds=time.perf_counter() - started,
+                failed=str(exc),
+                tokens=int(getattr(exc, "usage", {}).get("total_tokens", 0)),
+                valid=0,
+                invalid=len(getattr(exc, "invalid_tool_calls", [])),
+                repairs=[r["kind"] for r in getattr(exc, "repairs", [])],
+                tool_errors_seen=sum(m.status == "error" for m in results),
+                results_seen=len(results),
+            )
             raise
         usage = reply.usage_metadata or {}
         self.meter.record(
@@ -154,8 +165,10 @@ def run(
     original, timed = _timed_stream(meter)
     GraphDriver._stream = timed  # type: ignore[method-assign]
 
-    def on_trial(_scenario: Scenario, _trial: int, _result: Any) -> None:
+    def on_trial(scenario: Scenario, trial: int, result: Any) -> None:
         per_trial.append({"calls": list(meter.calls), "turns": list(meter.turn_seconds)})
+        if mode != "offline":  # a live pass takes an hour: say how each trial went as it ends
+            _progress(scenario, trial, result, meter)
         meter.calls.clear()
         meter.turn_seconds.clear()
 
@@ -170,6 +183,27 @@ def run(
         factory.make_chat_model = make  # type: ignore[assignment]
         GraphDriver._stream = original  # type: ignore[method-assign]
     return result, per_trial
+
+
+def _progress(scenario: Scenario, trial: int, result: Any, meter: Meter) -> None:
+    """One JSON line on stderr per finished trial, so a run cut short still reports."""
+    calls = meter.calls
+    reply = (result.observation.final_reply or "") if result.observation is not None else ""
+    line = {
+        "scenario": scenario.id,
+        "trial": trial,
+        "passed": result.passed,
+        "failures": [r[:300] for r in result.failure_reasons],
+        "reply": reply[:300],
+        "valid": sum(c.get("valid", 0) for c in calls),
+        "invalid": sum(c.get("invalid", 0) for c in calls),
+        "repairs": dict(Counter(k for c in calls for k in c.get("repairs", []))),
+        "model_failures": [c["failed"][:200] for c in calls if "failed" in c],
+        "tokens": [c["tokens"] for c in calls],
+        "turn_seconds": [round(s, 1) for s in meter.turn_seconds],
+        "loadavg": [round(x, 1) for x in os.getloadavg()],
+    }
+    print(json.dumps(line, ensure_ascii=False), file=sys.stderr, flush=True)
 
 
 def _turns(scenario: Scenario) -> int:
@@ -284,7 +318,8 @@ def main() -> None:
     if not base.llm_configured:
         parser.error("give --base-url and --model (or STOCKPILOT_LLM_*), or --fake")
     wanted = [s for s in args.scenarios.split(",") if s]
-    scenarios = [s for s in load_scenarios(PROJECT_ROOT / "evals" / "scenarios") if s.id in wanted]
+    known = {s.id: s for s in load_scenarios(PROJECT_ROOT / "evals" / "scenarios")}
+    scenarios = [known[s] for s in dict.fromkeys(wanted) if s in known]  # in the order given
     missing = set(wanted) - {s.id for s in scenarios}
     if missing:
         parser.error(f"unknown scenarios: {', '.join(sorted(missing))}")

@@ -248,32 +248,117 @@ def check_promos(want: PromosExpect, obs: Observation) -> list[CheckResult]:
     return results
 
 
+#: A quantity as a person reads it: digits not glued to a code's letters or hyphens
+#: (RB001-BLK-38, SHA-S01) or a date's (2015-07-11), with thousands separators allowed.
+_QUANTITY = re.compile(
+    r"(?<![A-Za-z0-9_\-/:.])(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?(?![A-Za-z0-9_\-/:]|,\d)"
+)
+#: A code-like token: letters/digits joined by hyphens (SHA-S01, DC-SHA, RB001-BLK-38) or a
+#: letters-then-digits style code (RB001).
+_CODE = re.compile(
+    r"(?<![A-Za-z0-9_-])([A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+|[A-Z]{2,}\d{2,})(?![A-Za-z0-9_-])"
+)
+_FAILED = (
+    "the language model failed",
+    "语言模型未能完成",
+    "i could not finish this",
+    "未能完成：",
+)
+_FALLBACK = ("offline planner answers instead", "以下由离线规划器回答")
+
+
+def stated_quantities(text: str) -> list[float]:
+    """Numbers written as quantities in ``text`` (see ``_QUANTITY``)."""
+    out = []
+    for whole, frac in _QUANTITY.findall(text):
+        value = float(whole.replace(",", ""))
+        out.append(value + float(f"0.{frac}") if frac else value)
+    return out
+
+
+def named_codes(text: str) -> list[str]:
+    return list(dict.fromkeys(m.group(1) for m in _CODE.finditer(text)))
+
+
 def check_reply(want: ReplyExpect, obs: Observation) -> list[CheckResult]:
-    reply = (obs.final_reply or "").lower()
+    text = obs.final_reply or ""
+    reply = text.lower()
+    shown = text[:160]
     results: list[CheckResult] = []
+    if want.answered:
+        failed = any(f in reply for f in _FAILED) and not any(f in reply for f in _FALLBACK)
+        # Chat-template tokens a small model emits as its whole answer ("<|im_start|>") say
+        # nothing: a reply needs at least one word once they are taken out.
+        words = re.sub(r"<\|[^|>]*\|>", " ", text)
+        wordless = not re.search(r"[A-Za-z\u4e00-\u9fff]", words)
+        results.append(
+            _fail("reply.answered", f"the reply is a failure note, not an answer: {shown!r}")
+            if failed
+            else _fail("reply.answered", f"the reply says nothing: {shown!r}")
+            if wordless
+            else _ok("reply.answered", "an answer")
+        )
     if want.contains_any:
         hit = [s for s in want.contains_any if s.lower() in reply]
-        shown = (obs.final_reply or "")[:160]
         results.append(
             _ok("reply.contains_any", f"mentions {hit}")
             if hit
             else _fail("reply.contains_any", f"mentions none of {want.contains_any}: {shown!r}")
         )
+    numbers = stated_quantities(text)
     if want.states_atp_of is not None:
         query = want.states_atp_of.model_dump(exclude_none=True)
         if obs.true_atp is None:
             results.append(_fail("reply.states_atp", f"no ATP total computed for {query}"))
         else:
-            stated = re.findall(r"\d[\d,]*", obs.final_reply or "")
-            numbers = {int(n.replace(",", "")) for n in stated}
             results.append(
                 _ok("reply.states_atp", f"states the true ATP {obs.true_atp} of {query}")
-                if obs.true_atp in numbers
+                if float(obs.true_atp) in numbers
                 else _fail(
                     "reply.states_atp",
-                    f"true ATP of {query} is {obs.true_atp}; reply states {sorted(numbers)[:8]}",
+                    f"true ATP of {query} is {obs.true_atp}; reply states "
+                    f"{[f'{n:g}' for n in numbers][:8]}: {shown!r}",
                 )
             )
+    if want.states_forecast_of is not None:
+        query = want.states_forecast_of.model_dump(exclude_none=True)
+        truths = obs.true_forecasts
+        if not truths:
+            results.append(_fail("reply.states_forecast", f"no forecast computed for {query}"))
+        else:
+            close = [
+                (n, t) for t in truths for n in numbers if abs(n - t) <= max(1.0, abs(t) * 0.01)
+            ]
+            results.append(
+                _ok("reply.states_forecast", f"states {close[0][0]:g} ≈ forecast {close[0][1]:.1f}")
+                if close
+                else _fail(
+                    "reply.states_forecast",
+                    f"forecast of {query} is {' or '.join(f'{t:.1f}' for t in truths)} units; "
+                    f"reply states {[f'{n:g}' for n in numbers][:8]}: {shown!r}",
+                )
+            )
+    codes = named_codes(text)
+    if want.codes_exist and obs.pool_codes:
+        known = set(obs.pool_codes)
+        # A token with a digit that the pool lacks is an invented code; a format name the
+        # model repeats ("STYLE-COLOUR-SIZE") is not.
+        invented = [c for c in codes if c not in known and any(ch.isdigit() for ch in c)]
+        results.append(
+            _fail("reply.codes_exist", f"names codes the pool does not have: {invented[:8]}")
+            if invented
+            else _ok("reply.codes_exist", f"every code named exists ({len(codes)})")
+        )
+    if want.names_order_codes and obs.order_codes:
+        named = [c for c in codes if c in set(obs.order_codes)]
+        results.append(
+            _ok("reply.names_order_codes", f"names {named[:5]}")
+            if named
+            else _fail(
+                "reply.names_order_codes",
+                f"names none of the orders' codes {obs.order_codes[:8]}: {shown!r}",
+            )
+        )
     for banned in want.not_contains:
         results.append(
             _ok(f"reply.not_contains[{banned}]", "absent")

@@ -111,13 +111,48 @@ class AtpQuery(_Strict):
     location_kind: Literal["store", "dc", "online"] | None = None
 
 
-class ReplyExpect(_Strict):
-    """The assistant's last message (chat scenarios): any of these strings, case-insensitive."""
+class ForecastQuery(_Strict):
+    """A forecast the answer must state: forecast_demand's total mean over the horizon."""
 
-    contains_any: list[str] = Field(default_factory=list)
+    city: str | None = None
+    category: str | None = None
+    horizon_days: int = Field(default=14, ge=1, le=28)
+    level: Literal["sku", "style"] | None = Field(
+        default=None, description="None: the total at either level is a right answer."
+    )
+
+
+class ReplyExpect(_Strict):
+    """The assistant's last message (chat scenarios).
+
+    Every check reads the text a person would read: a figure counts only when written as a
+    quantity (not a digit inside a code such as RB001-BLK-38 or a date), and a reply that only
+    says the model failed, or repeats a tool's refusal, is not an answer (``answered``).
+    """
+
+    contains_any: list[str] = Field(
+        default_factory=list, description="Any of these strings, case-insensitive."
+    )
     not_contains: list[str] = Field(default_factory=list)
     states_atp_of: AtpQuery | None = Field(
         default=None, description="The reply must contain the true ATP total of this query."
+    )
+    states_forecast_of: ForecastQuery | None = Field(
+        default=None,
+        description="The reply must state this forecast's total (rounded, ±1 unit or 1 %).",
+    )
+    names_order_codes: bool = Field(
+        default=False,
+        description="When the run created orders, the reply names at least one of their "
+        "locations or SKUs.",
+    )
+    codes_exist: bool = Field(
+        default=True, description="Every location / SKU code the reply names exists in the pool."
+    )
+    answered: bool = Field(
+        default=True,
+        description="Not a failure note: 'the language model failed' without the offline "
+        "fallback's answer, or 'I could not finish this'.",
     )
 
 

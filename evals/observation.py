@@ -79,6 +79,18 @@ class Observation(BaseModel):
     interrupts: int = Field(default=0, description="Approval requests the graph raised.")
     duplicate_deliveries: int = 0
     true_atp: int | None = Field(default=None, description="ATP total the reply must state.")
+    true_forecasts: list[float] = Field(
+        default_factory=list,
+        description="Forecast totals (units over the horizon) of which the reply must state one "
+        "(one per forecast level asked).",
+    )
+    pool_codes: list[str] = Field(
+        default_factory=list,
+        description="Location, style and SKU codes of the pool (for replies naming codes).",
+    )
+    order_codes: list[str] = Field(
+        default_factory=list, description="Locations and SKUs of the orders this run created."
+    )
     tool_calls: list[str] = Field(default_factory=list)
     nodes: list[str] = Field(default_factory=list, description="Graph nodes in the order run.")
     final_reply: str | None = None

@@ -7,6 +7,8 @@ What counts is what arrived at the simulated WMS and pricing system and what the
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -14,7 +16,7 @@ from sqlmodel import Session, select
 from agents.policy.model import Policy
 from connectors.base import ConnectorSet
 from evals.drive import DriveResult
-from evals.expectations_model import AtpQuery, Expectations, StockExpect
+from evals.expectations_model import AtpQuery, Expectations, ForecastQuery, StockExpect
 from evals.observation import (
     ApprovalSeen,
     Observation,
@@ -214,12 +216,45 @@ def true_atp(session: Session, query: AtpQuery) -> int:
     return sum(pos.atp for pos in session.exec(stmt))
 
 
+def true_forecasts(
+    engine: Engine, query: ForecastQuery, tool_context: Callable[[], Any] | None = None
+) -> list[float]:
+    """forecast_demand's total mean for ``query`` at the world's clock, per level asked (SKU
+    and style totals differ), as a correct answer would state it: the tool itself, not the
+    model's call of it, is the reference."""
+    from tools.context import ToolContext
+    from tools.registry import TOOLS
+
+    totals = []
+    for level in [query.level] if query.level else ["style", "sku"]:
+        args = {**query.model_dump(exclude_none=True), "level": level}
+        ctx = tool_context() if tool_context is not None else ToolContext.for_world(engine)
+        output = TOOLS["forecast_demand"].run(ctx, args)
+        totals.append(round(sum(s.total_mean for s in output.series), 3))  # type: ignore[attr-defined]
+    return totals
+
+
+def _codes(session: Session) -> list[str]:
+    styles = session.exec(select(Style.code)).all()
+    return sorted({*session.exec(select(Location.code)).all(), *styles, *_catalogue(session)[1]})
+
+
+def _order_codes(session: Session) -> list[str]:
+    codes: set[str] = set()
+    for order in session.exec(select(TransferOrder)):
+        codes |= {order.source_code, order.dest_code}
+    for line in session.exec(select(TransferLine)):
+        codes.add(line.sku_code)
+    return sorted(codes)
+
+
 def observe(
     engine: Engine,
     connectors: ConnectorSet,
     drive: DriveResult,
     policy: Policy,
     expect: Expectations,
+    tool_context: Callable[[], Any] | None = None,
 ) -> Observation:
     atp_query = expect.reply.states_atp_of if expect.reply else None
     with Session(engine) as session:
@@ -239,6 +274,12 @@ def observe(
         run_of = {o.id: o.run_id for o in session.exec(select(TransferOrder))}
         stock = _stock(session, expect.stock)
         atp = true_atp(session, atp_query) if atp_query is not None else None
+        pool_codes = _codes(session) if expect.reply is not None else []
+        order_codes = _order_codes(session) if expect.reply is not None else []
+    forecast_query = expect.reply.states_forecast_of if expect.reply else None
+    forecasts = (
+        true_forecasts(engine, forecast_query, tool_context) if forecast_query is not None else []
+    )
     approvals = [
         ApprovalSeen(
             id=a.id,
@@ -269,6 +310,9 @@ def observe(
         interrupts=drive.interrupts,
         duplicate_deliveries=drive.duplicate_deliveries,
         true_atp=atp,
+        true_forecasts=forecasts,
+        pool_codes=pool_codes,
+        order_codes=order_codes,
         tool_calls=drive.tool_calls,
         nodes=drive.nodes,
         final_reply=drive.final_reply,

@@ -345,7 +345,14 @@ def run_trial(
             harvest_forecast_models(world)
             for problem in llm_problems():
                 drive = _with_error(drive, f"LLM cassette: {problem}")
-            obs = observe(world.engine, connectors, drive, runtime.policy, scenario.expect)
+            obs = observe(
+                world.engine,
+                connectors,
+                drive,
+                runtime.policy,
+                scenario.expect,
+                tool_context=runtime.tool_context,
+            )
         obs.notes += notes
         replayed = None
         try:

@@ -31,7 +31,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from pydantic import ValidationError
 
 from agents.llm import retry, tokens
-from agents.llm.base import LLMError, ToolDefinition
+from agents.llm.base import DROPPED_ARGUMENTS, LLMError, ToolDefinition
 from agents.llm.text_calls import parse_text_calls
 
 EMPTY_REPLY_NOTE = (
@@ -102,6 +102,45 @@ def check_call(name: str, raw_args: Any, tools: dict[str, ToolDefinition]) -> st
     return None
 
 
+def drop_invalid_optional(
+    name: str, raw_args: Any, tools: dict[str, ToolDefinition]
+) -> tuple[dict[str, Any], dict[str, str]] | None:
+    """A lenient tool's arguments without the optional ones that fail its schema, and why each
+    was dropped; None when nothing can be saved that way (a required argument is wrong, the
+    JSON is unreadable, or the call is valid as it is).
+
+    Measured with Qwen2.5-Coder-1.5B: it filled every field of plan_transfers' ``constraints``
+    with junk, was refused three times and the turn failed, though the request needed none of
+    them. Dropping such a field runs the call on the defaults; the result says what was ignored
+    (``ignored_arguments``), so neither the model nor the run log is misled.
+    """
+    tool = tools.get(name)
+    if tool is None or not tool.lenient or tool.input_model is None:
+        return None
+    args, _problem = parse_arguments(raw_args)
+    if args is None:
+        return None
+    fields = tool.input_model.model_fields
+    try:
+        tool.input_model.model_validate(args)
+        return None
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+    why: dict[str, str] = {}
+    for error in errors:
+        top = str(error["loc"][0]) if error["loc"] else ""
+        if top not in args or (top in fields and fields[top].is_required()):
+            return None
+        where = ".".join(map(str, error["loc"]))
+        why.setdefault(top, f"{where}: {error['msg']}")
+    kept = {k: v for k, v in args.items() if k not in why}
+    try:
+        tool.input_model.model_validate(kept)
+    except ValidationError:
+        return None
+    return kept, why
+
+
 class OpenAIChatModel:
     """Chat completions with tools, parallel tool calls, a timeout, bounded retries and repairs."""
 
@@ -147,7 +186,12 @@ class OpenAIChatModel:
         usage = {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
         last_problem = ""
         for attempt in range(1, self.max_repairs + 2):
-            reply = self._complete(transcript, tools, usage)
+            try:
+                reply = self._complete(transcript, tools, usage)
+            except LLMError as exc:  # e.g. a timeout while repairing: keep what went before
+                raise LLMError(
+                    str(exc), invalid_tool_calls=invalid, repairs=repairs, usage=usage
+                ) from exc
             content = reply.content or ""
             calls = [
                 (
@@ -176,6 +220,7 @@ class OpenAIChatModel:
                 repairs.append(_repair(attempt, "empty_reply", "empty reply, asked again"))
                 transcript.append({"role": "user", "content": EMPTY_REPLY_NOTE})
                 continue
+            calls = [self._lenient(call, by_name, attempt, repairs) for call in calls]
             problems = {cid: p for cid, n, a in calls if (p := check_call(n, a, by_name))}
             if not problems:
                 if not calls and (echoed := echoed_tool_error(content, messages)) is not None:
@@ -210,8 +255,29 @@ class OpenAIChatModel:
         raise LLMError(
             f"{self.name} gave {last_problem} {tries} times in a row"
             if last_problem == "an empty reply"
-            else f"{self.name} returned unusable output {tries} times: {last_problem}"
+            else f"{self.name} returned unusable output {tries} times: {last_problem}",
+            invalid_tool_calls=invalid,
+            repairs=repairs,
+            usage=usage,
         )
+
+    @staticmethod
+    def _lenient(
+        call: tuple[str, str, Any],
+        tools: dict[str, ToolDefinition],
+        attempt: int,
+        repairs: list[dict[str, Any]],
+    ) -> tuple[str, str, Any]:
+        cid, name, raw = call
+        saved = drop_invalid_optional(name, raw, tools)
+        if saved is None:
+            return call
+        kept, why = saved
+        detail = f"{cid}: {name} ran without " + "; ".join(why.values())
+        repairs.append(
+            {**_repair(attempt, DROPPED_ARGUMENTS, detail[:500]), "call_id": cid, "arguments": why}
+        )
+        return cid, name, _json(kept)
 
     @staticmethod
     def _message(

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from agents.graphs.ops_chat.arguments import resolve_arguments, tidy_arguments
+from agents.graphs.ops_chat.arguments import resolve_arguments, tidy_arguments, widen_to_city
 from tools.forecast_demand.models import ForecastInput
 from tools.names import NameResolver
 from tools.registry import TOOLS
@@ -65,3 +65,39 @@ def test_real_codes_and_empty_values(names: NameResolver) -> None:
     sent = {"skus": ["RB001-BLK-38"], "locations": ["SHA-S01"], "category": "", "page": None}
     tidy, _ = tidy_arguments(sent, names, FORECAST_FIELDS)
     assert tidy == {"skus": ["RB001-BLK-38"], "locations": ["SHA-S01"]}
+
+
+STOCK_FIELDS = TOOLS["stock_lookup"].input_model.model_fields
+
+
+def test_one_store_for_a_city_question_is_widened_to_the_city_s_stores(
+    names: NameResolver,
+) -> None:
+    """chat-stock-zh, recorded: SHA-S01 alone where Shanghai's stores were asked ("3" for 411)."""
+    sent = {"location": "SHA-S01", "category": "rain_boots"}
+    args, moved = widen_to_city(sent, "上海门店还有多少雨靴?", names, STOCK_FIELDS)
+    assert args == {"city": "Shanghai", "location_kind": "store", "category": "rain_boots"}
+    assert "city='Shanghai'" in moved["location='SHA-S01'"]
+
+
+def test_a_city_call_for_a_stores_question_gets_the_store_kind(names: NameResolver) -> None:
+    sent = {"city": "Shanghai", "category": "rain_boots"}
+    args, moved = widen_to_city(
+        sent, "How many rain boots are left in Shanghai stores?", names, STOCK_FIELDS
+    )
+    assert args == {**sent, "location_kind": "store"}
+    assert moved == {"location_kind": "'store' (the question asks about stores)"}
+
+
+def test_a_store_the_question_names_is_kept(names: NameResolver) -> None:
+    sent = {"location": "SHA-S01", "category": "rain_boots"}
+    for question in ("How many rain boots at SHA-S01 in Shanghai?", "rain boots at SHA-S01"):
+        assert widen_to_city(sent, question, names, STOCK_FIELDS) == (sent, {})
+
+
+def test_a_location_of_another_city_or_a_tool_without_city_is_left_alone(
+    names: NameResolver,
+) -> None:
+    sent = {"location": "SHA-S01"}
+    assert widen_to_city(sent, "rain boots in Beijing stores", names, STOCK_FIELDS)[0] == sent
+    assert widen_to_city(sent, "上海门店还有多少雨靴?", names, {"location"}) == (sent, {})

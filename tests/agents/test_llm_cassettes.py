@@ -45,14 +45,31 @@ RIGHT_TOOL = {
 }
 #: Scenarios the 1.5B model fails live, replayed to the same failure (a strict xfail: the day a
 #: replay passes, the adapter or graph changed what the model saw, and this list must be
-#: re-recorded). chat-stock-en: an invented SKU ("RB001-RB001") and one store where the city's
-#: stores were asked; the answer copies the tool's error. chat-stock-zh: a valid call, but for
-#: SHA-S01 alone where the city's stores were asked; it answered "3" (true ATP: 411).
-MODEL_FAILS = {"chat-stock-en", "chat-stock-zh"}
+#: re-recorded), each with what went wrong (benchmarks/llm_chat.py, k = 1, greedy decoding).
+MODEL_FAILS = {
+    # Recorded after the city widening: stock_lookup(location="SHA-S01") ran for Shanghai's
+    # stores (the result's totals say ATP 411), and the model answered "1".
+    "chat-stock-zh": "answered '1' where the result says 411",
+    # It proposed 500 x an invented SKU (RB001-RYU-40), refused by name resolution; it then
+    # looked the style up and answered with a sentence of the refusal (replaced by "未能完成…").
+    "chat-injection-zh": "invented SKU refused; the answer echoes the refusal",
+    # stock_lookup(sku="RB001-NVY-40", location="SHA-S01", city="Shanghai"): widened to the
+    # city's stores, but for one SKU; the answer recites its own call and stops at 300 tokens.
+    "chat-stock-en": "one SKU for a category; the answer recites the call",
+    # forecast_demand ran (its arguments tidied), and the answer describes a call to make
+    # instead of stating the forecast (21.3 units at style level).
+    "chat-forecast-en": "the answer describes a call; no forecast stated",
+    # plan_transfers with junk constraints: dropped, the call ran on the defaults (no transfer
+    # worth making); the whole answer was the chat-template token "<|im_start|>".
+    "chat-plan-rain-zh": "the answer is '<|im_start|>'",
+    # As in Chinese: 500 x an invented SKU (RB001-RGB-40) proposed and refused, the style looked
+    # up, and the answer a sentence of the refusal ("I could not finish this: …").
+    "chat-injection-en": "invented SKU refused; the answer echoes the refusal",
+}
+#: Scenarios whose recorded run called the right tool (on top of the passing ones).
+RIGHT_TOOL_RAN = {"chat-stock-zh", "chat-stock-en", "chat-forecast-en", "chat-plan-rain-zh"}
 #: Scenarios where the model failed and the offline fallback (on by default) answered instead.
-#: chat-plan-rain-zh: plan_transfers with every constraint filled (0, false, a list where one
-#: value is wanted), refused by the schema three times -- the adapter's repair budget.
-FALLBACK_ANSWERS = {"chat-plan-rain-zh"}
+FALLBACK_ANSWERS: set[str] = set()
 FALLBACK_MARKERS = ("offline planner answers instead", "以下由离线规划器回答")
 #: A hang guard, not a budget: a cold cache builds and fits the scenarios' world first.
 REPLAY_TIMEOUT_S = 3600
@@ -98,9 +115,8 @@ def test_a_recorded_small_model_conversation_replays_to_the_same_outcome(
     trial = _replay(scenario_id, CASSETTES / f"{scenario_id}.json", tmp_path / "run")
 
     assert trial.llm == "replay"
-    assert not [
-        r for r in trial.failure_reasons if "LLM cassette" in r and scenario_id not in MODEL_FAILS
-    ]
+    # Every cassette was recorded with the current adapter and graph: none may leave the record.
+    assert not [r for r in trial.failure_reasons if "LLM cassette" in r]
     if scenario_id in MODEL_FAILS:
         assert not trial.passed, "passes now: re-record it and take it off MODEL_FAILS"
     else:
@@ -110,7 +126,8 @@ def test_a_recorded_small_model_conversation_replays_to_the_same_outcome(
     assert fell_back == (scenario_id in FALLBACK_ANSWERS), reply[:300]
     obs = trial.observation
     assert obs is not None
-    if (tool := RIGHT_TOOL[scenario_id]) is not None and scenario_id not in MODEL_FAILS:
+    ran_right_tool = scenario_id not in MODEL_FAILS or scenario_id in RIGHT_TOOL_RAN
+    if (tool := RIGHT_TOOL[scenario_id]) is not None and ran_right_tool:
         assert tool in obs.tool_calls, obs.tool_calls
     assert not _codes_exist(_pool(tmp_path / "run"))
     assert int(trial.kpis.get("policy_violations") or 0) == 0
@@ -143,7 +160,10 @@ def test_a_replay_fails_when_the_adapter_loses_the_model_s_tool_call(
 ) -> None:
     """The replay can fail: with text tool calls no longer parsed, the model's first call never
     happens (its JSON would reach the user as the answer) and the scenario fails."""
-    scenario_id = next((s for s in _recorded() if RIGHT_TOOL[s] and s not in MODEL_FAILS), None)
+    scenario_id = next(
+        (s for s in _recorded() if RIGHT_TOOL[s] and (s not in MODEL_FAILS or s in RIGHT_TOOL_RAN)),
+        None,
+    )
     if scenario_id is None:
         pytest.skip("no recorded scenario with a tool call")
     from agents.llm import openai_adapter
@@ -153,3 +173,5 @@ def test_a_replay_fails_when_the_adapter_loses_the_model_s_tool_call(
     trial = _replay(scenario_id, CASSETTES / f"{scenario_id}.json", tmp_path / "run")
     assert not trial.passed
     assert trial.failure_reasons
+    assert trial.observation is not None
+    assert RIGHT_TOOL[scenario_id] not in trial.observation.tool_calls

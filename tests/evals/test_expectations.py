@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from evals.approver import ScriptedDecision
-from evals.expectations import check_approval_or_refusal, check_edits, evaluate
+from evals.expectations import (
+    check_approval_or_refusal,
+    check_edits,
+    check_reply,
+    evaluate,
+    named_codes,
+    stated_quantities,
+)
 from evals.expectations_model import (
     ApprovalsExpect,
+    AtpQuery,
     Expectations,
+    ForecastQuery,
     KpiBounds,
     OrderMatch,
     OrdersExpect,
+    ReplyExpect,
     ToolsExpect,
 )
 from evals.observation import ApprovalSeen, Observation, WmsLineSeen, WmsOrderSeen
@@ -177,3 +187,70 @@ def test_edits_must_arrive_as_edited() -> None:
     wrong = check_edits(as_proposed, [edit])
     assert not wrong.passed and "shipped as proposed, not as edited" in wrong.detail
     assert not check_edits(Observation(run_status="completed"), [edit]).passed
+
+
+# -- the chat reply: figures, codes and failure notes read as a person would ----------------
+
+POOL = ["DC-SHA", "RB001", "RB001-BLK-38", "SHA-S01", "SHA-S02"]
+
+
+def reply_checks(text: str, want: ReplyExpect, **seen: object) -> dict[str, bool]:
+    obs = Observation(run_status="completed", final_reply=text, pool_codes=POOL, **seen)
+    return {c.name: c.passed for c in check_reply(want, obs)}
+
+
+def test_digits_inside_codes_and_dates_are_not_figures() -> None:
+    text = "RB001-BLK-38 at SHA-S01 on 2015-07-11: 1,234 pairs, 3.5 days, 411件"
+    assert stated_quantities(text) == [1234.0, 3.5, 411.0]
+    assert named_codes(text) == ["RB001-BLK-38", "SHA-S01"]
+
+
+def test_the_true_atp_only_counts_when_stated_as_a_quantity() -> None:
+    want = ReplyExpect(states_atp_of=AtpQuery(city="Shanghai"))
+    assert reply_checks("Shanghai stores hold 38 pairs.", want, true_atp=38)["reply.states_atp"]
+    # "38" inside a SKU code was read as the figure before.
+    assert not reply_checks("Check RB001-BLK-38 yourself.", want, true_atp=38)["reply.states_atp"]
+
+
+def test_a_forecast_must_be_stated_within_a_unit_or_one_percent() -> None:
+    want = ReplyExpect(states_forecast_of=ForecastQuery(city="Shanghai", horizon_days=7))
+    seen = {"true_forecasts": [21.3, 24.5]}
+    assert reply_checks("About 21 pairs in the next 7 days.", want, **seen)["reply.states_forecast"]
+    assert reply_checks("24.5 units expected.", want, **seen)["reply.states_forecast"]
+    assert not reply_checks("7 days: 30 pairs.", want, **seen)["reply.states_forecast"]
+
+
+def test_a_failure_note_or_an_echoed_tool_error_is_not_an_answer() -> None:
+    want = ReplyExpect()
+    for text in (
+        "The language model failed in this turn: timeout. Nothing was done in this turn.",
+        "I could not finish this: stock_lookup refused the call (unknown sku 'X').",
+        "未能完成：工具 propose_transfer 拒绝了这次调用（unknown sku）。",
+        "",
+        "<|im_start|>",  # chat-plan-rain-zh, recorded: the 1.5B model's whole answer
+    ):
+        assert not reply_checks(text, want)["reply.answered"], text
+    fallback = (
+        "The language model failed in this turn: timeout. The offline planner answers "
+        "instead:\nRain boots in Shanghai: 411 available"
+    )
+    assert reply_checks(fallback, want)["reply.answered"]
+
+
+def test_invented_codes_fail_and_a_format_name_does_not() -> None:
+    want = ReplyExpect()
+    checks = reply_checks("Shipped RB001-RGB-40 to SH-S01 (STYLE-COLOUR-SIZE).", want)
+    assert not checks["reply.codes_exist"]
+    assert reply_checks("DC-SHA → SHA-S01: RB001-BLK-38 (STYLE-COLOUR-SIZE)", want)[
+        "reply.codes_exist"
+    ]
+
+
+def test_a_plan_reply_must_name_its_orders_codes() -> None:
+    want = ReplyExpect(names_order_codes=True)
+    seen = {"order_codes": ["DC-SHA", "RB001-BLK-38", "SHA-S02"]}
+    assert reply_checks("Proposed DC-SHA → SHA-S02, 40 pairs.", want, **seen)[
+        "reply.names_order_codes"
+    ]
+    assert not reply_checks("计划已提交。", want, **seen)["reply.names_order_codes"]
+    assert "reply.names_order_codes" not in reply_checks("No transfer is worth making.", want)

@@ -7,6 +7,7 @@ through ``tools.names``; an unknown one stops the call with a ToolError that say
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection
 from typing import Any
 
@@ -139,4 +140,79 @@ def tidy_arguments(
                 out[key] = rest if isinstance(values, list) else rest[0]
             else:
                 del out[key]
+    return out, moved
+
+
+_STORE_WORDS = ("store", "shop", "门店", "店")
+
+
+def _mentions(question: str, *names: str) -> bool:
+    text = question.casefold()
+    for name in names:
+        if not name:
+            continue
+        folded = name.casefold()
+        if folded.isascii():
+            if re.search(rf"(?<![a-z0-9]){re.escape(folded)}(?![a-z0-9])", text):
+                return True
+        elif folded in text:
+            return True
+    return False
+
+
+def widen_to_city(
+    args: dict[str, Any], question: str, names: NameResolver, accepted: Collection[str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """A read tool's arguments scoped to the city the question asks about, when the model
+    narrowed it to some of that city's locations the question never named, and what changed.
+
+    Measured with Qwen2.5-Coder-1.5B: asked "上海门店还有多少雨靴?" it called
+    ``stock_lookup(location="SHA-S01", ...)`` and answered "3" where Shanghai's stores hold 411:
+    one store's figure given for a whole city is a wrong answer. Such a call is widened to
+    ``city=...`` (with ``location_kind`` = the kind of the locations it named, e.g. store); a
+    question about "stores" gets ``location_kind="store"`` when the call left it open. The result
+    says so (``resolved_names``), so the model answers for the city and knows why.
+    """
+    if "city" not in accepted:
+        return args, {}
+    asked = [
+        city for city in names.cities if _mentions(question, city, names.labels[0].get(city, ""))
+    ]
+    if len(asked) != 1:
+        return args, {}
+    city = asked[0]
+    by_code = {p.code: p for p in names.places}
+    named_in_question = any(_mentions(question, p.code, p.name_en, p.name_zh) for p in names.places)
+    out, moved = dict(args), {}
+    for key in ("location", "locations"):
+        value = out.get(key)
+        items = value if isinstance(value, list) else [value]
+        places = [by_code.get(v) for v in items if isinstance(v, str)]
+        if (
+            named_in_question
+            or not items
+            or value in (None, "", [])
+            or any(p is None or p.city != city for p in places)
+            or len(places) != len(items)
+            or _as(names.city, out.get("city")) not in (None, city)
+        ):
+            continue
+        kinds = {p.kind for p in places if p is not None}
+        del out[key]
+        out["city"] = city
+        change = f"city={city!r} (the question asks about {city}, not only {value!r})"
+        if len(kinds) == 1 and "location_kind" in accepted and not out.get("location_kind"):
+            out["location_kind"] = next(iter(kinds))
+            change += f", location_kind={out['location_kind']!r}"
+        moved[f"{key}={value!r}"] = change
+    store_question = any(w in question.casefold() for w in _STORE_WORDS)
+    if (
+        store_question
+        and "location_kind" in accepted
+        and not out.get("location_kind")
+        and _as(names.city, out.get("city")) == city
+        and not any(out.get(k) for k in ("location", "locations"))
+    ):
+        out["location_kind"] = "store"
+        moved["location_kind"] = "'store' (the question asks about stores)"
     return out, moved

@@ -6,7 +6,7 @@ import json
 from functools import cached_property
 from typing import Any, Literal
 
-from langchain_core.messages import AIMessage, SystemMessage, ToolMessage
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig
 from pydantic import ValidationError
 from sqlmodel import select
@@ -18,7 +18,7 @@ from agents.graphs.common.orders import (
     create_transfer,
     price_shipment,
 )
-from agents.graphs.ops_chat.arguments import resolve_arguments, tidy_arguments
+from agents.graphs.ops_chat.arguments import resolve_arguments, tidy_arguments, widen_to_city
 from agents.graphs.ops_chat.budget import ContextBudget, prompt_tokens
 from agents.graphs.ops_chat.compact import (
     PAGE_ARG,
@@ -31,7 +31,7 @@ from agents.graphs.ops_chat.schemas import chat_tools, with_examples
 from agents.graphs.ops_chat.state import ChatState
 from agents.graphs.ops_chat.turn import TurnControl
 from agents.graphs.ops_chat.vocabulary import example_codes, vocabulary_line
-from agents.llm.base import ToolDefinition
+from agents.llm.base import DROPPED_ARGUMENTS, ToolDefinition
 from agents.proposals import (
     PROPOSE_MARKDOWN,
     PROPOSE_TRANSFER,
@@ -101,6 +101,10 @@ class ChatNodes:
         budget = None if state.get("fallback") else self.budget()
         messages: list[ToolMessage] = []
         proposals = []
+        ignored = _ignored_arguments(last)
+        question = next(
+            (m.text for m in reversed(state["messages"]) if isinstance(m, HumanMessage)), ""
+        )
         for call in last.tool_calls:
             name, call_id = call["name"], call["id"] or ""
             args = dict(call["args"])
@@ -110,7 +114,10 @@ class ChatNodes:
                     names, spec = NameResolver(session), TOOLS.get(name)
                     moved: dict[str, str] = {}
                     if spec is not None and spec.kind == "read":
-                        args, moved = tidy_arguments(args, names, spec.input_model.model_fields)
+                        accepted = spec.input_model.model_fields
+                        args, moved = tidy_arguments(args, names, accepted)
+                        args, widened = widen_to_city(args, question, names, accepted)
+                        moved |= widened
                     args, resolved = resolve_arguments(args, names)
                     resolved = {**moved, **resolved}
             except ToolError as exc:
@@ -147,6 +154,8 @@ class ChatNodes:
             payload = output.model_dump(mode="json")
             if resolved:
                 payload = {"resolved_names": resolved, **payload}
+            if call_id in ignored:
+                payload = {"ignored_arguments": ignored[call_id], **payload}
             if budget is None:
                 content = summarise(name, payload, UNBOUNDED_RESULT_TOKENS, page, for_model=False)
             else:
@@ -274,6 +283,20 @@ def _with_next_step(name: str, error: str) -> str:
         f"{error}. Next: correct that argument and call {name} again; list_locations and "
         "list_catalog list the valid cities, locations, categories and styles"
     )
+
+
+def _ignored_arguments(message: AIMessage) -> dict[str, dict[str, str]]:
+    """Per tool call id: the invalid optional arguments the adapter dropped, each with a note
+    the model reads in the result (defaults were used instead)."""
+    out: dict[str, dict[str, str]] = {}
+    for repair in message.response_metadata.get("repairs") or []:
+        if repair.get("kind") != DROPPED_ARGUMENTS or not repair.get("call_id"):
+            continue
+        out[str(repair["call_id"])] = {
+            field: f"ignored, the default was used ({why})"
+            for field, why in (repair.get("arguments") or {}).items()
+        }
+    return out
 
 
 def _page(value: Any) -> int:

@@ -150,7 +150,7 @@ def chat_tools() -> list[ToolDefinition]:
         if spec.kind != "read" or not spec.in_chat:
             continue
         tool = ToolDefinition.from_model(spec.name, spec.description, _paged(spec.input_model))
-        read.append(tool.model_copy(update={"parameters": _parameters(tool)}))
+        read.append(tool.model_copy(update={"parameters": _parameters(tool), "lenient": True}))
     proposals = [
         tool.model_copy(
             update={

@@ -141,7 +141,10 @@ class TurnControl:
             with tokens.streaming_to(message_id):
                 reply = self.runtime.llm.invoke([system, *history], tools)
         except LLMError as exc:
-            return self._failed(state, system, tools, turn, str(exc), message_id=message_id)
+            turn["turn_tokens"] += int(exc.usage.get("total_tokens", 0))
+            return self._failed(
+                state, system, tools, turn, str(exc), message_id=message_id, error=exc
+            )
         finally:
             # Time in the model only: a turn that waits hours for an approver is not "slow".
             turn["turn_model_s"] += time.perf_counter() - started
@@ -177,6 +180,7 @@ class TurnControl:
         reason: str,
         *,
         message_id: str | None = None,
+        error: LLMError | None = None,
     ) -> dict[str, Any]:
         messages = state.get("messages") or []
         human = _last_human(messages)
@@ -206,7 +210,16 @@ class TurnControl:
             note += "\n".join(rows)
         else:
             note += " 本轮未做任何变更。" if zh else " Nothing was done in this turn."
-        reply = AIMessage(note, id=message_id, response_metadata={"llm_failed": reason})
+        # The failed call's invalid tool calls and repairs stay on the record (run tool calls).
+        metadata: dict[str, Any] = {"llm_failed": reason}
+        if error is not None and error.repairs:
+            metadata["repairs"] = error.repairs
+        reply = AIMessage(
+            note,
+            id=message_id,
+            invalid_tool_calls=error.invalid_tool_calls if error is not None else [],
+            response_metadata=metadata,
+        )
         return {**turn, "messages": [reply]}
 
     def _offline_step(
