@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import queue
+import shutil
 import threading
 import time
 import uuid
@@ -264,9 +265,35 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         drop_postgres_database_later(admin_url, url)
 
 
+@pytest.fixture(scope="session")
+def sqlite_migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated, empty SQLite pool built once per session (per xdist worker): ``engine`` and
+    ``sqlite_engine`` copy the file (a millisecond) instead of running every migration again
+    (~0.2 s of CPU, in some 330 tests), as the PostgreSQL tests copy ``pg_migrated_template``.
+    Never connected to after it is built."""
+    path = tmp_path_factory.mktemp("migrated") / "pool.sqlite"
+    eng = make_engine(f"sqlite:///{path}")
+    try:
+        schema.upgrade(eng)
+    finally:
+        eng.dispose()  # the last connection closes: the WAL is folded into the file
+    assert not Path(f"{path}-wal").exists(), "the template's WAL was not checkpointed"
+    return path
+
+
+def _migrated_sqlite(request: pytest.FixtureRequest, url: str) -> None:
+    """Put a copy of the migrated template at ``url``'s SQLite file, unless a file is there."""
+    path = Path(url.removeprefix("sqlite:///"))
+    if not path.exists():
+        shutil.copyfile(request.getfixturevalue("sqlite_migrated_template"), path)
+
+
 @pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    """A migrated, empty pool on each backend."""
+def engine(db_url: str, request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """A migrated, empty pool on each backend: a copy of the session's migrated template (on
+    either backend), so the migration below finds nothing to do."""
+    if db_url.startswith("sqlite:///"):
+        _migrated_sqlite(request, db_url)
     eng = make_engine(db_url)
     schema.upgrade(eng)
     yield eng
@@ -274,9 +301,12 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
-    """A migrated, empty pool on a SQLite file, for tests that need only one backend."""
-    eng = make_engine(f"sqlite:///{tmp_path / 'pool.sqlite'}")
+def sqlite_engine(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """A migrated, empty pool on a SQLite file, for tests that need only one backend (a copy
+    of the session's migrated template, see ``engine``)."""
+    url = f"sqlite:///{tmp_path / 'pool.sqlite'}"
+    _migrated_sqlite(request, url)
+    eng = make_engine(url)
     schema.upgrade(eng)
     yield eng
     eng.dispose()
