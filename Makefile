@@ -34,7 +34,10 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	@# pytest exits 5 when it collected no tests: say so, and fail (a suite that ran nothing
 	@# proves nothing). The slowest tests are listed, so a slow one is seen when it appears.
-	@$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup \
+	@# Bytecode is cached even where the environment says not to (PYTHONDONTWRITEBYTECODE):
+	@# each worker and each service the tests start as a process would otherwise compile the
+	@# project, and pytest rewrite its plugins' ~600 modules, again (~3 s of CPU a process).
+	@PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup \
 		--no-loadscope-reorder \
 		--durations=20; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; \

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING
 import httpx
 from pydantic import BaseModel, Field
 
+from connectors.client import tls_context
 from connectors.models import WmsTransferOrder
 
 if TYPE_CHECKING:
@@ -163,7 +164,7 @@ class FeedbackEmitter:
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        with httpx.Client(timeout=10) as http:
+        with httpx.Client(timeout=10, verify=tls_context()) as http:
             while not self._stop.is_set():
                 try:
                     self.send_due(http)
