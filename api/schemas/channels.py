@@ -52,7 +52,9 @@ class AvailabilityResponse(BaseModel):
     items: list[SkuAvailabilityView]
 
 
-class ReservationCreate(BaseModel):
+class _HoldFields(BaseModel):
+    """What a hold names, the same for a single call and a batch line (one set of bounds)."""
+
     sku: str = Field(min_length=1, max_length=64, pattern=_TEXT, examples=["RB001-BLK-38"])
     qty: int = Field(ge=1, le=10_000)
     idempotency_key: str = Field(
@@ -61,18 +63,21 @@ class ReservationCreate(BaseModel):
         pattern=_TEXT,
         description="The channel's own key: same key, same answer.",
     )
-    ttl_s: int = Field(
-        default=900,
-        ge=10,
-        le=7 * 24 * 3600,
-        description="Seconds until an unconfirmed hold lapses.",
-    )
     location: str | None = Field(
         default=None,
         min_length=1,
         max_length=64,
         pattern=_TEXT,
         description="Where to hold; omitted: the entitled location with the most ATP.",
+    )
+
+
+_TTL_BOUNDS = {"ge": 10, "le": 7 * 24 * 3600}
+
+
+class ReservationCreate(_HoldFields):
+    ttl_s: int = Field(
+        default=900, **_TTL_BOUNDS, description="Seconds until an unconfirmed hold lapses."
     )
     channel: str | None = Field(
         default=None,
@@ -111,26 +116,11 @@ class ReservationView(BaseModel):
         )
 
 
-class ReservationLineCreate(BaseModel):
+class ReservationLineCreate(_HoldFields):
     """One line of a batch: the single call's fields; ``ttl_s`` defaults to the batch's."""
 
-    sku: str = Field(min_length=1, max_length=64, pattern=_TEXT, examples=["RB001-BLK-38"])
-    qty: int = Field(ge=1, le=10_000)
-    idempotency_key: str = Field(
-        min_length=1,
-        max_length=128,
-        pattern=_TEXT,
-        description="The channel's own key: same key, same answer.",
-    )
-    location: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=64,
-        pattern=_TEXT,
-        description="Where to hold; omitted: the entitled location with the most ATP.",
-    )
     ttl_s: int | None = Field(
-        default=None, ge=10, le=7 * 24 * 3600, description="Omitted: the batch's ``ttl_s``."
+        default=None, **_TTL_BOUNDS, description="Omitted: the batch's ``ttl_s``."
     )
 
 
@@ -140,8 +130,7 @@ class ReservationBatchCreate(BaseModel):
     lines: list[ReservationLineCreate] = Field(min_length=1, max_length=MAX_BATCH)
     ttl_s: int = Field(
         default=900,
-        ge=10,
-        le=7 * 24 * 3600,
+        **_TTL_BOUNDS,
         description="Seconds until an unconfirmed hold lapses (for lines that do not say).",
     )
     channel: str | None = Field(
