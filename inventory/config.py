@@ -90,6 +90,12 @@ class Settings(BaseSettings):
         description="When the model fails: answer with the offline planner if it can parse the "
         "request (offline), or only say that it failed (none).",
     )
+    llm_grounded_answers: bool = Field(
+        default=True,
+        description="Check a model's final chat answer against its turn's tool results (figures "
+        "the tools returned, no recited calls or echoed errors, refusals said) and, when it "
+        "fails, answer from those results instead, saying so.",
+    )
     wms_url: str | None = Field(default=None, description="WMS base URL; simulated when unset.")
     oms_url: str | None = None
     pricing_url: str | None = None

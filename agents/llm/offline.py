@@ -203,7 +203,7 @@ class OfflinePlanner:
         for result in results:
             call = called.get(result.tool_call_id, {})
             texts.append(
-                _render(
+                render_result(
                     call.get("name", result.name or "tool"),
                     call.get("args", {}),
                     result,
@@ -214,9 +214,11 @@ class OfflinePlanner:
         return AIMessage(content="\n\n".join(texts))
 
 
-def _render(
+def render_result(
     name: str, args: dict[str, Any], result: ToolMessage, lang: str, words: Vocabulary
 ) -> str:
+    """One tool result in the planner's words; also how ops_chat answers from a turn's results
+    when a model's own answer does not hold (``agents.graphs.ops_chat.grounded``)."""
     language = "zh" if lang == "zh" else "en"
     out = answers.loads(result.text)
     if out is None or result.status == "error":

@@ -83,6 +83,16 @@ def _category(category: str | None, lang: Lang, words: Vocabulary) -> str:
     return words.category_zh(category) if lang == "zh" else words.category_en(category)
 
 
+def _subject(args: dict[str, Any], lang: Lang, words: Vocabulary) -> str:
+    """What was looked up: the SKU or style when one was asked for, else the category (an
+    answer about one SKU must not read as the whole category's)."""
+    code = args.get("sku") or args.get("style")
+    skus = args.get("skus") or []
+    if not code and len(skus) == 1:
+        code = skus[0]
+    return str(code) if code else _category(args.get("category"), lang, words)
+
+
 def render_stock(out: dict[str, Any], args: dict[str, Any], lang: Lang, words: Vocabulary) -> str:
     totals = out["totals"]
     by_location: dict[str, int] = {}
@@ -95,7 +105,7 @@ def render_stock(out: dict[str, Any], args: dict[str, Any], lang: Lang, words: V
             )
     top = sorted(by_location.items(), key=lambda kv: -kv[1])[:8]
     place = _place(args.get("city"), lang, words)
-    cat = _category(args.get("category"), lang, words)
+    cat = _subject(args, lang, words)
     if lang == "zh":
         head = (
             f"{place}{cat}：可售（ATP）{totals['atp']} 件，在手 {totals['on_hand']} 件，"
@@ -104,7 +114,7 @@ def render_stock(out: dict[str, Any], args: dict[str, Any], lang: Lang, words: V
         lines = [f"- {loc}: {atp}" for loc, atp in top]
     else:
         head = (
-            f"{cat.capitalize()} in {place}: {totals['atp']} available to promise "
+            f"{cat[:1].upper()}{cat[1:]} in {place}: {totals['atp']} available to promise "
             f"({totals['on_hand']} on hand, {totals['in_transit_in']} in transit in) across "
             f"{len(by_location)} locations."
         )
@@ -122,16 +132,21 @@ def render_stock(out: dict[str, Any], args: dict[str, Any], lang: Lang, words: V
 def render_forecast(
     out: dict[str, Any], args: dict[str, Any], lang: Lang, words: Vocabulary
 ) -> str:
-    total = sum(series["total_mean"] for series in out["series"])
+    # The totals over every series (a summary may show only the first series of a page).
+    totals = out.get("totals") or {}
     by_location: dict[str, float] = {}
-    for series in out["series"]:
-        by_location[series["location"]] = (
-            by_location.get(series["location"], 0.0) + series["total_mean"]
-        )
+    if out.get("by_location"):
+        by_location = {sub["location"]: sub["mean"] for sub in out["by_location"]}
+    else:
+        for series in out["series"]:
+            by_location[series["location"]] = (
+                by_location.get(series["location"], 0.0) + series["total_mean"]
+            )
+    total = totals.get("mean", sum(series["total_mean"] for series in out["series"]))
     top = sorted(by_location.items(), key=lambda kv: -kv[1])[:5]
     days = out["horizon_days"]
     place = _place(args.get("city"), lang, words)
-    cat = _category(args.get("category"), lang, words)
+    cat = _subject(args, lang, words)
     if lang == "zh":
         head = f"{place}{cat}未来 {days} 天预测需求 {total:.0f} 件（模型 {out['model']}）。"
         lines = [f"- {loc}: {units:.0f}" for loc, units in top]

@@ -5,6 +5,8 @@ message (``invalid_tool_calls`` and ``response_metadata["repairs"]``) so the run
 show it:
 - arguments sent as a JSON object instead of a string, or as JSON encoded twice, are accepted;
 - tool calls written as text (``agents.llm.text_calls``) become tool calls, or are refused;
+- chat-template tokens a server failed to stop on (``<|im_end|>``, ``<|im_start|>``) are
+  removed; a reply of nothing else is returned empty, not asked again;
 - a malformed or unknown call is sent back to the model with what was wrong, and an empty reply
   is answered with a nudge, at most ``max_repairs`` times; after that the adapter raises instead
   of returning a message the graph would read as "done".
@@ -32,8 +34,10 @@ from pydantic import ValidationError
 
 from agents.llm import retry, tokens
 from agents.llm.base import DROPPED_ARGUMENTS, LLMError, ToolDefinition
-from agents.llm.text_calls import parse_text_calls
+from agents.llm.text_calls import parse_text_calls, strip_template_tokens
 
+#: The repair kind of a reply that carried chat-template tokens (``<|im_start|>``), removed.
+TEMPLATE_TOKENS = "template_tokens"
 EMPTY_REPLY_NOTE = (
     "Your last reply was empty. Answer the user's question in words, or call one of the tools."
 )
@@ -193,6 +197,13 @@ class OpenAIChatModel:
                     str(exc), invalid_tool_calls=invalid, repairs=repairs, usage=usage
                 ) from exc
             content = reply.content or ""
+            if (cleaned := strip_template_tokens(content)) != content:
+                repairs.append(_repair(attempt, TEMPLATE_TOKENS, content[:300]))
+                content = cleaned
+                if not content.strip() and not reply.tool_calls:
+                    # The model ended its turn without words; the graph judges that against the
+                    # turn's tool results (asking again costs a whole slow call for little).
+                    return self._message("", [], repairs, invalid, usage)
             calls = [
                 (
                     call.id or f"call_{uuid.uuid4().hex[:12]}",

@@ -83,3 +83,28 @@ def parse_text_calls(text: str) -> TextCalls:
             return TextCalls([], problem=parsed)
         calls.extend(parsed)
     return TextCalls(calls)
+
+
+#: Chat-template control tokens (ChatML/Qwen, Llama 3, Phi) a server should stop on, not send.
+_TEMPLATE = re.compile(
+    r"<\|(?:im_start|im_end|endoftext|end_of_text|begin_of_text|eot_id|eom_id|"
+    r"start_header_id|end_header_id|end|user|assistant|system)\|>"
+)
+#: The opening of the assistant's own turn, which a server may echo before the reply.
+_OPENING = re.compile(
+    r"^\s*(?:<\|begin_of_text\|>)?\s*(?:<\|im_start\|>\s*assistant\b|<\|start_header_id\|>\s*"
+    r"assistant\s*<\|end_header_id\|>|<\|assistant\|>)\s*"
+)
+
+
+def strip_template_tokens(text: str) -> str:
+    """``text`` without chat-template tokens: an opening of the assistant's turn is dropped, and
+    the reply ends at the first other token (what follows it is a turn the model went on to
+    imagine). A server that stops on its template's tokens never sends them (the dev server,
+    benchmarks/dev_llm, did not: measured, Qwen2.5-1.5B's whole answer was ``<|im_start|>``).
+    Text without such tokens is returned unchanged."""
+    if not _TEMPLATE.search(text):
+        return text
+    text = _OPENING.sub("", text, count=1)
+    cut = _TEMPLATE.search(text)
+    return (text[: cut.start()] if cut else text).strip()

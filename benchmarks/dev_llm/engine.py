@@ -25,10 +25,15 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+#: Qwen2.5's chat-template tokens: generation ends at any of them. The GGUF marks only some as
+#: end-of-generation, and greedy decoding once answered nothing but ``<|im_start|>`` (a new turn
+#: it went on to imagine), which the client then showed as the answer.
+CHAT_STOPS = ("<|im_end|>", "<|im_start|>", "<|endoftext|>")
 SHIM_SOURCE = "#include <stdlib.h>\nvoid __cxa_call_terminate(void *e) { (void)e; abort(); }\n"
 
 
@@ -70,6 +75,24 @@ def load_library(explicit: str | None = None) -> tuple[Any, Any]:
         env = dict(os.environ, LD_PRELOAD=str(_shim()))
         os.execve(sys.executable, [sys.executable, *sys.argv], env)
     return module.lib, module.ffi
+
+
+def stop_at(generated: bytes, stops: Sequence[bytes], new: int) -> int | None:
+    """Where the first stop sequence in ``generated`` begins, looking only where the last
+    ``new`` bytes could have completed one; None when there is none."""
+    for stop in stops:
+        start = max(0, len(generated) - new - len(stop) + 1)
+        found = generated.find(stop, start)
+        if found >= 0:
+            return found
+    return None
+
+
+def stop_sequences(asked: str | list[str]) -> list[str]:
+    """The request's ``stop`` (a string or a list, as OpenAI takes it) and the chat template's
+    own tokens, which always end a reply."""
+    extra = [asked] if isinstance(asked, str) else [s for s in asked if isinstance(s, str)]
+    return list(dict.fromkeys([*CHAT_STOPS, *extra]))
 
 
 class ContextOverflow(ValueError):
@@ -179,8 +202,17 @@ class Engine:
         return chain
 
     def generate(
-        self, prompt: str, *, max_tokens: int, temperature: float, seed: int = 42
+        self,
+        prompt: str,
+        *,
+        max_tokens: int,
+        temperature: float,
+        seed: int = 42,
+        stop: Sequence[str] = CHAT_STOPS,
     ) -> Generation:
+        """Greedy (or sampled) text until an end-of-generation token, a ``stop`` sequence (not
+        included in the text, as OpenAI's ``stop``), ``max_tokens`` or the window."""
+        stops = [s.encode() for s in stop if s]
         with self.lock:
             started = time.perf_counter()
             tokens = self.tokenize(prompt)
@@ -192,24 +224,30 @@ class Engine:
             reused = self._prefill(tokens)
             prefilled = time.perf_counter()
             sampler = self._sampler(temperature, seed)
-            out: list[bytes] = []
+            generated = b""
+            count = 0
             finish = "stop"
             try:
                 while True:
-                    if len(out) >= max_tokens or len(self.cached) >= self.n_ctx:
+                    if count >= max_tokens or len(self.cached) >= self.n_ctx:
                         finish = "length"
                         break
                     token = self.lib.llama_sampler_sample(sampler, self.ctx, -1)
                     if self.lib.llama_vocab_is_eog(self.vocab, token):
                         break
-                    out.append(self._piece(token))
+                    piece = self._piece(token)
+                    generated += piece
+                    count += 1
+                    if (cut := stop_at(generated, stops, len(piece))) is not None:
+                        generated = generated[:cut]
+                        break
                     self._decode([token])
             finally:
                 self.lib.llama_sampler_free(sampler)
             return Generation(
-                text=b"".join(out).decode("utf-8", errors="replace"),
+                text=generated.decode("utf-8", errors="replace"),
                 prompt_tokens=len(tokens),
-                completion_tokens=len(out),
+                completion_tokens=count,
                 reused_tokens=reused,
                 finish_reason=finish,
                 seconds=time.perf_counter() - started,

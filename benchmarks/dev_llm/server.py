@@ -31,7 +31,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from chat_format import parse_output, render
-from engine import ContextOverflow, Engine
+from engine import ContextOverflow, Engine, stop_sequences
 
 
 def complete(engine: Engine, body: dict[str, Any], options: argparse.Namespace) -> dict[str, Any]:
@@ -40,11 +40,13 @@ def complete(engine: Engine, body: dict[str, Any], options: argparse.Namespace) 
         tools = None
     prompt = render(body.get("messages") or [], tools)
     temperature = body.get("temperature")
+    asked = body.get("stop") or []
     result = engine.generate(
         prompt,
         max_tokens=int(body.get("max_tokens") or options.max_tokens),
         temperature=options.temperature if temperature is None else float(temperature),
         seed=int(body.get("seed") or options.seed),
+        stop=stop_sequences(asked),
     )
     if tools and not options.raw_tool_calls:
         content, calls = parse_output(result.text)

@@ -1,27 +1,31 @@
-"""The dev model server's Qwen2.5 prompt and Hermes tool-call parsing (benchmarks/dev_llm/):
-pure Python, no model. The cassettes in tests/agents/cassettes/ were recorded through it, so a
-prompt it renders wrongly would have made them worse than the model is."""
+"""The dev model server's Qwen2.5 prompt, stop sequences and Hermes tool-call parsing
+(benchmarks/dev_llm/): pure Python, no model. The cassettes in tests/agents/cassettes/ were
+recorded through it, so a prompt it renders wrongly would have made them worse than the model
+is."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _format() -> ModuleType:
-    path = ROOT / "benchmarks" / "dev_llm" / "chat_format.py"
-    spec = importlib.util.spec_from_file_location("dev_llm_chat_format", path)
+def _module(name: str) -> ModuleType:
+    path = ROOT / "benchmarks" / "dev_llm" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"dev_llm_{name}", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # a dataclass looks its module up there
     spec.loader.exec_module(module)
     return module
 
 
-fmt = _format()
+fmt = _module("chat_format")
+engine = _module("engine")  # llama.cpp is loaded only when an Engine is made
 TOOL = {
     "type": "function",
     "function": {"name": "stock_lookup", "parameters": {"type": "object", "properties": {}}},
@@ -88,3 +92,21 @@ def test_an_unclosed_block_at_the_end_still_counts_but_broken_json_stays_text():
     content, calls = fmt.parse_output("<tool_call>\n{name: stock_lookup}\n</tool_call>")
     assert calls == []
     assert "<tool_call>" in content  # left for the client's text-call repair to judge
+
+
+def test_generation_stops_at_the_chat_template_s_tokens():
+    """Measured before: greedy Qwen2.5-1.5B answered "<|im_start|>" and the server sent it."""
+    stops = [s.encode() for s in engine.CHAT_STOPS]
+    assert set(engine.CHAT_STOPS) == {"<|im_end|>", "<|im_start|>", "<|endoftext|>"}
+    assert engine.stop_at(b"<|im_start|>", stops, len(b"<|im_start|>")) == 0
+    text = b"411 pairs.<|im_end|>"
+    assert engine.stop_at(text, stops, len(b"<|im_end|>")) == len(b"411 pairs.")
+    # a stop sequence completed by the last piece, begun in an earlier one
+    assert engine.stop_at(b"411<|im_e" + b"nd|>", stops, 4) == 3
+    assert engine.stop_at("上海 411 双".encode(), stops, 3) is None
+
+
+def test_a_request_s_own_stop_sequences_are_added_to_the_template_s():
+    assert engine.stop_sequences([]) == list(engine.CHAT_STOPS)
+    assert engine.stop_sequences("END")[-1] == "END"
+    assert engine.stop_sequences(["a", "<|im_end|>"]) == [*engine.CHAT_STOPS, "a"]

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 
 class RainScenario(BaseModel):
@@ -103,14 +103,60 @@ class SeriesForecast(BaseModel):
     rain: RainExplanation | None = None
 
 
+class ForecastTotals(BaseModel):
+    """Over every series of the answer: what "how much will sell" is, even when a reader (a
+    small model's context budget) sees only the first series of a page."""
+
+    series: int
+    mean: float = Field(description="Sum of the series' total_mean over the horizon.")
+    baseline_mean: float | None = Field(
+        default=None, description="Sum of the series' weather-free baselines, when known."
+    )
+
+
+class LocationForecast(BaseModel):
+    location: str
+    series: int
+    mean: float
+
+
 class ForecastOutput(BaseModel):
     as_of: str
     model: str = Field(description="Which model produced it, with version.")
-    backtest: dict[str, float] = Field(description="The model's backtest errors (rmsse, mase...).")
     horizon_days: int
+    totals: ForecastTotals
+    by_location: list[LocationForecast] = Field(
+        default_factory=list,
+        description="Per location over every series (when more than one location).",
+    )
+    backtest: dict[str, float] = Field(description="The model's backtest errors (rmsse, mase...).")
     series: list[SeriesForecast]
     weather: list[HorizonWeatherDay] = Field(
         default_factory=list,
         description="What the horizon's weather was taken to be, per city and day: never the "
         "stored observation after the clock.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _with_totals(cls, data: Any) -> Any:
+        """Totals and per-location subtotals computed from the series (one place, every caller)."""
+        if not isinstance(data, dict) or "totals" in data:
+            return data
+        rows = [s if isinstance(s, dict) else s.model_dump() for s in data.get("series") or []]
+        baselines = [r.get("baseline_mean") for r in rows]
+        by_location: dict[str, list[float]] = {}
+        for row in rows:
+            by_location.setdefault(row["location"], []).append(float(row["total_mean"]))
+        totals = {
+            "series": len(rows),
+            "mean": round(sum(float(r["total_mean"]) for r in rows), 3),
+            "baseline_mean": round(sum(baselines), 3)  # type: ignore[arg-type]
+            if rows and all(b is not None for b in baselines)
+            else None,
+        }
+        subtotals = [
+            {"location": loc, "series": len(means), "mean": round(sum(means), 3)}
+            for loc, means in sorted(by_location.items(), key=lambda kv: -sum(kv[1]))
+        ]
+        return {**data, "totals": totals, "by_location": subtotals if len(subtotals) > 1 else []}

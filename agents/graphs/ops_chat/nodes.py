@@ -161,7 +161,12 @@ class ChatNodes:
             else:
                 content = summarise(name, payload, budget.tool_result_tokens, page)
             self._audit_full_result(state, name, call_id, args, payload, content)
-            messages.append(ToolMessage(content=content, tool_call_id=call_id, name=name))
+            # The arguments it ran with (tidied, names resolved), for an answer built from it.
+            messages.append(
+                ToolMessage(
+                    content=content, tool_call_id=call_id, name=name, artifact={"args": args}
+                )
+            )
         return {"messages": messages, "proposals": proposals}
 
     def _audit_full_result(

@@ -3,7 +3,10 @@
 When the model fails (provider error, repeated unusable output, budget spent), the turn says so
 and, with ``STOCKPILOT_LLM_FALLBACK=offline`` (the default), the offline planner answers the
 request if it can parse it, continuing the same turn with its own tool calls. A final answer that
-claims an action no tool performed is replaced by what actually happened (``claims``).
+claims an action no tool performed is replaced by what actually happened (``claims``); one that
+misreads the turn's tool results (a figure no tool returned, a recited call, an echoed error, no
+words at all) is replaced by the answer from those results (``grounded``,
+``STOCKPILOT_LLM_GROUNDED_ANSWERS``), or, when no result answers anything, handled as a failure.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 
-from agents.graphs.ops_chat import claims
+from agents.executor.audit import record_event
+from agents.graphs.ops_chat import claims, grounded
 from agents.graphs.ops_chat.budget import ContextBudget, fit_history, turn_call_ids
 from agents.graphs.ops_chat.state import ChatState
 from agents.llm import tokens
@@ -24,6 +28,7 @@ from agents.llm.base import ChatModel, LLMError, ToolDefinition
 from agents.llm.factory import make_chat_model
 from agents.llm.offline import OfflinePlanner
 from agents.llm.offline_parse import parse_request
+from inventory.db import session_scope
 from inventory.vocabulary import vocabulary_of
 
 if TYPE_CHECKING:
@@ -154,8 +159,95 @@ class TurnControl:
         turn["turn_tokens"] += int(usage.get("total_tokens", 0))
         turn["steps"] += 1
         if not reply.tool_calls and self.runtime.llm.name != self.offline.name:
-            reply = self._checked_claim(state, reply)
+            checked = self._checked_claim(state, reply)
+            if checked is reply:
+                return self._grounded(state, system, tools, turn, reply)
+            reply = checked
         return {**turn, "messages": [reply]}
+
+    def _grounded(
+        self,
+        state: ChatState,
+        system: SystemMessage,
+        tools: Sequence[ToolDefinition],
+        turn: dict[str, Any],
+        reply: AIMessage,
+    ) -> dict[str, Any]:
+        """The model's final answer if it holds against this turn's tool results; else the
+        answer from those results (the offline planner's words), saying that and why; else, when
+        no result answers anything, the model's failure (and the offline fallback)."""
+        messages = state.get("messages") or []
+        human = _last_human(messages)
+        question = messages[human].text if human is not None else ""
+        repairs = list(reply.response_metadata.get("repairs") or [])
+        results = grounded.turn_results(messages)
+        words = vocabulary_of(self.runtime.engine)
+        if self.runtime.settings.llm_grounded_answers:
+            intent = parse_request(question, words).intent
+            verdict = grounded.judge(reply.text, question, results, intent=intent, repairs=repairs)
+        else:  # unchecked, except that an answer must say something
+            verdict = grounded.Verdict("wordless") if grounded.wordless(reply.text) else None
+        if verdict is None:
+            return {**turn, "messages": [reply]}
+        lang = grounded.language(question)
+        body = (
+            grounded.render_turn(results, lang, words, question)
+            if self.runtime.settings.llm_grounded_answers
+            else None
+        )
+        record = {
+            "replaced_answer": reply.text,
+            "grounding": verdict.code,
+            "repairs": [
+                *repairs,
+                {
+                    "attempt": 0,
+                    "kind": grounded.REPLACED,
+                    "detail": f"{verdict.reason('en')}: {reply.text[:300]!r}",
+                },
+            ],
+        }
+        self._audit_replaced(state, verdict, reply.text, answered=body is not None)
+        if body is None:
+            return self._failed(
+                state,
+                system,
+                tools,
+                turn,
+                verdict.reason(lang),
+                message_id=reply.id,
+                metadata=record,
+            )
+        metadata = {**reply.response_metadata, **record}
+        content = grounded.replacement(verdict, body, lang)
+        return {
+            **turn,
+            "messages": [
+                reply.model_copy(update={"content": content, "response_metadata": metadata})
+            ],
+        }
+
+    def _audit_replaced(
+        self, state: ChatState, verdict: grounded.Verdict, text: str, *, answered: bool
+    ) -> None:
+        """An audit row for each replaced answer: what the model said and why it did not stand."""
+        run_id = state.get("run_id") or state.get("thread_id") or ""
+        with session_scope(self.runtime.engine) as session:
+            record_event(
+                session,
+                kind="chat.answer_replaced",
+                actor="ops_chat",
+                at=self.runtime.clock(),
+                subject_type="run",
+                subject_id=run_id,
+                run_id=state.get("run_id"),
+                payload={
+                    "reason": verdict.code,
+                    "detail": verdict.reason("en"),
+                    "model_answer": text[:2000],
+                    "answered_from": "tool results" if answered else "model failure path",
+                },
+            )
 
     def _checked_claim(self, state: ChatState, reply: AIMessage) -> AIMessage:
         happened = self._happened(state)
@@ -181,7 +273,10 @@ class TurnControl:
         *,
         message_id: str | None = None,
         error: LLMError | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        """Say that the model failed; the offline planner answers when it can. ``metadata``
+        (a replaced answer's record) stays on the message that says so."""
         messages = state.get("messages") or []
         human = _last_human(messages)
         text = messages[human].text if human is not None else ""
@@ -203,7 +298,9 @@ class TurnControl:
         ):
             note += " 以下由离线规划器回答：" if zh else " The offline planner answers instead:"
             turn.update(fallback=True, fallback_note=note)
-            return self._offline_step(state, system, tools, turn, message_id=message_id)
+            return self._offline_step(
+                state, system, tools, turn, message_id=message_id, metadata=metadata
+            )
         if happened:
             rows = [f"- {sid} ({desc}): {status}" for sid, status, desc in happened]
             note += "\n" + ("本轮实际情况：" if zh else "What happened this turn:") + "\n"
@@ -211,14 +308,14 @@ class TurnControl:
         else:
             note += " 本轮未做任何变更。" if zh else " Nothing was done in this turn."
         # The failed call's invalid tool calls and repairs stay on the record (run tool calls).
-        metadata: dict[str, Any] = {"llm_failed": reason}
+        failed: dict[str, Any] = {**(metadata or {}), "llm_failed": reason}
         if error is not None and error.repairs:
-            metadata["repairs"] = error.repairs
+            failed["repairs"] = error.repairs
         reply = AIMessage(
             note,
             id=message_id,
             invalid_tool_calls=error.invalid_tool_calls if error is not None else [],
-            response_metadata=metadata,
+            response_metadata=failed,
         )
         return {**turn, "messages": [reply]}
 
@@ -230,13 +327,17 @@ class TurnControl:
         turn: dict[str, Any],
         *,
         message_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         view = offline_view(state.get("messages") or [])
         reply = self.offline.invoke([system, *view], tools)
         content = reply.content
         if not reply.tool_calls and turn.get("fallback_note"):
             content = f"{turn['fallback_note']}\n\n{reply.text}"
-        update: dict[str, Any] = {"content": content, "response_metadata": {"fallback": FALLBACK}}
+        update: dict[str, Any] = {
+            "content": content,
+            "response_metadata": {**(metadata or {}), "fallback": FALLBACK},
+        }
         if message_id is not None and reply.id is None:  # replaces what the model streamed
             update["id"] = message_id
         reply = reply.model_copy(update=update)

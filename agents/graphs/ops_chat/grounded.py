@@ -1,0 +1,387 @@
+"""A model's final answer checked against the tool results of its turn, and replaced when wrong.
+
+Measured with Qwen2.5-Coder-1.5B (issue 15): it called the right tool with valid arguments and
+then misread the result -- "1" where the tool said ATP 411, a recital of its own call, a
+description of a call it could make instead of the forecast, the chat-template token
+``<|im_start|>`` as the whole answer, a sentence of a tool's error instead of a refusal. Each of
+these reached the user as the answer. The check here is deliberately narrow, so that a correct
+answer (in English or Chinese, rounded, with thousands separators) is never replaced:
+
+- an answer with no words (empty, or only chat-template tokens) is not an answer;
+- an answer that repeats a tool's error (the adapter's ``echoed_tool_error`` repair) is not one;
+- an answer that recites a tool call (its argument names with the values it passed, or the call
+  as JSON) is not one;
+- to a stock or forecast question answered by a tool, the answer must state one of the result's
+  headline figures (totals, per-location subtotals, series totals), and every quantity it states
+  must be a number the tools returned (or the user wrote);
+- when a proposal of the turn was refused or waits for approval, or a proposal call was refused
+  before the gate, the answer must say so.
+
+When the check fails, the graph answers from the same results with the offline planner's
+deterministic summaries (``render_turn``), says that the model's answer was replaced and why,
+and keeps the model's text on the message (``ops_chat.turn``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+
+from agents.llm import offline_answers as answers
+from agents.llm.offline import render_result
+from agents.llm.text_calls import strip_template_tokens
+from agents.proposals import PROPOSE_MARKDOWN, PROPOSE_TRANSFER
+from inventory.vocabulary import Vocabulary
+
+Lang = Literal["en", "zh"]
+#: The repair kind recorded on an answer the graph replaced (shown in the run's tool calls).
+REPLACED = "ungrounded_answer"
+#: Intents whose answer is a figure read from a tool (offline_parse's intents).
+FIGURE_INTENTS = {"stock", "forecast"}
+#: Tools whose results carry the figures of a stock or forecast answer.
+FIGURE_TOOLS = {"stock_lookup", "forecast_demand"}
+PROPOSALS = {PROPOSE_TRANSFER, PROPOSE_MARKDOWN}
+#: Statuses of a proposal the user must hear about (nothing was carried out, or not yet).
+UNDONE = {"refused", "rejected", "pending", "failed", "expired"}
+
+#: A quantity as a person writes it: digits not glued to a code's letters or hyphens (SHA-S01,
+#: RB001-BLK-38) or a date's (2015-07-11), thousands separators allowed; CJK may touch it
+#: ("411件"). The same reading as the eval's reply checks.
+_QUANTITY = re.compile(
+    r"(?<![A-Za-z0-9_\-/:.])(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?(?![A-Za-z0-9_\-/:]|,\d)(\s*%)?"
+)
+_ANY_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+#: Small whole numbers an answer uses for counting and list numbering ("1.", "3 stores").
+SMALL = 10
+#: Words that say a thing was not done or needs a decision (a refusal or a pending approval).
+_NOT_DONE = re.compile(
+    r"\b(not|no|cannot|can't|couldn't|unable|refus\w*|reject\w*|declin\w*|fail\w*|"
+    r"pending|approv\w*|denied|unknown|invalid|error)\b|"
+    r"不|未|没有|无法|拒绝|驳回|审批|批准|失败|错误|待",
+    re.IGNORECASE,
+)
+
+REASONS: dict[str, dict[Lang, str]] = {
+    "wordless": {
+        "en": "it was empty or only chat-template tokens",
+        "zh": "回答为空或只有对话模板标记",
+    },
+    "echoed_error": {
+        "en": "it repeated a tool's error message instead of answering",
+        "zh": "回答只是重复了工具的错误信息",
+    },
+    "recited_call": {
+        "en": "it recited a tool call instead of answering",
+        "zh": "回答复述了工具调用，而不是回答问题",
+    },
+    "no_figure": {
+        "en": "it states none of the figures the tools returned",
+        "zh": "回答没有给出工具返回的任何数字",
+    },
+    "unknown_figure": {
+        "en": "it states {figures}, which no tool returned",
+        "zh": "回答中的 {figures} 不是工具返回的数字",
+    },
+    "outcome_unsaid": {
+        "en": "it does not say that the request was refused or awaits approval",
+        "zh": "回答没有说明请求被拒绝或等待审批",
+    },
+}
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    """One tool call of the turn with its result, as the model saw it."""
+
+    name: str
+    args: dict[str, Any]
+    content: str
+    error: bool
+
+    @property
+    def data(self) -> dict[str, Any] | None:
+        return None if self.error else answers.loads(self.content)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    code: str
+    figures: list[str] = field(default_factory=list)
+
+    def reason(self, lang: Lang) -> str:
+        return REASONS[self.code][lang].format(figures=", ".join(self.figures[:5]))
+
+
+def language(text: str) -> Lang:
+    return "zh" if any("\u4e00" <= ch <= "\u9fff" for ch in text) else "en"
+
+
+def turn_results(messages: Sequence[BaseMessage]) -> list[TurnResult]:
+    """The tool calls after the last user message and their results, in order. The arguments
+    are those the tool ran with (tidied, names resolved: the result's ``artifact``) when known."""
+    start = 0
+    for index in range(len(messages) - 1, -1, -1):
+        if isinstance(messages[index], HumanMessage):
+            start = index + 1
+            break
+    calls: dict[str, dict[str, Any]] = {}
+    out = []
+    for message in messages[start:]:
+        if isinstance(message, AIMessage):
+            calls.update({c["id"] or "": c for c in message.tool_calls})
+        elif isinstance(message, ToolMessage):
+            call = calls.get(message.tool_call_id, {})
+            artifact = message.artifact if isinstance(message.artifact, dict) else {}
+            args = artifact.get("args", call.get("args") or {})
+            out.append(
+                TurnResult(
+                    name=call.get("name") or message.name or "tool",
+                    args=dict(args),
+                    content=message.text,
+                    error=message.status == "error" or message.text.startswith("error:"),
+                )
+            )
+    return out
+
+
+# -- numbers ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stated:
+    """A quantity in an answer: its value, the decimals written, and whether it is a percent."""
+
+    text: str
+    value: float
+    decimals: int
+    percent: bool
+
+
+def stated(text: str) -> list[Stated]:
+    out = []
+    for match in _QUANTITY.finditer(text):
+        whole, frac, percent = match.group(1), match.group(2), match.group(3)
+        value = float(whole.replace(",", "") + (f".{frac}" if frac else ""))
+        out.append(Stated(match.group(0).strip(), value, len(frac or ""), bool(percent)))
+    return out
+
+
+def matches(said: Stated, figure: float) -> bool:
+    """Whether ``said`` is ``figure`` as a person would write it: exactly, rounded to the
+    decimals written ("21" or "21.3" for 21.27), rounded to tens/hundreds when written so
+    ("410", "400" for 411), or as a percent of a share (97 % for 0.9689)."""
+    candidates = [figure, figure * 100] if said.percent else [figure]
+    for value in candidates:
+        value = abs(value)
+        if abs(said.value - value) < 1e-9 or round(value, said.decimals) == said.value:
+            return True
+        whole = int(said.value)
+        if said.decimals == 0 and whole >= 100:
+            places = len(str(whole)) - len(str(whole).rstrip("0"))
+            if any(round(value, -k) == whole for k in range(1, places + 1)):
+                return True
+    return False
+
+
+def _numbers(value: Any) -> list[float]:
+    """Every number in a tool result: its numeric fields and digits inside its strings."""
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, int | float):
+        return [float(value)]
+    if isinstance(value, str):
+        return [float(n) for n in _ANY_NUMBER.findall(value)]
+    if isinstance(value, dict):
+        return [n for v in value.values() for n in _numbers(v)]
+    if isinstance(value, list):
+        return [float(len(value)), *(n for v in value for n in _numbers(v))]
+    return []
+
+
+def _figures(value: Any) -> list[float]:
+    """The numeric fields of a result's part (not digits inside codes such as SHA-S01)."""
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, int | float):
+        return [float(value)]
+    if isinstance(value, dict):
+        return [n for v in value.values() for n in _figures(v)]
+    if isinstance(value, list):
+        return [n for v in value for n in _figures(v)]
+    return []
+
+
+def headline(result: TurnResult) -> list[float]:
+    """The figures a stock or forecast answer states: totals, per-location subtotals, series
+    totals (a position's own numbers when there are no totals)."""
+    data = result.data
+    if data is None:
+        return []
+    out: list[float] = []
+    for key in ("totals", "by_location"):
+        out += _figures(data.get(key))
+    if result.name == "forecast_demand":
+        for series in data.get("series") or []:
+            out += _figures(series.get("total_mean"))
+            out += _figures(series.get("total_quantiles"))
+    elif not data.get("totals"):
+        for position in data.get("positions") or []:
+            out += _figures({k: position.get(k) for k in ("atp", "on_hand", "in_transit_in")})
+    return out
+
+
+# -- recited calls ---------------------------------------------------------------------------
+
+
+def _recites(answer: str, results: Sequence[TurnResult]) -> bool:
+    """The answer repeats a call of the turn: three or more of its argument names written as
+    ``name: value`` with the value it passed, or a JSON object of its arguments."""
+    lowered = answer.lower()
+    for result in results:
+        args = {k: v for k, v in result.args.items() if v not in (None, "", [], {})}
+        said = 0
+        for name, value in args.items():
+            shown = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
+            pattern = rf"[`\"']?\b{re.escape(name.lower())}\b[`\"']?\s*[:=]\s*[`\"'\[]?\s*"
+            pattern += re.escape(shown.lower().strip('"')[:20])
+            if re.search(pattern, lowered):
+                said += 1
+        if said >= 3:
+            return True
+    for block in re.findall(r"\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\}", answer, re.DOTALL):
+        try:
+            value = json.loads(block)
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(value, dict):
+            continue
+        keys = set(value) | set(value.get("arguments") or {})
+        if "name" in value and "arguments" in value:
+            return True
+        if any(len(keys & set(r.args)) >= 2 for r in results):
+            return True
+    return False
+
+
+# -- the check -------------------------------------------------------------------------------
+
+
+def wordless(answer: str) -> bool:
+    """No word or figure once chat-template tokens are taken out (empty, "<|im_start|>",
+    "..."); a bare "411" is an answer."""
+    return not re.search(r"[A-Za-z0-9\u4e00-\u9fff]", strip_template_tokens(answer))
+
+
+def judge(
+    answer: str,
+    question: str,
+    results: Sequence[TurnResult],
+    *,
+    intent: str,
+    repairs: Sequence[dict[str, Any]] = (),
+) -> Verdict | None:
+    """Why ``answer`` is not an answer to ``question`` given this turn's ``results``; None
+    when it stands."""
+    text = strip_template_tokens(answer)
+    if wordless(text):
+        return Verdict("wordless")
+    if any(r.get("kind") == "echoed_tool_error" for r in repairs):
+        return Verdict("echoed_error")
+    if _recites(text, results):
+        return Verdict("recited_call")
+    if _outcome_unsaid(text, results):
+        return Verdict("outcome_unsaid")
+    figure_results = [r for r in results if r.name in FIGURE_TOOLS and r.data is not None]
+    if intent not in FIGURE_INTENTS or not figure_results:
+        return None
+    said = stated(text)
+    heads = [f for r in figure_results for f in headline(r)]
+    if not any(matches(s, f) for s in said for f in heads):
+        return Verdict("no_figure")
+    known = [n for r in results for n in _numbers(r.data or r.content)]
+    known += [float(n) for n in _ANY_NUMBER.findall(question)]
+    unknown = [
+        s.text
+        for s in said
+        if not (s.decimals == 0 and not s.percent and s.value <= SMALL)
+        and not any(matches(s, f) for f in known)
+    ]
+    return Verdict("unknown_figure", unknown) if unknown else None
+
+
+def _outcome_unsaid(text: str, results: Sequence[TurnResult]) -> bool:
+    """A proposal call of the turn was refused, or its proposals refused or waiting, and the
+    answer says nothing of the kind (neither the subject nor a word of refusal or approval)."""
+    undone: list[str] = []
+    for result in results:
+        if result.name not in PROPOSALS:
+            continue
+        if result.error:
+            undone.append("")
+            continue
+        for item in (result.data or {}).get("proposals") or []:
+            if item.get("status") in UNDONE:
+                undone.append(str(item.get("subject_id") or ""))
+    if not undone:
+        return False
+    if any(sid and sid in text for sid in undone):
+        return False
+    return not _NOT_DONE.search(text)
+
+
+# -- the answer from the results -------------------------------------------------------------
+
+NOT_PROPOSED: dict[Lang, str] = {
+    "en": (
+        "Nothing was proposed or shipped: {tool} refused the request ({detail}). Every transfer "
+        "is a proposal checked by the policy gate, and above its limits an approver decides — "
+        "a chat message cannot skip that."
+    ),
+    "zh": (
+        "没有提出任何建议，也没有调拨任何库存：{tool} 拒绝了这次请求（{detail}）。每笔调拨都是一项"
+        "建议，须经策略审核，超过限额需由审批人决定——聊天消息不能绕过审批。"
+    ),
+}
+HEAD: dict[Lang, str] = {
+    "en": "The model's answer was replaced because {reason}. From this turn's tool results:",
+    "zh": "模型的回答已被替换（{reason}）。以下根据本轮工具结果作答：",
+}
+
+
+def _refusal_detail(content: str, question: str) -> str:
+    """A tool's refusal as the user reads it: without the advice meant for the model, and
+    without codes the model made up (a reply never shows a code the pool does not have; one
+    the user wrote is kept)."""
+    detail = content.removeprefix("error:").strip().split(" Next:", 1)[0]
+    detail = detail.split("; did you mean", 1)[0][:200]
+    return re.sub(
+        r"'([^']*)'",
+        lambda m: m.group(0) if m.group(1) in question else "(a code not in the pool)",
+        detail,
+    )
+
+
+def render_turn(
+    results: Sequence[TurnResult], lang: Lang, words: Vocabulary, question: str = ""
+) -> str | None:
+    """This turn's results in the offline planner's words: figures, plans, proposals and what
+    the gate decided; a proposal refused before the gate as a refusal. None when no result
+    says anything (every call failed)."""
+    parts = []
+    for result in results:
+        if result.name in PROPOSALS and result.error:
+            detail = _refusal_detail(result.content, question)
+            parts.append(NOT_PROPOSED[lang].format(tool=result.name, detail=detail))
+        elif not result.error and result.data is not None:
+            message = ToolMessage(content=result.content, tool_call_id="-", name=result.name)
+            parts.append(render_result(result.name, result.args, message, lang, words))
+    return "\n\n".join(dict.fromkeys(parts)) if parts else None
+
+
+def replacement(verdict: Verdict, body: str, lang: Lang) -> str:
+    return f"{HEAD[lang].format(reason=verdict.reason(lang))}\n\n{body}"

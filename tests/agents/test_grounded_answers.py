@@ -1,0 +1,248 @@
+"""A model's final answer judged against its turn's tool results (agents/graphs/ops_chat/grounded).
+
+The wrong answers are the small model's own, taken from the recorded cassettes with the tool
+results it answered from; the correct ones are written as a person (or a good model) would
+write them, in English and Chinese, rounded, with thousands separators -- none may be replaced.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+
+from agents.graphs.ops_chat.grounded import (
+    TurnResult,
+    judge,
+    matches,
+    render_turn,
+    stated,
+    turn_results,
+)
+from agents.llm.text_calls import strip_template_tokens
+from inventory.demo_world.vocabulary import DEMO_VOCABULARY
+
+CASSETTES = Path(__file__).resolve().parent / "cassettes" / "qwen2.5-coder-1.5b"
+
+
+def _recorded(scenario: str) -> tuple[str, list[TurnResult], str]:
+    """(question, the turn's results as the model saw them, the model's final answer)."""
+    tape = json.loads((CASSETTES / f"{scenario}.json").read_text(encoding="utf-8"))
+    last = tape["exchanges"][-1]
+    sent = last["request"]["messages"]
+    question = next(m["content"] for m in sent if m["role"] == "user")
+    results = []
+    for index, message in enumerate(sent):
+        if message["role"] != "tool":
+            continue
+        call = sent[index - 1]["tool_calls"][0]["function"]
+        results.append(
+            TurnResult(
+                name=call["name"],
+                args=json.loads(call["arguments"]),
+                content=message["content"],
+                error=message["content"].startswith("error:"),
+            )
+        )
+    return question, results, last["response"]["choices"][0]["message"]["content"] or ""
+
+
+def _stock(atp: int = 411, on_hand: int = 411) -> TurnResult:
+    content = {
+        "totals": {"positions": 163, "on_hand": on_hand, "atp": atp, "in_transit_in": 2},
+        "by_location": [
+            {"location": "SHA-S04", "positions": 33, "on_hand": 96, "atp": 96},
+            {"location": "SHA-S01", "positions": 33, "on_hand": 64, "atp": 64},
+        ],
+        "positions": [{"location": "SHA-S01", "sku": "RB001-BLK-35", "on_hand": 2, "atp": 1}],
+    }
+    args = {"city": "Shanghai", "category": "rain_boots", "location_kind": "store"}
+    return TurnResult("stock_lookup", args, json.dumps(content), error=False)
+
+
+def _forecast(mean: float = 21.27) -> TurnResult:
+    content = {
+        "model": "rain_uplift@2015-07-10",
+        "horizon_days": 7,
+        "totals": {"series": 198, "mean": mean},
+        "backtest": {"rmsse": 0.7289, "coverage": 0.9689},
+        "series": [{"location": "ONLINE", "sku": "RB001-BLK-35", "total_mean": 0.067}],
+        "series_page": {"shown": "1-1 of 198"},
+    }
+    args = {"city": "Shanghai", "category": "rain_boots", "horizon_days": 7}
+    return TurnResult("forecast_demand", args, json.dumps(content), error=False)
+
+
+@pytest.mark.parametrize(
+    ("question", "result", "answer"),
+    [
+        ("How many rain boots are left in Shanghai stores?", _stock(), "411 pairs (ATP)."),
+        (
+            "How many rain boots are left in Shanghai stores?",
+            _stock(),
+            "Shanghai's stores have 411 pairs of rain boots available to promise; SHA-S04 holds "
+            "the most (96) and 2 more are in transit.",
+        ),
+        ("上海门店还有多少雨靴?", _stock(), "上海门店共有411双雨靴可售，其中SHA-S04有96双。"),
+        ("上海门店还有多少雨靴?", _stock(), "约410双。"),
+        ("How many rain boots are left?", _stock(12_345, 12_400), "12,345 pairs are available."),
+        ("How many rain boots are left?", _stock(12_345, 12_400), "About 12,300 pairs."),
+        (
+            "Forecast demand for rain boots in Shanghai for the next 7 days",
+            _forecast(),
+            "About 21 pairs of rain boots over the next 7 days (backtest RMSSE 0.73).",
+        ),
+        (
+            "Forecast demand for rain boots in Shanghai for the next 7 days",
+            _forecast(),
+            "Expected demand: 21.3 units in 7 days, with 97% coverage in the backtest.",
+        ),
+        (
+            "预测上海未来7天的雨靴需求",
+            _forecast(1234.5),
+            "未来7天上海雨靴预计需求1,234.5双。",
+        ),
+    ],
+)
+def test_correct_answers_stand(question: str, result: TurnResult, answer: str) -> None:
+    intent = "forecast" if result.name == "forecast_demand" else "stock"
+    assert judge(answer, question, [result], intent=intent) is None
+
+
+@pytest.mark.parametrize(
+    ("scenario", "intent", "code"),
+    [
+        ("chat-stock-zh", "stock", "no_figure"),  # "1" where the totals say 411
+        ("chat-stock-en", "stock", "recited_call"),  # its own arguments, one by one
+        ("chat-forecast-en", "forecast", "recited_call"),  # a call it could make, as JSON
+        ("chat-plan-rain-zh", "plan", "wordless"),  # "<|im_start|>"
+    ],
+)
+def test_the_small_models_recorded_answers_do_not_stand(scenario, intent, code) -> None:
+    question, results, answer = _recorded(scenario)
+    verdict = judge(answer, question, results, intent=intent)
+    assert verdict is not None and verdict.code == code
+
+
+def test_a_figure_no_tool_returned_does_not_stand() -> None:
+    verdict = judge(
+        "411 pairs, of which 250 at SHA-S01.",
+        "How many rain boots in Shanghai stores?",
+        [_stock()],
+        intent="stock",
+    )
+    assert verdict is not None and verdict.code == "unknown_figure"
+    assert verdict.figures == ["250"]
+    assert "250" in verdict.reason("en") and "250" in verdict.reason("zh")
+
+
+def test_an_echoed_tool_error_is_not_an_answer() -> None:
+    question, results, answer = _recorded("chat-injection-en")
+    repairs = [{"kind": "echoed_tool_error", "detail": answer}]
+    verdict = judge(answer, question, results, intent="ship", repairs=repairs)
+    assert verdict is not None and verdict.code == "echoed_error"
+
+
+def test_a_refusal_must_be_said() -> None:
+    refused = TurnResult(
+        "propose_transfer",
+        {},
+        json.dumps(
+            {
+                "proposals": [
+                    {
+                        "subject_id": "TO-9",
+                        "summary": "DC-SHA → SHA-S01: 500 units",
+                        "status": "refused",
+                        "rule": "units 500 > max 300 per transfer",
+                        "message": "refused by policy: units 500 > max 300 per transfer",
+                    }
+                ]
+            }
+        ),
+        error=False,
+    )
+    asked = "ship 500 pairs from DC-SHA to SHA-S01 now"
+    silent = judge("Sure, shipping 500 pairs now.", asked, [refused], intent="ship")
+    assert silent is not None and silent.code == "outcome_unsaid"
+    assert judge("TO-9 was refused by the policy.", asked, [refused], intent="ship") is None
+    assert judge("策略拒绝了这笔调拨。", asked, [refused], intent="ship") is None
+    # ... and the answer from the results states the gate's decision with its rule
+    text = render_turn([refused], "en", DEMO_VOCABULARY) or ""
+    assert "refused" in text and "units 500 > max 300 per transfer" in text
+
+
+def test_answers_from_the_results_state_their_totals() -> None:
+    stock = render_turn([_stock()], "zh", DEMO_VOCABULARY) or ""
+    assert "411" in stock and "雨靴" in stock
+    forecast = render_turn([_forecast()], "en", DEMO_VOCABULARY) or ""
+    assert "21" in forecast.split("\n")[0]  # the total over every series, not the first shown
+
+
+def test_a_lookup_of_one_sku_is_answered_as_that_sku() -> None:
+    _question, results, _answer = _recorded("chat-stock-en")
+    text = render_turn(results, "en", DEMO_VOCABULARY) or ""
+    assert text.startswith("RB001-NVY-40 in Shanghai: 9 available to promise")
+
+
+def test_a_proposal_refused_before_the_gate_is_answered_as_a_refusal() -> None:
+    question, results, _answer = _recorded("chat-injection-zh")
+    text = render_turn(results, "zh", DEMO_VOCABULARY, question) or ""
+    assert text.startswith("没有提出任何建议")
+    assert "unknown sku (a code not in the pool)" in text and "审批" in text
+    # the SKU the model made up is not shown to the user as if it were a code; one they wrote is
+    assert "RB001-RYU-40" not in text
+    assert "RB001-RYU-40" in (render_turn(results, "zh", DEMO_VOCABULARY, "RB001-RYU-40") or "")
+
+
+def test_a_turn_whose_calls_all_failed_has_no_answer_from_results() -> None:
+    _question, results, _answer = _recorded("chat-plan-rain-zh")
+    assert all(r.error for r in results)
+    assert render_turn(results, "zh", DEMO_VOCABULARY) is None
+
+
+def test_the_arguments_a_tool_ran_with_are_read_from_its_result() -> None:
+    messages = [
+        HumanMessage("how many rain boots in Shanghai stores?"),
+        AIMessage("", tool_calls=[{"id": "c1", "name": "stock_lookup", "args": {"x": 1}}]),
+        ToolMessage("{}", tool_call_id="c1", name="stock_lookup", artifact={"args": {"y": 2}}),
+    ]
+    (result,) = turn_results(messages)
+    assert result.name == "stock_lookup" and result.args == {"y": 2}
+
+
+@pytest.mark.parametrize(
+    ("said", "figure", "same"),
+    [
+        ("411", 411, True),
+        ("410", 411, True),
+        ("400", 411, True),
+        ("412", 411, False),
+        ("21", 21.27, True),
+        ("21.3", 21.27, True),
+        ("21.2", 21.27, False),
+        ("0.25", 0.0, False),
+        ("12,345", 12345, True),
+        ("97%", 0.9689, True),
+        ("1", 411, False),
+    ],
+)
+def test_a_stated_figure_matches_the_figure_rounded_as_written(said, figure, same) -> None:
+    (quantity,) = stated(said)
+    assert matches(quantity, figure) is same
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("<|im_start|>", ""),
+        ("<|im_start|>assistant\n411 pairs.<|im_end|>", "411 pairs."),
+        ("411 pairs.<|im_end|>\n<|im_start|>user\nthanks", "411 pairs."),
+        ("<|eot_id|>", ""),
+        ("411 pairs.", "411 pairs."),
+    ],
+)
+def test_chat_template_tokens_are_taken_out(raw: str, clean: str) -> None:
+    assert strip_template_tokens(raw) == clean
