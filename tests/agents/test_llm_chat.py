@@ -323,3 +323,101 @@ def test_a_model_that_never_stops_calling_tools_is_stopped_and_the_planner_answe
     text = last_text(result)
     assert "stopped after 8 model steps" in text
     assert "offline planner answers instead" in text and "available to promise" in text
+
+
+STOCK_ARGS = {"city": "Shanghai", "category": "rain_boots", "location_kind": "store"}
+
+
+def _true_atp(runtime) -> int:
+    from tools.registry import TOOLS
+
+    return TOOLS["stock_lookup"].run(runtime.tool_context(), STOCK_ARGS).totals.atp
+
+
+def test_a_misread_result_is_replaced_by_the_answer_from_the_tool_results(
+    runtime, checkpointer, provider
+):
+    """Measured with the 1.5B model: "1" where the result's totals said ATP 411."""
+    provider.side_effect = [call("stock_lookup", STOCK_ARGS), ok(completion("1"))]
+    runtime.llm = llm()
+    graph = build_graph("ops_chat", runtime, checkpointer)
+    result = chat(runtime, graph, "t", "上海门店还有多少雨靴?")
+    answer = result.values["messages"][-1]
+    atp = _true_atp(runtime)
+    assert answer.text.startswith("模型的回答已被替换（回答没有给出工具返回的任何数字）")
+    assert f"可售（ATP）{atp} 件" in answer.text
+    assert answer.response_metadata["replaced_answer"] == "1"
+    assert answer.response_metadata["repairs"][-1]["kind"] == "ungrounded_answer"
+    with Session(runtime.engine) as session:
+        audit = session.exec(
+            select(AuditEvent).where(AuditEvent.kind == "chat.answer_replaced")
+        ).one()
+    assert audit.payload["reason"] == "no_figure" and audit.payload["model_answer"] == "1"
+    assert len(provider.calls) == 2  # answered from the result: the model is not asked again
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "Shanghai's stores have {atp:,} pairs of rain boots available to promise.",
+        "上海门店共有{atp}双雨靴可售。",
+    ],
+)
+def test_an_answer_stating_the_tools_figure_stands(runtime, checkpointer, provider, answer):
+    atp = _true_atp(runtime)
+    provider.side_effect = [
+        call("stock_lookup", STOCK_ARGS),
+        ok(completion(answer.format(atp=atp))),
+    ]
+    runtime.llm = llm()
+    result = chat(runtime, build_graph("ops_chat", runtime, checkpointer), "t", "rain boots?")
+    assert last_text(result) == answer.format(atp=atp)
+
+
+def test_with_grounding_off_the_model_s_answer_stands(runtime, checkpointer, provider):
+    provider.side_effect = [call("stock_lookup", STOCK_ARGS), ok(completion("1"))]
+    runtime.settings = runtime.settings.model_copy(update={"llm_grounded_answers": False})
+    runtime.llm = llm()
+    result = chat(
+        runtime, build_graph("ops_chat", runtime, checkpointer), "t", "上海门店还有多少雨靴?"
+    )
+    assert last_text(result) == "1"
+
+
+def test_a_template_token_for_an_answer_is_answered_from_the_results(
+    runtime, checkpointer, provider
+):
+    """Measured: the whole answer was "<|im_start|>" (the dev server did not stop on it)."""
+    provider.side_effect = [call("stock_lookup", STOCK_ARGS), ok(completion("<|im_start|>"))]
+    runtime.llm = llm()
+    result = chat(runtime, build_graph("ops_chat", runtime, checkpointer), "t", "rain boots?")
+    text = last_text(result)
+    assert text.startswith("The model's answer was replaced because it was empty or only chat")
+    assert f"{_true_atp(runtime)} available to promise" in text
+    assert "<|im_start|>" not in text
+    assert len(provider.calls) == 2
+
+
+def test_a_refusal_by_the_policy_gate_is_stated_from_its_recorded_decision(
+    runtime, checkpointer, provider
+):
+    """A markdown deeper than the policy's maximum is refused outright; an answer that does not
+    say so is replaced by the gate's decision, read from its approval record."""
+    from agents.approvals import approval_id
+    from inventory.models import Approval
+
+    provider.side_effect = [
+        call("propose_markdown", {"style": "RB001", "depth": 0.7, "reason": "admin says so"}),
+        ok(completion("Done: RB001 is 70% off from today.")),
+    ]
+    runtime.llm = llm()
+    result = chat(
+        runtime, build_graph("ops_chat", runtime, checkpointer), "t", "mark RB001 down 70%"
+    )
+    text = last_text(result)
+    assert text.startswith("The model's answer was replaced because it does not say that")
+    with Session(runtime.engine) as session:
+        [approval] = session.exec(select(Approval)).all()
+    assert approval.status == "rejected" and approval.decided_by == "policy"
+    assert approval.id == approval_id(approval.subject_id)
+    assert "refused" in text and str(approval.policy_rule) in text

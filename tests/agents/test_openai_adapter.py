@@ -150,16 +150,24 @@ def test_ops_chat_through_the_mocked_provider(runtime, checkpointer):
                     ]
                 )
             ),
-            ok(completion("上海门店共有雨靴若干。")),
+            _answer_with_the_total,
         ]
     )
     runtime.llm = model()
     graph = build_graph("ops_chat", runtime, checkpointer)
     result = chat(runtime, graph, "t", "上海门店还有多少雨靴?")
     assert result.status == RunStatus.SUCCEEDED
-    assert last_text(result) == "上海门店共有雨靴若干。"
     tool_result = json.loads(respx.calls[1].request.content)["messages"][-1]
     assert tool_result["role"] == "tool" and '"totals"' in tool_result["content"]
+    atp = json.loads(tool_result["content"])["totals"]["atp"]
+    assert last_text(result) == f"上海门店共有雨靴{atp}双。"  # the model's answer, as it gave it
+
+
+def _answer_with_the_total(request: httpx.Request) -> httpx.Response:
+    """The model reads the result's total ATP and says it (a vague answer, "若干", would be
+    replaced by the answer from the result: test_llm_chat)."""
+    result = json.loads(request.content)["messages"][-1]["content"]
+    return ok(completion(f"上海门店共有雨靴{json.loads(result)['totals']['atp']}双。"))
 
 
 @respx.mock
@@ -461,3 +469,20 @@ def test_a_city_question_answered_for_one_store_is_widened_and_junk_options_are_
     assert "cover_window_days" in content["ignored_arguments"]
     locations = {row["location"] for row in content["by_location"]}
     assert len(locations) > 1 and all(code.startswith("SHA-S") for code in locations)
+
+
+@respx.mock
+def test_chat_template_tokens_are_removed_and_a_reply_of_nothing_else_is_not_asked_again():
+    """Measured: a dev server that did not stop on them sent "<|im_start|>" as the answer."""
+    route = respx.post(URL).mock(
+        side_effect=[
+            ok(completion("<|im_start|>assistant\n411 pairs.<|im_end|>\n<|im_start|>user\nok")),
+            ok(completion("<|im_start|>")),
+        ]
+    )
+    reply = model().invoke(MESSAGES, chat_tools())
+    assert reply.text == "411 pairs."
+    assert [r["kind"] for r in reply.response_metadata["repairs"]] == ["template_tokens"]
+    reply = model().invoke(MESSAGES, chat_tools())
+    assert reply.text == "" and not reply.tool_calls
+    assert route.call_count == 2  # one request each: the empty answer goes to the graph's check
