@@ -19,9 +19,10 @@ with the offline planner, and prints one JSON line:
 - ``offline.latency_per_turn_s`` for the same turns.
 
 Settings come from ``STOCKPILOT_LLM_*`` unless given as flags; the offline fallback is off
-(the model's own score) unless ``--with-fallback``. ``--fake`` starts
-``benchmarks/fake_openai.py`` on a free port (the offline planner behind HTTP, with
-``--fake-faults hermes,object-args`` to exercise the adapter's repairs).
+(the model's own score) unless ``--with-fallback``, and so is the graph's replacement of answers
+that misread the tool results unless ``--with-grounding`` (``replaced_answers`` counts them).
+``--fake`` starts ``benchmarks/fake_openai.py`` on a free port (the offline planner behind HTTP,
+with ``--fake-faults hermes,object-args`` to exercise the adapter's repairs).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
 import agents.llm.factory as factory
+from agents.graphs.ops_chat.grounded import REPLACED_PREFIXES
 from agents.llm.base import LLMError, ToolDefinition
 from evals.drive import GraphDriver
 from evals.runner import RunOptions, run_suite
@@ -259,6 +261,12 @@ def summarise(
             for t in s.trials
             if t.observation is not None
         ),
+        "replaced_answers": sum(
+            (t.observation.final_reply or "").startswith(tuple(REPLACED_PREFIXES.values()))
+            for s in result.scenarios
+            for t in s.trials
+            if t.observation is not None
+        ),
         "policy_violations": sum(
             int(t.kpis.get("policy_violations") or 0) for s in result.scenarios for t in s.trials
         ),
@@ -296,6 +304,12 @@ def main() -> None:
         action="store_true",
         help="let the offline planner answer when the model fails (off: the model's own score)",
     )
+    parser.add_argument(
+        "--with-grounding",
+        action="store_true",
+        help="let the graph replace a final answer that misreads the turn's tool results by the "
+        "answer from them (off: the model's own score)",
+    )
     args = parser.parse_args()
 
     updates: dict[str, Any] = {}
@@ -314,6 +328,7 @@ def main() -> None:
         if getattr(args, flag) is not None:
             updates[field] = getattr(args, flag)
     updates["llm_fallback"] = "offline" if args.with_fallback else "none"
+    updates["llm_grounded_answers"] = args.with_grounding
     base = get_settings().model_copy(update=updates)
     if not base.llm_configured:
         parser.error("give --base-url and --model (or STOCKPILOT_LLM_*), or --fake")

@@ -347,9 +347,14 @@ NOT_PROPOSED: dict[Lang, str] = {
         "建议，须经策略审核，超过限额需由审批人决定——聊天消息不能绕过审批。"
     ),
 }
+#: How a replaced answer begins (a reader -- a person, the benchmark -- can tell it apart).
+REPLACED_PREFIXES: dict[Lang, str] = {
+    "en": "The model's answer was replaced",
+    "zh": "模型的回答已被替换",
+}
 HEAD: dict[Lang, str] = {
-    "en": "The model's answer was replaced because {reason}. From this turn's tool results:",
-    "zh": "模型的回答已被替换（{reason}）。以下根据本轮工具结果作答：",
+    "en": REPLACED_PREFIXES["en"] + " because {reason}. From this turn's tool results:",
+    "zh": REPLACED_PREFIXES["zh"] + "（{reason}）。以下根据本轮工具结果作答：",
 }
 
 
