@@ -246,3 +246,14 @@ def test_a_stated_figure_matches_the_figure_rounded_as_written(said, figure, sam
 )
 def test_chat_template_tokens_are_taken_out(raw: str, clean: str) -> None:
     assert strip_template_tokens(raw) == clean
+
+
+def test_a_tool_call_written_out_as_the_answer_is_not_one() -> None:
+    written = (
+        '```json\n{"name": "forecast_demand", "arguments": {"city": "Shanghai", '
+        '"constraints": {"pack_multiple": false}}}\n```'
+    )
+    verdict = judge(written, "Forecast rain boots in Shanghai", [], intent="forecast")
+    assert verdict is not None and verdict.code == "recited_call"
+    # JSON in an answer is not by itself a recital
+    assert judge('The result was {"atp": 411}.', "stock?", [], intent="stock") is None

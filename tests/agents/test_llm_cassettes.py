@@ -175,9 +175,10 @@ def test_a_replay_fails_when_the_adapter_loses_the_model_s_tool_call(
     from agents.llm import openai_adapter
     from agents.llm.text_calls import TextCalls
 
-    monkeypatch.setattr(openai_adapter, "parse_text_calls", lambda _text: TextCalls())
+    monkeypatch.setattr(openai_adapter, "parse_text_calls", lambda _text: TextCalls([]))
     trial = _replay(scenario_id, CASSETTES / f"{scenario_id}.json", tmp_path / "run")
     assert not trial.passed
-    assert trial.failure_reasons
     assert trial.observation is not None
-    assert RIGHT_TOOL[scenario_id] not in trial.observation.tool_calls
+    # The model's call never ran: its JSON became the final answer, which the graph does not
+    # take for one (a recited call); the turn ends short of the record, and the replay says so.
+    assert any("LLM cassette" in r and "never requested" in r for r in trial.failure_reasons)

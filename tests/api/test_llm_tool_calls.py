@@ -67,3 +67,8 @@ def test_invalid_and_text_tool_calls_are_listed_with_the_run(
     assert ran["status"] == "ok" and ran["args"] == {"city": "上海"}
     assert any(r.startswith("text_tool_call") for r in ran["repairs"])
     assert '"resolved_names"' in ran["result"]
+    # "上海有货。" states none of the lookup's figures: replaced, and the run's record says why
+    [reply] = [c for c in calls if c["name"] == "(model reply)"]
+    assert any(
+        r.startswith("ungrounded_answer: it states none of the figures") for r in reply["repairs"]
+    )

@@ -253,19 +253,31 @@ def _recites(answer: str, results: Sequence[TurnResult]) -> bool:
                 said += 1
         if said >= 3:
             return True
-    for block in re.findall(r"\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\}", answer, re.DOTALL):
-        try:
-            value = json.loads(block)
-        except json.JSONDecodeError:
-            continue
-        if not isinstance(value, dict):
-            continue
-        keys = set(value) | set(value.get("arguments") or {})
-        if "name" in value and "arguments" in value:
-            return True
-        if any(len(keys & set(r.args)) >= 2 for r in results):
+    for value in _json_objects(answer):
+        if "name" in value and ("arguments" in value or "parameters" in value):
+            return True  # a tool call written out, as the model would send it
+        if any(len(set(value) & set(r.args)) >= 2 for r in results):
             return True
     return False
+
+
+def _json_objects(text: str) -> list[dict[str, Any]]:
+    """The JSON objects written in ``text``, each followed by the objects directly inside it
+    (a call written out nests its arguments)."""
+    decoder = json.JSONDecoder()
+    found: list[dict[str, Any]] = []
+    start = text.find("{")
+    while start >= 0:
+        try:
+            value, end = decoder.raw_decode(text, start)
+        except ValueError:
+            start = text.find("{", start + 1)
+            continue
+        if isinstance(value, dict):
+            found.append(value)
+            found += [v for v in value.values() if isinstance(v, dict)]
+        start = text.find("{", end)
+    return found
 
 
 # -- the check -------------------------------------------------------------------------------
