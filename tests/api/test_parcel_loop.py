@@ -10,6 +10,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from connectors.simulated.feedback import FeedbackEmitter, FeedbackSubscription
 from connectors.simulated.state import SimulatedState
 from inventory.config import Settings
 from inventory.db import session_scope
-from inventory.models import StockMovement, StockPosition
+from inventory.models import Location, StockMovement, StockPosition
 from tests.api.conftest import KEYS, free_port, tiny_catalog
 from tests.utils.routing_pool import SKU, seed_routing_pool
 from tools.route_order.settings import DEFAULT_ROUTING_FILE
@@ -87,6 +88,14 @@ class Loop:
         return self.client.post(
             "/v1/fulfilment/events", content=raw, headers=signed_headers(SENDER, SECRET, raw)
         )
+
+    def offered(self, key: str) -> dict[str, int]:
+        """The locations ``/v1/availability`` offers the SKU from to the key's channel."""
+        answer = self.client.get(
+            "/v1/availability", params={"sku": SKU}, headers={"x-api-key": self.keys[key]}
+        )
+        assert answer.status_code == 200, answer.text
+        return {item["location"]: item["atp"] for item in answer.json()["items"][0]["locations"]}
 
     def position(self, node: str) -> tuple[int, int]:
         with Session(self.engine) as session:
@@ -376,14 +385,7 @@ def test_a_store_at_its_day_capacity_offers_no_online_atp_but_its_till_still_sel
     capped_loop: Loop,
 ) -> None:
     loop = capped_loop
-
-    def offered(key: str) -> dict[str, int]:
-        answer = loop.client.get(
-            "/v1/availability", params={"sku": SKU}, headers={"x-api-key": loop.keys[key]}
-        )
-        assert answer.status_code == 200, answer.text
-        return {item["location"]: item["atp"] for item in answer.json()["items"][0]["locations"]}
-
+    offered = loop.offered
     assert "SHA-A1" in offered("web") and "SHA-A1" in offered("pos")
     first = loop.order("WEB-CAP-1").json()
     assert first["lines"][0]["node"] == "SHA-A1"  # its one order of the day
@@ -393,6 +395,28 @@ def test_a_store_at_its_day_capacity_offers_no_online_atp_but_its_till_still_sel
     assert second["lines"][0]["node"] != "SHA-A1"  # routing agrees with availability
     loop.cancel(first["id"])  # its slot comes back
     assert "SHA-A1" in offered("web")
+
+
+@pytest.mark.parametrize("switched_off", ["policy", "store"])
+def test_a_store_that_may_not_ship_is_not_offered_online_and_not_routed(
+    engine: Engine, tmp_path: Path, switched_off: str
+) -> None:
+    """The routing policy's ``ship_from_store: false`` (every store), or a store not flagged
+    ``ship_from_store`` though entitled online: its stock is offered to the till only, and an
+    online order goes elsewhere — availability and routing agree."""
+    routing = {"ship_from_store": False} if switched_off == "policy" else {}
+    off = {"SHA-A1", "SHA-A2"} if switched_off == "policy" else {"SHA-A1"}
+    with contextmanager(make_loop)(engine, tmp_path, **routing) as loop:
+        if switched_off == "store":
+            with session_scope(engine) as session:
+                session.get(Location, "SHA-A1").ship_from_store = False  # type: ignore[union-attr]
+        web, pos = loop.offered("web"), loop.offered("pos")
+        assert not off & set(web) and "DC-SHA" in web
+        assert off <= set(pos)  # the store's own till still sells its shelf
+        assert (switched_off == "store") == ("SHA-A2" in web)
+        placed = loop.order("WEB-NOSFS")
+        assert placed.status_code == 201, placed.text
+        assert placed.json()["lines"][0]["node"] in set(web)
 
 
 def test_a_two_line_parcel_keyed_by_sku_settles_each_line(loop: Loop) -> None:
