@@ -366,6 +366,39 @@ def test_cancel_after_the_parcel_shipped_is_refused_and_the_caller_is_told(loop:
     assert loop.dispatcher.run_pending().sent == []  # nothing resent
 
 
+def test_giving_up_on_the_cancellation_in_the_outbox_lets_the_order_go_on_at_once(
+    loop: Loop,
+) -> None:
+    """A person cancels the ``oms.cancel`` row (say the OMS is down): the order does not sit
+    ``cancelling`` until its holds lapse; it is ``routed`` again at once, the holds stay for the
+    parcel the OMS still holds, and the order and the audit say who gave up and why."""
+    loop.subscribe(seconds_per_hour=3600)
+    order = loop.order("WEB-C3", qty=1).json()
+    node = order["lines"][0]["node"]
+    loop.dispatcher.run_pending()  # the OMS holds the parcel
+    assert loop.cancel(order["id"]).status_code == 202
+    ops = {"x-api-key": KEYS["demo-ops"]}
+    rows = loop.client.get("/v1/outbox", params={"status": "pending"}, headers=ops).json()
+    (row,) = [r for r in rows["items"] if r["subject_id"] == order["id"]]
+    assert row["idempotency_key"] == f"online-shipment-cancel:{order['id']}:{node}"
+    given_up = loop.client.post(
+        f"/v1/outbox/{row['id']}/cancel", json={"reason": "OMS down for the day"}, headers=ops
+    )
+    assert given_up.status_code == 200, given_up.text
+    shown = loop.get(order["id"])
+    assert shown["status"] == "routed" and shown["lines"][0]["hold"] == "open"
+    (parcel,) = shown["parcels"]
+    assert parcel["cancellation"] == "abandoned" and "OMS down for the day" in parcel["detail"]
+    audit = loop.client.get(
+        "/v1/audit", params={"subject_id": order["id"]}, headers={"x-api-key": KEYS["demo-admin"]}
+    )
+    assert "online_order.cancel_refused" in audit.text and "given up by" in audit.text
+    assert loop.dispatcher.run_pending().sent == []  # nothing more is asked of the OMS
+    again = loop.cancel(order["id"])  # not asked again behind the person's back
+    assert again.status_code == 409 and "given up" in again.text
+    assert loop.get(order["id"])["status"] == "routed"
+
+
 # --- availability reads the store day counters -------------------------------------------------
 
 
