@@ -6,34 +6,37 @@ once it shipped), and availability stops offering a store that reached its day l
 
 from __future__ import annotations
 
-import json
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
-import uvicorn
 import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from agents.executor.dispatcher import Dispatcher
-from api.app import create_app
 from api.auth import Role, create_api_key, seed_demo_keys
-from api.signatures import signed_headers
 from connectors import ConnectorSet, RetryPolicy
 from connectors.simulated.feedback import FeedbackEmitter, FeedbackSubscription
 from connectors.simulated.state import SimulatedState
-from inventory.config import Settings
 from inventory.db import session_scope
 from inventory.models import Location, StockMovement, StockPosition
-from tests.api.conftest import KEYS, free_port, tiny_catalog
+from tests.api.conftest import KEYS
 from tests.utils.routing_pool import SKU, seed_routing_pool
+from tests.utils.service import (
+    drain,
+    embedded_app_state,
+    order_body,
+    post_signed,
+    routing_pool_with_keys,
+    served_service,
+    tiny_service,
+)
 from tools.route_order.settings import DEFAULT_ROUTING_FILE
 
 SENDER, SECRET = "demo-oms", "a-long-test-secret-of-the-simulated-oms"
@@ -51,13 +54,7 @@ class Loop:
     def order(self, order_id: str, qty: int = 1, key: str = "web", **body: object):
         return self.client.post(
             "/v1/orders",
-            json={
-                "order_id": order_id,
-                "oms_ref": order_id,
-                "lines": [{"sku": SKU, "qty": qty}],
-                "destination": {"city": "上海", "address": "南京西路 1 号"},
-            }
-            | body,
+            json=order_body(order_id, qty, oms_ref=order_id, **body),
             headers={"x-api-key": self.keys[key]},
         )
 
@@ -84,10 +81,7 @@ class Loop:
         return FeedbackEmitter(self.oms).send_due(self.client)
 
     def post_event(self, body: dict):
-        raw = json.dumps(body).encode()
-        return self.client.post(
-            "/v1/fulfilment/events", content=raw, headers=signed_headers(SENDER, SECRET, raw)
-        )
+        return post_signed(self.client, SENDER, SECRET, body)
 
     def offered(self, key: str) -> dict[str, int]:
         """The locations ``/v1/availability`` offers the SKU from to the key's channel."""
@@ -115,21 +109,16 @@ def routing_file(tmp_path: Path, **changes: object) -> Path:
 
 
 def make_loop(engine: Engine, tmp_path: Path, **routing: object) -> Iterator[Loop]:
-    seed_demo_keys(engine)
-    seed_routing_pool(engine)
-    with session_scope(engine) as session:
-        keys = {
-            "web": create_api_key(session, "web-shop", [Role.CHANNEL], channel="online"),
-            "pos": create_api_key(session, "sha-a1-till", [Role.CHANNEL], channel="store"),
-        }
-    settings = Settings(
-        database_url=engine.url.render_as_string(hide_password=False),
-        data_dir=tmp_path,
+    keys = routing_pool_with_keys(
+        engine, {"web": ("web-shop", "online"), "pos": ("sha-a1-till", "store")}
+    )
+    app = tiny_service(
+        engine,
+        tmp_path,
         clock="world",
         fulfilment_secrets={SENDER: SECRET},
         routing_file=routing_file(tmp_path, **routing) if routing else None,
     )
-    app = create_app(settings, engine=engine, catalog=tiny_catalog(engine))
     retry = RetryPolicy(attempts=2, initial_wait_s=0.01, max_wait_s=0.02, timeout_s=5)
     with TestClient(app) as client, ConnectorSet.simulated(retry=retry) as connectors:
         assert connectors.simulated_server is not None
@@ -138,7 +127,7 @@ def make_loop(engine: Engine, tmp_path: Path, **routing: object) -> Iterator[Loo
         yield Loop(
             client,
             engine,
-            keys | KEYS,
+            keys,
             connectors.simulated_server.state,
             Dispatcher(engine, connectors, clock=clock),
         )
@@ -482,22 +471,10 @@ def test_a_two_line_parcel_keyed_by_sku_settles_each_line(loop: Loop) -> None:
 def service_url(engine: Engine, tmp_path: Path) -> Iterator[str]:
     seed_demo_keys(engine)
     seed_routing_pool(engine)
-    settings = Settings(
-        database_url=engine.url.render_as_string(hide_password=False),
-        data_dir=tmp_path,
-        clock="world",
-        fulfilment_secrets={SENDER: SECRET},
-    )
-    app = create_app(settings, engine=engine, catalog=tiny_catalog(engine))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served_service(
+        engine, tmp_path, clock="world", fulfilment_secrets={SENDER: SECRET}
+    ) as url:
+        yield url
 
 
 def test_the_oms_emitter_closes_the_loop_over_real_http(engine: Engine, service_url: str) -> None:
@@ -512,21 +489,11 @@ def test_the_oms_emitter_closes_the_loop_over_real_http(engine: Engine, service_
         )
         for n in range(6):
             placed = http.post(
-                "/v1/orders",
-                json={
-                    "order_id": f"HTTP-{n}",
-                    "lines": [{"sku": SKU, "qty": 1}],
-                    "destination": {"city": "Shanghai"},
-                },
-                headers={"x-api-key": web},
+                "/v1/orders", json=order_body(f"HTTP-{n}"), headers={"x-api-key": web}
             )
             assert placed.status_code == 201, placed.text
         assert len(Dispatcher(engine, systems).run_pending().sent) == 6
-        deadline = time.monotonic() + 60
-        while any(item.status == "pending" for item in state.outgoing_events()):
-            assert time.monotonic() < deadline, state.outgoing_events()[:3]
-            time.sleep(0.1)
-        assert {item.status for item in state.outgoing_events()} == {"sent"}
+        assert {item.status for item in drain(state)} == {"sent"}
         orders = http.get("/v1/orders", headers={"x-api-key": web}).json()["items"]
     holds = [line["hold"] for order in orders for line in order["lines"]]
     assert len(holds) == 6 and "open" not in holds  # every parcel's story settled its hold
@@ -535,19 +502,13 @@ def test_the_oms_emitter_closes_the_loop_over_real_http(engine: Engine, service_
 def test_the_service_subscribes_to_the_embedded_oms_with_routings_parcel_plans(
     engine: Engine,
 ) -> None:
-    from types import SimpleNamespace
-
     from api.fulfilment_feedback import subscribe_simulated_oms
 
     seed_routing_pool(engine)
     with ConnectorSet.simulated() as systems:
-        runner = SimpleNamespace(
-            catalog=SimpleNamespace(runtime=SimpleNamespace(connectors=systems))
-        )
 
         def app_state(**settings: object) -> SimpleNamespace:
-            values = {"database_url": "sqlite://", "port": 8342, "host": "0.0.0.0"} | settings
-            return SimpleNamespace(settings=Settings(**values), engine=engine, runner=runner)
+            return embedded_app_state(engine, systems, **settings)
 
         state = systems.simulated_server.state  # type: ignore[union-attr]
         assert not subscribe_simulated_oms(app_state())  # no secret for demo-oms
