@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import logging
 
-import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from api.state import AppState
 from connectors.simulated.feedback import FeedbackSubscription, LanePlan
 from inventory.config import DEMO_OMS_SENDER, DEMO_WMS_SENDER
-from inventory.models import Lane, Location
-from inventory.online_fulfilment import delivery_zone
-from tools.route_order.figures import node_lane_figures
+from inventory.models import Lane
+from tools.route_order.figures import parcel_plans
 from tools.route_order.settings import load_routing_settings
 
 log = logging.getLogger(__name__)
@@ -67,29 +65,6 @@ def subscribe_simulated_wms(state: AppState) -> bool:
     )
     log.info("the simulated WMS reports fulfilment to %s (%d lanes planned)", url, len(lanes))
     return True
-
-
-def parcel_plans(session: Session, parcel_share_of_trip: float) -> list[LanePlan]:
-    """Routing's configured parcel figures from every node to every city's delivery zone: what
-    the simulated OMS plans with (per parcel as ``cost_per_shipment``)."""
-    cities = session.execute(sa.select(Location.city, Location.region).distinct()).all()
-    origins = list(session.execute(sa.select(Location.code)).scalars())
-    plans = []
-    for city, region in sorted(cities):
-        figures = node_lane_figures(
-            session, origins, city, region, parcel_share_of_trip=parcel_share_of_trip
-        )
-        plans += [
-            LanePlan(
-                source=node,
-                dest=delivery_zone(city),
-                lead_time_hours=max(fig.lead_time_hours, 0.1),
-                cost_per_unit=fig.cost_per_unit,
-                cost_per_shipment=fig.parcel_cost,
-            )
-            for node, fig in sorted(figures.items())
-        ]
-    return plans
 
 
 def subscribe_simulated_oms(state: AppState) -> bool:

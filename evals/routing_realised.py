@@ -23,7 +23,6 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from agents.executor.dispatcher import Dispatcher
-from api.fulfilment_feedback import parcel_plans
 from connectors.base import ConnectorSet
 from connectors.notify import NotifyClient
 from connectors.oms import OmsClient
@@ -42,6 +41,7 @@ from inventory.models import (
     ReservationStatus,
 )
 from inventory.models.fulfilment import ORDER_LINE
+from tools.route_order.figures import parcel_plans
 from tools.route_order.settings import RoutingSettings
 
 SENDER = "demo-oms"

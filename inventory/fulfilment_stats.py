@@ -114,19 +114,31 @@ def _hours(later: sa.ColumnElement, earlier: sa.ColumnElement, dialect: str) -> 
     return (sa.func.julianday(later) - sa.func.julianday(earlier)) * 24.0
 
 
-def _order_rows(bind: Connection | Session, pairs: list[Pair] | None) -> dict[Pair, dict]:
-    dialect = bind.get_bind().dialect.name if isinstance(bind, Session) else bind.dialect.name
+def _dialect(bind: Connection | Session) -> str:
+    return bind.get_bind().dialect.name if isinstance(bind, Session) else bind.dialect.name
+
+
+def _lane_rows(
+    bind: Connection | Session,
+    start: sa.Column,
+    pairs: list[Pair] | None,
+    order_kind: str | None = None,
+) -> dict[Pair, dict]:
+    """Realised orders per ``(origin, destination)``: deliveries and their mean span from
+    ``start`` (``released_at`` for a lane's lead time, ``shipped_at`` for a parcel's transit) to
+    delivery, and the costed sums. One query for both, so the two figures count a delivery,
+    a cost and a cancellation the same way."""
     delivered = sa.and_(
-        _OUT.delivered_at.is_not(None), _OUT.released_at.is_not(None), _OUT.cancelled_at.is_(None)
+        _OUT.delivered_at.is_not(None), start.is_not(None), _OUT.cancelled_at.is_(None)
     )
-    lead = _hours(_OUT.delivered_at, _OUT.released_at, dialect)
+    span = _hours(_OUT.delivered_at, start, _dialect(bind))
     costed = _OUT.cost.is_not(None)
     stmt = (
         sa.select(
             _OUT.origin,
             _OUT.destination,
             sa.func.sum(sa.case((delivered, 1), else_=0)).label("deliveries"),
-            sa.func.avg(sa.case((delivered, lead), else_=None)).label("lead"),
+            sa.func.avg(sa.case((delivered, span), else_=None)).label("span"),
             sa.func.sum(sa.case((costed, 1), else_=0)).label("costed"),
             sa.func.sum(sa.case((costed, _OUT.cost), else_=0.0)).label("cost"),
             sa.func.sum(sa.case((costed, _OUT.trips), else_=0)).label("trips"),
@@ -136,6 +148,8 @@ def _order_rows(bind: Connection | Session, pairs: list[Pair] | None) -> dict[Pa
         .where(_OUT.line == ORDER_LINE)
         .group_by(_OUT.origin, _OUT.destination)
     )
+    if order_kind is not None:
+        stmt = stmt.where(_OUT.order_kind == order_kind)
     if pairs is not None:
         stmt = stmt.where(sa.tuple_(_OUT.origin, _OUT.destination).in_(pairs))
     return {(r.origin, r.destination): r._asdict() for r in bind.execute(stmt)}
@@ -184,7 +198,7 @@ def lane_figures(
         )
         for r in bind.execute(lanes_stmt)
     }
-    observed = _order_rows(bind, asked) if asked is None or asked else {}
+    observed = _lane_rows(bind, _OUT.released_at, asked) if asked is None or asked else {}
     if not observed:  # nothing realised yet: every lane is what was configured (the fast path)
         prior = DEFAULT_PICK_SHORT
         return {
@@ -217,7 +231,7 @@ def _combine(
     row = row or {}
     deliveries, costed = int(row.get("deliveries") or 0), int(row.get("costed") or 0)
     n_lines, n_short = lines or (0, 0)
-    lead = float(row["lead"]) if deliveries and row.get("lead") is not None else None
+    lead = float(row["span"]) if deliveries and row.get("span") is not None else None
     cost, trips, units = (float(row.get(k) or 0) for k in ("cost", "trips", "units"))
     expected = (
         configured.cost_per_shipment * trips + configured.cost_per_unit * units
@@ -298,7 +312,7 @@ def _deviations(
 
 def node_figures(bind: Connection | Session) -> list[NodeFigures]:
     """Per fulfilling node: pick-short rate (shrunk like a lane's), handling time, cancellations."""
-    dialect = bind.get_bind().dialect.name if isinstance(bind, Session) else bind.dialect.name
+    dialect = _dialect(bind)
     prior = network_pick_short_prior(bind)
     handled = sa.and_(_OUT.shipped_at.is_not(None), _OUT.released_at.is_not(None))
     orders = {
@@ -375,39 +389,15 @@ def parcel_figures(bind: Connection | Session, pairs: Iterable[Pair]) -> dict[Pa
     asked = sorted(set(pairs))
     if not asked:
         return {}
-    dialect = bind.get_bind().dialect.name if isinstance(bind, Session) else bind.dialect.name
-    delivered = sa.and_(
-        _OUT.delivered_at.is_not(None), _OUT.shipped_at.is_not(None), _OUT.cancelled_at.is_(None)
-    )
-    costed = _OUT.cost.is_not(None)
-    stmt = (
-        sa.select(
-            _OUT.origin,
-            _OUT.destination,
-            sa.func.sum(sa.case((delivered, 1), else_=0)).label("deliveries"),
-            sa.func.avg(
-                sa.case((delivered, _hours(_OUT.delivered_at, _OUT.shipped_at, dialect)))
-            ).label("transit"),
-            sa.func.sum(sa.case((costed, 1), else_=0)).label("costed"),
-            sa.func.sum(sa.case((costed, _OUT.cost), else_=0.0)).label("cost"),
-            sa.func.sum(sa.case((costed, _OUT.trips), else_=0)).label("trips"),
-            sa.func.sum(sa.case((costed, _OUT.units), else_=0)).label("units"),
-        )
-        .where(
-            _OUT.line == ORDER_LINE,
-            _OUT.order_kind == "online",
-            sa.tuple_(_OUT.origin, _OUT.destination).in_(asked),
-        )
-        .group_by(_OUT.origin, _OUT.destination)
-    )
+    rows = _lane_rows(bind, _OUT.shipped_at, asked, order_kind="online")
     return {
-        (r.origin, r.destination): ParcelLearnt(
-            deliveries=int(r.deliveries or 0),
-            transit_hours=None if r.transit is None else float(r.transit),
-            costed=int(r.costed or 0),
-            cost=float(r.cost or 0.0),
-            trips=int(r.trips or 0),
-            units=int(r.units or 0),
+        pair: ParcelLearnt(
+            deliveries=int(r["deliveries"] or 0),
+            transit_hours=None if r["span"] is None else float(r["span"]),
+            costed=int(r["costed"] or 0),
+            cost=float(r["cost"] or 0.0),
+            trips=int(r["trips"] or 0),
+            units=int(r["units"] or 0),
         )
-        for r in bind.execute(stmt)
+        for pair, r in rows.items()
     }

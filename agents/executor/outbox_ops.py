@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
-from agents.executor import orders, outbox
+from agents.executor import orders, outbox, parcels
 from agents.executor.audit import record_event
 from agents.executor.dispatcher import DispatchSettings
 from agents.executor.errors import InvalidTransition
@@ -112,7 +112,9 @@ def cancel_message(
     settings: DispatchSettings,
 ) -> OutboxEntry:
     """Give up on a row that was not delivered; an approved transfer order it carried is
-    cancelled and its reservation released. Audited; refused once the row was sent."""
+    cancelled and its reservation released, and an online order waiting on the parcel
+    cancellation it carried goes on (``parcels.withdrawal_abandoned``). Audited; refused once the
+    row was sent."""
     at = as_utc(at)
     with session_scope(engine) as session, atomic_step(session):
         row = _load(session, message_id)
@@ -136,6 +138,8 @@ def cancel_message(
                     )
                 except InvalidTransition as exc:
                     raise OutboxConflict(str(exc)) from exc
+        elif (row.target, row.action) == (parcels.SHIPMENT_TARGET, parcels.CANCEL_ACTION):
+            parcels.withdrawal_abandoned(session, row, by=by, reason=reason, at=at)
         _audit(
             session,
             row,

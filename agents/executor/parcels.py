@@ -9,7 +9,10 @@ released at once. A parcel the OMS may hold (sent, or tried) gets a cancellation
 outbox (``oms.cancel``, one idempotent row per parcel); its holds stay and the order is
 ``cancelling`` until the OMS answers: confirmed → the holds go back (``withdrawal_confirmed``);
 refused because it already shipped → the order goes on (``routed``), the refusal is recorded on
-the row and in the audit, and the ``shipped`` event confirms the holds as for any parcel.
+the row and in the audit, and the ``shipped`` event confirms the holds as for any parcel. A
+person who gives up on the cancellation's outbox row (``outbox_ops.cancel_message``) ends the
+wait the same way at once (``withdrawal_abandoned``): the order goes on, its holds stay, and
+the audit says who gave up and why — it never sits ``cancelling`` until its holds lapse.
 """
 
 from __future__ import annotations
@@ -74,7 +77,9 @@ def cancel_order(
     row = online_orders.get(session, order_id, channel=channel)
     kept: dict[str, OutboxMessage] = {}
     if row.status == OnlineOrderStatus.ROUTED:
-        for message in outbox.messages_for(session, order_id):
+        messages = outbox.messages_for(session, order_id)
+        _refuse_if_answered(order_id, messages)
+        for message in messages:
             if (message.target, message.action) != (SHIPMENT_TARGET, SHIPMENT_ACTION):
                 continue
             node = message.payload.get("node", "")
@@ -106,6 +111,24 @@ def cancel_order(
     return row
 
 
+def _refuse_if_answered(order_id: str, messages: Sequence[OutboxMessage]) -> None:
+    """A parcel's cancellation is asked once (``cancel_key``): once the OMS refused it, or a
+    person gave it up in the outbox, asking again is a conflict — never an order left
+    ``cancelling`` on a request nobody will send."""
+    for message in messages:
+        if (message.target, message.action) != (SHIPMENT_TARGET, CANCEL_ACTION):
+            continue
+        if message.status in (OutboxStatus.FAILED, OutboxStatus.CANCELLED):
+            what = "refused" if message.status == OutboxStatus.FAILED else "given up"
+            raise online_orders.OrderError(
+                "conflict",
+                f"the cancellation of order {order_id}'s parcel from "
+                f"{message.payload.get('node')} was {what} ({message.last_error}); it is not "
+                "asked again",
+                field="status",
+            )
+
+
 def withdrawal_confirmed(
     session: Session, message: OutboxMessage, ack: Ack, at: dt.datetime, actor: str
 ) -> None:
@@ -129,6 +152,18 @@ def withdrawal_refused(
         subject_id=message.subject_id,
         payload={"node": message.payload.get("node"), "error": error},
     )
+
+
+def withdrawal_abandoned(
+    session: Session, message: OutboxMessage, *, by: str, reason: str, at: dt.datetime
+) -> None:
+    """A person cancelled the cancellation's outbox row: the OMS will not be asked (again), so
+    the order goes on as after a refusal, with the refusal recorded as theirs. An order no
+    longer waiting (a refusal already booked) is left as it is."""
+    order = session.get(OnlineOrder, message.subject_id, populate_existing=True)
+    if order is None or order.status != OnlineOrderStatus.CANCELLING:
+        return
+    withdrawal_refused(session, message, f"cancellation given up by {by}: {reason}", at, by)
 
 
 def _enqueue_shipments(
@@ -197,6 +232,8 @@ def parcel_states(session: Session, order_id: str) -> list[dict]:
         parcels[node]["cancellation"] = _CANCEL_STATES.get(message.status, "requested")
         if message.status == OutboxStatus.FAILED:
             parcels[node]["detail"] = f"the OMS refused the cancellation: {message.last_error}"
+        elif message.status == OutboxStatus.CANCELLED:
+            parcels[node]["detail"] = f"the cancellation was not sent: {message.last_error}"
         elif message.status == OutboxStatus.PENDING and message.last_error:
             parcels[node]["detail"] = f"cancellation not delivered yet: {message.last_error}"
     return [parcels[node] for node in sorted(parcels)]
@@ -212,5 +249,5 @@ _CANCEL_STATES = {
     OutboxStatus.PENDING: "requested",
     OutboxStatus.SENT: "confirmed",
     OutboxStatus.FAILED: "refused",
-    OutboxStatus.CANCELLED: "requested",
+    OutboxStatus.CANCELLED: "abandoned",
 }

@@ -12,15 +12,16 @@ from api.errors import ERROR_RESPONSES
 from api.schemas.channels import AvailabilityQuery, AvailabilityRequest, AvailabilityResponse
 from inventory import reservations
 from inventory.availability import availability_json
-from tools.route_order.pool import stores_closed_today
+from tools.route_order.pool import stores_not_shipping_online
 from tools.route_order.settings import load_routing_settings
 
 router = APIRouter(prefix="/availability", tags=["channels"], responses=ERROR_RESPONSES)
 
 
 def _answer(state: AppStateDep, session: SessionDep, channel: str, skus: list[str]) -> Response:
-    """A store that reached today's online limits (pick/pack capacity, share cap: the routing
-    policy's) offers nothing on channels other than the in-store ones (``stores_closed_today``).
+    """A store routing would not ship an online order from now (ship-from-store off, the store
+    not shipping online, today's pick/pack capacity or share cap reached: the routing policy's)
+    offers nothing on channels other than the in-store ones (``stores_not_shipping_online``).
 
     The items come from the database as JSON (``availability_json``): a batch of 500 is
     about 20,000 location rows, which as Python objects validated and serialised again cost
@@ -32,7 +33,7 @@ def _answer(state: AppStateDep, session: SessionDep, channel: str, skus: list[st
     routing = load_routing_settings(state.settings.routing_file)
     closed: list[str] = []
     if channel not in routing.stores.in_store_channels:
-        closed = sorted(stores_closed_today(session, now, routing))
+        closed = sorted(stores_not_shipping_online(session, now, routing))
     items = availability_json(session, channel, skus, closed)
     envelope = AvailabilityResponse(channel=channel, as_of=now, items=[]).model_dump_json()
     assert envelope.endswith(_NO_ITEMS)

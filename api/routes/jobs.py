@@ -52,8 +52,8 @@ async def get_job(job_id: str, state: AppStateDep, _: ReaderDep) -> JobView:
     summary="Start fitting the pool's forecaster (admin); poll the job for progress",
     description="202 with the new job, or the queued/running one for that level. A refit "
     "within 10 minutes of that level's last finished fit is refused (409, Retry-After); so is "
-    "a pool whose sales history is too short to fit (422: how many days it has, how many the "
-    "fit needs).",
+    "a pool without sales history, or with one too short to fit (422: how many days it has, how "
+    "many the fit needs).",
     response_model=JobView,
     status_code=status.HTTP_202_ACCEPTED,
 )
@@ -67,15 +67,14 @@ async def start_fit(body: FitRequest, state: AppStateDep, _: AdminDep) -> JobVie
 
 
 def _refuse_too_short_history(state: AppState, level: str) -> None:
-    """A fit that is bound to fail is refused now (422, ToolError), not accepted and failed
-    minutes later in its job. A pool without any sales yet is left to the job, which has
-    nothing to fit and says so."""
+    """A fit that is bound to fail, or has nothing to fit (no sales history), is refused now
+    (422, ToolError), not accepted and failed or skipped in its job. (The service's own fit at
+    start-up skips an empty pool quietly: nobody asked for it.)"""
     from tools.context import ToolContext
-    from tools.forecast_demand.fitting import check_fit_history, sales_history_days
+    from tools.forecast_demand.fitting import check_fit_history
 
     today = ToolContext.at_clock(state.engine, state.clock, state.settings).today
-    if sales_history_days(state.engine, today) > 0:
-        check_fit_history(state.engine, today, level=level)
+    check_fit_history(state.engine, today, level=level)
 
 
 def _refuse_refit_too_soon(state: AppState, level: str) -> None:

@@ -84,10 +84,12 @@ class ParcelView(BaseModel):
         "failed: the OMS refused it; withdrawn: cancelled before it was sent."
     )
     oms_ref: str | None = None
-    cancellation: Literal["requested", "confirmed", "refused"] | None = Field(
+    cancellation: Literal["requested", "confirmed", "refused", "abandoned"] | None = Field(
         default=None,
         description="A cancellation asked of the OMS: requested (waiting for its answer), "
-        "confirmed (it will not ship), refused (it had already shipped; `detail` says when).",
+        "confirmed (it will not ship), refused (it had already shipped; `detail` says when), "
+        "abandoned (a person cancelled the request's outbox row before it was delivered; the "
+        "order goes on, `detail` says who and why).",
     )
     detail: str | None = None
 
@@ -105,7 +107,8 @@ class OrderView(BaseModel):
     oms_ref: str | None
     status: Literal["routed", "cancelling", "cancelled"] = Field(
         description="cancelling: the OMS was asked to withdraw parcels it holds; their holds "
-        "stay until it confirms (→ cancelled) or refuses because they shipped (→ routed)."
+        "stay until it confirms (→ cancelled), refuses because they shipped (→ routed), or a "
+        "person gives up on the request in the outbox (→ routed)."
     )
     destination_city: str
     destination_region: str

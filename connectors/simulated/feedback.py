@@ -39,7 +39,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import httpx
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.client import tls_context
 from connectors.models import WmsTransferOrder
@@ -52,6 +52,11 @@ DEFAULT_PLAN = (24.0, 2.0, 40.0)  # lead time h, cost per unit, cost per trip
 
 
 class LanePlan(BaseModel):
+    """One lane as the simulated system plans it. Read from attributes too, so a layer above
+    hands its own figures in (routing's ``ParcelPlan``) without a copy of this model."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     source: str
     dest: str
     lead_time_hours: float = Field(gt=0)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 
@@ -11,42 +10,24 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from api.app import create_app
 from api.auth import Role, create_api_key, seed_demo_keys
-from api.signatures import signed_headers
-from inventory.config import Settings
 from inventory.db import session_scope
 from inventory.models import OutboxMessage, StockPosition
-from tests.api.conftest import KEYS, tiny_catalog
 from tests.utils.routing_pool import SKU, seed_routing_pool
+from tests.utils.service import order_body, post_signed, routing_pool_with_keys, tiny_service
 
 
 @pytest.fixture
 def orders_client(engine: Engine, tmp_path) -> Iterator[tuple[TestClient, dict[str, str]]]:
-    seed_demo_keys(engine)
-    seed_routing_pool(engine)
-    with session_scope(engine) as session:
-        keys = {
-            "web": create_api_key(session, "web-shop", [Role.CHANNEL], channel="online"),
-            "douyin": create_api_key(session, "douyin-shop", [Role.CHANNEL], channel="douyin"),
-        }
-    settings = Settings(
-        database_url=engine.url.render_as_string(hide_password=False),
-        data_dir=tmp_path,
-        clock="world",
+    keys = routing_pool_with_keys(
+        engine, {"web": ("web-shop", "online"), "douyin": ("douyin-shop", "douyin")}
     )
-    app = create_app(settings, engine=engine, catalog=tiny_catalog(engine))
-    with TestClient(app) as client:
-        yield client, keys | KEYS
+    with TestClient(tiny_service(engine, tmp_path, clock="world")) as client:
+        yield client, keys
 
 
 def post(client: TestClient, key: str, **body: object):
-    order = {
-        "order_id": "WEB-1",
-        "lines": [{"sku": SKU, "qty": 1}],
-        "destination": {"city": "上海", "address": "南京西路 1 号"},
-    } | body
-    return client.post("/v1/orders", json=order, headers={"x-api-key": key})
+    return client.post("/v1/orders", json=order_body(**body), headers={"x-api-key": key})
 
 
 def test_a_channel_posts_an_order_and_gets_the_routing_explained(orders_client) -> None:
@@ -154,12 +135,6 @@ def test_signed_oms_events_close_the_loop_on_a_routed_order(engine: Engine, tmp_
     seed_routing_pool(engine)
     with session_scope(engine) as session:
         web = create_api_key(session, "web-shop", [Role.CHANNEL], channel="online")
-    settings = Settings(
-        database_url=engine.url.render_as_string(hide_password=False),
-        data_dir=tmp_path,
-        clock="world",
-        fulfilment_secrets={"oms-east": "a-long-test-secret-for-the-oms"},
-    )
 
     def on_hand() -> tuple[int, int]:
         with Session(engine) as session:
@@ -171,7 +146,8 @@ def test_signed_oms_events_close_the_loop_on_a_routed_order(engine: Engine, tmp_
             return row.on_hand, row.reserved
 
     before, _ = on_hand()
-    app = create_app(settings, engine=engine, catalog=tiny_catalog(engine))
+    secrets = {"oms-east": "a-long-test-secret-for-the-oms"}
+    app = tiny_service(engine, tmp_path, clock="world", fulfilment_secrets=secrets)
     with TestClient(app) as client:
         placed = post(client, web, oms_ref="OMS-000042", lines=[{"sku": SKU, "qty": 2}])
         assert placed.status_code == 201, placed.text
@@ -194,13 +170,8 @@ def test_signed_oms_events_close_the_loop_on_a_routed_order(engine: Engine, tmp_
             "released_at": "2015-07-01T09:30:00+00:00",
             "lines": [{"line": "1", "sku": SKU, "qty_ordered": 2, "qty_shipped": 2}],
         }
-        raw = json.dumps(body).encode()
         for _ in range(2):
-            sent = client.post(
-                "/v1/fulfilment/events",
-                content=raw,
-                headers=signed_headers("oms-east", "a-long-test-secret-for-the-oms", raw),
-            )
+            sent = post_signed(client, "oms-east", secrets["oms-east"], body)
             assert sent.status_code == 200, sent.text
         assert on_hand() == (before - 2, 0)
         shown = client.get(f"/v1/orders/{order['id']}", headers={"x-api-key": web})

@@ -6,33 +6,37 @@ once it shipped), and availability stops offering a store that reached its day l
 
 from __future__ import annotations
 
-import json
-import threading
-import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
-import uvicorn
 import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from agents.executor.dispatcher import Dispatcher
-from api.app import create_app
 from api.auth import Role, create_api_key, seed_demo_keys
-from api.signatures import signed_headers
 from connectors import ConnectorSet, RetryPolicy
 from connectors.simulated.feedback import FeedbackEmitter, FeedbackSubscription
 from connectors.simulated.state import SimulatedState
-from inventory.config import Settings
 from inventory.db import session_scope
-from inventory.models import StockMovement, StockPosition
-from tests.api.conftest import KEYS, free_port, tiny_catalog
+from inventory.models import Location, StockMovement, StockPosition
+from tests.api.conftest import KEYS
 from tests.utils.routing_pool import SKU, seed_routing_pool
+from tests.utils.service import (
+    drain,
+    embedded_app_state,
+    order_body,
+    post_signed,
+    routing_pool_with_keys,
+    served_service,
+    tiny_service,
+)
 from tools.route_order.settings import DEFAULT_ROUTING_FILE
 
 SENDER, SECRET = "demo-oms", "a-long-test-secret-of-the-simulated-oms"
@@ -50,13 +54,7 @@ class Loop:
     def order(self, order_id: str, qty: int = 1, key: str = "web", **body: object):
         return self.client.post(
             "/v1/orders",
-            json={
-                "order_id": order_id,
-                "oms_ref": order_id,
-                "lines": [{"sku": SKU, "qty": qty}],
-                "destination": {"city": "上海", "address": "南京西路 1 号"},
-            }
-            | body,
+            json=order_body(order_id, qty, oms_ref=order_id, **body),
             headers={"x-api-key": self.keys[key]},
         )
 
@@ -83,10 +81,15 @@ class Loop:
         return FeedbackEmitter(self.oms).send_due(self.client)
 
     def post_event(self, body: dict):
-        raw = json.dumps(body).encode()
-        return self.client.post(
-            "/v1/fulfilment/events", content=raw, headers=signed_headers(SENDER, SECRET, raw)
+        return post_signed(self.client, SENDER, SECRET, body)
+
+    def offered(self, key: str) -> dict[str, int]:
+        """The locations ``/v1/availability`` offers the SKU from to the key's channel."""
+        answer = self.client.get(
+            "/v1/availability", params={"sku": SKU}, headers={"x-api-key": self.keys[key]}
         )
+        assert answer.status_code == 200, answer.text
+        return {item["location"]: item["atp"] for item in answer.json()["items"][0]["locations"]}
 
     def position(self, node: str) -> tuple[int, int]:
         with Session(self.engine) as session:
@@ -106,21 +109,16 @@ def routing_file(tmp_path: Path, **changes: object) -> Path:
 
 
 def make_loop(engine: Engine, tmp_path: Path, **routing: object) -> Iterator[Loop]:
-    seed_demo_keys(engine)
-    seed_routing_pool(engine)
-    with session_scope(engine) as session:
-        keys = {
-            "web": create_api_key(session, "web-shop", [Role.CHANNEL], channel="online"),
-            "pos": create_api_key(session, "sha-a1-till", [Role.CHANNEL], channel="store"),
-        }
-    settings = Settings(
-        database_url=engine.url.render_as_string(hide_password=False),
-        data_dir=tmp_path,
+    keys = routing_pool_with_keys(
+        engine, {"web": ("web-shop", "online"), "pos": ("sha-a1-till", "store")}
+    )
+    app = tiny_service(
+        engine,
+        tmp_path,
         clock="world",
         fulfilment_secrets={SENDER: SECRET},
         routing_file=routing_file(tmp_path, **routing) if routing else None,
     )
-    app = create_app(settings, engine=engine, catalog=tiny_catalog(engine))
     retry = RetryPolicy(attempts=2, initial_wait_s=0.01, max_wait_s=0.02, timeout_s=5)
     with TestClient(app) as client, ConnectorSet.simulated(retry=retry) as connectors:
         assert connectors.simulated_server is not None
@@ -129,7 +127,7 @@ def make_loop(engine: Engine, tmp_path: Path, **routing: object) -> Iterator[Loo
         yield Loop(
             client,
             engine,
-            keys | KEYS,
+            keys,
             connectors.simulated_server.state,
             Dispatcher(engine, connectors, clock=clock),
         )
@@ -357,6 +355,39 @@ def test_cancel_after_the_parcel_shipped_is_refused_and_the_caller_is_told(loop:
     assert loop.dispatcher.run_pending().sent == []  # nothing resent
 
 
+def test_giving_up_on_the_cancellation_in_the_outbox_lets_the_order_go_on_at_once(
+    loop: Loop,
+) -> None:
+    """A person cancels the ``oms.cancel`` row (say the OMS is down): the order does not sit
+    ``cancelling`` until its holds lapse; it is ``routed`` again at once, the holds stay for the
+    parcel the OMS still holds, and the order and the audit say who gave up and why."""
+    loop.subscribe(seconds_per_hour=3600)
+    order = loop.order("WEB-C3", qty=1).json()
+    node = order["lines"][0]["node"]
+    loop.dispatcher.run_pending()  # the OMS holds the parcel
+    assert loop.cancel(order["id"]).status_code == 202
+    ops = {"x-api-key": KEYS["demo-ops"]}
+    rows = loop.client.get("/v1/outbox", params={"status": "pending"}, headers=ops).json()
+    (row,) = [r for r in rows["items"] if r["subject_id"] == order["id"]]
+    assert row["idempotency_key"] == f"online-shipment-cancel:{order['id']}:{node}"
+    given_up = loop.client.post(
+        f"/v1/outbox/{row['id']}/cancel", json={"reason": "OMS down for the day"}, headers=ops
+    )
+    assert given_up.status_code == 200, given_up.text
+    shown = loop.get(order["id"])
+    assert shown["status"] == "routed" and shown["lines"][0]["hold"] == "open"
+    (parcel,) = shown["parcels"]
+    assert parcel["cancellation"] == "abandoned" and "OMS down for the day" in parcel["detail"]
+    audit = loop.client.get(
+        "/v1/audit", params={"subject_id": order["id"]}, headers={"x-api-key": KEYS["demo-admin"]}
+    )
+    assert "online_order.cancel_refused" in audit.text and "given up by" in audit.text
+    assert loop.dispatcher.run_pending().sent == []  # nothing more is asked of the OMS
+    again = loop.cancel(order["id"])  # not asked again behind the person's back
+    assert again.status_code == 409 and "given up" in again.text
+    assert loop.get(order["id"])["status"] == "routed"
+
+
 # --- availability reads the store day counters -------------------------------------------------
 
 
@@ -376,14 +407,7 @@ def test_a_store_at_its_day_capacity_offers_no_online_atp_but_its_till_still_sel
     capped_loop: Loop,
 ) -> None:
     loop = capped_loop
-
-    def offered(key: str) -> dict[str, int]:
-        answer = loop.client.get(
-            "/v1/availability", params={"sku": SKU}, headers={"x-api-key": loop.keys[key]}
-        )
-        assert answer.status_code == 200, answer.text
-        return {item["location"]: item["atp"] for item in answer.json()["items"][0]["locations"]}
-
+    offered = loop.offered
     assert "SHA-A1" in offered("web") and "SHA-A1" in offered("pos")
     first = loop.order("WEB-CAP-1").json()
     assert first["lines"][0]["node"] == "SHA-A1"  # its one order of the day
@@ -393,6 +417,28 @@ def test_a_store_at_its_day_capacity_offers_no_online_atp_but_its_till_still_sel
     assert second["lines"][0]["node"] != "SHA-A1"  # routing agrees with availability
     loop.cancel(first["id"])  # its slot comes back
     assert "SHA-A1" in offered("web")
+
+
+@pytest.mark.parametrize("switched_off", ["policy", "store"])
+def test_a_store_that_may_not_ship_is_not_offered_online_and_not_routed(
+    engine: Engine, tmp_path: Path, switched_off: str
+) -> None:
+    """The routing policy's ``ship_from_store: false`` (every store), or a store not flagged
+    ``ship_from_store`` though entitled online: its stock is offered to the till only, and an
+    online order goes elsewhere — availability and routing agree."""
+    routing = {"ship_from_store": False} if switched_off == "policy" else {}
+    off = {"SHA-A1", "SHA-A2"} if switched_off == "policy" else {"SHA-A1"}
+    with contextmanager(make_loop)(engine, tmp_path, **routing) as loop:
+        if switched_off == "store":
+            with session_scope(engine) as session:
+                session.get(Location, "SHA-A1").ship_from_store = False  # type: ignore[union-attr]
+        web, pos = loop.offered("web"), loop.offered("pos")
+        assert not off & set(web) and "DC-SHA" in web
+        assert off <= set(pos)  # the store's own till still sells its shelf
+        assert (switched_off == "store") == ("SHA-A2" in web)
+        placed = loop.order("WEB-NOSFS")
+        assert placed.status_code == 201, placed.text
+        assert placed.json()["lines"][0]["node"] in set(web)
 
 
 def test_a_two_line_parcel_keyed_by_sku_settles_each_line(loop: Loop) -> None:
@@ -425,22 +471,10 @@ def test_a_two_line_parcel_keyed_by_sku_settles_each_line(loop: Loop) -> None:
 def service_url(engine: Engine, tmp_path: Path) -> Iterator[str]:
     seed_demo_keys(engine)
     seed_routing_pool(engine)
-    settings = Settings(
-        database_url=engine.url.render_as_string(hide_password=False),
-        data_dir=tmp_path,
-        clock="world",
-        fulfilment_secrets={SENDER: SECRET},
-    )
-    app = create_app(settings, engine=engine, catalog=tiny_catalog(engine))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served_service(
+        engine, tmp_path, clock="world", fulfilment_secrets={SENDER: SECRET}
+    ) as url:
+        yield url
 
 
 def test_the_oms_emitter_closes_the_loop_over_real_http(engine: Engine, service_url: str) -> None:
@@ -455,21 +489,11 @@ def test_the_oms_emitter_closes_the_loop_over_real_http(engine: Engine, service_
         )
         for n in range(6):
             placed = http.post(
-                "/v1/orders",
-                json={
-                    "order_id": f"HTTP-{n}",
-                    "lines": [{"sku": SKU, "qty": 1}],
-                    "destination": {"city": "Shanghai"},
-                },
-                headers={"x-api-key": web},
+                "/v1/orders", json=order_body(f"HTTP-{n}"), headers={"x-api-key": web}
             )
             assert placed.status_code == 201, placed.text
         assert len(Dispatcher(engine, systems).run_pending().sent) == 6
-        deadline = time.monotonic() + 60
-        while any(item.status == "pending" for item in state.outgoing_events()):
-            assert time.monotonic() < deadline, state.outgoing_events()[:3]
-            time.sleep(0.1)
-        assert {item.status for item in state.outgoing_events()} == {"sent"}
+        assert {item.status for item in drain(state)} == {"sent"}
         orders = http.get("/v1/orders", headers={"x-api-key": web}).json()["items"]
     holds = [line["hold"] for order in orders for line in order["lines"]]
     assert len(holds) == 6 and "open" not in holds  # every parcel's story settled its hold
@@ -478,19 +502,13 @@ def test_the_oms_emitter_closes_the_loop_over_real_http(engine: Engine, service_
 def test_the_service_subscribes_to_the_embedded_oms_with_routings_parcel_plans(
     engine: Engine,
 ) -> None:
-    from types import SimpleNamespace
-
     from api.fulfilment_feedback import subscribe_simulated_oms
 
     seed_routing_pool(engine)
     with ConnectorSet.simulated() as systems:
-        runner = SimpleNamespace(
-            catalog=SimpleNamespace(runtime=SimpleNamespace(connectors=systems))
-        )
 
         def app_state(**settings: object) -> SimpleNamespace:
-            values = {"database_url": "sqlite://", "port": 8342, "host": "0.0.0.0"} | settings
-            return SimpleNamespace(settings=Settings(**values), engine=engine, runner=runner)
+            return embedded_app_state(engine, systems, **settings)
 
         state = systems.simulated_server.state  # type: ignore[union-attr]
         assert not subscribe_simulated_oms(app_state())  # no secret for demo-oms

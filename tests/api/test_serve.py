@@ -177,24 +177,22 @@ def test_until_the_pool_is_prepared_requests_get_503_with_progress(
         assert [j["kind"] for j in jobs].count("demo_world") == 1
 
 
-def test_fit_jobs_are_started_by_admins_and_report_progress(
+def test_a_fit_is_for_admins_and_refused_on_a_pool_without_sales(
     any_module_client: TestClient,
 ) -> None:
-    """On a pool without sales (SQLite or PostgreSQL) there is nothing to fit, and the job says
-    so; its record is read back from the pool."""
+    """On a pool without sales (SQLite or PostgreSQL) there is nothing to fit: the request is
+    a 422 saying so, and no job is queued (never a 202 that only then finds nothing to do)."""
     client = any_module_client
     assert client.post("/v1/jobs/forecast-fit", json={}, headers=VIEWER).status_code == 403
     bad = client.post("/v1/jobs/forecast-fit", json={"level": "store"}, headers=ADMIN)
     assert bad.status_code == 422
-    accepted = client.post("/v1/jobs/forecast-fit", json={"level": "style"}, headers=ADMIN)
-    assert accepted.status_code == 202
-    job = accepted.json()
-    assert job["title"] == "fit the style-level demand forecaster"
-    state = client.app.state.stockpilot  # type: ignore[attr-defined]
-    final = state.jobs.wait(job["id"], timeout=60)
-    shown = client.get(f"/v1/jobs/{job['id']}", headers=VIEWER).json()
-    assert final.status == shown["status"] == "succeeded" and shown["progress"] == 1.0
-    assert shown["result"] == {"level": "style", "skipped": "no sales history in the pool yet"}
+    refused = client.post("/v1/jobs/forecast-fit", json={"level": "style"}, headers=ADMIN)
+    assert refused.status_code == 422, refused.text
+    error = refused.json()["error"]
+    assert error["field"] == "history_days" and error["value"] == 0
+    assert "no sales history" in error["message"] and "nothing to fit" in error["message"]
+    jobs = client.get("/v1/jobs", headers=VIEWER).json()
+    assert "fit the style-level demand forecaster" not in [j["title"] for j in jobs]
     assert client.get("/v1/jobs/job-nope", headers=VIEWER).status_code == 404
 
 

@@ -4,31 +4,28 @@ where the lanes learn from them (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from statistics import mean
+from types import SimpleNamespace
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from pydantic import TypeAdapter
 from sqlalchemy.engine import Engine
 
-from api.app import create_app
 from api.auth import seed_demo_keys
 from connectors.base import ConnectorSet
 from connectors.models import WmsLine, WmsTransferOrder
 from connectors.simulated.app import create_app as create_simulated_app
 from connectors.simulated.feedback import FeedbackSubscription, LanePlan, lane_bias, story
 from connectors.simulated.state import SimulatedState
-from inventory.config import Settings
 from inventory.db import session_scope
 from inventory.fulfilment import FulfilmentEventIn
-from tests.api.conftest import KEYS, free_port, tiny_catalog
+from tests.api.conftest import KEYS
 from tests.utils.fulfilment_events import add_network
+from tests.utils.service import drain, embedded_app_state, served_service
 
 EVENT = TypeAdapter(FulfilmentEventIn)
 RELEASED = datetime(2026, 6, 1, 9, tzinfo=UTC)
@@ -113,21 +110,8 @@ def service_url(engine: Engine, tmp_path) -> Iterator[str]:
     seed_demo_keys(engine)
     with session_scope(engine) as session:
         add_network(session)
-    settings = Settings(
-        database_url=engine.url.render_as_string(hide_password=False),
-        data_dir=tmp_path,
-        fulfilment_secrets={SENDER: SECRET},
-    )
-    app = create_app(settings, engine=engine, catalog=tiny_catalog(engine))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served_service(engine, tmp_path, fulfilment_secrets={SENDER: SECRET}) as url:
+        yield url
 
 
 def test_the_loop_closes_the_service_learns_from_what_the_wms_reports(service_url: str) -> None:
@@ -136,11 +120,7 @@ def test_the_loop_closes_the_service_learns_from_what_the_wms_reports(service_ur
         state.subscribe(subscription(f"{service_url}/v1/fulfilment/events", seconds_per_hour=0.001))
         for n in range(12):
             systems.wms.create_transfer_order(order(n), idempotency_key=f"wms:{n}")
-        deadline = time.monotonic() + 60
-        while any(item.status == "pending" for item in state.outgoing_events()):
-            assert time.monotonic() < deadline, state.outgoing_events()[:3]
-            time.sleep(0.1)
-        sent = state.outgoing_events()
+        sent = drain(state)
     assert {item.status for item in sent} == {"sent"}
     lanes = httpx.get(
         f"{service_url}/v1/fulfilment/lanes",
@@ -156,20 +136,14 @@ def test_the_loop_closes_the_service_learns_from_what_the_wms_reports(service_ur
 
 
 def test_the_service_subscribes_to_the_embedded_wms_only_with_a_secret(engine: Engine) -> None:
-    from types import SimpleNamespace
-
     from api.fulfilment_feedback import subscribe_simulated_wms
 
     with session_scope(engine) as session:
         add_network(session, lead_hours=30)
     with ConnectorSet.simulated() as systems:
-        runner = SimpleNamespace(
-            catalog=SimpleNamespace(runtime=SimpleNamespace(connectors=systems))
-        )
 
         def app_state(**settings: object) -> SimpleNamespace:
-            values = {"database_url": "sqlite://", "port": 8842, "host": "0.0.0.0"} | settings
-            return SimpleNamespace(settings=Settings(**values), engine=engine, runner=runner)
+            return embedded_app_state(engine, systems, **settings)
 
         state = systems.simulated_server.state  # type: ignore[union-attr]
         assert not subscribe_simulated_wms(app_state())  # no secret for demo-wms: no reports
@@ -180,7 +154,7 @@ def test_the_service_subscribes_to_the_embedded_wms_only_with_a_secret(engine: E
         assert subscribe_simulated_wms(app_state(fulfilment_secrets={SENDER: SECRET}))
         subscribed = state.subscription()
     assert subscribed is not None
-    assert subscribed.url == "http://127.0.0.1:8842/v1/fulfilment/events"
+    assert subscribed.url == "http://127.0.0.1:8342/v1/fulfilment/events"
     assert (subscribed.sender, subscribed.secret) == (SENDER, SECRET)
     assert [(lane.source, lane.dest, lane.lead_time_hours) for lane in subscribed.lanes] == [
         ("DC-SHA", "SHA-A1", 30.0)

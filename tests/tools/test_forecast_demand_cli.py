@@ -94,3 +94,19 @@ def test_fit_on_too_short_a_history_exits_non_zero_saying_how_much_is_needed(
     assert result.exit_code != 0
     said = " ".join(result.output.replace("│", " ").split())
     assert f"the pool has 40 days of sales history before 2015-07-01; {needs}" in said
+
+
+def test_fit_on_a_pool_without_sales_exits_non_zero_saying_there_is_nothing_to_fit(
+    world_db: str,
+) -> None:
+    """The same words as the service's 422 (POST /v1/jobs/forecast-fit)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(world_db)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM daily_sales"))
+    engine.dispose()
+    result = runner.invoke(app, ["forecast", "fit", "--db", world_db], env=WIDE)
+    assert result.exit_code == 2
+    said = " ".join(result.output.replace("│", " ").split())
+    assert "the pool has no sales history before 2015-07-01: there is nothing to fit" in said

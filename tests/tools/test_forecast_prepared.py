@@ -1,6 +1,7 @@
-"""An alert's plan forecasts with the warned rain and without it from one read of the pool
-(``PreparedForecast``): each answer, and the plan, are the same as when every forecast reads
-the pool afresh — on SQLite and PostgreSQL, with the fitted forecaster."""
+"""An alert's plan forecasts with the warned rain and without it, at the SKU and the style
+level, from one read of the pool per level (``PreparedForecast``): each answer, and the plan,
+are the same as when every forecast reads the pool afresh — on SQLite and PostgreSQL, with the
+fitted forecaster."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from sqlalchemy.engine import Engine
 
 from inventory.config import Settings
 from tools.context import ToolContext
-from tools.forecast_demand.models import ForecastInput, ForecastOutput, RainScenario
+from tools.forecast_demand import tool as forecast_tool
+from tools.forecast_demand.models import ForecastInput, RainScenario
 from tools.forecast_demand.pool_panel import load_panel, with_rain
-from tools.forecast_demand.tool import forecast_demand, prepare_forecast
+from tools.forecast_demand.tool import PreparedForecast, forecast_demand, prepare_forecast
 from tools.plan_transfers import pool as plan_pool
 from tools.plan_transfers.models import PlanTransfersInput
 from tools.plan_transfers.tool import plan_transfers
@@ -93,21 +95,28 @@ def test_the_plans_dry_forecast_reuses_the_read_and_the_plan_is_unchanged(
         (s.location, s.sku, s.total_mean, s.total_quantiles) for s in full.series
     ]
 
-    fresh = plan_transfers(ctx, request)  # both forecasts read the pool afresh
-    asked: list[ForecastInput] = []
-    forecast_afresh = plan_pool.default_forecast_provider
+    reads: list[ForecastInput] = []  # every read of the pool a forecast makes
+    prepare_afresh = forecast_tool.prepare_forecast
 
-    def counted(ctx: ToolContext, req: ForecastInput) -> ForecastOutput:
-        asked.append(req)
-        return forecast_afresh(ctx, req)
+    def counted(ctx: ToolContext, req: ForecastInput) -> PreparedForecast:
+        reads.append(req)
+        return prepare_afresh(ctx, req)
 
-    monkeypatch.setattr(plan_pool, "default_forecast_provider", counted)
+    monkeypatch.setattr(forecast_tool, "prepare_forecast", counted)
+    fresh = plan_transfers(ctx, request)  # every forecast reads the pool afresh
+    assert [(r.level, bool(r.rain)) for r in reads] == [
+        ("sku", True),
+        ("sku", False),
+        ("style", True),
+        ("style", False),
+    ]
+    reads.clear()
     shared = plan_transfers(
         ctx, request, forecast_provider=plan_pool.reusing_provider(made, output, prepared)
     )
-    # The SKU-level dry forecast came from the prepared read; what is asked afresh is only the
-    # style-level forecast pooled sizes split by, with the alert's rain and dry.
-    assert [(r.level, bool(r.rain)) for r in asked] == [("style", True), ("style", False)]
+    # The SKU level's two forecasts came from the prepared read; the style level (what pooled
+    # sizes split by) is read once, with the alert's rain, and its dry forecast answered from it.
+    assert [(r.level, bool(r.rain)) for r in reads] == [("style", True)]
     assert _without_timing(shared.model_dump()) == _without_timing(fresh.model_dump())
     assert any("p = 0.50" in note for note in shared.notes)
 

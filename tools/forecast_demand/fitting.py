@@ -108,6 +108,13 @@ def check_fit_history(
             f"{level}-level forecaster"
         )
     have = sales_history_days(engine, today)
+    if have == 0:
+        raise ToolError(
+            f"the pool has no sales history before {today}: there is nothing to fit the "
+            f"{level}-level forecaster on; import sales first (`stockpilot import sales`)",
+            field="history_days",
+            value=0,
+        )
     if have < needed:
         raise ToolError(
             f"the pool has {have} days of sales history before {today}; {doing} needs at "

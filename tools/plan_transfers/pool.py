@@ -519,19 +519,33 @@ def plan_forecast_input(ctx: ToolContext, request: PlanTransfersInput) -> Foreca
 def reusing_provider(
     made: ForecastInput, output: ForecastOutput, prepared: PreparedForecast | None = None
 ) -> ForecastProvider:
-    """A provider that answers ``made`` with ``output``, ``made`` under other rain (the plan's
-    dry forecast) from ``prepared`` (what ``made`` read from the pool) when given, and
-    forecasts anything else afresh.
+    """A provider that answers ``made`` with ``output`` and, when ``prepared`` (what ``made``
+    read from the pool) is given, every other forecast from one prepared read per request
+    less its rain: ``made`` under other rain (the plan's dry forecast) from ``prepared``, the
+    style level (pooled sizes' split, ``style_request``) from a read of its own made on its
+    first ask and kept for its dry twin. Without ``prepared``, anything else is forecast afresh.
 
-    The other-rain answer carries each series' horizon totals only: a plan reads nothing else
-    of its dry forecast (``build_problem``), and the daily points and explanations cost most of
-    an answer."""
+    The answers other than ``output`` carry each series' horizon totals only: a plan reads
+    nothing else of them (``build_problem``), and the daily points and explanations cost most
+    of an answer."""
+
+    def rainless(request: ForecastInput) -> str:
+        return request.model_copy(update={"rain": []}).model_dump_json()
+
+    kept: dict[str, PreparedForecast] = {}
+    if prepared is not None:
+        kept[rainless(made)] = prepared
 
     def provider(ctx: ToolContext, request: ForecastInput) -> ForecastOutput:
         if request == made:
             return output
-        if prepared is not None and request.model_copy(update={"rain": made.rain}) == made:
-            return prepared.answer(request.rain, totals_only=True)
-        return default_forecast_provider(ctx, request)
+        if prepared is None:
+            return default_forecast_provider(ctx, request)
+        from tools.forecast_demand.tool import prepare_forecast
+
+        key = rainless(request)
+        if key not in kept:
+            kept[key] = prepare_forecast(ctx, request)
+        return kept[key].answer(request.rain, totals_only=True)
 
     return provider

@@ -153,3 +153,40 @@ def _with_parcels(prior: LaneFigures, seen: ParcelLearnt | None, zone: str) -> L
 
 def value_of(scope: str, city: str, region: str) -> str:
     return f"{city} (city)" if scope == "city" else f"{region} (region)"
+
+
+@dataclass(frozen=True)
+class ParcelPlan:
+    """Routing's configured figures for parcels from a node to a delivery zone, in the shape a
+    simulated OMS plans with (``connectors.simulated.feedback.LanePlan``; per parcel as
+    ``cost_per_shipment``)."""
+
+    source: str
+    dest: str
+    lead_time_hours: float
+    cost_per_unit: float
+    cost_per_shipment: float
+
+
+def parcel_plans(session: Session, parcel_share_of_trip: float) -> list[ParcelPlan]:
+    """Routing's parcel figures from every node to every city's delivery zone: what the
+    embedded simulated OMS plans with, both in the service (``api.fulfilment_feedback``) and in
+    the realised-routing eval (``evals.routing_realised``)."""
+    cities = session.execute(sa.select(_LOC.city, _LOC.region).distinct()).all()
+    origins = list(session.execute(sa.select(_LOC.code)).scalars())
+    plans = []
+    for city, region in sorted(cities):
+        figures = node_lane_figures(
+            session, origins, city, region, parcel_share_of_trip=parcel_share_of_trip
+        )
+        plans += [
+            ParcelPlan(
+                source=node,
+                dest=delivery_zone(city),
+                lead_time_hours=max(fig.lead_time_hours, 0.1),
+                cost_per_unit=fig.cost_per_unit,
+                cost_per_shipment=fig.parcel_cost,
+            )
+            for node, fig in sorted(figures.items())
+        ]
+    return plans

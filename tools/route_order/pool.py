@@ -304,14 +304,29 @@ def store_allowance(code: str, total_today: int, settings: RoutingSettings) -> i
     return min(limits.capacity(code), share)
 
 
-def stores_closed_today(
+def stores_not_shipping_online(
     session: Session, now: dt.datetime, settings: RoutingSettings
 ) -> dict[str, str]:
-    """Stores that may ship no more online orders today (code → why): what routing would refuse
-    them for, read from the day counters the placing transaction raises (``online_node_load``).
+    """Stores whose stock no online order can get now (code → why), whatever their
+    entitlements: every store while the policy's ``ship_from_store`` is off, a store not
+    flagged ``ship_from_store``, and a store that reached today's limits (``_closed_today``).
+    Routing leaves them out the same way (``read_pool``).
 
     Availability leaves their stock out of every channel but the in-store ones, so a channel is
-    not offered units no store can still ship today."""
+    not offered units no store can ship."""
+    stores = sa.select(_LOC.code).where(_LOC.kind == "store")
+    if settings.ship_from_store:
+        stores = stores.where(_LOC.ship_from_store.is_(False))
+        why = "store does not ship online"
+    else:
+        why = "ship-from-store is off"
+    never = dict.fromkeys(session.execute(stores).scalars(), why)
+    return _closed_today(session, now, settings) | never
+
+
+def _closed_today(session: Session, now: dt.datetime, settings: RoutingSettings) -> dict[str, str]:
+    """Stores that may ship no more online orders today (code → why): what routing would refuse
+    them for, read from the day counters the placing transaction raises (``online_node_load``)."""
     day = local_day(now, settings)
     loads = session.execute(
         sa.select(_LOAD.node_code, _LOAD.orders).where(_LOAD.day == day, _LOAD.orders > 0)
