@@ -160,8 +160,8 @@ def any_module_engine(
     shared by a module's tests, once on SQLite and once on PostgreSQL: a database per backend
     and module, not per test; tests sharing it work on rows of their own and must not count
     what others left behind."""
-    from inventory.pool_copy import create_postgres_database, drop_postgres_database
-    from tests.conftest import TEST_DB_PREFIX
+    from inventory.pool_copy import create_postgres_database
+    from tests.conftest import TEST_DB_PREFIX, drop_postgres_database_later
 
     admin_url = None
     if request.param == "sqlite":
@@ -177,7 +177,7 @@ def any_module_engine(
     finally:
         engine.dispose()
         if admin_url is not None:
-            drop_postgres_database(admin_url, url)
+            drop_postgres_database_later(admin_url, url)  # no test waits for the drop
 
 
 @pytest.fixture(scope="module")
@@ -305,8 +305,8 @@ def any_module_world(
     """The small world with the demo keys, once on SQLite and once on PostgreSQL (a copy of
     ``pg_world_template``), shared by a module's tests that only read it."""
     from inventory.demo_world import copy_world
-    from inventory.pool_copy import create_postgres_database, drop_postgres_database
-    from tests.conftest import TEST_DB_PREFIX
+    from inventory.pool_copy import create_postgres_database
+    from tests.conftest import TEST_DB_PREFIX, drop_postgres_database_later
 
     admin_url = None
     if request.param == "sqlite":
@@ -323,7 +323,7 @@ def any_module_world(
     finally:
         engine.dispose()
         if admin_url is not None:
-            drop_postgres_database(admin_url, url)
+            drop_postgres_database_later(admin_url, url)  # no test waits for the drop
 
 
 @pytest.fixture(scope="module")
