@@ -172,7 +172,7 @@ def _start_outbox_dispatcher(stack: ExitStack, runner: GraphRunner) -> None:
     runtime = getattr(runner.catalog, "runtime", None)
     if runtime is None:  # a test catalog without the agents' runtime has no outbox to drain
         return
-    from agents.executor.dispatcher import Dispatcher
+    from agents.executor.dispatcher import Dispatcher, stop_dispatcher
 
     stop = threading.Event()
     dispatcher = Dispatcher(
@@ -184,7 +184,7 @@ def _start_outbox_dispatcher(stack: ExitStack, runner: GraphRunner) -> None:
     thread.start()
 
     def _stop() -> None:
-        stop.set()
+        stop_dispatcher(stop)
         thread.join(timeout=30)
 
     stack.callback(_stop)

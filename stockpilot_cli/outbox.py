@@ -13,7 +13,7 @@ from rich.table import Table
 from sqlmodel import Session
 
 from agents.executor import outbox_ops
-from agents.executor.dispatcher import Dispatcher, DispatchSettings
+from agents.executor.dispatcher import Dispatcher, DispatchSettings, stop_dispatcher
 from connectors.base import ConnectorSet
 from inventory.clock import pool_clock
 from inventory.config import Settings, get_settings
@@ -114,7 +114,7 @@ def dispatch(
             console.print_json(dispatcher.run_pending().model_dump_json())
             return
         stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGTERM, lambda *_: stop_dispatcher(stop))
         console.print(f"{dispatcher.worker_id}: draining every {interval}s (Ctrl-C to stop)")
         try:
             dispatcher.run_forever(stop, poll_s=interval)

@@ -195,7 +195,8 @@ class Dispatcher:
         self, stop: threading.Event, *, poll_s: float | None = None, limit: int = 100
     ) -> None:
         """Drain due rows until ``stop`` is set (the worker's background loop): at once when this
-        process commits new rows (``outbox.NEW_ROWS``), else every ``poll_s``.
+        process commits new rows (``outbox.NEW_ROWS``), else every ``poll_s``. End it with
+        ``stop_dispatcher(stop)``, which wakes it at once instead of at its next poll.
 
         Rescheduled rows only go out if something keeps calling ``run_pending``; this is it.
         """
@@ -343,3 +344,11 @@ class Dispatcher:
                 **payload,
             },
         )
+
+
+def stop_dispatcher(stop: threading.Event) -> None:
+    """End a ``Dispatcher.run_forever`` loop now: set its ``stop`` and wake it, since it sleeps
+    on ``outbox.NEW_ROWS`` (a shutdown would otherwise wait up to ``poll_s`` for it, a second
+    per service stop by default). A spurious wake costs any other loop one empty pass."""
+    stop.set()
+    outbox.NEW_ROWS.set()

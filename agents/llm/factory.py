@@ -8,7 +8,6 @@ import httpx
 
 from agents.llm.base import ChatModel
 from agents.llm.offline import OfflinePlanner
-from agents.llm.openai_adapter import OpenAIChatModel
 from inventory.clock import Clock
 from inventory.config import Settings
 from inventory.vocabulary import Vocabulary
@@ -24,6 +23,10 @@ def make_chat_model(
     ``vocabulary`` gives it the pool's words (cities, categories, location codes);
     ``http_client`` replaces the model's transport (the eval harness records cassettes)."""
     if settings.llm_configured:
+        # Imported here: the openai client costs ~1 s of CPU to import, paid by every process
+        # that starts the service (and every test that starts one) though most never call it.
+        from agents.llm.openai_adapter import OpenAIChatModel
+
         assert settings.llm_base_url and settings.llm_model
         return OpenAIChatModel(
             base_url=settings.llm_base_url,

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from agents.executor import orders, outbox, promos
-from agents.executor.dispatcher import Dispatcher, DispatchSettings
+from agents.executor.dispatcher import Dispatcher, DispatchSettings, stop_dispatcher
 from agents.executor.models import PromoDraft
 from agents.executor.timing import as_utc
 from connectors import ConnectorSet, RetryPolicy
@@ -329,7 +329,10 @@ def test_run_forever_drains_until_stopped(engine: Engine, connectors: ConnectorS
     worker = threading.Thread(
         target=Dispatcher(engine, connectors, settings=SETTINGS).run_forever,
         args=(stop,),
-        kwargs={"poll_s": 0.05},
+        # An hour between polls: the first pass drains what is due, and ``stop_dispatcher``
+        # must end the loop by waking it (a bare ``stop.set()`` would leave it asleep).
+        kwargs={"poll_s": 3600},
+        daemon=True,  # left asleep by a regression, it must not hold the test process open
     )
     worker.start()
     try:
@@ -338,7 +341,7 @@ def test_run_forever_drains_until_stopped(engine: Engine, connectors: ConnectorS
                 break
             stop.wait(0.05)
     finally:
-        stop.set()
+        stop_dispatcher(stop)
         worker.join(timeout=5)
     assert not worker.is_alive()
     assert [o.order_id for o in _wms_orders(connectors)] == [order_id]

@@ -160,8 +160,8 @@ def any_module_engine(
     shared by a module's tests, once on SQLite and once on PostgreSQL: a database per backend
     and module, not per test; tests sharing it work on rows of their own and must not count
     what others left behind."""
-    from inventory.pool_copy import create_postgres_database, drop_postgres_database
-    from tests.conftest import TEST_DB_PREFIX
+    from inventory.pool_copy import create_postgres_database
+    from tests.conftest import TEST_DB_PREFIX, drop_postgres_database_later
 
     admin_url = None
     if request.param == "sqlite":
@@ -177,7 +177,7 @@ def any_module_engine(
     finally:
         engine.dispose()
         if admin_url is not None:
-            drop_postgres_database(admin_url, url)
+            drop_postgres_database_later(admin_url, url)  # no test waits for the drop
 
 
 @pytest.fixture(scope="module")
@@ -227,17 +227,22 @@ LOW_LIMITS = {
 }
 
 
-@pytest.fixture
-def low_limits_policy(tmp_path: Path) -> Path:
+def write_low_limits_policy(folder: Path) -> Path:
+    """The default policy with ``LOW_LIMITS``, written to ``folder``/policy.yaml."""
     from agents.policy.model import DEFAULT_POLICY_FILE
 
     text = DEFAULT_POLICY_FILE.read_text()
     for default, low in LOW_LIMITS.items():
         assert default in text, f"the default policy no longer says {default!r}"
         text = text.replace(default, low)
-    path = tmp_path / "policy.yaml"
+    path = folder / "policy.yaml"
     path.write_text(text)
     return path
+
+
+@pytest.fixture
+def low_limits_policy(tmp_path: Path) -> Path:
+    return write_low_limits_policy(tmp_path)
 
 
 @pytest.fixture
@@ -303,10 +308,11 @@ def any_module_world(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Engine]:
     """The small world with the demo keys, once on SQLite and once on PostgreSQL (a copy of
-    ``pg_world_template``), shared by a module's tests that only read it."""
+    ``pg_world_template``), shared by a module's tests that only read it or work on rows of
+    their own (threads, runs) and count nothing others left behind."""
     from inventory.demo_world import copy_world
-    from inventory.pool_copy import create_postgres_database, drop_postgres_database
-    from tests.conftest import TEST_DB_PREFIX
+    from inventory.pool_copy import create_postgres_database
+    from tests.conftest import TEST_DB_PREFIX, drop_postgres_database_later
 
     admin_url = None
     if request.param == "sqlite":
@@ -323,7 +329,7 @@ def any_module_world(
     finally:
         engine.dispose()
         if admin_url is not None:
-            drop_postgres_database(admin_url, url)
+            drop_postgres_database_later(admin_url, url)  # no test waits for the drop
 
 
 @pytest.fixture(scope="module")
@@ -342,3 +348,19 @@ def any_module_world_settings(
         alert_secrets={"demo-weather": "demo-weather-secret"},
         clock="world",
     )
+
+
+@pytest.fixture(scope="module")
+def any_module_service(
+    any_module_world: Engine,
+    any_module_world_settings: Settings,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[TestClient]:
+    """``any_service`` (real graphs, worker, outbox dispatcher, simulated WMS, the low-limits
+    policy) on ``any_module_world``: one service per backend for a module whose tests each work
+    on threads of their own, instead of a world copy and a service start per test."""
+    policy = write_low_limits_policy(tmp_path_factory.mktemp("module-policy"))
+    settings = any_module_world_settings.model_copy(update={"policy_file": policy})
+    app = create_app(settings, engine=any_module_world, run_worker=True)
+    with TestClient(app) as test_client:
+        yield test_client

@@ -100,17 +100,16 @@ def test_the_three_entry_points_agree(
     add_people(any_world_engine)
     runner = service.app.state.stockpilot.require_runner()
 
-    # 1. The authority on the row the real gate wrote.
-    _, approval = _prepare(service, any_world_engine, case)
-    row = _row(any_world_engine, approval["id"])
+    # 1. The authority on the row the real gate wrote. It only reads the row, so the resume
+    # below acts on the same approval (one chat turn fewer than an approval of its own).
+    thread_id, approval = _prepare(service, any_world_engine, case)
+    before = _row(any_world_engine, approval["id"])
     ruling = rule(
-        row, caller_of(principal(case.caller)), case.action, service.app.state.stockpilot.clock()
+        before, caller_of(principal(case.caller)), case.action, service.app.state.stockpilot.clock()
     )
     assert (ALLOWED if ruling.allowed else ruling.status) == case.expected, ruling.reason
 
     # 2. The graph's resume path, with nothing in front of it.
-    thread_id, approval = _prepare(service, any_world_engine, case)
-    before = _row(any_world_engine, approval["id"])
     ticket = runner.admit(
         thread_id=thread_id,
         assistant_id="ops_chat",

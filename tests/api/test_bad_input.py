@@ -1,5 +1,6 @@
 """Bad input to the real service: a 4xx that says what is wrong, never a 500 or a 200 carrying an
-exception — and nothing one caller sends breaks the shared listings for everyone."""
+exception — and nothing one caller sends breaks the shared listings for everyone. The tests
+share one service per database (``any_module_service``), each on threads of its own."""
 
 from __future__ import annotations
 
@@ -36,22 +37,26 @@ def _run(client: TestClient, thread_id: str, body: dict) -> tuple[int, dict]:
         ({"input": {"messages": [{"role": "user", "content": "x" * 20_001}]}}, None),
     ],
 )
-def test_bad_run_input_is_a_clear_4xx(any_service: TestClient, body: dict, field: str) -> None:
-    thread_id = new_thread(any_service, "demo-ops")
-    status, answer = _run(any_service, thread_id, body)
+def test_bad_run_input_is_a_clear_4xx(
+    any_module_service: TestClient, body: dict, field: str
+) -> None:
+    thread_id = new_thread(any_module_service, "demo-ops")
+    status, answer = _run(any_module_service, thread_id, body)
     assert status in (403, 409, 422), answer
     assert "__error__" not in answer and answer["error"]["message"]
     if field is not None:
         assert answer["error"]["field"].startswith(field), answer
 
 
-def test_a_lone_surrogate_is_refused_and_listings_stay_readable(any_service: TestClient) -> None:
-    thread_id = new_thread(any_service, "demo-ops")
+def test_a_lone_surrogate_is_refused_and_listings_stay_readable(
+    any_module_service: TestClient,
+) -> None:
+    thread_id = new_thread(any_module_service, "demo-ops")
     raw = (
         '{"assistant_id": "ops_chat", "input": {"messages": '
         '[{"role": "user", "content": "rain boots \\ud800 in Shanghai"}]}}'
     )
-    response = any_service.post(
+    response = any_module_service.post(
         f"/threads/{thread_id}/runs/wait",
         content=raw,
         headers={**OPS, "content-type": "application/json"},
@@ -59,24 +64,26 @@ def test_a_lone_surrogate_is_refused_and_listings_stay_readable(any_service: Tes
     assert response.status_code == 422, response.text
     assert "surrogate" in response.json()["error"]["message"]
     metadata = '{"metadata": {"name": "\\udfff"}}'
-    thread = any_service.post(
+    thread = any_module_service.post(
         "/threads", content=metadata, headers={**OPS, "content-type": "application/json"}
     )
     assert thread.status_code == 422
     # A proper pair is fine.
     ok = _run(
-        any_service, thread_id, {"input": {"messages": [{"role": "user", "content": "☔😀"}]}}
+        any_module_service,
+        thread_id,
+        {"input": {"messages": [{"role": "user", "content": "☔😀"}]}},
     )
     assert ok[0] == 200, ok
     viewer = as_("demo-viewer")
-    assert any_service.get("/v1/runs", headers=viewer).status_code == 200
-    assert any_service.post("/threads/search", json={}, headers=viewer).status_code == 200
+    assert any_module_service.get("/v1/runs", headers=viewer).status_code == 200
+    assert any_module_service.post("/threads/search", json={}, headers=viewer).status_code == 200
 
 
-def test_request_bodies_are_limited(any_service: TestClient) -> None:
-    thread_id = new_thread(any_service, "demo-ops")
+def test_request_bodies_are_limited(any_module_service: TestClient) -> None:
+    thread_id = new_thread(any_module_service, "demo-ops")
     huge = {"messages": [{"role": "user", "content": "x" * (2 << 20)}]}
-    status, answer = _run(any_service, thread_id, {"input": huge})
+    status, answer = _run(any_module_service, thread_id, {"input": huge})
     assert status == 413 and "STOCKPILOT_MAX_REQUEST_BYTES" in answer["error"]["message"]
 
     def chunks():
@@ -84,7 +91,7 @@ def test_request_bodies_are_limited(any_service: TestClient) -> None:
         for start in range(0, len(body), 65536):
             yield body[start : start + 65536]
 
-    streamed = any_service.post(
+    streamed = any_module_service.post(
         f"/threads/{thread_id}/runs/wait",
         content=chunks(),
         headers={**OPS, "content-type": "application/json"},

@@ -154,7 +154,7 @@ def test_cancel_stops_the_run_and_frees_the_thread(live_url: str) -> None:
     time.sleep(0.5)
     client.runs.cancel(thread_id, run["run_id"], wait=True)
     assert client.runs.get(thread_id, run["run_id"])["status"] == "error"
-    assert client.threads.get_state(thread_id)["values"]["ticks"] < SLOW_TICKS
+    assert client.threads.get_state(thread_id)["values"].get("ticks", 0) < SLOW_TICKS
     assert client.threads.get(thread_id)["status"] != "busy"
     error = _error(lambda: client.runs.cancel(thread_id, run["run_id"], action="rollback"))
     assert error["status"] == 422 and "rollback" in error["message"]
@@ -202,7 +202,7 @@ def test_multitask_interrupt_cancels_the_current_run(live_url: str) -> None:
     values = client.runs.wait(thread_id, "tiny", input=ASK, multitask_strategy="interrupt")
     assert client.runs.get(thread_id, first)["status"] == "error"
     assert values["messages"][-1]["content"] == "echo: hello"
-    assert values["ticks"] < SLOW_TICKS
+    assert values.get("ticks", 0) < SLOW_TICKS  # none yet if it was cut before its first
 
 
 # -- threads -----------------------------------------------------------------------------------
