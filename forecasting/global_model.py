@@ -18,6 +18,12 @@ from forecasting.features import HISTORY_DAYS, FeatureBuilder
 from forecasting.panel import Panel
 
 _PARALLEL_PREDICT_ROWS = 200_000
+#: Bins per feature, as ``HistGradientBoostingRegressor`` uses by default (255 values + missing).
+_MAX_BINS = 255
+#: Rows above which the regressor draws a subsample to place its bins (its ``_BinMapper``).
+_BIN_SUBSAMPLE_ROWS = 200_000
+#: The largest edge the regressor keeps (sklearn clips +inf edges to it).
+_ALMOST_INF = 1e300
 #: History a training origin needs before it at the least (its level and weekday features).
 _MIN_ORIGIN_DAYS = 7
 
@@ -54,6 +60,8 @@ class GlobalBoostingForecaster:
         self.features: FeatureBuilder | None = None
         self.regressor: HistGradientBoostingRegressor | None = None
         self.trained_origins: list[int] = []
+        #: Per feature: the bin edges its values are replaced by bin numbers with, or None.
+        self.bin_edges: list[np.ndarray | None] | None = None
 
     @property
     def name(self) -> str:
@@ -113,6 +121,11 @@ class GlobalBoostingForecaster:
         x_train = np.concatenate(blocks_x)
         if len(x_train) == 0:
             raise ValueError("no uncensored demand to learn from before the cut-off")
+        weights = np.concatenate(blocks_w)
+        self.bin_edges = None
+        if len(x_train) <= _BIN_SUBSAMPLE_ROWS:
+            self.bin_edges = weighted_bin_edges(x_train, weights, self.features.categorical_mask)
+            x_train = apply_bin_edges(x_train, self.bin_edges)
         self.regressor = HistGradientBoostingRegressor(
             loss="poisson",
             learning_rate=cfg.learning_rate,
@@ -124,9 +137,7 @@ class GlobalBoostingForecaster:
             random_state=cfg.seed,
         )
         with threadpool_limits(limits=cfg.fit_threads, user_api="openmp"):
-            self.regressor.fit(
-                x_train, np.concatenate(blocks_y), sample_weight=np.concatenate(blocks_w)
-            )
+            self.regressor.fit(x_train, np.concatenate(blocks_y), sample_weight=weights)
         self.trained_origins = origins
         return self
 
@@ -139,6 +150,10 @@ class GlobalBoostingForecaster:
                 f"horizon {horizon} exceeds the {self.config.max_horizon} days this model learnt"
             )
         x, scale = self.features.build(panel, origin, horizon)
+        # A model stored before bin edges were kept has none: its regressor bins raw values.
+        edges = getattr(self, "bin_edges", None)
+        if edges is not None:
+            x = apply_bin_edges(x, edges)
         # Small batches (the alert path) lose more to thread start-up than they gain.
         threads = 1 if len(x) < _PARALLEL_PREDICT_ROWS else None
         with threadpool_limits(limits=threads, user_api="openmp"):
@@ -150,3 +165,54 @@ def _sample_rows(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
     if k >= n:
         return np.arange(n)
     return np.sort(rng.choice(n, size=k, replace=False))
+
+
+def weighted_bin_edges(
+    x: np.ndarray, weight: np.ndarray, categorical: list[bool], max_bins: int = _MAX_BINS
+) -> list[np.ndarray | None]:
+    """The bin edges the regressor would place on each feature with more distinct values than
+    bins: weighted quantiles (``averaged_inverted_cdf``, as sklearn's ``_BinMapper`` computes
+    them for a fit with sample weights), found from one sort of the column.
+
+    Why: sklearn sorts the whole column again for each of its 254 quantiles when the fit is
+    weighted, which was two thirds of a fit's time on a small pool. Given these edges, a
+    feature's values are replaced by their bin numbers (``apply_bin_edges``) and the regressor
+    bins those one to one, so it sees the same bins, grows the same trees and predicts the same
+    (a new value in a bin no training row fell in may land on the other side of a split placed
+    in that gap, which no data stood behind either way).
+    Features with few distinct values (and categories) are left to the regressor (None)."""
+    ranks = np.linspace(0, 100, num=max_bins + 1)[1:-1] / 100
+    edges: list[np.ndarray | None] = []
+    for column, is_category in enumerate(categorical):
+        values = x[:, column].astype(np.float64)
+        keep = ~np.isnan(values) & (weight != 0)
+        values, w = values[keep], weight[keep].astype(np.float64)
+        if is_category or len(np.unique(values)) <= max_bins:
+            edges.append(None)
+            continue
+        order = np.argsort(values, kind="stable")
+        values, w = values[order], w[order]
+        cdf = np.cumsum(w)
+        target = ranks * cdf[-1]
+        last = len(values) - 1
+        at = np.clip(np.searchsorted(cdf, target), 0, last)
+        # On a point exactly: the mean of it and the next value, as sklearn's average=True.
+        exact = (cdf[at] - target) <= np.finfo(np.float64).eps
+        above = np.clip(np.searchsorted(cdf, cdf[at], side="right"), 0, last)
+        chosen = np.where(exact, (values[at] + values[above]) / 2, values[at])
+        found = np.unique(chosen)
+        edges.append(np.minimum(found, _ALMOST_INF))
+    return edges
+
+
+def apply_bin_edges(x: np.ndarray, edges: list[np.ndarray | None]) -> np.ndarray:
+    """``x`` with each binned feature's values replaced by their bin number (value ≤ edge i:
+    bin i, as the regressor maps them); missing values stay missing."""
+    out = x.astype(np.float64, copy=True)
+    for column, column_edges in enumerate(edges):
+        if column_edges is None:
+            continue
+        values = out[:, column]
+        missing = np.isnan(values)
+        values[~missing] = np.searchsorted(column_edges, values[~missing], side="left")
+    return out

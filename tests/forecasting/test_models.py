@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.ensemble import HistGradientBoostingRegressor
+from threadpoolctl import threadpool_limits
 
 from forecasting.baselines import SeasonalNaive, WeekdayProfile
 from forecasting.features import FeatureBuilder
-from forecasting.global_model import GlobalBoostingForecaster, GlobalModelConfig
+from forecasting.global_model import (
+    GlobalBoostingForecaster,
+    GlobalModelConfig,
+    apply_bin_edges,
+    weighted_bin_edges,
+)
 from forecasting.metrics import point_metrics, series_scales
 from forecasting.model import fit_calibrated, required_history_days
 from forecasting.panel import Panel
@@ -105,3 +112,55 @@ def test_the_production_model_fits_on_exactly_the_history_it_says_it_needs(
     assert fitted.data_end == small.dates[needed - 1].date()
     with pytest.raises(ValueError, match=f"too short: need at least {needed}"):
         fit_calibrated(RainUpliftForecaster(GlobalBoostingForecaster(config)), small, needed - 1)
+
+
+def test_own_bin_edges_give_the_regressors_weighted_bins_and_the_same_predictions() -> None:
+    """The global model places the bins itself (one sort per feature, not one per quantile):
+    the regressor must see exactly the bins it would have placed on the raw weighted values,
+    so both fits predict the same. Ties, float32 inputs, uneven weights, a missing value, a
+    zero weight and a feature with few values are all in the data."""
+    rng = np.random.default_rng(4)
+    n = 6_000
+    x = np.column_stack(
+        [
+            rng.lognormal(size=n).round(2),  # many values with ties
+            rng.normal(size=n),
+            rng.integers(0, 7, size=n).astype(float),  # few values: left to the regressor
+            rng.integers(0, 3, size=n).astype(float),  # a category
+        ]
+    ).astype(np.float32)
+    x[::97, 1] = np.nan
+    # Whole weights totalling a multiple of 255, so quantiles fall exactly on points (and take
+    # the mean of two values); float32, as the global model's weights are.
+    weight = rng.integers(1, 4, size=n).astype(np.float32)
+    weight[::50] = 0.0
+    weight[-1] += 255 - weight.sum() % 255
+    y = rng.poisson(np.exp(0.3 * np.nan_to_num(x[:, 1]) + 0.1 * x[:, 2]))
+    categorical = [False, False, False, True]
+
+    def regressor() -> HistGradientBoostingRegressor:
+        return HistGradientBoostingRegressor(
+            loss="poisson", max_iter=30, categorical_features=categorical, random_state=0
+        )
+
+    edges = weighted_bin_edges(x, weight, categorical)
+    assert [e is None for e in edges] == [False, False, True, True]
+    with threadpool_limits(limits=1):  # OpenMP threads only spin against each other here
+        raw = regressor().fit(x, y, sample_weight=weight)
+        own = regressor().fit(apply_bin_edges(x, edges), y, sample_weight=weight)
+    # The regressor's own edges (its categories first): the ones the global model placed.
+    placed = raw._bin_mapper.bin_thresholds_
+    np.testing.assert_array_equal(placed[1], edges[0])
+    np.testing.assert_array_equal(placed[2], edges[1])
+    np.testing.assert_array_equal(own.predict(apply_bin_edges(x, edges)), raw.predict(x))
+    # A new value predicts the same too, unless it falls in a bin no training row fell in:
+    # where a tree splits inside such a gap has no data behind it either way.
+    fresh = rng.lognormal(size=(2_000, 4)).astype(np.float32)
+    fresh[:, 2:] = x[:2_000, 2:]
+    binned, fresh_binned = apply_bin_edges(x, edges), apply_bin_edges(fresh, edges)
+    seen = np.ones(len(fresh), dtype=bool)
+    for column in (0, 1):
+        held = binned[weight > 0, column]
+        seen &= np.isin(fresh_binned[:, column], held) | np.isnan(fresh_binned[:, column])
+    assert seen.mean() > 0.9
+    np.testing.assert_array_equal(own.predict(fresh_binned)[seen], raw.predict(fresh)[seen])

@@ -81,6 +81,9 @@ def save_artefact(models_dir: Path, artefact: Artefact) -> Path:
     )
     os.replace(temporary, path)
     (path.with_suffix(".json")).write_text(artefact.meta.model_dump_json(indent=2))
+    # Kept in memory as written, as a load would keep it: the process that stored a model (a
+    # fit job, an eval trial seeding its pool) then forecasts without unpickling it again.
+    _MEMORY[path] = (path.stat().st_mtime, artefact)
     return path
 
 
