@@ -6,10 +6,11 @@
 Per backend, on a generated pool (``--stores`` stores entitled to the channel × ``--skus`` SKUs):
 
 - **availability**: p50/p99 of one-SKU and batch-of-500 lookups, through the service
-  (``layer: service``: the route's own calls — lapsed-hold sweep, then ``availability`` — in a
-  fresh session each) and through HTTP (``layer: http``: ``POST /v1/availability`` on a real
-  ``stockpilot serve`` child process, one client, timed once the service's start-up jobs, the
-  forecaster fits, are done), with ``server_cpu_ms``: the service process's CPU per request.
+  (``layer: service``: the route's own calls after the key's check — lapsed-hold sweep, the
+  stores closed for today, then ``availability`` — in a fresh session each) and through HTTP
+  (``layer: http``: ``POST /v1/availability`` on a real ``stockpilot serve`` child process, one
+  client, timed once the service's start-up jobs, the forecaster fits, are done), with
+  ``server_cpu_ms``: the service process's CPU per request.
 - **reservations per second**: ``--clients`` concurrent clients creating reservations (qty 1,
   random SKU and no location: the service picks the entitled location with the most ATP), each
   its own transaction, in-process and over HTTP.
@@ -76,6 +77,8 @@ from inventory.models import (
     Style,
 )
 from inventory.reservations import ReservationError, ReservationRequest
+from tools.route_order.pool import stores_closed_today
+from tools.route_order.settings import load_routing_settings
 
 PG_ADMIN_URL = os.environ.get(
     "STOCKPILOT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -85,6 +88,7 @@ CHANNEL, KEY = "tmall", "sp-bench-channels-tmall-key"
 ADMIN_KEY = "sp-bench-channels-admin-key"
 RACE_SKU, RACE_STORE = "RACE-BLK-38", "RACE-S01"
 BATCH_RACE_SKU = "RACE-BLK-39"  # the batch race's own last units (the single race used RACE_SKU)
+ROUTING = load_routing_settings()
 TARGETS = {
     "sqlite_single_p99_ms": 20.0,
     "sqlite_batch500_p99_ms": 100.0,
@@ -195,13 +199,15 @@ def build_pool(engine: Engine, *, stores: int, skus: int, race_units: int) -> li
 
 
 def _lookup(engine: Engine, skus: list[str]) -> None:
-    """What ``/v1/availability`` does: give lapsed holds back, then read ATP after entitlements
-    (as the JSON the route answers with)."""
+    """What ``/v1/availability`` does after the key's check: give lapsed holds back, leave out
+    the stores closed for today, then read ATP after entitlements (as the JSON the route
+    answers with)."""
     now = dt.datetime.now(dt.UTC)
     with Session(engine, expire_on_commit=False) as session:
         if reservations.sweep_expired(session, now=now, skus=skus):
             session.commit()
-        availability_json(session, CHANNEL, skus)
+        closed = sorted(stores_closed_today(session, now, ROUTING))
+        availability_json(session, CHANNEL, skus, closed)
 
 
 def service_availability(engine: Engine, codes: list[str], singles: int, batches: int) -> dict:
