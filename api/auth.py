@@ -1,7 +1,7 @@
 """API keys → principals with roles. Keys are stored only as SHA-256 hashes.
 
-Keys are long random tokens, so a fast hash is enough (no password stretching needed); lookups
-are cached briefly in memory so authentication costs no database round trip on hot paths.
+Keys are long random tokens, so a fast hash is enough (no password stretching needed). Every
+request reads its key's row (``principal_for``): a revoked key is refused at once.
 """
 
 from __future__ import annotations
@@ -9,11 +9,10 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import threading
-import time
 from datetime import UTC, datetime
 from enum import StrEnum
 
+import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -122,32 +121,37 @@ def seed_demo_keys(engine: Engine) -> dict[str, str]:
     return seeded
 
 
-class KeyStore:
-    """Resolves keys to principals with a short-lived cache (revocations apply within ``ttl_s``)."""
+_KEY = ApiKey.__table__.c  # type: ignore[attr-defined]
+#: The one look-up of a key: by its hash (unique index), only the columns a principal needs.
+_BY_HASH = sa.select(_KEY.name, _KEY.roles, _KEY.channel).where(
+    _KEY.key_hash == sa.bindparam("digest")
+)
 
-    def __init__(self, engine: Engine, ttl_s: float = 30.0) -> None:
+
+def principal_for(session: Session, key: str) -> Principal | None:
+    """The principal ``key`` stands for now, or None (unknown or revoked).
+
+    Read from the pool on every request, in the caller's session: a key revoked from the CLI
+    (another process) is refused by the next request. One indexed read on the request's own
+    connection costs tens of microseconds, less than any cache that would need the database to
+    learn of a revocation anyway.
+    """
+    row = session.connection().execute(_BY_HASH, {"digest": hash_key(key)}).first()
+    if row is None:
+        return None
+    name, roles, channel = row
+    return Principal(
+        name=name, roles=[Role(r) for r in roles if r in Role._value2member_map_], channel=channel
+    )
+
+
+class KeyStore:
+    """Resolves keys to principals, exactly (see ``principal_for``): no cache to outlive a
+    revocation."""
+
+    def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._ttl_s = ttl_s
-        self._cache: dict[str, tuple[float, Principal | None]] = {}
-        self._lock = threading.Lock()
 
     def resolve(self, key: str) -> Principal | None:
-        digest = hash_key(key)
-        now = time.monotonic()
-        cached = self._cache.get(digest)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        principal = self._load(digest)
-        with self._lock:
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[digest] = (now + self._ttl_s, principal)
-        return principal
-
-    def _load(self, digest: str) -> Principal | None:
         with Session(self._engine, expire_on_commit=False) as session:
-            row = session.exec(select(ApiKey).where(ApiKey.key_hash == digest)).first()
-        if row is None:
-            return None
-        roles = [Role(r) for r in row.roles if r in Role._value2member_map_]
-        return Principal(name=row.name, roles=roles, channel=row.channel)
+            return principal_for(session, key)

@@ -17,9 +17,10 @@ from api.errors import ApiError
 from inventory.refusals import PoolRefusal
 
 #: Availability: every role (viewers included) may read it.
-AvailabilityReaderDep = Annotated[Principal, Depends(require_role(*Role))]
+AVAILABILITY_READERS: tuple[Role, ...] = tuple(Role)
 #: Reservations: the channels themselves, and ops (admin always passes).
-ReservationCallerDep = Annotated[Principal, Depends(require_role(Role.CHANNEL, Role.OPS))]
+RESERVATION_CALLERS: tuple[Role, ...] = (Role.CHANNEL, Role.OPS)
+ReservationCallerDep = Annotated[Principal, Depends(require_role(*RESERVATION_CALLERS))]
 
 _STATUS = {"not_found": 404, "forbidden": 403, "conflict": 409, "refused": 409}
 

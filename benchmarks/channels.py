@@ -6,9 +6,11 @@
 Per backend, on a generated pool (``--stores`` stores entitled to the channel × ``--skus`` SKUs):
 
 - **availability**: p50/p99 of one-SKU and batch-of-500 lookups, through the service
-  (``layer: service``: the route's own calls — lapsed-hold sweep, then ``availability`` — in a
-  fresh session each) and through HTTP (``layer: http``: ``POST /v1/availability`` on a real
-  ``stockpilot serve`` child process, one client).
+  (``layer: service``: the route's own calls after the key's check — lapsed-hold sweep, the
+  stores closed for today, then ``availability`` — in a fresh session each) and through HTTP
+  (``layer: http``: ``POST /v1/availability`` on a real ``stockpilot serve`` child process, one
+  client, timed once the service's start-up jobs, the forecaster fits, are done), with
+  ``server_cpu_ms``: the service process's CPU per request.
 - **reservations per second**: ``--clients`` concurrent clients creating reservations (qty 1,
   random SKU and no location: the service picks the entitled location with the most ATP), each
   its own transaction, in-process and over HTTP.
@@ -75,13 +77,18 @@ from inventory.models import (
     Style,
 )
 from inventory.reservations import ReservationError, ReservationRequest
+from tools.route_order.pool import stores_not_shipping_online
+from tools.route_order.settings import load_routing_settings
 
 PG_ADMIN_URL = os.environ.get(
     "STOCKPILOT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 CHANNEL, KEY = "tmall", "sp-bench-channels-tmall-key"
+#: A staff key, only to wait for the service's start-up jobs (``/v1/jobs``) before timing it.
+ADMIN_KEY = "sp-bench-channels-admin-key"
 RACE_SKU, RACE_STORE = "RACE-BLK-38", "RACE-S01"
 BATCH_RACE_SKU = "RACE-BLK-39"  # the batch race's own last units (the single race used RACE_SKU)
+ROUTING = load_routing_settings()
 TARGETS = {
     "sqlite_single_p99_ms": 20.0,
     "sqlite_batch500_p99_ms": 100.0,
@@ -165,6 +172,7 @@ def build_pool(engine: Engine, *, stores: int, skus: int, race_units: int) -> li
                 Sku(code=code, style_code=style, colour=colour, size=size, size_index=index % 10)
             )
         create_api_key(session, "bench-tmall", [Role.CHANNEL], KEY, channel=CHANNEL)
+        create_api_key(session, "bench-admin", [Role.ADMIN], ADMIN_KEY)
         session.commit()
     rows = [
         {
@@ -191,13 +199,15 @@ def build_pool(engine: Engine, *, stores: int, skus: int, race_units: int) -> li
 
 
 def _lookup(engine: Engine, skus: list[str]) -> None:
-    """What ``/v1/availability`` does: give lapsed holds back, then read ATP after entitlements
-    (as the JSON the route answers with)."""
+    """What ``/v1/availability`` does after the key's check: give lapsed holds back, leave out
+    the stores that cannot ship online now, then read ATP after entitlements (as the JSON the route
+    answers with)."""
     now = dt.datetime.now(dt.UTC)
     with Session(engine, expire_on_commit=False) as session:
         if reservations.sweep_expired(session, now=now, skus=skus):
             session.commit()
-        availability_json(session, CHANNEL, skus)
+        closed = sorted(stores_not_shipping_online(session, now, ROUTING))
+        availability_json(session, CHANNEL, skus, closed)
 
 
 def service_availability(engine: Engine, codes: list[str], singles: int, batches: int) -> dict:
@@ -438,10 +448,28 @@ class Service:
                 raise RuntimeError(f"the service did not start; see {data_dir / 'service.log'}")
             try:
                 if httpx.get(f"{self.base}/healthz", timeout=2).json()["status"] == "ok":
-                    return
+                    break
             except (httpx.HTTPError, ValueError, KeyError):
                 pass
             time.sleep(0.2)
+        self._wait_for_jobs(deadline)
+
+    def _wait_for_jobs(self, deadline: float) -> None:
+        """The service fits its forecasters in the background after start-up (importing sktime
+        takes seconds of CPU in the same process): timing requests meanwhile measured that."""
+        while time.monotonic() < deadline:
+            jobs = httpx.get(
+                f"{self.base}/v1/jobs", headers={"x-api-key": ADMIN_KEY}, timeout=10
+            ).json()
+            if all(job["status"] in ("succeeded", "failed") for job in jobs):
+                return
+            time.sleep(0.5)
+        raise RuntimeError("the service's start-up jobs did not finish")
+
+    def cpu_s(self) -> float:
+        """CPU seconds the service process has used (user + system, from /proc)."""
+        fields = Path(f"/proc/{self.child.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         self.child.send_signal(signal.SIGTERM)
@@ -452,28 +480,40 @@ class Service:
         self.log.close()
 
 
-def http_availability(base: str, codes: list[str], singles: int, batches: int) -> dict:
+def http_availability(service: Service, codes: list[str], singles: int, batches: int) -> dict:
+    """``server_cpu_ms``: the service process's CPU per request, which load changes far less
+    than the times."""
     rng = random.Random(3)
     single, batch = [], []
-    with httpx.Client(base_url=base, headers={"x-api-key": KEY}, timeout=30) as http:
+    with httpx.Client(base_url=service.base, headers={"x-api-key": KEY}, timeout=30) as http:
         for _ in range(20):
             http.post("/v1/availability", json={"skus": [rng.choice(codes)]}).raise_for_status()
+        cpu = service.cpu_s()
         for _ in range(singles):
             body = {"skus": [rng.choice(codes)]}
             started = time.perf_counter()
             http.post("/v1/availability", json=body).raise_for_status()
             single.append(time.perf_counter() - started)
+        single_cpu, cpu = service.cpu_s() - cpu, service.cpu_s()
         for _ in range(batches):
             body = {"skus": rng.sample(codes, min(500, len(codes)))}
             started = time.perf_counter()
             http.post("/v1/availability", json=body).raise_for_status()
             batch.append(time.perf_counter() - started)
-    return {"single": _percentiles(single), "batch500": _percentiles(batch), "load_1m": _load()}
+        batch_cpu = service.cpu_s() - cpu
+    return {
+        "single": _percentiles(single) | {"server_cpu_ms": round(single_cpu * 1000 / singles, 3)},
+        "batch500": _percentiles(batch) | {"server_cpu_ms": round(batch_cpu * 1000 / batches, 3)},
+        "load_1m": _load(),
+    }
 
 
-def http_reservations(base: str | list[str], codes: list[str], clients: int, total: int) -> dict:
-    """Single calls over HTTP; with several ``base`` URLs the client threads spread over them."""
-    bases = [base] if isinstance(base, str) else base
+def http_reservations(
+    service: Service | list[Service], codes: list[str], clients: int, total: int
+) -> dict:
+    """Single calls over HTTP; with several services the client threads spread over them."""
+    services = [service] if isinstance(service, Service) else service
+    bases = [one.base for one in services]
     rng = random.Random(4)
     picks = [rng.choice(codes) for _ in range(total)]
     run = uuid.uuid4().hex[:8]
@@ -487,13 +527,16 @@ def http_reservations(base: str | list[str], codes: list[str], clients: int, tot
         body = {"sku": picks[i], "qty": 1, "idempotency_key": f"http-{run}-{i}"}
         return local.http.post("/v1/reservations", json=body).status_code == 201
 
+    cpu = sum(one.cpu_s() for one in services)
     seconds, ok, refused = _run_clients(clients, total, reserve)
+    cpu = sum(one.cpu_s() for one in services) - cpu
     return {
         "clients": clients,
         "services": len(bases),
         "created": ok,
         "refused": refused,
         "per_s": round(ok / seconds, 1),
+        "server_cpu_ms_per_reservation": round(cpu * 1000 / max(ok, 1), 3),
         "load_1m": _load(),
     }
 
@@ -685,8 +728,7 @@ def multi_http(url: str, codes: list[str], args: argparse.Namespace, data_dir: P
         for n in range(args.processes):
             (data_dir / f"svc{n}").mkdir(exist_ok=True)
             services.append(Service(url, data_dir / f"svc{n}"))
-        bases = [service.base for service in services]
-        return http_reservations(bases, codes, args.clients, args.total)
+        return http_reservations(services, codes, args.clients, args.total)
     finally:
         for service in services:
             service.stop()
@@ -718,8 +760,8 @@ def run_backend(name: str, url: str, args: argparse.Namespace, data_dir: Path) -
         service = Service(url, data_dir)
         try:
             result["http"] = {
-                "availability": http_availability(service.base, codes, args.singles, args.batches),
-                "reservations": http_reservations(service.base, codes, args.clients, args.total),
+                "availability": http_availability(service, codes, args.singles, args.batches),
+                "reservations": http_reservations(service, codes, args.clients, args.total),
                 "batches": [
                     http_batches(
                         service.base,
@@ -825,6 +867,7 @@ def main() -> int:
         "oversold": oversold,
         "sqlite_single_p99_ms": sqlite_http["single"]["p99_ms"],
         "sqlite_batch500_p99_ms": sqlite_http["batch500"]["p99_ms"],
+        "sqlite_single_server_cpu_ms": sqlite_http["single"]["server_cpu_ms"],
         "postgres_reservations_per_s": (
             line["postgres"]["service"]["reservations"]["per_s"] if "postgres" in line else None
         ),

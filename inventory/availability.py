@@ -156,4 +156,4 @@ def availability_json(
     else:
         asked, shut = json.dumps(unique), json.dumps(list(closed))
     parameters = {"channel": channel, "skus": asked, "closed": shut}
-    return list(session.execute(statement, parameters).scalars())
+    return list(session.connection().execute(statement, parameters).scalars())

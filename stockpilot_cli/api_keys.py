@@ -59,7 +59,7 @@ def revoke(
     name: str = typer.Argument(..., help="The key's name, e.g. demo-admin."),
     db: str | None = typer.Option(None, "--db", help="Database URL."),
 ) -> None:
-    """Delete a key; running services stop accepting it within 30 s (their cache)."""
+    """Delete a key; running services refuse it from their next request (no cache)."""
     with Session(get_engine(db)) as session:
         row = session.exec(select(ApiKey).where(ApiKey.name == name)).first()
         if row is None:

@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from sqlmodel import Session
 
-from api.channel_access import AvailabilityReaderDep, acting_channel
-from api.deps import AppStateDep, SessionDep
+from api.auth import Principal
+from api.channel_access import AVAILABILITY_READERS, acting_channel
+from api.deps import AppStateDep, SentKeyDep, in_request_thread
 from api.errors import ERROR_RESPONSES
 from api.schemas.channels import AvailabilityQuery, AvailabilityRequest, AvailabilityResponse
+from api.state import AppState
 from inventory import reservations
 from inventory.availability import availability_json
 from tools.route_order.pool import stores_not_shipping_online
@@ -18,7 +21,16 @@ from tools.route_order.settings import load_routing_settings
 router = APIRouter(prefix="/availability", tags=["channels"], responses=ERROR_RESPONSES)
 
 
-def _answer(state: AppStateDep, session: SessionDep, channel: str, skus: list[str]) -> Response:
+async def _answer(state: AppStateDep, key: str, channel: str | None, skus: list[str]) -> Response:
+    """The key's check and the whole lookup on one request thread (``in_request_thread``)."""
+
+    def work(session: Session, principal: Principal) -> Response:
+        return _lookup(state, session, acting_channel(principal, channel), skus)
+
+    return await in_request_thread(state, key, AVAILABILITY_READERS, work)
+
+
+def _lookup(state: AppState, session: Session, channel: str, skus: list[str]) -> Response:
     """A store routing would not ship an online order from now (ship-from-store off, the store
     not shipping online, today's pick/pack capacity or share cap reached: the routing policy's)
     offers nothing on channels other than the in-store ones (``stores_not_shipping_online``).
@@ -49,13 +61,10 @@ _NO_ITEMS = "[]}"
     summary="Sellable quantity per SKU on a channel (ATP after entitlements)",
     response_model=AvailabilityResponse,
 )
-def get_availability(
-    query: Annotated[AvailabilityQuery, Query()],
-    state: AppStateDep,
-    session: SessionDep,
-    principal: AvailabilityReaderDep,
+async def get_availability(
+    query: Annotated[AvailabilityQuery, Query()], state: AppStateDep, key: SentKeyDep
 ) -> Response:
-    return _answer(state, session, acting_channel(principal, query.channel), query.sku)
+    return await _answer(state, key, query.channel, query.sku)
 
 
 @router.post(
@@ -63,10 +72,7 @@ def get_availability(
     summary="Sellable quantity for a batch of up to 500 SKUs on a channel",
     response_model=AvailabilityResponse,
 )
-def post_availability(
-    body: AvailabilityRequest,
-    state: AppStateDep,
-    session: SessionDep,
-    principal: AvailabilityReaderDep,
+async def post_availability(
+    body: AvailabilityRequest, state: AppStateDep, key: SentKeyDep
 ) -> Response:
-    return _answer(state, session, acting_channel(principal, body.channel), body.skus)
+    return await _answer(state, key, body.channel, body.skus)

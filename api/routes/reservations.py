@@ -10,9 +10,18 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel
+from sqlmodel import Session
 
-from api.channel_access import ReservationCallerDep, acting_channel, as_api_error, channel_scope
-from api.deps import AppStateDep, SessionDep
+from api.auth import Principal
+from api.channel_access import (
+    RESERVATION_CALLERS,
+    ReservationCallerDep,
+    acting_channel,
+    as_api_error,
+    channel_scope,
+)
+from api.deps import AppStateDep, SentKeyDep, SessionDep, in_request_thread
 from api.errors import ERROR_RESPONSES
 from api.schemas.channels import (
     LineError,
@@ -23,6 +32,7 @@ from api.schemas.channels import (
     ReservationView,
 )
 from api.schemas.common import Page, Paging
+from api.state import AppState
 from inventory import reservations
 from inventory.models import ChannelReservation, ReservationStatus
 from inventory.reservations import BatchLine, ReservationError, ReservationRequest
@@ -36,32 +46,32 @@ router = APIRouter(prefix="/reservations", tags=["channels"], responses=ERROR_RE
     response_model=ReservationView,
     status_code=201,
 )
-def create_reservation(
-    body: ReservationCreate,
-    response: Response,
-    state: AppStateDep,
-    session: SessionDep,
-    principal: ReservationCallerDep,
-) -> ReservationView:
-    request = ReservationRequest(
-        channel=acting_channel(principal, body.channel),
-        sku=body.sku,
-        qty=body.qty,
-        idempotency_key=body.idempotency_key,
-        ttl_s=body.ttl_s,
-        location=body.location,
-    )
-    try:
-        row, created = reservations.create(
-            session, request, actor=principal.name, now=state.clock()
+async def create_reservation(
+    body: ReservationCreate, state: AppStateDep, key: SentKeyDep
+) -> Response:
+    """The key's check and the hold on one request thread (``in_request_thread``); the answer
+    is serialised there too."""
+
+    def work(session: Session, principal: Principal) -> Response:
+        request = ReservationRequest(
+            channel=acting_channel(principal, body.channel),
+            sku=body.sku,
+            qty=body.qty,
+            idempotency_key=body.idempotency_key,
+            ttl_s=body.ttl_s,
+            location=body.location,
         )
-        session.commit()
-    except ReservationError as error:
-        session.commit()  # keeps a lapsed hold's expiry; a refused change was already undone
-        raise as_api_error(error) from error
-    if not created:
-        response.status_code = 200
-    return ReservationView.from_row(row)
+        try:
+            row, created = reservations.create(
+                session, request, actor=principal.name, now=state.clock()
+            )
+            session.commit()
+        except ReservationError as error:
+            session.commit()  # keeps a lapsed hold's expiry; a refused change was already undone
+            raise as_api_error(error) from error
+        return _json(ReservationView.from_row(row), 201 if created else 200)
+
+    return await in_request_thread(state, key, RESERVATION_CALLERS, work)
 
 
 @router.post(
@@ -69,14 +79,27 @@ def create_reservation(
     summary="Hold up to 500 lines for a channel; each line answered on its own (200)",
     response_model=ReservationBatchView,
 )
-def create_reservation_batch(
-    body: ReservationBatchCreate,
-    state: AppStateDep,
-    session: SessionDep,
-    principal: ReservationCallerDep,
-) -> ReservationBatchView:
+async def create_reservation_batch(
+    body: ReservationBatchCreate, state: AppStateDep, key: SentKeyDep
+) -> Response:
     """Partial success: the request is 200 when it was understood, and each line says whether
     it was reserved (201 as a single call), replayed (200) or refused (404 / 409, with why)."""
+
+    def work(session: Session, principal: Principal) -> Response:
+        return _json(_hold_batch(state, session, principal, body), 200)
+
+    return await in_request_thread(state, key, RESERVATION_CALLERS, work)
+
+
+def _json(view: BaseModel, status: int) -> Response:
+    """A route's model as JSON, built on the request thread (FastAPI would validate the model
+    again and serialise it on the event loop)."""
+    return Response(view.model_dump_json(), status_code=status, media_type="application/json")
+
+
+def _hold_batch(
+    state: AppState, session: Session, principal: Principal, body: ReservationBatchCreate
+) -> ReservationBatchView:
     channel = acting_channel(principal, body.channel)
     requests = [
         ReservationRequest(

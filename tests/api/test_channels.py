@@ -8,14 +8,14 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from api.app import create_app
 from api.auth import Role, create_api_key, seed_demo_keys
 from inventory.clock import set_world_clock, wall_clock
 from inventory.config import Settings
 from inventory.db import session_scope
-from inventory.models import ChannelEntitlement, StockPosition
+from inventory.models import ApiKey, ChannelEntitlement, StockPosition
 from tests.api.conftest import KEYS, tiny_catalog
 from tests.utils import factories
 
@@ -240,3 +240,84 @@ def test_the_worker_pass_expires_lapsed_holds(channel_client) -> None:
     ops = call(client, keys["demo-ops"], "GET", "/v1/reservations", params={"status": "expired"})
     assert [r["id"] for r in ops.json()["items"]] == [held["id"]]
     assert kept.status_code == 201
+
+
+def _set_key(engine: Engine, name: str, **values: object) -> None:
+    """Change or (no values) delete a key's row, as ``stockpilot api-key revoke`` does from
+    another process: the service learns of it only from the pool."""
+    with session_scope(engine) as session:
+        row = session.exec(select(ApiKey).where(ApiKey.name == name)).one()
+        if not values:
+            session.delete(row)
+        for field, value in values.items():
+            setattr(row, field, value)
+
+
+def test_a_revoked_key_is_refused_at_once(channel_client, engine: Engine) -> None:
+    client, keys = channel_client
+    assert call(client, keys["tmall"], "GET", "/v1/availability", params={"sku": SKU}).is_success
+    held = reserve(client, keys["tmall"], idempotency_key="before-revoke")
+    assert held.status_code == 201
+    assert call(client, keys["tmall"], "GET", "/v1/reservations").is_success
+    _set_key(engine, "tmall-shop")
+    for answer in (
+        call(client, keys["tmall"], "GET", "/v1/availability", params={"sku": SKU}),
+        call(client, keys["tmall"], "POST", "/v1/availability", json={"skus": [SKU]}),
+        reserve(client, keys["tmall"], idempotency_key="after-revoke"),
+        call(
+            client,
+            keys["tmall"],
+            "POST",
+            "/v1/reservations/batch",
+            json={"lines": [{"sku": SKU, "qty": 1, "idempotency_key": "b"}]},
+        ),
+        call(client, keys["tmall"], "GET", "/v1/reservations"),
+    ):
+        assert answer.status_code == 401, answer.text
+        assert answer.json()["error"]["message"] == "unknown API key"
+    # No hold was taken with the revoked key.
+    listed = call(client, KEYS["demo-ops"], "GET", "/v1/reservations").json()["items"]
+    assert [r["id"] for r in listed] == [held.json()["id"]]
+
+
+def test_a_changed_role_is_seen_at_once(channel_client, engine: Engine) -> None:
+    client, _ = channel_client
+    assert (
+        reserve(client, KEYS["demo-ops"], channel="tmall", idempotency_key="ops-1").status_code
+        == 201
+    )
+    _set_key(engine, "demo-ops", roles=["viewer"])
+    refused = reserve(client, KEYS["demo-ops"], channel="tmall", idempotency_key="ops-2")
+    assert refused.status_code == 403 and refused.json()["error"]["field"] == "role"
+    # A viewer still reads availability (every role may).
+    read = call(
+        client, KEYS["demo-ops"], "GET", "/v1/availability", params={"sku": SKU, "channel": "tmall"}
+    )
+    assert read.status_code == 200
+
+
+def test_an_entitlement_change_is_seen_at_once(channel_client, engine: Engine) -> None:
+    client, keys = channel_client
+
+    def locations() -> list[dict]:
+        answer = call(client, keys["tmall"], "GET", "/v1/availability", params={"sku": SKU})
+        return answer.json()["items"][0]["locations"]
+
+    assert locations() == [{"location": "SHA-A1", "atp": 7}]
+    _entitle(engine, "SHA-OUT", allowed=True)
+    assert locations() == [{"location": "SHA-OUT", "atp": 50}, {"location": "SHA-A1", "atp": 7}]
+    _entitle(engine, "SHA-A1", allowed=False)
+    assert locations() == [{"location": "SHA-OUT", "atp": 50}]
+    # The reservation path reads the same rows: SHA-A1 may no longer sell on tmall.
+    refused = reserve(client, keys["tmall"], location="SHA-A1", idempotency_key="gone")
+    assert refused.status_code == 409 and refused.json()["error"]["field"] == "location"
+
+
+def _entitle(engine: Engine, location: str, *, allowed: bool) -> None:
+    with session_scope(engine) as session:
+        row = session.exec(
+            select(ChannelEntitlement).where(
+                ChannelEntitlement.location_code == location, ChannelEntitlement.channel == "tmall"
+            )
+        ).one()
+        row.allowed = allowed

@@ -304,6 +304,11 @@ def store_allowance(code: str, total_today: int, settings: RoutingSettings) -> i
     return min(limits.capacity(code), share)
 
 
+_DAY_LOADS = sa.select(_LOAD.node_code, _LOAD.orders).where(
+    _LOAD.day == sa.bindparam("day", type_=_LOAD.day.type), _LOAD.orders > 0
+)
+
+
 def stores_not_shipping_online(
     session: Session, now: dt.datetime, settings: RoutingSettings
 ) -> dict[str, str]:
@@ -328,9 +333,8 @@ def _closed_today(session: Session, now: dt.datetime, settings: RoutingSettings)
     """Stores that may ship no more online orders today (code → why): what routing would refuse
     them for, read from the day counters the placing transaction raises (``online_node_load``)."""
     day = local_day(now, settings)
-    loads = session.execute(
-        sa.select(_LOAD.node_code, _LOAD.orders).where(_LOAD.day == day, _LOAD.orders > 0)
-    ).all()
+    # Built once, run on the connection: every availability request asks (a hot path).
+    loads = session.connection().execute(_DAY_LOADS, {"day": day}).all()
     if not loads:
         return {}
     live = sa.and_(_ORDER.routing_day == day, _ORDER.status != OnlineOrderStatus.CANCELLED)

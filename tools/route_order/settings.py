@@ -105,6 +105,8 @@ def _load(path: Path) -> RoutingSettings:
         raise RoutingSettingsError(f"routing file {path}: {error}") from error
 
 
+@functools.lru_cache(maxsize=8)
 def load_routing_settings(path: Path | None = None) -> RoutingSettings:
-    """The settings at ``path``, or the shipped defaults when None."""
+    """The settings at ``path``, or the shipped defaults when None (read once per process, as
+    ``_load``; cached by the path as given too: every availability request asks)."""
     return _load((path or DEFAULT_ROUTING_FILE).resolve())
