@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from forecasting.baselines import WeekdayProfile
 from forecasting.global_model import GlobalBoostingForecaster, GlobalModelConfig
 from forecasting.model import fit_calibrated
 from forecasting.panel import Panel, observed_demand
@@ -191,3 +192,37 @@ def test_bands_without_a_single_sale_give_a_finite_small_uplift_and_no_warnings(
         assert np.isfinite(frame["uplift"]).all() and (frame["uplift"] > 0).all()
     assert (store["uplift"] < 0.05).all()  # nothing sold: far below "no effect"
     assert np.isfinite(factor).all() and (factor > 0).all()
+
+
+def test_a_band_the_history_never_saw_is_extrapolated_along_the_bands_seen() -> None:
+    """No 暴雨 day in the history (a short one): the top band is extrapolated from the bands seen
+    (log uplift in proportion to the band), not carried over from 大雨. Carried over, rain gear
+    on a rainstorm day got the heavy-rain lift (×2.8 here, where the data hold ×3.6)."""
+    panel = synthetic_panel(SyntheticSpec(series=600, days=300, seed=5))
+    storm = band_codes(panel.precipitation_mm)[panel.city_index] == 4
+    assert storm.any()
+    # Their sales are unknown (as if the pool's record started after them): no usable 暴雨 day.
+    unseen = dataclasses.replace(
+        panel, units=np.where(storm, np.nan, panel.units).astype(panel.units.dtype)
+    )
+    group = estimate_uplift(unseen).group
+    rain = group[group["rain_sensitive"] & (group["channel"] == "store")].set_index("band")
+    assert rain.loc[4, "days"] == 0 and bool(rain.loc[4, "extrapolated"])
+    assert not rain.loc[[1, 2, 3], "extrapolated"].any()
+    assert rain.loc[4, "uplift"] > 1.05 * rain.loc[3, "uplift"]
+    assert rain.loc[4, "uplift"] == pytest.approx(RAIN_LIFT[4], rel=0.2)
+    other = group[~group["rain_sensitive"] & (group["channel"] == "store")].set_index("band")
+    # The footfall loss of the other categories extrapolates downwards (at most 大雨's value).
+    assert other.loc[4, "uplift"] <= other.loc[3, "uplift"] < 1.0
+
+
+def test_the_uplift_reads_the_calibration_window_too() -> None:
+    """``fit_calibrated`` scores the newest window out of sample, then re-reads the rain uplift
+    up to the clock: in a short history that window holds the start of the wet season."""
+    panel = synthetic_panel(SyntheticSpec(series=300, days=120, seed=2))
+    fitted = fit_calibrated(RainUpliftForecaster(WeekdayProfile()), panel, 120)
+    model = fitted.model
+    assert isinstance(model, RainUpliftForecaster) and model.uplift is not None
+    assert model.uplift.data_end == panel.dates[119]
+    expected = estimate_uplift(panel, 120).group["uplift"].to_numpy()
+    np.testing.assert_allclose(model.uplift.group["uplift"].to_numpy(), expected)

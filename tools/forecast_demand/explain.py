@@ -171,7 +171,7 @@ def _sentence(
             f"{head}; ×{float(entry.get('uplift', 1.0)):.2f} on {len(assumed)} "
             f"{band_label(band)} day(s): no past {RAIN_BAND_ZH[BANDS[band]]} day of {where}, "
             f"so the value pooled across cities ({pooled_days} city-days"
-            + (", carried over from the milder bands" if pooled_days == 0 else "")
+            + (", extrapolated from the milder bands" if pooled_days == 0 else "")
             + ")"
         )
     text = (
