@@ -53,7 +53,7 @@ def identify(engine: Engine, api_key: str | None, *, demo: bool) -> Principal:
 
     In demo mode, without a key, the CLI acts as the public ``demo-approver`` key and says so.
     """
-    store = KeyStore(engine, ttl_s=0.0)
+    store = KeyStore(engine)
     if api_key:
         who = store.resolve(api_key)
         if who is None:
