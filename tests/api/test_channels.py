@@ -25,10 +25,13 @@ SIZES = [str(n) for n in range(100)]  # five styles of 100 sizes: a batch of 500
 
 
 def seed(engine: Engine) -> dict[str, str]:
-    """Two stores (A-tier online-entitled, outlet store-only), five styles, two channel keys."""
+    """Two stores (A-tier online-entitled, outlet store-only), five styles, two channel keys.
+
+    Both stores can ship parcels (``ship_from_store``), so what a channel may sell is the
+    entitlements' call alone here."""
     with session_scope(engine) as session:
-        factories.add_location(session, "SHA-A1", tier="A")
-        factories.add_location(session, "SHA-OUT", tier="outlet")
+        factories.add_location(session, "SHA-A1", tier="A", ship_from_store=True)
+        factories.add_location(session, "SHA-OUT", tier="outlet", ship_from_store=True)
         for channel in ("tmall", "douyin"):
             session.add(ChannelEntitlement(location_code="SHA-A1", channel=channel))
             session.add(ChannelEntitlement(location_code="SHA-OUT", channel=channel, allowed=False))
