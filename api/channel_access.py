@@ -7,14 +7,19 @@ say which one.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 from fastapi import Depends
+from sqlmodel import Session
 
 from api.auth import Principal, Role
 from api.deps import require_role
 from api.errors import ApiError
+from inventory.config import Settings
 from inventory.refusals import PoolRefusal
+from tools.route_order.pool import stores_not_shipping_online
+from tools.route_order.settings import load_routing_settings
 
 #: Availability: every role (viewers included) may read it.
 AVAILABILITY_READERS: tuple[Role, ...] = tuple(Role)
@@ -54,3 +59,18 @@ def channel_scope(principal: Principal) -> str | None:
 
 def as_api_error(error: PoolRefusal) -> ApiError:
     return ApiError(_STATUS[error.kind], error.message, field=error.field)
+
+
+def closed_to_channel(
+    settings: Settings, session: Session, channel: str, now: dt.datetime
+) -> dict[str, str]:
+    """The stores whose stock ``channel`` may neither be offered nor hold now (code → why):
+    those routing would not ship an online order from (``stores_not_shipping_online``), on
+    every channel but the in-store ones (``stores.in_store_channels``: a till sells its shelf).
+
+    Availability and reservations both ask here, so a hold never lands where availability
+    says 0."""
+    routing = load_routing_settings(settings.routing_file)
+    if channel in routing.stores.in_store_channels:
+        return {}
+    return stores_not_shipping_online(session, now, routing)

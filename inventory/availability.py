@@ -10,7 +10,7 @@ until the pool says where it may.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -94,6 +94,22 @@ def is_entitled(session: Session, channel: str, location: str) -> bool:
     return bool(session.execute(stmt).scalar())
 
 
+def not_closed(location: sa.ColumnElement[str], dialect: str) -> sa.ColumnElement[bool]:
+    """``location`` is not among the ``:closed`` parameter (``closed_parameter``): one array
+    (PostgreSQL) or JSON (SQLite) value, so a cached statement serves any list, empty too (an
+    expanding IN would be a new statement for every length)."""
+    closed = sa.bindparam("closed")
+    if dialect == "postgresql":
+        return sa.not_(location == sa.any_(sa.cast(closed, postgresql.ARRAY(sa.Text))))
+    listed = sa.func.json_each(closed).table_valued("value")
+    return location.not_in(sa.select(listed.c.value))
+
+
+def closed_parameter(dialect: str, closed: Iterable[str]) -> object:
+    """The value of ``:closed`` for ``not_closed`` and ``_answer_sql``."""
+    return list(closed) if dialect == "postgresql" else json.dumps(list(closed))
+
+
 def _answer_sql(dialect: str) -> sa.TextClause:
     """One statement for a whole batch, one JSON object per SKU asked, in the order asked.
 
@@ -150,10 +166,6 @@ def availability_json(
     dialect = session.get_bind().dialect.name
     if (statement := _ANSWERS.get(dialect)) is None:
         statement = _ANSWERS[dialect] = _answer_sql(dialect)
-    if dialect == "postgresql":
-        asked: object = unique
-        shut: object = list(closed)
-    else:
-        asked, shut = json.dumps(unique), json.dumps(list(closed))
-    parameters = {"channel": channel, "skus": asked, "closed": shut}
+    asked = unique if dialect == "postgresql" else json.dumps(unique)
+    parameters = {"channel": channel, "skus": asked, "closed": closed_parameter(dialect, closed)}
     return list(session.connection().execute(statement, parameters).scalars())

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -24,7 +24,7 @@ from sqlmodel import Session, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from inventory import movements
-from inventory.availability import entitled_atp, is_entitled
+from inventory.availability import closed_parameter, entitled_atp, is_entitled, not_closed
 from inventory.clock import as_utc
 from inventory.db import begin_write
 from inventory.models import (
@@ -87,8 +87,18 @@ def _same_request(row: ChannelReservation, request: ReservationRequest) -> Chann
     return row
 
 
-def _candidates(session: Session, request: ReservationRequest) -> list[str]:
+def _closed_refusal(location: str, why: str) -> ReservationError:
+    return ReservationError(
+        "refused", f"{location} does not ship online orders: {why}", field="location"
+    )
+
+
+def _candidates(
+    session: Session, request: ReservationRequest, closed: Mapping[str, str]
+) -> list[str]:
     if request.location is not None:
+        if (why := closed.get(request.location)) is not None:
+            raise _closed_refusal(request.location, why)
         if not is_entitled(session, request.channel, request.location):
             raise ReservationError(
                 "refused",
@@ -97,7 +107,9 @@ def _candidates(session: Session, request: ReservationRequest) -> list[str]:
                 field="location",
             )
         return [request.location]
-    found = entitled_atp(session, request.channel, [request.sku]).get(request.sku, [])
+    found = entitled_atp(session, request.channel, [request.sku], sorted(closed)).get(
+        request.sku, []
+    )
     able = [item.location for item in found if item.atp >= request.qty]
     if not able:
         sellable = sum(item.atp for item in found)
@@ -112,12 +124,20 @@ def _candidates(session: Session, request: ReservationRequest) -> list[str]:
 
 
 def create(
-    session: Session, request: ReservationRequest, *, actor: str, now: dt.datetime
+    session: Session,
+    request: ReservationRequest,
+    *,
+    actor: str,
+    now: dt.datetime,
+    closed: Mapping[str, str] | None = None,
 ) -> tuple[ChannelReservation, bool]:
     """Hold ``qty`` units for the channel; returns the reservation and whether it is new.
 
     Without a location the service tries the entitled locations with the most ATP first (a
     concurrent caller may take the first one's units between the read and the guarded write).
+    ``closed`` (code → why) are the locations this hold may not take: the stores availability
+    leaves out for the channel (the caller's policy: stores that ship no online order now).
+    They are never picked, and one asked for by name is refused, as an unentitled one is.
 
     The common case (a new key, a location with enough ATP) takes one statement on PostgreSQL
     and three on SQLite (``_hold_fast``); a replay, a refusal or a lost race falls back to
@@ -127,9 +147,13 @@ def create(
     scoped = _scoped_key(request.channel, request.idempotency_key)
     reservation_id = f"res-{uuid.uuid4().hex[:20]}"
     now = as_utc(now)
-    if (row := _hold_fast(session, request, scoped, reservation_id, actor, now)) is not None:
+    closed = closed or {}
+    # A closed location asked for by name goes to the checked path: a replay, else refused.
+    if request.location not in closed and (
+        row := _hold_fast(session, request, scoped, reservation_id, actor, now, closed)
+    ):
         return row, True
-    return _hold_checked(session, request, scoped, reservation_id, actor, now)
+    return _hold_checked(session, request, scoped, reservation_id, actor, now, closed)
 
 
 #: The columns the claiming INSERT takes from its parameters (the location comes from the pick).
@@ -175,11 +199,13 @@ def _hold_fast(
     reservation_id: str,
     actor: str,
     now: dt.datetime,
+    closed: Mapping[str, str],
 ) -> ChannelReservation | None:
     """Claim the key and hold the units without reading first; None when that did not work.
 
     One ``INSERT ... SELECT ... ON CONFLICT (idempotency_key) DO NOTHING`` picks the entitled
-    location with the most ATP (or checks the one asked for) and claims the key together; the
+    location with the most ATP outside ``closed`` (one array or JSON parameter, so the cached
+    statement serves any list) or checks the one asked for, and claims the key together; the
     stock writer's guarded UPDATE then holds the units (on PostgreSQL in the same statement,
     ``movements.reserve_after_claim``). Nothing inserted means a replay, a
     refusal or an unknown SKU, and nothing was written; a guarded UPDATE lost to a concurrent
@@ -187,13 +213,15 @@ def _hold_fast(
     """
     values = _row_values(request, scoped, reservation_id, actor, now)
     claim = _claim_statement(session, located=request.location is not None)
-    if session.get_bind().dialect.name == "postgresql":
+    dialect = session.get_bind().dialect.name
+    params = {**values, "closed": closed_parameter(dialect, sorted(closed))}
+    if dialect == "postgresql":
         # One round trip: the stock writer's reserve leg runs at the claimed location in the
         # claiming statement itself.
         location, moved = movements.reserve_after_claim(
             session,
             claim,
-            values,
+            params,
             qty=request.qty,
             sku=request.sku,
             ref=reservation_id,
@@ -208,7 +236,7 @@ def _hold_fast(
             _unclaim(session, reservation_id)
             return None
         return detached_row(ChannelReservation, {**values, "location_code": location})
-    location = session.connection().execute(claim, values).scalar()
+    location = session.connection().execute(claim, params).scalar()
     if location is None:
         return None
     try:
@@ -274,7 +302,11 @@ def _claim_statement(session: Session, *, located: bool) -> sa.Insert:
                 _ENTITLEMENT.allowed.is_(True),
             ),
         )
-        .where(POSITION.sku_code == sa.bindparam("sku_code"), atp >= sa.bindparam("qty"))
+        .where(
+            POSITION.sku_code == sa.bindparam("sku_code"),
+            atp >= sa.bindparam("qty"),
+            not_closed(POSITION.location_code, dialect),
+        )
         .order_by(atp.desc(), POSITION.location_code)
         .limit(sa.literal_column("1", sa.Integer))  # inline: the PostgreSQL text binds no LIMIT
     )
@@ -297,6 +329,7 @@ def _hold_checked(
     reservation_id: str,
     actor: str,
     now: dt.datetime,
+    closed: Mapping[str, str],
 ) -> tuple[ChannelReservation, bool]:
     """Read first: answer a replay, refuse with the reason, or hold at the next best location."""
     if (existing := _by_key(session, scoped)) is not None:
@@ -304,7 +337,7 @@ def _hold_checked(
     refusal: MovementRefused | None = None
     try:
         with session.begin_nested():
-            for location in _candidates(session, request):
+            for location in _candidates(session, request, closed):
                 try:
                     _reserve_at(session, location, request, reservation_id, actor, now)
                     break
@@ -369,11 +402,13 @@ def create_batch(
     *,
     actor: str,
     now: dt.datetime,
+    closed: Mapping[str, str] | None = None,
 ) -> list[BatchLine]:
     """Hold a batch of lines for one channel; one answer per line, in the order asked.
 
     Lines are independent (partial success): each is reserved, replayed or refused on its own,
-    with the single call's rules (entitlement, most-ATP location, key per channel, same key and
+    with the single call's rules (entitlement, ``closed`` locations never picked and refused by
+    name, most-ATP location, key per channel, same key and
     body → the first reservation, another body → conflict), and served in order as if sent one
     by one, so two lines for the last units: the first wins. Stock moves only through
     ``movements.reserve_many`` (the single stock writer's guard, per position), in a few
@@ -401,7 +436,9 @@ def create_batch(
         except ReservationError as conflict:
             answers[index] = BatchLine("refused", error=conflict)
     if pending:
-        answers.update(_hold_batch(session, channel, requests, scoped, pending, actor, now))
+        answers.update(
+            _hold_batch(session, channel, requests, scoped, pending, actor, now, closed or {})
+        )
     return [answers[index] for index in range(len(requests))]
 
 
@@ -428,6 +465,7 @@ def _hold_batch(
     pending: list[int],
     actor: str,
     now: dt.datetime,
+    closed: Mapping[str, str],
 ) -> dict[int, BatchLine]:
     """The new lines, in a savepoint that is tried again when PostgreSQL breaks a deadlock (a
     batch's locks meeting a single call's, or keys claimed in another order) or the writer
@@ -435,7 +473,9 @@ def _hold_batch(
     for attempt in range(_ATTEMPTS):
         try:
             with session.begin_nested():
-                return _allocate_and_hold(session, channel, requests, scoped, pending, actor, now)
+                return _allocate_and_hold(
+                    session, channel, requests, scoped, pending, actor, now, closed
+                )
         except OperationalError as error:
             if getattr(error.orig, "sqlstate", None) != _DEADLOCK:
                 raise
@@ -459,6 +499,7 @@ def _allocate_and_hold(
     pending: list[int],
     actor: str,
     now: dt.datetime,
+    closed: Mapping[str, str],
 ) -> dict[int, BatchLine]:
     answers: dict[int, BatchLine] = {}
     asked = {requests[i].location for i in pending if requests[i].location is not None}
@@ -466,7 +507,9 @@ def _allocate_and_hold(
     lines: list[int] = []
     for index in pending:
         location = requests[index].location
-        if location is not None and location not in entitled:
+        if location is not None and (why := closed.get(location)) is not None:
+            answers[index] = BatchLine("refused", error=_closed_refusal(location, why))
+        elif location is not None and location not in entitled:
             answers[index] = BatchLine(
                 "refused",
                 error=ReservationError(
@@ -478,7 +521,7 @@ def _allocate_and_hold(
             )
         else:
             lines.append(index)
-    view = _entitled_view(session, channel, sorted({requests[i].sku for i in lines}))
+    view = _entitled_view(session, channel, sorted({requests[i].sku for i in lines}), closed)
     picks, refusals = _allocate(requests, lines, view)
     if session.get_bind().dialect.name == "postgresql":
         picks, refusals = _lock_picks(session, requests, lines, view, picks, refusals)
@@ -529,13 +572,17 @@ def _allocate_and_hold(
     return answers
 
 
-def _entitled_view(session: Session, channel: str, skus: list[str]) -> dict[str, dict[str, int]]:
+def _entitled_view(
+    session: Session, channel: str, skus: list[str], closed: Mapping[str, str]
+) -> dict[str, dict[str, int]]:
     """``entitled_atp`` as plain dicts (SKU → location → ATP > 0), filled straight from the
-    rows: a batch of 500 SKUs reads some 20,000 of them."""
+    rows: a batch of 500 SKUs reads some 20,000 of them. ``closed`` locations are skipped here,
+    a dict look-up per row, so the statement stays the same for every list."""
     view: dict[str, dict[str, int]] = {}
     params = {"channel": channel, "skus": skus}
     for sku, location, atp in session.connection().execute(_entitled_statement(), params).all():
-        view.setdefault(sku, {})[location] = atp
+        if location not in closed:
+            view.setdefault(sku, {})[location] = atp
     return view
 
 

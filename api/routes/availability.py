@@ -8,15 +8,13 @@ from fastapi import APIRouter, Query, Response
 from sqlmodel import Session
 
 from api.auth import Principal
-from api.channel_access import AVAILABILITY_READERS, acting_channel
+from api.channel_access import AVAILABILITY_READERS, acting_channel, closed_to_channel
 from api.deps import AppStateDep, SentKeyDep, in_request_thread
 from api.errors import ERROR_RESPONSES
 from api.schemas.channels import AvailabilityQuery, AvailabilityRequest, AvailabilityResponse
 from api.state import AppState
 from inventory import reservations
 from inventory.availability import availability_json
-from tools.route_order.pool import stores_not_shipping_online
-from tools.route_order.settings import load_routing_settings
 
 router = APIRouter(prefix="/availability", tags=["channels"], responses=ERROR_RESPONSES)
 
@@ -33,7 +31,7 @@ async def _answer(state: AppStateDep, key: str, channel: str | None, skus: list[
 def _lookup(state: AppState, session: Session, channel: str, skus: list[str]) -> Response:
     """A store routing would not ship an online order from now (ship-from-store off, the store
     not shipping online, today's pick/pack capacity or share cap reached: the routing policy's)
-    offers nothing on channels other than the in-store ones (``stores_not_shipping_online``).
+    offers nothing on channels other than the in-store ones (``closed_to_channel``).
 
     The items come from the database as JSON (``availability_json``): a batch of 500 is
     about 20,000 location rows, which as Python objects validated and serialised again cost
@@ -42,10 +40,7 @@ def _lookup(state: AppState, session: Session, channel: str, skus: list[str]) ->
     # Lapsed holds on these SKUs give their units back first, even when the worker is behind.
     if reservations.sweep_expired(session, now=now, skus=skus):
         session.commit()
-    routing = load_routing_settings(state.settings.routing_file)
-    closed: list[str] = []
-    if channel not in routing.stores.in_store_channels:
-        closed = sorted(stores_not_shipping_online(session, now, routing))
+    closed = sorted(closed_to_channel(state.settings, session, channel, now))
     items = availability_json(session, channel, skus, closed)
     envelope = AvailabilityResponse(channel=channel, as_of=now, items=[]).model_dump_json()
     assert envelope.endswith(_NO_ITEMS)

@@ -20,6 +20,7 @@ from api.channel_access import (
     acting_channel,
     as_api_error,
     channel_scope,
+    closed_to_channel,
 )
 from api.deps import AppStateDep, SentKeyDep, SessionDep, in_request_thread
 from api.errors import ERROR_RESPONSES
@@ -50,11 +51,14 @@ async def create_reservation(
     body: ReservationCreate, state: AppStateDep, key: SentKeyDep
 ) -> Response:
     """The key's check and the hold on one request thread (``in_request_thread``); the answer
-    is serialised there too."""
+    is serialised there too. A store availability leaves out for the channel (``closed_to_channel``)
+    is never picked, and asked for by name it is refused (409)."""
 
     def work(session: Session, principal: Principal) -> Response:
+        channel = acting_channel(principal, body.channel)
+        now = state.clock()
         request = ReservationRequest(
-            channel=acting_channel(principal, body.channel),
+            channel=channel,
             sku=body.sku,
             qty=body.qty,
             idempotency_key=body.idempotency_key,
@@ -63,7 +67,11 @@ async def create_reservation(
         )
         try:
             row, created = reservations.create(
-                session, request, actor=principal.name, now=state.clock()
+                session,
+                request,
+                actor=principal.name,
+                now=now,
+                closed=closed_to_channel(state.settings, session, channel, now),
             )
             session.commit()
         except ReservationError as error:
@@ -101,6 +109,7 @@ def _hold_batch(
     state: AppState, session: Session, principal: Principal, body: ReservationBatchCreate
 ) -> ReservationBatchView:
     channel = acting_channel(principal, body.channel)
+    now = state.clock()
     requests = [
         ReservationRequest(
             channel=channel,
@@ -114,7 +123,12 @@ def _hold_batch(
     ]
     try:
         answers = reservations.create_batch(
-            session, channel, requests, actor=principal.name, now=state.clock()
+            session,
+            channel,
+            requests,
+            actor=principal.name,
+            now=now,
+            closed=closed_to_channel(state.settings, session, channel, now),
         )
         session.commit()
     except ReservationError as error:

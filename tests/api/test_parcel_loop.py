@@ -441,6 +441,60 @@ def test_a_store_that_may_not_ship_is_not_offered_online_and_not_routed(
         assert placed.json()["lines"][0]["node"] in set(web)
 
 
+def test_a_store_that_may_not_ship_holds_nothing_online_but_its_till_still_holds(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Reservations agree with availability: a store not flagged ``ship_from_store``, though it
+    has the most ATP, is never picked for an online hold (single or batch), asked for by name
+    it is refused with the reason, and the in-store channel still holds there."""
+    why = "SHA-A1 does not ship online orders: store does not ship online"
+    with contextmanager(make_loop)(engine, tmp_path) as loop:
+        with session_scope(engine) as session:
+            session.get(Location, "SHA-A1").ship_from_store = False  # type: ignore[union-attr]
+            session.exec(
+                select(StockPosition).where(
+                    StockPosition.location_code == "SHA-A1", StockPosition.sku_code == SKU
+                )
+            ).one().on_hand = 50  # the most ATP of any node
+        web, pos = ({"x-api-key": loop.keys[name]} for name in ("web", "pos"))
+        offered = set(loop.offered("web"))
+        assert "SHA-A1" not in offered
+
+        def hold(headers: dict[str, str], key: str, **line: object):
+            body = {"sku": SKU, "qty": 1, "idempotency_key": key} | line
+            return loop.client.post("/v1/reservations", json=body, headers=headers)
+
+        single = hold(web, "hold-auto")
+        assert single.status_code == 201, single.text
+        assert single.json()["location"] in offered
+        named = hold(web, "hold-named", location="SHA-A1")
+        assert named.status_code == 409, named.text
+        assert named.json()["error"]["message"] == why
+        assert named.json()["error"]["field"] == "location"
+        batch = loop.client.post(
+            "/v1/reservations/batch",
+            json={
+                "lines": [
+                    {"sku": SKU, "qty": 1, "idempotency_key": "batch-auto"},
+                    {"sku": SKU, "qty": 1, "idempotency_key": "batch-named", "location": "SHA-A1"},
+                ]
+            },
+            headers=web,
+        )
+        assert batch.status_code == 200, batch.text
+        auto, refused = batch.json()["lines"]
+        assert auto["outcome"] == "reserved" and auto["reservation"]["location"] in offered
+        assert refused["outcome"] == "refused" and refused["status"] == 409
+        assert refused["error"]["message"] == why and refused["error"]["field"] == "location"
+        assert loop.position("SHA-A1") == (50, 0)  # no online hold landed there
+        till = hold(pos, "till-auto")
+        assert till.status_code == 201, till.text
+        assert till.json()["location"] == "SHA-A1"  # the most ATP, for the store's own channel
+        till_named = hold(pos, "till-named", location="SHA-A1")
+        assert till_named.status_code == 201, till_named.text
+        assert loop.position("SHA-A1") == (50, 2)
+
+
 def test_a_two_line_parcel_keyed_by_sku_settles_each_line(loop: Loop) -> None:
     """The OMS keys a parcel's lines by SKU: the short one is released, the other confirmed."""
     other = SKU.replace("-38", "-39")
