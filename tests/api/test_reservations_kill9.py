@@ -55,7 +55,8 @@ def _port() -> int:
 
 def _seed(engine: Engine) -> list[str]:
     with session_scope(engine) as session:
-        factories.add_location(session, "SHA-A1")
+        # It ships parcels: tmall is an online channel, and a store that does not may hold nothing.
+        factories.add_location(session, "SHA-A1", ship_from_store=True)
         session.add(ChannelEntitlement(location_code="SHA-A1", channel="tmall"))
         skus = [s.code for s in factories.add_skus(session, factories.add_style(session, "RB001"))]
         for sku in skus:
