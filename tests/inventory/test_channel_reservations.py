@@ -350,3 +350,40 @@ def test_a_lapsed_hold_is_swept_before_an_availability_answer(engine: Engine) ->
             reservations.sweep_expired(session, now=T0 + dt.timedelta(seconds=90), skus=[SKU]) == 1
         )
     assert position(engine, "SHA-A2").reserved == 1
+
+
+def test_a_closed_location_is_never_picked_and_refused_by_name(engine: Engine) -> None:
+    """``closed``: what the API leaves out for the channel (stores that ship no online orders).
+    SHA-A1 has the most ATP, but a hold goes to SHA-A2 (the fast path, and the checked path's
+    refusal when SHA-A2 cannot cover it); named, it is refused; a key held there before it
+    closed still replays; a batch follows the same rules."""
+    seed(engine)
+    held_before = create(engine, request("before", location="SHA-A1"))
+    closed = {"SHA-A1": "store does not ship online"}
+
+    def hold(req: ReservationRequest) -> tuple[ChannelReservation, bool]:
+        with session_scope(engine) as session:
+            return reservations.create(session, req, actor="tmall-key", now=T0, closed=closed)
+
+    assert hold(request("auto"))[0].location_code == "SHA-A2"
+    with pytest.raises(ReservationError) as too_many:
+        hold(request("too-many", qty=5))  # SHA-A2 has 4 left; SHA-A1's 8 are not offered
+    assert too_many.value.field == "qty"
+    with pytest.raises(ReservationError) as named:
+        hold(request("named", location="SHA-A1"))
+    assert named.value.kind == "refused" and named.value.field == "location"
+    assert named.value.message == "SHA-A1 does not ship online orders: store does not ship online"
+    replay, created = hold(request("before", location="SHA-A1"))
+    assert (replay.id, created) == (held_before.id, False)
+    with session_scope(engine) as session:
+        auto, refused = reservations.create_batch(
+            session,
+            "online",
+            [request("batch-auto", qty=1), request("batch-named", qty=1, location="SHA-A1")],
+            actor="tmall-key",
+            now=T0,
+            closed=closed,
+        )
+    assert auto.reservation is not None and auto.reservation.location_code == "SHA-A2"
+    assert refused.error is not None and refused.error.field == "location"
+    assert position(engine, "SHA-A1").reserved == 2  # only the hold from before it closed
