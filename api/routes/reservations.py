@@ -29,6 +29,7 @@ from api.schemas.channels import (
     ReservationBatchCreate,
     ReservationBatchView,
     ReservationCreate,
+    ReservationLineCreate,
     ReservationLineResult,
     ReservationView,
 )
@@ -57,14 +58,7 @@ async def create_reservation(
     def work(session: Session, principal: Principal) -> Response:
         channel = acting_channel(principal, body.channel)
         now = state.clock()
-        request = ReservationRequest(
-            channel=channel,
-            sku=body.sku,
-            qty=body.qty,
-            idempotency_key=body.idempotency_key,
-            ttl_s=body.ttl_s,
-            location=body.location,
-        )
+        request = _request(channel, body, body.ttl_s)
         try:
             row, created = reservations.create(
                 session,
@@ -99,6 +93,20 @@ async def create_reservation_batch(
     return await in_request_thread(state, key, RESERVATION_CALLERS, work)
 
 
+def _request(
+    channel: str, hold: ReservationCreate | ReservationLineCreate, ttl_s: int
+) -> ReservationRequest:
+    """What the pool is asked to hold, for a single call and a batch line alike."""
+    return ReservationRequest(
+        channel=channel,
+        sku=hold.sku,
+        qty=hold.qty,
+        idempotency_key=hold.idempotency_key,
+        ttl_s=ttl_s,
+        location=hold.location,
+    )
+
+
 def _json(view: BaseModel, status: int) -> Response:
     """A route's model as JSON, built on the request thread (FastAPI would validate the model
     again and serialise it on the event loop)."""
@@ -111,14 +119,7 @@ def _hold_batch(
     channel = acting_channel(principal, body.channel)
     now = state.clock()
     requests = [
-        ReservationRequest(
-            channel=channel,
-            sku=line.sku,
-            qty=line.qty,
-            idempotency_key=line.idempotency_key,
-            ttl_s=line.ttl_s if line.ttl_s is not None else body.ttl_s,
-            location=line.location,
-        )
+        _request(channel, line, line.ttl_s if line.ttl_s is not None else body.ttl_s)
         for line in body.lines
     ]
     try:
