@@ -26,7 +26,7 @@ from sqlmodel import Session
 from agents.executor.audit import record_event
 from agents.lease import Lease, LeaseHeld, LeaseLost, acquire_lease, holding
 from inventory.config import get_settings
-from inventory.models import Run, RunStatus
+from inventory.models import AgentThread, Run, RunStatus
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,7 @@ __all__ = [
     "admit_run",
     "input_record",
     "new_run_id",
+    "new_thread",
     "run_graph",
     "stream_run",
 ]
@@ -81,6 +82,29 @@ def input_record(payload: dict[str, Any] | Command | None) -> dict[str, Any]:
         else {"input": payload}
     )
     return json.loads(json.dumps(record, default=_json_default))
+
+
+def new_thread(
+    session: Session,
+    *,
+    thread_id: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    created_by: str,
+    assistant_id: str | None = None,
+) -> AgentThread:
+    """Add an idle thread (the caller commits): the API's threads and admitted alerts alike."""
+    now = utcnow()
+    thread = AgentThread(
+        id=thread_id or str(uuid.uuid4()),
+        assistant_id=assistant_id,
+        status="idle",
+        created_by=created_by,
+        thread_metadata=metadata or {},
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(thread)
+    return thread
 
 
 def new_run(

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field, field_validator
 from sqlmodel import Session, select
 from threadpoolctl import threadpool_limits
 
+from agents.alerts import WeatherAlert, admit_alert
 from connectors.base import ConnectorSet, RetryPolicy
 from evals.approver import ScriptedApprover
 from evals.cassette import Cassette, CassetteError, recording_client, replaying
@@ -147,11 +148,6 @@ def admit_through_webhook(world: World) -> Callable[[dict[str, Any], int], tuple
     first_issued: dict[str, dt.datetime] = {}  # a redelivery is the same alert, same body
 
     def admit(payload: dict[str, Any], delivery: int) -> tuple[str, bool]:
-        # api.app first: importing api.routes.alerts on its own hits a circular import in api/.
-        import api.app  # noqa: F401
-        from api.routes.alerts import admit_alert
-        from api.schemas.alerts import WeatherAlert
-
         external_id = payload.get("external_id")
         if payload.get("type", "rain") != "rain" or not external_id:
             return f"eval-{external_id or 'alert'}-{delivery}", False

@@ -59,6 +59,23 @@ def test_imports_point_down(package: str) -> None:
     assert not offences, "\n".join(offences)
 
 
+#: package → our sub-packages it must never import (``api`` and ``evals`` both sit on top, but
+#: evals drive the service's layers below the API, never its routes: work both need, such as
+#: admitting an alert, lives below the API so there is one way to do it).
+FORBIDDEN_MODULES = {"evals": ("api.routes",)}
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN_MODULES))
+def test_no_reach_into_modules_above(package: str) -> None:
+    offences = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for name in sorted(_modules(path))
+        if any(name == top or name.startswith(f"{top}.") for top in FORBIDDEN_MODULES[package])
+    ]
+    assert not offences, "\n".join(offences)
+
+
 def test_forecasting_never_touches_the_database() -> None:
     """Forecasting takes and returns dataframes (DESIGN.md §1)."""
     database = ("sqlalchemy", "sqlmodel", "inventory.db", "inventory.models")

@@ -18,6 +18,7 @@ from fastapi.responses import StreamingResponse
 from sqlmodel import Session, select
 from starlette.concurrency import run_in_threadpool
 
+from agents.runs import new_thread
 from api import run_store
 from api.auth import Principal, Role
 from api.deps import BrokerDep, ReaderDep, RunCallerDep, RunnerDep, SessionDep
@@ -71,7 +72,7 @@ def _admit(
     if thread is None:
         if body.if_not_exists != "create":
             raise not_found("thread", thread_id, field="thread_id")
-        thread = run_store.create_thread(session, thread_id=thread_id, created_by=principal.name)
+        thread = new_thread(session, thread_id=thread_id, created_by=principal.name)
         session.commit()
     if body.command is None:
         check_owner(thread, principal)
@@ -333,7 +334,7 @@ def _new_thread(
     body: RunCreate, principal: Principal, session: Session, runner: GraphRunner
 ) -> str:
     require_may_run(body, principal, runner)
-    thread = run_store.create_thread(session, created_by=principal.name)
+    thread = new_thread(session, created_by=principal.name)
     session.commit()
     return thread.id
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Response
 from langgraph.types import StateSnapshot
 from sqlmodel import Session, select
 
+from agents.runs import new_thread
 from api import run_store
 from api.auth import Role
 from api.deps import OpsDep, PrincipalDep, ReaderDep, RunnerDep, SessionDep
@@ -68,7 +69,7 @@ def create_thread(body: ThreadCreate, session: SessionDep, principal: OpsDep) ->
             raise conflict(
                 f"thread {body.thread_id!r} already exists", field="thread_id", value=body.thread_id
             )
-    thread = run_store.create_thread(
+    thread = new_thread(
         session, thread_id=body.thread_id, metadata=body.metadata, created_by=principal.name
     )
     session.commit()
@@ -151,7 +152,7 @@ def copy_thread(
 ) -> dict[str, Any]:
     source = run_store.get_thread(session, thread_id)
     _refuse_while_waiting(source, "copy")
-    copy = run_store.create_thread(
+    copy = new_thread(
         session,
         metadata=dict(source.thread_metadata or {}),
         created_by=principal.name,

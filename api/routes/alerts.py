@@ -1,39 +1,35 @@
 """``POST /v1/alerts``: the signed webhook. The alert and its run are stored before the 202.
 
-Idempotent per sender on the sender's alert id: a repeat delivery of the same alert answers the
-first run (``duplicate: true``); a different body under an id the sender already used is a 409,
-never silently dropped. Admission writes to the pool, so it runs on the thread pool, not on the
-event loop (health checks and reads stay fast during a burst of alerts).
+Admission (``agents.alerts.admit_alert``) is idempotent per sender on the sender's alert id: a
+repeat delivery of the same alert answers the first run (``duplicate: true``); a different body
+under an id the sender already used is a 409, never silently dropped. Admission writes to the
+pool, so it runs on the thread pool, not on the event loop (health checks and reads stay fast
+during a burst of alerts).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import select
 from starlette.concurrency import run_in_threadpool
 
-from agents.runs import new_run, record_run
-from api import run_store, signatures
-from api.alert_inputs import alert_response_input
+from agents.alerts import AlertAccepted, AlertConflict, AlertPayload, WeatherAlert, admit_alert
+from api import signatures
 from api.deps import AppStateDep, ReaderDep, SessionDep
-from api.errors import ERROR_RESPONSES, ApiError, conflict, not_found
-from api.schemas.alerts import AlertAccepted, AlertPayload, WeatherAlert
+from api.errors import ERROR_RESPONSES, conflict, not_found
 from api.schemas.common import Page, Paging
 from api.schemas.records import AlertView
-from inventory.models import AlertRecord, Run, RunStatus
+from inventory.models import AlertRecord
 from inventory.vocabulary import UnknownTerm, vocabulary_of
 
 router = APIRouter(prefix="/alerts", tags=["alerts"], responses=ERROR_RESPONSES)
 
 _PAYLOAD = TypeAdapter(AlertPayload)
-ALERT_ASSISTANT = "alert_response"
 ALERT_TYPES = frozenset({"weather", "demand_spike", "supplier_delay"})
 
 _EXAMPLE = {
@@ -123,89 +119,6 @@ def _without_tag(loc: tuple) -> tuple:
     return loc[1:] if loc and loc[0] in ALERT_TYPES else loc
 
 
-class AlertConflict(ValueError):
-    """The sender already sent another alert under this id."""
-
-
-def admit_alert(engine: Engine, sender: str, alert: AlertPayload) -> AlertAccepted:  # type: ignore[valid-type]
-    """Record the alert, its thread and an admitted run in one transaction; idempotent on
-    (sender, alert id). Raises AlertConflict when the id was used for a different alert."""
-    payload = alert.model_dump(mode="json")
-    existing = _existing(engine, sender, alert.alert_id, payload)
-    if existing is not None:
-        return existing
-    now = run_store.utcnow()
-    graph_input = alert_response_input(alert, sender)
-    try:
-        with Session(engine, expire_on_commit=False) as session:
-            thread = run_store.create_thread(
-                session,
-                created_by=sender,
-                assistant_id=ALERT_ASSISTANT,
-                metadata={"alert_id": alert.alert_id, "sender": sender, "type": alert.type},
-            )
-            run = record_run(
-                session,
-                new_run(
-                    thread_id=thread.id,
-                    assistant_id=ALERT_ASSISTANT,
-                    trigger="alert",
-                    status=RunStatus.ADMITTED if graph_input else RunStatus.FAILED,
-                    run_input=graph_input or {"alert": payload},
-                ),
-                actor=sender,
-            )
-            if graph_input is None:
-                run.error = f"recorded only: no assistant handles {alert.type!r} alerts yet"
-            session.add(
-                AlertRecord(
-                    external_id=alert.alert_id,
-                    sender=sender,
-                    type=alert.type,
-                    payload=payload,
-                    received_at=now,
-                    run_id=run.id,
-                )
-            )
-            session.commit()
-    except IntegrityError:  # the same alert arrived concurrently: the first one won
-        existing = _existing(engine, sender, alert.alert_id, payload)
-        if existing is None:
-            raise
-        return existing
-    return AlertAccepted(run_id=run.id, thread_id=thread.id, status=run.status, duplicate=False)
-
-
-def _existing(
-    engine: Engine, sender: str, alert_id: str, payload: dict[str, Any]
-) -> AlertAccepted | None:
-    with Session(engine, expire_on_commit=False) as session:
-        record = session.exec(
-            select(AlertRecord).where(
-                AlertRecord.sender == sender, AlertRecord.external_id == alert_id
-            )
-        ).first()
-        if record is None:
-            return None
-        if record.payload != payload:
-            changed = sorted(
-                key
-                for key in set(record.payload) | set(payload)
-                if record.payload.get(key) != payload.get(key)
-            )
-            raise AlertConflict(
-                f"alert {alert_id!r} from {sender!r} was already received with a different body "
-                f"(differs in: {', '.join(changed)}); send a new alert id for a new alert"
-            )
-        run = session.get(Run, record.run_id)
-    return AlertAccepted(
-        run_id=record.run_id,
-        thread_id=run.thread_id if run else "",
-        status=run.status if run else "unknown",
-        duplicate=True,
-    )
-
-
 @router.get("", summary="Alerts received, newest first", response_model=Page[AlertView])
 def list_alerts(
     session: SessionDep, _: ReaderDep, paging: Annotated[Paging, Depends()]
@@ -232,4 +145,4 @@ def get_alert(
     return AlertView.from_row(record)
 
 
-__all__ = ["AlertConflict", "ApiError", "admit_alert", "router"]
+__all__ = ["router"]
