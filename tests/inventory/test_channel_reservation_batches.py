@@ -4,18 +4,18 @@ PostgreSQL (the ``engine`` fixture runs each test on both)."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
 
 import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from inventory import reservations
-from inventory.db import make_engine, session_scope
+from inventory.db import session_scope
 from inventory.models import ChannelReservation, MovementKind, StockMovement, StockPosition
 from inventory.reservations import BatchLine, ReservationRequest
 from tests.inventory.test_channel_reservations import NETWORK, T0, create, position, seed
 from tests.inventory.test_channel_reservations import request as line
+from tests.utils.racing import race
 
 
 def batch(
@@ -168,34 +168,19 @@ def test_racing_batches_never_oversell_the_last_units(engine: Engine) -> None:
             "SHA-A2": ("store", "A", 3, 0, ("online",)),
         },
     )
-    url = engine.url.render_as_string(hide_password=False)
-    start = threading.Barrier(CLIENTS)
     held: list[str] = []
-    failed: list[BaseException] = []
 
-    def racer(index: int) -> None:
-        own = make_engine(url)
-        start.wait()
-        try:
-            for attempt in range(2):
-                lines = [
-                    line(f"c{index}-{attempt}-a", qty=1),
-                    line(f"c{index}-{attempt}-b", qty=1, location="SHA-A2"),
-                    line(f"c{index}-{attempt}-c", qty=1, location="SHA-A1"),
-                ]
-                answers = batch(own, lines)
-                held.extend(a.reservation.id for a in answers if a.outcome == "reserved")
-        except BaseException as error:  # reported below
-            failed.append(error)
-        finally:
-            own.dispose()
+    def racer(own: Engine, index: int) -> None:
+        for attempt in range(2):
+            lines = [
+                line(f"c{index}-{attempt}-a", qty=1),
+                line(f"c{index}-{attempt}-b", qty=1, location="SHA-A2"),
+                line(f"c{index}-{attempt}-c", qty=1, location="SHA-A1"),
+            ]
+            answers = batch(own, lines)
+            held.extend(a.reservation.id for a in answers if a.outcome == "reserved")
 
-    threads = [threading.Thread(target=racer, args=(i,)) for i in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert failed == []
+    race(engine, CLIENTS, racer)
     assert len(held) == LAST_UNITS and len(set(held)) == LAST_UNITS
     assert (position(engine, "SHA-A1").reserved, position(engine, "SHA-A2").reserved) == (4, 3)
     assert open_held(engine) == LAST_UNITS

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 
 import pytest
 import sqlalchemy as sa
@@ -12,7 +11,7 @@ from sqlmodel import Session, select
 
 from inventory import movements, reservations
 from inventory.availability import availability, availability_json
-from inventory.db import make_engine, session_scope
+from inventory.db import session_scope
 from inventory.models import (
     ChannelEntitlement,
     ChannelReservation,
@@ -22,6 +21,7 @@ from inventory.models import (
 )
 from inventory.reservations import ReservationError, ReservationRequest
 from tests.utils import factories
+from tests.utils.racing import race
 
 T0 = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
 SKU = "RB001-BLK-38"
@@ -215,33 +215,18 @@ THREADS, LAST_UNITS = 16, 5
 
 def test_racing_channels_never_oversell_the_last_units(engine: Engine) -> None:
     seed(engine, {"SHA-A1": ("store", "A", LAST_UNITS, 0, ("online",))})
-    url = engine.url.render_as_string(hide_password=False)
-    start = threading.Barrier(THREADS)
     won: list[str] = []
     refused: list[str] = []
-    failed: list[BaseException] = []
 
-    def racer(index: int) -> None:
-        own = make_engine(url)
-        start.wait()
-        try:
-            for attempt in range(2):
-                req = request(f"t{index}-{attempt}", qty=1)
-                try:
-                    won.append(create(own, req).id)
-                except ReservationError as error:
-                    refused.append(error.message)
-        except BaseException as error:  # reported below
-            failed.append(error)
-        finally:
-            own.dispose()
+    def racer(own: Engine, index: int) -> None:
+        for attempt in range(2):
+            req = request(f"t{index}-{attempt}", qty=1)
+            try:
+                won.append(create(own, req).id)
+            except ReservationError as error:
+                refused.append(error.message)
 
-    threads = [threading.Thread(target=racer, args=(i,)) for i in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert failed == []
+    race(engine, THREADS, racer)
     assert len(won) == LAST_UNITS and len(set(won)) == LAST_UNITS
     assert len(refused) == 2 * THREADS - LAST_UNITS
     after = position(engine, "SHA-A1")
@@ -264,27 +249,9 @@ def test_movements_stay_the_only_writer(engine: Engine) -> None:
 
 def test_racing_retries_of_one_key_hold_once(engine: Engine) -> None:
     seed(engine)
-    url = engine.url.render_as_string(hide_password=False)
-    start = threading.Barrier(8)
     ids: list[str] = []
-    failed: list[BaseException] = []
-
-    def retry() -> None:
-        own = make_engine(url)
-        start.wait()
-        try:
-            ids.append(create(own, request("same-order", qty=3)).id)
-        except BaseException as error:  # reported below
-            failed.append(error)
-        finally:
-            own.dispose()
-
-    threads = [threading.Thread(target=retry) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert failed == [] and len(ids) == 8 and len(set(ids)) == 1
+    race(engine, 8, lambda own, _: ids.append(create(own, request("same-order", qty=3)).id))
+    assert len(ids) == 8 and len(set(ids)) == 1
     assert position(engine, "SHA-A1").reserved + position(engine, "SHA-A2").reserved == 3
 
 
