@@ -545,6 +545,62 @@ _RESERVE_GROUPS_SQLITE = sa.text(
     "stock_position.on_hand, stock_position.reserved, stock_position.id"
 )
 
+#: PostgreSQL: give back every group's holds in one guarded UPDATE. Its callers (the TTL sweep)
+#: have not locked the positions first, as a batch of holds has (``_lock_picks``), so the rows
+#: are locked here in the pool's one order (location, SKU): two sweeps, or a sweep and a batch,
+#: queue instead of deadlocking.
+_RELEASE_GROUPS_PG = sa.text(
+    "WITH g AS MATERIALIZED (SELECT * FROM unnest(CAST(:locations AS text[]), "
+    "CAST(:skus AS text[]), CAST(:qtys AS integer[])) AS g(location_code, sku_code, qty)), "
+    "locked AS MATERIALIZED (SELECT p.id FROM stock_position AS p JOIN g "
+    "ON p.location_code = g.location_code AND p.sku_code = g.sku_code "
+    "ORDER BY p.location_code, p.sku_code FOR UPDATE OF p) "
+    "UPDATE stock_position AS p SET reserved = p.reserved - g.qty, version = p.version + 1 "
+    "FROM g WHERE p.id IN (SELECT id FROM locked) "
+    "AND p.location_code = g.location_code AND p.sku_code = g.sku_code "
+    "AND p.reserved >= g.qty "
+    "RETURNING p.location_code, p.sku_code, p.on_hand, p.reserved, p.id"
+)
+
+_RELEASE_GROUPS_SQLITE = sa.text(
+    "UPDATE stock_position SET reserved = reserved - g.qty, version = version + 1 "
+    "FROM (SELECT json_extract(value, '$[0]') AS location_code, "
+    "json_extract(value, '$[1]') AS sku_code, json_extract(value, '$[2]') AS qty "
+    "FROM json_each(:groups)) AS g "
+    "WHERE stock_position.location_code = g.location_code "
+    "AND stock_position.sku_code = g.sku_code "
+    "AND stock_position.reserved >= g.qty "
+    "RETURNING stock_position.location_code, stock_position.sku_code, "
+    "stock_position.on_hand, stock_position.reserved, stock_position.id"
+)
+
+
+@dataclass(frozen=True)
+class _GroupMove:
+    """How a set of holds moves ``reserved``: the statements, the sign, the refusal."""
+
+    postgresql: sa.TextClause
+    sqlite: sa.TextClause
+    sign: int
+    refusal: str
+    level: Callable[[StockPosition], int]
+
+
+_RESERVE_GROUPS = _GroupMove(
+    _RESERVE_GROUPS_PG,
+    _RESERVE_GROUPS_SQLITE,
+    1,
+    "reservation exceeds ATP",
+    lambda position: position.atp,
+)
+_RELEASE_GROUPS = _GroupMove(
+    _RELEASE_GROUPS_PG,
+    _RELEASE_GROUPS_SQLITE,
+    -1,
+    "release exceeds reserved",
+    lambda position: position.reserved,
+)
+
 
 def reserve_many(
     session: Session, holds: list[Hold], *, kind: str, actor: str, created_at: dt.datetime
@@ -556,6 +612,26 @@ def reserve_many(
     When a group's guard fails, ``MovementRefused`` names it; the groups that did move are in
     the caller's transaction, so the caller runs this inside a savepoint (the batch does).
     """
+    return _move_groups(session, holds, _RESERVE_GROUPS, kind=kind, actor=actor, at=created_at)
+
+
+def release_many(
+    session: Session, holds: list[Hold], *, kind: str, actor: str, created_at: dt.datetime
+) -> int:
+    """Give back every one of ``holds`` or refuse, as ``reserve_many`` holds them: one guarded
+    UPDATE (``reserved ≥ the group's total``) and one movement row per hold."""
+    return _move_groups(session, holds, _RELEASE_GROUPS, kind=kind, actor=actor, at=created_at)
+
+
+def _move_groups(
+    session: Session,
+    holds: list[Hold],
+    how: _GroupMove,
+    *,
+    kind: str,
+    actor: str,
+    at: dt.datetime,
+) -> int:
     begin_write(session)
     groups: dict[tuple[str, str], int] = {}
     for hold in holds:
@@ -568,10 +644,10 @@ def reserve_many(
             "skus": [sku for _, sku in pairs],
             "qtys": [groups[pair] for pair in pairs],
         }
-        updated = connection.execute(_RESERVE_GROUPS_PG, params)
+        updated = connection.execute(how.postgresql, params)
     else:
         groups_json = json.dumps([[loc, sku, groups[(loc, sku)]] for loc, sku in pairs])
-        updated = connection.execute(_RESERVE_GROUPS_SQLITE, {"groups": groups_json})
+        updated = connection.execute(how.sqlite, {"groups": groups_json})
     after: dict[tuple[str, str], tuple[int, int]] = {}
     position_ids: list[int] = []
     for location, sku, on_hand, reserved, position_id in updated:
@@ -580,20 +656,21 @@ def reserve_many(
     if missing := [pair for pair in pairs if pair not in after]:
         location, sku = missing[0]
         position = _position(session, location, sku)
+        level = how.level(position) if position is not None else "0 (no stock position)"
         raise MovementRefused(
-            f"reservation exceeds ATP: {location} / {sku} asked {groups[missing[0]]} in this "
-            f"batch, ATP {position.atp if position is not None else '0 (no stock position)'}",
+            f"{how.refusal}: {location} / {sku} asked {groups[missing[0]]} in this batch, "
+            f"{'ATP' if how.sign > 0 else 'reserved'} {level}",
             location=location,
             sku=sku,
             qty=groups[missing[0]],
-            available=position.atp if position is not None else 0,
+            available=how.level(position) if position is not None else 0,
         )
     # Each hold's levels after it, as if the group's holds had been applied one by one.
-    reserved_so_far = {pair: after[pair][1] - groups[pair] for pair in pairs}
+    reserved_so_far = {pair: after[pair][1] - how.sign * groups[pair] for pair in pairs}
     records: list[dict[str, object]] = []
     for hold in holds:
         pair = (hold.location, hold.sku)
-        reserved_so_far[pair] += hold.qty
+        reserved_so_far[pair] += how.sign * hold.qty
         records.append(
             {
                 "location_code": hold.location,
@@ -604,7 +681,7 @@ def reserve_many(
                 "ref": hold.ref,
                 "idempotency_key": hold.idempotency_key,
                 "actor": actor,
-                "created_at": created_at,
+                "created_at": at,
                 "on_hand_after": after[pair][0],
                 "reserved_after": reserved_so_far[pair],
             }

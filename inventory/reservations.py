@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -910,35 +911,101 @@ def sweep_expired(
     """Expire open reservations past their TTL (all, or only for ``skus``); returns how many.
 
     The worker calls it every pass; availability calls it for the SKUs it is asked about, so a
-    lapsed hold never hides stock even when the worker is behind.
+    lapsed hold never hides stock even when the worker is behind (or absent: ``--no-worker``).
+
+    Set-based, however many holds lapsed: one guarded UPDATE takes them out of ``open``
+    (``_claim_lapsed``) and the stock writer gives their units back in one more
+    (``movements.release_many``), with the movement row each gets today (key
+    ``reservation:<id>:release``, actor ``ttl``). A hold a concurrent confirm, release or sweep
+    holds is skipped, not waited for; the guard (``status = 'open'``) lets each hold lapse once.
     """
     now = as_utc(now)
     if skus is not None and not _any_due(session, now):
         return 0  # the common case, answered by one probe of ix_channel_reservation_due
-    stmt = (
-        select(ChannelReservation.id)
+    begin_write(session)
+    lapsed: list[sa.Row] = []
+    try:
+        with session.begin_nested():
+            lapsed = _claim_lapsed(session, now, skus, limit)
+            movements.release_many(
+                session,
+                [
+                    movements.Hold(
+                        location=row.location_code,
+                        sku=row.sku_code,
+                        qty=row.qty,
+                        ref=row.id,
+                        idempotency_key=f"reservation:{row.id}:release",
+                        reason=f"{row.channel} reservation {ReservationStatus.EXPIRED}",
+                    )
+                    for row in lapsed
+                ],
+                actor="ttl",
+                at=now,
+            )
+    except MovementRefused:
+        # A position changed behind the pool's back refuses its whole group: expire the holds
+        # one by one instead, so one broken hold does not keep the others from lapsing.
+        return _expire_one_by_one(session, [row.id for row in lapsed], now)
+    for row in lapsed:
+        if (
+            loaded := session.identity_map.get(identity_key(ChannelReservation, (row.id,)))
+        ) is not None:
+            session.expire(loaded)
+    return len(lapsed)
+
+
+def _claim_lapsed(
+    session: Session, now: dt.datetime, skus: Sequence[str] | None, limit: int
+) -> list[sa.Row]:
+    """Take up to ``limit`` lapsed holds out of ``open`` in one statement; returns them.
+
+    On PostgreSQL the holds are picked ``FOR UPDATE SKIP LOCKED``: one that a concurrent
+    transaction is confirming, releasing or expiring is left to it, and a sweep never queues
+    behind another; the outer ``status = 'open'`` guard is re-checked under the row lock.
+    """
+    due = (
+        sa.select(_RESERVATION.id)
         .where(
-            ChannelReservation.status == ReservationStatus.OPEN,
-            ChannelReservation.expires_at <= now,
+            _RESERVATION.status == ReservationStatus.OPEN.value,
+            _RESERVATION.expires_at <= now,
         )
-        .order_by(ChannelReservation.expires_at)
+        .order_by(_RESERVATION.expires_at, _RESERVATION.id)
         .limit(limit)
     )
     if skus is not None:
-        stmt = stmt.where(ChannelReservation.sku_code.in_(list(skus)))  # type: ignore[attr-defined]
-    due = list(session.exec(stmt))
-    if not due:
-        return 0
-    begin_write(session)
+        due = due.where(_RESERVATION.sku_code.in_(list(skus)))
+    if session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    claim = (
+        sa.update(ChannelReservation.__table__)  # type: ignore[arg-type]
+        .where(
+            _RESERVATION.id.in_(due.scalar_subquery()),
+            _RESERVATION.status == ReservationStatus.OPEN.value,
+        )
+        .values(status=ReservationStatus.EXPIRED.value, updated_at=now)
+        .returning(
+            _RESERVATION.id,
+            _RESERVATION.channel,
+            _RESERVATION.location_code,
+            _RESERVATION.sku_code,
+            _RESERVATION.qty,
+        )
+    )
+    return list(session.connection().execute(claim))
+
+
+def _expire_one_by_one(session: Session, reservation_ids: list[str], now: dt.datetime) -> int:
+    """The slow path of ``sweep_expired``: each hold with its own transition; one the stock
+    writer refuses stays open and visible (logged), the others lapse."""
     expired = 0
-    for reservation_id in due:
+    for reservation_id in reservation_ids:
         row = session.get(ChannelReservation, reservation_id, populate_existing=True)
         if row is None:
             continue
         try:
             expired += _transition(session, row, ReservationStatus.EXPIRED, actor="ttl", now=now)
         except ReservationError:
-            # One broken hold must not keep the others from lapsing; it stays open and visible.
             log.exception("could not expire reservation %s", reservation_id)
     return expired
 
