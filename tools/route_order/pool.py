@@ -304,8 +304,31 @@ def store_allowance(code: str, total_today: int, settings: RoutingSettings) -> i
     return min(limits.capacity(code), share)
 
 
-_DAY_LOADS = sa.select(_LOAD.node_code, _LOAD.orders).where(
-    _LOAD.day == sa.bindparam("day", type_=_LOAD.day.type), _LOAD.orders > 0
+_DAY = sa.bindparam("day", type_=_LOAD.day.type)
+_STORES = sa.select(_LOC.code).where(_LOC.kind == "store")
+#: The day's live orders, read only for a row with a load (its lazy sub-plan runs at most once).
+_TODAY_TOTAL = (
+    sa.select(sa.func.count())
+    .select_from(OnlineOrder.__table__)  # type: ignore[arg-type]
+    .where(_ORDER.routing_day == _DAY, _ORDER.status != OnlineOrderStatus.CANCELLED.value)
+    .scalar_subquery()
+)
+#: Each store that ships no online order (its flag off) or has shipped some today, with its
+#: load and the day's total: everything ``stores_not_shipping_online`` decides on, one statement.
+_NOT_SHIPPING_OR_LOADED = (
+    sa.select(
+        _LOC.code,
+        _LOC.ship_from_store,
+        sa.func.coalesce(_LOAD.orders, 0),
+        sa.case((_LOAD.orders.is_not(None), _TODAY_TOTAL), else_=0),
+    )
+    .select_from(
+        Location.__table__.outerjoin(  # type: ignore[attr-defined]
+            OnlineNodeLoad.__table__,
+            sa.and_(_LOAD.node_code == _LOC.code, _LOAD.day == _DAY, _LOAD.orders > 0),
+        )
+    )
+    .where(_LOC.kind == "store", sa.or_(_LOC.ship_from_store.is_(False), _LOAD.orders.is_not(None)))
 )
 
 
@@ -314,36 +337,25 @@ def stores_not_shipping_online(
 ) -> dict[str, str]:
     """Stores whose stock no online order can get now (code → why), whatever their
     entitlements: every store while the policy's ``ship_from_store`` is off, a store not
-    flagged ``ship_from_store``, and a store that reached today's limits (``_closed_today``).
-    Routing leaves them out the same way (``read_pool``).
+    flagged ``ship_from_store``, and a store that reached today's limits (capacity or share
+    cap, from the day counters the placing transaction raises: ``online_node_load``). Routing
+    leaves them out the same way (``read_pool``).
 
     Availability leaves their stock out of every channel but the in-store ones, so a channel is
-    not offered units no store can ship."""
-    stores = sa.select(_LOC.code).where(_LOC.kind == "store")
-    if settings.ship_from_store:
-        stores = stores.where(_LOC.ship_from_store.is_(False))
-        why = "store does not ship online"
-    else:
-        why = "ship-from-store is off"
-    never = dict.fromkeys(session.execute(stores).scalars(), why)
-    return _closed_today(session, now, settings) | never
-
-
-def _closed_today(session: Session, now: dt.datetime, settings: RoutingSettings) -> dict[str, str]:
-    """Stores that may ship no more online orders today (code → why): what routing would refuse
-    them for, read from the day counters the placing transaction raises (``online_node_load``)."""
-    day = local_day(now, settings)
-    # Built once, run on the connection: every availability request asks (a hot path).
-    loads = session.connection().execute(_DAY_LOADS, {"day": day}).all()
-    if not loads:
-        return {}
-    live = sa.and_(_ORDER.routing_day == day, _ORDER.status != OnlineOrderStatus.CANCELLED)
-    total = int(session.execute(sa.select(sa.func.count()).where(live)).scalar_one())
+    not offered units no store can ship. It asks on every request (a hot path), so this is one
+    statement, built once and run on the connection."""
+    connection = session.connection()
+    if not settings.ship_from_store:
+        return dict.fromkeys(connection.execute(_STORES).scalars(), "ship-from-store is off")
     closed = {}
-    for code, load in loads:
+    rows = connection.execute(_NOT_SHIPPING_OR_LOADED, {"day": local_day(now, settings)})
+    for code, ships, load, total in rows:
+        if ships is False:
+            closed[code] = "store does not ship online"
         # The counter counts this day's orders at the store, the new one not yet: as routing.
-        why = _store_limit(code, int(load), max(total, int(load)), settings)
-        if why is not None:
+        elif (
+            why := _store_limit(code, int(load), max(int(total), int(load)), settings)
+        ) is not None:
             closed[code] = why
     return closed
 
