@@ -99,7 +99,9 @@ class _Route:
 
     send: Callable[[ConnectorSet, dict, str], Ack]
     on_sent: Callable[[Session, OutboxMessage, Ack, datetime, str], None] | None
-    #: What a refusal (4xx) means locally, booked with the row's failure (error text given).
+    #: What the row's terminal failure means locally, booked with it (error text given): a
+    #: refusal (4xx) and a failure of ours (a payload that no longer fits) alike, so a subject
+    #: waiting on the row never waits on a row nobody will send again.
     on_failed: Callable[[Session, OutboxMessage, str, datetime, str], None] | None = None
 
 
@@ -146,8 +148,8 @@ ROUTES: dict[tuple[str, str], _Route] = {
     ("notify", "send"): _Route(_send_notification, None),
     # A routed online parcel (agents.executor.parcels): the OMS's reference stays on the row.
     (parcels.SHIPMENT_TARGET, parcels.SHIPMENT_ACTION): _Route(_send_shipment, None),
-    # Withdrawing an accepted parcel: confirmed → its holds go back; refused (it shipped) →
-    # the order goes on and the refusal is recorded.
+    # Withdrawing an accepted parcel: confirmed → its holds go back; refused (it shipped), or
+    # failed for good for another reason → the order goes on and the failure is recorded.
     (parcels.SHIPMENT_TARGET, parcels.CANCEL_ACTION): _Route(
         _send_shipment_cancel, parcels.withdrawal_confirmed, parcels.withdrawal_refused
     ),
@@ -236,7 +238,7 @@ class Dispatcher:
         except ValidationError as invalid:
             return self._fail(message, f"payload does not fit {message.action}: {invalid}")
         except ConnectorRejected as rejected:
-            return self._fail(message, str(rejected), on_failed=route.on_failed)
+            return self._fail(message, str(rejected))
         except ConnectorUnavailable as unavailable:
             return self._reschedule(message, str(unavailable))
         return self._complete(message, ack, route)
@@ -311,16 +313,18 @@ class Dispatcher:
         error: str,
         *,
         external_ref: str | None = None,
-        on_failed: Callable[[Session, OutboxMessage, str, datetime, str], None] | None = None,
     ) -> str:
+        """Mark the row failed for good, with its route's ``on_failed`` in the same transaction
+        (whatever the reason: only a person's requeue sends it again)."""
         now = self.clock()
+        route = ROUTES.get((message.target, message.action))
         with session_scope(self.engine) as session, atomic_step(session):
             if not outbox.mark_failed(
                 session, message.id, error=error, now=now, external_ref=external_ref
             ):
                 return "skipped"
-            if on_failed is not None:
-                on_failed(session, message, error, now, self.worker_id)
+            if route is not None and route.on_failed is not None:
+                route.on_failed(session, message, error, now, self.worker_id)
             self._audit(
                 session, message, "outbox.failed", now, error=error, attempts=message.attempts
             )

@@ -8,8 +8,9 @@ Cancelling: a parcel no dispatcher has tried yet is withdrawn from the outbox an
 released at once. A parcel the OMS may hold (sent, or tried) gets a cancellation through the
 outbox (``oms.cancel``, one idempotent row per parcel); its holds stay and the order is
 ``cancelling`` until the OMS answers: confirmed → the holds go back (``withdrawal_confirmed``);
-refused because it already shipped → the order goes on (``routed``), the refusal is recorded on
-the row and in the audit, and the ``shipped`` event confirms the holds as for any parcel. A
+refused because it already shipped, or failed for good for another reason (the dispatcher marks
+the row failed) → the order goes on (``routed``), the failure is recorded on the row and in the
+audit, and the ``shipped`` event confirms the holds as for any parcel. A
 person who gives up on the cancellation's outbox row (``outbox_ops.cancel_message``) ends the
 wait the same way at once (``withdrawal_abandoned``): the order goes on, its holds stay, and
 the audit says who gave up and why — it never sits ``cancelling`` until its holds lapse.
@@ -141,7 +142,9 @@ def withdrawal_confirmed(
 def withdrawal_refused(
     session: Session, message: OutboxMessage, error: str, at: dt.datetime, actor: str
 ) -> None:
-    """The OMS refused (it shipped): the order goes on; say so where ops and the channel look."""
+    """The cancellation failed for good — the OMS refused (it shipped), or the row cannot be
+    sent (its payload no longer fits): the order goes on; say so where ops and the channel
+    look."""
     online_orders.withdrawal_refused(session, message.subject_id, now=at)
     record_event(
         session,
@@ -231,7 +234,8 @@ def parcel_states(session: Session, order_id: str) -> list[dict]:
             continue
         parcels[node]["cancellation"] = _CANCEL_STATES.get(message.status, "requested")
         if message.status == OutboxStatus.FAILED:
-            parcels[node]["detail"] = f"the OMS refused the cancellation: {message.last_error}"
+            # The OMS's refusal (``oms: rejected with HTTP 409: …``) or a failure of ours.
+            parcels[node]["detail"] = f"the cancellation failed: {message.last_error}"
         elif message.status == OutboxStatus.CANCELLED:
             parcels[node]["detail"] = f"the cancellation was not sent: {message.last_error}"
         elif message.status == OutboxStatus.PENDING and message.last_error:

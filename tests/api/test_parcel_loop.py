@@ -25,7 +25,7 @@ from connectors import ConnectorSet, RetryPolicy
 from connectors.simulated.feedback import FeedbackEmitter, FeedbackSubscription
 from connectors.simulated.state import SimulatedState
 from inventory.db import session_scope
-from inventory.models import Location, StockMovement, StockPosition
+from inventory.models import Location, OutboxMessage, StockMovement, StockPosition
 from tests.api.conftest import KEYS
 from tests.utils.routing_pool import SKU, seed_routing_pool
 from tests.utils.service import (
@@ -353,6 +353,35 @@ def test_cancel_after_the_parcel_shipped_is_refused_and_the_caller_is_told(loop:
     drop = on_hand - loop.position(node)[0]
     assert drop == 1 and loop.position(node)[1] == 0
     assert loop.dispatcher.run_pending().sent == []  # nothing resent
+
+
+def test_a_cancellation_failing_for_good_otherwise_surfaces_as_a_refusal_does(loop: Loop) -> None:
+    """Not a 4xx: the ``oms.cancel`` row cannot be sent at all (its payload no longer fits the
+    OMS's model, as a row an older version wrote), so the dispatcher fails it for good. The
+    order does not sit ``cancelling`` on a row nobody will send: it is ``routed`` again, the
+    failure shown on the parcel and in the audit, as after the OMS's refusal."""
+    loop.subscribe(seconds_per_hour=3600)
+    order = loop.order("WEB-C4", qty=1).json()
+    node = order["lines"][0]["node"]
+    loop.dispatcher.run_pending()  # the OMS holds the parcel
+    assert loop.cancel(order["id"]).status_code == 202
+    key = f"online-shipment-cancel:{order['id']}:{node}"
+    with session_scope(loop.engine) as session:
+        row = session.exec(select(OutboxMessage).where(OutboxMessage.idempotency_key == key)).one()
+        row.payload = {k: v for k, v in row.payload.items() if k != "shipment_ref"}
+        session.add(row)
+    assert loop.dispatcher.run_pending().failed == [key]
+    shown = loop.get(order["id"])
+    assert shown["status"] == "routed" and shown["lines"][0]["hold"] == "open"
+    (parcel,) = shown["parcels"]
+    assert parcel["cancellation"] == "refused"
+    assert "payload does not fit" in parcel["detail"] and "shipment_ref" in parcel["detail"]
+    audit = loop.client.get(
+        "/v1/audit", params={"subject_id": order["id"]}, headers={"x-api-key": KEYS["demo-admin"]}
+    )
+    assert "online_order.cancel_refused" in audit.text and "payload does not fit" in audit.text
+    assert loop.oms.received("oms") and len(loop.oms.received("oms")) == 1  # the parcel only
+    assert loop.cancel(order["id"]).status_code == 409  # not asked again behind ops' back
 
 
 def test_giving_up_on_the_cancellation_in_the_outbox_lets_the_order_go_on_at_once(
