@@ -8,14 +8,16 @@ import pytest
 import sqlalchemy as sa
 import yaml
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from inventory.config import Settings
 from inventory.db import session_scope
-from inventory.models import StockPosition
+from inventory.models import Location, StockPosition
 from tests.utils import factories
 from tests.utils.routing_pool import NOW, SKU, seed_routing_pool
 from tools.context import ToolContext, ToolError
 from tools.registry import TOOLS
+from tools.route_order.pool import stores_not_shipping_online
 from tools.route_order.settings import (
     DEFAULT_ROUTING_FILE,
     RoutingSettingsError,
@@ -139,3 +141,28 @@ def test_ship_nodes_lists_the_stores_that_may_ship_to_a_city(
     answer = TOOLS["ship_nodes"].run(ctx(engine, tmp_path), {"city": "上海"})
     assert [node.node for node in answer.nodes] == ["SHA-A1", "SHA-A2"]
     assert answer.nodes[0].capacity_per_day == 40 and answer.nodes[0].lead_time_hours > 0
+
+
+@pytest.mark.parametrize("kind", ["store", "any"])
+def test_ship_nodes_never_lists_a_store_that_does_not_ship_online(
+    engine: Engine, tmp_path: Path, kind: str
+) -> None:
+    """Stores only or all nodes, the answer agrees with routing and availability: a store
+    entitled online but not flagged ship-from-store is left out (its DCs are not)."""
+    seed_routing_pool(engine)
+    location = Location.__table__.c
+    with engine.begin() as conn:
+        conn.execute(
+            sa.update(Location.__table__)
+            .where(location.code == "SHA-A2")
+            .values(ship_from_store=False)
+        )
+    answer = TOOLS["ship_nodes"].run(ctx(engine, tmp_path), {"city": "Shanghai", "kind": kind})
+    listed = {node.node for node in answer.nodes}
+    assert "SHA-A1" in listed and "SHA-A2" not in listed
+    if kind == "any":
+        assert {"DC-SHA", "DC-BEI"} <= listed
+    with Session(engine) as session:
+        closed = stores_not_shipping_online(session, NOW, load_routing_settings())
+    stores = {node.node for node in answer.nodes if node.kind == "store"}
+    assert "SHA-A2" in closed and not stores & set(closed)

@@ -123,10 +123,13 @@ def ship_nodes(ctx: ToolContext, request: ShipNodesInput) -> ShipNodesOutput:
             sa.select(Location)
             .join(ChannelEntitlement.__table__, ent.location_code == loc.code)  # type: ignore[arg-type]
             .where(ent.channel == request.channel, ent.allowed.is_(True))
+            # A store not flagged ship-from-store ships no online order, whatever is asked
+            # (routing leaves it out, availability offers none of its stock online).
+            .where(sa.or_(loc.kind != "store", loc.ship_from_store.is_(True)))
             .order_by(loc.code)
         )
         if request.kind == "store":
-            stmt = stmt.where(loc.kind == "store", loc.city == city, loc.ship_from_store.is_(True))
+            stmt = stmt.where(loc.kind == "store", loc.city == city)
         nodes = list(session.execute(stmt).scalars())
         atp = atp_expr()
         units = dict(
