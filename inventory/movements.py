@@ -22,7 +22,7 @@ row carries the caller's key, its counterpart leg carries ``<key>:source`` / ``<
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -167,13 +167,7 @@ def reserve_many(
     Groups already moved when another is refused stay in the caller's transaction; the caller
     runs this in a savepoint and rolls it back on a refusal.
     """
-    for hold in holds:
-        _positive(hold.qty, hold.location, hold.sku, "reserve")
-    if not holds:
-        return 0
-    return movement_core.reserve_many(
-        session, holds, kind=str(MovementKind.RESERVE), actor=actor, created_at=as_utc(at)
-    )
+    return _many(session, holds, MovementKind.RESERVE, movement_core.reserve_many, actor, at)
 
 
 def release(
@@ -226,13 +220,23 @@ def release_many(
     ``release`` movement row per hold with its own fresh key, so lapsed holds piling up cost a
     few statements instead of three per hold. Returns how many movements it wrote.
     """
+    return _many(session, holds, MovementKind.RELEASE, movement_core.release_many, actor, at)
+
+
+def _many(
+    session: Session,
+    holds: list[Hold],
+    kind: MovementKind,
+    apply: Callable[..., int],
+    actor: str,
+    at: dt.datetime | None,
+) -> int:
+    """Check each hold's quantity, then ``apply`` the set (``movement_core``'s set-based move)."""
     for hold in holds:
-        _positive(hold.qty, hold.location, hold.sku, "release")
+        _positive(hold.qty, hold.location, hold.sku, str(kind))
     if not holds:
         return 0
-    return movement_core.release_many(
-        session, holds, kind=str(MovementKind.RELEASE), actor=actor, created_at=as_utc(at)
-    )
+    return apply(session, holds, kind=str(kind), actor=actor, created_at=as_utc(at))
 
 
 def dispatch_transfer(
