@@ -915,9 +915,10 @@ def sweep_expired(
 
     Set-based, however many holds lapsed: one guarded UPDATE takes them out of ``open``
     (``_claim_lapsed``) and the stock writer gives their units back in one more
-    (``movements.release_many``), with the movement row each gets today (key
-    ``reservation:<id>:release``, actor ``ttl``). A hold a concurrent confirm, release or sweep
-    holds is skipped, not waited for; the guard (``status = 'open'``) lets each hold lapse once.
+    (``movements.release_many``), with the same movement row per hold as a single expiry (key
+    ``reservation:<id>:release``, actor ``ttl``). On PostgreSQL a hold a concurrent confirm,
+    release or sweep has locked is skipped, not waited for; the guard (``status = 'open'``)
+    lets each hold lapse once.
     """
     now = as_utc(now)
     if skus is not None and not _any_due(session, now):
