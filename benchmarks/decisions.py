@@ -463,14 +463,31 @@ def decision_summary(result: Any, scenarios: list[Scenario]) -> dict[str, Any]:
     }
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    scenarios = [
-        s
-        for s in load_scenarios(Path(args.scenarios))
-        if "rain" in s.tags
-        and (not args.roles or s.role in args.roles.split(","))
-        and any(word in s.id or word in s.tags for word in args.select.split(","))
-    ]
+class SelectionError(ValueError):
+    """``--select`` names a scenario id the benchmark does not hold."""
+
+
+def select_scenarios(scenarios: list[Scenario], select: str, roles: str) -> list[Scenario]:
+    """The rain scenarios to run: every one when ``select`` is empty, else exactly the ids it
+    lists (comma-separated; ``rain-beijing-heavy`` never picks ``rain-beijing-heavy-2``), in
+    file order; then only those of ``roles`` when given. An id that is not a rain scenario is a
+    usage error that names it and the ids there are."""
+    rain = [s for s in scenarios if "rain" in s.tags]
+    wanted = [word.strip() for word in select.split(",") if word.strip()]
+    if wanted:
+        known = {s.id for s in rain}
+        unknown = [word for word in wanted if word not in known]
+        if unknown:
+            raise SelectionError(
+                f"--select: unknown rain scenario id(s) {', '.join(unknown)}; "
+                f"choose from {', '.join(sorted(known))}"
+            )
+        rain = [s for s in rain if s.id in wanted]
+    allowed_roles = [r.strip() for r in roles.split(",") if r.strip()]
+    return [s for s in rain if not allowed_roles or s.role in allowed_roles]
+
+
+def run(args: argparse.Namespace, scenarios: list[Scenario]) -> dict[str, Any]:
     if args.limit:
         # Keep each role represented when cutting down for a quick check.
         by_role: dict[str, list[Scenario]] = defaultdict(list)
@@ -516,8 +533,9 @@ def main() -> None:
     parser.add_argument("--scenarios", default=str(SCENARIOS))
     parser.add_argument(
         "--select",
-        default="rain",
-        help="Scenario ids or tags containing this (several: comma-separated).",
+        default="",
+        help="Exact rain scenario ids, comma-separated (e.g. rain-beijing-heavy,"
+        "false-alarm-shanghai); every rain scenario when empty.",
     )
     parser.add_argument(
         "--roles", default="", help="Only these roles (e.g. act,false-alarm); all when empty."
@@ -538,7 +556,14 @@ def main() -> None:
         help="Demand windows drawn per rain alert for the expected-value comparison with a "
         "perfect forecaster of the mean (0: skip).",
     )
-    print(json.dumps(run(parser.parse_args()), default=str))
+    args = parser.parse_args()
+    try:
+        scenarios = select_scenarios(load_scenarios(Path(args.scenarios)), args.select, args.roles)
+    except SelectionError as exc:
+        parser.error(str(exc))
+    if not scenarios:
+        parser.error("no rain scenario left after --select and --roles")
+    print(json.dumps(run(args, scenarios), default=str))
 
 
 if __name__ == "__main__":
