@@ -9,7 +9,11 @@ noise's, this module
   its negative-binomial draw): what a perfect forecaster of the mean would say;
 - scores any set of moves on ``draws`` fresh demand windows drawn the way the world draws them,
   each against its own clairvoyant hindsight plan, so a plan is judged by its expected outcome
-  rather than by one lucky or unlucky window.
+  rather than by one lucky or unlucky window;
+- values any plan exactly under that expected demand (``modelled_net``: the planner's own
+  valuation fed the world's distribution, no draw noise), and builds the perfect-mean plan under
+  the shipped alert haircut (``at_hit_rate``), so the gap to the perfect-mean plan splits into
+  the decision rule's share and the forecast's, world by world.
 
 Measurement only (benchmarks): no deciding code imports it
 (``tests/evals/test_realised_demand_is_hidden.py``).
@@ -32,7 +36,9 @@ from evals.scenario import Scenario
 from evals.world import spec_for
 from inventory.demo_world.params import DemandParameters
 from inventory.demo_world.simulate import sample_demand
-from tools.plan_transfers.problem import TransferProblem
+from tools.plan_transfers.network import lane_matrix
+from tools.plan_transfers.problem import SolvedPlan, TransferProblem
+from tools.plan_transfers.shipments import Moves, plan_objective, value_moves
 
 Key = tuple[str, str]
 
@@ -159,3 +165,44 @@ def oracle_problem(problem: TransferProblem, expected: dict[Key, np.ndarray]) ->
         dry_quantiles=None,
         dry_mean=None,
     )
+
+
+def at_hit_rate(oracle: TransferProblem, planned: TransferProblem) -> TransferProblem:
+    """The perfect-mean problem valued as ``planned`` values an alert: the world's expected demand
+    as the rain case, ``planned``'s own dry forecast as the case where the warned rain does not
+    fall, mixed at ``planned``'s hit rate. Its plan is what the shipped decision rule makes from
+    a perfect forecast of the rain; what it earns below the perfect-mean plan is the price of
+    the rule's alert haircut, the rest of the gap is the forecast's."""
+    if not planned.mixed:
+        return oracle
+    return replace(
+        oracle,
+        rain_hit_rate=planned.rain_hit_rate,
+        dry_mean=planned.dry_mean,
+        dry_quantiles=planned.dry_quantiles,
+    )
+
+
+def modelled_net(oracle: TransferProblem, planned: TransferProblem, solved: SolvedPlan) -> float:
+    """Expected net value of ``solved`` (a plan made on ``planned``) under the world's expected
+    demand: the planner's own valuation (``shipments.value_moves``) on ``oracle``, exact, with
+    no draw noise. Every shipment counts, whether or not it would pay under the world's demand."""
+    loc = {location.code: i for i, location in enumerate(oracle.locations)}
+    sku = {k.code: j for j, k in enumerate(oracle.skus)}
+    rows = [
+        (
+            sku[planned.skus[line.sku].code],
+            loc[planned.locations[line.source].code],
+            loc[planned.locations[line.dest].code],
+            line.qty,
+        )
+        for shipment in solved.shipments
+        for line in shipment.lines
+        if line.qty > 0
+    ]
+    if not rows:
+        return 0.0
+    cols = np.array(rows, dtype=np.int64).T
+    moves = Moves(sku=cols[0], source=cols[1], dest=cols[2], qty=cols[3])
+    every_lane = lane_matrix(oracle, np.ones(len(oracle.lanes), dtype=bool))
+    return plan_objective(value_moves(oracle, moves, every_lane))
