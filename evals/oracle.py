@@ -83,6 +83,11 @@ class PlanOutcome:
             "units": self.units,
             "freight": round(self.freight, 1),
             "mean_net": round(float(nets.mean()), 1),
+            # One window's net value swings by hundreds of yuan: 10 draws leave ±¥100 or so on
+            # a world's mean (``modelled_net`` has no such noise).
+            "mean_net_se": (
+                round(float(nets.std(ddof=1) / np.sqrt(nets.size)), 1) if nets.size > 1 else None
+            ),
             "positive_share": round(float((nets > 0).mean()), 3) if self.units else None,
             "sell_through": (
                 round(float(np.mean(self.sold)) / self.units, 3) if self.units else None

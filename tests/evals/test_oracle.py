@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from sqlmodel import Session, select
 
-from evals.oracle import at_hit_rate, expected_demand, modelled_net
+from evals.oracle import PlanOutcome, at_hit_rate, expected_demand, modelled_net
 from evals.scenario import Scenario
 from evals.world import template_for
 from inventory.db import make_engine
@@ -102,3 +102,11 @@ def test_at_hit_rate_mixes_the_worlds_rain_with_the_plans_dry_case() -> None:
     assert ruled.rain_hit_rate == 0.6 and ruled.mixed
     # Doubting the rain never makes the perfect-mean plan richer in the world where it falls.
     assert modelled_net(world, ruled, solve(ruled)) <= solve(world).objective + 1e-6
+
+
+def test_a_plans_summary_over_draws_says_how_noisy_its_mean_is() -> None:
+    outcome = PlanOutcome(units=3, freight=10.0, nets=[0.0, 10.0, 20.0], sold=[1, 1, 1])
+    summary = outcome.summary(hindsight_mean=100.0)
+    assert summary["mean_net"] == 10.0
+    assert summary["mean_net_se"] == pytest.approx(10 / np.sqrt(3), abs=0.05)
+    assert PlanOutcome(units=0, freight=0.0, nets=[5.0]).summary(1.0)["mean_net_se"] is None
