@@ -165,7 +165,9 @@ def oracle_problem(problem: TransferProblem, expected: dict[Key, np.ndarray]) ->
         demand_quantiles=quantiles,
         demand_mean=mean,
         demand_kind="counts",
-        # The world's expected demand already says whether it rains: no alert to doubt.
+        # The world's expected demand already says whether it rains: no alert to doubt, and no
+        # forecast error for a freight hurdle to hedge (``min_net_to_cost``).
+        constraints=problem.constraints.model_copy(update={"min_net_to_cost": 0.0}),
         rain_hit_rate=1.0,
         dry_quantiles=None,
         dry_mean=None,
@@ -173,15 +175,17 @@ def oracle_problem(problem: TransferProblem, expected: dict[Key, np.ndarray]) ->
 
 
 def at_hit_rate(oracle: TransferProblem, planned: TransferProblem) -> TransferProblem:
-    """The perfect-mean problem valued as ``planned`` values an alert: the world's expected demand
-    as the rain case, ``planned``'s own dry forecast as the case where the warned rain does not
-    fall, mixed at ``planned``'s hit rate. Its plan is what the shipped decision rule makes from
-    a perfect forecast of the rain; what it earns below the perfect-mean plan is the price of
-    the rule's alert haircut, the rest of the gap is the forecast's."""
+    """The perfect-mean problem under ``planned``'s decision rule: the world's expected demand as
+    the rain case, ``planned``'s own dry forecast as the case where the warned rain does not
+    fall, mixed at ``planned``'s hit rate, and ``planned``'s constraints (its freight hurdle
+    too). Its plan is what the shipped rule makes from a perfect forecast of the rain; what it
+    earns below the perfect-mean plan is the rule's price (alert haircut and hurdle), the rest of
+    the gap is the forecast's."""
     if not planned.mixed:
-        return oracle
+        return replace(oracle, constraints=planned.constraints)
     return replace(
         oracle,
+        constraints=planned.constraints,
         rain_hit_rate=planned.rain_hit_rate,
         dry_mean=planned.dry_mean,
         dry_quantiles=planned.dry_quantiles,

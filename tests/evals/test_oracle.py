@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from sqlmodel import Session, select
 
-from evals.oracle import PlanOutcome, at_hit_rate, expected_demand, modelled_net
+from evals.oracle import PlanOutcome, at_hit_rate, expected_demand, modelled_net, oracle_problem
 from evals.scenario import Scenario
 from evals.world import template_for
 from inventory.db import make_engine
@@ -86,7 +86,14 @@ def test_modelled_net_values_a_plan_under_the_worlds_demand_not_its_own() -> Non
 
 def test_at_hit_rate_mixes_the_worlds_rain_with_the_plans_dry_case() -> None:
     world = _count_problem()
-    assert at_hit_rate(world, world) is world  # a plan that takes its rain as certain
+    hurdled = dataclasses.replace(
+        world, constraints=world.constraints.model_copy(update={"min_net_to_cost": 0.5})
+    )
+    # A plan that takes its rain as certain: the world's demand under the plan's rules.
+    certain = at_hit_rate(world, hurdled)
+    assert not certain.mixed and certain.constraints.min_net_to_cost == 0.5
+    # The perfect-mean plan itself has no forecast error for the hurdle to hedge.
+    assert oracle_problem(hurdled, {}).constraints.min_net_to_cost == 0.0
     dry_mean = 0.3 * world.demand_mean
     planned = dataclasses.replace(
         world,
