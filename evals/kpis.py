@@ -15,7 +15,7 @@ from collections import defaultdict
 
 from pydantic import BaseModel, Field, model_validator
 
-from tools.plan_transfers.value import position_value
+from tools.plan_transfers.value import net_value, position_value
 
 Key = tuple[str, str]  # (location code, SKU code)
 
@@ -189,7 +189,7 @@ def score_plan(
         margin_recovered=round(margin_recovered, 2),
         unsold_units=unsold_units,
         unsold_cost=round(unsold_value, 2),
-        net_value=round(margin_recovered - unsold_value - transfer_cost, 2),
+        net_value=round(net_value(values, transfer_cost), 2),
         transferred_units_sold=transferred_sold,
         sell_through=round(transferred_sold / units, 4) if units else None,
     )

@@ -9,7 +9,11 @@ noise's, this module
   its negative-binomial draw): what a perfect forecaster of the mean would say;
 - scores any set of moves on ``draws`` fresh demand windows drawn the way the world draws them,
   each against its own clairvoyant hindsight plan, so a plan is judged by its expected outcome
-  rather than by one lucky or unlucky window.
+  rather than by one lucky or unlucky window;
+- values any plan exactly under that expected demand (``modelled_net``: the planner's own
+  valuation fed the world's distribution, no draw noise), and builds the perfect-mean plan under
+  the shipped alert haircut (``at_hit_rate``), so the gap to the perfect-mean plan splits into
+  the decision rule's share and the forecast's, world by world.
 
 Measurement only (benchmarks): no deciding code imports it
 (``tests/evals/test_realised_demand_is_hidden.py``).
@@ -32,7 +36,9 @@ from evals.scenario import Scenario
 from evals.world import spec_for
 from inventory.demo_world.params import DemandParameters
 from inventory.demo_world.simulate import sample_demand
-from tools.plan_transfers.problem import TransferProblem
+from tools.plan_transfers.network import lane_matrix
+from tools.plan_transfers.problem import SolvedPlan, TransferProblem
+from tools.plan_transfers.shipments import Moves, plan_objective, value_moves
 
 Key = tuple[str, str]
 
@@ -77,6 +83,11 @@ class PlanOutcome:
             "units": self.units,
             "freight": round(self.freight, 1),
             "mean_net": round(float(nets.mean()), 1),
+            # One window's net value swings by hundreds of yuan: 10 draws leave ±¥100 or so on
+            # a world's mean (``modelled_net`` has no such noise).
+            "mean_net_se": (
+                round(float(nets.std(ddof=1) / np.sqrt(nets.size)), 1) if nets.size > 1 else None
+            ),
             "positive_share": round(float((nets > 0).mean()), 3) if self.units else None,
             "sell_through": (
                 round(float(np.mean(self.sold)) / self.units, 3) if self.units else None
@@ -154,8 +165,53 @@ def oracle_problem(problem: TransferProblem, expected: dict[Key, np.ndarray]) ->
         demand_quantiles=quantiles,
         demand_mean=mean,
         demand_kind="counts",
-        # The world's expected demand already says whether it rains: no alert to doubt.
+        # The world's expected demand already says whether it rains: no alert to doubt, and no
+        # forecast error for a freight hurdle to hedge (``min_net_to_cost``).
+        constraints=problem.constraints.model_copy(update={"min_net_to_cost": 0.0}),
         rain_hit_rate=1.0,
         dry_quantiles=None,
         dry_mean=None,
     )
+
+
+def at_hit_rate(oracle: TransferProblem, planned: TransferProblem) -> TransferProblem:
+    """The perfect-mean problem under ``planned``'s decision rule: the world's expected demand as
+    the rain case, ``planned``'s own dry forecast as the case where the warned rain does not
+    fall, mixed at ``planned``'s hit rate, and ``planned``'s constraints (its freight hurdle
+    too). Its plan is what the shipped rule makes from a perfect forecast of the rain; what it
+    earns below the perfect-mean plan is the rule's price (alert haircut and hurdle), the rest of
+    the gap is the forecast's."""
+    if not planned.mixed:
+        return replace(oracle, constraints=planned.constraints)
+    return replace(
+        oracle,
+        constraints=planned.constraints,
+        rain_hit_rate=planned.rain_hit_rate,
+        dry_mean=planned.dry_mean,
+        dry_quantiles=planned.dry_quantiles,
+    )
+
+
+def modelled_net(oracle: TransferProblem, planned: TransferProblem, solved: SolvedPlan) -> float:
+    """Expected net value of ``solved`` (a plan made on ``planned``) under the world's expected
+    demand: the planner's own valuation (``shipments.value_moves``) on ``oracle``, exact, with
+    no draw noise. Every shipment counts, whether or not it would pay under the world's demand."""
+    loc = {location.code: i for i, location in enumerate(oracle.locations)}
+    sku = {k.code: j for j, k in enumerate(oracle.skus)}
+    rows = [
+        (
+            sku[planned.skus[line.sku].code],
+            loc[planned.locations[line.source].code],
+            loc[planned.locations[line.dest].code],
+            line.qty,
+        )
+        for shipment in solved.shipments
+        for line in shipment.lines
+        if line.qty > 0
+    ]
+    if not rows:
+        return 0.0
+    cols = np.array(rows, dtype=np.int64).T
+    moves = Moves(sku=cols[0], source=cols[1], dest=cols[2], qty=cols[3])
+    every_lane = lane_matrix(oracle, np.ones(len(oracle.lanes), dtype=bool))
+    return plan_objective(value_moves(oracle, moves, every_lane))

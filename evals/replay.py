@@ -43,7 +43,12 @@ from tools.plan_transfers.problem import (
     TransferProblem,
 )
 from tools.plan_transfers.solver import solve
-from tools.plan_transfers.value import ValueTerms, load_value_terms, position_economics
+from tools.plan_transfers.value import (
+    ValueTerms,
+    freight,
+    load_value_terms,
+    position_economics,
+)
 
 #: Orders whose goods left the source: what the world actually did.
 EXECUTED_STATUSES = ("dispatched", "received")
@@ -110,7 +115,7 @@ def _shipment_cost(
         lane = lanes.get(lane_key)
         if lane is None or units <= 0:
             continue
-        total += units * lane.cost_per_unit + lane.cost_per_shipment
+        total += float(freight(units, lane.cost_per_unit, lane.cost_per_shipment))
     return total
 
 

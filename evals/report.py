@@ -65,7 +65,7 @@ def render_markdown(result: SuiteResult) -> str:
         f"same scenarios): **{_pct(h.weighted_capture_share)}**",
         f"- Transferred units sold within the window: **{_pct(h.sell_through)}** "
         f"({h.transferred_units_sold:g} of {h.units_transferred:g} units per trial)",
-        f"- Net value recovered (lost sales avoided − transfer cost): {_cny(h.net_value)} "
+        f"- Net value (margin recovered − unsold cost − freight): {_cny(h.net_value)} "
         f"vs {_cny(h.hindsight_net_value)} for the hindsight-optimal plan",
         "",
         "## Scenarios",

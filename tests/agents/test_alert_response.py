@@ -9,6 +9,7 @@ import pytest
 from sqlmodel import Session, select
 
 from agents.graphs.alert_response import AlertPayload
+from agents.graphs.alert_response.nodes import MIN_NET_TO_COST
 from agents.policy import load_policy
 from agents.registry import build_graph
 from agents.runs import run_graph, send_own_orders
@@ -98,7 +99,8 @@ def test_every_planned_shipment_waits_then_the_wms_holds_exactly_the_approved_on
     assert drain(runtime.engine, *EMPTY_STORES) > 0
     runtime.policy = strict_policy()
     graph = build_graph("alert_response", runtime, checkpointer)
-    result = alert(runtime, graph, "a", mm=80.0)
+    # Three wet days: the trips pay well past the emergency hurdle (a 24 h alert's do not here).
+    result = alert(runtime, graph, "a", mm=80.0, hours=72)
     shipments = result.values["plan"]["shipments"]
     assert shipments, result.values.get("report", result.values)
     assert result.status == RunStatus.INTERRUPTED
@@ -181,3 +183,16 @@ def test_overstock_markdowns_go_through_the_same_gate(runtime, graph, connectors
     assert (result.status == RunStatus.INTERRUPTED) == any(
         o["status"] == "pending" for o in outcomes.values()
     )
+
+
+def test_an_alert_plan_leaves_trips_that_pay_less_than_half_their_freight(runtime, graph):
+    """The emergency hurdle (``MIN_NET_TO_COST``): a trip the forecast rates barely above its
+    freight is the likeliest to lose when the forecast is wrong. On this world a 24 h rainstorm
+    makes only such trips (nets ¥20 and ¥3 on ¥75 of freight each), three wet days make trips
+    that pay well; the alert plan keeps the latter and leaves the former."""
+    assert drain(runtime.engine, *EMPTY_STORES) > 0
+    for thread, hours in (("one-day", 24), ("three-days", 72)):
+        result = alert(runtime, graph, thread, mm=80.0, hours=hours)
+        shipments = result.values["plan"]["shipments"]
+        assert all(s["net_value"] >= MIN_NET_TO_COST * s["cost"] for s in shipments), hours
+        assert bool(shipments) == (hours == 72), (hours, result.values.get("report"))

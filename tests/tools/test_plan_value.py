@@ -15,6 +15,7 @@ from tools.plan_transfers.value import (
     UnsoldTerms,
     ValueTerms,
     ValueTermsError,
+    freight,
     load_value_terms,
     position_economics,
     position_value,
@@ -110,3 +111,17 @@ def test_the_plan_stops_where_the_next_unit_costs_more_unsold_than_it_earns() ->
     # Half of the 300 price is lost on each unit expected not to sell.
     assert line.unsold_risk == pytest.approx(150.0 * (line.qty - line.expected_units_saved))
     assert risky.objective == pytest.approx(risky.shipments[0].net_value)
+
+
+def test_freight_is_one_definition_for_the_plan_and_the_replay() -> None:
+    from evals.replay import LaneInfo, _shipment_cost
+
+    assert freight(0, 4.0, 30.0) == 0.0  # no units, no trip
+    np.testing.assert_allclose(freight(np.array([1, 5]), 4.0, 30.0), [34.0, 50.0])
+    plan = solve(_one_store_problem(TERMS, mean=6.0))
+    (shipment,) = plan.shipments
+    assert shipment.cost == pytest.approx(float(freight(shipment.units, 4.0, 30.0)))
+    assert sum(line.cost for line in shipment.lines) == pytest.approx(shipment.cost)
+    lanes = {("DC", "A1"): LaneInfo(6.0, 4.0, 30.0)}
+    replayed = _shipment_cost({("DC", "A1"): shipment.units}, lanes)
+    assert replayed == pytest.approx(shipment.cost)

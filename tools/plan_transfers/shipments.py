@@ -18,7 +18,7 @@ import numpy as np
 
 from tools.plan_transfers.expected_sales import expected_sales, position_curves
 from tools.plan_transfers.problem import PlanLine, SolvedShipment, TransferProblem
-from tools.plan_transfers.value import position_value
+from tools.plan_transfers.value import freight, position_value
 
 
 @dataclass(frozen=True)
@@ -104,9 +104,11 @@ def line_numbers(problem: TransferProblem, moves: Moves, lane_of: np.ndarray) ->
     lane = lane_of[moves.source, moves.dest]
     ship_lanes, shipment = np.unique(lane, return_inverse=True)
     ship_units = np.bincount(shipment, weights=qty)
-    cost = (
-        qty * lanes.cost_per_unit[lane] + lanes.cost_per_shipment[lane] * qty / ship_units[shipment]
+    # Each shipment's freight, shared among its lines in proportion to units.
+    per_shipment = freight(
+        ship_units, lanes.cost_per_unit[ship_lanes], lanes.cost_per_shipment[ship_lanes]
     )
+    cost = per_shipment[shipment] * qty / ship_units[shipment]
     return LineNumbers(
         units_saved=units_saved,
         value=dest_value[d_inv] * d_share + source_value[s_inv] * s_share,

@@ -160,6 +160,19 @@ def position_value(
     return np.asarray(margin, dtype=float) * sold - np.asarray(unsold_cost, dtype=float) * unsold
 
 
+def freight(
+    units: np.ndarray | float,
+    cost_per_unit: np.ndarray | float,
+    cost_per_shipment: np.ndarray | float,
+) -> np.ndarray:
+    """Freight of shipments: the lane's cost per unit × units plus one cost per trip (a lane
+    used once per plan). The optimiser, the replay, edited proposals and the promo tool's
+    transfer alternative all cost a shipment with this."""
+    units = np.asarray(units, dtype=float)
+    trip = np.where(units > 0, np.asarray(cost_per_shipment, dtype=float), 0.0)
+    return units * np.asarray(cost_per_unit, dtype=float) + trip
+
+
 def net_value(position_values: np.ndarray | float, freight: float) -> float:
     """A plan's net value: its positions' values less freight (per trip + per unit)."""
     return float(np.sum(position_values)) - float(freight)

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from inventory.models import DailySales, Lane, Location, Sku, StockPosition, Style
 from tools.context import ToolContext, ToolError, category_code, resolve_city
 from tools.forecast_demand.models import ForecastInput, ForecastOutput
-from tools.plan_transfers.value import ValueTerms, load_value_terms
+from tools.plan_transfers.value import ValueTerms, freight, load_value_terms
 from tools.recommend_promos.economics import StyleStock
 from tools.recommend_promos.elasticity import Elasticity, estimate_elasticity
 from tools.recommend_promos.models import (
@@ -260,7 +260,7 @@ def _transfer_alternative(
         units = int(min(excess, np.floor(need)))
         if units <= 0:
             continue
-        cost = units * lane[0] + lane[1]
+        cost = float(freight(units, *lane))
         dest_margin = max(econ.price * terms.price_factor(dest.tier) - econ.cost, 0.0)
         net = econ.transfer_margin(units, dest_margin, cost)
         if best is None or net > best.net_value:

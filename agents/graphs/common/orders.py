@@ -19,6 +19,7 @@ from agents.graphs.common.state import ProposalRecord
 from agents.proposals import MarkdownProposalInput, ProposedShipment
 from inventory.models import AuditEvent, Lane, Sku, StockPosition, Style
 from tools.plan_transfers.models import LineReason, Shipment, TransferLineProposal
+from tools.plan_transfers.value import freight
 
 
 class ProposalInvalid(ValueError):
@@ -93,7 +94,7 @@ def price_shipment(session: Session, proposed: ProposedShipment) -> Shipment:
             )
         )
     units = sum(line.qty for line in lines)
-    cost = round(lane.cost_per_shipment + sum(line.reason.cost for line in lines), 2)
+    cost = round(float(freight(units, lane.cost_per_unit, lane.cost_per_shipment)), 2)
     return Shipment(
         source=proposed.source,
         dest=proposed.dest,
