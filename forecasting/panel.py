@@ -285,7 +285,7 @@ def fill_price_ratio(observed: np.ndarray, promo: np.ndarray) -> np.ndarray:
     in the history almost only marked days that sold nothing — and a forecast from a clock
     after a promo carried that price into the whole horizon. The global model learnt the pair
     as "no sale" and forecast 0.05–0.07 of the level (umbrellas at the stores of the
-    rain-shanghai-heavy eval world: 1.7 units in a week whose expected demand was 31). A
+    rain-shanghai-heavy eval world: 1.7 units for a dry week where ~19 were expected). A
     permanent price (an outlet's 30 % off, a markdown) is a regular price and is carried on."""
     regular = np.where(promo, np.nan, observed)
     frame = pd.DataFrame(regular.T)
