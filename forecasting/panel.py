@@ -200,8 +200,8 @@ class Panel:
             return out
 
         units = dense("units", np.nan, np.float32)
-        price_ratio = dense("price_ratio", np.nan, np.float32)
-        price_ratio = forward_fill_rows(price_ratio, default=1.0)
+        promo = dense("promo", False, bool)
+        price_ratio = fill_price_ratio(dense("price_ratio", np.nan, np.float32), promo)
 
         weather = weather.reset_index() if "city" not in weather.columns else weather
         cities = tuple(sorted(set(series["city"].astype(str)) | set(weather_cities)))
@@ -225,7 +225,7 @@ class Panel:
             dates=dates,
             units=units,
             stockout=dense("stockout", False, bool),
-            promo=dense("promo", False, bool),
+            promo=promo,
             price_ratio=price_ratio,
             cities=cities,
             precipitation_mm=wide_rain,
@@ -275,10 +275,22 @@ def observed_demand(units: np.ndarray, stockout: np.ndarray) -> np.ndarray:
     return np.where(sold_out, np.nan_to_num(units) + SELL_OUT_EXCESS * in_stock_mean, values)
 
 
-def forward_fill_rows(values: np.ndarray, *, default: float) -> np.ndarray:
-    """Carry each row's last known value forward; leading gaps take ``default``."""
-    frame = pd.DataFrame(values.T)
-    return frame.ffill().fillna(default).to_numpy(dtype=values.dtype).T.copy()
+def fill_price_ratio(observed: np.ndarray, promo: np.ndarray) -> np.ndarray:
+    """Price ÷ full price per series-day where no row says it: the series' **regular** price,
+    the last one seen on a day that was not a promo (the next one before the first such day;
+    1.0 without any). A day with a row keeps its own price.
+
+    Why not the last price seen: sales are stored sparsely (no row = sold nothing), so after a
+    promo week every zero-sale day carried the promo price without the promo flag, a pair that
+    in the history almost only marked days that sold nothing — and a forecast from a clock
+    after a promo carried that price into the whole horizon. The global model learnt the pair
+    as "no sale" and forecast 0.05–0.07 of the level (umbrellas at the stores of the
+    rain-shanghai-heavy eval world: 1.7 units for a dry week where ~19 were expected). A
+    permanent price (an outlet's 30 % off, a markdown) is a regular price and is carried on."""
+    regular = np.where(promo, np.nan, observed)
+    frame = pd.DataFrame(regular.T)
+    regular = frame.ffill().bfill().fillna(1.0).to_numpy(dtype=observed.dtype).T
+    return np.where(np.isnan(observed), regular, observed).astype(np.float32)
 
 
 def fill_censored_with_weekday_mean(history: np.ndarray, censored: np.ndarray) -> np.ndarray:

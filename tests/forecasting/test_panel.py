@@ -80,3 +80,24 @@ def test_to_sktime_y_is_a_pd_multiindex_frame() -> None:
     y = panel.to_sktime_y(14)
     assert list(y.index.names) == ["series_id", "date"]
     assert len(y) == 14 and not y["units"].isna().any()
+
+
+def test_days_without_a_row_take_the_regular_price_not_the_last_promo_price() -> None:
+    """Sales are stored sparsely (no row = sold nothing). After a promo week the days with no
+    sale, and the horizon, take the series' regular price: carried over, the promo price
+    without the promo flag marked exactly the days that sold nothing, and a forecast from a
+    clock after a promo read its whole horizon as such days (umbrellas forecast at 0.05 of
+    their level in an eval world)."""
+    sales, series, weather = _frames()
+    sales = sales.iloc[[2, 3, 8, 9]].assign(
+        price_ratio=[1.0, 1.0, 0.8, 0.8], promo=[False, False, True, True]
+    )
+    panel = Panel.from_frames(sales, series, weather, start="2015-06-01", end="2015-06-22")
+    assert panel.price_ratio[0, 8] == pytest.approx(0.8) and panel.promo[0, 8]  # a promo sale
+    assert panel.price_ratio[0, 5] == pytest.approx(1.0)  # a zero-sale day between
+    assert np.allclose(panel.price_ratio[0, 10:], 1.0)  # after it, and the horizon
+    assert panel.price_ratio[0, 0] == pytest.approx(1.0)  # before the first row
+    # A permanent price (an outlet's, a markdown) is the regular price: carried on.
+    outlet = sales.assign(price_ratio=0.7, promo=False)
+    panel = Panel.from_frames(outlet, series, weather, start="2015-06-01", end="2015-06-22")
+    assert np.allclose(panel.price_ratio[0], 0.7)
