@@ -8,8 +8,12 @@ Not in CI (a live model is slow and not deterministic). Runs the eval harness's 
 (EN + 中文 stock, forecast, rain plan, injection) with ``--llm live``, then the same scenarios
 with the offline planner, and prints one JSON line:
 
-- ``pass_hat_k``: suite pass^1..k for the model and ``offline.pass_hat_k`` for the planner;
-- ``per_scenario``: pass^1 of each scenario;
+- ``pass_1``: ``system`` -- pass^1 as the product answers (grounded answers and the offline
+  fallback as configured, on by default) -- beside ``own`` -- the same trials judged on the
+  model's own last answer (its reply checks re-run on it; a model that failed fails);
+- ``pass_hat_k``: suite pass^1..k (system) for the model and ``offline.pass_hat_k`` for the
+  planner;
+- ``per_scenario``: system and own pass^1 of each scenario;
 - ``tool_calls``: calls that ran, invalid calls (repaired or not), repairs by kind, tool results
   that were errors (e.g. unknown codes), and ``validity`` = valid / (valid + invalid);
 - ``tokens_per_turn`` / ``tokens_per_call``: provider-reported usage (in + out);
@@ -18,9 +22,10 @@ with the offline planner, and prints one JSON line:
   and ``policy_violations`` (the eval's check that nothing ran without the policy's decision);
 - ``offline.latency_per_turn_s`` for the same turns.
 
-Settings come from ``STOCKPILOT_LLM_*`` unless given as flags; the offline fallback is off
-(the model's own score) unless ``--with-fallback``, and so is the graph's replacement of answers
-that misread the tool results unless ``--with-grounding`` (``replaced_answers`` counts them).
+Settings come from ``STOCKPILOT_LLM_*`` unless given as flags (``--scenarios a,b`` runs a
+subset, in that order); the offline fallback and grounded answers are as the product ships them
+(``STOCKPILOT_LLM_FALLBACK``, ``STOCKPILOT_LLM_GROUNDED_ANSWERS``); ``replaced_answers`` and
+``fallback_answers`` count the turns the graph answered instead of the model.
 ``--fake`` starts ``benchmarks/fake_openai.py`` on a free port (the offline planner behind HTTP,
 with ``--fake-faults hermes,object-args`` to exercise the adapter's repairs).
 """
@@ -47,6 +52,7 @@ import agents.llm.factory as factory
 from agents.graphs.ops_chat.grounded import REPLACED_PREFIXES
 from agents.llm.base import LLMError, ToolDefinition
 from evals.drive import GraphDriver
+from evals.expectations import check_reply
 from evals.runner import RunOptions, run_suite
 from evals.scenario import Scenario, load_scenarios
 from inventory.config import PROJECT_ROOT, get_settings
@@ -117,6 +123,7 @@ class MeteredModel:
         usage = reply.usage_metadata or {}
         self.meter.record(
             seconds=time.perf_counter() - started,
+            text=None if reply.tool_calls else reply.text,
             tokens=int(usage.get("total_tokens", 0)),
             valid=len(reply.tool_calls),
             invalid=len(reply.invalid_tool_calls),
@@ -168,7 +175,10 @@ def run(
     GraphDriver._stream = timed  # type: ignore[method-assign]
 
     def on_trial(scenario: Scenario, trial: int, result: Any) -> None:
-        per_trial.append({"calls": list(meter.calls), "turns": list(meter.turn_seconds)})
+        own = own_verdict(scenario, result, meter.calls) if mode != "offline" else result.passed
+        per_trial.append(
+            {"calls": list(meter.calls), "turns": list(meter.turn_seconds), "own": own}
+        )
         if mode != "offline":  # a live pass takes an hour: say how each trial went as it ends
             _progress(scenario, trial, result, meter)
         meter.calls.clear()
@@ -187,6 +197,30 @@ def run(
     return result, per_trial
 
 
+def own_answer(calls: list[dict[str, Any]]) -> str | None:
+    """The model's own last answer: the text of its last call, if that call answered (no tool
+    call, no failure). The graph may have replaced it (grounded answers, claims) or answered for
+    it (the offline fallback); this is what the model itself said."""
+    if not calls or "failed" in calls[-1]:
+        return None
+    return calls[-1].get("text")
+
+
+def own_verdict(scenario: Scenario, result: Any, calls: list[dict[str, Any]]) -> bool:
+    """Whether the trial passes with the model's own answer in place of the final reply: the
+    same checks, the reply checks run on ``own_answer``. A model that failed fails."""
+    answer = own_answer(calls)
+    obs = result.observation
+    if answer is None or obs is None:
+        return False
+    if answer == obs.final_reply or scenario.expect.reply is None:
+        return bool(result.passed)
+    kept = [c for c in result.checks if not c.name.startswith("reply.")]
+    own_obs = obs.model_copy(update={"final_reply": answer})
+    checks = kept + check_reply(scenario.expect.reply, own_obs)
+    return all(c.passed for c in checks if c.enforced)
+
+
 def _progress(scenario: Scenario, trial: int, result: Any, meter: Meter) -> None:
     """One JSON line on stderr per finished trial, so a run cut short still reports."""
     calls = meter.calls
@@ -195,6 +229,8 @@ def _progress(scenario: Scenario, trial: int, result: Any, meter: Meter) -> None
         "scenario": scenario.id,
         "trial": trial,
         "passed": result.passed,
+        "own_passed": own_verdict(scenario, result, meter.calls),
+        "own_answer": (own_answer(meter.calls) or "")[:300],
         "failures": [r[:300] for r in result.failure_reasons],
         "reply": reply[:300],
         "valid": sum(c.get("valid", 0) for c in calls),
@@ -206,6 +242,12 @@ def _progress(scenario: Scenario, trial: int, result: Any, meter: Meter) -> None
         "loadavg": [round(x, 1) for x in os.getloadavg()],
     }
     print(json.dumps(line, ensure_ascii=False), file=sys.stderr, flush=True)
+
+
+def _pass_1(outcomes: dict[str, list[bool]]) -> float | None:
+    """pass^1 over scenarios: the mean, over scenarios, of each one's share of passing trials."""
+    shares = [sum(t) / len(t) for t in outcomes.values() if t]
+    return round(sum(shares) / len(shares), 3) if shares else None
 
 
 def _turns(scenario: Scenario) -> int:
@@ -236,9 +278,19 @@ def summarise(
         sum(c["seconds"] for c in trial["calls"]) / turns
         for trial, turns in zip(per_trial, trial_turns, strict=True)
     ]
+    own: dict[str, list[bool]] = {}
+    for scenario_id, trial in zip(
+        [s.id for s in result.scenarios for _ in s.trials], per_trial, strict=True
+    ):
+        own.setdefault(scenario_id, []).append(trial["own"])
+    system = {s.id: [t.passed for t in s.trials] for s in result.scenarios}
     return {
+        "pass_1": {"system": _pass_1(system), "own": _pass_1(own)},
         "pass_hat_k": result.suite_pass_hat_k,
-        "per_scenario": {s.id: s.pass_hat_k.get(1) for s in result.scenarios},
+        "per_scenario": {
+            s.id: {"system": _pass_1({s.id: system[s.id]}), "own": _pass_1({s.id: own[s.id]})}
+            for s in result.scenarios
+        },
         "failures": {
             s.id: [r[:300] for t in s.trials for r in t.failure_reasons]
             for s in result.scenarios
@@ -299,17 +351,6 @@ def main() -> None:
         "test_llm_cassettes.py)",
     )
     parser.add_argument("--no-offline", action="store_true", help="skip the offline comparison")
-    parser.add_argument(
-        "--with-fallback",
-        action="store_true",
-        help="let the offline planner answer when the model fails (off: the model's own score)",
-    )
-    parser.add_argument(
-        "--with-grounding",
-        action="store_true",
-        help="let the graph replace a final answer that misreads the turn's tool results by the "
-        "answer from them (off: the model's own score)",
-    )
     args = parser.parse_args()
 
     updates: dict[str, Any] = {}
@@ -327,8 +368,6 @@ def main() -> None:
     ):
         if getattr(args, flag) is not None:
             updates[field] = getattr(args, flag)
-    updates["llm_fallback"] = "offline" if args.with_fallback else "none"
-    updates["llm_grounded_answers"] = args.with_grounding
     base = get_settings().model_copy(update=updates)
     if not base.llm_configured:
         parser.error("give --base-url and --model (or STOCKPILOT_LLM_*), or --fake")

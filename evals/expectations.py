@@ -7,6 +7,7 @@ from collections import Counter
 
 from pydantic import BaseModel
 
+from agents.graphs.ops_chat.grounded import echoes
 from evals.approver import ScriptedDecision
 from evals.expectations_model import (
     ApprovalsExpect,
@@ -291,11 +292,14 @@ def check_reply(want: ReplyExpect, obs: Observation) -> list[CheckResult]:
         # nothing: a reply needs at least one word once they are taken out.
         words = re.sub(r"<\|[^|>]*\|>", " ", text)
         wordless = not re.search(r"[A-Za-z\u4e00-\u9fff]", words)
+        echoed = any(echoes(text, said) for said in obs.user_messages)
         results.append(
             _fail("reply.answered", f"the reply is a failure note, not an answer: {shown!r}")
             if failed
             else _fail("reply.answered", f"the reply says nothing: {shown!r}")
             if wordless
+            else _fail("reply.answered", f"the reply repeats the user's message: {shown!r}")
+            if echoed
             else _ok("reply.answered", "an answer")
         )
     if want.contains_any:

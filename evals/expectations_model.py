@@ -152,7 +152,7 @@ class ReplyExpect(_Strict):
     answered: bool = Field(
         default=True,
         description="Not a failure note: 'the language model failed' without the offline "
-        "fallback's answer, or 'I could not finish this'.",
+        "fallback's answer, or 'I could not finish this'; nor the user's message said back.",
     )
 
 

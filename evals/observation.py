@@ -94,6 +94,9 @@ class Observation(BaseModel):
     tool_calls: list[str] = Field(default_factory=list)
     nodes: list[str] = Field(default_factory=list, description="Graph nodes in the order run.")
     final_reply: str | None = None
+    user_messages: list[str] = Field(
+        default_factory=list, description="What the scenario said in chat (a reply is not one)."
+    )
     wms_orders: list[WmsOrderSeen] = Field(default_factory=list)
     pool_orders: list[PoolOrderSeen] = Field(default_factory=list)
     approvals: list[ApprovalSeen] = Field(default_factory=list)

@@ -350,6 +350,7 @@ def run_trial(
                 tool_context=runtime.tool_context,
             )
         obs.notes += notes
+        obs.user_messages = [turn.content for turn in scenario.trigger.chat or []]
         replayed = None
         try:
             replayed = replay(

@@ -8,7 +8,13 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from agents.graphs.ops_chat.arguments import resolve_arguments, tidy_arguments, widen_to_city
+from agents.graphs.ops_chat.arguments import (
+    asked_categories,
+    resolve_arguments,
+    tidy_arguments,
+    widen_to_category,
+    widen_to_city,
+)
 from tools.forecast_demand.models import ForecastInput
 from tools.names import NameResolver
 from tools.registry import TOOLS
@@ -101,3 +107,67 @@ def test_a_location_of_another_city_or_a_tool_without_city_is_left_alone(
     sent = {"location": "SHA-S01"}
     assert widen_to_city(sent, "rain boots in Beijing stores", names, STOCK_FIELDS)[0] == sent
     assert widen_to_city(sent, "上海门店还有多少雨靴?", names, {"location"}) == (sent, {})
+
+
+def test_one_sku_for_a_category_question_is_widened_to_the_category(names: NameResolver) -> None:
+    """chat-stock-en, recorded: the schema's example SKU (and size) for a category question."""
+    question = "How many rain boots are left in Shanghai stores?"
+    sent = {"sku": "RB001-NVY-40", "size": "40", "city": "Shanghai", "location_kind": "store"}
+    args, moved = widen_to_category(sent, question, names, STOCK_FIELDS)
+    assert args == {"city": "Shanghai", "location_kind": "store", "category": "rain_boots"}
+    assert "category='rain_boots'" in moved["sku='RB001-NVY-40'"]
+    assert moved["size='40'"] == "dropped (the question names no size)"
+    # a style, an invented SKU and a list of SKUs of the category widen the same way
+    for sent in ({"style": "RB001"}, {"sku": "RB001-RAIN-BOOTS"}, {"skus": ["RB001-BLK-38"]}):
+        assert widen_to_category(sent, question, names, FORECAST_FIELDS)[0] == {
+            "category": "rain_boots"
+        }
+
+
+def test_the_recorded_forecast_call_runs_for_the_category(names: NameResolver) -> None:
+    """chat-forecast-en: the tidied call (style RB001 beside the category) forecasts the
+    category the question asks about, not one style of it."""
+    sent = {"style": "RB001", "category": "rain_boots", "city": "Shanghai", "horizon_days": 7}
+    question = "Forecast demand for rain boots in Shanghai for the next 7 days"
+    args, moved = widen_to_category(sent, question, names, FORECAST_FIELDS)
+    assert args == {"category": "rain_boots", "city": "Shanghai", "horizon_days": 7}
+    assert list(moved) == ["style='RB001'"]
+
+
+def test_codes_the_question_names_or_of_another_category_are_kept(names: NameResolver) -> None:
+    sent = {"sku": "RB001-BLK-38", "city": "Shanghai"}
+    for question in (
+        "How many RB001-BLK-38 rain boots are in Shanghai?",  # the SKU is asked for
+        "rain boots of style RB001 in Shanghai",  # the style is asked for
+        "How many sneakers and rain boots in Shanghai?",  # two categories: no single scope
+        "How much stock in Shanghai?",  # no category
+    ):
+        assert widen_to_category(sent, question, names, STOCK_FIELDS) == (sent, {}), question
+    other = {"sku": next(s.code for s in names.styles if s.category != "rain_boots") + "-X-1"}
+    assert widen_to_category(other, "rain boots in Shanghai?", names, STOCK_FIELDS) == (other, {})
+    assert widen_to_category(sent, "rain boots in Shanghai?", names, {"sku"}) == (sent, {})
+
+
+def test_categories_are_read_in_words_chinese_and_synonyms(names: NameResolver) -> None:
+    assert asked_categories("上海门店还有多少雨靴?", names) == ["rain_boots"]
+    assert asked_categories("any wellingtons left in Beijing?", names) == ["rain_boots"]
+    assert asked_categories("one rain boot", names) == ["rain_boots"]
+    assert asked_categories("rain in Shanghai", names) == []
+
+
+def test_a_city_or_category_the_pool_lacks_becomes_the_one_the_question_names(
+    names: NameResolver,
+) -> None:
+    """Recorded through llama.cpp's server: city="SH" for a question about Shanghai's stores
+    (the tool answered "unknown city 'SH'" and the model copied that error to the user)."""
+    question = "How many rain boots are left in Shanghai stores?"
+    sent = {"city": "SH", "category": "rain_boots", "location_kind": "store"}
+    args, moved = widen_to_city(sent, question, names, STOCK_FIELDS)
+    assert args == {**sent, "city": "Shanghai"}
+    assert moved == {"city='SH'": "city='Shanghai' (the city the question names)"}
+    args, moved = widen_to_category({"category": "boots_rain"}, question, names, STOCK_FIELDS)
+    assert args == {"category": "rain_boots"}
+    assert list(moved) == ["category='boots_rain'"]
+    # a real city or category other than the question's is the resolver's to keep or refuse
+    assert widen_to_city({"city": "Beijing"}, question, names, STOCK_FIELDS)[1] == {}
+    assert widen_to_category({"category": "sandals"}, question, names, STOCK_FIELDS)[1] == {}

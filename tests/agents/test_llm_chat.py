@@ -257,6 +257,54 @@ def test_prompt_and_tool_schemas_fit_a_small_window(runtime):
     assert budget.history_tokens > 0.45 * 8192
 
 
+def test_schemas_lead_with_the_scope_and_leave_out_the_api_s_knobs(runtime):
+    """A small model fills the fields it reads first: the city and category, not one SKU
+    (Qwen2.5-Coder-1.5B passed ``sku``, the first field, with its example value)."""
+    runtime.llm = llm()
+    tools = {t.name: t for t in ChatNodes(runtime).tools}
+    stock = list(tools["stock_lookup"].parameters["properties"])
+    assert stock[:4] == ["city", "category", "location_kind", "region"]
+    assert "limit" not in stock and "cover_window_days" not in stock
+    assert list(tools["forecast_demand"].parameters["properties"])[:2] == ["city", "category"]
+
+
+def test_a_figure_result_states_its_answer_first(runtime, checkpointer, provider):
+    """What the model reads opens with the result in words, in the user's language: a 1.5B
+    model copies that figure instead of picking one out of the rows."""
+    question = "How many rain boots are left in Shanghai stores?"
+    provider.side_effect = [
+        call("stock_lookup", {"city": "Shanghai", "category": "rain_boots"}),
+        ok(completion("ok")),
+        call("stock_lookup", {"city": "上海", "category": "雨靴"}, "c2"),
+        ok(completion("好")),
+    ]
+    runtime.llm = llm()
+    graph = build_graph("ops_chat", runtime, checkpointer)
+    chat(runtime, graph, "t", question)
+    out = json.loads(sent_messages(provider, 1)[-1]["content"])
+    assert next(iter(out)) == "answer"
+    assert out["answer"].startswith("Rain boots in Shanghai: ")
+    assert f"{out['totals']['atp']} available to promise" in out["answer"]
+    chat(runtime, graph, "t2", "上海门店还有多少雨靴?")
+    out = json.loads(sent_messages(provider, 3)[-1]["content"])
+    assert out["answer"].startswith(f"上海雨靴：可售（ATP）{out['totals']['atp']} 件")
+
+
+def test_a_sku_for_a_category_question_runs_for_the_category(runtime, checkpointer, provider):
+    """chat-stock-en, recorded: the schema's example SKU for a category question."""
+    provider.side_effect = [
+        call("stock_lookup", {"sku": SKU, "city": "Shanghai"}),
+        ok(completion("ok")),
+    ]
+    runtime.llm = llm()
+    question = "How many rain boots are left in Shanghai stores?"
+    chat(runtime, build_graph("ops_chat", runtime, checkpointer), "t", question)
+    out = json.loads(sent_messages(provider, 1)[-1]["content"])
+    assert f"sku={SKU!r}" in out["resolved_names"]
+    assert out["answer"].startswith("Rain boots in Shanghai: ")  # the category, not the SKU
+    assert out["totals"]["positions"] > 1
+
+
 def test_a_window_too_small_for_the_prompt_is_said_not_overflowed(runtime, checkpointer, provider):
     runtime.settings = runtime.settings.model_copy(update={"llm_fallback": "none"})
     runtime.llm = llm(context_tokens=2048)

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from langchain_core.messages import HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 
 from agents.graphs.ops_chat.nodes import chat_tools
 from agents.llm.base import LLMError
@@ -49,7 +49,7 @@ def test_parallel_tool_calls_come_back_with_parsed_args():
     assert sent["parallel_tool_calls"] is True
     tools = {t["function"]["name"]: t["function"] for t in sent["tools"]}
     assert set(tools) >= {"stock_lookup", "forecast_demand", "plan_transfers", "propose_transfer"}
-    assert "cover_window_days" in tools["stock_lookup"]["parameters"]["properties"]
+    assert "include_zero" in tools["stock_lookup"]["parameters"]["properties"]
     assert sent["messages"][0] == {"role": "system", "content": "sys"}
 
 
@@ -286,6 +286,23 @@ def test_empty_reply_is_asked_again_then_answered_clearly():
 
 
 @respx.mock
+def test_the_empty_reply_nudge_quotes_the_turn_s_answer_lines():
+    """Recorded with Qwen2.5-Coder-1.5B: after a correct stock lookup it replied nothing, and
+    the bare nudge got "Sorry, I didn't get any information"; the nudge now quotes the result."""
+    result = {"answer": "Rain boots in Shanghai: 411 available to promise.", "totals": {}}
+    messages = [
+        *MESSAGES,
+        AIMessage(content="", tool_calls=[{"id": "c1", "name": "stock_lookup", "args": {}}]),
+        ToolMessage(content=json.dumps(result), tool_call_id="c1", name="stock_lookup"),
+    ]
+    route = respx.post(URL).mock(side_effect=[ok(completion("")), ok(completion("411 pairs"))])
+    assert model().invoke(messages, chat_tools()).text == "411 pairs"
+    note = json.loads(route.calls[1].request.content)["messages"][-1]["content"]
+    assert note.startswith("Your last reply was empty. The tool results say: Rain boots in")
+    assert "411 available to promise" in note
+
+
+@respx.mock
 def test_repeated_empty_replies_raise_a_clear_error():
     respx.post(URL).mock(return_value=ok(completion(None)))
     with pytest.raises(LLMError, match="empty reply 2 times in a row"):
@@ -392,6 +409,16 @@ def test_an_answer_that_only_repeats_a_tool_error_is_told_plainly():
 
 
 @respx.mock
+def test_a_tool_error_repeated_inside_tool_response_tags_is_told_plainly():
+    """Recorded through llama.cpp's server: the error copied inside Qwen's <tool_response>."""
+    echoed = f"<tool_response>\n{ERROR}\n</tool_response>"
+    respx.post(URL).mock(return_value=ok(completion(echoed)))
+    reply = model().invoke(_after_error("Forecast rain boots in Shanghai"), [])
+    assert reply.text.startswith("I could not finish this: forecast_demand refused the call")
+    assert "<tool_response>" not in reply.text
+
+
+@respx.mock
 def test_an_answer_that_explains_the_error_in_its_own_words_is_kept():
     own = "The SKU RB001 does not exist; RB001-BLK-35 and RB001-BLK-36 are its sizes."
     respx.post(URL).mock(return_value=ok(completion(own)))
@@ -415,6 +442,21 @@ def test_an_invalid_optional_argument_is_dropped_and_the_call_runs():
     assert repair["kind"] == "dropped_invalid_arguments" and repair["call_id"] == "c1"
     assert "constraints.pack_multiple" in repair["arguments"]["constraints"]
     assert not reply.invalid_tool_calls
+
+
+@respx.mock
+def test_a_datetime_where_a_date_is_asked_keeps_its_date():
+    """Recorded through llama.cpp's server (chat-plan-rain-zh): the rain scenario's start as a
+    datetime; it was dropped whole and the plan ran without the rain the user described."""
+    rain = {"city": "上海", "start": "2015-07-11T08:00:00+00:00", "precipitation_mm_per_day": 75}
+    sent = {"city": "上海", "category": "雨靴", "rain": [rain]}
+    respx.post(URL).mock(
+        return_value=ok(completion(calls=[("c1", "plan_transfers", json.dumps(sent))]))
+    )
+    reply = model().invoke(MESSAGES, chat_tools())
+    assert reply.tool_calls[0]["args"]["rain"] == [{**rain, "start": "2015-07-11"}]
+    (repair,) = reply.response_metadata["repairs"]
+    assert "its date 2015-07-11 used" in repair["arguments"]["rain"]
 
 
 @respx.mock

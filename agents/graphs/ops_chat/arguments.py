@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from tools.context import ToolError
-from tools.names import NameResolver
+from tools.names import NameResolver, category_synonyms
 
 #: Argument name → which resolver reads it (lists are resolved item by item).
 _FIELDS: dict[str, str] = {
@@ -181,9 +181,15 @@ def widen_to_city(
     if len(asked) != 1:
         return args, {}
     city = asked[0]
+    out, moved = dict(args), {}
+    said = out.get("city")
+    if isinstance(said, str) and said.strip() and _as(names.city, said) is None:
+        # Measured: city="SH" for "How many rain boots are left in Shanghai stores?".
+        out["city"] = city
+        moved[f"city={said!r}"] = f"city={city!r} (the city the question names)"
+    args = out
     by_code = {p.code: p for p in names.places}
     named_in_question = any(_mentions(question, p.code, p.name_en, p.name_zh) for p in names.places)
-    out, moved = dict(args), {}
     for key in ("location", "locations"):
         value = out.get(key)
         items = value if isinstance(value, list) else [value]
@@ -215,4 +221,71 @@ def widen_to_city(
     ):
         out["location_kind"] = "store"
         moved["location_kind"] = "'store' (the question asks about stores)"
+    return out, moved
+
+
+#: Arguments that narrow a read tool to some SKUs or styles, and the kind of code each holds.
+_ITEM_KEYS = {"sku": "SKU", "skus": "SKU", "style": "style", "styles": "style"}
+
+
+def asked_categories(question: str, names: NameResolver) -> list[str]:
+    """Categories the question names: by code ("rain_boots"), in words ("rain boots", "rain
+    boot"), in Chinese (雨靴) or by a synonym ("wellies", 雨鞋)."""
+    category_zh = names.labels[2]
+    words: dict[str, set[str]] = {c: set() for c in names.categories}
+    for code in names.categories:
+        spaced = code.replace("_", " ")
+        words[code] |= {code, spaced, spaced.rstrip("s"), category_zh.get(code, "")}
+    for word, code in category_synonyms(names.session).items():
+        if code in words:
+            words[code] |= {word, word + "s"}
+    return [code for code, said in words.items() if _mentions(question, *said)]
+
+
+def widen_to_category(
+    args: dict[str, Any], question: str, names: NameResolver, accepted: Collection[str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """A read tool's arguments scoped to the category the question asks about, when the model
+    narrowed it to SKUs or styles the question never named, and what changed.
+
+    Measured with Qwen2.5-Coder-1.5B: asked "How many rain boots are left in Shanghai stores?"
+    it called ``stock_lookup(sku="RB001-NVY-40", ...)`` -- the schema's example SKU -- and the
+    true answer for that SKU (9) is not the category's (411). Such a call runs for
+    ``category=...`` instead, when every code it named is of that category or does not exist;
+    a question that names a style or SKU code keeps it. The result says so (``resolved_names``).
+    """
+    if "category" not in accepted:
+        return args, {}
+    asked = asked_categories(question, names)
+    if len(asked) != 1:
+        return args, {}
+    category = asked[0]
+    said = args.get("category")
+    if _as(names.category, said) not in (None, category):
+        return args, {}
+    style_of = {s.code.casefold(): s.category for s in names.styles}
+    if any(_mentions(question, code) for code in style_of) or re.search(
+        r"[A-Za-z]+\d+-[A-Za-z0-9]+", question
+    ):
+        return args, {}  # the question names a style or a SKU: the model's narrowing is asked for
+    out, moved = dict(args), {}
+    if isinstance(said, str) and said.strip() and _as(names.category, said) is None:
+        out["category"] = category  # a category the pool does not have: the one asked about
+        moved[f"category={said!r}"] = f"category={category!r} (the category the question names)"
+    for key, kind in _ITEM_KEYS.items():
+        value = out.get(key)
+        items = value if isinstance(value, list) else [value]
+        codes = [v for v in items if isinstance(v, str) and v.strip()]
+        if not codes or len(codes) != len(items):
+            continue
+        of = {style_of.get(c.strip().split("-")[0].casefold()) for c in codes}
+        if not of <= {category, None}:
+            continue  # a code of another category: not a narrowing of this question
+        del out[key]
+        out["category"] = category
+        moved[f"{key}={value!r}"] = (
+            f"category={category!r} (the question asks about the category, not one {kind})"
+        )
+    if moved and "size" in out and not _mentions(question, str(out["size"])):
+        moved[f"size={out.pop('size')!r}"] = "dropped (the question names no size)"
     return out, moved

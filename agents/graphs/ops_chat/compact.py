@@ -103,7 +103,12 @@ def _page_of(
     if flat:
         info["note"] = "nested lists reduced to *_count; page for details"
     if start + len(chosen) < len(rows):
-        info["next"] = f"call {tool} again with the same arguments and {PAGE_ARG}={page + 1}"
+        # Totals cover every row: a small model told only "call again" pages on instead of
+        # answering (Qwen2.5-Coder-1.5B asked for page 2 of a stock lookup it had the total of).
+        info["next"] = (
+            f"only for more rows: call {tool} again with the same arguments and "
+            f"{PAGE_ARG}={page + 1} (totals cover every row)"
+        )
     return chosen, info
 
 

@@ -18,7 +18,12 @@ from agents.graphs.common.orders import (
     create_transfer,
     price_shipment,
 )
-from agents.graphs.ops_chat.arguments import resolve_arguments, tidy_arguments, widen_to_city
+from agents.graphs.ops_chat.arguments import (
+    resolve_arguments,
+    tidy_arguments,
+    widen_to_category,
+    widen_to_city,
+)
 from agents.graphs.ops_chat.budget import ContextBudget, prompt_tokens
 from agents.graphs.ops_chat.compact import (
     PAGE_ARG,
@@ -26,6 +31,7 @@ from agents.graphs.ops_chat.compact import (
     dumps,
     summarise,
 )
+from agents.graphs.ops_chat.grounded import answer_line, language
 from agents.graphs.ops_chat.prompts import SYSTEM_PROMPT
 from agents.graphs.ops_chat.schemas import chat_tools, with_examples
 from agents.graphs.ops_chat.state import ChatState
@@ -41,6 +47,7 @@ from agents.proposals import (
 from agents.runtime import AgentRuntime
 from inventory.db import session_scope
 from inventory.models import AuditEvent
+from inventory.vocabulary import vocabulary_of
 from tools.context import ToolError
 from tools.names import NameResolver
 from tools.registry import TOOLS
@@ -118,6 +125,8 @@ class ChatNodes:
                         args, moved = tidy_arguments(args, names, accepted)
                         args, widened = widen_to_city(args, question, names, accepted)
                         moved |= widened
+                        args, widened = widen_to_category(args, question, names, accepted)
+                        moved |= widened
                     args, resolved = resolve_arguments(args, names)
                     resolved = {**moved, **resolved}
             except ToolError as exc:
@@ -159,7 +168,11 @@ class ChatNodes:
             if budget is None:
                 content = summarise(name, payload, UNBOUNDED_RESULT_TOKENS, page, for_model=False)
             else:
-                content = summarise(name, payload, budget.tool_result_tokens, page)
+                answer = answer_line(
+                    name, args, payload, language(question), vocabulary_of(self.runtime.engine)
+                )
+                shown = {"answer": answer, **payload} if answer else payload
+                content = summarise(name, shown, budget.tool_result_tokens, page)
             self._audit_full_result(state, name, call_id, args, payload, content)
             # The arguments it ran with (tidied, names resolved), for an answer built from it.
             messages.append(

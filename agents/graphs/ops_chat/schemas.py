@@ -89,9 +89,14 @@ def _collapse_large_defs(parameters: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-#: Arguments the chat's model is not shown: the API's cost caps (the tool's default applies;
-#: a model may still pass one, the input model validates it).
-_NOT_SHOWN = ("limit_series",)
+#: Arguments the chat's model is not shown: the API's cost caps and row limits (paging replaces
+#: them in chat) and the days-of-cover window (the tool's default applies; a model may still
+#: pass one, the input model validates it). A small model fills every field it is shown.
+_NOT_SHOWN = ("limit_series", "limit", "cover_window_days")
+#: Arguments shown first: a small model fills the first fields it reads, and a question is
+#: mostly about a city and a category, not one SKU (Qwen2.5-Coder-1.5B passed the schema's first
+#: field, ``sku``, with its example value for "How many rain boots are left in Shanghai stores?").
+_SCOPE_FIRST = ("city", "category", "location_kind", "region")
 
 
 def _parameters(tool: ToolDefinition) -> dict[str, Any]:
@@ -101,6 +106,12 @@ def _parameters(tool: ToolDefinition) -> dict[str, Any]:
     for name in _NOT_SHOWN:
         if name not in (parameters.get("required") or []):
             properties.pop(name, None)
+    first = [name for name in _SCOPE_FIRST if name in properties]
+    if first:
+        parameters["properties"] = {
+            **{name: properties[name] for name in first},
+            **{name: value for name, value in properties.items() if name not in first},
+        }
     return parameters
 
 
