@@ -45,10 +45,10 @@ MIN_DEMAND_FOR_SIZE_HOLE = 0.5
 #: cost already prices a unit that may not sell *given* the forecast; this hedges the forecast's
 #: own error: the trips chosen are those the forecast rates highest, so the thinnest of them are
 #: the likeliest to lose (the optimiser's curse). Dropping one gives up at most half its freight
-#: in expectation; on a dry-day alert it saves its freight and unsold cost. Measured on the 10 act
-#: worlds and 3 false alarms, valued exactly under the world's expected demand (evals/README.md,
-#: session 24): act ¥1,419 → ¥1,415, false alarms −¥651 → −¥182 in total; at 1.0 (twice over,
-#: before session 19) the act worlds lose ¥359.
+#: in expectation; on a dry-day alert it saves its freight and unsold cost. Measured on the merged
+#: tree of session 24 (10 act worlds, 3 false alarms, valued exactly under the world's expected
+#: demand, evals/README.md): hurdle 0 → 0.5, act ¥1,862 → ¥1,565, false alarms −¥431 → −¥129 in
+#: total; at 0 false-alarm-guangzhou loses ¥601 in its window (cap −¥500), so 0.5 stays.
 MIN_NET_TO_COST = 0.5
 #: SKU-level forecasts kept between the forecast and plan nodes of a run (in memory only: a run
 #: resumed in another process forecasts again in the plan node).
