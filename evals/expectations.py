@@ -392,7 +392,7 @@ _NOTHING_PAYS = re.compile(
 )
 #: ... and why: a reason written out (a rule, a cost, a shortfall) after it.
 _BECAUSE = re.compile(
-    r"\b(?:because|since|as|rule|cost|freight|net value|margin|short|surplus|forecast|"
+    r"\b(?:because|since|rule|cost|freight|net value|margin|short|surplus|forecast|"
     r"demand|stock)\b|因为|由于|规则|运费|成本|净值|毛利|缺货|富余|预测|需求|库存",
     re.IGNORECASE,
 )

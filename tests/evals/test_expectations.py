@@ -381,4 +381,9 @@ def test_where_nothing_pays_the_reply_must_say_so_and_why() -> None:
     assert checks["reply.plan_made"] and checks["reply.states_plan"]
     assert not plan_checks("没有值得执行的调拨。", [empty], want)["reply.states_plan"]  # why?
     assert not plan_checks("已完成规划。", [empty], want)["reply.states_plan"]
+    english = "No transfer is worth making: each trip costs more freight than it recovers."
+    assert plan_checks(english, [empty], want)["reply.states_plan"]
+    assert not plan_checks("No transfer is worth making as of today.", [empty], want)[
+        "reply.states_plan"
+    ]
     assert not plan_checks(OFFLINE_REPLY, [OFFLINE_PLAN], want)["reply.plan_made"]
