@@ -8,18 +8,20 @@ This is what the service's worker and approval endpoint do, minus HTTP, on the s
 from __future__ import annotations
 
 import datetime as dt
+import json
 import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langgraph.types import Command
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.engine import Engine
 
 from agents.runs import run_graph
 from evals.approver import ApprovalRequest, ScriptedApprover
+from evals.observation import PlanSeen
 from evals.scenario import Scenario
 
 
@@ -34,6 +36,7 @@ class DriveResult(BaseModel):
     )
     nodes: list[str] = Field(default_factory=list)
     tool_calls: list[str] = Field(default_factory=list)
+    plans: list[PlanSeen] = Field(default_factory=list)
     final_reply: str | None = None
 
 
@@ -49,6 +52,45 @@ def _tool_calls(values: dict[str, Any]) -> list[str]:
         elif isinstance(entry, str):
             names.append(entry)
     return names
+
+
+def _plans(values: dict[str, Any]) -> list[PlanSeen]:
+    """Each plan_transfers call of the chat with the arguments it ran with (the result's
+    ``artifact``: names resolved) and its totals, so a reply can be judged against its plan."""
+    calls: dict[str, dict[str, Any]] = {}
+    plans: list[PlanSeen] = []
+    for message in values.get("messages") or []:
+        if isinstance(message, AIMessage):
+            calls.update({c["id"] or "": c for c in message.tool_calls})
+        elif isinstance(message, ToolMessage) and message.name == "plan_transfers":
+            artifact = message.artifact if isinstance(message.artifact, dict) else {}
+            args = artifact.get("args") or calls.get(message.tool_call_id, {}).get("args") or {}
+            seen = PlanSeen(
+                city=args.get("city"),
+                rain=[dict(r) for r in args.get("rain") or [] if isinstance(r, dict)],
+                window_days=args.get("window_days"),
+            )
+            try:
+                out = json.loads(message.text)
+            except ValueError:
+                out = None
+            if message.status == "error" or not isinstance(out, dict):
+                plans.append(seen.model_copy(update={"error": message.text[:300]}))
+                continue
+            totals = out.get("totals") or {}
+            plans.append(
+                seen.model_copy(
+                    update={
+                        "shipments": int(totals.get("shipments") or 0),
+                        "units": int(totals.get("units") or 0),
+                        "expected_value": float(totals.get("expected_value") or 0.0),
+                        "cost": float(totals.get("cost") or 0.0),
+                        "net_value": float(totals.get("net_value") or 0.0),
+                        "empty_reason": out.get("empty_reason"),
+                    }
+                )
+            )
+    return plans
 
 
 def _final_reply(values: dict[str, Any]) -> str | None:
@@ -185,6 +227,7 @@ class GraphDriver:
         config = {"configurable": {"thread_id": thread_id}}
         values = self.graph.get_state(config).values or {}
         self.result.tool_calls += _tool_calls(values)
+        self.result.plans += _plans(values)
         reply = _final_reply(values)
         if reply:
             self.result.final_reply = reply

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections import Counter
+from collections.abc import Callable
 
 from pydantic import BaseModel
 
-from agents.graphs.ops_chat.grounded import echoes
+from agents.graphs.ops_chat.grounded import describes_output, echoes, matches, stated
 from evals.approver import ScriptedDecision
 from evals.expectations_model import (
     ApprovalsExpect,
@@ -15,13 +17,16 @@ from evals.expectations_model import (
     KpiBounds,
     OrderMatch,
     OrdersExpect,
+    PlanQuery,
     PromosExpect,
     ReplyExpect,
     StockExpect,
     ToolsExpect,
 )
-from evals.observation import Observation, WmsOrderSeen
+from evals.observation import Observation, PlanSeen, WmsOrderSeen
 from evals.trajectory import forbidden_calls, match_trajectory
+from inventory.demo_world.vocabulary import DEMO_VOCABULARY
+from inventory.vocabulary import UnknownTerm
 
 HUMAN_APPROVAL_STATUSES = {"pending", "approved", "rejected", "expired"}
 
@@ -300,6 +305,10 @@ def check_reply(want: ReplyExpect, obs: Observation) -> list[CheckResult]:
             if wordless
             else _fail("reply.answered", f"the reply repeats the user's message: {shown!r}")
             if echoed
+            else _fail(
+                "reply.answered", f"the reply describes a tool's output, no figure: {shown!r}"
+            )
+            if describes_output(text)
             else _ok("reply.answered", "an answer")
         )
     if want.contains_any:
@@ -342,6 +351,8 @@ def check_reply(want: ReplyExpect, obs: Observation) -> list[CheckResult]:
                     f"reply states {[f'{n:g}' for n in numbers][:8]}: {shown!r}",
                 )
             )
+    if want.states_plan_of is not None:
+        results += check_plan(want.states_plan_of, obs)
     codes = named_codes(text)
     if want.codes_exist and obs.pool_codes:
         known = set(obs.pool_codes)
@@ -368,6 +379,112 @@ def check_reply(want: ReplyExpect, obs: Observation) -> list[CheckResult]:
             _ok(f"reply.not_contains[{banned}]", "absent")
             if banned.lower() not in reply
             else _fail(f"reply.not_contains[{banned}]", "present in the reply")
+        )
+    return results
+
+
+#: A reply that says no transfer pays (the offline planner: "No transfer is worth making.").
+_NOTHING_PAYS = re.compile(
+    r"\b(?:no|not any|zero) (?:transfers?|shipments?|moves?)\b|\bnothing (?:is )?worth\b|"
+    r"\bnot worth\b|\bnothing to (?:move|ship|transfer)\b|"
+    r"没有值得|不值得|无需调拨|不需要调拨|无调拨",
+    re.IGNORECASE,
+)
+#: ... and why: a reason written out (a rule, a cost, a shortfall) after it.
+_BECAUSE = re.compile(
+    r"\b(?:because|since|rule|cost|freight|net value|margin|short|surplus|forecast|"
+    r"demand|stock)\b|因为|由于|规则|运费|成本|净值|毛利|缺货|富余|预测|需求|库存",
+    re.IGNORECASE,
+)
+
+
+def _city(name: str) -> str:
+    """A city as the demo world names it (上海 → Shanghai); an unknown name as written."""
+    try:
+        return DEMO_VOCABULARY.resolve_city(name)
+    except UnknownTerm:
+        return name
+
+
+def _covers(plan: PlanSeen, want: PlanQuery, same_city: Callable[[object], bool]) -> bool:
+    """Whether ``plan`` was made for the query's rain: its city, and (when asked) a rain of
+    that city whose days include ``rain_on``."""
+    if not same_city(plan.city):
+        return False
+    if want.rain_on is None:
+        return True
+    for rain in plan.rain:
+        try:
+            start = dt.date.fromisoformat(str(rain.get("start", ""))[:10])
+        except ValueError:
+            continue
+        days = int(rain.get("days") or 1)
+        if same_city(
+            rain.get("city") or plan.city
+        ) and start <= want.rain_on < start + dt.timedelta(days=days):
+            return True
+    return False
+
+
+def check_plan(want: PlanQuery, obs: Observation) -> list[CheckResult]:
+    """The turn planned for the scenario's rain, and the reply reports that plan: its figures
+    when it moves units, or that nothing pays and why. A do-nothing or non-answer turn fails
+    both where the world has a transfer worth making (``pays``)."""
+    city = _city(want.city)
+
+    def same_city(name: object) -> bool:
+        return isinstance(name, str) and _city(name) == city
+
+    made = [p for p in obs.plans if p.error is None and _covers(p, want, same_city)]
+    asked = f"{city}" + (f" with the rain on {want.rain_on}" if want.rain_on else "")
+    if not made:
+        calls = [
+            f"city={p.city} rain={[(r.get('city'), r.get('start'), r.get('days')) for r in p.rain]}"
+            + (f" refused: {p.error[:80]}" if p.error else "")
+            for p in obs.plans
+        ]
+        return [_fail("reply.plan_made", f"no plan_transfers result for {asked}; calls: {calls}")]
+    plan = made[-1]
+    figures = {
+        "units": float(plan.units),
+        "margin": plan.expected_value,
+        "freight": plan.cost,
+        "net value": plan.net_value,
+    }
+    shown = ", ".join(f"{k} {v:,.0f}" for k, v in figures.items())
+    results: list[CheckResult] = []
+    if want.pays != (plan.units > 0):
+        wanted = "a transfer worth making" if want.pays else "no transfer worth making"
+        results.append(
+            _fail(
+                "reply.plan_made",
+                f"the plan for {asked} moves {plan.units} unit(s) "
+                f"({plan.empty_reason or shown}); this world has {wanted}",
+            )
+        )
+    else:
+        results.append(_ok("reply.plan_made", f"plan for {asked}: {shown}"))
+    text = obs.final_reply or ""
+    if plan.units > 0:
+        said = [s for s in stated(text) for f in figures.values() if f and matches(s, f)]
+        results.append(
+            _ok("reply.states_plan", f"states {said[0].text} of the plan ({shown})")
+            if said
+            else _fail(
+                "reply.states_plan", f"states none of the plan's figures ({shown}): {text[:160]!r}"
+            )
+        )
+    else:
+        nothing = _NOTHING_PAYS.search(text)
+        why = nothing and _BECAUSE.search(text[nothing.end() :])
+        results.append(
+            _ok("reply.states_plan", "says no transfer pays, and why")
+            if why
+            else _fail(
+                "reply.states_plan",
+                f"the plan moves nothing ({plan.empty_reason}); the reply does not say that no "
+                f"transfer pays and why: {text[:160]!r}",
+            )
         )
     return results
 

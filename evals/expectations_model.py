@@ -6,6 +6,7 @@ world readers.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -122,6 +123,22 @@ class ForecastQuery(_Strict):
     )
 
 
+class PlanQuery(_Strict):
+    """A transfer plan the turn must make for a rain and the reply must report.
+
+    ``pays`` is the scenario author's call for the world: true when it holds a transfer worth
+    making (the plan must move units and the reply state its figures), false when it does not
+    (the plan must move nothing and the reply say so, and why). Either way a turn that plans
+    nothing, or a reply that reports nothing, fails.
+    """
+
+    city: str = Field(description="The rain's city: the plan's city (names resolve, 上海 too).")
+    rain_on: dt.date | None = Field(
+        default=None, description="A day of rain the plan must be made for (its `rain` covers it)."
+    )
+    pays: bool = True
+
+
 class ReplyExpect(_Strict):
     """The assistant's last message (chat scenarios).
 
@@ -141,6 +158,11 @@ class ReplyExpect(_Strict):
         default=None,
         description="The reply must state this forecast's total (rounded, ±1 unit or 1 %).",
     )
+    states_plan_of: PlanQuery | None = Field(
+        default=None,
+        description="plan_transfers ran for this rain, and the reply states the plan's figures "
+        "(units, margin, freight or net value) or, where nothing pays, says so and why.",
+    )
     names_order_codes: bool = Field(
         default=False,
         description="When the run created orders, the reply names at least one of their "
@@ -152,7 +174,8 @@ class ReplyExpect(_Strict):
     answered: bool = Field(
         default=True,
         description="Not a failure note: 'the language model failed' without the offline "
-        "fallback's answer, or 'I could not finish this'; nor the user's message said back.",
+        "fallback's answer, or 'I could not finish this'; nor the user's message said back; nor "
+        "a description of a tool's output ('This JSON object shows ...') without a figure.",
     )
 
 

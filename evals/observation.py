@@ -72,6 +72,23 @@ class StockSeen(BaseModel):
     atp: int
 
 
+class PlanSeen(BaseModel):
+    """One plan_transfers call of a chat run: the arguments it ran with and what it returned."""
+
+    city: str | None = None
+    rain: list[dict] = Field(
+        default_factory=list, description="The rain the plan was made for (city, start, days)."
+    )
+    window_days: int | None = None
+    error: str | None = Field(default=None, description="The tool's refusal, when it refused.")
+    shipments: int = 0
+    units: int = 0
+    expected_value: float = 0.0
+    cost: float = 0.0
+    net_value: float = 0.0
+    empty_reason: str | None = None
+
+
 class Observation(BaseModel):
     run_status: str = Field(description="completed | interrupted | error")
     error: str | None = None
@@ -92,6 +109,9 @@ class Observation(BaseModel):
         default_factory=list, description="Locations and SKUs of the orders this run created."
     )
     tool_calls: list[str] = Field(default_factory=list)
+    plans: list[PlanSeen] = Field(
+        default_factory=list, description="Every plan_transfers call of the chat, in order."
+    )
     nodes: list[str] = Field(default_factory=list, description="Graph nodes in the order run.")
     final_reply: str | None = None
     user_messages: list[str] = Field(

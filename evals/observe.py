@@ -314,6 +314,7 @@ def observe(
         pool_codes=pool_codes,
         order_codes=order_codes,
         tool_calls=drive.tool_calls,
+        plans=drive.plans,
         nodes=drive.nodes,
         final_reply=drive.final_reply,
         wms_orders=wms,

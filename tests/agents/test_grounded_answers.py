@@ -27,9 +27,9 @@ from inventory.demo_world.vocabulary import DEMO_VOCABULARY
 CASSETTES = Path(__file__).resolve().parent / "cassettes" / "qwen2.5-coder-1.5b-devserver"
 
 
-def _recorded(scenario: str) -> tuple[str, list[TurnResult], str]:
+def _recorded(scenario: str, cassettes: Path = CASSETTES) -> tuple[str, list[TurnResult], str]:
     """(question, the turn's results as the model saw them, the model's final answer)."""
-    tape = json.loads((CASSETTES / f"{scenario}.json").read_text(encoding="utf-8"))
+    tape = json.loads((cassettes / f"{scenario}.json").read_text(encoding="utf-8"))
     last = tape["exchanges"][-1]
     sent = last["request"]["messages"]
     question = next(m["content"] for m in sent if m["role"] == "user")
@@ -124,6 +124,20 @@ def test_the_small_models_recorded_answers_do_not_stand(scenario, intent, code) 
     question, results, answer = _recorded(scenario)
     verdict = judge(answer, question, results, intent=intent)
     assert verdict is not None and verdict.code == code
+
+
+def test_a_description_of_the_tool_s_json_is_not_an_answer() -> None:
+    """Recorded through llama.cpp's server (chat-plan-rain-zh): the plan came back and the model
+    answered "This JSON object shows the result of the `plan_transfers` function call ...";
+    the plan intent has no figure check, so it stood as the answer."""
+    here = CASSETTES.parent / "qwen2.5-coder-1.5b"
+    question, results, answer = _recorded("chat-plan-rain-zh", here)
+    verdict = judge(answer, question, results, intent="plan")
+    assert verdict is not None and verdict.code == "described_output"
+    # an answer that reads the output stands, whatever it calls it
+    read = "The plan_transfers result: no transfer is worth making, 0 units."
+    assert judge(read, question, results, intent="plan") is None
+    assert judge("没有值得执行的调拨。", question, results, intent="plan") is None
 
 
 def test_a_figure_no_tool_returned_does_not_stand() -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+from pathlib import Path
+
 from evals.approver import ScriptedDecision
 from evals.expectations import (
     check_approval_or_refusal,
@@ -19,10 +23,17 @@ from evals.expectations_model import (
     KpiBounds,
     OrderMatch,
     OrdersExpect,
+    PlanQuery,
     ReplyExpect,
     ToolsExpect,
 )
-from evals.observation import ApprovalSeen, Observation, WmsLineSeen, WmsOrderSeen
+from evals.observation import (
+    ApprovalSeen,
+    Observation,
+    PlanSeen,
+    WmsLineSeen,
+    WmsOrderSeen,
+)
 
 
 def order(
@@ -268,3 +279,111 @@ def test_a_plan_reply_must_name_its_orders_codes() -> None:
     ]
     assert not reply_checks("计划已提交。", want, **seen)["reply.names_order_codes"]
     assert "reply.names_order_codes" not in reply_checks("No transfer is worth making.", want)
+
+
+# -- a plan asked in chat: the turn plans for the rain, the reply reports the plan -------------
+
+RECORDED = Path(__file__).resolve().parents[1] / "agents" / "cassettes" / "qwen2.5-coder-1.5b"
+RAIN = [{"city": "Shanghai", "start": "2015-07-11", "days": 1, "precipitation_mm_per_day": 75}]
+#: chat-plan-rain-zh offline (its world: the stores' rain boots at a quarter), as observed.
+OFFLINE_PLAN = PlanSeen(
+    city="Shanghai", rain=RAIN, shipments=2, units=16, expected_value=433.9, cost=153.46,
+    net_value=280.44,
+)  # fmt: skip
+OFFLINE_REPLY = (
+    "调拨计划：2 票，共 16 件，预计挽回毛利 ¥434（已扣滞销风险），运费 ¥153，预计净值 ¥280。\n\n"
+    "建议处理结果：\n- DC-SHA → SHA-S03：9 件，零售额 ¥3,231，运费 ¥78：已批准，等待发送"
+)
+EMPTY_REASON = (
+    "2 short position(s) reachable from 218 with surplus, but every candidate shipment failed a "
+    "shipment rule (net value ≤ 0, below the minimum value of 0, over the shipment caps or the "
+    "cost budget)"
+)
+PAYS = ReplyExpect(states_plan_of=PlanQuery(city="Shanghai", rain_on=dt.date(2015, 7, 11)))
+
+
+def plan_checks(text: str, plans: list[PlanSeen], want: ReplyExpect = PAYS) -> dict[str, bool]:
+    return reply_checks(text, want, plans=plans)
+
+
+def recorded_plan_turn() -> tuple[str, list[PlanSeen]]:
+    """chat-plan-rain-zh as Qwen2.5-Coder-1.5B played it (the cassette, unedited): its last
+    plan_transfers call and result, and its answer."""
+    tape = json.loads((RECORDED / "chat-plan-rain-zh.json").read_text())
+    last = tape["exchanges"][-1]
+    answer = last["response"]["choices"][0]["message"]["content"]
+    *_, calling, tool = last["request"]["messages"]
+    args = json.loads(calling["tool_calls"][0]["function"]["arguments"])
+    result = json.loads(tool["content"])
+    plan = PlanSeen(
+        city=args.get("city"),
+        rain=args.get("rain") or [],
+        units=result["totals"]["units"],
+        net_value=result["totals"]["net_value"],
+        empty_reason=result["empty_reason"],
+    )
+    return answer, [plan]
+
+
+def test_a_plan_reply_that_only_describes_the_json_fails() -> None:
+    """Recorded: the model planned for 上海 (its plan moved nothing) and answered "This JSON
+    object shows the result of the `plan_transfers` function call ..."; it passed, since
+    ``names_order_codes`` only looks when there are orders."""
+    answer, plans = recorded_plan_turn()
+    assert answer.startswith("This JSON object shows")
+    assert plans[0].units == 0 and plans[0].city == "上海"  # the name resolves for the check
+    checks = plan_checks(answer, plans)
+    assert not checks["reply.answered"]
+    assert not checks["reply.plan_made"]  # this world has a transfer worth making
+    assert not checks["reply.states_plan"]
+    # ... and it fails where nothing pays too: it does not say so, nor why.
+    nothing_pays = ReplyExpect(
+        states_plan_of=PlanQuery(city="Shanghai", rain_on=dt.date(2015, 7, 11), pays=False)
+    )
+    checks = plan_checks(answer, plans, nothing_pays)
+    assert checks["reply.plan_made"] and not checks["reply.states_plan"]
+    # A description of the tool's output fails even where no plan was asked.
+    assert not reply_checks(answer, ReplyExpect())["reply.answered"]
+
+
+def test_the_offline_planner_s_plan_reply_passes() -> None:
+    checks = plan_checks(OFFLINE_REPLY, [OFFLINE_PLAN])
+    assert checks["reply.answered"] and checks["reply.plan_made"] and checks["reply.states_plan"]
+    # the net value rounded as a person writes it counts; a figure of no plan does not
+    assert plan_checks("Net value about ¥280 for DC-SHA → SHA-S03.", [OFFLINE_PLAN])[
+        "reply.states_plan"
+    ]
+    assert not plan_checks("计划已提交，共 5 件。", [OFFLINE_PLAN])["reply.states_plan"]
+
+
+def test_a_turn_that_plans_nothing_fails_where_a_transfer_pays() -> None:
+    do_nothing = PlanSeen(
+        city="Shanghai", rain=RAIN, empty_reason="the do-nothing peer planner never moves stock"
+    )
+    said = "没有值得执行的调拨。the do-nothing peer planner never moves stock"
+    assert not plan_checks(said, [do_nothing])["reply.plan_made"]
+    # no plan at all (the model asked back for a category), or one for another day or city
+    assert not plan_checks("Which category should I plan?", [])["reply.plan_made"]
+    other_day = OFFLINE_PLAN.model_copy(update={"rain": [{**RAIN[0], "start": "2015-07-12"}]})
+    other_city = OFFLINE_PLAN.model_copy(update={"city": "Beijing"})
+    refused = OFFLINE_PLAN.model_copy(update={"error": "error: rain outside the window"})
+    for plan in (other_day, other_city, refused):
+        assert not plan_checks(OFFLINE_REPLY, [plan])["reply.plan_made"], plan
+
+
+def test_where_nothing_pays_the_reply_must_say_so_and_why() -> None:
+    want = ReplyExpect(
+        states_plan_of=PlanQuery(city="上海", rain_on=dt.date(2015, 7, 11), pays=False)
+    )
+    empty = PlanSeen(city="Shanghai", rain=RAIN, empty_reason=EMPTY_REASON)
+    offline = f"没有值得执行的调拨。{EMPTY_REASON}"
+    checks = plan_checks(offline, [empty], want)
+    assert checks["reply.plan_made"] and checks["reply.states_plan"]
+    assert not plan_checks("没有值得执行的调拨。", [empty], want)["reply.states_plan"]  # why?
+    assert not plan_checks("已完成规划。", [empty], want)["reply.states_plan"]
+    english = "No transfer is worth making: each trip costs more freight than it recovers."
+    assert plan_checks(english, [empty], want)["reply.states_plan"]
+    assert not plan_checks("No transfer is worth making as of today.", [empty], want)[
+        "reply.states_plan"
+    ]
+    assert not plan_checks(OFFLINE_REPLY, [OFFLINE_PLAN], want)["reply.plan_made"]

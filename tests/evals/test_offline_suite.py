@@ -84,3 +84,18 @@ def test_act_scenario_fails_a_do_nothing_agent(scenario: Scenario, tmp_path: Pat
     # Not an accident of the harness: the world had something to gain, and it was missed.
     assert (trial.kpis["hindsight_net_value"] or 0.0) > 0, scenario.id
     assert any(r.startswith("kpi.capture_share") for r in trial.failure_reasons), scenario.id
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(SUITE_TIMEOUT_S)
+def test_chat_plan_fails_a_do_nothing_agent(tmp_path: Path) -> None:
+    """chat-plan-rain-zh's world has a transfer worth making (the offline planner moves 16 units
+    for ¥280 expected; hindsight ¥2.8k): a planner that moves nothing, and answers "no transfer
+    is worth making" with its reason, must fail it -- before, only ``names_order_codes`` looked
+    at the reply, and only when there were orders, so it passed."""
+    (scenario,) = [s for s in _ALL if s.id == "chat-plan-rain-zh"]
+    result = run_suite([scenario], RunOptions(workdir=tmp_path, llm="auto", planner="do-nothing"))
+    (trial,) = result.scenarios[0].trials
+    assert not trial.passed
+    failed = {reason.split(":", 1)[0] for reason in trial.failure_reasons}
+    assert {"reply.plan_made", "orders.count"} <= failed, trial.failure_reasons

@@ -11,6 +11,9 @@ answer (in English or Chinese, rounded, with thousands separators) is never repl
 - an answer that repeats a tool's error (the adapter's ``echoed_tool_error`` repair) is not one;
 - an answer that recites a tool call (its argument names with the values it passed, or the call
   as JSON) is not one;
+- an answer that describes a tool's output instead of reading it ("This JSON object shows the
+  result of the `plan_transfers` function call ...", recorded for chat-plan-rain-zh) and states
+  no quantity is not one;
 - to a stock or forecast question answered by a tool, the answer must state one of the result's
   headline figures (totals, per-location subtotals, series totals), and every quantity it states
   must be a number the tools returned (or the user wrote);
@@ -78,6 +81,10 @@ REASONS: dict[str, dict[Lang, str]] = {
     "echoed_question": {
         "en": "it repeated the user's message instead of answering",
         "zh": "回答只是重复了用户的消息",
+    },
+    "described_output": {
+        "en": "it described the tool's output instead of giving its figures",
+        "zh": "回答只描述了工具的输出，没有给出其中的数字",
     },
     "recited_call": {
         "en": "it recited a tool call instead of answering",
@@ -293,6 +300,20 @@ def wordless(answer: str) -> bool:
     return not re.search(r"[A-Za-z0-9\u4e00-\u9fff]", strip_template_tokens(answer))
 
 
+#: Words that make a tool's output, not the user's question, the subject of an answer.
+_DESCRIBES = re.compile(
+    r"\bjson\b|\b(?:function|tool)(?: call)?'?s? (?:result|output|response)\b|"
+    r"\b(?:result|output|response) of the `?\w+`? (?:function|tool)\b",
+    re.IGNORECASE,
+)
+
+
+def describes_output(answer: str) -> bool:
+    """The answer talks about a tool's output (a JSON object, a function call's result) and
+    states no quantity: it tells the user what the data is, not what it says."""
+    return bool(_DESCRIBES.search(answer)) and not stated(answer)
+
+
 def _words(text: str) -> str:
     return " ".join(re.findall(r"[a-z0-9]+|[\u4e00-\u9fff]", text.casefold()))
 
@@ -324,6 +345,8 @@ def judge(
         return Verdict("echoed_question")
     if _recites(text, results):
         return Verdict("recited_call")
+    if describes_output(text):
+        return Verdict("described_output")
     if _outcome_unsaid(text, results):
         return Verdict("outcome_unsaid")
     figure_results = [r for r in results if r.name in FIGURE_TOOLS and r.data is not None]
