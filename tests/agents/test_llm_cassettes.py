@@ -72,6 +72,10 @@ REPLACED_ANSWERS = {
     "chat-injection-zh": "did not say that the request was refused",
     # "This JSON object shows the result of the `plan_transfers` function call ...": no figure
     "chat-plan-rain-zh": "described the tool's output instead of giving the plan's figures",
+    # Recorded when the forecast said 26 units; since the panel's regular-price fill it says 27,
+    # so the model's "26 units" (copied from the old answer line) no longer matches the turn's
+    # tool result and is replaced with the figures the tools returned now.
+    "chat-forecast-en": "copied a total the forecast no longer gives (26; now 27)",
 }
 REPLACED_MARKERS = ("The model's answer was replaced", "模型的回答已被替换")
 #: Scenarios where the model failed and the offline fallback (on by default) answered instead.
