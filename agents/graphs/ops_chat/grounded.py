@@ -199,32 +199,27 @@ def matches(said: Stated, figure: float) -> bool:
     return False
 
 
-def _numbers(value: Any) -> list[float]:
-    """Every number in a tool result: its numeric fields and digits inside its strings."""
+def _numbers(value: Any, *, in_text: bool = True) -> list[float]:
+    """Every number in a tool result: its numeric fields and, ``in_text``, the digits inside
+    its strings and each list's length (what a person may quote); without, only the numeric
+    fields (a result part's figures, not the digits of codes such as SHA-S01)."""
     if isinstance(value, bool):
         return []
     if isinstance(value, int | float):
         return [float(value)]
     if isinstance(value, str):
-        return [float(n) for n in _ANY_NUMBER.findall(value)]
+        return [float(n) for n in _ANY_NUMBER.findall(value)] if in_text else []
     if isinstance(value, dict):
-        return [n for v in value.values() for n in _numbers(v)]
+        return [n for v in value.values() for n in _numbers(v, in_text=in_text)]
     if isinstance(value, list):
-        return [float(len(value)), *(n for v in value for n in _numbers(v))]
+        inner = [n for v in value for n in _numbers(v, in_text=in_text)]
+        return [float(len(value)), *inner] if in_text else inner
     return []
 
 
 def _figures(value: Any) -> list[float]:
     """The numeric fields of a result's part (not digits inside codes such as SHA-S01)."""
-    if isinstance(value, bool):
-        return []
-    if isinstance(value, int | float):
-        return [float(value)]
-    if isinstance(value, dict):
-        return [n for v in value.values() for n in _figures(v)]
-    if isinstance(value, list):
-        return [n for v in value for n in _figures(v)]
-    return []
+    return _numbers(value, in_text=False)
 
 
 def headline(result: TurnResult) -> list[float]:
