@@ -116,13 +116,30 @@ class Settings(BaseSettings):
         default=5.0, ge=0, description="First retry delay of a failed outbox send (doubles)."
     )
     outbox_backoff_max_s: float = Field(
-        default=300.0, ge=0, description="Cap of the outbox retry delay; retries never stop."
+        default=300.0, ge=0, description="Cap of the outbox retry delay."
     )
     outbox_lease_s: float = Field(
         default=120.0, gt=0, description="How long a claimed outbox row is left to its sender."
     )
     outbox_alert_after_attempts: int = Field(
         default=5, ge=1, description="Failed sends after which a row is an operational alert."
+    )
+    outbox_dead_letter_after_attempts: int = Field(
+        default=30,
+        ge=1,
+        description="Failed sends after which a bounded outbox row (an OMS parcel cancellation) "
+        "is dead-lettered instead of retried.",
+    )
+    outbox_dead_letter_after_s: float = Field(
+        default=4 * 3600.0,
+        gt=0,
+        description="Age (seconds since it was written) after which a bounded outbox row that "
+        "still fails to send is dead-lettered.",
+    )
+    outbox_alert_recipient: str | None = Field(
+        default="ops",
+        description="Who the notification system tells of a dead-lettered outbox row (none: "
+        "audit and log only).",
     )
     outbox_poll_s: float = Field(
         default=1.0, gt=0, description="Longest the dispatcher sleeps between passes."

@@ -80,7 +80,7 @@ def requeue(
     outbox_id: int = typer.Argument(..., help="The row's id (see `stockpilot outbox list`)."),
     db: str | None = typer.Option(None, "--db", help="Database URL (default: settings)."),
 ) -> None:
-    """Send a pending or failed row again now, under the same idempotency key."""
+    """Send a pending, failed or dead-lettered row again now, under the same idempotency key."""
     _act(db, "requeue", outbox_id)
 
 

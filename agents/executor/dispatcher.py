@@ -5,11 +5,15 @@ Per row: claim it (a lease, own transaction) → call the connector with the row
 the local effect (stock dispatched, promo applied). A transient failure — the system down, or
 our own booking after a successful send — reschedules the row with capped exponential backoff,
 for as long as it takes: an outage never turns a decided order into a lost one. Only a refusal
-(4xx, a payload that does not fit) marks it failed. Either way a row that keeps failing is an
-operational alert (``outbox.is_alerting``) until a person requeues or cancels it
-(``agents.executor.outbox_ops``). Crashing anywhere is safe: an unfinished row is sent again
-after its lease, under the same key, and the system answers with the reference it gave the
-first time.
+(4xx, a payload that does not fit) marks it failed. The exception is a route whose message loses
+its point with time (``_Route.dead_letters``: an OMS parcel cancellation): after
+``dead_letter_after_attempts`` sends or ``dead_letter_after_s`` of age it is dead-lettered
+(status ``dead``) — its ``on_failed`` booked as for a refusal, audited ``outbox.dead_lettered``
+and a notification queued for ops — so the subject waiting on it does not wait forever. Either
+way a row that keeps failing is an operational alert (``outbox.is_alerting``) until a person
+requeues or cancels it (``agents.executor.outbox_ops``). Crashing anywhere is safe: an
+unfinished row is sent again after its lease, under the same key, and the system answers with
+the reference it gave the first time.
 """
 
 from __future__ import annotations
@@ -62,6 +66,19 @@ class DispatchSettings(BaseModel):
     alert_after_attempts: int = Field(
         default=5, ge=1, description="Failed sends after which a row shows as an alert."
     )
+    dead_letter_after_attempts: int = Field(
+        default=30,
+        ge=1,
+        description="Failed sends after which a row of a bounded route is dead-lettered.",
+    )
+    dead_letter_after_s: float = Field(
+        default=4 * 3600.0,
+        gt=0,
+        description="Age after which a row of a bounded route that fails to send is dead-lettered.",
+    )
+    alert_recipient: str | None = Field(
+        default="ops", description="Told through the notification system of a dead letter."
+    )
     poll_s: float = Field(
         default=1.0, gt=0, description="Longest a dispatcher loop sleeps between passes."
     )
@@ -73,6 +90,9 @@ class DispatchSettings(BaseModel):
             backoff_initial_s=settings.outbox_backoff_initial_s,
             backoff_max_s=settings.outbox_backoff_max_s,
             alert_after_attempts=settings.outbox_alert_after_attempts,
+            dead_letter_after_attempts=settings.outbox_dead_letter_after_attempts,
+            dead_letter_after_s=settings.outbox_dead_letter_after_s,
+            alert_recipient=settings.outbox_alert_recipient,
             poll_s=settings.outbox_poll_s,
         )
 
@@ -81,6 +101,15 @@ class DispatchSettings(BaseModel):
         seconds = min(self.backoff_max_s, self.backoff_initial_s * 2**exponent)
         return timedelta(seconds=seconds)
 
+    def exhausted(self, message: OutboxMessage, now: datetime) -> bool:
+        """Whether a bounded route's row has used its retries (sends made, or time since it was
+        written: a dispatcher that was not running meanwhile still gives up in time)."""
+        age = now - as_utc(message.created_at)
+        return (
+            message.attempts >= self.dead_letter_after_attempts
+            or age.total_seconds() >= self.dead_letter_after_s
+        )
+
 
 class DispatchReport(BaseModel):
     """What one ``run_pending`` did, by idempotency key."""
@@ -88,6 +117,9 @@ class DispatchReport(BaseModel):
     sent: list[str] = Field(default_factory=list)
     retried: list[str] = Field(default_factory=list)
     failed: list[str] = Field(default_factory=list)
+    dead_lettered: list[str] = Field(
+        default_factory=list, description="Not delivered within their route's retry bound."
+    )
     skipped: list[str] = Field(
         default_factory=list, description="Claimed or finished by another dispatcher."
     )
@@ -103,6 +135,11 @@ class _Route:
     #: refusal (4xx) and a failure of ours (a payload that no longer fits) alike, so a subject
     #: waiting on the row never waits on a row nobody will send again.
     on_failed: Callable[[Session, OutboxMessage, str, datetime, str], None] | None = None
+    #: Whether an undelivered row is dead-lettered after ``DispatchSettings``' bound. Only for a
+    #: message whose point passes with time and whose ``on_failed`` says what giving up means
+    #: (a cancellation): a decided order, price change or parcel is retried until delivered,
+    #: since an outage must not undo a decision (it alerts after ``alert_after_attempts``).
+    dead_letters: bool = False
 
 
 def _send_transfer(connectors: ConnectorSet, payload: dict, key: str) -> Ack:
@@ -150,8 +187,13 @@ ROUTES: dict[tuple[str, str], _Route] = {
     (parcels.SHIPMENT_TARGET, parcels.SHIPMENT_ACTION): _Route(_send_shipment, None),
     # Withdrawing an accepted parcel: confirmed → its holds go back; refused (it shipped), or
     # failed for good for another reason → the order goes on and the failure is recorded.
+    # Dead-lettered when the OMS stays unreachable: the order goes on as after a refusal
+    # rather than sit ``cancelling`` until its holds lapse.
     (parcels.SHIPMENT_TARGET, parcels.CANCEL_ACTION): _Route(
-        _send_shipment_cancel, parcels.withdrawal_confirmed, parcels.withdrawal_refused
+        _send_shipment_cancel,
+        parcels.withdrawal_confirmed,
+        parcels.withdrawal_refused,
+        dead_letters=True,
     ),
 }
 
@@ -212,9 +254,10 @@ class Dispatcher:
                     "dispatcher %s: run failed; retrying in %.1fs", self.worker_id, poll_s
                 )
             else:
-                if report.sent or report.retried or report.failed:
+                done = report.sent + report.retried + report.failed + report.dead_lettered
+                if done:
                     logger.info("dispatcher %s: %s", self.worker_id, report.model_dump())
-                if len(report.sent) + len(report.retried) + len(report.failed) >= limit:
+                if len(done) >= limit:
                     continue  # more may be due right now
             outbox.NEW_ROWS.wait(poll_s)
 
@@ -240,6 +283,15 @@ class Dispatcher:
         except ConnectorRejected as rejected:
             return self._fail(message, str(rejected))
         except ConnectorUnavailable as unavailable:
+            now = self.clock()
+            if route.dead_letters and self.settings.exhausted(message, now):
+                age_h = (now - as_utc(message.created_at)).total_seconds() / 3600
+                return self._fail(
+                    message,
+                    f"not delivered after {message.attempts} attempts over {age_h:.1f} h "
+                    f"(dead-lettered): {unavailable}",
+                    dead_letter=True,
+                )
             return self._reschedule(message, str(unavailable))
         return self._complete(message, ack, route)
 
@@ -313,23 +365,56 @@ class Dispatcher:
         error: str,
         *,
         external_ref: str | None = None,
+        dead_letter: bool = False,
     ) -> str:
-        """Mark the row failed for good, with its route's ``on_failed`` in the same transaction
-        (whatever the reason: only a person's requeue sends it again)."""
+        """Mark the row failed for good (``dead_letter``: dead, never delivered), with its
+        route's ``on_failed`` in the same transaction (whatever the reason: only a person's
+        requeue sends it again). A dead letter also queues a notification for ops (unless it is
+        itself a notification: no loop while the notification system is down)."""
         now = self.clock()
         route = ROUTES.get((message.target, message.action))
         with session_scope(self.engine) as session, atomic_step(session):
             if not outbox.mark_failed(
-                session, message.id, error=error, now=now, external_ref=external_ref
+                session,
+                message.id,
+                error=error,
+                now=now,
+                external_ref=external_ref,
+                dead_letter=dead_letter,
             ):
                 return "skipped"
             if route is not None and route.on_failed is not None:
                 route.on_failed(session, message, error, now, self.worker_id)
-            self._audit(
-                session, message, "outbox.failed", now, error=error, attempts=message.attempts
-            )
-        logger.error("outbox %s failed: %s", message.idempotency_key, error)
-        return "failed"
+            kind = "outbox.dead_lettered" if dead_letter else "outbox.failed"
+            self._audit(session, message, kind, now, error=error, attempts=message.attempts)
+            if dead_letter:
+                self._notify_dead_letter(session, message, error, now)
+        logger.error("outbox %s %s: %s", message.idempotency_key, kind.split(".")[1], error)
+        return "dead_lettered" if dead_letter else "failed"
+
+    def _notify_dead_letter(
+        self, session: Session, message: OutboxMessage, error: str, now: datetime
+    ) -> None:
+        recipient = self.settings.alert_recipient
+        if not recipient or message.target == "notify":  # unset (None or empty): none to tell
+            return
+        what = f"{message.target}.{message.action} for {message.subject_id}"
+        outbox.enqueue_notification(
+            session,
+            Notification(
+                recipient=recipient,
+                subject=f"outbox row {message.id} dead-lettered: {what}",
+                body=(
+                    f"{error}\nRe-send: POST /v1/outbox/{message.id}/requeue; give up: "
+                    f"POST /v1/outbox/{message.id}/cancel (or stockpilot outbox requeue|cancel "
+                    f"{message.id})."
+                ),
+            ),
+            subject_id=f"outbox:{message.id}",
+            # one notice per dead-lettering: a requeued row dead-lettered again tells again
+            idempotency_key=f"notify:outbox-dead:{message.id}:{message.attempts}",
+            at=now,
+        )
 
     def _audit(
         self, session: Session, message: OutboxMessage, kind: str, at: datetime, **payload: object

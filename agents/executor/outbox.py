@@ -173,13 +173,19 @@ def reschedule(
     return _set_if_pending(session, message_id, **values)
 
 
+#: Rows no dispatcher sends again on its own: refused or unfit (``failed``), or not delivered
+#: within their route's retry bound (``dead``). Only a person re-sends or cancels them.
+NEEDS_A_PERSON = (OutboxStatus.FAILED, OutboxStatus.DEAD)
+
+
 def is_alerting(message: OutboxMessage, alert_after_attempts: int) -> bool:
-    """A row still failing after ``alert_after_attempts`` sends is an operational alert."""
+    """A row still failing after ``alert_after_attempts`` sends, failed or dead-lettered, is an
+    operational alert."""
     return (
         message.status == OutboxStatus.PENDING
         and message.last_error is not None
         and message.attempts >= alert_after_attempts
-    ) or message.status == OutboxStatus.FAILED
+    ) or message.status in NEEDS_A_PERSON
 
 
 def alerting_filter(alert_after_attempts: int) -> sa.ColumnElement[bool]:
@@ -190,28 +196,31 @@ def alerting_filter(alert_after_attempts: int) -> sa.ColumnElement[bool]:
             _T.last_error.is_not(None),
             _T.attempts >= alert_after_attempts,
         ),
-        _T.status == OutboxStatus.FAILED,
+        _T.status.in_(NEEDS_A_PERSON),
     )
 
 
 def requeue(session: Session, message_id: int, *, now: datetime) -> bool:
-    """A person asks for another send now: a failed or waiting row becomes due at once.
+    """A person asks for another send now: a failed, dead-lettered or waiting row becomes due at
+    once.
 
-    The idempotency key is kept, so a system that already holds it answers with its reference.
+    The idempotency key and the attempt count are kept (the count says a send was tried, which
+    ``withdraw_untried`` relies on), so a requeued dead letter that fails again is dead-lettered
+    again at once: a person's retry is one more send, not a new retry budget.
     """
     stmt = (
         sa.update(OutboxMessage.__table__)  # type: ignore[attr-defined]
-        .where(_T.id == message_id, _T.status.in_([OutboxStatus.PENDING, OutboxStatus.FAILED]))
+        .where(_T.id == message_id, _T.status.in_([OutboxStatus.PENDING, *NEEDS_A_PERSON]))
         .values(status=OutboxStatus.PENDING, next_attempt_at=now, updated_at=now)
     )
     return session.execute(stmt).rowcount == 1
 
 
 def cancel(session: Session, message_id: int, *, now: datetime, reason: str) -> bool:
-    """A person gives up on a row that was not delivered (pending or failed)."""
+    """A person gives up on a row that was not delivered (pending, failed or dead-lettered)."""
     stmt = (
         sa.update(OutboxMessage.__table__)  # type: ignore[attr-defined]
-        .where(_T.id == message_id, _T.status.in_([OutboxStatus.PENDING, OutboxStatus.FAILED]))
+        .where(_T.id == message_id, _T.status.in_([OutboxStatus.PENDING, *NEEDS_A_PERSON]))
         .values(
             status=OutboxStatus.CANCELLED, next_attempt_at=None, last_error=reason, updated_at=now
         )
@@ -226,12 +235,14 @@ def mark_failed(
     error: str,
     now: datetime,
     external_ref: str | None = None,
+    dead_letter: bool = False,
 ) -> bool:
-    """Give up on the row: a human must look (the error says what happened)."""
+    """Give up on the row: a human must look (the error says what happened). ``dead_letter``:
+    not refused but never delivered within its route's retry bound (status ``dead``)."""
     return _set_if_pending(
         session,
         message_id,
-        status=OutboxStatus.FAILED,
+        status=OutboxStatus.DEAD if dead_letter else OutboxStatus.FAILED,
         last_error=error,
         external_ref=external_ref,
         next_attempt_at=None,

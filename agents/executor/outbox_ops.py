@@ -33,7 +33,7 @@ class OutboxEntry(BaseModel):
     target: str
     action: str
     subject_id: str
-    status: Literal["pending", "sent", "failed", "cancelled"]
+    status: Literal["pending", "sent", "failed", "dead", "cancelled"]
     attempts: int
     next_attempt_at: datetime | None
     external_ref: str | None
@@ -41,7 +41,8 @@ class OutboxEntry(BaseModel):
     created_at: datetime
     updated_at: datetime
     alerting: bool = Field(
-        description="Still not delivered after repeated attempts, or refused: a person should look."
+        description="Still not delivered after repeated attempts, refused (failed) or "
+        "dead-lettered (dead): a person should look."
     )
 
     @classmethod
@@ -86,14 +87,15 @@ def _load(session: Session, message_id: int) -> OutboxMessage:
 def requeue_message(
     engine: Engine, message_id: int, *, by: str, at: datetime, settings: DispatchSettings
 ) -> OutboxEntry:
-    """Make a failed or waiting row due now (same idempotency key); audited."""
+    """Make a failed, dead-lettered or waiting row due now (same idempotency key); audited."""
     at = as_utc(at)
     with session_scope(engine) as session, atomic_step(session):
         row = _load(session, message_id)
         was, attempts = row.status, row.attempts
         if not outbox.requeue(session, message_id, now=at):
             raise OutboxConflict(
-                f"outbox row {message_id} is {row.status}; only pending or failed rows are re-sent"
+                f"outbox row {message_id} is {row.status}; only pending or failed (or dead) rows "
+                "are re-sent"
             )
         _audit(session, row, "outbox.requeued", by, at, was=was, attempts=attempts)
         session.flush()
@@ -121,8 +123,8 @@ def cancel_message(
         was = row.status
         if not outbox.cancel(session, message_id, now=at, reason=f"cancelled by {by}: {reason}"):
             raise OutboxConflict(
-                f"outbox row {message_id} is {row.status}; only pending or failed rows can be "
-                "cancelled"
+                f"outbox row {message_id} is {row.status}; only pending or failed (or dead) rows "
+                "can be cancelled"
             )
         if (row.target, row.action) == (orders.WMS_TARGET, orders.WMS_ACTION):
             order = session.get(TransferOrder, row.subject_id)

@@ -8,9 +8,11 @@ Cancelling: a parcel no dispatcher has tried yet is withdrawn from the outbox an
 released at once. A parcel the OMS may hold (sent, or tried) gets a cancellation through the
 outbox (``oms.cancel``, one idempotent row per parcel); its holds stay and the order is
 ``cancelling`` until the OMS answers: confirmed → the holds go back (``withdrawal_confirmed``);
-refused because it already shipped, or failed for good for another reason (the dispatcher marks
-the row failed) → the order goes on (``routed``), the failure is recorded on the row and in the
-audit, and the ``shipped`` event confirms the holds as for any parcel. A
+refused because it already shipped, failed for good for another reason (the dispatcher marks
+the row failed), or never delivered while the OMS stayed unreachable (the dispatcher
+dead-letters the row after its retry bound) → the order goes on (``routed``), the failure is
+recorded on the row and in the audit, and the ``shipped`` event confirms the holds as for any
+parcel (an OMS that did cancel says so with its ``cancelled`` event, which releases them). A
 person who gives up on the cancellation's outbox row (``outbox_ops.cancel_message``) ends the
 wait the same way at once (``withdrawal_abandoned``): the order goes on, its holds stay, and
 the audit says who gave up and why — it never sits ``cancelling`` until its holds lapse.
@@ -119,13 +121,13 @@ def _refuse_if_answered(order_id: str, messages: Sequence[OutboxMessage]) -> Non
     for message in messages:
         if (message.target, message.action) != (SHIPMENT_TARGET, CANCEL_ACTION):
             continue
-        if message.status in (OutboxStatus.FAILED, OutboxStatus.CANCELLED):
-            what = "refused" if message.status == OutboxStatus.FAILED else "given up"
+        if message.status in (*outbox.NEEDS_A_PERSON, OutboxStatus.CANCELLED):
+            what = _ANSWERED[message.status]
             raise online_orders.OrderError(
                 "conflict",
                 f"the cancellation of order {order_id}'s parcel from "
                 f"{message.payload.get('node')} was {what} ({message.last_error}); it is not "
-                "asked again",
+                f"asked again (ops may re-send it: POST /v1/outbox/{message.id}/requeue)",
                 field="status",
             )
 
@@ -227,7 +229,7 @@ def parcel_states(session: Session, order_id: str) -> list[dict]:
                 "oms": _SHIP_STATES.get(message.status, "pending"),
                 "oms_ref": message.external_ref,
                 "cancellation": None,
-                "detail": message.last_error if message.status == OutboxStatus.FAILED else None,
+                "detail": (message.last_error if message.status in outbox.NEEDS_A_PERSON else None),
             }
     for node, message in cancels.items():
         if node not in parcels:
@@ -236,6 +238,8 @@ def parcel_states(session: Session, order_id: str) -> list[dict]:
         if message.status == OutboxStatus.FAILED:
             # The OMS's refusal (``oms: rejected with HTTP 409: …``) or a failure of ours.
             parcels[node]["detail"] = f"the cancellation failed: {message.last_error}"
+        elif message.status == OutboxStatus.DEAD:
+            parcels[node]["detail"] = f"the cancellation was not delivered: {message.last_error}"
         elif message.status == OutboxStatus.CANCELLED:
             parcels[node]["detail"] = f"the cancellation was not sent: {message.last_error}"
         elif message.status == OutboxStatus.PENDING and message.last_error:
@@ -247,11 +251,18 @@ _SHIP_STATES = {
     OutboxStatus.PENDING: "pending",
     OutboxStatus.SENT: "sent",
     OutboxStatus.FAILED: "failed",
+    OutboxStatus.DEAD: "failed",  # parcels are retried until delivered; never dead in practice
     OutboxStatus.CANCELLED: "withdrawn",
 }
 _CANCEL_STATES = {
     OutboxStatus.PENDING: "requested",
     OutboxStatus.SENT: "confirmed",
     OutboxStatus.FAILED: "refused",
+    OutboxStatus.DEAD: "undelivered",
     OutboxStatus.CANCELLED: "abandoned",
+}
+_ANSWERED = {
+    OutboxStatus.FAILED: "refused",
+    OutboxStatus.DEAD: "not delivered",
+    OutboxStatus.CANCELLED: "given up",
 }

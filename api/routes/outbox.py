@@ -1,7 +1,10 @@
 """``/v1/outbox``: side effects waiting for the enterprise systems, and what ops can do about them.
 
-A row keeps being retried (capped backoff) until it is delivered or a person cancels it; one
-that keeps failing is listed with ``alerting: true`` (``?alerting=true`` lists only those).
+A row keeps being retried (capped backoff) until it is delivered or a person cancels it, except
+a bounded route's (an OMS parcel cancellation), which is dead-lettered after its retry bound
+(``?status=dead`` is the dead-letter queue). One that keeps failing, failed or dead is listed
+with ``alerting: true`` (``?alerting=true`` lists only those). Re-sending and cancelling are for
+the ops role (and admin).
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ from starlette.concurrency import run_in_threadpool
 
 from agents.executor import outbox_ops
 from agents.executor.dispatcher import DispatchSettings
-from api.decisions import service_clock
 from api.deps import AppStateDep, OpsDep, SessionDep
 from api.errors import ERROR_RESPONSES, conflict, not_found
 from api.schemas.common import Page, Paging
@@ -52,7 +54,7 @@ def list_outbox(
 
 @router.post(
     "/{outbox_id}/requeue",
-    summary="Send a pending or failed row again now (same idempotency key)",
+    summary="Send a pending, failed or dead-lettered row again now (same idempotency key)",
     response_model=outbox_ops.OutboxEntry,
 )
 async def requeue(
@@ -72,7 +74,7 @@ async def requeue(
 
 @router.post(
     "/{outbox_id}/cancel",
-    summary="Give up on a pending or failed row (its approved transfer order is cancelled)",
+    summary="Give up on a pending, failed or dead row (its approved transfer order is cancelled)",
     response_model=outbox_ops.OutboxEntry,
 )
 async def cancel(
@@ -92,8 +94,10 @@ async def cancel(
 
 
 def _now(state: AppState) -> datetime:
-    """The clock the outbox rows are stamped with: the agents' runtime clock."""
-    return service_clock(state.require_runner())()
+    """The clock the outbox rows are stamped with: the service's one "now" (the agents' runtime
+    shares it; the order routes that write parcel rows read it too), so a requeued row is due
+    on the dispatcher's clock even for an embedder's catalog without the agents' runtime."""
+    return state.clock()
 
 
 async def _answer(

@@ -84,12 +84,15 @@ class ParcelView(BaseModel):
         "failed: the OMS refused it; withdrawn: cancelled before it was sent."
     )
     oms_ref: str | None = None
-    cancellation: Literal["requested", "confirmed", "refused", "abandoned"] | None = Field(
+    cancellation: (
+        Literal["requested", "confirmed", "refused", "undelivered", "abandoned"] | None
+    ) = Field(
         default=None,
         description="A cancellation asked of the OMS: requested (waiting for its answer), "
         "confirmed (it will not ship), refused (it had already shipped; `detail` says when), "
-        "abandoned (a person cancelled the request's outbox row before it was delivered; the "
-        "order goes on, `detail` says who and why).",
+        "undelivered (the OMS stayed unreachable past the outbox's retry bound: dead-lettered, "
+        "the order goes on; ops may re-send it), abandoned (a person cancelled the request's "
+        "outbox row before it was delivered; the order goes on, `detail` says who and why).",
     )
     detail: str | None = None
 

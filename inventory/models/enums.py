@@ -72,3 +72,6 @@ class OutboxStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     CANCELLED = "cancelled"  # the decision was withdrawn before any send was attempted
+    #: Not delivered within its route's retry bound (the system stayed unreachable): the
+    #: dead-letter queue, re-sent or cancelled only by a person (``agents.executor.outbox_ops``).
+    DEAD = "dead"

@@ -1,6 +1,7 @@
 """The outbox through a long WMS outage, on SQLite and PostgreSQL: a refused connection for far
 longer than any retry budget, then the WMS heals → every approved order delivered exactly once;
-and what a person does with rows meanwhile (requeue, cancel)."""
+what a person does with rows meanwhile (requeue, cancel); and the one bounded route, the OMS
+parcel cancellation, dead-lettered at its bound (attempts or age)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from agents.executor import orders, outbox, outbox_ops
+from agents.executor import orders, outbox, outbox_ops, parcels
 from agents.executor.dispatcher import Dispatcher, DispatchSettings
 from connectors import ConnectorSet, RetryPolicy
+from connectors.models import OmsShipmentCancel
 from inventory.db import session_scope
 from inventory.models import AuditEvent, OrderStatus, OutboxMessage, OutboxStatus, TransferOrder
 from tests.agents.executor_helpers import NOW, SOURCE, decided, position, seed_pool, shipment
@@ -134,3 +136,79 @@ def test_a_person_requeues_a_refused_row_and_cancels_another(
         ).all()
     assert {"outbox.requeued", "outbox.cancelled", "outbox.sent"} <= set(kinds)
     assert position(engine, SOURCE, skus[1]).reserved == 0  # the cancelled order's reservation
+
+
+def _cancellation(engine: Engine, order_id: str, at: dt.datetime) -> int:
+    """An ``oms.cancel`` row as ``parcels.cancel_order`` writes it (its order is not in this pool:
+    the route's ``on_failed`` finds nothing to move on)."""
+    with session_scope(engine) as session:
+        return outbox.enqueue(
+            session,
+            target=parcels.SHIPMENT_TARGET,
+            action=parcels.CANCEL_ACTION,
+            subject_id=order_id,
+            payload=OmsShipmentCancel(
+                shipment_ref=f"{order_id}/SHA-S01", order_id=order_id, node=SOURCE
+            ),
+            idempotency_key=parcels.cancel_key(order_id, SOURCE),
+            at=at,
+        ).id
+
+
+def test_in_an_outage_a_cancellation_is_dead_lettered_at_its_bound_and_orders_keep_retrying(
+    engine: Engine, wms_down: ConnectorSet
+) -> None:
+    """Every system refuses connections. The ``oms.cancel`` row is dead-lettered after
+    ``dead_letter_after_attempts`` sends (once: audited, ops notified), the transfer orders'
+    rows are retried on past that bound (an outage never undoes a decision), and the
+    notification about the dead letter is retried too, never dead-lettered nor notified about."""
+    skus = seed_pool(engine)
+    ids = _approved_orders(engine, skus)[:2]
+    clock = Clock()
+    cancel_id = _cancellation(engine, "ord-1", clock())
+    bounded = SETTINGS.model_copy(update={"dead_letter_after_attempts": 4})
+    down = Dispatcher(engine, wms_down, clock=clock, settings=bounded)
+    reports = []
+    for _ in range(8):
+        reports.append(down.run_pending())
+        clock.now += dt.timedelta(seconds=bounded.backoff_max_s)
+    key = parcels.cancel_key("ord-1", SOURCE)
+    assert [key in r.dead_lettered for r in reports] == [False] * 3 + [True] + [False] * 4
+    assert all(key in r.retried for r in reports[:3])
+    rows = {r.idempotency_key: r for r in _rows(engine)}
+    dead = rows.pop(key)
+    assert (dead.id, dead.status, dead.attempts) == (cancel_id, OutboxStatus.DEAD, 4)
+    assert dead.next_attempt_at is None and "not delivered after 4 attempts" in dead.last_error
+    assert outbox.is_alerting(dead, bounded.alert_after_attempts)
+    (note,) = [r for r in rows.values() if r.target == "notify"]
+    assert note.status == OutboxStatus.PENDING and note.attempts == 4  # retried, not dead
+    assert note.payload["recipient"] == "ops" and str(cancel_id) in note.payload["subject"]
+    for order_id in ids:
+        row = rows[orders.wms_idempotency_key(order_id)]
+        assert (row.status, row.attempts) == (OutboxStatus.PENDING, 8)
+    with Session(engine) as session:
+        kinds = session.exec(
+            select(AuditEvent.kind).where(AuditEvent.kind.like("outbox.%"))  # type: ignore[attr-defined]
+        ).all()
+        assert kinds.count("outbox.dead_lettered") == 1 and "outbox.failed" not in kinds
+        listed = session.exec(outbox_ops.entries_query(bounded, status=OutboxStatus.DEAD)).all()
+        assert [r.id for r in listed] == [cancel_id]
+        assert {o.status for o in session.exec(select(TransferOrder))} == {OrderStatus.APPROVED}
+
+
+def test_a_cancellation_older_than_its_bound_is_dead_lettered_at_its_first_failed_send(
+    engine: Engine, wms_down: ConnectorSet
+) -> None:
+    """The age bound: no dispatcher ran while the row aged (the service was down), so the first
+    send that fails after ``dead_letter_after_s`` dead-letters it; one before that does not."""
+    clock = Clock()
+    _cancellation(engine, "ord-2", clock())
+    bounded = SETTINGS.model_copy(update={"dead_letter_after_s": 3600.0, "alert_recipient": None})
+    down = Dispatcher(engine, wms_down, clock=clock, settings=bounded)
+    clock.now += dt.timedelta(seconds=3599)
+    assert down.run_pending().retried == [parcels.cancel_key("ord-2", SOURCE)]
+    clock.now += dt.timedelta(seconds=bounded.backoff_max_s)
+    assert down.run_pending().dead_lettered == [parcels.cancel_key("ord-2", SOURCE)]
+    (row,) = _rows(engine)  # no notification: no recipient set
+    assert (row.status, row.attempts) == (OutboxStatus.DEAD, 2)
+    assert "over 1.0 h" in row.last_error

@@ -19,13 +19,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from agents.executor.dispatcher import Dispatcher
+from agents.executor.dispatcher import Dispatcher, DispatchSettings
 from api.auth import Role, create_api_key, seed_demo_keys
 from connectors import ConnectorSet, RetryPolicy
 from connectors.simulated.feedback import FeedbackEmitter, FeedbackSubscription
-from connectors.simulated.state import SimulatedState
+from connectors.simulated.state import FaultSpec, SimulatedState
 from inventory.db import session_scope
-from inventory.models import Location, OutboxMessage, StockMovement, StockPosition
+from inventory.models import AuditEvent, Location, OutboxMessage, StockMovement, StockPosition
 from tests.api.conftest import KEYS
 from tests.utils.routing_pool import SKU, seed_routing_pool
 from tests.utils.service import (
@@ -415,6 +415,112 @@ def test_giving_up_on_the_cancellation_in_the_outbox_lets_the_order_go_on_at_onc
     again = loop.cancel(order["id"])  # not asked again behind the person's back
     assert again.status_code == 409 and "given up" in again.text
     assert loop.get(order["id"])["status"] == "routed"
+
+
+#: Every caller of the outbox's verbs: (who, expected status) for list / requeue / cancel.
+OUTBOX_CALLERS = {
+    "no key": 401,
+    "web": 403,  # a channel key
+    "demo-viewer": 403,
+    "demo-approver": 403,
+    "demo-ops": 200,
+    "demo-admin": 200,
+}
+
+
+def test_a_cancellation_the_oms_never_hears_is_dead_lettered_and_ops_resend_it(
+    loop: Loop,
+) -> None:
+    """The OMS answers 503 to every cancellation: the ``oms.cancel`` row is retried up to its
+    bound, then dead-lettered — not retried forever. The order does not sit ``cancelling``: it
+    goes on (holds kept for the parcel the OMS holds), the parcel says ``undelivered``, the
+    audit has ``outbox.dead_lettered``, ops are notified and see it in ``?status=dead``. Only
+    ops (and admin) may re-send it; a re-send that fails again is dead again at once (one more
+    send, not a new budget), and once the OMS is back it is confirmed and the holds go back."""
+    loop.subscribe(seconds_per_hour=3600)  # the store has not picked it yet
+    order = loop.order("WEB-D1", qty=2).json()
+    node = order["lines"][0]["node"]
+    on_hand, _ = loop.position(node)
+    loop.dispatcher.run_pending()  # the OMS holds the parcel
+    bounded = Dispatcher(
+        loop.engine,
+        loop.dispatcher.connectors,
+        clock=loop.dispatcher.clock,
+        settings=DispatchSettings(
+            backoff_initial_s=0, backoff_max_s=0, dead_letter_after_attempts=3
+        ),
+    )
+    # 3 sends x 2 calls each (the client's own retry), then one more failing re-send.
+    loop.oms.set_fault(FaultSpec(system="oms", mode="error", status=503, times=8))
+    assert loop.cancel(order["id"]).status_code == 202
+    key = f"online-shipment-cancel:{order['id']}:{node}"
+    assert bounded.run_pending().retried == [key]
+    assert bounded.run_pending().retried == [key]
+    assert loop.get(order["id"])["status"] == "cancelling"
+    report = bounded.run_pending()
+    assert report.dead_lettered == [key] and report.retried == []
+
+    shown = loop.get(order["id"])
+    assert shown["status"] == "routed" and shown["lines"][0]["hold"] == "open"
+    (parcel,) = shown["parcels"]
+    assert parcel["cancellation"] == "undelivered"
+    assert "not delivered after 3 attempts" in parcel["detail"] and "503" in parcel["detail"]
+    assert loop.position(node) == (on_hand, 2)  # held: the OMS may still ship it
+    again = loop.cancel(order["id"])
+    assert again.status_code == 409 and "not delivered" in again.text and "requeue" in again.text
+    with Session(loop.engine) as session:
+        (event,) = session.exec(
+            select(AuditEvent).where(AuditEvent.kind == "outbox.dead_lettered")
+        ).all()
+        assert event.payload["idempotency_key"] == key and event.payload["attempts"] == 3
+        row = session.exec(select(OutboxMessage).where(OutboxMessage.idempotency_key == key)).one()
+    # ops are told through the notification system, once
+    assert bounded.run_pending().sent == [f"notify:outbox-dead:{row.id}:3"]
+    (note,) = loop.oms.received("notify")
+    assert (
+        note.payload["recipient"] == "ops"
+        and f"/v1/outbox/{row.id}/requeue" in note.payload["body"]
+    )
+
+    def call(verb: str, who: str):
+        headers = {} if who == "no key" else {"x-api-key": loop.keys[who]}
+        if verb == "list":
+            return loop.client.get("/v1/outbox", params={"status": "dead"}, headers=headers)
+        body = {"reason": "checking"} if verb == "cancel" else None
+        return loop.client.post(f"/v1/outbox/{row.id}/{verb}", json=body, headers=headers)
+
+    for who, expected in OUTBOX_CALLERS.items():
+        listed = call("list", who)
+        assert listed.status_code == expected, (who, listed.text)
+        if expected == 200:
+            (entry,) = listed.json()["items"]
+            assert (entry["id"], entry["status"], entry["alerting"]) == (row.id, "dead", True)
+    for verb in ("cancel", "requeue"):  # the refused callers first: nothing changes for them
+        for who, expected in OUTBOX_CALLERS.items():
+            if expected != 200:
+                assert call(verb, who).status_code == expected, (verb, who)
+    assert loop.get(order["id"])["parcels"][0]["cancellation"] == "undelivered"
+    for who in ("demo-admin", "demo-ops"):  # both may re-send (a pending row may be re-sent)
+        resent = call("requeue", who)
+        assert resent.status_code == 200 and resent.json()["status"] == "pending", resent.text
+    assert bounded.run_pending().dead_lettered == [key]  # the OMS still fails: dead at once
+    assert bounded.run_pending().sent == [f"notify:outbox-dead:{row.id}:4"]
+
+    assert call("requeue", "demo-ops").status_code == 200  # the OMS is back (faults used up)
+    assert bounded.run_pending().sent == [key]
+    shown = loop.get(order["id"])
+    assert shown["status"] == "cancelled" and shown["lines"][0]["hold"] == "released"
+    assert shown["parcels"][0]["cancellation"] == "confirmed"
+    assert loop.position(node) == (on_hand, 0)
+    for who, expected in OUTBOX_CALLERS.items():  # a delivered row can be neither re-sent nor
+        if expected == 200:  # cancelled: ops are told so; the others are refused as before
+            expected = 409
+        assert call("cancel", who).status_code == expected, who
+    with Session(loop.engine) as session:
+        kinds = session.exec(
+            select(AuditEvent.kind).where(AuditEvent.kind.like("outbox.%"))  # type: ignore[attr-defined]
+        ).all()
+    assert kinds.count("outbox.dead_lettered") == 2 and kinds.count("outbox.requeued") == 3
 
 
 # --- availability reads the store day counters -------------------------------------------------
