@@ -50,6 +50,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -605,20 +606,7 @@ def http_batch_race(base: str, engine: Engine, clients: int, units: int) -> dict
                     and line["reservation"]["sku"] == BATCH_RACE_SKU
                 )
 
-    threads = [threading.Thread(target=racer, args=(i,)) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    with Session(engine) as session:
-        position = session.exec(
-            sa.select(StockPosition).where(
-                StockPosition.sku_code == BATCH_RACE_SKU,
-                StockPosition.location_code == RACE_STORE,
-            )
-        ).scalar_one()
-    held = len(set(lines_held))
-    over = max(0, held - units) + max(0, position.reserved - (position.on_hand - position.safety))
+    held = _race(clients, racer, lambda: len(set(lines_held)))
     return {
         "clients": clients,
         "lines_per_batch_contested": 2,
@@ -626,9 +614,7 @@ def http_batch_race(base: str, engine: Engine, clients: int, units: int) -> dict
         "held": held,
         "batches_ok": statuses.count(200),
         "batches_other": len(statuses) - statuses.count(200),
-        "reserved": position.reserved,
-        "oversold": over,
-    }
+    } | _race_outcome(engine, BATCH_RACE_SKU, held, units)
 
 
 def http_race(base: str, engine: Engine, clients: int, units: int) -> dict:
@@ -645,28 +631,38 @@ def http_race(base: str, engine: Engine, clients: int, units: int) -> dict:
         with lock:
             answers.append(status)
 
-    threads = [threading.Thread(target=racer, args=(i,)) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    with Session(engine) as session:
-        position = session.exec(
-            sa.select(StockPosition).where(
-                StockPosition.sku_code == RACE_SKU, StockPosition.location_code == RACE_STORE
-            )
-        ).scalar_one()
-    held = answers.count(201)
-    over = max(0, held - units) + max(0, position.reserved - (position.on_hand - position.safety))
+    held = _race(clients, racer, lambda: answers.count(201))
     return {
         "clients": clients,
         "units": units,
         "held": held,
         "refused": answers.count(409) + answers.count(422),
         "other": len(answers) - held - answers.count(409) - answers.count(422),
-        "reserved": position.reserved,
-        "oversold": over,
-    }
+    } | _race_outcome(engine, RACE_SKU, held, units)
+
+
+def _race(clients: int, racer: Callable[[int], None], held: Callable[[], int]) -> int:
+    """Run ``racer(i)`` for every client on its own thread (they start together on their own
+    barrier) and, once all are done, count what they held."""
+    threads = [threading.Thread(target=racer, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return held()
+
+
+def _race_outcome(engine: Engine, sku: str, held: int, units: int) -> dict:
+    """The raced position's ``reserved`` and the units oversold: held beyond the ``units`` on
+    offer, or reserved beyond ``on_hand − safety``."""
+    with Session(engine) as session:
+        position = session.exec(
+            sa.select(StockPosition).where(
+                StockPosition.sku_code == sku, StockPosition.location_code == RACE_STORE
+            )
+        ).scalar_one()
+    over = max(0, held - units) + max(0, position.reserved - (position.on_hand - position.safety))
+    return {"reserved": position.reserved, "oversold": over}
 
 
 # -- several processes (PostgreSQL) ---------------------------------------------------------------
