@@ -6,8 +6,9 @@
 Per backend, on a generated pool (``--stores`` stores entitled to the channel × ``--skus`` SKUs):
 
 - **availability**: p50/p99 of one-SKU and batch-of-500 lookups, through the service
-  (``layer: service``: the route's own calls after the key's check — lapsed-hold sweep, the
-  stores closed for today, then ``availability`` — in a fresh session each) and through HTTP
+  (``layer: service``: the route's own calls after the key's check — the stores closed for
+  today, then ``reservations.available_json``, whose one statement also says whether lapsed
+  holds must be swept first — in a fresh session each) and through HTTP
   (``layer: http``: ``POST /v1/availability`` on a real ``stockpilot serve`` child process, one
   client, timed once the service's start-up jobs, the forecaster fits, are done), with
   ``server_cpu_ms``: the service process's CPU per request.
@@ -63,7 +64,6 @@ from sqlmodel import Session
 
 from api.auth import Role, create_api_key
 from inventory import reservations, schema
-from inventory.availability import availability_json
 from inventory.config import PROJECT_ROOT
 from inventory.db import make_engine
 from inventory.demo_world.vocabulary import demo_terms
@@ -200,15 +200,13 @@ def build_pool(engine: Engine, *, stores: int, skus: int, race_units: int) -> li
 
 
 def _lookup(engine: Engine, skus: list[str]) -> None:
-    """What ``/v1/availability`` does after the key's check: give lapsed holds back, leave out
-    the stores that cannot ship online now, then read ATP after entitlements (as the JSON the route
-    answers with)."""
+    """What ``/v1/availability`` does after the key's check: leave out the stores that cannot
+    ship online now, then read ATP after entitlements (as the JSON the route answers with),
+    giving lapsed holds back first when the same statement says some lapsed."""
     now = dt.datetime.now(dt.UTC)
     with Session(engine, expire_on_commit=False) as session:
-        if reservations.sweep_expired(session, now=now, skus=skus):
-            session.commit()
         closed = sorted(stores_not_shipping_online(session, now, ROUTING))
-        availability_json(session, CHANNEL, skus, closed)
+        reservations.available_json(session, CHANNEL, skus, closed, now=now)
 
 
 def service_availability(engine: Engine, codes: list[str], singles: int, batches: int) -> dict:

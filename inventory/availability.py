@@ -9,6 +9,7 @@ until the pool says where it may.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -18,7 +19,13 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from inventory.models import ChannelEntitlement, Sku, StockPosition
+from inventory.models import (
+    ChannelEntitlement,
+    ChannelReservation,
+    ReservationStatus,
+    Sku,
+    StockPosition,
+)
 from inventory.movement_core import POSITION, atp_expr
 
 _ENTITLEMENT = ChannelEntitlement.__table__.c  # type: ignore[attr-defined]
@@ -131,15 +138,23 @@ def _answer_sql(dialect: str) -> sa.TextClause:
     else:
         entitled += f" AND {position}.location_code NOT IN (SELECT value FROM json_each(:closed))"
     known = "EXISTS (SELECT 1 FROM sku WHERE sku.code = asked.value)"
+    reservation = ChannelReservation.__table__.name  # type: ignore[attr-defined]
+    # Uncorrelated: both databases evaluate it once per statement, not once per SKU.
+    holds_due = (
+        f"EXISTS (SELECT 1 FROM {reservation} WHERE {reservation}.status = "
+        f"'{ReservationStatus.OPEN.value}' AND {reservation}.expires_at <= :due_at)"
+    )
+    due_at = sa.bindparam("due_at", type_=ChannelReservation.__table__.c.expires_at.type)  # type: ignore[attr-defined]
     if dialect == "postgresql":
         return sa.text(
             "SELECT (SELECT json_build_object('sku', asked.value, 'known', "
             f"{known}, 'sellable', coalesce(sum({atp}), 0), 'locations', coalesce(json_agg("
             f"json_build_object('location', {position}.location_code, 'atp', {atp}) "
-            f"ORDER BY {atp} DESC, {position}.location_code), '[]'::json)) {entitled})::text "
+            f"ORDER BY {atp} DESC, {position}.location_code), '[]'::json)) {entitled})::text, "
+            f"{holds_due} "
             "FROM unnest(CAST(:skus AS text[])) WITH ORDINALITY AS asked(value, n) "
             "ORDER BY asked.n"
-        )
+        ).bindparams(due_at)
     # SQLite (3.40 has no ORDER BY inside an aggregate): the aggregate reads an ordered
     # subquery, which SQLite never flattens into an aggregate query, so the order holds.
     return sa.text(
@@ -147,25 +162,48 @@ def _answer_sql(dialect: str) -> sa.TextClause:
         f"{known} THEN 'true' ELSE 'false' END), 'sellable', coalesce(sum(atp), 0), "
         "'locations', json_group_array(json_object('location', location_code, 'atp', atp))) "
         f"FROM (SELECT {position}.location_code AS location_code, {atp} AS atp {entitled} "
-        f"ORDER BY atp DESC, {position}.location_code)) "
+        f"ORDER BY atp DESC, {position}.location_code)), {holds_due} "
         "FROM json_each(:skus) AS asked ORDER BY asked.key"
-    )
+    ).bindparams(due_at)
 
 
 _DIALECTS = {"postgresql": postgresql.dialect(), "sqlite": sqlite.dialect()}
 _ANSWERS: dict[str, sa.TextClause] = {}
 
 
+class JsonAnswer(NamedTuple):
+    """``availability_json``'s items, and whether an open hold was past its TTL at ``due_at``."""
+
+    items: list[str]
+    holds_due: bool
+
+
 def availability_json(
-    session: Session, channel: str, skus: Sequence[str], closed: Sequence[str] = ()
-) -> list[str]:
+    session: Session,
+    channel: str,
+    skus: Sequence[str],
+    closed: Sequence[str] = (),
+    *,
+    due_at: dt.datetime | None = None,
+) -> JsonAnswer:
     """``availability`` as JSON objects (``sku``, ``known``, ``sellable``, ``locations``), one
     per SKU in the order asked, once each: the API's answer without a Python object per
-    location. ``closed`` locations are left out (stores that can ship nothing more today)."""
+    location. ``closed`` locations are left out (stores that can ship nothing more today).
+
+    ``due_at``: the same statement also says whether any open hold at all is past its TTL then
+    (one probe of ``ix_channel_reservation_due``, evaluated once), so the request path needs no
+    round trip of its own to learn whether lapsed holds must give their units back first
+    (``inventory.reservations.available_json``)."""
     unique = list(dict.fromkeys(skus))
     dialect = session.get_bind().dialect.name
     if (statement := _ANSWERS.get(dialect)) is None:
         statement = _ANSWERS[dialect] = _answer_sql(dialect)
     asked = unique if dialect == "postgresql" else json.dumps(unique)
-    parameters = {"channel": channel, "skus": asked, "closed": closed_parameter(dialect, closed)}
-    return list(session.connection().execute(statement, parameters).scalars())
+    parameters = {
+        "channel": channel,
+        "skus": asked,
+        "closed": closed_parameter(dialect, closed),
+        "due_at": due_at,  # None: ``expires_at <= NULL`` is never true
+    }
+    rows = session.connection().execute(statement, parameters).all()
+    return JsonAnswer([row[0] for row in rows], bool(rows) and bool(rows[0][1]))

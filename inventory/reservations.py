@@ -25,7 +25,13 @@ from sqlmodel import Session, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from inventory import movements
-from inventory.availability import closed_parameter, entitled_atp, is_entitled, not_closed
+from inventory.availability import (
+    availability_json,
+    closed_parameter,
+    entitled_atp,
+    is_entitled,
+    not_closed,
+)
 from inventory.clock import as_utc
 from inventory.db import begin_write
 from inventory.models import (
@@ -906,7 +912,12 @@ def release(
 
 
 def sweep_expired(
-    session: Session, *, now: dt.datetime, skus: Sequence[str] | None = None, limit: int = 500
+    session: Session,
+    *,
+    now: dt.datetime,
+    skus: Sequence[str] | None = None,
+    limit: int = 500,
+    probe: bool = True,
 ) -> int:
     """Expire open reservations past their TTL (all, or only for ``skus``); returns how many.
 
@@ -918,10 +929,11 @@ def sweep_expired(
     (``movements.release_many``), with the same movement row per hold as a single expiry (key
     ``reservation:<id>:release``, actor ``ttl``). On PostgreSQL a hold a concurrent confirm,
     release or sweep has locked is skipped, not waited for; the guard (``status = 'open'``)
-    lets each hold lapse once.
+    lets each hold lapse once. ``probe=False``: the caller already knows a hold lapsed (the
+    availability statement said so), so the probe is not asked again.
     """
     now = as_utc(now)
-    if skus is not None and not _any_due(session, now):
+    if skus is not None and probe and not _any_due(session, now):
         return 0  # the common case, answered by one probe of ix_channel_reservation_due
     begin_write(session)
     lapsed: list[sa.Row] = []
@@ -954,6 +966,21 @@ def sweep_expired(
         ) is not None:
             session.expire(loaded)
     return len(lapsed)
+
+
+def available_json(
+    session: Session, channel: str, skus: Sequence[str], closed: Sequence[str], *, now: dt.datetime
+) -> list[str]:
+    """``/v1/availability``'s items, after lapsed holds on ``skus`` gave their units back (even
+    when the worker is behind): the availability statement itself says whether any hold lapsed
+    (``availability_json(due_at=now)``), so the common case costs no probe of its own; only
+    then are they swept (committed, so their units are back for everyone) and the answer read
+    again."""
+    answer = availability_json(session, channel, skus, closed, due_at=now)
+    if answer.holds_due and sweep_expired(session, now=now, skus=skus, probe=False):
+        session.commit()
+        answer = availability_json(session, channel, skus, closed)
+    return answer.items
 
 
 def _claim_lapsed(

@@ -14,7 +14,6 @@ from api.errors import ERROR_RESPONSES
 from api.schemas.channels import AvailabilityQuery, AvailabilityRequest, AvailabilityResponse
 from api.state import AppState
 from inventory import reservations
-from inventory.availability import availability_json
 
 router = APIRouter(prefix="/availability", tags=["channels"], responses=ERROR_RESPONSES)
 
@@ -37,11 +36,9 @@ def _lookup(state: AppState, session: Session, channel: str, skus: list[str]) ->
     about 20,000 location rows, which as Python objects validated and serialised again cost
     most of the request. Only the envelope is a model."""
     now = state.clock()
-    # Lapsed holds on these SKUs give their units back first, even when the worker is behind.
-    if reservations.sweep_expired(session, now=now, skus=skus):
-        session.commit()
     closed = sorted(closed_to_channel(state.settings, session, channel, now))
-    items = availability_json(session, channel, skus, closed)
+    # Lapsed holds on these SKUs give their units back first, even when the worker is behind.
+    items = reservations.available_json(session, channel, skus, closed, now=now)
     envelope = AvailabilityResponse(channel=channel, as_of=now, items=[]).model_dump_json()
     assert envelope.endswith(_NO_ITEMS)
     content = f"{envelope[: -len(_NO_ITEMS)]}[{','.join(items)}]}}"

@@ -292,7 +292,7 @@ def test_the_json_answer_is_the_same_availability(engine: Engine) -> None:
             }
             for item in availability(session, "online", asked)
         ]
-        answered = [json.loads(item) for item in availability_json(session, "online", asked)]
+        answered = [json.loads(item) for item in availability_json(session, "online", asked).items]
     assert answered == expected
     assert [item["sku"] for item in answered] == ["NOPE", SKU, "RB001-BLK-39", "ANOTHER"]
     assert answered[1]["sellable"] > 0 and answered[2] == {

@@ -7,6 +7,7 @@ expires them on its request path, so their cost must not grow with how many ther
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -122,3 +123,28 @@ def test_racing_sweeps_expire_each_hold_once(engine: Engine) -> None:
     assert sum(swept) == 30
     assert sorted(m.ref for m in releases(engine)) == sorted(ids)
     assert (position(engine, "SHA-A1").reserved, position(engine, "SHA-A2").reserved) == (0, 0)
+
+
+def _sellable(engine: Engine, now: dt.datetime) -> tuple[int, list[str]]:
+    """``/v1/availability``'s lookup on the online channel (nothing closed) and its statements."""
+    with counted(engine) as statements, Session(engine) as session:
+        (item,) = reservations.available_json(session, "online", [SKU], [], now=now)
+    return json.loads(item)["sellable"], statements
+
+
+def test_availability_asks_about_lapsed_holds_in_its_own_statement(engine: Engine) -> None:
+    """No lapsed hold: one statement answers (the probe is folded into it); a lapsed hold: it
+    is swept and its units are in the answer; a hold not yet lapsed keeps its units."""
+    seed(engine, STORES)
+    (lapsing,) = hold(engine, 1)
+    sellable, statements = _sellable(engine, T0 + dt.timedelta(seconds=30))
+    assert (sellable, len(statements)) == (79, 1)
+    with Session(engine) as session:
+        assert session.get(ChannelReservation, lapsing).status == "open"
+    sellable, statements = _sellable(engine, LAPSED)
+    assert sellable == 80 and len(statements) > 1  # swept, then read again
+    with Session(engine) as session:
+        assert session.get(ChannelReservation, lapsing).status == "expired"
+    assert position(engine, "SHA-A1").reserved == 0
+    sellable, statements = _sellable(engine, LAPSED)
+    assert (sellable, len(statements)) == (80, 1)  # nothing lapsed any more: one statement
