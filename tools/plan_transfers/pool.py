@@ -26,11 +26,7 @@ from inventory.models import ChannelEntitlement, Location, Sku, StockPosition, S
 from tools.context import ToolContext, ToolError, category_code, resolve_city
 from tools.forecast_demand.models import ForecastInput, ForecastOutput
 from tools.plan_transfers.eligibility import usable_lanes
-from tools.plan_transfers.forecast_error import (
-    PRIOR_DISPERSION,
-    ForecastError,
-    backtest_dispersion,
-)
+from tools.plan_transfers.forecast_error import NO_BACKTEST, ForecastError, backtest_dispersion
 from tools.plan_transfers.hit_rate import alert_hit_rate
 from tools.plan_transfers.models import PlanTransfersInput
 from tools.plan_transfers.problem import (
@@ -207,7 +203,7 @@ class PoolSnapshot:
     destinations: frozenset[str] | None
     sold: np.ndarray
     """Units sold per (location, SKU) before the clock: the size curves (``size_curves``)."""
-    forecast_error: ForecastError = ForecastError(PRIOR_DISPERSION, 0, 0)
+    forecast_error: ForecastError = NO_BACKTEST
     """How far a position's window demand misses its forecast (``forecast_error``)."""
 
 
