@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import numpy as np
+import pytest
 from sqlmodel import Session
 
 from inventory.models import DailySales
-from tests.tools.plan_transfers_pool import NOW, build_pool
-from tools.plan_transfers.expected_sales import count_curves, expected_sales
+from tests.tools.plan_transfers_pool import NOW, build_pool, fake_forecast
+from tools.context import ToolContext
+from tools.plan_transfers.expected_sales import count_curves, expected_sales, position_curves
 from tools.plan_transfers.forecast_error import backtest_dispersion
+from tools.plan_transfers.models import PlanTransfersInput
+from tools.plan_transfers.pool import build_problem
 
 STORES = ["SHA-S01", "SHA-S02", "SHA-S03"]
 SKUS = [f"RB001-BLK-{size}" for size in ("36", "37", "38", "39", "40")]
@@ -94,3 +99,25 @@ def test_a_wider_spread_sells_fewer_of_the_same_stock_and_zero_keeps_the_poisson
     # E[min(1, D)] = P(D ≥ 1): Poisson 1 − e^−0.4, geometric (α = 1) 0.4 / 1.4.
     assert np.isclose(expected_sales(known, np.array([1.0, 0.0]))[0], 1 - np.exp(-0.4))
     assert np.isclose(expected_sales(missed, np.array([1.0, 0.0]))[0], 0.4 / 1.4)
+
+
+def test_the_plan_values_demand_with_the_backtested_spread_and_says_so(engine):
+    build_pool(engine)
+    # Each 4-day window the Shanghai stores' sales land in one store: a volatile placement.
+    _sales(engine, lambda back, store, sku: 3 if STORES[(back // 4) % 3] == store else 0)
+    ctx = ToolContext(engine=engine, now=NOW)
+    request = PlanTransfersInput(city="Shanghai", window_days=4, pool_sizes=False)
+    problem, _ = build_problem(ctx, request, fake_forecast({"SHA-S02": 4.0}))
+    assert problem.demand_dispersion == pytest.approx(_alpha(engine), rel=0.2)
+    assert problem.demand_dispersion > 0.3
+    assert any("backtested on" in note for note in problem.notes)
+    # A wider spread: the short store is expected to sell fewer of the units it would receive.
+    known = replace(problem, demand_dispersion=0.0)
+    j = 0
+    dest = [loc.code for loc in problem.locations].index("SHA-S02")
+    stock = np.array([4.0])
+    sold = {
+        name: expected_sales(position_curves(p, np.array([dest]), np.array([j])), stock)[0]
+        for name, p in (("known", known), ("backtested", problem))
+    }
+    assert sold["backtested"] < sold["known"]
