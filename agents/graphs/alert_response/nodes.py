@@ -49,6 +49,9 @@ MIN_DEMAND_FOR_SIZE_HOLE = 0.5
 #: tree of session 24 (10 act worlds, 3 false alarms, valued exactly under the world's expected
 #: demand, evals/README.md): hurdle 0 → 0.5, act ¥1,862 → ¥1,565, false alarms −¥431 → −¥129 in
 #: total; at 0 false-alarm-guangzhou loses ¥601 in its window (cap −¥500), so 0.5 stays.
+#: Session 25 tried principled replacements on the same worlds (docs/optimizer.md, "Deciding
+#: under forecast error"): a wider demand spread, a lower hit rate and the hurdle trace one
+#: frontier of act value against false-alarm loss, and none beats 0.5 on it.
 MIN_NET_TO_COST = 0.5
 #: SKU-level forecasts kept between the forecast and plan nodes of a run (in memory only: a run
 #: resumed in another process forecasts again in the plan node).
