@@ -24,9 +24,10 @@ moments, and each series keeps Z = τ² / (τ² + v) of its own deviation, v its
 Where the history shows no store × item preference, the split is the main-effects model's; where
 it shows a real one, a well-sold series keeps it.
 
-Forecast. The model's total of each city × channel × category group (over the panel's series)
-is kept day by day and shared in proportion to λ; a series the estimate never saw gets R·C when
-its location and item are known, else keeps the model's own forecast outside the sharing.
+Forecast. The model's horizon total of each city × channel × category group (over the panel's
+series) is kept and shared in proportion to λ, each series keeping its own day-to-day shape; a
+series the estimate never saw gets R·C when its location and item are known, else keeps the
+model's own forecast outside the sharing.
 
 Only the history before the fit's ``end`` is read. Series are named ``location|item`` (the
 pool's panels); a panel whose ids do not say that (the synthetic speed panel) is left as
@@ -82,14 +83,15 @@ def _blocks(panel: Panel) -> np.ndarray:
     ).to_numpy(dtype=object)
 
 
-def estimate_placement(panel: Panel, end: int, days: int = PLACEMENT_DAYS) -> Placement | None:
-    """The rates from the ``days`` before ``end`` (None when series ids name no location)."""
+def estimate_placement(panel: Panel, end: int, days: int | None = None) -> Placement | None:
+    """The rates from the ``days`` (default ``PLACEMENT_DAYS``) before ``end`` (None when series
+    ids name no location)."""
     names = _split_ids(panel)
     if names is None or end <= 1:
         return None
     location, item = names
     block = _blocks(panel)
-    start = max(0, end - days)
+    start = max(0, end - (days or PLACEMENT_DAYS))
     demand = observed_demand(panel.units[:, start:end], panel.stockout[:, start:end])
     demand[panel.promo[:, start:end]] = np.nan
     seen = ~np.isnan(demand)
@@ -216,8 +218,10 @@ def series_rates(panel: Panel, placement: Placement) -> np.ndarray:
 
 
 def place(panel: Panel, mean: np.ndarray, placement: Placement | None) -> np.ndarray:
-    """``mean`` (series, horizon) with each city × channel × category group's daily total kept
-    and shared over its series by their rates; series without a rate keep their own forecast."""
+    """``mean`` (series, horizon) with each city × channel × category group's horizon total
+    kept and shared over its series by their rates; each series keeps its own day-to-day shape
+    (a weekday, a holiday, a promotion it knows of), so only its level moves. Series without a
+    rate keep their own forecast."""
     if placement is None or mean.size == 0:
         return mean
     rate = series_rates(panel, placement)
@@ -227,10 +231,13 @@ def place(panel: Panel, mean: np.ndarray, placement: Placement | None) -> np.nda
     g = np.where(placed, g, len(groups))  # the unplaced share one dummy group, never written
     weight = np.where(placed, rate, 0.0)
     norm = np.bincount(g, weights=weight, minlength=len(groups) + 1)
-    total = np.zeros((len(groups) + 1, mean.shape[1]))
-    np.add.at(total, g, mean.astype(np.float64))
-    share = _ratio(weight, norm[g])
+    own = mean.astype(np.float64).sum(axis=1)
+    total = np.bincount(g, weights=own, minlength=len(groups) + 1)
+    target = _ratio(weight, norm[g]) * total[g]
+    # A series the model put nothing on has no shape of its own: a flat one.
+    flat = np.full(mean.shape, 1.0 / mean.shape[1])
+    shape = np.divide(mean, own[:, None], out=flat, where=own[:, None] > 0)
     write = placed & (norm[g] > 0)
     out = mean.astype(np.float64, copy=True)
-    out[write] = share[write, None] * total[g[write]]
+    out[write] = target[write, None] * shape[write]
     return out.astype(mean.dtype, copy=False)

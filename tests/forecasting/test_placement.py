@@ -95,16 +95,20 @@ def test_a_well_sold_real_preference_is_kept(panel: Panel) -> None:
     assert shares[3] == pytest.approx(truth[3], abs=0.08)  # 0.56, where the curve says 0.3
 
 
-def test_group_totals_are_kept_day_by_day(panel: Panel) -> None:
+def test_group_totals_are_kept(panel: Panel) -> None:
     placement = estimate_placement(panel, DAYS - 14)
     rng = np.random.default_rng(5)
     mean = rng.gamma(1.0, 0.5, size=(panel.n_series, 14)).astype(np.float32)
     placed = place(panel, mean, placement)
     city = panel.series["city"].to_numpy()
     for c in CITIES:
-        np.testing.assert_allclose(
-            placed[city == c].sum(axis=0), mean[city == c].sum(axis=0), rtol=1e-5
-        )
+        assert placed[city == c].sum() == pytest.approx(mean[city == c].sum(), rel=1e-5)
+    # Each series keeps its own day-to-day shape; only its level moves.
+    np.testing.assert_allclose(
+        placed / placed.sum(axis=1, keepdims=True),
+        mean / mean.sum(axis=1, keepdims=True),
+        rtol=1e-4,
+    )
     # ...and the split is the rates', not the model's: the big store outsells the small one.
     assert placed[panel.series.index.str.startswith("Alpha-4|"), 0].sum() > 2 * (
         placed[panel.series.index.str.startswith("Alpha-0|"), 0].sum()
