@@ -136,7 +136,9 @@ def test_the_horizon_weather_is_climatology_unless_an_alert_says_otherwise(
     mixed = [p.rain_uplift for p in online.points]
     assert min(mixed[1], mixed[2]) > max(mixed[0], mixed[3], mixed[4])
     for point in series.points:
-        assert point.mean == pytest.approx(point.baseline * point.rain_uplift, abs=2e-3)
+        # Each of the three is rounded to 3 decimals: their product is off by at most this much.
+        rounding = 5e-4 * (1.0 + point.rain_uplift + point.baseline) + 1e-9
+        assert point.mean == pytest.approx(point.baseline * point.rain_uplift, abs=rounding)
     rain = series.rain
     assert rain is not None and rain.channel in {"store", "online"}
     storm_band = next(b for b in rain.bands if b.band == "rainstorm")
