@@ -50,6 +50,7 @@ def assert_plan_keeps_the_rules(problem: TransferProblem, plan: SolvedPlan) -> N
     }
     locs = problem.locations
     out, inflow = flows(problem, plan)
+    assert not np.any((out > 0) & (inflow > 0)), "a position both gives and receives a SKU"
     total_cost = 0.0
     per_source: dict[int, int] = {}
     per_dest: dict[int, int] = {}

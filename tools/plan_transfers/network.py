@@ -117,6 +117,10 @@ def build_network(
     sku_has_source[src_sku] = True
     dst_mask = receivable[:, None] & sku_has_source[None, :]
     dst_mask &= problem.demand_quantiles[:, :, -1] + problem.demand_mean > 0
+    # A position that gives a SKU never also receives it: a unit shipped in to replace one
+    # shipped out is cross-shipping (two trips, double handling), and the shipments' values,
+    # each priced alone, would no longer add up to the plan's.
+    dst_mask[src_loc, src_sku] = False
     dst_loc, dst_sku = np.nonzero(dst_mask)
     if dst_loc.size:
         curves = position_curves(problem, dst_loc, dst_sku)
@@ -143,8 +147,8 @@ def build_network(
     n_src = src_loc.size
     n_loc = len(problem.locations)
     keys = np.concatenate([src_sku * n_loc + src_loc, dst_sku * n_loc + dst_loc])
-    # One node per position, so a position that could both give and take nets its flows; nodes
-    # are numbered SKU by SKU so each SKU's component is a contiguous block.
+    # One node per position (a position either gives or takes); nodes are numbered SKU by SKU
+    # so each SKU's component is a contiguous block.
     unique_keys, node_of = np.unique(keys, return_inverse=True)
     src_node, dst_node = node_of[:n_src], node_of[n_src:]
     first_loss = np.full(n_src, np.inf)
