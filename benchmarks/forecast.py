@@ -220,7 +220,7 @@ def demo_holdout(args: argparse.Namespace) -> dict[str, object]:
     production = no_weather.model_copy(update={"use_temperature": True})
     # The world's own expected demand (what an oracle would forecast): a reference for what the
     # hold-out metric can reward, see docs/forecasting.md "What the hold-out RMSSE rewards".
-    expected = _world_expected_demand(spec, panel)
+    expected = world_expected_demand(spec, panel)
     parts: dict[str, list[np.ndarray]] = {}
     for k in range(args.demo_folds, 0, -1):
         origin = panel.n_days - k * horizon
@@ -492,7 +492,7 @@ def _weighted_rmsse(mean: np.ndarray, p: dict[str, np.ndarray], mask: np.ndarray
     return float((per_row * weight).sum() / weight.sum())
 
 
-def _world_expected_demand(spec: WorldSpec, panel: Panel) -> np.ndarray:
+def world_expected_demand(spec: WorldSpec, panel: Panel) -> np.ndarray:
     """(series, days) expected demand of the demo world behind ``panel`` (its generator rerun,
     the means captured before sampling); NaN for series it cannot match."""
     import inventory.demo_world.generate as generate
