@@ -83,6 +83,7 @@ class Holdout:
         rain = panel.series_precipitation()[:, origin : origin + horizon]
         sensitive = panel.series["rain_sensitive"].to_numpy(bool)[:, None]
         self.wet = (rain >= WET_DAY_MM) & sensitive
+        self.rain_mm = rain
         city_category = panel.series["city"].astype(str) + "|" + panel.series["category"]
         self.group = pd.factorize(city_category)[0]
 
@@ -219,7 +220,7 @@ def demo_holdout(args: argparse.Namespace) -> dict[str, object]:
     production = no_weather.model_copy(update={"use_temperature": True})
     # The world's own expected demand (what an oracle would forecast): a reference for what the
     # hold-out metric can reward, see docs/forecasting.md "What the hold-out RMSSE rewards".
-    expected = _world_expected_demand(spec, panel)
+    expected = world_expected_demand(spec, panel)
     parts: dict[str, list[np.ndarray]] = {}
     for k in range(args.demo_folds, 0, -1):
         origin = panel.n_days - k * horizon
@@ -268,11 +269,15 @@ def demo_holdout(args: argparse.Namespace) -> dict[str, object]:
             "group": holdout.group + k * (holdout.group.max() + 1),
             "sample": in_sample,
             "sales_weight": _recent_sales(panel, origin),
+            "rain_mm": holdout.rain_mm,
             **means,
         }
         for key, value in fold.items():
             parts.setdefault(key, []).append(value)
     p = {key: np.concatenate(value) for key, value in parts.items()}
+    channel = np.tile(
+        panel.series.get("channel", pd.Series("store", panel.series.index)), args.demo_folds
+    )
     scales = p["mase_scale"], p["rmsse_scale"]
     wet = p["usable"] & p["wet"]
     sampled = p["usable"] & p["sample"][:, None]
@@ -335,6 +340,28 @@ def demo_holdout(args: argparse.Namespace) -> dict[str, object]:
         "rmsse_ratio_rain_uplift_vs_autoets_ci95": _ratio_ci(
             p["rain_uplift"], p["autoets"], p["actual"], sampled, p["rmsse_scale"], panel.n_series
         ),
+        # The level: Σ forecast ÷ Σ the world's expected demand over every hold-out day (stock-outs
+        # included: demand, not sales), per channel, on dry days and on 大雨/暴雨 days of the
+        # series' city (issue 10: decisions read these totals).
+        "level_ratio_vs_world_expected": _level_ratios(
+            p["rain_uplift"], p["world_expected"], p["rain_mm"], channel
+        ),
+        # The same run's per-series peer on its sample: does it beat the model on the
+        # sales-weighted score or on the level (the baseline choice, issue 10)?
+        "sample_wrmsse_ratio_rain_uplift_vs_autoets": round(
+            _weighted_rmsse(p["rain_uplift"], p, sampled)
+            / _weighted_rmsse(np.nan_to_num(p["autoets"]), p, sampled),
+            4,
+        ),
+        "sample_level_ratio_vs_world_expected": {
+            name: _level_ratios(
+                np.where(p["sample"][:, None], p[name], np.nan),
+                np.where(p["sample"][:, None], p["world_expected"], np.nan),
+                p["rain_mm"],
+                channel,
+            )
+            for name in ("rain_uplift", "autoets")
+        },
         "wet_day_rmsse_rain_uplift": round(rain_wet["rmsse"], 4),
         "wet_day_bias_rain_uplift": round(rain_wet["bias"], 4),
         "wet_day_city_category_rmse_ratio_rain_uplift_vs_no_weather": round(
@@ -435,6 +462,21 @@ def _dry_by_category(future: dict[str, object]) -> dict[str, float]:
     return dict(future.get("dry_ratio_by_category") or {})
 
 
+def _level_ratios(
+    mean: np.ndarray, expected: np.ndarray, rain_mm: np.ndarray, channel: np.ndarray
+) -> dict[str, float]:
+    """Σ forecast ÷ Σ expected demand per channel on dry (< 0.1 mm) and heavy (≥ 25 mm) days."""
+    out = {}
+    known = ~np.isnan(expected)
+    for name in ("store", "online"):
+        rows = (channel == name)[:, None] & known
+        for day, days in (("dry", rain_mm < 0.1), ("heavy", rain_mm >= 25.0)):
+            cells = rows & days
+            if cells.any() and expected[cells].sum() > 0:
+                out[f"{name}_{day}"] = round(float(mean[cells].sum() / expected[cells].sum()), 3)
+    return out
+
+
 def _recent_sales(panel: Panel, origin: int) -> np.ndarray:
     """Units sold per series in the 28 days before ``origin`` (M5's bottom-level weights)."""
     recent = slice(max(0, origin - 28), origin)
@@ -450,7 +492,7 @@ def _weighted_rmsse(mean: np.ndarray, p: dict[str, np.ndarray], mask: np.ndarray
     return float((per_row * weight).sum() / weight.sum())
 
 
-def _world_expected_demand(spec: WorldSpec, panel: Panel) -> np.ndarray:
+def world_expected_demand(spec: WorldSpec, panel: Panel) -> np.ndarray:
     """(series, days) expected demand of the demo world behind ``panel`` (its generator rerun,
     the means captured before sampling); NaN for series it cannot match."""
     import inventory.demo_world.generate as generate

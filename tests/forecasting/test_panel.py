@@ -101,3 +101,52 @@ def test_days_without_a_row_take_the_regular_price_not_the_last_promo_price() ->
     outlet = sales.assign(price_ratio=0.7, promo=False)
     panel = Panel.from_frames(outlet, series, weather, start="2015-06-01", end="2015-06-22")
     assert np.allclose(panel.price_ratio[0], 0.7)
+
+
+def test_a_promo_day_without_a_sale_takes_its_styles_promo_from_other_locations() -> None:
+    """Sparse storage puts the promo flag on sales rows only, so a promo day that sold nothing
+    read as a regular day (and "promo" as "sold something"). With a ``style`` column, a day
+    without a row shares the promo of its style's rows that day (same channel), at the rows'
+    depth on its own regular price; a day no location sold (the future at the clock) stays
+    regular, and a promo of another channel or another style does not spread."""
+    dates = pd.date_range("2015-06-01", periods=14)
+    # A (outlet, regular 0.7) and B sell style S in stores; C sells S online; D sells style T.
+    rows = [
+        ("A", dates[1], 1.0, False, 0.7),
+        ("B", dates[1], 2.0, False, 1.0),
+        ("B", dates[8], 3.0, True, 0.8),  # S on promo in stores on day 8: only B sold
+        ("C", dates[9], 1.0, True, 0.6),  # an online-only promo on day 9
+        ("D", dates[8], 1.0, False, 1.0),
+    ]
+    sales = pd.DataFrame(rows, columns=["series_id", "date", "units", "promo", "price_ratio"])
+    series = pd.DataFrame(
+        {
+            "category": "umbrellas",
+            "city": "Shanghai",
+            "rain_sensitive": True,
+            "channel": ["store", "store", "online", "store"],
+            "style": ["S", "S", "S", "T"],
+        },
+        index=pd.Index(["A", "B", "C", "D"], name="series_id"),
+    )
+    weather = pd.DataFrame(
+        {
+            "city": "Shanghai",
+            "date": pd.date_range("2015-06-01", periods=21),
+            "precipitation_mm": 0.0,
+        }
+    )
+    panel = Panel.from_frames(sales, series, weather, start="2015-06-01", end="2015-06-22")
+    a, b, c, d = range(4)
+    assert panel.promo[a, 8] and panel.price_ratio[a, 8] == pytest.approx(0.7 * 0.8)
+    assert panel.promo[b, 8] and panel.price_ratio[b, 8] == pytest.approx(0.8)
+    assert not panel.promo[c, 8] and not panel.promo[d, 8]  # other channel, other style
+    assert panel.promo[c, 9] and not panel.promo[a, 9]  # the online promo stays online
+    assert not panel.promo[:, 14:].any()  # no row anywhere: the horizon stays regular
+    assert panel.price_ratio[a, 14] == pytest.approx(0.7)
+    assert not panel.promo[a, 7] and panel.price_ratio[a, 7] == pytest.approx(0.7)
+    # Without a style column a day without a row is regular, as before.
+    plain = Panel.from_frames(
+        sales, series.drop(columns="style"), weather, start="2015-06-01", end="2015-06-22"
+    )
+    assert not plain.promo[a, 8] and plain.price_ratio[a, 8] == pytest.approx(0.7)

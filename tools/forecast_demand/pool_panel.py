@@ -65,6 +65,8 @@ def load_panel(
             "city": members["city"].to_numpy(),
             "rain_sensitive": members["rain_sensitive"].to_numpy(),
             "channel": members["channel"].to_numpy(),
+            # A style's promo reaches its series' days without a sales row (Panel.from_frames).
+            "style": members["style"].to_numpy(),
         },
         index=pd.Index((members["location"] + "|" + members[key]).to_numpy(), name="series_id"),
     )
