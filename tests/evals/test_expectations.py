@@ -283,7 +283,10 @@ def test_a_plan_reply_must_name_its_orders_codes() -> None:
 
 # -- a plan asked in chat: the turn plans for the rain, the reply reports the plan -------------
 
-RECORDED = Path(__file__).resolve().parents[1] / "agents" / "cassettes" / "qwen2.5-coder-1.5b"
+#: chat-plan-rain-zh as recorded before plan ids (the replayed cassettes are re-recorded).
+RECORDED = (
+    Path(__file__).resolve().parents[1] / "agents" / "cassettes" / "qwen2.5-coder-1.5b-earlier"
+)
 RAIN = [{"city": "Shanghai", "start": "2015-07-11", "days": 1, "precipitation_mm_per_day": 75}]
 #: chat-plan-rain-zh offline (its world: the stores' rain boots at a quarter), as observed.
 OFFLINE_PLAN = PlanSeen(
