@@ -198,3 +198,42 @@ def test_with_plan_keeps_explicit_shipments_and_finds_the_named_plan() -> None:
     assert with_plan({}, history)[0]["shipments"] == [SHIPMENT]
     _args, problem = with_plan({"plan_id": "a"}, history[:1])
     assert problem is not None and "plan_transfers first" in problem
+
+
+@pytest.mark.filterwarnings("ignore:Pydantic serializer warnings")
+def test_a_model_that_stops_at_the_plan_is_asked_once_and_its_proposal_counts(
+    runtime, checkpointer, provider, planned
+):
+    stock_up(runtime.engine, "DC-SHA", SKU, 100)
+    provider.side_effect = [
+        call("plan_transfers", {"city": "Shanghai"}, "plan-1"),
+        ok(completion("Transfer plan: 1 shipments, 12 units.")),  # stops at the plan
+        call("propose_transfer", {"plan_id": "plan-1"}, "prop-1"),  # asked, it proposes
+        ok(completion("Proposed: 12 units DC-SHA → SHA-S01.")),
+    ]
+    runtime.llm = llm()
+    chat(runtime, build_graph("ops_chat", runtime, checkpointer), "t", "plan transfers now")
+    asked = sent(provider, 2)
+    assert asked[-2] == {"role": "assistant", "content": "Transfer plan: 1 shipments, 12 units."}
+    assert (
+        asked[-1]["role"] == "user" and 'propose_transfer(plan_id="plan-1")' in asked[-1]["content"]
+    )
+    assert _lines(runtime) == [("DC-SHA", "SHA-S01", SKU, 12)]
+
+
+@pytest.mark.filterwarnings("ignore:Pydantic serializer warnings")
+def test_a_model_that_declines_to_propose_keeps_its_answer(
+    runtime, checkpointer, provider, planned
+):
+    provider.side_effect = [
+        call("plan_transfers", {"city": "Shanghai"}, "plan-1"),
+        ok(completion("Transfer plan: 1 shipments, 12 units. Say if I should propose it.")),
+        ok(completion("The user only asked for a plan.")),
+    ]
+    runtime.llm = llm()
+    result = chat(
+        runtime, build_graph("ops_chat", runtime, checkpointer), "t", "what would you move?"
+    )
+    assert last_text(result).startswith("Transfer plan: 1 shipments, 12 units.")
+    assert provider.call_count == 3  # asked once, not again
+    assert _lines(runtime) == []

@@ -17,13 +17,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from langchain_core.messages import BaseMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from pydantic import BaseModel, Field
 
-from agents.proposals import ProposedShipment
+from agents.proposals import PROPOSE_TRANSFER, ProposedShipment
 
 PLAN_TOOL = "plan_transfers"
 PLAN_ID = "plan_id"
+__all__ = ["PROPOSE_TRANSFER", "ChatTransferProposal", "unproposed_plan", "with_plan"]
+#: Said to the model once, when it answers with a plan of this turn still unproposed.
+ASK_TO_PROPOSE = (
+    "(Stockpilot) Plan {plan_id} moves units but is not proposed, so it has not reached the "
+    "policy gate. If the user asked for these transfers, call "
+    'propose_transfer(plan_id="{plan_id}") now; otherwise repeat your answer.'
+)
 
 
 class ChatTransferProposal(BaseModel):
@@ -94,3 +101,23 @@ def with_plan(
         )
     chosen = next((m for m in plans if m.tool_call_id == str(plan_id)), plans[0])
     return {**rest, "shipments": chosen.artifact["shipments"]}, None
+
+
+def unproposed_plan(messages: Sequence[BaseMessage]) -> str | None:
+    """The id of this turn's latest plan that moves units when no proposal call of the turn
+    came after it; None otherwise."""
+    for message in reversed(messages):
+        if isinstance(message, HumanMessage):
+            return None
+        if isinstance(message, AIMessage) and any(
+            c["name"] == PROPOSE_TRANSFER for c in message.tool_calls
+        ):
+            return None
+        if (
+            isinstance(message, ToolMessage)
+            and message.name == PLAN_TOOL
+            and isinstance(message.artifact, dict)
+            and message.artifact.get("shipments")
+        ):
+            return message.tool_call_id
+    return None
