@@ -496,7 +496,8 @@ def echoed_tool_error(content: str, messages: Sequence[BaseMessage]) -> str | No
     user's language; the model's text stays in the repair record.
     """
     # Measured through llama.cpp's server: the error copied inside Qwen's <tool_response> tags.
-    said = _squash(re.sub(r"</?tool_response>", " ", content))
+    # Compared without case: a copy that capitalises the error's first word is still a copy.
+    said = _squash(re.sub(r"</?tool_response>", " ", content)).lower()
     if len(said) < 20:
         return None
     this_turn: list[ToolMessage] = []  # the results since the user last spoke, latest first
@@ -507,9 +508,9 @@ def echoed_tool_error(content: str, messages: Sequence[BaseMessage]) -> str | No
             this_turn.append(message)
     for result in this_turn:
         error = _squash(result.text)
-        if result.status != "error" or said not in error:
+        if result.status != "error" or said not in error.lower():
             continue
-        if said in _squash(_answer_of(result.text)):
+        if said in _squash(_answer_of(result.text)).lower():
             # A refused proposal's ``answer`` is written for the user (ops_chat): copying it
             # is an answer, not an echo of advice meant for the model.
             return None

@@ -123,6 +123,7 @@ def test_without_a_plan_a_proposal_by_id_is_refused_and_nothing_is_created(
     chat(runtime, build_graph("ops_chat", runtime, checkpointer), "t", "propose the plan")
     refused = json.loads(sent(provider, 1)[-1]["content"])
     assert "no plan that moves units" in refused["error"]
+    assert refused["answer"].startswith("Nothing was proposed or shipped")
     assert _lines(runtime) == []
 
 
@@ -190,6 +191,13 @@ def test_with_plan_keeps_explicit_shipments_and_finds_the_named_plan() -> None:
         ),
     ]
     assert with_plan({"shipments": [other]}, history) == ({"shipments": [other]}, None)
+    # a junk plan_id beside shipments (recorded: "12345" with an injection's shipments)
+    assert with_plan({"plan_id": "12345", "shipments": [other]}, history[:1]) == (
+        {"shipments": [other]},
+        None,
+    )
+    # a plan of the conversation wins over shipments beside it
+    assert with_plan({"plan_id": "c", "shipments": [other]}, history)[0]["shipments"] == [SHIPMENT]
     assert with_plan({"plan_id": "a", "reason": "r"}, history) == (
         {"shipments": [other], "reason": "r"},
         None,

@@ -85,21 +85,24 @@ def with_plan(
     args: dict[str, Any], messages: Sequence[BaseMessage]
 ) -> tuple[dict[str, Any], str | None]:
     """``propose_transfer`` arguments with a plan's shipments in place of ``plan_id``, and an
-    error when there is no plan to propose. A ``plan_id`` the conversation does not have (a
-    small model writes "plan_transfers" or "1") means its latest plan; so do arguments with
-    neither ``plan_id`` nor shipments. Shipments given beside a known ``plan_id`` are the
-    plan's."""
+    error when there is nothing to propose. A ``plan_id`` of the conversation means that plan's
+    shipments (any shipments given beside it are ignored). One the conversation does not have --
+    a small model fills the schema's first field with "12345" or "plan_transfers" -- is ignored
+    when shipments are given (they are proposed and checked like any), and otherwise means the
+    conversation's latest plan."""
     plan_id = args.get(PLAN_ID)
     rest = {k: v for k, v in args.items() if k != PLAN_ID}
-    if plan_id in (None, "") and rest.get("shipments"):
-        return rest, None
     plans = _plans(messages)
-    if not plans:
+    named = next((m for m in plans if plan_id and m.tool_call_id == str(plan_id)), None)
+    if named is None and rest.get("shipments"):
+        return rest, None
+    chosen = named or (plans[0] if plans else None)
+    if chosen is None:
         return rest, (
-            "there is no plan that moves units to propose. Next: call plan_transfers first, "
-            "or pass shipments"
+            "no shipments given, and no plan that moves units to propose. Next: pass shipments "
+            "(source, dest, lines of sku and qty, with codes that exist), or call plan_transfers "
+            "first"
         )
-    chosen = next((m for m in plans if m.tool_call_id == str(plan_id)), plans[0])
     return {**rest, "shipments": chosen.artifact["shipments"]}, None
 
 
