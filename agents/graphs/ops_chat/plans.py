@@ -28,8 +28,9 @@ __all__ = ["PROPOSE_TRANSFER", "ChatTransferProposal", "unproposed_plan", "with_
 #: Said to the model once, when it answers with a plan of this turn still unproposed.
 ASK_TO_PROPOSE = (
     "(Stockpilot) Plan {plan_id} moves units but is not proposed, so it has not reached the "
-    "policy gate. If the user asked for these transfers, call "
-    'propose_transfer(plan_id="{plan_id}") now; otherwise repeat your answer.'
+    "policy gate. If the user asked for these transfers, propose it now: reply with only "
+    '{{"name": "propose_transfer", "arguments": {{"plan_id": "{plan_id}"}}}}. Otherwise '
+    "repeat your answer."
 )
 
 
