@@ -32,7 +32,14 @@ from agents.graphs.ops_chat.compact import (
     summarise,
 )
 from agents.graphs.ops_chat.grounded import NOT_PROPOSED, answer_line, language, refusal_detail
-from agents.graphs.ops_chat.plans import PLAN_ID, PLAN_TOOL, next_step, plan_shipments, with_plan
+from agents.graphs.ops_chat.plans import (
+    PLAN_ID,
+    PLAN_TOOL,
+    new_plan_id,
+    next_step,
+    plan_shipments,
+    with_plan,
+)
 from agents.graphs.ops_chat.prompts import SYSTEM_PROMPT
 from agents.graphs.ops_chat.schemas import chat_tools, with_examples
 from agents.graphs.ops_chat.state import ChatState
@@ -175,9 +182,12 @@ class ChatNodes:
             if call_id in ignored:
                 payload = {"ignored_arguments": ignored[call_id], **payload}
             artifact: dict[str, Any] = {"args": args}
-            if name == PLAN_TOOL and (step := next_step(call_id, payload)):
-                payload = {PLAN_ID: call_id, "next": step, **payload}
-                artifact["shipments"] = plan_shipments(payload)  # whole, whatever is shown
+            if name == PLAN_TOOL and (
+                step := next_step(plan_id := new_plan_id(state["messages"]), payload)
+            ):
+                payload = {PLAN_ID: plan_id, "next": step, **payload}
+                # whole, whatever is shown
+                artifact.update({PLAN_ID: plan_id, "shipments": plan_shipments(payload)})
             if budget is None:
                 content = summarise(name, payload, UNBOUNDED_RESULT_TOKENS, page, for_model=False)
             else:

@@ -58,13 +58,23 @@ def plan_shipments(payload: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def next_step(call_id: str, payload: dict[str, Any]) -> str | None:
+def new_plan_id(messages: Sequence[BaseMessage]) -> str:
+    """The next plan's id in this conversation: P1, P2, ... -- short for a small model to copy,
+    and the same in a replay (a tool call's id is not)."""
+    return f"P{len(_plans(messages)) + 1}"
+
+
+def _id_of(message: ToolMessage) -> str:
+    return str(message.artifact.get(PLAN_ID) or message.tool_call_id)
+
+
+def next_step(plan_id: str, payload: dict[str, Any]) -> str | None:
     """What a model reads after a plan that moves units: it is not proposed yet, and how."""
     if not plan_shipments(payload):
         return None
     return (
         "Nothing is proposed yet. To send this plan to the policy gate, call "
-        f'propose_transfer(plan_id="{call_id}"), then tell the user the plan\'s figures and '
+        f'propose_transfer(plan_id="{plan_id}"), then tell the user the plan\'s figures and '
         "what the gate decided."
     )
 
@@ -94,7 +104,9 @@ def with_plan(
     plan_id = args.get(PLAN_ID)
     rest = {k: v for k, v in args.items() if k != PLAN_ID}
     plans = _plans(messages)
-    named = next((m for m in plans if plan_id and m.tool_call_id == str(plan_id)), None)
+    named = next(
+        (m for m in plans if plan_id and str(plan_id) in (_id_of(m), m.tool_call_id)), None
+    )
     if named is None and rest.get("shipments"):
         return rest, None
     chosen = named or (plans[0] if plans else None)
@@ -123,5 +135,5 @@ def unproposed_plan(messages: Sequence[BaseMessage]) -> str | None:
             and isinstance(message.artifact, dict)
             and message.artifact.get("shipments")
         ):
-            return message.tool_call_id
+            return _id_of(message)
     return None
