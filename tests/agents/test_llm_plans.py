@@ -225,8 +225,7 @@ def test_a_model_that_stops_at_the_plan_is_asked_once_and_its_proposal_counts(
     assert asked[-2] == {"role": "assistant", "content": "Transfer plan: 1 shipments, 12 units."}
     assert (
         asked[-1]["role"] == "user"
-        and '{"name": "propose_transfer", "arguments": {"plan_id": "plan-1"}}'
-        in asked[-1]["content"]
+        and '{"name": "propose_transfer", "arguments": {"plan_id": "P1"}}' in asked[-1]["content"]
     )
     assert _lines(runtime) == [("DC-SHA", "SHA-S01", SKU, 12)]
 
