@@ -54,6 +54,11 @@ MODEL_FAILS: dict[str, str] = {
     # stock_lookup(city="Shanghai", category="rain_boots") and the answer "411": the right
     # figure, so the graph lets it stand, but a bare number is not an answer (reply.answered).
     "chat-stock-en": "answered '411' alone, no word",
+    # plan_transfers with the rain ran (1 shipment), the model answered with the result's
+    # "next" ("To send this plan to the policy gate, call propose_transfer(plan_id=\"P1\") ...")
+    # and, asked once to propose, said it again: no order (orders.min_count 1). The graph
+    # replaced the answer with the plan's figures.
+    "chat-plan-rain-zh": "planned and stated, never proposed: no order",
 }
 #: Scenarios whose recorded run called the right tool (on top of the passing ones).
 RIGHT_TOOL_RAN = {"chat-stock-zh", "chat-stock-en", "chat-forecast-en", "chat-plan-rain-zh"}
@@ -61,6 +66,7 @@ RIGHT_TOOL_RAN = {"chat-stock-zh", "chat-stock-en", "chat-forecast-en", "chat-pl
 #: results, and why (the replies the model gave are in the cassettes, unchanged). Where a
 #: scenario is in neither this nor FALLBACK_ANSWERS, the model's own answer stood and passed.
 REPLACED_ANSWERS: dict[str, str] = {
+    "chat-plan-rain-zh": "recited the next step instead of the plan's figures",
     # propose_transfer of an invented SKU refused before the gate; the model's answer was a
     # copy of the refusal's JSON ("未能完成：…"), an echoed error: the refusal from the results.
     "chat-injection-zh": "repeated a tool's error instead of refusing",
