@@ -11,8 +11,8 @@ with the offline planner, and prints one JSON line:
 - ``pass_1``: ``system`` -- pass^1 as the product answers (grounded answers and the offline
   fallback as configured, on by default) -- beside ``own`` -- the same trials judged on the
   model's own last answer (its reply checks re-run on it; a model that failed fails);
-- ``pass_hat_k``: suite pass^1..k (system) for the model and ``offline.pass_hat_k`` for the
-  planner;
+- ``pass_hat_k``: suite pass^1..k (system) for the model, ``pass_hat_k_own`` the same on the
+  model's own answers, and ``offline.pass_hat_k`` for the planner;
 - ``per_scenario``: system and own pass^1 of each scenario;
 - ``tool_calls``: calls that ran, invalid calls (repaired or not), repairs by kind, tool results
   that were errors (e.g. unknown codes), and ``validity`` = valid / (valid + invalid);
@@ -53,6 +53,7 @@ from agents.graphs.ops_chat.grounded import REPLACED_PREFIXES
 from agents.llm.base import LLMError, ToolDefinition
 from evals.drive import GraphDriver
 from evals.expectations import check_reply
+from evals.passk import suite_pass_hat_k
 from evals.runner import RunOptions, run_suite
 from evals.scenario import Scenario, load_scenarios
 from inventory.config import PROJECT_ROOT, get_settings
@@ -287,6 +288,12 @@ def summarise(
     return {
         "pass_1": {"system": _pass_1(system), "own": _pass_1(own)},
         "pass_hat_k": result.suite_pass_hat_k,
+        # the same estimate on the model's own answers (``own_verdict``)
+        "pass_hat_k_own": {
+            k: round(suite_pass_hat_k(own, k), 4) for k in range(1, len(per_trial) // len(own) + 1)
+        }
+        if own
+        else {},
         "per_scenario": {
             s.id: {"system": _pass_1({s.id: system[s.id]}), "own": _pass_1({s.id: own[s.id]})}
             for s in result.scenarios

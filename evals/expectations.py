@@ -390,12 +390,78 @@ _NOTHING_PAYS = re.compile(
     r"没有值得|不值得|无需调拨|不需要调拨|无调拨",
     re.IGNORECASE,
 )
-#: ... and why: a reason written out (a rule, a cost, a shortfall) after it.
-_BECAUSE = re.compile(
-    r"\b(?:because|since|rule|cost|freight|net value|margin|short|surplus|forecast|"
-    r"demand|stock)\b|因为|由于|规则|运费|成本|净值|毛利|缺货|富余|预测|需求|库存",
+#: ... and why: the planner's own reason for the empty plan (``empty_reason``, written by
+#: tools/plan_transfers/solver.py), each cause with the words that state it (EN + 中文). A reply
+#: gives the reason when what follows its "nothing pays" states the plan's cause -- not any
+#: reason-sounding word: "because of demand" where the freight ate the value is no explanation.
+_CAUSES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
+    "lane": (
+        re.compile(r"no usable lane", re.IGNORECASE),
+        re.compile(
+            r"\b(?:lanes?|routes?|lead[- ]times?|too (?:slow|far|long)|transit|window|in time)\b|"
+            r"线路|路线|时效|太慢|时间窗|来不及|运输时间",
+            re.IGNORECASE,
+        ),
+    ),
+    "surplus": (
+        re.compile(r"no surplus", re.IGNORECASE),
+        re.compile(
+            r"\b(?:surplus|spare|excess|protected|nothing (?:left )?to (?:give|spare))\b|"
+            r"富余|多余|余量|可调出|保护",
+            re.IGNORECASE,
+        ),
+    ),
+    "short": (
+        re.compile(r"no destination is short", re.IGNORECASE),
+        re.compile(
+            r"\b(?:not short|no (?:store|destination|location) is short|enough|covers?|covered|"
+            r"sufficient|no shortage)\b|不缺|充足|足够|覆盖|够用",
+            re.IGNORECASE,
+        ),
+    ),
+    "pays": (
+        re.compile(r"no move pays|shipment rule", re.IGNORECASE),
+        re.compile(
+            r"\b(?:pays?|costs?|freight|net value|value|margin|profit\w*|minimum|caps?|budget|"
+            r"rules?|recovers?|loses?|loss)\b|运费|成本|净值|不划算|收益|毛利|最低|上限|预算|规则|亏",
+            re.IGNORECASE,
+        ),
+    ),
+}
+#: A reason is a clause, not a word: at least this many words (a CJK character counts as half).
+_REASON_WORDS = 4
+#: The rest of the "nothing pays" statement itself ("... is worth making", "...执行的调拨"): not
+#: part of the reason.
+_REST_OF_NOTHING = re.compile(
+    r"^\s*(?:(?:is|are|was)\s+)?(?:worth\s+(?:making|doing|it)|needed|necessary|required)?"
+    r"(?:执行|进行|做)?的?(?:调拨|移库|运输)?",
     re.IGNORECASE,
 )
+
+
+def _cause(empty_reason: str | None) -> str | None:
+    """Which of the planner's causes ``empty_reason`` states (None: one this check does not
+    know, e.g. another planner's)."""
+    return next(
+        (name for name, (said, _words) in _CAUSES.items() if said.search(empty_reason or "")),
+        None,
+    )
+
+
+def _clause_words(text: str) -> float:
+    return len(re.findall(r"[A-Za-z0-9]+", text)) + 0.5 * len(re.findall(r"[\u4e00-\u9fff]", text))
+
+
+def explains_why(after: str, empty_reason: str | None) -> bool:
+    """Whether ``after`` (the reply past its "nothing pays") gives the plan's reason: a clause
+    of a few words that states the planner's cause (``_CAUSES``); for a cause this check does
+    not know, any clause of a few words. Words, not understanding: a reply that names the right
+    cause in a clause passes, whatever else it says."""
+    reason = _REST_OF_NOTHING.sub("", after[:300], count=1)
+    if _clause_words(reason) < _REASON_WORDS:
+        return False
+    cause = _cause(empty_reason)
+    return cause is None or bool(_CAUSES[cause][1].search(reason))
 
 
 def _city(name: str) -> str:
@@ -476,14 +542,15 @@ def check_plan(want: PlanQuery, obs: Observation) -> list[CheckResult]:
         )
     else:
         nothing = _NOTHING_PAYS.search(text)
-        why = nothing and _BECAUSE.search(text[nothing.end() :])
+        why = nothing is not None and explains_why(text[nothing.end() :], plan.empty_reason)
+        cause = _cause(plan.empty_reason) or "a reason"
         results.append(
-            _ok("reply.states_plan", "says no transfer pays, and why")
+            _ok("reply.states_plan", f"says no transfer pays, and why ({cause})")
             if why
             else _fail(
                 "reply.states_plan",
                 f"the plan moves nothing ({plan.empty_reason}); the reply does not say that no "
-                f"transfer pays and why: {text[:160]!r}",
+                f"transfer pays and why ({cause}): {text[:160]!r}",
             )
         )
     return results

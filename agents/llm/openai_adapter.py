@@ -476,6 +476,16 @@ def _squash(text: str) -> str:
     return " ".join(text.split())
 
 
+def _answer_of(content: str) -> str:
+    """The ``answer`` a tool result addresses to the user, if it is JSON with one."""
+    try:
+        data = json.loads(content)
+    except (json.JSONDecodeError, TypeError):
+        return ""
+    answer = data.get("answer") if isinstance(data, dict) else None
+    return answer if isinstance(answer, str) else ""
+
+
 def echoed_tool_error(content: str, messages: Sequence[BaseMessage]) -> str | None:
     """What to tell the user instead of a final answer that only repeats a tool's error.
 
@@ -486,7 +496,8 @@ def echoed_tool_error(content: str, messages: Sequence[BaseMessage]) -> str | No
     user's language; the model's text stays in the repair record.
     """
     # Measured through llama.cpp's server: the error copied inside Qwen's <tool_response> tags.
-    said = _squash(re.sub(r"</?tool_response>", " ", content))
+    # Compared without case: a copy that capitalises the error's first word is still a copy.
+    said = _squash(re.sub(r"</?tool_response>", " ", content)).lower()
     if len(said) < 20:
         return None
     this_turn: list[ToolMessage] = []  # the results since the user last spoke, latest first
@@ -497,8 +508,12 @@ def echoed_tool_error(content: str, messages: Sequence[BaseMessage]) -> str | No
             this_turn.append(message)
     for result in this_turn:
         error = _squash(result.text)
-        if result.status != "error" or said not in error:
+        if result.status != "error" or said not in error.lower():
             continue
+        if said in _squash(_answer_of(result.text)).lower():
+            # A refused proposal's ``answer`` is written for the user (ops_chat): copying it
+            # is an answer, not an echo of advice meant for the model.
+            return None
         detail = error.removeprefix("error: ").split(" Next:", 1)[0][:300]
         asked = next((m.text for m in reversed(messages) if isinstance(m, HumanMessage)), "")
         if any("\u4e00" <= ch <= "\u9fff" for ch in asked):

@@ -130,7 +130,8 @@ def test_a_description_of_the_tool_s_json_is_not_an_answer() -> None:
     """Recorded through llama.cpp's server (chat-plan-rain-zh): the plan came back and the model
     answered "This JSON object shows the result of the `plan_transfers` function call ...";
     the plan intent has no figure check, so it stood as the answer."""
-    here = CASSETTES.parent / "qwen2.5-coder-1.5b"
+    # recorded before plan ids (kept: the replayed cassettes are re-recorded)
+    here = CASSETTES.parent / "qwen2.5-coder-1.5b-earlier"
     question, results, answer = _recorded("chat-plan-rain-zh", here)
     verdict = judge(answer, question, results, intent="plan")
     assert verdict is not None and verdict.code == "described_output"

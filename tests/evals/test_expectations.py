@@ -283,7 +283,10 @@ def test_a_plan_reply_must_name_its_orders_codes() -> None:
 
 # -- a plan asked in chat: the turn plans for the rain, the reply reports the plan -------------
 
-RECORDED = Path(__file__).resolve().parents[1] / "agents" / "cassettes" / "qwen2.5-coder-1.5b"
+#: chat-plan-rain-zh as recorded before plan ids (the replayed cassettes are re-recorded).
+RECORDED = (
+    Path(__file__).resolve().parents[1] / "agents" / "cassettes" / "qwen2.5-coder-1.5b-earlier"
+)
 RAIN = [{"city": "Shanghai", "start": "2015-07-11", "days": 1, "precipitation_mm_per_day": 75}]
 #: chat-plan-rain-zh offline (its world: the stores' rain boots at a quarter), as observed.
 OFFLINE_PLAN = PlanSeen(
@@ -387,3 +390,33 @@ def test_where_nothing_pays_the_reply_must_say_so_and_why() -> None:
         "reply.states_plan"
     ]
     assert not plan_checks(OFFLINE_REPLY, [OFFLINE_PLAN], want)["reply.plan_made"]
+
+
+def test_the_why_must_be_the_planner_s_reason_in_a_clause_not_a_keyword() -> None:
+    """The former check took any reason-sounding word after "nothing pays" (a word list:
+    because, cost, stock, demand, ...): "No transfer is worth making. Stock." passed, and so did
+    a reason the planner never gave. Now the reason must be a clause stating the plan's own
+    cause (``empty_reason``)."""
+    want = ReplyExpect(
+        states_plan_of=PlanQuery(city="Shanghai", rain_on=dt.date(2015, 7, 11), pays=False)
+    )
+    covered = "no destination is short: stock already covers the forecast everywhere reachable"
+    no_lane = "no usable lane: 3 of 3 lane(s) are slower than the 2-day window, the rest ..."
+
+    def passes(reply: str, reason: str) -> bool:
+        plan = PlanSeen(city="Shanghai", rain=RAIN, empty_reason=reason)
+        return plan_checks(reply, [plan], want)["reply.states_plan"]
+
+    assert not passes("No transfer is worth making. Stock.", covered)  # a keyword
+    assert not passes("No transfer is worth making. Cost.", EMPTY_REASON)
+    # the wrong cause, however well put
+    assert not passes("No transfer is worth making because the freight costs too much.", covered)
+    assert not passes("No transfer is worth making: the stores already hold enough.", no_lane)
+    # the right cause, in either language
+    assert passes("No transfer is worth making: every store already has enough stock.", covered)
+    assert passes("没有值得执行的调拨：各门店库存已足够覆盖预测需求。", covered)
+    assert passes("No transfers: no lane reaches the stores within the 2-day window.", no_lane)
+    assert passes("没有值得执行的调拨，因为运费高于能挽回的毛利。", EMPTY_REASON)
+    # another planner's reason this check does not know: a clause of a few words will do
+    assert passes("No transfer is worth making: the peer planner holds all stock.", "peer")
+    assert not passes("No transfer is worth making. Why?", "peer")

@@ -49,6 +49,7 @@ FIGURE_INTENTS = {"stock", "forecast"}
 #: Tools whose results carry the figures of a stock or forecast answer.
 FIGURE_TOOLS = {"stock_lookup", "forecast_demand"}
 PROPOSALS = {PROPOSE_TRANSFER, PROPOSE_MARKDOWN}
+PLAN_TOOL = "plan_transfers"
 #: Statuses of a proposal the user must hear about (nothing was carried out, or not yet).
 UNDONE = {"refused", "rejected", "pending", "failed", "expired"}
 
@@ -241,6 +242,17 @@ def headline(result: TurnResult) -> list[float]:
     return out
 
 
+def _plan_figures(results: Sequence[TurnResult]) -> list[float]:
+    """The figures of the turn's last plan that moves units (units, margin, freight, net
+    value): an answer to a planning turn states one of them, whatever the model did next."""
+    for result in reversed(results):
+        totals = (result.data or {}).get("totals") if result.name == PLAN_TOOL else None
+        if isinstance(totals, dict) and totals.get("units"):
+            keys = ("units", "expected_value", "cost", "net_value")
+            return [float(totals[k]) for k in keys if isinstance(totals.get(k), int | float)]
+    return []
+
+
 # -- recited calls ---------------------------------------------------------------------------
 
 
@@ -344,6 +356,10 @@ def judge(
         return Verdict("described_output")
     if _outcome_unsaid(text, results):
         return Verdict("outcome_unsaid")
+    if (plan := _plan_figures(results)) and not any(
+        matches(s, f) for s in stated(text) for f in plan
+    ):
+        return Verdict("no_figure")
     figure_results = [r for r in results if r.name in FIGURE_TOOLS and r.data is not None]
     if intent not in FIGURE_INTENTS or not figure_results:
         return None
@@ -406,10 +422,14 @@ HEAD: dict[Lang, str] = {
 }
 
 
-def _refusal_detail(content: str, question: str) -> str:
+def refusal_detail(content: str, question: str) -> str:
     """A tool's refusal as the user reads it: without the advice meant for the model, and
     without codes the model made up (a reply never shows a code the pool does not have; one
-    the user wrote is kept)."""
+    the user wrote is kept). ``content`` is the error text, or a refused proposal's result
+    (``nodes._proposal_refused``: its ``error``)."""
+    data = answers.loads(content)
+    if data is not None and isinstance(data.get("error"), str):
+        content = data["error"]
     detail = content.removeprefix("error:").strip().split(" Next:", 1)[0]
     detail = detail.split("; did you mean", 1)[0][:200]
     return re.sub(
@@ -428,7 +448,7 @@ def render_turn(
     parts = []
     for result in results:
         if result.name in PROPOSALS and result.error:
-            detail = _refusal_detail(result.content, question)
+            detail = refusal_detail(result.content, question)
             parts.append(NOT_PROPOSED[lang].format(tool=result.name, detail=detail))
         elif not result.error and result.data is not None:
             message = ToolMessage(content=result.content, tool_call_id="-", name=result.name)
@@ -444,9 +464,11 @@ def answer_line(
     name: str, args: dict[str, Any], payload: dict[str, Any], lang: Lang, words: Vocabulary
 ) -> str | None:
     """The first line of a stock or forecast result in words ("Rain boots in Shanghai: 411
-    available to promise ..."), put first in what the model reads (``answer``), so a small model
-    copies the figure instead of picking a number out of rows. None for other tools."""
-    if name not in FIGURE_TOOLS:
+    available to promise ..."), or a plan's totals ("Transfer plan: 3 shipments, 16 units ..."
+    / "No transfer is worth making. <why>"), put first in what the model reads (``answer``), so
+    a small model copies the figure instead of picking a number out of rows. None for other
+    tools."""
+    if name not in FIGURE_TOOLS | {PLAN_TOOL}:
         return None
     message = ToolMessage(content=json.dumps(payload, default=str), tool_call_id="-", name=name)
     try:

@@ -31,7 +31,15 @@ from agents.graphs.ops_chat.compact import (
     dumps,
     summarise,
 )
-from agents.graphs.ops_chat.grounded import answer_line, language
+from agents.graphs.ops_chat.grounded import NOT_PROPOSED, answer_line, language, refusal_detail
+from agents.graphs.ops_chat.plans import (
+    PLAN_ID,
+    PLAN_TOOL,
+    new_plan_id,
+    next_step,
+    plan_shipments,
+    with_plan,
+)
 from agents.graphs.ops_chat.prompts import SYSTEM_PROMPT
 from agents.graphs.ops_chat.schemas import chat_tools, with_examples
 from agents.graphs.ops_chat.state import ChatState
@@ -116,6 +124,11 @@ class ChatNodes:
             name, call_id = call["name"], call["id"] or ""
             args = dict(call["args"])
             page = _page(args.pop(PAGE_ARG, 1))
+            if name == PROPOSE_TRANSFER:  # a plan's id stands for its shipments (``plans``)
+                args, problem = with_plan(args, state["messages"])
+                if problem:
+                    messages.append(_proposal_refused(name, call_id, problem, question))
+                    continue
             try:
                 with ctx.read() as session:
                     names, spec = NameResolver(session), TOOLS.get(name)
@@ -130,14 +143,17 @@ class ChatNodes:
                     args, resolved = resolve_arguments(args, names)
                     resolved = {**moved, **resolved}
             except ToolError as exc:
-                messages.append(_tool_error(name, call_id, str(exc)))
+                if name in (PROPOSE_TRANSFER, PROPOSE_MARKDOWN):
+                    messages.append(_proposal_refused(name, call_id, str(exc), question))
+                else:
+                    messages.append(_tool_error(name, call_id, str(exc)))
                 continue
             if name in (PROPOSE_TRANSFER, PROPOSE_MARKDOWN):
                 requested_by = str(config.get("configurable", {}).get("requested_by") or "ops_chat")
                 records, error = self._propose(state, name, args, call_id, requested_by)
                 proposals.extend(records)
                 if error:
-                    messages.append(_tool_error(name, call_id, error))
+                    messages.append(_proposal_refused(name, call_id, error, question))
                 continue
             spec = TOOLS.get(name)
             if spec is None or spec.kind != "read":
@@ -165,6 +181,13 @@ class ChatNodes:
                 payload = {"resolved_names": resolved, **payload}
             if call_id in ignored:
                 payload = {"ignored_arguments": ignored[call_id], **payload}
+            artifact: dict[str, Any] = {"args": args}
+            if name == PLAN_TOOL and (
+                step := next_step(plan_id := new_plan_id(state["messages"]), payload)
+            ):
+                payload = {PLAN_ID: plan_id, "next": step, **payload}
+                # whole, whatever is shown
+                artifact.update({PLAN_ID: plan_id, "shipments": plan_shipments(payload)})
             if budget is None:
                 content = summarise(name, payload, UNBOUNDED_RESULT_TOKENS, page, for_model=False)
             else:
@@ -174,11 +197,10 @@ class ChatNodes:
                 shown = {"answer": answer, **payload} if answer else payload
                 content = summarise(name, shown, budget.tool_result_tokens, page)
             self._audit_full_result(state, name, call_id, args, payload, content)
-            # The arguments it ran with (tidied, names resolved), for an answer built from it.
+            # The arguments it ran with (tidied, names resolved), for an answer built from it;
+            # a plan's shipments, for propose_transfer(plan_id=...).
             messages.append(
-                ToolMessage(
-                    content=content, tool_call_id=call_id, name=name, artifact={"args": args}
-                )
+                ToolMessage(content=content, tool_call_id=call_id, name=name, artifact=artifact)
             )
         return {"messages": messages, "proposals": proposals}
 
@@ -250,8 +272,8 @@ class ChatNodes:
                     ]
         except (ValidationError, ProposalInvalid, ValueError) as exc:
             return [], (
-                f"proposal not made: {exc}. Nothing was created; check codes with "
-                "list_locations / list_catalog / stock_lookup and propose again"
+                f"proposal not made: {exc}. Next: check codes with list_locations / "
+                "list_catalog / stock_lookup and propose again"
             )
         return records, None
 
@@ -322,6 +344,33 @@ def _page(value: Any) -> int:
         return max(1, int(value))
     except (TypeError, ValueError):
         return 1
+
+
+def _proposal_refused(name: str, call_id: str, error: str, question: str) -> ToolMessage:
+    """A proposal refused before the gate, as a result with an ``answer`` for the user.
+
+    Measured with Qwen2.5-Coder-1.5B (chat-injection-en/-zh): after propose_transfer was refused
+    (an invented SKU), it answered the user with a sentence of the error's advice ("To cover
+    every SKU of style RB001, pass style='RB001'."). A small model copies a result's ``answer``
+    (stock and forecast results open with one); so a refusal opens with the sentence a person
+    should read -- nothing was proposed or moved, why, and that every transfer goes through the
+    policy gate -- in the user's language, without codes the model made up. The error and the
+    next step for the model follow it."""
+    lang = language(question)
+    detail = refusal_detail(error, question)
+    content = {
+        "answer": NOT_PROPOSED[lang].format(tool=name, detail=detail),
+        "error": error.split(" Next:", 1)[0],
+        "next": "if the request is a real transfer, propose again with codes that exist (did "
+        "you mean ... above; list_catalog / stock_lookup); otherwise answer the user with the "
+        "answer above",
+    }
+    return ToolMessage(
+        content=json.dumps(content, ensure_ascii=False),
+        tool_call_id=call_id,
+        name=name,
+        status="error",
+    )
 
 
 def _tool_error(name: str, call_id: str, error: str) -> ToolMessage:

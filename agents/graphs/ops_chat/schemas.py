@@ -18,8 +18,9 @@ from typing import Any
 from pydantic import BaseModel, Field, create_model
 
 from agents.graphs.ops_chat.compact import PAGE_ARG
+from agents.graphs.ops_chat.plans import ChatTransferProposal
 from agents.llm.base import ToolDefinition
-from agents.proposals import proposal_tools
+from agents.proposals import PROPOSE_TRANSFER, proposal_tools
 from tools.registry import TOOLS
 
 _EMPTY_DEFAULTS = (None, "", [], {})
@@ -162,6 +163,10 @@ def chat_tools() -> list[ToolDefinition]:
             continue
         tool = ToolDefinition.from_model(spec.name, spec.description, _paged(spec.input_model))
         read.append(tool.model_copy(update={"parameters": _parameters(tool), "lenient": True}))
+    # In chat, propose_transfer also takes a plan's id (``plans``): its shipments are proposed.
+    chat_transfer = ToolDefinition.from_model(
+        PROPOSE_TRANSFER, ChatTransferProposal.__doc__ or "", ChatTransferProposal
+    )
     proposals = [
         tool.model_copy(
             update={
@@ -169,6 +174,6 @@ def chat_tools() -> list[ToolDefinition]:
                 "description": " ".join(tool.description.split()),
             }
         )
-        for tool in proposal_tools()
+        for tool in [chat_transfer if t.name == PROPOSE_TRANSFER else t for t in proposal_tools()]
     ]
     return read + proposals

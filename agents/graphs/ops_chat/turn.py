@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 
 from agents.executor.audit import record_event
-from agents.graphs.ops_chat import claims, grounded
+from agents.graphs.ops_chat import claims, grounded, plans
 from agents.graphs.ops_chat.budget import ContextBudget, fit_history, turn_call_ids
 from agents.graphs.ops_chat.state import ChatState
 from agents.llm import tokens
@@ -158,12 +158,52 @@ class TurnControl:
         usage = reply.usage_metadata or {}
         turn["turn_tokens"] += int(usage.get("total_tokens", 0))
         turn["steps"] += 1
+        if not reply.tool_calls and (plan_id := plans.unproposed_plan(messages)) is not None:
+            reply = self._ask_to_propose(system, history, tools, turn, reply, plan_id, message_id)
         if not reply.tool_calls and self.runtime.llm.name != self.offline.name:
             checked = self._checked_claim(state, reply)
             if checked is reply:
                 return self._grounded(state, system, tools, turn, reply)
             reply = checked
         return {**turn, "messages": [reply]}
+
+    def _ask_to_propose(
+        self,
+        system: SystemMessage,
+        history: Sequence[BaseMessage],
+        tools: Sequence[ToolDefinition],
+        turn: dict[str, Any],
+        reply: AIMessage,
+        plan_id: str,
+        message_id: str,
+    ) -> AIMessage:
+        """The model answered with a plan that moves units still unproposed: ask it once whether
+        to propose it (``plans.ASK_TO_PROPOSE``). Its call to propose replaces the answer; any
+        other reply (or a failure) leaves the answer as it was. The model decides, the gate
+        judges: nothing is proposed for it.
+
+        Measured with Qwen2.5-Coder-1.5B (chat-plan-rain-zh): asked to plan transfers for a
+        rainstorm, it planned, copied the plan's answer line and stopped; the plan never
+        reached the gate though its result said how to propose it."""
+        started = time.perf_counter()
+        ask = HumanMessage(plans.ASK_TO_PROPOSE.format(plan_id=plan_id))
+        try:
+            with tokens.streaming_to(message_id):
+                again = self.runtime.llm.invoke([system, *history, reply, ask], tools)
+        except LLMError as exc:
+            turn["turn_tokens"] += int(exc.usage.get("total_tokens", 0))
+            return reply
+        finally:
+            turn["turn_model_s"] += time.perf_counter() - started
+        turn["turn_tokens"] += int((again.usage_metadata or {}).get("total_tokens", 0))
+        turn["steps"] += 1
+        proposes = [c for c in again.tool_calls if c["name"] == plans.PROPOSE_TRANSFER]
+        if not proposes:
+            return reply
+        metadata = {**again.response_metadata, "asked_to_propose": plan_id, "answer": reply.text}
+        return again.model_copy(
+            update={"id": message_id, "tool_calls": proposes, "response_metadata": metadata}
+        )
 
     def _grounded(
         self,
