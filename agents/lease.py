@@ -251,11 +251,14 @@ def acquire_lease(
         for holder in holders:
             reason = lapse_reason(holder, now)
             if reason is None:
-                session.rollback()
-                raise LeaseHeld(
+                # Worded before the rollback: it expires the holder, and reading it again could
+                # find its lease already released (expiry None) by a run that just ended.
+                held = LeaseHeld(
                     f"thread {thread_id} is being run by {holder.lease_owner} (run {holder.id}) "
                     f"until {_aware(holder.lease_expires_at):%Y-%m-%d %H:%M:%S %Z}"
                 )
+                session.rollback()
+                raise held
             _take_over(
                 session, holder, by_run=run_id, by_holder=token, reason=reason, now=now, actor=actor
             )
