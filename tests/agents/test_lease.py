@@ -189,3 +189,27 @@ def test_a_refused_run_leaves_no_row_and_a_failed_run_frees_its_thread(engine: E
         run = session.get(Run, admitted.run_id)
     assert (run.status, run.lease_owner) == ("failed", None) and "node failed" in run.error
     admit_run(engine, thread_id="t", assistant_id="ops_chat", trigger="cli")
+
+
+def test_a_holder_ending_while_a_run_is_refused_still_gives_a_clear_refusal(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+):
+    """Found under multitask interrupt on PostgreSQL: the holder ended between the lease check
+    and the refusal's wording, and the refusal read its released lease (``until None``:
+    TypeError, HTTP 500). SQLite serialises writers, so there the holder cannot end meanwhile."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's writer lock keeps the holder from ending during the check")
+    import agents.lease as lease_module
+
+    _runs(engine, "r1", "r2")
+    first = acquire_lease(engine, run_id="r1", thread_id="thread-1", owner="w1", now=NOW)
+    real = lease_module.lapse_reason
+
+    def holder_ends_right_after_the_check(run: Run, now: dt.datetime) -> str | None:
+        reason = real(run, now)
+        assert first.close("succeeded")
+        return reason
+
+    monkeypatch.setattr(lease_module, "lapse_reason", holder_ends_right_after_the_check)
+    with pytest.raises(LeaseHeld, match="w1"):
+        acquire_lease(engine, run_id="r2", thread_id="thread-1", owner="w2", now=NOW)
