@@ -171,8 +171,6 @@ def oracle_problem(problem: TransferProblem, expected: dict[Key, np.ndarray]) ->
         rain_hit_rate=1.0,
         dry_quantiles=None,
         dry_mean=None,
-        # The world's spread is in the quantiles; its mean is known, not forecast.
-        demand_dispersion=0.0,
     )
 
 

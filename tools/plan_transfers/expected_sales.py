@@ -80,20 +80,16 @@ def expected_sales(curves: DemandCurves, stock: np.ndarray) -> np.ndarray:
     return total[:, 0] if squeeze else total
 
 
-def count_curves(
-    levels: np.ndarray, quantiles: np.ndarray, mean: np.ndarray, dispersion: float = 0.0
-) -> DemandCurves:
+def count_curves(levels: np.ndarray, quantiles: np.ndarray, mean: np.ndarray) -> DemandCurves:
     """Step curves of a count distribution with mean ``mean`` (n,) and the quantiles' spread.
 
     The spread is read as a normal-equivalent standard deviation between the outer quantiles; a
-    variance above the mean makes it a negative binomial, otherwise a Poisson. ``dispersion`` α
-    is a floor on the spread, Var ≥ μ + α·μ²: the forecast's own error at this granularity
-    (``forecast_error``), which whole-unit quantiles of a 0.3-unit mean cannot carry. Knots sit
-    at whole units (and a hair after), so E[min(S, D)] = Σ_{k<S} P(D > k) exactly for whole S.
+    variance above the mean makes it a negative binomial, otherwise a Poisson. Knots sit at whole
+    units (and a hair after), so E[min(S, D)] = Σ_{k<S} P(D > k) exactly for whole S.
     """
     mean = np.maximum(np.asarray(mean, dtype=float), 0.0)
     n = mean.size
-    var = mean + max(float(dispersion), 0.0) * mean * mean
+    var = mean.copy()
     if levels.size >= 2 and levels[0] < 0.5 < levels[-1]:
         z = stats.norm.ppf(levels[-1]) - stats.norm.ppf(levels[0])
         sd = (quantiles[:, -1] - quantiles[:, 0]) / z
@@ -159,15 +155,11 @@ def position_curves(problem: TransferProblem, locs: np.ndarray, skus: np.ndarray
     quantiles = problem.demand_quantiles[locs, skus]
     if problem.demand_kind != "counts":
         return demand_curves(problem.demand_levels, quantiles)
-    alpha = problem.demand_dispersion
-    rain = count_curves(problem.demand_levels, quantiles, problem.demand_mean[locs, skus], alpha)
+    rain = count_curves(problem.demand_levels, quantiles, problem.demand_mean[locs, skus])
     if not problem.mixed:
         return rain
     assert problem.dry_quantiles is not None and problem.dry_mean is not None
     dry = count_curves(
-        problem.demand_levels,
-        problem.dry_quantiles[locs, skus],
-        problem.dry_mean[locs, skus],
-        alpha,
+        problem.demand_levels, problem.dry_quantiles[locs, skus], problem.dry_mean[locs, skus]
     )
     return mix_count_curves(problem.rain_hit_rate, rain, dry)

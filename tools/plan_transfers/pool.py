@@ -26,7 +26,6 @@ from inventory.models import ChannelEntitlement, Location, Sku, StockPosition, S
 from tools.context import ToolContext, ToolError, category_code, resolve_city
 from tools.forecast_demand.models import ForecastInput, ForecastOutput
 from tools.plan_transfers.eligibility import usable_lanes
-from tools.plan_transfers.forecast_error import NO_BACKTEST, ForecastError, backtest_dispersion
 from tools.plan_transfers.hit_rate import alert_hit_rate
 from tools.plan_transfers.models import PlanTransfersInput
 from tools.plan_transfers.problem import (
@@ -203,8 +202,6 @@ class PoolSnapshot:
     destinations: frozenset[str] | None
     sold: np.ndarray
     """Units sold per (location, SKU) before the clock: the size curves (``size_curves``)."""
-    forecast_error: ForecastError = NO_BACKTEST
-    """How far a position's window demand misses its forecast (``forecast_error``)."""
 
 
 def _zero_problem(
@@ -289,14 +286,6 @@ def read_pool(ctx: ToolContext, request: PlanTransfersInput) -> PoolSnapshot:
         sku_codes = [sku.code for sku in skus]
         frame = _positions(conn, sku_codes, loc_codes)
         sold = sales_by_position(conn, loc_codes, sku_codes, ctx.today)
-        error = backtest_dispersion(
-            conn,
-            loc_codes,
-            sku_codes,
-            [sku.category for sku in skus],
-            ctx.today,
-            request.window_days,
-        )
         conn.rollback()
     shape = (len(locations), len(skus))
     i = pd.Index(loc_codes).get_indexer(frame["location_code"])
@@ -338,7 +327,6 @@ def read_pool(ctx: ToolContext, request: PlanTransfersInput) -> PoolSnapshot:
         lanes=lanes,
         destinations=destinations,
         sold=sold,
-        forecast_error=error,
     )
 
 
@@ -465,8 +453,7 @@ def build_problem(
             rain_hit_rate=hit,
             dry_quantiles=None if dry is None else dry[0],
             dry_mean=None if dry is None else dry[1],
-            demand_dispersion=pool.forecast_error.dispersion,
-            notes=(*notes, pool.forecast_error.note),
+            notes=notes,
         )
     except ProblemError as exc:
         raise ToolError(str(exc), field=exc.field, value=exc.value) from exc

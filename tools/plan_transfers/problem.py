@@ -106,9 +106,6 @@ class TransferProblem:
     rain_hit_rate: float = 1.0
     dry_quantiles: np.ndarray | None = None
     dry_mean: np.ndarray | None = None
-    demand_dispersion: float = 0.0
-    """α of Var(D) ≥ μ + α·μ² for count demand: how far the forecast's window mean at one
-    position misses, backtested at the clock (``forecast_error``); 0 takes the mean as known."""
     notes: tuple[str, ...] = ()
     """What the plan should tell its reader about how the problem was built."""
     margin: np.ndarray = field(init=False, repr=False)
@@ -216,9 +213,6 @@ def validate_problem(problem: TransferProblem) -> None:
 
 
 def _validate_mixture(problem: TransferProblem, shape: tuple[int, int, int]) -> None:
-    alpha = problem.demand_dispersion
-    if not (np.isfinite(alpha) and alpha >= 0.0):
-        raise ProblemError("must be a finite number ≥ 0", field="demand_dispersion", value=alpha)
     p = problem.rain_hit_rate
     if not (np.isfinite(p) and 0.0 <= p <= 1.0):
         raise ProblemError("must be a probability in [0, 1]", field="rain_hit_rate", value=p)
