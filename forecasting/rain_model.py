@@ -5,10 +5,7 @@ its observed band (online: of the day's rain exposure mix over the cities) — t
 history, what the day would have sold dry — and fit the
 baseline model on that history with no weather features. Forecast: baseline × Σ_band
 P(band on that day) · uplift — the band is certain under an alert, a climatological mix
-otherwise. Both parts are kept so the tool can show them. The baseline's total per city ×
-channel × category is kept and shared over the group's stores and items by rates read from a
-longer, pooled history (``forecasting.placement``): the model is sure of the total, not of which
-size in which store sells it.
+otherwise. Both parts are kept so the tool can show them.
 """
 
 from __future__ import annotations
@@ -20,7 +17,6 @@ import numpy as np
 from forecasting.global_model import GlobalBoostingForecaster, GlobalModelConfig
 from forecasting.model import MeanForecaster
 from forecasting.panel import Panel
-from forecasting.placement import Placement, estimate_placement, place
 from forecasting.rain import DRY_WINDOW_DAYS, RainUplift, estimate_uplift, one_hot_bands
 
 
@@ -51,7 +47,6 @@ class RainUpliftForecaster:
         self.baseline_name = self.baseline.name + ("@dry" if dry_horizon else "")
         self.dry_horizon = dry_horizon
         self.uplift: RainUplift | None = None
-        self.placement: Placement | None = None
 
     @property
     def name(self) -> str:
@@ -69,9 +64,7 @@ class RainUpliftForecaster:
 
     def fit(self, panel: Panel, end: int) -> RainUpliftForecaster:
         self.uplift = estimate_uplift(panel, end)
-        weather_free = self.weather_free(panel, end)
-        self.placement = estimate_placement(weather_free, end)
-        self.baseline.fit(panel if self.dry_horizon else weather_free, end)
+        self.baseline.fit(panel if self.dry_horizon else self.weather_free(panel, end), end)
         return self
 
     def refresh(self, panel: Panel, end: int) -> RainUpliftForecaster:
@@ -84,7 +77,6 @@ class RainUpliftForecaster:
         the baseline's level already comes from the latest days through its features (which
         are de-weathered with this uplift at forecast time)."""
         self.uplift = estimate_uplift(panel, end)
-        self.placement = estimate_placement(self.weather_free(panel, end), end)
         return self
 
     def weather_free(self, panel: Panel, end: int) -> Panel:
@@ -114,11 +106,9 @@ class RainUpliftForecaster:
             base = self.baseline.predict_mean(dry, origin, horizon)
         else:
             base = self.baseline.predict_mean(self.weather_free(panel, origin), origin, horizon)
-        # Artefacts stored before the placement step have no such attribute.
-        base = place(panel, np.maximum(base, 0.0), getattr(self, "placement", None))
         probability = panel_band_probability(panel)[:, origin : origin + horizon]
         uplift = self.uplift.series_factor(panel, probability)
-        return base.astype(np.float32), uplift
+        return np.maximum(base, 0.0).astype(np.float32), uplift
 
     def predict_mean(self, panel: Panel, origin: int, horizon: int) -> np.ndarray:
         base, uplift = self.predict_parts(panel, origin, horizon)
