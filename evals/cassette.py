@@ -10,6 +10,7 @@ while a different trajectory still fails loudly.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -53,13 +54,22 @@ class Cassette(BaseModel):
         path.write_text(self.model_dump_json(indent=2), encoding="utf-8")
 
 
+#: A forecast artefact's creation stamp (``tools.forecast_demand.artefacts.make_version``): a
+#: replay refits the model, so the stamp a nudge quotes differs from the recording's while the
+#: conversation is the same.
+_ARTEFACT_STAMP = re.compile(r"\b\d{8}T\d{6}\b")
+
+
 def conversation_shape(body: dict[str, Any]) -> list[str]:
     """What must agree between a recorded and a replayed request."""
     shape: list[str] = []
     for message in body.get("messages", []):
         role = message.get("role", "?")
         if role == "user":
-            shape.append(f"user:{message.get('content')}")
+            content = message.get("content")
+            if isinstance(content, str):
+                content = _ARTEFACT_STAMP.sub("<fitted>", content)
+            shape.append(f"user:{content}")
         elif role == "assistant":
             calls = [c.get("function", {}).get("name") for c in message.get("tool_calls") or []]
             shape.append(f"assistant:{','.join(calls)}" if calls else "assistant")

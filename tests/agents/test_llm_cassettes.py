@@ -59,6 +59,9 @@ MODEL_FAILS: dict[str, str] = {
     # and, asked once to propose, said it again: no order (orders.min_count 1). The graph
     # replaced the answer with the plan's figures.
     "chat-plan-rain-zh": "planned and stated, never proposed: no order",
+    # forecast_demand ran and its answer line said 27 units; the model wrote "80 units", a
+    # figure the result holds elsewhere (so the grounded check let it stand): reply.states_forecast
+    "chat-forecast-en": "stated 80 units where the forecast's total is 27",
 }
 #: Scenarios whose recorded run called the right tool (on top of the passing ones).
 RIGHT_TOOL_RAN = {"chat-stock-zh", "chat-stock-en", "chat-forecast-en", "chat-plan-rain-zh"}
