@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import respx
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
 from sqlalchemy.engine import Engine
@@ -16,6 +17,17 @@ from agents.policy import load_policy
 from agents.runtime import AgentRuntime, world_clock
 from connectors.base import ConnectorSet
 from inventory.config import Settings
+from tests.agents.provider import URL
+
+
+@pytest.fixture
+def provider() -> Iterator[respx.Route]:
+    """The mocked model endpoint (chat completions at ``tests.agents.provider.URL``); the
+    simulated enterprise systems stay real (local HTTP)."""
+    with respx.mock(assert_all_called=False) as router:
+        router.route(host="127.0.0.1").pass_through()
+        router.route(host="localhost").pass_through()
+        yield router.post(URL)
 
 
 @pytest.fixture

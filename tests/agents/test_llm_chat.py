@@ -5,7 +5,6 @@ on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -19,7 +18,7 @@ from agents.llm.openai_adapter import OpenAIChatModel
 from agents.registry import build_graph
 from inventory.models import AuditEvent, RunStatus, Sku, TransferOrder
 from tests.agents.helpers import SKU, chat, last_text, stock_up
-from tests.agents.provider import BASE, URL, completion, ok
+from tests.agents.provider import BASE, completion, ok
 
 
 @pytest.fixture
@@ -31,15 +30,6 @@ def runtime(any_runtime):
 @pytest.fixture
 def checkpointer(any_checkpointer):
     return any_checkpointer
-
-
-@pytest.fixture
-def provider() -> Iterator[respx.Route]:
-    """The mocked model endpoint; the simulated enterprise systems stay real (local HTTP)."""
-    with respx.mock(assert_all_called=False) as router:
-        router.route(host="127.0.0.1").pass_through()
-        router.route(host="localhost").pass_through()
-        yield router.post(URL)
 
 
 def llm(**kwargs: Any) -> OpenAIChatModel:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -20,7 +19,7 @@ from agents.llm.openai_adapter import OpenAIChatModel
 from agents.registry import build_graph
 from inventory.models import TransferLine, TransferOrder
 from tests.agents.helpers import SKU, chat, last_text, stock_up
-from tests.agents.provider import BASE, URL, completion, ok
+from tests.agents.provider import BASE, completion, ok
 from tools.registry import TOOLS
 
 SHIPMENT = {"source": "DC-SHA", "dest": "SHA-S01", "lines": [{"sku": SKU, "qty": 12}]}
@@ -48,14 +47,6 @@ def runtime(any_runtime):
 @pytest.fixture
 def checkpointer(any_checkpointer):
     return any_checkpointer
-
-
-@pytest.fixture
-def provider() -> Iterator[respx.Route]:
-    with respx.mock(assert_all_called=False) as router:
-        router.route(host="127.0.0.1").pass_through()
-        router.route(host="localhost").pass_through()
-        yield router.post(URL)
 
 
 @pytest.fixture
