@@ -182,7 +182,7 @@ def _send_shipment_cancel(connectors: ConnectorSet, payload: dict, key: str) -> 
 ROUTES: dict[tuple[str, str], _Route] = {
     (orders.WMS_TARGET, orders.WMS_ACTION): _Route(_send_transfer, _transfer_sent),
     (promos.PRICING_TARGET, promos.PRICING_ACTION): _Route(_send_price_change, _price_change_sent),
-    ("notify", "send"): _Route(_send_notification, None),
+    (outbox.NOTIFY_TARGET, "send"): _Route(_send_notification, None),
     # A routed online parcel (agents.executor.parcels): the OMS's reference stays on the row.
     (parcels.SHIPMENT_TARGET, parcels.SHIPMENT_ACTION): _Route(_send_shipment, None),
     # Withdrawing an accepted parcel: confirmed → its holds go back; refused (it shipped), or
@@ -396,7 +396,9 @@ class Dispatcher:
         self, session: Session, message: OutboxMessage, error: str, now: datetime
     ) -> None:
         recipient = self.settings.alert_recipient
-        if not recipient or message.target == "notify":  # unset (None or empty): none to tell
+        if (
+            not recipient or message.target == outbox.NOTIFY_TARGET
+        ):  # unset (None or empty): none to tell
             return
         what = f"{message.target}.{message.action} for {message.subject_id}"
         outbox.enqueue_notification(

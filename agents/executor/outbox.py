@@ -72,6 +72,10 @@ def enqueue(
     return message
 
 
+#: The outbox target of notifications (the notify connector).
+NOTIFY_TARGET = "notify"
+
+
 def enqueue_notification(
     session: Session,
     notification: Notification,
@@ -84,7 +88,7 @@ def enqueue_notification(
     key = idempotency_key or f"notify:{subject_id}:{notification.recipient}:{at.isoformat()}"
     return enqueue(
         session,
-        target="notify",
+        target=NOTIFY_TARGET,
         action="send",
         subject_id=subject_id,
         payload=notification,

@@ -35,6 +35,7 @@ from pydantic import ValidationError
 
 from agents.llm import retry, tokens
 from agents.llm.base import DROPPED_ARGUMENTS, LLMError, ToolDefinition
+from agents.llm.offline_answers import loads
 from agents.llm.text_calls import parse_text_calls, strip_template_tokens
 
 #: The repair kind of a reply that carried chat-template tokens (``<|im_start|>``), removed.
@@ -478,11 +479,7 @@ def _squash(text: str) -> str:
 
 def _answer_of(content: str) -> str:
     """The ``answer`` a tool result addresses to the user, if it is JSON with one."""
-    try:
-        data = json.loads(content)
-    except (json.JSONDecodeError, TypeError):
-        return ""
-    answer = data.get("answer") if isinstance(data, dict) else None
+    answer = (loads(content) or {}).get("answer")
     return answer if isinstance(answer, str) else ""
 
 

@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
+from agents.graphs.ops_chat.plans import PLAN_TOOL
 from agents.llm import offline_answers as answers
 from agents.llm.offline import render_result
 from agents.llm.text_calls import strip_template_tokens
@@ -49,7 +50,6 @@ FIGURE_INTENTS = {"stock", "forecast"}
 #: Tools whose results carry the figures of a stock or forecast answer.
 FIGURE_TOOLS = {"stock_lookup", "forecast_demand"}
 PROPOSALS = {PROPOSE_TRANSFER, PROPOSE_MARKDOWN}
-PLAN_TOOL = "plan_transfers"
 #: Statuses of a proposal the user must hear about (nothing was carried out, or not yet).
 UNDONE = {"refused", "rejected", "pending", "failed", "expired"}
 
