@@ -484,8 +484,10 @@ def after_withdrawal(session: Session, row: OnlineOrder, now: dt.datetime) -> No
 
 
 def withdrawal_refused(session: Session, order_id: str, *, now: dt.datetime) -> OnlineOrder | None:
-    """The OMS refused to withdraw a parcel (it shipped): the order goes on (``routed``); its
-    holds there stay, for the ``shipped`` event to confirm."""
+    """No withdrawal is asked of the OMS any more and the order is not cancelled: the OMS refused
+    (it shipped), the request was given up or dead-lettered, or the last one confirmed while
+    another parcel's was refused. The order goes on (``routed``); the holds of the parcels the
+    OMS keeps stay, for the ``shipped`` event to confirm."""
     begin_write(session)
     row = session.get(OnlineOrder, order_id, populate_existing=True)
     if row is None:
@@ -496,6 +498,46 @@ def withdrawal_refused(session: Session, order_id: str, *, now: dt.datetime) -> 
         session.add(row)
         session.flush()
     return row
+
+
+def withdrawal_asked_again(
+    session: Session, order_id: str, node: str, *, now: dt.datetime
+) -> str | None:
+    """A person re-sends the withdrawal of ``node``'s parcel that the OMS refused or never heard
+    (ops' requeue of its outbox row): the order waits on it again (``cancelling``), so the OMS's
+    confirmation cancels it as a first request would have. Returns the order's status before
+    (None: no such order, nothing to move).
+
+    Refused (a conflict) once the order moved on: it is cancelled, or that parcel shipped (a
+    hold confirmed, or units booked as sold) or was withdrawn already (every hold released) —
+    the OMS would be asked for what it did already or can no longer do. The order row is locked
+    (PostgreSQL), so a concurrent answer about it is booked before or after, never beside."""
+    begin_write(session)
+    row = session.get(OnlineOrder, order_id, populate_existing=True, with_for_update=True)
+    if row is None:
+        return None
+    if row.status == OnlineOrderStatus.CANCELLED:
+        raise OrderError("conflict", f"order {order_id} is cancelled already", field="status")
+    parcel = [line for line in lines_of(session, order_id) if line.node_code == node]
+    holds = [_hold(session, line.reservation_id) for line in parcel]
+    states = {hold.status for hold in holds if hold is not None}
+    if ReservationStatus.CONFIRMED in states or _sold_any(session, parcel):
+        raise OrderError(
+            "conflict", f"order {order_id}'s parcel from {node} has shipped", field="status"
+        )
+    if not states & {ReservationStatus.OPEN, ReservationStatus.EXPIRED}:
+        raise OrderError(
+            "conflict",
+            f"order {order_id}'s parcel from {node} was withdrawn already (its holds released)",
+            field="status",
+        )
+    was = row.status
+    if row.status == OnlineOrderStatus.ROUTED:
+        row.status = OnlineOrderStatus.CANCELLING
+        row.updated_at = as_utc(now)
+        session.add(row)
+        session.flush()
+    return was
 
 
 def _still_asked(session: Session, row: OnlineOrder) -> bool:

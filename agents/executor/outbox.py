@@ -102,6 +102,18 @@ def messages_for(session: Session, subject_id: str) -> list[OutboxMessage]:
     return list(session.exec(stmt.order_by(col(OutboxMessage.id))).all())
 
 
+def any_pending(session: Session, *, subject_id: str, target: str, action: str) -> bool:
+    """Whether a row of this kind for ``subject_id`` still waits to be delivered (read from the
+    table, not the session: the guarded UPDATEs here bypass the identity map)."""
+    stmt = sa.select(sa.func.count()).where(
+        _T.subject_id == subject_id,
+        _T.target == target,
+        _T.action == action,
+        _T.status == OutboxStatus.PENDING,
+    )
+    return bool(session.execute(stmt).scalar_one())
+
+
 def due_ids(
     session: Session, *, now: datetime, limit: int, subject_ids: list[str] | None = None
 ) -> list[int]:

@@ -23,6 +23,7 @@ from agents.executor.timing import as_utc
 from agents.executor.transactions import atomic_step
 from inventory.db import session_scope
 from inventory.models import OrderStatus, OutboxMessage, OutboxStatus, TransferOrder
+from inventory.online_orders import OrderError
 
 
 class OutboxEntry(BaseModel):
@@ -87,7 +88,11 @@ def _load(session: Session, message_id: int) -> OutboxMessage:
 def requeue_message(
     engine: Engine, message_id: int, *, by: str, at: datetime, settings: DispatchSettings
 ) -> OutboxEntry:
-    """Make a failed, dead-lettered or waiting row due now (same idempotency key); audited."""
+    """Make a failed, dead-lettered or waiting row due now (same idempotency key); audited.
+
+    A parcel cancellation's online order waits on it again (``parcels.withdrawal_requeued``):
+    refused, with nothing changed, once that order moved on (cancelled, parcel shipped or
+    withdrawn)."""
     at = as_utc(at)
     with session_scope(engine) as session, atomic_step(session):
         row = _load(session, message_id)
@@ -97,6 +102,14 @@ def requeue_message(
                 f"outbox row {message_id} is {row.status}; only pending or failed (or dead) rows "
                 "are re-sent"
             )
+        if (row.target, row.action) == (parcels.SHIPMENT_TARGET, parcels.CANCEL_ACTION):
+            try:
+                parcels.withdrawal_requeued(session, row, by=by, at=at)
+            except OrderError as exc:
+                raise OutboxConflict(
+                    f"outbox row {message_id} is not re-sent: {exc.message}; to clear it, cancel "
+                    f"it (POST /v1/outbox/{message_id}/cancel)"
+                ) from exc
         _audit(session, row, "outbox.requeued", by, at, was=was, attempts=attempts)
         session.flush()
         row = _load(session, message_id)

@@ -15,7 +15,14 @@ recorded on the row and in the audit, and the ``shipped`` event confirms the hol
 parcel (an OMS that did cancel says so with its ``cancelled`` event, which releases them). A
 person who gives up on the cancellation's outbox row (``outbox_ops.cancel_message``) ends the
 wait the same way at once (``withdrawal_abandoned``): the order goes on, its holds stay, and
-the audit says who gave up and why — it never sits ``cancelling`` until its holds lapse.
+the audit says who gave up and why — it never sits ``cancelling`` until its holds lapse. With
+several parcels, the order stays ``cancelling`` while any of their cancellations is still asked
+(a pending row), and goes on once none is.
+
+Ops may re-send a refused or dead-lettered cancellation (``outbox_ops.requeue_message``): the
+order is ``cancelling`` again (``withdrawal_requeued``, audited), so the OMS's confirmation
+cancels it and releases the holds once, as a first request would; a re-send is refused (409)
+once the order moved on (cancelled, or that parcel shipped or was withdrawn).
 """
 
 from __future__ import annotations
@@ -135,19 +142,22 @@ def _refuse_if_answered(order_id: str, messages: Sequence[OutboxMessage]) -> Non
 def withdrawal_confirmed(
     session: Session, message: OutboxMessage, ack: Ack, at: dt.datetime, actor: str
 ) -> None:
-    """The dispatcher's booking of a confirmed cancellation: the parcel's holds go back."""
+    """The dispatcher's booking of a confirmed cancellation: the parcel's holds go back (once:
+    only open holds are released). An order left with another parcel's holds whose withdrawal
+    nobody asks any more (refused, given up) goes on rather than wait on them."""
     online_orders.withdrawal_confirmed(
         session, message.subject_id, message.payload["node"], actor=actor, now=at
     )
+    _go_on_unless_asked(session, message.subject_id, at)
 
 
 def withdrawal_refused(
     session: Session, message: OutboxMessage, error: str, at: dt.datetime, actor: str
 ) -> None:
-    """The cancellation failed for good — the OMS refused (it shipped), or the row cannot be
-    sent (its payload no longer fits): the order goes on; say so where ops and the channel
-    look."""
-    online_orders.withdrawal_refused(session, message.subject_id, now=at)
+    """The cancellation failed for good — the OMS refused (it shipped), the row cannot be sent
+    (its payload no longer fits) or it was dead-lettered: the order goes on once no other
+    parcel's withdrawal is still asked; say so where ops and the channel look."""
+    _go_on_unless_asked(session, message.subject_id, at)
     record_event(
         session,
         kind="online_order.cancel_refused",
@@ -169,6 +179,44 @@ def withdrawal_abandoned(
     if order is None or order.status != OnlineOrderStatus.CANCELLING:
         return
     withdrawal_refused(session, message, f"cancellation given up by {by}: {reason}", at, by)
+
+
+def withdrawal_requeued(
+    session: Session, message: OutboxMessage, *, by: str, at: dt.datetime
+) -> None:
+    """A person re-sends a cancellation the OMS refused or never heard
+    (``outbox_ops.requeue_message``): the order is ``cancelling`` again and is cancelled, its
+    holds released once, when the OMS confirms — or goes on again if it fails again. Refused
+    (``online_orders.OrderError``, a conflict) once the order moved on (cancelled, or that
+    parcel shipped or was withdrawn). Audited on the order (``online_order.cancel_requeued``)."""
+    node = message.payload.get("node", "")
+    was = online_orders.withdrawal_asked_again(session, message.subject_id, node, now=at)
+    if was is None:
+        return
+    record_event(
+        session,
+        kind="online_order.cancel_requeued",
+        actor=by,
+        at=at,
+        subject_type="online_order",
+        subject_id=message.subject_id,
+        payload={
+            "node": node,
+            "outbox_id": message.id,
+            "status_was": was,
+            "status": OnlineOrderStatus.CANCELLING,
+        },
+    )
+
+
+def _go_on_unless_asked(session: Session, order_id: str, at: dt.datetime) -> None:
+    """A ``cancelling`` order waits while some parcel's withdrawal is still being asked (a
+    pending ``oms.cancel`` row); with none left it goes on (``routed``), unless it was
+    cancelled meanwhile."""
+    if not outbox.any_pending(
+        session, subject_id=order_id, target=SHIPMENT_TARGET, action=CANCEL_ACTION
+    ):
+        online_orders.withdrawal_refused(session, order_id, now=at)
 
 
 def _enqueue_shipments(

@@ -22,6 +22,7 @@ from sqlmodel import Session, select
 from agents.executor.dispatcher import Dispatcher, DispatchSettings
 from api.auth import Role, create_api_key, seed_demo_keys
 from connectors import ConnectorSet, RetryPolicy
+from connectors.models import OmsShipmentCancel
 from connectors.simulated.feedback import FeedbackEmitter, FeedbackSubscription
 from connectors.simulated.state import FaultSpec, SimulatedState
 from inventory.db import session_scope
@@ -521,6 +522,210 @@ def test_a_cancellation_the_oms_never_hears_is_dead_lettered_and_ops_resend_it(
             select(AuditEvent.kind).where(AuditEvent.kind.like("outbox.%"))  # type: ignore[attr-defined]
         ).all()
     assert kinds.count("outbox.dead_lettered") == 2 and kinds.count("outbox.requeued") == 3
+
+
+# --- ops re-send a cancellation: the order waits on it again, or the re-send is refused ---------
+
+
+def _dead_cancellation(loop: Loop, order_id: str, qty: int = 2) -> tuple[dict, Dispatcher]:
+    """An order whose parcels the OMS holds, cancelled while the OMS answers 503 to every
+    cancellation: each parcel's ``oms.cancel`` row is dead-lettered at its first send and the
+    order goes on (``routed``). Returns the order, the bounded dispatcher, the faults used."""
+    loop.subscribe(seconds_per_hour=3600)  # the store has not picked it yet
+    order = loop.order(order_id, qty=qty).json()
+    assert loop.dispatcher.run_pending().sent  # the OMS holds the parcels
+    bounded = Dispatcher(
+        loop.engine,
+        loop.dispatcher.connectors,
+        clock=loop.dispatcher.clock,
+        settings=DispatchSettings(
+            backoff_initial_s=0, backoff_max_s=0, dead_letter_after_attempts=1
+        ),
+    )
+    parcels = len(order["parcels"])
+    # one send a parcel, two calls each (the client's own retry)
+    loop.oms.set_fault(FaultSpec(system="oms", mode="error", status=503, times=2 * parcels))
+    assert loop.cancel(order["id"]).status_code == 202
+    assert len(bounded.run_pending().dead_lettered) == parcels
+    assert loop.get(order["id"])["status"] == "routed"
+    notices = bounded.run_pending().sent  # ops are told of each dead letter, once
+    assert len(notices) == parcels and all("outbox-dead" in key for key in notices)
+    return order, bounded
+
+
+def _cancel_row(loop: Loop, order_id: str, node: str) -> int:
+    with Session(loop.engine) as session:
+        key = f"online-shipment-cancel:{order_id}:{node}"
+        row = session.exec(select(OutboxMessage).where(OutboxMessage.idempotency_key == key))
+        return row.one().id  # type: ignore[return-value]
+
+
+def _audit_kinds(engine: Engine, subject_id: str) -> list[str]:
+    with Session(engine) as session:
+        return list(
+            session.exec(select(AuditEvent.kind).where(AuditEvent.subject_id == subject_id)).all()
+        )
+
+
+def _releases(engine: Engine) -> int:
+    """Movements that gave held units back (one per hold, keyed ``reservation:<id>:release``)."""
+    with Session(engine) as session:
+        keys = session.exec(select(StockMovement.idempotency_key)).all()
+    return sum(1 for key in keys if key and key.endswith(":release"))
+
+
+def test_a_requeued_cancellation_puts_the_order_back_to_cancelling_and_releases_once(
+    loop: Loop,
+) -> None:
+    """Ops re-send a dead-lettered parcel cancellation: the order is ``cancelling`` again (not
+    left ``routed`` while the OMS is asked), audited on the order; when the OMS confirms, it is
+    cancelled and its holds released once — however often the row is re-sent, the send is
+    repeated after a dispatcher died before booking it, or the OMS's webhooks are replayed."""
+    order, bounded = _dead_cancellation(loop, "WEB-RQ1")
+    node = order["lines"][0]["node"]
+    on_hand, _ = loop.position(node)
+    row = _cancel_row(loop, order["id"], node)
+    requeue = f"/v1/outbox/{row}/requeue"
+    for who, expected in OUTBOX_CALLERS.items():  # the refused callers change nothing
+        if expected != 200:
+            headers = {} if who == "no key" else {"x-api-key": loop.keys[who]}
+            assert loop.client.post(requeue, headers=headers).status_code == expected, who
+    assert loop.get(order["id"])["status"] == "routed"
+    assert "online_order.cancel_requeued" not in _audit_kinds(loop.engine, order["id"])
+
+    for who in ("demo-ops", "demo-admin"):  # twice: the second changes nothing more
+        resent = loop.client.post(requeue, headers={"x-api-key": loop.keys[who]})
+        assert resent.status_code == 200 and resent.json()["status"] == "pending", resent.text
+        shown = loop.get(order["id"])
+        assert shown["status"] == "cancelling" and shown["lines"][0]["hold"] == "open"
+        assert shown["parcels"][0]["cancellation"] == "requested"
+    assert loop.position(node) == (on_hand, 2)  # nothing released before the OMS confirms
+    with Session(loop.engine) as session:
+        events = session.exec(
+            select(AuditEvent).where(AuditEvent.kind == "online_order.cancel_requeued")
+        ).all()
+    assert [(e.actor, e.payload["status_was"]) for e in events] == [
+        ("demo-ops", "routed"),
+        ("demo-admin", "cancelling"),
+    ]
+    assert {e.payload["outbox_id"] for e in events} == {row} and events[0].subject_id == order["id"]
+
+    # A dispatcher sends it and dies before booking: the OMS cancelled the parcel, the row is
+    # still pending. The next send under the same key is answered as a duplicate, booked once.
+    releases = _releases(loop.engine)
+    with Session(loop.engine) as session:
+        message = session.get(OutboxMessage, row)
+        assert message is not None
+        first = loop.dispatcher.connectors.oms.cancel_shipment(
+            OmsShipmentCancel.model_validate(message.payload),
+            idempotency_key=message.idempotency_key,
+        )
+    report = bounded.run_pending()
+    assert report.sent == [f"online-shipment-cancel:{order['id']}:{node}"], report
+    shown = loop.get(order["id"])
+    assert shown["status"] == "cancelled" and shown["lines"][0]["hold"] == "released"
+    assert shown["parcels"][0]["cancellation"] == "confirmed"
+    assert shown["parcels"][0]["oms"] == "sent"
+    with Session(loop.engine) as session:
+        (sent,) = [
+            event
+            for event in session.exec(select(AuditEvent).where(AuditEvent.kind == "outbox.sent"))
+            if event.payload["idempotency_key"] == f"online-shipment-cancel:{order['id']}:{node}"
+        ]
+    assert sent.payload["duplicate"] is True and sent.payload["reference"] == first.reference
+    assert loop.position(node) == (on_hand, 0) and _releases(loop.engine) == releases + 1
+
+    assert bounded.run_pending().sent == []  # delivered: nothing is sent again
+    assert loop.emit() >= 1  # the OMS's own "cancelled" webhook (and any resend): nothing moves
+    replayed = [e for e in loop.oms.outgoing_events() if e.status == "sent"]
+    assert [e.body["type"] for e in replayed] == ["cancelled"]
+    for event in replayed:
+        assert loop.post_event(event.body).json()["duplicate"] is True
+    assert loop.position(node) == (on_hand, 0) and _releases(loop.engine) == releases + 1
+    again = loop.client.post(requeue, headers={"x-api-key": loop.keys["demo-ops"]})
+    assert again.status_code == 409 and "is sent" in again.json()["error"]["message"]
+    assert loop.get(order["id"])["status"] == "cancelled"
+
+
+def test_a_requeued_cancellation_that_fails_again_lets_the_order_go_on_again(loop: Loop) -> None:
+    """The OMS is still down: the re-sent row is dead again at once and the order is ``routed``
+    again with its holds, the refusal recorded once more."""
+    order, bounded = _dead_cancellation(loop, "WEB-RQ2")
+    node = order["lines"][0]["node"]
+    on_hand, _ = loop.position(node)
+    row = _cancel_row(loop, order["id"], node)
+    loop.oms.set_fault(FaultSpec(system="oms", mode="error", status=503, times=2))
+    ops = {"x-api-key": loop.keys["demo-ops"]}
+    assert loop.client.post(f"/v1/outbox/{row}/requeue", headers=ops).status_code == 200
+    assert loop.get(order["id"])["status"] == "cancelling"
+    assert bounded.run_pending().dead_lettered == [f"online-shipment-cancel:{order['id']}:{node}"]
+    shown = loop.get(order["id"])
+    assert shown["status"] == "routed" and shown["lines"][0]["hold"] == "open"
+    assert shown["parcels"][0]["cancellation"] == "undelivered"
+    assert loop.position(node) == (on_hand, 2)
+    assert _audit_kinds(loop.engine, order["id"]).count("online_order.cancel_refused") == 2
+
+
+@pytest.mark.parametrize("moved_on", ["shipped", "cancelled by the OMS"])
+def test_a_cancellation_is_not_requeued_once_the_order_moved_on(loop: Loop, moved_on: str) -> None:
+    """After the dead letter the OMS shipped the parcel (or cancelled it on its own): re-sending
+    the cancellation would ask the OMS for what it cannot or did already do. Ops get a 409 that
+    says why and how to clear the row; the row, the order and its holds are left as they were,
+    and cancelling the row (to clear the alert) leaves the order alone."""
+    order, bounded = _dead_cancellation(loop, f"WEB-MO-{moved_on[:4]}", qty=1)
+    node = order["lines"][0]["node"]
+    if moved_on == "shipped":
+        assert loop.post_event(_shipped(order, node, 1, 1)).status_code == 200
+        status, hold, why = "routed", "confirmed", "has shipped"
+    else:
+        assert loop.post_event(_event("cancelled", order, node)).status_code == 200
+        status, hold, why = "cancelled", "released", "is cancelled already"
+    position = loop.position(node)
+    row = _cancel_row(loop, order["id"], node)
+    ops = {"x-api-key": loop.keys["demo-ops"]}
+    refused = loop.client.post(f"/v1/outbox/{row}/requeue", headers=ops)
+    assert refused.status_code == 409, refused.text
+    message = refused.json()["error"]["message"]
+    assert why in message and f"/v1/outbox/{row}/cancel" in message
+    listed = loop.client.get("/v1/outbox", params={"status": "dead"}, headers=ops).json()
+    assert [r["id"] for r in listed["items"]] == [row]  # still dead, not re-sent
+    shown = loop.get(order["id"])
+    assert (shown["status"], shown["lines"][0]["hold"]) == (status, hold)
+    kinds = _audit_kinds(loop.engine, order["id"])
+    assert "online_order.cancel_requeued" not in kinds and "outbox.requeued" not in kinds
+    assert bounded.run_pending().sent == []  # neither the row nor its notice goes out again
+    cleared = loop.client.post(f"/v1/outbox/{row}/cancel", json={"reason": "moved on"}, headers=ops)
+    assert cleared.status_code == 200 and cleared.json()["alerting"] is False
+    assert loop.get(order["id"])["status"] == status and loop.position(node) == position
+
+
+def test_a_split_order_stays_cancelling_while_a_parcels_cancellation_is_asked(loop: Loop) -> None:
+    """Two parcels, both cancellations dead-lettered; ops re-send both. One fails again (the
+    OMS still cannot take it): the order stays ``cancelling`` while the other is asked, then
+    goes on with the parcel the OMS keeps once the other is confirmed — never left
+    ``cancelling`` on holds whose withdrawal nobody asks."""
+    order, bounded = _dead_cancellation(loop, "WEB-SPLIT", qty=25)
+    nodes = sorted(p["node"] for p in order["parcels"])
+    assert len(nodes) == 2, order["parcels"]
+    rows = {node: _cancel_row(loop, order["id"], node) for node in nodes}
+    ops = {"x-api-key": loop.keys["demo-ops"]}
+    for row in rows.values():
+        assert loop.client.post(f"/v1/outbox/{row}/requeue", headers=ops).status_code == 200
+    assert loop.get(order["id"])["status"] == "cancelling"
+    kept, withdrawn = nodes
+    with session_scope(loop.engine) as session:  # the first fails for good: its payload is spoilt
+        message = session.get(OutboxMessage, rows[kept])
+        message.payload = {k: v for k, v in message.payload.items() if k != "shipment_ref"}
+        session.add(message)
+    report = bounded.run_pending(subject_ids=[order["id"]], limit=1)
+    assert report.failed == [f"online-shipment-cancel:{order['id']}:{kept}"], report
+    assert loop.get(order["id"])["status"] == "cancelling"  # the other is still asked
+    report = bounded.run_pending(subject_ids=[order["id"]])
+    assert report.sent == [f"online-shipment-cancel:{order['id']}:{withdrawn}"], report
+    shown = loop.get(order["id"])
+    holds = {line["node"]: line["hold"] for line in shown["lines"]}
+    assert shown["status"] == "routed"
+    assert holds == {kept: "open", withdrawn: "released"}
 
 
 # --- availability reads the store day counters -------------------------------------------------
