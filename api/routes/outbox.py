@@ -55,6 +55,12 @@ def list_outbox(
 @router.post(
     "/{outbox_id}/requeue",
     summary="Send a pending, failed or dead-lettered row again now (same idempotency key)",
+    description=(
+        "A parcel cancellation (`oms.cancel`) puts its online order back to `cancelling` "
+        "(audited `online_order.cancel_requeued`), so the OMS's confirmation cancels it and "
+        "releases its holds once; 409, nothing changed, once that order moved on (cancelled, "
+        "or the parcel shipped or was withdrawn) or the row was sent or cancelled."
+    ),
     response_model=outbox_ops.OutboxEntry,
 )
 async def requeue(

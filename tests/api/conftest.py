@@ -77,18 +77,39 @@ def knows_shanghai(engine: Engine) -> None:
         session.commit()
 
 
+def _tiny_app(engine: Engine, settings: Settings, checkpointer: BaseCheckpointSaver) -> FastAPI:
+    seed_demo_keys(engine)
+    knows_shanghai(engine)
+    return create_app(settings, engine=engine, catalog=tiny_catalog(engine, checkpointer))
+
+
 @pytest.fixture
 def tiny_app(sqlite_engine: Engine, api_settings: Settings, checkpointer: SqliteSaver) -> FastAPI:
-    seed_demo_keys(sqlite_engine)
-    knows_shanghai(sqlite_engine)
-    return create_app(
-        api_settings, engine=sqlite_engine, catalog=tiny_catalog(sqlite_engine, checkpointer)
-    )
+    return _tiny_app(sqlite_engine, api_settings, checkpointer)
 
 
 @pytest.fixture
 def client(tiny_app: FastAPI) -> Iterator[TestClient]:
     with TestClient(tiny_app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def any_checkpointer(engine: Engine, api_settings: Settings) -> Iterator[BaseCheckpointSaver]:
+    """The checkpointer ``serve`` opens for ``engine``'s pool (SQLite and PostgreSQL): a SQLite
+    file beside it, or the pool's PostgreSQL through a connection pool."""
+    url = engine.url.render_as_string(hide_password=False)
+    with open_checkpointer(api_settings.model_copy(update={"database_url": url})) as saver:
+        yield saver
+
+
+@pytest.fixture
+def any_client(
+    engine: Engine, api_settings: Settings, any_checkpointer: BaseCheckpointSaver
+) -> Iterator[TestClient]:
+    """``client`` on ``engine``'s pool, once on SQLite and once on PostgreSQL, its runs kept by
+    ``any_checkpointer``."""
+    with TestClient(_tiny_app(engine, api_settings, any_checkpointer)) as test_client:
         yield test_client
 
 

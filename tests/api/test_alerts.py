@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from langgraph.checkpoint.base import BaseCheckpointSaver
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from agents.persistence import open_checkpointer
 from api.app import create_app
 from api.auth import seed_demo_keys
 from api.signatures import SIGNATURE_HEADER, signed_headers
@@ -21,20 +18,6 @@ from inventory.models import AgentThread, AlertRecord, Run
 from tests.api.conftest import KEYS, knows_shanghai
 
 SENDER, SECRET = "demo-weather", "demo-weather-secret"
-
-
-@pytest.fixture
-def sqlite_engine(engine: Engine) -> Engine:
-    """The conftest's app (``client``) on this module's pool: SQLite or PostgreSQL."""
-    return engine
-
-
-@pytest.fixture
-def checkpointer(engine: Engine, api_settings: Settings) -> Iterator[BaseCheckpointSaver]:
-    """The checkpointer ``serve`` opens for that pool (a SQLite file, or Postgres on a pool)."""
-    url = engine.url.render_as_string(hide_password=False)
-    with open_checkpointer(api_settings.model_copy(update={"database_url": url})) as saver:
-        yield saver
 
 
 def weather(alert_id: str = "cma-1", mm: float = 60.0, **extra) -> dict:
@@ -54,8 +37,10 @@ def post_alert(client: TestClient, payload: dict, *, secret: str = SECRET, at: f
     return client.post("/v1/alerts", content=body, headers=signed_headers(SENDER, secret, body, at))
 
 
-def test_signed_alert_is_recorded_with_an_admitted_run(client: TestClient, engine: Engine) -> None:
-    response = post_alert(client, weather())
+def test_signed_alert_is_recorded_with_an_admitted_run(
+    any_client: TestClient, engine: Engine
+) -> None:
+    response = post_alert(any_client, weather())
     assert response.status_code == 202, response.text
     accepted = response.json()
     assert accepted["duplicate"] is False and accepted["status"] == "admitted"
@@ -79,10 +64,10 @@ def test_signed_alert_is_recorded_with_an_admitted_run(client: TestClient, engin
 
 
 def test_same_alert_id_returns_the_same_run_and_starts_nothing(
-    client: TestClient, engine: Engine
+    any_client: TestClient, engine: Engine
 ) -> None:
-    first = post_alert(client, weather()).json()
-    again = post_alert(client, weather())
+    first = post_alert(any_client, weather()).json()
+    again = post_alert(any_client, weather())
     assert again.status_code == 202
     assert again.json()["run_id"] == first["run_id"] and again.json()["duplicate"] is True
     with Session(engine) as session:
@@ -91,10 +76,10 @@ def test_same_alert_id_returns_the_same_run_and_starts_nothing(
 
 
 def test_a_changed_body_under_a_known_id_is_409_not_dropped(
-    client: TestClient, engine: Engine
+    any_client: TestClient, engine: Engine
 ) -> None:
-    first = post_alert(client, weather())
-    changed = post_alert(client, weather(mm=99.0))
+    first = post_alert(any_client, weather())
+    changed = post_alert(any_client, weather(mm=99.0))
     assert changed.status_code == 409
     error = changed.json()["error"]
     assert "already received with a different body" in error["message"]
@@ -145,7 +130,7 @@ def test_alert_ids_are_per_sender(api_settings: Settings, engine: Engine) -> Non
         ("body_changed", "bad alert signature"),
     ],
 )
-def test_bad_or_stale_signatures_are_401(client: TestClient, tamper: str, message: str) -> None:
+def test_bad_or_stale_signatures_are_401(any_client: TestClient, tamper: str, message: str) -> None:
     body = json.dumps(weather()).encode()
     at = {"stale": time.time() - 301, "future": time.time() + 400}.get(tamper)
     headers = signed_headers(SENDER, SECRET, body, at)
@@ -157,7 +142,7 @@ def test_bad_or_stale_signatures_are_401(client: TestClient, tamper: str, messag
         headers.pop(SIGNATURE_HEADER)
     if tamper == "body_changed":
         body = body.replace(b"60.0", b"600.0")
-    response = client.post("/v1/alerts", content=body, headers=headers)
+    response = any_client.post("/v1/alerts", content=body, headers=headers)
     assert response.status_code == 401
     assert message in response.json()["error"]["message"]
 
@@ -172,20 +157,26 @@ def test_bad_or_stale_signatures_are_401(client: TestClient, tamper: str, messag
         ({k: v for k, v in weather().items() if k != "window_hours"}, "body.window_hours"),
     ],
 )
-def test_invalid_payload_says_which_field(client: TestClient, payload: dict, field: str) -> None:
-    response = post_alert(client, payload)
+def test_invalid_payload_says_which_field(
+    any_client: TestClient, payload: dict, field: str
+) -> None:
+    response = post_alert(any_client, payload)
     assert response.status_code == 422
     error = response.json()["error"]
     assert error["field"].startswith(field), error
 
 
-def test_not_json_is_422_not_500(client: TestClient) -> None:
+def test_not_json_is_422_not_500(any_client: TestClient) -> None:
     body = b"{not json"
-    response = client.post("/v1/alerts", content=body, headers=signed_headers(SENDER, SECRET, body))
+    response = any_client.post(
+        "/v1/alerts", content=body, headers=signed_headers(SENDER, SECRET, body)
+    )
     assert response.status_code == 422
 
 
-def test_other_alert_types_are_recorded_without_a_run(client: TestClient, engine: Engine) -> None:
+def test_other_alert_types_are_recorded_without_a_run(
+    any_client: TestClient, engine: Engine
+) -> None:
     spike = {
         "type": "demand_spike",
         "alert_id": "spike-1",
@@ -194,7 +185,7 @@ def test_other_alert_types_are_recorded_without_a_run(client: TestClient, engine
         "factor": 3.0,
         "issued_at": "2015-07-01T08:00:00+08:00",
     }
-    response = post_alert(client, spike)
+    response = post_alert(any_client, spike)
     assert response.status_code == 202
     assert response.json()["status"] == "failed"
     with Session(engine) as session:
@@ -202,14 +193,15 @@ def test_other_alert_types_are_recorded_without_a_run(client: TestClient, engine
     assert "no assistant handles 'demand_spike'" in run.error
 
 
-def test_alerts_are_readable_with_a_key(client: TestClient) -> None:
-    post_alert(client, weather())
-    listed = client.get("/v1/alerts", headers={"x-api-key": KEYS["demo-viewer"]})
+def test_alerts_are_readable_with_a_key(any_client: TestClient) -> None:
+    post_alert(any_client, weather())
+    listed = any_client.get("/v1/alerts", headers={"x-api-key": KEYS["demo-viewer"]})
     assert listed.status_code == 200 and listed.json()["items"][0]["alert_id"] == "cma-1"
-    one = client.get("/v1/alerts/cma-1", headers={"x-api-key": KEYS["demo-viewer"]})
+    one = any_client.get("/v1/alerts/cma-1", headers={"x-api-key": KEYS["demo-viewer"]})
     assert one.json()["payload"]["precipitation_mm"] == 60.0
     assert (
-        client.get("/v1/alerts/nope", headers={"x-api-key": KEYS["demo-viewer"]}).status_code == 404
+        any_client.get("/v1/alerts/nope", headers={"x-api-key": KEYS["demo-viewer"]}).status_code
+        == 404
     )
 
 

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from fastapi.testclient import TestClient
-from langgraph.checkpoint.base import BaseCheckpointSaver
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from typer.testing import CliRunner
 
 from agents.executor import orders, outbox
 from agents.executor.timing import as_utc
-from agents.persistence import open_checkpointer
 from evals.world import set_clock
-from inventory.config import Settings
 from inventory.db import dispose_engines, session_scope
 from inventory.models import OrderStatus, OutboxMessage, TransferOrder
 from stockpilot_cli.main import full_app
@@ -23,20 +17,6 @@ from tests.agents.executor_helpers import NOW, SOURCE, decided, position, seed_p
 from tests.api.conftest import KEYS
 
 app = full_app()
-
-
-@pytest.fixture
-def sqlite_engine(engine: Engine) -> Engine:
-    """The conftest's app (``client``) on this module's pool: SQLite or PostgreSQL."""
-    return engine
-
-
-@pytest.fixture
-def checkpointer(engine: Engine, api_settings: Settings) -> Iterator[BaseCheckpointSaver]:
-    """The checkpointer ``serve`` opens for that pool (a SQLite file, or Postgres on a pool)."""
-    url = engine.url.render_as_string(hide_password=False)
-    with open_checkpointer(api_settings.model_copy(update={"database_url": url})) as saver:
-        yield saver
 
 
 def key(name: str) -> dict[str, str]:
@@ -60,33 +40,38 @@ def _row_id(engine: Engine, order_id: str) -> int:
         return outbox.messages_for(session, order_id)[0].id
 
 
-def test_ops_list_alerting_rows_requeue_and_cancel(client: TestClient, engine: Engine):
+def test_ops_list_alerting_rows_requeue_and_cancel(any_client: TestClient, engine: Engine):
     (first, second), skus = _approved(engine)
     assert position(engine, SOURCE, skus[1]).reserved == 2
-    assert client.get("/v1/outbox", headers=key("demo-viewer")).status_code == 403
-    listed = client.get("/v1/outbox", headers=key("demo-ops")).json()
+    assert any_client.get("/v1/outbox", headers=key("demo-viewer")).status_code == 403
+    listed = any_client.get("/v1/outbox", headers=key("demo-ops")).json()
     assert listed["total"] == 2 and not any(r["alerting"] for r in listed["items"])
     assert "payload" not in listed["items"][0]
 
     with session_scope(engine) as session:  # the WMS refused the first one
         outbox.mark_failed(session, _row_id(engine, first), error="HTTP 422", now=as_utc(NOW))
-    alerting = client.get("/v1/outbox", params={"alerting": "true"}, headers=key("demo-ops"))
+    alerting = any_client.get("/v1/outbox", params={"alerting": "true"}, headers=key("demo-ops"))
     assert [r["subject_id"] for r in alerting.json()["items"]] == [first]
 
-    requeued = client.post(f"/v1/outbox/{_row_id(engine, first)}/requeue", headers=key("demo-ops"))
+    requeued = any_client.post(
+        f"/v1/outbox/{_row_id(engine, first)}/requeue", headers=key("demo-ops")
+    )
     assert requeued.status_code == 200 and requeued.json()["status"] == "pending"
 
     row = _row_id(engine, second)
     assert (
-        client.post(f"/v1/outbox/{row}/cancel", json={}, headers=key("demo-ops")).status_code == 422
+        any_client.post(f"/v1/outbox/{row}/cancel", json={}, headers=key("demo-ops")).status_code
+        == 422
     )
-    cancelled = client.post(
+    cancelled = any_client.post(
         f"/v1/outbox/{row}/cancel", json={"reason": "found locally"}, headers=key("demo-ops")
     )
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
-    again = client.post(f"/v1/outbox/{row}/cancel", json={"reason": "x"}, headers=key("demo-ops"))
+    again = any_client.post(
+        f"/v1/outbox/{row}/cancel", json={"reason": "x"}, headers=key("demo-ops")
+    )
     assert again.status_code == 409 and "only pending or failed" in again.json()["error"]["message"]
-    missing = client.post("/v1/outbox/424242/requeue", headers=key("demo-ops"))
+    missing = any_client.post("/v1/outbox/424242/requeue", headers=key("demo-ops"))
     assert missing.status_code == 404
     with Session(engine) as session:
         assert session.get(TransferOrder, second).status == OrderStatus.CANCELLED

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -11,7 +10,6 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from agents.persistence import open_checkpointer
 from api.app import create_app
 from api.auth import Principal
 from api.langgraph_compat.runner import GraphRunner
@@ -23,20 +21,6 @@ from tests.api.conftest import KEYS, knows_shanghai, tiny_catalog
 from tests.api.test_alerts import post_alert, weather
 
 VIEWER = {"x-api-key": KEYS["demo-viewer"]}
-
-
-@pytest.fixture
-def sqlite_engine(engine: Engine) -> Engine:
-    """The conftest's app (``client``) on this module's pool: SQLite or PostgreSQL."""
-    return engine
-
-
-@pytest.fixture
-def checkpointer(engine: Engine, api_settings: Settings) -> Iterator[BaseCheckpointSaver]:
-    """The checkpointer ``serve`` opens for that pool (a SQLite file, or Postgres on a pool)."""
-    url = engine.url.render_as_string(hide_password=False)
-    with open_checkpointer(api_settings.model_copy(update={"database_url": url})) as saver:
-        yield saver
 
 
 @pytest.fixture(autouse=True)
@@ -52,9 +36,11 @@ def _run(engine: Engine, run_id: str) -> Run:
     return run
 
 
-def test_worker_runs_an_admitted_alert_to_its_approval(client: TestClient, engine: Engine) -> None:
-    accepted = post_alert(client, weather("w-1", mm=60)).json()
-    runner = client.app.state.stockpilot.runner
+def test_worker_runs_an_admitted_alert_to_its_approval(
+    any_client: TestClient, engine: Engine
+) -> None:
+    accepted = post_alert(any_client, weather("w-1", mm=60)).json()
+    runner = any_client.app.state.stockpilot.runner
     assert Worker(runner).run_pending() == 1
     run = _run(engine, accepted["run_id"])
     assert run.status == "interrupted" and run.lease_owner is None
@@ -62,21 +48,21 @@ def test_worker_runs_an_admitted_alert_to_its_approval(client: TestClient, engin
         approval = session.exec(select(Approval)).one()
     assert approval.run_id == run.id and approval.requested_by == "stockpilot-worker"
     assert Worker(runner).run_pending() == 0  # nothing is run twice
-    steps = client.get(f"/v1/runs/{run.id}/steps", headers=VIEWER).json()
+    steps = any_client.get(f"/v1/runs/{run.id}/steps", headers=VIEWER).json()
     assert [s["completed"] for s in steps if s["completed"]] == [["propose"]]
     assert steps[-1]["next"] == ["await_decision"] and steps[-1]["waiting"] == ["await_decision"]
 
 
-def test_small_alert_finishes_without_a_human(client: TestClient, engine: Engine) -> None:
-    accepted = post_alert(client, weather("w-2", mm=5)).json()
-    Worker(client.app.state.stockpilot.runner).run_pending()
+def test_small_alert_finishes_without_a_human(any_client: TestClient, engine: Engine) -> None:
+    accepted = post_alert(any_client, weather("w-2", mm=5)).json()
+    Worker(any_client.app.state.stockpilot.runner).run_pending()
     assert _run(engine, accepted["run_id"]).status == "succeeded"
-    listed = client.get("/v1/runs", params={"status": "succeeded"}, headers=VIEWER).json()
+    listed = any_client.get("/v1/runs", params={"status": "succeeded"}, headers=VIEWER).json()
     assert [r["id"] for r in listed["items"]] == [accepted["run_id"]]
 
 
 def test_background_worker_wakes_on_a_new_alert(
-    engine: Engine, api_settings: Settings, checkpointer: BaseCheckpointSaver
+    engine: Engine, api_settings: Settings, any_checkpointer: BaseCheckpointSaver
 ) -> None:
     from api.auth import seed_demo_keys
 
@@ -85,7 +71,7 @@ def test_background_worker_wakes_on_a_new_alert(
     app = create_app(
         api_settings,
         engine=engine,
-        catalog=tiny_catalog(engine, checkpointer),
+        catalog=tiny_catalog(engine, any_checkpointer),
         run_worker=True,
     )
     with TestClient(app) as client:
@@ -97,22 +83,22 @@ def test_background_worker_wakes_on_a_new_alert(
 
 
 def test_admitted_run_continues_after_a_restart(
-    client: TestClient, engine: Engine, checkpointer: BaseCheckpointSaver
+    any_client: TestClient, engine: Engine, any_checkpointer: BaseCheckpointSaver
 ) -> None:
     """Admitted by one process, which then went away; a new process's worker runs it."""
-    run_id = post_alert(client, weather("w-4", mm=60)).json()["run_id"]
-    restarted = GraphRunner(engine, tiny_catalog(engine, checkpointer))
+    run_id = post_alert(any_client, weather("w-4", mm=60)).json()["run_id"]
+    restarted = GraphRunner(engine, tiny_catalog(engine, any_checkpointer))
     assert Worker(restarted).run_pending() == 1
     assert _run(engine, run_id).status == "interrupted"
 
 
 def test_run_cut_off_mid_way_resumes_from_its_checkpoint(
-    client: TestClient, engine: Engine, checkpointer: BaseCheckpointSaver
+    any_client: TestClient, engine: Engine, any_checkpointer: BaseCheckpointSaver
 ) -> None:
-    run_id = post_alert(client, weather("w-5", mm=60)).json()["run_id"]
+    run_id = post_alert(any_client, weather("w-5", mm=60)).json()["run_id"]
     run = _run(engine, run_id)
     # the first process got through `propose`, checkpointed, and died holding the lease
-    graph = tiny_catalog(engine, checkpointer).graph("alert_response")
+    graph = tiny_catalog(engine, any_checkpointer).graph("alert_response")
     config = {
         "configurable": {
             "thread_id": run.thread_id,
@@ -129,12 +115,12 @@ def test_run_cut_off_mid_way_resumes_from_its_checkpoint(
         session.add(row)
         session.commit()
 
-    restarted = GraphRunner(engine, tiny_catalog(engine, checkpointer))
+    restarted = GraphRunner(engine, tiny_catalog(engine, any_checkpointer))
     assert Worker(restarted).run_pending() == 1
     assert _run(engine, run_id).status == "interrupted"
     with Session(engine) as session:
         assert len(session.exec(select(Approval)).all()) == 1
-    steps = client.get(f"/v1/runs/{run_id}/steps", headers=VIEWER).json()
+    steps = any_client.get(f"/v1/runs/{run_id}/steps", headers=VIEWER).json()
     assert [s["completed"] for s in steps if s["completed"]] == [["propose"]]  # not run twice
 
 
@@ -166,7 +152,7 @@ def test_alert_to_decision_on_both_backends(engine: Engine, tmp_path) -> None:
 
 
 def test_a_dead_holders_run_is_taken_over_at_once_and_a_live_one_is_left_alone(
-    client: TestClient, engine: Engine, checkpointer: BaseCheckpointSaver
+    any_client: TestClient, engine: Engine, any_checkpointer: BaseCheckpointSaver
 ) -> None:
     """Its lease still has 10 minutes to run, but the process holding it is gone: the worker
     continues it now, with an audit row; a live holder's run is not touched."""
@@ -185,7 +171,7 @@ def test_a_dead_holders_run_is_taken_over_at_once_and_a_live_one_is_left_alone(
             check=True,
         ).stdout
     )
-    live, dead = (post_alert(client, weather(f"w-{n}", mm=60)).json()["run_id"] for n in (6, 7))
+    live, dead = (post_alert(any_client, weather(f"w-{n}", mm=60)).json()["run_id"] for n in (6, 7))
     later = utcnow() + dt.timedelta(minutes=10)
     with Session(engine) as session:
         for run_id, holder in ((live, new_holder()), (dead, f"{HOST}:{dead_pid}:run-x")):
@@ -194,7 +180,7 @@ def test_a_dead_holders_run_is_taken_over_at_once_and_a_live_one_is_left_alone(
             session.add(row)
         session.commit()
 
-    restarted = GraphRunner(engine, tiny_catalog(engine, checkpointer))
+    restarted = GraphRunner(engine, tiny_catalog(engine, any_checkpointer))
     assert Worker(restarted).run_pending() == 1
     assert _run(engine, dead).status == "interrupted"
     assert _run(engine, live).status == "running"  # its holder is alive: left alone
