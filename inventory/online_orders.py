@@ -477,10 +477,7 @@ def after_withdrawal(session: Session, row: OnlineOrder, now: dt.datetime) -> No
     if close_if_nothing_left(session, row, now):
         return
     if row.status == OnlineOrderStatus.CANCELLING and not _still_asked(session, row):
-        row.status = OnlineOrderStatus.ROUTED
-        row.updated_at = as_utc(now)
-        session.add(row)
-        session.flush()
+        _set_status(session, row, OnlineOrderStatus.ROUTED, now)
 
 
 def withdrawal_refused(session: Session, order_id: str, *, now: dt.datetime) -> OnlineOrder | None:
@@ -493,11 +490,15 @@ def withdrawal_refused(session: Session, order_id: str, *, now: dt.datetime) -> 
     if row is None:
         return None
     if row.status == OnlineOrderStatus.CANCELLING:
-        row.status = OnlineOrderStatus.ROUTED
-        row.updated_at = as_utc(now)
-        session.add(row)
-        session.flush()
+        _set_status(session, row, OnlineOrderStatus.ROUTED, now)
     return row
+
+
+def _set_status(session: Session, row: OnlineOrder, status: str, now: dt.datetime) -> None:
+    row.status = status
+    row.updated_at = as_utc(now)
+    session.add(row)
+    session.flush()
 
 
 def withdrawal_asked_again(
@@ -533,10 +534,7 @@ def withdrawal_asked_again(
         )
     was = row.status
     if row.status == OnlineOrderStatus.ROUTED:
-        row.status = OnlineOrderStatus.CANCELLING
-        row.updated_at = as_utc(now)
-        session.add(row)
-        session.flush()
+        _set_status(session, row, OnlineOrderStatus.CANCELLING, now)
     return was
 
 

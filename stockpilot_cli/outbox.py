@@ -80,7 +80,10 @@ def requeue(
     outbox_id: int = typer.Argument(..., help="The row's id (see `stockpilot outbox list`)."),
     db: str | None = typer.Option(None, "--db", help="Database URL (default: settings)."),
 ) -> None:
-    """Send a pending, failed or dead-lettered row again now, under the same idempotency key."""
+    """Send a pending, failed or dead-lettered row again now, under the same idempotency key.
+
+    A parcel cancellation puts its online order back to cancelling; refused (exit 1, nothing
+    changed) once that order moved on: cancelled, or the parcel shipped or was withdrawn."""
     _act(db, "requeue", outbox_id)
 
 

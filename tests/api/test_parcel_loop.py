@@ -81,6 +81,17 @@ class Loop:
         """The simulated OMS's emitter, posting its due events to the service under test."""
         return FeedbackEmitter(self.oms).send_due(self.client)
 
+    def bounded(self, dead_letter_after_attempts: int) -> Dispatcher:
+        """A dispatcher without backoff that dead-letters a cancellation after that many sends."""
+        settings = DispatchSettings(
+            backoff_initial_s=0,
+            backoff_max_s=0,
+            dead_letter_after_attempts=dead_letter_after_attempts,
+        )
+        return Dispatcher(
+            self.engine, self.dispatcher.connectors, clock=self.dispatcher.clock, settings=settings
+        )
+
     def post_event(self, body: dict):
         return post_signed(self.client, SENDER, SECRET, body)
 
@@ -443,14 +454,7 @@ def test_a_cancellation_the_oms_never_hears_is_dead_lettered_and_ops_resend_it(
     node = order["lines"][0]["node"]
     on_hand, _ = loop.position(node)
     loop.dispatcher.run_pending()  # the OMS holds the parcel
-    bounded = Dispatcher(
-        loop.engine,
-        loop.dispatcher.connectors,
-        clock=loop.dispatcher.clock,
-        settings=DispatchSettings(
-            backoff_initial_s=0, backoff_max_s=0, dead_letter_after_attempts=3
-        ),
-    )
+    bounded = loop.bounded(dead_letter_after_attempts=3)
     # 3 sends x 2 calls each (the client's own retry), then one more failing re-send.
     loop.oms.set_fault(FaultSpec(system="oms", mode="error", status=503, times=8))
     assert loop.cancel(order["id"]).status_code == 202
@@ -534,14 +538,7 @@ def _dead_cancellation(loop: Loop, order_id: str, qty: int = 2) -> tuple[dict, D
     loop.subscribe(seconds_per_hour=3600)  # the store has not picked it yet
     order = loop.order(order_id, qty=qty).json()
     assert loop.dispatcher.run_pending().sent  # the OMS holds the parcels
-    bounded = Dispatcher(
-        loop.engine,
-        loop.dispatcher.connectors,
-        clock=loop.dispatcher.clock,
-        settings=DispatchSettings(
-            backoff_initial_s=0, backoff_max_s=0, dead_letter_after_attempts=1
-        ),
-    )
+    bounded = loop.bounded(dead_letter_after_attempts=1)
     parcels = len(order["parcels"])
     # one send a parcel, two calls each (the client's own retry)
     loop.oms.set_fault(FaultSpec(system="oms", mode="error", status=503, times=2 * parcels))
