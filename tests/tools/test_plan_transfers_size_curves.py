@@ -14,13 +14,7 @@ from tools.context import ToolContext
 from tools.forecast_demand.models import ForecastInput, ForecastOutput, SeriesForecast
 from tools.plan_transfers.models import PlanTransfersInput
 from tools.plan_transfers.pool import build_problem, read_pool
-from tools.plan_transfers.size_curves import (
-    PRIOR_UNITS,
-    curve_concentration,
-    match_level,
-    pool_sizes,
-    size_shares,
-)
+from tools.plan_transfers.size_curves import PRIOR_UNITS, match_level, pool_sizes, size_shares
 
 STYLES = np.array(["A", "A", "A", "B", "B"])
 
@@ -180,37 +174,3 @@ def test_the_plan_splits_stores_by_the_style_forecast_at_the_sku_forecasts_level
     stores = [s01, s02, s03]
     assert problem.demand_mean[stores].sum() == pytest.approx(raw.demand_mean[stores].sum())
     assert problem.demand_mean[s02].sum() == pytest.approx(3 * problem.demand_mean[s01].sum())
-
-
-def _drawn_sales(concentration: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Sales of 40 styles × 8 sizes at 30 stores, 40 units a store × style, each store's size
-    mix drawn around one curve with Dirichlet ``concentration`` (inf: every store the same)."""
-    rng = np.random.default_rng(seed)
-    curve = np.array([0.03, 0.1, 0.17, 0.2, 0.2, 0.15, 0.1, 0.05])
-    styles = np.repeat(np.arange(40), curve.size)
-    sold = np.zeros((30, styles.size))
-    for style in range(40):
-        cols = styles == style
-        for store in range(30):
-            mix = curve if np.isinf(concentration) else rng.dirichlet(concentration * curve)
-            sold[store, cols] = rng.multinomial(40, mix)
-    return sold, styles
-
-
-def test_stores_that_share_one_size_curve_get_the_networks_curve():
-    sold, styles = _drawn_sales(np.inf)
-    assert curve_concentration(sold, styles) > 500
-    shares = size_shares(sold, styles)
-    cols = styles == 0
-    network = (sold[:, cols].sum(axis=0) + 0.5) / (sold[:, cols].sum() + 4.0)
-    # A store's own 40 units (sampling noise) barely move it off the network's curve.
-    assert np.abs(shares[:, cols] - network).max() < 0.02
-
-
-def test_stores_whose_curves_differ_keep_a_weight_the_scatter_supports():
-    sold, styles = _drawn_sales(30.0)
-    estimated = curve_concentration(sold, styles)
-    assert 15 <= estimated <= 60
-    # Far apart: the floor, a store's own mix weighs as before.
-    sold, styles = _drawn_sales(0.5)
-    assert curve_concentration(sold, styles) == PRIOR_UNITS

@@ -6,10 +6,9 @@ the plan then ships units to the wrong sizes (measured on the act worlds of the 
 ``benchmarks/decisions.py --bound``). The style's total at a store is far better determined, and so
 is the style's size curve across the network. So each (location, style) keeps the forecast's
 total, and the total is shared over the sizes (and colours) it carries by the location's own
-sales mix, shrunk towards the network's mix with as many pseudo-units as the scatter of the
-locations' mixes beyond sampling noise supports (``curve_concentration``, at least
-``PRIOR_UNITS``): a store that has sold hundreds of units of a style whose stores differ keeps
-its own curve, a store that sold three gets the network's.
+sales mix, shrunk towards the network's mix with ``PRIOR_UNITS`` pseudo-units: a store that has
+sold hundreds of units of the style keeps its own curve, a store that sold three gets the
+network's.
 
 Only what is known at the clock is used: sales before today, and the forecast itself.
 """
@@ -26,8 +25,7 @@ from sqlalchemy.engine import Connection
 
 from inventory.models import DailySales
 
-#: Least weight of the network's size curve at a location, in units of the style sold there; the
-#: weight itself is estimated from the pool's history (``curve_concentration``).
+#: Weight of the network's size curve at a location, in units of the style sold there.
 PRIOR_UNITS = 20.0
 #: Sales history the curves are read from (a year covers every season's size mix).
 CURVE_DAYS = 365
@@ -66,61 +64,17 @@ def sales_by_position(
 
 def size_shares(sold: np.ndarray, style_of: np.ndarray) -> np.ndarray:
     """Each SKU's share of its style's demand at each location, shape (locations, skus); the
-    shares of one style sum to 1 at every location. A location's own mix is shrunk to the
-    network's with the weight the pool's history supports (``curve_concentration``)."""
-    prior = curve_concentration(sold, style_of)
+    shares of one style sum to 1 at every location."""
     shares = np.zeros_like(sold, dtype=float)
     for style in np.unique(style_of):
         cols = np.flatnonzero(style_of == style)
-        network = _network_mix(sold[:, cols])
+        network = sold[:, cols].sum(axis=0) + NETWORK_PSEUDO_UNITS
+        network /= network.sum()
         local = sold[:, cols]
-        if not np.isfinite(prior):
-            shares[:, cols] = network[None, :]
-            continue
-        shares[:, cols] = (local + prior * network[None, :]) / (
-            local.sum(axis=1, keepdims=True) + prior
+        shares[:, cols] = (local + PRIOR_UNITS * network[None, :]) / (
+            local.sum(axis=1, keepdims=True) + PRIOR_UNITS
         )
     return shares
-
-
-def _network_mix(sold: np.ndarray) -> np.ndarray:
-    network = sold.sum(axis=0) + NETWORK_PSEUDO_UNITS
-    return network / network.sum()
-
-
-def curve_concentration(sold: np.ndarray, style_of: np.ndarray) -> float:
-    """How many units of the network's curve a location's own sales are worth: the concentration
-    A of a Dirichlet-multinomial in which each location's size mix scatters around the network's,
-    estimated by moments from the pool's history (``PRIOR_UNITS`` is only its floor).
-
-    A location that sold n units of a style with K SKUs has a Pearson statistic
-    X = Σ (x − n·π)² / (n·π) over them, whose expectation is (K − 1)(n + A)/(1 + A): K − 1 if
-    every location shares the network's mix (A → ∞), (K − 1)·n if each has its own (A → 0).
-    Summed over every location × style with sales, S = Σ X/(K − 1), N = Σ n and L the count give
-    A = (N − S)/(S − L). Why: at a few units per position a year, most of a location's apparent
-    size mix is sampling noise, and a fixed prior of 20 units let that noise place a tenth of
-    the demand on the wrong sizes (``benchmarks/decisions.py --ablation``); where locations do
-    differ (a store whose customers run small) the statistic says so and the local mix keeps
-    its weight. Returns ``inf`` when the scatter is no more than sampling noise."""
-    s_total = n_total = count = 0.0
-    for style in np.unique(style_of):
-        cols = np.flatnonzero(style_of == style)
-        if cols.size < 2:
-            continue
-        local = sold[:, cols]
-        n = local.sum(axis=1)
-        rows = n > 0
-        if rows.sum() < 2:
-            continue
-        pi = _network_mix(local)
-        expected = n[rows, None] * pi[None, :]
-        x = (((local[rows] - expected) ** 2) / expected).sum(axis=1)
-        s_total += float(x.sum()) / (cols.size - 1)
-        n_total += float(n[rows].sum())
-        count += float(rows.sum())
-    if count == 0 or s_total <= count:
-        return float("inf")
-    return max((n_total - s_total) / (s_total - count), PRIOR_UNITS)
 
 
 def pool_sizes(
