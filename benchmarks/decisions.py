@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -325,8 +326,10 @@ def ablation_problems(
 ) -> tuple[dict[str, Any], dict[str, float]]:
     """The shipped alert problem with parts of its forecast set to the world's
     (``evals.forecast_ablation``): each part alone (``truth:<part>``), every part but one
-    (``all_truth_but:<part>``) and all of them (``truth:all``), under the shipped rule; and the
-    shipped forecast's distance to the world's, part by part."""
+    (``all_truth_but:<part>``) and all of them (``truth:all``), under the shipped rule; all of them
+    and the sizes alone without the hurdle (``@no_hurdle``), and all of them as a certain alert
+    without the hurdle (``truth:all@certain_no_hurdle``: the alert's weather known to fall); and
+    the shipped forecast's distance to the world's, part by part."""
     from forecasting.rain import BANDS
     from tools.forecast_demand.pool_panel import horizon_climate
 
@@ -347,6 +350,14 @@ def ablation_problems(
         problems[f"all_truth_but:{part}"] = swap(
             shipped, rain, dry, [c for c in COMPONENTS if c != part]
         )
+    # The same under other rules: is the part's value locked behind the hurdle or the haircut?
+    no_hurdle = {"min_net_to_cost": 0.0}
+    unhurdled = replace(shipped, constraints=shipped.constraints.model_copy(update=no_hurdle))
+    problems["truth:all@no_hurdle"] = swap(unhurdled, rain, dry, COMPONENTS)
+    problems["truth:sizes@no_hurdle"] = swap(unhurdled, rain, dry, ["sizes"])
+    problems["truth:all@certain_no_hurdle"] = replace(
+        problems["truth:all@no_hurdle"], rain_hit_rate=1.0, dry_mean=None, dry_quantiles=None
+    )
     return problems, shares_missed(shipped, rain, dry)
 
 
@@ -356,6 +367,9 @@ ABLATION_VARIANTS: tuple[str, ...] = (
     *(f"truth:{part}" for part in COMPONENTS),
     *(f"all_truth_but:{part}" for part in COMPONENTS),
     "truth:all",
+    "truth:all@no_hurdle",
+    "truth:sizes@no_hurdle",
+    "truth:all@certain_no_hurdle",
     "greedy",
 )
 

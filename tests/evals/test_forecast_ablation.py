@@ -185,3 +185,21 @@ def test_weather_mix_weights_each_bands_demand_by_its_probability_or_the_alert()
     np.testing.assert_allclose(mixed[key], [0.75 * 1 + 0.25 * 4] * 3)
     warned = weather_mix(by_band, climate, {0: RainBand.RAINSTORM})
     np.testing.assert_allclose(warned[key], [5.0, 1.75, 1.75])
+
+
+def test_the_benchmark_tells_the_greedy_plan_from_the_flows_only_by_its_lines() -> None:
+    from benchmarks.decisions import _same_plan
+    from tools.plan_transfers.solver import solve
+
+    problem = dataclasses.replace(generate(stores=12, skus=30, seed=4), demand_kind="counts")
+    flow = solve(problem, method="flow")
+    assert flow.shipments
+    assert _same_plan(flow, solve(problem, method="flow"))
+    # The same problem with the destinations' demand cut: a smaller plan is a different plan.
+    thin = dataclasses.replace(
+        problem,
+        demand_mean=0.3 * problem.demand_mean,
+        demand_quantiles=0.3 * problem.demand_quantiles,
+    )
+    assert not _same_plan(flow, solve(thin, method="flow"))
+    assert not _same_plan(flow, dataclasses.replace(flow, shipments=[]))
