@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from evals.oracle import Key, oracle_problem
+from evals.oracle import P10_P90_Z, Key, oracle_problem
 from forecasting.rain import BANDS
 from inventory.demo_world.params import DemandParameters
 from inventory.vocabulary import RainBand
@@ -83,7 +83,7 @@ def _labels(problem: TransferProblem) -> dict[str, np.ndarray]:
     style = pd.factorize(pd.Series([sku.style for sku in problem.skus]))[0]
     loc = np.arange(n_loc)[:, None]
     return {
-        "group": place[:, None] * n_sku + category[None, :] + 0 * loc,
+        "group": np.broadcast_to(place[:, None] * n_sku + category[None, :], (n_loc, n_sku)),
         "location_category": loc * n_sku + category[None, :],
         "location_style": loc * n_sku + style[None, :],
     }
@@ -145,16 +145,13 @@ def _spread(mean: np.ndarray, template: Case, truth: Case, world_spread: bool) -
     scales them), the world's where the model has no mean to scale."""
     assert truth.alpha is not None
     var = mean + truth.alpha * mean**2
-    spread = np.maximum(_P10_P90_Z * np.sqrt(var), mean)
+    spread = np.maximum(P10_P90_Z * np.sqrt(var), mean)
     world = np.stack([np.zeros_like(mean), mean, spread], axis=2)
     if world_spread:
         return world
     has = template.mean > 0
     ratio = np.divide(mean, template.mean, out=np.zeros_like(mean), where=has)
     return np.where(has[:, :, None], template.quantiles * ratio[:, :, None], world)
-
-
-_P10_P90_Z = 2.5631031310892007
 
 
 def weather_mix(

@@ -166,7 +166,7 @@ def score_over_draws(
 
 
 #: Normal-equivalent width between P10 and P90: how ``count_curves`` reads a spread.
-_P10_P90_Z = 2.5631031310892007
+P10_P90_Z = 2.5631031310892007
 
 
 def oracle_problem(problem: TransferProblem, expected: dict[Key, np.ndarray]) -> TransferProblem:
@@ -185,7 +185,7 @@ def oracle_problem(problem: TransferProblem, expected: dict[Key, np.ndarray]) ->
         days = daily[: problem.window_days]
         mean[i, j] = float(days.sum())
         var[i, j] = float((days + days**2 / shape).sum())
-    spread = _P10_P90_Z * np.sqrt(var)
+    spread = P10_P90_Z * np.sqrt(var)
     quantiles = np.stack([np.zeros_like(mean), mean, np.maximum(spread, mean)], axis=2)
     return replace(
         problem,
