@@ -28,16 +28,19 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
+import pandas as pd
 from sqlmodel import Session, select
 
 from agents.graphs.alert_response.nodes import MIN_NET_TO_COST
 from agents.graphs.alert_response.state import AlertPayload
+from evals.forecast_ablation import COMPONENTS, shares_missed, swap, weather_mix, world_case
 from evals.kpis import score_plan, simulate
 from evals.oracle import (
     at_hit_rate,
@@ -54,7 +57,7 @@ from evals.world import build_world
 from inventory.demo_world.params import DemandParameters
 from inventory.demo_world.vocabulary import DEMO_VOCABULARY
 from inventory.models import FutureDemand, Location, Sku, Style
-from inventory.vocabulary import RainBand
+from inventory.vocabulary import RainBand, rain_band
 from tools.context import ToolContext
 from tools.forecast_demand.models import ForecastInput, RainScenario
 from tools.forecast_demand.tool import forecast_demand
@@ -314,7 +317,66 @@ def _caching_provider() -> Any:
     return provider
 
 
-def bound_check(scenarios: list[Scenario], workdir: Path, draws: int) -> dict[str, Any]:
+def ablation_problems(
+    scenario: Scenario,
+    engine: Any,
+    payload: dict[str, Any],
+    request: PlanTransfersInput,
+    shipped: Any,
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """The shipped alert problem with parts of its forecast set to the world's
+    (``evals.forecast_ablation``): each part alone (``truth:<part>``), every part but one
+    (``all_truth_but:<part>``) and all of them (``truth:all``), under the shipped rule; all of them
+    and the sizes alone without the hurdle (``@no_hurdle``), and all of them as a certain alert
+    without the hurdle (``truth:all@certain_no_hurdle``: the alert's weather known to fall); and
+    the shipped forecast's distance to the world's, part by part."""
+    from forecasting.rain import BANDS
+    from tools.forecast_demand.pool_panel import horizon_climate
+
+    alert = AlertPayload.model_validate(payload)
+    city = resolve_city(alert.city)
+    days = request.window_days
+    by_band = {band: expected_demand(scenario, days, {city: [band] * days}) for band in BANDS}
+    today = scenario.clock.date()
+    with Session(engine) as session:
+        climate = horizon_climate(session, [city], today, pd.date_range(today, periods=days))
+    probability = climate.probability[0]
+    alert_days = dict.fromkeys(range(min(alert.days, days)), rain_band(alert.mm_per_day))
+    rain = world_case(shipped, weather_mix(by_band, probability, alert_days))
+    dry = world_case(shipped, weather_mix(by_band, probability))
+    problems: dict[str, Any] = {"truth:all": swap(shipped, rain, dry, COMPONENTS)}
+    for part in COMPONENTS:
+        problems[f"truth:{part}"] = swap(shipped, rain, dry, [part])
+        problems[f"all_truth_but:{part}"] = swap(
+            shipped, rain, dry, [c for c in COMPONENTS if c != part]
+        )
+    # The same under other rules: is the part's value locked behind the hurdle or the haircut?
+    no_hurdle = {"min_net_to_cost": 0.0}
+    unhurdled = replace(shipped, constraints=shipped.constraints.model_copy(update=no_hurdle))
+    problems["truth:all@no_hurdle"] = swap(unhurdled, rain, dry, COMPONENTS)
+    problems["truth:sizes@no_hurdle"] = swap(unhurdled, rain, dry, ["sizes"])
+    problems["truth:all@certain_no_hurdle"] = replace(
+        problems["truth:all@no_hurdle"], rain_hit_rate=1.0, dry_mean=None, dry_quantiles=None
+    )
+    return problems, shares_missed(shipped, rain, dry)
+
+
+#: The variants ``--ablation`` adds (``ablation_problems``), and the greedy peer's method on the
+#: shipped problem.
+ABLATION_VARIANTS: tuple[str, ...] = (
+    *(f"truth:{part}" for part in COMPONENTS),
+    *(f"all_truth_but:{part}" for part in COMPONENTS),
+    "truth:all",
+    "truth:all@no_hurdle",
+    "truth:sizes@no_hurdle",
+    "truth:all@certain_no_hurdle",
+    "greedy",
+)
+
+
+def bound_check(
+    scenarios: list[Scenario], workdir: Path, draws: int, ablation: bool = False
+) -> dict[str, Any]:
     """Per rain alert: each planner variant (``BOUND_VARIANTS``) and the plan a perfect forecaster
     of the mean would make (the world's expected demand: ``oracle_mean``), each scored on the
     realised window and on ``draws`` windows drawn from the world's expected demand against each
@@ -338,6 +400,8 @@ def bound_check(scenarios: list[Scenario], workdir: Path, draws: int) -> dict[st
         None,
     )
     names = [*BOUND_VARIANTS, "oracle_mean_at_hit_rate", "oracle_mean"]
+    if ablation:
+        names += ABLATION_VARIANTS
     rows: list[dict[str, Any]] = []
     for scenario in scenarios:
         payload = _alert(scenario)
@@ -365,7 +429,17 @@ def bound_check(scenarios: list[Scenario], workdir: Path, draws: int) -> dict[st
             inputs = replay_inputs(world.engine, start, scenario.clock, days, catalogue)
             baseline = simulate(inputs, [])
             scope = replay_scope(scenario)
-            solved = {name: solve(problem) for name, problem in problems.items()}
+            missed: dict[str, float] | None = None
+            if ablation:
+                swapped, missed = ablation_problems(
+                    scenario, world.engine, payload, request, problems[shipped or "hit_rate_pooled"]
+                )
+                problems.update(swapped)
+                problems["greedy"] = problems[shipped or "hit_rate_pooled"]
+            solved = {
+                name: solve(problem, method="greedy" if name == "greedy" else "auto")
+                for name, problem in problems.items()
+            }
             modelled = {
                 name: modelled_net(problems["oracle_mean"], problems[name], plan)
                 for name, plan in solved.items()
@@ -404,6 +478,12 @@ def bound_check(scenarios: list[Scenario], workdir: Path, draws: int) -> dict[st
                 summary["modelled_net"] = round(modelled[name], 1)
                 row[name] = summary
             row["gap_to_perfect_mean"] = _gap(modelled, shipped or "hit_rate_pooled")
+            if missed is not None:
+                row["forecast_vs_world"] = missed
+                row["greedy_same_plan"] = _same_plan(
+                    solved["greedy"], solved[shipped or "hit_rate_pooled"]
+                )
+                row["shipped_method"] = solved[shipped or "hit_rate_pooled"].method
             rows.append(row)
         finally:
             world.dispose()
@@ -454,6 +534,20 @@ def bound_check(scenarios: list[Scenario], workdir: Path, draws: int) -> dict[st
         for part in ("total", "decision_rule", "forecast")
     }
     return out
+
+
+def _same_plan(a: Any, b: Any) -> bool:
+    """Whether two solved plans ship the same lines (SKU, source, destination, quantity)."""
+
+    def lines(plan: Any) -> list[tuple[int, int, int, int]]:
+        return sorted(
+            (line.sku, line.source, line.dest, line.qty)
+            for shipment in plan.shipments
+            for line in shipment.lines
+            if line.qty > 0
+        )
+
+    return lines(a) == lines(b)
 
 
 def _gap(modelled: dict[str, float], shipped: str) -> dict[str, float]:
@@ -572,7 +666,7 @@ def run(args: argparse.Namespace, scenarios: list[Scenario]) -> dict[str, Any]:
             out["forecast"]["wall_s"] = round(time.perf_counter() - started, 1)
         if args.bound_draws:
             started = time.perf_counter()
-            out["bound"] = bound_check(scenarios, work, args.bound_draws)
+            out["bound"] = bound_check(scenarios, work, args.bound_draws, args.ablation)
             out["bound"]["wall_s"] = round(time.perf_counter() - started, 1)
         out["planners"] = {}
         for name in args.planners.split(",") if args.planners else []:
@@ -616,6 +710,13 @@ def main() -> None:
         default=20,
         help="Demand windows drawn per rain alert for the expected-value comparison with a "
         "perfect forecaster of the mean (0: skip).",
+    )
+    parser.add_argument(
+        "--ablation",
+        action="store_true",
+        help="With --bound-draws: also plan with each part of the forecast (level, uplift, "
+        "placement, styles, sizes, spread) set to the world's, and with the greedy method "
+        "(evals.forecast_ablation); slower, off by default.",
     )
     args = parser.parse_args()
     try:

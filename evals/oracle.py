@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from unittest import mock
 
@@ -34,8 +35,11 @@ from evals.kpis import Move, ReplayInputs, score_plan, simulate
 from evals.replay import Catalogue, Scope, StartPosition, hindsight_moves
 from evals.scenario import Scenario
 from evals.world import spec_for
+from inventory.demo_world.demand import BAND_INDEX, CityDays
 from inventory.demo_world.params import DemandParameters
 from inventory.demo_world.simulate import sample_demand
+from inventory.demo_world.weather import CityWeather
+from inventory.vocabulary import RainBand
 from tools.plan_transfers.network import lane_matrix
 from tools.plan_transfers.problem import SolvedPlan, TransferProblem
 from tools.plan_transfers.shipments import Moves, plan_objective, value_moves
@@ -43,18 +47,42 @@ from tools.plan_transfers.shipments import Moves, plan_objective, value_moves
 Key = tuple[str, str]
 
 
-def expected_demand(scenario: Scenario, days: int) -> dict[Key, np.ndarray]:
-    """(location, SKU) → the world's expected units on each of the ``days`` from its clock."""
+def expected_demand(
+    scenario: Scenario, days: int, window_bands: Mapping[str, Sequence[RainBand]] | None = None
+) -> dict[Key, np.ndarray]:
+    """(location, SKU) → the world's expected units on each of the ``days`` from its clock.
+
+    ``window_bands`` (city → the CMA band of each of the ``days``) puts other weather on the
+    window than the world's record: the demand the world would have expected had that rain fallen
+    (``evals.forecast_ablation``'s rain and dry cases). The history before the clock is unchanged.
+    """
     params = DemandParameters()
     spec = spec_for(scenario.world, scenario.clock)
     seen: list[tuple[np.ndarray, np.ndarray]] = []
     real = generate.simulate_location
+    real_city_days = generate.city_days
+    first = scenario.clock.date()
 
     def record(sku_index: np.ndarray, mean: np.ndarray, history_days: int, *a, **kw):  # type: ignore[no-untyped-def]
         seen.append((sku_index, mean[:, history_days : history_days + days]))
         return real(sku_index, mean, history_days, *a, **kw)
 
-    with mock.patch.object(generate, "simulate_location", record):
+    def weather(city: CityWeather, dates: list[dt.date], p: DemandParameters) -> CityDays:
+        out = real_city_days(city, dates, p)
+        bands = (window_bands or {}).get(city.city)
+        if bands is None:
+            return out
+        band = out.band.copy()
+        for offset, value in enumerate(bands[:days]):
+            day = first + dt.timedelta(days=offset)
+            if dates[0] <= day <= dates[-1]:
+                band[(day - dates[0]).days] = BAND_INDEX[RainBand(value).value]
+        return CityDays(band=band, temp_c=out.temp_c)
+
+    with (
+        mock.patch.object(generate, "simulate_location", record),
+        mock.patch.object(generate, "city_days", weather),
+    ):
         world = generate.generate_world(spec, params)
     # Stores are simulated in network order, then the online pool (``generate_world``).
     codes = [store.code for store in world.network.stores] + [
@@ -138,7 +166,7 @@ def score_over_draws(
 
 
 #: Normal-equivalent width between P10 and P90: how ``count_curves`` reads a spread.
-_P10_P90_Z = 2.5631031310892007
+P10_P90_Z = 2.5631031310892007
 
 
 def oracle_problem(problem: TransferProblem, expected: dict[Key, np.ndarray]) -> TransferProblem:
@@ -157,7 +185,7 @@ def oracle_problem(problem: TransferProblem, expected: dict[Key, np.ndarray]) ->
         days = daily[: problem.window_days]
         mean[i, j] = float(days.sum())
         var[i, j] = float((days + days**2 / shape).sum())
-    spread = _P10_P90_Z * np.sqrt(var)
+    spread = P10_P90_Z * np.sqrt(var)
     quantiles = np.stack([np.zeros_like(mean), mean, np.maximum(spread, mean)], axis=2)
     return replace(
         problem,

@@ -5,6 +5,11 @@ says more when the optimiser is set beside a simpler rule in the same run. Both 
 ``plan_transfers`` tool wherever the service calls it (the alert graph's plan node and the chat
 tool registry, which resolves the function on each call), so everything else — forecast, policy
 gate, approvals, executor, replay — runs exactly as shipped.
+
+The greedy peer is the optimiser's own greedy method on the same problem (same value model, hit
+rate, hurdle and shipment rules): on the 13 rain alert worlds it ships the same lines as the flow
+(``benchmarks/decisions.py --ablation``, ``greedy_same_plan``), so it sets no rule apart from the
+optimiser; docs/optimizer.md (2026-12-06) proposes a peer without the value model.
 """
 
 from __future__ import annotations
