@@ -13,7 +13,8 @@ Two parts (issue 10 §5):
   world's ``future_demand`` the planner never sees); (b) the forecast engineer's own check
   (``tools.forecast_demand.rain_check.pool_rain_check``) on ``--rain-check-worlds`` of them.
 - **decisions**: the rain scenarios through the eval harness with each planner in the same run —
-  the shipped optimizer, a do-nothing agent and a greedy peer (``evals.planners``): mean capture of
+  the shipped optimizer, a do-nothing agent and the greedy top-up peer (``evals.planners``: stores
+  topped up to the forecast from the nearest spare stock, no value model): mean capture of
   the hindsight-optimal net value (margin-based, over the `act` scenarios), share with positive
   net value, sell-through of moved units within the replay window, policy violations, and freight
   and net value on the false alarms. Targets are reported beside the numbers, never enforced here.
@@ -49,7 +50,7 @@ from evals.oracle import (
     oracle_problem,
     score_over_draws,
 )
-from evals.planners import PLANNERS
+from evals.planners import PLANNERS, solve_topup
 from evals.replay import plan_moves, read_catalogue, replay_inputs, snapshot_stock
 from evals.runner import RunOptions, replay_scope, run_suite
 from evals.scenario import Scenario, load_scenarios
@@ -305,6 +306,12 @@ BOUND_VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
+#: The greedy peer in the bound (``evals.planners.solve_topup``): the merchandiser's top-up rule
+#: on the shipped forecast taken as certain (the ``certain_pooled`` problem, which it only reads
+#: for the rain-case means, lanes and policy limits).
+PEER_VARIANT = "greedy_peer"
+
+
 def _caching_provider() -> Any:
     made: dict[str, Any] = {}
 
@@ -377,7 +384,8 @@ ABLATION_VARIANTS: tuple[str, ...] = (
 def bound_check(
     scenarios: list[Scenario], workdir: Path, draws: int, ablation: bool = False
 ) -> dict[str, Any]:
-    """Per rain alert: each planner variant (``BOUND_VARIANTS``) and the plan a perfect forecaster
+    """Per rain alert: each planner variant (``BOUND_VARIANTS``), the greedy peer
+    (``PEER_VARIANT``) and the plan a perfect forecaster
     of the mean would make (the world's expected demand: ``oracle_mean``), each scored on the
     realised window and on ``draws`` windows drawn from the world's expected demand against each
     draw's clairvoyant hindsight plan (``evals.oracle``). Capture is reported against both: the
@@ -399,7 +407,7 @@ def bound_check(
         ),
         None,
     )
-    names = [*BOUND_VARIANTS, "oracle_mean_at_hit_rate", "oracle_mean"]
+    names = [*BOUND_VARIANTS, PEER_VARIANT, "oracle_mean_at_hit_rate", "oracle_mean"]
     if ablation:
         names += ABLATION_VARIANTS
     rows: list[dict[str, Any]] = []
@@ -418,6 +426,7 @@ def bound_check(
                 name: build_problem(ctx, request.model_copy(update=update), provider)[0]
                 for name, update in BOUND_VARIANTS.items()
             }
+            problems[PEER_VARIANT] = problems["certain_pooled"]
             expected = expected_demand(scenario, days)
             problems["oracle_mean"] = oracle_problem(problems["certain_raw"], expected)
             problems["oracle_mean_at_hit_rate"] = at_hit_rate(
@@ -437,7 +446,9 @@ def bound_check(
                 problems.update(swapped)
                 problems["greedy"] = problems[shipped or "hit_rate_pooled"]
             solved = {
-                name: solve(problem, method="greedy" if name == "greedy" else "auto")
+                name: solve_topup(problem)
+                if name == PEER_VARIANT
+                else solve(problem, method="greedy" if name == "greedy" else "auto")
                 for name, problem in problems.items()
             }
             modelled = {
