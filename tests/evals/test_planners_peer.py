@@ -152,3 +152,40 @@ def test_the_greedy_kind_runs_the_peer_in_the_service_and_restores_the_optimiser
         assert tool_module.plan_transfers is topup_plan
         assert alert_nodes.plan_transfers is topup_plan
     assert tool_module.plan_transfers is shipped and alert_nodes.plan_transfers is shipped
+
+
+def test_the_peer_plans_over_a_real_pool_with_the_alerts_forecast_and_no_dry_case(engine) -> None:
+    """Through the tool's own pool read: Shanghai's S02 is short 6 a size; the peer tops it up
+    from in-region, entitled stock (not the outlet, not Beijing), asks only for the alert's
+    forecast (no dry case: no hit rate) and returns a plan whose books add up."""
+    from tests.tools.plan_transfers_pool import NOW, build_pool, fake_forecast
+    from tools.context import ToolContext
+    from tools.forecast_demand.models import RainScenario
+    from tools.plan_transfers.models import PlanTransfersInput
+
+    build_pool(engine)
+    base = fake_forecast({"SHA-S02": 6.0, "SHA-S01": 1.0, "SHA-S03": 1.0, "BEI-S01": 1.0})
+    asked: list = []
+
+    def provider(ctx, request):
+        asked.append(request)
+        return base(ctx, request)
+
+    rain = RainScenario(city="Shanghai", start=NOW.date(), days=3, precipitation_mm_per_day=40.0)
+    plan = topup_plan(
+        ToolContext(engine=engine, now=NOW),
+        PlanTransfersInput(city="Shanghai", category="rain_boots", window_days=3, rain=[rain]),
+        forecast_provider=provider,
+    )
+    assert plan.solver == TOPUP_SOLVER and plan.forecast_model == "fake"
+    assert plan.shipments, plan.empty_reason
+    assert all(r.rain == [rain] for r in asked), "the peer asked for a dry forecast"
+    received: dict[str, int] = {}
+    for ship in plan.shipments:
+        assert ship.dest == "SHA-S02"
+        assert ship.source in {"SHA-S01", "DC-SHA"}, "outlet or other-region stock moved"
+        assert ship.net_value == pytest.approx(ship.expected_value - ship.cost, abs=0.05)
+        for line in ship.lines:
+            received[line.sku] = received.get(line.sku, 0) + line.qty
+    assert len(received) == 5 and all(qty == 6 for qty in received.values()), received
+    assert plan.totals.units == 30 == sum(s.units for s in plan.shipments)
