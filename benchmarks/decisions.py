@@ -583,7 +583,7 @@ def decision_summary(result: Any, scenarios: list[Scenario]) -> dict[str, Any]:
     roles = {s.id: s.role for s in scenarios}
     captures: list[float] = []
     nets: list[float] = []
-    moved = sold = violations = 0.0
+    moved = sold = all_moved = all_sold = violations = 0.0
     false_alarms: list[dict[str, Any]] = []
     per_scenario: dict[str, dict[str, Any]] = {}
     for summary in result.scenarios:
@@ -591,8 +591,8 @@ def decision_summary(result: Any, scenarios: list[Scenario]) -> dict[str, Any]:
         kpis = trial.kpis or {}
         role = roles.get(summary.id, "other")
         violations += kpis.get("policy_violations") or 0.0
-        moved += kpis.get("units_transferred") or 0.0
-        sold += kpis.get("transferred_units_sold") or 0.0
+        all_moved += kpis.get("units_transferred") or 0.0
+        all_sold += kpis.get("transferred_units_sold") or 0.0
         net = kpis.get("net_value")
         per_scenario[summary.id] = {
             "role": role,
@@ -608,6 +608,8 @@ def decision_summary(result: Any, scenarios: list[Scenario]) -> dict[str, Any]:
         if role == "act":
             captures.append(kpis.get("capture_share") or 0.0)
             nets.append(net or 0.0)
+            moved += kpis.get("units_transferred") or 0.0
+            sold += kpis.get("transferred_units_sold") or 0.0
         if role == "false-alarm":
             false_alarms.append(
                 {"id": summary.id, "freight": kpis.get("transfer_cost"), "net_value": net}
@@ -617,9 +619,13 @@ def decision_summary(result: Any, scenarios: list[Scenario]) -> dict[str, Any]:
         "capture_of": "hindsight, one realised window",
         "mean_capture": round(sum(captures) / len(captures), 4) if captures else None,
         "positive_net_share": (round(sum(n > 0 for n in nets) / len(nets), 4) if nets else None),
+        # Like capture, the sell-through target is the act worlds' (false alarms have their own
+        # caps); the all-role figures are kept beside it.
         "units_moved": moved,
         "moved_units_sold": sold,
         "sell_through": round(sold / moved, 4) if moved else None,
+        "all_roles_units_moved": all_moved,
+        "all_roles_sell_through": round(all_sold / all_moved, 4) if all_moved else None,
         "policy_violations": violations,
         "false_alarms": false_alarms,
         "false_alarm_max_freight": max((f["freight"] or 0.0 for f in false_alarms), default=None),
