@@ -10,6 +10,8 @@ from sqlmodel import Session
 
 from agents.graphs.ops_chat.arguments import (
     asked_categories,
+    describes_weather,
+    drop_unasked_weather,
     resolve_arguments,
     tidy_arguments,
     widen_to_category,
@@ -171,3 +173,46 @@ def test_a_city_or_category_the_pool_lacks_becomes_the_one_the_question_names(
     # a real city or category other than the question's is the resolver's to keep or refuse
     assert widen_to_city({"city": "Beijing"}, question, names, STOCK_FIELDS)[1] == {}
     assert widen_to_category({"category": "sandals"}, question, names, STOCK_FIELDS)[1] == {}
+
+
+STORM = [{"city": "Shanghai", "start": "2015-07-11", "days": 7, "precipitation_mm_per_day": 1000}]
+
+
+def test_a_rainstorm_nobody_described_is_dropped(names: NameResolver) -> None:
+    """chat-forecast-en, recorded: the model forecast with a 1000 mm/day storm it made up and
+    answered that storm's 80 units where the forecast is 27."""
+    args = {"city": "Shanghai", "category": "rain_boots", "horizon_days": 7, "rain": STORM}
+    asked = "Forecast demand for rain boots in Shanghai for the next 7 days"
+    out, moved = drop_unasked_weather(args, asked, names, FORECAST_FIELDS)
+    assert "rain" not in out and out["category"] == "rain_boots"
+    ((said, why),) = moved.items()
+    assert said.startswith("rain=") and "described no rain" in why
+    zh, _ = drop_unasked_weather(args, "预测上海未来7天雨靴的需求", names, FORECAST_FIELDS)
+    assert "rain" not in zh
+
+
+@pytest.mark.parametrize(
+    "asked",
+    [
+        "Forecast rain boots in Shanghai if it rains 80 mm tomorrow",
+        "A storm is coming to Shanghai: forecast rain boots for 3 days",
+        "上海今天有暴雨75毫米，帮我规划雨靴调拨",
+        "上海明天下雨，预测雨靴需求",
+        "Forecast wellies in Shanghai with 40mm of rain",
+    ],
+)
+def test_a_rain_the_user_described_is_kept(names: NameResolver, asked: str) -> None:
+    args = {"city": "Shanghai", "category": "rain_boots", "rain": STORM}
+    assert describes_weather(asked, names)
+    assert drop_unasked_weather(args, asked, names, FORECAST_FIELDS) == (args, {})
+
+
+def test_category_names_are_not_weather(names: NameResolver) -> None:
+    for asked in ("How many rain boots in Shanghai?", "上海还有多少雨靴", "雨鞋 in Beijing"):
+        assert not describes_weather(asked, names), asked
+    # a tool without the argument, or a call without rain, is left alone
+    assert drop_unasked_weather({"rain": STORM}, "rain boots", names, {"city"}) == (
+        {"rain": STORM},
+        {},
+    )
+    assert drop_unasked_weather({"rain": []}, "rain boots", names, FORECAST_FIELDS)[1] == {}

@@ -19,6 +19,7 @@ from agents.graphs.common.orders import (
     price_shipment,
 )
 from agents.graphs.ops_chat.arguments import (
+    drop_unasked_weather,
     resolve_arguments,
     tidy_arguments,
     widen_to_category,
@@ -120,6 +121,7 @@ class ChatNodes:
         question = next(
             (m.text for m in reversed(state["messages"]) if isinstance(m, HumanMessage)), ""
         )
+        said = "\n".join(m.text for m in state["messages"] if isinstance(m, HumanMessage))
         for call in last.tool_calls:
             name, call_id = call["name"], call["id"] or ""
             args = dict(call["args"])
@@ -139,6 +141,8 @@ class ChatNodes:
                         args, widened = widen_to_city(args, question, names, accepted)
                         moved |= widened
                         args, widened = widen_to_category(args, question, names, accepted)
+                        moved |= widened
+                        args, widened = drop_unasked_weather(args, said, names, accepted)
                         moved |= widened
                     args, resolved = resolve_arguments(args, names)
                     resolved = {**moved, **resolved}
