@@ -13,6 +13,7 @@ from agents.graphs.ops_chat.arguments import (
     describes_weather,
     drop_unasked_weather,
     resolve_arguments,
+    scope_to_category,
     tidy_arguments,
     widen_to_category,
     widen_to_city,
@@ -216,3 +217,39 @@ def test_category_names_are_not_weather(names: NameResolver) -> None:
         {},
     )
     assert drop_unasked_weather({"rain": []}, "rain boots", names, FORECAST_FIELDS)[1] == {}
+
+
+PLAN_FIELDS = TOOLS["plan_transfers"].input_model.model_fields
+
+
+def test_a_call_that_leaves_the_category_open_runs_for_the_one_the_question_names(
+    names: NameResolver,
+) -> None:
+    """chat-plan-rain-zh, live (2026-12-06 evening): plan_transfers(city="上海", rain=...) with
+    no category planned every category (sneakers, sandals, dresses) for a rain-boots question."""
+    rain = [{"city": "上海", "start": "2015-07-11", "days": 1, "precipitation_mm_per_day": 75}]
+    args = {"city": "上海", "rain": rain}
+    out, moved = scope_to_category(
+        args, "上海今天有暴雨75毫米，帮我规划雨靴调拨", names, PLAN_FIELDS
+    )
+    assert out == {**args, "category": "rain_boots"}
+    assert moved == {"category": "'rain_boots' (the question asks about rain boots)"}
+    stock = {"city": "Shanghai"}
+    out, _ = scope_to_category(stock, "How many rain boots in Shanghai?", names, FORECAST_FIELDS)
+    assert out["category"] == "rain_boots"
+
+
+@pytest.mark.parametrize(
+    ("args", "question"),
+    [
+        ({"city": "上海"}, "上海今天有暴雨75毫米，帮我规划调拨"),  # no category named: all
+        ({"city": "上海", "category": "sneakers"}, "帮我规划雨靴调拨"),  # the model's own choice
+        ({"city": "上海", "style": "RB001"}, "帮我规划雨靴调拨"),  # a style: narrower already
+        ({"skus": ["RB001-BLK-38"]}, "rain boots?"),
+        ({"city": "Shanghai"}, "rain boots and sneakers in Shanghai?"),  # two categories named
+    ],
+)
+def test_a_category_is_not_put_where_the_question_or_the_call_decides(
+    names: NameResolver, args: dict, question: str
+) -> None:
+    assert scope_to_category(args, question, names, PLAN_FIELDS) == (args, {})

@@ -21,6 +21,7 @@ from agents.graphs.common.orders import (
 from agents.graphs.ops_chat.arguments import (
     drop_unasked_weather,
     resolve_arguments,
+    scope_to_category,
     tidy_arguments,
     widen_to_category,
     widen_to_city,
@@ -141,6 +142,8 @@ class ChatNodes:
                         args, widened = widen_to_city(args, question, names, accepted)
                         moved |= widened
                         args, widened = widen_to_category(args, question, names, accepted)
+                        moved |= widened
+                        args, widened = scope_to_category(args, question, names, accepted)
                         moved |= widened
                         args, widened = drop_unasked_weather(args, said, names, accepted)
                         moved |= widened
