@@ -413,3 +413,23 @@ def test_the_total_rule_is_for_forecast_questions_only() -> None:
     assert (
         judge("SHA-S03 expects 80 units.", STOCK_Q, [_forecast_of(26.934)], intent="stock") is None
     )
+
+
+def test_a_call_in_another_markup_cut_off_is_a_recital() -> None:
+    """Recorded live (chat-plan-rain-zh, 2026-12-06 20:30 UTC): calls in a markup the adapter
+    does not parse, cut off at the output limit (so no JSON to decode), reached the user as the
+    answer, naming stores the pool does not have."""
+    written = (
+        '<tools>\n    <function name="forecast_demand" parameters=\'{"city": "上海", "category": '
+        '"雨靴", "skus": ["RB001-NVY-40"], "style": "rain_boots", "locations": [], "level": "sku", '
+        '"horizon_days": 14, "quantiles": [0.5, 0.75, 0.9], "rain": [{"city": "上海", "start": '
+        '"2015-07-11", "days": 14, "precipitation_mm_per_day": 75}], "pool_sizes": true}\'>\n'
+        '    <function name="plan_transfers" parameters=\'{"city": "上海", "destinations": '
+        '["SHA-S01", "SHA-S09", "SHA-S1'
+    )
+    verdict = judge(written, "上海今天有暴雨75毫米，帮我规划雨靴调拨", [], intent="plan")
+    assert verdict is not None and verdict.code == "recited_call"
+    # argument names alone, or a tool named beside a result's fields, are not a recital
+    quoted = 'stock_lookup said {"atp": 411, "on_hand": 411, "city": "Shanghai"}: 411 pairs.'
+    assert judge(quoted, "stock?", [], intent="stock") is None
+    assert judge('{"city": "上海", "category": "雨靴", "days": 1}', "?", [], intent="help") is None

@@ -38,6 +38,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
@@ -289,12 +290,33 @@ def _recites(answer: str, results: Sequence[TurnResult]) -> bool:
                 said += 1
         if said >= 3:
             return True
+    named = [tool for tool, fields in _tool_fields().items() if tool in answer]
     for value in _json_objects(answer):
         if "name" in value and ("arguments" in value or "parameters" in value):
             return True  # a tool call written out, as the model would send it
         if any(len(set(value) & set(r.args)) >= 2 for r in results):
             return True
+    # A call in another markup, never parsed as one, often cut off at the output limit (so not
+    # JSON): the tool's name and three of its argument names as JSON keys. Recorded
+    # (chat-plan-rain-zh, 2026-12-06 20:30 UTC): ``<tools>\n<function name="forecast_demand"
+    # parameters='{"city": "上海", "category": "雨靴", "skus": [...], ...`` as the answer.
+    for tool in named:
+        keys = set(re.findall(r'"(\w+)"\s*:', answer)) & _tool_fields()[tool]
+        if len(keys) >= 3:
+            return True
     return False
+
+
+@cache
+def _tool_fields() -> dict[str, frozenset[str]]:
+    """The chat tools' argument names, by tool."""
+    from agents.proposals import MarkdownProposalInput, TransferProposalInput
+    from tools.registry import TOOLS
+
+    fields = {name: frozenset(spec.input_model.model_fields) for name, spec in TOOLS.items()}
+    fields[PROPOSE_TRANSFER] = frozenset(TransferProposalInput.model_fields) | {"plan_id"}
+    fields[PROPOSE_MARKDOWN] = frozenset(MarkdownProposalInput.model_fields)
+    return fields
 
 
 def _json_objects(text: str) -> list[dict[str, Any]]:
