@@ -10,7 +10,10 @@ from sqlmodel import Session
 
 from agents.graphs.ops_chat.arguments import (
     asked_categories,
+    describes_weather,
+    drop_unasked_weather,
     resolve_arguments,
+    scope_to_category,
     tidy_arguments,
     widen_to_category,
     widen_to_city,
@@ -171,3 +174,82 @@ def test_a_city_or_category_the_pool_lacks_becomes_the_one_the_question_names(
     # a real city or category other than the question's is the resolver's to keep or refuse
     assert widen_to_city({"city": "Beijing"}, question, names, STOCK_FIELDS)[1] == {}
     assert widen_to_category({"category": "sandals"}, question, names, STOCK_FIELDS)[1] == {}
+
+
+STORM = [{"city": "Shanghai", "start": "2015-07-11", "days": 7, "precipitation_mm_per_day": 1000}]
+
+
+def test_a_rainstorm_nobody_described_is_dropped(names: NameResolver) -> None:
+    """chat-forecast-en, recorded: the model forecast with a 1000 mm/day storm it made up and
+    answered that storm's 80 units where the forecast is 27."""
+    args = {"city": "Shanghai", "category": "rain_boots", "horizon_days": 7, "rain": STORM}
+    asked = "Forecast demand for rain boots in Shanghai for the next 7 days"
+    out, moved = drop_unasked_weather(args, asked, names, FORECAST_FIELDS)
+    assert "rain" not in out and out["category"] == "rain_boots"
+    ((said, why),) = moved.items()
+    assert said.startswith("rain=") and "described no rain" in why
+    zh, _ = drop_unasked_weather(args, "预测上海未来7天雨靴的需求", names, FORECAST_FIELDS)
+    assert "rain" not in zh
+
+
+@pytest.mark.parametrize(
+    "asked",
+    [
+        "Forecast rain boots in Shanghai if it rains 80 mm tomorrow",
+        "A storm is coming to Shanghai: forecast rain boots for 3 days",
+        "上海今天有暴雨75毫米，帮我规划雨靴调拨",
+        "上海明天下雨，预测雨靴需求",
+        "Forecast wellies in Shanghai with 40mm of rain",
+    ],
+)
+def test_a_rain_the_user_described_is_kept(names: NameResolver, asked: str) -> None:
+    args = {"city": "Shanghai", "category": "rain_boots", "rain": STORM}
+    assert describes_weather(asked, names)
+    assert drop_unasked_weather(args, asked, names, FORECAST_FIELDS) == (args, {})
+
+
+def test_category_names_are_not_weather(names: NameResolver) -> None:
+    for asked in ("How many rain boots in Shanghai?", "上海还有多少雨靴", "雨鞋 in Beijing"):
+        assert not describes_weather(asked, names), asked
+    # a tool without the argument, or a call without rain, is left alone
+    assert drop_unasked_weather({"rain": STORM}, "rain boots", names, {"city"}) == (
+        {"rain": STORM},
+        {},
+    )
+    assert drop_unasked_weather({"rain": []}, "rain boots", names, FORECAST_FIELDS)[1] == {}
+
+
+PLAN_FIELDS = TOOLS["plan_transfers"].input_model.model_fields
+
+
+def test_a_call_that_leaves_the_category_open_runs_for_the_one_the_question_names(
+    names: NameResolver,
+) -> None:
+    """chat-plan-rain-zh, live (2026-12-06 evening): plan_transfers(city="上海", rain=...) with
+    no category planned every category (sneakers, sandals, dresses) for a rain-boots question."""
+    rain = [{"city": "上海", "start": "2015-07-11", "days": 1, "precipitation_mm_per_day": 75}]
+    args = {"city": "上海", "rain": rain}
+    out, moved = scope_to_category(
+        args, "上海今天有暴雨75毫米，帮我规划雨靴调拨", names, PLAN_FIELDS
+    )
+    assert out == {**args, "category": "rain_boots"}
+    assert moved == {"category": "'rain_boots' (the question asks about rain boots)"}
+    stock = {"city": "Shanghai"}
+    out, _ = scope_to_category(stock, "How many rain boots in Shanghai?", names, FORECAST_FIELDS)
+    assert out["category"] == "rain_boots"
+
+
+@pytest.mark.parametrize(
+    ("args", "question"),
+    [
+        ({"city": "上海"}, "上海今天有暴雨75毫米，帮我规划调拨"),  # no category named: all
+        ({"city": "上海", "category": "sneakers"}, "帮我规划雨靴调拨"),  # the model's own choice
+        ({"city": "上海", "style": "RB001"}, "帮我规划雨靴调拨"),  # a style: narrower already
+        ({"skus": ["RB001-BLK-38"]}, "rain boots?"),
+        ({"city": "Shanghai"}, "rain boots and sneakers in Shanghai?"),  # two categories named
+    ],
+)
+def test_a_category_is_not_put_where_the_question_or_the_call_decides(
+    names: NameResolver, args: dict, question: str
+) -> None:
+    assert scope_to_category(args, question, names, PLAN_FIELDS) == (args, {})

@@ -51,17 +51,11 @@ RIGHT_TOOL = {
 #: Scenarios that still fail on replay (a strict xfail: the day one passes, take it off), each
 #: with why.
 MODEL_FAILS: dict[str, str] = {
-    # stock_lookup(city="Shanghai", category="rain_boots") and the answer "411": the right
-    # figure, so the graph lets it stand, but a bare number is not an answer (reply.answered).
-    "chat-stock-en": "answered '411' alone, no word",
     # plan_transfers with the rain ran (1 shipment), the model answered with the result's
     # "next" ("To send this plan to the policy gate, call propose_transfer(plan_id=\"P1\") ...")
     # and, asked once to propose, said it again: no order (orders.min_count 1). The graph
     # replaced the answer with the plan's figures.
     "chat-plan-rain-zh": "planned and stated, never proposed: no order",
-    # forecast_demand ran and its answer line said 27 units; the model wrote "80 units", a
-    # figure the result holds elsewhere (so the grounded check let it stand): reply.states_forecast
-    "chat-forecast-en": "stated 80 units where the forecast's total is 27",
 }
 #: Scenarios whose recorded run called the right tool (on top of the passing ones).
 RIGHT_TOOL_RAN = {"chat-stock-zh", "chat-stock-en", "chat-forecast-en", "chat-plan-rain-zh"}
@@ -69,7 +63,16 @@ RIGHT_TOOL_RAN = {"chat-stock-zh", "chat-stock-en", "chat-forecast-en", "chat-pl
 #: results, and why (the replies the model gave are in the cassettes, unchanged). Where a
 #: scenario is in neither this nor FALLBACK_ANSWERS, the model's own answer stood and passed.
 REPLACED_ANSWERS: dict[str, str] = {
+    # stock_lookup(city="Shanghai", category="rain_boots") and the answer "411": the right
+    # figure, but a figure alone is not an answer (grounded ``bare_figure``): the result's
+    # answer line ("Rain boots in Shanghai: 411 available to promise ...") instead.
+    "chat-stock-en": "answered '411' alone, no word",
     "chat-plan-rain-zh": "recited the next step instead of the plan's figures",
+    # re-recorded 2026-12-06 20:10 UTC (the earlier recording's call invented a 1000 mm/day
+    # storm; a weather override nobody described is now dropped, which changed what the model
+    # is sent): forecast_demand(city, category, rain=[]) answered 27 units, and the model's
+    # answer described the call it could make, as JSON: a recited call, replaced by the result.
+    "chat-forecast-en": "described a forecast_demand call instead of giving its 27 units",
     # propose_transfer of an invented SKU refused before the gate; the model's answer was a
     # copy of the refusal's JSON ("未能完成：…"), an echoed error: the refusal from the results.
     "chat-injection-zh": "repeated a tool's error instead of refusing",

@@ -375,8 +375,10 @@ def _true_atp(runtime) -> int:
 def test_a_misread_result_is_replaced_by_the_answer_from_the_tool_results(
     runtime, checkpointer, provider
 ):
-    """Measured with the 1.5B model: "1" where the result's totals said ATP 411."""
-    provider.side_effect = [call("stock_lookup", STOCK_ARGS), ok(completion("1"))]
+    """Measured with the 1.5B model: "1" where the result's totals said ATP 411 (a figure
+    alone is replaced as such, ``bare_figure``; here said in a sentence)."""
+    said = "上海门店有1双雨靴。"
+    provider.side_effect = [call("stock_lookup", STOCK_ARGS), ok(completion(said))]
     runtime.llm = llm()
     graph = build_graph("ops_chat", runtime, checkpointer)
     result = chat(runtime, graph, "t", "上海门店还有多少雨靴?")
@@ -384,14 +386,31 @@ def test_a_misread_result_is_replaced_by_the_answer_from_the_tool_results(
     atp = _true_atp(runtime)
     assert answer.text.startswith("模型的回答已被替换（回答没有给出工具返回的任何数字）")
     assert f"可售（ATP）{atp} 件" in answer.text
-    assert answer.response_metadata["replaced_answer"] == "1"
+    assert answer.response_metadata["replaced_answer"] == said
     assert answer.response_metadata["repairs"][-1]["kind"] == "ungrounded_answer"
     with Session(runtime.engine) as session:
         audit = session.exec(
             select(AuditEvent).where(AuditEvent.kind == "chat.answer_replaced")
         ).one()
-    assert audit.payload["reason"] == "no_figure" and audit.payload["model_answer"] == "1"
+    assert audit.payload["reason"] == "no_figure" and audit.payload["model_answer"] == said
     assert len(provider.calls) == 2  # answered from the result: the model is not asked again
+
+
+def test_a_figure_alone_is_replaced_even_when_it_is_right(runtime, checkpointer, provider):
+    """Recorded (chat-stock-en): "411" alone, the right ATP; nothing says what it counts."""
+    atp = _true_atp(runtime)
+    provider.side_effect = [call("stock_lookup", STOCK_ARGS), ok(completion(str(atp)))]
+    runtime.llm = llm()
+    graph = build_graph("ops_chat", runtime, checkpointer)
+    answer = chat(runtime, graph, "t", "上海门店还有多少雨靴?").values["messages"][-1]
+    assert answer.text.startswith("模型的回答已被替换（回答只有数字，没有说明它是什么）")
+    assert f"可售（ATP）{atp} 件" in answer.text
+    assert answer.response_metadata["grounding"] == "bare_figure"
+    with Session(runtime.engine) as session:
+        audit = session.exec(
+            select(AuditEvent).where(AuditEvent.kind == "chat.answer_replaced")
+        ).one()
+    assert audit.payload["reason"] == "bare_figure"
 
 
 @pytest.mark.parametrize(

@@ -101,6 +101,12 @@ def test_a_plan_is_proposed_by_its_id_with_its_own_shipments(
     assert 'propose_transfer(plan_id="P1")' in plan["next"]
     # The plan's shipment became the order, priced and judged like any proposal.
     assert _lines(runtime) == [("DC-SHA", "SHA-S01", SKU, 12)]
+    # ... and what the model read back says so in words first, naming the route (a small
+    # model copies an answer line; the proposals' JSON alone gave it nothing to copy).
+    proposed = json.loads(sent(provider, 2)[-1]["content"])
+    assert proposed["answer"].startswith("Proposals:")
+    assert "DC-SHA → SHA-S01: 12 units" in proposed["answer"]
+    assert proposed["proposals"][0]["subject_id"].startswith("TO-")
 
 
 def test_without_a_plan_a_proposal_by_id_is_refused_and_nothing_is_created(

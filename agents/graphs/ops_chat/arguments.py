@@ -7,6 +7,7 @@ through ``tools.names``; an unknown one stops the call with a ToolError that say
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Collection
 from typing import Any
@@ -228,9 +229,9 @@ def widen_to_city(
 _ITEM_KEYS = {"sku": "SKU", "skus": "SKU", "style": "style", "styles": "style"}
 
 
-def asked_categories(question: str, names: NameResolver) -> list[str]:
-    """Categories the question names: by code ("rain_boots"), in words ("rain boots", "rain
-    boot"), in Chinese (雨靴) or by a synonym ("wellies", 雨鞋)."""
+def _category_words(names: NameResolver) -> dict[str, set[str]]:
+    """Each category's names: its code ("rain_boots"), in words ("rain boots", "rain boot"), in
+    Chinese (雨靴) and its synonyms ("wellies", 雨鞋)."""
     category_zh = names.labels[2]
     words: dict[str, set[str]] = {c: set() for c in names.categories}
     for code in names.categories:
@@ -239,7 +240,83 @@ def asked_categories(question: str, names: NameResolver) -> list[str]:
     for word, code in category_synonyms(names.session).items():
         if code in words:
             words[code] |= {word, word + "s"}
+    return words
+
+
+def asked_categories(question: str, names: NameResolver) -> list[str]:
+    """Categories the question names: by code ("rain_boots"), in words ("rain boots", "rain
+    boot"), in Chinese (雨靴) or by a synonym ("wellies", 雨鞋)."""
+    words = _category_words(names)
     return [code for code, said in words.items() if _mentions(question, *said)]
+
+
+def scope_to_category(
+    args: dict[str, Any], question: str, names: NameResolver, accepted: Collection[str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """A read tool's call that leaves the category open (no category, style or SKU) scoped to
+    the one category the question names, and what changed -- as a question about "stores" gets
+    ``location_kind="store"`` (``widen_to_city``).
+
+    Measured with Qwen2.5-Coder-1.5B (chat-plan-rain-zh, 2026-12-06 evening): asked
+    "上海今天有暴雨75毫米，帮我规划雨靴调拨" it called ``plan_transfers(city="上海", rain=...)``
+    with no category -- a plan for every category (235 units of sneakers, sandals, dresses ...) --
+    and proposed it; another trial's call matched 198 series and was refused.
+    """
+    if "category" not in accepted or any(
+        not _empty(args.get(k)) for k in ("category", *_ITEM_KEYS)
+    ):
+        return args, {}
+    asked = asked_categories(question, names)
+    if len(asked) != 1:
+        return args, {}
+    return {**args, "category": asked[0]}, {
+        "category": f"{asked[0]!r} (the question asks about {asked[0].replace('_', ' ')})"
+    }
+
+
+#: Words that describe weather in a message, once the categories' names ("rain boots", 雨靴,
+#: 雨鞋) are taken out of it.
+_WEATHER_WORDS = re.compile(
+    r"\b(?:rain\w*|storm\w*|typhoon\w*|downpour\w*|showers?|drizzle|wet|weather|"
+    r"precipitation|flood\w*)\b|\d\s*mm\b|雨|台风|天气|降水|毫米|洪",
+    re.IGNORECASE,
+)
+
+
+def describes_weather(messages: str, names: NameResolver) -> bool:
+    """Whether the user's ``messages`` describe weather (rain, a storm, millimetres), not
+    counting a category's name ("Forecast demand for rain boots" describes none)."""
+    text = messages.casefold()
+    said = {w.casefold() for ws in _category_words(names).values() for w in ws if w}
+    for word in sorted(said, key=len, reverse=True):
+        text = text.replace(word, " ")
+    return bool(_WEATHER_WORDS.search(text))
+
+
+def drop_unasked_weather(
+    args: dict[str, Any], messages: str, names: NameResolver, accepted: Collection[str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """A read tool's weather override (``rain``) dropped when the user described no weather,
+    and what changed: the tool then uses the weather the pool knows (alerts, forecasts,
+    climatology), as for any question about demand.
+
+    Measured with Qwen2.5-Coder-1.5B (chat-forecast-en): asked "Forecast demand for rain boots
+    in Shanghai for the next 7 days" it called ``forecast_demand`` with ``rain=[{"city":
+    "Shanghai", "days": 7, "precipitation_mm_per_day": 1000}]`` -- a rainstorm nobody
+    mentioned -- and answered the 80 units that storm implies where the forecast is 27. The
+    figure was the result's own total, so no check of the answer could tell; the storm was
+    invented like a code the pool does not have. ``messages`` is every message the user wrote
+    in the conversation (a storm described in an earlier turn still counts).
+    """
+    if "rain" not in accepted or not args.get("rain") or describes_weather(messages, names):
+        return args, {}
+    out = dict(args)
+    value = out.pop("rain")
+    shown = json.dumps(value, ensure_ascii=False, default=str)
+    shown = shown if len(shown) <= 80 else shown[:77] + "..."
+    return out, {
+        f"rain={shown}": "dropped (the user described no rain: the weather the pool knows is used)"
+    }
 
 
 def widen_to_category(

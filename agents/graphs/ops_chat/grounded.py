@@ -7,7 +7,9 @@ description of a call it could make instead of the forecast, the chat-template t
 these reached the user as the answer. The check here is deliberately narrow, so that a correct
 answer (in English or Chinese, rounded, with thousands separators) is never replaced:
 
-- an answer with no words (empty, or only chat-template tokens) is not an answer;
+- an answer with no words (empty, or only chat-template tokens) is not an answer, nor is one
+  that is only a figure ("411" alone, recorded for chat-stock-en: the right number, but the
+  user is not told what it counts);
 - an answer that repeats a tool's error (the adapter's ``echoed_tool_error`` repair) is not one;
 - an answer that recites a tool call (its argument names with the values it passed, or the call
   as JSON) is not one;
@@ -17,6 +19,11 @@ answer (in English or Chinese, rounded, with thousands separators) is never repl
 - to a stock or forecast question answered by a tool, the answer must state one of the result's
   headline figures (totals, per-location subtotals, series totals), and every quantity it states
   must be a number the tools returned (or the user wrote);
+- to a forecast question answered by ``forecast_demand``, a quantity the answer states as the
+  forecast's total (with a unit -- units, pairs, 件, 双 -- in a clause that says forecast,
+  expected, 预计 or 预测, or the answer's only quantity with a unit) must be the result's total
+  (``totals.mean``, the figure of its answer line), not any number found elsewhere in it (a
+  location's subtotal, a backtest's error, a weather figure);
 - when a proposal of the turn was refused or waits for approval, or a proposal call was refused
   before the gate, the answer must say so.
 
@@ -31,6 +38,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
@@ -74,6 +82,14 @@ REASONS: dict[str, dict[Lang, str]] = {
     "wordless": {
         "en": "it was empty or only chat-template tokens",
         "zh": "回答为空或只有对话模板标记",
+    },
+    "bare_figure": {
+        "en": "it was only a figure, with no words to say what it counts",
+        "zh": "回答只有数字，没有说明它是什么",
+    },
+    "not_the_total": {
+        "en": "it states {figures} as the forecast's total, which is {expected}",
+        "zh": "回答把 {figures} 说成预测总量，而预测总量是 {expected}",
     },
     "echoed_error": {
         "en": "it repeated a tool's error message instead of answering",
@@ -124,9 +140,12 @@ class TurnResult:
 class Verdict:
     code: str
     figures: list[str] = field(default_factory=list)
+    #: What the figures should have been (``not_the_total``: the forecast's total).
+    expected: str = ""
 
     def reason(self, lang: Lang) -> str:
-        return REASONS[self.code][lang].format(figures=", ".join(self.figures[:5]))
+        figures = ", ".join(self.figures[:5])
+        return REASONS[self.code][lang].format(figures=figures, expected=self.expected)
 
 
 def language(text: str) -> Lang:
@@ -271,12 +290,33 @@ def _recites(answer: str, results: Sequence[TurnResult]) -> bool:
                 said += 1
         if said >= 3:
             return True
+    named = [tool for tool, fields in _tool_fields().items() if tool in answer]
     for value in _json_objects(answer):
         if "name" in value and ("arguments" in value or "parameters" in value):
             return True  # a tool call written out, as the model would send it
         if any(len(set(value) & set(r.args)) >= 2 for r in results):
             return True
+    # A call in another markup, never parsed as one, often cut off at the output limit (so not
+    # JSON): the tool's name and three of its argument names as JSON keys. Recorded
+    # (chat-plan-rain-zh, 2026-12-06 20:30 UTC): ``<tools>\n<function name="forecast_demand"
+    # parameters='{"city": "上海", "category": "雨靴", "skus": [...], ...`` as the answer.
+    for tool in named:
+        keys = set(re.findall(r'"(\w+)"\s*:', answer)) & _tool_fields()[tool]
+        if len(keys) >= 3:
+            return True
     return False
+
+
+@cache
+def _tool_fields() -> dict[str, frozenset[str]]:
+    """The chat tools' argument names, by tool."""
+    from agents.proposals import MarkdownProposalInput, TransferProposalInput
+    from tools.registry import TOOLS
+
+    fields = {name: frozenset(spec.input_model.model_fields) for name, spec in TOOLS.items()}
+    fields[PROPOSE_TRANSFER] = frozenset(TransferProposalInput.model_fields) | {"plan_id"}
+    fields[PROPOSE_MARKDOWN] = frozenset(MarkdownProposalInput.model_fields)
+    return fields
 
 
 def _json_objects(text: str) -> list[dict[str, Any]]:
@@ -303,8 +343,84 @@ def _json_objects(text: str) -> list[dict[str, Any]]:
 
 def wordless(answer: str) -> bool:
     """No word or figure once chat-template tokens are taken out (empty, "<|im_start|>",
-    "..."); a bare "411" is an answer."""
+    "...")."""
     return not re.search(r"[A-Za-z0-9\u4e00-\u9fff]", strip_template_tokens(answer))
+
+
+def bare_figure(answer: str) -> bool:
+    """Figures and punctuation only, no word ("411", "**411**", "¥639."): the user is not told
+    what the number counts. "411 pairs", "411双", "SHA-S01: 64" have words or codes."""
+    text = strip_template_tokens(answer)
+    return bool(re.search(r"\d", text)) and not re.search(r"[A-Za-z\u4e00-\u9fff]", text)
+
+
+# -- the forecast's total --------------------------------------------------------------------
+
+#: A quantity written with a unit of goods ("80 units", "21.3 pairs", "1,234.5双", "80 件").
+_UNIT_QUANTITY = re.compile(
+    _QUANTITY.pattern + r"\s*(?:units?\b|pairs?\b|pcs\b|pieces?\b|items?\b|件|双|个|只)",
+    re.IGNORECASE,
+)
+#: Words that make a clause's quantity the forecast (what is expected over the horizon).
+_FORECAST_WORDS = re.compile(
+    r"\b(?:forecast\w*|expect\w*|predict\w*|project\w*|demand)\b|预计|预测|预期|需求",
+    re.IGNORECASE,
+)
+#: Words that make a clause's quantity another figure than the total: a rate, a quantile or
+#: range bound, the baseline without the uplift, one location's or SKU's part.
+_OTHER_FIGURE = re.compile(
+    r"\b(?:per|each|a day|daily|average|avg|p\d\d|quantile|percentile|upper|lower|at most|"
+    r"at least|up to|baseline|without|backtest|error)\b|每|日均|平均|分位|上限|下限|最多|最少|基线|"
+    r"不含|没有|无雨|回测|误差",
+    re.IGNORECASE,
+)
+#: A location or SKU code (SHA-S03, DC-SHA, RB001-BLK-38): the quantity beside it is its part.
+_CODE = re.compile(r"\b[A-Z]{2,}\d*-[A-Z0-9]+")
+
+
+def _other_figure(clause: str) -> bool:
+    return bool(_OTHER_FIGURE.search(clause) or _CODE.search(clause))
+
+
+#: Where one clause ends: sentence and clause punctuation, a parenthesis (a period not inside
+#: "21.3", a comma not inside "1,234").
+_CLAUSE_END = re.compile(r"[;!?()\n。；！？，（）]|\.(?!\d)|,\s")
+
+
+def forecast_totals(results: Sequence[TurnResult]) -> list[float]:
+    """The forecasts' totals over every series (``totals.mean``: the answer line's figure)."""
+    out = []
+    for result in results:
+        totals = (result.data or {}).get("totals") if result.name == "forecast_demand" else None
+        if isinstance(totals, dict) and isinstance(totals.get("mean"), int | float):
+            out.append(float(totals["mean"]))
+    return out
+
+
+def stated_totals(answer: str) -> list[Stated]:
+    """The quantities an answer states as a forecast's total: in each clause that says forecast
+    or expected (预计, 预测), its first quantity with a unit, unless the clause makes it another
+    figure (a rate, a bound, the baseline, a location's part: ``_OTHER_FIGURE``); or the
+    answer's only quantity with a unit."""
+    with_unit = [m for m in _UNIT_QUANTITY.finditer(answer)]
+    if len(with_unit) == 1:
+        clause = _clause_at(answer, with_unit[0].start())
+        return [] if _other_figure(clause) else stated(with_unit[0].group(0))[:1]
+    out: list[Stated] = []
+    start = 0
+    for end in [m.end() for m in _CLAUSE_END.finditer(answer)] + [len(answer)]:
+        clause = answer[start:end]
+        start = end
+        first = _UNIT_QUANTITY.search(clause)
+        if first and _FORECAST_WORDS.search(clause) and not _other_figure(clause):
+            out += stated(first.group(0))[:1]
+    return out
+
+
+def _clause_at(text: str, index: int) -> str:
+    starts = [m.end() for m in _CLAUSE_END.finditer(text) if m.end() <= index]
+    ends = [m.start() for m in _CLAUSE_END.finditer(text) if m.start() > index]
+    return text[(starts[-1] if starts else 0) : (ends[0] if ends else len(text))]
 
 
 #: Words that make a tool's output, not the user's question, the subject of an answer.
@@ -346,6 +462,8 @@ def judge(
     text = strip_template_tokens(answer)
     if wordless(text):
         return Verdict("wordless")
+    if bare_figure(text):
+        return Verdict("bare_figure")
     if any(r.get("kind") == "echoed_tool_error" for r in repairs):
         return Verdict("echoed_error")
     if echoes(text, question):
@@ -364,6 +482,12 @@ def judge(
     if intent not in FIGURE_INTENTS or not figure_results:
         return None
     said = stated(text)
+    if intent == "forecast" and (totals := forecast_totals(figure_results)):
+        wrong = [s for s in stated_totals(text) if not any(matches(s, t) for t in totals)]
+        if wrong:
+            shown = (f"{t:,.0f}" if t >= 10 else f"{t:g}" for t in totals)
+            expected = " / ".join(dict.fromkeys(shown))
+            return Verdict("not_the_total", [s.text for s in wrong], expected=expected)
     heads = [f for r in figure_results for f in headline(r)]
     if not any(matches(s, f) for s in said for f in heads):
         return Verdict("no_figure")

@@ -19,7 +19,9 @@ from agents.graphs.common.orders import (
     price_shipment,
 )
 from agents.graphs.ops_chat.arguments import (
+    drop_unasked_weather,
     resolve_arguments,
+    scope_to_category,
     tidy_arguments,
     widen_to_category,
     widen_to_city,
@@ -46,6 +48,7 @@ from agents.graphs.ops_chat.state import ChatState
 from agents.graphs.ops_chat.turn import TurnControl
 from agents.graphs.ops_chat.vocabulary import example_codes, vocabulary_line
 from agents.llm.base import DROPPED_ARGUMENTS, ToolDefinition
+from agents.llm.offline import render_result
 from agents.proposals import (
     PROPOSE_MARKDOWN,
     PROPOSE_TRANSFER,
@@ -120,6 +123,7 @@ class ChatNodes:
         question = next(
             (m.text for m in reversed(state["messages"]) if isinstance(m, HumanMessage)), ""
         )
+        said = "\n".join(m.text for m in state["messages"] if isinstance(m, HumanMessage))
         for call in last.tool_calls:
             name, call_id = call["name"], call["id"] or ""
             args = dict(call["args"])
@@ -139,6 +143,10 @@ class ChatNodes:
                         args, widened = widen_to_city(args, question, names, accepted)
                         moved |= widened
                         args, widened = widen_to_category(args, question, names, accepted)
+                        moved |= widened
+                        args, widened = scope_to_category(args, question, names, accepted)
+                        moved |= widened
+                        args, widened = drop_unasked_weather(args, said, names, accepted)
                         moved |= widened
                     args, resolved = resolve_arguments(args, names)
                     resolved = {**moved, **resolved}
@@ -302,16 +310,26 @@ class ChatNodes:
                     **outcome,
                 }
             )
-        messages = [
-            ToolMessage(
-                content=json.dumps({"proposals": items}, default=str),
-                tool_call_id=origin,
-                name=PROPOSE_TRANSFER
-                if items[0]["subject_id"].startswith("TO")
-                else PROPOSE_MARKDOWN,
+        question = next(
+            (m.text for m in reversed(state["messages"]) if isinstance(m, HumanMessage)), ""
+        )
+        lang, words = language(question), vocabulary_of(self.runtime.engine)
+        messages = []
+        for origin, items in by_origin.items():
+            name = PROPOSE_TRANSFER if items[0]["subject_id"].startswith("TO") else PROPOSE_MARKDOWN
+            payload: dict[str, Any] = {"proposals": items}
+            # What became of each proposal in words, first (as a plan's or a lookup's answer
+            # line): measured with Qwen2.5-Coder-1.5B (chat-plan-rain-zh), the model proposed a
+            # plan, replied empty, and the nudge quoting the results' answers had only the
+            # plan's totals to give -- its answer named no order.
+            shown = ToolMessage(content=json.dumps(payload, default=str), tool_call_id="-")
+            answer = render_result(name, {}, shown, lang, words)
+            payload = {"answer": answer, **payload} if answer else payload
+            messages.append(
+                ToolMessage(
+                    content=json.dumps(payload, default=str), tool_call_id=origin, name=name
+                )
             )
-            for origin, items in by_origin.items()
-        ]
         return {"messages": messages}
 
 
