@@ -190,6 +190,23 @@ def test_a_refusal_must_be_said() -> None:
     assert silent is not None and silent.code == "outcome_unsaid"
     assert judge("TO-9 was refused by the policy.", asked, [refused], intent="ship") is None
     assert judge("策略拒绝了这笔调拨。", asked, [refused], intent="ship") is None
+    # a "not" or "no" of another clause, or a lone 不, says nothing of the refusal ...
+    for unsaid in (
+        "Shipping 500 pairs now; do not worry about the policy.",
+        "No problem, 500 pairs are on their way to SHA-S01.",
+        "好的，500双雨靴马上从不同仓库发往SHA-S01。",
+    ):
+        verdict = judge(unsaid, asked, [refused], intent="ship")
+        assert verdict is not None and verdict.code == "outcome_unsaid", unsaid
+    # ... while a refusal in other words stands
+    for said in (
+        "That transfer was not allowed: 500 units exceed the 300 per-transfer limit.",
+        "Nothing was shipped; the transfer is above the policy limit.",
+        "No transfer was made.",
+        "这笔调拨不能执行，超出了策略限额。",
+        "未执行任何调拨。",
+    ):
+        assert judge(said, asked, [refused], intent="ship") is None, said
     # ... and the answer from the results states the gate's decision with its rule
     text = render_turn([refused], "en", DEMO_VOCABULARY) or ""
     assert "refused" in text and "units 500 > max 300 per transfer" in text
