@@ -52,32 +52,3 @@ def test_targets_mask_censored_days(panel: Panel) -> None:
 def test_horizon_past_the_panel_is_refused(panel: Panel) -> None:
     with pytest.raises(ValueError, match="runs past"):
         _builder(panel).build(panel, origin=panel.n_days - 5, horizon=14)
-
-
-def test_promo_days_do_not_raise_the_level(panel: Panel) -> None:
-    """The level is regular demand: a promo week's lift in the window must not lift it (the
-    target day's own promo flag carries a promo); without the flag the same days do."""
-    one = panel.take(np.array([0]))
-    one.units[0, 100:200] = 2.0
-    one.stockout[0, 100:200] = False
-    one.promo[0, :] = False
-    builder = _builder(one)
-    regular = builder.build(one, 200, 7)[1][0]
-    one.units[0, 186:193] = 6.0  # a promo week, two weeks before the origin
-    one.promo[0, 186:193] = True
-    assert builder.build(one, 200, 7)[1][0] == pytest.approx(regular, rel=1e-6)
-    one.promo[0, 186:193] = False  # the same sales as regular days: the level rises
-    assert builder.build(one, 200, 7)[1][0] > regular * 1.2
-
-
-def test_a_series_almost_always_on_promo_keeps_its_promo_days(panel: Panel) -> None:
-    """Fewer than MIN_REGULAR_DAYS regular days in the window: the level reads every day
-    rather than none (a scale at the floor would forecast nothing)."""
-    one = panel.take(np.array([0]))
-    one.units[0, :200] = 3.0
-    one.stockout[0, :200] = False
-    one.promo[0, :200] = True
-    one.promo[0, 150] = False  # one regular day, alone it would set the level
-    one.units[0, 150] = 1.0
-    scale = _builder(one).build(one, 200, 7)[1][0]
-    assert scale == pytest.approx(3.0 + 0.05, rel=1e-6)
