@@ -22,9 +22,6 @@ from inventory.vocabulary import WET_DAY_MM
 #: Days of history a forecast needs before its origin (the longest level window).
 HISTORY_DAYS = 91
 SCALE_FLOOR = 0.05
-#: Regular (non-promo) known days a series needs in its level window for the level to be read
-#: from regular days only (``regular_demand``).
-MIN_REGULAR_DAYS = 7
 _BAND_EDGES = np.array([0.1, 10.0, 25.0, 50.0], dtype=np.float32)  # CMA rain bands
 
 BASE_FEATURES = (
@@ -40,6 +37,7 @@ BASE_FEATURES = (
     "zero_share28",
     "censored_share28",
     "promo",
+    "promo_share28",
     "price_ratio",
     "category",
     "rain_sensitive",
@@ -99,10 +97,7 @@ class FeatureBuilder:
             )
         n = panel.n_series
         lo = max(0, origin - HISTORY_DAYS)
-        clean = regular_demand(
-            observed_demand(panel.units[:, lo:origin], panel.stockout[:, lo:origin]),
-            panel.promo[:, lo:origin],
-        )
+        clean = observed_demand(panel.units[:, lo:origin], panel.stockout[:, lo:origin])
         level = _level_stats(clean)
         scale = level["scale"]
         days = np.arange(origin, origin + horizon)
@@ -124,6 +119,7 @@ class FeatureBuilder:
         recent = slice(max(0, origin - 28), origin)
         columns["censored_share28"] = np.repeat(panel.stockout[:, recent].mean(axis=1), horizon)
         columns["promo"] = panel.promo[:, days].reshape(-1).astype(np.float32)
+        columns["promo_share28"] = np.repeat(panel.promo[:, recent].mean(axis=1), horizon)
         columns["price_ratio"] = panel.price_ratio[:, days].reshape(-1)
         codes = {name: i for i, name in enumerate(self.categories)}
         category = panel.series["category"].map(codes).fillna(-1).to_numpy(np.float32)
@@ -169,23 +165,6 @@ class FeatureBuilder:
             panel.units[:, origin : origin + horizon], panel.stockout[:, origin : origin + horizon]
         )
         return block.reshape(-1), ~np.isnan(block).reshape(-1)
-
-
-def regular_demand(demand: np.ndarray, promo: np.ndarray) -> np.ndarray:
-    """``demand`` (series × the level window's days) with promo days left out (NaN), unless
-    fewer than ``MIN_REGULAR_DAYS`` of a series' known days are regular: then all are kept.
-
-    Why (2026-12-06, fifth pass): every level and shape feature is read from these days, and a
-    promo week inside the window raised them all by its lift. The model had to undo that from
-    the window's promo share (``promo_share28``, now gone), a style-level fact its 4 weekly
-    training origins see on a handful of style-weeks; in the 120-day eval worlds it learnt the
-    wrong sign from the two styles with a promo in its training windows, and at the act clocks
-    it raised rain boots (a promo week 3 weeks before the clock) by ×1.17 instead of lowering
-    them. Read from regular days, the level means regular demand and a promo enters a forecast
-    only through the target day's own ``promo`` flag, as in the demand it forecasts."""
-    regular = np.where(promo, np.nan, demand)
-    enough = (~np.isnan(regular)).sum(axis=1) >= MIN_REGULAR_DAYS
-    return np.where(enough[:, None], regular, demand)
 
 
 def _level_stats(clean: np.ndarray) -> dict[str, np.ndarray]:
