@@ -26,6 +26,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from typing import Any
 
 import httpx
@@ -483,6 +484,22 @@ def _answer_of(content: str) -> str:
     return answer if isinstance(answer, str) else ""
 
 
+#: A copied run of an error this long, covering at least half the answer, makes the answer a copy
+#: of the error: seen live (chat-plan-rain-zh, "Error: request matches 198 series ...") with words
+#: around the copy, which the answer-inside-the-error test missed.
+COPIED_RUN = 40
+
+
+def _copied(said: str, source: str) -> bool:
+    """Whether ``said`` is ``source``'s text: inside it, or mostly one run copied from it."""
+    if not said or not source:
+        return False
+    if said in source:
+        return True
+    block = SequenceMatcher(None, said, source, autojunk=False).find_longest_match()
+    return block.size >= COPIED_RUN and block.size * 2 >= len(said)
+
+
 def echoed_tool_error(content: str, messages: Sequence[BaseMessage]) -> str | None:
     """What to tell the user instead of a final answer that only repeats a tool's error.
 
@@ -505,9 +522,9 @@ def echoed_tool_error(content: str, messages: Sequence[BaseMessage]) -> str | No
             this_turn.append(message)
     for result in this_turn:
         error = _squash(result.text)
-        if result.status != "error" or said not in error.lower():
+        if result.status != "error" or not _copied(said, error.lower()):
             continue
-        if said in _squash(_answer_of(result.text)).lower():
+        if _copied(said, _squash(_answer_of(result.text)).lower()):
             # A refused proposal's ``answer`` is written for the user (ops_chat): copying it
             # is an answer, not an echo of advice meant for the model.
             return None

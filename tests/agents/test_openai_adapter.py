@@ -409,6 +409,24 @@ def test_an_answer_that_only_repeats_a_tool_error_is_told_plainly():
 
 
 @respx.mock
+def test_an_error_copied_with_a_few_words_around_it_is_told_plainly():
+    """Seen live (chat-plan-rain-zh): a copied error with words around it reached the user."""
+    copied = "Sorry! Error: unknown sku 'RB001'; did you mean RB001-BLK-35, RB001-BLK-36? Thanks."
+    respx.post(URL).mock(return_value=ok(completion(copied)))
+    reply = model().invoke(_after_error("Forecast rain boots in Shanghai"), [])
+    assert reply.text.startswith("I could not finish this: forecast_demand refused the call")
+    # ... while an answer that only names the unknown code in its own words stands
+    own = (
+        "I could not find the SKU RB001 in the catalogue. Could you tell me which size of the "
+        "rain boots you mean, for example RB001-BLK-35?"
+    )
+    respx.post(URL).mock(return_value=ok(completion(own)))
+    reply = model().invoke(_after_error("Forecast rain boots in Shanghai"), [])
+    assert reply.text == own
+    assert not reply.response_metadata.get("repairs")
+
+
+@respx.mock
 def test_a_tool_error_repeated_inside_tool_response_tags_is_told_plainly():
     """Recorded through llama.cpp's server: the error copied inside Qwen's <tool_response>."""
     echoed = f"<tool_response>\n{ERROR}\n</tool_response>"
