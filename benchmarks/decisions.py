@@ -499,6 +499,14 @@ def bound_check(
         finally:
             world.dispose()
     out: dict[str, Any] = {"draws": draws, "shipped_variant": shipped, "scenarios": rows}
+    out.update(summarise_bound(rows, names))
+    return out
+
+
+def summarise_bound(rows: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
+    """Per variant in ``names``: the act and false-alarm KPIs over the bound ``rows`` (one per
+    world; from one world seed or pooled over several)."""
+    out: dict[str, Any] = {}
     act = [r for r in rows if r["role"] == "act"]
     alarms = [r for r in rows if r["role"] == "false-alarm"]
     oracle_total = sum(r["oracle_mean"]["mean_net"] for r in act)
@@ -659,6 +667,107 @@ def select_scenarios(scenarios: list[Scenario], select: str, roles: str) -> list
     return [s for s in rain if not allowed_roles or s.role in allowed_roles]
 
 
+def parse_world_seeds(text: str) -> list[int]:
+    """``--world-seeds``: comma-separated non-negative integers, in order, without repeats."""
+    seeds: list[int] = []
+    for word in (w.strip() for w in text.split(",")):
+        if not word:
+            continue
+        if not word.isdigit():
+            raise ValueError(f"--world-seeds: {word!r} is not a non-negative integer")
+        if int(word) not in seeds:
+            seeds.append(int(word))
+    return seeds
+
+
+def with_world_seed(scenario: Scenario, seed: int) -> Scenario:
+    """The same scenario (city, clock, real weather, alert, stock overrides, policy) on the demo
+    world generated from ``seed``: the seed is part of the world spec (``evals.world.spec_for``),
+    so the template (cached per spec), the expected demand (``evals.oracle``) and the realised
+    window all follow it."""
+    if scenario.world.seed == seed:
+        return scenario
+    return scenario.model_copy(update={"world": scenario.world.model_copy(update={"seed": seed})})
+
+
+#: The bound variants whose per-world numbers the seed pooling lists (``--world-seeds``).
+SEED_VARIANTS: tuple[str, ...] = ("hit_rate_pooled", "no_hurdle", "oracle_mean")
+
+
+def pool_seeds(by_seed: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The bound's KPIs over every (world seed × scenario) world at once, and each world's exact
+    modelled net per variant (``SEED_VARIANTS``): act capture of the perfect-mean plan, positive
+    count, and the net of each false alarm."""
+    rows: list[dict[str, Any]] = []
+    names: list[str] = []
+    for seed, part in by_seed.items():
+        bound = part.get("bound")
+        if not bound:
+            continue
+        for row in bound["scenarios"]:
+            rows.append({**row, "world_seed": int(seed)})
+        names = names or [
+            k for k, v in bound.items() if isinstance(v, dict) and "act_modelled_net_total" in v
+        ]
+    if not rows:
+        return {}
+    out: dict[str, Any] = {"worlds": len(rows), "seeds": list(by_seed)}
+    out.update(summarise_bound(rows, names))
+    out["per_world_modelled_net"] = [
+        {
+            "scenario": r["scenario"],
+            "world_seed": r["world_seed"],
+            "role": r["role"],
+            **{name: r[name]["modelled_net"] for name in SEED_VARIANTS if name in r},
+        }
+        for r in rows
+    ]
+    alarms = [r for r in rows if r["role"] == "false-alarm"]
+    out["false_alarm_modelled_net"] = {
+        name: {
+            "per_world": [round(r[name]["modelled_net"], 1) for r in alarms],
+            "worst": min((r[name]["modelled_net"] for r in alarms), default=None),
+            "mean": (
+                round(sum(r[name]["modelled_net"] for r in alarms) / len(alarms), 1)
+                if alarms
+                else None
+            ),
+        }
+        for name in SEED_VARIANTS
+        if alarms and name in alarms[0]
+    }
+    return out
+
+
+def run_once(args: argparse.Namespace, scenarios: list[Scenario], work: Path) -> dict[str, Any]:
+    """The forecast check, the bound and the planners on ``scenarios`` (one world seed each)."""
+    out: dict[str, Any] = {}
+    if args.forecast_check:
+        started = time.perf_counter()
+        act = [s for s in scenarios if s.role == "act"]
+        out["forecast"] = forecast_check(act, work)
+        if args.rain_check_worlds:
+            out["forecast"]["rain_check"] = pool_checks(act, work, args.rain_check_worlds)
+        out["forecast"]["wall_s"] = round(time.perf_counter() - started, 1)
+    if args.bound_draws:
+        started = time.perf_counter()
+        out["bound"] = bound_check(scenarios, work, args.bound_draws, args.ablation)
+        out["bound"]["wall_s"] = round(time.perf_counter() - started, 1)
+    out["planners"] = {}
+    for name in args.planners.split(",") if args.planners else []:
+        if name not in PLANNERS:
+            raise SystemExit(f"--planners: unknown {name!r}; choose from {PLANNERS}")
+        started = time.perf_counter()
+        result = run_suite(
+            scenarios,
+            RunOptions(workdir=work / name, llm="offline", planner=name),  # type: ignore[arg-type]
+        )
+        summary = decision_summary(result, scenarios)
+        summary["wall_s"] = round(time.perf_counter() - started, 1)
+        out["planners"][name] = summary
+    return out
+
+
 def run(args: argparse.Namespace, scenarios: list[Scenario]) -> dict[str, Any]:
     if args.limit:
         # Keep each role represented when cutting down for a quick check.
@@ -672,31 +781,21 @@ def run(args: argparse.Namespace, scenarios: list[Scenario]) -> dict[str, Any]:
         "targets": TARGETS,
         "target_reads": TARGET_READS,
     }
+    seeds = parse_world_seeds(getattr(args, "world_seeds", "") or "")
     with tempfile.TemporaryDirectory(prefix="stockpilot-decisions-") as tmp:
         work = Path(tmp)
-        if args.forecast_check:
-            started = time.perf_counter()
-            act = [s for s in scenarios if s.role == "act"]
-            out["forecast"] = forecast_check(act, work)
-            if args.rain_check_worlds:
-                out["forecast"]["rain_check"] = pool_checks(act, work, args.rain_check_worlds)
-            out["forecast"]["wall_s"] = round(time.perf_counter() - started, 1)
-        if args.bound_draws:
-            started = time.perf_counter()
-            out["bound"] = bound_check(scenarios, work, args.bound_draws, args.ablation)
-            out["bound"]["wall_s"] = round(time.perf_counter() - started, 1)
-        out["planners"] = {}
-        for name in args.planners.split(",") if args.planners else []:
-            if name not in PLANNERS:
-                raise SystemExit(f"--planners: unknown {name!r}; choose from {PLANNERS}")
-            started = time.perf_counter()
-            result = run_suite(
-                scenarios,
-                RunOptions(workdir=work / name, llm="offline", planner=name),  # type: ignore[arg-type]
-            )
-            summary = decision_summary(result, scenarios)
-            summary["wall_s"] = round(time.perf_counter() - started, 1)
-            out["planners"][name] = summary
+        if not seeds:
+            out.update(run_once(args, scenarios, work))
+            return out
+        # Every scenario again on the world each seed generates (same city, clock, weather,
+        # alert, overrides, policy): the KPIs per seed, then pooled over every seed's worlds.
+        out["world_seeds"] = seeds
+        by_seed: dict[str, dict[str, Any]] = {}
+        for seed in seeds:
+            reseeded = [with_world_seed(s, seed) for s in scenarios]
+            by_seed[str(seed)] = run_once(args, reseeded, work / f"seed-{seed}")
+        out["by_seed"] = by_seed
+        out["pooled"] = pool_seeds(by_seed)
     return out
 
 
@@ -735,7 +834,18 @@ def main() -> None:
         "placement, styles, sizes, spread) set to the world's, and with the greedy method "
         "(evals.forecast_ablation); slower, off by default.",
     )
+    parser.add_argument(
+        "--world-seeds",
+        default="",
+        help="Re-run every selected scenario on the world generated from each of these seeds "
+        "(comma-separated, e.g. 7,11,12; same city, clock, weather, alert and policy) and report "
+        "per seed (by_seed) and pooled over all (pooled); the scenarios' own seeds when empty.",
+    )
     args = parser.parse_args()
+    try:
+        parse_world_seeds(args.world_seeds)
+    except ValueError as exc:
+        parser.error(str(exc))
     try:
         scenarios = select_scenarios(load_scenarios(Path(args.scenarios)), args.select, args.roles)
     except SelectionError as exc:
