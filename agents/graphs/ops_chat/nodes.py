@@ -47,8 +47,8 @@ from agents.graphs.ops_chat.schemas import chat_tools, with_examples
 from agents.graphs.ops_chat.state import ChatState
 from agents.graphs.ops_chat.turn import TurnControl
 from agents.graphs.ops_chat.vocabulary import example_codes, vocabulary_line
+from agents.llm import offline_answers as answers
 from agents.llm.base import DROPPED_ARGUMENTS, ToolDefinition
-from agents.llm.offline import render_result
 from agents.proposals import (
     PROPOSE_MARKDOWN,
     PROPOSE_TRANSFER,
@@ -313,7 +313,7 @@ class ChatNodes:
         question = next(
             (m.text for m in reversed(state["messages"]) if isinstance(m, HumanMessage)), ""
         )
-        lang, words = language(question), vocabulary_of(self.runtime.engine)
+        lang = language(question)
         messages = []
         for origin, items in by_origin.items():
             name = PROPOSE_TRANSFER if items[0]["subject_id"].startswith("TO") else PROPOSE_MARKDOWN
@@ -322,8 +322,7 @@ class ChatNodes:
             # line): measured with Qwen2.5-Coder-1.5B (chat-plan-rain-zh), the model proposed a
             # plan, replied empty, and the nudge quoting the results' answers had only the
             # plan's totals to give -- its answer named no order.
-            shown = ToolMessage(content=json.dumps(payload, default=str), tool_call_id="-")
-            answer = render_result(name, {}, shown, lang, words)
+            answer = answers.render_proposals(payload, lang)
             payload = {"answer": answer, **payload} if answer else payload
             messages.append(
                 ToolMessage(
