@@ -34,6 +34,15 @@ def _approvals(trial: TrialResult) -> int:
     return int(value) if value is not None else 0
 
 
+def _seed(summary: ScenarioSummary) -> str:
+    return "-" if summary.world_seed is None else str(summary.world_seed)
+
+
+def _seeds(summaries: list[ScenarioSummary]) -> str:
+    seeds = sorted({s.world_seed for s in summaries if s.world_seed is not None})
+    return ", ".join(str(s) for s in seeds) or "-"
+
+
 def _escape(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -44,7 +53,8 @@ def render_markdown(result: SuiteResult) -> str:
         "# Stockpilot evaluation report",
         "",
         f"Started {result.started_at} · {len(result.scenarios)} scenarios × {k} trial(s) · "
-        f"LLM: {result.llm_mode} · {result.duration_s:.1f} s",
+        f"LLM: {result.llm_mode} · world seeds {_seeds(result.scenarios)} · "
+        f"{result.duration_s:.1f} s",
         "",
     ]
     failed = result.failed
@@ -70,9 +80,9 @@ def render_markdown(result: SuiteResult) -> str:
         "",
         "## Scenarios",
         "",
-        f"| Scenario | Purpose | Result | pass^{k} | WMS orders | Units | Approvals asked | "
-        "Net value | Capture | Sell-through |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        f"| Scenario | World seed | Purpose | Result | pass^{k} | WMS orders | Units | "
+        "Approvals asked | Net value | Capture | Sell-through |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for summary in result.scenarios:
         first = summary.trials[0]
@@ -81,7 +91,7 @@ def render_markdown(result: SuiteResult) -> str:
         judged = "rain" in summary.tags or units > 0
         status = "pass" if summary.passed else f"**FAIL** ({summary.passes}/{len(summary.trials)})"
         lines.append(
-            f"| `{summary.id}` | {_escape(summary.purpose)} | {status} | "
+            f"| `{summary.id}` | {_seed(summary)} | {_escape(summary.purpose)} | {status} | "
             f"{summary.pass_hat_k.get(k, 0.0):.2f} | {n_orders} | {units} | {_approvals(first)} | "
             f"{_cny(_mean_kpi(summary, 'net_value'))} | "
             f"{_pct(_mean_kpi(summary, 'capture_share')) if judged else '-'} | "
@@ -124,7 +134,10 @@ def render_markdown(result: SuiteResult) -> str:
         lines.append(f"### `{summary.id}`")
         lines.append("")
         lines.append(f"{summary.purpose}  ")
-        lines.append(f"Tags: {', '.join(summary.tags) or '-'} · file `{summary.source}`")
+        lines.append(
+            f"Tags: {', '.join(summary.tags) or '-'} · world seed {_seed(summary)} · "
+            f"file `{summary.source}`"
+        )
         lines.append("")
         if trial.observation is not None:
             obs = trial.observation

@@ -35,6 +35,11 @@ class ScenarioSummary(BaseModel):
     purpose: str
     tags: list[str]
     role: str = Field(default="other", description="act | control | false-alarm | other.")
+    world_seed: int | None = Field(
+        default=None,
+        description="The demo-world seed the scenario's world was generated from (its catalog, "
+        "promo calendar and demand draws): a result holds for that world, not for every world.",
+    )
     source: str
     trials: list[TrialResult]
     pass_hat_k: dict[int, float] = Field(description="k → estimated P(all k trials pass).")

@@ -492,6 +492,7 @@ def _run_scenario(
         purpose=scenario.purpose,
         tags=scenario.tags,
         role=scenario.role,
+        world_seed=scenario.world.seed,
         source=str(scenario.source or ""),
         trials=trials,
         pass_hat_k={k: pass_hat_k(passes, len(trials), k) for k in range(1, len(trials) + 1)},

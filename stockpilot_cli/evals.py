@@ -21,7 +21,7 @@ eval_app = typer.Typer(help="Evaluation harness: scenarios, replay, pass^k.", no
 def _summary_table(result: SuiteResult) -> Table:
     k = result.trials
     table = Table(title=f"{len(result.scenarios)} scenarios × {k} trial(s)")
-    for column in ("scenario", "result", f"pass^{k}", "orders", "net value", "capture"):
+    for column in ("scenario", "seed", "result", f"pass^{k}", "orders", "net value", "capture"):
         table.add_column(column, no_wrap=column == "scenario")
     for summary in result.scenarios:
         first = summary.trials[0]
@@ -32,6 +32,7 @@ def _summary_table(result: SuiteResult) -> Table:
         capture = first.kpis.get("capture_share") if judged else None
         table.add_row(
             summary.id,
+            "-" if summary.world_seed is None else str(summary.world_seed),
             "[green]pass[/]"
             if summary.passed
             else f"[red]FAIL {summary.passes}/{len(summary.trials)}[/]",
@@ -175,10 +176,13 @@ def list_scenarios(
         raise typer.Exit(2) from exc
     table = Table(title=f"{len(scenarios)} scenarios")
     table.add_column("id")
+    table.add_column("seed")
     table.add_column("tags")
     table.add_column("purpose")
     for scenario in scenarios:
-        table.add_row(scenario.id, ", ".join(scenario.tags), scenario.purpose)
+        table.add_row(
+            scenario.id, str(scenario.world.seed), ", ".join(scenario.tags), scenario.purpose
+        )
     console.print(table)
 
 

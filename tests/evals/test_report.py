@@ -64,6 +64,7 @@ def suite() -> SuiteResult:
                 id="rain-x",
                 purpose="Rain | pipes escaped.",
                 tags=["rain"],
+                world_seed=11,
                 source="a.yaml",
                 trials=[good],
                 pass_hat_k={1: 1.0},
@@ -99,12 +100,21 @@ def test_markdown_leads_with_the_verdict_and_the_headline() -> None:
     assert "## Why scenarios failed" in text and "orders.count: 0 < minimum 1" in text
 
 
+def test_report_shows_each_scenario_world_seed() -> None:
+    """A result holds for the world it was measured on: a reader sees which seed built it."""
+    text = render_markdown(suite())
+    assert "| `rain-x` | 11 |" in text
+    assert "| `approval-y` | - |" in text  # a summary that does not say shows no seed
+    assert "world seeds 11 ·" in text and "world seed 11 · file `a.yaml`" in text
+
+
 def test_files_are_written_and_json_round_trips(tmp_path: Path) -> None:
     md, js = write_report(suite(), tmp_path / "out")
     assert md.read_text(encoding="utf-8").startswith("# Stockpilot evaluation report")
     data = json.loads(js.read_text(encoding="utf-8"))
     assert data["passed"] is False
     assert [s["passed"] for s in data["scenarios"]] == [True, False]
+    assert [s["world_seed"] for s in data["scenarios"]] == [11, None]
     assert SuiteResult.model_validate(data).headline.mean_capture_share == 0.5918
 
 
