@@ -43,6 +43,7 @@ def test_expected_orders_the_run_did_not_make_fail_the_runner(tmp_path: Path) ->
     trial = data["scenarios"][0]["trials"][0]
     assert trial["passed"] is False
     assert any(r.startswith("orders.count: 0 < minimum 1") for r in trial["failure_reasons"])
+    assert data["scenarios"][0]["world_seed"] == 7  # the default world seed, said per scenario
     assert "FAILED" in (tmp_path / "report" / "report.md").read_text(encoding="utf-8")
 
 
