@@ -17,6 +17,7 @@ import json
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -45,6 +46,9 @@ def main() -> None:
             {
                 "benchmark": "eval_suite",
                 "scenarios": len(scenarios),
+                # Scenarios per demo-world seed (evals/README.md "World seeds"): each seed's
+                # worlds are templates and fits of their own, so a cold cache costs per seed.
+                "world_seeds": dict(sorted(Counter(s.world.seed for s in scenarios).items())),
                 "failed": sorted(s.id for s in result.failed),
                 "cpu_s": round(cpu, 1),
                 "wall_s": round(wall, 1),

@@ -33,6 +33,17 @@ def test_several_ids_and_roles() -> None:
     assert everything and all("rain" in s.tags for s in everything)
 
 
+def test_default_is_the_seed_7_cases_and_other_seeds_go_by_id() -> None:
+    """The suite's seed-11/12 rain scenarios are the seed-7 cases on other worlds: by default the
+    benchmark keeps its seed-7 set (``--world-seeds`` reaches the others, and a default that took
+    the copies too would count them twice there); an id on another seed is still selectable."""
+    everything = select_scenarios(_ALL, "", "")
+    assert {s.world.seed for s in everything} == {7}
+    assert {s.world.seed for s in _ALL if "rain" in s.tags} > {7}
+    (other,) = select_scenarios(_ALL, "rain-shanghai-rainstorm-s11", "")
+    assert other.world.seed == 11
+
+
 def test_unknown_id_is_a_usage_error_naming_it() -> None:
     run = subprocess.run(
         [sys.executable, "benchmarks/decisions.py", "--select", "rain-beijing-heavy,rain-nowhere"],

@@ -15,6 +15,13 @@ its cached template and fitted forecasters (built once, under a file lock, which
 there first). Only correctness is asserted here; the suite's time budget is a benchmark
 (``benchmarks/eval_suite.py``). A cold cache builds and fits a scenario's world first, so these
 tests' timeout is raised above the global hang guard.
+
+The suite spans world seeds 7, 11 and 12 (evals/README.md "World seeds"): a planner tuned on one
+catalog and promo calendar must still hold on the others. Seed 7's act scenarios carry the
+issue's floors (35 % of hindsight, a strict xfail all ten); the seed 11/12 act scenarios carry
+floors measured with margin, so they pass and fail a regression. What the shipped planner fails
+on those is listed in ``KNOWN_FAILURES`` with its measured reason, as a strict xfail: the floor
+stays where the issue puts it, and the day the planner passes, the test fails until the entry goes.
 """
 
 from __future__ import annotations
@@ -34,9 +41,53 @@ _ALL = load_scenarios(SCENARIOS)
 ACT = [s for s in _ALL if s.role == "act"]
 OTHERS = [s for s in _ALL if s.role != "act"]
 
+#: The issue-10 act floor (share of the hindsight-optimal net value in one window): seed 7's act
+#: scenarios carry it, and so does an act scenario on another seed where the planner loses money.
+ISSUE_CAPTURE_FLOOR = 0.35
+ISSUE_FLOOR_REASON = (
+    "issue 10: the act floors ask 35 % of a clairvoyant plan's net value in one window; even the "
+    "perfect-mean plan captures ~10 % of it in expectation and would fail all ten seed-7 worlds "
+    "in the shipped windows (benchmarks/decisions.py --bound-draws, evals/README.md 'Which "
+    "capture the targets use')"
+)
+#: Scenarios the shipped planner fails, with what was measured (offline, realised window, main at
+#: 5b6f06e): a strict xfail, never a looser floor. An entry goes when its scenario passes.
+KNOWN_FAILURES: dict[str, str] = {
+    "rain-chengdu-heavy-s11": "seed 11: the planner loses money on the 大雨 day (net −¥176, "
+    "capture −0.11 of ¥1,649 hindsight; 28 units moved, 8 sold, ¥239 freight)",
+    "rain-beijing-heavy-s12": "seed 12: the planner loses money on the 大雨 day (net −¥76, "
+    "capture −0.01 of ¥8,593 hindsight; 18 units moved, 4 sold, ¥159 freight)",
+    "false-alarm-chengdu-s11": "seed 11: the dry day's plan loses −¥737 (cap −¥500; 38 units "
+    "moved on the 45 mm alert, 3 sold, ¥261 freight)",
+    "false-alarm-shanghai-s12": "seed 12: the dry day's plan loses −¥913 (cap −¥500; 29 units "
+    "moved on the 60 mm alert, 2 sold, ¥183 freight; −¥507 exact in expectation)",
+}
+
 
 def _ids(scenario: Scenario) -> str:
     return scenario.id
+
+
+def _known_failure(scenario: Scenario) -> str | None:
+    """Why the shipped planner fails this scenario, or None when it must pass."""
+    measured = KNOWN_FAILURES.get(scenario.id)
+    on_issue_floor = (
+        scenario.role == "act"
+        and scenario.expect.kpis.min.get("capture_share", 0.0) >= ISSUE_CAPTURE_FLOOR
+    )
+    if on_issue_floor:
+        return ISSUE_FLOOR_REASON + (f"; measured {measured}" if measured else "")
+    return measured
+
+
+def _params(scenarios: list[Scenario]) -> list[object]:
+    """Each scenario as a test case; a known failure is a strict xfail with its reason."""
+    params: list[object] = []
+    for scenario in scenarios:
+        reason = _known_failure(scenario)
+        marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+        params.append(pytest.param(scenario, id=scenario.id, marks=marks))
+    return params
 
 
 def test_the_suite_holds_act_and_other_scenarios() -> None:
@@ -45,18 +96,31 @@ def test_the_suite_holds_act_and_other_scenarios() -> None:
     assert len({s.id for s in _ALL}) == len(_ALL)
 
 
+def test_the_rain_decisions_span_several_world_seeds() -> None:
+    """One seed is one catalog and one promo calendar: act and false-alarm scenarios each stand
+    on at least three worlds, so a planner tuned to one of them fails on another."""
+    for role in ("act", "false-alarm"):
+        seeds = {s.world.seed for s in _ALL if s.role == role}
+        assert len(seeds) >= 3, (role, sorted(seeds))
+
+
+def test_known_failures_name_shipped_scenarios_and_keep_the_issue_caps() -> None:
+    by_id = {s.id: s for s in _ALL}
+    assert set(KNOWN_FAILURES) <= set(by_id), set(KNOWN_FAILURES) - set(by_id)
+    for sid in KNOWN_FAILURES:
+        scenario = by_id[sid]
+        low, high = scenario.expect.kpis.min, scenario.expect.kpis.max
+        if scenario.role == "act":  # a failing act scenario keeps the issue's floor
+            assert low["capture_share"] >= ISSUE_CAPTURE_FLOOR and low["net_value"] > 0, sid
+        else:  # a failing false alarm keeps the issue's caps, not a looser one
+            assert low["net_value"] >= -500 and high["transfer_cost"] <= 500, sid
+
+
 # The act scenarios come first: each has a world of its own, so the first tests handed to the
 # workers build and fit different worlds side by side; the do-nothing runs find them cached.
 @pytest.mark.slow
 @pytest.mark.timeout(SUITE_TIMEOUT_S)
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 10: the act floors ask 35 % of a clairvoyant plan's net value in one window; "
-    "even the perfect-mean plan captures ~10 % of it in expectation and would fail all ten in "
-    "the shipped windows (benchmarks/decisions.py --bound-draws, evals/README.md 'Which capture "
-    "the targets use')",
-)
-@pytest.mark.parametrize("scenario", ACT, ids=_ids)
+@pytest.mark.parametrize("scenario", _params(ACT))
 def test_act_scenario_captures_its_floor(scenario: Scenario, tmp_path: Path) -> None:
     result = run_suite([scenario], RunOptions(workdir=tmp_path, llm="auto"))
     failures = {s.id: s.trials[0].failure_reasons for s in result.failed}
@@ -65,7 +129,7 @@ def test_act_scenario_captures_its_floor(scenario: Scenario, tmp_path: Path) -> 
 
 @pytest.mark.slow
 @pytest.mark.timeout(SUITE_TIMEOUT_S)
-@pytest.mark.parametrize("scenario", OTHERS, ids=_ids)
+@pytest.mark.parametrize("scenario", _params(OTHERS))
 def test_scenario_passes_offline(scenario: Scenario, tmp_path: Path) -> None:
     result = run_suite([scenario], RunOptions(workdir=tmp_path, llm="auto"))
     failures = {s.id: s.trials[0].failure_reasons for s in result.failed}
