@@ -341,6 +341,31 @@ def fill_style_promo(
     return promo | fill, new_price
 
 
+def with_planned_promos(panel: Panel, depth: np.ndarray) -> Panel:
+    """``panel`` with the retailer's **planned** promos set: ``depth`` (n_series, n_days) is the
+    planned discount as a fraction of the regular price, 0 where none is planned. A planned day
+    that is not a promo day yet becomes one, at its price ratio × (1 − depth); a day already on
+    promo (its row, or its style's rows, say so) keeps what it has.
+
+    Why: the horizon has no sales rows, so without the plan every future day was a regular-price
+    day, though the retailer's own promo calendar for the coming days is known at the clock (the
+    caller passes only plans made before it). The model has learnt a promo's lift from the
+    history's promo days; now the horizon's planned promos reach it through the same two inputs
+    (the day's flag and price ratio)."""
+    import dataclasses
+
+    depth = np.asarray(depth, dtype=np.float32)
+    if depth.shape != panel.promo.shape:
+        raise PanelError(f"planned promo depth has shape {depth.shape}, not {panel.promo.shape}")
+    planned = (depth > 0) & ~panel.promo
+    if not planned.any():
+        return panel
+    price = np.where(planned, panel.price_ratio * (1.0 - depth), panel.price_ratio)
+    return dataclasses.replace(
+        panel, promo=panel.promo | planned, price_ratio=price.astype(np.float32)
+    )
+
+
 def regular_price(observed: np.ndarray, promo: np.ndarray) -> np.ndarray:
     """Per series-day the series' regular price ratio: the last one seen on a day with a row
     that was not a promo (the next one before the first such day; 1.0 without any)."""

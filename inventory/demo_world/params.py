@@ -230,6 +230,9 @@ class DemandParameters(BaseModel):
     promo_weekly_start_probability: float = 0.05
     promo_days: int = 7
     promo_discounts: tuple[float, ...] = (0.2, 0.3, 0.4)
+    promo_plan_lead_days: int = Field(
+        default=21, ge=0, description="The retailer plans each promo this long before it starts."
+    )
     style_popularity_sigma: float = Field(default=0.5, description="Lognormal spread of styles.")
     store_size_sigma: float = Field(default=0.25, description="Lognormal spread of store sizes.")
     nb_shape: float = Field(

@@ -22,6 +22,7 @@ from inventory.models import (
     FutureDemand,
     Lane,
     Location,
+    PromoPlan,
     Region,
     Sku,
     Style,
@@ -105,6 +106,33 @@ def weather_hourly_rows(world: GeneratedWorld) -> Iterator[dict]:
                 "humidity": humidity[i],
                 "quality": quality,
             }
+
+
+def promo_plan_rows(world: GeneratedWorld) -> Iterator[dict]:
+    """Every promo of the world's calendar (history and future) as the retailer's plan: one row
+    per style and run of days at one depth, every location, planned ``promo_plan_lead_days``
+    before its first day (local midnight). The forecast reads the plans made before its clock."""
+    lead = dt.timedelta(days=world.params.promo_plan_lead_days)
+    for style, discount in zip(world.catalog.styles, world.discount, strict=True):
+        day = 0
+        while day < len(discount):
+            depth = float(discount[day])
+            if depth <= 0:
+                day += 1
+                continue
+            last = day
+            while last + 1 < len(discount) and discount[last + 1] == depth:
+                last += 1
+            start = world.dates[day]
+            yield {
+                "style_code": style.code,
+                "location_code": None,
+                "start": start,
+                "end": world.dates[last],
+                "depth": depth,
+                "planned_at": dt.datetime.combine(start - lead, dt.time(), tzinfo=CHINA_TZ),
+            }
+            day = last + 1
 
 
 SALES_COLUMNS = ("location_code", "sku_code", "date", "units", "price", "promo", "stockout")
@@ -247,6 +275,7 @@ def write_history(
             sales_rows(world, dates),
             sales_progress,
         ),
+        "promo_plan": bulk_insert(connection, PromoPlan.__table__, promo_plan_rows(world)),
         "future_demand": bulk_insert_tuples(
             connection, FutureDemand.__table__, FUTURE_COLUMNS, future_rows(world, dates)
         ),

@@ -2,7 +2,7 @@
 rejected whole with row-level errors (file, line, column, reason) and nothing written.
 
 Import order: cities and categories (the vocabulary), locations, lanes and entitlements, skus,
-then stock, sales and weather (they refer to the rest). The columns of each
+then stock, sales, weather and promo plans (they refer to the rest). The columns of each
 file are documented on the row models in ``inventory.importers.rows`` and in docs/importers.md.
 """
 
@@ -21,6 +21,7 @@ from inventory.importers.errors import ImportRejected, ImportReport, RowError
 from inventory.importers.lanes import import_entitlements, import_lanes
 from inventory.importers.locations import import_locations
 from inventory.importers.network import import_categories, import_cities
+from inventory.importers.promo_plans import import_promo_plans
 from inventory.importers.sales import import_sales
 from inventory.importers.skus import import_skus
 from inventory.importers.stock import import_stock
@@ -38,6 +39,7 @@ __all__ = [
     "import_file",
     "import_lanes",
     "import_locations",
+    "import_promo_plans",
     "import_sales",
     "import_skus",
     "import_stock",
@@ -57,6 +59,7 @@ class ImportKind(StrEnum):
     STOCK = "stock"
     SALES = "sales"
     WEATHER = "weather"
+    PROMO_PLANS = "promo_plans"
 
 
 #: Kinds whose dates may be moved as a block at import (``shift_to``).
@@ -81,6 +84,7 @@ def _importer(
         ImportKind.LANES: import_lanes,
         ImportKind.ENTITLEMENTS: import_entitlements,
         ImportKind.SKUS: import_skus,
+        ImportKind.PROMO_PLANS: import_promo_plans,
     }[kind]
 
 

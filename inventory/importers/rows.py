@@ -187,6 +187,38 @@ class SalesRow(_Row):
     _codes = field_validator("location", "sku", mode="before")(_upper)
 
 
+class PromoPlanRow(_Row):
+    """promo_plans.csv — the retailer's planned promotions (a re-import of the same style,
+    location and start replaces the plan).
+
+    Columns: ``style`` (a style code), ``location`` (optional: empty = every location),
+    ``start`` and ``end`` (ISO dates, the first and last promo day), ``depth`` (the discount as
+    a fraction of the regular price, 0 < depth < 1), ``planned_at`` (ISO date or date-time, UTC
+    when no zone is given: when the plan was made; a forecast uses only plans made before its
+    clock).
+    """
+
+    style: str = Field(max_length=48)
+    location: str | None = Field(default=None, max_length=32)
+    start: dt.date
+    end: dt.date
+    depth: float = Field(gt=0, lt=1)
+    planned_at: dt.datetime
+
+    _codes = field_validator("style", "location", mode="before")(_upper)
+
+    @field_validator("planned_at", mode="after")
+    @classmethod
+    def _utc(cls, value: dt.datetime) -> dt.datetime:
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PromoPlanRow:
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+
 class CityRow(_Row):
     """cities.csv — one row per city with stores, DCs or weather.
 

@@ -34,6 +34,7 @@ from inventory.models.online_orders import (
     OnlineOrderStatus,
 )
 from inventory.models.orders import TransferLine, TransferOrder
+from inventory.models.promo_plan import PromoPlan
 from inventory.models.reservations import ChannelReservation, ReservationStatus
 from inventory.models.stock import StockMovement, StockPosition
 from inventory.models.threads import AgentThread
@@ -66,6 +67,7 @@ __all__ = [
     "OrderStatus",
     "OutboxMessage",
     "OutboxStatus",
+    "PromoPlan",
     "PromoProposal",
     "PromoStatus",
     "Region",

@@ -291,3 +291,48 @@ def test_numbers_beyond_what_a_position_can_hold_are_row_errors(
     with pytest.raises(ImportRejected) as rejected:
         import_file(catalogue, "sales", sales)
     assert [(e.line, e.column) for e in rejected.value.errors] == [(2, "units"), (2, "price")]
+
+
+def test_promo_plans_import_and_a_reimport_replaces_the_plan(
+    catalogue: Engine, tmp_path: Path
+) -> None:
+    """The retailer's promo calendar: a style everywhere or at one location, its days, depth
+    and when it was planned (the forecast reads only plans made before its clock)."""
+    from inventory.models import PromoPlan
+
+    plans = """\
+    style,location,start,end,depth,planned_at
+    rb001,,2015-07-06,2015-07-12,0.3,2015-06-10
+    RB001,SHA-S01,2015-07-20,2015-07-26,0.2,2015-06-20T09:00:00+08:00
+    """
+    report = import_file(catalogue, "promo_plans", write(tmp_path, "promo_plans.csv", plans))
+    assert (report.inserted, report.updated) == (2, 0)
+    again = plans.replace("0.3,", "0.4,")
+    report = import_file(catalogue, "promo_plans", write(tmp_path, "promo_plans.csv", again))
+    assert (report.inserted, report.updated) == (0, 2)
+    with Session(catalogue) as session:
+        rows = session.exec(select(PromoPlan).order_by(PromoPlan.start)).all()
+    assert [(r.style_code, r.location_code, r.depth) for r in rows] == [
+        ("RB001", None, 0.4),
+        ("RB001", "SHA-S01", 0.2),
+    ]
+    assert rows[1].planned_at.replace(tzinfo=None) == dt.datetime(2015, 6, 20, 1, 0)
+
+
+def test_promo_plans_with_unknown_codes_or_bad_days_are_rejected_whole(
+    catalogue: Engine, tmp_path: Path
+) -> None:
+    from inventory.models import PromoPlan
+
+    bad = """\
+    style,location,start,end,depth,planned_at
+    XX999,,2015-07-06,2015-07-12,0.3,2015-06-10
+    RB001,NOPE,2015-07-06,2015-07-12,0.3,2015-06-10
+    RB001,,2015-07-12,2015-07-06,0.3,2015-06-10
+    RB001,,2015-08-01,2015-08-02,1.5,2015-06-10
+    """
+    with pytest.raises(ImportRejected) as caught:
+        import_file(catalogue, "promo_plans", write(tmp_path, "promo_plans.csv", bad))
+    lines = sorted({(e.line, e.column) for e in caught.value.errors})
+    assert [line for line, _ in lines] == [2, 3, 4, 5]
+    assert count(catalogue, PromoPlan) == 0

@@ -84,6 +84,18 @@ class HorizonWeatherDay(BaseModel):
     band_probability: dict[str, float]
 
 
+class HorizonPromo(BaseModel):
+    """A promo the retailer planned for the horizon, known at the clock: its days' forecasts
+    carry its lift (the day's promo flag and price, as in the history)."""
+
+    style: str
+    location: str | None = Field(description="None: every location.")
+    start: dt.date
+    end: dt.date = Field(description="Last promo day, inclusive.")
+    depth: float = Field(description="Discount as a fraction of the regular price.")
+    planned_at: dt.datetime
+
+
 class SeriesForecast(BaseModel):
     location: str
     sku: str | None = Field(description="None at style level.")
@@ -135,6 +147,11 @@ class ForecastOutput(BaseModel):
         default_factory=list,
         description="What the horizon's weather was taken to be, per city and day: never the "
         "stored observation after the clock.",
+    )
+    promos: list[HorizonPromo] = Field(
+        default_factory=list,
+        description="Planned promos of the answer's styles in the horizon, made before the "
+        "clock; the horizon's other days are at the regular price.",
     )
 
     @model_validator(mode="before")

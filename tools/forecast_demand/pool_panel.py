@@ -20,9 +20,9 @@ import pandas as pd
 from sqlalchemy import select
 from sqlmodel import Session
 
-from forecasting.panel import Panel
+from forecasting.panel import Panel, with_planned_promos
 from forecasting.rain import Climate, climatology, one_hot_bands
-from inventory.models import DailySales, Location, Style, WeatherDaily
+from inventory.models import DailySales, Location, PromoPlan, Style, WeatherDaily
 from tools.context import ToolError, resolve_city
 from tools.forecast_demand.models import RainScenario
 
@@ -45,8 +45,12 @@ def load_panel(
     history_days: int,
     horizon: int,
     rain: list[RainScenario] | None = None,
+    known_at: dt.datetime | None = None,
 ) -> Panel:
-    """The panel over [today − history_days, today + horizon) for the selected series."""
+    """The panel over [today − history_days, today + horizon) for the selected series.
+
+    The horizon's promos are the retailer's plans (``PromoPlan``) made before ``known_at`` (the
+    clock; default the start of ``today``, UTC): a plan made later is not known yet."""
     start = today - dt.timedelta(days=history_days)
     end = today + dt.timedelta(days=horizon)
     sales = _sales(session, series, start, today)
@@ -84,7 +88,76 @@ def load_panel(
     history = history_days
     panel.units[:, :history] = np.nan_to_num(panel.units[:, :history], nan=0.0)
     panel.band_probability = probability[pd.Index(cities).get_indexer(panel.cities)]
+    one_day = dt.timedelta(days=1)
+    if horizon > 0:
+        known = known_at or dt.datetime.combine(today, dt.time(), tzinfo=dt.UTC)
+        promos = known_promos(session, list(frame["style"]), today, end - one_day, known)
+        panel = with_planned_promos(panel, planned_promo_depth(promos, frame, panel.dates, today))
     return with_rain(session, panel, rain, today) if rain else panel
+
+
+@dataclasses.dataclass(frozen=True)
+class KnownPromo:
+    """A planned promo of the horizon that was known at the clock (a ``PromoPlan`` row)."""
+
+    style: str
+    location: str | None  # None: every location
+    start: dt.date
+    end: dt.date
+    depth: float
+    planned_at: dt.datetime
+
+
+def known_promos(
+    session: Session, styles: list[str], today: dt.date, last: dt.date, known_at: dt.datetime
+) -> list[KnownPromo]:
+    """The plans of ``styles`` with a day in [today, last], made before ``known_at``; a plan
+    made at or after the clock is not known yet (the same rule as the weather's)."""
+    if last < today or not styles:
+        return []
+    query = select(
+        PromoPlan.style_code,
+        PromoPlan.location_code,
+        PromoPlan.start,
+        PromoPlan.end,
+        PromoPlan.depth,
+        PromoPlan.planned_at,
+    ).where(PromoPlan.start <= last, PromoPlan.end >= today)
+    wanted = sorted(set(styles))
+    if len(wanted) <= 900:  # bound IN-lists, as _sales does; otherwise filtered below
+        query = query.where(PromoPlan.style_code.in_(wanted))
+    known_at = _utc(known_at)
+    found = []
+    for style, location, start, end, depth, planned_at in session.execute(query).tuples():
+        if style in wanted and _utc(planned_at) < known_at and 0 < depth < 1:
+            found.append(KnownPromo(style, location, start, end, float(depth), _utc(planned_at)))
+    return sorted(found, key=lambda p: (p.start, p.style, p.location or ""))
+
+
+def planned_promo_depth(
+    promos: list[KnownPromo], series: pd.DataFrame, dates: pd.DatetimeIndex, today: dt.date
+) -> np.ndarray:
+    """Planned discount per series × day from ``today`` on (0: none; the largest where plans
+    overlap). ``series`` is indexed by ``location|code`` and has a ``style`` column. History
+    days stay 0: their rows (and their style's rows) say what really happened."""
+    depth = np.zeros((len(series), len(dates)), dtype=np.float32)
+    styles = series["style"].to_numpy()
+    locations = np.array([str(i).split("|", 1)[0] for i in series.index])
+    first, last = dates[0].date(), dates[-1].date()
+    for promo in promos:
+        rows = styles == promo.style
+        if promo.location is not None:
+            rows &= locations == promo.location
+        lo = (max(promo.start, today, first) - first).days
+        hi = (min(promo.end, last) - first).days + 1
+        if hi > lo:
+            depth[rows, lo:hi] = np.maximum(depth[rows, lo:hi], promo.depth)
+    return depth
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    """Aware UTC; a naive time is read as UTC (SQLite returns stored times without a zone)."""
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
 
 
 def with_rain(session: Session, panel: Panel, rain: list[RainScenario], today: dt.date) -> Panel:

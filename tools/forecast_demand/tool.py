@@ -9,8 +9,9 @@ the model name says so (it does not see the weather).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -28,7 +29,13 @@ from tools.forecast_demand.artefacts import Artefact, ArtefactMeta, load_artefac
 from tools.forecast_demand.explain import horizon_weather, series_rain
 from tools.forecast_demand.fitting import Progress, fit_pool_model
 from tools.forecast_demand.models import ForecastInput, ForecastOutput, RainScenario
-from tools.forecast_demand.pool_panel import load_panel, scenario_days, with_rain
+from tools.forecast_demand.pool_panel import (
+    KnownPromo,
+    known_promos,
+    load_panel,
+    scenario_days,
+    with_rain,
+)
 from tools.forecast_demand.selection import select_series
 
 #: The model that answers until the pool's forecaster is fitted (microseconds per series).
@@ -59,6 +66,7 @@ class PreparedForecast:
     series: pd.DataFrame
     panel: Panel
     artefact: Artefact
+    promos: list[KnownPromo] = field(default_factory=list)
 
     def answer(self, rain: list[RainScenario], *, totals_only: bool = False) -> ForecastOutput:
         """The forecast under ``rain``. ``totals_only``: each series' horizon totals alone (no
@@ -99,6 +107,7 @@ class PreparedForecast:
                 "weather": []
                 if totals_only
                 else horizon_weather(panel, HISTORY_DAYS, request.horizon_days, assumed),
+                "promos": [dataclasses.asdict(p) for p in self.promos],
             }
         )
 
@@ -132,10 +141,18 @@ def prepare_forecast(ctx: ToolContext, request: ForecastInput) -> PreparedForeca
             today=ctx.today,
             history_days=HISTORY_DAYS,
             horizon=request.horizon_days,
+            known_at=ctx.now,
         )
+        last = ctx.today + dt.timedelta(days=request.horizon_days - 1)
+        locations = set(series["location"])
+        promos = [
+            p
+            for p in known_promos(session, list(series["style"]), ctx.today, last, ctx.now)
+            if p.location is None or p.location in locations
+        ]
     # The baseline stand-in learns from the history only: the same under any rain.
     artefact = stored_model(ctx, request.level) or _baseline(ctx, panel, request.level)
-    return PreparedForecast(ctx, request, series, panel, artefact)
+    return PreparedForecast(ctx, request, series, panel, artefact, promos)
 
 
 def _check_request(request: ForecastInput) -> None:
