@@ -284,6 +284,7 @@ def _alert_request(scenario: Scenario, payload: dict[str, Any]) -> PlanTransfers
                 precipitation_mm_per_day=alert.mm_per_day,
             )
         ],
+        level_backtest=True,
         constraints=TransferConstraints(min_net_to_cost=MIN_NET_TO_COST),
     )
 
@@ -293,6 +294,8 @@ def _alert_request(scenario: Scenario, payload: dict[str, Any]) -> PlanTransfers
 #: (p = 1) or at its hit rate (``hit_rate``; None: the pool's record shrunk to the prior).
 #: ``no_hurdle`` is the shipped planner without the alert's freight hurdle (``MIN_NET_TO_COST``):
 #: what the hurdle costs in act value and saves on false alarms, re-measured with each forecast.
+#: ``no_level_backtest`` is the shipped planner on the forecast's level as given (the alert
+#: corrects it by the forecaster's backtest before the clock, ``plan_transfers.forecast_error``).
 BOUND_VARIANTS: dict[str, dict[str, Any]] = {
     "certain_raw": {"pool_sizes": False, "rain_hit_rate": 1.0},
     "certain_pooled": {"pool_sizes": True, "rain_hit_rate": 1.0},
@@ -303,6 +306,7 @@ BOUND_VARIANTS: dict[str, dict[str, Any]] = {
         "rain_hit_rate": None,
         "constraints": TransferConstraints(min_net_to_cost=0.0),
     },
+    "no_level_backtest": {"pool_sizes": True, "rain_hit_rate": None, "level_backtest": False},
 }
 
 
@@ -404,6 +408,7 @@ def bound_check(
             if update["pool_sizes"] == defaults.pool_sizes
             and update["rain_hit_rate"] == defaults.rain_hit_rate
             and "constraints" not in update
+            and "level_backtest" not in update
         ),
         None,
     )
@@ -701,7 +706,12 @@ def with_world_seed(scenario: Scenario, seed: int) -> Scenario:
 
 
 #: The bound variants whose per-world numbers the seed pooling lists (``--world-seeds``).
-SEED_VARIANTS: tuple[str, ...] = ("hit_rate_pooled", "no_hurdle", "oracle_mean")
+SEED_VARIANTS: tuple[str, ...] = (
+    "hit_rate_pooled",
+    "no_hurdle",
+    "no_level_backtest",
+    "oracle_mean",
+)
 
 
 def pool_seeds(by_seed: dict[str, dict[str, Any]]) -> dict[str, Any]:

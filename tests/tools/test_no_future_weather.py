@@ -41,6 +41,11 @@ def _calls(today: dt.date) -> list[tuple[str, dict]]:
         ),
         ("plan_transfers", {"city": "Shanghai", "window_days": 3}),
         ("plan_transfers", {"city": "Shanghai", "window_days": 3, "rain": storm_today}),
+        # The alert's hedge: the forecaster's backtest before the clock (forecast_error).
+        (
+            "plan_transfers",
+            {"city": "Shanghai", "window_days": 3, "rain": storm_today, "level_backtest": True},
+        ),
         ("recommend_promos", {"city": "Beijing"}),
     ]
 

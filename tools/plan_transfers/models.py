@@ -71,6 +71,14 @@ class PlanTransfersInput(BaseModel):
         "weather observed on their days, shrunk to the prior in value_terms.yaml; 1: plan as "
         "if the rain were certain.",
     )
+    level_backtest: bool = Field(
+        default=False,
+        description="Correct each city × channel × category level of the forecast by the "
+        "stored forecaster's own backtest on the last 28 days before the clock (demand ÷ "
+        "forecast of past windows of the plan's length, shrunk to 1): the alert's hedge "
+        "against the forecast's error (tools/plan_transfers/forecast_error.py). Off: the "
+        "forecast as given.",
+    )
     constraints: TransferConstraints = Field(default_factory=TransferConstraints)
     solver: Solver = Field(
         default="auto",

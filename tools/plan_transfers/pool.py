@@ -26,6 +26,7 @@ from inventory.models import ChannelEntitlement, Location, Sku, StockPosition, S
 from tools.context import ToolContext, ToolError, category_code, resolve_city
 from tools.forecast_demand.models import ForecastInput, ForecastOutput
 from tools.plan_transfers.eligibility import usable_lanes
+from tools.plan_transfers.forecast_error import backtest, level_factors
 from tools.plan_transfers.hit_rate import alert_hit_rate
 from tools.plan_transfers.models import PlanTransfersInput
 from tools.plan_transfers.problem import (
@@ -433,6 +434,18 @@ def build_problem(
             dry_pooled = pool_sizes(dry[1], dry[0], shares, style_of, dry_totals)
             dry_mean, dry_quantiles = match_level(*dry_pooled, dry[1], group)
             dry = (dry_quantiles, dry_mean)
+    if request.level_backtest:
+        factor = backtest_level_grid(ctx, pool, request)
+        if factor is not None:
+            mean, quantiles = mean * factor, quantiles * factor[:, :, None]
+            if dry is not None:
+                dry = (dry[0] * factor[:, :, None], dry[1] * factor)
+            notes = (
+                *notes,
+                "forecast level corrected by its backtest before the clock: "
+                f"×{factor[factor != 1].min(initial=1):.2f}–{factor.max(initial=1):.2f} "
+                "by city × channel × category",
+            )
     try:
         problem = TransferProblem(
             locations=pool.locations,
@@ -458,6 +471,37 @@ def build_problem(
     except ProblemError as exc:
         raise ToolError(str(exc), field=exc.field, value=exc.value) from exc
     return problem, forecast_out
+
+
+def backtest_level_grid(
+    ctx: ToolContext, pool: PoolSnapshot, request: PlanTransfersInput
+) -> np.ndarray | None:
+    """(locations, skus): each position's level correction from the stored forecaster's backtest
+    before the clock (``forecast_error.level_factors``; 1 off the forecast's series), or None
+    without a stored forecaster. Kept per pool, models directory, clock and request, so an
+    alert's plan and its re-plans read the history once."""
+    from tools.forecast_demand.tool import prepare_forecast
+
+    made = forecast_request(pool, request).model_copy(update={"rain": []})
+    key = (str(ctx.engine.url), str(ctx.settings.data_dir), ctx.today, made.model_dump_json())
+    if key not in _LEVEL_GRIDS:
+        result = backtest(prepare_forecast(ctx, made), request.window_days)
+        grid: np.ndarray | None = None
+        if result is not None:
+            grid = np.ones((len(pool.locations), len(pool.skus)))
+            i = pd.Index([loc.code for loc in pool.locations]).get_indexer(
+                result.series["location"]
+            )
+            j = pd.Index([sku.code for sku in pool.skus]).get_indexer(result.series["sku"])
+            known = (i >= 0) & (j >= 0)
+            grid[i[known], j[known]] = level_factors(result)[known]
+        while len(_LEVEL_GRIDS) >= 32:
+            _LEVEL_GRIDS.pop(next(iter(_LEVEL_GRIDS)))
+        _LEVEL_GRIDS[key] = grid
+    return _LEVEL_GRIDS[key]
+
+
+_LEVEL_GRIDS: dict[tuple[str, str, object, str], np.ndarray | None] = {}
 
 
 def _hit_rate(
