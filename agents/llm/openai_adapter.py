@@ -276,10 +276,15 @@ class OpenAIChatModel:
                         (f"call_{uuid.uuid4().hex[:12]}", n, a if isinstance(a, str) else _json(a))
                         for n, a in text.calls
                     ]
-                    repairs.append(_repair(attempt, "text_tool_call", "tool call written as text"))
+                    repairs.append(
+                        _repair(
+                            attempt, "text_tool_call", f"tool call written as text ({text.form})"
+                        )
+                    )
                     content = ""
                 else:
-                    last_problem = f"{text.problem}; its text was not shown to the user"
+                    form = f" ({text.form})" if text.form else ""
+                    last_problem = f"{text.problem}{form}; its text was not shown to the user"
                     repairs.append(_repair(attempt, "text_tool_call_refused", last_problem))
                     transcript.append({"role": "assistant", "content": content})
                     transcript.append({"role": "user", "content": _text_call_note(text.problem)})

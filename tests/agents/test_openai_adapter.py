@@ -251,6 +251,79 @@ def test_fenced_json_tool_call_becomes_a_tool_call():
     ]
 
 
+@pytest.mark.parametrize(
+    ("text", "form"),
+    [
+        # recorded live from Qwen2.5-Coder-1.5B (chat-plan-rain-zh, 2026-12-06)
+        (
+            '{"function": "plan_transfers", "arguments": {"city": "上海", "category": "雨靴"}}',
+            "bare JSON",
+        ),
+        (
+            '<tools>\n{"name": "plan_transfers", "arguments": {"city": "上海", '
+            '"category": "雨靴"}}\n</tools>',
+            "Qwen tools block",
+        ),
+        (
+            '<tools>\n    <function name="plan_transfers" parameters=\'{"city": "上海", '
+            '"category": "雨靴"}\'>\n</tools>',
+            "function tags",
+        ),
+        (
+            '{"function": {"name": "plan_transfers", "parameters": {"city": "上海", '
+            '"category": "雨靴"}}}',
+            "bare JSON",
+        ),
+    ],
+)
+@respx.mock
+def test_further_text_call_formats_become_tool_calls_on_the_record(text: str, form: str):
+    respx.post(URL).mock(return_value=ok(completion(text)))
+    reply = model().invoke(MESSAGES, chat_tools())
+    assert reply.text == ""  # the markup never reaches the user
+    assert [(c["name"], c["args"]) for c in reply.tool_calls] == [
+        ("plan_transfers", {"city": "上海", "category": "雨靴"})
+    ]
+    (repair,) = reply.response_metadata["repairs"]
+    assert repair["kind"] == "text_tool_call" and form in repair["detail"]
+
+
+@respx.mock
+def test_a_tools_block_cut_off_at_the_output_limit_is_sent_back_then_refused():
+    """Recorded live: two <function> tags, the second cut off at 300 output tokens. Neither
+    runs (they were meant together); the model is told, and a second cut-off is refused."""
+    cut = (
+        '<tools>\n<function name="forecast_demand" parameters=\'{"city": "上海"}\'>\n'
+        '<function name="plan_transfers" parameters=\'{"city": "上海", "destinations": ["SHA-S1'
+    )
+    route = respx.post(URL).mock(return_value=ok(completion(cut)))
+    with pytest.raises(LLMError, match="cut off") as info:
+        model(max_repairs=1).invoke(MESSAGES, chat_tools())
+    assert "<tools>" not in str(info.value) and "<function" not in str(info.value)
+    assert route.call_count == 2
+    note = json.loads(route.calls[1].request.content)["messages"][-1]
+    assert note["role"] == "user" and "tool-calling interface" in note["content"]
+    assert [r["kind"] for r in info.value.repairs] == ["text_tool_call_refused"] * 2
+
+
+@respx.mock
+def test_a_copied_tool_signature_is_refused_then_the_real_call_runs():
+    signature = (
+        '{"type": "function", "function": {"name": "stock_lookup", "parameters": '
+        '{"type": "object", "properties": {"city": {"type": "string"}}}}}'
+    )
+    call = '{"name": "stock_lookup", "arguments": {"city": "Shanghai"}}'
+    route = respx.post(URL).mock(side_effect=[ok(completion(signature)), ok(completion(call))])
+    reply = model().invoke(MESSAGES, chat_tools())
+    assert [(c["name"], c["args"]) for c in reply.tool_calls] == [
+        ("stock_lookup", {"city": "Shanghai"})
+    ]
+    kinds = [r["kind"] for r in reply.response_metadata["repairs"]]
+    assert kinds == ["text_tool_call_refused", "text_tool_call"]
+    assert "signature of stock_lookup" in reply.response_metadata["repairs"][0]["detail"]
+    assert route.call_count == 2
+
+
 @respx.mock
 def test_an_ordinary_fenced_json_answer_is_left_alone():
     text = 'The totals are:\n```json\n{"atp": 12}\n```'
