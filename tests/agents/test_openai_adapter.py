@@ -376,6 +376,31 @@ def test_the_empty_reply_nudge_quotes_the_turn_s_answer_lines():
 
 
 @respx.mock
+def test_an_answer_that_copies_the_nudge_keeps_only_what_the_results_say():
+    """Recorded with Qwen2.5-Coder-1.5B (chat-plan-rain-zh, 22:40 UTC): nudged after an empty
+    reply, it answered with the whole nudge, "Your last reply was empty. The tool results say:
+    调拨计划：…", which the user read as is."""
+    result = {"answer": "调拨计划：2 票，共 18 件，预计净值 ¥362。", "totals": {}}
+    messages = [
+        SystemMessage("sys"),
+        HumanMessage("帮我规划雨靴调拨"),
+        AIMessage(content="", tool_calls=[{"id": "c1", "name": "plan_transfers", "args": {}}]),
+        ToolMessage(content=json.dumps(result), tool_call_id="c1", name="plan_transfers"),
+    ]
+    copied = (
+        "Your last reply was empty. The tool results say: 调拨计划：2 票，共 18 件，预计净值 ¥362。"
+    )
+    respx.post(URL).mock(side_effect=[ok(completion("")), ok(completion(copied))])
+    reply = model().invoke(messages, chat_tools())
+    assert reply.text == "调拨计划：2 票，共 18 件，预计净值 ¥362。"
+    kinds = [r["kind"] for r in reply.response_metadata["repairs"]]
+    assert kinds == ["empty_reply", "echoed_nudge"]
+    # the same words without a nudge before them are the model's own, and stand
+    respx.post(URL).mock(side_effect=[ok(completion("Answer the user with that."))])
+    assert model().invoke(messages, chat_tools()).text == "Answer the user with that."
+
+
+@respx.mock
 def test_repeated_empty_replies_raise_a_clear_error():
     respx.post(URL).mock(return_value=ok(completion(None)))
     with pytest.raises(LLMError, match="empty reply 2 times in a row"):
