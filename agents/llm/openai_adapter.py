@@ -46,6 +46,28 @@ EMPTY_REPLY_NOTE = (
 )
 
 
+#: The repair kind of an answer that copied the empty-reply nudge's own words.
+ECHOED_NUDGE = "echoed_nudge"
+_NUDGE_PHRASES = (
+    "Your last reply was empty.",
+    "The tool results say:",
+    "Answer the user with that.",
+    "Answer the user's question in words, or call one of the tools.",
+)
+
+
+def without_nudge(content: str) -> str | None:
+    """An answer without the words of the empty-reply nudge it copied, or None when it copied
+    none. Measured with Qwen2.5-Coder-1.5B (chat-plan-rain-zh, 2026-12-06 22:40 UTC): nudged
+    after an empty reply, it answered with the whole nudge -- "Your last reply was empty. The
+    tool results say: 调拨计划：…" -- which the user read as is. The quoted results stay."""
+    if not any(phrase in content for phrase in _NUDGE_PHRASES):
+        return None
+    for phrase in _NUDGE_PHRASES:
+        content = content.replace(phrase, "")
+    return content.strip()
+
+
 def empty_reply_note(messages: Sequence[BaseMessage]) -> str:
     """The nudge after an empty reply, quoting the ``answer`` lines of this turn's tool results
     (ops_chat states a stock or forecast result in words first): measured with
@@ -247,6 +269,7 @@ class OpenAIChatModel:
         invalid: list[dict[str, Any]] = []
         usage = {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
         last_problem = ""
+        nudged = False  # an empty reply was answered with ``empty_reply_note``
         for attempt in range(1, self.max_repairs + 2):
             try:
                 reply = self._complete(transcript, tools, usage)
@@ -276,10 +299,15 @@ class OpenAIChatModel:
                         (f"call_{uuid.uuid4().hex[:12]}", n, a if isinstance(a, str) else _json(a))
                         for n, a in text.calls
                     ]
-                    repairs.append(_repair(attempt, "text_tool_call", "tool call written as text"))
+                    repairs.append(
+                        _repair(
+                            attempt, "text_tool_call", f"tool call written as text ({text.form})"
+                        )
+                    )
                     content = ""
                 else:
-                    last_problem = f"{text.problem}; its text was not shown to the user"
+                    form = f" ({text.form})" if text.form else ""
+                    last_problem = f"{text.problem}{form}; its text was not shown to the user"
                     repairs.append(_repair(attempt, "text_tool_call_refused", last_problem))
                     transcript.append({"role": "assistant", "content": content})
                     transcript.append({"role": "user", "content": _text_call_note(text.problem)})
@@ -288,10 +316,14 @@ class OpenAIChatModel:
                 last_problem = "an empty reply"
                 repairs.append(_repair(attempt, "empty_reply", "empty reply, asked again"))
                 transcript.append({"role": "user", "content": empty_reply_note(messages)})
+                nudged = True
                 continue
             calls = [self._lenient(call, by_name, attempt, repairs) for call in calls]
             problems = {cid: p for cid, n, a in calls if (p := check_call(n, a, by_name))}
             if not problems:
+                if nudged and not calls and (own := without_nudge(content)) is not None:
+                    repairs.append(_repair(attempt, ECHOED_NUDGE, content[:300]))
+                    content = own
                 if not calls and (echoed := echoed_tool_error(content, messages)) is not None:
                     repairs.append(_repair(attempt, "echoed_tool_error", content[:300]))
                     content = echoed

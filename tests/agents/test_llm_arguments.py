@@ -176,6 +176,40 @@ def test_a_city_or_category_the_pool_lacks_becomes_the_one_the_question_names(
     assert widen_to_category({"category": "sandals"}, question, names, STOCK_FIELDS)[1] == {}
 
 
+PLAN_FIELDS = TOOLS["plan_transfers"].input_model.model_fields
+
+
+def test_codes_the_pool_lacks_for_a_city_question_are_widened_to_the_city(
+    names: NameResolver,
+) -> None:
+    """Recorded live (chat-plan-rain-zh, 22:50 UTC): plan_transfers(city="SH",
+    destinations=["SH-S01", "SH-S02"]) for "上海今天有暴雨75毫米，帮我规划雨靴调拨": refused
+    (unknown location), and the model answered with the refusal. The question names Shanghai
+    and no store: the plan is for Shanghai."""
+    question = "上海今天有暴雨75毫米，帮我规划雨靴调拨"
+    sent = {"city": "SH", "category": "rain_boots", "destinations": ["SH-S01", "SH-S02"]}
+    args, moved = widen_to_city(sent, question, names, PLAN_FIELDS)
+    assert args == {"city": "Shanghai", "category": "rain_boots"}
+    assert "no such code" in moved["destinations=['SH-S01', 'SH-S02']"]
+    # the same for a lookup's location; a real store of the city beside an invented one
+    args, _moved = widen_to_city(
+        {"location": "SH-S01"}, "上海门店还有多少雨靴?", names, STOCK_FIELDS
+    )
+    assert args == {"city": "Shanghai", "location_kind": "store"}
+    args, _moved = widen_to_city(
+        {"destinations": ["SHA-S01", "SH-S09"]}, "上海的雨靴调拨", names, PLAN_FIELDS
+    )
+    assert args == {"city": "Shanghai"}
+    # not when a code is real and of another city, or a name the resolver reads, or the
+    # question names a store: those are the resolver's to keep or refuse
+    for sent, q in (
+        ({"locations": ["BEI-S01", "SH-S01"]}, "上海门店还有多少雨靴?"),
+        ({"location": "Shanghai flagship 01"}, "上海门店还有多少雨靴?"),
+        ({"location": "SH-S01"}, "rain boots at SHA-S01 in Shanghai"),
+    ):
+        assert widen_to_city(sent, q, names, STOCK_FIELDS)[0] == sent
+
+
 STORM = [{"city": "Shanghai", "start": "2015-07-11", "days": 7, "precipitation_mm_per_day": 1000}]
 
 

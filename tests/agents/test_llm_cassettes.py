@@ -51,11 +51,9 @@ RIGHT_TOOL = {
 #: Scenarios that still fail on replay (a strict xfail: the day one passes, take it off), each
 #: with why.
 MODEL_FAILS: dict[str, str] = {
-    # plan_transfers with the rain ran (1 shipment), the model answered with the result's
-    # "next" ("To send this plan to the policy gate, call propose_transfer(plan_id=\"P1\") ...")
-    # and, asked once to propose, said it again: no order (orders.min_count 1). The graph
-    # replaced the answer with the plan's figures.
-    "chat-plan-rain-zh": "planned and stated, never proposed: no order",
+    # chat-plan-rain-zh left it on 2026-12-06 23:28 UTC (re-recorded): planned for the rain,
+    # the graph proposed the plan the user asked for (``plans.graph_proposal``), the gate
+    # approved; see REPLACED_ANSWERS for its answer.
 }
 #: Scenarios whose recorded run called the right tool (on top of the passing ones).
 RIGHT_TOOL_RAN = {"chat-stock-zh", "chat-stock-en", "chat-forecast-en", "chat-plan-rain-zh"}
@@ -67,7 +65,14 @@ REPLACED_ANSWERS: dict[str, str] = {
     # figure, but a figure alone is not an answer (grounded ``bare_figure``): the result's
     # answer line ("Rain boots in Shanghai: 411 available to promise ...") instead.
     "chat-stock-en": "answered '411' alone, no word",
-    "chat-plan-rain-zh": "recited the next step instead of the plan's figures",
+    # re-recorded 2026-12-06 23:12 UTC: stock_lookup(city="Shanghai", category="rain_boots")
+    # right first time (411 ATP), and the answer "2" alone (``bare_figure``): the answer line.
+    "chat-stock-zh": "answered '2' alone, no word",
+    # plan_transfers with the rain (3 shipments, 36 units), answered with a sentence of the
+    # system prompt; the graph proposed the plan (the user asked for transfers), the model
+    # replied empty and, nudged, listed the gate's outcomes without a figure of the plan:
+    # replaced by the plan's figures and the orders.
+    "chat-plan-rain-zh": "listed the orders without the plan's figures",
     # re-recorded 2026-12-06 20:10 UTC (the earlier recording's call invented a 1000 mm/day
     # storm; a weather override nobody described is now dropped, which changed what the model
     # is sent): forecast_demand(city, category, rain=[]) answered 27 units, and the model's
@@ -80,9 +85,6 @@ REPLACED_ANSWERS: dict[str, str] = {
 REPLACED_MARKERS = ("The model's answer was replaced", "模型的回答已被替换")
 #: Scenarios where the model failed and the offline fallback (on by default) answered instead.
 FALLBACK_ANSWERS = {
-    # stock_lookup(location="SH-S01") refused ("did you mean SHA-S01 ..."), and the model's
-    # answer was that error (echoed_tool_error): a model failure, the offline planner answered.
-    "chat-stock-zh",
     # the model wrote its propose_transfer call with doubled braces ({{...}}}): no call, the
     # text recites a call; no tool result to answer from, so the offline planner refused.
     "chat-injection-en",

@@ -115,7 +115,11 @@ def test_invented_codes_get_did_you_mean_and_the_next_step(runtime, checkpointer
         ok(completion("sorry")),
     ]
     runtime.llm = llm()
-    chat(runtime, build_graph("ops_chat", runtime, checkpointer), "t", "rain boots in Shanghai?")
+    # No city in the question: for "... in Shanghai?" the call would run for Shanghai
+    # (``widen_to_city``, tests/agents/test_llm_arguments.py).
+    chat(
+        runtime, build_graph("ops_chat", runtime, checkpointer), "t", "rain boots at the flagship?"
+    )
     error = sent_messages(provider, 1)[-1]["content"]
     assert error.startswith("error: unknown location 'SH-S01'; did you mean SHA-S01")
     assert "list_locations" in error

@@ -98,7 +98,8 @@ def test_a_plan_is_proposed_by_its_id_with_its_own_shipments(
     plan = json.loads(sent(provider, 1)[-1]["content"])
     assert plan["answer"].startswith("Transfer plan: 1 shipments, 12 units")
     assert plan["plan_id"] == "P1"  # short, and the same in a replay (a call id is not)
-    assert 'propose_transfer(plan_id="P1")' in plan["next"]
+    # the user asked for transfers: no instructions to recite (the graph proposes the plan)
+    assert "next" not in plan
     # The plan's shipment became the order, priced and judged like any proposal.
     assert _lines(runtime) == [("DC-SHA", "SHA-S01", SKU, 12)]
     # ... and what the model read back says so in words first, naming the route (a small
@@ -205,10 +206,81 @@ def test_with_plan_keeps_explicit_shipments_and_finds_the_named_plan() -> None:
     assert problem is not None and "plan_transfers first" in problem
 
 
+NEXT_RECITED = (
+    'To send this plan to the policy gate, call propose_transfer(plan_id="P1"), then tell the '
+    "user the plan's figures and what the gate decided."
+)
+
+
+@pytest.mark.filterwarnings("ignore:Pydantic serializer warnings")
+@pytest.mark.parametrize(
+    ("question", "final"),
+    [
+        (
+            "plan rain boot transfers for the rain in Shanghai",
+            "Proposed 12 units DC-SHA → SHA-S01, net ¥2,910.",
+        ),
+        (
+            "上海今天有暴雨75毫米，帮我规划雨靴调拨",
+            "已提交 DC-SHA → SHA-S01 调拨 12 件，净值 ¥2,910。",
+        ),
+    ],
+)
+def test_a_plan_the_user_asked_for_is_proposed_through_the_gate_when_the_model_stops(
+    runtime, checkpointer, provider, planned, question: str, final: str
+):
+    """The user asked for transfers; the model planned and answered by reciting the plan's next
+    step (recorded live, chat-plan-rain-zh). The graph proposes the plan -- its own shipments,
+    priced and judged by the gate -- records that, and the model answers after the gate. The
+    model is not asked first (asked, it recited the step again)."""
+    stock_up(runtime.engine, "DC-SHA", SKU, 100)
+    provider.side_effect = [
+        call("plan_transfers", {"city": "Shanghai"}, "plan-1"),
+        ok(completion(NEXT_RECITED)),
+        ok(completion(final)),
+    ]
+    runtime.llm = llm()
+    result = chat(runtime, build_graph("ops_chat", runtime, checkpointer), "t", question)
+    assert provider.call_count == 3
+    assert _lines(runtime) == [("DC-SHA", "SHA-S01", SKU, 12)]
+    # What the model read last: the graph's proposal call, then the gate's outcome in words.
+    last = sent(provider, 2)
+    assert [c["function"]["name"] for c in last[-2]["tool_calls"]] == ["propose_transfer"]
+    assert json.loads(last[-2]["tool_calls"][0]["function"]["arguments"])["plan_id"] == "P1"
+    assert "DC-SHA → SHA-S01" in json.loads(last[-1]["content"])["answer"]
+    assert last_text(result) == final
+    # The step is on the record: who proposed, the model's own text, a repair.
+    proposed = next(
+        m for m in result.values["messages"] if m.response_metadata.get("proposed_by") == "graph"
+    )
+    assert proposed.text == "" and proposed.response_metadata["answer"] == NEXT_RECITED
+    assert [r["kind"] for r in proposed.response_metadata["repairs"]] == ["proposed_plan"]
+
+
+@pytest.mark.filterwarnings("ignore:Pydantic serializer warnings")
+def test_a_plan_that_moves_nothing_is_not_proposed(runtime, checkpointer, provider, monkeypatch):
+    """Nothing to propose: the model's answer stands and no order is made."""
+    spec = TOOLS["plan_transfers"]
+    empty = {**PLAN, "shipments": [], "totals": {**PLAN["totals"], "shipments": 0, "units": 0}}
+    fake = dataclasses.replace(
+        spec, fn=lambda _ctx, _req: spec.output_model.model_construct(**empty)
+    )
+    monkeypatch.setitem(TOOLS, "plan_transfers", fake)
+    provider.side_effect = [
+        call("plan_transfers", {"city": "Shanghai"}, "plan-1"),
+        ok(completion("No transfer is worth making: 0 units, net value ¥0.")),
+    ]
+    runtime.llm = llm()
+    chat(runtime, build_graph("ops_chat", runtime, checkpointer), "t", "plan transfers now")
+    assert provider.call_count == 2
+    assert _lines(runtime) == []
+
+
 @pytest.mark.filterwarnings("ignore:Pydantic serializer warnings")
 def test_a_model_that_stops_at_the_plan_is_asked_once_and_its_proposal_counts(
     runtime, checkpointer, provider, planned
 ):
+    """A question that does not ask for transfers: the model is asked, and decides."""
     stock_up(runtime.engine, "DC-SHA", SKU, 100)
     provider.side_effect = [
         call("plan_transfers", {"city": "Shanghai"}, "plan-1"),
@@ -217,7 +289,9 @@ def test_a_model_that_stops_at_the_plan_is_asked_once_and_its_proposal_counts(
         ok(completion("Proposed: 12 units DC-SHA → SHA-S01.")),
     ]
     runtime.llm = llm()
-    chat(runtime, build_graph("ops_chat", runtime, checkpointer), "t", "plan transfers now")
+    chat(runtime, build_graph("ops_chat", runtime, checkpointer), "t", "what would you move?")
+    # a question that does not ask for transfers: the plan says how to propose it
+    assert 'propose_transfer(plan_id="P1")' in json.loads(sent(provider, 1)[-1]["content"])["next"]
     asked = sent(provider, 2)
     assert asked[-2] == {"role": "assistant", "content": "Transfer plan: 1 shipments, 12 units."}
     assert (

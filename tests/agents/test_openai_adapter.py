@@ -251,6 +251,79 @@ def test_fenced_json_tool_call_becomes_a_tool_call():
     ]
 
 
+@pytest.mark.parametrize(
+    ("text", "form"),
+    [
+        # recorded live from Qwen2.5-Coder-1.5B (chat-plan-rain-zh, 2026-12-06)
+        (
+            '{"function": "plan_transfers", "arguments": {"city": "上海", "category": "雨靴"}}',
+            "bare JSON",
+        ),
+        (
+            '<tools>\n{"name": "plan_transfers", "arguments": {"city": "上海", '
+            '"category": "雨靴"}}\n</tools>',
+            "Qwen tools block",
+        ),
+        (
+            '<tools>\n    <function name="plan_transfers" parameters=\'{"city": "上海", '
+            '"category": "雨靴"}\'>\n</tools>',
+            "function tags",
+        ),
+        (
+            '{"function": {"name": "plan_transfers", "parameters": {"city": "上海", '
+            '"category": "雨靴"}}}',
+            "bare JSON",
+        ),
+    ],
+)
+@respx.mock
+def test_further_text_call_formats_become_tool_calls_on_the_record(text: str, form: str):
+    respx.post(URL).mock(return_value=ok(completion(text)))
+    reply = model().invoke(MESSAGES, chat_tools())
+    assert reply.text == ""  # the markup never reaches the user
+    assert [(c["name"], c["args"]) for c in reply.tool_calls] == [
+        ("plan_transfers", {"city": "上海", "category": "雨靴"})
+    ]
+    (repair,) = reply.response_metadata["repairs"]
+    assert repair["kind"] == "text_tool_call" and form in repair["detail"]
+
+
+@respx.mock
+def test_a_tools_block_cut_off_at_the_output_limit_is_sent_back_then_refused():
+    """Recorded live: two <function> tags, the second cut off at 300 output tokens. Neither
+    runs (they were meant together); the model is told, and a second cut-off is refused."""
+    cut = (
+        '<tools>\n<function name="forecast_demand" parameters=\'{"city": "上海"}\'>\n'
+        '<function name="plan_transfers" parameters=\'{"city": "上海", "destinations": ["SHA-S1'
+    )
+    route = respx.post(URL).mock(return_value=ok(completion(cut)))
+    with pytest.raises(LLMError, match="cut off") as info:
+        model(max_repairs=1).invoke(MESSAGES, chat_tools())
+    assert "<tools>" not in str(info.value) and "<function" not in str(info.value)
+    assert route.call_count == 2
+    note = json.loads(route.calls[1].request.content)["messages"][-1]
+    assert note["role"] == "user" and "tool-calling interface" in note["content"]
+    assert [r["kind"] for r in info.value.repairs] == ["text_tool_call_refused"] * 2
+
+
+@respx.mock
+def test_a_copied_tool_signature_is_refused_then_the_real_call_runs():
+    signature = (
+        '{"type": "function", "function": {"name": "stock_lookup", "parameters": '
+        '{"type": "object", "properties": {"city": {"type": "string"}}}}}'
+    )
+    call = '{"name": "stock_lookup", "arguments": {"city": "Shanghai"}}'
+    route = respx.post(URL).mock(side_effect=[ok(completion(signature)), ok(completion(call))])
+    reply = model().invoke(MESSAGES, chat_tools())
+    assert [(c["name"], c["args"]) for c in reply.tool_calls] == [
+        ("stock_lookup", {"city": "Shanghai"})
+    ]
+    kinds = [r["kind"] for r in reply.response_metadata["repairs"]]
+    assert kinds == ["text_tool_call_refused", "text_tool_call"]
+    assert "signature of stock_lookup" in reply.response_metadata["repairs"][0]["detail"]
+    assert route.call_count == 2
+
+
 @respx.mock
 def test_an_ordinary_fenced_json_answer_is_left_alone():
     text = 'The totals are:\n```json\n{"atp": 12}\n```'
@@ -300,6 +373,31 @@ def test_the_empty_reply_nudge_quotes_the_turn_s_answer_lines():
     note = json.loads(route.calls[1].request.content)["messages"][-1]["content"]
     assert note.startswith("Your last reply was empty. The tool results say: Rain boots in")
     assert "411 available to promise" in note
+
+
+@respx.mock
+def test_an_answer_that_copies_the_nudge_keeps_only_what_the_results_say():
+    """Recorded with Qwen2.5-Coder-1.5B (chat-plan-rain-zh, 22:40 UTC): nudged after an empty
+    reply, it answered with the whole nudge, "Your last reply was empty. The tool results say:
+    调拨计划：…", which the user read as is."""
+    result = {"answer": "调拨计划：2 票，共 18 件，预计净值 ¥362。", "totals": {}}
+    messages = [
+        SystemMessage("sys"),
+        HumanMessage("帮我规划雨靴调拨"),
+        AIMessage(content="", tool_calls=[{"id": "c1", "name": "plan_transfers", "args": {}}]),
+        ToolMessage(content=json.dumps(result), tool_call_id="c1", name="plan_transfers"),
+    ]
+    copied = (
+        "Your last reply was empty. The tool results say: 调拨计划：2 票，共 18 件，预计净值 ¥362。"
+    )
+    respx.post(URL).mock(side_effect=[ok(completion("")), ok(completion(copied))])
+    reply = model().invoke(messages, chat_tools())
+    assert reply.text == "调拨计划：2 票，共 18 件，预计净值 ¥362。"
+    kinds = [r["kind"] for r in reply.response_metadata["repairs"]]
+    assert kinds == ["empty_reply", "echoed_nudge"]
+    # the same words without a nudge before them are the model's own, and stand
+    respx.post(URL).mock(side_effect=[ok(completion("Answer the user with that."))])
+    assert model().invoke(messages, chat_tools()).text == "Answer the user with that."
 
 
 @respx.mock

@@ -74,6 +74,12 @@ def _as(fn: Callable[[str], str], value: Any) -> str | None:
         return None
 
 
+def _resolves(names: NameResolver, value: str) -> bool:
+    """Whether a location the pool has no code for is still a name it reads (a store's name, a
+    code in lower case)."""
+    return _as(names.location, value) is not None
+
+
 def tidy_arguments(
     args: dict[str, Any], names: NameResolver, accepted: Collection[str]
 ) -> tuple[dict[str, Any], dict[str, str]]:
@@ -191,15 +197,23 @@ def widen_to_city(
     args = out
     by_code = {p.code: p for p in names.places}
     named_in_question = any(_mentions(question, p.code, p.name_en, p.name_zh) for p in names.places)
-    for key in ("location", "locations"):
+    for key in ("location", "locations", "destinations"):
+        if key == "destinations" and key not in accepted:
+            continue
         value = out.get(key)
         items = value if isinstance(value, list) else [value]
         places = [by_code.get(v) for v in items if isinstance(v, str)]
+        # A code the pool lacks ("SH-S01") counts as narrowing too: measured, the model wrote
+        # plan_transfers(destinations=["SH-S01", "SH-S02"]) for "上海…帮我规划雨靴调拨", was
+        # refused, and answered with the refusal.
+        invented = [v for v in items if isinstance(v, str) and by_code.get(v) is None]
+        if invented and any(_resolves(names, v) for v in invented):
+            continue  # a name the resolver reads ("Shanghai flagship 01") is not invented
         if (
             named_in_question
             or not items
             or value in (None, "", [])
-            or any(p is None or p.city != city for p in places)
+            or any(p is not None and p.city != city for p in places)
             or len(places) != len(items)
             or _as(names.city, out.get("city")) not in (None, city)
         ):
@@ -208,6 +222,8 @@ def widen_to_city(
         del out[key]
         out["city"] = city
         change = f"city={city!r} (the question asks about {city}, not only {value!r})"
+        if invented:
+            change = f"city={city!r} (the question asks about {city}; {invented!r}: no such code)"
         if len(kinds) == 1 and "location_kind" in accepted and not out.get("location_kind"):
             out["location_kind"] = next(iter(kinds))
             change += f", location_kind={out['location_kind']!r}"

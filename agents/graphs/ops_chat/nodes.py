@@ -37,6 +37,7 @@ from agents.graphs.ops_chat.grounded import NOT_PROPOSED, answer_line, language,
 from agents.graphs.ops_chat.plans import (
     PLAN_ID,
     PLAN_TOOL,
+    asked_to_plan,
     new_plan_id,
     next_step,
     plan_shipments,
@@ -193,7 +194,10 @@ class ChatNodes:
             if name == PLAN_TOOL and (
                 step := next_step(plan_id := new_plan_id(state["messages"]), payload)
             ):
-                payload = {PLAN_ID: plan_id, "next": step, **payload}
+                # No instructions when the user asked for transfers: the graph proposes the
+                # plan (``plans.graph_proposal``), and a small model recites them as its answer.
+                asked = asked_to_plan(question, vocabulary_of(self.runtime.engine))
+                payload = {PLAN_ID: plan_id, **({} if asked else {"next": step}), **payload}
                 # whole, whatever is shown
                 artifact.update({PLAN_ID: plan_id, "shipments": plan_shipments(payload)})
             if budget is None:

@@ -14,17 +14,29 @@ the policy gate like any other proposal.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from pydantic import BaseModel, Field
 
+from agents.llm.offline_parse import parse_request
 from agents.proposals import PROPOSE_TRANSFER, ProposedShipment
+from inventory.vocabulary import Vocabulary
 
 PLAN_TOOL = "plan_transfers"
 PLAN_ID = "plan_id"
-__all__ = ["PROPOSE_TRANSFER", "ChatTransferProposal", "unproposed_plan", "with_plan"]
+__all__ = [
+    "PROPOSE_TRANSFER",
+    "ChatTransferProposal",
+    "asked_to_plan",
+    "graph_proposal",
+    "unproposed_plan",
+    "with_plan",
+]
+#: The repair kind of a plan the graph proposed because the user asked for transfers.
+PROPOSED_PLAN = "proposed_plan"
 #: Said to the model once, when it answers with a plan of this turn still unproposed.
 ASK_TO_PROPOSE = (
     "(Stockpilot) Plan {plan_id} moves units but is not proposed, so it has not reached the "
@@ -137,3 +149,57 @@ def unproposed_plan(messages: Sequence[BaseMessage]) -> str | None:
         ):
             return _id_of(message)
     return None
+
+
+def asked_to_plan(question: str, vocabulary: Vocabulary) -> bool:
+    """Whether the user's message asks for transfers to be planned ("plan transfers for the
+    rain", "帮我规划雨靴调拨"), read as the offline planner reads it -- which plans and then
+    proposes the plan. One reading of such a request, whichever model answers it."""
+    return parse_request(question, vocabulary).intent == "plan"
+
+
+def graph_proposal(reply: AIMessage, plan_id: str, question: str, message_id: str) -> AIMessage:
+    """The model's final answer, turned into ``propose_transfer(plan_id=...)`` of this turn's
+    unproposed plan: the user asked for transfers, and a plan that moves units is proposed to
+    the policy gate, as the offline planner does.
+
+    Measured with Qwen2.5-Coder-1.5B (chat-plan-rain-zh, 2026-12-06): asked "帮我规划雨靴调拨"
+    for a rainstorm, it planned and then recited the result's ``next`` step ("To send this plan
+    to the policy gate, call propose_transfer(plan_id="P1") ...") as its answer -- and again when
+    asked to propose (1 of 4 trials proposed). Proposing acts on nothing: the shipments are the
+    plan's own, priced from the pool and judged by the gate (above its limits an approver
+    decides), like any proposal. The model's text is kept (``response_metadata["answer"]``), the
+    step is recorded as a repair (``proposed_plan``), and the model answers after the gate."""
+    repairs = list(reply.response_metadata.get("repairs") or [])
+    repairs.append(
+        {
+            "attempt": 0,
+            "kind": PROPOSED_PLAN,
+            "detail": (
+                f"the user asked for transfers and the model answered with plan {plan_id} "
+                f"unproposed: proposed to the policy gate by the graph; the model's answer was "
+                f"{reply.text[:200]!r}"
+            ),
+        }
+    )
+    call = {
+        "name": PROPOSE_TRANSFER,
+        "args": {PLAN_ID: plan_id, "reason": f"transfer plan asked in chat: {question[:200]}"},
+        "id": f"call_graph_{uuid.uuid4().hex[:12]}",
+        "type": "tool_call",
+    }
+    metadata = {
+        **reply.response_metadata,
+        "proposed_by": "graph",
+        "graph_proposed": plan_id,
+        "answer": reply.text,
+        "repairs": repairs,
+    }
+    return reply.model_copy(
+        update={
+            "id": reply.id or message_id,
+            "content": "",
+            "tool_calls": [call],
+            "response_metadata": metadata,
+        }
+    )

@@ -46,6 +46,11 @@ def _last_human(messages: Sequence[BaseMessage]) -> int | None:
     return None
 
 
+def _question(messages: Sequence[BaseMessage]) -> str:
+    human = _last_human(messages)
+    return messages[human].text if human is not None else ""
+
+
 def offline_view(messages: Sequence[BaseMessage]) -> list[BaseMessage]:
     """The conversation as the offline planner should see it in a fallback: up to the user's
     message, then only its own calls and their results (the failed model's are left out)."""
@@ -159,7 +164,13 @@ class TurnControl:
         turn["turn_tokens"] += int(usage.get("total_tokens", 0))
         turn["steps"] += 1
         if not reply.tool_calls and (plan_id := plans.unproposed_plan(messages)) is not None:
-            reply = self._ask_to_propose(system, history, tools, turn, reply, plan_id, message_id)
+            question = _question(messages)
+            if plans.asked_to_plan(question, vocabulary_of(self.runtime.engine)):
+                reply = plans.graph_proposal(reply, plan_id, question, message_id)
+            else:
+                reply = self._ask_to_propose(
+                    system, history, tools, turn, reply, plan_id, message_id
+                )
         if not reply.tool_calls and self.runtime.llm.name != self.offline.name:
             checked = self._checked_claim(state, reply)
             if checked is reply:
