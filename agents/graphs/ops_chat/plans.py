@@ -166,9 +166,10 @@ def graph_proposal(reply: AIMessage, plan_id: str, question: str, message_id: st
     Measured with Qwen2.5-Coder-1.5B (chat-plan-rain-zh, 2026-12-06): asked "帮我规划雨靴调拨"
     for a rainstorm, it planned and then recited the result's ``next`` step ("To send this plan
     to the policy gate, call propose_transfer(plan_id="P1") ...") as its answer -- and again when
-    asked to propose (1 of 4 trials proposed). Proposing acts on nothing: the shipments are the
-    plan's own, priced from the pool and judged by the gate (above its limits an approver
-    decides), like any proposal. The model's text is kept (``response_metadata["answer"]``), the
+    asked to propose (1 of 4 trials proposed). The shipments are the plan's own, priced from the
+    pool and judged by the gate like any proposal: within the policy's limits they run on their
+    own, as the offline planner's proposal for the same request would; above them an approver
+    decides. The model's text is kept (``response_metadata["answer"]``), the
     step is recorded as a repair (``proposed_plan``), and the model answers after the gate."""
     repairs = list(reply.response_metadata.get("repairs") or [])
     repairs.append(
