@@ -11,10 +11,10 @@ from pathlib import Path
 from sqlmodel import Session, col, delete, select
 
 from inventory.importers.csv_rows import read_rows
-from inventory.importers.errors import ImportRejected, ImportReport, RowError
-from inventory.importers.references import duplicate_keys
+from inventory.importers.errors import ImportRejected, ImportReport
+from inventory.importers.references import duplicate_keys, unknown_references
 from inventory.importers.rows import PromoPlanRow
-from inventory.models import Location, PromoPlan, Style
+from inventory.models import PromoPlan
 
 
 def import_promo_plans(session: Session, path: Path) -> ImportReport:
@@ -22,7 +22,7 @@ def import_promo_plans(session: Session, path: Path) -> ImportReport:
     parsed_file = read_rows(path, PromoPlanRow)
     rows = parsed_file.rows
     file = path.name
-    errors = parsed_file.errors + _unknown(file, session, rows)
+    errors = parsed_file.errors + unknown_references(file, session, rows, ("style", "location"))
     errors += duplicate_keys(file, rows, lambda r: (r.style, r.location, r.start), "plan")
     if errors:
         raise ImportRejected(file, errors)
@@ -57,31 +57,3 @@ def import_promo_plans(session: Session, path: Path) -> ImportReport:
         inserted=len(rows) - replaced,
         updated=replaced,
     )
-
-
-def _unknown(file: str, session: Session, rows: list) -> list[RowError]:
-    styles = set(session.exec(select(col(Style.code))).all())
-    locations = set(session.exec(select(col(Location.code))).all())
-    errors = []
-    for parsed in rows:
-        if parsed.row.style not in styles:
-            errors.append(
-                RowError(
-                    file=file,
-                    line=parsed.line,
-                    column="style",
-                    value=parsed.row.style,
-                    reason="unknown style; import skus first",
-                )
-            )
-        if parsed.row.location is not None and parsed.row.location not in locations:
-            errors.append(
-                RowError(
-                    file=file,
-                    line=parsed.line,
-                    column="location",
-                    value=parsed.row.location,
-                    reason="unknown location; import locations first",
-                )
-            )
-    return errors

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Hashable
-from typing import Protocol, TypeVar
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any, Protocol, TypeVar
 
 from sqlmodel import Session, col, select
 
 from inventory.importers.csv_rows import Parsed
 from inventory.importers.errors import RowError
-from inventory.models import Location, Sku
+from inventory.models import Location, Sku, Style
 
 
 class PositionRow(Protocol):
@@ -19,35 +19,45 @@ class PositionRow(Protocol):
 
 
 RowT = TypeVar("RowT", bound=PositionRow)
+AnyRowT = TypeVar("AnyRowT")
+
+#: What each referenced table is called in an error, and which import fills it.
+REFERENCES: dict[str, tuple[Any, str]] = {
+    "location": (Location, "unknown location; import locations first"),
+    "sku": (Sku, "unknown SKU; import skus first"),
+    "style": (Style, "unknown style; import skus first"),
+}
+
+
+def unknown_references(
+    file: str,
+    session: Session,
+    rows: list[Parsed[AnyRowT]],
+    columns: Sequence[str],
+) -> list[RowError]:
+    """One error per row and column (a key of ``REFERENCES``, also the row's field) naming a code
+    the pool does not have; an empty (None) optional reference is not checked."""
+    known = {c: set(session.exec(select(col(REFERENCES[c][0].code))).all()) for c in columns}
+    errors = []
+    for parsed in rows:
+        for column in columns:
+            value = getattr(parsed.row, column)
+            if value is not None and value not in known[column]:
+                errors.append(
+                    RowError(
+                        file=file,
+                        line=parsed.line,
+                        column=column,
+                        value=value,
+                        reason=REFERENCES[column][1],
+                    )
+                )
+    return errors
 
 
 def unknown_codes(file: str, session: Session, rows: list[Parsed[RowT]]) -> list[RowError]:
     """One error per row that names a location or SKU the pool does not have."""
-    locations = set(session.exec(select(col(Location.code))).all())
-    skus = set(session.exec(select(col(Sku.code))).all())
-    errors = []
-    for parsed in rows:
-        if parsed.row.location not in locations:
-            errors.append(
-                RowError(
-                    file=file,
-                    line=parsed.line,
-                    column="location",
-                    value=parsed.row.location,
-                    reason="unknown location; import locations first",
-                )
-            )
-        if parsed.row.sku not in skus:
-            errors.append(
-                RowError(
-                    file=file,
-                    line=parsed.line,
-                    column="sku",
-                    value=parsed.row.sku,
-                    reason="unknown SKU; import skus first",
-                )
-            )
-    return errors
+    return unknown_references(file, session, rows, ("location", "sku"))
 
 
 def duplicate_keys(
