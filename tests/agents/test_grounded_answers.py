@@ -450,3 +450,48 @@ def test_a_call_in_another_markup_cut_off_is_a_recital() -> None:
     quoted = 'stock_lookup said {"atp": 411, "on_hand": 411, "city": "Shanghai"}: 411 pairs.'
     assert judge(quoted, "stock?", [], intent="stock") is None
     assert judge('{"city": "上海", "category": "雨靴", "days": 1}', "?", [], intent="help") is None
+
+
+# -- codes the model made up -------------------------------------------------------------------
+
+INVENTED_PLAN = (
+    "To plan the transfer of rain boots from stores in Shanghai to stores in another city, you "
+    'can use the `plan_transfers` function. Here\'s a detailed plan:\n\n```json\n{\n    "plan_id": '
+    '"rain_boot_transfer",\n    "shipments": [\n        {\n            "source": "SH-A01",\n'
+    '            "dest": "SH-A02",\n        '
+)
+
+
+def test_an_answer_naming_codes_nobody_showed_it_does_not_stand() -> None:
+    """The live answer (chat-plan-rain-zh, no tool called) of a plan between invented stores."""
+    question = "上海明天有75毫米的暴雨，帮我规划雨靴调拨"
+    verdict = judge(INVENTED_PLAN, question, [], intent="plan", known_codes=frozenset({"SHA-S01"}))
+    assert verdict is not None and verdict.code == "unknown_code"
+    assert verdict.figures == ["SH-A01", "SH-A02"]
+    assert "SH-A01" in verdict.reason("en") and "SH-A01" in verdict.reason("zh")
+
+
+@pytest.mark.parametrize(
+    ("answer", "seen", "known"),
+    [
+        # from the turn's results (SHA-S04 and RB001-BLK-35 are in _stock's rows)
+        ("SHA-S04 holds 96 of the 411 rain boots available; RB001-BLK-35 is low.", "", set()),
+        # a pool location the results did not list
+        ("411 rain boots are available; SHA-S09 has none of them.", "", {"SHA-S09"}),
+        # from what else the model was shown (the system prompt's examples, earlier turns)
+        ("411 rain boots are available, e.g. SKU RB002-RED-40.", "codes like RB002-RED-40", set()),
+        # a format name has no digit
+        ("411 rain boots are available (codes are STYLE-COLOUR-SIZE).", "", set()),
+    ],
+)
+def test_codes_it_was_shown_or_the_pool_has_stand(answer: str, seen: str, known: set) -> None:
+    question = "How many rain boots are left in Shanghai stores?"
+    verdict = judge(answer, question, [_stock()], intent="stock", seen=seen, known_codes=known)
+    assert verdict is None, verdict
+
+
+def test_a_code_the_user_wrote_stands() -> None:
+    question = "How many rain boots does SHA-S01 hold?"
+    assert (
+        judge("SHA-S01 holds 64 pairs of rain boots.", question, [_stock()], intent="stock") is None
+    )

@@ -120,6 +120,10 @@ REASONS: dict[str, dict[Lang, str]] = {
         "en": "it states {figures}, which no tool returned",
         "zh": "回答中的 {figures} 不是工具返回的数字",
     },
+    "unknown_code": {
+        "en": "it names {figures}, which no tool returned and the pool does not have",
+        "zh": "回答中的 {figures} 不是工具返回的代码，库存池中也没有",
+    },
     "outcome_unsaid": {
         "en": "it does not say that the request was refused or awaits approval",
         "zh": "回答没有说明请求被拒绝或等待审批",
@@ -461,9 +465,12 @@ def judge(
     *,
     intent: str,
     repairs: Sequence[dict[str, Any]] = (),
+    seen: str = "",
+    known_codes: frozenset[str] = frozenset(),
 ) -> Verdict | None:
     """Why ``answer`` is not an answer to ``question`` given this turn's ``results``; None
-    when it stands."""
+    when it stands. ``seen`` is what else the model was shown (system prompt, earlier turns) and
+    ``known_codes`` the pool's location codes: a code named from neither is invented."""
     text = strip_template_tokens(answer)
     if wordless(text):
         return Verdict("wordless")
@@ -475,6 +482,9 @@ def judge(
         return Verdict("echoed_question")
     if _recites(text, results):
         return Verdict("recited_call")
+    shown = "\n".join([question, seen, *(r.content for r in results)])
+    if invented := invented_codes(text, shown, known_codes):
+        return Verdict("unknown_code", invented)
     if describes_output(text):
         return Verdict("described_output")
     if _outcome_unsaid(text, results):
@@ -505,6 +515,26 @@ def judge(
         and not any(matches(s, f) for f in known)
     ]
     return Verdict("unknown_figure", unknown) if unknown else None
+
+
+#: A code-like token with a digit: letters/digits joined by hyphens (SHA-S01, RB001-BLK-38) or a
+#: letters-then-digits style code (RB001). A format name without digits (STYLE-COLOUR-SIZE) is not.
+_NAMED_CODE = re.compile(
+    r"(?<![A-Za-z0-9_-])([A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+|[A-Z]{2,}\d{2,})(?![A-Za-z0-9_-])"
+)
+
+
+def invented_codes(answer: str, shown: str, known_codes: frozenset[str]) -> list[str]:
+    """Codes ``answer`` names that appear nowhere in what the model was shown and are not the
+    pool's: measured live (Qwen2.5-Coder-1.5B, chat-plan-rain-zh, 2026-12-06), asked to plan
+    transfers, the model answered at once with a "plan" of its own between SH-A01 and SH-A02,
+    no tool called, and the answer reached the user."""
+    named = dict.fromkeys(m.group(1) for m in _NAMED_CODE.finditer(answer))
+    return [
+        code
+        for code in named
+        if any(ch.isdigit() for ch in code) and code not in known_codes and code not in shown
+    ]
 
 
 def _outcome_unsaid(text: str, results: Sequence[TurnResult]) -> bool:

@@ -91,9 +91,10 @@ def _collapse_large_defs(parameters: dict[str, Any]) -> dict[str, Any]:
 
 
 #: Arguments the chat's model is not shown: the API's cost caps and row limits (paging replaces
-#: them in chat) and the days-of-cover window (the tool's default applies; a model may still
-#: pass one, the input model validates it). A small model fills every field it is shown.
-_NOT_SHOWN = ("limit_series", "limit", "cover_window_days")
+#: them in chat), the days-of-cover window and the alert plan's level backtest (the tool's
+#: defaults apply; a model may still pass one, the input model validates it). A small model fills
+#: every field it is shown, and each costs tokens on every call.
+_NOT_SHOWN = ("limit_series", "limit", "cover_window_days", "level_backtest")
 #: Arguments shown first: a small model fills the first fields it reads, and a question is
 #: mostly about a city and a category, not one SKU (Qwen2.5-Coder-1.5B passed the schema's first
 #: field, ``sku``, with its example value for "How many rain boots are left in Shanghai stores?").

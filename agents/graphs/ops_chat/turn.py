@@ -235,7 +235,18 @@ class TurnControl:
         words = vocabulary_of(self.runtime.engine)
         if self.runtime.settings.llm_grounded_answers:
             intent = parse_request(question, words).intent
-            verdict = grounded.judge(reply.text, question, results, intent=intent, repairs=repairs)
+            seen = "\n".join(
+                [system.text, *(m.text for m in messages if not isinstance(m, AIMessage))]
+            )
+            verdict = grounded.judge(
+                reply.text,
+                question,
+                results,
+                intent=intent,
+                repairs=repairs,
+                seen=seen,
+                known_codes=words.location_codes,
+            )
         else:  # unchecked, except that an answer must say something
             verdict = grounded.Verdict("wordless") if grounded.wordless(reply.text) else None
         if verdict is None:
