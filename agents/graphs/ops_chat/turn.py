@@ -228,8 +228,7 @@ class TurnControl:
         answer from those results (the offline planner's words), saying that and why; else, when
         no result answers anything, the model's failure (and the offline fallback)."""
         messages = state.get("messages") or []
-        human = _last_human(messages)
-        question = messages[human].text if human is not None else ""
+        question = _question(messages)
         repairs = list(reply.response_metadata.get("repairs") or [])
         results = grounded.turn_results(messages)
         words = vocabulary_of(self.runtime.engine)
