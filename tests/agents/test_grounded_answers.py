@@ -495,3 +495,17 @@ def test_a_code_the_user_wrote_stands() -> None:
     assert (
         judge("SHA-S01 holds 64 pairs of rain boots.", question, [_stock()], intent="stock") is None
     )
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "The forecast demand for rain boots in Shanghai for the next 7 days is 27 units.",
+        "The forecast demand for rain boots in Shanghai for the next 7 days is expected to be 27 "
+        "units.",
+    ],
+)
+def test_the_question_restated_with_its_answer_stands(answer: str) -> None:
+    """Live answers (chat-forecast-en, 2026-12-06): the question's words and the total."""
+    question = "Forecast demand for rain boots in Shanghai for the next 7 days"
+    assert judge(answer, question, [_forecast_of(27.0)], intent="forecast") is None
