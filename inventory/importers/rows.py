@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from inventory.clock import as_utc
 from inventory.models import Channel, LocationKind, Tier
 from inventory.vocabulary import UnknownTerm, Vocabulary
 
@@ -210,7 +211,7 @@ class PromoPlanRow(_Row):
     @field_validator("planned_at", mode="after")
     @classmethod
     def _utc(cls, value: dt.datetime) -> dt.datetime:
-        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+        return as_utc(value)
 
     @model_validator(mode="after")
     def _ordered(self) -> PromoPlanRow:

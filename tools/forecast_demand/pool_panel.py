@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from forecasting.panel import Panel, with_planned_promos
 from forecasting.rain import Climate, climatology, one_hot_bands
+from inventory.clock import as_utc
 from inventory.models import DailySales, Location, PromoPlan, Style, WeatherDaily
 from tools.context import ToolError, resolve_city
 from tools.forecast_demand.models import RainScenario
@@ -126,11 +127,11 @@ def known_promos(
     wanted = sorted(set(styles))
     if len(wanted) <= 900:  # bound IN-lists, as _sales does; otherwise filtered below
         query = query.where(PromoPlan.style_code.in_(wanted))
-    known_at = _utc(known_at)
+    known_at = as_utc(known_at)
     found = []
     for style, location, start, end, depth, planned_at in session.execute(query).tuples():
-        if style in wanted and _utc(planned_at) < known_at and 0 < depth < 1:
-            found.append(KnownPromo(style, location, start, end, float(depth), _utc(planned_at)))
+        if style in wanted and as_utc(planned_at) < known_at and 0 < depth < 1:
+            found.append(KnownPromo(style, location, start, end, float(depth), as_utc(planned_at)))
     return sorted(found, key=lambda p: (p.start, p.style, p.location or ""))
 
 
@@ -153,11 +154,6 @@ def planned_promo_depth(
         if hi > lo:
             depth[rows, lo:hi] = np.maximum(depth[rows, lo:hi], promo.depth)
     return depth
-
-
-def _utc(moment: dt.datetime) -> dt.datetime:
-    """Aware UTC; a naive time is read as UTC (SQLite returns stored times without a zone)."""
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
 
 
 def with_rain(session: Session, panel: Panel, rain: list[RainScenario], today: dt.date) -> Panel:
