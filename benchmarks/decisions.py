@@ -284,7 +284,6 @@ def _alert_request(scenario: Scenario, payload: dict[str, Any]) -> PlanTransfers
                 precipitation_mm_per_day=alert.mm_per_day,
             )
         ],
-        level_backtest=True,
         constraints=TransferConstraints(min_net_to_cost=MIN_NET_TO_COST),
     )
 

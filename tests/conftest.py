@@ -22,6 +22,7 @@ from inventory.pool_copy import copy_pool, create_postgres_database, drop_postgr
 
 if TYPE_CHECKING:  # the demo world pulls in numpy/pandas; import it only when a test needs it
     from inventory.demo_world import WorldSpec
+    from tools.context import ToolContext
 
 PG_ADMIN_URL = os.environ.get(
     "STOCKPILOT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -445,3 +446,24 @@ def any_world_engine(request: pytest.FixtureRequest) -> Engine:
     """The small world, once on a SQLite file and once on PostgreSQL."""
     name = "world_engine" if request.param == "sqlite" else "pg_world_engine"
     return request.getfixturevalue(name)
+
+
+def _fitted_context(engine: Engine, data_dir: Path) -> ToolContext:
+    from inventory.config import Settings
+    from tools.context import ToolContext
+
+    url = engine.url.render_as_string(hide_password=False)
+    settings = Settings(database_url=url, data_dir=data_dir, clock="world")
+    return ToolContext.for_world(engine, settings)
+
+
+@pytest.fixture
+def fitted_ctx(world_engine: Engine, fitted_data_dir: Path) -> ToolContext:
+    """The tools on a private small world (SQLite) at its clock, with the fitted forecasters."""
+    return _fitted_context(world_engine, fitted_data_dir)
+
+
+@pytest.fixture
+def any_fitted_ctx(any_world_engine: Engine, fitted_data_dir: Path) -> ToolContext:
+    """``fitted_ctx`` once on SQLite and once on PostgreSQL."""
+    return _fitted_context(any_world_engine, fitted_data_dir)

@@ -6,7 +6,6 @@ A plan made after the clock is not seen."""
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,7 +15,6 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from forecasting.panel import Panel, with_planned_promos
-from inventory.config import Settings
 from inventory.models import DailySales, PromoPlan, Sku
 from tools.context import ToolContext
 from tools.forecast_demand.models import ForecastInput, ForecastOutput
@@ -27,10 +25,8 @@ PROMO_DAYS = slice(2, 5)  # the 3rd to the 5th day of the horizon
 
 
 @pytest.fixture
-def ctx(world_engine: Engine, fitted_data_dir: Path) -> ToolContext:
-    url = world_engine.url.render_as_string(hide_password=False)
-    settings = Settings(database_url=url, data_dir=fitted_data_dir, clock="world")
-    return ToolContext.for_world(world_engine, settings)
+def ctx(fitted_ctx: ToolContext) -> ToolContext:
+    return fitted_ctx
 
 
 def _best_selling_style(ctx: ToolContext) -> str:

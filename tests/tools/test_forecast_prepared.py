@@ -5,13 +5,9 @@ fitted forecaster."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
-from sqlalchemy.engine import Engine
 
-from inventory.config import Settings
 from tools.context import ToolContext
 from tools.forecast_demand import tool as forecast_tool
 from tools.forecast_demand.models import ForecastInput, RainScenario
@@ -25,10 +21,8 @@ RAIN_CATEGORIES = ["rain_boots", "rain_jackets", "shoe_covers", "umbrellas", "wa
 
 
 @pytest.fixture
-def ctx(any_world_engine: Engine, fitted_data_dir: Path) -> ToolContext:
-    url = any_world_engine.url.render_as_string(hide_password=False)
-    settings = Settings(database_url=url, data_dir=fitted_data_dir, clock="world")
-    return ToolContext.for_world(any_world_engine, settings)
+def ctx(any_fitted_ctx: ToolContext) -> ToolContext:
+    return any_fitted_ctx
 
 
 def _alert_plan(ctx: ToolContext) -> PlanTransfersInput:

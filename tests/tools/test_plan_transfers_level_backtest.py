@@ -1,34 +1,34 @@
-"""The alert's hedge against the forecast's own error (``PlanTransfersInput.level_backtest``):
-each city × channel × category level is corrected by the stored forecaster's backtest on the
-windows before the clock. It may read only what was known at the clock: sales after the clock
-leave it unchanged; more sales of a category before the clock raise that category's level."""
+"""Every plan's hedge against the forecast's own error (``PlanTransfersInput.level_backtest``,
+on by default: alert and chat plans alike): each city × channel × category level is corrected by
+the stored forecaster's backtest on the windows before the clock. It may read only what was known
+at the clock: sales after the clock leave it unchanged; more sales of a category before the clock
+raise that category's level; a refit of the forecaster is backtested anew."""
 
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from sqlalchemy import update
-from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from inventory.config import Settings
 from inventory.models import DailySales, Location, Sku, Style
 from tools.context import ToolContext
+from tools.forecast_demand.artefacts import Artefact, load_artefact, pool_fingerprint, save_artefact
 from tools.forecast_demand.models import RainScenario
 from tools.plan_transfers import pool as plan_pool
 from tools.plan_transfers.models import PlanTransfersInput
+from tools.plan_transfers.tool import plan_transfers
 
 RAIN_CATEGORIES = ["rain_boots", "rain_jackets", "shoe_covers", "umbrellas", "waterproof_shoes"]
 
 
 @pytest.fixture
-def ctx(world_engine: Engine, fitted_data_dir: Path) -> ToolContext:
-    url = world_engine.url.render_as_string(hide_password=False)
-    settings = Settings(database_url=url, data_dir=fitted_data_dir, clock="world")
-    return ToolContext.for_world(world_engine, settings)
+def ctx(fitted_ctx: ToolContext) -> ToolContext:
+    return fitted_ctx
 
 
 def _request(ctx: ToolContext) -> PlanTransfersInput:
@@ -38,7 +38,6 @@ def _request(ctx: ToolContext) -> PlanTransfersInput:
         categories=RAIN_CATEGORIES,
         window_days=3,
         rain=[rain],
-        level_backtest=True,
     )
 
 
@@ -108,3 +107,50 @@ def test_more_sales_of_a_category_before_the_clock_raise_its_level(ctx: ToolCont
     assert (after[cell][forecast] > before[cell][forecast]).all()
     other = np.ix_(stores, ~umbrellas)
     np.testing.assert_array_equal(after[other], before[other])
+
+
+def test_a_chat_plan_corrects_its_level_as_the_alert_plan_does(ctx: ToolContext) -> None:
+    """One plan path: a plan asked without rain (as chat asks) is hedged by default too."""
+    plain = PlanTransfersInput(city="Shanghai", categories=RAIN_CATEGORIES, window_days=3)
+    assert plain.level_backtest
+    plan_pool._LEVEL_GRIDS.clear()
+    notes = plan_transfers(ctx, plain).notes
+    assert any("forecast level corrected by its backtest" in note for note in notes), notes
+    as_given = plan_transfers(ctx, plain.model_copy(update={"level_backtest": False})).notes
+    assert not any("forecast level corrected" in note for note in as_given), as_given
+
+
+def test_a_refit_at_the_same_clock_is_backtested_anew(
+    ctx: ToolContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A private copy of the models: the session's fitted forecasters are shared by every test.
+    models = ctx.settings.data_dir / "models"
+    shared = models.resolve()
+    models.unlink()
+    shutil.copytree(shared, models)
+    calls: list[int] = []
+    real = plan_pool.backtest
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(plan_pool, "backtest", counted)
+    request = _request(ctx)
+    pool = plan_pool.read_pool(ctx, request)
+    plan_pool._LEVEL_GRIDS.clear()
+    plan_pool.backtest_level_grid(ctx, pool, request)
+    plan_pool.backtest_level_grid(ctx, pool, request)
+    assert len(calls) == 1, "the same forecaster at the same clock is backtested once"
+    refit = _stored(models, ctx)
+    stamp = dt.datetime.fromisoformat(refit.meta.created_at) + dt.timedelta(seconds=1)
+    refit.meta = refit.meta.model_copy(update={"created_at": stamp.isoformat()})
+    save_artefact(models, refit)
+    plan_pool.backtest_level_grid(ctx, pool, request)
+    assert len(calls) == 2, "a refit forecaster must not reuse the old one's correction"
+
+
+def _stored(models: Path, ctx: ToolContext) -> Artefact:
+    artefact = load_artefact(models, pool_fingerprint(ctx.engine), "sku")
+    assert artefact is not None
+    return artefact

@@ -72,12 +72,13 @@ class PlanTransfersInput(BaseModel):
         "if the rain were certain.",
     )
     level_backtest: bool = Field(
-        default=False,
+        default=True,
         description="Correct each city × channel × category level of the forecast by the "
         "stored forecaster's own backtest on the last 28 days before the clock (demand ÷ "
-        "forecast of past windows of the plan's length, shrunk to 1): the alert's hedge "
+        "forecast of past windows of the plan's length, shrunk to 1): every plan's hedge "
         "against the forecast's error (tools/plan_transfers/forecast_error.py). Off: the "
-        "forecast as given.",
+        "forecast as given (for comparisons; a plan without a stored forecaster has no "
+        "backtest either).",
     )
     constraints: TransferConstraints = Field(default_factory=TransferConstraints)
     solver: Solver = Field(

@@ -479,11 +479,21 @@ def backtest_level_grid(
     """(locations, skus): each position's level correction from the stored forecaster's backtest
     before the clock (``forecast_error.level_factors``; 1 off the forecast's series), or None
     without a stored forecaster. Kept per pool, models directory, clock and request, so an
-    alert's plan and its re-plans read the history once."""
-    from tools.forecast_demand.tool import prepare_forecast
+    alert's plan and its re-plans read the history once; the stored forecaster's version is
+    part of the key, so a refit (even at the same clock) is backtested anew."""
+    from tools.forecast_demand.tool import prepare_forecast, stored_model
 
     made = forecast_request(pool, request).model_copy(update={"rain": []})
-    key = (str(ctx.engine.url), str(ctx.settings.data_dir), ctx.today, made.model_dump_json())
+    stored = stored_model(ctx, made.level)
+    if stored is None:
+        return None  # the stand-in baseline has no out-of-sample days (forecast_error.backtest)
+    key = (
+        str(ctx.engine.url),
+        str(ctx.settings.data_dir),
+        ctx.today,
+        f"{stored.meta.label}@{stored.meta.created_at}",
+        made.model_dump_json(),
+    )
     if key not in _LEVEL_GRIDS:
         result = backtest(prepare_forecast(ctx, made), request.window_days)
         grid: np.ndarray | None = None
@@ -501,7 +511,7 @@ def backtest_level_grid(
     return _LEVEL_GRIDS[key]
 
 
-_LEVEL_GRIDS: dict[tuple[str, str, object, str], np.ndarray | None] = {}
+_LEVEL_GRIDS: dict[tuple[str, str, object, str, str], np.ndarray | None] = {}
 
 
 def _hit_rate(

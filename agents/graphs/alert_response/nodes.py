@@ -52,7 +52,8 @@ MIN_DEMAND_FOR_SIZE_HOLE = 0.5
 #: Session 25 tried principled replacements on the same worlds (docs/optimizer.md, "Deciding
 #: under forecast error"): a wider demand spread, a lower hit rate and the hurdle trace one
 #: frontier of act value against false-alarm loss, and none beats 0.5 on it.
-#: Since session 29 the plan request also asks for ``level_backtest``: each city × channel ×
+#: Since session 29 the plan corrects its level (``level_backtest``, every plan's default since
+#: session 31, chat plans too): each city × channel ×
 #: category level is corrected by the stored forecaster's own backtest on the 28 days before the
 #: clock (tools/plan_transfers/forecast_error.py), the forecast's error as it can be known at the
 #: clock. Measured with the hurdle kept (docs/optimizer.md, "The forecast's own backtest"): no
@@ -78,7 +79,6 @@ class AlertNodes:
             destinations=scope["stores"],
             window_days=triage["window_days"],
             rain=self._rain(state),
-            level_backtest=True,
             constraints=TransferConstraints(min_net_to_cost=MIN_NET_TO_COST),
         )
 
