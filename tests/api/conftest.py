@@ -24,6 +24,7 @@ from agents.persistence import open_checkpointer
 from api.app import create_app
 from api.auth import DEMO_KEYS, seed_demo_keys
 from api.langgraph_compat.catalog import AssistantSpec, StaticCatalog
+from connectors.base import ConnectorSet
 from inventory import schema
 from inventory.config import Settings
 from inventory.db import make_engine
@@ -315,6 +316,20 @@ def any_service(any_world_engine: Engine, any_service_settings: Settings) -> Ite
     app = create_app(any_service_settings, engine=any_world_engine, run_worker=True)
     with TestClient(app) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def systems(service: TestClient, service_settings: Settings) -> Iterator[ConnectorSet]:
+    """Clients of ``service``'s own simulated systems (one server per state file per process)."""
+    with ConnectorSet.from_settings(service_settings) as connectors:
+        yield connectors
+
+
+@pytest.fixture
+def any_systems(any_service: TestClient, any_service_settings: Settings) -> Iterator[ConnectorSet]:
+    """Clients of ``any_service``'s own simulated systems."""
+    with ConnectorSet.from_settings(any_service_settings) as connectors:
+        yield connectors
 
 
 # --- The small world shared read-only by a module, on both databases ------------------------

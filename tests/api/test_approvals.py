@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,7 +19,6 @@ from sqlmodel import Session
 
 from api.signatures import signed_headers
 from connectors.base import ConnectorSet
-from inventory.config import Settings
 from inventory.models import Approval, Run
 from tests.agents.helpers import drain
 from tests.api.real_service import (
@@ -54,13 +52,6 @@ def svc(any_service: TestClient) -> TestClient:
 @pytest.fixture
 def engine(any_world_engine: Engine) -> Engine:
     return any_world_engine
-
-
-@pytest.fixture
-def systems(svc: TestClient, any_service_settings: Settings) -> Iterator[ConnectorSet]:
-    """Clients of the service's own simulated systems."""
-    with ConnectorSet.from_settings(any_service_settings) as connectors:
-        yield connectors
 
 
 def _pending_from_chat(svc: TestClient, engine: Engine) -> dict:
@@ -189,7 +180,7 @@ def _waiting_alert_approvals(svc: TestClient, run_id: str) -> list[dict]:
 
 
 def test_one_interrupt_with_several_orders_is_decided_together(
-    svc: TestClient, engine: Engine, systems: ConnectorSet
+    svc: TestClient, engine: Engine, any_systems: ConnectorSet
 ) -> None:
     """A rain alert asks for several orders in one interrupt of the real alert graph: one of
     them alone is refused (409, naming the others), all of them in one batch are taken."""
@@ -225,7 +216,7 @@ def test_one_interrupt_with_several_orders_is_decided_together(
     assert {a["decided_by"] for a in together.json()} == {"demo-approver"}
     for other in others:
         assert order_status(engine, other["subject_id"]) == "rejected"
-    assert executed_without_a_decision(engine, systems) == []
+    assert executed_without_a_decision(engine, any_systems) == []
 
 
 def test_batch_with_an_unknown_approval_is_404(svc: TestClient) -> None:

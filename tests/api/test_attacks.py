@@ -8,8 +8,6 @@ numbers). The attacks are the ones the outside attack suite of issue 16 found.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
@@ -17,7 +15,6 @@ from sqlmodel import Session, select
 
 from agents.approvals import approval_id
 from connectors.base import ConnectorSet
-from inventory.config import Settings
 from inventory.models import Approval, TransferOrder
 from tests.api.real_service import (
     ASK_ABOVE,
@@ -48,12 +45,6 @@ def svc(any_service: TestClient, any_world_engine: Engine) -> TestClient:
 
 
 @pytest.fixture
-def systems(svc: TestClient, any_service_settings: Settings) -> Iterator[ConnectorSet]:
-    with ConnectorSet.from_settings(any_service_settings) as connectors:
-        yield connectors
-
-
-@pytest.fixture
 def engine(any_world_engine: Engine) -> Engine:
     return any_world_engine
 
@@ -67,17 +58,17 @@ def pending_order(svc: TestClient, engine: Engine, who: str = "demo-ops", four_e
     return thread_id, approval
 
 
-def untouched(engine: Engine, systems: ConnectorSet, approval: dict) -> None:
+def untouched(engine: Engine, any_systems: ConnectorSet, approval: dict) -> None:
     """The order still waits, its approval still pending, nothing at the WMS, nothing executed."""
     assert order_status(engine, approval["subject_id"]) == "pending_approval"
     with Session(engine) as session:
         row = session.get(Approval, approval["id"])
         assert row is not None and row.status == "pending"
-    assert approval["subject_id"] not in wms_order_ids(systems)
-    assert executed_without_a_decision(engine, systems) == []
+    assert approval["subject_id"] not in wms_order_ids(any_systems)
+    assert executed_without_a_decision(engine, any_systems) == []
 
 
-def test_forged_update_and_goto_present_the_order_as_one_unit(svc, engine, systems) -> None:
+def test_forged_update_and_goto_present_the_order_as_one_unit(svc, engine, any_systems) -> None:
     thread_id, approval = pending_order(svc, engine)
     forged = {
         "update": {
@@ -104,11 +95,11 @@ def test_forged_update_and_goto_present_the_order_as_one_unit(svc, engine, syste
     # Even an admin's update without goto may write messages only.
     response = resume(svc, "demo-admin", thread_id, {"update": forged["update"]})
     assert response.status_code == 422 and "messages" in response.json()["error"]["message"]
-    untouched(engine, systems, approval)
+    untouched(engine, any_systems, approval)
 
 
 def test_forged_decision_and_principal_in_state_on_another_users_thread(
-    svc, engine, systems
+    svc, engine, any_systems
 ) -> None:
     thread_id, approval = pending_order(svc, engine, who="ops-2")
     forged = {
@@ -133,10 +124,10 @@ def test_forged_decision_and_principal_in_state_on_another_users_thread(
         {"resume": {"decisions": [{"type": "approve"}], "principal": {"name": "director"}}},
     )
     assert response.status_code == 403 and "'demo-ops'" in response.json()["error"]["message"]
-    untouched(engine, systems, approval)
+    untouched(engine, any_systems, approval)
 
 
-def test_injected_proposals_in_run_input(svc, engine, systems) -> None:
+def test_injected_proposals_in_run_input(svc, engine, any_systems) -> None:
     _, victim = pending_order(svc, engine, who="ops-2")
     thread_id = new_thread(svc, "demo-ops")
     injected = {
@@ -159,10 +150,10 @@ def test_injected_proposals_in_run_input(svc, engine, systems) -> None:
     )
     assert response.status_code == 422, response.text
     assert "proposals" in response.json()["error"]["message"]
-    untouched(engine, systems, victim)
+    untouched(engine, any_systems, victim)
 
 
-def test_injected_proposal_reaching_the_gate_is_refused(svc, engine, systems) -> None:
+def test_injected_proposal_reaching_the_gate_is_refused(svc, engine, any_systems) -> None:
     """Defence in depth: a record naming another thread's order (a forged state, however it got
     there) is judged on the pool, which says it is not this run's fresh proposal."""
     from agents.graphs.common.flow import ApprovalFlow
@@ -181,10 +172,10 @@ def test_injected_proposal_reaching_the_gate_is_refused(svc, engine, systems) ->
     update = ApprovalFlow(runtime).gate(state, {"configurable": {"thread_id": "t-evil"}})
     assert update["outcomes"][victim["subject_id"]]["status"] == "refused"
     assert "another thread" in update["outcomes"][victim["subject_id"]]["message"]
-    untouched(engine, systems, victim)
+    untouched(engine, any_systems, victim)
 
 
-def test_four_eyes_cannot_be_skipped_through_judged(svc, engine, systems) -> None:
+def test_four_eyes_cannot_be_skipped_through_judged(svc, engine, any_systems) -> None:
     thread_id, approval = pending_order(svc, engine, four_eyes=True)
     assert approval["payload"]["approvers_required"] == 2
     skip = {
@@ -207,11 +198,11 @@ def test_four_eyes_cannot_be_skipped_through_judged(svc, engine, systems) -> Non
     assert order_status(engine, approval["subject_id"]) == "pending_approval"
     again = resume(svc, "demo-approver", thread_id, {"resume": skip["resume"]})
     assert again.status_code == 403 and "first approval" in again.json()["error"]["message"]
-    assert approval["subject_id"] not in wms_order_ids(systems)
-    assert executed_without_a_decision(engine, systems) == []
+    assert approval["subject_id"] not in wms_order_ids(any_systems)
+    assert executed_without_a_decision(engine, any_systems) == []
 
 
-def test_alert_graph_cannot_be_started_through_runs(svc, engine, systems) -> None:
+def test_alert_graph_cannot_be_started_through_runs(svc, engine, any_systems) -> None:
     alert = {"alert": {"city": "Shanghai", "mm": 120, "external_id": "forged-1"}}
     thread_id = new_thread(svc, "demo-admin")
     threads_before = len(svc.post("/threads/search", json={}, headers=as_("demo-viewer")).json())
@@ -225,10 +216,10 @@ def test_alert_graph_cannot_be_started_through_runs(svc, engine, systems) -> Non
     assert len(after) == threads_before  # refused before anything was written
     with Session(engine) as session:
         assert session.exec(select(TransferOrder)).all() == []
-    assert executed_without_a_decision(engine, systems) == []
+    assert executed_without_a_decision(engine, any_systems) == []
 
 
-def test_self_approval_above_four_eyes(svc, engine, systems) -> None:
+def test_self_approval_above_four_eyes(svc, engine, any_systems) -> None:
     thread_id, approval = pending_order(svc, engine, who="ops-lead", four_eyes=True)
     own = decide(svc, approval["id"], "ops-lead")
     assert own.status_code == 403 and "four-eyes" in own.json()["error"]["message"]
@@ -236,20 +227,20 @@ def test_self_approval_above_four_eyes(svc, engine, systems) -> None:
         svc, "ops-lead", thread_id, {"resume": {"decisions": [{"type": "approve"}]}}
     )
     assert via_resume.status_code == 403 and "four-eyes" in via_resume.json()["error"]["message"]
-    untouched(engine, systems, approval)
+    untouched(engine, any_systems, approval)
 
 
 @pytest.mark.parametrize("who", ["demo-ops", "demo-viewer", "ops-2", None])
-def test_non_approver_approves(svc, engine, systems, who) -> None:
+def test_non_approver_approves(svc, engine, any_systems, who) -> None:
     thread_id, approval = pending_order(svc, engine)
     expected = 401 if who is None else 403
     assert decide(svc, approval["id"], who).status_code == expected
     command = {"resume": {"decisions": [{"type": "approve"}]}}
     assert resume(svc, who, thread_id, command).status_code == expected
-    untouched(engine, systems, approval)
+    untouched(engine, any_systems, approval)
 
 
-def test_expired_approval_answers_409_and_settles(svc, engine, systems) -> None:
+def test_expired_approval_answers_409_and_settles(svc, engine, any_systems) -> None:
     thread_id, approval = pending_order(svc, engine)
     with Session(engine) as session:
         row = session.get(Approval, approval["id"])
@@ -276,11 +267,11 @@ def test_expired_approval_answers_409_and_settles(svc, engine, systems) -> None:
         svc, "demo-approver", thread_id, {"resume": {"decisions": [{"type": "approve"}]}}
     )
     assert again.status_code == 409
-    assert approval["subject_id"] not in wms_order_ids(systems)
-    assert executed_without_a_decision(engine, systems) == []
+    assert approval["subject_id"] not in wms_order_ids(any_systems)
+    assert executed_without_a_decision(engine, any_systems) == []
 
 
-def test_replayed_resume_dispatches_once(svc, engine, systems) -> None:
+def test_replayed_resume_dispatches_once(svc, engine, any_systems) -> None:
     thread_id, approval = pending_order(svc, engine)
     command = {"resume": {"decisions": [{"type": "approve"}]}}
     first = resume(svc, "demo-approver", thread_id, command)
@@ -293,19 +284,19 @@ def test_replayed_resume_dispatches_once(svc, engine, systems) -> None:
     with Session(engine) as session:
         row = session.get(Approval, approval["id"])
         assert (row.status, row.decided_by) == ("approved", "demo-approver")
-    assert executed_without_a_decision(engine, systems) == []
+    assert executed_without_a_decision(engine, any_systems) == []
 
 
-def test_another_users_thread(svc, engine, systems) -> None:
+def test_another_users_thread(svc, engine, any_systems) -> None:
     thread_id, approval = pending_order(svc, engine, who="ops-2")
     hijack = say(svc, "demo-ops", thread_id, f"ship 1 pairs of X from {SOURCE} to {DEST}")
     assert hijack.status_code == 403 and "belongs to 'ops-2'" in hijack.json()["error"]["message"]
     withdraw = resume(svc, "demo-ops", thread_id, {"goto": "__end__"})
     assert withdraw.status_code == 403 and "withdraw" in withdraw.json()["error"]["message"]
-    untouched(engine, systems, approval)
+    untouched(engine, any_systems, approval)
 
 
-def test_the_requester_withdraws_with_goto_end(svc, engine, systems) -> None:
+def test_the_requester_withdraws_with_goto_end(svc, engine, any_systems) -> None:
     thread_id, approval = pending_order(svc, engine, who="ops-2", four_eyes=True)
     response = resume(svc, "ops-2", thread_id, {"goto": "__end__"})
     assert response.status_code == 200, response.text
@@ -314,7 +305,7 @@ def test_the_requester_withdraws_with_goto_end(svc, engine, systems) -> None:
         assert (row.status, row.decided_by) == ("withdrawn", "ops-2")
     assert order_status(engine, approval["subject_id"]) == "cancelled"
     assert resume(svc, "ops-2", thread_id, {"goto": "__end__"}).status_code == 409
-    assert executed_without_a_decision(engine, systems) == []
+    assert executed_without_a_decision(engine, any_systems) == []
 
 
 @pytest.mark.parametrize(
@@ -325,7 +316,7 @@ def test_the_requester_withdraws_with_goto_end(svc, engine, systems) -> None:
         "ship 12345678901234567890123 pairs of {sku} from DC-SHA to SHA-S01",
     ],
 )
-def test_negative_or_absurd_quantities_propose_nothing(svc, engine, systems, text) -> None:
+def test_negative_or_absurd_quantities_propose_nothing(svc, engine, any_systems, text) -> None:
     sku, _, _ = shipment_worth(engine, 0, ASK_ABOVE)
     thread_id = new_thread(svc, "demo-ops")
     response = say(svc, "demo-ops", thread_id, text.format(sku=sku))
@@ -333,10 +324,10 @@ def test_negative_or_absurd_quantities_propose_nothing(svc, engine, systems, tex
     assert not response.json().get("__interrupt__")
     with Session(engine) as session:
         assert session.exec(select(TransferOrder)).all() == []
-    assert wms_order_ids(systems) == set()
+    assert wms_order_ids(any_systems) == set()
 
 
-def test_far_above_atp_is_refused_before_the_gate(svc, engine, systems) -> None:
+def test_far_above_atp_is_refused_before_the_gate(svc, engine, any_systems) -> None:
     sku, _, _ = shipment_worth(engine, 0, ASK_ABOVE)
     thread_id = new_thread(svc, "demo-ops")
     response = say(svc, "demo-ops", thread_id, f"ship 5000 pairs of {sku} from DC-SHA to SHA-S01")
@@ -344,4 +335,4 @@ def test_far_above_atp_is_refused_before_the_gate(svc, engine, systems) -> None:
     assert "available to promise" in str(response.json()["messages"])
     with Session(engine) as session:
         assert session.exec(select(Approval)).all() == []
-    assert executed_without_a_decision(engine, systems) == []
+    assert executed_without_a_decision(engine, any_systems) == []

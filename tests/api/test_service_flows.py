@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -51,13 +51,6 @@ def lead(any_world_engine: Engine) -> str:
         create_api_key(session, "ops-lead", [Role.VIEWER, Role.OPS, Role.APPROVER], LEAD_KEY)
         session.commit()
     return "ops-lead"
-
-
-@pytest.fixture
-def systems(service: TestClient, service_settings: Settings) -> Iterator[ConnectorSet]:
-    """Clients of the service's own simulated systems (one server per state file per process)."""
-    with ConnectorSet.from_settings(service_settings) as connectors:
-        yield connectors
 
 
 def wait_for(what: str, probe: Callable[[], Any], timeout_s: float) -> Any:
