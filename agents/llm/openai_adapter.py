@@ -68,6 +68,24 @@ def without_nudge(content: str) -> str | None:
     return content.strip()
 
 
+#: Repair kind: a final answer written as a JSON object with an ``answer`` field, as the tool
+#: results are, unwrapped to its words.
+JSON_ANSWER = "json_answer"
+_FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
+
+
+def unwrapped_answer(content: str) -> str | None:
+    """The words of an answer written as ``{"answer": "..."}``, or None when it is not one.
+    Measured with Qwen2.5-Coder-1.5B (chat-plan-rain-zh, 2026-12-06 22:19 UTC): after a plan it
+    answered in the tool results' own shape, ``{"answer": "调拨计划…"}``, which the user would
+    have read as JSON."""
+    text = content.strip()
+    if fenced := _FENCE.match(text):
+        text = fenced.group(1)
+    answer = (loads(text) or {}).get("answer")
+    return answer.strip() if isinstance(answer, str) and answer.strip() else None
+
+
 def empty_reply_note(messages: Sequence[BaseMessage]) -> str:
     """The nudge after an empty reply, quoting the ``answer`` lines of this turn's tool results
     (ops_chat states a stock or forecast result in words first): measured with
@@ -321,6 +339,9 @@ class OpenAIChatModel:
             calls = [self._lenient(call, by_name, attempt, repairs) for call in calls]
             problems = {cid: p for cid, n, a in calls if (p := check_call(n, a, by_name))}
             if not problems:
+                if not calls and (words := unwrapped_answer(content)) is not None:
+                    repairs.append(_repair(attempt, JSON_ANSWER, content[:300]))
+                    content = words
                 if nudged and not calls and (own := without_nudge(content)) is not None:
                     repairs.append(_repair(attempt, ECHOED_NUDGE, content[:300]))
                     content = own

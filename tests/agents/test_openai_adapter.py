@@ -644,3 +644,24 @@ def test_chat_template_tokens_are_removed_and_a_reply_of_nothing_else_is_not_ask
     reply = model().invoke(MESSAGES, chat_tools())
     assert reply.text == "" and not reply.tool_calls
     assert route.call_count == 2  # one request each: the empty answer goes to the graph's check
+
+
+@respx.mock
+@pytest.mark.parametrize(
+    "written",
+    [
+        '{"answer": "调拨计划：2 票，共 18 件，预计净值 ¥362。"}',
+        '```json\n{"answer": "调拨计划：2 票，共 18 件，预计净值 ¥362。", "totals": {}}\n```',
+    ],
+)
+def test_an_answer_written_as_a_tool_result_is_unwrapped_to_its_words(written: str):
+    """Recorded with Qwen2.5-Coder-1.5B (chat-plan-rain-zh): it answered in the tool results'
+    own shape, which the user would have read as JSON."""
+    respx.post(URL).mock(side_effect=[ok(completion(written))])
+    reply = model().invoke(MESSAGES, chat_tools())
+    assert reply.text == "调拨计划：2 票，共 18 件，预计净值 ¥362。"
+    assert [r["kind"] for r in reply.response_metadata["repairs"]] == ["json_answer"]
+    # JSON without an answer, or prose, is left as written
+    for kept in ('{"totals": {}}', "调拨计划：2 票。"):
+        respx.post(URL).mock(side_effect=[ok(completion(kept))])
+        assert model().invoke(MESSAGES, chat_tools()).text == kept
