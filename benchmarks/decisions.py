@@ -818,6 +818,17 @@ def run(args: argparse.Namespace, scenarios: list[Scenario]) -> dict[str, Any]:
     return out
 
 
+def held_out_selection(args: argparse.Namespace, suite: list[Scenario]) -> list[Scenario]:
+    """``--held-out N``: instead of the suite's rain scenarios, N real 大雨 and N real 暴雨 days
+    per city and N dry false-alarm days per city the suite never used (``evals.heldout``,
+    chosen by ``--held-out-seed``), then only those of ``--roles``."""
+    from evals.heldout import held_out_scenarios
+
+    events = held_out_scenarios(args.held_out, args.held_out_seed, suite)
+    roles = [r.strip() for r in args.roles.split(",") if r.strip()]
+    return [s for s in events if not roles or s.role in roles]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenarios", default=str(SCENARIOS))
@@ -861,6 +872,15 @@ def main() -> None:
         "(comma-separated, e.g. 7,11,12; same city, clock, weather, alert and policy) and report "
         "per seed (by_seed) and pooled over all (pooled); the scenarios' own seeds when empty.",
     )
+    parser.add_argument(
+        "--held-out",
+        type=int,
+        default=0,
+        help="Run N held-out real rain events per city and band plus N false alarms per city "
+        "(evals.heldout: real days outside the suite's, ±14 days) instead of the suite's "
+        "scenarios; --select is ignored, --roles applies (0: the suite).",
+    )
+    parser.add_argument("--held-out-seed", type=int, default=0, help="Which held-out days.")
     args = parser.parse_args()
     try:
         parse_world_seeds(args.world_seeds)
@@ -870,6 +890,8 @@ def main() -> None:
         scenarios = select_scenarios(load_scenarios(Path(args.scenarios)), args.select, args.roles)
     except SelectionError as exc:
         parser.error(str(exc))
+    if args.held_out > 0:
+        scenarios = held_out_selection(args, load_scenarios(Path(args.scenarios)))
     if not scenarios:
         parser.error("no rain scenario left after --select and --roles")
     print(json.dumps(run(args, scenarios), default=str))
