@@ -315,13 +315,24 @@ BOUND_VARIANTS: dict[str, dict[str, Any]] = {
 #: markdown share in the unsold cost the planner maximises against; ``hurdle``, the freight hurdle.
 #: Every plan is still valued under the shipped terms (``modelled_net`` on ``oracle_mean``).
 LEVER_VARIANTS: dict[str, dict[str, Any]] = {
+    # The rule before session 31: a fixed size prior, hurdle 0.5; and each change alone.
+    "sizes_fixed_hurdle_0.5": {"sizes": "fixed", "hurdle": 0.5},
+    "sizes_fixed_hurdle_0.25": {"sizes": "fixed", "hurdle": 0.25},
     **{
-        f"sizes_{mode}{tag}": {"sizes": mode, "hurdle": h}
+        f"sizes_{mode}_hurdle_{h}": {"sizes": mode, "hurdle": h}
         for mode in ("network", "city")
-        for tag, h in (("", MIN_NET_TO_COST), ("_no_hurdle", 0.0))
+        for h in (0.5, 0.0)
     },
-    **{f"markdown_{m}": {"markdown": m} for m in (0.0, 0.25, 0.4, 0.6, 1.0)},
-    **{f"markdown_{m}_no_hurdle": {"markdown": m, "hurdle": 0.0} for m in (0.4, 1.0)},
+    "sizes_city_hurdle_0.25": {"sizes": "city", "hurdle": 0.25},
+    # The unsold cost's markdown share, on the rule before session 31 (its frontier).
+    **{
+        f"markdown_{m}": {"markdown": m, "sizes": "fixed", "hurdle": 0.5}
+        for m in (0.0, 0.05, 0.15, 0.2, 0.25, 0.4)
+    },
+    **{
+        f"markdown_{m}_no_hurdle": {"markdown": m, "sizes": "fixed", "hurdle": 0.0}
+        for m in (0.15, 0.2, 0.25)
+    },
 }
 
 
@@ -364,7 +375,7 @@ def with_markdown(terms: Any, share: float) -> Any:
 
 #: The perfect-mean plan made under a higher unsold cost (valued, like every plan, under the
 #: shipped terms): how much sell-through a perfect forecast of the mean buys at what value.
-ORACLE_MARKDOWNS = (0.4, 0.6, 1.0)
+ORACLE_MARKDOWNS = (0.15, 0.2, 0.25, 0.3, 0.4)
 
 
 #: The greedy peer in the bound (``evals.planners.solve_topup``): the merchandiser's top-up rule
