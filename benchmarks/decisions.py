@@ -309,6 +309,74 @@ BOUND_VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
+#: Levers measured beside the shipped rule (session 31, docs/optimizer.md "Levers"): ``sizes``,
+#: the size curve's pooling (``size_curves.SIZE_POOLING``); ``markdown``, every category's
+#: markdown share in the unsold cost the planner maximises against; ``hurdle``, the freight hurdle.
+#: Every plan is still valued under the shipped terms (``modelled_net`` on ``oracle_mean``).
+LEVER_VARIANTS: dict[str, dict[str, Any]] = {
+    # The rule before session 31: a fixed size prior, hurdle 0.5; and each change alone.
+    "sizes_fixed_hurdle_0.5": {"sizes": "fixed", "hurdle": 0.5},
+    "sizes_fixed_hurdle_0.25": {"sizes": "fixed", "hurdle": 0.25},
+    **{
+        f"sizes_{mode}_hurdle_{h}": {"sizes": mode, "hurdle": h}
+        for mode in ("network", "city")
+        for h in (0.5, 0.0)
+    },
+    "sizes_city_hurdle_0.25": {"sizes": "city", "hurdle": 0.25},
+    # The unsold cost's markdown share, on the rule before session 31 (its frontier).
+    **{
+        f"markdown_{m}": {"markdown": m, "sizes": "fixed", "hurdle": 0.5}
+        for m in (0.0, 0.05, 0.15, 0.2, 0.25, 0.4)
+    },
+    **{
+        f"markdown_{m}_no_hurdle": {"markdown": m, "sizes": "fixed", "hurdle": 0.0}
+        for m in (0.15, 0.2, 0.25)
+    },
+}
+
+
+def lever_problem(ctx: ToolContext, request: PlanTransfersInput, provider: Any, lever: dict) -> Any:
+    """The shipped problem with one ``LEVER_VARIANTS`` entry applied."""
+    from tools.plan_transfers import size_curves
+
+    shipped_pooling = size_curves.SIZE_POOLING
+    size_curves.SIZE_POOLING = lever.get("sizes", shipped_pooling)
+    try:
+        problem = build_problem(ctx, request, provider)[0]
+    finally:
+        size_curves.SIZE_POOLING = shipped_pooling
+    hurdle = {"min_net_to_cost": lever.get("hurdle", MIN_NET_TO_COST)}
+    terms = problem.value_terms
+    if "markdown" in lever:
+        terms = with_markdown(terms, lever["markdown"])
+    return replace(
+        problem, value_terms=terms, constraints=problem.constraints.model_copy(update=hurdle)
+    )
+
+
+def with_markdown(terms: Any, share: float) -> Any:
+    """``terms`` with every category's unsold markdown share set to ``share``."""
+    unsold = terms.unsold
+    update = {"markdown_share": share}
+    return terms.model_copy(
+        update={
+            "unsold": unsold.model_copy(
+                update={
+                    "default": unsold.default.model_copy(update=update),
+                    "by_category": {
+                        c: r.model_copy(update=update) for c, r in unsold.by_category.items()
+                    },
+                }
+            )
+        }
+    )
+
+
+#: The perfect-mean plan made under a higher unsold cost (valued, like every plan, under the
+#: shipped terms): how much sell-through a perfect forecast of the mean buys at what value.
+ORACLE_MARKDOWNS = (0.15, 0.2, 0.25, 0.3, 0.4)
+
+
 #: The greedy peer in the bound (``evals.planners.solve_topup``): the merchandiser's top-up rule
 #: on the shipped forecast taken as certain (the ``certain_pooled`` problem, which it only reads
 #: for the rain-case means, lanes and policy limits).
@@ -411,7 +479,14 @@ def bound_check(
         ),
         None,
     )
-    names = [*BOUND_VARIANTS, PEER_VARIANT, "oracle_mean_at_hit_rate", "oracle_mean"]
+    names = [
+        *BOUND_VARIANTS,
+        *LEVER_VARIANTS,
+        PEER_VARIANT,
+        "oracle_mean_at_hit_rate",
+        "oracle_mean",
+        *(f"oracle_mean_markdown_{m}" for m in ORACLE_MARKDOWNS),
+    ]
     if ablation:
         names += ABLATION_VARIANTS
     rows: list[dict[str, Any]] = []
@@ -431,11 +506,18 @@ def bound_check(
                 for name, update in BOUND_VARIANTS.items()
             }
             problems[PEER_VARIANT] = problems["certain_pooled"]
+            for name, lever in LEVER_VARIANTS.items():
+                problems[name] = lever_problem(ctx, request, provider, lever)
             expected = expected_demand(scenario, days)
             problems["oracle_mean"] = oracle_problem(problems["certain_raw"], expected)
             problems["oracle_mean_at_hit_rate"] = at_hit_rate(
                 problems["oracle_mean"], problems[shipped or "hit_rate_pooled"]
             )
+            for m in ORACLE_MARKDOWNS:
+                problems[f"oracle_mean_markdown_{m}"] = replace(
+                    problems["oracle_mean"],
+                    value_terms=with_markdown(problems["oracle_mean"].value_terms, m),
+                )
             catalogue = read_catalogue(
                 world.engine, load_value_terms(world.settings.value_terms_file)
             )
@@ -709,6 +791,7 @@ SEED_VARIANTS: tuple[str, ...] = (
     "hit_rate_pooled",
     "no_hurdle",
     "no_level_backtest",
+    *LEVER_VARIANTS,
     "oracle_mean",
 )
 

@@ -423,7 +423,8 @@ def build_problem(
         dry = _demand_arrays(pool, dry_out)
     if request.pool_sizes:
         style_of = np.array([sku.style for sku in pool.skus])
-        shares = size_shares(pool.sold, style_of)
+        cities = np.array([loc.city for loc in pool.locations])
+        shares = size_shares(pool.sold, style_of, cities)
         group = _level_groups(pool)
         totals = _style_totals(pool, forecast(ctx, style_request(pool, request)))
         pooled = pool_sizes(mean, quantiles, shares, style_of, totals)
