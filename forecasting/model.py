@@ -46,6 +46,9 @@ class ProbabilisticForecast:
     #: For a model with an explicit weather layer: mean = baseline × rain_uplift, (series, h).
     baseline: np.ndarray | None = None
     rain_uplift: np.ndarray | None = None
+    #: For a model with an explicit promo lift: the part of ``baseline`` that is the day's
+    #: promo (baseline = promo-free baseline × promo_lift; 1 on regular days), (series, h).
+    promo_lift: np.ndarray | None = None
 
 
 @dataclass
@@ -76,9 +79,14 @@ class FittedForecaster:
         if not 1 <= horizon <= self.max_horizon:
             raise ValueError(f"horizon {horizon} must be between 1 and {self.max_horizon} days")
         levels = validate_levels(list(levels))
-        baseline = uplift = None
+        baseline = uplift = promo = None
+        components = getattr(self.model, "predict_components", None)
         parts = getattr(self.model, "predict_parts", None)
-        if parts is not None:
+        if components is not None:
+            base, promo, uplift = components(panel, origin, horizon)
+            baseline = (base * promo).astype(np.float32)
+            mean = baseline * uplift
+        elif parts is not None:
             baseline, uplift = parts(panel, origin, horizon)
             mean = baseline * uplift
         else:
@@ -93,6 +101,7 @@ class FittedForecaster:
             total_quantiles=self.calibrator.total(total_mean, levels, horizon),
             baseline=baseline,
             rain_uplift=uplift,
+            promo_lift=promo,
         )
 
 

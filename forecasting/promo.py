@@ -38,6 +38,10 @@ PROMO_WEEKS = 26
 #: A promo day of less than this discount carries no price signal: it keeps the model's forecast.
 MIN_DEPTH = 0.01
 _MAX_ELASTICITY = 6.0
+#: Series of regular days per week the baseline's own error is read from (a sample above it).
+REFERENCE_SERIES = 20_000
+#: Units of the category's all-weeks error a week's is shrunk towards (a pseudo-count).
+REFERENCE_PRIOR_UNITS = 30.0
 
 #: (panel, origin, horizon) → the baseline's mean forecast (series, horizon), before any lift.
 Baseline = Callable[[Panel, int, int], np.ndarray]
@@ -47,7 +51,9 @@ Baseline = Callable[[Panel, int, int], np.ndarray]
 class PromoLift:
     """Elasticity per category (shrunk) and what stands behind it."""
 
-    table: pd.DataFrame  # category, elasticity, raw, weight, days, units, baseline, depth
+    #: category, elasticity, raw (unpooled), weight (its own data's), days (style-days),
+    #: episodes (style-weeks), units, baseline (scaled by the week's regular-day error), depth
+    table: pd.DataFrame
     pooled: float  # elasticity of all categories together
     pooled_days: int
 
@@ -113,31 +119,60 @@ def estimate_promo_lift(
         if "style" in panel.series
         else np.array([str(s) for s in panel.series.index])
     )
-    o_parts, b_parts, d_parts, cat_parts, cluster_parts = [], [], [], [], []
+    names, cat_code_all = np.unique(categories, return_inverse=True)
+    n = len(names)
+    rng = np.random.default_rng(0)
+    o_parts, b_parts, d_parts, code_parts, cluster_parts, week_parts = [], [], [], [], [], []
+    day_parts: list[np.ndarray] = []
+    week_o, week_b = [], []  # per origin: Σ demand and Σ baseline on regular days, per category
     for origin in range(end - 7, max(min_origin, end - 7 * weeks) - 1, -7):
         days = slice(origin, origin + 7)
         on = depth_all[:, days] >= MIN_DEPTH
-        rows = np.flatnonzero(on.any(axis=1))
-        if len(rows) == 0:
+        promo_rows = np.flatnonzero(on.any(axis=1))
+        if len(promo_rows) == 0:
             continue
+        # The reference: the same categories' regular days of the same week (every series of
+        # them, or a sample), which the baseline forecast the same way.
+        same = np.isin(cat_code_all, np.unique(cat_code_all[promo_rows]))
+        others = np.flatnonzero(same & ~on.any(axis=1))
+        if len(others) > REFERENCE_SERIES:
+            others = rng.choice(others, REFERENCE_SERIES, replace=False)
+        rows = np.sort(np.concatenate([promo_rows, others]))
         part = panel.take(rows)
         demand = observed_demand(part.units[:, days], part.stockout[:, days])
-        base = baseline(without_promo(part, origin, 7), origin, 7)
-        cells = on[rows] & ~np.isnan(demand) & (base > 0)
+        base = baseline(without_promo(part, origin, 7), origin, 7).astype(np.float64)
+        known = ~np.isnan(demand)
+        code = cat_code_all[rows]
+        regular = known & ~on[rows] & ~part.promo[:, days]
+        r, h = np.nonzero(regular)
+        week_o.append(np.bincount(code[r], weights=demand[r, h], minlength=n))
+        week_b.append(np.bincount(code[r], weights=base[r, h], minlength=n))
+        cells = on[rows] & known & (base > 0)
         r, h = np.nonzero(cells)
         o_parts.append(demand[r, h])
-        b_parts.append(base[r, h].astype(np.float64))
+        b_parts.append(base[r, h])
         d_parts.append(depth_all[rows[r], origin + h])
-        cat_parts.append(categories[rows[r]])
-        cluster_parts.append(style[rows[r]] + "|" + (origin + h).astype(str))
+        code_parts.append(code[r])
+        cluster_parts.append(style[rows[r]] + "|" + str(origin))  # a promo episode
+        day_parts.append(style[rows[r]] + "|" + (origin + h).astype(str))
+        week_parts.append(np.full(len(r), len(week_o) - 1))
     if not o_parts:
         return None
-    o, b, d = np.concatenate(o_parts), np.concatenate(b_parts), np.concatenate(d_parts)
-    cat, cluster = np.concatenate(cat_parts), np.concatenate(cluster_parts)
+    # The baseline's own error on the category's regular days of the week (its season, its
+    # level), shrunk towards the category's over all weeks: a promo day's baseline is scaled by
+    # it, so the lift measures the promo alone (a difference in differences).
+    wo, wb = np.array(week_o), np.array(week_b)
+    overall = _safe_ratio(wo.sum(axis=0), wb.sum(axis=0))
+    weekly = (wo + REFERENCE_PRIOR_UNITS * overall) / (wb + REFERENCE_PRIOR_UNITS)
+    week, code = np.concatenate(week_parts), np.concatenate(code_parts)
+    o = np.concatenate(o_parts)
+    b = np.concatenate(b_parts) * weekly[week, code]
+    d = np.concatenate(d_parts)
+    cat = names[code]
+    cluster = np.concatenate(cluster_parts)
+    style_days = pd.factorize(pd.Series(cat + "#" + np.concatenate(day_parts)))[0]
     x = -np.log1p(-d)  # log lift per unit elasticity
     pooled = _solve_elasticity(o, b, x)
-    names, code = np.unique(cat, return_inverse=True)
-    n = len(names)
     units = np.bincount(code, weights=o, minlength=n)
     base = np.bincount(code, weights=b, minlength=n)
     mean_x = np.bincount(code, weights=b * x, minlength=n) / np.maximum(base, 1e-12)
@@ -151,10 +186,14 @@ def estimate_promo_lift(
     cluster_cat = np.zeros(cluster_code.max() + 1, dtype=int)
     cluster_cat[cluster_code] = code
     residual = np.bincount(cluster_cat, weights=(per_cluster_o - per_cluster_e) ** 2, minlength=n)
-    days = np.bincount(cluster_cat, minlength=n).astype(float)
+    episodes = np.bincount(cluster_cat, minlength=n).astype(float)
+    day_cat = np.zeros(style_days.max() + 1, dtype=int)
+    day_cat[style_days] = code
+    days = np.bincount(day_cat, minlength=n)
     log_lift, weight = _shrink(
-        units, expected, residual, days, pooled * mean_x, np.zeros(n, dtype=int)
+        units, expected, residual, episodes, pooled * mean_x, np.zeros(n, dtype=int)
     )
+    seen = base > 0
     elasticity = np.clip(log_lift / np.maximum(mean_x, 1e-9), 0.0, _MAX_ELASTICITY)
     table = pd.DataFrame(
         {
@@ -162,13 +201,19 @@ def estimate_promo_lift(
             "elasticity": elasticity,
             "raw": raw,
             "weight": weight,
-            "days": days.astype(int),
+            "days": days,
+            "episodes": episodes.astype(int),
             "units": units,
             "baseline": base,
             "depth": 1.0 - np.exp(-mean_x),
         }
-    )
-    return PromoLift(table=table, pooled=float(pooled), pooled_days=len(np.unique(cluster)))
+    )[seen].reset_index(drop=True)
+    return PromoLift(table=table, pooled=float(pooled), pooled_days=int(days.sum()))
+
+
+def _safe_ratio(units: np.ndarray, base: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where((base > 0) & (units > 0), units / base, 1.0)
 
 
 def _solve_elasticity(o: np.ndarray, b: np.ndarray, x: np.ndarray) -> float:
