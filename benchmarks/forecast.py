@@ -228,7 +228,7 @@ def demo_holdout(args: argparse.Namespace) -> dict[str, object]:
         # The production model, twice: with each day's observed band (as a perfect alert would
         # give it, the setting the GBM rows use) and with the climatology a tool sees without one.
         rain = fit_calibrated(
-            RainUpliftForecaster(GlobalBoostingForecaster(production), promo_lift=args.promo_lift),
+            RainUpliftForecaster(GlobalBoostingForecaster(production)),
             panel,
             origin,
             calibration_days=horizon,
@@ -670,13 +670,6 @@ def main() -> None:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="Also fit the plain GBM with and without weather per fold (reference rows).",
-    )
-    parser.add_argument(
-        "--promo-lift",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="The production model's explicit promo lift (--no-promo-lift: the model as it was "
-        "before 2026-12-07, its baseline's own promo response).",
     )
     print(json.dumps(run(parser.parse_args())))
 

@@ -46,9 +46,6 @@ class ProbabilisticForecast:
     #: For a model with an explicit weather layer: mean = baseline × rain_uplift, (series, h).
     baseline: np.ndarray | None = None
     rain_uplift: np.ndarray | None = None
-    #: For a model with an explicit promo lift: the part of ``baseline`` that is the day's
-    #: promo (baseline = promo-free baseline × promo_lift; 1 on regular days), (series, h).
-    promo_lift: np.ndarray | None = None
 
 
 @dataclass
@@ -79,14 +76,9 @@ class FittedForecaster:
         if not 1 <= horizon <= self.max_horizon:
             raise ValueError(f"horizon {horizon} must be between 1 and {self.max_horizon} days")
         levels = validate_levels(list(levels))
-        baseline = uplift = promo = None
-        components = getattr(self.model, "predict_components", None)
+        baseline = uplift = None
         parts = getattr(self.model, "predict_parts", None)
-        if components is not None:
-            base, promo, uplift = components(panel, origin, horizon)
-            baseline = (base * promo).astype(np.float32)
-            mean = baseline * uplift
-        elif parts is not None:
+        if parts is not None:
             baseline, uplift = parts(panel, origin, horizon)
             mean = baseline * uplift
         else:
@@ -101,7 +93,6 @@ class FittedForecaster:
             total_quantiles=self.calibrator.total(total_mean, levels, horizon),
             baseline=baseline,
             rain_uplift=uplift,
-            promo_lift=promo,
         )
 
 

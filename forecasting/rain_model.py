@@ -17,7 +17,6 @@ import numpy as np
 from forecasting.global_model import GlobalBoostingForecaster, GlobalModelConfig
 from forecasting.model import MeanForecaster
 from forecasting.panel import Panel
-from forecasting.promo import PromoLift, estimate_promo_lift, without_promo
 from forecasting.rain import DRY_WINDOW_DAYS, RainUplift, estimate_uplift, one_hot_bands
 
 
@@ -36,28 +35,18 @@ class RainUpliftForecaster:
     """Baseline (fitted on weather-free history) × rain uplift per category × channel × band."""
 
     def __init__(
-        self,
-        baseline: MeanForecaster | None = None,
-        *,
-        dry_horizon: bool = False,
-        promo_lift: bool = True,
+        self, baseline: MeanForecaster | None = None, *, dry_horizon: bool = False
     ) -> None:
         """``baseline``: an unfitted mean model (default: the global GBM without rain features).
 
         Default: it is fitted on the weather-free history (sales ÷ their day's uplift).
         ``dry_horizon``: instead it is fitted on the raw history *with* its rain features and
         asked for a dry horizon (0 mm every day), which is the same baseline learnt the other
-        way round; the uplift is applied on top either way.
-        ``promo_lift``: estimate the explicit promo lift (forecasting/promo.py); without it the
-        baseline's own promo response stands (how it was before 2026-12-07)."""
+        way round; the uplift is applied on top either way."""
         self.baseline: MeanForecaster = baseline if baseline is not None else default_baseline()
         self.baseline_name = self.baseline.name + ("@dry" if dry_horizon else "")
         self.dry_horizon = dry_horizon
         self.uplift: RainUplift | None = None
-        #: The promo lift per category (forecasting/promo.py) on the baseline's promo-free
-        #: forecast; None: no promo seen (or a model stored before it), the baseline's own.
-        self.promo_lift: PromoLift | None = None
-        self.use_promo_lift = promo_lift
 
     @property
     def name(self) -> str:
@@ -76,7 +65,6 @@ class RainUpliftForecaster:
     def fit(self, panel: Panel, end: int) -> RainUpliftForecaster:
         self.uplift = estimate_uplift(panel, end)
         self.baseline.fit(panel if self.dry_horizon else self.weather_free(panel, end), end)
-        self.promo_lift = self._promo_lift(panel, end)
         return self
 
     def refresh(self, panel: Panel, end: int) -> RainUpliftForecaster:
@@ -89,28 +77,7 @@ class RainUpliftForecaster:
         the baseline's level already comes from the latest days through its features (which
         are de-weathered with this uplift at forecast time)."""
         self.uplift = estimate_uplift(panel, end)
-        # Likewise the promo lift: the calibration window's promo days are out of sample.
-        self.promo_lift = self._promo_lift(panel, end)
         return self
-
-    def _promo_lift(self, panel: Panel, end: int) -> PromoLift | None:
-        if not getattr(self, "use_promo_lift", True):
-            return None
-        return estimate_promo_lift(self._observed_weather_base, panel, end)
-
-    def _observed_weather_base(self, panel: Panel, origin: int, horizon: int) -> np.ndarray:
-        """The baseline × the uplift of each day's observed band: a past week's forecast."""
-        base = self._base(panel, origin, horizon)
-        observed = one_hot_bands(panel.precipitation_mm)[:, origin : origin + horizon]
-        return base * self.uplift.series_factor(panel, observed)  # type: ignore[union-attr]
-
-    def _base(self, panel: Panel, origin: int, horizon: int) -> np.ndarray:
-        if self.dry_horizon:
-            rain = panel.precipitation_mm.copy()
-            rain[:, origin : origin + horizon] = 0.0
-            dry = dataclasses.replace(panel, precipitation_mm=rain)
-            return self.baseline.predict_mean(dry, origin, horizon)
-        return self.baseline.predict_mean(self.weather_free(panel, origin), origin, horizon)
 
     def weather_free(self, panel: Panel, end: int) -> Panel:
         """The panel with each past day's units divided by the uplift of its observed band."""
@@ -126,34 +93,22 @@ class RainUpliftForecaster:
         observed = one_hot_bands(panel.precipitation_mm[:, :end])
         return np.maximum(self.uplift.series_factor(panel, observed), 1e-3)  # type: ignore[union-attr]
 
-    def predict_components(
-        self, panel: Panel, origin: int, horizon: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(baseline, promo lift, rain uplift), each (series, horizon): the baseline is the
-        day's forecast without its promo (the flag off, the regular price) and the promo lift
-        the category's (1 at regular price); their product is the mean forecast. A model
-        without a promo lift (none seen, or stored before it) keeps the baseline's own promo
-        response and a lift of 1."""
-        if self.uplift is None:
-            raise RuntimeError("fit the rain model before predicting")
-        lift = getattr(self, "promo_lift", None)
-        if lift is not None:
-            base = self._base(without_promo(panel, origin, horizon), origin, horizon)
-            promo = lift.factor(panel, origin, horizon)
-        else:
-            base = self._base(panel, origin, horizon)
-            promo = np.ones((panel.n_series, horizon), dtype=np.float32)
-        probability = panel_band_probability(panel)[:, origin : origin + horizon]
-        uplift = self.uplift.series_factor(panel, probability)
-        return np.maximum(base, 0.0).astype(np.float32), promo, uplift
-
     def predict_parts(
         self, panel: Panel, origin: int, horizon: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(weather-free demand, uplift), each (series, horizon); their product is the mean
-        forecast. The weather-free part carries the promo lift (``predict_components``)."""
-        base, promo, uplift = self.predict_components(panel, origin, horizon)
-        return (base * promo).astype(np.float32), uplift
+        """(baseline, uplift), each (series, horizon); their product is the mean forecast."""
+        if self.uplift is None:
+            raise RuntimeError("fit the rain model before predicting")
+        if self.dry_horizon:
+            rain = panel.precipitation_mm.copy()
+            rain[:, origin : origin + horizon] = 0.0
+            dry = dataclasses.replace(panel, precipitation_mm=rain)
+            base = self.baseline.predict_mean(dry, origin, horizon)
+        else:
+            base = self.baseline.predict_mean(self.weather_free(panel, origin), origin, horizon)
+        probability = panel_band_probability(panel)[:, origin : origin + horizon]
+        uplift = self.uplift.series_factor(panel, probability)
+        return np.maximum(base, 0.0).astype(np.float32), uplift
 
     def predict_mean(self, panel: Panel, origin: int, horizon: int) -> np.ndarray:
         base, uplift = self.predict_parts(panel, origin, horizon)

@@ -12,7 +12,6 @@ import pandas as pd
 
 from forecasting.model import ProbabilisticForecast
 from forecasting.panel import Panel
-from forecasting.promo import PromoLift
 from forecasting.rain import BANDS, RainUplift, band_label, series_channels
 from inventory.vocabulary import RAIN_BAND_ZH
 
@@ -185,46 +184,3 @@ def _sentence(
             f"{int(entry.get('pooled_days', 0) or 0)} city-days across cities)"
         )
     return text
-
-
-def promo_lifts(
-    forecast: ProbabilisticForecast,
-    panel: Panel,
-    lift: PromoLift,
-    promos: list[object],
-    origin: int,
-) -> list[dict[str, object]]:
-    """Per planned promo of the horizon: its lift on the answer's series and one sentence —
-    "baseline 2.10/day, promo lift ×1.86 at 30 % off from 41 past promo days of jeans" — as the
-    rain uplift is shown. ``promos`` are ``KnownPromo`` rows; the baseline is the promo-free
-    forecast of the promo's days (weather-free), summed over the answer's series of its style."""
-    assert forecast.baseline is not None and forecast.promo_lift is not None
-    horizon = forecast.mean.shape[1]
-    days = panel.dates[origin : origin + horizon].date
-    style = panel.series["style"].astype(str).to_numpy()
-    category = panel.series["category"].astype(str).to_numpy()
-    location = np.array([str(s).split("|", 1)[0] for s in panel.series.index])
-    out = []
-    for promo in promos:
-        rows = style == promo.style  # type: ignore[attr-defined]
-        if promo.location is not None:  # type: ignore[attr-defined]
-            rows &= location == promo.location  # type: ignore[attr-defined]
-        on = np.array([promo.start <= d <= promo.end for d in days])  # type: ignore[attr-defined]
-        cells = rows[:, None] & on[None, :] & (forecast.promo_lift > 1.0)
-        if not cells.any():
-            out.append({})
-            continue
-        with_promo = float(forecast.baseline[cells].sum())
-        without = float((forecast.baseline / forecast.promo_lift)[cells].sum())
-        factor = with_promo / without if without > 0 else 1.0
-        name = str(category[np.flatnonzero(rows)[0]])
-        seen = lift.support(name)
-        own = float(seen["weight"])
-        sentence = (
-            f"baseline {without / int(on.sum()):.2f}/day, promo lift ×{factor:.2f} at "
-            f"{promo.depth:.0%} off from {seen['days']} past promo days of {name} "  # type: ignore[attr-defined]
-            f"(elasticity {float(seen['elasticity']):.2f}: {own:.0%} its own, the rest pooled "
-            f"over all categories' {lift.pooled:.2f} from {lift.pooled_days} days)"
-        )
-        out.append({"lift": round(factor, 3), "explanation": sentence})
-    return out

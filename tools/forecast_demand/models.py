@@ -94,13 +94,6 @@ class HorizonPromo(BaseModel):
     end: dt.date = Field(description="Last promo day, inclusive.")
     depth: float = Field(description="Discount as a fraction of the regular price.")
     planned_at: dt.datetime
-    lift: float | None = Field(
-        default=None,
-        description="Demand on its days ÷ the same days without it (the category's promo lift).",
-    )
-    explanation: str | None = Field(
-        default=None, description="The lift, its baseline and the past promo days behind it."
-    )
 
 
 class SeriesForecast(BaseModel):

@@ -26,7 +26,7 @@ from forecasting.quantiles import quantile_key, validate_levels
 from inventory.models import DailySales
 from tools.context import ToolContext, ToolError
 from tools.forecast_demand.artefacts import Artefact, ArtefactMeta, load_artefact, pool_fingerprint
-from tools.forecast_demand.explain import horizon_weather, promo_lifts, series_rain
+from tools.forecast_demand.explain import horizon_weather, series_rain
 from tools.forecast_demand.fitting import Progress, fit_pool_model
 from tools.forecast_demand.models import ForecastInput, ForecastOutput, RainScenario
 from tools.forecast_demand.pool_panel import (
@@ -95,13 +95,6 @@ class PreparedForecast:
                 strict=True,
             ):
                 row.update(extra)
-        promos = [dataclasses.asdict(p) for p in self.promos]
-        lift = getattr(artefact.fitted.model, "promo_lift", None)
-        if lift is not None and forecast.promo_lift is not None and not totals_only:
-            for row, extra in zip(
-                promos, promo_lifts(forecast, panel, lift, self.promos, HISTORY_DAYS), strict=True
-            ):
-                row.update(extra)
         return ForecastOutput.model_validate(
             {
                 "as_of": ctx.now.isoformat(),
@@ -114,7 +107,7 @@ class PreparedForecast:
                 "weather": []
                 if totals_only
                 else horizon_weather(panel, HISTORY_DAYS, request.horizon_days, assumed),
-                "promos": promos,
+                "promos": [dataclasses.asdict(p) for p in self.promos],
             }
         )
 
