@@ -16,7 +16,11 @@ Two panels, named in the JSON (``speed_panel``, ``accuracy_panel``):
   before each origin; AutoETS on a random sample of its series. Beside the model: the world's
   own expected demand and a zero forecast on the same days (what the in-stock, unweighted
   RMSSE rewards: the truth scores worse than zero there), and the sales-weighted RMSSE (M5's
-  bottom-level weights), which ranks them the other way round.
+  bottom-level weights), which ranks them the other way round. Promo days
+  (``promo_days_vs_world_expected``): each fold's horizon scored a second time as the tool
+  sees it (no sales rows; the ``PromoPlan`` rows made before the fold's origin), Σ forecast ÷ Σ
+  the world's expected demand and RMSE against it on promo and other days (``--seed``: the
+  world seed).
 - **Rain response** (``--rain-check``, issue 10): on a demo world (default: the `make run` world,
   40 stores × 80 styles, two years before 2015-07-01), the per-band uplift the model estimated
   for stores and online against the world's true multipliers, and city × category forecast ÷
