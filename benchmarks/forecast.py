@@ -16,7 +16,11 @@ Two panels, named in the JSON (``speed_panel``, ``accuracy_panel``):
   before each origin; AutoETS on a random sample of its series. Beside the model: the world's
   own expected demand and a zero forecast on the same days (what the in-stock, unweighted
   RMSSE rewards: the truth scores worse than zero there), and the sales-weighted RMSSE (M5's
-  bottom-level weights), which ranks them the other way round.
+  bottom-level weights), which ranks them the other way round. Promo days
+  (``promo_days_vs_world_expected``): each fold's horizon scored a second time as the tool
+  sees it (no sales rows; the ``PromoPlan`` rows made before the fold's origin), Σ forecast ÷ Σ
+  the world's expected demand and RMSE against it on promo and other days (``--seed``: the
+  world seed).
 - **Rain response** (``--rain-check``, issue 10): on a demo world (default: the `make run` world,
   40 stores × 80 styles, two years before 2015-07-01), the per-band uplift the model estimated
   for stores and online against the world's true multipliers, and city × category forecast ÷
@@ -236,8 +240,10 @@ def demo_holdout(args: argparse.Namespace) -> dict[str, object]:
         climate = dataclasses.replace(
             panel, band_probability=_climate_bands(engine, panel, origin, horizon)
         )
+        planned = plan_horizon(engine, panel, origin, horizon)
         means = {
             "rain_uplift": rain.forecast(panel, origin, horizon).mean,
+            "rain_uplift_plan": rain.forecast(planned, origin, horizon).mean,
             "rain_uplift_climatology": rain.forecast(climate, origin, horizon).mean,
             "snaive": SeasonalNaive().predict_mean(panel, origin, horizon),
         }
@@ -270,6 +276,8 @@ def demo_holdout(args: argparse.Namespace) -> dict[str, object]:
             "sample": in_sample,
             "sales_weight": _recent_sales(panel, origin),
             "rain_mm": holdout.rain_mm,
+            "promo_rows": panel.promo[:, origin : origin + horizon],
+            "promo_plan": planned.promo[:, origin : origin + horizon],
             **means,
         }
         for key, value in fold.items():
@@ -361,6 +369,17 @@ def demo_holdout(args: argparse.Namespace) -> dict[str, object]:
                 channel,
             )
             for name in ("rain_uplift", "autoets")
+        },
+        # Promo days (issue 10, s31): the fold horizons above read their promos from the real
+        # sales rows; the tool reads the retailer's plans made before the clock (PromoPlan).
+        # Both, each against the world's expected demand on promo and non-promo days.
+        "promo_days_vs_world_expected": {
+            "rows": promo_day_scores(p["rain_uplift"], p["world_expected"], p["promo_rows"]),
+            "plan": promo_day_scores(p["rain_uplift_plan"], p["world_expected"], p["promo_plan"]),
+            "rmsse_ratio_plan_vs_snaive": round(
+                metrics("rain_uplift_plan", p["usable"])["rmsse"] / snaive["rmsse"], 4
+            ),
+            "promo_cells_plan_share": round(float(p["promo_plan"].mean()), 4),
         },
         "wet_day_rmsse_rain_uplift": round(rain_wet["rmsse"], 4),
         "wet_day_bias_rain_uplift": round(rain_wet["bias"], 4),
@@ -474,6 +493,48 @@ def _level_ratios(
             cells = rows & days
             if cells.any() and expected[cells].sum() > 0:
                 out[f"{name}_{day}"] = round(float(mean[cells].sum() / expected[cells].sum()), 3)
+    return out
+
+
+def plan_horizon(engine, panel: Panel, origin: int, horizon: int) -> Panel:
+    """``panel`` with the fold's horizon as the tool sees it at ``origin``: no sales rows there
+    (every day at the series' regular price, no promo), then the retailer's promo plans made
+    before the origin's midnight (UTC) set (``tools.forecast_demand.pool_panel``)."""
+    import datetime as dt
+
+    from sqlmodel import Session
+
+    from forecasting.panel import regular_price, with_planned_promos
+    from tools.forecast_demand.pool_panel import known_promos, planned_promo_depth
+
+    today = panel.dates[origin].date()
+    last = panel.dates[origin + horizon - 1].date()
+    regular = regular_price(panel.price_ratio[:, :origin], panel.promo[:, :origin])[:, -1]
+    promo = panel.promo.copy()
+    price = panel.price_ratio.copy()
+    promo[:, origin:] = False
+    price[:, origin:] = regular[:, None]
+    bare = dataclasses.replace(panel, promo=promo, price_ratio=price)
+    known = dt.datetime.combine(today, dt.time(), tzinfo=dt.UTC)
+    with Session(engine) as session:
+        plans = known_promos(session, list(panel.series["style"]), today, last, known)
+    depth = planned_promo_depth(plans, panel.series, panel.dates, today)
+    depth[:, origin + horizon :] = 0.0
+    return with_planned_promos(bare, depth)
+
+
+def promo_day_scores(
+    mean: np.ndarray, expected: np.ndarray, promo: np.ndarray
+) -> dict[str, float | int]:
+    """Σ forecast ÷ Σ the world's expected demand and RMSE against it, on promo days, on the
+    other days and on all (every hold-out day, stock-outs included: demand, not sales)."""
+    known = ~np.isnan(expected)
+    out: dict[str, float | int] = {}
+    for name, cells in (("promo", known & promo), ("non_promo", known & ~promo), ("all", known)):
+        error = mean[cells] - expected[cells]
+        out[f"{name}_ratio"] = round(float(mean[cells].sum() / max(expected[cells].sum(), 1e-9)), 4)
+        out[f"{name}_rmse"] = round(float(np.sqrt(np.mean(error**2))) if cells.any() else 0.0, 5)
+    out["promo_cells"] = int((known & promo).sum())
     return out
 
 
