@@ -103,6 +103,7 @@ def test_the_plans_dry_forecast_reuses_the_read_and_the_plan_is_unchanged(
         ("sku", False),
         ("style", True),
         ("style", False),
+        ("sku", False),  # the level backtest's longer history, once per pool and clock
     ]
     reads.clear()
     shared = plan_transfers(
