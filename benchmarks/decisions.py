@@ -965,6 +965,8 @@ def main() -> None:
     )
     parser.add_argument("--held-out-seed", type=int, default=0, help="Which held-out days.")
     args = parser.parse_args()
+    if args.held_out < 0:
+        parser.error(f"--held-out must be 0 or more, got {args.held_out}")
     try:
         parse_world_seeds(args.world_seeds)
     except ValueError as exc:
