@@ -337,14 +337,7 @@ LEVER_VARIANTS: dict[str, dict[str, Any]] = {
 
 def lever_problem(ctx: ToolContext, request: PlanTransfersInput, provider: Any, lever: dict) -> Any:
     """The shipped problem with one ``LEVER_VARIANTS`` entry applied."""
-    from tools.plan_transfers import size_curves
-
-    shipped_pooling = size_curves.SIZE_POOLING
-    size_curves.SIZE_POOLING = lever.get("sizes", shipped_pooling)
-    try:
-        problem = build_problem(ctx, request, provider)[0]
-    finally:
-        size_curves.SIZE_POOLING = shipped_pooling
+    problem = build_problem(ctx, request, provider, size_pooling=lever.get("sizes"))[0]
     hurdle = {"min_net_to_cost": lever.get("hurdle", MIN_NET_TO_COST)}
     terms = problem.value_terms
     if "markdown" in lever:

@@ -37,6 +37,7 @@ from tools.plan_transfers.problem import (
     TransferProblem,
 )
 from tools.plan_transfers.size_curves import (
+    SizePooling,
     match_level,
     pool_sizes,
     sales_by_position,
@@ -402,8 +403,14 @@ def _style_totals(pool: PoolSnapshot, forecast: ForecastOutput) -> np.ndarray:
 
 
 def build_problem(
-    ctx: ToolContext, request: PlanTransfersInput, forecast: ForecastProvider
+    ctx: ToolContext,
+    request: PlanTransfersInput,
+    forecast: ForecastProvider,
+    *,
+    size_pooling: SizePooling | None = None,
 ) -> tuple[TransferProblem, ForecastOutput]:
+    """The plan's problem; ``size_pooling`` (default ``size_curves.SIZE_POOLING``) is for
+    comparing size curves (benchmarks/decisions.py's levers)."""
     pool = read_pool(ctx, request)
     sku_codes = [sku.code for sku in pool.skus]
     forecast_out = forecast(ctx, forecast_request(pool, request))
@@ -424,7 +431,7 @@ def build_problem(
     if request.pool_sizes:
         style_of = np.array([sku.style for sku in pool.skus])
         cities = np.array([loc.city for loc in pool.locations])
-        shares = size_shares(pool.sold, style_of, cities)
+        shares = size_shares(pool.sold, style_of, cities, size_pooling)
         group = _level_groups(pool)
         totals = _style_totals(pool, forecast(ctx, style_request(pool, request)))
         pooled = pool_sizes(mean, quantiles, shares, style_of, totals)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -34,7 +35,8 @@ CURVE_DAYS = 365
 #: What a location's size mix is shrunk to (``size_shares``): fixed | network | city. Shipped:
 #: ``network`` with the estimated weight (session 31; with the alert hurdle at 0.25 the 30 act
 #: worlds of seeds 7/11/12 earn ¥15,439 against ¥14,814, docs/optimizer.md "Levers").
-SIZE_POOLING = "network"
+SizePooling = Literal["fixed", "network", "city"]
+SIZE_POOLING: SizePooling = "network"
 #: Added to every SKU's network sales so a SKU nobody bought yet keeps a small share.
 NETWORK_PSEUDO_UNITS = 0.5
 
@@ -72,7 +74,7 @@ def size_shares(
     sold: np.ndarray,
     style_of: np.ndarray,
     cities: np.ndarray | None = None,
-    pooling: str | None = None,
+    pooling: SizePooling | None = None,
 ) -> np.ndarray:
     """Each SKU's share of its style's demand at each location, shape (locations, skus); the
     shares of one style sum to 1 at every location.
