@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import sqlite3
 import threading
@@ -181,16 +182,19 @@ def any_module_engine(
     """A migrated pool holding the demo keys (seeded only into an empty key table, so first),
     shared by a module's tests, once on SQLite and once on PostgreSQL: a database per backend
     and module, not per test; tests sharing it work on rows of their own and must not count
-    what others left behind."""
-    from inventory.pool_copy import create_postgres_database
-    from tests.conftest import TEST_DB_PREFIX, drop_postgres_database_later
+    what others left behind. A copy of the session's migrated template (as ``engine``), so its
+    migration below finds nothing to do instead of running every migration again."""
+    from tests.conftest import create_test_database, drop_postgres_database_later
 
     admin_url = None
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('module-pool') / 'pool.sqlite'}"
+        path = tmp_path_factory.mktemp("module-pool") / "pool.sqlite"
+        shutil.copyfile(request.getfixturevalue("sqlite_migrated_template"), path)
+        url = f"sqlite:///{path}"
     else:
         admin_url = request.getfixturevalue("postgres_admin_url")
-        url = create_postgres_database(admin_url, prefix=TEST_DB_PREFIX)
+        template = request.getfixturevalue("pg_migrated_template")
+        url = create_test_database(admin_url, template)
     engine = make_engine(url)
     try:
         schema.upgrade(engine)
@@ -347,8 +351,7 @@ def any_module_world(
     ``pg_world_template``), shared by a module's tests that only read it or work on rows of
     their own (threads, runs) and count nothing others left behind."""
     from inventory.demo_world import copy_world
-    from inventory.pool_copy import create_postgres_database
-    from tests.conftest import TEST_DB_PREFIX, drop_postgres_database_later
+    from tests.conftest import create_test_database, drop_postgres_database_later
 
     admin_url = None
     if request.param == "sqlite":
@@ -357,7 +360,7 @@ def any_module_world(
     else:
         admin_url = request.getfixturevalue("postgres_admin_url")
         template = request.getfixturevalue("pg_world_template").rsplit("/", 1)[1]
-        url = create_postgres_database(admin_url, prefix=TEST_DB_PREFIX, template=template)
+        url = create_test_database(admin_url, template)
     engine = make_engine(url)
     try:
         seed_demo_keys(engine)

@@ -91,6 +91,9 @@ def _ask(url: str, sku: str, qty: int) -> str:
     return thread_id
 
 
+# 50 chat turns and 50 decisions through the real graphs: ~20-27 s of CPU per backend. Marked
+# slow so the scheduler hands it out first (tests/conftest.py) instead of last.
+@pytest.mark.slow
 def test_fifty_concurrent_decisions_give_no_5xx_and_leave_nothing_stuck(
     server: tuple[str, FastAPI],
     any_world_engine: Engine,

@@ -3,6 +3,10 @@ test, over real HTTP and SSE against the served app (tiny graphs; ``slow`` runs 
 on SQLite and on PostgreSQL: runs, their events and leases live in the pool, checkpoints in that
 database's checkpointer. One server per backend serves the whole module (``any_served``).
 
+A test that needs a slow run in flight while it acts (is refused behind it, listens to it,
+reconnects to it) releases the run once that is done (``release_slow_runs``) rather than
+waiting out the rest of its ticks: ~3 s of idle wall time per test and backend.
+
 What we serve and what we refuse is listed in docs/api.md; each refusal here is a clear 4xx.
 """
 
@@ -10,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -17,7 +22,7 @@ from langgraph_sdk import get_sync_client
 from langgraph_sdk.schema import StreamPart
 
 from tests.api.conftest import KEYS, Served
-from tests.api.tiny_graph import SLOW_TICKS
+from tests.api.tiny_graph import SLOW_TICKS, hold_slow_runs, release_slow_runs
 
 ASK = {"messages": [{"role": "user", "content": "hello"}]}
 SLOW = {"messages": [{"role": "user", "content": "slow please"}]}
@@ -28,8 +33,11 @@ HTTP = httpx.Client(timeout=60)
 
 
 @pytest.fixture
-def live_url(any_served: Served) -> str:
-    return any_served.url
+def live_url(any_served: Served) -> Iterator[str]:
+    """The module's server; each test starts with slow runs held (ticking ``TICK_S`` apart)."""
+    hold_slow_runs()
+    yield any_served.url
+    hold_slow_runs()
 
 
 def _ops(url: str):
@@ -136,7 +144,11 @@ def test_reconnect_with_last_event_id_replays_what_was_missed(live_url: str) -> 
         if len(first) == 3:  # the listener drops mid-run
             break
     run_id = first[0].data["run_id"]
-    rest = list(client.runs.join_stream(thread_id, run_id, last_event_id=first[-1].id))
+    rest: list[StreamPart] = []
+    for part in client.runs.join_stream(thread_id, run_id, last_event_id=first[-1].id):
+        if not rest:  # reconnected mid-run (slow runs are held): let it finish now
+            release_slow_runs()
+        rest.append(part)
     assert int(rest[0].id) == int(first[-1].id) + 1 and rest[-1].event == "end"
     assert rest[-1].data["status"] == "success"
     ticks = [p for p in first + rest if p.event == "updates" and "tick" in p.data]
@@ -182,6 +194,7 @@ def test_multitask_reject_is_409_and_rollback_is_refused(live_url: str) -> None:
         lambda: client.runs.wait(thread_id, "tiny", input=ASK, multitask_strategy="rollback")
     )
     assert error["status"] == 422 and error["field"] == "body.multitask_strategy"
+    release_slow_runs()  # refused while the first run was held in flight; let it end
     client.runs.join(thread_id, first)
 
 
@@ -319,13 +332,22 @@ def test_concurrent_listeners_see_the_same_run(live_url: str) -> None:
     thread_id = client.threads.create()["thread_id"]
     run = client.runs.create(thread_id, "tiny", input=SLOW, stream_mode="updates")
     seen: dict[int, list[str | None]] = {}
+    attached = [threading.Event() for _ in range(2)]
 
     def listen(index: int) -> None:
-        seen[index] = [p.id for p in _ops(live_url).runs.join_stream(thread_id, run["run_id"])]
+        ids: list[str | None] = []
+        for part in _ops(live_url).runs.join_stream(thread_id, run["run_id"]):
+            ids.append(part.id)
+            attached[index].set()
+        seen[index] = ids
 
     listeners = [threading.Thread(target=listen, args=(i,)) for i in range(2)]
     for listener in listeners:
         listener.start()
+    # Both listen to the run while it is held in flight; then let it end.
+    for event in attached:
+        event.wait(timeout=30)
+    release_slow_runs()
     for listener in listeners:
         listener.join(timeout=30)
     assert seen[0] == seen[1] and len(seen[0]) == SLOW_TICKS + 4  # metadata, plan, gate, end

@@ -45,6 +45,9 @@ EXPECTED: dict[str, list[int]] = {
 }
 
 
+# Every verb by every role through the real service: 7-11 s of CPU per backend. Marked slow
+# so the scheduler hands it out first (tests/conftest.py) instead of last.
+@pytest.mark.slow
 def test_every_verb_by_every_role(any_service: TestClient, any_world_engine: Engine) -> None:
     svc, engine = any_service, any_world_engine
     add_people(engine)

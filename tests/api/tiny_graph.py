@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import threading
 from typing import Annotated, Any, TypedDict
 
 from langchain_core.messages import AIMessage, AnyMessage
@@ -23,6 +23,20 @@ class ChatState(TypedDict, total=False):
 #: "slow" runs tick this many times, TICK_S apart: long enough to cancel, join or queue behind.
 SLOW_TICKS = 30
 TICK_S = 0.1
+#: Set by ``release_slow_runs``: the ticks still to come take no time. A test that needs a run in
+#: flight while it does something (queue behind it, listen to it) holds it until that is done,
+#: then releases it instead of sleeping out the rest of its ~3 s.
+_RELEASED = threading.Event()
+
+
+def hold_slow_runs() -> None:
+    """Slow runs tick ``TICK_S`` apart again (the default)."""
+    _RELEASED.clear()
+
+
+def release_slow_runs() -> None:
+    """Slow runs in flight (and new ones) finish their remaining ticks at once."""
+    _RELEASED.set()
 
 
 def _last_text(state: ChatState) -> str:
@@ -65,7 +79,7 @@ def gate(state: ChatState, config: RunnableConfig) -> dict[str, Any]:
 
 
 def tick(state: ChatState) -> dict[str, Any]:
-    time.sleep(TICK_S)
+    _RELEASED.wait(TICK_S)
     return {"ticks": state.get("ticks", 0) + 1}
 
 

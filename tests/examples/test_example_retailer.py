@@ -76,6 +76,9 @@ def retailer(db_url: str, tmp_path: Path, example_model: Artefact) -> Iterator[t
     engine.dispose()
 
 
+# The whole example (import, alert, approval, WMS): 5-15 s of CPU per backend. Marked slow so
+# the scheduler hands it out first (tests/conftest.py) instead of last.
+@pytest.mark.slow
 def test_the_example_goes_from_csv_to_orders_at_the_wms(retailer: tuple) -> None:
     engine, settings = retailer
     outcome: ExampleOutcome = run_example(EXAMPLE, settings, engine, city="成都", fit=False)
@@ -111,15 +114,15 @@ def imported(
 ) -> Iterator[Engine]:
     """The example's files imported (history ending yesterday) into a fresh pool, once on
     SQLite and once on PostgreSQL, for the module's tests that only read it."""
-    from inventory.pool_copy import create_postgres_database, drop_postgres_database
-    from tests.conftest import TEST_DB_PREFIX
+    from inventory.pool_copy import drop_postgres_database
+    from tests.conftest import create_test_database
 
     admin_url = None
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('example-import') / 'pool.sqlite'}"
     else:
         admin_url = request.getfixturevalue("postgres_admin_url")
-        url = create_postgres_database(admin_url, prefix=TEST_DB_PREFIX)
+        url = create_test_database(admin_url)
     engine = make_engine(url)
     try:
         schema.upgrade(engine)

@@ -30,8 +30,8 @@ def db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory)
     """A migrated pool knowing Shanghai, once on a SQLite file and once on a fresh PostgreSQL
     database, shared by the module: each test imports rows of its own (its own location codes;
     only one test writes weather) and looks only at those."""
-    from inventory.pool_copy import create_postgres_database, drop_postgres_database
-    from tests.conftest import TEST_DB_PREFIX
+    from inventory.pool_copy import drop_postgres_database
+    from tests.conftest import create_test_database
 
     folder = tmp_path_factory.mktemp("import-cli")
     admin_url = None
@@ -39,7 +39,7 @@ def db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory)
         url = f"sqlite:///{folder / 'pool.sqlite'}"
     else:
         admin_url = request.getfixturevalue("postgres_admin_url")
-        url = create_postgres_database(admin_url, prefix=TEST_DB_PREFIX)
+        url = create_test_database(admin_url)
     try:
         engine = make_engine(url)
         schema.upgrade(engine)

@@ -88,6 +88,9 @@ def world(small_world_template: Path, tmp_path: Path) -> Engine:
     engine.dispose()
 
 
+# Two forecaster fits and three rounds of every tool: ~27 s of CPU. Marked slow so the
+# scheduler hands it out first (tests/conftest.py) instead of last.
+@pytest.mark.slow
 def test_tools_answer_the_same_when_the_future_weather_is_poisoned(
     world: Engine, tmp_path: Path
 ) -> None:
