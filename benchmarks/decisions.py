@@ -310,8 +310,7 @@ BOUND_VARIANTS: dict[str, dict[str, Any]] = {
 
 
 #: Levers measured beside the shipped rule (session 31, docs/optimizer.md "Levers"): ``sizes``,
-#: the size curve's pooling (``size_curves.SIZE_POOLING``); ``dry``, the weather of the dry case
-#: (``pool.DRY_WEATHER``); ``markdown``, every category's
+#: the size curve's pooling (``size_curves.SIZE_POOLING``); ``markdown``, every category's
 #: markdown share in the unsold cost the planner maximises against; ``hurdle``, the freight hurdle.
 #: Every plan is still valued under the shipped terms (``modelled_net`` on ``oracle_mean``).
 LEVER_VARIANTS: dict[str, dict[str, Any]] = {
@@ -324,10 +323,6 @@ LEVER_VARIANTS: dict[str, dict[str, Any]] = {
         for h in (0.5, 0.0)
     },
     "sizes_city_hurdle_0.25": {"sizes": "city", "hurdle": 0.25},
-    # The dry case's weather (``pool.DryWeather``): the rule before 2026-12-07 (climatology on
-    # every day, the warned bands included) and the alert's days without rain.
-    "dry_climatology": {"dry": "climatology"},
-    "dry_alert_days_dry": {"dry": "dry"},
     # The unsold cost's markdown share, on the rule before session 31 (its frontier).
     **{
         f"markdown_{m}": {"markdown": m, "sizes": "fixed", "hurdle": 0.5}
@@ -342,9 +337,7 @@ LEVER_VARIANTS: dict[str, dict[str, Any]] = {
 
 def lever_problem(ctx: ToolContext, request: PlanTransfersInput, provider: Any, lever: dict) -> Any:
     """The shipped problem with one ``LEVER_VARIANTS`` entry applied."""
-    problem = build_problem(
-        ctx, request, provider, size_pooling=lever.get("sizes"), dry_weather=lever.get("dry")
-    )[0]
+    problem = build_problem(ctx, request, provider, size_pooling=lever.get("sizes"))[0]
     hurdle = {"min_net_to_cost": lever.get("hurdle", MIN_NET_TO_COST)}
     terms = problem.value_terms
     if "markdown" in lever:

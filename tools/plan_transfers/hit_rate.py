@@ -58,12 +58,6 @@ def verifies(warned: RainBand, observed: list[RainBand]) -> bool:
     return any(_ORDER.index(band) >= need for band in observed)
 
 
-def miss_bands(warned: RainBand) -> list[RainBand]:
-    """The bands a day of an alert of band ``warned`` can fall in while the alert misses
-    (``verifies``): the weather of the plan's dry case (``pool.DryWeather``)."""
-    return [band for band in _ORDER if not verifies(warned, [band])]
-
-
 def _mm_per_day(payload: dict) -> float | None:
     try:
         mm = float(payload.get("mm", 0.0))

@@ -12,10 +12,9 @@ forecast it already made (``reusing_provider``).
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -24,12 +23,11 @@ from sqlalchemy.engine import Connection
 
 from inventory.fulfilment_stats import planning_lanes
 from inventory.models import ChannelEntitlement, Location, Sku, StockPosition, Style
-from inventory.vocabulary import RainBand, rain_band
 from tools.context import ToolContext, ToolError, category_code, resolve_city
-from tools.forecast_demand.models import ForecastInput, ForecastOutput, RainScenario
+from tools.forecast_demand.models import ForecastInput, ForecastOutput
 from tools.plan_transfers.eligibility import usable_lanes
 from tools.plan_transfers.forecast_error import backtest, level_factors
-from tools.plan_transfers.hit_rate import alert_hit_rate, miss_bands
+from tools.plan_transfers.hit_rate import alert_hit_rate
 from tools.plan_transfers.models import PlanTransfersInput
 from tools.plan_transfers.problem import (
     LaneArrays,
@@ -404,110 +402,15 @@ def _style_totals(pool: PoolSnapshot, forecast: ForecastOutput) -> np.ndarray:
     return grid[:, styles.get_indexer([sku.style for sku in pool.skus])]
 
 
-#: The weather of a mixed plan's dry case, the case where the warned rain does not fall
-#: (``hit_rate``): ``miss``, the alert's days at the city's climatology for them restricted to
-#: the bands in which the alert misses (``hit_rate.miss_bands``), renormalised, the other days at
-#: climatology; ``dry``, the alert's days without rain; ``climatology``, every day at climatology
-#: (the rule before 2026-12-07, which keeps the warned rain's own bands in the case it did not
-#: fall). benchmarks/decisions.py compares them.
-DryWeather = Literal["miss", "dry", "climatology"]
-DRY_WEATHER: DryWeather = "miss"
-
-
-def _band_mm(band: RainBand) -> float:
-    """A day's amount in ``band``'s middle (0 without rain), for a forecast's scenario day."""
-    from forecasting.rain import BAND_EDGES_MM
-
-    floors = sorted(float(floor) for floor in BAND_EDGES_MM)
-    low = {rain_band(f): f for f in floors}
-    if band == RainBand.NONE or band not in low:
-        return 0.0
-    above = [f for f in floors if f > low[band]]
-    return (low[band] + above[0]) / 2 if above else low[band]
-
-
-def dry_weathers(
-    ctx: ToolContext, request: PlanTransfersInput, mode: DryWeather | None = None
-) -> list[tuple[float, list[RainScenario]]]:
-    """The dry case's weather as (weight, the forecast's rain scenarios): one forecast per band
-    the alert can miss in, every wet scenario day set to that band, weighted by the band's share
-    of the scenario days' climatology among the miss bands. Mixing the per-band forecasts is the
-    forecast under that mixed weather as far as the model's response to a day's band is linear in
-    the band probabilities (the climatology path itself feeds it probabilities)."""
-    from forecasting.rain import BANDS
-    from tools.forecast_demand.pool_panel import horizon_climate
-
-    mode = mode or DRY_WEATHER
-    if mode == "climatology":
-        return [(1.0, [])]
-    wet = [r for r in request.rain if r.precipitation_mm_per_day > 0]
-    others = [r for r in request.rain if r.precipitation_mm_per_day <= 0]
-    bands = [RainBand.NONE]
-    weights = np.ones(1)
-    if mode == "miss" and wet:
-        bands = miss_bands(rain_band(max(r.precipitation_mm_per_day for r in wet)))
-        weights = np.zeros(len(bands))
-        end = ctx.today + dt.timedelta(days=request.window_days)
-        with ctx.read() as session:
-            for r in wet:
-                first = max(r.start, ctx.today)
-                last = min(r.start + dt.timedelta(days=r.days), end)
-                if last <= first:
-                    continue
-                horizon = pd.date_range(first, last, inclusive="left")
-                climate = horizon_climate(session, [r.city], ctx.today, horizon)
-                days = climate.probability[0]  # (days, bands in forecasting.rain.BANDS order)
-                weights += days[:, [BANDS.index(b) for b in bands]].sum(axis=0)
-        if weights.sum() <= 0:
-            bands, weights = [RainBand.NONE], np.ones(1)
-    weights = weights / weights.sum()
-    return [
-        (
-            float(w),
-            [
-                *others,
-                *(r.model_copy(update={"precipitation_mm_per_day": _band_mm(b)}) for r in wet),
-            ],
-        )
-        for b, w in zip(bands, weights, strict=True)
-        if w > 0
-    ]
-
-
-def _case_arrays(
-    ctx: ToolContext,
-    pool: PoolSnapshot,
-    request: PlanTransfersInput,
-    forecast: ForecastProvider,
-    made: ForecastOutput | None,
-    size_pooling: SizePooling | None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Window-total quantiles and means under ``request.rain`` (``made``: that forecast if made
-    already), sizes pooled by the size curves at the SKU model's level when the request asks."""
-    made = made or forecast(ctx, forecast_request(pool, request))
-    quantiles, mean = _demand_arrays(pool, made)
-    if not request.pool_sizes:
-        return quantiles, mean
-    style_of = np.array([sku.style for sku in pool.skus])
-    cities = np.array([loc.city for loc in pool.locations])
-    shares = size_shares(pool.sold, style_of, cities, size_pooling)
-    totals = _style_totals(pool, forecast(ctx, style_request(pool, request)))
-    pooled = pool_sizes(mean, quantiles, shares, style_of, totals)
-    pooled_mean, pooled_quantiles = match_level(*pooled, mean, _level_groups(pool))
-    return pooled_quantiles, pooled_mean
-
-
 def build_problem(
     ctx: ToolContext,
     request: PlanTransfersInput,
     forecast: ForecastProvider,
     *,
     size_pooling: SizePooling | None = None,
-    dry_weather: DryWeather | None = None,
 ) -> tuple[TransferProblem, ForecastOutput]:
-    """The plan's problem; ``size_pooling`` (default ``size_curves.SIZE_POOLING``) and
-    ``dry_weather`` (default ``DRY_WEATHER``) are for comparing size curves and dry cases
-    (benchmarks/decisions.py's levers)."""
+    """The plan's problem; ``size_pooling`` (default ``size_curves.SIZE_POOLING``) is for
+    comparing size curves (benchmarks/decisions.py's levers)."""
     pool = read_pool(ctx, request)
     sku_codes = [sku.code for sku in pool.skus]
     forecast_out = forecast(ctx, forecast_request(pool, request))
@@ -519,24 +422,26 @@ def build_problem(
         terms = load_value_terms(ctx.settings.value_terms_file)
     except ValueTermsError as exc:
         raise ToolError(str(exc), field="value_terms_file") from exc
-    quantiles, mean = _case_arrays(ctx, pool, request, forecast, forecast_out, size_pooling)
+    quantiles, mean = _demand_arrays(pool, forecast_out)
     hit, notes = _hit_rate(ctx, request, terms)
     dry: tuple[np.ndarray, np.ndarray] | None = None
     if hit < 1.0:
-        # Quantiles mixed quantile by quantile (comonotone): the spread each case already has.
-        dry_quantiles, dry_mean = np.zeros_like(quantiles), np.zeros_like(mean)
-        weathers = dry_weathers(ctx, request, dry_weather)
-        for weight, rain in weathers:
-            case = request.model_copy(update={"rain": rain})
-            q, m = _case_arrays(ctx, pool, case, forecast, None, size_pooling)
-            dry_quantiles, dry_mean = dry_quantiles + weight * q, dry_mean + weight * m
-        dry = (dry_quantiles, dry_mean)
-        if weathers[0][1]:
-            shares = ", ".join(
-                f"{rain_band(rain[-1].precipitation_mm_per_day)} {weight:.0%}"
-                for weight, rain in weathers
-            )
-            notes = (*notes, f"if the alert misses, its days are taken as {shares}")
+        dry_out = forecast(ctx, forecast_request(pool, request.model_copy(update={"rain": []})))
+        dry = _demand_arrays(pool, dry_out)
+    if request.pool_sizes:
+        style_of = np.array([sku.style for sku in pool.skus])
+        cities = np.array([loc.city for loc in pool.locations])
+        shares = size_shares(pool.sold, style_of, cities, size_pooling)
+        group = _level_groups(pool)
+        totals = _style_totals(pool, forecast(ctx, style_request(pool, request)))
+        pooled = pool_sizes(mean, quantiles, shares, style_of, totals)
+        mean, quantiles = match_level(*pooled, mean, group)
+        if dry is not None:
+            dry_request = style_request(pool, request.model_copy(update={"rain": []}))
+            dry_totals = _style_totals(pool, forecast(ctx, dry_request))
+            dry_pooled = pool_sizes(dry[1], dry[0], shares, style_of, dry_totals)
+            dry_mean, dry_quantiles = match_level(*dry_pooled, dry[1], group)
+            dry = (dry_quantiles, dry_mean)
     if request.level_backtest:
         factor = backtest_level_grid(ctx, pool, request)
         if factor is not None:
