@@ -52,11 +52,6 @@ BASE_FEATURES = (
 #: temperature range, which is all the raw temperature could name). Measured on the default
 #: demo world's July: city × category cells in 0.8–1.25 on heavy days 73 % with both, 81 %
 #: with the change alone.
-#: Rain-sensitive series read it as missing (2026-12-07, issue 10): their weather is the rain
-#: layer's, and a pooled model trained on 4 weekly origins of a warming spring learnt the other
-#: categories' warming (and the level's recovery after the Spring Festival) as rain gear's: on
-#: held-out Feb–May worlds rain gear's dry level was 0.82–0.87 of the world's, its hindcasts
-#: 0.64–0.79 a week before the clock (docs/forecasting.md, "Out-of-season rain days").
 TEMPERATURE_FEATURES = ("temp_change",)
 WEATHER_FEATURES = (
     "precipitation_mm",
@@ -137,11 +132,7 @@ class FeatureBuilder:
                 warnings.simplefilter("ignore", category=RuntimeWarning)  # unknown temperature
                 window_temp = np.nanmean(panel.temp_mean_c[:, recent], axis=1)
             change = panel.temp_mean_c[:, days] - window_temp[:, None]
-            change = change[panel.city_index]
-            if not self.use_weather:
-                # The rain-free baseline: rain-sensitive series read no temperature (missing).
-                change[panel.series["rain_sensitive"].to_numpy(bool)] = np.nan
-            columns["temp_change"] = change.reshape(-1)
+            columns["temp_change"] = change[panel.city_index].reshape(-1)
         if self.use_weather:
             rain = panel.precipitation_mm[:, days]
             yesterday = panel.precipitation_mm[:, days - 1]

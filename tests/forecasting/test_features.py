@@ -52,21 +52,3 @@ def test_targets_mask_censored_days(panel: Panel) -> None:
 def test_horizon_past_the_panel_is_refused(panel: Panel) -> None:
     with pytest.raises(ValueError, match="runs past"):
         _builder(panel).build(panel, origin=panel.n_days - 5, horizon=14)
-
-
-def test_rain_free_baseline_reads_no_temperature_for_rain_sensitive_series(panel: Panel) -> None:
-    """The rain layer carries rain gear's weather; the temperature change is the season of the
-    other categories. A pooled model that sees it for rain gear too learnt a warming spring's
-    trend of the others as rain gear's (dry level 0.82-0.87 of the world's on Feb-May worlds)."""
-    categories = tuple(sorted(panel.series["category"].unique()))
-    builder = FeatureBuilder(categories=categories, use_weather=False, use_temperature=True)
-    x, _ = builder.build(panel, origin=200, horizon=14)
-    change = x[:, builder.names.index("temp_change")].reshape(panel.n_series, 14)
-    sensitive = panel.series["rain_sensitive"].to_numpy(bool)
-    assert sensitive.any() and (~sensitive).any()
-    assert np.isnan(change[sensitive]).all()
-    assert np.isfinite(change[~sensitive]).all()
-    # The model with weather features keeps its own temperature columns for every series.
-    weather = FeatureBuilder(categories=categories, use_weather=True)
-    xw, _ = weather.build(panel, origin=200, horizon=14)
-    assert np.isfinite(xw[:, weather.names.index("temp_mean_c")]).all()

@@ -23,8 +23,7 @@ from sqlmodel import Session, select
 from forecasting.model import FittedForecaster
 from inventory.models import WorldMeta
 
-ARTEFACT_FORMAT = 5  # 5: no temperature for rain-sensitive series (4: sell-out excess,
-# temperature change, no day of year; 3: online exposure)
+ARTEFACT_FORMAT = 4  # 4: sell-out excess, temperature change, no day of year (3: online exposure)
 
 
 class ArtefactMeta(BaseModel):
