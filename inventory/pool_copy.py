@@ -56,22 +56,23 @@ def create_postgres_database(server_url: str, *, prefix: str, template: str | No
     name); returns its URL. ``server_url`` is only connected to, never written."""
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     clause = f' TEMPLATE "{template}"' if template else ""
-    admin = sa.create_engine(normalise_url(server_url), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"{clause}'))
-    finally:
-        admin.dispose()
+    run_on_server(server_url, f'CREATE DATABASE "{name}"{clause}')
     return database_url_named(server_url, name)
 
 
 def drop_postgres_database(server_url: str, url: str) -> None:
     """Drop the database ``url`` names (its open connections closed first)."""
     name = sa.engine.make_url(normalise_url(url)).database
+    run_on_server(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def run_on_server(server_url: str, statement: str) -> None:
+    """One statement outside a transaction on ``server_url``'s server (``CREATE``/``DROP``/
+    ``ALTER DATABASE`` refuse to run inside one), on a connection opened for it alone."""
     admin = sa.create_engine(normalise_url(server_url), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(sa.text(statement))
     finally:
         admin.dispose()
 
