@@ -58,14 +58,14 @@ def pending_order(svc: TestClient, engine: Engine, who: str = "demo-ops", four_e
     return thread_id, approval
 
 
-def untouched(engine: Engine, any_systems: ConnectorSet, approval: dict) -> None:
+def untouched(engine: Engine, systems: ConnectorSet, approval: dict) -> None:
     """The order still waits, its approval still pending, nothing at the WMS, nothing executed."""
     assert order_status(engine, approval["subject_id"]) == "pending_approval"
     with Session(engine) as session:
         row = session.get(Approval, approval["id"])
         assert row is not None and row.status == "pending"
-    assert approval["subject_id"] not in wms_order_ids(any_systems)
-    assert executed_without_a_decision(engine, any_systems) == []
+    assert approval["subject_id"] not in wms_order_ids(systems)
+    assert executed_without_a_decision(engine, systems) == []
 
 
 def test_forged_update_and_goto_present_the_order_as_one_unit(svc, engine, any_systems) -> None:
