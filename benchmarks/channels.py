@@ -77,6 +77,7 @@ from inventory.models import (
     StockPosition,
     Style,
 )
+from inventory.pool_copy import create_postgres_database, drop_postgres_database
 from inventory.reservations import ReservationError, ReservationRequest
 from tools.route_order.pool import stores_not_shipping_online
 from tools.route_order.settings import load_routing_settings
@@ -783,26 +784,13 @@ def run_backend(name: str, url: str, args: argparse.Namespace, data_dir: Path) -
         engine.dispose()
 
 
-def _postgres_database() -> tuple[str, str] | None:
+def _postgres_database() -> str | None:
+    """A fresh database on the benchmark's server (the product's own maker), or None."""
     try:
-        admin = sa.create_engine(
-            PG_ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
-        )
-        name = f"sp_bench_channels_{uuid.uuid4().hex[:8]}"
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
+        return create_postgres_database(PG_ADMIN_URL, prefix="sp_bench_channels")
     except Exception as error:
         print(f"PostgreSQL unavailable: {error}", file=sys.stderr)
         return None
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", name
-
-
-def _drop(name: str) -> None:
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def main() -> int:
@@ -844,12 +832,12 @@ def main() -> int:
         line["sqlite"] = run_backend(
             "sqlite", f"sqlite:///{root / 'sqlite' / 'pool.sqlite'}", args, root / "sqlite"
         )
-        if not args.no_postgres and (made := _postgres_database()) is not None:
+        if not args.no_postgres and (url := _postgres_database()) is not None:
             (root / "postgres").mkdir()
             try:
-                line["postgres"] = run_backend("postgres", made[0], args, root / "postgres")
+                line["postgres"] = run_backend("postgres", url, args, root / "postgres")
             finally:
-                _drop(made[1])
+                drop_postgres_database(PG_ADMIN_URL, url)
     oversold = sum(
         line[b]["http"][race]["oversold"]
         for b in ("sqlite", "postgres")

@@ -34,6 +34,7 @@ from inventory.models import Location, Sku, StockPosition, Style
 from inventory.pool_copy import (
     copy_pool,
     create_postgres_database,
+    database_name,
     drop_postgres_database,
     is_postgres_url,
 )
@@ -112,7 +113,7 @@ class PostgresWorlds:
 
     def new_pool(self, template: Path) -> str:
         """The URL of a fresh, private database holding ``template``'s world."""
-        name = self._template_database(template).rsplit("/", 1)[1].split("?", 1)[0]
+        name = database_name(self._template_database(template))
         return create_postgres_database(self.server_url, prefix=self.PREFIX, template=name)
 
     def drop(self, url: str) -> None:

@@ -62,8 +62,7 @@ def create_postgres_database(server_url: str, *, prefix: str, template: str | No
 
 def drop_postgres_database(server_url: str, url: str) -> None:
     """Drop the database ``url`` names (its open connections closed first)."""
-    name = sa.engine.make_url(normalise_url(url)).database
-    run_on_server(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    run_on_server(server_url, f'DROP DATABASE IF EXISTS "{database_name(url)}" WITH (FORCE)')
 
 
 def run_on_server(server_url: str, statement: str) -> None:
@@ -81,6 +80,11 @@ def database_url_named(server_url: str, name: str) -> str:
     """``server_url`` pointing at database ``name`` instead (same host, user, options)."""
     url = sa.engine.make_url(normalise_url(server_url)).set(database=name)
     return url.render_as_string(hide_password=False)
+
+
+def database_name(url: str) -> str:
+    """The database ``url`` names (the URL parsed, not split: options and quoting stay out)."""
+    return str(sa.engine.make_url(normalise_url(url)).database)
 
 
 def is_postgres_url(url: str) -> bool:

@@ -21,6 +21,7 @@ from inventory.db import make_engine
 from inventory.pool_copy import (
     copy_pool,
     create_postgres_database,
+    database_name,
     drop_postgres_database,
     run_on_server,
 )
@@ -49,8 +50,7 @@ def create_test_database(admin_url: str, template: str | None = None) -> str:
     the service). Measured on the shared machine: 4–5 ms a commit with the flush, 0.2 ms
     without, and the PostgreSQL tests commit thousands of times."""
     url = create_postgres_database(admin_url, prefix=TEST_DB_PREFIX, template=template)
-    name = sa.engine.make_url(url).database
-    run_on_server(admin_url, f'ALTER DATABASE "{name}" SET synchronous_commit TO off')
+    run_on_server(admin_url, f'ALTER DATABASE "{database_name(url)}" SET synchronous_commit TO off')
     return url
 
 
@@ -152,7 +152,7 @@ class _BackgroundDrops:
         try:
             drop_postgres_database(*job)
         except Exception as exc:  # reported at the session's end; a test has passed already
-            self.failures.append(f"{job[1].rsplit('/', 1)[1]}: {type(exc).__name__}: {exc}")
+            self.failures.append(f"{database_name(job[1])}: {type(exc).__name__}: {exc}")
 
     def close(self) -> list[str]:
         """Wait for every queued drop; the databases that could not be dropped."""
@@ -242,7 +242,7 @@ def pg_migrated_template(postgres_admin_url: str) -> Iterator[str]:
         schema.upgrade(eng)
     finally:
         eng.dispose()
-    name = url.rsplit("/", 1)[1]
+    name = database_name(url)
     yield name
     _CLONES.discard(name)
     drop_postgres_database_later(postgres_admin_url, url)
@@ -425,8 +425,9 @@ def fitted_data_dir(forecast_models_dir: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def pg_world_template(postgres_admin_url: str, small_world_template: Path) -> Iterator[str]:
-    """A Postgres database holding the small world, built once per session; copy it with
-    ``CREATE DATABASE ... TEMPLATE`` (``pg_world_engine``), never use it directly.
+    """The name of a Postgres database holding the small world, built once per session (as
+    ``pg_migrated_template``); copy it with ``CREATE DATABASE ... TEMPLATE``
+    (``pg_world_engine``), never use it directly.
 
     It holds LangGraph's (empty) checkpoint tables too, set up as ``stockpilot serve`` sets
     them up in the pool: each service a test starts on a copy then finds them in place
@@ -445,15 +446,16 @@ def pg_world_template(postgres_admin_url: str, small_world_template: Path) -> It
     finally:
         source.dispose()
         target.dispose()
-    yield url
-    _CLONES.discard(url.rsplit("/", 1)[1])
+    name = database_name(url)
+    yield name
+    _CLONES.discard(name)
     drop_postgres_database_later(postgres_admin_url, url)
 
 
 @pytest.fixture
 def pg_world_engine(postgres_admin_url: str, pg_world_template: str) -> Iterator[Engine]:
     """A private Postgres copy of the small world; change it freely."""
-    url = new_postgres_database(postgres_admin_url, pg_world_template.rsplit("/", 1)[1])
+    url = new_postgres_database(postgres_admin_url, pg_world_template)
     eng = make_engine(url)
     yield eng
     eng.dispose()

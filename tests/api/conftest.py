@@ -359,7 +359,7 @@ def any_module_world(
         url = f"sqlite:///{copy_world(small_world_template, folder / 'world.sqlite')}"
     else:
         admin_url = request.getfixturevalue("postgres_admin_url")
-        template = request.getfixturevalue("pg_world_template").rsplit("/", 1)[1]
+        template = request.getfixturevalue("pg_world_template")
         url = create_test_database(admin_url, template)
     engine = make_engine(url)
     try:
