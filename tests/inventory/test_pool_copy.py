@@ -7,13 +7,26 @@ import sqlalchemy as sa
 
 import tests.conftest
 from inventory import pool_copy
-from inventory.pool_copy import create_postgres_database, drop_postgres_database
+from inventory.pool_copy import create_postgres_database, database_name, drop_postgres_database
 from tests.conftest import TEST_DB_PREFIX
 
 
 def test_the_tests_make_their_databases_with_the_products_maker() -> None:
     assert tests.conftest.create_postgres_database is pool_copy.create_postgres_database
     assert tests.conftest.drop_postgres_database is pool_copy.drop_postgres_database
+
+
+@pytest.mark.parametrize(
+    ("url", "name"),
+    [
+        ("postgresql://postgres@127.0.0.1:5432/sp_test_ab12", "sp_test_ab12"),
+        ("postgresql+psycopg://u:p%2Fw@db.example:6543/pool?sslmode=require", "pool"),
+        ("postgres://u@h/shop%2Dpool?application_name=a/b", "shop-pool"),
+    ],
+)
+def test_the_database_name_is_read_from_the_parsed_url(url: str, name: str) -> None:
+    """Options after the name (and a slash inside them) are not part of it."""
+    assert database_name(url) == name
 
 
 @pytest.mark.postgres
