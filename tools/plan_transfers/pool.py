@@ -402,6 +402,28 @@ def _style_totals(pool: PoolSnapshot, forecast: ForecastOutput) -> np.ndarray:
     return grid[:, styles.get_indexer([sku.style for sku in pool.skus])]
 
 
+def _case_arrays(
+    ctx: ToolContext,
+    pool: PoolSnapshot,
+    request: PlanTransfersInput,
+    forecast: ForecastProvider,
+    made: ForecastOutput,
+    shares: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Window-total quantiles and means under ``request.rain`` (``made``: that forecast); with
+    ``shares`` (the size curves, ``size_shares``) each style's total is split by them and set to
+    the SKU model's level (``pool_sizes``, ``match_level``). One path for the plan's rain case
+    and its dry case."""
+    quantiles, mean = _demand_arrays(pool, made)
+    if shares is None:
+        return quantiles, mean
+    style_of = np.array([sku.style for sku in pool.skus])
+    totals = _style_totals(pool, forecast(ctx, style_request(pool, request)))
+    pooled = pool_sizes(mean, quantiles, shares, style_of, totals)
+    pooled_mean, pooled_quantiles = match_level(*pooled, mean, _level_groups(pool))
+    return pooled_quantiles, pooled_mean
+
+
 def build_problem(
     ctx: ToolContext,
     request: PlanTransfersInput,
@@ -422,26 +444,18 @@ def build_problem(
         terms = load_value_terms(ctx.settings.value_terms_file)
     except ValueTermsError as exc:
         raise ToolError(str(exc), field="value_terms_file") from exc
-    quantiles, mean = _demand_arrays(pool, forecast_out)
-    hit, notes = _hit_rate(ctx, request, terms)
-    dry: tuple[np.ndarray, np.ndarray] | None = None
-    if hit < 1.0:
-        dry_out = forecast(ctx, forecast_request(pool, request.model_copy(update={"rain": []})))
-        dry = _demand_arrays(pool, dry_out)
+    shares = None
     if request.pool_sizes:
         style_of = np.array([sku.style for sku in pool.skus])
         cities = np.array([loc.city for loc in pool.locations])
         shares = size_shares(pool.sold, style_of, cities, size_pooling)
-        group = _level_groups(pool)
-        totals = _style_totals(pool, forecast(ctx, style_request(pool, request)))
-        pooled = pool_sizes(mean, quantiles, shares, style_of, totals)
-        mean, quantiles = match_level(*pooled, mean, group)
-        if dry is not None:
-            dry_request = style_request(pool, request.model_copy(update={"rain": []}))
-            dry_totals = _style_totals(pool, forecast(ctx, dry_request))
-            dry_pooled = pool_sizes(dry[1], dry[0], shares, style_of, dry_totals)
-            dry_mean, dry_quantiles = match_level(*dry_pooled, dry[1], group)
-            dry = (dry_quantiles, dry_mean)
+    hit, notes = _hit_rate(ctx, request, terms)
+    dry_case = request.model_copy(update={"rain": []})
+    dry_out = forecast(ctx, forecast_request(pool, dry_case)) if hit < 1.0 else None
+    quantiles, mean = _case_arrays(ctx, pool, request, forecast, forecast_out, shares)
+    dry: tuple[np.ndarray, np.ndarray] | None = None
+    if dry_out is not None:
+        dry = _case_arrays(ctx, pool, dry_case, forecast, dry_out, shares)
     if request.level_backtest:
         factor = backtest_level_grid(ctx, pool, request)
         if factor is not None:
