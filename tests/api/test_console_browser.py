@@ -454,6 +454,8 @@ def test_a_rain_alerts_transfers_are_decided_from_the_cards_and_the_map(
         page.locator('figure.map[aria-busy="false"] svg .node').first.wait_for()
         label = page.locator("svg .rain-label").text_content()
         assert "Rain band: 80 mm / 72 h (heavy rain)" in label
+        # The arrows come with the draw for the chosen city; wait for them as a user would look.
+        page.locator("svg line.transfer").nth(len(asked) - 1).wait_for()
         assert page.locator("svg line.transfer").count() >= len(asked)
 
         # the cards: rain, forecast with its uplift, size grid — then decide them all
