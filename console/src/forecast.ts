@@ -16,7 +16,7 @@ export class ForecastView {
   private readonly store = h("select", { id: "fc-store" });
   private readonly rainMm = h("input", { id: "fc-rain", type: "number", min: 0, max: 500, step: 1, value: 0 });
   private readonly rainDays = h("input", { id: "fc-rain-days", type: "number", min: 1, max: 14, step: 1, value: 2 });
-  private readonly chartBox = h("div", { class: "chart", role: "img" });
+  private readonly chartBox = h("div", { class: "chart", role: "img", "aria-busy": "true" });
   private readonly caption = h("figcaption", {});
   private readonly tableBox = h("details", { class: "table-box" });
   private readonly status = h("p", { role: "status", "aria-live": "polite" });
@@ -42,7 +42,7 @@ export class ForecastView {
     );
     form.addEventListener("submit", (event) => {
       event.preventDefault();
-      void this.draw();
+      if (this.ready) void this.draw();
     });
     this.el = h(
       "section",
@@ -53,21 +53,32 @@ export class ForecastView {
       h("figure", {}, this.chartBox, this.caption),
       this.tableBox,
     );
-    this.city.addEventListener("change", () => void this.fillStores().then(() => this.draw()));
-    this.category.addEventListener("change", () => void this.fillStyles().then(() => this.draw()));
-    this.style.addEventListener("change", () => void this.draw());
-    this.store.addEventListener("change", () => void this.draw());
+    this.city.addEventListener("change", () => {
+      this.cityChosen = true;
+      if (this.ready) void this.fillStores().then(() => this.draw());
+    });
+    this.category.addEventListener("change", () => {
+      if (this.ready) void this.fillStyles().then(() => this.draw());
+    });
+    this.style.addEventListener("change", () => void (this.ready && this.draw()));
+    this.store.addEventListener("change", () => void (this.ready && this.draw()));
   }
+
+  // A choice made while start() still fills the controls is drawn by start() itself (a draw then
+  // would read an empty category); a city chosen then is not replaced by the alert's.
+  private ready = false;
+  private cityChosen = false;
 
   async start(): Promise<void> {
     const [places, catalog] = await Promise.all([getPlaces(), getCatalog()]);
     this.city.replaceChildren(...places.cities.map((c) => h("option", { value: c.code }, named(c))));
-    const alert = await latestRainAlert();
-    const city = places.cities.find((c) => [c.code, c.name_en, c.name_zh].includes(String(alert?.payload.city)));
-    if (city) this.city.value = city.code;
     const categories = [...catalog.categories].sort((a, b) => Number(b.rain_sensitive) - Number(a.rain_sensitive));
     this.category.replaceChildren(...categories.map((c) => h("option", { value: c.code }, named(c))));
+    const alert = await latestRainAlert();
+    const city = places.cities.find((c) => [c.code, c.name_en, c.name_zh].includes(String(alert?.payload.city)));
+    if (city && !this.cityChosen) this.city.value = city.code;
     await Promise.all([this.fillStyles(), this.fillStores()]);
+    this.ready = true;
     await this.draw();
   }
 

@@ -37,7 +37,8 @@ export class MapView {
   private readonly city = h("select", { id: "map-city" });
   private readonly category = h("select", { id: "map-category" });
   private readonly plan = h("select", { id: "map-plan" });
-  private readonly figure = h("figure", { class: "map" });
+  // busy until the first draw: nothing drawn yet is not "drawn without transfers"
+  private readonly figure = h("figure", { class: "map", "aria-busy": "true" });
   private readonly caption = h("figcaption", {});
   private readonly tableBox = h("div", { class: "table-box" });
   private readonly status = h("p", { role: "status", "aria-live": "polite" });
@@ -61,16 +62,22 @@ export class MapView {
       this.figure,
       this.tableBox,
     );
-    for (const select of [this.city, this.category, this.plan]) select.addEventListener("change", () => void this.draw());
+    for (const select of [this.city, this.category, this.plan]) {
+      select.addEventListener("change", () => {
+        this.chosen = true;
+        if (this.ready) void this.draw();
+      });
+    }
   }
+
+  // A choice made while start() still fills the controls is drawn by start() itself: a draw
+  // then would read an empty category and plan (a map without the pending transfers).
+  private ready = false;
+  private chosen = false;
 
   async start(): Promise<void> {
     const [places, catalog] = await Promise.all([getPlaces(), getCatalog()]);
     this.city.replaceChildren(...places.cities.map((c) => h("option", { value: c.code }, named(c))));
-    // open on the city of the latest rain alert: where decisions are being asked for
-    const latest = await latestRainAlert();
-    const city = places.cities.find((c) => [c.code, c.name_en, c.name_zh].includes(String(latest?.payload.city)));
-    if (city) this.city.value = city.code;
     const categories = [...catalog.categories].sort((a, b) => Number(b.rain_sensitive) - Number(a.rain_sensitive));
     this.category.replaceChildren(...categories.map((c) => h("option", { value: c.code }, named(c))));
     this.plan.replaceChildren(
@@ -78,6 +85,12 @@ export class MapView {
       h("option", { value: "recent" }, t("planRecent")),
       h("option", { value: "none" }, t("planNone")),
     );
+    // open on the city of the latest rain alert (where decisions are being asked for), unless
+    // the user chose a city meanwhile
+    const latest = await latestRainAlert();
+    const city = places.cities.find((c) => [c.code, c.name_en, c.name_zh].includes(String(latest?.payload.city)));
+    if (city && !this.chosen) this.city.value = city.code;
+    this.ready = true;
     await this.draw();
   }
 

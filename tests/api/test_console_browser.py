@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -405,6 +406,56 @@ def test_map_chart_and_runs_are_drawn(browser, console: Console) -> None:
         page.locator(".eval-box").filter(has_text="No eval report found").wait_for()
     finally:
         person.close()
+
+
+def test_a_city_chosen_while_a_view_opens_is_drawn_whole(browser, console: Console) -> None:
+    """The map and the forecast fill their controls, look up the latest rain alert (they open
+    on its city), then draw. A city picked before that lookup answers is drawn once the view is
+    ready, with its category and the pending transfers: a draw started while the controls were
+    still being filled asked for no category and no plan (a map without arrows)."""
+    person = Page(browser, console, KEYS["demo-viewer"])
+    page = person.page
+    held: list = []  # the views' "latest alert" lookups, let through when the test says
+    asked: list[str] = []  # every map and chart read the views send
+
+    def hold(route) -> None:
+        held.append(route)
+
+    def record(request) -> None:
+        if "/v1/network" in request.url or "/v1/sales-history" in request.url:
+            asked.append(request.url)
+
+    page.route(lambda url: url.endswith("/v1/alerts?limit=20"), hold)
+    page.on("request", record)
+
+    def let_the_lookup_through() -> None:
+        for _ in range(500):  # the lookup is sent as the view fills its controls
+            if held:
+                break
+            page.wait_for_timeout(20)
+        assert held, "the view did not look up the latest alert"
+        held.pop().continue_()
+
+    try:
+        page.get_by_role("tab", name="Network map").click()
+        page.locator("#map-city").select_option("Shanghai")  # while the lookup is held
+        let_the_lookup_through()
+        figure = page.locator('figure.map[aria-busy="false"]')
+        figure.locator("figcaption").filter(has_text="Shanghai").wait_for()
+        figure.locator("svg line.transfer").first.wait_for()  # the chat proposals' transfers
+
+        page.get_by_role("tab", name="Forecast").click()
+        page.locator("#fc-city").select_option("Shanghai")
+        let_the_lookup_through()
+        page.locator('.chart[aria-busy="false"] canvas').first.wait_for()
+        assert "Shanghai" in (page.locator(".chart").get_attribute("aria-label") or "")
+    finally:
+        page.unroute("**/*")
+        person.close()
+    # the draws' reads (the bare /v1/network is the place list the views fill their controls from)
+    reads = [query for query in (parse_qs(urlsplit(url).query) for url in asked) if "city" in query]
+    assert len(reads) >= 2, asked
+    assert all(read.get("category", [""])[0] for read in reads), asked
 
 
 def test_a_rain_alerts_transfers_are_decided_from_the_cards_and_the_map(
