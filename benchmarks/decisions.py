@@ -894,6 +894,23 @@ def run(args: argparse.Namespace, scenarios: list[Scenario]) -> dict[str, Any]:
     return out
 
 
+def with_history(scenarios: list[Scenario], days: int) -> list[Scenario]:
+    """Every scenario on a world with ``days`` of sales history (``--history-days``); one whose
+    history would start before the real weather does is left out, so a comparison between two
+    lengths reads the events both can build."""
+    from evals.world import spec_for
+
+    kept = []
+    for scenario in scenarios:
+        world = scenario.world.model_copy(update={"history_days": days})
+        try:
+            spec_for(world, scenario.clock).check_weather_window()
+        except ValueError:
+            continue
+        kept.append(scenario.model_copy(update={"world": world}))
+    return kept
+
+
 def held_out_selection(args: argparse.Namespace, suite: list[Scenario]) -> list[Scenario]:
     """``--held-out N``: instead of the suite's rain scenarios, N real 大雨 and N real 暴雨 days
     per city and N dry false-alarm days per city the suite never used (``evals.heldout``,
@@ -957,6 +974,14 @@ def main() -> None:
         "scenarios; --select is ignored, --roles applies (0: the suite).",
     )
     parser.add_argument("--held-out-seed", type=int, default=0, help="Which held-out days.")
+    parser.add_argument(
+        "--history-days",
+        type=int,
+        default=0,
+        help="Build every selected world with this many days of sales history instead of the "
+        "scenario's own (0: the scenario's); events whose history would start before the real "
+        "weather data are left out.",
+    )
     args = parser.parse_args()
     if args.held_out < 0:
         parser.error(f"--held-out must be 0 or more, got {args.held_out}")
@@ -970,6 +995,10 @@ def main() -> None:
         parser.error(str(exc))
     if args.held_out > 0:
         scenarios = held_out_selection(args, load_scenarios(Path(args.scenarios)))
+    if args.history_days:
+        if not 28 <= args.history_days <= 2000:
+            parser.error(f"--history-days must be 28 to 2000, got {args.history_days}")
+        scenarios = with_history(scenarios, args.history_days)
     if not scenarios:
         parser.error("no rain scenario left after --select and --roles")
     print(json.dumps(run(args, scenarios), default=str))
