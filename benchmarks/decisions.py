@@ -323,6 +323,9 @@ LEVER_VARIANTS: dict[str, dict[str, Any]] = {
         for h in (0.5, 0.0)
     },
     "sizes_city_hurdle_0.25": {"sizes": "city", "hurdle": 0.25},
+    # Which store sells: each store's own forecast, or the style's city total shared by sales.
+    "placement_forecast": {"placement": "forecast"},
+    "placement_history": {"placement": "history"},
     # The unsold cost's markdown share, on the rule before session 31 (its frontier).
     **{
         f"markdown_{m}": {"markdown": m, "sizes": "fixed", "hurdle": 0.5}
@@ -337,7 +340,9 @@ LEVER_VARIANTS: dict[str, dict[str, Any]] = {
 
 def lever_problem(ctx: ToolContext, request: PlanTransfersInput, provider: Any, lever: dict) -> Any:
     """The shipped problem with one ``LEVER_VARIANTS`` entry applied."""
-    problem = build_problem(ctx, request, provider, size_pooling=lever.get("sizes"))[0]
+    problem = build_problem(
+        ctx, request, provider, size_pooling=lever.get("sizes"), placement=lever.get("placement")
+    )[0]
     hurdle = {"min_net_to_cost": lever.get("hurdle", MIN_NET_TO_COST)}
     terms = problem.value_terms
     if "markdown" in lever:
