@@ -323,6 +323,9 @@ LEVER_VARIANTS: dict[str, dict[str, Any]] = {
         for h in (0.5, 0.0)
     },
     "sizes_city_hurdle_0.25": {"sizes": "city", "hurdle": 0.25},
+    # Which store sells: each store's own forecast, or the style's city total shared by sales.
+    "placement_forecast": {"placement": "forecast"},
+    "placement_history": {"placement": "history"},
     # The unsold cost's markdown share, on the rule before session 31 (its frontier).
     **{
         f"markdown_{m}": {"markdown": m, "sizes": "fixed", "hurdle": 0.5}
@@ -337,7 +340,9 @@ LEVER_VARIANTS: dict[str, dict[str, Any]] = {
 
 def lever_problem(ctx: ToolContext, request: PlanTransfersInput, provider: Any, lever: dict) -> Any:
     """The shipped problem with one ``LEVER_VARIANTS`` entry applied."""
-    problem = build_problem(ctx, request, provider, size_pooling=lever.get("sizes"))[0]
+    problem = build_problem(
+        ctx, request, provider, size_pooling=lever.get("sizes"), placement=lever.get("placement")
+    )[0]
     hurdle = {"min_net_to_cost": lever.get("hurdle", MIN_NET_TO_COST)}
     terms = problem.value_terms
     if "markdown" in lever:
@@ -894,6 +899,23 @@ def run(args: argparse.Namespace, scenarios: list[Scenario]) -> dict[str, Any]:
     return out
 
 
+def with_history(scenarios: list[Scenario], days: int) -> list[Scenario]:
+    """Every scenario on a world with ``days`` of sales history (``--history-days``); one whose
+    history would start before the real weather does is left out, so a comparison between two
+    lengths reads the events both can build."""
+    from evals.world import spec_for
+
+    kept = []
+    for scenario in scenarios:
+        world = scenario.world.model_copy(update={"history_days": days})
+        try:
+            spec_for(world, scenario.clock).check_weather_window()
+        except ValueError:
+            continue
+        kept.append(scenario.model_copy(update={"world": world}))
+    return kept
+
+
 def held_out_selection(args: argparse.Namespace, suite: list[Scenario]) -> list[Scenario]:
     """``--held-out N``: instead of the suite's rain scenarios, N real 大雨 and N real 暴雨 days
     per city and N dry false-alarm days per city the suite never used (``evals.heldout``,
@@ -957,6 +979,14 @@ def main() -> None:
         "scenarios; --select is ignored, --roles applies (0: the suite).",
     )
     parser.add_argument("--held-out-seed", type=int, default=0, help="Which held-out days.")
+    parser.add_argument(
+        "--history-days",
+        type=int,
+        default=0,
+        help="Build every selected world with this many days of sales history instead of the "
+        "scenario's own (0: the scenario's); events whose history would start before the real "
+        "weather data are left out.",
+    )
     args = parser.parse_args()
     if args.held_out < 0:
         parser.error(f"--held-out must be 0 or more, got {args.held_out}")
@@ -970,6 +1000,10 @@ def main() -> None:
         parser.error(str(exc))
     if args.held_out > 0:
         scenarios = held_out_selection(args, load_scenarios(Path(args.scenarios)))
+    if args.history_days:
+        if not 28 <= args.history_days <= 2000:
+            parser.error(f"--history-days must be 28 to 2000, got {args.history_days}")
+        scenarios = with_history(scenarios, args.history_days)
     if not scenarios:
         parser.error("no rain scenario left after --select and --roles")
     print(json.dumps(run(args, scenarios), default=str))

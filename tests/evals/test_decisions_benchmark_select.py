@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.decisions import SCENARIOS, SelectionError, select_scenarios
+from benchmarks.decisions import SCENARIOS, SelectionError, select_scenarios, with_history
+from evals.heldout import held_out_scenarios
 from evals.scenario import load_scenarios
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,3 +56,24 @@ def test_unknown_id_is_a_usage_error_naming_it() -> None:
     assert run.returncode == 2
     assert "rain-nowhere" in run.stderr and "Traceback" not in run.stderr
     assert "rain-beijing-heavy" in run.stderr  # the ids there are are listed
+
+
+def test_history_days_rebuild_each_world_and_drop_those_before_the_weather() -> None:
+    """``--history-days``: every world gets that history; an event whose history would start
+    before the real weather (2010-01-01) is left out, not built on missing weather."""
+    events = held_out_scenarios(1, 0, _ALL)
+    longer = with_history(events, 365)
+    assert {s.world.history_days for s in events} == {120}
+    assert {s.world.history_days for s in longer} == {365}
+    dropped = {s.id for s in events} - {s.id for s in longer}
+    assert dropped and all(s.clock.year == 2010 for s in events if s.id in dropped)
+    assert all(s.clock.date().isoformat() >= "2011-01-01" for s in longer)
+    assert [s.id for s in with_history(events, 120)] == [s.id for s in events]
+    run = subprocess.run(
+        [sys.executable, "benchmarks/decisions.py", "--history-days", "5"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 2 and "--history-days must be 28 to 2000, got 5" in run.stderr

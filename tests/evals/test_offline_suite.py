@@ -54,7 +54,7 @@ ISSUE_FLOOR_REASON = (
 #: 31's rule: pooled size curve, hurdle 0.25, `stockpilot eval run evals/scenarios --select -s11`):
 #: a strict xfail, never a looser floor. An entry goes when its scenario passes
 #: (false-alarm-chengdu-s11 went when the alert plan's level backtest cut its loss from −¥737 to
-#: −¥396).
+#: −¥396, and came back, −¥536, when the stores were placed by their sales).
 KNOWN_FAILURES: dict[str, str] = {
     "rain-chengdu-heavy-s11": "seed 11: the planner loses money on the 大雨 day (net −¥168, "
     "capture −0.10 of ¥1,649 hindsight; 27 units moved, 8 sold, ¥237 freight)",
@@ -63,6 +63,15 @@ KNOWN_FAILURES: dict[str, str] = {
     "false-alarm-shanghai-s12": "seed 12: the dry day's plan loses −¥934 in the scored window "
     "(cap −¥500; 29 units moved on the 60 mm alert, 2 sold, ¥183 freight; −¥403 exact in "
     "expectation, inside the cap)",
+    # Since the stores are placed by their sales (2026-12-07, docs/optimizer.md): over the
+    # suite's 9 false alarms and both held-out draws' 30 the plans lose less in expectation
+    # (exact: ¥741 less in total), but these two scored windows fell past the cap.
+    "false-alarm-chengdu-s11": "seed 11: the dry day's plan loses −¥536 in the scored window "
+    "(cap −¥500; 29 units moved on the 45 mm alert, ¥242 freight; −¥95 exact in expectation, "
+    "inside the cap; −¥376 in this window with each store's own forecast)",
+    "false-alarm-guangzhou-s12": "seed 12: the dry day's plan loses −¥520 in the scored window "
+    "(cap −¥500; 14 units moved on the 80 mm alert, ¥90 freight; −¥94 exact in expectation, "
+    "inside the cap; −¥331 in this window with each store's own forecast)",
 }
 
 

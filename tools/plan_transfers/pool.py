@@ -29,6 +29,7 @@ from tools.plan_transfers.eligibility import usable_lanes
 from tools.plan_transfers.forecast_error import backtest, level_factors
 from tools.plan_transfers.hit_rate import alert_hit_rate
 from tools.plan_transfers.models import PlanTransfersInput
+from tools.plan_transfers.placement import PLACEMENT, Placement, place_stores
 from tools.plan_transfers.problem import (
     LaneArrays,
     LocationNode,
@@ -37,6 +38,7 @@ from tools.plan_transfers.problem import (
     TransferProblem,
 )
 from tools.plan_transfers.size_curves import (
+    CURVE_DAYS,
     SizePooling,
     match_level,
     pool_sizes,
@@ -409,19 +411,24 @@ def _case_arrays(
     forecast: ForecastProvider,
     made: ForecastOutput,
     shares: np.ndarray | None,
+    placement: Placement,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Window-total quantiles and means under ``request.rain`` (``made``: that forecast); with
     ``shares`` (the size curves, ``size_shares``) each style's total is split by them and set to
-    the SKU model's level (``pool_sizes``, ``match_level``). One path for the plan's rain case
-    and its dry case."""
+    the SKU model's level (``pool_sizes``, ``match_level``); with ``placement`` "history" each
+    style's city total is shared over the stores by their sales (``placement.place_stores``).
+    One path for the plan's rain case and its dry case."""
     quantiles, mean = _demand_arrays(pool, made)
-    if shares is None:
-        return quantiles, mean
     style_of = np.array([sku.style for sku in pool.skus])
-    totals = _style_totals(pool, forecast(ctx, style_request(pool, request)))
-    pooled = pool_sizes(mean, quantiles, shares, style_of, totals)
-    pooled_mean, pooled_quantiles = match_level(*pooled, mean, _level_groups(pool))
-    return pooled_quantiles, pooled_mean
+    if shares is not None:
+        totals = _style_totals(pool, forecast(ctx, style_request(pool, request)))
+        pooled = pool_sizes(mean, quantiles, shares, style_of, totals)
+        mean, quantiles = match_level(*pooled, mean, _level_groups(pool))
+    if placement == "history":
+        cities = np.array([loc.city for loc in pool.locations])
+        kinds = np.array([loc.kind for loc in pool.locations])
+        mean, quantiles = place_stores(mean, quantiles, pool.sold, style_of, cities, kinds)
+    return quantiles, mean
 
 
 def build_problem(
@@ -430,9 +437,12 @@ def build_problem(
     forecast: ForecastProvider,
     *,
     size_pooling: SizePooling | None = None,
+    placement: Placement | None = None,
 ) -> tuple[TransferProblem, ForecastOutput]:
-    """The plan's problem; ``size_pooling`` (default ``size_curves.SIZE_POOLING``) is for
-    comparing size curves (benchmarks/decisions.py's levers)."""
+    """The plan's problem; ``size_pooling`` (default ``size_curves.SIZE_POOLING``) and
+    ``placement`` (default ``placement.PLACEMENT``) are for comparing rules
+    (benchmarks/decisions.py's levers)."""
+    placement = placement or PLACEMENT
     pool = read_pool(ctx, request)
     sku_codes = [sku.code for sku in pool.skus]
     forecast_out = forecast(ctx, forecast_request(pool, request))
@@ -450,12 +460,19 @@ def build_problem(
         cities = np.array([loc.city for loc in pool.locations])
         shares = size_shares(pool.sold, style_of, cities, size_pooling)
     hit, notes = _hit_rate(ctx, request, terms)
+    if placement == "history":
+        notes = (
+            *notes,
+            "each style's forecast for a city's stores shared over them by their sales of the "
+            f"last {CURVE_DAYS} days (a store's own taste for a style kept where its sales show "
+            "it)",
+        )
     dry_case = request.model_copy(update={"rain": []})
     dry_out = forecast(ctx, forecast_request(pool, dry_case)) if hit < 1.0 else None
-    quantiles, mean = _case_arrays(ctx, pool, request, forecast, forecast_out, shares)
+    quantiles, mean = _case_arrays(ctx, pool, request, forecast, forecast_out, shares, placement)
     dry: tuple[np.ndarray, np.ndarray] | None = None
     if dry_out is not None:
-        dry = _case_arrays(ctx, pool, dry_case, forecast, dry_out, shares)
+        dry = _case_arrays(ctx, pool, dry_case, forecast, dry_out, shares, placement)
     if request.level_backtest:
         factor = backtest_level_grid(ctx, pool, request)
         if factor is not None:
