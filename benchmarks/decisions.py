@@ -326,6 +326,8 @@ LEVER_VARIANTS: dict[str, dict[str, Any]] = {
     # Which store sells: each store's own forecast, or the style's city total shared by sales.
     "placement_forecast": {"placement": "forecast"},
     "placement_history": {"placement": "history"},
+    # The freight hurdle again, on the stores' placement by sales (chosen at 0.25 before it).
+    **{f"hurdle_{h}": {"hurdle": h} for h in (0.1, 0.5)},
     # The unsold cost's markdown share, on the rule before session 31 (its frontier).
     **{
         f"markdown_{m}": {"markdown": m, "sizes": "fixed", "hurdle": 0.5}

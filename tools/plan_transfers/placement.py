@@ -5,7 +5,7 @@ a city's demand of a style over the stores is as noisy as the few units each sto
 and the planner ships to the stores whose forecast is highest, so it selects that noise (the
 stores it ships to were forecast 1.08–1.13× the world's demand there, docs/optimizer.md). With
 the world's split in its place the held-out plans earned 0.03–0.04 more of the perfect-mean
-plan (``truth:placement``, docs/optimizer.md "Held-out ablation").
+plan (``truth:placement``, docs/optimizer.md "2026-12-07: where the held-out capture is lost").
 
 So, as the size curves do for sizes, each style keeps the forecast's total over the stores of a
 city (its level, its promotions, its weather), and that total is shared over the stores carrying
