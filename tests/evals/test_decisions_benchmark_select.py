@@ -45,14 +45,18 @@ def test_default_is_the_seed_7_cases_and_other_seeds_go_by_id() -> None:
     assert other.world.seed == 11
 
 
-def test_unknown_id_is_a_usage_error_naming_it() -> None:
-    run = subprocess.run(
-        [sys.executable, "benchmarks/decisions.py", "--select", "rain-beijing-heavy,rain-nowhere"],
+def _benchmark(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "benchmarks/decisions.py", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=False,
     )
+
+
+def test_unknown_id_is_a_usage_error_naming_it() -> None:
+    run = _benchmark("--select", "rain-beijing-heavy,rain-nowhere")
     assert run.returncode == 2
     assert "rain-nowhere" in run.stderr and "Traceback" not in run.stderr
     assert "rain-beijing-heavy" in run.stderr  # the ids there are are listed
@@ -69,11 +73,5 @@ def test_history_days_rebuild_each_world_and_drop_those_before_the_weather() -> 
     assert dropped and all(s.clock.year == 2010 for s in events if s.id in dropped)
     assert all(s.clock.date().isoformat() >= "2011-01-01" for s in longer)
     assert [s.id for s in with_history(events, 120)] == [s.id for s in events]
-    run = subprocess.run(
-        [sys.executable, "benchmarks/decisions.py", "--history-days", "5"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    run = _benchmark("--history-days", "5")
     assert run.returncode == 2 and "--history-days must be 28 to 2000, got 5" in run.stderr

@@ -205,7 +205,8 @@ class PoolSnapshot:
     lanes: LaneArrays
     destinations: frozenset[str] | None
     sold: np.ndarray
-    """Units sold per (location, SKU) before the clock: the size curves (``size_curves``)."""
+    """Units sold per (location, SKU) before the clock: the size curves (``size_curves``) and
+    the stores' placement (``placement``)."""
 
 
 def _zero_problem(
