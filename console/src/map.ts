@@ -62,18 +62,18 @@ export class MapView {
       this.figure,
       this.tableBox,
     );
-    for (const select of [this.city, this.category, this.plan]) {
-      select.addEventListener("change", () => {
-        this.chosen = true;
-        if (this.ready) void this.draw();
-      });
-    }
+    this.city.addEventListener("change", () => {
+      this.cityChosen = true;
+      if (this.ready) void this.draw();
+    });
+    for (const select of [this.category, this.plan]) select.addEventListener("change", () => void (this.ready && this.draw()));
   }
 
   // A choice made while start() still fills the controls is drawn by start() itself: a draw
-  // then would read an empty category and plan (a map without the pending transfers).
+  // then would read an empty category and plan (a map without the pending transfers); a city
+  // chosen then is not replaced by the alert's.
   private ready = false;
-  private chosen = false;
+  private cityChosen = false;
 
   async start(): Promise<void> {
     const [places, catalog] = await Promise.all([getPlaces(), getCatalog()]);
@@ -89,7 +89,7 @@ export class MapView {
     // the user chose a city meanwhile
     const latest = await latestRainAlert();
     const city = places.cities.find((c) => [c.code, c.name_en, c.name_zh].includes(String(latest?.payload.city)));
-    if (city && !this.chosen) this.city.value = city.code;
+    if (city && !this.cityChosen) this.city.value = city.code;
     this.ready = true;
     await this.draw();
   }
