@@ -102,7 +102,12 @@ export class Inbox {
     // card being edited keeps its focus)
     const soonest = (g: Group) => Math.min(...[...g.cards.values()].map((c) => Date.parse(c.approval.expires_at ?? "9999-12-31")));
     const order = [...this.groups.values()].sort((a, b) => soonest(a) - soonest(b));
-    if (order.some((g, i) => this.body.children[i] !== g.el)) order.forEach((g) => this.body.append(g.el));
+    if (order.some((g, i) => this.body.children[i] !== g.el)) {
+      // moving a group blurs whatever is focused inside it (a reason being typed): give it back
+      const focused = document.activeElement;
+      order.forEach((g) => this.body.append(g.el));
+      if (focused instanceof HTMLElement && focused !== document.activeElement && this.body.contains(focused)) focused.focus();
+    }
     this.summary.textContent = approvals.length ? t("inboxCount", { n: approvals.length }) : t("inboxEmpty");
   }
 
