@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 from sqlmodel import Session, select
 
-from agents.graphs.alert_response.nodes import MIN_NET_TO_COST
+from agents.graphs.alert_response.nodes import MIN_NET_TO_COST, alert_plan_request, alert_scope
 from agents.graphs.alert_response.state import AlertPayload
 from evals.forecast_ablation import COMPONENTS, shares_missed, swap, weather_mix, world_case
 from evals.kpis import score_plan, simulate
@@ -267,24 +267,19 @@ def pool_checks(scenarios: list[Scenario], workdir: Path, worlds: int) -> list[d
     return out
 
 
-def _alert_request(scenario: Scenario, payload: dict[str, Any]) -> PlanTransfersInput:
-    """The plan request the alert graph makes for this alert (``agents/graphs/alert_response``)."""
+def _alert_request(scenario: Scenario, engine: Any, payload: dict[str, Any]) -> PlanTransfersInput:
+    """The plan request the alert graph makes for this alert (``alert_plan_request``, the
+    graph's own: its city's stores and rain categories, the alert's window)."""
     alert = AlertPayload.model_validate(payload)
     city = resolve_city(alert.city)
-    start = alert.start or scenario.clock.date()
-    return PlanTransfersInput(
+    with Session(engine) as session:
+        scope = alert_scope(session, city)
+    return alert_plan_request(
+        alert,
         city=city,
-        categories=sorted(RAIN_CATEGORIES),
-        window_days=min(7, alert.days + 1),
-        rain=[
-            RainScenario(
-                city=city,
-                start=start,
-                days=min(28, alert.days),
-                precipitation_mm_per_day=alert.mm_per_day,
-            )
-        ],
-        constraints=TransferConstraints(min_net_to_cost=MIN_NET_TO_COST),
+        start=alert.start or scenario.clock.date(),
+        stores=scope["stores"],
+        categories=scope["categories"],
     )
 
 
@@ -326,8 +321,9 @@ LEVER_VARIANTS: dict[str, dict[str, Any]] = {
     # Which store sells: each store's own forecast, or the style's city total shared by sales.
     "placement_forecast": {"placement": "forecast"},
     "placement_history": {"placement": "history"},
-    # The freight hurdle again, on the stores' placement by sales (chosen at 0.25 before it).
-    **{f"hurdle_{h}": {"hurdle": h} for h in (0.1, 0.5)},
+    # The freight hurdle on the stores' placement by sales: 0.25 is the rule before it was
+    # lowered to 0.1 (2026-12-07, docs/optimizer.md "The freight hurdle on the new placement").
+    **{f"hurdle_{h}": {"hurdle": h} for h in (0.0, 0.25, 0.5)},
     # The unsold cost's markdown share, on the rule before session 31 (its frontier).
     **{
         f"markdown_{m}": {"markdown": m, "sizes": "fixed", "hurdle": 0.5}
@@ -498,7 +494,7 @@ def bound_check(
         try:
             start = snapshot_stock(world.engine)
             ctx = ToolContext(engine=world.engine, now=scenario.clock, settings=world.settings)
-            request = _alert_request(scenario, payload)
+            request = _alert_request(scenario, world.engine, payload)
             days = request.window_days
             provider = _caching_provider()
             problems = {

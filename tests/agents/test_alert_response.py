@@ -4,6 +4,7 @@ SQLite and PostgreSQL, each with the checkpointer ``serve`` opens for it."""
 from __future__ import annotations
 
 import datetime as dt
+from types import SimpleNamespace
 
 import pytest
 from sqlmodel import Session, select
@@ -15,6 +16,7 @@ from agents.registry import build_graph
 from agents.runs import run_graph, send_own_orders
 from inventory.models import Approval, RunStatus, TransferOrder
 from tests.agents.helpers import APPROVER, decide, drain
+from tools.plan_transfers.tool import plan_transfers
 
 EMPTY_STORES = (["SHA-S01", "SHA-S02"], ["rain_boots", "umbrellas"])
 
@@ -91,6 +93,31 @@ def test_a_rainstorm_is_severe_and_an_emergency(runtime, graph):
     )
     assert triage["window_days"] == 2
     assert result.values["scope"]["stores"] == ["SHA-S01", "SHA-S02", "SHA-S03"]
+
+
+def test_the_decisions_benchmark_measures_the_request_the_graph_plans(runtime, graph, monkeypatch):
+    """benchmarks/decisions.py values the alert plan the product makes: the same request as the
+    graph's plan node. It once built its own without the city's stores as destinations, so in
+    Shanghai the online node took part and the benchmark measured a different plan."""
+    from agents.graphs.alert_response import nodes
+    from benchmarks.decisions import _alert_request
+
+    asked = []
+
+    def recording(ctx, request, **kwargs):
+        asked.append(request)
+        return plan_transfers(ctx, request, **kwargs)
+
+    monkeypatch.setattr(nodes, "plan_transfers", recording)
+    drain(runtime.engine, *EMPTY_STORES)
+    today = runtime.clock().date()
+    payload = AlertPayload(type="rain", city="上海", mm=80.0, hours=48, start=today)
+    result = alert(runtime, graph, "bench-request", mm=80.0, hours=48, city="上海", start=today)
+    assert asked, result.values.get("report")
+    clock = SimpleNamespace(clock=runtime.clock())
+    measured = _alert_request(clock, runtime.engine, payload.model_dump(mode="json"))
+    assert measured == asked[-1]
+    assert measured.destinations == result.values["scope"]["stores"]
 
 
 def test_every_planned_shipment_waits_then_the_wms_holds_exactly_the_approved_ones(

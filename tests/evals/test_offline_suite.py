@@ -51,14 +51,16 @@ ISSUE_FLOOR_REASON = (
     "capture the targets use')"
 )
 #: Scenarios the shipped planner fails, with what was measured (offline, realised window, the
-#: rule of 2026-12-07: pooled size curve, hurdle 0.25, stores placed by their sales;
+#: rule of 2026-12-07: pooled size curve, stores placed by their sales, hurdle 0.1;
 #: `stockpilot eval run evals/scenarios --select -s11 --llm offline`):
 #: a strict xfail, never a looser floor. An entry goes when its scenario passes
 #: (false-alarm-chengdu-s11 went when the alert plan's level backtest cut its loss from −¥737 to
-#: −¥396, and came back, −¥536, when the stores were placed by their sales).
+#: −¥396, came back, −¥536, when the stores were placed by their sales, and went again, −¥341,
+#: when the hurdle was lowered to 0.1).
 KNOWN_FAILURES: dict[str, str] = {
-    "rain-chengdu-heavy-s11": "seed 11: the planner loses money on the 大雨 day (net −¥62, "
-    "capture −0.04 of ¥1,649 hindsight; 18 units moved, 7 sold, ¥158 freight)",
+    "rain-chengdu-heavy-s11": "seed 11: the planner loses money on the 大雨 day (net −¥116, "
+    "capture −0.07 of ¥1,649 hindsight; 27 units moved, 9 sold, ¥237 freight; +¥364 exact in "
+    "expectation)",
     "rain-beijing-heavy-s12": "seed 12: the planner loses money on the 大雨 day (net −¥314, "
     "capture −0.04 of ¥8,593 hindsight; 15 units moved, 3 sold, ¥152 freight)",
     "false-alarm-shanghai-s12": "seed 12: the dry day's plan loses −¥1,300 in the scored "
@@ -66,10 +68,7 @@ KNOWN_FAILURES: dict[str, str] = {
     "in expectation, inside the cap)",
     # Since the stores are placed by their sales (2026-12-07, docs/optimizer.md): over the
     # suite's 9 false alarms and both held-out draws' 30 the plans lose less in expectation
-    # (exact: ¥741 less in total), but these two scored windows fell past the cap.
-    "false-alarm-chengdu-s11": "seed 11: the dry day's plan loses −¥536 in the scored window "
-    "(cap −¥500; 29 units moved on the 45 mm alert, ¥242 freight; −¥95 exact in expectation, "
-    "inside the cap; −¥376 in this window with each store's own forecast)",
+    # (exact: ¥741 less in total), but this scored window fell past the cap.
     "false-alarm-guangzhou-s12": "seed 12: the dry day's plan loses −¥520 in the scored window "
     "(cap −¥500; 14 units moved on the 80 mm alert, ¥90 freight; −¥94 exact in expectation, "
     "inside the cap; −¥331 in this window with each store's own forecast)",
