@@ -114,8 +114,8 @@ def test_the_decisions_benchmark_measures_the_request_the_graph_plans(runtime, g
     payload = AlertPayload(type="rain", city="上海", mm=80.0, hours=48, start=today)
     result = alert(runtime, graph, "bench-request", mm=80.0, hours=48, city="上海", start=today)
     assert asked, result.values.get("report")
-    clock = SimpleNamespace(clock=runtime.clock())
-    measured = _alert_request(clock, runtime.engine, payload.model_dump(mode="json"))
+    scenario = SimpleNamespace(clock=runtime.clock())  # all the benchmark reads of a scenario
+    measured = _alert_request(scenario, runtime.engine, payload.model_dump(mode="json"))
     assert measured == asked[-1]
     assert measured.destinations == result.values["scope"]["stores"]
 
