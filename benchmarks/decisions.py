@@ -58,7 +58,7 @@ from evals.world import build_world
 from inventory.demo_world.params import DemandParameters
 from inventory.demo_world.vocabulary import DEMO_VOCABULARY
 from inventory.models import FutureDemand, Location, Sku, Style
-from inventory.vocabulary import RainBand, rain_band
+from inventory.vocabulary import RainBand, load_vocabulary, rain_band
 from tools.context import ToolContext
 from tools.forecast_demand.models import ForecastInput, RainScenario
 from tools.forecast_demand.tool import forecast_demand
@@ -271,8 +271,8 @@ def _alert_request(scenario: Scenario, engine: Any, payload: dict[str, Any]) -> 
     """The plan request the alert graph makes for this alert (``alert_plan_request``, the
     graph's own: its city's stores and rain categories, the alert's window)."""
     alert = AlertPayload.model_validate(payload)
-    city = resolve_city(alert.city)
-    with Session(engine) as session:
+    with Session(engine) as session:  # the city as the graph's triage reads it: the pool's words
+        city = load_vocabulary(session).resolve_city(alert.city)
         scope = alert_scope(session, city)
     return alert_plan_request(
         alert,
