@@ -408,7 +408,8 @@ def ablation_problems(
     from tools.forecast_demand.pool_panel import horizon_climate
 
     alert = AlertPayload.model_validate(payload)
-    city = resolve_city(alert.city)
+    city = request.city  # resolved once, as the graph resolves it (``_alert_request``)
+    assert city is not None, "an alert's plan request names its city"
     days = request.window_days
     by_band = {band: expected_demand(scenario, days, {city: [band] * days}) for band in BANDS}
     today = scenario.clock.date()
