@@ -199,16 +199,18 @@ def oracle_problem(problem: TransferProblem, expected: dict[Key, np.ndarray]) ->
         rain_hit_rate=1.0,
         dry_quantiles=None,
         dry_mean=None,
+        no_rain_quantiles=None,
+        no_rain_mean=None,
     )
 
 
 def at_hit_rate(oracle: TransferProblem, planned: TransferProblem) -> TransferProblem:
     """The perfect-mean problem under ``planned``'s decision rule: the world's expected demand as
     the rain case, ``planned``'s own dry forecast as the case where the warned rain does not
-    fall, mixed at ``planned``'s hit rate, and ``planned``'s constraints (its freight hurdle
-    too). Its plan is what the shipped rule makes from a perfect forecast of the rain; what it
-    earns below the perfect-mean plan is the rule's price (alert haircut and hurdle), the rest of
-    the gap is the forecast's."""
+    fall, mixed at ``planned``'s hit rate, ``planned``'s constraints (its freight hurdle too)
+    and its no-rain case (the false-alarm bound, ``false_alarm``). Its plan is what the shipped
+    rule makes from a perfect forecast of the rain; what it earns below the perfect-mean plan is
+    the rule's price (alert haircut, hurdle and bound), the rest of the gap is the forecast's."""
     if not planned.mixed:
         return replace(oracle, constraints=planned.constraints)
     return replace(
@@ -217,6 +219,8 @@ def at_hit_rate(oracle: TransferProblem, planned: TransferProblem) -> TransferPr
         rain_hit_rate=planned.rain_hit_rate,
         dry_mean=planned.dry_mean,
         dry_quantiles=planned.dry_quantiles,
+        no_rain_mean=planned.no_rain_mean,
+        no_rain_quantiles=planned.no_rain_quantiles,
     )
 
 

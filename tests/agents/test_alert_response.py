@@ -133,6 +133,13 @@ def test_every_planned_shipment_waits_then_the_wms_holds_exactly_the_approved_on
     assert result.status == RunStatus.INTERRUPTED
     requests = result.interrupts[0]["value"]["action_requests"]
     assert len(requests) == len(shipments)
+    # An alert is a forecast: each card says what its order makes if the rain does not come, and
+    # the plan stays within the shipped bound on that case (value_terms max_false_alarm_loss).
+    plan = result.values["plan"]
+    assert plan["totals"]["net_value_if_no_rain"] >= -400
+    for request, shipment in zip(requests, shipments, strict=True):
+        if_dry = f"¥{shipment['net_value_if_no_rain']:,.0f}"
+        assert f"**If the warned rain does not fall:** net {if_dry}" in request["description"]
     assert connectors.wms.list_transfer_orders() == []
     with Session(runtime.engine) as session:
         approvals = session.exec(select(Approval)).all()

@@ -135,6 +135,12 @@ class Shipment(BaseModel):
     expected_value: float
     cost: float
     net_value: float
+    net_value_if_no_rain: float | None = Field(
+        default=None,
+        description="Net value if not a drop of the warned rain falls (every window day at 0 mm "
+        "in the warned city): what a false alarm costs. None when the plan assumes no rain or "
+        "takes it as certain.",
+    )
 
 
 class PlanTotals(BaseModel):
@@ -145,6 +151,12 @@ class PlanTotals(BaseModel):
     unsold_risk: float = 0.0
     cost: float = Field(description="Freight: per trip + per unit.")
     net_value: float
+    net_value_if_no_rain: float | None = Field(
+        default=None,
+        description="Net value if not a drop of the warned rain falls (every window day at 0 mm "
+        "in the warned city): what a false alarm costs. None when the plan assumes no rain or "
+        "takes it as certain.",
+    )
 
 
 class TransferPlan(BaseModel):

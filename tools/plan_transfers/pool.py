@@ -12,6 +12,7 @@ forecast it already made (``reusing_provider``).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -24,7 +25,7 @@ from sqlalchemy.engine import Connection
 from inventory.fulfilment_stats import planning_lanes
 from inventory.models import ChannelEntitlement, Location, Sku, StockPosition, Style
 from tools.context import ToolContext, ToolError, category_code, resolve_city
-from tools.forecast_demand.models import ForecastInput, ForecastOutput
+from tools.forecast_demand.models import ForecastInput, ForecastOutput, RainScenario
 from tools.plan_transfers.eligibility import usable_lanes
 from tools.plan_transfers.forecast_error import backtest, level_factors
 from tools.plan_transfers.hit_rate import alert_hit_rate
@@ -468,18 +469,24 @@ def build_problem(
             f"last {CURVE_DAYS} days (a store's own taste for a style kept where its sales show "
             "it)",
         )
-    dry_case = request.model_copy(update={"rain": []})
-    dry_out = forecast(ctx, forecast_request(pool, dry_case)) if hit < 1.0 else None
     quantiles, mean = _case_arrays(ctx, pool, request, forecast, forecast_out, shares, placement)
     dry: tuple[np.ndarray, np.ndarray] | None = None
-    if dry_out is not None:
+    no_rain: tuple[np.ndarray, np.ndarray] | None = None
+    if hit < 1.0:
+        dry_case = request.model_copy(update={"rain": []})
+        dry_out = forecast(ctx, forecast_request(pool, dry_case))
         dry = _case_arrays(ctx, pool, dry_case, forecast, dry_out, shares, placement)
+        no_rain_case = no_rain_request(request, ctx.today)
+        no_rain_out = forecast(ctx, forecast_request(pool, no_rain_case))
+        no_rain = _case_arrays(ctx, pool, no_rain_case, forecast, no_rain_out, shares, placement)
     if request.level_backtest:
         factor = backtest_level_grid(ctx, pool, request)
         if factor is not None:
             mean, quantiles = mean * factor, quantiles * factor[:, :, None]
             if dry is not None:
                 dry = (dry[0] * factor[:, :, None], dry[1] * factor)
+            if no_rain is not None:
+                no_rain = (no_rain[0] * factor[:, :, None], no_rain[1] * factor)
             notes = (
                 *notes,
                 "forecast level corrected by its backtest before the clock: "
@@ -506,11 +513,30 @@ def build_problem(
             rain_hit_rate=hit,
             dry_quantiles=None if dry is None else dry[0],
             dry_mean=None if dry is None else dry[1],
+            no_rain_quantiles=None if no_rain is None else no_rain[0],
+            no_rain_mean=None if no_rain is None else no_rain[1],
             notes=notes,
         )
     except ProblemError as exc:
         raise ToolError(str(exc), field=exc.field, value=exc.value) from exc
     return problem, forecast_out
+
+
+def no_rain_request(request: PlanTransfersInput, today: dt.date) -> PlanTransfersInput:
+    """``request`` with not a drop in the cities it warns of, on every day of its window: the case
+    a false alarm's cost is read on (``false_alarm``). The dry case (no rain given) is the
+    date's climate, which still rains on some days."""
+    warned = dict.fromkeys(r.city for r in request.rain if r.precipitation_mm_per_day > 0)
+    return request.model_copy(
+        update={
+            "rain": [
+                RainScenario(
+                    city=city, start=today, days=request.window_days, precipitation_mm_per_day=0.0
+                )
+                for city in warned
+            ]
+        }
+    )
 
 
 def backtest_level_grid(

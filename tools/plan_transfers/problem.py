@@ -6,7 +6,7 @@ stocked, and dense arrays keep every per-position rule a vectorised expression.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -86,6 +86,10 @@ class TransferProblem:
             if it does not (same shapes as ``demand_quantiles`` / ``demand_mean``). Demand is then
             the mixture: P(D > k) = p·P(D_rain > k) + (1 − p)·P(D_dry > k), so every expected
             value is p·value_if_rain + (1 − p)·value_if_dry (``expected_sales.position_curves``).
+        no_rain_quantiles, no_rain_mean: the window's demand if not a drop falls where the alert
+            warned (every window day at 0 mm there; the dry case above is the date's climate,
+            which still rains some days). What a false alarm costs is read on it, and the plan is
+            held to ``alert_verification.max_false_alarm_loss`` there (``false_alarm``).
     """
 
     locations: list[LocationNode]
@@ -106,6 +110,8 @@ class TransferProblem:
     rain_hit_rate: float = 1.0
     dry_quantiles: np.ndarray | None = None
     dry_mean: np.ndarray | None = None
+    no_rain_quantiles: np.ndarray | None = None
+    no_rain_mean: np.ndarray | None = None
     notes: tuple[str, ...] = ()
     """What the plan should tell its reader about how the problem was built."""
     margin: np.ndarray = field(init=False, repr=False)
@@ -131,6 +137,21 @@ class TransferProblem:
             return self.demand_mean
         p = self.rain_hit_rate
         return p * self.demand_mean + (1 - p) * self.dry_mean  # type: ignore[operator]
+
+    def no_rain_case(self) -> TransferProblem | None:
+        """The problem with the no-rain window as certain demand (None without one)."""
+        if self.no_rain_mean is None or self.no_rain_quantiles is None:
+            return None
+        return replace(
+            self,
+            demand_quantiles=self.no_rain_quantiles,
+            demand_mean=self.no_rain_mean,
+            rain_hit_rate=1.0,
+            dry_quantiles=None,
+            dry_mean=None,
+            no_rain_quantiles=None,
+            no_rain_mean=None,
+        )
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -218,6 +239,15 @@ def _validate_mixture(problem: TransferProblem, shape: tuple[int, int, int]) -> 
         raise ProblemError("must be a probability in [0, 1]", field="rain_hit_rate", value=p)
     if (problem.dry_mean is None) != (problem.dry_quantiles is None):
         raise ProblemError("give both or neither", field="dry_mean")
+    if (problem.no_rain_mean is None) != (problem.no_rain_quantiles is None):
+        raise ProblemError("give both or neither", field="no_rain_mean")
+    if problem.no_rain_mean is not None and problem.no_rain_quantiles is not None:
+        _check_array("no_rain_mean", problem.no_rain_mean, shape[:2])
+        _check_array("no_rain_quantiles", problem.no_rain_quantiles, shape)
+        if np.any(np.diff(problem.no_rain_quantiles, axis=2) < -1e-9):
+            raise ProblemError(
+                "quantiles must not decrease with the level", field="no_rain_quantiles"
+            )
     if problem.dry_mean is None or problem.dry_quantiles is None:
         return
     if problem.demand_kind != "counts":
@@ -256,6 +286,8 @@ class SolvedShipment:
     lines: list[PlanLine]
     expected_value: float
     cost: float
+    net_value_if_no_rain: float | None = None
+    """Net value if not a drop of the warned rain falls (``false_alarm``); None off alerts."""
 
     @property
     def units(self) -> int:
@@ -277,6 +309,8 @@ class SolvedPlan:
     wall_s: float
     empty_reason: str | None = None
     notes: list[str] = field(default_factory=list)
+    net_value_if_no_rain: float | None = None
+    """The plan's net value if not a drop of the warned rain falls (``false_alarm``)."""
 
     @property
     def units(self) -> int:

@@ -3,7 +3,8 @@
 ``auto`` runs the min-cost flow and the greedy baseline and keeps the better plan (so a plan is
 never worse than greedy, and says which method produced it); ``flow``, ``lp`` (the monolithic
 MILP, for small instances) and ``greedy`` run one method. A failing or late solver falls back to
-greedy, and the plan's notes say so.
+greedy, and the plan's notes say so. An alert's plan is then held to its loss if the warned rain
+does not fall (``false_alarm``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Literal
 
 from tools.plan_transfers.eligibility import usable_lanes
 from tools.plan_transfers.exact import ExactSolverError, solve_exact
+from tools.plan_transfers.false_alarm import hold_false_alarm_bound
 from tools.plan_transfers.flow import FlowSolverError, solve_by_flow
 from tools.plan_transfers.greedy import greedy_moves
 from tools.plan_transfers.network import Network, build_network, lane_matrix
@@ -31,6 +33,16 @@ def solve(
         raise ValueError(f"method: unknown {method!r}; choose one of {', '.join(METHODS)}")
     started = time.monotonic()
     deadline = started + time_limit_s
+    lane_of = lane_matrix(problem, usable_lanes(problem))
+    plan = _solve_once(problem, method, started, deadline)
+    return hold_false_alarm_bound(
+        problem, plan, lane_of, lambda lowered: _solve_once(lowered, method, started, deadline)
+    )
+
+
+def _solve_once(
+    problem: TransferProblem, method: Method, started: float, deadline: float
+) -> SolvedPlan:
     network = build_network(problem, max_sources_per_dest=1 << 30 if method == "lp" else 40)
     lane_of = lane_matrix(problem, usable_lanes(problem))
     notes: list[str] = []

@@ -63,6 +63,7 @@ def to_transfer_plan(
             expected_value=round(s.expected_value, 2),
             cost=round(s.cost, 2),
             net_value=round(s.net_value, 2),
+            net_value_if_no_rain=_round(s.net_value_if_no_rain),
         )
         for s in solved.shipments
     ]
@@ -76,6 +77,7 @@ def to_transfer_plan(
         unsold_risk=round(sum(line.unsold_risk for s in solved.shipments for line in s.lines), 2),
         cost=round(sum(s.cost for s in solved.shipments), 2),
         net_value=round(solved.objective, 2),
+        net_value_if_no_rain=_round(solved.net_value_if_no_rain),
     )
     return TransferPlan(
         as_of=as_of,

@@ -72,6 +72,14 @@ class AlertVerification(_Strict):
         description="Weight of the prior, in alerts: the pool's record moves the estimate as it "
         "grows past this many verified/failed alerts.",
     )
+    max_false_alarm_loss: float | None = Field(
+        default=None,
+        ge=0,
+        description="Most an alert's plan may lose, in yuan, if not a drop of the warned rain "
+        "falls (every window day at 0 mm in the warned city): a plan that would lose more is "
+        "made again at a lower hit rate until it does not (tools/plan_transfers/false_alarm.py). "
+        "None: no bound.",
+    )
 
 
 class ValueTerms(_Strict):

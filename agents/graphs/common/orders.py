@@ -159,6 +159,7 @@ def create_transfer(
         depth=None,
         emergency=emergency,
         net_value=shipment.net_value if shipment.expected_value else None,
+        net_value_if_no_rain=shipment.net_value_if_no_rain,
         summary=(
             f"{shipment.source} → {shipment.dest}: {shipment.units} units, "
             f"retail value ¥{value:,.0f}, freight ¥{shipment.cost:,.0f}, " + _value_note(shipment)
@@ -175,10 +176,13 @@ def _value_note(shipment: Shipment) -> str:
     if not shipment.expected_value:
         return "expected value not assessed (no forecast behind this proposal)"
     risk = sum(line.reason.unsold_risk for line in shipment.lines)
-    return (
+    note = (
         f"expected net value ¥{shipment.net_value:,.0f} (margin recovered "
         f"¥{shipment.expected_value + risk:,.0f} − unsold risk ¥{risk:,.0f} − freight)"
     )
+    if shipment.net_value_if_no_rain is not None:
+        note += f"; ¥{shipment.net_value_if_no_rain:,.0f} if the warned rain does not fall"
+    return note
 
 
 def create_markdown(

@@ -156,6 +156,11 @@ def describe(
             f"| {record.get('units', 0)} | {_money(record.get('value'))} "
             f"| {_money(record.get('expected_value'))} | {_money(record.get('cost'))} |"
         )
+        if (dry := record.get("net_value_if_no_rain")) is not None:
+            parts.append(
+                f"**If the warned rain does not fall:** net {_money(dry)} for this order "
+                f"(expected, at the alert's hit rate: {_money(record.get('net_value'))})"
+            )
         if lane_note := (lanes or {}).get((args.get("source"), args.get("dest"))):
             parts.append(f"**Lane (realised ≠ configured):** {lane_note}")
     else:

@@ -24,6 +24,7 @@ class ProposalRecord(TypedDict, total=False):
     value: float  # retail value of the goods (what the policy limits)
     cost: float
     net_value: float | None  # expected net value of the plan (tools.plan_transfers.value)
+    net_value_if_no_rain: float | None  # an alert's order if the warned rain does not fall
     depth: float | None
     emergency: bool
     summary: str
