@@ -306,7 +306,8 @@ BOUND_VARIANTS: dict[str, dict[str, Any]] = {
 
 #: Levers measured beside the shipped rule (session 31, docs/optimizer.md "Levers"): ``sizes``,
 #: the size curve's pooling (``size_curves.SIZE_POOLING``); ``markdown``, every category's
-#: markdown share in the unsold cost the planner maximises against; ``hurdle``, the freight hurdle.
+#: markdown share in the unsold cost the planner maximises against; ``hurdle``, the freight hurdle;
+#: ``false_alarm_bound``, an alert plan's most loss if no rain falls (``false_alarm``).
 #: Every plan is still valued under the shipped terms (``modelled_net`` on ``oracle_mean``).
 LEVER_VARIANTS: dict[str, dict[str, Any]] = {
     # The rule before session 31: a fixed size prior, hurdle 0.5; and each change alone.
@@ -333,6 +334,10 @@ LEVER_VARIANTS: dict[str, dict[str, Any]] = {
         f"markdown_{m}_no_hurdle": {"markdown": m, "sizes": "fixed", "hurdle": 0.0}
         for m in (0.15, 0.2, 0.25)
     },
+    # The bound on a false alarm's loss (value_terms max_false_alarm_loss, shipped ¥400 on
+    # 2026-12-07): none (the rule before) and a tighter one (docs/optimizer.md).
+    "no_false_alarm_bound": {"false_alarm_bound": None},
+    "false_alarm_bound_250": {"false_alarm_bound": 250.0},
 }
 
 
@@ -345,6 +350,11 @@ def lever_problem(ctx: ToolContext, request: PlanTransfersInput, provider: Any, 
     terms = problem.value_terms
     if "markdown" in lever:
         terms = with_markdown(terms, lever["markdown"])
+    if "false_alarm_bound" in lever:
+        verification = terms.alert_verification.model_copy(
+            update={"max_false_alarm_loss": lever["false_alarm_bound"]}
+        )
+        terms = terms.model_copy(update={"alert_verification": verification})
     return replace(
         problem, value_terms=terms, constraints=problem.constraints.model_copy(update=hurdle)
     )
