@@ -98,19 +98,26 @@ def test_the_plans_dry_forecast_reuses_the_read_and_the_plan_is_unchanged(
 
     monkeypatch.setattr(forecast_tool, "prepare_forecast", counted)
     fresh = plan_transfers(ctx, request)  # every forecast reads the pool afresh
-    assert [(r.level, bool(r.rain)) for r in reads] == [
-        ("sku", True),
-        ("sku", False),
-        ("style", True),
-        ("style", False),
-        ("sku", False),  # the level backtest's longer history, once per pool and clock
+    def rain_of(r: ForecastInput) -> float | None:
+        return max((s.precipitation_mm_per_day for s in r.rain), default=None)
+
+    alert_mm = rain_of(made)
+    assert [(r.level, rain_of(r)) for r in reads] == [
+        ("sku", alert_mm),
+        ("style", alert_mm),
+        ("sku", None),  # the dry case: the date's climate
+        ("style", None),
+        ("sku", 0.0),  # the no-rain case a false alarm's loss is bounded on
+        ("style", 0.0),
+        ("sku", None),  # the level backtest's longer history, once per pool and clock
     ]
     reads.clear()
     shared = plan_transfers(
         ctx, request, forecast_provider=plan_pool.reusing_provider(made, output, prepared)
     )
-    # The SKU level's two forecasts came from the prepared read; the style level (what pooled
-    # sizes split by) is read once, with the alert's rain, and its dry forecast answered from it.
+    # The SKU level's three forecasts came from the prepared read; the style level (what pooled
+    # sizes split by) is read once, with the alert's rain, and its dry and no-rain forecasts
+    # answered from it.
     assert [(r.level, bool(r.rain)) for r in reads] == [("style", True)]
     assert _without_timing(shared.model_dump()) == _without_timing(fresh.model_dump())
     assert any("p = 0.50" in note for note in shared.notes)
