@@ -92,6 +92,11 @@ def render_plan(plan: TransferPlan, console: Console) -> None:
         f"{t.expected_units_saved:.1f} units saved, margin {t.expected_value:,.0f} after unsold "
         f"risk {t.unsold_risk:,.0f}, freight "
         f"{t.cost:,.0f}, net [green]{t.net_value:,.0f}[/] CNY"
+        + (
+            ""
+            if t.net_value_if_no_rain is None
+            else f"; {t.net_value_if_no_rain:,.0f} CNY if the warned rain does not fall"
+        )
     )
     for note in plan.notes:
         console.print(f"[dim]{note}[/]")

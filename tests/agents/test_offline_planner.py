@@ -198,3 +198,14 @@ def test_tool_errors_are_relayed():
     )
     answer = planner.invoke([SYSTEM, human, call, error], TOOLS)
     assert isinstance(answer, AIMessage) and "stock_lookup failed" in answer.text
+
+
+def test_a_plan_on_an_alert_says_what_it_makes_if_the_rain_does_not_fall():
+    from agents.llm.offline_answers import render_plan
+
+    totals = {"shipments": 2, "units": 30, "expected_value": 900.0, "cost": 120.0}
+    plan = {"shipments": [{}], "totals": {**totals, "net_value": 780.0}}
+    on_alert = {"shipments": [{}], "totals": {**plan["totals"], "net_value_if_no_rain": -310.0}}
+    assert "rain does not fall" not in render_plan(plan, "en")
+    assert "If the warned rain does not fall: ¥-310." in render_plan(on_alert, "en")
+    assert "若预警的雨没有下，净值 ¥-310。" in render_plan(on_alert, "zh")

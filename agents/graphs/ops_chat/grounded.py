@@ -276,7 +276,7 @@ def _plan_figures(results: Sequence[TurnResult]) -> list[float]:
     for result in reversed(results):
         totals = (result.data or {}).get("totals") if result.name == PLAN_TOOL else None
         if isinstance(totals, dict) and totals.get("units"):
-            keys = ("units", "expected_value", "cost", "net_value")
+            keys = ("units", "expected_value", "cost", "net_value", "net_value_if_no_rain")
             return [float(totals[k]) for k in keys if isinstance(totals.get(k), int | float)]
     return []
 
