@@ -98,6 +98,7 @@ def test_the_plans_dry_forecast_reuses_the_read_and_the_plan_is_unchanged(
 
     monkeypatch.setattr(forecast_tool, "prepare_forecast", counted)
     fresh = plan_transfers(ctx, request)  # every forecast reads the pool afresh
+
     def rain_of(r: ForecastInput) -> float | None:
         return max((s.precipitation_mm_per_day for s in r.rain), default=None)
 
