@@ -6,6 +6,7 @@ import json
 from typing import Any, Literal
 
 from inventory.vocabulary import Vocabulary
+from tools.plan_transfers.value import yuan
 
 Lang = Literal["en", "zh"]
 
@@ -174,13 +175,13 @@ def render_plan(out: dict[str, Any], lang: Lang) -> str:
             f"调拨计划：{totals['shipments']} 票，共 {totals['units']} 件，预计挽回毛利 "
             f"¥{totals['expected_value']:,.0f}（已扣滞销风险），运费 ¥{totals['cost']:,.0f}，"
             f"预计净值 ¥{totals['net_value']:,.0f}。"
-            + ("" if if_dry is None else f"若预警的雨没有下，净值 ¥{if_dry:,.0f}。")
+            + ("" if if_dry is None else f"若预警的雨没有下，净值 {yuan(if_dry)}。")
         )
     return (
         f"Transfer plan: {totals['shipments']} shipments, {totals['units']} units, expected margin "
         f"recovered ¥{totals['expected_value']:,.0f} (after the risk of units that do not sell) "
         f"for ¥{totals['cost']:,.0f} of freight: expected net value ¥{totals['net_value']:,.0f}."
-        + ("" if if_dry is None else f" If the warned rain does not fall: ¥{if_dry:,.0f}.")
+        + ("" if if_dry is None else f" If the warned rain does not fall: {yuan(if_dry)}.")
     )
 
 

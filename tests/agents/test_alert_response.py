@@ -17,6 +17,7 @@ from agents.runs import run_graph, send_own_orders
 from inventory.models import Approval, RunStatus, TransferOrder
 from tests.agents.helpers import APPROVER, decide, drain
 from tools.plan_transfers.tool import plan_transfers
+from tools.plan_transfers.value import yuan
 
 EMPTY_STORES = (["SHA-S01", "SHA-S02"], ["rain_boots", "umbrellas"])
 
@@ -138,7 +139,7 @@ def test_every_planned_shipment_waits_then_the_wms_holds_exactly_the_approved_on
     plan = result.values["plan"]
     assert plan["totals"]["net_value_if_no_rain"] >= -400
     for request, shipment in zip(requests, shipments, strict=True):
-        if_dry = f"¥{shipment['net_value_if_no_rain']:,.0f}"
+        if_dry = yuan(shipment["net_value_if_no_rain"])
         assert f"**If the warned rain does not fall:** net {if_dry}" in request["description"]
     assert connectors.wms.list_transfer_orders() == []
     with Session(runtime.engine) as session:

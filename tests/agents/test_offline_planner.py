@@ -207,5 +207,5 @@ def test_a_plan_on_an_alert_says_what_it_makes_if_the_rain_does_not_fall():
     plan = {"shipments": [{}], "totals": {**totals, "net_value": 780.0}}
     on_alert = {"shipments": [{}], "totals": {**plan["totals"], "net_value_if_no_rain": -310.0}}
     assert "rain does not fall" not in render_plan(plan, "en")
-    assert "If the warned rain does not fall: ¥-310." in render_plan(on_alert, "en")
-    assert "若预警的雨没有下，净值 ¥-310。" in render_plan(on_alert, "zh")
+    assert "If the warned rain does not fall: −¥310." in render_plan(on_alert, "en")
+    assert "若预警的雨没有下，净值 −¥310。" in render_plan(on_alert, "zh")

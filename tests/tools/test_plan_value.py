@@ -125,3 +125,9 @@ def test_freight_is_one_definition_for_the_plan_and_the_replay() -> None:
     lanes = {("DC", "A1"): LaneInfo(6.0, 4.0, 30.0)}
     replayed = _shipment_cost({("DC", "A1"): shipment.units}, lanes)
     assert replayed == pytest.approx(shipment.cost)
+
+
+def test_an_amount_reads_with_its_sign_before_the_currency():
+    from tools.plan_transfers.value import yuan
+
+    assert (yuan(1234.4), yuan(-45.2), yuan(-0.3), yuan(0.0)) == ("¥1,234", "−¥45", "¥0", "¥0")

@@ -184,3 +184,9 @@ def freight(
 def net_value(position_values: np.ndarray | float, freight: float) -> float:
     """A plan's net value: its positions' values less freight (per trip + per unit)."""
     return float(np.sum(position_values)) - float(freight)
+
+
+def yuan(amount: float) -> str:
+    """An amount as people read it on a card or in an answer: ¥1,234, or −¥45 for a loss (not
+    ¥-45)."""
+    return f"{'−' if round(amount) < 0 else ''}¥{abs(amount):,.0f}"

@@ -19,7 +19,7 @@ from agents.graphs.common.state import ProposalRecord
 from agents.proposals import MarkdownProposalInput, ProposedShipment
 from inventory.models import AuditEvent, Lane, Sku, StockPosition, Style
 from tools.plan_transfers.models import LineReason, Shipment, TransferLineProposal
-from tools.plan_transfers.value import freight
+from tools.plan_transfers.value import freight, yuan
 
 
 class ProposalInvalid(ValueError):
@@ -181,7 +181,7 @@ def _value_note(shipment: Shipment) -> str:
         f"¥{shipment.expected_value + risk:,.0f} − unsold risk ¥{risk:,.0f} − freight)"
     )
     if shipment.net_value_if_no_rain is not None:
-        note += f"; ¥{shipment.net_value_if_no_rain:,.0f} if the warned rain does not fall"
+        note += f"; {yuan(shipment.net_value_if_no_rain)} if the warned rain does not fall"
     return note
 
 

@@ -21,6 +21,7 @@ from sqlmodel import Session, select
 from agents.proposals import MarkdownProposalInput, ProposedShipment
 from inventory.fulfilment_stats import lane_figures
 from inventory.models import Sku, Style
+from tools.plan_transfers.value import yuan
 
 #: The editable part of each action (``subject_id`` is shown, never edited).
 EDITABLE: dict[str, type[BaseModel]] = {
@@ -129,7 +130,7 @@ def lane_notes(engine: Engine, records: list[dict[str, Any]]) -> dict[tuple[str,
 
 
 def _money(value: float | None) -> str:
-    return "—" if value is None else f"¥{value:,.0f}"
+    return "—" if value is None else yuan(value)
 
 
 def describe(
