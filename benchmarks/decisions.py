@@ -580,6 +580,11 @@ def bound_check(
                 moves, cost = plans[name]
                 summary["realised_net"] = score_plan(inputs, baseline, moves, cost).net_value
                 summary["modelled_net"] = round(modelled[name], 1)
+                summary["net_value_if_no_rain"] = solved[name].net_value_if_no_rain
+                summary["cut_by_false_alarm_bound"] = any(
+                    "max_false_alarm_loss" in note
+                    for note in [*solved[name].notes, solved[name].empty_reason or ""]
+                )
                 row[name] = summary
             row["gap_to_perfect_mean"] = _gap(modelled, shipped or "hit_rate_pooled")
             if missed is not None:
@@ -640,6 +645,18 @@ def summarise_bound(rows: list[dict[str, Any]], names: list[str]) -> dict[str, A
                 else None
             ),
             "act_modelled_net_positive": sum(r[name]["modelled_net"] > 0 for r in act),
+            # False alarms valued exactly under the world's demand, as the act plans above (each
+            # world's, its worst and mean: ``pool_seeds``' false_alarm_modelled_net).
+            "false_alarm_modelled_net_total": round(
+                sum(r[name]["modelled_net"] for r in alarms), 1
+            ),
+            "false_alarm_modelled_below_cap": sum(
+                r[name]["modelled_net"] < TARGETS["false_alarm_min_net"] for r in alarms
+            ),
+            "plans_cut_by_false_alarm_bound": {
+                role: sum(bool(r[name].get("cut_by_false_alarm_bound")) for r in group)
+                for role, group in (("act", act), ("false-alarm", alarms))
+            },
         }
     out["act_gap_to_perfect_mean"] = {
         part: round(sum(r["gap_to_perfect_mean"][part] for r in act), 1)

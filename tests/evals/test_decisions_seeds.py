@@ -145,3 +145,41 @@ def test_pooling_counts_every_world_of_every_seed() -> None:
     assert shipped["act_modelled_net_positive"] == 1
     alarms = pooled["false_alarm_modelled_net"]["hit_rate_pooled"]
     assert alarms["per_world"] == [-30, -80] and alarms["worst"] == -80 and alarms["mean"] == -55
+    assert shipped["false_alarm_modelled_net_total"] == -110
+    assert shipped["false_alarm_modelled_below_cap"] == 0
+    assert shipped["plans_cut_by_false_alarm_bound"] == {"act": 0, "false-alarm": 0}
+
+
+def test_false_alarms_are_counted_against_the_cap_and_the_bounds_cuts_by_role() -> None:
+    def variant(net: float, cut: bool) -> dict:
+        return {
+            "mean_net": net,
+            "capture_of_expected_hindsight": None,
+            "capture_of_perfect_mean": None,
+            "units": 10,
+            "sell_through": 0.5,
+            "freight": 50.0,
+            "realised_net": net,
+            "modelled_net": net,
+            "cut_by_false_alarm_bound": cut,
+        }
+
+    rows = [
+        {
+            "scenario": s,
+            "role": role,
+            "hit_rate_pooled": variant(net, cut),
+            "oracle_mean": variant(0, False),
+            "gap_to_perfect_mean": {"total": 0.0, "decision_rule": 0.0, "forecast": 0.0},
+        }
+        for s, role, net, cut in [
+            ("a", "act", 300.0, True),
+            ("b", "act", 100.0, False),
+            ("f", "false-alarm", -520.0, False),
+            ("g", "false-alarm", -380.0, True),
+        ]
+    ]
+    shipped = decisions.summarise_bound(rows, ["hit_rate_pooled"])["hit_rate_pooled"]
+    assert shipped["false_alarm_modelled_net_total"] == -900
+    assert shipped["false_alarm_modelled_below_cap"] == 1
+    assert shipped["plans_cut_by_false_alarm_bound"] == {"act": 1, "false-alarm": 1}
