@@ -106,23 +106,26 @@ def test_default_run_is_unchanged_and_seeded_run_reports_each_seed() -> None:
     assert "planners" not in seeded and seeded["pooled"] == {}
 
 
+def _variant(net: float, *, cut: bool = False) -> dict:
+    """One variant's summary in a bound row, every value ``net``."""
+    return {
+        "mean_net": net,
+        "capture_of_expected_hindsight": None,
+        "capture_of_perfect_mean": None,
+        "units": 10,
+        "sell_through": 0.5,
+        "freight": 50.0,
+        "realised_net": net,
+        "modelled_net": net,
+        "cut_by_false_alarm_bound": cut,
+    }
+
+
 def test_pooling_counts_every_world_of_every_seed() -> None:
     def row(scenario: str, role: str, shipped: float, perfect: float) -> dict:
-        def variant(net: float) -> dict:
-            return {
-                "mean_net": net,
-                "capture_of_expected_hindsight": None,
-                "capture_of_perfect_mean": None,
-                "units": 10,
-                "sell_through": 0.5,
-                "freight": 50.0,
-                "realised_net": net,
-                "modelled_net": net,
-            }
-
         out = {"scenario": scenario, "role": role, "gap_to_perfect_mean": {}}
         for name in ("hit_rate_pooled", "oracle_mean"):
-            out[name] = variant(shipped if name == "hit_rate_pooled" else perfect)
+            out[name] = _variant(shipped if name == "hit_rate_pooled" else perfect)
         out["gap_to_perfect_mean"] = {"total": 0.0, "decision_rule": 0.0, "forecast": 0.0}
         return out
 
@@ -151,28 +154,16 @@ def test_pooling_counts_every_world_of_every_seed() -> None:
 
 
 def test_false_alarms_are_counted_against_the_cap_and_the_bounds_cuts_by_role() -> None:
-    def variant(net: float, cut: bool) -> dict:
-        return {
-            "mean_net": net,
-            "capture_of_expected_hindsight": None,
-            "capture_of_perfect_mean": None,
-            "units": 10,
-            "sell_through": 0.5,
-            "freight": 50.0,
-            "realised_net": net,
-            "modelled_net": net,
-            "cut_by_false_alarm_bound": cut,
-        }
-
+    gap = {"total": 0.0, "decision_rule": 0.0, "forecast": 0.0}
     rows = [
         {
-            "scenario": s,
+            "scenario": scenario,
             "role": role,
-            "hit_rate_pooled": variant(net, cut),
-            "oracle_mean": variant(0, False),
-            "gap_to_perfect_mean": {"total": 0.0, "decision_rule": 0.0, "forecast": 0.0},
+            "hit_rate_pooled": _variant(net, cut=cut),
+            "oracle_mean": _variant(0.0),
+            "gap_to_perfect_mean": gap,
         }
-        for s, role, net, cut in [
+        for scenario, role, net, cut in [
             ("a", "act", 300.0, True),
             ("b", "act", 100.0, False),
             ("f", "false-alarm", -520.0, False),
