@@ -581,10 +581,7 @@ def bound_check(
                 summary["realised_net"] = score_plan(inputs, baseline, moves, cost).net_value
                 summary["modelled_net"] = round(modelled[name], 1)
                 summary["net_value_if_no_rain"] = solved[name].net_value_if_no_rain
-                summary["cut_by_false_alarm_bound"] = any(
-                    "max_false_alarm_loss" in note
-                    for note in [*solved[name].notes, solved[name].empty_reason or ""]
-                )
+                summary["cut_by_false_alarm_bound"] = solved[name].cut_by_false_alarm_bound
                 row[name] = summary
             row["gap_to_perfect_mean"] = _gap(modelled, shipped or "hit_rate_pooled")
             if missed is not None:

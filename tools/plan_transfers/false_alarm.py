@@ -41,18 +41,22 @@ def moves_of(plan: SolvedPlan) -> Moves:
 
 
 def _priced(
-    problem: TransferProblem, no_rain: TransferProblem, plan: SolvedPlan, lane_of: np.ndarray
+    problem: TransferProblem,
+    no_rain: TransferProblem,
+    plan: SolvedPlan,
+    lane_of: np.ndarray,
+    *,
+    made_on_problem: bool,
 ) -> SolvedPlan:
-    """``plan``'s moves valued on ``problem`` (the estimated hit rate), each shipment and the
-    plan carrying their net value on the no-rain window."""
+    """``plan``'s moves valued on ``problem`` (the estimated hit rate; as they are when the plan
+    was ``made_on_problem``), each shipment and the plan carrying their net value on the no-rain
+    window."""
     moves = moves_of(plan)
     if len(moves) == 0:
         return replace(plan, net_value_if_no_rain=0.0)
     if_no_rain = {(s.source, s.dest): s.net_value for s in value_moves(no_rain, moves, lane_of)}
-    shipments = [
-        replace(s, net_value_if_no_rain=if_no_rain[(s.source, s.dest)])
-        for s in value_moves(problem, moves, lane_of)
-    ]
+    valued = plan.shipments if made_on_problem else value_moves(problem, moves, lane_of)
+    shipments = [replace(s, net_value_if_no_rain=if_no_rain[(s.source, s.dest)]) for s in valued]
     return replace(
         plan,
         shipments=shipments,
@@ -74,28 +78,27 @@ def hold_false_alarm_bound(
     no_rain = problem.no_rain_case() if problem.mixed else None
     if no_rain is None:
         return plan
-    priced = _priced(problem, no_rain, plan, lane_of)
+    priced = _priced(problem, no_rain, plan, lane_of, made_on_problem=True)
     limit = problem.value_terms.alert_verification.max_false_alarm_loss
     if limit is None or _holds(priced, limit):
         return priced
     estimate = problem.rain_hit_rate
+
+    def made_at(rate: float) -> SolvedPlan:
+        lowered = solve_at(replace(problem, rain_hit_rate=rate))
+        return _priced(problem, no_rain, lowered, lane_of, made_on_problem=False)
+
     low, high = 0.0, estimate
     kept: tuple[float, SolvedPlan] | None = None
     for _ in range(BISECTION_STEPS):
         rate = (low + high) / 2
-        candidate = _priced(
-            problem, no_rain, solve_at(replace(problem, rain_hit_rate=rate)), lane_of
-        )
+        candidate = made_at(rate)
         if _holds(candidate, limit):
             kept, low = (rate, candidate), rate
         else:
             high = rate
-    if kept is None:
-        candidate = _priced(
-            problem, no_rain, solve_at(replace(problem, rain_hit_rate=0.0)), lane_of
-        )
-        if _holds(candidate, limit):
-            kept = (0.0, candidate)
+    if kept is None and _holds(candidate := made_at(0.0), limit):
+        kept = (0.0, candidate)
     loss = -(priced.net_value_if_no_rain or 0.0)
     why = (
         f"at the estimated hit rate {estimate:.2f} the plan would lose ¥{loss:,.0f} if no rain "
@@ -111,13 +114,14 @@ def hold_false_alarm_bound(
             empty_reason=f"{why}, and so would the plan for a dry window: nothing moved",
             notes=plan.notes,
             net_value_if_no_rain=0.0,
+            cut_by_false_alarm_bound=True,
         )
     rate, chosen = kept
     note = (
         f"{why}: moves chosen at hit rate {rate:.2f} instead, ¥{chosen.net_value_if_no_rain:,.0f} "
         "if no rain falls; values shown at the estimated rate"
     )
-    return replace(chosen, notes=[*chosen.notes, note])
+    return replace(chosen, notes=[*chosen.notes, note], cut_by_false_alarm_bound=True)
 
 
 def _holds(plan: SolvedPlan, limit: float) -> bool:

@@ -311,6 +311,8 @@ class SolvedPlan:
     notes: list[str] = field(default_factory=list)
     net_value_if_no_rain: float | None = None
     """The plan's net value if not a drop of the warned rain falls (``false_alarm``)."""
+    cut_by_false_alarm_bound: bool = False
+    """Whether ``false_alarm`` made the plan again (or emptied it) to hold its loss bound."""
 
     @property
     def units(self) -> int:

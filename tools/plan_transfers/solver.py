@@ -12,6 +12,8 @@ from __future__ import annotations
 import time
 from typing import Literal
 
+import numpy as np
+
 from tools.plan_transfers.eligibility import usable_lanes
 from tools.plan_transfers.exact import ExactSolverError, solve_exact
 from tools.plan_transfers.false_alarm import hold_false_alarm_bound
@@ -33,18 +35,21 @@ def solve(
         raise ValueError(f"method: unknown {method!r}; choose one of {', '.join(METHODS)}")
     started = time.monotonic()
     deadline = started + time_limit_s
+    # The lanes a plan may use do not depend on the hit rate: one matrix for every solve below.
     lane_of = lane_matrix(problem, usable_lanes(problem))
-    plan = _solve_once(problem, method, started, deadline)
+    plan = _solve_once(problem, method, lane_of, started, deadline)
     return hold_false_alarm_bound(
-        problem, plan, lane_of, lambda lowered: _solve_once(lowered, method, started, deadline)
+        problem,
+        plan,
+        lane_of,
+        lambda lowered: _solve_once(lowered, method, lane_of, started, deadline),
     )
 
 
 def _solve_once(
-    problem: TransferProblem, method: Method, started: float, deadline: float
+    problem: TransferProblem, method: Method, lane_of: np.ndarray, started: float, deadline: float
 ) -> SolvedPlan:
     network = build_network(problem, max_sources_per_dest=1 << 30 if method == "lp" else 40)
-    lane_of = lane_matrix(problem, usable_lanes(problem))
     notes: list[str] = []
     if network.empty:
         return SolvedPlan(
