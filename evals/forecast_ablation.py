@@ -38,6 +38,7 @@ from evals.oracle import P10_P90_Z, Key, oracle_problem
 from forecasting.rain import BANDS
 from inventory.demo_world.params import DemandParameters
 from inventory.vocabulary import RainBand
+from tools.plan_transfers.expected_sales import scale_counts
 from tools.plan_transfers.problem import TransferProblem
 
 #: The parts of the forecast, outermost first.
@@ -141,8 +142,9 @@ def compose(model: Parts, truth: Parts, swapped: Iterable[str]) -> np.ndarray:
 
 def _spread(mean: np.ndarray, template: Case, truth: Case, world_spread: bool) -> np.ndarray:
     """Quantiles for ``mean``: the world's count spread (negative binomial, its α per position),
-    or the model's relative spread (``template``'s quantiles ÷ its mean, as ``size_curves``
-    scales them), the world's where the model has no mean to scale."""
+    or the model's dispersion at the new mean (``template``'s, scaled as the planner scales
+    its quantiles, ``expected_sales.scale_counts``), the world's where the model has no mean
+    to scale."""
     assert truth.alpha is not None
     var = mean + truth.alpha * mean**2
     spread = np.maximum(P10_P90_Z * np.sqrt(var), mean)
@@ -151,7 +153,8 @@ def _spread(mean: np.ndarray, template: Case, truth: Case, world_spread: bool) -
         return world
     has = template.mean > 0
     ratio = np.divide(mean, template.mean, out=np.zeros_like(mean), where=has)
-    return np.where(has[:, :, None], template.quantiles * ratio[:, :, None], world)
+    model = scale_counts(template.mean, template.quantiles, ratio)[1]
+    return np.where(has[:, :, None], model, world)
 
 
 def weather_mix(

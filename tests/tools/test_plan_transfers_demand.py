@@ -14,7 +14,13 @@ from tests.tools.plan_transfers_checks import assert_plan_keeps_the_rules
 from tests.tools.plan_transfers_pool import NOW, build_pool, fake_forecast
 from tools.context import ToolContext
 from tools.forecast_demand.models import ForecastInput, ForecastOutput
-from tools.plan_transfers.expected_sales import count_curves, demand_curves, expected_sales
+from tools.plan_transfers.expected_sales import (
+    count_curves,
+    count_dispersion,
+    demand_curves,
+    expected_sales,
+    scale_counts,
+)
 from tools.plan_transfers.models import PlanTransfersInput, TransferConstraints
 from tools.plan_transfers.pool import plan_forecast_input, read_pool, reusing_provider
 from tools.plan_transfers.solver import solve
@@ -53,6 +59,51 @@ def test_poisson_when_the_quantiles_show_no_extra_spread():
     for stock in range(0, 9):
         exact = sum(stats.poisson.sf(k, 4.0) for k in range(stock))
         assert _sales(curves, stock)[0] == pytest.approx(exact, abs=1e-4)
+
+
+def test_a_scaled_count_keeps_its_poisson_part_linear_in_the_mean():
+    """A store whose share of its city triples: one size's 0.3 units over the window (P90 = 1,
+    read as a Poisson) become 0.9 units, still a Poisson, so the first unit sent there sells
+    with P(D ≥ 1) = 1 − e^(−0.9); tripling every quantile (a fixed coefficient of variation)
+    would read it as a negative binomial with 1.5× the variance and value that unit lower."""
+    quantiles, mean = np.array([[0.0, 0.0, 1.0]]), np.array([0.3])
+    scaled_mean, scaled = scale_counts(mean, quantiles, np.array([3.0]), LEVELS)
+    assert scaled_mean[0] == pytest.approx(0.9)
+    first_unit = _sales(count_curves(LEVELS, scaled, scaled_mean), 1)[0]
+    assert first_unit == pytest.approx(1.0 - np.exp(-0.9), abs=1e-4)
+    fixed_cv = _sales(count_curves(LEVELS, 3.0 * quantiles, scaled_mean), 1)[0]
+    assert fixed_cv < first_unit - 0.03
+
+
+@given(
+    mean=st.floats(0.05, 30.0),
+    spread=st.floats(0.0, 4.0),
+    factor=st.floats(0.05, 8.0),
+)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@example(mean=2.0, spread=2.5, factor=3.0)
+def test_scaling_a_count_keeps_its_dispersion_and_orders_its_quantiles(mean, spread, factor):
+    """α in variance μ + α·μ² is the same before and after; the quantiles stay ordered and
+    non-negative; a factor of one changes nothing."""
+    means = np.array([mean])
+    quantiles = np.array([[max(mean - spread * mean, 0.0), mean, mean + spread * mean]])
+    scaled_mean, scaled = scale_counts(means, quantiles, np.array([factor]), LEVELS)
+    assert scaled_mean[0] == pytest.approx(mean * factor)
+    assert np.all(np.diff(scaled, axis=-1) >= -1e-12) and scaled.min() >= 0.0
+    before = count_dispersion(means, quantiles, LEVELS)[0]
+    after = count_dispersion(scaled_mean, scaled, LEVELS)[0]
+    assert after == pytest.approx(before, rel=1e-6, abs=1e-9)
+    same_mean, same = scale_counts(means, quantiles, np.array([1.0]), LEVELS)
+    np.testing.assert_allclose(same, quantiles, atol=1e-12)
+    np.testing.assert_allclose(same_mean, means)
+
+
+def test_known_demand_and_empty_positions_scale_as_before():
+    quantiles = np.array([[2.0, 2.0, 2.0], [0.0, 0.0, 1.0]])
+    mean = np.array([2.0, 0.0])
+    scaled_mean, scaled = scale_counts(mean, quantiles, np.array([1.5, 2.0]), LEVELS)
+    np.testing.assert_allclose(scaled, [[3.0, 3.0, 3.0], [0.0, 0.0, 2.0]])
+    np.testing.assert_allclose(scaled_mean, [3.0, 0.0])
 
 
 def test_known_demand_is_min_of_stock_and_demand():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tools.plan_transfers.expected_sales import WINDOW_LEVELS, count_dispersion
 from tools.plan_transfers.placement import location_style_rates, place_stores
 
 STYLES = np.array(["A", "A", "A", "B", "B"])
@@ -37,14 +38,17 @@ def test_a_styles_city_total_is_kept_and_shared_by_the_stores_sales():
         assert placed[:, cols].sum() == pytest.approx(mean[:, cols].sum())
         share = placed[:, cols].sum(axis=1) / placed[:, cols].sum()
         np.testing.assert_allclose(share, SCALE / SCALE.sum(), atol=0.03)
-    # a store keeps its split over sizes, and every position its relative spread
+    # a store keeps its split over sizes, and every position its dispersion
     for store in range(4):
         cols = STYLES == "A"
         np.testing.assert_allclose(
             placed[store, cols] / placed[store, cols].sum(),
             mean[store, cols] / mean[store, cols].sum(),
         )
-    np.testing.assert_allclose(q[:, :, 2], 2.0 * placed)
+    levels = np.array(WINDOW_LEVELS)
+    np.testing.assert_allclose(
+        count_dispersion(placed, q, levels), count_dispersion(mean, quantiles, levels)
+    )
 
 
 def test_the_split_is_nearer_the_stores_demand_than_the_forecasts_own():

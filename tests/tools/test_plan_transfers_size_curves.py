@@ -12,11 +12,13 @@ from tests.tools.plan_transfers_pool import NOW, build_pool, fake_forecast
 from tests.utils.factories import add_daily_sales
 from tools.context import ToolContext
 from tools.forecast_demand.models import ForecastInput, ForecastOutput, SeriesForecast
+from tools.plan_transfers.expected_sales import WINDOW_LEVELS, count_dispersion
 from tools.plan_transfers.models import PlanTransfersInput
 from tools.plan_transfers.pool import build_problem, read_pool
 from tools.plan_transfers.size_curves import PRIOR_UNITS, match_level, pool_sizes, size_shares
 
 STYLES = np.array(["A", "A", "A", "B", "B"])
+LEVELS = np.array(WINDOW_LEVELS)
 
 
 def test_shares_of_a_style_sum_to_one_everywhere():
@@ -49,8 +51,11 @@ def test_pooling_keeps_each_stores_style_total_and_feeds_only_carried_sizes():
     # Store 0, style A carries sizes 0 and 2 (shares 0.2 and 0.5): 1.0 shared 2:5.
     assert pooled[0, 0] == pytest.approx(1.0 * 0.2 / 0.7)
     assert pooled[0, 2] == pytest.approx(1.0 * 0.5 / 0.7)
-    # The forecast's relative spread is kept: P90 stays twice the mean.
-    np.testing.assert_allclose(q[:, :, 2], 2.0 * pooled)
+    # The forecast's dispersion is kept where a size keeps a mean (expected_sales.scale_counts).
+    kept = (pooled > 0) & (mean > 0)
+    np.testing.assert_allclose(
+        count_dispersion(pooled, q, LEVELS)[kept], count_dispersion(mean, quantiles, LEVELS)[kept]
+    )
     assert np.all(np.diff(q, axis=2) >= 0)
 
 
@@ -129,7 +134,10 @@ def test_match_level_keeps_the_split_and_takes_each_groups_total_from_the_refere
     scaled, q = match_level(mean, quantiles, reference, group)
     # Group 0 (column 0): 1.0 → 4.0, all at the one position with demand; group 1: 7 → 2.
     np.testing.assert_allclose(scaled, [[4.0, 3.0 * 2 / 7], [0.0, 4.0 * 2 / 7]])
-    np.testing.assert_allclose(q[:, :, 2], 2.0 * scaled)
+    kept = scaled > 0
+    np.testing.assert_allclose(
+        count_dispersion(scaled, q, LEVELS)[kept], count_dispersion(mean, quantiles, LEVELS)[kept]
+    )
     # A group with no demand of its own keeps it (nothing to share the reference over).
     untouched, _ = match_level(
         np.zeros((1, 1)), np.zeros((1, 1, 3)), np.ones((1, 1)), group[:1, :1]

@@ -89,11 +89,7 @@ def count_curves(levels: np.ndarray, quantiles: np.ndarray, mean: np.ndarray) ->
     """
     mean = np.maximum(np.asarray(mean, dtype=float), 0.0)
     n = mean.size
-    var = mean.copy()
-    if levels.size >= 2 and levels[0] < 0.5 < levels[-1]:
-        z = stats.norm.ppf(levels[-1]) - stats.norm.ppf(levels[0])
-        sd = (quantiles[:, -1] - quantiles[:, 0]) / z
-        var = np.maximum(var, sd * sd)
+    var = count_variance(mean, quantiles, levels)
     over = (var > mean * (1 + 1e-6)) & (mean > 0)
     # Negative binomial size r and success probability p (used only where ``over``).
     r = np.where(over, mean**2 / np.where(over, var - mean, 1.0), 1.0)
@@ -133,6 +129,82 @@ def count_curves(levels: np.ndarray, quantiles: np.ndarray, mean: np.ndarray) ->
     survival[mean <= 0] = 0.0
     x = np.broadcast_to(x, survival.shape).copy()
     return DemandCurves(x=x, survival=survival)
+
+
+def _reads_spread(levels: np.ndarray) -> bool:
+    return bool(levels.size >= 2 and levels[0] < 0.5 < levels[-1])
+
+
+def _spread_sd(quantiles: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """The normal-equivalent standard deviation between the outer quantiles."""
+    z = float(stats.norm.ppf(levels[-1]) - stats.norm.ppf(levels[0]))
+    return (quantiles[..., -1] - quantiles[..., 0]) / z
+
+
+def count_variance(mean: np.ndarray, quantiles: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """The variance a count with this mean and these quantiles is read with: the quantiles'
+    normal-equivalent spread, never below the mean's Poisson variance."""
+    mean = np.asarray(mean, dtype=float)
+    levels = np.asarray(levels, dtype=float)
+    if not _reads_spread(levels):
+        return mean.copy()
+    sd = _spread_sd(np.asarray(quantiles, dtype=float), levels)
+    return np.maximum(mean, sd * sd)
+
+
+def count_dispersion(mean: np.ndarray, quantiles: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """α in variance = μ + α·μ²: the extra-Poisson part of ``count_variance`` (0 for a Poisson
+    or where there is no mean)."""
+    mean = np.asarray(mean, dtype=float)
+    extra = count_variance(mean, quantiles, levels) - mean
+    return np.divide(extra, mean * mean, out=np.zeros_like(mean), where=mean > 0)
+
+
+#: The window quantiles the planner asks the forecast for and reads its count curves from.
+WINDOW_LEVELS = (0.1, 0.5, 0.9)
+
+
+def scale_counts(
+    mean: np.ndarray,
+    quantiles: np.ndarray,
+    factor: np.ndarray,
+    levels: tuple[float, ...] | np.ndarray = WINDOW_LEVELS,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``mean`` × ``factor`` and its quantiles, with the count's extra-Poisson dispersion kept.
+
+    ``count_curves`` reads a position's demand as variance μ + α·μ² (α from the quantiles'
+    spread, 0 for a Poisson). When a rule moves a position's mean (sizes pooled, a store's share
+    of its city, the level matched or corrected) its Poisson part moves with the mean and only
+    the extra part with its square; scaling every quantile with the mean would keep the
+    coefficient of variation instead, so a position tripled by its store's sales would carry
+    nine times the variance, read as a negative binomial far wider than such demand is, and its
+    first units would be valued as if they might well not sell. The quantiles are stretched about
+    their median to the new spread (and shifted up if the lowest would fall below zero: only the
+    spread and the mean are read). Positions without a mean, or without a spread to stretch
+    (every quantile equal), are scaled as before.
+    """
+    mean = np.asarray(mean, dtype=float)
+    quantiles = np.asarray(quantiles, dtype=float)
+    factor = np.broadcast_to(np.asarray(factor, dtype=float), mean.shape)
+    scaled_mean = mean * factor
+    levels = np.asarray(levels, dtype=float)
+    plain = quantiles * factor[..., None]
+    if not _reads_spread(levels):
+        return scaled_mean, plain
+    sd = _spread_sd(quantiles, levels)
+    has = (mean > 0) & (sd > 0)
+    alpha = count_dispersion(mean, quantiles, levels)
+    # A spread at or below Poisson stays at or below the new mean's Poisson spread.
+    target = np.where(
+        alpha > 0,
+        np.sqrt(scaled_mean + alpha * scaled_mean**2),
+        np.minimum(factor * sd, np.sqrt(scaled_mean)),
+    )
+    stretch = np.divide(target, sd, out=np.zeros_like(sd), where=has)
+    middle = quantiles[..., int(np.argmin(np.abs(levels - 0.5)))][..., None]
+    stretched = factor[..., None] * middle + stretch[..., None] * (quantiles - middle)
+    stretched += np.maximum(-stretched[..., :1], 0.0)
+    return scaled_mean, np.where(has[..., None], stretched, plain)
 
 
 def mix_count_curves(weight: float, a: DemandCurves, b: DemandCurves) -> DemandCurves:

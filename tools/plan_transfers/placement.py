@@ -30,6 +30,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from tools.plan_transfers.expected_sales import scale_counts
+
 #: How the planner shares a style's city total over the stores: ``history`` (the rates above)
 #: or ``forecast`` (each store's own forecast, the rule before 2026-12-07).
 Placement = Literal["history", "forecast"]
@@ -95,7 +97,8 @@ def place_stores(
     """``mean`` (locations, skus) and ``quantiles`` (locations, skus, levels) with each style's
     total over the locations of one city and kind kept and shared over them by
     ``location_style_rates``; within a location a style keeps its split over sizes and each
-    position its relative spread. ``sold`` is units per (location, SKU) before the clock."""
+    position its dispersion (``expected_sales.scale_counts``). ``sold`` is units per
+    (location, SKU) before the clock."""
     styles, style_index = np.unique(style_of, return_inverse=True)
     n_loc = mean.shape[0]
     by_style = np.zeros((n_loc, styles.size))
@@ -114,4 +117,4 @@ def place_stores(
         share = np.divide(rates[rows], weight, out=np.zeros_like(rates[rows]), where=weight > 0)
         target[rows] = np.where(rated, share * total, by_style[rows])
     factor = np.divide(target, by_style, out=np.ones_like(target), where=carried)[:, style_index]
-    return mean * factor, quantiles * factor[:, :, None]
+    return scale_counts(mean, quantiles, factor)

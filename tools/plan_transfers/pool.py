@@ -27,6 +27,7 @@ from inventory.models import ChannelEntitlement, Location, Sku, StockPosition, S
 from tools.context import ToolContext, ToolError, category_code, resolve_city
 from tools.forecast_demand.models import ForecastInput, ForecastOutput, RainScenario
 from tools.plan_transfers.eligibility import usable_lanes
+from tools.plan_transfers.expected_sales import WINDOW_LEVELS, scale_counts
 from tools.plan_transfers.forecast_error import backtest, level_factors
 from tools.plan_transfers.hit_rate import alert_hit_rate
 from tools.plan_transfers.models import PlanTransfersInput
@@ -52,7 +53,7 @@ if TYPE_CHECKING:  # the forecast tool is imported when a forecast is made
     from tools.forecast_demand.tool import PreparedForecast
 
 ForecastProvider = Callable[[ToolContext, ForecastInput], ForecastOutput]
-QUANTILES = [0.1, 0.5, 0.9]
+QUANTILES = list(WINDOW_LEVELS)
 
 
 def default_forecast_provider(ctx: ToolContext, request: ForecastInput) -> ForecastOutput:
@@ -433,6 +434,14 @@ def _case_arrays(
     return quantiles, mean
 
 
+def _level_corrected(
+    case: tuple[np.ndarray, np.ndarray], factor: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """A case's (quantiles, mean) with the level backtest's factor applied, dispersion kept."""
+    mean, quantiles = scale_counts(case[1], case[0], factor)
+    return quantiles, mean
+
+
 def build_problem(
     ctx: ToolContext,
     request: PlanTransfersInput,
@@ -482,11 +491,11 @@ def build_problem(
     if request.level_backtest:
         factor = backtest_level_grid(ctx, pool, request)
         if factor is not None:
-            mean, quantiles = mean * factor, quantiles * factor[:, :, None]
+            quantiles, mean = _level_corrected((quantiles, mean), factor)
             if dry is not None:
-                dry = (dry[0] * factor[:, :, None], dry[1] * factor)
+                dry = _level_corrected(dry, factor)
             if no_rain is not None:
-                no_rain = (no_rain[0] * factor[:, :, None], no_rain[1] * factor)
+                no_rain = _level_corrected(no_rain, factor)
             notes = (
                 *notes,
                 "forecast level corrected by its backtest before the clock: "

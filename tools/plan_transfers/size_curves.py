@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from inventory.models import DailySales
+from tools.plan_transfers.expected_sales import scale_counts
 
 #: Weight of the network's size curve at a location, in units of the style sold there: the
 #: ``fixed`` pooling's weight, and the floor of the estimated one.
@@ -173,8 +174,8 @@ def pool_sizes(
     A (location, style) keeps its total: ``style_total`` (locations, skus: each SKU's column
     holds its style's total at the location, NaN where unknown) when given — the style-level
     forecast — else the sum of the SKU forecasts. Only SKUs the forecast covers there (mean > 0)
-    receive a share, renormalised over them. Each position's quantiles are scaled with its mean,
-    so the forecast's relative spread is kept.
+    receive a share, renormalised over them. Each position's quantiles follow its mean with the
+    forecast's dispersion kept (``expected_sales.scale_counts``).
     """
     pooled = np.zeros_like(mean, dtype=float)
     carried = mean > 0
@@ -188,7 +189,7 @@ def pool_sizes(
             total = np.where(np.isfinite(given), given, total)
         pooled[:, cols] = np.divide(total * weight, norm, out=np.zeros_like(weight), where=norm > 0)
     ratio = np.divide(pooled, mean, out=np.zeros_like(pooled), where=carried)
-    return pooled, quantiles * ratio[:, :, None]
+    return pooled, scale_counts(mean, quantiles, ratio)[1]
 
 
 def match_level(
@@ -203,4 +204,4 @@ def match_level(
     ours = np.bincount(inverse.ravel(), weights=mean.ravel(), minlength=codes.size)
     theirs = np.bincount(inverse.ravel(), weights=reference.ravel(), minlength=codes.size)
     factor = np.divide(theirs, ours, out=np.ones_like(ours), where=ours > 0)[inverse]
-    return mean * factor, quantiles * factor[:, :, None]
+    return scale_counts(mean, quantiles, factor)
