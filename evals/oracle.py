@@ -25,6 +25,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 from unittest import mock
 
 import numpy as np
@@ -228,22 +229,21 @@ def modelled_net(oracle: TransferProblem, planned: TransferProblem, solved: Solv
     """Expected net value of ``solved`` (a plan made on ``planned``) under the world's expected
     demand: the planner's own valuation (``shipments.value_moves``) on ``oracle``, exact, with
     no draw noise. Every shipment counts, whether or not it would pay under the world's demand."""
+    planned_moves = Moves.of_plan(solved)
+    if len(planned_moves) == 0:
+        return 0.0
+    # ``planned``'s indices to ``oracle``'s (the same locations and SKUs, found by code).
     loc = {location.code: i for i, location in enumerate(oracle.locations)}
     sku = {k.code: j for j, k in enumerate(oracle.skus)}
-    rows = [
-        (
-            sku[planned.skus[line.sku].code],
-            loc[planned.locations[line.source].code],
-            loc[planned.locations[line.dest].code],
-            line.qty,
-        )
-        for shipment in solved.shipments
-        for line in shipment.lines
-        if line.qty > 0
-    ]
-    if not rows:
-        return 0.0
-    cols = np.array(rows, dtype=np.int64).T
-    moves = Moves(sku=cols[0], source=cols[1], dest=cols[2], qty=cols[3])
+
+    def to_oracle(index: dict[str, int], nodes: Sequence[Any], rows: np.ndarray) -> np.ndarray:
+        return np.array([index[nodes[i].code] for i in rows], dtype=np.int64)
+
+    moves = Moves(
+        sku=to_oracle(sku, planned.skus, planned_moves.sku),
+        source=to_oracle(loc, planned.locations, planned_moves.source),
+        dest=to_oracle(loc, planned.locations, planned_moves.dest),
+        qty=planned_moves.qty,
+    )
     every_lane = lane_matrix(oracle, np.ones(len(oracle.lanes), dtype=bool))
     return plan_objective(value_moves(oracle, moves, every_lane))

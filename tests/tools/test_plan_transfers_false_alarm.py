@@ -13,10 +13,9 @@ from inventory.config import Settings
 from tests.tools.plan_transfers_pool import NOW, build_pool, forecast_from
 from tools.context import ToolContext, ToolError
 from tools.forecast_demand.models import ForecastInput, RainScenario
-from tools.plan_transfers.false_alarm import moves_of
 from tools.plan_transfers.models import PlanTransfersInput
 from tools.plan_transfers.network import lane_matrix
-from tools.plan_transfers.shipments import plan_objective, value_moves
+from tools.plan_transfers.shipments import Moves, plan_objective, value_moves
 from tools.plan_transfers.solver import solve
 from tools.plan_transfers.synthetic import generate
 from tools.plan_transfers.tool import plan_transfers
@@ -156,6 +155,6 @@ def test_the_bounded_plan_is_valued_at_the_estimated_rate_on_the_pure_core():
     held = solve(bounded_problem)
     assert held.net_value_if_no_rain >= -limit - 1e-6
     every_lane = lane_matrix(bounded_problem, np.ones(len(bounded_problem.lanes), dtype=bool))
-    at_estimate = value_moves(bounded_problem, moves_of(held), every_lane)
+    at_estimate = value_moves(bounded_problem, Moves.of_plan(held), every_lane)
     assert held.objective == pytest.approx(plan_objective(at_estimate))
     assert 0 < held.objective < free.objective

@@ -27,19 +27,6 @@ BISECTION_STEPS = 6
 """Hit rates tried below the estimate: 6 halvings resolve it to 1/64 of the estimate."""
 
 
-def moves_of(plan: SolvedPlan) -> Moves:
-    rows = [
-        (line.sku, line.source, line.dest, line.qty)
-        for shipment in plan.shipments
-        for line in shipment.lines
-        if line.qty > 0
-    ]
-    if not rows:
-        return Moves.empty()
-    cols = np.array(rows, dtype=np.int64).T
-    return Moves(sku=cols[0], source=cols[1], dest=cols[2], qty=cols[3])
-
-
 def _priced(
     problem: TransferProblem,
     no_rain: TransferProblem,
@@ -51,7 +38,7 @@ def _priced(
     """``plan``'s moves valued on ``problem`` (the estimated hit rate; as they are when the plan
     was ``made_on_problem``), each shipment and the plan carrying their net value on the no-rain
     window."""
-    moves = moves_of(plan)
+    moves = Moves.of_plan(plan)
     if len(moves) == 0:
         return replace(plan, net_value_if_no_rain=0.0)
     if_no_rain = {(s.source, s.dest): s.net_value for s in value_moves(no_rain, moves, lane_of)}

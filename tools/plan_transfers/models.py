@@ -126,6 +126,13 @@ class TransferLineProposal(BaseModel):
     reason: LineReason
 
 
+#: What ``net_value_if_no_rain`` means, on a shipment and on the plan's totals.
+IF_NO_RAIN = (
+    "Net value if not a drop of the warned rain falls (every window day at 0 mm in the warned "
+    "city): what a false alarm costs. None when the plan assumes no rain or takes it as certain."
+)
+
+
 class Shipment(BaseModel):
     source: str
     dest: str
@@ -135,12 +142,7 @@ class Shipment(BaseModel):
     expected_value: float
     cost: float
     net_value: float
-    net_value_if_no_rain: float | None = Field(
-        default=None,
-        description="Net value if not a drop of the warned rain falls (every window day at 0 mm "
-        "in the warned city): what a false alarm costs. None when the plan assumes no rain or "
-        "takes it as certain.",
-    )
+    net_value_if_no_rain: float | None = Field(default=None, description=IF_NO_RAIN)
 
 
 class PlanTotals(BaseModel):
@@ -151,12 +153,7 @@ class PlanTotals(BaseModel):
     unsold_risk: float = 0.0
     cost: float = Field(description="Freight: per trip + per unit.")
     net_value: float
-    net_value_if_no_rain: float | None = Field(
-        default=None,
-        description="Net value if not a drop of the warned rain falls (every window day at 0 mm "
-        "in the warned city): what a false alarm costs. None when the plan assumes no rain or "
-        "takes it as certain.",
-    )
+    net_value_if_no_rain: float | None = Field(default=None, description=IF_NO_RAIN)
 
 
 class TransferPlan(BaseModel):

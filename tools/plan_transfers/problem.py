@@ -237,27 +237,29 @@ def _validate_mixture(problem: TransferProblem, shape: tuple[int, int, int]) -> 
     p = problem.rain_hit_rate
     if not (np.isfinite(p) and 0.0 <= p <= 1.0):
         raise ProblemError("must be a probability in [0, 1]", field="rain_hit_rate", value=p)
-    if (problem.dry_mean is None) != (problem.dry_quantiles is None):
-        raise ProblemError("give both or neither", field="dry_mean")
-    if (problem.no_rain_mean is None) != (problem.no_rain_quantiles is None):
-        raise ProblemError("give both or neither", field="no_rain_mean")
-    if problem.no_rain_mean is not None and problem.no_rain_quantiles is not None:
-        _check_array("no_rain_mean", problem.no_rain_mean, shape[:2])
-        _check_array("no_rain_quantiles", problem.no_rain_quantiles, shape)
-        if np.any(np.diff(problem.no_rain_quantiles, axis=2) < -1e-9):
-            raise ProblemError(
-                "quantiles must not decrease with the level", field="no_rain_quantiles"
-            )
-    if problem.dry_mean is None or problem.dry_quantiles is None:
-        return
-    if problem.demand_kind != "counts":
+    _validate_case("no_rain", problem.no_rain_mean, problem.no_rain_quantiles, shape)
+    if _validate_case("dry", problem.dry_mean, problem.dry_quantiles, shape) and (
+        problem.demand_kind != "counts"
+    ):
         raise ProblemError(
             "a rain/dry mixture needs count demand", field="demand_kind", value=problem.demand_kind
         )
-    _check_array("dry_mean", problem.dry_mean, shape[:2])
-    _check_array("dry_quantiles", problem.dry_quantiles, shape)
-    if np.any(np.diff(problem.dry_quantiles, axis=2) < -1e-9):
-        raise ProblemError("quantiles must not decrease with the level", field="dry_quantiles")
+
+
+def _validate_case(
+    name: str, mean: np.ndarray | None, quantiles: np.ndarray | None, shape: tuple[int, int, int]
+) -> bool:
+    """A second demand case (``dry``, ``no_rain``): both arrays or neither, on the problem's
+    grid, quantiles not decreasing. Whether it is given."""
+    if (mean is None) != (quantiles is None):
+        raise ProblemError("give both or neither", field=f"{name}_mean")
+    if mean is None or quantiles is None:
+        return False
+    _check_array(f"{name}_mean", mean, shape[:2])
+    _check_array(f"{name}_quantiles", quantiles, shape)
+    if np.any(np.diff(quantiles, axis=2) < -1e-9):
+        raise ProblemError("quantiles must not decrease with the level", field=f"{name}_quantiles")
+    return True
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tools.plan_transfers.expected_sales import expected_sales, position_curves
-from tools.plan_transfers.problem import PlanLine, SolvedShipment, TransferProblem
+from tools.plan_transfers.problem import PlanLine, SolvedPlan, SolvedShipment, TransferProblem
 from tools.plan_transfers.value import freight, position_value
 
 
@@ -34,6 +34,20 @@ class Moves:
     def empty(cls) -> Moves:
         z = np.zeros(0, dtype=np.int64)
         return cls(z, z, z, z)
+
+    @classmethod
+    def of_plan(cls, plan: SolvedPlan) -> Moves:
+        """Every positive line of a solved plan, in its problem's indices."""
+        rows = [
+            (line.sku, line.source, line.dest, line.qty)
+            for shipment in plan.shipments
+            for line in shipment.lines
+            if line.qty > 0
+        ]
+        if not rows:
+            return cls.empty()
+        sku, source, dest, qty = np.array(rows, dtype=np.int64).T
+        return cls(sku=sku, source=source, dest=dest, qty=qty)
 
     def select(self, mask: np.ndarray) -> Moves:
         return Moves(self.sku[mask], self.source[mask], self.dest[mask], self.qty[mask])
