@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from forecasting.baselines import WeekdayProfile
@@ -255,3 +256,44 @@ def test_a_band_seen_on_one_city_day_is_pulled_toward_the_line_of_the_others() -
     # 小雨, seen on hundreds of city-days, keeps (nearly) its own ratio.
     assert rain.loc[1, "uplift"] == pytest.approx(rain.loc[1, "raw"], rel=0.03)
     assert rain.loc[1, "own_weight"] > 0.5
+
+
+def _store_rain_gear(group: pd.DataFrame) -> pd.DataFrame:
+    return group[group["rain_sensitive"] & (group["channel"] == "store")].set_index("band")
+
+
+def test_wet_days_that_sold_out_count_the_demand_beyond_the_shelf() -> None:
+    """Rain gear capped at 2 units a day on 大雨/暴雨 days (57 % of them sell out): counting a
+    sell-out as what sold plus the row's dry mean read 大雨 at 0.68 of its lift; the censored
+    Poisson's E[D | D ≥ sold] at the band's own uplift reads 0.80."""
+    panel = synthetic_panel(SyntheticSpec(series=600, days=300, seed=5))
+    codes = band_codes(panel.precipitation_mm)[panel.city_index]
+    wet = (codes >= 3) & panel.series["rain_sensitive"].to_numpy(bool)[:, None]
+    capped = wet & (np.nan_to_num(panel.units) >= 2)
+    censored = dataclasses.replace(
+        panel,
+        units=np.where(capped, 2, panel.units).astype(panel.units.dtype),
+        stockout=panel.stockout | capped,
+    )
+    rain = _store_rain_gear(estimate_uplift(censored).group)
+    assert capped[wet].mean() > 0.5
+    for band in (3, 4):
+        assert 0.75 < rain.loc[band, "raw"] / RAIN_LIFT[band] < 1.0, band
+
+
+def test_rain_gear_is_not_extrapolated_downwards_from_a_light_band_below_one() -> None:
+    """Only 小雨 in the history, and rain gear sold a quarter under its dry days there (a thin
+    channel's noise): a heavier band the history never saw keeps the light band's value instead
+    of falling with the band (×0.74 in 小雨 had become ×0.30 in 暴雨). The other categories, whose
+    footfall really falls, still extrapolate downwards."""
+    panel = synthetic_panel(SyntheticSpec(series=600, days=300, seed=5))
+    codes = band_codes(panel.precipitation_mm)[panel.city_index]
+    sensitive = panel.series["rain_sensitive"].to_numpy(bool)[:, None]
+    units = np.where(codes >= 2, np.nan, panel.units)
+    units = np.where((codes == 1) & sensitive, np.round(units * 0.6), units)
+    group = estimate_uplift(dataclasses.replace(panel, units=units.astype(panel.units.dtype))).group
+    rain = _store_rain_gear(group)
+    assert rain.loc[1, "uplift"] < 0.8 and rain.loc[[2, 3, 4], "extrapolated"].all()
+    assert rain.loc[[2, 3, 4], "uplift"].to_numpy() == pytest.approx(rain.loc[1, "uplift"])
+    other = group[~group["rain_sensitive"] & (group["channel"] == "store")].set_index("band")
+    assert other.loc[4, "uplift"] < other.loc[2, "uplift"] < other.loc[1, "uplift"] < 1.0
