@@ -255,6 +255,12 @@ def _city_wide(
     return frame.reindex(index=list(cities), columns=dates).to_numpy(dtype=np.float32)
 
 
+def sold_out(units: np.ndarray, stockout: np.ndarray) -> np.ndarray:
+    """Series-days that sold what they had and ran out: flagged out of stock with a sale.
+    (Flagged with nothing sold, the day was out from the start and says nothing.)"""
+    return stockout & (np.nan_to_num(np.asarray(units, dtype=np.float64)) > 0)
+
+
 def observed_demand(units: np.ndarray, stockout: np.ndarray) -> np.ndarray:
     """Demand per series-day as far as the sales tell it (float64), NaN where they do not.
 
@@ -278,13 +284,13 @@ def observed_demand(units: np.ndarray, stockout: np.ndarray) -> np.ndarray:
     known = ~np.isnan(units)
     in_stock = known & ~stockout
     values = np.where(in_stock, units, np.nan)
-    sold_out = known & stockout & (np.nan_to_num(units) > 0)
-    if not sold_out.any():
+    sold_out_day = known & sold_out(units, stockout)
+    if not sold_out_day.any():
         return values
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=RuntimeWarning)  # rows with no in-stock day
         in_stock_mean = np.nan_to_num(np.nanmean(values, axis=1, keepdims=True), nan=0.0)
-    return np.where(sold_out, np.nan_to_num(units) + SELL_OUT_EXCESS * in_stock_mean, values)
+    return np.where(sold_out_day, np.nan_to_num(units) + SELL_OUT_EXCESS * in_stock_mean, values)
 
 
 def fill_price_ratio(observed: np.ndarray, promo: np.ndarray) -> np.ndarray:

@@ -37,7 +37,7 @@ import pandas as pd
 from scipy import sparse, stats
 
 from forecasting.calendar import holiday_flags
-from forecasting.panel import Panel, observed_demand
+from forecasting.panel import Panel, observed_demand, sold_out
 from inventory.vocabulary import _BAND_FLOORS, RAIN_BAND_ZH, RainBand
 
 #: Bands in order of severity; index 0 is dry.
@@ -359,8 +359,8 @@ def _own_city_sums(
         valid = usable & (band > 0) & np.isfinite(level)
         dry_expected = np.where(valid, np.nan_to_num(level) * factor, 0.0)
         units = np.nan_to_num(np.asarray(panel.units[rows, : context.end], dtype=np.float64))
-        sold_out = valid & panel.stockout[rows, : context.end] & (units > 0)
-        in_stock = valid & ~sold_out
+        censored_day = valid & sold_out(units, panel.stockout[rows, : context.end])
+        in_stock = valid & ~censored_day
         observed += context.by_cell(rows, np.where(in_stock, units, 0.0))
         expected += context.by_cell(rows, dry_expected)
         key_band = context.group_code[rows][:, None] * len(BANDS) + band
@@ -371,7 +371,7 @@ def _own_city_sums(
         expected_by_key += np.bincount(
             key_band[valid], weights=dry_expected[valid], minlength=size
         ).reshape(n_keys, len(BANDS))
-        r, t = np.nonzero(sold_out)
+        r, t = np.nonzero(censored_day)
         censored.append(
             (context.cell_code[rows[r]], t, key_band[r, t], units[r, t], dry_expected[r, t])
         )
@@ -730,42 +730,26 @@ def _toward_the_line(
         line_value[index] = slope * band
         out[index[~seen]] = slope * band[~seen]
         if seen.sum() >= 2:
-            _blend_with_the_line(out, own, index, band, values, days, seen, variance, sigma2, slope)
+            w = 1.0 / variance[seen]
+            q = float(np.sum(w * (values[seen] - slope * band[seen]) ** 2))
+            scale = float(np.sum(w) - np.sum(w**2) / np.sum(w))
+            tau2 = max(0.0, (q - (seen.sum() - 1)) / scale) if scale > 0 else 0.0
+            for i in np.flatnonzero(seen):
+                others = seen.copy()
+                others[i] = False
+                loo_slope, slope_variance = _line(band, values, days, others, sigma2)
+                prior_variance = tau2 + band[i] ** 2 * slope_variance
+                keep = (
+                    prior_variance / (prior_variance + variance[i]) if prior_variance > 0 else 0.0
+                )
+                out[index[i]] = keep * values[i] + (1 - keep) * loo_slope * band[i]
+                own[index[i]] = keep
         if rises and seen.any():
-            # Demand that rises on wet days: a band never seen is no lower than the heaviest
-            # one seen (a thin channel's light band below 1, extrapolated along its own line,
-            # put rain boots in a rainstorm at a seventh of a dry day).
+            # Rising demand: an unseen band is no lower than the heaviest seen (docstring).
             top = int(np.flatnonzero(seen).max())
             above = ~seen & (band > band[top])
             out[index[above]] = np.maximum(out[index[above]], out[index[top]])
     return out, line_value, own
-
-
-def _blend_with_the_line(
-    out: np.ndarray,
-    own: np.ndarray,
-    index: np.ndarray,
-    band: np.ndarray,
-    values: np.ndarray,
-    days: np.ndarray,
-    seen: np.ndarray,
-    variance: np.ndarray,
-    sigma2: float,
-    slope: float,
-) -> None:
-    """Blend each seen band of one key with the line of its other bands (in ``out``/``own``)."""
-    w = 1.0 / variance[seen]
-    q = float(np.sum(w * (values[seen] - slope * band[seen]) ** 2))
-    scale = float(np.sum(w) - np.sum(w**2) / np.sum(w))
-    tau2 = max(0.0, (q - (seen.sum() - 1)) / scale) if scale > 0 else 0.0
-    for i in np.flatnonzero(seen):
-        others = seen.copy()
-        others[i] = False
-        loo_slope, slope_variance = _line(band, values, days, others, sigma2)
-        prior_variance = tau2 + band[i] ** 2 * slope_variance
-        keep = prior_variance / (prior_variance + variance[i]) if prior_variance > 0 else 0.0
-        out[index[i]] = keep * values[i] + (1 - keep) * loo_slope * band[i]
-        own[index[i]] = keep
 
 
 def _line(
