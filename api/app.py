@@ -98,10 +98,14 @@ def create_app(
             subscribe_simulated_oms(state)  # and the simulated OMS its online parcels
         state.ready.set()
         if fit_forecasters:
+            from api.forecast_watch import LEVELS, ForecastWatch
             from api.startup import submit_forecast_fit
 
-            for level in ("sku", "style"):  # alerts plan per size; chat answers per style
+            for level in LEVELS:  # alerts plan per size; chat answers per style
                 submit_forecast_fit(state, level)
+            watch = ForecastWatch(state, settings.forecast_check_s)  # new sales, later fits
+            stack.callback(watch.stop)
+            watch.start()
 
     mcp = McpMount()
 

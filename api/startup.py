@@ -100,7 +100,7 @@ def fit_forecaster(
     from inventory.models import DailySales
     from tools.context import ToolContext
     from tools.forecast_demand.fitting import fit_pool_model
-    from tools.forecast_demand.tool import ensure_model
+    from tools.forecast_demand.tool import ensure_model, stored_model
 
     with state.engine.connect() as conn:
         has_sales = conn.execute(select(DailySales.date).limit(1)).first() is not None
@@ -108,6 +108,7 @@ def fit_forecaster(
         progress(1.0, "no sales history in the pool yet: nothing to fit")
         return {"level": level, "skipped": "no sales history in the pool yet"}
     ctx = ToolContext.at_clock(state.engine, state.clock, state.settings)
+    previous = stored_model(ctx, level)
     if refit:
         models = state.settings.data_dir / "models"
         artefact = fit_pool_model(state.engine, ctx.today, models, level=level, progress=progress)
@@ -115,4 +116,7 @@ def fit_forecaster(
     else:
         artefact, fitted = ensure_model(ctx, level, progress)
     log.info("%s-level forecaster %s: %s", level, "fitted" if fitted else "loaded", artefact.meta)
-    return {"level": level, "model": artefact.meta.label, "fitted": fitted}
+    result: dict[str, Any] = {"level": level, "model": artefact.meta.label, "fitted": fitted}
+    if fitted and previous is not None:
+        result["replaced"] = previous.meta.label
+    return result

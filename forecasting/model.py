@@ -72,17 +72,30 @@ class FittedForecaster:
         origin: int,
         horizon: int,
         levels: list[float] | tuple[float, ...] = DEFAULT_LEVELS,
+        *,
+        unknown_days: int = 0,
     ) -> ProbabilisticForecast:
+        """The ``horizon`` days from column ``origin``.
+
+        ``unknown_days``: the history's last days before ``origin`` whose sales are not known yet
+        (a feed not imported). The model then forecasts from the last known day, over those days
+        and the horizon, and answers the horizon: what a forecast made that day would say, read
+        by features that never take the unknown days as sales (as zeros they pulled the level
+        down; as gaps they read like stock-outs). As many of them as the model's longest horizon
+        allows are bridged."""
         if not 1 <= horizon <= self.max_horizon:
             raise ValueError(f"horizon {horizon} must be between 1 and {self.max_horizon} days")
         levels = validate_levels(list(levels))
+        skip = max(0, min(unknown_days, self.max_horizon - horizon, origin - 1))
+        start, days = origin - skip, horizon + skip
         baseline = uplift = None
         parts = getattr(self.model, "predict_parts", None)
         if parts is not None:
-            baseline, uplift = parts(panel, origin, horizon)
+            baseline, uplift = parts(panel, start, days)
+            baseline, uplift = baseline[:, skip:], uplift[:, skip:]
             mean = baseline * uplift
         else:
-            mean = np.maximum(self.model.predict_mean(panel, origin, horizon), 0.0)
+            mean = np.maximum(self.model.predict_mean(panel, start, days), 0.0)[:, skip:]
         total_mean = mean.sum(axis=1)
         return ProbabilisticForecast(
             series_ids=[str(s) for s in panel.series.index],

@@ -147,6 +147,18 @@ class Settings(BaseSettings):
     run_lease_s: float = Field(
         default=30.0, gt=1, description="A run's lease on its thread, renewed every third of it."
     )
+    forecast_refit_days: int = Field(
+        default=7,
+        ge=0,
+        le=365,
+        description="Refit a stored forecaster once the pool holds this many days of sales it "
+        "was not fitted on (its rain uplift and calibration learn only at a fit); 0: never.",
+    )
+    forecast_check_s: float = Field(
+        default=900.0,
+        gt=0,
+        description="How often the service looks for new sales its forecasters have not seen.",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     cors_origins: str = Field(

@@ -33,7 +33,7 @@ from tools.forecast_demand.artefacts import (
     pool_fingerprint,
     save_artefact,
 )
-from tools.forecast_demand.pool_panel import load_panel
+from tools.forecast_demand.pool_panel import load_panel, sales_recorded_through
 from tools.forecast_demand.selection import select_series
 
 #: History read to fit: two years, so the rain uplift sees two wet seasons (heavy-rain days are
@@ -80,6 +80,20 @@ def sales_history_days(engine: Engine, today: dt.date) -> int:
             select(func.min(DailySales.date)).where(DailySales.date < today)
         ).scalar()
     return 0 if first is None else (today - first).days
+
+
+def last_sales_day(engine: Engine, today: dt.date) -> dt.date | None:
+    """The newest day before ``today`` with any recorded sale (``sales_recorded_through``)."""
+    with Session(engine) as session:
+        return sales_recorded_through(session, today)
+
+
+def fit_history_end(engine: Engine, today: dt.date) -> dt.date:
+    """The day a fit at ``today`` reads history up to (excluded): the day after the newest
+    recorded sale, never after ``today``. A fit that read the unimported days as zero sales
+    would learn a collapse that did not happen, in the newest days its features weigh most."""
+    last = last_sales_day(engine, today)
+    return today if last is None else min(today, last + dt.timedelta(days=1))
 
 
 def check_fit_history(
@@ -165,8 +179,10 @@ def fit_pool_model(
     config: GlobalModelConfig | None = None,
     progress: Progress | None = None,
 ) -> Artefact:
-    """Fit ``model`` (or the backtest's winner) on the pool up to ``today`` and persist it."""
+    """Fit ``model`` (or the backtest's winner) on the pool's history before ``today`` (up to
+    its newest recorded sale, ``fit_history_end``) and persist it."""
     report = progress or _no_progress
+    today = fit_history_end(engine, today)
     factories = candidate_models(per_series=True)
     chosen = _best_rain_model(backtest) if backtest is not None else model
     check_fit_history(engine, today, level=level, model=chosen)  # an unknown model too

@@ -142,6 +142,11 @@ class ForecastOutput(BaseModel):
         description="Per location over every series (when more than one location).",
     )
     backtest: dict[str, float] = Field(description="The model's backtest errors (rmsse, mase...).")
+    sales_through: dt.date | None = Field(
+        default=None,
+        description="The pool's newest day with recorded sales before the clock. Days after it "
+        "are not imported yet and were read as unknown, not as days that sold nothing.",
+    )
     series: list[SeriesForecast]
     weather: list[HorizonWeatherDay] = Field(
         default_factory=list,

@@ -27,12 +27,13 @@ from inventory.models import DailySales
 from tools.context import ToolContext, ToolError
 from tools.forecast_demand.artefacts import Artefact, ArtefactMeta, load_artefact, pool_fingerprint
 from tools.forecast_demand.explain import horizon_weather, series_rain
-from tools.forecast_demand.fitting import Progress, fit_pool_model
+from tools.forecast_demand.fitting import Progress, fit_pool_model, last_sales_day
 from tools.forecast_demand.models import ForecastInput, ForecastOutput, RainScenario
 from tools.forecast_demand.pool_panel import (
     KnownPromo,
     known_promos,
     load_panel,
+    sales_recorded_through,
     scenario_days,
     with_rain,
 )
@@ -67,6 +68,15 @@ class PreparedForecast:
     panel: Panel
     artefact: Artefact
     promos: list[KnownPromo] = field(default_factory=list)
+    sales_through: dt.date | None = None
+
+    @property
+    def unknown_days(self) -> int:
+        """Days before the clock after the pool's newest recorded sale: not imported yet (none
+        when the history read holds no recorded sale: ``pool_panel.recorded_days``)."""
+        if self.sales_through is None or self.sales_through < self.panel.dates[0].date():
+            return 0
+        return max(0, (self.ctx.today - self.sales_through).days - 1)
 
     def answer(self, rain: list[RainScenario], *, totals_only: bool = False) -> ForecastOutput:
         """The forecast under ``rain``. ``totals_only``: each series' horizon totals alone (no
@@ -80,7 +90,9 @@ class PreparedForecast:
             start = panel.dates[0].date()
             assumed = scenario_days(session, rain, list(panel.cities), start, end, ctx.today)
         artefact = self.artefact
-        forecast = artefact.fitted.forecast(panel, HISTORY_DAYS, request.horizon_days, levels)
+        forecast = artefact.fitted.forecast(
+            panel, HISTORY_DAYS, request.horizon_days, levels, unknown_days=self.unknown_days
+        )
         label = artefact.meta.label
         if artefact.meta.model == BASELINE_MODEL and artefact.meta.version == "baseline":
             label = f"{BASELINE_MODEL} ({BASELINE_NOTE})"
@@ -102,6 +114,7 @@ class PreparedForecast:
                 "backtest": {
                     k: round(v, 4) for k, v in artefact.meta.backtest.items() if np.isfinite(v)
                 },
+                "sales_through": self.sales_through,
                 "horizon_days": request.horizon_days,
                 "series": series_rows,
                 "weather": []
@@ -143,6 +156,7 @@ def prepare_forecast(ctx: ToolContext, request: ForecastInput) -> PreparedForeca
             horizon=request.horizon_days,
             known_at=ctx.now,
         )
+        sales_through = sales_recorded_through(session, ctx.today)
         last = ctx.today + dt.timedelta(days=request.horizon_days - 1)
         locations = set(series["location"])
         promos = [
@@ -152,7 +166,7 @@ def prepare_forecast(ctx: ToolContext, request: ForecastInput) -> PreparedForeca
         ]
     # The baseline stand-in learns from the history only: the same under any rain.
     artefact = stored_model(ctx, request.level) or _baseline(ctx, panel, request.level)
-    return PreparedForecast(ctx, request, series, panel, artefact, promos)
+    return PreparedForecast(ctx, request, series, panel, artefact, promos, sales_through)
 
 
 def _check_request(request: ForecastInput) -> None:
@@ -188,19 +202,46 @@ def stored_model(ctx: ToolContext, level: str) -> Artefact | None:
     return None
 
 
+def unseen_sales_days(ctx: ToolContext, artefact: Artefact) -> int:
+    """Days of sales the pool holds before the clock that ``artefact`` was not fitted on."""
+    last = last_sales_day(ctx.engine, ctx.today)
+    return 0 if last is None else max(0, (last - artefact.meta.data_end).days)
+
+
+def refit_due(ctx: ToolContext, artefact: Artefact) -> str | None:
+    """Why the stored forecaster should be fitted again (None: it is fresh enough).
+
+    It keeps answering meanwhile: its baseline reads the newest days through its features at
+    every forecast, but the rain uplift per band and the quantile spread are statistics of the
+    history it was fitted on, so wet days imported since teach it nothing until a refit."""
+    every = ctx.settings.forecast_refit_days
+    unseen = unseen_sales_days(ctx, artefact)
+    if every == 0 or unseen < every:
+        return None
+    return (
+        f"the stored {artefact.meta.level}-level forecaster ({artefact.meta.label}) has not seen "
+        f"the pool's last {unseen} days of sales (refit every {every})"
+    )
+
+
 def ensure_model(
     ctx: ToolContext, level: str = "sku", progress: Progress | None = None
 ) -> tuple[Artefact, bool]:
-    """The stored forecaster for this pool and clock, fitted and stored first if there is none.
+    """The stored forecaster for this pool and clock, fitted and stored first if there is none
+    or if the pool holds ``settings.forecast_refit_days`` days of sales it has not seen.
 
     This is the fit *job* (the service's background fit, `stockpilot forecast fit`), never
     called from a forecast. Returns the artefact and whether it had to be fitted now.
     """
     stored = stored_model(ctx, level)
     if stored is not None:
+        due = refit_due(ctx, stored)
+        if due is None:
+            if progress is not None:
+                progress(1.0, f"{level}-level forecaster already stored ({stored.meta.label})")
+            return stored, False
         if progress is not None:
-            progress(1.0, f"{level}-level forecaster already stored ({stored.meta.label})")
-        return stored, False
+            progress(0.01, f"{due}: refitting")
     models_dir = ctx.settings.data_dir / "models"
     return fit_pool_model(ctx.engine, ctx.today, models_dir, level=level, progress=progress), True
 

@@ -1,0 +1,91 @@
+"""Keeps the pool's forecasters as fresh as its sales, without anyone asking.
+
+A live pool takes in a day of sales every day. The stored forecaster keeps answering between
+fits (its baseline reads the newest days through its features), but its rain uplift per band
+and its quantile spread are statistics of the history it was fitted on: the wet days since
+then teach it nothing. So the service looks every ``settings.forecast_check_s`` and queues a
+fit as a background job (``/v1/jobs``) for each level whose forecaster is missing — sales were
+imported after the start, which had nothing to fit — or has not seen
+``settings.forecast_refit_days`` days of the pool's sales (``tools.forecast_demand.tool
+.refit_due``). Until the job has stored the new model, the old one answers; a level with a
+fit queued or running (here or in another process of the pool) is left alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+from api.jobs import JobView
+
+if TYPE_CHECKING:
+    from api.state import AppState
+
+log = logging.getLogger(__name__)
+
+#: The forecasters the service keeps: per size for alerts and plans, per style for chat.
+LEVELS = ("sku", "style")
+
+
+def due_fits(state: AppState) -> dict[str, str]:
+    """Each level that needs a fit now, with why."""
+    from tools.context import ToolError
+    from tools.forecast_demand.fitting import check_fit_history
+    from tools.forecast_demand.tool import refit_due, stored_model
+
+    ctx = state.tool_context()
+    due: dict[str, str] = {}
+    for level in LEVELS:
+        stored = stored_model(ctx, level)
+        if stored is not None:
+            reason = refit_due(ctx, stored)
+            if reason is not None:
+                due[level] = reason
+            continue
+        try:
+            days = check_fit_history(ctx.engine, ctx.today, level=level)
+        except ToolError as refused:  # no sales yet, or too few days: nothing to fit yet
+            log.debug("no %s-level fit yet: %s", level, refused)
+            continue
+        due[level] = f"no {level}-level forecaster is stored and the pool has {days} days of sales"
+    return due
+
+
+def submit_due_fits(state: AppState) -> list[JobView]:
+    """Queue a fit for every level that needs one (none twice); returns the jobs queued."""
+    from api.startup import fit_title, submit_forecast_fit
+
+    queued = []
+    for level, reason in due_fits(state).items():
+        if any(j.title == fit_title(level) and not j.done for j in state.jobs.list()):
+            continue  # a fit of this level is queued or running already
+        log.info("queueing a %s-level fit: %s", level, reason)
+        queued.append(submit_forecast_fit(state, level))
+    return queued
+
+
+class ForecastWatch:
+    """A daemon thread that runs ``submit_due_fits`` every ``interval_s``."""
+
+    def __init__(self, state: AppState, interval_s: float) -> None:
+        self.state = state
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._loop, name="stockpilot-forecast-watch", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5.0)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                submit_due_fits(self.state)
+            except Exception:  # the next look tries again; the service keeps serving
+                log.exception("looking for due forecaster fits failed")
