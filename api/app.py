@@ -88,16 +88,20 @@ def create_app(
         if state.runner is None:
             state.runner = GraphRunner(engine, _registry_catalog(stack, settings, engine, clock))
         if run_worker:
+            from api.forecast_watch import alerts_wait_for_first_fit
             from api.worker import Worker
 
-            worker = Worker(state.require_runner(), wake=state.wake_worker)
+            worker = Worker(
+                state.require_runner(),
+                wake=state.wake_worker,
+                hold_alerts=(lambda: alerts_wait_for_first_fit(state)) if fit_forecasters else None,
+            )
             stack.callback(worker.stop)
             worker.start()
             _start_outbox_dispatcher(stack, state.require_runner())
             subscribe_simulated_wms(state)  # the simulated WMS reports what it ships
             subscribe_simulated_oms(state)  # and the simulated OMS its online parcels
-        state.ready.set()
-        if fit_forecasters:
+        if fit_forecasters:  # queued before the first request, so an alert sees the fit
             from api.forecast_watch import LEVELS, ForecastWatch
             from api.startup import submit_forecast_fit
 
@@ -106,6 +110,7 @@ def create_app(
             watch = ForecastWatch(state, settings.forecast_check_s)  # new sales, later fits
             stack.callback(watch.stop)
             watch.start()
+        state.ready.set()
 
     mcp = McpMount()
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -41,11 +42,16 @@ class Worker:
         *,
         wake: threading.Event | None = None,
         poll_s: float = 2.0,
+        hold_alerts: Callable[[], str | None] | None = None,
     ) -> None:
+        """``hold_alerts``: why new alert runs should wait for now (None: they need not);
+        asked only when one is waiting. Runs already started are never held."""
         self.runner = runner
         self.engine = runner.engine
         self.wake = wake or threading.Event()
         self.poll_s = poll_s
+        self.hold_alerts = hold_alerts
+        self._held_for: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -117,9 +123,18 @@ class Worker:
                 .order_by(Run.created_at)  # type: ignore[arg-type]
                 .limit(200)
             ).all()
-        return [
+        runs = [
             r for r in rows if r.status == RunStatus.ADMITTED or lapse_reason(r, now) is not None
         ][:50]
+        waiting = any(r.status == RunStatus.ADMITTED for r in runs)
+        held = self.hold_alerts() if waiting and self.hold_alerts is not None else None
+        if held != self._held_for:
+            if held is not None:
+                log.info("new alert runs wait: %s", held)
+            self._held_for = held
+        if held is not None:
+            runs = [r for r in runs if r.status != RunStatus.ADMITTED]
+        return runs
 
     def _run(self, run: Run) -> bool:
         try:
