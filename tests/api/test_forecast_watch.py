@@ -25,7 +25,8 @@ from inventory.importers import import_file
 from inventory.models import DailySales
 from tools.context import ToolContext
 from tools.forecast_demand.artefacts import load_artefact, pool_fingerprint
-from tools.forecast_demand.fitting import fit_pool_model, last_sales_day
+from tools.forecast_demand.fitting import fit_pool_model
+from tools.forecast_demand.pool_panel import sales_recorded_through
 from tools.forecast_demand.tool import ensure_model, refit_due, stored_model
 
 VIEWER = {"x-api-key": DEMO_KEYS["demo-viewer"][0]}
@@ -43,6 +44,11 @@ def private_data_dir(forecast_models_dir: Path, tmp_path: Path) -> Path:
 def _settings(engine: Engine, data_dir: Path, **changes: object) -> Settings:
     url = engine.url.render_as_string(hide_password=False)
     return Settings(database_url=url, data_dir=data_dir, clock="world", **changes)
+
+
+def last_sales_day(engine: Engine, today: dt.date) -> dt.date | None:
+    with Session(engine) as session:
+        return sales_recorded_through(session, today)
 
 
 def _import_days(engine: Engine, first: dt.date, days: int, folder: Path) -> None:

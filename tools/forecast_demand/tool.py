@@ -27,7 +27,7 @@ from inventory.models import DailySales
 from tools.context import ToolContext, ToolError
 from tools.forecast_demand.artefacts import Artefact, ArtefactMeta, load_artefact, pool_fingerprint
 from tools.forecast_demand.explain import horizon_weather, series_rain
-from tools.forecast_demand.fitting import Progress, fit_pool_model, last_sales_day
+from tools.forecast_demand.fitting import Progress, fit_pool_model
 from tools.forecast_demand.models import ForecastInput, ForecastOutput, RainScenario
 from tools.forecast_demand.pool_panel import (
     KnownPromo,
@@ -204,7 +204,8 @@ def stored_model(ctx: ToolContext, level: str) -> Artefact | None:
 
 def unseen_sales_days(ctx: ToolContext, artefact: Artefact) -> int:
     """Days of sales the pool holds before the clock that ``artefact`` was not fitted on."""
-    last = last_sales_day(ctx.engine, ctx.today)
+    with ctx.read() as session:
+        last = sales_recorded_through(session, ctx.today)
     return 0 if last is None else max(0, (last - artefact.meta.data_end).days)
 
 
