@@ -96,6 +96,25 @@ def test_a_rainstorm_is_severe_and_an_emergency(runtime, graph):
     assert result.values["scope"]["stores"] == ["SHA-S01", "SHA-S02", "SHA-S03"]
 
 
+def test_a_late_sales_feed_is_named_in_the_report_and_read_as_unknown(runtime, graph):
+    """The last two days' sales were not imported: the forecast runs from the day before them
+    (``tests/tools/test_unimported_sales.py``) and the report says so, on every alert."""
+    import sqlalchemy as sa
+
+    from inventory.models import DailySales
+
+    today = runtime.tool_context().today
+    table = DailySales.__table__
+    with runtime.engine.begin() as conn:
+        conn.execute(sa.delete(table).where(table.c.date >= today - dt.timedelta(days=2)))
+    result = alert(runtime, graph, "late", mm=60.0)
+    forecast = result.values["forecast"]
+    through = (today - dt.timedelta(days=3)).isoformat()
+    assert (forecast["sales_through"], forecast["unimported_days"]) == (through, 2)
+    summary = result.values["report"]["summary"]
+    assert f"Sales are recorded through {through} (2 days not imported yet)" in summary
+
+
 def test_the_decisions_benchmark_measures_the_request_the_graph_plans(runtime, graph, monkeypatch):
     """benchmarks/decisions.py values the alert plan the product makes: the same request as the
     graph's plan node. It once built its own without the city's stores as destinations, so in

@@ -214,9 +214,12 @@ class AlertNodes:
             if units >= MIN_DEMAND_FOR_SIZE_HOLE
         )
         top = sorted(shortfalls.items(), key=lambda item: -item[1])[:5]
+        through = result.sales_through  # type: ignore[attr-defined]
         return {
             "forecast": {
                 "model": result.model,  # type: ignore[attr-defined]
+                "sales_through": None if through is None else through.isoformat(),
+                "unimported_days": prepared.unknown_days,
                 "demand_units": round(sum(demand.values()), 1),
                 "atp_units": sum(row.atp for row in stock.values()),
                 "short_units": round(sum(shortfalls.values()), 1),

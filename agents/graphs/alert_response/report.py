@@ -67,6 +67,11 @@ def _template_summary(facts: dict[str, Any]) -> str:
     if error := facts.get("plan_error"):
         return parts[0] + f" {error}. No action taken."
     forecast = facts.get("forecast") or {}
+    if late := forecast.get("unimported_days"):
+        parts.append(
+            f"Sales are recorded through {forecast['sales_through']} ({late} day"
+            f"{'s' if late > 1 else ''} not imported yet): forecast from that day."
+        )
     if forecast and not (forecast.get("short_units") or forecast.get("size_holes")):
         parts.append(
             f"Forecast demand {forecast.get('demand_units', 0):g} units against "
