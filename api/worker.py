@@ -128,10 +128,11 @@ class Worker:
         ][:50]
         waiting = any(r.status == RunStatus.ADMITTED for r in runs)
         held = self.hold_alerts() if waiting and self.hold_alerts is not None else None
-        if held != self._held_for:
-            if held is not None:
-                log.info("new alert runs wait: %s", held)
-            self._held_for = held
+        if held is not None and self._held_for is None:  # said once, not at every poll
+            log.info("new alert runs wait: %s", held)
+        elif held is None and self._held_for is not None:
+            log.info("new alert runs go on")
+        self._held_for = held
         if held is not None:
             runs = [r for r in runs if r.status != RunStatus.ADMITTED]
         return runs
