@@ -63,16 +63,15 @@ def due_fits(state: AppState) -> dict[str, str]:
 
 
 def submit_due_fits(state: AppState) -> list[JobView]:
-    """Queue a fit for every level that needs one (none twice); returns the jobs queued."""
-    from api.startup import fit_title, submit_forecast_fit
+    """The fit job of every level that needs one: queued now, or the one already queued or
+    running (``submit_forecast_fit`` never queues a level twice)."""
+    from api.startup import submit_forecast_fit
 
-    queued = []
+    jobs = []
     for level, reason in due_fits(state).items():
-        if any(j.title == fit_title(level) and not j.done for j in state.jobs.list()):
-            continue  # a fit of this level is queued or running already
-        log.info("queueing a %s-level fit: %s", level, reason)
-        queued.append(submit_forecast_fit(state, level))
-    return queued
+        log.info("a %s-level fit is due: %s", level, reason)
+        jobs.append(submit_forecast_fit(state, level))
+    return jobs
 
 
 def alerts_wait_for_first_fit(state: AppState) -> str | None:
@@ -82,11 +81,10 @@ def alerts_wait_for_first_fit(state: AppState) -> str | None:
     rain (a rainstorm read as "no shortage, no action"). The alert is recorded and admitted
     (202) meanwhile; it starts when the model is stored or the wait is over. Refits never hold
     alerts: the stored model answers during them."""
-    from api.startup import fit_title
+    from api.startup import pending_fit
     from tools.forecast_demand.tool import stored_model
 
-    title = fit_title(ALERT_LEVEL)
-    fitting = next((j for j in state.jobs.list() if j.title == title and not j.done), None)
+    fitting = pending_fit(state, ALERT_LEVEL)
     if fitting is None or wall_clock() - fitting.created_at > FIRST_FIT_WAIT:
         return None
     if stored_model(state.tool_context(), ALERT_LEVEL) is not None:

@@ -78,15 +78,20 @@ class StartingGate:
 def submit_forecast_fit(state: AppState, level: str, *, refit: bool = False) -> JobView:
     """Queue the fit of the pool's ``level`` forecaster (nothing to do when one is stored,
     unless ``refit``); a second request while one is queued or running returns that job."""
-    title = fit_title(level)
-    pending = next((j for j in state.jobs.list() if j.title == title and not j.done), None)
+    pending = pending_fit(state, level)
     if pending is not None:
         return pending
 
     def work(progress: Progress) -> dict[str, Any]:
         return fit_forecaster(state, level, progress, refit=refit)
 
-    return state.jobs.submit("forecast_fit", title, work)
+    return state.jobs.submit("forecast_fit", fit_title(level), work)
+
+
+def pending_fit(state: AppState, level: str) -> JobView | None:
+    """The queued or running fit of ``level`` (this process's, or another's in the pool)."""
+    title = fit_title(level)
+    return next((j for j in state.jobs.list() if j.title == title and not j.done), None)
 
 
 def fit_title(level: str) -> str:

@@ -33,6 +33,13 @@ STYLE_CENSOR_SHARE = 0.5
 CLIMATE_YEARS = 10
 
 
+class Unread:
+    """``load_panel``'s ``sales_through`` not given: it reads it."""
+
+
+UNREAD = Unread()
+
+
 def series_id(location: str, code: str) -> str:
     return f"{location}|{code}"
 
@@ -47,11 +54,13 @@ def load_panel(
     horizon: int,
     rain: list[RainScenario] | None = None,
     known_at: dt.datetime | None = None,
+    sales_through: dt.date | Unread | None = UNREAD,
 ) -> Panel:
     """The panel over [today − history_days, today + horizon) for the selected series.
 
     The horizon's promos are the retailer's plans (``PromoPlan``) made before ``known_at`` (the
-    clock; default the start of ``today``, UTC): a plan made later is not known yet."""
+    clock; default the start of ``today``, UTC): a plan made later is not known yet.
+    ``sales_through``: the pool's ``sales_recorded_through``, when the caller has read it."""
     start = today - dt.timedelta(days=history_days)
     end = today + dt.timedelta(days=horizon)
     sales = _sales(session, series, start, today)
@@ -86,8 +95,10 @@ def load_panel(
         weather_cities=cities,
     )
     # Sparse storage: a missing history day of a carried series is a day it sold 0, in stock;
-    # but only up to the pool's newest recorded sale (``recorded_days``).
-    recorded = recorded_days(session, start, today)
+    # but only up to the pool's newest recorded sale (``unknown_days``).
+    if isinstance(sales_through, Unread):
+        sales_through = sales_recorded_through(session, today)
+    recorded = history_days - unknown_days(start, today, sales_through)
     panel.units[:, :recorded] = np.nan_to_num(panel.units[:, :recorded], nan=0.0)
     panel.band_probability = probability[pd.Index(cities).get_indexer(panel.cities)]
     one_day = dt.timedelta(days=1)
@@ -194,21 +205,19 @@ def sales_recorded_through(session: Session, today: dt.date) -> dt.date | None:
     ).scalar()
 
 
-def recorded_days(session: Session, start: dt.date, today: dt.date) -> int:
-    """How many history days from ``start`` on the pool has recorded, where a day without a
-    row of a series means it sold 0: up to its newest recorded sale.
+def unknown_days(start: dt.date, today: dt.date, sales_through: dt.date | None) -> int:
+    """How many of the history days [start, today) come after the pool's newest recorded sale.
 
-    The days after it, before ``today``, are not imported yet (a nightly feed that is late):
-    they stay unknown (NaN), as a day out of stock from the start does, and the models' levels
-    read around them. Read as zeros, each such day pulled the level down (demo world, 7-day
-    forecast from 2015-06-20: −1.6 % / −4.8 % at style level for 1 / 3 such days, −1.0 % /
-    −2.7 % per size; as unknown −0.3 % / −0.8 % and +0.1 % / +0.4 %). A window with no recorded
-    sale at all keeps the zeros: there is no level to read around."""
-    days = (today - start).days
-    last = sales_recorded_through(session, today)
-    if last is None or last < start:
-        return days
-    return min(days, (last - start).days + 1)
+    Up to it, a day without a row of a series means it sold 0. The days after it are not
+    imported yet (a nightly feed that is late): they stay unknown (NaN), as a day out of stock
+    from the start does, and a forecast runs from the last known day over them
+    (``FittedForecaster.forecast``). Read as zeros they pulled the forecast down: umbrellas at
+    the demo world's clock, 7 days, −1.6 / −4.7 / −15.5 % per style and −1.3 / −3.2 / −20.0 % per
+    size for 1 / 3 / 7 such days; from the last known day +0.2 / +0.7 / +1.7 % and +0.7 / +2.0 /
+    +2.1 %. A window with no recorded sale at all keeps the zeros: no level to read around."""
+    if sales_through is None or sales_through < start:
+        return 0
+    return max(0, (today - sales_through).days - 1)
 
 
 def _sales(session: Session, series: pd.DataFrame, start: dt.date, end: dt.date) -> pd.DataFrame:

@@ -35,6 +35,7 @@ from tools.forecast_demand.pool_panel import (
     load_panel,
     sales_recorded_through,
     scenario_days,
+    unknown_days,
     with_rain,
 )
 from tools.forecast_demand.selection import select_series
@@ -72,11 +73,9 @@ class PreparedForecast:
 
     @property
     def unknown_days(self) -> int:
-        """Days before the clock after the pool's newest recorded sale: not imported yet (none
-        when the history read holds no recorded sale: ``pool_panel.recorded_days``)."""
-        if self.sales_through is None or self.sales_through < self.panel.dates[0].date():
-            return 0
-        return max(0, (self.ctx.today - self.sales_through).days - 1)
+        """History days the panel holds as not imported yet (``pool_panel.unknown_days``)."""
+        start = self.panel.dates[0].date()
+        return unknown_days(start, self.ctx.today, self.sales_through)
 
     def answer(self, rain: list[RainScenario], *, totals_only: bool = False) -> ForecastOutput:
         """The forecast under ``rain``. ``totals_only``: each series' horizon totals alone (no
@@ -129,6 +128,7 @@ def prepare_forecast(ctx: ToolContext, request: ForecastInput) -> PreparedForeca
     """Check the request and read what its forecast needs, whatever rain it then assumes."""
     _check_request(request)
     with ctx.read() as session:
+        sales_through = sales_recorded_through(session, ctx.today)
         series = select_series(session, request)
         if series.empty:
             raise ToolError(
@@ -155,8 +155,8 @@ def prepare_forecast(ctx: ToolContext, request: ForecastInput) -> PreparedForeca
             history_days=HISTORY_DAYS,
             horizon=request.horizon_days,
             known_at=ctx.now,
+            sales_through=sales_through,
         )
-        sales_through = sales_recorded_through(session, ctx.today)
         last = ctx.today + dt.timedelta(days=request.horizon_days - 1)
         locations = set(series["location"])
         promos = [
