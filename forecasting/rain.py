@@ -72,6 +72,40 @@ def one_hot_bands(mm: np.ndarray) -> np.ndarray:
     return np.eye(len(BANDS), dtype=np.float32)[codes]
 
 
+#: Band code of a history day without a recorded observation (a weather feed that lags the
+#: sales feed, or a gap): neither wet nor dry for the estimate. The pool's panel gives such a day
+#: its date's climatological band mix (``tools.forecast_demand.pool_panel.load_weather``).
+UNKNOWN_BAND = -1
+
+
+def past_band_probability(panel: Panel, end: int) -> np.ndarray:
+    """(cities, end, 5): the band probabilities of the days before column ``end``: one-hot on a
+    recorded day, the climatological mix on a day without an observation."""
+    if panel.band_probability is not None:
+        return panel.band_probability[:, :end]
+    return one_hot_bands(panel.precipitation_mm[:, :end])
+
+
+def observed_bands(panel: Panel, end: int) -> np.ndarray:
+    """(cities, end): the CMA band of each history day before column ``end`` whose weather was
+    recorded, ``UNKNOWN_BAND`` where it was not (its probability is a mix, not one band).
+
+    Read as dry (as before 2026-12-08), a wet day whose observation had not arrived yet counted
+    its rain-gear sales as a dry day's: the comparable dry level rose and the uplift fell."""
+    codes = band_codes(panel.precipitation_mm[:, :end])
+    if panel.band_probability is None:
+        return codes
+    recorded = panel.band_probability[:, :end].max(axis=-1) >= 1.0 - 1e-6
+    return np.where(recorded, codes, UNKNOWN_BAND)
+
+
+def weather_recorded_through(panel: Panel, end: int) -> pd.Timestamp | None:
+    """The newest day before column ``end`` on which every city of the panel has an observation
+    (None: no such day): the days after it were read at their climatology."""
+    complete = np.flatnonzero((observed_bands(panel, end) != UNKNOWN_BAND).all(axis=0))
+    return panel.dates[int(complete[-1])] if len(complete) else None
+
+
 def series_channels(panel: Panel) -> np.ndarray:
     """'store' or 'online' per series (panels without a channel column are all stores)."""
     if "channel" in panel.series.columns:
@@ -92,7 +126,7 @@ def exposure_weights(panel: Panel, end: int) -> dict[str, float]:
     rain-gear spikes do not inflate its weight. Empty when the panel has no store sales."""
     store = ~exposed_series(panel)
     totals = np.zeros(len(panel.cities))
-    dry_city = band_codes(panel.precipitation_mm[:, :end]) == 0
+    dry_city = observed_bands(panel, end) == 0
     for lo in range(0, panel.n_series, _CHUNK):
         hi = min(panel.n_series, lo + _CHUNK)
         rows = np.flatnonzero(store[lo:hi]) + lo
@@ -250,12 +284,10 @@ def estimate_uplift(
         raise ValueError(f"{end} days of history are too few to estimate a rain uplift")
     keys = _series_keys(panel)
     dates = panel.dates[:end]
-    city_band = band_codes(panel.precipitation_mm[:, :end])  # (cities, T)
+    city_band = observed_bands(panel, end)  # (cities, T); UNKNOWN_BAND: neither wet nor dry
     excluded_day = holiday_flags(dates) > 0
     weights = exposure_weights(panel, end)
-    mix = exposure_probability(
-        weights, panel.cities, one_hot_bands(panel.precipitation_mm[:, :end])
-    )
+    mix = exposure_probability(weights, panel.cities, past_band_probability(panel, end))
     exposed = exposed_series(panel) & (mix is not None)
 
     group_code, _ = pd.factorize(keys["category"] + "|" + keys["channel"])

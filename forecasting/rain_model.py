@@ -17,7 +17,13 @@ import numpy as np
 from forecasting.global_model import GlobalBoostingForecaster, GlobalModelConfig
 from forecasting.model import MeanForecaster
 from forecasting.panel import Panel
-from forecasting.rain import DRY_WINDOW_DAYS, RainUplift, estimate_uplift, one_hot_bands
+from forecasting.rain import (
+    DRY_WINDOW_DAYS,
+    RainUplift,
+    estimate_uplift,
+    one_hot_bands,
+    past_band_probability,
+)
 
 
 def default_baseline() -> MeanForecaster:
@@ -89,9 +95,10 @@ class RainUpliftForecaster:
         return dataclasses.replace(panel, units=units)
 
     def _past_factor(self, panel: Panel, end: int) -> np.ndarray:
-        # History is observed: its band is the one that fell (never the horizon's assumption).
-        observed = one_hot_bands(panel.precipitation_mm[:, :end])
-        return np.maximum(self.uplift.series_factor(panel, observed), 1e-3)  # type: ignore[union-attr]
+        # A recorded day's band is the one that fell (never the horizon's assumption); a day
+        # whose observation is missing is divided by its climatology's expected uplift.
+        past = past_band_probability(panel, end)
+        return np.maximum(self.uplift.series_factor(panel, past), 1e-3)  # type: ignore[union-attr]
 
     def predict_parts(
         self, panel: Panel, origin: int, horizon: int

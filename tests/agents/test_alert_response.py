@@ -115,6 +115,27 @@ def test_a_late_sales_feed_is_named_in_the_report_and_read_as_unknown(runtime, g
     assert f"Sales are recorded through {through} (2 days not imported yet)" in summary
 
 
+def test_a_late_weather_feed_is_named_in_the_report(runtime, graph):
+    """The last three days' weather observations never arrived (the sales did): the forecast
+    reads those days at their climatology (``tests/tools/test_unrecorded_weather_pool.py``) and
+    the report says so."""
+    import sqlalchemy as sa
+
+    from inventory.models import WeatherDaily
+
+    today = runtime.tool_context().today
+    table = WeatherDaily.__table__
+    with runtime.engine.begin() as conn:
+        conn.execute(sa.delete(table).where(table.c.date >= today - dt.timedelta(days=3)))
+    result = alert(runtime, graph, "late-weather", mm=60.0)
+    forecast = result.values["forecast"]
+    through = (today - dt.timedelta(days=4)).isoformat()
+    assert (forecast["weather_through"], forecast["unrecorded_weather_days"]) == (through, 3)
+    assert forecast["unimported_days"] == 0
+    summary = result.values["report"]["summary"]
+    assert f"Weather is recorded through {through} (3 days not recorded yet)" in summary
+
+
 def test_the_decisions_benchmark_measures_the_request_the_graph_plans(runtime, graph, monkeypatch):
     """benchmarks/decisions.py values the alert plan the product makes: the same request as the
     graph's plan node. It once built its own without the city's stores as destinations, so in

@@ -147,6 +147,12 @@ class ForecastOutput(BaseModel):
         description="The pool's newest day with recorded sales before the clock. Days after it "
         "are not imported yet and were read as unknown, not as days that sold nothing.",
     )
+    weather_through: dt.date | None = Field(
+        default=None,
+        description="The newest history day on which every city of the forecast has a weather "
+        "observation. Days after it (a weather feed that lags the sales) were read at their "
+        "climatology, not as dry days.",
+    )
     series: list[SeriesForecast]
     weather: list[HorizonWeatherDay] = Field(
         default_factory=list,

@@ -268,31 +268,34 @@ def load_weather(
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Daily weather per city over [start, end) and its band probabilities (cities, days, 5).
 
-    Before ``today``: the stored observation (a missing day is taken as dry). From ``today``:
-    climatology — never a stored row dated ``today`` or later; a scenario's days are set on the
-    panel afterwards (``with_rain``).
+    Before ``today``: the stored observation; a day without one (a weather feed that lags the
+    sales feed, or a gap) takes its date's climatology, as the horizon does, and stays a mix of
+    bands (``forecasting.rain.observed_bands`` leaves it out of the uplift's estimate). From
+    ``today``: climatology — never a stored row dated ``today`` or later; a scenario's days
+    are set on the panel afterwards (``with_rain``).
     """
     stored = _stored_weather(session, cities, start, min(today, end))
-    full = pd.MultiIndex.from_product(
-        [cities, pd.date_range(start, end, inclusive="left")], names=["city", "date"]
-    )
-    weather = stored.set_index(["city", "date"]).reindex(full)
-    weather["precipitation_mm"] = weather["precipitation_mm"].fillna(0.0)
     days = pd.date_range(start, end, inclusive="left")
+    full = pd.MultiIndex.from_product([cities, days], names=["city", "date"])
+    weather = stored.set_index(["city", "date"]).reindex(full)
+    shape = (len(cities), len(days))
+    rain_mm = weather["precipitation_mm"].to_numpy(dtype=np.float32).reshape(shape)
+    temp = weather["temp_mean_c"].to_numpy(dtype=float).reshape(shape)
     past = days < pd.Timestamp(today)
-    probability = np.zeros((len(cities), len(days), 5), dtype=np.float32)
-    observed = weather["precipitation_mm"].to_numpy(np.float32).reshape(len(cities), len(days))
-    probability[:, past] = one_hot_bands(observed[:, past])
-    horizon = days[~past]
-    if len(horizon):
-        climate = horizon_climate(session, cities, today, horizon)
-        probability[:, ~past] = climate.probability
-        rain_mm = weather["precipitation_mm"].to_numpy().reshape(len(cities), len(days))
-        temp = weather["temp_mean_c"].to_numpy(dtype=float).reshape(len(cities), len(days))
-        rain_mm[:, ~past] = climate.mean_mm
-        temp[:, ~past] = climate.mean_temp_c
-        weather["precipitation_mm"] = rain_mm.reshape(-1)
-        weather["temp_mean_c"] = temp.reshape(-1)
+    recorded = ~np.isnan(rain_mm) & past[None, :]
+    probability = np.zeros((*shape, 5), dtype=np.float32)
+    probability[recorded] = one_hot_bands(rain_mm[recorded])
+    needed = ~recorded.all(axis=0)  # the horizon, and history days some city has no row for
+    if needed.any():
+        climate = horizon_climate(session, cities, today, days[needed])
+        columns = np.flatnonzero(needed)
+        for i in range(len(cities)):
+            fill = ~recorded[i, columns]
+            probability[i, columns[fill]] = climate.probability[i, fill]
+            rain_mm[i, columns[fill]] = climate.mean_mm[i, fill]
+            temp[i, columns[fill]] = climate.mean_temp_c[i, fill]
+    weather["precipitation_mm"] = rain_mm.reshape(-1)
+    weather["temp_mean_c"] = temp.reshape(-1)
     return weather.reset_index(), probability
 
 

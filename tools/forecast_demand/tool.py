@@ -23,6 +23,7 @@ from forecasting.features import HISTORY_DAYS
 from forecasting.model import ProbabilisticForecast, fit_calibrated
 from forecasting.panel import Panel
 from forecasting.quantiles import quantile_key, validate_levels
+from forecasting.rain import weather_recorded_through
 from inventory.models import DailySales
 from tools.context import ToolContext, ToolError
 from tools.forecast_demand.artefacts import Artefact, ArtefactMeta, load_artefact, pool_fingerprint
@@ -77,6 +78,12 @@ class PreparedForecast:
         start = self.panel.dates[0].date()
         return unknown_days(start, self.ctx.today, self.sales_through)
 
+    @property
+    def weather_through(self) -> dt.date | None:
+        """The newest history day every city's weather is recorded on (``load_weather``)."""
+        day = weather_recorded_through(self.panel, HISTORY_DAYS)
+        return None if day is None else day.date()
+
     def answer(self, rain: list[RainScenario], *, totals_only: bool = False) -> ForecastOutput:
         """The forecast under ``rain``. ``totals_only``: each series' horizon totals alone (no
         daily points, no rain explanation, no weather list) — all a plan reads of its dry
@@ -114,6 +121,7 @@ class PreparedForecast:
                     k: round(v, 4) for k, v in artefact.meta.backtest.items() if np.isfinite(v)
                 },
                 "sales_through": self.sales_through,
+                "weather_through": self.weather_through,
                 "horizon_days": request.horizon_days,
                 "series": series_rows,
                 "weather": []

@@ -215,11 +215,16 @@ class AlertNodes:
         )
         top = sorted(shortfalls.items(), key=lambda item: -item[1])[:5]
         through = result.sales_through  # type: ignore[attr-defined]
+        weather = result.weather_through  # type: ignore[attr-defined]
         return {
             "forecast": {
                 "model": result.model,  # type: ignore[attr-defined]
                 "sales_through": None if through is None else through.isoformat(),
                 "unimported_days": prepared.unknown_days,
+                "weather_through": None if weather is None else weather.isoformat(),
+                "unrecorded_weather_days": (
+                    0 if weather is None else max(0, (ctx.today - weather).days - 1)
+                ),
                 "demand_units": round(sum(demand.values()), 1),
                 "atp_units": sum(row.atp for row in stock.values()),
                 "short_units": round(sum(shortfalls.values()), 1),

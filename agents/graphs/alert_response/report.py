@@ -72,6 +72,12 @@ def _template_summary(facts: dict[str, Any]) -> str:
             f"Sales are recorded through {forecast['sales_through']} ({late} day"
             f"{'s' if late > 1 else ''} not imported yet): forecast from that day."
         )
+    if unrecorded := forecast.get("unrecorded_weather_days"):
+        parts.append(
+            f"Weather is recorded through {forecast['weather_through']} ({unrecorded} day"
+            f"{'s' if unrecorded > 1 else ''} not recorded yet): taken at the season's climate, "
+            "not as dry."
+        )
     if forecast and not (forecast.get("short_units") or forecast.get("size_holes")):
         parts.append(
             f"Forecast demand {forecast.get('demand_units', 0):g} units against "
