@@ -96,44 +96,32 @@ def test_a_rainstorm_is_severe_and_an_emergency(runtime, graph):
     assert result.values["scope"]["stores"] == ["SHA-S01", "SHA-S02", "SHA-S03"]
 
 
-def test_a_late_sales_feed_is_named_in_the_report_and_read_as_unknown(runtime, graph):
-    """The last two days' sales were not imported: the forecast runs from the day before them
-    (``tests/tools/test_unimported_sales.py``) and the report says so, on every alert."""
+@pytest.mark.parametrize(
+    ("feed", "through", "late", "on_time", "sentence"),
+    [
+        ("sales", "sales_through", "unimported_days", "unrecorded_weather_days", "Sales are"),
+        ("weather", "weather_through", "unrecorded_weather_days", "unimported_days", "Weather is"),
+    ],
+)
+def test_a_late_feed_is_named_in_the_report(runtime, graph, feed, through, late, on_time, sentence):
+    """The last two days' sales (or weather observations) did not arrive: the forecast reads
+    those days as unknown — from the last known day (``tests/tools/test_unimported_sales.py``),
+    at their climatology (``tests/tools/test_unrecorded_weather_pool.py``) — and the report
+    says so, on every alert."""
     import sqlalchemy as sa
 
-    from inventory.models import DailySales
+    from inventory.models import DailySales, WeatherDaily
 
     today = runtime.tool_context().today
-    table = DailySales.__table__
+    table = (DailySales if feed == "sales" else WeatherDaily).__table__
     with runtime.engine.begin() as conn:
         conn.execute(sa.delete(table).where(table.c.date >= today - dt.timedelta(days=2)))
-    result = alert(runtime, graph, "late", mm=60.0)
+    result = alert(runtime, graph, f"late-{feed}", mm=60.0)
     forecast = result.values["forecast"]
-    through = (today - dt.timedelta(days=3)).isoformat()
-    assert (forecast["sales_through"], forecast["unimported_days"]) == (through, 2)
+    last = (today - dt.timedelta(days=3)).isoformat()
+    assert (forecast[through], forecast[late], forecast[on_time]) == (last, 2, 0)
     summary = result.values["report"]["summary"]
-    assert f"Sales are recorded through {through} (2 days not imported yet)" in summary
-
-
-def test_a_late_weather_feed_is_named_in_the_report(runtime, graph):
-    """The last three days' weather observations never arrived (the sales did): the forecast
-    reads those days at their climatology (``tests/tools/test_unrecorded_weather_pool.py``) and
-    the report says so."""
-    import sqlalchemy as sa
-
-    from inventory.models import WeatherDaily
-
-    today = runtime.tool_context().today
-    table = WeatherDaily.__table__
-    with runtime.engine.begin() as conn:
-        conn.execute(sa.delete(table).where(table.c.date >= today - dt.timedelta(days=3)))
-    result = alert(runtime, graph, "late-weather", mm=60.0)
-    forecast = result.values["forecast"]
-    through = (today - dt.timedelta(days=4)).isoformat()
-    assert (forecast["weather_through"], forecast["unrecorded_weather_days"]) == (through, 3)
-    assert forecast["unimported_days"] == 0
-    summary = result.values["report"]["summary"]
-    assert f"Weather is recorded through {through} (3 days not recorded yet)" in summary
+    assert f"{sentence} recorded through {last} (2 days not" in summary
 
 
 def test_the_decisions_benchmark_measures_the_request_the_graph_plans(runtime, graph, monkeypatch):
