@@ -288,12 +288,12 @@ def load_weather(
     needed = ~recorded.all(axis=0)  # the horizon, and history days some city has no row for
     if needed.any():
         climate = horizon_climate(session, cities, today, days[needed])
-        columns = np.flatnonzero(needed)
-        for i in range(len(cities)):
-            fill = ~recorded[i, columns]
-            probability[i, columns[fill]] = climate.probability[i, fill]
-            rain_mm[i, columns[fill]] = climate.mean_mm[i, fill]
-            temp[i, columns[fill]] = climate.mean_temp_c[i, fill]
+        fill = ~recorded[:, needed]
+        probability[:, needed] = np.where(
+            fill[..., None], climate.probability, probability[:, needed]
+        )
+        rain_mm[:, needed] = np.where(fill, climate.mean_mm, rain_mm[:, needed])
+        temp[:, needed] = np.where(fill, climate.mean_temp_c, temp[:, needed])
     weather["precipitation_mm"] = rain_mm.reshape(-1)
     weather["temp_mean_c"] = temp.reshape(-1)
     return weather.reset_index(), probability

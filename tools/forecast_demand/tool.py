@@ -84,6 +84,12 @@ class PreparedForecast:
         day = weather_recorded_through(self.panel, HISTORY_DAYS)
         return None if day is None else day.date()
 
+    @property
+    def unrecorded_weather_days(self) -> int:
+        """History days after ``weather_through``: read at their climatology."""
+        through = self.weather_through
+        return 0 if through is None else max(0, (self.ctx.today - through).days - 1)
+
     def answer(self, rain: list[RainScenario], *, totals_only: bool = False) -> ForecastOutput:
         """The forecast under ``rain``. ``totals_only``: each series' horizon totals alone (no
         daily points, no rain explanation, no weather list) — all a plan reads of its dry

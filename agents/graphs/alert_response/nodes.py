@@ -222,9 +222,7 @@ class AlertNodes:
                 "sales_through": None if through is None else through.isoformat(),
                 "unimported_days": prepared.unknown_days,
                 "weather_through": None if weather is None else weather.isoformat(),
-                "unrecorded_weather_days": (
-                    0 if weather is None else max(0, (ctx.today - weather).days - 1)
-                ),
+                "unrecorded_weather_days": prepared.unrecorded_weather_days,
                 "demand_units": round(sum(demand.values()), 1),
                 "atp_units": sum(row.atp for row in stock.values()),
                 "short_units": round(sum(shortfalls.values()), 1),
